@@ -1,0 +1,29 @@
+"""Consentry: a consent registry and training-data auditor for creative works.
+
+``from consentry import Registry`` is the entry point; see
+:class:`consentry.services.Registry`.  Names are imported lazily so that using
+one part (say, :mod:`consentry.errors`) does not load the audio stack.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Registry": "services",
+    "RegisterSummary": "services",
+    "IdentifyResult": "services",
+    "Match": "registry.models",
+    "Terms": "registry.models",
+    "Work": "registry.models",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'consentry' has no attribute {name!r}")

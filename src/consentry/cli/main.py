@@ -1,0 +1,282 @@
+"""The ``consentry`` command: a thin layer over :class:`consentry.Registry`.
+
+Exit codes (every command): 0 ok; 1 error (bad input, unreadable registry, a
+query that could not be decoded); 2 findings that the user asked to fail on
+(``identify --fail-on-match``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .. import __version__
+from ..errors import ConsentryError, InputError
+from ..services import Registry
+
+EXIT_OK, EXIT_ERROR, EXIT_FINDINGS = 0, 1, 2
+
+HELP = """Consentry: register works with their AI-use terms and find them in other audio.
+
+Exit codes: 0 ok, 1 error, 2 findings you asked to fail on (--fail-on-match)."""
+
+app = typer.Typer(help=HELP, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+works_app = typer.Typer(help="List, show and remove registered works.", no_args_is_help=True)
+app.add_typer(works_app, name="works")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class State:
+    registry_path: str = "consentry.db"
+    debug: bool = False
+
+
+state = State()
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"consentry {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    registry: str = typer.Option(
+        "consentry.db", "--registry", envvar="CONSENTRY_REGISTRY", help="Registry file (SQLite); its index lives beside it in REGISTRY.index/."
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    state.registry_path = registry
+    state.debug = debug
+
+
+def _open(create: bool = True) -> Registry:
+    return Registry.open(state.registry_path, create=create)
+
+
+def _progress(transient: bool = True) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[current]}", style="dim"),
+        console=err_console,
+        transient=transient,
+        disable=not err_console.is_terminal,
+    )
+
+
+@app.command()
+def register(
+    paths: List[Path] = typer.Argument(..., help="Audio files and folders (searched recursively)."),
+    creator: Optional[str] = typer.Option(None, help="Creator of the works (default: the artist tag)."),
+    title: Optional[str] = typer.Option(None, help="Title (one file only; default: the title tag, else the file name)."),
+    terms: str = typer.Option("deny", help="AI-use terms: deny, allow or license."),
+    price: Optional[float] = typer.Option(None, help="Licence price per work (with --terms license)."),
+    currency: Optional[str] = typer.Option(None, help="ISO 4217 currency of --price, e.g. EUR."),
+    workers: Optional[int] = typer.Option(None, min=1, help="Parallel processes (default: all cores)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Register audio files with their AI-use terms (idempotent: same content is not registered twice)."""
+    with _open() as reg, _progress() as bar:
+        task = bar.add_task("fingerprinting", total=None, current="")
+
+        def on_progress(done: int, total: int, path: str) -> None:
+            bar.update(task, completed=done, total=total, current=Path(path).name if path else "")
+
+        summary = reg.register(
+            [str(p) for p in paths], creator=creator, title=title, terms=terms, price=price, currency=currency,
+            workers=workers, progress=on_progress,
+        )
+    if as_json:
+        typer.echo(json.dumps({
+            "registered": [w.as_dict() for w in summary.registered],
+            "duplicates": [{"path": p, "work_id": w} for p, w in summary.duplicates],
+            "errors": [{"path": p, "error": e} for p, e in summary.errors],
+            "seconds": round(summary.seconds, 3),
+        }))
+    else:
+        for path, reason in summary.errors:
+            err_console.print(f"[yellow]skipped[/] {path}: {reason}", highlight=False)
+        hours = summary.audio_s / 3600
+        console.print(
+            f"[green]registered {len(summary.registered)}[/] work(s) ({hours:.2f} h of audio) in {summary.seconds:.1f} s; "
+            f"{len(summary.duplicates)} already registered; {len(summary.errors)} skipped with errors.",
+            highlight=False,
+        )
+    if summary.errors and not summary.registered and not summary.duplicates:
+        raise typer.Exit(EXIT_ERROR)
+
+
+@app.command()
+def identify(
+    queries: List[Path] = typer.Argument(..., help="Audio files to search for registered works."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per query, one per line."),
+    min_score: Optional[float] = typer.Option(None, help="Fewest consistent hash matches to report (default: the engine's calibrated threshold)."),
+    fail_on_match: bool = typer.Option(False, "--fail-on-match", help="Exit with 2 if any query contains a registered work."),
+) -> None:
+    """Find every registered work that occurs in each query, with the matched segment."""
+    any_error = False
+    any_match = False
+    with _open(create=False) as reg:
+        for result in reg.identify_many([str(q) for q in queries], min_score=min_score):
+            any_error |= result.error is not None
+            any_match |= bool(result.matches)
+            if as_json:
+                typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+            else:
+                _print_result(result)
+    if any_error:
+        raise typer.Exit(EXIT_ERROR)
+    if fail_on_match and any_match:
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def _fmt_time(s: float) -> str:
+    m, sec = divmod(max(0.0, s), 60)
+    return f"{int(m)}:{sec:04.1f}"
+
+
+def _print_result(result) -> None:
+    if result.error is not None:
+        err_console.print(f"[red]error[/] {result.query}: {result.error}", highlight=False)
+        return
+    if not result.matches:
+        console.print(f"[bold]{result.query}[/]: no registered work found", highlight=False)
+        return
+    table = Table(title=f"{result.query}", title_justify="left", show_lines=False)
+    for col, kw in (("work", {}), ("creator", {}), ("terms", {}), ("query", {"justify": "right"}), ("work segment", {"justify": "right"}),
+                    ("speed", {"justify": "right"}), ("pitch", {"justify": "right"}), ("score", {"justify": "right"}), ("conf.", {"justify": "right"})):
+        table.add_column(col, **kw)
+    for m in result.matches:
+        table.add_row(
+            f"{m.title} [dim]{m.work_id[:8]}[/]",
+            m.creator or "",
+            m.terms,
+            f"{_fmt_time(m.query_start_s)}-{_fmt_time(m.query_end_s)}",
+            f"{_fmt_time(m.work_start_s)}-{_fmt_time(m.work_end_s)}",
+            f"{m.speed:.3f}",
+            f"{m.pitch_shift_semitones:+.2f} st",
+            f"{m.score:.0f}",
+            f"{m.confidence:.2f}",
+        )
+    console.print(table)
+
+
+@works_app.command("list")
+def works_list(
+    as_json: bool = typer.Option(False, "--json", help="JSON lines, one per work."),
+    removed: bool = typer.Option(False, "--removed", help="Include removed works."),
+) -> None:
+    """List registered works."""
+    with _open(create=False) as reg:
+        works = reg.works(include_removed=removed)
+    if as_json:
+        for w in works:
+            typer.echo(json.dumps(w.as_dict(), ensure_ascii=False))
+        return
+    table = Table()
+    for col in ("id", "title", "creator", "terms", "duration", "registered"):
+        table.add_column(col)
+    for w in works:
+        table.add_row(w.work_id, w.title, w.creator or "", w.terms.describe() + (" (removed)" if w.removed_at else ""),
+                      _fmt_time(w.duration_s), w.registered_at)
+    console.print(table)
+    console.print(f"{len(works)} work(s)")
+
+
+@works_app.command("show")
+def works_show(work_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Show one work (an unambiguous id prefix is enough)."""
+    with _open(create=False) as reg:
+        w = reg.work(work_id)
+    if as_json:
+        typer.echo(json.dumps(w.as_dict(), ensure_ascii=False))
+        return
+    table = Table(show_header=False)
+    for k, v in w.as_dict().items():
+        table.add_row(k, json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else str(v))
+    console.print(table)
+
+
+@works_app.command("remove")
+def works_remove(work_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Remove a work: it is no longer matched; the record stays, marked removed."""
+    with _open(create=False) as reg:
+        w = reg.remove(work_id)
+    if as_json:
+        typer.echo(json.dumps(w.as_dict(), ensure_ascii=False))
+    else:
+        console.print(f"removed {w.work_id} ({w.title})", highlight=False)
+
+
+@app.command()
+def stats(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Works, hours of audio, index size and engine version."""
+    with _open(create=False) as reg:
+        s = reg.stats()
+    if as_json:
+        typer.echo(json.dumps(s))
+        return
+    table = Table(show_header=False)
+    table.add_row("registry", s["registry"])
+    table.add_row("works", f"{s['works']} ({s['removed_works']} removed)")
+    table.add_row("audio", f"{s['hours']:.2f} h")
+    table.add_row("engine", f"{s['engine']['name']} v{s['engine']['version']} ({s['engine']['param_hash']})")
+    table.add_row("index", f"{s['index_entries']:,} hashes in {s['index_segments']} segment(s), {s['index_bytes'] / 1e6:.2f} MB "
+                  f"({s['index_bytes_per_hour'] / 1e6:.2f} MB per hour)")
+    table.add_row("works needing re-index", str(s["works_needing_reindex"]))
+    console.print(table)
+
+
+@app.command()
+def compact() -> None:
+    """Merge index segments and drop the entries of removed works."""
+    with _open(create=False) as reg:
+        n = reg.compact()
+    console.print(f"merged {n} segment(s)")
+
+
+@app.command()
+def demo(
+    keep: Optional[Path] = typer.Option(None, help="Keep the demo registry and media in this folder (default: a temporary folder)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the outcome of each demo query as JSON lines."),
+) -> None:
+    """Build a small synthesised catalogue, alter copies of it, and identify them (no download)."""
+    from ..demo import run_demo
+
+    ok = run_demo(console=console, keep=keep, as_json=as_json)
+    if not ok:
+        raise typer.Exit(EXIT_ERROR)
+
+
+def main() -> None:
+    debug = "--debug" in sys.argv
+    try:
+        app()
+    except ConsentryError as exc:
+        if debug:
+            raise
+        err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(EXIT_ERROR)
+    except KeyboardInterrupt:
+        err_console.print("interrupted; the registry keeps every batch committed so far", highlight=False)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,290 @@
+"""Verification: turn raw hash hits into matched segments.
+
+A hit says "query quad q has the same hash as a quad of work w".  Most
+hits are chance.  A real occurrence of w in the query shows up as many hits
+that agree on one geometry:
+
+- the same pitch shift: query pitch - work pitch of the anchors is constant;
+- the same time map: work frame = speed * query frame + offset.
+
+For each candidate work, :func:`verify_work` finds the pitch shift by a
+histogram, then the (speed, offset) pair by a Hough vote over a grid of speeds,
+keeps the hits within tolerance of that line (the inliers), refines the line by
+least squares, and reports the span of the inliers as the matched segment.
+What is left can hold another segment of the same work, so the search repeats
+on the remaining hits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .extract import Quads
+from .params import MusicEngineParams
+from .postings import Hits
+
+#: Histogram bin for the pitch shift (semitones) and the window kept around it.
+SHIFT_BIN_ST = 0.25
+SHIFT_KEEP_ST = 0.4
+SHIFT_FINAL_ST = 0.2
+#: Hough bin of the offset (frames) and inlier tolerance (frames).
+OFFSET_BIN_FRAMES = 3
+INLIER_TOL_FRAMES = 2.5
+#: Step of the speed grid (relative).
+SPEED_STEP = 0.0025
+
+
+@dataclass(frozen=True)
+class SegmentMatch:
+    """One matched segment of one work.
+
+    Frames are STFT frames of the engine (``params.frames_per_s`` per second).
+    ``speed`` is work time / query time; ``pitch_shift_semitones`` is the
+    query's pitch minus the work's.
+    """
+
+    fp_id: int
+    inliers: int
+    candidates: int
+    query_start_frame: float
+    query_end_frame: float
+    work_start_frame: float
+    work_end_frame: float
+    speed: float
+    pitch_shift_semitones: float
+
+
+def match_segments(
+    hits: Hits,
+    quads: Quads,
+    params: MusicEngineParams,
+    *,
+    min_inliers: int,
+    max_candidates: int = 25,
+    max_segments_per_work: int = 4,
+) -> list[SegmentMatch]:
+    """All segments of registered works supported by at least ``min_inliers`` hits.
+
+    Parameters
+    ----------
+    hits : Hits
+        From :func:`postings.lookup`.
+    quads : Quads
+        The query's quads (``hits.owner`` indexes them).
+    params : MusicEngineParams
+    min_inliers : int
+        Fewest consistent hits that make a segment.
+    max_candidates : int
+        Works with the most raw hits that are verified.
+
+    Returns
+    -------
+    list of SegmentMatch, most inliers first.
+    """
+    if len(hits) == 0:
+        return []
+    q_frame = quads.anchor_frame[hits.owner].astype(np.float64)
+    q_end = q_frame + quads.span_frames[hits.owner]
+    shift = quads.anchor_midi[hits.owner].astype(np.float64) - hits.midi
+    ok = np.abs(shift) <= params.max_pitch_shift_semitones + SHIFT_KEEP_ST
+    # A work can only yield a segment with min_inliers distinct query anchors
+    # if its hits have that many; count them per work to pick candidates.
+    pairs = np.unique(hits.fp_id[ok] * (1 << 32) + quads.anchor_frame[hits.owner[ok]].astype(np.int64))
+    fp_ids, counts = np.unique(pairs >> 32, return_counts=True)
+    order = np.argsort(-counts, kind="stable")
+    results: list[SegmentMatch] = []
+    for idx in order[:max_candidates]:
+        if counts[idx] < min_inliers:
+            break
+        fp = int(fp_ids[idx])
+        sel = ok & (hits.fp_id == fp)
+        results.extend(
+            verify_work(
+                fp,
+                q_frame=q_frame[sel],
+                q_end=q_end[sel],
+                w_frame=hits.frame[sel].astype(np.float64),
+                shift=shift[sel],
+                q_quad=hits.owner[sel],
+                params=params,
+                min_inliers=min_inliers,
+                max_segments=max_segments_per_work,
+            )
+        )
+    results.sort(key=lambda m: -m.inliers)
+    return results
+
+
+def _speed_grid(max_change: float) -> np.ndarray:
+    n = int(np.ceil(np.log1p(max_change) / SPEED_STEP))
+    return np.exp(np.arange(-n, n + 1) * SPEED_STEP)
+
+
+def verify_work(
+    fp_id: int,
+    *,
+    q_frame: np.ndarray,
+    q_end: np.ndarray,
+    w_frame: np.ndarray,
+    shift: np.ndarray,
+    q_quad: np.ndarray,
+    params: MusicEngineParams,
+    min_inliers: int,
+    max_segments: int,
+) -> list[SegmentMatch]:
+    """Find up to ``max_segments`` consistent segments among one work's hits.
+
+    All arrays have shape (h,): query anchor frame, query quad end frame,
+    work anchor frame, pitch shift (semitones) and query quad index.
+    """
+    found: list[SegmentMatch] = []
+    remaining = np.ones(q_frame.shape[0], dtype=bool)
+    speeds = _speed_grid(params.max_speed_change)
+    for _ in range(max_segments):
+        if remaining.sum() < min_inliers:
+            break
+        idx = np.flatnonzero(remaining)
+        seg = _best_segment(
+            q_frame[idx], q_end[idx], w_frame[idx], shift[idx], q_quad[idx], speeds, min_inliers
+        )
+        if seg is None:
+            break
+        inlier_local, match = seg
+        remaining[idx[inlier_local]] = False
+        found.append(
+            SegmentMatch(
+                fp_id=fp_id,
+                inliers=match[0],
+                candidates=int(q_frame.shape[0]),
+                query_start_frame=match[1],
+                query_end_frame=match[2],
+                work_start_frame=match[3],
+                work_end_frame=match[4],
+                speed=match[5],
+                pitch_shift_semitones=match[6],
+            )
+        )
+    return found
+
+
+def _hough(qf: np.ndarray, wf: np.ndarray, speeds: np.ndarray, bin_frames: float, *, top: int = 1):
+    """Best lines ``wf = speed * qf + offset`` by votes, as a list of (speed, offset, votes).
+
+    Votes are counted in offset bins of ``bin_frames``, each merged with its
+    right neighbour so that a line on a bin edge is not split.
+    """
+    if qf.size == 0 or speeds.size == 0:
+        return []
+    offsets = wf[None, :] - speeds[:, None] * qf[None, :]
+    obin = np.floor(offsets / bin_frames).astype(np.int64)
+    omin = int(obin.min())
+    width = int(obin.max()) - omin + 2
+    cells = np.arange(speeds.size)[:, None] * width + (obin - omin)
+    if speeds.size * width <= 4_000_000:
+        votes = np.bincount(cells.ravel(), minlength=speeds.size * width)
+        merged = votes[:-1] + votes[1:]
+        k = min(top, merged.size)
+        best = np.argpartition(-merged, k - 1)[:k]
+        cell_ids, cell_votes = best, merged[best]
+    else:
+        uniq, counts = np.unique(cells.ravel(), return_counts=True)
+        right = np.minimum(np.searchsorted(uniq, uniq + 1), uniq.size - 1)
+        merged = counts + np.where(uniq[right] == uniq + 1, counts[right], 0)
+        k = min(top, merged.size)
+        pick = np.argpartition(-merged, k - 1)[:k]
+        cell_ids, cell_votes = uniq[pick], merged[pick]
+    out = []
+    for cell, v in zip(cell_ids.tolist(), cell_votes.tolist()):
+        s_idx, o_idx = divmod(int(cell), width)
+        out.append((float(speeds[s_idx]), (o_idx + omin + 1.0) * bin_frames, int(v)))
+    out.sort(key=lambda x: -x[2])
+    return out
+
+
+def _shift_windows(shift: np.ndarray, min_hits: int, top: int = 3) -> list[float]:
+    """Centres (semitones) of the densest windows of the pitch-shift histogram."""
+    bins = np.floor(shift / SHIFT_BIN_ST).astype(np.int64)
+    bmin = int(bins.min())
+    hist = np.bincount(bins - bmin)
+    smooth = hist + np.r_[0, hist[:-1]] + np.r_[hist[1:], 0]
+    centres = []
+    for b in np.argsort(-smooth, kind="stable"):
+        if smooth[b] < min_hits or len(centres) == top:
+            break
+        if all(abs(b - c) > 1 for c in centres):
+            centres.append(int(b))
+    out = []
+    for c in centres:
+        near = np.abs(bins - bmin - c) <= 1
+        out.append(float(np.median(shift[near])))
+    return out
+
+
+def _best_segment(qf, qe, wf, shift, qt, speeds, min_inliers):
+    # 1. Candidate pitch shifts: the densest windows of the shift histogram
+    #    (repeated material in the work can outnumber the true line, so
+    #    several are tried).
+    # 2. For each, a Hough vote over (speed, offset): coarse speeds with wide
+    #    offset bins, then fine speeds and offsets around the best coarse
+    #    cells.  The line with the most fine votes wins.
+    best = None
+    for centre in _shift_windows(shift, min_inliers):
+        keep = np.flatnonzero(np.abs(shift - centre) <= SHIFT_KEEP_ST)
+        qf_k, wf_k = qf[keep], wf[keep]
+        for c_speed, c_offset, _ in _hough(qf_k, wf_k, speeds[::4], 4 * OFFSET_BIN_FRAMES, top=3):
+            resid = wf_k - (c_speed * qf_k + c_offset)
+            local = np.abs(resid) <= 4 * OFFSET_BIN_FRAMES + np.abs(qf_k) * 3 * SPEED_STEP * 4
+            near_speeds = speeds[np.abs(np.log(speeds) - np.log(c_speed)) <= 2.5 * SPEED_STEP * 4]
+            for speed, offset, votes in _hough(qf_k[local], wf_k[local], near_speeds, OFFSET_BIN_FRAMES):
+                if best is None or votes > best[2]:
+                    best = (speed, offset, votes, keep)
+    if best is None or best[2] < min_inliers:
+        return None
+    speed, offset, _, keep = best
+    qf_k, wf_k = qf[keep], wf[keep]
+    resid = wf_k - (speed * qf_k + offset)
+    inl = np.abs(resid) <= INLIER_TOL_FRAMES + OFFSET_BIN_FRAMES
+    # 3. Refine the line on the inliers and take the final inliers.
+    for _ in range(2):
+        if inl.sum() < 2:
+            break
+        x, y = qf_k[inl], wf_k[inl]
+        if np.ptp(x) >= 60:
+            a, b = np.polyfit(x, y, 1)
+            if abs(np.log(a)) <= np.log(speeds[-1]) + SPEED_STEP:
+                speed, offset = float(a), float(b)
+            else:
+                offset = float(np.median(y - speed * x))
+        else:
+            offset = float(np.median(y - speed * x))
+        resid = wf_k - (speed * qf_k + offset)
+        inl = np.abs(resid) <= INLIER_TOL_FRAMES
+    # The true line's pitch shift is tight (partials move together); chance
+    # hits are spread over the whole window.
+    if inl.any():
+        pitch = float(np.median(shift[keep][inl]))
+        inl &= np.abs(shift[keep] - pitch) <= SHIFT_FINAL_ST
+    members = keep[inl]
+    # Evidence is counted in distinct anchor times on both sides: many quads
+    # share an anchor, and one chance coincidence of two anchors would
+    # otherwise count once per quad.
+    n_inliers = int(min(np.unique(qf[members]).size, np.unique(wf[members]).size))
+    if n_inliers < min_inliers:
+        return None
+    q_start = float(qf[members].min())
+    q_stop = float(qe[members].max())
+    pitch = float(np.median(shift[members]))
+    match = (
+        n_inliers,
+        q_start,
+        q_stop,
+        speed * q_start + offset,
+        speed * q_stop + offset,
+        speed,
+        pitch,
+    )
+    # Remove every hit on the line (not only final inliers) before looking again.
+    on_line = keep[np.abs(resid) <= INLIER_TOL_FRAMES + OFFSET_BIN_FRAMES]
+    return on_line, match

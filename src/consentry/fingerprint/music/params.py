@@ -1,0 +1,85 @@
+"""Parameters of the music landmark engine.
+
+Every fingerprint stored in a registry carries the engine name, version and
+the hash of these parameters; a fingerprint is only ever compared with one made
+under the same three values.  Changing any default below changes
+:func:`MusicEngineParams.param_hash`, and the registry then reports which works
+need re-indexing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+ENGINE_NAME = "consentry-music-landmark"
+ENGINE_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class MusicEngineParams:
+    """All the knobs of the engine, with their units in the names.
+
+    The defaults are the engine's version 1; see ``docs/engine.md`` for why each
+    value was chosen.
+    """
+
+    #: Sample rate the audio is decoded to (Hz).  8 kHz keeps everything up to
+    #: the telephone band's upper edge.
+    sample_rate_hz: int = 8000
+    #: STFT frame length (samples) and hop (samples): 128 ms window, 16 ms hop.
+    n_fft: int = 1024
+    hop: int = 128
+    #: Log-frequency axis, in MIDI note numbers (69 = A4 = 440 Hz).
+    min_midi: float = 45.0
+    max_midi: float = 105.0
+    bins_per_semitone: int = 3
+    #: Half-size of the neighbourhood in which a peak must be the maximum.
+    peak_radius_frames: int = 5
+    peak_radius_bins: int = 3
+    #: Peaks weaker than the loudest frame's level minus this are ignored (dB).
+    floor_db: float = 60.0
+    #: Peak budget per second of audio, for what is indexed and what is asked.
+    index_peaks_per_s: float = 10.0
+    query_peaks_per_s: float = 24.0
+    #: Length of the blocks over which the peak budget is spent (s).
+    budget_block_s: float = 1.0
+    #: Target zone of a quad's anchor: later peaks between these frame
+    #: distances and within this many semitones.
+    zone_min_frames: int = 3
+    zone_max_frames: int = 80
+    zone_max_semitones: int = 12
+    #: How many of the first peaks in the zone are combined into quads.
+    index_fanout: int = 5
+    query_fanout: int = 7
+    #: Width of the band of the anchor's pitch that enters the hash (semitones).
+    anchor_band_semitones: float = 6.0
+    #: Step of log(time span of a quad) in the hash (natural log units).
+    log_span_step: float = 0.405
+    #: Number of bins of the ratios (t - t1) / (t4 - t1) in the hash.
+    ratio_bins: int = 12
+    #: Largest time-scale and pitch changes the query side looks for.
+    max_speed_change: float = 0.10
+    max_pitch_shift_semitones: float = 2.6
+    #: Query-side tolerance: a value this close to a quantisation boundary is
+    #: also looked up in the neighbouring bin.
+    semitone_tolerance: float = 0.2
+    ratio_tolerance_bins: float = 0.3
+    log_span_tolerance: float = 0.05
+
+    @property
+    def frames_per_s(self) -> float:
+        return self.sample_rate_hz / self.hop
+
+    @property
+    def n_bins(self) -> int:
+        return int(round((self.max_midi - self.min_midi) * self.bins_per_semitone)) + 1
+
+    def param_hash(self) -> str:
+        """SHA-256 (first 16 hex digits) of the parameters as canonical JSON."""
+        blob = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+DEFAULT_PARAMS = MusicEngineParams()

@@ -1,0 +1,103 @@
+"""Domain objects of the registry: works, terms, matches.
+
+Plain frozen dataclasses; no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+from ..errors import InputError
+
+Decision = Literal["deny", "allow", "license"]
+DECISIONS: tuple[str, ...] = ("deny", "allow", "license")
+
+
+@dataclass(frozen=True)
+class Terms:
+    """The terms on which AI may use a work.
+
+    ``decision`` is ``deny`` (no use), ``allow`` (free use) or ``license``
+    (use against payment of ``price`` in ``currency``, an ISO 4217 code, per
+    work).
+    """
+
+    decision: str = "deny"
+    price: float | None = None
+    currency: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.decision not in DECISIONS:
+            raise InputError(f"--terms {self.decision!r}: must be one of {', '.join(DECISIONS)}")
+        if self.decision == "license":
+            if self.price is None or not (self.price >= 0):
+                raise InputError("--terms license needs --price, a number >= 0")
+            if not self.currency or len(self.currency) != 3 or not self.currency.isalpha():
+                raise InputError(f"--currency {self.currency!r}: give a three-letter ISO 4217 code such as EUR or USD")
+            object.__setattr__(self, "currency", self.currency.upper())
+        elif self.price is not None:
+            raise InputError(f"--price is only meaningful with --terms license, not {self.decision}")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def describe(self) -> str:
+        if self.decision == "license":
+            return f"license {self.price:g} {self.currency}"
+        return self.decision
+
+
+@dataclass(frozen=True)
+class Work:
+    """A registered work.
+
+    ``work_id`` is stable (derived from the content's SHA-256); ``fp_id`` is
+    the compact number the fingerprint index uses for it.
+    """
+
+    work_id: str
+    fp_id: int
+    sha256: str
+    title: str
+    creator: str | None
+    source: str
+    duration_s: float
+    registered_at: str
+    engine: str
+    engine_version: str
+    param_hash: str
+    n_hashes: int = 0
+    terms: Terms = field(default_factory=Terms)
+    removed_at: str | None = None
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["terms"] = self.terms.as_dict()
+        return d
+
+
+@dataclass(frozen=True)
+class Match:
+    """A registered work found inside a query, with the matched segment.
+
+    Times are in seconds; ``speed`` is work time / query time;
+    ``pitch_shift_semitones`` is the query's pitch minus the work's.
+    """
+
+    work_id: str
+    title: str
+    source: str
+    creator: str | None
+    terms: str
+    score: float
+    confidence: float
+    query_start_s: float
+    query_end_s: float
+    work_start_s: float
+    work_end_s: float
+    speed: float
+    pitch_shift_semitones: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,335 @@
+"""Use cases: register works, identify them in queries, manage the registry.
+
+The CLI (and later the API and web app) are thin layers over :class:`Registry`.
+
+>>> from consentry import Registry
+>>> reg = Registry.open("consentry.db")                     # doctest: +SKIP
+>>> reg.register(["~/catalogue"], creator="Ana Lima")       # doctest: +SKIP
+>>> reg.identify("suspicious_clip.mp3")                     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from .decode import decode_audio, iter_audio_files, read_tags
+from .errors import ConsentryError, DecodeError, InputError
+from .fingerprint.music import engine
+from .fingerprint.music.params import DEFAULT_PARAMS, ENGINE_NAME, ENGINE_VERSION, MusicEngineParams
+from .registry.models import Match, Terms, Work
+from .store.sqlite import SQLiteStore, utc_now
+
+#: Longest audio a work may have (the index addresses 2**24 frames, ~74 h).
+MAX_WORK_DURATION_S = 12 * 3600.0
+
+ProgressCallback = Callable[[int, int, str], None]
+
+
+@dataclass
+class RegisterSummary:
+    """What a call to :meth:`Registry.register` did."""
+
+    registered: list[Work] = field(default_factory=list)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (path, existing work_id)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    seconds: float = 0.0
+
+    @property
+    def audio_s(self) -> float:
+        return float(sum(w.duration_s for w in self.registered))
+
+
+@dataclass(frozen=True)
+class IdentifyResult:
+    """The outcome for one query: matches, or an error."""
+
+    query: str
+    matches: list[Match]
+    duration_s: float = 0.0
+    error: str | None = None
+
+    def as_dict(self) -> dict:
+        if self.error is not None:
+            return {"query": self.query, "error": self.error}
+        return {"query": self.query, "duration_s": round(self.duration_s, 3), "matches": [m.as_dict() for m in self.matches]}
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fingerprint_file(path: str, params: MusicEngineParams) -> dict:
+    """Worker: decode and fingerprint one file (runs in a worker process)."""
+    try:
+        audio = decode_audio(path, sample_rate_hz=params.sample_rate_hz, max_duration_s=MAX_WORK_DURATION_S + 1)
+        if audio.duration_s > MAX_WORK_DURATION_S:
+            return {"path": path, "error": f"longer than {MAX_WORK_DURATION_S / 3600:g} hours; split it"}
+        if audio.duration_s < 1.0:
+            return {"path": path, "error": f"too short to identify ({audio.duration_s:.2f} s; at least 1 s needed)"}
+        keys, frames, midis = engine.index_hashes(audio.samples, params)
+        if keys.size == 0:
+            return {"path": path, "error": "no distinctive sound found (silent or constant)"}
+        return {"path": path, "duration_s": audio.duration_s, "keys": keys, "frames": frames, "midis": midis}
+    except DecodeError as exc:
+        return {"path": path, "error": exc.reason}
+    except ConsentryError as exc:
+        return {"path": path, "error": str(exc)}
+    except MemoryError:
+        return {"path": path, "error": "too large to decode in memory"}
+
+
+class Registry:
+    """A registry of works and their AI-use terms, with a fingerprint index.
+
+    Parameters
+    ----------
+    store : SQLiteStore
+    params : MusicEngineParams
+        Engine parameters; fingerprints are only compared under the same ones.
+    """
+
+    def __init__(self, store: SQLiteStore, *, params: MusicEngineParams = DEFAULT_PARAMS) -> None:
+        self.store = store
+        self.params = params
+        self.param_hash = params.param_hash()
+
+    # -- lifecycle -----------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | os.PathLike = "consentry.db", *, create: bool = True,
+             params: MusicEngineParams = DEFAULT_PARAMS) -> "Registry":
+        """Open the registry at ``path``, creating it if it does not exist."""
+        return cls(SQLiteStore.open(path, create=create), params=params)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "Registry":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def path(self) -> Path:
+        return self.store.path
+
+    # -- register ------------------------------------------------------------
+    def register(
+        self,
+        paths: Iterable[str | os.PathLike],
+        *,
+        creator: str | None = None,
+        title: str | None = None,
+        terms: str | Terms = "deny",
+        price: float | None = None,
+        currency: str | None = None,
+        workers: int | None = None,
+        progress: ProgressCallback | None = None,
+        batch_size: int = 32,
+        batch_seconds: float = 30.0,
+    ) -> RegisterSummary:
+        """Register audio files and folders (recursively).
+
+        Idempotent: content already registered (same SHA-256) is reported as
+        a duplicate.  Undecodable files are reported in ``errors`` and
+        skipped.  Works are committed in batches, each all-or-nothing, so an
+        interruption leaves only whole batches behind.
+
+        Parameters
+        ----------
+        paths : iterable of path
+            Files and folders.
+        creator, title : str, optional
+            ``title`` defaults to the file's tags, else its name; it may only
+            be given for a single file.
+        terms : {"deny", "allow", "license"} or Terms
+        price, currency : for ``terms="license"``.
+        workers : int, optional
+            Processes that fingerprint in parallel (default: all cores).
+        progress : callable(done, total, path), optional
+        """
+        started = time.perf_counter()
+        the_terms = terms if isinstance(terms, Terms) else Terms(decision=terms, price=price, currency=currency)
+        files = list(iter_audio_files(paths))
+        if title is not None and len(files) != 1:
+            raise InputError(f"--title names one work, but {len(files)} files were given; drop --title to use tags or file names")
+        summary = RegisterSummary()
+        total = len(files)
+        done = 0
+        todo: list[tuple[Path, str]] = []
+        seen: dict[str, str] = {}
+        for f in files:
+            try:
+                sha = file_sha256(f)
+            except OSError as exc:
+                summary.errors.append((str(f), exc.strerror or str(exc)))
+                done += 1
+                continue
+            existing = self.store.find_by_sha256(sha)
+            if existing is not None:
+                summary.duplicates.append((str(f), existing.work_id))
+                done += 1
+            elif sha in seen:
+                summary.duplicates.append((str(f), sha[:16]))
+                done += 1
+            else:
+                seen[sha] = str(f)
+                todo.append((f, sha))
+        if progress:
+            progress(done, total, "")
+
+        pending: list[tuple[Work, np.ndarray, Callable[[int], np.ndarray]]] = []
+        last_commit = time.monotonic()
+
+        def flush() -> None:
+            nonlocal pending, last_commit
+            if pending:
+                summary.registered.extend(self.store.add_works(pending))
+                pending = []
+            last_commit = time.monotonic()
+
+        def accept(result: dict, f: Path, sha: str) -> None:
+            nonlocal done
+            done += 1
+            if "error" in result:
+                summary.errors.append((str(f), result["error"]))
+            else:
+                pending.append(self._pending_work(result, f, sha, creator, title, the_terms))
+                if len(pending) >= batch_size or time.monotonic() - last_commit > batch_seconds:
+                    flush()
+            if progress:
+                progress(done, total, str(f))
+
+        n_workers = max(1, workers or os.cpu_count() or 1)
+        if n_workers == 1 or len(todo) <= 1:
+            for f, sha in todo:
+                accept(_fingerprint_file(str(f), self.params), f, sha)
+        else:
+            with ProcessPoolExecutor(max_workers=n_workers) as pool:
+                queue = list(reversed(todo))
+                running = {}
+                while queue or running:
+                    while queue and len(running) < 2 * n_workers:
+                        f, sha = queue.pop()
+                        running[pool.submit(_fingerprint_file, str(f), self.params)] = (f, sha)
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        f, sha = running.pop(fut)
+                        accept(fut.result(), f, sha)
+        flush()
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    def _pending_work(self, result: dict, f: Path, sha: str, creator, title, terms: Terms):
+        tags = read_tags(f)
+        work = Work(
+            work_id=sha[:16],
+            fp_id=0,
+            sha256=sha,
+            title=title or tags.get("title") or f.stem,
+            creator=creator or tags.get("artist"),
+            source=str(f.resolve()),
+            duration_s=float(result["duration_s"]),
+            registered_at=utc_now(),
+            engine=ENGINE_NAME,
+            engine_version=ENGINE_VERSION,
+            param_hash=self.param_hash,
+            n_hashes=int(result["keys"].size),
+            terms=terms,
+        )
+        frames, midis = result["frames"], result["midis"]
+        return work, result["keys"], lambda fp_id: engine.pack_postings(fp_id, frames, midis)
+
+    # -- identify -------------------------------------------------------------
+    def identify(self, query: str | os.PathLike, *, min_score: float | None = None) -> list[Match]:
+        """Every registered work that occurs in the audio file ``query``, best first.
+
+        Raises
+        ------
+        DecodeError
+            If the query cannot be decoded.
+        """
+        audio = decode_audio(query, sample_rate_hz=self.params.sample_rate_hz)
+        return self.identify_samples(audio.samples, min_score=min_score)
+
+    def identify_many(self, queries: Sequence[str], *, min_score: float | None = None) -> Iterable[IdentifyResult]:
+        """Identify each query in turn; a query that fails gets an error result and the others go on."""
+        for q in queries:
+            try:
+                audio = decode_audio(q, sample_rate_hz=self.params.sample_rate_hz)
+                matches = self.identify_samples(audio.samples, min_score=min_score)
+                yield IdentifyResult(query=str(q), matches=matches, duration_s=audio.duration_s)
+            except DecodeError as exc:
+                yield IdentifyResult(query=str(q), matches=[], error=exc.reason)
+
+    def identify_samples(self, samples: np.ndarray, *, min_score: float | None = None) -> list[Match]:
+        """Like :meth:`identify`, for mono float32 samples at ``params.sample_rate_hz``."""
+        segments = self.store.index_segments(engine=ENGINE_NAME, engine_version=ENGINE_VERSION, param_hash=self.param_hash)
+        found = engine.identify_segments(samples, segments, self.params, min_score=min_score)
+        if not found:
+            return []
+        works = self.store.works_by_fp_id(m.fp_id for m in found)
+        fps = self.params.frames_per_s
+        out = []
+        for m in found:
+            w = works.get(m.fp_id)
+            if w is None or w.removed_at is not None:
+                continue
+            out.append(
+                Match(
+                    work_id=w.work_id,
+                    title=w.title,
+                    source=w.source,
+                    creator=w.creator,
+                    terms=w.terms.describe(),
+                    score=float(m.inliers),
+                    confidence=engine.confidence(m.inliers),
+                    query_start_s=round(m.query_start_frame / fps, 3),
+                    query_end_s=round(m.query_end_frame / fps, 3),
+                    work_start_s=round(max(0.0, m.work_start_frame / fps), 3),
+                    work_end_s=round(min(w.duration_s, m.work_end_frame / fps), 3),
+                    speed=round(m.speed, 4),
+                    pitch_shift_semitones=round(m.pitch_shift_semitones, 2),
+                )
+            )
+        return out
+
+    # -- manage ------------------------------------------------------------------
+    def works(self, *, include_removed: bool = False) -> list[Work]:
+        return self.store.list_works(include_removed=include_removed)
+
+    def work(self, work_id: str) -> Work:
+        return self.store.get_work(work_id)
+
+    def remove(self, work_id: str) -> Work:
+        """Remove a work: it is no longer matched (its record stays, marked removed)."""
+        return self.store.remove_work(work_id)
+
+    def compact(self) -> int:
+        """Merge index segments and drop removed works' entries; returns segments merged."""
+        return self.store.compact(
+            engine=ENGINE_NAME, engine_version=ENGINE_VERSION, param_hash=self.param_hash,
+            unpack_fp_id=lambda v: engine.unpack_postings(v)[0],
+        )
+
+    def stats(self) -> dict:
+        s = self.store.stats()
+        s["engine"] = {"name": ENGINE_NAME, "version": ENGINE_VERSION, "param_hash": self.param_hash}
+        s["works_needing_reindex"] = sum(
+            e["works"] for e in s["engines"]
+            if (e["engine"], e["engine_version"], e["param_hash"]) != (ENGINE_NAME, ENGINE_VERSION, self.param_hash)
+        )
+        s["index_bytes_per_hour"] = s["index_bytes"] / s["hours"] if s["hours"] else 0.0
+        return s

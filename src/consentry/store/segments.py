@@ -1,0 +1,96 @@
+"""Index segments: sorted keys with postings, and a bucket directory.
+
+A segment is three ``.npy`` files (NumPy's documented format, memory-mapped by
+readers) with a common stem:
+
+- ``STEM.keys.npy``: uint32 hash keys, sorted ascending;
+- ``STEM.values.npy``: uint64 postings, parallel to the keys (what they mean
+  is the engine's business);
+- ``STEM.dir.npy``: int64 bucket directory: entry ``b`` is the position of the
+  first key ``>= b << shift``, and the last entry is the number of keys.  The
+  ``shift`` is stored with the segment's row in the registry.
+
+With the directory, finding a key range touches two directory entries and
+one small bucket (about :data:`ENTRIES_PER_BUCKET` keys) instead of a binary
+search over the whole, possibly uncached, key file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+ENTRIES_PER_BUCKET = 8
+_CHUNK = 50_000_000
+
+
+@dataclass(frozen=True)
+class IndexSegment:
+    """One segment's arrays (plain arrays or memory maps)."""
+
+    keys: np.ndarray
+    values: np.ndarray
+    directory: np.ndarray
+    shift: int
+
+    def __len__(self) -> int:
+        return int(self.keys.shape[0])
+
+    def find_ranges(self, key_lo: np.ndarray, key_hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Positions ``[start, stop)`` of the keys within each inclusive range.
+
+        Parameters
+        ----------
+        key_lo, key_hi : ndarray of uint32, shape (r,)
+
+        Returns
+        -------
+        start, stop : ndarray of int64, shape (r,)
+        """
+        n_buckets = self.directory.shape[0] - 1
+        if len(self) == 0 or key_lo.size == 0:
+            z = np.zeros(key_lo.shape[0], dtype=np.int64)
+            return z, z
+        b_lo = np.minimum(key_lo.astype(np.int64) >> self.shift, n_buckets - 1)
+        b_hi = np.minimum(key_hi.astype(np.int64) >> self.shift, n_buckets - 1)
+        first = np.asarray(self.directory[b_lo], dtype=np.int64)
+        last = np.asarray(self.directory[b_hi + 1], dtype=np.int64)
+        counts = last - first
+        total = int(counts.sum())
+        if total == 0:
+            return first, first
+        offsets = np.cumsum(counts) - counts
+        pos = np.repeat(first - offsets, counts) + np.arange(total)
+        bucket_keys = np.asarray(self.keys[pos]).astype(np.int64)
+        owner = np.repeat(np.arange(key_lo.size), counts)
+        below = np.concatenate(([0], np.cumsum(bucket_keys < key_lo.astype(np.int64)[owner])))
+        upto = np.concatenate(([0], np.cumsum(bucket_keys <= key_hi.astype(np.int64)[owner])))
+        start = first + (below[offsets + counts] - below[offsets])
+        stop = first + (upto[offsets + counts] - upto[offsets])
+        return start, stop
+
+
+def build_directory(keys: np.ndarray, *, entries_per_bucket: int = ENTRIES_PER_BUCKET) -> tuple[np.ndarray, int]:
+    """Bucket directory of sorted uint32 ``keys`` (see the module docstring).
+
+    Returns
+    -------
+    directory : ndarray of int64, shape (n_buckets + 1,)
+    shift : int
+    """
+    n = int(keys.shape[0])
+    if n == 0:
+        return np.zeros(2, dtype=np.int64), 0
+    bits = max(1, int(keys[-1]).bit_length())
+    target = max(1, n // entries_per_bucket)
+    dir_bits = min(bits, max(0, int(np.ceil(np.log2(target)))))
+    shift = bits - dir_bits
+    n_buckets = (int(keys[-1]) >> shift) + 1
+    counts = np.zeros(n_buckets, dtype=np.int64)
+    for start in range(0, n, _CHUNK):
+        chunk = np.asarray(keys[start:start + _CHUNK]).astype(np.int64) >> shift
+        counts += np.bincount(chunk, minlength=n_buckets)
+    directory = np.zeros(n_buckets + 1, dtype=np.int64)
+    np.cumsum(counts, out=directory[1:])
+    return directory, shift

@@ -1,0 +1,491 @@
+"""SQLite store: the embedded default.
+
+Layout on disk, for a registry ``NAME`` (default ``consentry.db``):
+
+- ``NAME``: the SQLite database (WAL mode): works, terms, index segments,
+  schema version (see ``MIGRATIONS``);
+- ``NAME.index/``: the fingerprint index, as immutable segments
+  ``seg-<hex>.{keys,values,dir}.npy`` (see :mod:`consentry.store.segments`),
+  memory-mapped by readers.  A segment exists for readers only once its row is committed in
+  ``index_segments``; files without a row (left by a crash) are deleted by the
+  next writer;
+- ``NAME.lock``: taken (``flock``) by the one writer at a time.
+
+A registration batch writes its segment files first, then inserts the works,
+their terms and the segment row in one transaction: a crash at any point
+leaves either the whole batch or nothing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import uuid
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from ..errors import NotARegistryError, RegistryError, WorkNotFoundError
+from ..registry.models import Terms, Work
+from .segments import IndexSegment, build_directory
+
+SCHEMA_VERSION = 1
+
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE works (
+        work_id TEXT PRIMARY KEY,
+        fp_id INTEGER NOT NULL UNIQUE,
+        sha256 TEXT NOT NULL,
+        title TEXT NOT NULL,
+        creator TEXT,
+        source TEXT NOT NULL,
+        duration_s REAL NOT NULL,
+        registered_at TEXT NOT NULL,
+        engine TEXT NOT NULL,
+        engine_version TEXT NOT NULL,
+        param_hash TEXT NOT NULL,
+        n_hashes INTEGER NOT NULL,
+        removed_at TEXT
+    );
+    CREATE UNIQUE INDEX works_live_sha256 ON works (sha256) WHERE removed_at IS NULL;
+    CREATE TABLE terms (
+        work_id TEXT NOT NULL REFERENCES works(work_id),
+        version INTEGER NOT NULL,
+        decision TEXT NOT NULL CHECK (decision IN ('deny', 'allow', 'license')),
+        price REAL,
+        currency TEXT,
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (work_id, version)
+    );
+    CREATE TABLE index_segments (
+        segment_id INTEGER PRIMARY KEY,
+        stem TEXT NOT NULL UNIQUE,
+        n_entries INTEGER NOT NULL,
+        dir_shift INTEGER NOT NULL,
+        engine TEXT NOT NULL,
+        engine_version TEXT NOT NULL,
+        param_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    """,
+}
+
+MAGIC = "consentry-registry"
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class SQLiteStore:
+    """Works, terms and the index of one registry file.
+
+    Open with :meth:`open`; many processes may read while one registers.
+    """
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        self.path = path
+        self.index_dir = Path(str(path) + ".index")
+        self.lock_path = Path(str(path) + ".lock")
+        self._conn = conn
+        self._segments: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    # -- opening -----------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | os.PathLike, *, create: bool = True) -> "SQLiteStore":
+        """Open (and create or migrate, under the writer lock) a registry."""
+        p = Path(path).expanduser()
+        if p.is_dir():
+            raise NotARegistryError(f"{p}: is a folder; give a registry file such as {p / 'consentry.db'}")
+        exists = p.exists() and p.stat().st_size > 0
+        if not exists and not create:
+            raise RegistryError(f"{p}: no registry here; register works first to create one")
+        if not exists and not p.parent.exists():
+            raise RegistryError(f"{p}: folder {p.parent} does not exist")
+        if exists:
+            with open(p, "rb") as fh:
+                head = fh.read(16)
+            if head != b"SQLite format 3\x00":
+                raise NotARegistryError(f"{p}: not a Consentry registry (not an SQLite database); name another file with --registry")
+        try:
+            conn = sqlite3.connect(p, timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.DatabaseError as exc:
+            raise NotARegistryError(f"{p}: cannot be opened as a registry ({exc})") from None
+        store = cls(p, conn)
+        try:
+            store._check_or_migrate()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise NotARegistryError(f"{p}: damaged or not a registry ({exc})") from None
+        except BaseException:
+            conn.close()
+            raise
+        return store
+
+    def _schema_version(self) -> int | None:
+        tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            return None
+        if "schema_version" not in tables:
+            raise NotARegistryError(f"{self.path}: an SQLite database, but not a Consentry registry")
+        row = self._conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        return int(row[0] or 0)
+
+    def _check_or_migrate(self) -> None:
+        version = self._schema_version()
+        if version == SCHEMA_VERSION:
+            return
+        if version is not None and version > SCHEMA_VERSION:
+            raise RegistryError(
+                f"{self.path}: made by a newer Consentry (schema {version}, this one knows {SCHEMA_VERSION}); upgrade Consentry"
+            )
+        with self.writer_lock():
+            version = self._schema_version()
+            with self.transaction():
+                if version is None:
+                    self._conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+                    version = 0
+                for v in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in MIGRATIONS[v].split(";"):
+                        if statement.strip():
+                            self._conn.execute(statement)
+                    self._conn.execute("INSERT INTO schema_version VALUES (?, ?)", (v, utc_now()))
+                self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (MAGIC,))
+
+    def close(self) -> None:
+        self._segments.clear()
+        self._conn.close()
+
+    # -- transactions and locking -------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        else:
+            self._conn.execute("COMMIT")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Read several things from one consistent state of the registry."""
+        self._conn.execute("BEGIN DEFERRED")
+        try:
+            yield
+        finally:
+            self._conn.execute("COMMIT")
+
+    @contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """Hold the registry's writer lock (blocks while another writer works)."""
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    # -- works -----------------------------------------------------------------
+    _WORK_COLS = (
+        "w.work_id, w.fp_id, w.sha256, w.title, w.creator, w.source, w.duration_s, w.registered_at, "
+        "w.engine, w.engine_version, w.param_hash, w.n_hashes, w.removed_at, t.decision, t.price, t.currency"
+    )
+    _WORK_FROM = (
+        "FROM works w JOIN terms t ON t.work_id = w.work_id "
+        "AND t.version = (SELECT MAX(version) FROM terms WHERE work_id = w.work_id)"
+    )
+
+    @staticmethod
+    def _row_to_work(r) -> Work:
+        return Work(
+            work_id=r[0], fp_id=r[1], sha256=r[2], title=r[3], creator=r[4], source=r[5], duration_s=r[6],
+            registered_at=r[7], engine=r[8], engine_version=r[9], param_hash=r[10], n_hashes=r[11],
+            removed_at=r[12], terms=Terms(decision=r[13], price=r[14], currency=r[15]),
+        )
+
+    def find_by_sha256(self, sha256: str) -> Work | None:
+        r = self._conn.execute(
+            f"SELECT {self._WORK_COLS} {self._WORK_FROM} WHERE w.sha256 = ? AND w.removed_at IS NULL", (sha256,)
+        ).fetchone()
+        return self._row_to_work(r) if r else None
+
+    def get_work(self, work_id: str) -> Work:
+        rows = self._conn.execute(
+            f"SELECT {self._WORK_COLS} {self._WORK_FROM} WHERE w.work_id = ? OR w.work_id LIKE ? ORDER BY w.work_id LIMIT 2",
+            (work_id, work_id.replace("%", "").replace("_", "") + "%"),
+        ).fetchall()
+        exact = [r for r in rows if r[0] == work_id]
+        if exact:
+            return self._row_to_work(exact[0])
+        if len(rows) == 1 and len(work_id) >= 4:
+            return self._row_to_work(rows[0])
+        if len(rows) > 1:
+            raise WorkNotFoundError(f"work id {work_id!r} is ambiguous; give more of it")
+        raise WorkNotFoundError(f"no work with id {work_id!r} in {self.path}; see `consentry works list`")
+
+    def list_works(self, *, include_removed: bool = False) -> list[Work]:
+        where = "" if include_removed else "WHERE w.removed_at IS NULL"
+        rows = self._conn.execute(f"SELECT {self._WORK_COLS} {self._WORK_FROM} {where} ORDER BY w.fp_id").fetchall()
+        return [self._row_to_work(r) for r in rows]
+
+    def works_by_fp_id(self, fp_ids: Iterable[int]) -> dict[int, Work]:
+        ids = sorted({int(i) for i in fp_ids})
+        out: dict[int, Work] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self._conn.execute(f"SELECT {self._WORK_COLS} {self._WORK_FROM} WHERE w.fp_id IN ({marks})", chunk):
+                out[r[1]] = self._row_to_work(r)
+        return out
+
+    def removed_fp_ids(self) -> set[int]:
+        return {r[0] for r in self._conn.execute("SELECT fp_id FROM works WHERE removed_at IS NOT NULL")}
+
+    def remove_work(self, work_id: str) -> Work:
+        """Mark a work removed: it is no longer matched; its index entries go at the next compaction."""
+        work = self.get_work(work_id)
+        with self.transaction() as c:
+            c.execute("UPDATE works SET removed_at = ? WHERE work_id = ? AND removed_at IS NULL", (utc_now(), work.work_id))
+        return self.get_work(work.work_id)
+
+    def _free_work_id(self, wanted: str) -> str:
+        """``wanted``, or ``wanted-N`` when a removed work already holds it."""
+        candidate, n = wanted, 1
+        while self._conn.execute("SELECT 1 FROM works WHERE work_id = ?", (candidate,)).fetchone():
+            n += 1
+            candidate = f"{wanted}-{n}"
+        return candidate
+
+    def add_works(
+        self,
+        batch: Sequence[tuple[Work, np.ndarray, Callable[[int], np.ndarray]]],
+    ) -> list[Work]:
+        """Register a batch of works with their index entries, all or nothing.
+
+        Parameters
+        ----------
+        batch : sequence of (work, keys, make_values)
+            ``work.fp_id`` is ignored: the store assigns it; ``keys`` are the
+            work's uint32 hash keys and ``make_values(fp_id)`` returns the
+            matching uint64 postings.
+
+        Returns
+        -------
+        list of Work, with their assigned ``fp_id``, in the order given.
+        Works whose SHA-256 is already registered are left out.
+        """
+        if not batch:
+            return []
+        with self.writer_lock():
+            self._remove_orphans()
+            row = self._conn.execute("SELECT COALESCE(MAX(fp_id), 0) FROM works").fetchone()
+            next_id = int(row[0]) + 1
+            accepted: list[Work] = []
+            keys_parts, value_parts = [], []
+            seen: set[str] = set()
+            for work, keys, make_values in batch:
+                if work.sha256 in seen or self.find_by_sha256(work.sha256) is not None:
+                    continue
+                seen.add(work.sha256)
+                w = _replace_fp(work, next_id, self._free_work_id(work.work_id))
+                next_id += 1
+                keys_parts.append(np.asarray(keys, dtype=np.uint32))
+                value_parts.append(make_values(w.fp_id))
+                accepted.append(w)
+            if not accepted:
+                return []
+            keys = np.concatenate(keys_parts)
+            values = np.concatenate(value_parts)
+            order = np.argsort(keys, kind="stable")
+            first = accepted[0]
+            written = self._write_segment(keys[order], values[order]) if keys.size else None
+            with self.transaction() as c:
+                for w in accepted:
+                    c.execute(
+                        "INSERT INTO works VALUES (?,?,?,?,?,?,?,?,?,?,?,?,NULL)",
+                        (w.work_id, w.fp_id, w.sha256, w.title, w.creator, w.source, w.duration_s, w.registered_at,
+                         w.engine, w.engine_version, w.param_hash, w.n_hashes),
+                    )
+                    c.execute(
+                        "INSERT INTO terms VALUES (?, 1, ?, ?, ?, ?)",
+                        (w.work_id, w.terms.decision, w.terms.price, w.terms.currency, w.registered_at),
+                    )
+                if written is not None:
+                    self._insert_segment(c, written, int(keys.size), first.engine, first.engine_version, first.param_hash)
+            return accepted
+
+    def add_segment(self, keys: np.ndarray, values: np.ndarray, *, engine: str, engine_version: str, param_hash: str) -> str:
+        """Add a raw index segment (used by compaction and benchmarks); keys need not be sorted."""
+        order = np.argsort(keys, kind="stable")
+        with self.writer_lock():
+            written = self._write_segment(np.asarray(keys)[order], np.asarray(values)[order])
+            with self.transaction() as c:
+                self._insert_segment(c, written, int(keys.size), engine, engine_version, param_hash)
+        return written[0]
+
+    def adopt_segment(self, stem: str, *, engine: str, engine_version: str, param_hash: str) -> None:
+        """Commit a segment whose ``STEM.keys.npy`` (sorted) and ``STEM.values.npy`` were written
+        into :attr:`index_dir` by the caller (for indexes too large to sort in memory)."""
+        with self.writer_lock():
+            keys = np.load(self.index_dir / f"{stem}.keys.npy", mmap_mode="r", allow_pickle=False)
+            directory, shift = build_directory(keys)
+            self._save_array(self.index_dir / f"{stem}.dir.npy", directory)
+            with self.transaction() as c:
+                self._insert_segment(c, (stem, shift), int(keys.shape[0]), engine, engine_version, param_hash)
+
+    @staticmethod
+    def _insert_segment(c, written: tuple[str, int], n: int, engine: str, engine_version: str, param_hash: str) -> None:
+        c.execute(
+            "INSERT INTO index_segments (stem, n_entries, dir_shift, engine, engine_version, param_hash, created_at) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (written[0], n, written[1], engine, engine_version, param_hash, utc_now()),
+        )
+
+    # -- index segments -------------------------------------------------------
+    def new_segment_stem(self) -> str:
+        """A fresh segment stem; its files only count once the segment is committed."""
+        self.index_dir.mkdir(exist_ok=True)
+        return "seg-" + uuid.uuid4().hex[:16]
+
+    @staticmethod
+    def _save_array(final: Path, arr: np.ndarray) -> None:
+        tmp = final.with_name(final.name + ".tmp")
+        with open(tmp, "wb") as fh:
+            np.save(fh, arr, allow_pickle=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+
+    def _write_segment(self, keys: np.ndarray, values: np.ndarray) -> tuple[str, int]:
+        """Write a segment's files (keys sorted); returns (stem, directory shift)."""
+        stem = self.new_segment_stem()
+        keys = keys.astype(np.uint32)
+        directory, shift = build_directory(keys)
+        self._save_array(self.index_dir / f"{stem}.keys.npy", keys)
+        self._save_array(self.index_dir / f"{stem}.values.npy", values.astype(np.uint64))
+        self._save_array(self.index_dir / f"{stem}.dir.npy", directory)
+        return stem, shift
+
+    def _segment_rows(self, engine: str | None = None, engine_version: str | None = None, param_hash: str | None = None):
+        sql = "SELECT stem, n_entries, engine, engine_version, param_hash, dir_shift FROM index_segments"
+        rows = self._conn.execute(sql + " ORDER BY segment_id").fetchall()
+        return [
+            r for r in rows
+            if (engine is None or r[2] == engine) and (engine_version is None or r[3] == engine_version)
+            and (param_hash is None or r[4] == param_hash)
+        ]
+
+    def _remove_orphans(self) -> None:
+        """Delete segment files that no committed row names (call under the writer lock)."""
+        if not self.index_dir.exists():
+            return
+        known = {r[0] for r in self._segment_rows()}
+        for f in self.index_dir.iterdir():
+            stem = f.name.split(".", 1)[0]
+            if f.name.startswith("seg-") and stem not in known:
+                f.unlink(missing_ok=True)
+
+    def index_segments(self, *, engine: str, engine_version: str, param_hash: str) -> list[IndexSegment]:
+        """Memory-mapped segments committed by this engine (version and parameters)."""
+        for attempt in range(3):
+            rows = self._segment_rows(engine, engine_version, param_hash)
+            try:
+                out = []
+                for stem, n_entries, *_, shift in rows:
+                    if stem not in self._segments:
+                        load = lambda suffix: np.load(self.index_dir / f"{stem}.{suffix}.npy", mmap_mode="r", allow_pickle=False)  # noqa: E731
+                        keys, values, directory = load("keys"), load("values"), load("dir")
+                        if (keys.shape != values.shape or keys.shape[0] != n_entries or keys.dtype != np.uint32
+                                or values.dtype != np.uint64 or directory.dtype != np.int64
+                                or (n_entries and int(directory[-1]) != n_entries)):
+                            raise RegistryError(f"{self.index_dir / stem}: damaged index segment; re-register the works or restore a backup")
+                        self._segments[stem] = IndexSegment(keys, values, directory, int(shift))
+                    out.append(self._segments[stem])
+                live = {r[0] for r in rows}
+                for stem in list(self._segments):
+                    if stem not in live:
+                        del self._segments[stem]
+                return out
+            except FileNotFoundError:
+                # A compaction replaced the segments between our read and open.
+                continue
+            except (ValueError, OSError) as exc:
+                if isinstance(exc, FileNotFoundError):
+                    continue
+                raise RegistryError(f"{self.index_dir}: damaged index segment ({exc}); re-register the works or restore a backup") from None
+        raise RegistryError(f"{self.index_dir}: index segments keep changing; try again")
+
+    def compact(self, *, engine: str, engine_version: str, param_hash: str, unpack_fp_id: Callable[[np.ndarray], np.ndarray]) -> int:
+        """Merge all segments of the engine into one, dropping removed works' entries.
+
+        Returns the number of segments merged.
+        """
+        with self.writer_lock():
+            rows = self._segment_rows(engine, engine_version, param_hash)
+            if len(rows) < 2 and not self.removed_fp_ids():
+                return 0
+            removed = np.array(sorted(self.removed_fp_ids()), dtype=np.int64)
+            keys_parts, value_parts = [], []
+            for stem, *_ in rows:
+                k = np.load(self.index_dir / f"{stem}.keys.npy", allow_pickle=False)
+                v = np.load(self.index_dir / f"{stem}.values.npy", allow_pickle=False)
+                if removed.size:
+                    keep = ~np.isin(unpack_fp_id(v), removed)
+                    k, v = k[keep], v[keep]
+                keys_parts.append(k)
+                value_parts.append(v)
+            keys = np.concatenate(keys_parts) if keys_parts else np.zeros(0, np.uint32)
+            values = np.concatenate(value_parts) if value_parts else np.zeros(0, np.uint64)
+            order = np.argsort(keys, kind="stable")
+            written = self._write_segment(keys[order], values[order])
+            with self.transaction() as c:
+                c.executemany("DELETE FROM index_segments WHERE stem = ?", [(r[0],) for r in rows])
+                self._insert_segment(c, written, int(keys.size), engine, engine_version, param_hash)
+            for r in rows:
+                for suffix in (".keys.npy", ".values.npy", ".dir.npy"):
+                    (self.index_dir / f"{r[0]}{suffix}").unlink(missing_ok=True)
+            return len(rows)
+
+    def stats(self) -> dict:
+        c = self._conn
+        n_works, hours = c.execute("SELECT COUNT(*), COALESCE(SUM(duration_s), 0) / 3600.0 FROM works WHERE removed_at IS NULL").fetchone()
+        n_removed = c.execute("SELECT COUNT(*) FROM works WHERE removed_at IS NOT NULL").fetchone()[0]
+        segs = c.execute("SELECT COUNT(*), COALESCE(SUM(n_entries), 0) FROM index_segments").fetchone()
+        engines = [
+            {"engine": r[0], "engine_version": r[1], "param_hash": r[2], "works": r[3]}
+            for r in c.execute(
+                "SELECT engine, engine_version, param_hash, COUNT(*) FROM works WHERE removed_at IS NULL GROUP BY 1, 2, 3"
+            )
+        ]
+        index_bytes = sum(f.stat().st_size for f in self.index_dir.glob("seg-*.npy")) if self.index_dir.exists() else 0
+        db_bytes = sum(Path(str(self.path) + s).stat().st_size for s in ("", "-wal") if Path(str(self.path) + s).exists())
+        return {
+            "registry": str(self.path.resolve()),
+            "schema_version": SCHEMA_VERSION,
+            "works": int(n_works),
+            "removed_works": int(n_removed),
+            "hours": float(hours),
+            "index_segments": int(segs[0]),
+            "index_entries": int(segs[1]),
+            "index_bytes": int(index_bytes),
+            "database_bytes": int(db_bytes),
+            "engines": engines,
+        }
+
+
+def _replace_fp(work: Work, fp_id: int, work_id: str) -> Work:
+    from dataclasses import replace
+
+    return replace(work, fp_id=fp_id, work_id=work_id)

@@ -1,0 +1,200 @@
+"""The music engine: reference agreement, golden vectors, invariances, postings."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consentry.fingerprint.music import extract as E
+from consentry.fingerprint.music.engine import identify_segments
+from consentry.fingerprint.music.params import DEFAULT_PARAMS, MusicEngineParams
+from consentry.fingerprint.music.postings import MAX_FRAME, lookup, pack_postings, unpack_postings
+from consentry.fingerprint.music.reference import reference_keys, reference_peaks
+from consentry.store.segments import IndexSegment, build_directory
+
+P = DEFAULT_PARAMS
+SR = P.sample_rate_hz
+
+
+def notes(seed: int, *, duration_s: float, sr: int = SR) -> np.ndarray:
+    """Plucked harmonic notes on a random melody and bass: a fixed, simple test signal."""
+    rng = np.random.default_rng(seed)
+    n = int(duration_s * sr)
+    x = np.zeros(n, dtype=np.float64)
+    t = 0.0
+    while t < duration_s:
+        dur = float(rng.choice([0.125, 0.25, 0.375, 0.5]))
+        f0 = 220.0 * 2 ** (int(rng.integers(-9, 15)) / 12)
+        m = int(dur * sr)
+        tt = np.arange(m) / sr
+        env = np.exp(-tt * 4.0)
+        note = sum((0.6 / h) * np.sin(2 * np.pi * f0 * h * tt) for h in range(1, 6)) * env
+        i = int(t * sr)
+        x[i:i + m] += note[: n - i]
+        if rng.random() < 0.5:
+            fb = 110.0 * 2 ** (int(rng.integers(0, 12)) / 12)
+            x[i:i + m] += (0.5 * np.sin(2 * np.pi * fb * tt) * env)[: n - i]
+        t += dur
+    return (0.8 * x / np.abs(x).max()).astype(np.float32)
+
+
+def test_param_hash_is_stable_and_sensitive():
+    assert P.param_hash() == MusicEngineParams().param_hash()
+    assert replace(P, index_peaks_per_s=P.index_peaks_per_s + 1).param_hash() != P.param_hash()
+    assert len(P.param_hash()) == 16
+
+
+def test_key_space_fits_32_bits():
+    assert E.key_space(P) < 2**32
+
+
+def test_fast_peaks_match_reference():
+    x = notes(1, duration_s=4.0)
+    spec = E.log_spectrogram(x, P)
+    fast = E.pick_peaks(spec, P, peaks_per_s=P.query_peaks_per_s)
+    ref = reference_peaks(spec, P, peaks_per_s=P.query_peaks_per_s)
+    assert len(fast) == len(ref) > 20
+    assert fast.frame.tolist() == [r[0] for r in ref]
+    np.testing.assert_allclose(fast.midi, [r[1] for r in ref], atol=1e-4)
+
+
+@pytest.mark.parametrize("fanout", [P.index_fanout, P.query_fanout])
+def test_fast_keys_match_reference(fanout):
+    x = notes(2, duration_s=4.0)
+    spec = E.log_spectrogram(x, P)
+    fast_peaks = E.pick_peaks(spec, P, peaks_per_s=P.index_peaks_per_s)
+    quads = E.make_quads(fast_peaks, P, fanout=fanout)
+    keys = E.pack_key(E.quantise(quads.values, P), P)
+    peaks = list(zip(fast_peaks.frame.tolist(), fast_peaks.midi.tolist(), fast_peaks.strength.tolist()))
+    ref = reference_keys(peaks, P, fanout=fanout)
+    assert len(ref) > 50
+    assert sorted(zip(keys.tolist(), quads.anchor_frame.tolist())) == sorted(ref)
+
+
+def test_log_spectrogram_shape_and_empty():
+    assert E.log_spectrogram(np.zeros(10, np.float32), P).shape == (0, P.n_bins)
+    spec = E.log_spectrogram(notes(3, duration_s=1.0), P)
+    assert spec.shape == ((SR - P.n_fft) // P.hop + 1, P.n_bins)
+    assert spec.dtype == np.float32
+
+
+def test_peak_pitch_is_accurate():
+    # A 440 Hz tone must give peaks at MIDI 69 within a few cents.
+    t = np.arange(2 * SR) / SR
+    x = (0.5 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)
+    peaks = E.pick_peaks(E.log_spectrogram(x, P), P, peaks_per_s=50)
+    assert len(peaks) > 0
+    assert np.all(np.abs(peaks.midi - 69.0) < 0.1)
+
+
+def test_silence_and_dc_have_no_hashes():
+    for x in (np.zeros(SR * 3, np.float32), np.full(SR * 3, 0.5, np.float32)):
+        keys, frames, midis = E.index_hashes(x, P)
+        assert keys.size == 0
+
+
+# Golden vector: a fixed input and the digest of its fingerprint.  If this
+# fails, the algorithm changed: bump ENGINE_VERSION (registries must then be
+# re-indexed) and update the digest deliberately.
+GOLDEN_N_HASHES = None
+GOLDEN_SHA256 = None
+
+
+def golden_digest():
+    x = notes(20261123, duration_s=6.0)
+    keys, frames, midis = E.index_hashes(x, P)
+    h = hashlib.sha256()
+    h.update(keys.astype("<u4").tobytes())
+    h.update(frames.astype("<i4").tobytes())
+    h.update(np.round(midis.astype(np.float64) * 64).astype("<i4").tobytes())
+    return int(keys.size), h.hexdigest()
+
+
+def test_golden_vector():
+    n, digest = golden_digest()
+    assert (n, digest) == (GOLDEN_N_HASHES, GOLDEN_SHA256)
+
+
+@given(
+    fp_id=st.integers(1, (1 << 26) - 1),
+    frames=st.lists(st.integers(0, MAX_FRAME), min_size=1, max_size=20),
+    midi=st.floats(0, 255.9, allow_nan=False),
+)
+@settings(max_examples=50, deadline=None)
+def test_postings_round_trip(fp_id, frames, midi):
+    f = np.array(frames)
+    m = np.full(f.size, midi)
+    got_id, got_f, got_m = unpack_postings(pack_postings(fp_id, f, m))
+    assert np.all(got_id == fp_id)
+    assert np.array_equal(got_f, f)
+    np.testing.assert_allclose(got_m, m, atol=1 / 64)
+
+
+def test_pack_postings_rejects_out_of_range():
+    with pytest.raises(ValueError):
+        pack_postings(0, np.array([1]), np.array([60.0]))
+    with pytest.raises(ValueError):
+        pack_postings(1, np.array([MAX_FRAME + 1]), np.array([60.0]))
+
+
+def test_lookup_finds_ranges_and_skips_stop_words():
+    keys = np.array([1, 5, 5, 5, 9, 9, 12], dtype=np.uint32)
+    values = pack_postings(3, np.arange(7), np.full(7, 60.0))
+    seg = IndexSegment(keys, values, *build_directory(keys))
+    hits = lookup([seg], np.array([5, 8, 0], np.uint32), np.array([5, 9, 0], np.uint32),
+                  np.array([10, 11, 12]), max_postings_per_range=10)
+    assert sorted(zip(hits.owner.tolist(), hits.frame.tolist())) == [(10, 1), (10, 2), (10, 3), (11, 4), (11, 5)]
+    hits = lookup([seg], np.array([5], np.uint32), np.array([5], np.uint32), np.array([0]),
+                  max_postings_per_range=2)
+    assert len(hits) == 0
+
+
+def _index(works):
+    keys, values = [], []
+    for i, w in enumerate(works, start=1):
+        k, f, m = E.index_hashes(w, P)
+        keys.append(k)
+        values.append(pack_postings(i, f, m))
+    k = np.concatenate(keys)
+    v = np.concatenate(values)
+    order = np.argsort(k, kind="stable")
+    k = k[order]
+    return [IndexSegment(k, v[order], *build_directory(k))]
+
+
+@pytest.fixture(scope="module")
+def small_index():
+    works = [notes(100 + i, duration_s=40.0) for i in range(4)]
+    return works, _index(works)
+
+
+def test_identifies_excerpt_with_offsets(small_index):
+    works, index = small_index
+    q = works[2][12 * SR: 22 * SR]
+    found = identify_segments(q, index, P)
+    assert found and found[0].fp_id == 3
+    m = found[0]
+    assert abs(m.work_start_frame / P.frames_per_s - (12 + m.query_start_frame / P.frames_per_s)) < 0.2
+    assert abs(m.speed - 1) < 0.005 and abs(m.pitch_shift_semitones) < 0.1
+
+
+def test_unrelated_is_not_identified(small_index):
+    _, index = small_index
+    assert identify_segments(notes(999, duration_s=15.0), index, P) == []
+
+
+def test_resampled_speed_change_is_measured(small_index):
+    from scipy.signal import resample_poly
+
+    works, index = small_index
+    q = works[1][5 * SR: 17 * SR]
+    fast = resample_poly(q, 100, 103).astype(np.float32)  # 3% faster, pitch up 0.51 st
+    found = identify_segments(fast, index, P)
+    assert found and found[0].fp_id == 2
+    assert abs(found[0].speed - 1.03) < 0.01
+    assert abs(found[0].pitch_shift_semitones - 12 * np.log2(1.03)) < 0.15
