@@ -56,19 +56,29 @@ class IndexSegment:
         b_hi = np.minimum(key_hi.astype(np.int64) >> self.shift, n_buckets - 1)
         first = np.asarray(self.directory[b_lo], dtype=np.int64)
         last = np.asarray(self.directory[b_hi + 1], dtype=np.int64)
-        counts = last - first
-        total = int(counts.sum())
-        if total == 0:
-            return first, first
-        offsets = np.cumsum(counts) - counts
-        pos = np.repeat(first - offsets, counts) + np.arange(total)
-        bucket_keys = np.asarray(self.keys[pos]).astype(np.int64)
-        owner = np.repeat(np.arange(key_lo.size), counts)
-        below = np.concatenate(([0], np.cumsum(bucket_keys < key_lo.astype(np.int64)[owner])))
-        upto = np.concatenate(([0], np.cumsum(bucket_keys <= key_hi.astype(np.int64)[owner])))
-        start = first + (below[offsets + counts] - below[offsets])
-        stop = first + (upto[offsets + counts] - upto[offsets])
+        start = _bisect(self.keys, key_lo.astype(np.int64), first, last, right=False)
+        stop = _bisect(self.keys, key_hi.astype(np.int64), start, last, right=True)
         return start, stop
+
+
+def _bisect(keys: np.ndarray, targets: np.ndarray, lo: np.ndarray, hi: np.ndarray, *, right: bool) -> np.ndarray:
+    """Vectorised binary search of each target within its own ``[lo, hi)`` of sorted ``keys``.
+
+    Returns the first position whose key is ``>= target`` (``> target`` when
+    ``right``), like ``np.searchsorted`` restricted to the slice.
+    """
+    lo = lo.copy()
+    hi = hi.copy()
+    active = np.flatnonzero(lo < hi)
+    while active.size:
+        mid = (lo[active] + hi[active]) >> 1
+        k = np.asarray(keys[mid]).astype(np.int64)
+        t = targets[active]
+        go_right = (k <= t) if right else (k < t)
+        lo[active] = np.where(go_right, mid + 1, lo[active])
+        hi[active] = np.where(go_right, hi[active], mid)
+        active = active[lo[active] < hi[active]]
+    return lo
 
 
 def build_directory(keys: np.ndarray, *, entries_per_bucket: int = ENTRIES_PER_BUCKET) -> tuple[np.ndarray, int]:
