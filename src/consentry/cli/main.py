@@ -147,8 +147,9 @@ def identify(
 
 
 def _fmt_time(s: float) -> str:
-    m, sec = divmod(max(0.0, s), 60)
-    return f"{int(m)}:{sec:04.1f}"
+    tenths = int(round(max(0.0, s) * 10))
+    m, t = divmod(tenths, 600)
+    return f"{m}:{t // 10:02d}.{t % 10}"
 
 
 def _print_result(result) -> None:

@@ -1,0 +1,5 @@
+"""Bytes in: audio decoding and discovery of audio files."""
+
+from .audio import AUDIO_EXTENSIONS, DecodedAudio, decode_audio, iter_audio_files, read_tags
+
+__all__ = ["AUDIO_EXTENSIONS", "DecodedAudio", "decode_audio", "iter_audio_files", "read_tags"]
