@@ -217,17 +217,24 @@ class Registry:
             for f, sha in todo:
                 accept(_fingerprint_file(str(f), self.params), f, sha)
         else:
+            # Results are accepted in input order (a small reorder buffer), so
+            # works get their ids in the order they were given.
             with ProcessPoolExecutor(max_workers=n_workers) as pool:
-                queue = list(reversed(todo))
-                running = {}
-                while queue or running:
-                    while queue and len(running) < 2 * n_workers:
-                        f, sha = queue.pop()
-                        running[pool.submit(_fingerprint_file, str(f), self.params)] = (f, sha)
+                running: dict = {}
+                ready: dict[int, dict] = {}
+                next_submit = next_accept = 0
+                while next_accept < len(todo):
+                    while next_submit < len(todo) and len(running) + len(ready) < 4 * n_workers:
+                        f, _ = todo[next_submit]
+                        running[pool.submit(_fingerprint_file, str(f), self.params)] = next_submit
+                        next_submit += 1
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
                     for fut in finished:
-                        f, sha = running.pop(fut)
-                        accept(fut.result(), f, sha)
+                        ready[running.pop(fut)] = fut.result()
+                    while next_accept in ready:
+                        f, sha = todo[next_accept]
+                        accept(ready.pop(next_accept), f, sha)
+                        next_accept += 1
         flush()
         summary.seconds = time.perf_counter() - started
         return summary

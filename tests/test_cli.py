@@ -1,0 +1,125 @@
+"""The consentry command: JSON shape, tables, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import notes, write_wav
+
+SR = 22050
+
+
+def run(*args: str, registry: Path | None = None, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "160", **(env_extra or {})}
+    cmd = [sys.executable, "-m", "consentry.cli.main"]
+    if registry is not None:
+        cmd += ["--registry", str(registry)]
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    cat = root / "catalogue"
+    cat.mkdir()
+    works = {i: notes(700 + i, duration_s=25.0, sr=SR) for i in range(3)}
+    for i, x in works.items():
+        write_wav(cat / f"song{i}.wav", x, sample_rate_hz=SR)
+    reg = root / "r.db"
+    r = run("register", str(cat), "--creator", "Ana Lima", "--terms", "license", "--price", "25", "--currency", "EUR", registry=reg)
+    assert r.returncode == 0, r.stderr
+    assert "registered 3 work(s)" in r.stdout
+    q = write_wav(root / "q.wav", works[1][6 * SR: 16 * SR], sample_rate_hz=SR)
+    u = write_wav(root / "u.wav", notes(999, duration_s=10.0, sr=SR), sample_rate_hz=SR)
+    return root, reg, q, u
+
+
+def test_identify_json_one_line_per_query(setup):
+    root, reg, q, u = setup
+    r = run("identify", str(q), str(u), "--json", registry=reg)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 2
+    first, second = (json.loads(line) for line in lines)
+    assert first["query"] == str(q) and second == {"query": str(u), "duration_s": 10.0, "matches": []}
+    m = first["matches"][0]
+    for key in ("work_id", "title", "source", "score", "confidence", "query_start_s", "query_end_s",
+                "work_start_s", "work_end_s", "speed", "pitch_shift_semitones"):
+        assert key in m
+    assert m["title"] == "song1" and m["source"] == str((root / "catalogue" / "song1.wav").resolve())
+    assert 0 <= m["confidence"] <= 1 and m["terms"] == "license 25 EUR"
+
+
+def test_identify_table_and_exit_codes(setup):
+    root, reg, q, u = setup
+    r = run("identify", str(q), registry=reg)
+    assert r.returncode == 0 and "song1" in r.stdout and "license 25 EUR" in r.stdout
+    r = run("identify", str(q), "--fail-on-match", registry=reg)
+    assert r.returncode == 2
+    r = run("identify", str(u), "--fail-on-match", registry=reg)
+    assert r.returncode == 0 and "no registered work found" in r.stdout
+    bad = root / "bad.mp3"
+    bad.write_bytes(b"\x00\x01garbage" * 100)
+    r = run("identify", str(bad), str(q), "--json", registry=reg)
+    assert r.returncode == 1
+    lines = [json.loads(x) for x in r.stdout.strip().splitlines()]
+    assert lines[0]["query"] == str(bad) and "error" in lines[0]
+    assert lines[1]["matches"][0]["title"] == "song1"
+
+
+def test_works_list_show_remove_and_stats(setup, tmp_path):
+    root, reg, q, u = setup
+    r = run("works", "list", "--json", registry=reg)
+    works = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [w["title"] for w in works] == ["song0", "song1", "song2"]
+    r = run("works", "show", works[2]["work_id"][:8], registry=reg)
+    assert r.returncode == 0 and "song2" in r.stdout
+    r = run("stats", "--json", registry=reg)
+    stats = json.loads(r.stdout)
+    assert stats["works"] == 3 and stats["index_entries"] > 0 and stats["engine"]["version"] == "1"
+    r = run("works", "show", "ffffffff", registry=reg)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "no work with id" in r.stderr
+
+
+def test_remove(tmp_path):
+    p = write_wav(tmp_path / "a.wav", notes(1, duration_s=12.0, sr=SR), sample_rate_hz=SR)
+    reg = tmp_path / "r.db"
+    assert run("register", str(p), registry=reg).returncode == 0
+    (w,) = [json.loads(x) for x in run("works", "list", "--json", registry=reg).stdout.splitlines()]
+    r = run("works", "remove", w["work_id"], registry=reg)
+    assert r.returncode == 0 and "removed" in r.stdout
+    assert run("works", "list", "--json", registry=reg).stdout.strip() == ""
+    r = run("identify", str(p), "--json", registry=reg)
+    assert json.loads(r.stdout)["matches"] == []
+
+
+def test_errors_are_one_line_without_traceback(tmp_path):
+    bogus = tmp_path / "bogus.db"
+    bogus.write_text("plain text\n")
+    r = run("stats", registry=bogus)
+    assert r.returncode == 1
+    assert r.stderr.strip().count("\n") == 0 and "not a Consentry registry" in r.stderr and "Traceback" not in r.stderr
+    r = run("--debug", "stats", registry=bogus)
+    assert r.returncode != 0 and "Traceback" in r.stderr
+    r = run("register", str(tmp_path / "nope"), registry=tmp_path / "r.db")
+    assert r.returncode == 1 and "no such file or folder" in r.stderr and "Traceback" not in r.stderr
+    r = run("identify", str(tmp_path / "x.wav"), registry=tmp_path / "missing.db")
+    assert r.returncode == 1 and "no registry here" in r.stderr
+
+
+def test_registry_from_environment(tmp_path):
+    p = write_wav(tmp_path / "a.wav", notes(2, duration_s=8.0, sr=SR), sample_rate_hz=SR)
+    reg = tmp_path / "env.db"
+    r = run("register", str(p), "--json", env_extra={"CONSENTRY_REGISTRY": str(reg)})
+    assert r.returncode == 0, r.stderr
+    assert reg.exists() and json.loads(r.stdout)["registered"][0]["title"] == "a"
+
+
+def test_help_documents_exit_codes():
+    r = run("--help")
+    assert r.returncode == 0 and "Exit codes" in r.stdout
