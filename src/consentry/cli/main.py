@@ -277,6 +277,12 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted; the registry keeps every batch committed so far", highlight=False)
         sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - a bug: still one line, details with --debug
+        if debug:
+            raise
+        err_console.print(f"[red]internal error:[/] {type(exc).__name__}: {exc} (run again with --debug for details)",
+                          highlight=False, soft_wrap=True)
+        sys.exit(EXIT_ERROR)
 
 
 if __name__ == "__main__":

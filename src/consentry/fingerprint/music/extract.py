@@ -155,6 +155,10 @@ def log_spectrogram(samples: np.ndarray, params: MusicEngineParams) -> np.ndarra
     spec = sfft.rfft(frames * window, axis=1)
     power = spec.real.astype(np.float32) ** 2 + spec.imag.astype(np.float32) ** 2
     mapped = power @ log_frequency_weights(params)
+    if params.smooth_frames > 1:
+        # Averaging power over a few frames lets sustained partials stand out
+        # of noise, whose fluctuations average away.
+        mapped = ndimage.uniform_filter1d(mapped, params.smooth_frames, axis=0, mode="nearest")
     return (10.0 * np.log10(mapped + 1e-10)).astype(np.float32)
 
 
@@ -199,12 +203,13 @@ def pick_peaks(logspec: np.ndarray, params: MusicEngineParams, *, peaks_per_s: f
     background = ndimage.uniform_filter(logspec, size=(2 * rt + 1, 4 * rb + 1), mode="nearest")
     floor = float(logspec.max()) - params.floor_db
     is_peak = (logspec == local_max) & (logspec > floor)
-    # A flat plateau (silence, clipping) is not a peak.
-    is_peak &= logspec > background + 1e-3
+    # A flat plateau (silence, clipping) is not a peak; nor is a ripple of noise.
+    is_peak &= logspec > background + max(params.min_contrast_db, 1e-3)
     t, b = np.nonzero(is_peak)
     if t.size == 0:
         return empty
-    strength = (logspec[t, b] - background[t, b]).astype(np.float32)
+    contrast = logspec[t, b] - background[t, b]
+    strength = ((1.0 - params.level_weight) * contrast + params.level_weight * (logspec[t, b] - floor)).astype(np.float32)
     block = max(1, int(round(params.budget_block_s * params.frames_per_s)))
     quota = max(1, int(round(peaks_per_s * params.budget_block_s)))
     blk = t // block

@@ -31,6 +31,8 @@ class MusicEngineParams:
     #: STFT frame length (samples) and hop (samples): 128 ms window, 16 ms hop.
     n_fft: int = 1024
     hop: int = 128
+    #: Power is averaged over this many frames before peaks are picked.
+    smooth_frames: int = 3
     #: Log-frequency axis, in MIDI note numbers (69 = A4 = 440 Hz).
     min_midi: float = 45.0
     max_midi: float = 105.0
@@ -38,8 +40,13 @@ class MusicEngineParams:
     #: Half-size of the neighbourhood in which a peak must be the maximum.
     peak_radius_frames: int = 5
     peak_radius_bins: int = 3
+    #: A peak must stand this much above the mean of its surroundings (dB).
+    min_contrast_db: float = 0.0
     #: Peaks weaker than the loudest frame's level minus this are ignored (dB).
     floor_db: float = 60.0
+    #: Peaks are ranked by (1 - w) * contrast with their surroundings + w *
+    #: level above the floor (dB), with w this weight.
+    level_weight: float = 0.0
     #: Peak budget per second of audio, for what is indexed and what is asked.
     index_peaks_per_s: float = 10.0
     query_peaks_per_s: float = 24.0
