@@ -1,0 +1,110 @@
+"""Calibrate the match threshold and the confidence on data kept apart from the benchmark.
+
+The benchmark's own queries (make_queries.py: SoX alterations, Fret's on Fire
+negatives) are never used here.  Instead:
+
+- negatives: 10-second excerpts of the ``singularity-music`` files, altered
+  with Consentry's own alterations module, searched in an index of the
+  ``wesnoth-1.16-music`` files only (so nothing they contain is registered);
+- positives: the same excerpts searched in an index of the singularity files.
+
+It prints the distribution of the best score of the negatives (the false
+match rate at each threshold) and fits the logistic confidence
+``1 / (1 + exp(-slope * (score - mid)))`` by maximum likelihood with equal
+priors.  The threshold chosen from this run and the fitted constants are
+written into ``consentry/fingerprint/music/engine.py`` by hand, with the run
+recorded in benchmarks/RESULTS.md.
+
+    python benchmarks/calibrate.py --corpus benchmarks/corpus --excerpts 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import minimize
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from consentry import Registry  # noqa: E402
+from consentry import alterations as alt  # noqa: E402
+from consentry.decode import decode_audio  # noqa: E402
+
+VARIANTS = ["clean", "mp3_64k", "noise_10db", "speed_+3", "pitch_-2st", "tempo_+5", "phone", "reverb"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", default="benchmarks/corpus")
+    ap.add_argument("--excerpts", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    corpus = Path(args.corpus)
+    wesnoth = sorted((corpus / "wesnoth-1.16-music").rglob("*.ogg"))
+    singularity = sorted((corpus / "singularity-music").rglob("*.ogg"))
+    rng = np.random.default_rng(args.seed)
+    sr = 22050
+    with tempfile.TemporaryDirectory() as tmp:
+        neg_reg = Registry.open(Path(tmp) / "neg.db")
+        neg_reg.register(wesnoth, workers=2)
+        pos_reg = Registry.open(Path(tmp) / "pos.db")
+        pos_reg.register(singularity, workers=2)
+        decoded = {f: decode_audio(f, sample_rate_hz=sr).samples for f in singularity}
+        neg_scores, pos_scores = [], []
+        for i in range(args.excerpts):
+            f = singularity[int(rng.integers(len(singularity)))]
+            x = decoded[f]
+            start = float(rng.uniform(0, x.size / sr - 11))
+            clip = alt.excerpt(x, start_s=start, duration_s=10.0, sample_rate_hz=sr)
+            variant = VARIANTS[i % len(VARIANTS)]
+            y, ysr = alt.apply_variant(variant, clip, sample_rate_hz=sr, seed=i)
+            y8 = decode_audio(_wav_bytes(y, ysr), sample_rate_hz=8000, name="clip").samples
+            neg = neg_reg.identify_samples(y8, min_score=3)
+            neg_scores.append(max((m.score for m in neg), default=0.0))
+            pos = [m.score for m in pos_reg.identify_samples(y8, min_score=3) if Path(m.source) == f.resolve()]
+            pos_scores.append(max(pos, default=0.0))
+        neg_reg.close()
+        pos_reg.close()
+    neg = np.array(neg_scores)
+    pos = np.array(pos_scores)
+    print(f"negatives: {neg.size} queries; best score max {neg.max():.0f}, p99 {np.percentile(neg, 99):.0f}, p90 {np.percentile(neg, 90):.0f}")
+    print(f"positives: {pos.size} queries; score p1 {np.percentile(pos, 1):.0f}, p10 {np.percentile(pos, 10):.0f}, median {np.median(pos):.0f}")
+    print("threshold  false-match rate  recall")
+    for t in range(6, 21):
+        print(f"{t:9d}  {np.mean(neg >= t):16.4f}  {np.mean(pos >= t):6.3f}")
+
+    scores = np.r_[neg, pos]
+    labels = np.r_[np.zeros(neg.size), np.ones(pos.size)]
+
+    def nll(p):
+        z = p[1] * (scores - p[0])
+        return float(np.sum(np.logaddexp(0, -z) * labels + np.logaddexp(0, z) * (1 - labels)))
+
+    fit = minimize(nll, x0=[10.0, 1.0], method="Nelder-Mead")
+    mid, slope = fit.x
+    print(f"logistic confidence: mid {mid:.2f}, slope {slope:.3f}")
+    if args.out:
+        Path(args.out).write_text(json.dumps({"neg": neg.tolist(), "pos": pos.tolist(), "mid": mid, "slope": slope}))
+
+
+def _wav_bytes(y: np.ndarray, rate: int) -> bytes:
+    import io
+    import wave
+
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((np.clip(y, -1, 1) * 32767).astype("<i2").tobytes())
+    return buf.getvalue()
+
+
+if __name__ == "__main__":
+    main()
