@@ -123,3 +123,10 @@ def test_registry_from_environment(tmp_path):
 def test_help_documents_exit_codes():
     r = run("--help")
     assert r.returncode == 0 and "Exit codes" in r.stdout
+
+
+def test_demo_runs_and_every_query_comes_out_right(tmp_path):
+    r = run("demo", "--keep", str(tmp_path / "demo"), env_extra={"COLUMNS": "200"})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "10 of 10 queries came out right" in r.stdout
+    assert (tmp_path / "demo" / "demo.db").exists()

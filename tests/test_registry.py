@@ -49,7 +49,7 @@ def test_identify_excerpt_has_segment_offsets(catalogue, tmp_path):
     assert abs(m.work_start_s - m.query_start_s - 10.0) < 0.1
     assert m.query_end_s > m.query_start_s + 7
     assert abs(m.speed - 1.0) < 0.005 and abs(m.pitch_shift_semitones) < 0.1
-    assert 0.9 < m.confidence <= 1.0 and m.score >= 12
+    assert 0.99 < m.confidence <= 1.0 and m.score >= 14
 
 
 def test_unrelated_music_is_not_matched(catalogue, tmp_path):

@@ -58,7 +58,7 @@ def _build_queries(pieces: dict[int, np.ndarray], outdir: Path) -> list[tuple[De
     p = outdir / f"mp3_64k{suffix}"
     p.write_bytes(data)
     out.append((DemoQuery("mp3_64k", "MP3 at 64 kbit/s", 11, 20.0, 0.0), p))
-    save(DemoQuery("noise_10db", "pink noise at 10 dB SNR", 12, 8.0, 0.0), alt.add_pink_noise(cut(12, 8.0), snr_db=10, seed=1), sr)
+    save(DemoQuery("noise_15db", "pink noise at 15 dB SNR", 12, 8.0, 0.0), alt.add_pink_noise(cut(12, 8.0), snr_db=15, seed=1), sr)
     save(DemoQuery("speed_+3", "played 3% faster (tempo and pitch)", 13, 30.0, 0.0), alt.change_speed(cut(13, 30.0), factor=1.03, sample_rate_hz=sr), sr)
     save(DemoQuery("pitch_-2st", "pitch shifted down 2 semitones, tempo kept", 14, 15.0, 0.0), alt.shift_pitch(cut(14, 15.0), semitones=-2, sample_rate_hz=sr), sr)
     save(DemoQuery("tempo_+5", "5% faster, pitch kept", 15, 25.0, 0.0), alt.change_tempo(cut(15, 25.0), factor=1.05, sample_rate_hz=sr), sr)

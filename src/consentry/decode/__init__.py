@@ -1,4 +1,4 @@
-"""Bytes in: audio decoding and discovery of audio files."""
+"""Bytes in: audio decoding, tags, and discovery of audio files."""
 
 from .audio import AUDIO_EXTENSIONS, DecodedAudio, decode_audio, iter_audio_files, read_tags
 

@@ -32,6 +32,9 @@ SHIFT_FINAL_ST = 0.2
 #: Hough bin of the offset (frames) and inlier tolerance (frames).
 OFFSET_BIN_FRAMES = 3
 INLIER_TOL_FRAMES = 2.5
+#: Width (frames) of the offset bins that rank candidate works; two bins of
+#: 24 frames (0.4 s each) are merged.
+CANDIDATE_BIN_FRAMES = 24
 #: Step of the speed grid (relative).
 SPEED_STEP = 0.0025
 
@@ -89,10 +92,26 @@ def match_segments(
     q_end = q_frame + quads.span_frames[hits.owner]
     shift = quads.anchor_midi[hits.owner].astype(np.float64) - hits.midi
     ok = np.abs(shift) <= params.max_pitch_shift_semitones + SHIFT_KEEP_ST
-    # A work can only yield a segment with min_inliers distinct query anchors
-    # if its hits have that many; count them per work to pick candidates.
-    pairs = np.unique(hits.fp_id[ok] * (1 << 32) + quads.anchor_frame[hits.owner[ok]].astype(np.int64))
-    fp_ids, counts = np.unique(pairs >> 32, return_counts=True)
+    # Candidates: works ranked by their best coarse time alignment, counted in
+    # distinct query anchors.  Common hashes give a work many hits at random
+    # offsets; a real occurrence puts many into one offset bin (wide enough
+    # for the drift of a 10% speed change over the bins' span).
+    fp_ok = hits.fp_id[ok]
+    q_anchor = quads.anchor_frame[hits.owner[ok]].astype(np.int64)
+    coarse = np.floor((hits.frame[ok] - q_anchor) / CANDIDATE_BIN_FRAMES).astype(np.int64)
+    coarse -= coarse.min() if coarse.size else 0
+    span = int(coarse.max()) + 2 if coarse.size else 1
+    votes = []
+    for shift_bins in (0, 1):  # two staggered grids, so a line on a bin edge is not split
+        cell = fp_ok * span + (coarse + shift_bins) // 2
+        pairs = np.unique(cell * (1 << 22) + np.minimum(q_anchor, (1 << 22) - 1))
+        cells, n = np.unique(pairs >> 22, return_counts=True)
+        votes.append((cells // span, n))
+    all_fp = np.concatenate([v[0] for v in votes])
+    all_n = np.concatenate([v[1] for v in votes])
+    fp_ids = np.unique(all_fp)
+    counts = np.zeros(fp_ids.size, dtype=np.int64)
+    np.maximum.at(counts, np.searchsorted(fp_ids, all_fp), all_n)
     order = np.argsort(-counts, kind="stable")
     results: list[SegmentMatch] = []
     for idx in order[:max_candidates]:
