@@ -45,7 +45,3 @@ class NotARegistryError(RegistryError):
 
 class WorkNotFoundError(RegistryError):
     """No work with the given id exists in the registry."""
-
-
-class EngineMismatchError(RegistryError):
-    """Fingerprints were made by another engine version or parameters."""

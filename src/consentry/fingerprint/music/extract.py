@@ -203,13 +203,12 @@ def pick_peaks(logspec: np.ndarray, params: MusicEngineParams, *, peaks_per_s: f
     background = ndimage.uniform_filter(logspec, size=(2 * rt + 1, 4 * rb + 1), mode="nearest")
     floor = float(logspec.max()) - params.floor_db
     is_peak = (logspec == local_max) & (logspec > floor)
-    # A flat plateau (silence, clipping) is not a peak; nor is a ripple of noise.
-    is_peak &= logspec > background + max(params.min_contrast_db, 1e-3)
+    # A flat plateau (silence, clipping) is not a peak.
+    is_peak &= logspec > background + 1e-3
     t, b = np.nonzero(is_peak)
     if t.size == 0:
         return empty
-    contrast = logspec[t, b] - background[t, b]
-    strength = ((1.0 - params.level_weight) * contrast + params.level_weight * (logspec[t, b] - floor)).astype(np.float32)
+    strength = (logspec[t, b] - background[t, b]).astype(np.float32)
     block = max(1, int(round(params.budget_block_s * params.frames_per_s)))
     quota = max(1, int(round(peaks_per_s * params.budget_block_s)))
     blk = t // block

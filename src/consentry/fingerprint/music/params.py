@@ -40,13 +40,8 @@ class MusicEngineParams:
     #: Half-size of the neighbourhood in which a peak must be the maximum.
     peak_radius_frames: int = 5
     peak_radius_bins: int = 3
-    #: A peak must stand this much above the mean of its surroundings (dB).
-    min_contrast_db: float = 0.0
     #: Peaks weaker than the loudest frame's level minus this are ignored (dB).
     floor_db: float = 60.0
-    #: Peaks are ranked by (1 - w) * contrast with their surroundings + w *
-    #: level above the floor (dB), with w this weight.
-    level_weight: float = 0.0
     #: Peak budget per second of audio, for what is indexed and what is asked.
     index_peaks_per_s: float = 10.0
     query_peaks_per_s: float = 24.0
