@@ -1,38 +1,138 @@
 #!/usr/bin/env bash
-# Fetch the benchmark corpus from Debian packages (music nobody here wrote):
-#   registered:  wesnoth-1.16-music, singularity-music
-#   negatives:   fretsonfire-songs-muldjord, fretsonfire-songs-sectoid (never registered)
-# Idempotent; needs apt-get (run as root). Unpacks into benchmarks/corpus/<package>/.
+# Fetch the benchmark corpus: music that nobody on this project wrote, from
+# Debian packages.
+#
+#   registered:  wesnoth-1.16-music, singularity-music            (~3.2 h)
+#   negatives:   fretsonfire-songs-muldjord, fretsonfire-songs-sectoid
+#                (never registered; each song folder holds stems, song.ogg
+#                and guitar.ogg, that make_queries.py mixes into the full song)
+#
+# Each package is fetched with `apt-get download` into benchmarks/corpus/debs/
+# and unpacked with `dpkg -x` into benchmarks/corpus/<package>/.  The script is
+# idempotent: a package whose .deb and unpacked tree are already there at the
+# candidate version is left alone.  It also installs SoX (which make_queries.py
+# uses to alter the queries) when it is missing.  Run it as root, from
+# anywhere:
+#
+#   bash benchmarks/fetch_corpus.sh
+#
+# At the end it prints, per package, the version, the number of audio files
+# and their total duration (measured with PyAV, from the project's .venv), and
+# writes the same to benchmarks/corpus/MANIFEST.tsv.
 set -euo pipefail
+
 here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(dirname "$here")"
 corpus="$here/corpus"
-mkdir -p "$corpus/debs"
+debs="$corpus/debs"
 packages=(wesnoth-1.16-music singularity-music fretsonfire-songs-muldjord fretsonfire-songs-sectoid)
-if ! apt-cache policy "${packages[0]}" 2>/dev/null | grep -q Candidate; then
+
+python="${PYTHON:-$repo/.venv/bin/python}"
+if [ ! -x "$python" ]; then
+    echo "fetch_corpus: $python not found; create the project's venv first or set PYTHON=/path/to/python (with PyAV)" >&2
+    exit 1
+fi
+
+apt_opts=(-q)
+if [ "$(id -u)" -eq 0 ]; then
+    # apt-get download drops to the _apt user, which cannot write here.
+    apt_opts+=(-o APT::Sandbox::User=root)
+fi
+
+candidate() {  # candidate version of a package, empty if apt does not know it
+    apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}' | grep -v '(none)' || true
+}
+
+# apt-cache knows nothing before the first `apt-get update` on a new machine.
+need_update=0
+for p in "${packages[@]}"; do
+    [ -n "$(candidate "$p")" ] || need_update=1
+done
+if ! command -v sox >/dev/null 2>&1; then
+    need_update=1
+fi
+if [ "$need_update" -eq 1 ]; then
+    echo "fetch_corpus: apt-get update" >&2
     apt-get update -qq
 fi
-cd "$corpus/debs"
+if ! command -v sox >/dev/null 2>&1; then
+    echo "fetch_corpus: installing SoX" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sox libsox-fmt-all >/dev/null
+fi
+
+mkdir -p "$debs"
+: > "$corpus/MANIFEST.tsv.tmp"
 for p in "${packages[@]}"; do
-    if ! ls "$p"_*.deb >/dev/null 2>&1; then
-        apt-get download -q -o APT::Sandbox::User=root "$p"
+    version="$(candidate "$p")"
+    if [ -z "$version" ]; then
+        echo "fetch_corpus: Debian has no package $p here; check 'apt-cache search' for its current name" >&2
+        exit 1
     fi
-    if [ ! -d "$corpus/$p" ]; then
-        dpkg -x "$p"_*.deb "$corpus/$p.tmp" && mv "$corpus/$p.tmp" "$corpus/$p"
+    # A .deb's file name spells the epoch's ':' as '%3a'.
+    deb="$debs/${p}_${version//:/%3a}_all.deb"
+    if [ ! -s "$deb" ]; then
+        echo "fetch_corpus: apt-get download $p=$version" >&2
+        (cd "$debs" && apt-get download "${apt_opts[@]}" "$p=$version")
     fi
+    if [ ! -s "$deb" ]; then
+        # Not an 'all' package after all: take whatever apt-get wrote.
+        deb="$(ls -1 "$debs/${p}_${version//:/%3a}_"*.deb | head -n 1)"
+    fi
+    stamp="$corpus/$p/.deb-version"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$version" ]; then
+        echo "fetch_corpus: dpkg -x $(basename "$deb")" >&2
+        rm -rf "$corpus/$p.tmp" "$corpus/$p.old"
+        dpkg -x "$deb" "$corpus/$p.tmp"
+        echo "$version" > "$corpus/$p.tmp/.deb-version"
+        if [ -d "$corpus/$p" ] && diff -rq -x .deb-version "$corpus/$p" "$corpus/$p.tmp" >/dev/null; then
+            # Same files already there (unpacked before the stamp existed):
+            # keep them, so that nothing reading them sees them vanish.
+            mv "$corpus/$p.tmp/.deb-version" "$stamp"
+            rm -rf "$corpus/$p.tmp"
+        else
+            [ ! -d "$corpus/$p" ] || mv "$corpus/$p" "$corpus/$p.old"
+            mv "$corpus/$p.tmp" "$corpus/$p"
+            rm -rf "$corpus/$p.old"
+        fi
+    fi
+    printf '%s\t%s\t%s\t%s\n' "$p" "$version" "$(basename "$deb")" "$(sha256sum "$deb" | cut -d' ' -f1)" \
+        >> "$corpus/MANIFEST.tsv.tmp"
 done
-ls -1 "$corpus/debs"
-python3 - "$corpus" "${packages[@]}" <<'PY'
-import sys, pathlib
+
+"$python" - "$corpus" <<'PY'
+"""Count the audio files and hours of each unpacked package."""
+import sys
+from pathlib import Path
+
 import av
-root = pathlib.Path(sys.argv[1])
-for p in sys.argv[2:]:
-    files = [f for f in (root / p).rglob("*") if f.suffix.lower() in {".ogg", ".mp3", ".flac", ".wav"}]
-    seconds = 0.0
+
+corpus = Path(sys.argv[1])
+AUDIO = {".ogg", ".oga", ".mp3", ".flac", ".wav", ".opus"}
+rows = []
+header = ["package", "version", "deb", "deb_sha256", "audio_files", "songs", "hours"]
+for line in (corpus / "MANIFEST.tsv.tmp").read_text().splitlines():
+    package, version, deb, sha = line.split("\t")
+    files = sorted(f for f in (corpus / package).rglob("*") if f.is_file() and f.suffix.lower() in AUDIO)
+    # A Frets on Fire song is a folder of stems that play together; its length
+    # is its longest stem.  Elsewhere every file is one piece of music.
+    songs: dict[Path, float] = {}
     for f in files:
-        try:
-            with av.open(str(f)) as c:
-                seconds += float(c.duration or 0) / 1e6
-        except Exception:
-            pass
-    print(f"{p}: {len(files)} audio files, {seconds / 3600:.2f} h")
+        with av.open(str(f)) as container:
+            stream = container.streams.audio[0]
+            if stream.duration is not None:
+                seconds = float(stream.duration * stream.time_base)
+            else:
+                seconds = float(container.duration or 0) / av.time_base
+        key = f.parent if package.startswith("fretsonfire-") else f
+        songs[key] = max(songs.get(key, 0.0), seconds)
+    rows.append([package, version, deb, sha, str(len(files)), str(len(songs)), f"{sum(songs.values()) / 3600:.3f}"])
+(corpus / "MANIFEST.tsv").write_text("\n".join("\t".join(r) for r in [header, *rows]) + "\n")
+(corpus / "MANIFEST.tsv.tmp").unlink()
+width = max(len(r[0]) for r in rows)
+print(f"{'package':<{width}}  {'version':<12} {'files':>5} {'songs':>5} {'hours':>6}")
+for package, version, _, _, n_files, n_songs, hours in rows:
+    print(f"{package:<{width}}  {version:<12} {n_files:>5} {n_songs:>5} {hours:>6}")
+registered = sum(float(r[6]) for r in rows if not r[0].startswith("fretsonfire-"))
+negative = sum(float(r[6]) for r in rows if r[0].startswith("fretsonfire-"))
+print(f"registered: {registered:.2f} h; negatives (full songs): {negative:.2f} h")
 PY
