@@ -74,6 +74,35 @@ def _build_queries(pieces: dict[int, np.ndarray], outdir: Path) -> list[tuple[De
     return out
 
 
+def _audit(reg: Registry, dataset: Path, root: Path, *, say, console: Console, as_json: bool, keep: bool) -> None:
+    """Step 3: the queries folder audited as if it were a training dataset."""
+    from .reporting.scan_report import render_scan_html
+    from .scanning import scan_dataset, scan_items, write_clean_manifest
+
+    summary = scan_dataset(reg, dataset, workers=1)
+    if as_json:
+        console.print_json(json.dumps({"scan": summary}))
+        return
+    style = {"refused": "red", "licensable": "yellow", "allowed": "green", "unknown": "dim", "error": "magenta"}
+    table = Table(title="3. The same files as a training dataset, audited (consentry scan)", title_justify="left")
+    for col in ("item", "decision", "registered works in it"):
+        table.add_column(col)
+    for item in scan_items(reg, summary["scan_id"]):
+        works = ", ".join(sorted({f"{f['title']} ({f['decision']}{' ' + format(f['price'], 'g') + ' ' + f['currency'] if f['price'] else ''})"
+                                  for f in item["findings"]})) or (item["error"] or "")
+        table.add_row(item["item_id"], f"[{style[item['decision']]}]{item['decision']}[/]", works)
+    say(table)
+    t, cost, ex = summary["totals"], summary["licence_cost"], summary["exposure"]
+    say(f"{t['items']} items: [red]{t['refused']} refused[/], [yellow]{t['licensable']} licensable[/] (licence cost "
+        f"{', '.join(f'{v:g} {c}' for c, v in sorted(cost.items())) or 'none'}), [green]{t['allowed']} allowed[/], "
+        f"{t['unknown']} unknown, {t['error']} unreadable. Exposure estimate for the {ex['works_refused']} refused work(s) "
+        f"(no registration dates known): up to USD {ex['range_usd_if_unknown_eligible']['max']:,} (not legal advice).")
+    if keep:
+        (root / "scan-report.html").write_text(render_scan_html(summary, scan_items(reg, summary["scan_id"])), encoding="utf-8")
+        written = write_clean_manifest(reg, summary["scan_id"], root / "clean-manifest.jsonl")
+        say(f"Report: {root / 'scan-report.html'}; clean manifest ({written['kept']} items kept): {written['path']}")
+
+
 def run_demo(*, console: Console, keep: Path | None = None, as_json: bool = False) -> bool:
     """Run the demo, printing as it goes; False if an unrelated piece was matched."""
     started = time.perf_counter()
@@ -153,8 +182,10 @@ def run_demo(*, console: Console, keep: Path | None = None, as_json: bool = Fals
             )
             if false_positives:
                 say(f"[red]{false_positives} unrelated piece(s) were matched: that should never happen.[/]")
+            _audit(reg, q_dir, root, say=say, console=console, as_json=as_json, keep=keep is not None)
             if keep is not None:
-                say(f"Registry and media kept in {root}; try `consentry --registry {registry_path} identify {q_dir}/*.wav`.")
+                say(f"Registry and media kept in {root}; try `consentry --registry {registry_path} identify {q_dir}/*.wav`\n"
+                    f"or `consentry --registry {registry_path} scan {q_dir} --report report.html`.")
             # The demo fails only on a false match; a copy it misses is shown as such.
             return false_positives == 0
     finally:

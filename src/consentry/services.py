@@ -24,7 +24,7 @@ from .decode import decode_audio, iter_audio_files, read_tags
 from .errors import ConsentryError, DecodeError, InputError
 from .fingerprint.music import engine
 from .fingerprint.music.params import DEFAULT_PARAMS, ENGINE_NAME, ENGINE_VERSION, MusicEngineParams
-from .registry.models import Match, Terms, Work
+from .registry.models import Match, Terms, Work, parse_date
 from .store.sqlite import SQLiteStore, utc_now
 
 #: Longest audio a work may have (the index addresses 2**24 frames, ~74 h).
@@ -135,6 +135,8 @@ class Registry:
         terms: str | Terms = "deny",
         price: float | None = None,
         currency: str | None = None,
+        copyright_registered_on: str | None = None,
+        first_published_on: str | None = None,
         workers: int | None = None,
         progress: ProgressCallback | None = None,
         batch_size: int = 32,
@@ -156,12 +158,19 @@ class Registry:
             be given for a single file.
         terms : {"deny", "allow", "license"} or Terms
         price, currency : for ``terms="license"``.
+        copyright_registered_on, first_published_on : str, optional
+            ISO dates (``YYYY-MM-DD``) of a US copyright registration and of
+            first publication, used by the exposure estimate.
         workers : int, optional
             Processes that fingerprint in parallel (default: all cores).
         progress : callable(done, total, path), optional
         """
         started = time.perf_counter()
         the_terms = terms if isinstance(terms, Terms) else Terms(decision=terms, price=price, currency=currency)
+        dates = {
+            "copyright_registered_on": parse_date(copyright_registered_on, what="--copyright-registered"),
+            "first_published_on": parse_date(first_published_on, what="--published"),
+        }
         files = list(iter_audio_files(paths))
         if title is not None and len(files) != 1:
             raise InputError(f"--title names one work, but {len(files)} files were given; drop --title to use tags or file names")
@@ -206,7 +215,7 @@ class Registry:
             if "error" in result:
                 summary.errors.append((str(f), result["error"]))
             else:
-                pending.append(self._pending_work(result, f, sha, creator, title, the_terms))
+                pending.append(self._pending_work(result, f, sha, creator, title, the_terms, dates))
                 if len(pending) >= batch_size or time.monotonic() - last_commit > batch_seconds:
                     flush()
             if progress:
@@ -239,7 +248,7 @@ class Registry:
         summary.seconds = time.perf_counter() - started
         return summary
 
-    def _pending_work(self, result: dict, f: Path, sha: str, creator, title, terms: Terms):
+    def _pending_work(self, result: dict, f: Path, sha: str, creator, title, terms: Terms, dates: dict):
         tags = read_tags(f)
         work = Work(
             work_id=sha[:16],
@@ -255,6 +264,7 @@ class Registry:
             param_hash=self.param_hash,
             n_hashes=int(result["keys"].size),
             terms=terms,
+            **dates,
         )
         frames, midis = result["frames"], result["midis"]
         return work, result["keys"], lambda fp_id: engine.pack_postings(fp_id, frames, midis)
@@ -319,6 +329,23 @@ class Registry:
 
     def work(self, work_id: str) -> Work:
         return self.store.get_work(work_id)
+
+    def set_terms(self, work_id: str, terms: Terms) -> Work:
+        """Change a work's terms: a new version is appended, the old ones stay (and scans keep theirs)."""
+        return self.store.set_terms(work_id, terms)
+
+    def terms_history(self, work_id: str) -> list[tuple[int, Terms, str]]:
+        """Every terms version of a work, oldest first: (version, terms, recorded_at)."""
+        return self.store.terms_history(work_id)
+
+    def set_work_dates(self, work_id: str, *, copyright_registered_on: str | None = None,
+                       first_published_on: str | None = None) -> Work:
+        """Record a work's US copyright registration date and first publication date (ISO dates)."""
+        return self.store.set_work_dates(
+            work_id,
+            copyright_registered_on=parse_date(copyright_registered_on, what="--copyright-registered"),
+            first_published_on=parse_date(first_published_on, what="--published"),
+        )
 
     def remove(self, work_id: str) -> Work:
         """Remove a work: it is no longer matched (its record stays, marked removed)."""

@@ -2,7 +2,7 @@
 
 Exit codes (every command): 0 ok; 1 error (bad input, unreadable registry, a
 query that could not be decoded); 2 findings that the user asked to fail on
-(``identify --fail-on-match``).
+(``identify --fail-on-match``, ``scan --fail-on``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ EXIT_OK, EXIT_ERROR, EXIT_FINDINGS = 0, 1, 2
 
 HELP = """Consentry: register works with their AI-use terms and find them in other audio.
 
-Exit codes: 0 ok, 1 error, 2 findings you asked to fail on (--fail-on-match)."""
+Exit codes: 0 ok, 1 error, 2 findings you asked to fail on (identify --fail-on-match, scan --fail-on)."""
 
 app = typer.Typer(help=HELP, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 works_app = typer.Typer(help="List, show and remove registered works.", no_args_is_help=True)
@@ -88,6 +88,8 @@ def register(
     terms: str = typer.Option("deny", help="AI-use terms: deny, allow or license."),
     price: Optional[float] = typer.Option(None, help="Licence price per work (with --terms license)."),
     currency: Optional[str] = typer.Option(None, help="ISO 4217 currency of --price, e.g. EUR."),
+    copyright_registered: Optional[str] = typer.Option(None, "--copyright-registered", help="Effective date of a US copyright registration (YYYY-MM-DD)."),
+    published: Optional[str] = typer.Option(None, "--published", help="Date of first publication (YYYY-MM-DD)."),
     workers: Optional[int] = typer.Option(None, min=1, help="Parallel processes (default: all cores)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
@@ -100,7 +102,7 @@ def register(
 
         summary = reg.register(
             [str(p) for p in paths], creator=creator, title=title, terms=terms, price=price, currency=currency,
-            workers=workers, progress=on_progress,
+            copyright_registered_on=copyright_registered, first_published_on=published, workers=workers, progress=on_progress,
         )
     if as_json:
         typer.echo(json.dumps({
@@ -265,6 +267,9 @@ def demo(
         raise typer.Exit(EXIT_ERROR)
 
 
+from . import audit as _audit  # noqa: E402,F401  (registers scan, scans, ledger, summary, terms)
+
+
 def main() -> None:
     debug = "--debug" in sys.argv
     try:
@@ -286,4 +291,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run the canonical module (``consentry.cli.main``), on whose ``app`` the
+    # other command modules register their commands.
+    from consentry.cli.main import main as _canonical_main
+
+    _canonical_main()

@@ -53,7 +53,12 @@ class Work:
     """A registered work.
 
     ``work_id`` is stable (derived from the content's SHA-256); ``fp_id`` is
-    the compact number the fingerprint index uses for it.
+    the compact number the fingerprint index uses for it.  ``terms`` are the
+    terms in force (version ``terms_version``; older versions stay in the
+    registry).  ``copyright_registered_on`` (the effective date of a US
+    copyright registration) and ``first_published_on`` are ISO dates
+    (``YYYY-MM-DD``) when known; the exposure estimate uses them
+    (17 U.S.C. 412).
     """
 
     work_id: str
@@ -70,11 +75,26 @@ class Work:
     n_hashes: int = 0
     terms: Terms = field(default_factory=Terms)
     removed_at: str | None = None
+    terms_version: int = 1
+    copyright_registered_on: str | None = None
+    first_published_on: str | None = None
 
     def as_dict(self) -> dict:
         d = asdict(self)
         d["terms"] = self.terms.as_dict()
         return d
+
+
+def parse_date(value: str | None, *, what: str) -> str | None:
+    """An ISO date ``YYYY-MM-DD`` (or None); InputError naming ``what`` otherwise."""
+    if value is None or value == "":
+        return None
+    from datetime import date
+
+    try:
+        return date.fromisoformat(str(value).strip()).isoformat()
+    except ValueError:
+        raise InputError(f"{what} {value!r}: give a date as YYYY-MM-DD") from None
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,9 @@ import numpy as np
 from ..errors import NotARegistryError, RegistryError, WorkNotFoundError
 from ..registry.models import Terms, Work
 from .segments import IndexSegment, build_directory
+from .sqlite_audit import AuditTablesMixin
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -74,16 +75,98 @@ MIGRATIONS: dict[int, str] = {
         created_at TEXT NOT NULL
     );
     """,
+    # 2: dates for the exposure estimate; terms made append-only in the database
+    # itself; dataset scans and their items and findings; the hash-chained ledger.
+    2: """
+    ALTER TABLE works ADD COLUMN copyright_registered_on TEXT;
+    ALTER TABLE works ADD COLUMN first_published_on TEXT;
+    CREATE TRIGGER terms_append_only_update BEFORE UPDATE ON terms
+        BEGIN SELECT RAISE(ABORT, 'terms versions are append-only'); END;
+    CREATE TRIGGER terms_append_only_delete BEFORE DELETE ON terms
+        BEGIN SELECT RAISE(ABORT, 'terms versions are append-only'); END;
+    CREATE TABLE scans (
+        scan_id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        finished_at TEXT,
+        status TEXT NOT NULL CHECK (status IN ('running', 'interrupted', 'complete')),
+        source_spec TEXT NOT NULL,
+        source_kind TEXT NOT NULL,
+        source_name TEXT NOT NULL,
+        dataset_fingerprint TEXT,
+        engine TEXT NOT NULL,
+        engine_version TEXT NOT NULL,
+        param_hash TEXT NOT NULL,
+        options TEXT NOT NULL,
+        terms_snapshot TEXT NOT NULL,
+        terms_snapshot_at TEXT NOT NULL,
+        summary TEXT
+    );
+    CREATE TABLE scan_items (
+        scan_id TEXT NOT NULL REFERENCES scans(scan_id),
+        seq INTEGER NOT NULL,
+        item_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        decision TEXT NOT NULL CHECK (decision IN ('refused', 'licensable', 'allowed', 'unknown', 'error')),
+        duration_s REAL,
+        covered_s REAL NOT NULL DEFAULT 0,
+        sha256 TEXT,
+        bytes INTEGER,
+        error TEXT,
+        PRIMARY KEY (scan_id, seq)
+    );
+    CREATE INDEX scan_items_item ON scan_items (scan_id, item_id);
+    CREATE TABLE scan_findings (
+        scan_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        work_id TEXT NOT NULL,
+        score REAL NOT NULL,
+        confidence REAL NOT NULL,
+        query_start_s REAL NOT NULL,
+        query_end_s REAL NOT NULL,
+        work_start_s REAL NOT NULL,
+        work_end_s REAL NOT NULL,
+        speed REAL NOT NULL,
+        pitch_shift_semitones REAL NOT NULL,
+        FOREIGN KEY (scan_id, seq) REFERENCES scan_items(scan_id, seq)
+    );
+    CREATE INDEX scan_findings_item ON scan_findings (scan_id, seq);
+    CREATE INDEX scan_findings_work ON scan_findings (scan_id, work_id);
+    CREATE TABLE ledger_entries (
+        seq INTEGER PRIMARY KEY,
+        entry_id TEXT NOT NULL UNIQUE,
+        recorded_at TEXT NOT NULL,
+        body TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        entry_hash TEXT NOT NULL
+    );
+    CREATE TRIGGER ledger_append_only_update BEFORE UPDATE ON ledger_entries
+        BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
+    CREATE TRIGGER ledger_append_only_delete BEFORE DELETE ON ledger_entries
+        BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
+    """,
 }
 
 MAGIC = "consentry-registry"
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split an SQL script into complete statements (trigger bodies hold semicolons)."""
+    buf = ""
+    for part in script.split(";"):
+        buf += part + ";"
+        if sqlite3.complete_statement(buf):
+            if buf.strip(" \n;"):
+                yield buf.strip()
+            buf = ""
+    if buf.strip(" \n;"):
+        raise ValueError(f"incomplete SQL statement in migration: {buf[:60]!r}")
 
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-class SQLiteStore:
+class SQLiteStore(AuditTablesMixin):
     """Works, terms and the index of one registry file.
 
     Open with :meth:`open`; many processes may read while one registers.
@@ -155,9 +238,8 @@ class SQLiteStore:
                     self._conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
                     version = 0
                 for v in range(version + 1, SCHEMA_VERSION + 1):
-                    for statement in MIGRATIONS[v].split(";"):
-                        if statement.strip():
-                            self._conn.execute(statement)
+                    for statement in _statements(MIGRATIONS[v]):
+                        self._conn.execute(statement)
                     self._conn.execute("INSERT INTO schema_version VALUES (?, ?)", (v, utc_now()))
                 self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (MAGIC,))
 
@@ -200,7 +282,8 @@ class SQLiteStore:
     # -- works -----------------------------------------------------------------
     _WORK_COLS = (
         "w.work_id, w.fp_id, w.sha256, w.title, w.creator, w.source, w.duration_s, w.registered_at, "
-        "w.engine, w.engine_version, w.param_hash, w.n_hashes, w.removed_at, t.decision, t.price, t.currency"
+        "w.engine, w.engine_version, w.param_hash, w.n_hashes, w.removed_at, t.decision, t.price, t.currency, "
+        "t.version, w.copyright_registered_on, w.first_published_on"
     )
     _WORK_FROM = (
         "FROM works w JOIN terms t ON t.work_id = w.work_id "
@@ -213,6 +296,7 @@ class SQLiteStore:
             work_id=r[0], fp_id=r[1], sha256=r[2], title=r[3], creator=r[4], source=r[5], duration_s=r[6],
             registered_at=r[7], engine=r[8], engine_version=r[9], param_hash=r[10], n_hashes=r[11],
             removed_at=r[12], terms=Terms(decision=r[13], price=r[14], currency=r[15]),
+            terms_version=r[16], copyright_registered_on=r[17], first_published_on=r[18],
         )
 
     def find_by_sha256(self, sha256: str) -> Work | None:
@@ -258,6 +342,36 @@ class SQLiteStore:
         work = self.get_work(work_id)
         with self.transaction() as c:
             c.execute("UPDATE works SET removed_at = ? WHERE work_id = ? AND removed_at IS NULL", (utc_now(), work.work_id))
+        return self.get_work(work.work_id)
+
+    def set_terms(self, work_id: str, terms: Terms) -> Work:
+        """Append a new terms version for a work (older versions are kept)."""
+        work = self.get_work(work_id)
+        with self.transaction() as c:
+            (version,) = c.execute("SELECT MAX(version) FROM terms WHERE work_id = ?", (work.work_id,)).fetchone()
+            c.execute(
+                "INSERT INTO terms VALUES (?, ?, ?, ?, ?, ?)",
+                (work.work_id, int(version) + 1, terms.decision, terms.price, terms.currency, utc_now()),
+            )
+        return self.get_work(work.work_id)
+
+    def terms_history(self, work_id: str) -> list[tuple[int, Terms, str]]:
+        """Every terms version of a work, oldest first: (version, terms, recorded_at)."""
+        work = self.get_work(work_id)
+        rows = self._conn.execute(
+            "SELECT version, decision, price, currency, recorded_at FROM terms WHERE work_id = ? ORDER BY version",
+            (work.work_id,),
+        ).fetchall()
+        return [(r[0], Terms(decision=r[1], price=r[2], currency=r[3]), r[4]) for r in rows]
+
+    def set_work_dates(self, work_id: str, *, copyright_registered_on: str | None, first_published_on: str | None) -> Work:
+        """Record the copyright registration and first publication dates of a work (None leaves a date unchanged)."""
+        work = self.get_work(work_id)
+        with self.transaction() as c:
+            if copyright_registered_on is not None:
+                c.execute("UPDATE works SET copyright_registered_on = ? WHERE work_id = ?", (copyright_registered_on, work.work_id))
+            if first_published_on is not None:
+                c.execute("UPDATE works SET first_published_on = ? WHERE work_id = ?", (first_published_on, work.work_id))
         return self.get_work(work.work_id)
 
     def _free_work_id(self, wanted: str) -> str:
@@ -314,9 +428,12 @@ class SQLiteStore:
             with self.transaction() as c:
                 for w in accepted:
                     c.execute(
-                        "INSERT INTO works VALUES (?,?,?,?,?,?,?,?,?,?,?,?,NULL)",
+                        "INSERT INTO works (work_id, fp_id, sha256, title, creator, source, duration_s, registered_at, "
+                        "engine, engine_version, param_hash, n_hashes, copyright_registered_on, first_published_on) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         (w.work_id, w.fp_id, w.sha256, w.title, w.creator, w.source, w.duration_s, w.registered_at,
-                         w.engine, w.engine_version, w.param_hash, w.n_hashes),
+                         w.engine, w.engine_version, w.param_hash, w.n_hashes, w.copyright_registered_on,
+                         w.first_published_on),
                     )
                     c.execute(
                         "INSERT INTO terms VALUES (?, 1, ?, ?, ?, ?)",

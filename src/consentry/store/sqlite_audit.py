@@ -1,0 +1,258 @@
+"""SQLite tables of the dataset audit: scans, their items and findings, and the ledger.
+
+Mixed into :class:`consentry.store.sqlite.SQLiteStore` (schema version 2).
+Scan items are written as they finish, each batch in one transaction, so an
+interrupted scan keeps everything it finished and ``--resume`` redoes only
+the items that were in flight.  Ledger entries are append-only (database
+triggers refuse UPDATE and DELETE) and hash-chained
+(:mod:`consentry.registry.ledger`).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Iterable, Iterator, Sequence
+
+from ..errors import InputError
+from ..registry.ledger import GENESIS_HASH, chain_entry
+
+SCAN_COLUMNS = (
+    "scan_id", "created_at", "finished_at", "status", "source_spec", "source_kind", "source_name",
+    "dataset_fingerprint", "engine", "engine_version", "param_hash", "options", "terms_snapshot",
+    "terms_snapshot_at", "summary",
+)
+_JSON_COLUMNS = {"options", "terms_snapshot", "summary"}
+
+FINDING_COLUMNS = (
+    "work_id", "score", "confidence", "query_start_s", "query_end_s", "work_start_s", "work_end_s",
+    "speed", "pitch_shift_semitones",
+)
+
+
+class ScanNotFoundError(InputError):
+    """No scan with the given id is stored in the registry."""
+
+
+class AuditTablesMixin:
+    """Scans and ledger persistence; needs ``self._conn``, ``self.transaction``, ``self.writer_lock``."""
+
+    _conn: sqlite3.Connection
+
+    # -- scans ---------------------------------------------------------------
+    def create_scan(self, scan: dict) -> None:
+        """Insert a new scan row (``scan`` holds every column of ``SCAN_COLUMNS``)."""
+        values = [json.dumps(scan[c]) if c in _JSON_COLUMNS and scan[c] is not None else scan[c] for c in SCAN_COLUMNS]
+        with self.transaction() as c:
+            c.execute(f"INSERT INTO scans ({', '.join(SCAN_COLUMNS)}) VALUES ({', '.join('?' * len(SCAN_COLUMNS))})", values)
+
+    @staticmethod
+    def _scan_row(r: Sequence) -> dict:
+        d = dict(zip(SCAN_COLUMNS, r))
+        for c in _JSON_COLUMNS:
+            if d[c] is not None:
+                d[c] = json.loads(d[c])
+        return d
+
+    def get_scan(self, scan_id: str) -> dict:
+        """The stored scan whose id is ``scan_id`` or starts with it (unambiguously)."""
+        cols = ", ".join(SCAN_COLUMNS)
+        r = self._conn.execute(f"SELECT {cols} FROM scans WHERE scan_id = ?", (scan_id,)).fetchone()
+        if r is None and len(scan_id) >= 4:
+            rows = self._conn.execute(
+                f"SELECT {cols} FROM scans WHERE scan_id LIKE ? ESCAPE '!' LIMIT 2",
+                (scan_id.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%",),
+            ).fetchall()
+            if len(rows) > 1:
+                raise ScanNotFoundError(f"scan id {scan_id!r} is ambiguous; give more of it (see `consentry scans list`)")
+            r = rows[0] if rows else None
+        if r is None:
+            raise ScanNotFoundError(f"no scan with id {scan_id!r} in {getattr(self, 'path', 'the registry')}; see `consentry scans list`")
+        return self._scan_row(r)
+
+    def list_scans(self) -> list[dict]:
+        """Every stored scan, newest first (without the terms snapshot)."""
+        cols = ", ".join(SCAN_COLUMNS)
+        rows = self._conn.execute(f"SELECT {cols} FROM scans ORDER BY created_at DESC, rowid DESC").fetchall()
+        out = []
+        for r in rows:
+            d = self._scan_row(r)
+            d.pop("terms_snapshot")
+            out.append(d)
+        return out
+
+    def find_resumable_scan(self, *, source_spec: str, engine: str, engine_version: str, param_hash: str) -> dict | None:
+        """The newest unfinished scan of the same source under the same engine, if any."""
+        r = self._conn.execute(
+            f"SELECT {', '.join(SCAN_COLUMNS)} FROM scans WHERE source_spec = ? AND engine = ? AND engine_version = ? "
+            "AND param_hash = ? AND status != 'complete' ORDER BY created_at DESC, rowid DESC LIMIT 1",
+            (source_spec, engine, engine_version, param_hash),
+        ).fetchone()
+        return self._scan_row(r) if r else None
+
+    def update_scan(self, scan_id: str, **changes) -> None:
+        """Set some of ``status``, ``finished_at``, ``dataset_fingerprint``, ``summary`` of a scan."""
+        allowed = {"status", "finished_at", "dataset_fingerprint", "summary"}
+        if not changes or set(changes) - allowed:
+            raise ValueError(f"update_scan: cannot change {sorted(set(changes) - allowed)}")
+        sets = ", ".join(f"{k} = ?" for k in changes)
+        values = [json.dumps(v) if k in _JSON_COLUMNS and v is not None else v for k, v in changes.items()]
+        with self.transaction() as c:
+            c.execute(f"UPDATE scans SET {sets} WHERE scan_id = ?", [*values, scan_id])
+
+    def done_seqs(self, scan_id: str) -> set[int]:
+        """Positions of the items of a scan that are already stored."""
+        return {r[0] for r in self._conn.execute("SELECT seq FROM scan_items WHERE scan_id = ?", (scan_id,))}
+
+    def add_scan_items(self, scan_id: str, items: Iterable[dict]) -> int:
+        """Store finished items (dicts as in docs/scan-format.md, findings without work details), in one transaction."""
+        n = 0
+        with self.transaction() as c:
+            for it in items:
+                c.execute("DELETE FROM scan_findings WHERE scan_id = ? AND seq = ?", (scan_id, it["seq"]))
+                c.execute(
+                    "INSERT OR REPLACE INTO scan_items (scan_id, seq, item_id, name, decision, duration_s, covered_s, "
+                    "sha256, bytes, error) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (scan_id, it["seq"], it["item_id"], it["name"], it["decision"], it.get("duration_s"),
+                     float(it.get("covered_s") or 0.0), it.get("sha256"), it.get("bytes"), it.get("error")),
+                )
+                for f in it.get("findings", ()):
+                    c.execute(
+                        f"INSERT INTO scan_findings (scan_id, seq, {', '.join(FINDING_COLUMNS)}) "
+                        f"VALUES (?, ?, {', '.join('?' * len(FINDING_COLUMNS))})",
+                        (scan_id, it["seq"], *(f[k] for k in FINDING_COLUMNS)),
+                    )
+                n += 1
+        return n
+
+    def iter_scan_items(self, scan_id: str, *, decisions: Sequence[str] | None = None) -> Iterator[dict]:
+        """Stored items of a scan in dataset order, each with its raw findings (streamed)."""
+        where, args = "scan_id = ?", [scan_id]
+        if decisions:
+            where += f" AND decision IN ({', '.join('?' * len(decisions))})"
+            args += list(decisions)
+        items = self._conn.execute(
+            f"SELECT seq, item_id, name, decision, duration_s, covered_s, sha256, bytes, error FROM scan_items "
+            f"WHERE {where} ORDER BY seq", args,
+        )
+        # Findings are read on a second cursor in the same order and merged in.
+        findings = self._conn.execute(
+            f"SELECT seq, {', '.join(FINDING_COLUMNS)} FROM scan_findings WHERE scan_id = ? ORDER BY seq, score DESC",
+            (scan_id,),
+        )
+        pending = findings.fetchone()
+        for r in items:
+            item = dict(zip(("seq", "item_id", "name", "decision", "duration_s", "covered_s", "sha256", "bytes", "error"), r))
+            found = []
+            while pending is not None and pending[0] <= item["seq"]:
+                if pending[0] == item["seq"]:
+                    found.append(dict(zip(FINDING_COLUMNS, pending[1:])))
+                pending = findings.fetchone()
+            item["findings"] = found
+            yield item
+
+    def scan_item_ids(self, scan_id: str, *, decisions: Sequence[str]) -> set[str]:
+        """Ids of the items of a scan with one of ``decisions``."""
+        marks = ", ".join("?" * len(decisions))
+        return {
+            r[0] for r in self._conn.execute(
+                f"SELECT item_id FROM scan_items WHERE scan_id = ? AND decision IN ({marks})", (scan_id, *decisions)
+            )
+        }
+
+    def scan_totals(self, scan_id: str) -> dict:
+        """Item counts per decision, audio seconds and bytes of a scan."""
+        out = {"items": 0, "audio_s": 0.0, "bytes": 0, "refused": 0, "licensable": 0, "allowed": 0, "unknown": 0, "error": 0}
+        for decision, n, audio_s, nbytes in self._conn.execute(
+            "SELECT decision, COUNT(*), COALESCE(SUM(duration_s), 0), COALESCE(SUM(bytes), 0) FROM scan_items "
+            "WHERE scan_id = ? GROUP BY decision", (scan_id,),
+        ):
+            out[decision] = int(n)
+            out["items"] += int(n)
+            out["audio_s"] += float(audio_s)
+            out["bytes"] += int(nbytes)
+        return out
+
+    def scan_findings_by_work(self, scan_id: str) -> Iterator[tuple[str, int, float, float]]:
+        """(work_id, seq, query_start_s, query_end_s) of every finding, grouped by work then item."""
+        yield from self._conn.execute(
+            "SELECT work_id, seq, query_start_s, query_end_s FROM scan_findings WHERE scan_id = ? "
+            "ORDER BY work_id, seq, query_start_s", (scan_id,),
+        )
+
+    def scan_coverages(self, scan_id: str) -> Iterator[float]:
+        """Share of each item with findings that the findings cover."""
+        for covered, duration in self._conn.execute(
+            "SELECT covered_s, duration_s FROM scan_items WHERE scan_id = ? AND decision IN "
+            "('refused', 'licensable', 'allowed')", (scan_id,),
+        ):
+            yield min(1.0, covered / duration) if duration else 0.0
+
+    def scan_error_reasons(self, scan_id: str, *, examples: int = 20) -> dict:
+        by_reason = {
+            r[0]: r[1] for r in self._conn.execute(
+                "SELECT error, COUNT(*) FROM scan_items WHERE scan_id = ? AND decision = 'error' GROUP BY error "
+                "ORDER BY COUNT(*) DESC, error", (scan_id,),
+            )
+        }
+        ex = [
+            {"item_id": r[0], "error": r[1]} for r in self._conn.execute(
+                "SELECT item_id, error FROM scan_items WHERE scan_id = ? AND decision = 'error' ORDER BY seq LIMIT ?",
+                (scan_id, examples),
+            )
+        ]
+        return {"count": sum(by_reason.values()), "by_reason": by_reason, "examples": ex}
+
+    def iter_item_hashes(self, scan_id: str) -> Iterator[tuple[str, str | None]]:
+        """(item_id, sha256) of every item of a scan, in dataset order."""
+        yield from self._conn.execute("SELECT item_id, sha256 FROM scan_items WHERE scan_id = ? ORDER BY seq", (scan_id,))
+
+    def compare_scan_items(self, old: str, new: str, *, limit: int = 10_000) -> dict:
+        """Items (by id) whose decision differs between two scans, and items in only one of them."""
+        changed = [
+            {"item_id": r[0], "old": r[1], "new": r[2]} for r in self._conn.execute(
+                "SELECT a.item_id, a.decision, b.decision FROM scan_items a JOIN scan_items b "
+                "ON b.scan_id = ? AND b.item_id = a.item_id WHERE a.scan_id = ? AND a.decision != b.decision "
+                "ORDER BY a.seq LIMIT ?", (new, old, limit),
+            )
+        ]
+        only = {}
+        for name, (x, y) in (("only_old", (old, new)), ("only_new", (new, old))):
+            (only[name],) = self._conn.execute(
+                "SELECT COUNT(*) FROM scan_items a WHERE a.scan_id = ? AND NOT EXISTS "
+                "(SELECT 1 FROM scan_items b WHERE b.scan_id = ? AND b.item_id = a.item_id)", (x, y),
+            ).fetchone()
+        return {"changed": changed, **only}
+
+    # -- ledger ----------------------------------------------------------------
+    def ledger_tail(self) -> tuple[int, str]:
+        """(seq, entry_hash) of the last ledger entry, or (0, genesis hash)."""
+        r = self._conn.execute("SELECT seq, entry_hash FROM ledger_entries ORDER BY seq DESC LIMIT 1").fetchone()
+        return (int(r[0]), r[1]) if r else (0, GENESIS_HASH)
+
+    def append_ledger(self, bodies: Sequence[dict], *, recorded_at: str) -> list[dict]:
+        """Append entries (hash-chained to the last one) in one transaction; returns them as stored."""
+        out = []
+        with self.writer_lock(), self.transaction() as c:
+            r = c.execute("SELECT seq, entry_hash FROM ledger_entries ORDER BY seq DESC LIMIT 1").fetchone()
+            seq, prev = (int(r[0]), r[1]) if r else (0, GENESIS_HASH)
+            for body in bodies:
+                seq += 1
+                entry = chain_entry(seq=seq, recorded_at=recorded_at, body=body, prev_hash=prev)
+                c.execute(
+                    "INSERT INTO ledger_entries (seq, entry_id, recorded_at, body, prev_hash, entry_hash) VALUES (?,?,?,?,?,?)",
+                    (entry["seq"], entry["entry_id"], entry["recorded_at"], entry["body_json"], entry["prev_hash"], entry["entry_hash"]),
+                )
+                prev = entry["entry_hash"]
+                out.append(entry)
+            c.execute("INSERT OR REPLACE INTO meta VALUES ('ledger_head', ?)", (f"{seq}:{prev}",))
+        return out
+
+    def iter_ledger(self) -> Iterator[dict]:
+        """Every ledger entry as stored, in order (the body as its stored JSON text in ``body_json``)."""
+        for r in self._conn.execute("SELECT seq, entry_id, recorded_at, body, prev_hash, entry_hash FROM ledger_entries ORDER BY seq"):
+            yield {"seq": r[0], "entry_id": r[1], "recorded_at": r[2], "body_json": r[3], "prev_hash": r[4], "entry_hash": r[5]}
+
+    def ledger_head(self) -> str | None:
+        r = self._conn.execute("SELECT value FROM meta WHERE key = 'ledger_head'").fetchone()
+        return r[0] if r else None
