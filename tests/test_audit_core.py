@@ -150,8 +150,14 @@ def test_a_version_1_registry_is_migrated(tmp_path):
     store = SQLiteStore.open(path)
     w = store.get_work("w1")
     assert (w.title, w.terms.decision, w.terms_version, w.copyright_registered_on) == ("Old song", "deny", 1, None)
-    assert store.stats()["schema_version"] == 2
+    assert store.stats()["schema_version"] == 3
     assert store.list_scans() == []
+    # Old terms rows (no per-use detail) read as training-only versions; a new version adds uses.
+    assert store.work_terms("w1").uses["ai_training"].decision == "deny"
+    from consentry.registry.usage import TermsVersion, UseTerms
+
+    store.set_work_terms("w1", store.work_terms("w1").with_uses({"voice_likeness": UseTerms("deny")}))
+    assert [v for v, _, _ in store.terms_history("w1")] == [1, 2]
     store.close()
 
 
@@ -163,7 +169,8 @@ def test_terms_versions_append_and_cannot_be_rewritten(tmp_path):
     w2 = store.set_terms(w.work_id, Terms("license", 50, "EUR"))
     assert (w2.terms_version, w2.terms.describe()) == (2, "license 50 EUR")
     history = store.terms_history(w.work_id)
-    assert [v for v, _, _ in history] == [1, 2] and history[0][1].decision == "deny"
+    assert [v for v, _, _ in history] == [1, 2] and history[0][1].uses["ai_training"].decision == "deny"
+    assert history[1][1].uses["ai_training"].describe() == "license 50 EUR per-work"
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         store._conn.execute("UPDATE terms SET decision = 'allow' WHERE work_id = ?", (w.work_id,))
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):

@@ -27,8 +27,9 @@ def _lines_from_scan(summary: dict) -> list[dict]:
             continue
         lines.append({
             "work_id": w["work_id"], "title": w["title"], "creator": w["creator"], "terms_version": w["terms_version"],
-            "price": w["price"], "currency": w["currency"], "uses": 1, "amount": w["price"], "items": w["items"],
-            "entry_ids": [], "recorded_at": None, "run": None, "scan_id": summary["scan_id"],
+            "price": w["price"], "currency": w["currency"], "unit": w.get("unit") or "per-work",
+            "uses": w.get("quantity", 1), "amount": w["amount"] if w.get("amount") is not None else w["price"],
+            "items": w["items"], "entry_ids": [], "recorded_at": None, "run": None, "scan_id": summary["scan_id"],
         })
     return lines
 
@@ -90,11 +91,15 @@ def record_use(registry, *, run: str, scan_id: str | None = None, work_ids: list
         lines, fingerprint = [], None
         for wid in work_ids:
             w = registry.work(wid)
-            if w.terms.decision != "license":
-                raise InputError(f"work {w.work_id} ({w.title}): its terms are {w.terms.describe()}, not a priced licence; nothing to record")
+            training = registry.effective_terms(w.work_id)[0].uses["ai_training"]
+            if training.decision != "license":
+                raise InputError(f"work {w.work_id} ({w.title}): its terms are {training.describe()}, not a priced licence; nothing to record")
+            if training.unit in ("per-item", "per-minute"):
+                raise InputError(f"work {w.work_id} ({w.title}) is licensed {training.unit}: record it from a scan (--scan), "
+                                 "which counts the items and minutes")
             lines.append({"work_id": w.work_id, "title": w.title, "creator": w.creator, "terms_version": w.terms_version,
-                          "price": w.terms.price, "currency": w.terms.currency, "uses": 1, "amount": w.terms.price,
-                          "items": None, "scan_id": None})
+                          "price": training.price, "currency": training.currency, "unit": training.unit, "uses": 1,
+                          "amount": training.price, "items": None, "scan_id": None})
     already = {(e.get("run"), e.get("work_id")) for e in ledger_entries(registry)}
     repeated = [line["work_id"] for line in lines if (run, line["work_id"]) in already]
     if repeated:
@@ -104,7 +109,8 @@ def record_use(registry, *, run: str, scan_id: str | None = None, work_ids: list
         "kind": "use", "run": run, "used_on": used, "scan_id": line.get("scan_id"), "dataset_fingerprint": fingerprint,
         "work_id": line["work_id"], "title": line["title"], "creator": line["creator"],
         "terms_version": line["terms_version"], "price": line["price"], "currency": line["currency"],
-        "uses": 1, "amount": line["amount"], "items": line.get("items"), "note": note,
+        "unit": line.get("unit") or "per-work", "uses": line["uses"], "amount": line["amount"], "items": line.get("items"),
+        "note": note,
     } for line in lines]
     if not bodies:
         return []
@@ -119,7 +125,7 @@ def ledger_statements(registry, *, run: str | None = None) -> list[dict]:
     for e in ledger_entries(registry):
         if e.get("kind") != "use" or (run is not None and e.get("run") != run):
             continue
-        lines.append({"work_id": e["work_id"], "title": e["title"], "creator": e["creator"],
+        lines.append({"work_id": e["work_id"], "title": e["title"], "creator": e["creator"], "unit": e.get("unit", "per-work"),
                       "terms_version": e["terms_version"], "price": e["price"], "currency": e["currency"],
                       "uses": e["uses"], "amount": e["amount"], "items": e.get("items"), "entry_ids": [e["entry_id"]],
                       "recorded_at": e["recorded_at"], "run": e["run"], "scan_id": e.get("scan_id")})

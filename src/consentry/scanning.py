@@ -155,15 +155,40 @@ def decide_result(result: dict, snapshot: dict) -> dict:
 
 # -- the scan -------------------------------------------------------------------
 def terms_snapshot(registry) -> dict:
-    """The terms of every live work, as in force now: work_id -> dict."""
+    """The terms of every live work, as in force now: work_id -> dict.
+
+    ``decision``, ``price``, ``currency`` and ``unit`` are the AI-training
+    terms (what a scan decides by); ``uses`` holds the effective terms of
+    every use.
+    """
     out = {}
-    for w in registry.works():
-        out[w.work_id] = {
-            "title": w.title, "creator": w.creator, "decision": w.terms.decision, "price": w.terms.price,
-            "currency": w.terms.currency, "terms_version": w.terms_version,
-            "copyright_registered_on": w.copyright_registered_on, "first_published_on": w.first_published_on,
+    export = registry.terms_export()
+    dates = {w.work_id: w for w in registry.works()}
+    for w in export["works"]:
+        training = w["terms"]["uses"]["ai_training"]
+        work = dates[w["work_id"]]
+        out[w["work_id"]] = {
+            "title": w["title"], "creator": w["creator"], "decision": training["decision"],
+            "price": training.get("price"), "currency": training.get("currency"), "unit": training.get("unit"),
+            "terms_version": w["terms_version"], "uses": w["terms"]["uses"],
+            "copyright_registered_on": work.copyright_registered_on, "first_published_on": work.first_published_on,
         }
     return out
+
+
+def licence_amount(*, price: float, unit: str | None, items: int, covered_s: float) -> tuple[float, float]:
+    """(quantity, amount) owed for one licensed work used in a dataset, by the licence's unit.
+
+    per-work and per-training-run: one; per-item: the items it is in;
+    per-minute: the minutes of the dataset it covers (to the hundredth).
+    """
+    if unit == "per-item":
+        quantity = float(items)
+    elif unit == "per-minute":
+        quantity = round(covered_s / 60.0, 2)
+    else:
+        quantity = 1.0
+    return quantity, round(price * quantity, 2)
 
 
 def _tasks(ds, done: set[int], min_score) -> Iterator[dict]:
@@ -327,7 +352,9 @@ def summarize_scan(registry, scan_id: str) -> dict:
                 works[work_id] = {
                     "work_id": work_id, "title": t.get("title"), "creator": t.get("creator"),
                     "decision": t.get("decision"), "terms_version": t.get("terms_version"),
-                    "price": t.get("price"), "currency": t.get("currency"), "items": 0, "covered_s": 0.0,
+                    "price": t.get("price"), "currency": t.get("currency"),
+                    "unit": t.get("unit") or ("per-work" if t.get("decision") == "license" else None),
+                    "items": 0, "covered_s": 0.0, "amount": None,
                 }
             works[work_id]["items"] += 1
             current_work, current_seq = work_id, seq
@@ -335,6 +362,8 @@ def summarize_scan(registry, scan_id: str) -> dict:
     close_item()
     for w in works.values():
         w["covered_s"] = round(w["covered_s"], 3)
+        if w["decision"] == "license":
+            w["quantity"], w["amount"] = licence_amount(price=w["price"], unit=w["unit"], items=w["items"], covered_s=w["covered_s"])
     work_list = sorted(works.values(), key=lambda w: (-w["items"], -w["covered_s"], w["work_id"]))
 
     creators: dict = {}
@@ -348,8 +377,8 @@ def summarize_scan(registry, scan_id: str) -> dict:
             c["refused_works"] += 1
         elif w["decision"] == "license":
             c["licensable_works"] += 1
-            c["amount"][w["currency"]] = round(c["amount"].get(w["currency"], 0.0) + w["price"], 2)
-            licence_cost[w["currency"]] = round(licence_cost.get(w["currency"], 0.0) + w["price"], 2)
+            c["amount"][w["currency"]] = round(c["amount"].get(w["currency"], 0.0) + w["amount"], 2)
+            licence_cost[w["currency"]] = round(licence_cost.get(w["currency"], 0.0) + w["amount"], 2)
     creator_list = sorted(creators.values(), key=lambda c: (-c["items"], str(c["creator"])))
 
     refused = [{"work_id": w["work_id"], "title": w["title"], "creator": w["creator"],

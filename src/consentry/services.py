@@ -25,6 +25,7 @@ from .errors import ConsentryError, DecodeError, InputError
 from .fingerprint.music import engine
 from .fingerprint.music.params import DEFAULT_PARAMS, ENGINE_NAME, ENGINE_VERSION, MusicEngineParams
 from .registry.models import Match, Terms, Work, parse_date
+from .registry.usage import USES, TermsVersion, UseTerms, creator_slug, resolve_terms
 from .store.sqlite import SQLiteStore, utc_now
 
 #: Longest audio a work may have (the index addresses 2**24 frames, ~74 h).
@@ -331,12 +332,75 @@ class Registry:
         return self.store.get_work(work_id)
 
     def set_terms(self, work_id: str, terms: Terms) -> Work:
-        """Change a work's terms: a new version is appended, the old ones stay (and scans keep theirs)."""
+        """Change a work's AI-training terms: a new version is appended, the old ones stay (and scans keep theirs)."""
         return self.store.set_terms(work_id, terms)
 
-    def terms_history(self, work_id: str) -> list[tuple[int, Terms, str]]:
-        """Every terms version of a work, oldest first: (version, terms, recorded_at)."""
+    def set_work_terms(self, work_id: str, changes: dict[str, UseTerms], *, valid_from: str | None = None,
+                       valid_until: str | None = None, jurisdiction: str | None = None) -> Work:
+        """Append a terms version for a work that changes these uses (the others, validity and jurisdiction kept)."""
+        current = self.store.work_terms(work_id)
+        return self.store.set_work_terms(work_id, current.with_uses(
+            changes, valid_from=valid_from, valid_until=valid_until, jurisdiction=jurisdiction))
+
+    def set_creator_terms(self, creator: str, changes: dict[str, UseTerms], *, valid_from: str | None = None,
+                          valid_until: str | None = None, jurisdiction: str | None = None) -> tuple[int, TermsVersion]:
+        """Append a version of a creator's default terms (for the uses their works leave open)."""
+        creators = {w.creator for w in self.works()}
+        if creator not in creators:
+            known = ", ".join(sorted(c for c in creators if c)) or "none yet"
+            raise InputError(f"--creator {creator!r}: no registered work has this creator (creators: {known})")
+        current = self.store.creator_terms(creator)
+        base = current[1] if current else TermsVersion()
+        version = base.with_uses(changes, valid_from=valid_from, valid_until=valid_until, jurisdiction=jurisdiction)
+        return self.store.set_creator_terms(creator, version), version
+
+    def effective_terms(self, work_id: str) -> tuple[TermsVersion, dict[str, str]]:
+        """The terms in force for every use of a work, and where each came from (work, creator, default)."""
+        w = self.work(work_id)
+        creator = self.store.creator_terms(w.creator) if w.creator else None
+        return resolve_terms(self.store.work_terms(w.work_id), creator[1] if creator else None, w.terms)
+
+    def terms_history(self, work_id: str) -> list[tuple[int, TermsVersion, str]]:
+        """Every terms version of a work, oldest first: (version, terms as the work sets them, recorded_at)."""
         return self.store.terms_history(work_id)
+
+    def terms_export(self) -> dict:
+        """Every live work's effective terms for every use, and the creators' defaults (docs/terms-model.md)."""
+        from . import __version__
+
+        with self.store.snapshot():
+            works = self.works()
+            work_terms = self.store.all_work_terms()
+            creator_terms = self.store.all_creator_terms()
+            recorded = dict(self.store._conn.execute(
+                "SELECT t.work_id, t.recorded_at FROM terms t WHERE t.version = (SELECT MAX(version) FROM terms WHERE work_id = t.work_id)"
+            ).fetchall())
+        taken: set[str] = set()
+        creator_ids: dict = {}
+        for w in works:
+            if w.creator not in creator_ids:
+                creator_ids[w.creator] = creator_slug(w.creator, taken)
+        export_works = []
+        for w in works:
+            default = creator_terms.get(w.creator)
+            effective, source = resolve_terms(work_terms[w.work_id], default[1] if default else None, w.terms)
+            export_works.append({
+                "work_id": w.work_id, "title": w.title, "creator": w.creator, "creator_id": creator_ids[w.creator],
+                "sha256": w.sha256, "duration_s": w.duration_s, "file_name": Path(w.source).name,
+                "registered_at": w.registered_at, "terms_version": w.terms_version,
+                "terms_recorded_at": recorded.get(w.work_id), "terms": effective.as_dict(), "terms_source": source,
+            })
+        creators = []
+        for name, cid in creator_ids.items():
+            default = creator_terms.get(name)
+            creators.append({
+                "creator_id": cid, "name": name if name is not None else "(unknown creator)",
+                "default_terms": default[1].as_dict() if default else None,
+                "default_terms_version": default[0] if default else None,
+                "works": [w.work_id for w in works if w.creator == name],
+            })
+        return {"generated_at": utc_now(), "tool": {"name": "consentry", "version": __version__}, "uses": list(USES),
+                "creators": creators, "works": export_works}
 
     def set_work_dates(self, work_id: str, *, copyright_registered_on: str | None = None,
                        first_published_on: str | None = None) -> Work:

@@ -19,7 +19,6 @@ from typer.core import TyperGroup
 
 from ..errors import InputError
 from ..registry.audit import FAIL_ON, ITEM_DECISIONS
-from ..registry.models import Terms
 from .main import EXIT_ERROR, EXIT_FINDINGS, _fmt_time, _open, _progress, app, console, err_console, works_app
 
 scans_app = typer.Typer(help="List, show, re-report and compare stored dataset scans.", no_args_is_help=True)
@@ -379,49 +378,127 @@ def summary(
 
 
 # -- terms and work dates ------------------------------------------------------------
+def _terms_table(title: str, effective, source: dict | None) -> Table:
+    from ..registry.usage import USE_LABELS, USES
+
+    table = Table(title=title, title_justify="left")
+    for col in ("use", "terms", "contact / licence", "from"):
+        table.add_column(col)
+    for use in USES:
+        t = effective.uses.get(use)
+        if t is None:
+            table.add_row(f"{use} [dim]({USE_LABELS[use]})[/]", "[dim](not set)[/]", "", "")
+            continue
+        table.add_row(f"{use} [dim]({USE_LABELS[use]})[/]", t.describe(), " ".join(x for x in (t.contact, t.licence_url) if x),
+                      (source or {}).get(use, ""))
+    return table
+
+
 @terms_app.command("set")
 def terms_set(
-    work_id: str,
-    terms: str = typer.Option(..., "--terms", help="deny, allow or license."),
-    price: Optional[float] = typer.Option(None, help="Licence price per work (with --terms license)."),
+    work_id: Optional[str] = typer.Argument(None, help="The work (an unambiguous id prefix); or give --creator for a creator's default terms."),
+    creator: Optional[str] = typer.Option(None, "--creator", help="Set this creator's default terms (for the uses their works leave open)."),
+    use: Optional[List[str]] = typer.Option(None, "--use", help="ai_training, ai_generative, voice_likeness, tdm or search_indexing; repeatable (default: ai_training)."),
+    terms: Optional[str] = typer.Option(None, "--terms", help="deny, allow or license."),
+    price: Optional[float] = typer.Option(None, help="Licence price (with --terms license)."),
     currency: Optional[str] = typer.Option(None, help="ISO 4217 currency of --price."),
+    unit: Optional[str] = typer.Option(None, help="What the price is for: per-work (default), per-item, per-minute, per-training-run."),
+    contact: Optional[str] = typer.Option(None, help="Where to ask for a licence (https:// or mailto:)."),
+    licence_url: Optional[str] = typer.Option(None, "--licence-url", help="The licence text (https://)."),
+    valid_from: Optional[str] = typer.Option(None, "--valid-from", help="YYYY-MM-DD"),
+    valid_until: Optional[str] = typer.Option(None, "--valid-until", help="YYYY-MM-DD"),
+    jurisdiction: Optional[str] = typer.Option(None, help="Where the terms are meant to apply, e.g. EU, US, worldwide."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Change a work's AI-training terms (appends a new version; scans keep the terms they were made under)."""
+    """Change AI-use terms: a new version is appended (never overwritten); scans keep the terms they were made under."""
+    from ..registry.usage import USES, UseTerms
+
+    if (work_id is None) == (creator is None):
+        raise InputError("give a WORK_ID or --creator NAME (not both)")
+    uses = list(use or ["ai_training"])
+    bad = [u for u in uses if u not in USES]
+    if bad:
+        raise InputError(f"--use {bad[0]!r}: choose from {', '.join(USES)}")
+    changes = {}
+    if terms is not None:
+        t = UseTerms(decision=terms, price=price, currency=currency, unit=unit, contact=contact, licence_url=licence_url)
+        changes = {u: t for u in uses}
+    elif any(v is not None for v in (price, currency, unit, contact, licence_url)):
+        raise InputError("--price, --currency, --unit, --contact and --licence-url go with --terms")
+    if not changes and not any(v is not None for v in (valid_from, valid_until, jurisdiction)):
+        raise InputError("nothing to change: give --terms (and --use), or --valid-from/--valid-until/--jurisdiction")
     with _open(create=False) as reg:
-        w = reg.set_terms(work_id, Terms(decision=terms, price=price, currency=currency))
+        if creator is not None:
+            version, tv = reg.set_creator_terms(creator, changes, valid_from=valid_from, valid_until=valid_until,
+                                                jurisdiction=jurisdiction)
+            if as_json:
+                typer.echo(json.dumps({"creator": creator, "version": version, **tv.as_dict()}, ensure_ascii=False))
+            else:
+                console.print(_terms_table(f"{creator}: default terms v{version}", tv, None))
+            return
+        w = reg.set_work_terms(work_id, changes, valid_from=valid_from, valid_until=valid_until, jurisdiction=jurisdiction)
+        effective, source = reg.effective_terms(w.work_id)
     if as_json:
-        typer.echo(json.dumps(w.as_dict(), ensure_ascii=False))
+        typer.echo(json.dumps({"work_id": w.work_id, "version": w.terms_version, **effective.as_dict(), "source": source},
+                              ensure_ascii=False))
     else:
-        console.print(f"{w.work_id} ({w.title}): terms v{w.terms_version} {w.terms.describe()}", highlight=False)
+        console.print(_terms_table(f"{w.title} ({w.work_id}): terms v{w.terms_version}", effective, source))
 
 
 @terms_app.command("show")
-def terms_show(work_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
-    """The terms in force for a work."""
+def terms_show(
+    work_id: Optional[str] = typer.Argument(None, help="The work; or give --creator."),
+    creator: Optional[str] = typer.Option(None, "--creator", help="Show this creator's default terms."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """The terms in force for every use of a work (and where each comes from), or a creator's defaults."""
+    if (work_id is None) == (creator is None):
+        raise InputError("give a WORK_ID or --creator NAME (not both)")
     with _open(create=False) as reg:
+        if creator is not None:
+            current = reg.store.creator_terms(creator)
+            if current is None:
+                raise InputError(f"--creator {creator!r}: no default terms set; see `consentry terms set --creator`")
+            if as_json:
+                typer.echo(json.dumps({"creator": creator, "version": current[0], **current[1].as_dict()}, ensure_ascii=False))
+            else:
+                console.print(_terms_table(f"{creator}: default terms v{current[0]}", current[1], None))
+            return
         w = reg.work(work_id)
+        effective, source = reg.effective_terms(w.work_id)
     if as_json:
-        typer.echo(json.dumps({"work_id": w.work_id, "version": w.terms_version, **w.terms.as_dict()}))
+        typer.echo(json.dumps({"work_id": w.work_id, "version": w.terms_version, **effective.as_dict(), "source": source},
+                              ensure_ascii=False))
     else:
-        console.print(f"{w.work_id} ({w.title}): v{w.terms_version} {w.terms.describe()}", highlight=False)
+        console.print(_terms_table(f"{w.title} ({w.work_id}): terms v{w.terms_version}", effective, source))
 
 
 @terms_app.command("history")
-def terms_history(work_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
-    """Every terms version of a work, oldest first."""
+def terms_history(
+    work_id: Optional[str] = typer.Argument(None, help="The work; or give --creator."),
+    creator: Optional[str] = typer.Option(None, "--creator"),
+    as_json: bool = typer.Option(False, "--json", help="JSON lines, one per version."),
+) -> None:
+    """Every terms version, oldest first (each as set, before defaults fill the uses it leaves open)."""
+    if (work_id is None) == (creator is None):
+        raise InputError("give a WORK_ID or --creator NAME (not both)")
     with _open(create=False) as reg:
-        w = reg.work(work_id)
-        history = reg.terms_history(work_id)
+        if creator is not None:
+            history, key, label = reg.store.creator_terms_history(creator), {"creator": creator}, creator
+        else:
+            w = reg.work(work_id)
+            history, key, label = reg.terms_history(w.work_id), {"work_id": w.work_id}, f"{w.title} ({w.work_id})"
     if as_json:
-        for version, t, at in history:
-            typer.echo(json.dumps({"work_id": w.work_id, "version": version, "recorded_at": at, **t.as_dict()}))
+        for version, tv, at in history:
+            typer.echo(json.dumps({**key, "version": version, "recorded_at": at, **tv.as_dict()}, ensure_ascii=False))
         return
-    table = Table(title=f"{w.title} ({w.work_id})", title_justify="left")
-    for col in ("version", "terms", "recorded"):
+    table = Table(title=label, title_justify="left")
+    for col in ("version", "recorded", "terms", "valid", "jurisdiction"):
         table.add_column(col)
-    for version, t, at in history:
-        table.add_row(str(version), t.describe(), at)
+    for version, tv, at in history:
+        table.add_row(str(version), at, "; ".join(f"{u}: {t.describe()}" for u, t in tv.uses.items()),
+                      f"{tv.valid_from or ''}..{tv.valid_until or ''}" if (tv.valid_from or tv.valid_until) else "",
+                      tv.jurisdiction or "")
     console.print(table)
 
 

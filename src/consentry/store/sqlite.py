@@ -19,6 +19,7 @@ leaves either the whole batch or nothing.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import sqlite3
 import uuid
@@ -29,12 +30,13 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ..errors import NotARegistryError, RegistryError, WorkNotFoundError
+from ..errors import InputError, NotARegistryError, RegistryError, WorkNotFoundError
 from ..registry.models import Terms, Work
+from ..registry.usage import TermsVersion, UseTerms
 from .segments import IndexSegment, build_directory
 from .sqlite_audit import AuditTablesMixin
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -143,6 +145,23 @@ MIGRATIONS: dict[int, str] = {
         BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
     CREATE TRIGGER ledger_append_only_delete BEFORE DELETE ON ledger_entries
         BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
+    """,
+    # 3: terms per use (docs/terms-model.md): the full version a work's terms row
+    # sets, as JSON (the decision columns stay the AI-training terms); creators'
+    # default terms, versioned and append-only like the works' terms.
+    3: """
+    ALTER TABLE terms ADD COLUMN detail TEXT;
+    CREATE TABLE creator_terms (
+        creator TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        detail TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (creator, version)
+    );
+    CREATE TRIGGER creator_terms_append_only_update BEFORE UPDATE ON creator_terms
+        BEGIN SELECT RAISE(ABORT, 'terms versions are append-only'); END;
+    CREATE TRIGGER creator_terms_append_only_delete BEFORE DELETE ON creator_terms
+        BEGIN SELECT RAISE(ABORT, 'terms versions are append-only'); END;
     """,
 }
 
@@ -261,7 +280,10 @@ class SQLiteStore(AuditTablesMixin):
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
-        """Read several things from one consistent state of the registry."""
+        """Read several things from one consistent state of the registry (nests: inner snapshots join the outer one)."""
+        if self._conn.in_transaction:
+            yield
+            return
         self._conn.execute("BEGIN DEFERRED")
         try:
             yield
@@ -345,24 +367,89 @@ class SQLiteStore(AuditTablesMixin):
         return self.get_work(work.work_id)
 
     def set_terms(self, work_id: str, terms: Terms) -> Work:
-        """Append a new terms version for a work (older versions are kept)."""
+        """Append a new terms version that changes only the AI-training terms (other uses kept)."""
+        current = self.work_terms(work_id)
+        training = UseTerms(decision=terms.decision, price=terms.price, currency=terms.currency)
+        return self.set_work_terms(work_id, current.with_uses({"ai_training": training}))
+
+    def set_work_terms(self, work_id: str, version: TermsVersion) -> Work:
+        """Append a new terms version for a work (older versions are kept).
+
+        ``version.uses`` must include ``ai_training`` (a work's training terms
+        are always its own); other uses left out fall back to the creator's
+        default terms.
+        """
+        if "ai_training" not in version.uses:
+            raise InputError("a work's terms must say what AI training may do (--use ai_training)")
         work = self.get_work(work_id)
+        t = version.uses["ai_training"]
         with self.transaction() as c:
-            (version,) = c.execute("SELECT MAX(version) FROM terms WHERE work_id = ?", (work.work_id,)).fetchone()
+            (last,) = c.execute("SELECT MAX(version) FROM terms WHERE work_id = ?", (work.work_id,)).fetchone()
             c.execute(
-                "INSERT INTO terms VALUES (?, ?, ?, ?, ?, ?)",
-                (work.work_id, int(version) + 1, terms.decision, terms.price, terms.currency, utc_now()),
+                "INSERT INTO terms (work_id, version, decision, price, currency, recorded_at, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (work.work_id, int(last) + 1, t.decision, t.price, t.currency, utc_now(), json.dumps(version.as_dict())),
             )
         return self.get_work(work.work_id)
 
-    def terms_history(self, work_id: str) -> list[tuple[int, Terms, str]]:
+    @staticmethod
+    def _version_from_row(decision, price, currency, detail) -> TermsVersion:
+        if detail:
+            return TermsVersion.from_dict(json.loads(detail))
+        return _training_only(Terms(decision=decision, price=price, currency=currency))
+
+    def work_terms(self, work_id: str) -> TermsVersion:
+        """The terms version in force for a work, as the work sets it (uses it leaves out are not filled in)."""
+        work = self.get_work(work_id)
+        r = self._conn.execute(
+            "SELECT decision, price, currency, detail FROM terms WHERE work_id = ? ORDER BY version DESC LIMIT 1",
+            (work.work_id,),
+        ).fetchone()
+        return self._version_from_row(*r)
+
+    def terms_history(self, work_id: str) -> list[tuple[int, TermsVersion, str]]:
         """Every terms version of a work, oldest first: (version, terms, recorded_at)."""
         work = self.get_work(work_id)
         rows = self._conn.execute(
-            "SELECT version, decision, price, currency, recorded_at FROM terms WHERE work_id = ? ORDER BY version",
+            "SELECT version, decision, price, currency, detail, recorded_at FROM terms WHERE work_id = ? ORDER BY version",
             (work.work_id,),
         ).fetchall()
-        return [(r[0], Terms(decision=r[1], price=r[2], currency=r[3]), r[4]) for r in rows]
+        return [(r[0], self._version_from_row(*r[1:5]), r[5]) for r in rows]
+
+    def all_work_terms(self) -> dict[str, TermsVersion]:
+        """The terms version in force for every work (removed ones included), by work id."""
+        rows = self._conn.execute(
+            "SELECT t.work_id, t.decision, t.price, t.currency, t.detail FROM terms t "
+            "WHERE t.version = (SELECT MAX(version) FROM terms WHERE work_id = t.work_id)"
+        ).fetchall()
+        return {r[0]: self._version_from_row(*r[1:]) for r in rows}
+
+    # -- creators' default terms -------------------------------------------------
+    def set_creator_terms(self, creator: str, version: TermsVersion) -> int:
+        """Append a version of a creator's default terms; returns its number."""
+        with self.transaction() as c:
+            (last,) = c.execute("SELECT COALESCE(MAX(version), 0) FROM creator_terms WHERE creator = ?", (creator,)).fetchone()
+            c.execute("INSERT INTO creator_terms VALUES (?, ?, ?, ?)", (creator, int(last) + 1, json.dumps(version.as_dict()), utc_now()))
+        return int(last) + 1
+
+    def creator_terms(self, creator: str) -> tuple[int, TermsVersion] | None:
+        """The creator's default terms in force, with their version number, or None."""
+        r = self._conn.execute(
+            "SELECT version, detail FROM creator_terms WHERE creator = ? ORDER BY version DESC LIMIT 1", (creator,)
+        ).fetchone()
+        return (r[0], TermsVersion.from_dict(json.loads(r[1]))) if r else None
+
+    def creator_terms_history(self, creator: str) -> list[tuple[int, TermsVersion, str]]:
+        rows = self._conn.execute(
+            "SELECT version, detail, recorded_at FROM creator_terms WHERE creator = ? ORDER BY version", (creator,)
+        ).fetchall()
+        return [(r[0], TermsVersion.from_dict(json.loads(r[1])), r[2]) for r in rows]
+
+    def all_creator_terms(self) -> dict[str, tuple[int, TermsVersion]]:
+        rows = self._conn.execute(
+            "SELECT c.creator, c.version, c.detail FROM creator_terms c "
+            "WHERE c.version = (SELECT MAX(version) FROM creator_terms WHERE creator = c.creator)"
+        ).fetchall()
+        return {r[0]: (r[1], TermsVersion.from_dict(json.loads(r[2]))) for r in rows}
 
     def set_work_dates(self, work_id: str, *, copyright_registered_on: str | None, first_published_on: str | None) -> Work:
         """Record the copyright registration and first publication dates of a work (None leaves a date unchanged)."""
@@ -436,8 +523,9 @@ class SQLiteStore(AuditTablesMixin):
                          w.first_published_on),
                     )
                     c.execute(
-                        "INSERT INTO terms VALUES (?, 1, ?, ?, ?, ?)",
-                        (w.work_id, w.terms.decision, w.terms.price, w.terms.currency, w.registered_at),
+                        "INSERT INTO terms (work_id, version, decision, price, currency, recorded_at, detail) VALUES (?, 1, ?, ?, ?, ?, ?)",
+                        (w.work_id, w.terms.decision, w.terms.price, w.terms.currency, w.registered_at,
+                         json.dumps(_training_only(w.terms).as_dict())),
                     )
                 if written is not None:
                     self._insert_segment(c, written, int(keys.size), first.engine, first.engine_version, first.param_hash)
@@ -600,6 +688,10 @@ class SQLiteStore(AuditTablesMixin):
             "database_bytes": int(db_bytes),
             "engines": engines,
         }
+
+
+def _training_only(terms: Terms) -> TermsVersion:
+    return TermsVersion(uses={"ai_training": UseTerms(decision=terms.decision, price=terms.price, currency=terms.currency)})
 
 
 def _replace_fp(work: Work, fp_id: int, work_id: str) -> Work:

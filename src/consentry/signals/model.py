@@ -1,0 +1,94 @@
+"""What a signal says about one use of a work, and the verdict several signals give together (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from ..registry.usage import USES
+
+DECISIONS: tuple[str, ...] = ("deny", "allow", "license", "unspecified")
+FORMATS: tuple[str, ...] = (
+    "robots.txt", "ai.txt", "tdmrep", "content-usage", "rsl", "x-robots-tag", "html-meta", "terms-json",
+    "c2pa", "xmp", "id3", "vorbis", "mp4",
+)
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One statement, found in one place, about one use.
+
+    ``decision`` is ``deny``, ``allow``, ``license`` or ``unspecified``;
+    ``format`` one of :data:`FORMATS`; ``source`` says exactly where (file,
+    line, header, assertion); ``location`` is the URL, path or file the
+    statement applies to; ``detail`` holds the rest (user agent, price,
+    currency, licence URL, signer, ...).
+    """
+
+    use: str
+    decision: str
+    format: str
+    source: str
+    location: str
+    detail: dict = field(default_factory=dict, hash=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.use not in USES:
+            raise ValueError(f"unknown use {self.use!r}")
+        if self.decision not in DECISIONS:
+            raise ValueError(f"unknown decision {self.decision!r}")
+        if self.format not in FORMATS:
+            raise ValueError(f"unknown signal format {self.format!r}")
+
+    def as_dict(self) -> dict:
+        return {"use": self.use, "decision": self.decision, "format": self.format, "source": self.source,
+                "location": self.location, "detail": dict(self.detail)}
+
+
+@dataclass(frozen=True)
+class SignalProblem:
+    """A signal that could not be read: never a crash, always a finding."""
+
+    format: str
+    source: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"format": self.format, "source": self.source, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The combined verdict for one use, the signals behind it and their contradictions."""
+
+    use: str
+    decision: str
+    signals: tuple[Signal, ...]
+    contradictions: tuple[tuple[Signal, Signal], ...]
+
+    def as_dict(self) -> dict:
+        return {
+            "use": self.use, "decision": self.decision, "signals": [s.as_dict() for s in self.signals],
+            "contradictions": [{"a": a.as_dict(), "b": b.as_dict()} for a, b in self.contradictions],
+        }
+
+
+def combine(signals: Iterable[Signal], *, uses: Iterable[str] = USES) -> dict[str, Verdict]:
+    """One verdict per use: deny beats license beats allow; unspecified says nothing.
+
+    Every pair of signals about the same use with different (specified)
+    decisions is a contradiction.
+    """
+    by_use: dict[str, list[Signal]] = {u: [] for u in uses}
+    for s in signals:
+        by_use.setdefault(s.use, []).append(s)
+    out = {}
+    for use, found in by_use.items():
+        said = [s for s in found if s.decision != "unspecified"]
+        decisions = {s.decision for s in said}
+        decision = next((d for d in ("deny", "license", "allow") if d in decisions), "unspecified")
+        contradictions = tuple(
+            (a, b) for i, a in enumerate(said) for b in said[i + 1:] if a.decision != b.decision
+        )
+        out[use] = Verdict(use=use, decision=decision, signals=tuple(found), contradictions=contradictions)
+    return out
