@@ -96,6 +96,14 @@ def identify_item(registry, task: dict) -> dict:
     facts = {"sha256": sha, "bytes": len(data)}
     if not data:
         return _error(task, "empty", **facts)
+    if task.get("embedded_signals", True):
+        try:
+            found = signals_of_file(data if task.get("path") is None else None, task.get("path"), task["name"])
+        except Exception as exc:  # noqa: BLE001 - a reader bug must not lose the item
+            found = {"embedded": [], "problems": [{"format": "file", "source": task["name"], "message": f"signals not read: {exc}"}],
+                     "verdicts": {}}
+        if found:
+            facts["signals"] = found
     media = sniff_media(data[:64])
     if not is_audio_media(media) and media != "application/octet-stream":
         return _error(task, f"not audio ({media})", **facts)
@@ -135,6 +143,44 @@ def identify_item(registry, task: dict) -> dict:
             })
     return {"seq": task["seq"], "item_id": task["item_id"], "name": task["name"], "duration_s": round(duration, 3),
             "error": None, "findings": findings, **facts}
+
+
+def signals_of_file(data: bytes | None, path: str | None, name: str) -> dict | None:
+    """AI-use signals embedded in an item (C2PA, XMP, tags), or None when it carries none.
+
+    Returns ``{"embedded": [signal dicts], "problems": [...], "verdicts": {use: decision}}``.
+    """
+    import tempfile
+
+    try:
+        from .embed import read_embedded_signals
+    except ImportError:  # embedding support not installed
+        return None
+    from .signals import combine
+
+    if path is not None:
+        signals, problems = read_embedded_signals(path)
+    else:
+        with tempfile.NamedTemporaryFile(suffix=Path(name).suffix[:12] or ".bin") as tmp:
+            tmp.write(data)
+            tmp.flush()
+            signals, problems = read_embedded_signals(tmp.name)
+    if not signals and not problems:
+        return None
+    verdicts = combine(signals)
+    return {"embedded": [s.as_dict() for s in signals], "problems": [p.as_dict() for p in problems],
+            "verdicts": {u: v.decision for u, v in verdicts.items() if v.decision != "unspecified"}}
+
+
+def signals_of_url(url: str, cache: dict) -> dict | None:
+    """AI-use signals published for an item's URL (robots.txt, TDMRep, headers, ...; cached per site)."""
+    from .verify import FetchPolicy, verify_target
+
+    report = verify_target(url, policy=FetchPolicy(cache=cache))
+    if not report.signals and not report.problems:
+        return None
+    return {"web": [s.as_dict() for s in report.signals], "web_problems": [p.as_dict() for p in report.problems],
+            "web_verdicts": {u: v.decision for u, v in report.verdicts.items() if v.decision != "unspecified"}}
 
 
 def _identify_in_worker(task: dict) -> dict:
@@ -191,11 +237,12 @@ def licence_amount(*, price: float, unit: str | None, items: int, covered_s: flo
     return quantity, round(price * quantity, 2)
 
 
-def _tasks(ds, done: set[int], min_score) -> Iterator[dict]:
+def _tasks(ds, done: set[int], min_score, embedded_signals: bool) -> Iterator[dict]:
     for seq, item in enumerate(ds.items()):
         if seq in done:
             continue
-        task = {"seq": seq, "item_id": item.item_id, "name": item.name, "min_score": min_score}
+        task = {"seq": seq, "item_id": item.item_id, "name": item.name, "min_score": min_score,
+                "embedded_signals": embedded_signals}
         if item.error:
             task["error"] = item.error
         elif item.data is not None:
@@ -220,6 +267,8 @@ def scan_dataset(
     limits=None,
     progress: ProgressCallback | None = None,
     on_scan_id: Callable[[str, bool], None] | None = None,
+    embedded_signals: bool = True,
+    check_web_signals: bool = False,
 ) -> dict:
     """Scan a dataset against ``registry`` and store the results; returns the scan summary.
 
@@ -242,6 +291,11 @@ def scan_dataset(
     progress : callable(done_items, item_id), optional
     on_scan_id : callable(scan_id, resumed), optional
         Called once the scan is stored (before the first item).
+    embedded_signals : bool, default True
+        Read the AI-use signals embedded in each item (C2PA, XMP, tags).
+    check_web_signals : bool, default False
+        For items with an http(s) URL, read the signals published for it
+        (robots.txt, TDMRep, headers, ...), fetched once per site.
 
     Returns
     -------
@@ -266,6 +320,7 @@ def scan_dataset(
             "source_spec": ds.spec, "source_kind": ds.kind, "source_name": ds.name, "dataset_fingerprint": None,
             "engine": ENGINE_NAME, "engine_version": ENGINE_VERSION, "param_hash": registry.param_hash,
             "options": {"min_score": min_score, "fetch_urls": fetch_urls, "path_column": path_column,
+                        "embedded_signals": embedded_signals, "check_web_signals": check_web_signals,
                         "tool_version": __version__, "registry_works": len(snapshot)},
             "terms_snapshot": snapshot, "terms_snapshot_at": now, "summary": None,
         }
@@ -276,6 +331,8 @@ def scan_dataset(
         store.update_scan(scan["scan_id"], status="running")
         done = store.done_seqs(scan["scan_id"])
         min_score = scan["options"].get("min_score")
+        embedded_signals = scan["options"].get("embedded_signals", embedded_signals)
+        check_web_signals = scan["options"].get("check_web_signals", check_web_signals)
         resumed = True
     scan_id, snapshot = scan["scan_id"], scan["terms_snapshot"]
     if on_scan_id:
@@ -285,10 +342,22 @@ def scan_dataset(
     if progress:
         progress(n_done, "")
 
+    web_cache: dict = {}
+
     def store_results(results: list[dict]) -> None:
         nonlocal n_done
         if not results:
             return
+        if check_web_signals:
+            for r in results:
+                if r["name"].startswith(("http://", "https://")):
+                    try:
+                        web = signals_of_url(r["name"], web_cache)
+                    except Exception as exc:  # noqa: BLE001 - a reader bug must not lose the item
+                        web = {"web": [], "web_problems": [{"format": "web", "source": r["name"], "message": str(exc)}],
+                               "web_verdicts": {}}
+                    if web:
+                        r["signals"] = {**(r.get("signals") or {}), **web}
         store.add_scan_items(scan_id, [decide_result(r, snapshot) for r in results])
         n_done += len(results)
         if progress:
@@ -296,7 +365,7 @@ def scan_dataset(
 
     n_workers = max(1, workers or os.cpu_count() or 1)
     try:
-        tasks = _tasks(ds, done, min_score)
+        tasks = _tasks(ds, done, min_score, embedded_signals)
         if n_workers == 1:
             for task in tasks:
                 store_results([identify_item(registry, task)])
@@ -405,7 +474,37 @@ def summarize_scan(registry, scan_id: str) -> dict:
         "exposure": estimate_exposure(refused, began_on=began),
         "coverage_histogram": coverage_histogram(store.scan_coverages(scan_id)),
         "errors": store.scan_error_reasons(scan_id),
+        "signals": summarize_signals(store.iter_item_signals(scan_id)),
     }
+
+
+#: The training decision an item's own signals imply, compared with what the registry decided.
+_TRAINING_SIGNAL_FOR_DECISION = {"refused": "deny", "licensable": "license", "allowed": "allow"}
+
+
+def summarize_signals(rows) -> dict:
+    """Counts of items carrying AI-use signals, and of those whose signals disagree with the registry.
+
+    A disagreement: the item's embedded or web verdict for ``ai_training``
+    differs from what the registered works found in it decide (for example,
+    a file tagged "training allowed" that holds a work whose creator denies
+    it).  Up to 20 examples are listed.
+    """
+    out = {"items_with_embedded": 0, "items_with_web": 0, "items_with_problems": 0, "disagreements": 0, "examples": []}
+    for item_id, decision, sig in rows:
+        out["items_with_embedded"] += bool(sig.get("embedded"))
+        out["items_with_web"] += bool(sig.get("web"))
+        out["items_with_problems"] += bool(sig.get("problems") or sig.get("web_problems"))
+        expected = _TRAINING_SIGNAL_FOR_DECISION.get(decision)
+        for kind in ("verdicts", "web_verdicts"):
+            said = (sig.get(kind) or {}).get("ai_training")
+            if expected and said and said != expected:
+                out["disagreements"] += 1
+                if len(out["examples"]) < 20:
+                    out["examples"].append({"item_id": item_id, "decision": decision, "signal": said,
+                                            "where": "embedded in the file" if kind == "verdicts" else "published for its URL"})
+                break
+    return out
 
 
 def scan_summary(registry, scan_id: str) -> dict:

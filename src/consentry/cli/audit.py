@@ -97,6 +97,10 @@ def _print_summary(summary: dict) -> None:
             f"{ex['works_refused']} refused work(s): USD {ex['range_usd']['min']:,}-{ex['range_usd']['max']:,} "
             f"for {ex['eligible']} eligible; up to USD {ex['range_usd_if_unknown_eligible']['max']:,} if the "
             f"{ex['unknown_registration']} of unknown registration are eligible (not legal advice)"))
+    sig = summary.get("signals") or {}
+    if sig.get("items_with_embedded") or sig.get("items_with_web"):
+        head.add_row("AI-use signals", f"{sig['items_with_embedded']} item(s) carry embedded signals, {sig['items_with_web']} have web "
+                     f"signals; {sig['disagreements']} disagree with the registry")
     head.add_row("dataset fingerprint", str(summary["dataset_fingerprint"]))
     console.print(head)
     if summary["works"]:
@@ -129,6 +133,8 @@ def scan(
     fetch_urls: bool = typer.Option(False, "--fetch-urls", help="Download http(s) items of a manifest (timeout, size cap, 4 at a time)."),
     path_column: Optional[str] = typer.Option(None, "--path-column", help="Manifest column with the audio (default: detected)."),
     min_score: Optional[float] = typer.Option(None, help="Engine threshold (default: the calibrated one)."),
+    no_embedded_signals: bool = typer.Option(False, "--no-embedded-signals", help="Do not read the AI-use signals embedded in the files (C2PA, XMP, tags)."),
+    check_web_signals: bool = typer.Option(False, "--check-web-signals", help="Read the signals published for each item's URL (robots.txt, TDMRep, headers; once per site)."),
 ) -> None:
     """Audit a dataset: which registered works are in it, and on what terms may each item be used.
 
@@ -153,7 +159,8 @@ def scan(
                 err_console.print(f"{'resuming' if resumed else 'started'} scan {scan_id}", highlight=False)
 
             summary = scan_dataset(reg, source, workers=workers, resume=resume, min_score=min_score, fetch_urls=fetch_urls,
-                                   path_column=path_column, progress=on_progress, on_scan_id=on_scan_id)
+                                   path_column=path_column, progress=on_progress, on_scan_id=on_scan_id,
+                                   embedded_signals=not no_embedded_signals, check_web_signals=check_web_signals)
         scan_id = summary["scan_id"]
         _write_reports(reg, scan_id, summary, report=report, json_out=json_out, csv_out=csv_out)
         if clean_manifest is not None:

@@ -151,6 +151,7 @@ MIGRATIONS: dict[int, str] = {
     # default terms, versioned and append-only like the works' terms.
     3: """
     ALTER TABLE terms ADD COLUMN detail TEXT;
+    ALTER TABLE scan_items ADD COLUMN signals TEXT;
     CREATE TABLE creator_terms (
         creator TEXT NOT NULL,
         version INTEGER NOT NULL,

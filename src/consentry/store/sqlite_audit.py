@@ -112,9 +112,10 @@ class AuditTablesMixin:
                 c.execute("DELETE FROM scan_findings WHERE scan_id = ? AND seq = ?", (scan_id, it["seq"]))
                 c.execute(
                     "INSERT OR REPLACE INTO scan_items (scan_id, seq, item_id, name, decision, duration_s, covered_s, "
-                    "sha256, bytes, error) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    "sha256, bytes, error, signals) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (scan_id, it["seq"], it["item_id"], it["name"], it["decision"], it.get("duration_s"),
-                     float(it.get("covered_s") or 0.0), it.get("sha256"), it.get("bytes"), it.get("error")),
+                     float(it.get("covered_s") or 0.0), it.get("sha256"), it.get("bytes"), it.get("error"),
+                     json.dumps(it["signals"]) if it.get("signals") else None),
                 )
                 for f in it.get("findings", ()):
                     c.execute(
@@ -132,7 +133,7 @@ class AuditTablesMixin:
             where += f" AND decision IN ({', '.join('?' * len(decisions))})"
             args += list(decisions)
         items = self._conn.execute(
-            f"SELECT seq, item_id, name, decision, duration_s, covered_s, sha256, bytes, error FROM scan_items "
+            f"SELECT seq, item_id, name, decision, duration_s, covered_s, sha256, bytes, error, signals FROM scan_items "
             f"WHERE {where} ORDER BY seq", args,
         )
         # Findings are read on a second cursor in the same order and merged in.
@@ -142,7 +143,9 @@ class AuditTablesMixin:
         )
         pending = findings.fetchone()
         for r in items:
-            item = dict(zip(("seq", "item_id", "name", "decision", "duration_s", "covered_s", "sha256", "bytes", "error"), r))
+            item = dict(zip(("seq", "item_id", "name", "decision", "duration_s", "covered_s", "sha256", "bytes", "error"), r[:9]))
+            if r[9]:
+                item["signals"] = json.loads(r[9])
             found = []
             while pending is not None and pending[0] <= item["seq"]:
                 if pending[0] == item["seq"]:
@@ -202,6 +205,13 @@ class AuditTablesMixin:
             )
         ]
         return {"count": sum(by_reason.values()), "by_reason": by_reason, "examples": ex}
+
+    def iter_item_signals(self, scan_id: str) -> Iterator[tuple[str, str, dict]]:
+        """(item_id, decision, signals) of the items of a scan that carry AI-use signals."""
+        for item_id, decision, signals in self._conn.execute(
+            "SELECT item_id, decision, signals FROM scan_items WHERE scan_id = ? AND signals IS NOT NULL ORDER BY seq", (scan_id,),
+        ):
+            yield item_id, decision, json.loads(signals)
 
     def iter_item_hashes(self, scan_id: str) -> Iterator[tuple[str, str | None]]:
         """(item_id, sha256) of every item of a scan, in dataset order."""
