@@ -35,6 +35,7 @@ import numpy as np
 from .errors import ConsentryError, DecodeError, InputError
 from .registry.audit import ITEM_DECISIONS, covered_seconds, decide_item
 from .registry.models import Match
+from .scanning import licence_amount
 
 #: What a filter lets through unless told otherwise.
 DEFAULT_ACCEPT = ("allowed", "unknown")
@@ -47,8 +48,10 @@ class Decision:
     ``verdict`` is ``refused``, ``licensable``, ``allowed``, ``unknown`` or
     ``error``; ``accepted`` says whether the filter lets it through;
     ``matches`` are the registered works found (with their terms);
-    ``licence_cost`` sums the prices of the licensed works found, per
-    currency; ``covered_s`` is how much of the example they cover (s).
+    ``licence_cost`` sums, per currency, what the licensed works found cost
+    for this example under each licence's unit (a per-work or per-run price
+    counts in full here: across a dataset it is owed once, see ``consentry
+    ledger``); ``covered_s`` is how much of the example they cover (s).
     """
 
     verdict: str
@@ -171,12 +174,14 @@ class TrainingFilter:
             matches = self.registry.identify_samples(samples, min_score=self.min_score)
         except ConsentryError as exc:
             return Decision(verdict="error", accepted="error" in self.accept, error=str(exc))
-        terms = {m.work_id: self.registry.work(m.work_id).terms for m in matches}
+        terms = {m.work_id: self.registry.effective_terms(m.work_id)[0].uses["ai_training"] for m in matches}
         verdict = decide_item(t.decision for t in terms.values())
         cost: dict[str, float] = {}
-        for t in terms.values():
+        for work_id, t in terms.items():
             if t.decision == "license":
-                cost[t.currency] = round(cost.get(t.currency, 0.0) + t.price, 2)
+                covered = covered_seconds((m.query_start_s, m.query_end_s) for m in matches if m.work_id == work_id)
+                _, amount = licence_amount(price=t.price, unit=t.unit, items=1, covered_s=covered)
+                cost[t.currency] = round(cost.get(t.currency, 0.0) + amount, 2)
         rate = self.registry.params.sample_rate_hz
         return Decision(verdict=verdict, accepted=verdict in self.accept, matches=matches, licence_cost=cost,
                         covered_s=round(covered_seconds((m.query_start_s, m.query_end_s) for m in matches), 3),

@@ -268,6 +268,7 @@ def demo(
 
 
 from . import audit as _audit  # noqa: E402,F401  (registers scan, scans, ledger, summary, terms)
+from . import signals as _signals  # noqa: E402,F401  (registers publish, embed, verify)
 
 
 def main() -> None:
