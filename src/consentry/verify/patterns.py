@@ -1,0 +1,102 @@
+"""Path patterns as RFC 9309 defines them (pure): ``*`` wildcards, a final ``$`` anchor, percent-encoding.
+
+The same matching is used by robots.txt, ai.txt, ``tdmrep.json`` locations
+(TDMRep reuses the robots.txt rules), RSL ``<content url>`` and the
+``headers.json`` of a published folder.
+
+Before comparison both the pattern and the path are normalised as RFC 9309
+§2.2.2 asks: octets outside ASCII (and controls and spaces) are
+percent-encoded as UTF-8, a percent-encoded *unreserved* character
+(``A-Z a-z 0-9 - . _ ~``) is decoded, every other percent-encoding is kept
+(with upper-case hex digits).  ``%2F`` therefore never matches ``/``.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["normalize_path", "normalize_pattern", "pattern_matches", "pattern_length"]
+
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+#: Patterns longer than this (characters) are cut: nothing longer is a sensible path.
+MAX_PATTERN_CHARS = 4096
+
+
+def _normalize(text: str) -> str:
+    data = text.encode("utf-8", "surrogatepass")
+    out: list[str] = []
+    i, n = 0, len(data)
+    while i < n:
+        b = data[i]
+        if b == 0x25 and i + 2 < n and data[i + 1] in _HEX and data[i + 2] in _HEX:
+            value = int(data[i + 1:i + 3], 16)
+            if value in _UNRESERVED:
+                out.append(chr(value))
+            else:
+                out.append("%" + data[i + 1:i + 3].decode("ascii").upper())
+            i += 3
+            continue
+        if b < 0x21 or b >= 0x7F:
+            out.append(f"%{b:02X}")
+        else:
+            out.append(chr(b))
+        i += 1
+    return "".join(out)
+
+
+def normalize_path(path: str) -> str:
+    """A URL path (with its ``?query``) ready for comparison with normalised patterns.
+
+    An empty path is ``/``.
+    """
+    if not path:
+        return "/"
+    return _normalize(path)
+
+
+def normalize_pattern(pattern: str) -> str:
+    """A robots.txt-style pattern ready for :func:`pattern_matches` (``*`` and final ``$`` kept)."""
+    return _normalize(pattern[:MAX_PATTERN_CHARS])
+
+
+def pattern_length(pattern: str) -> int:
+    """How specific a normalised pattern is: its length in octets (RFC 9309 §2.2.2)."""
+    return len(pattern)
+
+
+def pattern_matches(pattern: str, path: str) -> bool:
+    """Whether a normalised ``pattern`` matches a normalised ``path`` from its start.
+
+    ``*`` matches any run of characters (also none); ``$`` at the very end
+    anchors the pattern at the end of the path; ``$`` elsewhere is a literal
+    character.  Runs in O(len(path) x number of ``*``).
+    """
+    anchored = pattern.endswith("$")
+    if anchored:
+        pattern = pattern[:-1]
+    parts = pattern.split("*")
+    if len(parts) == 1:
+        return path == pattern if anchored else path.startswith(pattern)
+    first, middle, last = parts[0], parts[1:-1], parts[-1]
+    if not path.startswith(first):
+        return False
+    pos = len(first)
+    for segment in middle:
+        if not segment:
+            continue
+        found = path.find(segment, pos)
+        if found < 0:
+            return False
+        pos = found + len(segment)
+    if anchored:
+        return len(path) - len(last) >= pos and path.endswith(last)
+    return not last or path.find(last, pos) >= 0
+
+
+def regex_reference(pattern: str) -> re.Pattern:
+    """The slow, obviously-correct reference for :func:`pattern_matches` (tests only)."""
+    anchored = pattern.endswith("$")
+    body = pattern[:-1] if anchored else pattern
+    expr = ".*".join(re.escape(part) for part in body.split("*"))
+    return re.compile(expr + ("$" if anchored else ""), re.DOTALL)
