@@ -38,6 +38,7 @@ from .registry.audit import (
 )
 from .store.sqlite import utc_now
 from .store.sqlite_audit import FINDING_COLUMNS
+from .threads import limit_worker_threads
 
 #: Items longer than this are searched in windows of ``WINDOW_S`` (memory stays bounded).
 WINDOW_S = 600.0
@@ -62,6 +63,7 @@ def _init_worker(registry_path: str, params: MusicEngineParams) -> None:
     from .services import Registry
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    limit_worker_threads()
     _WORKER["registry"] = Registry.open(registry_path, create=False, params=params)
 
 

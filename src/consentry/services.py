@@ -27,6 +27,7 @@ from .fingerprint.music.params import DEFAULT_PARAMS, ENGINE_NAME, ENGINE_VERSIO
 from .registry.models import Match, Terms, Work, parse_date
 from .registry.usage import USES, TermsVersion, UseTerms, creator_slug, resolve_terms
 from .store.sqlite import SQLiteStore, utc_now
+from .threads import limit_worker_threads
 
 #: Longest audio a work may have (the index addresses 2**24 frames, ~74 h).
 MAX_WORK_DURATION_S = 12 * 3600.0
@@ -229,7 +230,7 @@ class Registry:
         else:
             # Results are accepted in input order (a small reorder buffer), so
             # works get their ids in the order they were given.
-            with ProcessPoolExecutor(max_workers=n_workers) as pool:
+            with ProcessPoolExecutor(max_workers=n_workers, initializer=limit_worker_threads) as pool:
                 running: dict = {}
                 ready: dict[int, dict] = {}
                 next_submit = next_accept = 0

@@ -7,9 +7,13 @@ query that could not be decoded); 2 findings that the user asked to fail on
 
 from __future__ import annotations
 
-import json
-import os
-import sys
+from ..threads import prefer_one_thread_env
+
+prefer_one_thread_env()  # before NumPy is imported: see consentry/threads.py
+
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
 from pathlib import Path
 from typing import List, Optional
 
