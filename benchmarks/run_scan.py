@@ -36,8 +36,9 @@ PY = sys.executable
 
 
 def copy_registry(src: Path, dst: Path) -> Path:
-    if dst.exists():
-        dst.unlink()
+    # A stale -wal beside a fresh copy would be replayed into it: remove the sidecars too.
+    for side in ("", "-wal", "-shm", "-journal", ".lock"):
+        Path(str(dst) + side).unlink(missing_ok=True)
     shutil.rmtree(str(dst) + ".index", ignore_errors=True)
     shutil.copy(src, dst)
     shutil.copytree(str(src) + ".index", str(dst) + ".index")

@@ -790,3 +790,14 @@ def test_datadiligence_misses_the_cawg_reservation(copy_of, pki, capsys):
              mime="image/png")
     assert FileEvaluator().is_allowed(path=str(legacy)) is False
     assert [(s.use, s.decision) for s in read_embedded_signals(legacy)[0]] == [("ai_training", "deny")]
+
+
+def test_xmp_with_an_unknown_encoding_in_its_declaration_is_read_as_utf8():
+    from consentry.embed.xmp import merge_packet, parse_packet
+    # XMP packets are UTF-8 text; a bogus declared encoding must not crash the reader (expat
+    # raises LookupError, not ParseError, when it is asked to honour one).
+    bad = (b'<?xml version="1.0" encoding="U-TF-8"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+           b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/></x:xmpmeta>')
+    assert parse_packet(bad).tag == "{adobe:ns:meta/}xmpmeta"
+    merged = merge_packet(bad, {})
+    assert isinstance(merged, bytes) and b"xmpmeta" in merged

@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -19,11 +20,23 @@ from pathlib import Path
 
 import http_sf
 import pytest
+from hypothesis import given, settings, strategies as st
 from protego import Protego
 
 from consentry.errors import InputError
 from consentry.publish import MANIFEST_NAME, Site, build_site, check_site, load_crawlers, write_site
+from consentry.publish.check import check_robots, site_warnings
 from consentry.publish.headers import read_apache, read_caddy, read_nginx
+from consentry.publish.mapping import expected_aipref
+from consentry.publish.plan import build_plan
+from consentry.publish.robots import (
+    LIST_WORKS_UP_TO,
+    ROBOTS_LIMIT_BYTES,
+    parse_aipref,
+    parse_robots,
+    render_ai_txt,
+    render_robots,
+)
 from consentry.publish.text import clean_text, format_decimal, normalize_base_url
 from consentry.registry.usage import USES
 
@@ -181,20 +194,65 @@ def test_robots_txt_read_by_robotparser_and_protego(site, export):
     assert rp.can_fetch("OAI-SearchBot", f"{BASE}/works/{W_LIC}/a")  # search crawlers follow search_indexing
 
 
+def _usage_by_path(body: str) -> dict[str, list[dict]]:
+    """Every Content-Usage line of a robots.txt, read with http-sf: path -> values (one per group)."""
+    out: dict[str, list[dict]] = {}
+    for ln in body.splitlines():
+        if ln.startswith("Content-Usage:"):
+            path, pref = ln[len("Content-Usage:"):].strip().split(" ", 1)
+            parsed = http_sf.parse(pref.encode(), tltype="dictionary")
+            out.setdefault(path, []).append({k: str(v[0]) for k, v in parsed.items()})
+    return out
+
+
 def test_robots_content_usage_lines_are_structured_fields(site, export):
-    lines = [ln for ln in text(site, "robots.txt").splitlines() if ln.startswith("Content-Usage:")]
-    groups = text(site, "robots.txt").splitlines().count("User-agent: *") + len({c.uses for c in load_crawlers()})
-    assert len(lines) == 5 * groups
-    for ln in lines:
-        path, pref = ln[len("Content-Usage:"):].strip().split(" ", 1)
-        wid = path.split("/")[2]
-        parsed = http_sf.parse(pref.encode(), tltype="dictionary")
-        got = {k: str(v[0]) for k, v in parsed.items()}
-        t = export_terms(export, wid)
+    body = text(site, "robots.txt")
+    groups = body.splitlines().count("User-agent: *") + len({c.uses for c in load_crawlers()})
+    by_path = _usage_by_path(body)
+    # One default for /works/ per group (the most common value), and a line per work that differs from it.
+    assert by_path["/works/"] == [{"train-ai": "n", "ai-use": "n", "search": "y"}] * groups
+    default = by_path["/works/"][0]
+    assert set(by_path) == {"/works/", f"/works/{W_OPEN}/", f"/works/{W_CLOSED}/"}
+    for w in (W_LIC, W_OPEN, W_CLOSED, W_GEN, W_HOSTILE):
+        t = export_terms(export, w)
         train = "y" if t["ai_training"]["decision"] == t["ai_generative"]["decision"] == "allow" else "n"
-        assert got == {"train-ai": train,
-                       "ai-use": "y" if t["ai_generative"]["decision"] == "allow" else "n",
-                       "search": "y" if t["search_indexing"]["decision"] == "allow" else "n"}
+        want = {"train-ai": train,
+                "ai-use": "y" if t["ai_generative"]["decision"] == "allow" else "n",
+                "search": "y" if t["search_indexing"]["decision"] == "allow" else "n"}
+        assert by_path.get(f"/works/{w}/", [default] * groups) == [want] * groups, w
+
+
+def group_rules(body: str, agent: str) -> list[str]:
+    """The lines after the ``User-agent`` lines (and their comments) of the group naming ``agent``, to its end."""
+    lines = body.splitlines()
+    i = lines.index(f"User-agent: {agent}")
+    while i < len(lines) and (lines[i].startswith("User-agent:") or lines[i].startswith("#")):
+        i += 1
+    end = lines.index("", i) if "" in lines[i:] else len(lines)
+    return lines[i:end]
+
+
+def test_robots_groups_write_a_works_default_and_its_exceptions(site):
+    body = text(site, "robots.txt")
+    lines = body.splitlines()
+    gpt = group_rules(body, "GPTBot")
+    # Four of the five works are refused to the training crawlers: /works/ is refused, the open work allowed,
+    # and the more specific line comes first so that first-match readers agree with longest-match ones.
+    assert gpt[:4] == [f"Allow: /works/{W_OPEN}/", "Disallow: /works/", "Allow: /terms/", "Allow: /"]
+    # ImagesiftBot (ai_training, tdm) may fetch two works and not three: a tie in lines, so per-work refusals.
+    assert group_rules(body, "ImagesiftBot")[:5] == [f"Disallow: /works/{W_LIC}/", f"Disallow: /works/{W_CLOSED}/",
+                                                     f"Disallow: /works/{W_HOSTILE}/", "Allow: /terms/", "Allow: /"]
+    star = group_rules(body, "*")
+    assert star[:3] == [f"Disallow: /works/{W_CLOSED}/", "Allow: /terms/", "Allow: /"]
+    # Content-Usage: the works that differ first, then the /works/ default.
+    assert star[3:] == [f"Content-Usage: /works/{W_OPEN}/ train-ai=y, ai-use=y, search=y",
+                        f"Content-Usage: /works/{W_CLOSED}/ train-ai=n, ai-use=n, search=n",
+                        "Content-Usage: /works/ train-ai=n, ai-use=n, search=y"]
+    # A small site still names every work in the header.
+    assert f"# /works/{W_GEN}/ Per Item / Björk-like" in lines
+    ai = text(site, "ai.txt").splitlines()
+    assert ai[ai.index("User-Agent: *") + 1:] == ["# Open Field / Ana Lima", f"Allow: /works/{W_OPEN}/",
+                                                   "Disallow: /works/", "Allow: /terms/", "Allow: /"]
 
 
 def test_robots_and_ai_txt_cannot_be_injected_by_titles(site):
@@ -539,9 +597,29 @@ def _has(problems, *words):
 
 
 def test_check_finds_robots_allowing_a_training_crawler(site, export):
-    bad = replace_in(site, "robots.txt", f"Disallow: /works/{W_LIC}/\n", "")  # first group: GPTBot & co.
+    bad = replace_in(site, "robots.txt", "Disallow: /works/\n", "")  # first group: GPTBot & co.
     problems = check_site(bad, export)
     assert _has(problems, "robots.txt", "User-agent: GPTBot", "allows", W_LIC)
+    bad = replace_in(site, "robots.txt", f"Disallow: /works/{W_LIC}/\n", "")  # ImagesiftBot: per-work refusals
+    assert _has(check_site(bad, export), "robots.txt", "User-agent: ImagesiftBot", "allows", W_LIC)
+    bad = replace_in(site, "robots.txt", f"Allow: /works/{W_OPEN}/\n", f"Allow: /works/{W_LIC}/\n")
+    problems = check_site(bad, export)
+    assert _has(problems, "User-agent: GPTBot", "allows", W_LIC) and _has(problems, "User-agent: GPTBot", "disallows", W_OPEN)
+
+
+def test_check_finds_rules_in_an_order_first_match_readers_misread(site, export):
+    # The longest match still reads it right, urllib.robotparser (first match) does not.
+    bad = replace_in(site, "robots.txt", f"Allow: /works/{W_OPEN}/\nDisallow: /works/\n",
+                     f"Disallow: /works/\nAllow: /works/{W_OPEN}/\n")
+    problems = check_site(bad, export)
+    assert _has(problems, "robots.txt", "User-agent: GPTBot", "disallows", W_OPEN, "first matching line")
+    assert not _has(problems, W_LIC)
+    rp = urllib.robotparser.RobotFileParser()
+    rp.parse(text(bad, "robots.txt").splitlines())
+    assert not rp.can_fetch("GPTBot", f"{BASE}/works/{W_OPEN}/a")  # what the check warns about
+    bad = replace_in(site, "ai.txt", f"Allow: /works/{W_OPEN}/\nDisallow: /works/\n",
+                     f"Disallow: /works/\nAllow: /works/{W_OPEN}/\n")
+    assert _has(check_site(bad, export), "ai.txt", "disallows", W_OPEN, "first matching line")
 
 
 def test_check_finds_tdmrep_reserving_an_allowed_work(site, export):
@@ -588,7 +666,7 @@ def test_check_finds_a_work_missing_from_an_output(site, export):
     assert _has(check_site(dataclasses.replace(site, files=files), export), "rsl.xml", "no <content", W_GEN)
     headers = [(p, h) for p, h in site.headers if W_GEN not in p]
     assert _has(check_site(dataclasses.replace(site, headers=headers), export), "Site.headers", "no headers", W_GEN)
-    bad = replace_in(site, "robots.txt", f"Content-Usage: /works/{W_GEN}/", "# gone", count=-1)
+    bad = replace_in(site, "robots.txt", "Content-Usage: /works/ ", "# gone ", count=-1)  # W_GEN has the default
     assert _has(check_site(bad, export), "robots.txt", "no Content-Usage", W_GEN)
     assert _has(check_site(without(site, f"tdm/policies/{W_LIC}.json"), export), "tdm/policies", "missing")
 
@@ -606,10 +684,13 @@ def test_check_finds_corrupted_snippets_pages_and_policies(site, export):
     assert _has(check_site(bad, export), f"tdm/policies/{W_LIC}.json", "price 4.00")
     files = dict(site.files, **{f"tdm/policies/{W_OPEN}.json": site.files[f"tdm/policies/{W_LIC}.json"]})
     assert _has(check_site(dataclasses.replace(site, files=files), export), W_OPEN, "not license")
-    bad = replace_in(site, "ai.txt", f"Disallow: /works/{W_LIC}/\n", "")
+    bad = replace_in(site, "ai.txt", "Disallow: /works/\n", "")
     assert _has(check_site(bad, export), "ai.txt", "allows", W_LIC)
-    bad = replace_in(site, "robots.txt", f"Content-Usage: /works/{W_LIC}/ train-ai=n", f"Content-Usage: /works/{W_LIC}/ train-ai=y")
-    assert _has(check_site(bad, export), "robots.txt", "Content-Usage", W_LIC)
+    bad = replace_in(site, "robots.txt", "Content-Usage: /works/ train-ai=n", "Content-Usage: /works/ train-ai=y")
+    assert _has(check_site(bad, export), "robots.txt", "User-agent: GPTBot", "Content-Usage", W_LIC)
+    bad = replace_in(site, "robots.txt", f"Content-Usage: /works/{W_CLOSED}/ train-ai=n, ai-use=n, search=n",
+                     f"Content-Usage: /works/{W_CLOSED}/ train-ai=n, ai-use=n, search=y")
+    assert _has(check_site(bad, export), "robots.txt", "Content-Usage", W_CLOSED, "search=n")
     bad = replace_in(site, f"terms/works/{W_OPEN}.html", "<main>", "<main><script>alert(1)</script>")
     assert _has(check_site(bad, export), f"{W_OPEN}.html", "<script>")
     bad = replace_in(site, f"terms/works/{W_OPEN}.html", 'data-use="tdm" data-decision="allow"',
@@ -623,14 +704,142 @@ def test_check_finds_corrupted_snippets_pages_and_policies(site, export):
     assert _has(check_site(bad, export), "robots.txt", "terms pages")
 
 
-def test_check_reports_robots_over_the_rfc_limit(export):
-    e = copy.deepcopy(export)
-    template = e["works"][1]
-    e["works"] = [dict(copy.deepcopy(template), work_id=f"w{i:05d}") for i in range(1700)]
-    e["creators"] = []
+# ---------------------------------------------------------------- robots.txt for large catalogues
+
+
+_DENY_ALL = {**{u: {"decision": "deny"} for u in USES}, "search_indexing": ALLOW}
+_KINDS = {
+    "deny": _DENY_ALL,
+    "open": {**{u: ALLOW for u in USES}, "voice_likeness": {"decision": "deny"}},
+    "licensed": {**_DENY_ALL, "ai_training": LICENCE, "tdm": LICENCE},
+    "train-only": {**_DENY_ALL, "ai_training": ALLOW, "tdm": ALLOW},  # ImagesiftBot may fetch, GPTBot may not
+    "unsearchable": {**_DENY_ALL, "search_indexing": {"decision": "deny"}},
+}
+
+
+def catalogue(n: int, kind) -> dict:
+    """An export of ``n`` works with 16-hex-digit ids, built cheaply: work ``i`` has the terms ``_KINDS[kind(i)]``."""
+    return {"generated_at": "2026-11-23T11:00:00+00:00", "tool": {"name": "consentry", "version": "0.1.0"},
+            "creators": [],
+            "works": [{"work_id": f"{i:016x}", "title": f"Work {i}", "creator": "Collecting Society",
+                       "terms": {"uses": _KINDS[kind(i)], "valid_from": None, "valid_until": None,
+                                 "jurisdiction": None}} for i in range(n)]}
+
+
+def robots_site(export) -> Site:
+    """Only robots.txt and ai.txt of the site ``build_site`` would make (the pages of 20,000 works take minutes)."""
+    plan = build_plan(export, base_url=BASE)
+    return Site(base_url=plan.base_url, files={"robots.txt": render_robots(plan, load_crawlers()).encode("utf-8"),
+                                               "ai.txt": render_ai_txt(plan).encode("utf-8")})
+
+
+def _collecting_society(i: int) -> str:
+    if i % 400 == 7:
+        return "unsearchable"  # 50 works
+    return {1: "open", 2: "licensed", 3: "train-only"}.get(i % 40, "deny")  # 500 of each, the rest refused
+
+
+@pytest.fixture(scope="module")
+def big_export():
+    return catalogue(20_000, _collecting_society)
+
+
+def test_robots_for_20000_works_stays_under_the_rfc_limit_and_exact(big_export):
+    e = big_export
+    s = robots_site(e)
+    body = text(s, "robots.txt")
+    assert len(s.files["robots.txt"]) < ROBOTS_LIMIT_BYTES
+    assert check_robots(s, e) == []  # every work, every crawler, longest and first match, Content-Usage
+    assert "# /works/0000000000000000/" not in body and f"{BASE}/terms/index.json" in body
+    rng = random.Random(9309)
+    sample_ids = sorted({*range(0, 120), 407, 10_007, 19_999, *rng.sample(range(20_000), 60)})
+    sample = {"works": [e["works"][i] for i in sample_ids]}
+    assert {_collecting_society(i) for i in sample_ids} == set(_KINDS)
+    rp = urllib.robotparser.RobotFileParser()
+    rp.parse(body.splitlines())
+    pr = Protego.parse(body)
+    agents = [(c.token, c.uses) for c in load_crawlers()] + [("Googlebot", ("search_indexing",))]
+    for token, uses in agents:
+        for i in sample_ids:
+            wid = f"{i:016x}"
+            url = f"{BASE}/works/{wid}/track.wav"
+            want = may_fetch(sample, wid, uses)
+            assert rp.can_fetch(token, url) is want, (token, wid, "urllib.robotparser")
+            assert pr.can_fetch(url, token) is want, (token, wid, "protego")
+        assert rp.can_fetch(token, f"{BASE}/terms/index.html") and pr.can_fetch(f"{BASE}/terms/index.html", token)
+    ai = urllib.robotparser.RobotFileParser()
+    ai.parse(text(s, "ai.txt").splitlines())
+    for i in sample_ids:
+        wid = f"{i:016x}"
+        assert ai.can_fetch("AnyDatasetBuilder", f"{BASE}/works/{wid}/x.wav") is may_fetch(
+            sample, wid, ("ai_training", "ai_generative"))
+
+
+def test_robots_over_the_rfc_limit_is_a_warning(site, export):
+    padding = ("# " + "x" * 97 + "\n") * 5200  # 520,000 bytes of comments, nothing else wrong
+    bad = replace_in(site, "robots.txt", "License:", padding + "License:")
+    # Too big to be read whole, but not a contradiction: a warning, and the site is otherwise consistent.
+    assert check_site(bad, export) == []
+    warnings = site_warnings(bad)
+    assert len(warnings) == 1 and warnings[0].startswith("robots.txt: ") and "500 KiB" in warnings[0]
+    assert site_warnings(site) == []
+    # As many works allowed as refused: the exceptions are half the works, and 4,000 works are too many.
+    e = catalogue(4_000, lambda i: "open" if i % 2 else "deny")
+    s = robots_site(e)
+    assert len(s.files["robots.txt"]) > ROBOTS_LIMIT_BYTES
+    assert check_robots(s, e) == []
+    assert any(w.startswith("robots.txt: ") for w in site_warnings(s))
+
+
+def test_robots_lists_works_only_for_small_sites():
+    def header(n):
+        return text(robots_site(catalogue(n, _collecting_society)), "robots.txt").split("\nUser-agent:", 1)[0]
+    small, large = header(LIST_WORKS_UP_TO), header(LIST_WORKS_UP_TO + 1)
+    assert small.count("\n# /works/") == LIST_WORKS_UP_TO and "# /works/00000000000000c7/ Work 199 /" in small
+    assert "# /works/0" not in large
+    assert f"# {LIST_WORKS_UP_TO + 1} works" in large and f"# {BASE}/terms/index.html" in large
+    ai = text(robots_site(catalogue(LIST_WORKS_UP_TO + 1, _collecting_society)), "ai.txt")
+    assert "# Work " not in ai and f"# {BASE}/terms/index.json" in ai
+
+
+def test_a_site_above_the_list_threshold_has_no_contradictions():
+    e = catalogue(LIST_WORKS_UP_TO + 40, _collecting_society)
     s = build_site(e, base_url=BASE)
-    problems = check_site(s, e)
-    assert problems == [p for p in problems if "500 KiB" in p] and problems
+    assert check_site(s, e) == []
+    assert s.files["robots.txt"] == robots_site(e).files["robots.txt"]
+
+
+_DECISION_TERMS = {"allow": ALLOW, "deny": {"decision": "deny"}, "license": LICENCE}
+
+
+@settings(max_examples=60, deadline=None)
+@given(decisions=st.lists(st.fixed_dictionaries({u: st.sampled_from(sorted(_DECISION_TERMS)) for u in USES}),
+                          max_size=12))
+def test_every_reader_agrees_with_the_terms_of_random_catalogues(decisions):
+    e = {"generated_at": "2026-11-23T11:00:00+00:00", "creators": [],
+         "works": [{"work_id": f"work-{i}", "title": f"Work {i}",
+                    "terms": {"uses": {u: _DECISION_TERMS[d[u]] for u in USES}}} for i, d in enumerate(decisions)]}
+    s = robots_site(e)
+    assert check_robots(s, e) == []
+    body = text(s, "robots.txt")
+    rp = urllib.robotparser.RobotFileParser()
+    rp.parse(body.splitlines())
+    pr = Protego.parse(body)
+    ours = parse_robots(body)
+    ai = urllib.robotparser.RobotFileParser()
+    ai.parse(text(s, "ai.txt").splitlines())
+    agents = [(c.token, c.uses) for c in load_crawlers()] + [("*", ("search_indexing",))]
+    for i in range(len(decisions)):
+        wid = f"work-{i}"
+        path = f"/works/{wid}/track.wav"
+        for token, uses in agents:
+            want = may_fetch(e, wid, uses)
+            assert rp.can_fetch(token, BASE + path) is want, (token, wid, "urllib.robotparser")
+            assert pr.can_fetch(BASE + path, token) is want, (token, wid, "protego")
+            assert ours.decide(token, path)[0] is want, (token, wid, "consentry")
+            usage = ours.content_usage(token, path)
+            assert len(usage) == 1 and parse_aipref(usage[0][0]) == expected_aipref(export_terms(e, wid)), (token, wid)
+        assert ai.can_fetch("AnyDatasetBuilder", BASE + path) is may_fetch(e, wid, ("ai_training", "ai_generative"))
 
 
 # ---------------------------------------------------------------- inputs
@@ -781,8 +990,6 @@ def _naive_match_length(pattern: str, path: str):
     rx = "".join(".*" if ch == "*" else re.escape(ch) for ch in body) + ("$" if anchored else "")
     return len(pattern.encode()) if re.match(rx, norm(path), flags=re.DOTALL) else None
 
-
-from hypothesis import given, settings, strategies as st  # noqa: E402
 
 _PATH_PIECES = st.sampled_from(list("/ab*$%2Fé") + ["%41", "/works/"])
 

@@ -18,6 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consentry.errors import InputError
+from consentry.publish import load_crawlers as publish_crawlers
+from consentry.publish.mapping import crawler_allowed, expected_aipref
+from consentry.publish.plan import build_plan
+from consentry.publish.robots import render_robots
+from consentry.registry.usage import USES
 from consentry.signals import Signal, SignalProblem
 from consentry.verify import FetchPolicy, VerifyReport, verify_target
 from consentry.verify.aipref import SFError, parse_dictionary, preference_signals, usage_preferences
@@ -154,6 +159,35 @@ def test_content_usage_rules_follow_the_draft_example():
     assert prefs("Other", "/never/test") == []
     assert prefs("Other", "/ai-ok/test") == ["train-ai=y"]
     assert prefs("ExampleBot", "/never/test") == ["train-ai=y"]
+
+
+_DECISIONS = {"allow": {"decision": "allow"}, "deny": {"decision": "deny"},
+              "license": {"decision": "license", "price": 40.0, "currency": "EUR", "unit": "per-work",
+                          "contact": "mailto:rights@example.org"}}
+
+
+@settings(max_examples=40, deadline=None)
+@given(works=st.lists(st.fixed_dictionaries({u: st.sampled_from(sorted(_DECISIONS)) for u in USES}), max_size=10))
+def test_published_works_default_and_exceptions_read_back(works):
+    """robots.txt as `consentry publish` writes it (a /works/ default, per-work exceptions) read by verify's reader."""
+    export = {"generated_at": "2026-11-23T11:00:00+00:00", "creators": [],
+              "works": [{"work_id": f"w{i}", "terms": {"uses": {u: _DECISIONS[d[u]] for u in USES}}}
+                        for i, d in enumerate(works)]}
+    plan = build_plan(export, base_url="https://music.example.org")
+    robots = parse_robots(render_robots(plan, publish_crawlers()))
+    agents = [(c.token, c.uses) for c in publish_crawlers()] + [("SomeSearchEngine", ("search_indexing",))]
+    for w in plan.works:
+        path = f"/works/{w.work_id}/song.mp3"
+        for token, uses in agents:
+            decision = match_crawler(robots, token, path)
+            assert decision.allowed is crawler_allowed(w.uses, uses), (token, w.work_id, decision.describe())
+            rules = content_usage_for(decision, path)
+            if not decision.allowed:
+                assert rules == []  # the draft: no preferences for what may not be crawled
+                continue
+            assert len(rules) == 1, (token, w.work_id, rules)
+            got = {k: str(v) for k, (v, _) in parse_dictionary(rules[0].preference).items()}
+            assert got == expected_aipref(w.uses), (token, w.work_id, rules[0].raw)
 
 
 def test_robots_license_lines_and_notes():
@@ -758,3 +792,13 @@ def test_fuzz_whole_folder(robots, tdmrep, rsl, headers, path):
         assert all(isinstance(p, SignalProblem) for p in report.problems)
         assert set(report.verdicts) == {"ai_training", "ai_generative", "voice_likeness", "tdm", "search_indexing"}
         json.dumps(report.as_dict())
+
+
+def test_xml_with_an_unknown_encoding_is_a_finding_not_a_crash():
+    # Found by test_fuzz_rsl: expat raises LookupError, not ExpatError, for encoding="U-TF-8".
+    doc = b'<?xml version="1.0" encoding="U-TF-8"?><rsl xmlns="https://rslstandard.org/rsl"/>'
+    with pytest.raises(UnsafeXml, match="unreadable XML declaration"):
+        parse_xml_safely(doc)
+    from consentry.verify.rsl import read_rsl
+    parsed, problems = read_rsl(doc, document_url="https://example.org/rsl.xml")
+    assert parsed is None and "unreadable signal at https://example.org/rsl.xml" in problems[0].source

@@ -31,7 +31,7 @@ def publish(
     The outputs are checked against each other and the registry first; a
     contradiction stops the publication (exit 1) and is reported.
     """
-    from ..publish import build_site, check_site, write_site
+    from ..publish import build_site, check_site, site_warnings, write_site
 
     with _open(create=False) as reg:
         export = reg.terms_export()
@@ -41,9 +41,13 @@ def publish(
         for p in problems:
             err_console.print(f"[red]contradiction[/]: {p}", highlight=False)
         raise InputError(f"{len(problems)} contradiction(s) between the generated files; nothing was written to {out}")
+    warnings = site_warnings(site)
+    for w in warnings:
+        err_console.print(f"[yellow]warning[/]: {w}", highlight=False)
     write_site(site, out)
     if as_json:
-        typer.echo(json.dumps({"out": str(out), "files": sorted(site.files), "headers": site.headers}))
+        typer.echo(json.dumps({"out": str(out), "files": sorted(site.files), "headers": site.headers,
+                               "warnings": warnings}))
         return
     console.print(f"wrote {len(site.files)} files for {len(export['works'])} work(s) of {len(export['creators'])} creator(s) to {out}; "
                   f"server snippets in {out / 'server'}", highlight=False)

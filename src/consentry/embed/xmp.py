@@ -87,6 +87,8 @@ def parse_packet(packet: bytes) -> ET.Element:
         root = ET.fromstring(text)
     except ET.ParseError as exc:
         raise XmpError(f"XMP packet is not well-formed XML ({exc})") from None
+    except (LookupError, ValueError) as exc:  # e.g. an unknown encoding in the XML declaration
+        raise XmpError(f"XMP packet has an unreadable XML declaration ({str(exc)[:80]})") from None
     if root.tag not in ("{adobe:ns:meta/}xmpmeta", "{adobe:ns:meta/}xapmeta", _RDF + "RDF"):
         raise XmpError(f"XMP packet root is {root.tag!r}, not x:xmpmeta or rdf:RDF")
     return root
@@ -108,7 +110,7 @@ def _prefixes(packet: bytes) -> dict[str, str]:
         for _event, (prefix, uri) in ET.iterparse(io.BytesIO(packet.strip(b"\x00 \t\r\n")), events=("start-ns",)):
             if prefix and uri not in found:
                 found[uri] = prefix
-    except ET.ParseError:
+    except (ET.ParseError, LookupError, ValueError):
         pass
     return found
 

@@ -8,8 +8,8 @@ The export is the dict of docs/terms-model.md; the files written, the specs
 and versions implemented and the choices made are in docs/publish.md.
 """
 
-from .check import check_site
+from .check import check_site, site_warnings
 from .crawlers import Crawler, load_crawlers
 from .site import MANIFEST_NAME, Site, build_site, write_site
 
-__all__ = ["Crawler", "MANIFEST_NAME", "Site", "build_site", "check_site", "load_crawlers", "write_site"]
+__all__ = ["Crawler", "MANIFEST_NAME", "Site", "build_site", "check_site", "load_crawlers", "site_warnings", "write_site"]

@@ -3,11 +3,14 @@
 Each output is parsed from its bytes, the way a client would read it, and
 what it says about each work and use is compared with the export (through
 the mapping of :mod:`consentry.publish.mapping`) and with the other outputs:
-robots.txt per crawler (allow/deny and Content-Usage), ai.txt, tdmrep.json
-and the TDM policies, the RSL document, ``Site.headers``, headers.json and
-the three server snippets, the HTML pages (TDMRep meta tags against the
-headers, the per-use tables, well-formedness, no scripts) and the JSON
-pages. A problem is one line naming the file, the work and what disagrees.
+robots.txt per crawler (allow/deny, read by the longest match of RFC 9309
+and by the first matching line as older readers do, and Content-Usage),
+ai.txt, tdmrep.json and the TDM policies, the RSL document,
+``Site.headers``, headers.json and the three server snippets, the HTML
+pages (TDMRep meta tags against the headers, the per-use tables,
+well-formedness, no scripts) and the JSON pages. A problem is one line
+naming the file, the work and what disagrees. :func:`check_robots` runs the
+robots.txt and ai.txt checks alone.
 """
 
 from __future__ import annotations
@@ -54,6 +57,24 @@ def check_site(site: Site, export: Mapping, *, crawlers: tuple[Crawler, ...] | N
     _check_html(site, plan, problems)
     _check_json_pages(site, plan, problems)
     return problems
+
+
+def site_warnings(site: Site) -> list[str]:
+    """Risks that are not contradictions: today, a robots.txt larger than crawlers must read.
+
+    RFC 9309 (2.5) asks crawlers to parse at least 500 KiB; rules past that
+    may be ignored. The file is still right, and the other signals (HTTP
+    headers, TDMRep, RSL, the terms pages) carry every work's terms, so
+    publishing goes on with the warning rather than publishing nothing.
+    """
+    warnings = []
+    for name in ("robots.txt", "ai.txt"):
+        size = len(site.files.get(name, b""))
+        if size > ROBOTS_LIMIT_BYTES:
+            warnings.append(f"{name}: {size // 1024} KiB, over the 500 KiB that RFC 9309 crawlers must read; "
+                            "rules past that point may be ignored (the HTTP headers, TDMRep and RSL still carry "
+                            "every work's terms)")
+    return warnings
 
 
 def _text(site: Site, name: str, problems: list[str]) -> str | None:
@@ -106,14 +127,24 @@ def _decision_word(allowed: bool) -> str:
     return "allows" if allowed else "disallows"
 
 
+def check_robots(site: Site, export: Mapping, *, crawlers: tuple[Crawler, ...] | None = None,
+                 today=None) -> list[str]:
+    """The robots.txt and ai.txt part of :func:`check_site` alone, for every work and crawler.
+
+    For a site holding only those two files (``[]`` when they agree with
+    ``export``); :func:`check_site` runs the same checks among all the others.
+    """
+    plan = build_plan(export, base_url=site.base_url, today=today)
+    problems: list[str] = []
+    _check_robots(site, plan, crawlers if crawlers is not None else load_crawlers(), problems)
+    _check_ai_txt(site, plan, problems)
+    return problems
+
+
 def _check_robots(site: Site, plan: SitePlan, crawlers, problems: list[str]) -> None:
     text = _text(site, "robots.txt", problems)
     if text is None:
         return
-    size = len(site.files["robots.txt"])
-    if size > ROBOTS_LIMIT_BYTES:
-        problems.append(f"robots.txt: {size // 1024} KiB, over the 500 KiB that RFC 9309 crawlers must read; "
-                        "rules past that point may be ignored")
     robots = parse_robots(text)
     for key, value, lineno in robots.other:
         if key not in ("license", "sitemap"):
@@ -122,6 +153,13 @@ def _check_robots(site: Site, plan: SitePlan, crawlers, problems: list[str]) -> 
         problems.append(f"robots.txt: no 'License: {plan.url('/rsl.xml')}' line pointing to the RSL document")
     agents = [(c.token, c.uses, f"User-agent: {c.token}") for c in crawlers]
     agents.append(("*", ("search_indexing",), "User-agent: *"))
+    paths = [w.media_path + "file" for w in plan.works]
+    want_prefs = [_pref_text(expected_aipref(w.uses)) for w in plan.works]
+    # Crawlers that obey the same groups read the same rules: what the file says for each work is
+    # worked out once per set of groups, and compared with the export for every crawler.
+    read: dict[tuple[int, ...], list] = {}
+    wanted: dict[tuple[str, ...], list[bool]] = {}
+    fits: dict[tuple[str, str], bool | None] = {}  # (value written, value meant) -> agree? None: unreadable
     for token, uses, label in agents:
         if token != "*" and not any(token.lower() in (a.lower() for a in g.agents) for g in robots.groups):
             problems.append(f"robots.txt: no group for AI crawler {token}")
@@ -129,9 +167,12 @@ def _check_robots(site: Site, plan: SitePlan, crawlers, problems: list[str]) -> 
         allowed_terms, _ = robots.decide(token, "/terms/index.html")
         if not allowed_terms:
             problems.append(f"robots.txt ({label}): disallows the terms pages under /terms/; they must stay readable")
-        for w in plan.works:
-            want = crawler_allowed(w.uses, uses)
-            got, lineno = robots.decide(token, w.media_path + "file")
+        key = tuple(id(g) for g in robots.select(token))
+        if key not in read:
+            read[key] = [(*robots.decisions(token, p), robots.content_usage(token, p)) for p in paths]
+        if uses not in wanted:
+            wanted[uses] = [crawler_allowed(w.uses, uses) for w in plan.works]
+        for w, want, ((got, lineno), first, found), want_pref in zip(plan.works, wanted[uses], read[key], want_prefs):
             if got != want:
                 where = f" line {lineno}" if lineno else ""
                 problems.append(
@@ -139,22 +180,40 @@ def _check_robots(site: Site, plan: SitePlan, crawlers, problems: list[str]) -> 
                     f"{', '.join(uses)} ({', '.join(w.uses[u]['decision'] for u in uses)}) mean it "
                     f"{'may' if want else 'may not'} fetch work {w.work_id}"
                 )
-            found = robots.content_usage(token, w.media_path + "file")
+            elif first[0] != want:
+                problems.append(_first_match_problem("robots.txt", label, w, first))
             if not found:
                 problems.append(f"robots.txt ({label}): no Content-Usage line for {w.media_path} (work {w.work_id})")
                 continue
-            want_pref = expected_aipref(w.uses)
             for pref, lineno in found:
-                got_pref = parse_aipref(pref)
-                if got_pref is None:
+                if (pref, want_pref) not in fits:
+                    fits[pref, want_pref] = _says(pref, want_pref)
+                fit = fits[pref, want_pref]
+                if fit is None:
                     problems.append(f"robots.txt line {lineno}: Content-Usage {pref!r} is not a valid dictionary")
-                elif {k: got_pref.get(k) for k in want_pref} != want_pref:
+                elif not fit:
                     problems.append(f"robots.txt line {lineno} ({label}): Content-Usage for work {w.work_id} says "
-                                    f"{pref!r}, the export means {_pref_text(want_pref)!r}")
+                                    f"{pref!r}, the export means {want_pref!r}")
+
+
+def _first_match_problem(name: str, label: str, w: WorkPlan, first: tuple[bool, int | None]) -> str:
+    where = f" line {first[1]}" if first[1] else ""
+    return (f"{name}{where} ({label}): {_decision_word(first[0])} {w.media_path} for readers that take the first "
+            f"matching line (urllib.robotparser), unlike the longest match; the rule for work {w.work_id} must come "
+            "before the rules for /works/ and /")
 
 
 def _pref_text(pref: dict[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in pref.items())
+
+
+def _says(written: str, meant: str) -> bool | None:
+    """Whether the Content-Usage value ``written`` gives every label of ``meant`` its value; None if unreadable."""
+    got = parse_aipref(written)
+    if got is None:
+        return None
+    want = parse_aipref(meant) or {}
+    return all(got.get(k) == v for k, v in want.items())
 
 
 def _check_ai_txt(site: Site, plan: SitePlan, problems: list[str]) -> None:
@@ -166,12 +225,14 @@ def _check_ai_txt(site: Site, plan: SitePlan, problems: list[str]) -> None:
         problems.append(f"ai.txt line {lineno}: not a rule this site writes ({key or value!r})")
     for w in plan.works:
         want = ai_txt_allowed(w.uses)
-        got, lineno = aitxt.decide("*", w.media_path + "file")
+        (got, lineno), first = aitxt.decisions("*", w.media_path + "file")
         if got != want:
             where = f" line {lineno}" if lineno else ""
             problems.append(f"ai.txt{where}: {_decision_word(got)} {w.media_path}, but the export's training terms "
                             f"({w.uses['ai_training']['decision']}, {w.uses['ai_generative']['decision']}) mean "
                             f"AI training data sets {'may' if want else 'may not'} take work {w.work_id}")
+        elif first[0] != want:
+            problems.append(_first_match_problem("ai.txt", "User-Agent: *", w, first))
 
 
 def _check_tdmrep(site: Site, plan: SitePlan, problems: list[str]) -> None:

@@ -3,13 +3,30 @@
 Writing: one group per distinct set of uses among the AI crawlers (each
 group names all its crawlers with one ``User-agent`` line each, with a
 comment saying who runs it, why and where that is documented), then the
-``User-agent: *`` group. In every group: ``Disallow: /works/<id>/`` for each
-work the group may not fetch, ``Allow: /terms/`` and ``Allow: /`` (the terms
-pages stay open to everyone), and one ``Content-Usage`` line per work.
-``Disallow`` lines come first so that first-match parsers (Python's
-:mod:`urllib.robotparser`) and longest-match parsers (RFC 9309, Google,
-protego) read the same thing. No blank line inside a group (some parsers end
-a group there).
+``User-agent: *`` group. No blank line inside a group (some parsers end a
+group there).
+
+The file grows with the works that are *exceptions*, not with all works:
+in every group the path ``/works/`` carries the decision most works share,
+and only the works that differ get a line of their own.
+
+- Access: when more works are refused to the group than it may fetch (by
+  more than the one line it costs), ``Allow: /works/<id>/`` for each work it
+  may fetch, then ``Disallow: /works/``; otherwise ``Disallow: /works/<id>/``
+  for each refused work and nothing for ``/works/``. Then ``Allow: /terms/``
+  and ``Allow: /`` (the terms pages stay open to everyone).
+- Usage: ``Content-Usage: /works/<id>/ ...`` for each work whose preference
+  differs from the most common one, then ``Content-Usage: /works/ ...`` with
+  the most common one.
+
+A per-work path is longer than ``/works/``, so longest-match parsers
+(RFC 9309, Google, protego, draft-ietf-aipref-attach for Content-Usage) let
+it win; it is also written first, so first-match parsers (Python's
+:mod:`urllib.robotparser`) read the same thing. ai.txt (one ``User-Agent: *``
+group) is written the same way.
+
+Up to :data:`LIST_WORKS_UP_TO` works, the header comment lists every work
+with its title and creator; above, it points to the terms index instead.
 
 Reading (for :func:`consentry.publish.check_site`): :func:`parse_robots` is
 a small RFC 9309 reader (groups, longest match, ``*`` and ``$``, allow wins a
@@ -20,15 +37,25 @@ from __future__ import annotations
 
 import re
 import urllib.parse
+from collections import Counter
 from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
 from .crawlers import Crawler
 from .mapping import ai_txt_allowed, content_usage, crawler_allowed, search_allowed
-from .plan import SitePlan
+from .plan import SitePlan, WorkPlan
 from .text import comment_text
 
 #: RFC 9309 section 2.5: crawlers must parse at least this much.
 ROBOTS_LIMIT_BYTES = 500 * 1024
+
+#: Up to this many works, robots.txt and ai.txt name each work (title and
+#: creator) in comments; above, the comments point to the terms index, which
+#: lists them all.
+LIST_WORKS_UP_TO = 200
+
+#: The path under which every work's media is served; each group's default.
+WORKS_PATH = "/works/"
 
 
 def _header_lines(plan: SitePlan, what: str) -> list[str]:
@@ -41,6 +68,66 @@ def _header_lines(plan: SitePlan, what: str) -> list[str]:
     ]
 
 
+def _lists_works(plan: SitePlan) -> bool:
+    return len(plan.works) <= LIST_WORKS_UP_TO
+
+
+def _where_the_works_are(plan: SitePlan) -> list[str]:
+    return [
+        f"# {len(plan.works)} works, media under /works/<work_id>/: too many to list here. Every work,",
+        "# with its title, creator and terms, is in the terms index:",
+        f"# {plan.url('/terms/index.html')}",
+        f"# {plan.url('/terms/index.json')}",
+    ]
+
+
+def _work_comment(w: WorkPlan) -> str:
+    return f"# {comment_text(w.title)} / {comment_text(w.creator_name)}"
+
+
+def _access_lines(works: Sequence[WorkPlan], may_fetch: Callable[[WorkPlan], bool], *,
+                 titled: bool = False) -> list[str]:
+    """The ``Allow``/``Disallow`` lines for ``/works/`` in one group: a default and the works that differ.
+
+    ``may_fetch(work)`` says whether the group may fetch a work. When
+    refusing ``/works/`` as a whole takes fewer lines (more works refused
+    than fetchable, by more than the one ``Disallow: /works/`` line), the
+    fetchable works get ``Allow: /works/<id>/`` and ``Disallow: /works/``
+    comes last; otherwise each refused work gets ``Disallow: /works/<id>/``.
+    Per-work lines keep the order of ``works``. ``titled`` puts a comment
+    with the work's title and creator before each per-work line.
+    """
+    fetchable: list[WorkPlan] = []
+    refused: list[WorkPlan] = []
+    for w in works:
+        (fetchable if may_fetch(w) else refused).append(w)
+    deny_by_default = len(refused) > len(fetchable) + 1
+    exceptions, verb = (fetchable, "Allow") if deny_by_default else (refused, "Disallow")
+    lines: list[str] = []
+    for w in exceptions:
+        if titled:
+            lines.append(_work_comment(w))
+        lines.append(f"{verb}: {w.media_path}")
+    if deny_by_default:
+        lines.append(f"Disallow: {WORKS_PATH}")
+    return lines
+
+
+def _usage_lines(works: Sequence[WorkPlan]) -> list[str]:
+    """The ``Content-Usage`` lines of a group: the works that differ from the most common value, then ``/works/``.
+
+    The most common value is the one most works have (the first of them in
+    the order of ``works`` on a tie); no lines at all without works.
+    """
+    values = [content_usage(w.uses) for w in works]
+    if not values:
+        return []
+    default = Counter(values).most_common(1)[0][0]
+    lines = [f"Content-Usage: {w.media_path} {v}" for w, v in zip(works, values) if v != default]
+    lines.append(f"Content-Usage: {WORKS_PATH} {default}")
+    return lines
+
+
 def render_robots(plan: SitePlan, crawlers: tuple[Crawler, ...]) -> str:
     """The robots.txt text."""
     lines = _header_lines(plan, "robots.txt")
@@ -48,14 +135,18 @@ def render_robots(plan: SitePlan, crawlers: tuple[Crawler, ...]) -> str:
         "# Allow/Disallow say what each crawler may fetch (RFC 9309); Content-Usage says how",
         "# what it fetches may be used (draft-ietf-aipref-attach, vocabulary draft-ietf-aipref-vocab:",
         "# train-ai, ai-use, search; y = allowed, n = not allowed or only under licence).",
+        "# In each group, /works/ has the rules most works share and each work that differs has",
+        "# its own lines, written first: the longer path wins (RFC 9309 2.2.2, draft-ietf-aipref-attach).",
         "# Licences and prices: License (RSL 1.0) below, /.well-known/tdmrep.json and the terms pages.",
         f"License: {plan.url('/rsl.xml')}",
         "",
-        "# Works (media under /works/<work_id>/):",
     ]
-    for w in plan.works:
-        lines.append(f"# {w.media_path} {comment_text(w.title)} / {comment_text(w.creator_name)}")
-    usage_lines = [f"Content-Usage: {w.media_path} {content_usage(w.uses)}" for w in plan.works]
+    if _lists_works(plan):
+        lines.append("# Works (media under /works/<work_id>/):")
+        lines += [f"# {w.media_path} {comment_text(w.title)} / {comment_text(w.creator_name)}" for w in plan.works]
+    else:
+        lines += _where_the_works_are(plan)
+    usage = _usage_lines(plan.works)
 
     groups: dict[tuple[str, ...], list[Crawler]] = {}
     for c in crawlers:
@@ -65,14 +156,14 @@ def render_robots(plan: SitePlan, crawlers: tuple[Crawler, ...]) -> str:
         for c in members:
             lines.append(f"# {c.token}: {comment_text(c.operator)}, {c.purpose}; {c.source or 'no operator documentation found'}")
             lines.append(f"User-agent: {c.token}")
-        lines += [f"Disallow: {w.media_path}" for w in plan.works if not crawler_allowed(w.uses, uses)]
+        lines += _access_lines(plan.works, lambda w, uses=uses: crawler_allowed(w.uses, uses))
         lines += ["Allow: /terms/", "Allow: /"]
-        lines += usage_lines
+        lines += usage
     lines += ["", "# Everyone else, search engines included: follows each work's search_indexing terms."]
     lines.append("User-agent: *")
-    lines += [f"Disallow: {w.media_path}" for w in plan.works if not search_allowed(w.uses)]
+    lines += _access_lines(plan.works, lambda w: search_allowed(w.uses))
     lines += ["Allow: /terms/", "Allow: /"]
-    lines += usage_lines
+    lines += usage
     return "\n".join(lines) + "\n"
 
 
@@ -82,13 +173,12 @@ def render_ai_txt(plan: SitePlan) -> str:
     lines += [
         "# Works that AI training data sets may not take are disallowed; the rest may be used.",
         "# Licensed works are disallowed here too: licence them first (see the terms pages).",
-        "",
-        "User-Agent: *",
+        "# /works/ has the rule most works share; each work that differs has its own line, written first.",
     ]
-    for w in plan.works:
-        if not ai_txt_allowed(w.uses):
-            lines.append(f"# {comment_text(w.title)} / {comment_text(w.creator_name)}")
-            lines.append(f"Disallow: {w.media_path}")
+    if not _lists_works(plan):
+        lines += _where_the_works_are(plan)
+    lines += ["", "User-Agent: *"]
+    lines += _access_lines(plan.works, lambda w: ai_txt_allowed(w.uses), titled=_lists_works(plan))
     lines += ["Allow: /terms/", "Allow: /"]
     return "\n".join(lines) + "\n"
 
@@ -161,21 +251,40 @@ class _PatternIndex:
 class RobotsFile:
     groups: list[RobotsGroup]
     other: list[tuple[str, str, int]]  # lines outside the grammar we know, e.g. ("license", url, line)
+    _selected: dict = field(default_factory=dict, repr=False, compare=False)
 
     def select(self, token: str) -> list[RobotsGroup]:
         """The groups that apply to ``token`` (RFC 9309 2.2.1): all naming it, else all ``*`` groups."""
         low = token.lower()
-        named = [g for g in self.groups if any(a.lower() == low for a in g.agents)]
-        return named or [g for g in self.groups if "*" in g.agents]
+        # Kept per token: a parsed file is not changed afterwards, and a check asks once per work.
+        if low not in self._selected:
+            named = [g for g in self.groups if any(a.lower() == low for a in g.agents)]
+            self._selected[low] = named or [g for g in self.groups if "*" in g.agents]
+        return self._selected[low]
 
     def decide(self, token: str, path: str) -> tuple[bool, int | None]:
         """(may fetch, line number of the deciding rule or None) by longest match; allow wins ties."""
-        best: tuple[int, bool, int] | None = None
-        for g in self.select(token):
-            for n, allow, lineno in sorted(g.matching_rules(path), key=lambda m: m[2]):
-                if best is None or n > best[0] or (n == best[0] and allow and not best[1]):
-                    best = (n, allow, lineno)
-        return (True, None) if best is None else (best[1], best[2])
+        return self.decisions(token, path)[0]
+
+    def decide_first(self, token: str, path: str) -> tuple[bool, int | None]:
+        """(may fetch, line number) as read by the first matching rule in file order, not the longest.
+
+        What readers from before RFC 9309 do, Python's :mod:`urllib.robotparser`
+        among them. A file is read the same by both only if every more specific
+        rule comes before the general ones it overrides.
+        """
+        return self.decisions(token, path)[1]
+
+    def decisions(self, token: str, path: str) -> tuple[tuple[bool, int | None], tuple[bool, int | None]]:
+        """``(decide(token, path), decide_first(token, path))`` from one look-up of the matching rules."""
+        matches = sorted((m for g in self.select(token) for m in g.matching_rules(path)), key=lambda m: m[2])
+        if not matches:
+            return (True, None), (True, None)
+        best = matches[0]
+        for m in matches[1:]:
+            if m[0] > best[0] or (m[0] == best[0] and m[1] and not best[1]):
+                best = m
+        return (best[1], best[2]), (matches[0][1], matches[0][2])
 
     def content_usage(self, token: str, path: str) -> list[tuple[str, int]]:
         """The Content-Usage preferences (and line numbers) that apply to ``path`` for ``token``."""
@@ -195,8 +304,14 @@ def _match_length(pattern: str, path: str) -> int | None:
     return matches[0][0] if matches else None
 
 
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9/*$\-._~!&'()+,;=:@]*")
+
+
 def _norm(path: str) -> str:
-    # Compare percent-encoded forms, keeping "*", "$" and "/" as they are.
+    # Compare percent-encoded forms, keeping "*", "$" and "/" as they are. A path of only
+    # characters that quote() keeps and without "%" (every path we write) is its own form.
+    if _PLAIN_PATH.fullmatch(path):
+        return path
     return urllib.parse.quote(urllib.parse.unquote(path), safe="/*$-._~!&'()+,;=:@")
 
 

@@ -94,6 +94,8 @@ def read_rsl(data: bytes) -> dict[str, dict[str, RslToken]]:
         root = ET.fromstring(data)
     except ET.ParseError as exc:
         raise ValueError(f"not well-formed XML ({exc})") from None
+    except LookupError as exc:  # an unknown encoding in the XML declaration
+        raise ValueError(f"unreadable XML declaration ({str(exc)[:80]})") from None
     if root.tag != _Q + "rsl":
         raise ValueError(f"root element is {root.tag!r}, not <rsl> in namespace {RSL_NS}")
     out: dict[str, dict[str, RslToken]] = {}
