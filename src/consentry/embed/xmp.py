@@ -87,7 +87,7 @@ def parse_packet(packet: bytes) -> ET.Element:
         root = ET.fromstring(text)
     except ET.ParseError as exc:
         raise XmpError(f"XMP packet is not well-formed XML ({exc})") from None
-    except (LookupError, ValueError) as exc:  # e.g. an unknown encoding in the XML declaration
+    except LookupError as exc:  # e.g. an unknown encoding in the XML declaration
         raise XmpError(f"XMP packet has an unreadable XML declaration ({str(exc)[:80]})") from None
     if root.tag not in ("{adobe:ns:meta/}xmpmeta", "{adobe:ns:meta/}xapmeta", _RDF + "RDF"):
         raise XmpError(f"XMP packet root is {root.tag!r}, not x:xmpmeta or rdf:RDF")
