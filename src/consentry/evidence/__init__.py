@@ -1,0 +1,28 @@
+"""Evidence bundles for checked outputs: signed facts, a report, and a verifier (issue 6).
+
+See docs/evidence.md for the layout, the canonical JSON rule and how a third
+party verifies a bundle with nothing but openssl.
+"""
+
+from .bundle import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, MEMBER_NAMES, bundle_name, write_bundle
+from .canonical import canonical_json
+from .keys import KEY_FILE_NAME, EvidenceKeyError, key_fingerprint, load_or_create_signing_key
+from .verify import OFFSET_TOLERANCE_S, VerifyResult, compare_findings, format_verify_result, verify_bundle
+
+__all__ = [
+    "BUNDLE_FORMAT",
+    "BUNDLE_FORMAT_VERSION",
+    "KEY_FILE_NAME",
+    "MEMBER_NAMES",
+    "OFFSET_TOLERANCE_S",
+    "EvidenceKeyError",
+    "VerifyResult",
+    "bundle_name",
+    "canonical_json",
+    "compare_findings",
+    "format_verify_result",
+    "key_fingerprint",
+    "load_or_create_signing_key",
+    "verify_bundle",
+    "write_bundle",
+]
