@@ -10,7 +10,9 @@ are read once (so that no step pays for the first read from disk):
    decoded with PyAV and turned into an array (``frame.to_ndarray()``) at the
    file's own rate: no resampling, no mixing down;
 2. plain decode again, in ``--workers`` processes;
-3. ``Registry.register(files, workers=--workers)`` into a fresh registry:
+3. ``Registry.register(files, workers=--workers, melody=False)`` into a fresh
+   registry (fingerprinting only: no melody transcription, which
+   ``consentry register`` does by default; benchmarks/run_check.py times that):
    every file whose name starts with the registry file's name (the database,
    its -wal/-shm/.lock files, its index folder) is deleted first;
 4. plain decode in ``--workers`` processes once more, so that a machine that
@@ -136,7 +138,7 @@ def main() -> None:
     t0 = time.perf_counter()
     reg = Registry.open(db)
     try:
-        summary = reg.register(files, workers=args.workers, progress=Progress())
+        summary = reg.register(files, workers=args.workers, progress=Progress(), melody=False)
     finally:
         reg.close()
     register_s = time.perf_counter() - t0

@@ -14,7 +14,7 @@ from consentry.registry.audit import (
 )
 from consentry.registry.ledger import GENESIS_HASH, chain_entry, verify_chain
 from consentry.registry.models import Terms
-from consentry.store.sqlite import MIGRATIONS, SQLiteStore, _statements
+from consentry.store.sqlite import MIGRATIONS, SCHEMA_VERSION, SQLiteStore, _statements
 
 from test_store import make_work  # noqa: E402
 
@@ -150,7 +150,7 @@ def test_a_version_1_registry_is_migrated(tmp_path):
     store = SQLiteStore.open(path)
     w = store.get_work("w1")
     assert (w.title, w.terms.decision, w.terms_version, w.copyright_registered_on) == ("Old song", "deny", 1, None)
-    assert store.stats()["schema_version"] == 3
+    assert store.stats()["schema_version"] == SCHEMA_VERSION
     assert store.list_scans() == []
     # Old terms rows (no per-use detail) read as training-only versions; a new version adds uses.
     assert store.work_terms("w1").uses["ai_training"].decision == "deny"

@@ -42,6 +42,7 @@ class RegisterSummary:
     registered: list[Work] = field(default_factory=list)
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (path, existing work_id)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    melody_errors: list[tuple[str, str]] = field(default_factory=list)  # (path, reason): registered, melody not stored
     seconds: float = 0.0
 
     @property
@@ -72,8 +73,17 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fingerprint_file(path: str, params: MusicEngineParams) -> dict:
-    """Worker: decode and fingerprint one file (runs in a worker process)."""
+def _fingerprint_file(path: str, params: MusicEngineParams, melody: bool = False) -> dict:
+    """Worker: decode and fingerprint one file, and transcribe its melody if asked (runs in a worker process)."""
+    result = _fingerprint_only(path, params)
+    if melody and "error" not in result:
+        from .check.service import transcribe_notes_json
+
+        result.update(transcribe_notes_json(path, max_duration_s=MAX_WORK_DURATION_S + 1))
+    return result
+
+
+def _fingerprint_only(path: str, params: MusicEngineParams) -> dict:
     try:
         audio = decode_audio(path, sample_rate_hz=params.sample_rate_hz, max_duration_s=MAX_WORK_DURATION_S + 1)
         if audio.duration_s > MAX_WORK_DURATION_S:
@@ -143,6 +153,7 @@ class Registry:
         progress: ProgressCallback | None = None,
         batch_size: int = 32,
         batch_seconds: float = 30.0,
+        melody: bool = False,
     ) -> RegisterSummary:
         """Register audio files and folders (recursively).
 
@@ -166,6 +177,11 @@ class Registry:
         workers : int, optional
             Processes that fingerprint in parallel (default: all cores).
         progress : callable(done, total, path), optional
+        melody : bool
+            Also transcribe each work's melody (basic-pitch, in the worker
+            processes) and store its notes for the melody check
+            (docs/check.md). A work whose melody cannot be transcribed is
+            still registered and listed in ``melody_errors``.
         """
         started = time.perf_counter()
         the_terms = terms if isinstance(terms, Terms) else Terms(decision=terms, price=price, currency=currency)
@@ -202,12 +218,27 @@ class Registry:
             progress(done, total, "")
 
         pending: list[tuple[Work, np.ndarray, Callable[[int], np.ndarray]]] = []
+        melodies: dict[str, str] = {}  # sha256 -> notes JSON
+        melody_engine = None
+        if melody:
+            from .check.engines import melody_engine_id
+            from .melody import ModelUnavailable
+
+            try:
+                melody_engine = melody_engine_id()
+            except ModelUnavailable as exc:
+                raise InputError(f"cannot store melodies: {exc}; or register with --no-melody") from None
         last_commit = time.monotonic()
 
         def flush() -> None:
             nonlocal pending, last_commit
             if pending:
-                summary.registered.extend(self.store.add_works(pending))
+                added = self.store.add_works(pending)
+                summary.registered.extend(added)
+                self.store.put_work_melodies(
+                    [(w.work_id, melody_engine, melodies.pop(w.sha256)) for w in added if w.sha256 in melodies],
+                    computed_at=utc_now())
+                melodies.clear()
                 pending = []
             last_commit = time.monotonic()
 
@@ -218,6 +249,10 @@ class Registry:
                 summary.errors.append((str(f), result["error"]))
             else:
                 pending.append(self._pending_work(result, f, sha, creator, title, the_terms, dates))
+                if "notes_json" in result:
+                    melodies[sha] = result["notes_json"]
+                elif "melody_error" in result:
+                    summary.melody_errors.append((str(f), result["melody_error"]))
                 if len(pending) >= batch_size or time.monotonic() - last_commit > batch_seconds:
                     flush()
             if progress:
@@ -226,7 +261,7 @@ class Registry:
         n_workers = max(1, workers or os.cpu_count() or 1)
         if n_workers == 1 or len(todo) <= 1:
             for f, sha in todo:
-                accept(_fingerprint_file(str(f), self.params), f, sha)
+                accept(_fingerprint_file(str(f), self.params, melody), f, sha)
         else:
             # Results are accepted in input order (a small reorder buffer), so
             # works get their ids in the order they were given.
@@ -237,7 +272,7 @@ class Registry:
                 while next_accept < len(todo):
                     while next_submit < len(todo) and len(running) + len(ready) < 4 * n_workers:
                         f, _ = todo[next_submit]
-                        running[pool.submit(_fingerprint_file, str(f), self.params)] = next_submit
+                        running[pool.submit(_fingerprint_file, str(f), self.params, melody)] = next_submit
                         next_submit += 1
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
                     for fut in finished:

@@ -96,8 +96,20 @@ def register(
     published: Optional[str] = typer.Option(None, "--published", help="Date of first publication (YYYY-MM-DD)."),
     workers: Optional[int] = typer.Option(None, min=1, help="Parallel processes (default: all cores)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    melody: Optional[bool] = typer.Option(None, "--melody/--no-melody", help="Transcribe and store each work's melody for "
+                                          "the melody check (default: on when basic-pitch is installed)."),
 ) -> None:
     """Register audio files with their AI-use terms (idempotent: same content is not registered twice)."""
+    if melody is None:
+        from ..check.engines import melody_engine_id
+        from ..melody import ModelUnavailable
+
+        try:
+            melody_engine_id()
+            melody = True
+        except ModelUnavailable as exc:
+            err_console.print(f"[yellow]warning[/]: melodies not stored ({exc})", highlight=False)
+            melody = False
     with _open() as reg, _progress() as bar:
         task = bar.add_task("fingerprinting", total=None, current="")
 
@@ -107,17 +119,21 @@ def register(
         summary = reg.register(
             [str(p) for p in paths], creator=creator, title=title, terms=terms, price=price, currency=currency,
             copyright_registered_on=copyright_registered, first_published_on=published, workers=workers, progress=on_progress,
+            melody=melody,
         )
     if as_json:
         typer.echo(json.dumps({
             "registered": [w.as_dict() for w in summary.registered],
             "duplicates": [{"path": p, "work_id": w} for p, w in summary.duplicates],
             "errors": [{"path": p, "error": e} for p, e in summary.errors],
+            "melody_errors": [{"path": p, "error": e} for p, e in summary.melody_errors],
             "seconds": round(summary.seconds, 3),
         }))
     else:
         for path, reason in summary.errors:
             err_console.print(f"[yellow]skipped[/] {path}: {reason}", highlight=False)
+        for path, reason in summary.melody_errors:
+            err_console.print(f"[yellow]no melody stored[/] {path}: {reason}", highlight=False)
         hours = summary.audio_s / 3600
         console.print(
             f"[green]registered {len(summary.registered)}[/] work(s) ({hours:.2f} h of audio) in {summary.seconds:.1f} s; "
@@ -273,6 +289,7 @@ def demo(
 
 from . import audit as _audit  # noqa: E402,F401  (registers scan, scans, ledger, summary, terms)
 from . import signals as _signals  # noqa: E402,F401  (registers publish, embed, verify)
+from . import check as _check  # noqa: E402,F401  (registers check, voices, evidence, works melodies)
 
 
 def main() -> None:

@@ -35,8 +35,9 @@ from ..registry.models import Terms, Work
 from ..registry.usage import TermsVersion, UseTerms
 from .segments import IndexSegment, build_directory
 from .sqlite_audit import AuditTablesMixin
+from .sqlite_check import CheckTablesMixin
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -164,6 +165,33 @@ MIGRATIONS: dict[int, str] = {
     CREATE TRIGGER creator_terms_append_only_delete BEFORE DELETE ON creator_terms
         BEGIN SELECT RAISE(ABORT, 'terms versions are append-only'); END;
     """,
+    # 4: the output check (docs/check.md): enrolled voice prints (append-only,
+    # float32 little-endian vectors) and each work's transcribed melody notes
+    # (replace-per-work and melody engine).
+    4: """
+    CREATE TABLE voices (
+        voice_id TEXT PRIMARY KEY,
+        creator TEXT NOT NULL,
+        engine TEXT NOT NULL,
+        embedding BLOB NOT NULL,
+        source_name TEXT NOT NULL,
+        source_sha256 TEXT NOT NULL,
+        source TEXT,
+        duration_s REAL NOT NULL,
+        speech_s REAL NOT NULL,
+        enrolled_at TEXT NOT NULL,
+        UNIQUE (creator, engine, source_sha256)
+    );
+    CREATE TRIGGER voices_append_only_update BEFORE UPDATE ON voices
+        BEGIN SELECT RAISE(ABORT, 'voice enrolments are append-only'); END;
+    CREATE TABLE work_melodies (
+        work_id TEXT NOT NULL REFERENCES works(work_id),
+        engine TEXT NOT NULL,
+        notes TEXT NOT NULL,
+        computed_at TEXT NOT NULL,
+        PRIMARY KEY (work_id, engine)
+    );
+    """,
 }
 
 MAGIC = "consentry-registry"
@@ -186,7 +214,7 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-class SQLiteStore(AuditTablesMixin):
+class SQLiteStore(AuditTablesMixin, CheckTablesMixin):
     """Works, terms and the index of one registry file.
 
     Open with :meth:`open`; many processes may read while one registers.

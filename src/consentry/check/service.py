@@ -1,0 +1,578 @@
+"""Check AI outputs against the registry: copied recordings, reused melodies, cloned voices.
+
+Use cases behind ``consentry check``, ``consentry voices`` and
+``consentry evidence verify --rematch`` (see docs/check.md):
+
+>>> from consentry import Registry
+>>> from consentry.check.service import prepare_check, check_output
+>>> with Registry.open("consentry.db") as reg:                 # doctest: +SKIP
+...     ctx = prepare_check(reg)
+...     result = check_output(ctx, "generated_song.wav")
+...     print(result.as_dict())
+
+An output is read in chunks of :data:`CHUNK_S` seconds (plus an overlap of
+:data:`CHUNK_OVERLAP_S`), so memory stays bounded whatever its length; at
+most :data:`MAX_CHECK_DURATION_S` of it are checked, and the result says so
+when an output is longer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from .. import __version__
+from ..decode import decode_audio, iter_audio_files
+from ..errors import ConsentryError, DecodeError, InputError
+from ..fingerprint.music.params import ENGINE_NAME, ENGINE_VERSION
+from ..store.sqlite import utc_now
+from ..store.sqlite_check import EnrolledVoice, notes_to_json
+from ..threads import limit_worker_threads
+
+#: Outputs are decoded and analysed this many seconds at a time (bounded memory).
+CHUNK_S = 300.0
+#: Each chunk reads this much further, so that a copied segment or a note at a boundary is whole in one chunk.
+CHUNK_OVERLAP_S = 20.0
+#: Longest part of an output that is checked (seconds); the rest is reported as not checked.
+MAX_CHECK_DURATION_S = 4 * 3600.0
+#: Shorter outputs are an error: nothing can be identified in them.
+MIN_OUTPUT_S = 1.0
+#: Per-output false-alarm budget of the melody check, shared among all stored melodies.
+MELODY_FALSE_ALARM_PER_OUTPUT = 0.01
+MELODY_SAMPLE_RATE_HZ = 22050
+#: The voice check embeds an output this many seconds at a time and averages the prints (bounded memory).
+VOICE_SLICE_S = 60.0
+#: The melody check aligns at most this many notes of an output at a time (windows overlap by the second).
+MELODY_WINDOW_NOTES = 1500
+MELODY_WINDOW_OVERLAP_NOTES = 100
+VOICE_SAMPLE_RATE_HZ = 16000
+
+
+# ---------------------------------------------------------------- melodies of works
+def transcribe_notes_json(path: str | os.PathLike, *, max_duration_s: float | None = None) -> dict:
+    """Transcribe a file's notes: ``{"notes_json": ...}`` or ``{"melody_error": reason}`` (never raises on content)."""
+    from ..melody import ModelUnavailable, transcribe
+
+    try:
+        audio = decode_audio(path, sample_rate_hz=MELODY_SAMPLE_RATE_HZ, max_duration_s=max_duration_s)
+        return {"notes_json": notes_to_json(transcribe(audio.samples, sample_rate_hz=MELODY_SAMPLE_RATE_HZ))}
+    except DecodeError as exc:
+        return {"melody_error": exc.reason}
+    except (ModelUnavailable, ConsentryError) as exc:
+        return {"melody_error": str(exc)}
+    except MemoryError:
+        return {"melody_error": "too large to transcribe in memory"}
+
+
+@dataclass
+class MelodyBackfill:
+    """What :func:`compute_missing_melodies` did."""
+
+    computed: list[str] = field(default_factory=list)  # work ids
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (work id, reason)
+    seconds: float = 0.0
+
+
+def compute_missing_melodies(registry, *, workers: int | None = None,
+                             progress: Callable[[int, int, str], None] | None = None) -> MelodyBackfill:
+    """Transcribe and store the melody of every live work that has none under the current melody engine.
+
+    Reads each work's ``source`` file (where it was registered from); a
+    work whose file is gone is listed in ``errors``. Commits every 16 works.
+    """
+    from .engines import melody_engine_id
+    from ..melody import ModelUnavailable
+
+    started = time.perf_counter()
+    try:
+        engine = melody_engine_id()
+    except ModelUnavailable as exc:
+        raise InputError(f"cannot compute melodies: {exc}") from None
+    out = MelodyBackfill()
+    todo = [registry.store.get_work(w) for w in registry.store.works_without_melody(engine=engine)]
+    pending: list[tuple[str, str, str]] = []
+
+    def accept(work, result: dict) -> None:
+        if "notes_json" in result:
+            pending.append((work.work_id, engine, result["notes_json"]))
+            out.computed.append(work.work_id)
+        else:
+            out.errors.append((work.work_id, f"{work.source}: {result['melody_error']}"))
+        if len(pending) >= 16:
+            registry.store.put_work_melodies(pending, computed_at=utc_now())
+            pending.clear()
+        if progress:
+            progress(len(out.computed) + len(out.errors), len(todo), work.title)
+
+    n_workers = max(1, workers or os.cpu_count() or 1)
+    if n_workers == 1 or len(todo) <= 1:
+        for w in todo:
+            accept(w, transcribe_notes_json(w.source))
+    else:
+        with ProcessPoolExecutor(max_workers=n_workers, initializer=limit_worker_threads) as pool:
+            futures = {pool.submit(transcribe_notes_json, w.source): w for w in todo}
+            for fut in as_completed(futures):
+                accept(futures[fut], fut.result())
+    registry.store.put_work_melodies(pending, computed_at=utc_now())
+    out.seconds = time.perf_counter() - started
+    return out
+
+
+# ---------------------------------------------------------------- voices
+@dataclass(frozen=True)
+class EnrollOutcome:
+    path: str
+    voice: EnrolledVoice | None = None
+    new: bool = False
+    error: str | None = None
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def enroll_voices(registry, *, creator: str, paths: Iterable[str | os.PathLike]) -> list[EnrollOutcome]:
+    """Enrol one voice print per sample file for ``creator``.
+
+    A file without speech, or that cannot be decoded, gets an error outcome
+    (one line naming the file) and nothing is stored for it; the others go on.
+    """
+    from ..voice import embed_voice, load_encoder
+
+    if not creator or not creator.strip():
+        raise InputError("--creator: give the name of the person whose voice this is")
+    encoder = load_encoder()
+    out = []
+    for f in iter_audio_files(paths):
+        try:
+            audio = decode_audio(f, sample_rate_hz=VOICE_SAMPLE_RATE_HZ, max_duration_s=CHUNK_S)
+            vp = embed_voice(audio.samples, sample_rate_hz=VOICE_SAMPLE_RATE_HZ, encoder=encoder)
+            if not vp.has_speech:
+                out.append(EnrollOutcome(str(f), error=f"{f}: {vp.no_speech_reason}; nothing enrolled for this file"))
+                continue
+            voice, new = registry.store.add_voice(
+                creator=creator.strip(), engine=vp.engine, vector=vp.vector, source_name=f.name,
+                source_sha256=_sha256(f), source=str(f.resolve()), duration_s=vp.duration_s, speech_s=vp.speech_s,
+                enrolled_at=utc_now())
+            out.append(EnrollOutcome(str(f), voice=voice, new=new))
+        except DecodeError as exc:
+            out.append(EnrollOutcome(str(f), error=f"{f}: {exc.reason}; nothing enrolled for this file"))
+        except OSError as exc:
+            out.append(EnrollOutcome(str(f), error=f"{f}: {exc.strerror or exc}; nothing enrolled for this file"))
+    return out
+
+
+# ---------------------------------------------------------------- the check
+@dataclass
+class CheckContext:
+    """What every output of one run is checked against (read once from the registry)."""
+
+    registry: object
+    melodies: list  # (Work, Contour)
+    melody_engine: str | None
+    melody_skipped: str | None
+    voices: list[EnrolledVoice]
+    voice_encoder: object | None
+    voice_skipped: str | None
+    works: dict = field(default_factory=dict)
+
+
+def prepare_check(registry, *, melody: bool = True, voice: bool = True) -> CheckContext:
+    """Read the stored melodies and enrolled voices; load the models the checks need.
+
+    A check whose model is not installed, or that has nothing to compare
+    with, is skipped with a reason (the others still run).
+    """
+    from ..melody import ModelUnavailable as MelodyUnavailable, contour_of, melody_from_notes
+    from ..melody.transcribe import Note
+    from ..voice import ModelUnavailable as VoiceUnavailable, load_encoder
+    from .engines import melody_engine_id
+
+    works = {w.work_id: w for w in registry.works()}
+    melodies, melody_engine, melody_skipped = [], None, None
+    if not melody:
+        melody_skipped = "not asked for (--no-melody)"
+    else:
+        try:
+            melody_engine = melody_engine_id()
+            for work_id, notes in registry.store.work_melodies(engine=melody_engine).items():
+                mel = melody_from_notes([Note(n[0], n[1], int(n[2]), n[3]) for n in notes])
+                if work_id in works and len(mel) >= 2:
+                    melodies.append((works[work_id], contour_of(mel)))
+            if not melodies:
+                melody_skipped = "no work has a stored melody (register with --melody, or run: consentry works melodies)"
+        except MelodyUnavailable as exc:
+            melody_skipped = str(exc)
+    voices, encoder, voice_skipped = [], None, None
+    if not voice:
+        voice_skipped = "not asked for (--no-voice)"
+    else:
+        try:
+            encoder = load_encoder()
+            from ..voice.encoder import ENGINE_NAME as VOICE_ENGINE, ENGINE_VERSION as VOICE_VERSION
+
+            engine = f"{VOICE_ENGINE}/{VOICE_VERSION}/{encoder.parameter_hash}"
+            voices = registry.store.list_voices(engine=engine)
+            if not voices:
+                voice_skipped = "no voice enrolled (consentry voices enroll)"
+        except VoiceUnavailable as exc:
+            voice_skipped = str(exc)
+    return CheckContext(registry=registry, melodies=melodies, melody_engine=melody_engine, melody_skipped=melody_skipped,
+                        voices=voices, voice_encoder=encoder, voice_skipped=voice_skipped, works=works)
+
+
+@dataclass
+class CheckResult:
+    """The outcome of the three checks for one output (or an error)."""
+
+    output: str
+    error: str | None = None
+    duration_s: float = 0.0
+    checked_s: float = 0.0
+    sha256: str | None = None
+    recording: list[dict] = field(default_factory=list)
+    copied_share: float = 0.0
+    melody: list[dict] = field(default_factory=list)
+    melody_false_alarm_per_comparison: float | None = None
+    voice: list[dict] = field(default_factory=list)  # best score per enrolled creator, best first
+    voice_note: str | None = None
+    voice_engine: str | None = None
+    skipped: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    seconds: dict = field(default_factory=dict)
+
+    @property
+    def voice_matches(self) -> list[dict]:
+        return [v for v in self.voice if v["is_match"]]
+
+    @property
+    def has_findings(self) -> bool:
+        return bool(self.recording or self.melody or self.voice_matches)
+
+    def as_dict(self) -> dict:
+        """The JSON line of ``consentry check --json`` (melody note lists left out)."""
+        if self.error is not None:
+            return {"output": self.output, "error": self.error}
+        brief = ("query_notes", "reference_notes", "pairs")
+        return {
+            "output": self.output, "sha256": self.sha256, "duration_s": round(self.duration_s, 3),
+            "checked_s": round(self.checked_s, 3),
+            "recording": self.recording, "copied_share": round(self.copied_share, 4),
+            "melody": [{k: v for k, v in m.items() if k not in brief} for m in self.melody],
+            "melody_false_alarm_per_comparison": self.melody_false_alarm_per_comparison,
+            "voice": [{k: v for k, v in m.items() if k != "unrelated_scores"} for m in self.voice],
+            "voice_note": self.voice_note, "skipped": self.skipped, "notes": self.notes,
+            "findings": len(self.recording) + len(self.melody) + len(self.voice_matches),
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+        }
+
+
+def _merge_recordings(matches: list[dict]) -> list[dict]:
+    """Join pieces of one copied segment that a chunk boundary split (same work, contiguous, same alignment)."""
+    out: list[dict] = []
+    for m in sorted(matches, key=lambda m: (m["work_id"], m["query_start_s"])):
+        prev = out[-1] if out else None
+        if (prev is not None and prev["work_id"] == m["work_id"] and m["query_start_s"] <= prev["query_end_s"] + 1.0
+                and abs((m["work_start_s"] - prev["work_start_s"])
+                        - (m["query_start_s"] - prev["query_start_s"]) * prev["speed"]) < 1.0):
+            prev["query_end_s"] = max(prev["query_end_s"], m["query_end_s"])
+            prev["work_end_s"] = max(prev["work_end_s"], m["work_end_s"])
+            prev["score"] = max(prev["score"], m["score"])
+            prev["confidence"] = max(prev["confidence"], m["confidence"])
+            continue
+        out.append(dict(m))
+    return sorted(out, key=lambda m: -m["score"])
+
+
+def _covered_s(intervals: list[tuple[float, float]]) -> float:
+    total, end = 0.0, -np.inf
+    for a, b in sorted(intervals):
+        if b <= end:
+            continue
+        total += b - max(a, end)
+        end = b
+    return total
+
+
+def _melody_notes(mel) -> list[list[float]]:
+    """``[[onset_s, next_onset_s, midi], ...]`` of a skyline melody (the last note lasts 0.5 s)."""
+    t, p = mel.onsets_s, mel.pitches
+    ends = np.append(t[1:], t[-1] + 0.5) if t.size else t
+    return [[round(float(a), 3), round(float(b), 3), int(c)] for a, b, c in zip(t, ends, p)]
+
+
+def _iter_chunks(path: str, sample_rate_hz: int) -> Iterator[tuple[float, np.ndarray, bool]]:
+    """``(offset_s, samples, is_last)`` chunks of :data:`CHUNK_S` (+ overlap) seconds, up to the check's limit."""
+    offset = 0.0
+    while True:
+        audio = decode_audio(path, sample_rate_hz=sample_rate_hz, start_s=offset, max_duration_s=CHUNK_S + CHUNK_OVERLAP_S)
+        last = audio.duration_s < CHUNK_S + CHUNK_OVERLAP_S - 0.05 or offset + CHUNK_S >= MAX_CHECK_DURATION_S
+        yield offset, audio.samples, last
+        if last:
+            return
+        offset += CHUNK_S
+
+
+def check_output(ctx: CheckContext, path: str | os.PathLike) -> CheckResult:
+    """Run the three checks on one output file; bad input gives a result with ``error`` (never raises on content)."""
+    path = str(path)
+    try:
+        return _check_output(ctx, path)
+    except DecodeError as exc:
+        return CheckResult(output=path, error=exc.reason)
+    except ConsentryError as exc:
+        return CheckResult(output=path, error=str(exc))
+    except OSError as exc:
+        return CheckResult(output=path, error=f"{path}: {exc.strerror or exc}")
+    except MemoryError:
+        return CheckResult(output=path, error=f"{path}: too large to check in memory")
+
+
+def _check_output(ctx: CheckContext, path: str) -> CheckResult:
+    reg = ctx.registry
+    res = CheckResult(output=path, sha256=_sha256(Path(path)))
+    timings = {"recording": 0.0, "melody": 0.0, "voice": 0.0}
+    started = time.perf_counter()
+    sr = reg.params.sample_rate_hz
+    recordings: list[dict] = []
+    # 1. copied recordings, at the engine's rate, chunk by chunk.
+    t = time.perf_counter()
+    for offset, samples, last in _iter_chunks(path, sr):
+        n = samples.size / sr
+        if offset == 0.0 and n < MIN_OUTPUT_S:
+            raise InputError(f"{path}: too short to check ({n:.2f} s; at least {MIN_OUTPUT_S:g} s needed)")
+        res.duration_s = offset + n
+        for m in reg.identify_samples(samples):
+            d = m.as_dict()
+            if not last and d["query_start_s"] >= CHUNK_S:
+                continue  # the next chunk sees it whole
+            for k in ("query_start_s", "query_end_s"):
+                d[k] = round(d[k] + offset, 3)
+            d["matched_hashes"] = []  # the music engine does not expose its matched hashes yet
+            recordings.append(d)
+        if last and offset + CHUNK_S >= MAX_CHECK_DURATION_S and n >= CHUNK_S:
+            res.notes.append(f"only the first {MAX_CHECK_DURATION_S / 3600:g} h were checked; split longer outputs")
+    timings["recording"] = time.perf_counter() - t
+    res.checked_s = min(res.duration_s, MAX_CHECK_DURATION_S)
+    res.recording = _merge_recordings(recordings)
+    res.copied_share = (_covered_s([(m["query_start_s"], m["query_end_s"]) for m in res.recording]) / res.checked_s
+                        if res.checked_s > 0 else 0.0)
+
+    # 2 and 3 share one decode at 22050 Hz per chunk.
+    do_melody = ctx.melody_skipped is None
+    do_voice = ctx.voice_skipped is None
+    if ctx.melody_skipped:
+        res.skipped["melody"] = ctx.melody_skipped
+    if ctx.voice_skipped:
+        res.skipped["voice"] = ctx.voice_skipped
+    if do_melody or do_voice:
+        from ..melody import transcribe
+
+        notes = []
+        voice_parts = []  # (vector, n_partials, speech_s)
+        voice_reason = None
+        for offset, samples, last in _iter_chunks(path, MELODY_SAMPLE_RATE_HZ):
+            body = samples if last else samples[: int(CHUNK_S * MELODY_SAMPLE_RATE_HZ)]
+            if do_melody:
+                t = time.perf_counter()
+                for note in transcribe(samples, sample_rate_hz=MELODY_SAMPLE_RATE_HZ):
+                    if last or note.start_s < CHUNK_S:
+                        notes.append(type(note)(note.start_s + offset, note.end_s + offset, note.midi_pitch, note.amplitude))
+                timings["melody"] += time.perf_counter() - t
+            if do_voice:
+                t = time.perf_counter()
+                from ..voice import embed_voice
+
+                # Slices of VOICE_SLICE_S keep the encoder's batch (windows x frames x gates) small.
+                step = int(VOICE_SLICE_S * MELODY_SAMPLE_RATE_HZ)
+                for i in range(0, max(1, body.size), step):
+                    piece = body[i:i + step]
+                    if i > 0 and piece.size < MELODY_SAMPLE_RATE_HZ * 2:
+                        break  # a tail under 2 s adds nothing reliable to a print of a long chunk
+                    vp = embed_voice(piece, sample_rate_hz=MELODY_SAMPLE_RATE_HZ, encoder=ctx.voice_encoder)
+                    res.voice_engine = vp.engine
+                    if vp.has_speech:
+                        voice_parts.append((vp.vector, vp.n_partials))
+                    elif voice_reason is None:
+                        voice_reason = vp.no_speech_reason
+                timings["voice"] += time.perf_counter() - t
+        if do_melody:
+            t = time.perf_counter()
+            res.melody = _melody_check(ctx, notes, res)
+            timings["melody"] += time.perf_counter() - t
+        if do_voice:
+            t = time.perf_counter()
+            if voice_parts:
+                v = sum(vec * n for vec, n in voice_parts)
+                v = v / float(np.linalg.norm(v))
+                res.voice = _voice_check(ctx, v)
+            else:
+                res.voice_note = voice_reason or "no speech found"
+            timings["voice"] += time.perf_counter() - t
+    timings["total"] = time.perf_counter() - started
+    res.seconds = timings
+    return res
+
+
+def _melody_check(ctx: CheckContext, notes: list, res: CheckResult) -> list[dict]:
+    from ..melody import contour_of, match_contours, melody_from_notes
+
+    from ..melody import Melody
+
+    mel = melody_from_notes(notes)
+    # Long outputs are aligned in overlapping windows of the query melody, so the
+    # alignment tables (query events x reference events) stay bounded; the
+    # false-alarm budget is shared among the windows too.
+    starts = list(range(0, max(1, len(mel) - MELODY_WINDOW_OVERLAP_NOTES), MELODY_WINDOW_NOTES - MELODY_WINDOW_OVERLAP_NOTES))
+    budget = MELODY_FALSE_ALARM_PER_OUTPUT / max(1, len(ctx.melodies)) / len(starts)
+    res.melody_false_alarm_per_comparison = budget
+    if len(mel) < 7:
+        return []
+    q_notes = _melody_notes(mel)
+    found = []
+    for w0 in starts:
+        window = Melody(mel.onsets_s[w0:w0 + MELODY_WINDOW_NOTES], mel.pitches[w0:w0 + MELODY_WINDOW_NOTES])
+        if len(window) < 7:
+            continue
+        query = contour_of(window)
+        for work, ref in ctx.melodies:
+            for ph in match_contours(query, ref, max_false_alarm=budget):
+                if any(f["work_id"] == work.work_id and abs(f["query_start_s"] - ph.query_start_s) < 0.5 for f in found):
+                    continue  # the same phrase seen again in the overlap of two windows
+                found.append(_phrase_finding(work, ph, q_notes, ref, w0))
+    return sorted(found, key=lambda f: f["false_alarm"])
+
+
+def _phrase_finding(work, ph, q_notes: list, ref, offset: int) -> dict:
+    return {
+        "work_id": work.work_id, "title": work.title, "creator": work.creator, "terms": work.terms.describe(),
+        "query_start_s": round(ph.query_start_s, 3), "query_end_s": round(ph.query_end_s, 3),
+        "reference_start_s": round(ph.reference_start_s, 3), "reference_end_s": round(ph.reference_end_s, 3),
+        "n_notes": int(ph.n_notes), "n_matched_notes": int(ph.n_matched_notes), "score": float(ph.score),
+        "false_alarm": float(ph.false_alarm), "transposition_semitones": int(ph.transposition_semitones),
+        "tempo_ratio": round(float(ph.tempo_ratio), 4) if np.isfinite(ph.tempo_ratio) else None,
+        "query_notes": q_notes, "reference_notes": _melody_notes(ref.melody),
+        "pairs": [[int(a) + offset, int(b)] for a, b in ph.pairs],
+    }
+
+
+def _voice_check(ctx: CheckContext, vector: np.ndarray) -> list[dict]:
+    from ..voice import decide
+
+    scored = [(float(v.vector @ vector), v) for v in ctx.voices]
+    best: dict[str, tuple[float, EnrolledVoice]] = {}
+    for s, v in scored:
+        if v.creator not in best or s > best[v.creator][0]:
+            best[v.creator] = (s, v)
+    out = []
+    for creator, (s, v) in best.items():
+        d = decide(s)
+        unrelated = sorted(round(x, 4) for x, u in scored if u.creator != creator)
+        out.append({"voice_id": v.voice_id, "creator": creator, "score": round(d.score, 4),
+                    "threshold": d.threshold, "probability": round(d.probability, 4), "is_match": d.is_match,
+                    "unrelated_scores": unrelated})
+    return sorted(out, key=lambda f: -f["score"])
+
+
+# ---------------------------------------------------------------- many outputs, evidence, rematch
+def iter_outputs(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """The files to check: files as given, folders searched recursively for audio files."""
+    return list(iter_audio_files(paths))
+
+
+def evidence_findings(ctx: CheckContext, res: CheckResult, *, all_voices: bool = False) -> tuple[dict, list[dict]]:
+    """The ``findings`` dict docs/evidence.md asks for, and the reference files it points at."""
+    reg = ctx.registry
+    voice = res.voice if all_voices else res.voice_matches
+    work_ids = sorted({f["work_id"] for f in res.recording + res.melody})
+    terms = {}
+    for wid in work_ids:
+        w = reg.store.get_work(wid)
+        terms[wid] = {"terms_version": w.terms_version, **w.terms.as_dict(),
+                      "uses": reg.store.work_terms(wid).as_dict()}
+    engines = [{"name": ENGINE_NAME, "version": ENGINE_VERSION, "params_hash": reg.param_hash, "check": "recording"}]
+    if ctx.melody_engine:
+        name, version, params = ctx.melody_engine.split("/")
+        engines.append({"name": name, "version": version, "params_hash": params, "check": "melody",
+                        "false_alarm_per_comparison": res.melody_false_alarm_per_comparison})
+    if res.voice_engine:
+        name, version, params = res.voice_engine.split("/")
+        engines.append({"name": name, "version": version, "params_hash": params, "check": "voice"})
+    findings = {"recording": res.recording, "melody": res.melody, "voice": voice, "engines": engines, "terms": terms,
+                "output_duration_s": round(res.duration_s, 3), "copied_share": round(res.copied_share, 4),
+                "tool_version": __version__}
+    references = [{"id": wid, "path": reg.store.get_work(wid).source, "kind": "work"} for wid in work_ids]
+    by_id = {v.voice_id: v for v in ctx.voices}
+    references += [{"id": f["voice_id"], "path": by_id[f["voice_id"]].source, "kind": "voice"}
+                   for f in voice if f["voice_id"] in by_id]
+    return findings, references
+
+
+def write_evidence(ctx: CheckContext, res: CheckResult, out_dir: str | os.PathLike, *, pdf: bool = True) -> Path:
+    """Write the signed evidence bundle of one checked output with findings (docs/evidence.md)."""
+    from ..evidence import write_bundle
+
+    findings, references = evidence_findings(ctx, res)
+    return write_bundle(out_dir, output_path=res.output, findings=findings, references=references,
+                        registry_dir=Path(ctx.registry.path).resolve().parent, tool_version=__version__, pdf=pdf)
+
+
+def rematch_with(ctx: CheckContext) -> Callable[[Path, dict], dict]:
+    """A ``rematch(output_path, facts)`` for :func:`consentry.evidence.verify_bundle` that re-runs the three checks."""
+    def rematch(output_path: Path, facts: dict) -> dict:
+        res = check_output(ctx, output_path)
+        if res.error is not None:
+            raise InputError(res.error)
+        return evidence_findings(ctx, res, all_voices=True)[0]
+    return rematch
+
+
+# ---------------------------------------------------------------- the HTML summary
+def render_summary_html(results: list[CheckResult]) -> str:
+    """A small self-contained HTML page (no scripts, no external assets) summarising a check run."""
+    e = lambda x: html.escape(str(x), quote=True)  # noqa: E731
+    rows = []
+    for r in results:
+        if r.error is not None:
+            rows.append(f"<tr class=err><td>{e(r.output)}</td><td colspan=4>error: {e(r.error)}</td></tr>")
+            continue
+        rec = "<br>".join(f"{e(m['title'])} ({e(m['work_id'])}) {m['query_start_s']:.1f}-{m['query_end_s']:.1f} s, "
+                          f"speed {m['speed']:.3f}, pitch {m['pitch_shift_semitones']:+.2f} st" for m in r.recording)
+        if r.recording:
+            rec += f"<br><b>{100 * r.copied_share:.1f}% of the output copied</b>"
+        mel = "<br>".join(f"{e(m['title'])} ({e(m['work_id'])}): {m['n_matched_notes']} notes at {m['query_start_s']:.1f} s "
+                          f"(work {m['reference_start_s']:.1f} s), {m['transposition_semitones']:+d} st, "
+                          f"tempo x{m['tempo_ratio']}, false alarm {m['false_alarm']:.1e}" for m in r.melody)
+        voi = "<br>".join(f"{e(v['creator'])}: similarity {v['score']:.3f} (threshold {v['threshold']:.2f}, "
+                          f"P {v['probability']:.2f})" for v in r.voice_matches)
+        voi = voi or e(r.voice_note or "")
+        for check, reason in r.skipped.items():
+            if check == "melody":
+                mel = mel or f"<i>skipped: {e(reason)}</i>"
+            else:
+                voi = voi or f"<i>skipped: {e(reason)}</i>"
+        rows.append(f"<tr><td>{e(r.output)}<br><small>{r.duration_s:.1f} s</small></td><td>{rec or '-'}</td>"
+                    f"<td>{mel or '-'}</td><td>{voi or '-'}</td></tr>")
+    n_find = sum(r.has_findings for r in results)
+    n_err = sum(r.error is not None for r in results)
+    return ("<!doctype html><html><head><meta charset=utf-8>"
+            "<meta http-equiv=Content-Security-Policy content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+            "<title>Consentry check</title><style>body{font-family:sans-serif;margin:2em}"
+            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.4em;vertical-align:top}"
+            ".err td{color:#a00}</style></head><body>"
+            f"<h1>Consentry check</h1><p>{len(results)} output(s) checked at {e(utc_now())} by consentry "
+            f"{e(__version__)}: {n_find} with findings, {n_err} with errors.</p>"
+            "<table><tr><th>output</th><th>copied recordings</th><th>reused melodies</th><th>cloned voices</th></tr>"
+            + "".join(rows) + "</table></body></html>")
