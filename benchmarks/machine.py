@@ -1,4 +1,5 @@
-"""What a benchmark ran on and when, for the record in RESULTS.md.
+"""What a benchmark ran on and when, for the record in RESULTS.md; and the
+helpers the ``run_*.py`` scripts share (a copy of a registry, a timed CLI run).
 
 Imported by the ``run_*.py`` scripts beside it (Python puts a script's own
 folder first on ``sys.path``).
@@ -9,6 +10,8 @@ from __future__ import annotations
 import os
 import platform
 import shlex
+import shutil
+import subprocess
 import sys
 import time
 from importlib import metadata
@@ -72,3 +75,24 @@ def run_info() -> dict:
         },
         "packages": {name: package_version(name) for name in ("consentry", "av", "numpy", "scipy", "soxr")},
     }
+
+
+def copy_registry(src: Path, dst: Path) -> Path:
+    """Copy a registry (database and index folder) to ``dst``, replacing what is there."""
+    # A stale -wal beside a fresh copy would be replayed into it: remove the sidecars too.
+    for side in ("", "-wal", "-shm", "-journal", ".lock"):
+        Path(str(dst) + side).unlink(missing_ok=True)
+    shutil.rmtree(str(dst) + ".index", ignore_errors=True)
+    shutil.copy(src, dst)
+    shutil.copytree(str(src) + ".index", str(dst) + ".index")
+    return dst
+
+
+def cli(*args: str, registry: Path) -> tuple[float, subprocess.CompletedProcess]:
+    """Run ``consentry --registry REGISTRY ARGS...``; (wall seconds, the process). Exit codes 0 and 2 are fine."""
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "consentry.cli.main", "--registry", str(registry), *args],
+                       capture_output=True, text=True)
+    if r.returncode not in (0, 2):
+        raise SystemExit(f"consentry {' '.join(args[:2])} failed: {r.stderr.strip()[-800:]}")
+    return time.perf_counter() - t0, r

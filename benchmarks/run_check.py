@@ -35,28 +35,11 @@ import wave
 from pathlib import Path
 
 import numpy as np
+from machine import cli, copy_registry
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-PY = sys.executable
 SR = 22050
-
-
-def copy_registry(src: Path, dst: Path) -> Path:
-    for side in ("", "-wal", "-shm", "-journal", ".lock"):
-        Path(str(dst) + side).unlink(missing_ok=True)
-    shutil.rmtree(str(dst) + ".index", ignore_errors=True)
-    shutil.copy(src, dst)
-    shutil.copytree(str(src) + ".index", str(dst) + ".index")
-    return dst
-
-
-def cli(*args: str, registry: Path) -> tuple[float, subprocess.CompletedProcess]:
-    t0 = time.perf_counter()
-    r = subprocess.run([PY, "-m", "consentry.cli.main", "--registry", str(registry), *args], capture_output=True, text=True)
-    if r.returncode not in (0, 2):
-        raise SystemExit(f"consentry {' '.join(args[:2])} failed: {r.stderr.strip()[-800:]}")
-    return time.perf_counter() - t0, r
 
 
 def write_wav(path: Path, x: np.ndarray) -> Path:

@@ -29,20 +29,11 @@ import wave
 from pathlib import Path
 
 import numpy as np
+from machine import cli, copy_registry
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PY = sys.executable
-
-
-def copy_registry(src: Path, dst: Path) -> Path:
-    # A stale -wal beside a fresh copy would be replayed into it: remove the sidecars too.
-    for side in ("", "-wal", "-shm", "-journal", ".lock"):
-        Path(str(dst) + side).unlink(missing_ok=True)
-    shutil.rmtree(str(dst) + ".index", ignore_errors=True)
-    shutil.copy(src, dst)
-    shutil.copytree(str(src) + ".index", str(dst) + ".index")
-    return dst
 
 
 def query_files(queries: Path, n: int) -> list[Path]:
@@ -50,14 +41,6 @@ def query_files(queries: Path, n: int) -> list[Path]:
     files = sorted(p for p in queries.iterdir() if p.suffix in (".wav", ".mp3", ".flac", ".ogg", ".m4a") and p.is_file())
     step = max(1, len(files) // n)
     return files[::step][:n]
-
-
-def cli(*args: str, registry: Path) -> tuple[float, subprocess.CompletedProcess]:
-    t0 = time.perf_counter()
-    r = subprocess.run([PY, "-m", "consentry.cli.main", "--registry", str(registry), *args], capture_output=True, text=True)
-    if r.returncode not in (0, 2):
-        raise SystemExit(f"consentry {' '.join(args[:2])} failed: {r.stderr.strip()[-500:]}")
-    return time.perf_counter() - t0, r
 
 
 def cmd_throughput(a) -> dict:

@@ -1,7 +1,7 @@
 """Reading signal documents over HTTP(S) or from a published folder, under hard limits.
 
-:func:`fetch_document` makes one GET with the standard library
-(:mod:`http.client`): one deadline for the whole request (connection,
+:func:`fetch_document` makes one GET with :func:`consentry.httpget.bounded_get`
+(the standard library's :mod:`http.client`): one deadline for the whole request (connection,
 redirects, headers and body together), a cap on the bytes kept (reading stops
 at the cap whether or not a ``Content-Length`` was sent; the document is then
 marked ``truncated``), at most ``max_redirects`` redirects, none in a loop,
@@ -14,21 +14,15 @@ of one site reads ``robots.txt`` and ``tdmrep.json`` once.
 
 from __future__ import annotations
 
-import http.client
-import socket
-import ssl
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import urlsplit
+
+from ..httpget import HttpFailure, bounded_get
+from ..httpget import one_line as _one_line
 
 __all__ = ["FetchPolicy", "Document", "fetch_document", "read_file_document", "site_key", "decode_text"]
-
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_READ_BYTES = 64 * 1024
-_SAFE_URL_CHARS = "/%:@!$&'()*+,;=~-._?#[]"
 
 
 @dataclass(frozen=True)
@@ -178,150 +172,22 @@ def fetch_document(url: str, *, policy: FetchPolicy,
         network, TLS or protocol error.  A 4xx or 5xx answer is a document
         with that status (its body is not kept).
     """
-    deadline = time.monotonic() + policy.timeout_s
-    seen = {url}
     current = url
     try:
-        for _ in range(policy.max_redirects + 1):
-            answer = _get(current, policy=policy, deadline=deadline, read_body=read_body)
-            if isinstance(answer, Document):
-                return Document(url=url, status=answer.status, headers=answer.headers, body=answer.body,
-                                truncated=answer.truncated, final_url=current)
-            try:
-                target = urljoin(current, answer)
-                scheme = urlsplit(target).scheme.lower()
-            except ValueError:
-                return Document(url=url, error=f"redirected to an invalid URL ({_one_line(answer)[:200]})")
-            if scheme not in ("http", "https"):
-                return Document(url=url, error=f"redirected to a URL that is not http or https ({_one_line(target)[:200]})")
-            if target in seen:
-                return Document(url=url, error=f"redirect loop (back to {_one_line(target)[:200]})")
-            seen.add(target)
-            current = target
-        return Document(url=url, error=f"more than {policy.max_redirects} redirects")
-    except _FetchFailure as exc:
-        return Document(url=url, error=str(exc), final_url=current)
+        with bounded_get(url, timeout_s=policy.timeout_s, max_redirects=policy.max_redirects,
+                         user_agent=policy.user_agent) as response:
+            current = response.final_url
+            headers = tuple((k.lower(), _one_line(v)[:8192]) for k, v in response.getheaders()[:500])
+            wanted = read_body(headers) if callable(read_body) else read_body
+            if not 200 <= response.status < 300 or not wanted:
+                return Document(url=url, status=response.status, headers=headers, final_url=current)
+            body, truncated = response.read(policy.max_bytes)
+            return Document(url=url, status=response.status, headers=headers, body=body, truncated=truncated,
+                            final_url=current)
+    except HttpFailure as exc:
+        return Document(url=url, error=str(exc), final_url=exc.url)
     except Exception as exc:  # a bug or an exotic failure must stay a finding
         return Document(url=url, error=_one_line(f"read failed ({type(exc).__name__}: {exc})")[:300], final_url=current)
-
-
-class _FetchFailure(Exception):
-    pass
-
-
-def _get(url: str, *, policy: FetchPolicy, deadline: float, read_body) -> Document | str:
-    """One GET: a :class:`Document`, or the ``Location`` (str) of a redirect."""
-    try:
-        parts = urlsplit(url)
-        host, port = parts.hostname, parts.port
-    except ValueError as exc:
-        raise _FetchFailure(_one_line(f"not a valid URL ({exc})")) from None
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        raise _FetchFailure(f"only http and https URLs are read, not '{scheme}'")
-    if not host:
-        raise _FetchFailure("the URL names no host")
-    target = quote(parts.path or "/", safe=_SAFE_URL_CHARS)
-    if parts.query:
-        target += "?" + quote(parts.query, safe=_SAFE_URL_CHARS)
-    remaining = _remaining(deadline, policy)
-    if scheme == "https":
-        connection = http.client.HTTPSConnection(host, port, timeout=remaining, context=ssl.create_default_context())
-    else:
-        connection = http.client.HTTPConnection(host, port, timeout=remaining)
-    expired = threading.Event()
-
-    def abort() -> None:
-        expired.set()
-        sock = connection.sock
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    watchdog = threading.Timer(remaining, abort)
-    watchdog.daemon = True
-    watchdog.start()
-    try:
-        connection.request("GET", target, headers={
-            "User-Agent": policy.user_agent, "Accept-Encoding": "identity", "Connection": "close"})
-        _set_timeout(connection, deadline, policy)
-        response = connection.getresponse()
-        headers = tuple((k.lower(), _one_line(v)[:8192]) for k, v in response.getheaders()[:500])
-        if response.status in _REDIRECTS:
-            location = response.getheader("Location")
-            if location:
-                return location.strip()
-        wanted = read_body(headers) if callable(read_body) else read_body
-        if not 200 <= response.status < 300 or not wanted:
-            return Document(url=url, status=response.status, headers=headers)
-        body, truncated = _read_body(response, connection, policy=policy, deadline=deadline, expired=expired)
-        return Document(url=url, status=response.status, headers=headers, body=body, truncated=truncated)
-    except _FetchFailure:
-        if expired.is_set():
-            raise _FetchFailure(f"timed out after {policy.timeout_s:g} s") from None
-        raise
-    except Exception as exc:
-        if expired.is_set() or time.monotonic() >= deadline or isinstance(exc, (socket.timeout, TimeoutError)):
-            raise _FetchFailure(f"timed out after {policy.timeout_s:g} s") from None
-        raise _FetchFailure(_describe(exc, host=host, port=port or (443 if scheme == "https" else 80))) from None
-    finally:
-        watchdog.cancel()
-        connection.close()
-
-
-def _read_body(response: http.client.HTTPResponse, connection: http.client.HTTPConnection, *,
-               policy: FetchPolicy, deadline: float, expired: threading.Event) -> tuple[bytes, bool]:
-    """The body up to ``max_bytes`` (and whether it was cut there), within the deadline."""
-    chunks: list[bytes] = []
-    received = 0
-    while received < policy.max_bytes:
-        _set_timeout(connection, deadline, policy)
-        chunk = response.read1(min(_READ_BYTES, policy.max_bytes - received + 1))
-        if expired.is_set():
-            raise _FetchFailure(f"timed out after {policy.timeout_s:g} s")
-        if not chunk:
-            return b"".join(chunks), False
-        chunks.append(chunk)
-        received += len(chunk)
-    body = b"".join(chunks)
-    return body[:policy.max_bytes], True
-
-
-def _remaining(deadline: float, policy: FetchPolicy) -> float:
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise _FetchFailure(f"timed out after {policy.timeout_s:g} s")
-    return left
-
-
-def _set_timeout(connection: http.client.HTTPConnection, deadline: float, policy: FetchPolicy) -> None:
-    left = _remaining(deadline, policy)
-    if connection.sock is not None:
-        connection.sock.settimeout(left)
-
-
-def _describe(exc: BaseException, *, host: str, port: int) -> str:
-    if isinstance(exc, socket.gaierror):
-        return f"cannot resolve host '{host}'"
-    if isinstance(exc, ConnectionRefusedError):
-        return f"connection refused by {host}:{port}"
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return _one_line(f"TLS certificate of {host} not trusted ({exc.verify_message})")
-    if isinstance(exc, ssl.SSLError):
-        return _one_line(f"TLS error with {host} ({exc.reason or exc})")
-    if isinstance(exc, http.client.IncompleteRead):
-        return "response ended early"
-    if isinstance(exc, http.client.HTTPException):
-        return _one_line(f"bad HTTP response from {host} ({type(exc).__name__}: {exc})")[:300]
-    if isinstance(exc, OSError):
-        return _one_line(f"network error with {host}:{port} ({exc.strerror or exc})")
-    return _one_line(f"read failed ({type(exc).__name__}: {exc})")[:300]
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
 
 
 def read_file_document(root: Path, path: str, *, policy: FetchPolicy) -> Document:
