@@ -36,163 +36,10 @@ from ..registry.usage import TermsVersion, UseTerms
 from .segments import IndexSegment, build_directory
 from .sqlite_audit import AuditTablesMixin
 from .sqlite_check import CheckTablesMixin
+from .tables_claims import ClaimsTablesMixin
+from .tables_service import ServiceTablesMixin
 
-SCHEMA_VERSION = 4
-
-MIGRATIONS: dict[int, str] = {
-    1: """
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE works (
-        work_id TEXT PRIMARY KEY,
-        fp_id INTEGER NOT NULL UNIQUE,
-        sha256 TEXT NOT NULL,
-        title TEXT NOT NULL,
-        creator TEXT,
-        source TEXT NOT NULL,
-        duration_s REAL NOT NULL,
-        registered_at TEXT NOT NULL,
-        engine TEXT NOT NULL,
-        engine_version TEXT NOT NULL,
-        param_hash TEXT NOT NULL,
-        n_hashes INTEGER NOT NULL,
-        removed_at TEXT
-    );
-    CREATE UNIQUE INDEX works_live_sha256 ON works (sha256) WHERE removed_at IS NULL;
-    CREATE TABLE terms (
-        work_id TEXT NOT NULL REFERENCES works(work_id),
-        version INTEGER NOT NULL,
-        decision TEXT NOT NULL CHECK (decision IN ('deny', 'allow', 'license')),
-        price REAL,
-        currency TEXT,
-        recorded_at TEXT NOT NULL,
-        PRIMARY KEY (work_id, version)
-    );
-    CREATE TABLE index_segments (
-        segment_id INTEGER PRIMARY KEY,
-        stem TEXT NOT NULL UNIQUE,
-        n_entries INTEGER NOT NULL,
-        dir_shift INTEGER NOT NULL,
-        engine TEXT NOT NULL,
-        engine_version TEXT NOT NULL,
-        param_hash TEXT NOT NULL,
-        created_at TEXT NOT NULL
-    );
-    """,
-    # 2: dates for the exposure estimate; terms made append-only in the database
-    # itself; dataset scans and their items and findings; the hash-chained ledger.
-    2: """
-    ALTER TABLE works ADD COLUMN copyright_registered_on TEXT;
-    ALTER TABLE works ADD COLUMN first_published_on TEXT;
-    CREATE TRIGGER terms_append_only_update BEFORE UPDATE ON terms
-        BEGIN SELECT RAISE(ABORT, 'terms versions are append-only'); END;
-    CREATE TRIGGER terms_append_only_delete BEFORE DELETE ON terms
-        BEGIN SELECT RAISE(ABORT, 'terms versions are append-only'); END;
-    CREATE TABLE scans (
-        scan_id TEXT PRIMARY KEY,
-        created_at TEXT NOT NULL,
-        finished_at TEXT,
-        status TEXT NOT NULL CHECK (status IN ('running', 'interrupted', 'complete')),
-        source_spec TEXT NOT NULL,
-        source_kind TEXT NOT NULL,
-        source_name TEXT NOT NULL,
-        dataset_fingerprint TEXT,
-        engine TEXT NOT NULL,
-        engine_version TEXT NOT NULL,
-        param_hash TEXT NOT NULL,
-        options TEXT NOT NULL,
-        terms_snapshot TEXT NOT NULL,
-        terms_snapshot_at TEXT NOT NULL,
-        summary TEXT
-    );
-    CREATE TABLE scan_items (
-        scan_id TEXT NOT NULL REFERENCES scans(scan_id),
-        seq INTEGER NOT NULL,
-        item_id TEXT NOT NULL,
-        name TEXT NOT NULL,
-        decision TEXT NOT NULL CHECK (decision IN ('refused', 'licensable', 'allowed', 'unknown', 'error')),
-        duration_s REAL,
-        covered_s REAL NOT NULL DEFAULT 0,
-        sha256 TEXT,
-        bytes INTEGER,
-        error TEXT,
-        PRIMARY KEY (scan_id, seq)
-    );
-    CREATE INDEX scan_items_item ON scan_items (scan_id, item_id);
-    CREATE TABLE scan_findings (
-        scan_id TEXT NOT NULL,
-        seq INTEGER NOT NULL,
-        work_id TEXT NOT NULL,
-        score REAL NOT NULL,
-        confidence REAL NOT NULL,
-        query_start_s REAL NOT NULL,
-        query_end_s REAL NOT NULL,
-        work_start_s REAL NOT NULL,
-        work_end_s REAL NOT NULL,
-        speed REAL NOT NULL,
-        pitch_shift_semitones REAL NOT NULL,
-        FOREIGN KEY (scan_id, seq) REFERENCES scan_items(scan_id, seq)
-    );
-    CREATE INDEX scan_findings_item ON scan_findings (scan_id, seq);
-    CREATE INDEX scan_findings_work ON scan_findings (scan_id, work_id);
-    CREATE TABLE ledger_entries (
-        seq INTEGER PRIMARY KEY,
-        entry_id TEXT NOT NULL UNIQUE,
-        recorded_at TEXT NOT NULL,
-        body TEXT NOT NULL,
-        prev_hash TEXT NOT NULL,
-        entry_hash TEXT NOT NULL
-    );
-    CREATE TRIGGER ledger_append_only_update BEFORE UPDATE ON ledger_entries
-        BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
-    CREATE TRIGGER ledger_append_only_delete BEFORE DELETE ON ledger_entries
-        BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
-    """,
-    # 3: terms per use (docs/terms-model.md): the full version a work's terms row
-    # sets, as JSON (the decision columns stay the AI-training terms); creators'
-    # default terms, versioned and append-only like the works' terms.
-    3: """
-    ALTER TABLE terms ADD COLUMN detail TEXT;
-    ALTER TABLE scan_items ADD COLUMN signals TEXT;
-    CREATE TABLE creator_terms (
-        creator TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        detail TEXT NOT NULL,
-        recorded_at TEXT NOT NULL,
-        PRIMARY KEY (creator, version)
-    );
-    CREATE TRIGGER creator_terms_append_only_update BEFORE UPDATE ON creator_terms
-        BEGIN SELECT RAISE(ABORT, 'terms versions are append-only'); END;
-    CREATE TRIGGER creator_terms_append_only_delete BEFORE DELETE ON creator_terms
-        BEGIN SELECT RAISE(ABORT, 'terms versions are append-only'); END;
-    """,
-    # 4: the output check (docs/check.md): enrolled voice prints (append-only,
-    # float32 little-endian vectors) and each work's transcribed melody notes
-    # (replace-per-work and melody engine).
-    4: """
-    CREATE TABLE voices (
-        voice_id TEXT PRIMARY KEY,
-        creator TEXT NOT NULL,
-        engine TEXT NOT NULL,
-        embedding BLOB NOT NULL,
-        source_name TEXT NOT NULL,
-        source_sha256 TEXT NOT NULL,
-        source TEXT,
-        duration_s REAL NOT NULL,
-        speech_s REAL NOT NULL,
-        enrolled_at TEXT NOT NULL,
-        UNIQUE (creator, engine, source_sha256)
-    );
-    CREATE TRIGGER voices_append_only_update BEFORE UPDATE ON voices
-        BEGIN SELECT RAISE(ABORT, 'voice enrolments are append-only'); END;
-    CREATE TABLE work_melodies (
-        work_id TEXT NOT NULL REFERENCES works(work_id),
-        engine TEXT NOT NULL,
-        notes TEXT NOT NULL,
-        computed_at TEXT NOT NULL,
-        PRIMARY KEY (work_id, engine)
-    );
-    """,
-}
+from .schema import MIGRATIONS, SCHEMA_VERSION  # noqa: F401  (re-exported)
 
 MAGIC = "consentry-registry"
 
@@ -214,7 +61,7 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-class SQLiteStore(AuditTablesMixin, CheckTablesMixin):
+class SQLiteStore(AuditTablesMixin, CheckTablesMixin, ServiceTablesMixin, ClaimsTablesMixin):
     """Works, terms and the index of one registry file.
 
     Open with :meth:`open`; many processes may read while one registers.
