@@ -21,11 +21,32 @@ Reported, all measured in this run on the same file:
 - voice check time / output duration;
 - full check time (all three, decoding included, from ``check_output``) / output duration;
 - ``consentry check`` wall time (a fresh process: imports and model loading included) / output duration.
+
+False alarms of the whole check on real music that uses nothing registered::
+
+    .venv/bin/python benchmarks/run_check.py false-alarms \
+        --registry benchmarks/work/check-bench.db --workers 2 --out benchmarks/work/false_alarms.json
+
+The registry copy (it must hold the stored melodies: run the speed mode first,
+which leaves ``check-bench.db`` with them) keeps only the Wesnoth works: the
+Singularity works are removed and the index compacted, so Singularity's 16
+tracks and the 8 Frets on Fire songs (stems summed) are music that nobody
+registered.  Voices enrolled: espeak-ng voices of several languages and the
+human speakers of ``klettres-data`` and ``fillets-ng-data-*`` (as in
+run_voice.py).  Outputs: each unregistered track whole, and cut into
+non-overlapping 30-s excerpts, each excerpt clean and once altered (mp3 at
+64 kbit/s, white noise at 10 dB SNR, or speed +5% / -5%, in turn).  Each output
+gets the full check (recording + melody + voice); per check, the share of
+outputs with at least one finding is reported with a one-sided 95%
+Clopper-Pearson upper bound, for all outputs and for each half of the tracks
+(halves fixed by a hash of the track name, for calibrating on one half and
+measuring on the other).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import shutil
 import subprocess
@@ -92,12 +113,22 @@ def make_output(reg, work_dir: Path) -> tuple[Path, dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--registry", default=str(HERE / "work" / "bench.db"))
+    ap.add_argument("mode", nargs="?", choices=("speed", "false-alarms", "copies"), default="speed")
+    ap.add_argument("--registry", default=None)
+    ap.add_argument("--excerpt-s", type=float, default=30.0)
+    ap.add_argument("--limit", type=int, default=None, help="false-alarms: check at most this many outputs")
     ap.add_argument("--work", default=str(HERE / "work"))
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
     sys.path.insert(0, str(HERE))
+    if a.mode == "false-alarms":
+        false_alarms(a)
+        return
+    if a.mode == "copies":
+        copies(a)
+        return
+    a.registry = a.registry or str(HERE / "work" / "bench.db")
     from machine import run_info
 
     from consentry.check import service
@@ -165,6 +196,305 @@ def main() -> None:
     print(text)
     if a.out:
         Path(a.out).write_text(text + "\n")
+
+
+# ---------------------------------------------------------------- false alarms
+CORPUS = HERE / "corpus"
+ALTERATIONS = ("mp3_64k", "noise_10db", "speed_+5", "speed_-5")
+
+
+def unregistered_tracks() -> list[tuple[str, list[Path]]]:
+    """(name, files to sum) of every track nobody registered: Singularity, and Frets on Fire songs (stems)."""
+    tracks = [(f"singularity/{p.stem}", [p]) for p in sorted((CORPUS / "singularity-music").rglob("*.ogg"))]
+    for pkg in ("fretsonfire-songs-muldjord", "fretsonfire-songs-sectoid"):
+        for song in sorted((CORPUS / pkg).rglob("song.ogg")):
+            stems = [song] + sorted(p for p in song.parent.glob("*.ogg") if p.name != "song.ogg")
+            tracks.append((f"{pkg.split('-')[-1]}/{song.parent.name}", stems))
+    return tracks
+
+
+def half_of(name: str) -> str:
+    import hashlib
+
+    return "A" if hashlib.sha256(name.encode()).digest()[0] % 2 == 0 else "B"
+
+
+def alter(x: np.ndarray, how: str, tmp: Path, seed: int) -> np.ndarray:
+    """One alteration of ``x`` (mono float32 at SR)."""
+    from scipy.signal import resample_poly
+
+    from consentry.decode import decode_audio
+
+    if how == "noise_10db":
+        rng = np.random.default_rng(seed)
+        p = float(np.mean(x.astype(np.float64) ** 2)) or 1e-8
+        return (x + rng.normal(0, np.sqrt(p / 10), x.size)).astype(np.float32)
+    if how == "speed_+5":  # played 5% faster (pitch up too), as a resampled copy
+        return resample_poly(x, 20, 21).astype(np.float32)
+    if how == "speed_-5":
+        return resample_poly(x, 21, 20).astype(np.float32)
+    if how == "mp3_64k":
+        src, dst = write_wav(tmp / f"enc{seed}.wav", x), tmp / f"enc{seed}.mp3"
+        subprocess.run(["sox", "-R", str(src), "-C", "64", str(dst)], check=True, capture_output=True)
+        out = decode_audio(dst, sample_rate_hz=SR).samples
+        src.unlink()
+        dst.unlink()
+        return out
+    raise ValueError(how)
+
+
+def make_outputs(folder: Path, excerpt_s: float) -> list[dict]:
+    from consentry.decode import decode_audio
+
+    outputs = []
+    k = 0
+    for name, files in unregistered_tracks():
+        parts = [decode_audio(f, sample_rate_hz=SR).samples for f in files]
+        n = max(p.size for p in parts)
+        x = np.zeros(n, np.float32)
+        for p in parts:
+            x[:p.size] += p
+        x = x / max(1e-6, float(np.abs(x).max())) * 0.9
+        half = half_of(name)
+        safe = name.replace("/", "__")
+        outputs.append({"path": str(write_wav(folder / f"{safe}.wav", x)), "track": name, "half": half,
+                        "kind": "whole", "alteration": "none", "duration_s": round(n / SR, 2)})
+        step = int(excerpt_s * SR)
+        for i in range(0, n - step + 1, step):
+            piece = x[i:i + step]
+            outputs.append({"path": str(write_wav(folder / f"{safe}@{i // SR}.wav", piece)), "track": name, "half": half,
+                            "kind": "excerpt", "alteration": "none", "start_s": i // SR, "duration_s": excerpt_s})
+            how = ALTERATIONS[k % len(ALTERATIONS)]
+            k += 1
+            y = alter(piece, how, folder, k)
+            outputs.append({"path": str(write_wav(folder / f"{safe}@{i // SR}.{how}.wav", y)), "track": name,
+                            "half": half, "kind": "excerpt", "alteration": how, "start_s": i // SR,
+                            "duration_s": round(y.size / SR, 2)})
+    return outputs
+
+
+def enroll_bench_voices(reg_path: Path, folder: Path) -> list[str]:
+    """Enrol espeak-ng voices and the Debian packages' human speakers; returns the creators."""
+    import run_voice as rv
+
+    creators = []
+    if shutil.which("espeak-ng"):
+        for voice in ("en+m3", "en+f2", "de+m1", "fr+f3", "es+m2", "it+f1", "nl+m4", "pt+f4"):
+            wav = folder / f"espeak_{voice}.wav"
+            text = " ".join(rv.ENGLISH_SENTENCES[:3])
+            subprocess.run(["espeak-ng", "-v", voice, "-w", str(wav), text], check=True, capture_output=True)
+            cli("voices", "enroll", "--creator", f"espeak {voice}", str(wav), registry=reg_path)
+            creators.append(f"espeak {voice}")
+    humans = {**rv.speakers_klettres(), **rv.speakers_fillets()}
+    for speaker, files in humans.items():
+        utts = rv.build_utterances(files, utterance_s=12.0, max_utterances=1, seed=speaker)
+        if not utts:
+            continue
+        wav = folder / f"human_{speaker.replace('/', '_')}.wav"
+        with wave.open(str(wav), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(rv.RATE_HZ)
+            w.writeframes((np.clip(utts[0], -1, 1) * 32767).astype("<i2").tobytes())
+        cli("voices", "enroll", "--creator", speaker, str(wav), registry=reg_path)
+        creators.append(speaker)
+    return creators
+
+
+_CTX = None
+
+
+def _init_worker(reg_path: str) -> None:
+    global _CTX
+    from consentry.check import service
+    from consentry.services import Registry
+    from consentry.threads import limit_worker_threads
+
+    limit_worker_threads()
+    reg = Registry.open(reg_path, create=False)
+    _CTX = service.prepare_check(reg)
+
+
+def _check_one(item: dict) -> dict:
+    from consentry.check import service
+
+    res = service.check_output(_CTX, item["path"])
+    return {**item, "error": res.error,
+            "recording": [[m["work_id"], m["title"], m["query_start_s"], m["score"]] for m in res.recording],
+            "melody": [[m["work_id"], m["title"], m["query_start_s"], m["n_matched_notes"], m["false_alarm"]]
+                       for m in res.melody],
+            "voice": [[v["creator"], v["score"], v["is_match"]] for v in res.voice_matches],
+            "voice_best": max((v["score"] for v in res.voice), default=None),
+            "voice_note": res.voice_note, "skipped": res.skipped, "seconds": round(res.seconds.get("total", 0.0), 3)}
+
+
+def upper_bound(k: int, n: int, *, confidence: float = 0.95) -> float:
+    """One-sided Clopper-Pearson upper bound of a rate seen k times in n (3/n-like when k = 0)."""
+    from scipy.stats import beta
+
+    return 1.0 if k >= n else float(beta.ppf(confidence, k + 1, n - k))
+
+
+def rates(rows: list[dict]) -> dict:
+    out = {}
+    ok = [r for r in rows if r["error"] is None]
+    for check in ("recording", "melody", "voice"):
+        k = sum(bool(r[check]) for r in ok)
+        out[check] = {"outputs": len(ok), "with_finding": k, "rate": round(k / max(1, len(ok)), 5),
+                      "upper95": round(upper_bound(k, len(ok)), 5)}
+    k = sum(bool(r["recording"] or r["melody"] or r["voice"]) for r in ok)
+    out["any"] = {"outputs": len(ok), "with_finding": k, "rate": round(k / max(1, len(ok)), 5),
+                  "upper95": round(upper_bound(k, len(ok)), 5)}
+    return out
+
+
+def false_alarms(a) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from machine import run_info
+
+    from consentry.services import Registry
+
+    work = Path(a.work)
+    src = Path(a.registry or work / "check-bench.db")
+    reg_path = copy_registry(src, work / "fa-bench.db")
+    out: dict = {"machine": run_info()}
+    with Registry.open(reg_path, create=False) as reg:
+        removed = [w.work_id for w in reg.works() if "singularity" in (w.source or "")]
+        for wid in removed:
+            reg.remove(wid)
+        reg.compact()
+        live = reg.works()
+        from consentry.check.engines import melody_engine_id
+
+        n_mel = sum(1 for w in reg.store.work_melodies(engine=melody_engine_id()) if w in {x.work_id for x in live})
+    out["registry"] = {"works": len(live), "hours": round(sum(w.duration_s for w in live) / 3600, 3),
+                       "with_melody": n_mel, "removed_singularity_works": len(removed)}
+    if n_mel < len(live):
+        raise SystemExit(f"{src}: only {n_mel} of {len(live)} works have a stored melody; run the speed mode first")
+    folder = work / "fa-outputs"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    out["voices"] = enroll_bench_voices(reg_path, folder)
+    t0 = time.perf_counter()
+    outputs = make_outputs(folder, a.excerpt_s)[: a.limit]
+    out["make_outputs_s"] = round(time.perf_counter() - t0, 1)
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=a.workers, initializer=_init_worker, initargs=(str(reg_path),)) as pool:
+        rows = list(pool.map(_check_one, outputs, chunksize=2))
+    out["check_s"] = round(time.perf_counter() - t0, 1)
+    out["outputs"] = {"total": len(rows), "errors": sum(r["error"] is not None for r in rows),
+                      "hours": round(sum(r["duration_s"] for r in rows) / 3600, 3),
+                      "tracks": len({r["track"] for r in rows})}
+    out["rates"] = {"all": rates(rows)}
+    for label, sel in (("whole", lambda r: r["kind"] == "whole"), ("excerpt_clean", lambda r: r["kind"] == "excerpt" and r["alteration"] == "none"),
+                       ("excerpt_altered", lambda r: r["alteration"] != "none"), ("half_A", lambda r: r["half"] == "A"),
+                       ("half_B", lambda r: r["half"] == "B")):
+        out["rates"][label] = rates([r for r in rows if sel(r)])
+    voice_best = sorted(r["voice_best"] for r in rows if r["voice_best"] is not None)
+    out["voice_best_scores"] = {"n": len(voice_best), "max": voice_best[-1] if voice_best else None,
+                                "p99": float(np.quantile(voice_best, 0.99)) if voice_best else None,
+                                "p50": float(np.median(voice_best)) if voice_best else None}
+    out["findings"] = [{k: r[k] for k in ("track", "kind", "alteration", "start_s", "recording", "melody", "voice")
+                        if k in r} for r in rows if r["recording"] or r["melody"] or r["voice"]]
+    out["errors"] = [[r["path"], r["error"]] for r in rows if r["error"] is not None][:20]
+    text = json.dumps(out, indent=2)
+    print(text)
+    if a.out:
+        Path(a.out).write_text(text + "\n")
+        Path(a.out).with_suffix(".rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+# ---------------------------------------------------------------- short copies inside long outputs
+def _copy_trial(args: tuple) -> dict:
+    """Identify one long output holding a short copy, under the old rule (14) and the engine's default."""
+    from consentry.decode import decode_audio
+    from consentry.fingerprint.music import engine
+
+    reg_path, background, work_file, work_id, at_s, from_s, length_s, how, seed, out_s = args
+    global _REG
+    if _REG is None:
+        from consentry.services import Registry
+        from consentry.threads import limit_worker_threads
+
+        limit_worker_threads()
+        _REG = Registry.open(reg_path, create=False)
+    x = decode_audio(background, sample_rate_hz=SR).samples[: int(out_s * SR)].copy()
+    x = x / max(1e-6, float(np.abs(x).max())) * 0.5
+    src = decode_audio(work_file, sample_rate_hz=SR, start_s=from_s, max_duration_s=length_s).samples
+    piece = src / max(1e-6, float(np.abs(src).max())) * 0.5
+    if how != "clean":
+        piece = alter(piece, how, Path(reg_path).parent, seed)
+    i = int(at_s * SR)
+    x[i:i + piece.size] = piece[: x.size - i]
+    y = decode_audio(_wav_bytes(x), sample_rate_hz=8000, name="output").samples
+    row = {"length_s": length_s, "alteration": how, "output_s": round(y.size / 8000, 2)}
+    for rule, min_score in (("old_14", 14), ("duration_rule", None)):
+        found = _REG.identify_samples(y, min_score=min_score)
+        hit = [m for m in found if m.work_id == work_id and abs(m.query_start_s - at_s) <= 2.0 + length_s]
+        row[rule] = {"hit": bool(hit), "score": max((m.score for m in hit), default=0.0),
+                     "others": sum(m.work_id != work_id for m in found)}
+    row["threshold"] = engine.min_score_for(y.size / 8000)
+    return row
+
+
+_REG = None
+
+
+def _wav_bytes(x: np.ndarray) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SR)
+        w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
+    return buf.getvalue()
+
+
+def copies(a) -> None:
+    """Detection of a short copy (10/20/30 s, clean or noisy) inside a 3-minute output of unregistered music."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from machine import run_info
+
+    from consentry.services import Registry
+
+    reg_path = Path(a.registry or Path(a.work) / "fa-bench.db")
+    rng = np.random.default_rng(606)
+    with Registry.open(reg_path, create=False) as reg:
+        works = [w for w in reg.works() if w.duration_s > 40]
+    from consentry.decode import decode_audio
+
+    # Backgrounds: half B's single-file tracks of at least 3 minutes (half A calibrated the rule).
+    backgrounds = [files[0] for name, files in unregistered_tracks() if half_of(name) == "B" and len(files) == 1
+                   and decode_audio(files[0], sample_rate_hz=1000).duration_s >= 181]
+    trials = []
+    k = 0
+    for bg in backgrounds:
+        for length, how, _ in itertools.product((10.0, 20.0, 30.0), ("clean", "noise_10db", "mp3_64k"), range(2)):
+            if True:
+                w = works[int(rng.integers(len(works)))]
+                k += 1
+                trials.append((str(reg_path), str(bg), w.source, w.work_id, float(rng.uniform(5, 180 - length - 5)),
+                               float(rng.uniform(0, w.duration_s - length - 1)), length, how, k, 180.0))
+    with ProcessPoolExecutor(max_workers=a.workers) as pool:
+        rows = list(pool.map(_copy_trial, trials))
+    out = {"machine": run_info(), "registry": str(reg_path), "trials": len(rows), "by": {}}
+    for length in (10.0, 20.0, 30.0):
+        for how in ("clean", "noise_10db", "mp3_64k"):
+            sel = [r for r in rows if r["length_s"] == length and r["alteration"] == how]
+            out["by"][f"{length:g}s_{how}"] = {rule: round(sum(r[rule]["hit"] for r in sel) / max(1, len(sel)), 3)
+                                               for rule in ("old_14", "duration_rule")} | {"n": len(sel)}
+    for rule in ("old_14", "duration_rule"):
+        out[rule] = {"detected": sum(r[rule]["hit"] for r in rows),
+                     "outputs_with_other_works": sum(r[rule]["others"] > 0 for r in rows)}
+    text = json.dumps(out, indent=2)
+    print(text)
+    if a.out:
+        Path(a.out).write_text(text + "\n")
+        Path(a.out).with_suffix(".rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
 if __name__ == "__main__":

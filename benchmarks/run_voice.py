@@ -199,7 +199,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-utterances", type=int, default=8, help="utterances per recorded speaker")
     parser.add_argument("--espeak-sentences", type=int, default=4, help="utterances per espeak-ng voice")
     parser.add_argument("--quick", action="store_true", help="3 utterances per speaker, 2 per voice")
+    parser.add_argument("--windowed", action="store_true",
+                        help="only the windowed experiment: a 5-s voice inside 60 s of other speech or music")
+    parser.add_argument("--fit-gate", action="store_true", help="only fit and measure the speech gate")
+    parser.add_argument("--write", action="store_true", help="with --fit-gate: write src/consentry/voice/gate_weights.py")
     args = parser.parse_args(argv)
+    if args.fit_gate:
+        json.dump(fit_gate(args), sys.stdout, indent=2)
+        print()
+        return 0
+    if args.windowed:
+        json.dump(windowed(args), sys.stdout, indent=2)
+        print()
+        return 0
     if args.quick:
         args.max_utterances, args.espeak_sentences = 3, 2
 
@@ -288,6 +300,188 @@ def main(argv: list[str] | None = None) -> int:
     json.dump(result, sys.stdout, indent=2)
     print()
     return 0
+
+
+def speaker_half(name: str) -> str:
+    """Calibration ("A") or test ("B") half of a speaker, fixed by a hash of its name."""
+    import hashlib
+
+    return "A" if hashlib.sha256(name.encode()).digest()[0] % 2 == 0 else "B"
+
+
+def music_backgrounds(half: str) -> list[Path]:
+    """Whole unregistered tracks of one half, as benchmarks/run_check.py false-alarms wrote them."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run_check import half_of
+
+    folder = Path(__file__).resolve().parent / "work" / "fa-outputs"
+    return sorted(p for p in folder.glob("*.wav") if "@" not in p.name and "__" in p.name
+                  and half_of(p.stem.replace("__", "/")) == half)
+
+
+def windowed(args) -> dict:
+    """A 5-s voice inside a 60-s output of other speech or music: the whole-output print against the best window.
+
+    Per human speaker: utterance 0 (>= 12 s) is enrolled; 5 s of utterance 1
+    is pasted into a 60-s background at a random place.  Backgrounds: other
+    speakers' speech (utterance 2 of speakers of the *other* half, joined)
+    or unregistered music (a whole track of the same half as the speaker,
+    from benchmarks/work/fa-outputs).  Every output is scored against every
+    enrolled speaker of the same data set: the pasted speaker's is a target
+    trial, the others non-targets.  Speakers are split in halves by a hash
+    of their name: the window threshold (1% false accepts) is set on half A
+    and measured on half B.  "Old" is the print of the whole output (the
+    check before windowing, threshold 0.72); "new" is the best speech-gated
+    3-s window.
+    """
+    from consentry.check.service import VOICE_HOP_S, VOICE_WINDOW_S
+    from consentry.voice.encoder import embed_voice_windows
+    from consentry.voice.gate import is_speech
+    from consentry.voice.score import DEFAULT_THRESHOLD
+
+    rng = np.random.default_rng(77)
+    people: dict[str, tuple[str, list[np.ndarray]]] = {}
+    for name, loader in (("klettres", speakers_klettres), ("ktuberling", speakers_ktuberling), ("fillets", speakers_fillets)):
+        for speaker, files in loader().items():
+            utts = build_utterances(files, utterance_s=12.0, max_utterances=3, seed=speaker)
+            if len(utts) == 3:
+                people[speaker] = (name, utts)
+    enrolled = {s: embed_voice(u[0], sample_rate_hz=RATE_HZ).vector for s, (_, u) in people.items()}
+    enrolled = {s: v for s, v in enrolled.items() if v is not None}
+    n_out = RATE_HZ * 60
+    rows = []
+    for speaker, (dataset, utts) in people.items():
+        if speaker not in enrolled:
+            continue
+        half = speaker_half(speaker)
+        probe = utts[1][: 5 * RATE_HZ]
+        others = [u[2] for s, (_, u) in people.items() if speaker_half(s) != half]
+        rng.shuffle(others)
+        speech_bg = np.concatenate(others)[:n_out]
+        tracks = music_backgrounds(half)
+        music = decode_audio(tracks[int(rng.integers(len(tracks)))], sample_rate_hz=RATE_HZ).samples
+        m0 = int(rng.integers(0, max(1, music.size - n_out)))
+        music_bg = music[m0:m0 + n_out] / max(1e-6, float(np.abs(music[m0:m0 + n_out]).max())) * 0.5
+        for kind, bg in (("speech", speech_bg), ("music", music_bg)):
+            x = np.zeros(n_out, np.float32)
+            x[: bg.size] = bg
+            at = int(rng.integers(5 * RATE_HZ, 50 * RATE_HZ))
+            x[at:at + probe.size] = probe
+            track = embed_voice_windows(x, sample_rate_hz=RATE_HZ, window_s=VOICE_WINDOW_S, hop_s=VOICE_HOP_S)
+            vecs = np.stack([w.vector for w in track.windows]) if track.windows else np.zeros((0, 256))
+            keep = is_speech(vecs) if len(vecs) else np.zeros(0, bool)
+            for other, v in enrolled.items():
+                if people[other][0] != dataset or speaker_half(other) != half:
+                    continue
+                sims = vecs[keep] @ v if keep.any() else np.zeros(0)
+                j = int(np.argmax(sims)) if sims.size else -1
+                win = [w for w, k in zip(track.windows, keep) if k][j] if j >= 0 else None
+                rows.append({"probe": speaker, "enrolled": other, "half": half, "background": kind,
+                             "target": other == speaker, "at_s": at / RATE_HZ,
+                             "old": float(track.whole.vector @ v) if track.whole.vector is not None else 0.0,
+                             "new": float(sims.max()) if sims.size else 0.0,
+                             "found_at_s": win.start_s if win is not None else None})
+    out: dict = {"trials": len(rows), "speakers": len(enrolled), "old_threshold": DEFAULT_THRESHOLD}
+    cal = [r for r in rows if r["half"] == "A"]
+    thr_new = threshold_at_false_accept([r["new"] for r in cal if not r["target"]], false_accept_rate=0.01)
+    thr_old_cal = threshold_at_false_accept([r["old"] for r in cal if not r["target"]], false_accept_rate=0.01)
+    calib = LogisticCalibration.fit([r["new"] for r in cal if r["target"]], [r["new"] for r in cal if not r["target"]])
+    out["window_threshold_far_1pct_half_A"] = round(thr_new, 4)
+    out["window_calibration_half_A"] = {"slope": round(calib.slope, 3), "offset": round(calib.offset, 3)}
+    out["old_threshold_far_1pct_half_A"] = round(thr_old_cal, 4)
+    for half in ("A", "B"):
+        for kind in ("speech", "music", "all"):
+            sel = [r for r in rows if r["half"] == half and (kind == "all" or r["background"] == kind)]
+            t = [r for r in sel if r["target"]]
+            n = [r for r in sel if not r["target"]]
+            if not t or not n:
+                continue
+            entry = {"targets": len(t), "nontargets": len(n)}
+            for method, thr in (("old", DEFAULT_THRESHOLD), ("new", thr_new)):
+                ts = np.array([r[method] for r in t])
+                ns = np.array([r[method] for r in n])
+                entry[method] = {"eer": round(equal_error_rate(ts, ns)[0], 4), "threshold": round(thr, 4),
+                                 "detected": round(float(np.mean(ts >= thr)), 4),
+                                 "false_accepts": round(float(np.mean(ns >= thr)), 4)}
+            hits = [r for r in t if r["new"] >= thr_new and r["found_at_s"] is not None]
+            entry["new"]["located_within_3s"] = round(float(np.mean([abs(r["found_at_s"] - r["at_s"]) <= 3.0 for r in hits])), 4) if hits else None
+            out[f"half_{half}_{kind}"] = entry
+    return out
+
+
+def fit_gate(args) -> dict:
+    """Fit the speech gate (consentry.voice.gate) on half A and measure it on half B; write its weights.
+
+    Windows (3 s, hop 1.5 s) of: the clean 30-s excerpts of unregistered music
+    written by ``run_check.py false-alarms`` (music; half of its track), and
+    three 12-s utterances of every human speaker plus two of every espeak-ng
+    voice (speech; half of its speaker, :func:`speaker_half`).  A logistic
+    model (classes weighted equally, L2 penalty 0.1) on half A; its threshold
+    lets 99% of half A's speech windows through.  With ``--write``, the
+    weights go to src/consentry/voice/gate_weights.py.
+    """
+    from scipy.optimize import minimize
+
+    from consentry.voice.encoder import embed_voice_windows
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run_check import half_of
+
+    vecs, is_speech_, halves, groups = [], [], [], []
+
+    def add(samples, speech: bool, half: str, group: str) -> None:
+        for w in embed_voice_windows(samples, sample_rate_hz=RATE_HZ).windows:
+            vecs.append(w.vector)
+            is_speech_.append(speech)
+            halves.append(half)
+            groups.append(group)
+
+    folder = Path(__file__).resolve().parent / "work" / "fa-outputs"
+    for path in sorted(folder.glob("*@*.wav")):
+        if path.stem.count(".") == 0:  # clean excerpts only ("track@start.wav")
+            track = path.stem.split("@")[0].replace("__", "/")
+            add(decode_audio(path, sample_rate_hz=RATE_HZ).samples, False, half_of(track), track)
+    for loader in (speakers_klettres, speakers_ktuberling, speakers_fillets):
+        for speaker, files in loader().items():
+            for u in build_utterances(files, utterance_s=12.0, max_utterances=3, seed=speaker):
+                add(u, True, speaker_half(speaker), speaker)
+    if shutil.which("espeak-ng"):
+        with tempfile.TemporaryDirectory() as tmp:
+            for voice in ESPEAK_VOICES:
+                for i in range(2):
+                    a = espeak(ENGLISH_SENTENCES[2 * i], voice, Path(tmp))
+                    b = espeak(ENGLISH_SENTENCES[2 * i + 1], voice, Path(tmp))
+                    add(np.concatenate([a, GAP, b]), True, speaker_half(f"espeak/{voice}"), f"espeak/{voice}")
+    x = np.c_[np.array(vecs, dtype=np.float64), np.ones(len(vecs))]
+    y = np.array(is_speech_, dtype=np.float64)
+    train = np.array(halves) == "A"
+    xt, yt = x[train], y[train]
+    weight = np.where(yt == 1, 0.5 / max(1, yt.sum()), 0.5 / max(1, (1 - yt).sum()))
+
+    def loss(w):
+        z = xt @ w
+        p = 1 / (1 + np.exp(-z))
+        return (float(np.sum(weight * (np.logaddexp(0, z) - yt * z)) + 0.1 * np.sum(w[:-1] ** 2)),
+                xt.T @ (weight * (p - yt)) + 0.2 * np.r_[w[:-1], 0])
+
+    w = minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B").x
+    z = x @ w
+    threshold = float(np.quantile(z[train & (y == 1)], 0.01))
+    test = ~train
+    out = {"windows": {"train_speech": int((train & (y == 1)).sum()), "train_music": int((train & (y == 0)).sum()),
+                       "test_speech": int((test & (y == 1)).sum()), "test_music": int((test & (y == 0)).sum())},
+           "threshold": round(threshold, 6)}
+    for name, m in (("train", train), ("test", test)):
+        out[f"{name}_speech_pass"] = round(float(np.mean(z[m & (y == 1)] >= threshold)), 4)
+        out[f"{name}_music_pass"] = round(float(np.mean(z[m & (y == 0)] >= threshold)), 4)
+    if args.write:
+        target = Path(__file__).resolve().parents[1] / "src" / "consentry" / "voice" / "gate_weights.py"
+        rows = [", ".join(f"{v:.6f}" for v in w[i:i + 8]) for i in range(0, 256, 8)]
+        text = target.read_text()
+        head = text[: text.index("WEIGHTS = (")]
+        target.write_text(head + "WEIGHTS = (\n" + "".join(f"    {r},\n" for r in rows) + ")\n"
+                          + f"BIAS = {w[-1]:.6f}\nTHRESHOLD = {threshold:.6f}\n")
+    return out
 
 
 def _pairs(embeddings: dict[str, list[np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:

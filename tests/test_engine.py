@@ -198,3 +198,73 @@ def test_resampled_speed_change_is_measured(small_index):
     assert found and found[0].fp_id == 2
     assert abs(found[0].speed - 1.03) < 0.01
     assert abs(found[0].pitch_shift_semitones - 12 * np.log2(1.03)) < 0.15
+
+
+# ---------------------------------------------------------------- matched hashes (evidence)
+def test_matched_hashes_do_not_change_the_segments_and_are_the_works_own(small_index):
+    works, index = small_index
+    q = works[2][12 * SR: 22 * SR]
+    plain = identify_segments(q, index, P)
+    pairs = identify_segments(q, index, P, with_hashes=True)
+    assert [m for m, _ in pairs] == plain
+    m, h = pairs[0]
+    assert m.inlier_hits is None and len(h) == h.total >= m.inliers
+    # Every matched hash is one the work really holds at that work frame.
+    keys, frames, _ = E.index_hashes(works[2], P)
+    held = set(zip(keys.tolist(), frames.tolist()))
+    assert all((k, f) in held for k, f in zip(h.key.tolist(), h.work_frame.tolist()))
+    # They fall on the segment's line: work time = query time + 12 s.
+    gap_s = (h.work_frame - h.query_frame) / P.frames_per_s
+    assert np.all(np.abs(gap_s - 12.0) < 0.1)
+    # Strongest first, and capped on request with the total kept.
+    capped = identify_segments(q, index, P, with_hashes=True, max_hashes=5)[0][1]
+    assert len(capped) == 5 and capped.total == h.total
+    assert capped.key.tolist() == h.key[:5].tolist()
+
+
+def test_matched_hashes_of_a_sped_up_copy_lie_on_a_line_with_its_speed(small_index):
+    from scipy.signal import resample_poly
+
+    works, index = small_index
+    fast = resample_poly(works[1][5 * SR: 17 * SR], 100, 103).astype(np.float32)
+    m, h = identify_segments(fast, index, P, with_hashes=True)[0]
+    slope = np.polyfit(h.query_frame.astype(float), h.work_frame.astype(float), 1)[0]
+    assert abs(slope - m.speed) < 0.01 and abs(slope - 1.03) < 0.015
+
+
+def test_matched_hashes_of_nothing_and_of_silence():
+    empty = identify_segments(np.zeros(3 * SR, np.float32), _index([notes(7, duration_s=10.0)]), P, with_hashes=True)
+    assert empty == []
+    hits = lookup([], np.zeros(0, np.uint32), np.zeros(0, np.uint32), np.zeros(0, np.int64),
+                  max_postings_per_range=10, with_keys=True)
+    assert len(hits) == 0 and hits.key is not None and hits.key.size == 0
+
+
+def test_threshold_grows_with_the_length_searched():
+    from consentry.fingerprint.music.engine import DEFAULT_MIN_SCORE, confidence, min_score_for
+
+    assert min_score_for(10.0) == DEFAULT_MIN_SCORE == 14
+    assert min_score_for(0.5) == min_score_for(5.0) == 14  # short queries keep the calibrated threshold
+    assert min_score_for(10.4) == 14  # a few percent over 10 s (MP3 padding, a slowed copy) too
+    assert [min_score_for(s) for s in (30, 60, 180, 300, 600, 3600)] == [17, 18, 20, 21, 23, 26]
+    lengths = np.geomspace(1, 6 * 3600, 200)
+    assert np.all(np.diff([min_score_for(s) for s in lengths]) >= 0)
+    # Bad lengths do not crash or lower the threshold.
+    assert min_score_for(float("nan")) == min_score_for(float("inf")) == 14
+    assert min_score_for(-3.0) == 14
+    # The confidence of one score falls as more audio was searched.
+    assert confidence(20, searched_s=10) > confidence(20, searched_s=600) > confidence(20, searched_s=36000)
+    assert confidence(14, searched_s=1e12) == 0.0
+
+
+def test_the_same_match_is_dropped_when_it_stands_for_a_longer_search(small_index):
+    works, index = small_index
+    q = works[0][10 * SR: 20 * SR]  # 10 s: a score in the low twenties
+    (m,) = identify_segments(q, index, P, min_score=3)[:1]
+    from consentry.fingerprint.music.engine import min_score_for
+
+    assert m.fp_id == 1
+    longest_kept = max(s for s in (10, 60, 600, 3600, 36000, 1e6, 1e9) if min_score_for(s) <= m.inliers)
+    assert identify_segments(q, index, P, searched_s=longest_kept)[0].fp_id == 1
+    too_long = min(s for s in (60, 600, 3600, 36000, 1e6, 1e9, 1e15) if min_score_for(s) > m.inliers)
+    assert [x for x in identify_segments(q, index, P, searched_s=too_long) if x.fp_id == 1] == []

@@ -166,7 +166,7 @@ def test_round_trip(bundle, media):
                     'id="engines"', 'id="verify"'):
         assert section in html
     assert html.count("data:image/png;base64,") == 2  # output and work spectrograms
-    assert html.count("<svg") == 2  # melody alignment and voice distribution
+    assert html.count("<svg") == 3  # matched hashes, melody alignment and voice distribution
     assert 'src="http' not in html and 'href="http' not in html and "url(http" not in html
     assert "Night Bus" in html and result.key_fingerprint in html
 
@@ -392,3 +392,42 @@ def test_findings_that_json_cannot_carry_are_refused(media, tmp_path):
         write_bundle(tmp_path, output_path=media["output"], findings=findings, references=[],
                      registry_dir=media["root"], tool_version="0.1.0", pdf=False)
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- matched hashes
+
+def test_rematch_counts_the_matched_hashes_that_reproduce(bundle, media):
+    result = verify_bundle(bundle, files_dir=media["root"], rematch=lambda path, facts: facts["findings"])
+    assert "rematch: recording finding 1 (work w1, 'Night Bus'): 20 of 20 matched hashes reproduce" in result.passed
+
+    def rematch(path: Path, facts: dict) -> dict:
+        found = copy.deepcopy(facts["findings"])
+        for h in found["recording"][0]["matched_hashes"][5:]:
+            h["hash"] += 1  # other hashes at the same offsets
+        return found
+
+    result = verify_bundle(bundle, files_dir=media["root"], rematch=rematch)
+    assert result.reproduces is False
+    assert result.failures == ["rematch: recording finding 1 (work w1, 'Night Bus'): only 5 of its 20 matched hashes "
+                               "reproduce (at least 50% needed)"]
+
+
+def test_report_shows_matched_hashes_and_survives_hostile_rows(media, tmp_path):
+    findings = _findings()
+    rec = findings["recording"][0]
+    rec["matched_hashes_total"] = 57
+    good = tmp_path / "good"
+    html = _members(write_bundle(good, output_path=media["output"], findings=findings, references=[],
+                                 registry_dir=media["root"], tool_version="0.1.0", now=NOW, pdf=False))["report.html"].decode()
+    assert "57 hash matches on the segment's line; the 20 strongest are listed" in html
+    assert html.count("<circle") == 20 and "123456" in html
+    rec["matched_hashes"] = [{"hash": "<script>x</script>", "query_offset_s": "1", "work_offset_s": None},
+                             {"hash": 1, "query_offset_s": True, "work_offset_s": 2.0}, "not a dict", [1, 2, 3],
+                             {"hash": 2, "query_offset_s": 1.5, "work_offset_s": 3.5}]
+    rec["matched_hashes_total"] = "lots"
+    path = write_bundle(tmp_path / "odd", output_path=media["output"], findings=findings, references=[],
+                        registry_dir=media["root"], tool_version="0.1.0", now=NOW, pdf=False)
+    html = _members(path)["report.html"].decode()
+    assert "<script>x" not in html and "&lt;script&gt;x" in html
+    assert html.count("<circle") == 1  # only the well-formed row is drawn
+    assert verify_bundle(path).ok

@@ -364,3 +364,63 @@ def test_eer_threshold_and_calibration():
     decision = decide(0.95)
     assert decision.is_match and decision.probability > 0.5
     assert not decide(0.2).is_match
+
+
+# --------------------------------------------------------------------------- windows and the speech gate
+
+
+def test_windows_share_the_whole_print_and_sit_where_the_speech_is():
+    from consentry.voice.encoder import embed_voice, embed_voice_windows
+
+    encoder = _encoder()
+    x = np.zeros(20 * RATE, np.float32)
+    x[8 * RATE: 13 * RATE] = voiced(7, duration_s=5.0)
+    track = embed_voice_windows(x, sample_rate_hz=RATE, encoder=encoder)
+    whole = embed_voice(x, sample_rate_hz=RATE, encoder=encoder)
+    assert np.array_equal(track.whole.vector, whole.vector) and track.whole.speech_s == whole.speech_s
+    assert track.windows, "a 5-s voice gives windows"
+    for w in track.windows:
+        assert 6.5 <= w.start_s and w.end_s <= 14.5 and w.end_s - w.start_s == pytest.approx(3.0)
+        assert w.speech_s >= 1.5 and abs(float(np.linalg.norm(w.vector)) - 1) < 1e-5
+    assert track.partials.shape == (whole.n_partials, 256) and track.partial_centres_s.shape == (whole.n_partials,)
+    assert np.all((track.partial_centres_s >= 7.5) & (track.partial_centres_s <= 13.5))
+
+
+@pytest.mark.parametrize("make", [lambda: np.zeros(10 * RATE, np.float32), lambda: np.zeros(100, np.float32),
+                                  lambda: np.random.default_rng(3).standard_normal(8 * RATE).astype(np.float32) * 0.2,
+                                  lambda: np.full(5 * RATE, np.inf, np.float32)],
+                         ids=["silence", "tiny", "noise", "inf"])
+def test_windows_of_bad_input_are_empty_not_a_crash(make):
+    from consentry.voice.encoder import embed_voice_windows
+
+    track = embed_voice_windows(make(), sample_rate_hz=RATE, encoder=_encoder())
+    assert track.windows == [] and not track.whole.has_speech and track.whole.no_speech_reason
+    assert track.partials.shape == (0, 256)
+
+
+def test_speech_gate_shapes_and_refuses_wrong_sizes():
+    from consentry.voice.gate import is_speech, speech_likeness
+
+    v = np.random.default_rng(0).random((4, 256))
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    assert speech_likeness(v).shape == (4,) and is_speech(v).dtype == bool
+    assert speech_likeness(v[0]).shape == (1,)
+    with pytest.raises(ValueError, match="256"):
+        speech_likeness(np.ones((2, 40)))
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed (apt-get install espeak-ng)")
+def test_speech_gate_passes_speech_and_stops_synthesised_music(tmp_path):
+    from consentry.synth import synthesise_piece
+    from consentry.voice.encoder import embed_voice_windows
+    from consentry.voice.gate import is_speech
+
+    encoder = _encoder()
+    speech = _espeak("Our train was delayed by forty minutes, so we missed the beginning of the concert.", "en+m2",
+                     tmp_path)
+    sp = embed_voice_windows(speech, sample_rate_hz=RATE, encoder=encoder)
+    assert sp.windows and is_speech(np.stack([w.vector for w in sp.windows])).mean() >= 0.75
+    music = synthesise_piece(3, duration_s=30.0, sample_rate_hz=RATE)
+    mu = embed_voice_windows(0.5 * music / np.abs(music).max(), sample_rate_hz=RATE, encoder=encoder)
+    if mu.windows:  # the VAD calls instruments voiced; the gate must not
+        assert is_speech(np.stack([w.vector for w in mu.windows])).mean() <= 0.1

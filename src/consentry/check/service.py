@@ -50,10 +50,15 @@ MELODY_FALSE_ALARM_PER_OUTPUT = 0.01
 MELODY_SAMPLE_RATE_HZ = 22050
 #: The voice check embeds an output this many seconds at a time and averages the prints (bounded memory).
 VOICE_SLICE_S = 60.0
+#: The voice check compares windows of this length, this far apart, with the enrolled voices (seconds).
+VOICE_WINDOW_S = 3.0
+VOICE_HOP_S = 1.5
 #: The melody check aligns at most this many notes of an output at a time (windows overlap by the second).
 MELODY_WINDOW_NOTES = 1500
 MELODY_WINDOW_OVERLAP_NOTES = 100
 VOICE_SAMPLE_RATE_HZ = 16000
+#: A recording finding lists at most this many of its hash matches (the strongest), with the total count.
+MATCHED_HASHES_SHOWN = 200
 
 
 # ---------------------------------------------------------------- melodies of works
@@ -244,6 +249,7 @@ class CheckResult:
     sha256: str | None = None
     recording: list[dict] = field(default_factory=list)
     copied_share: float = 0.0
+    recording_min_score: int | None = None  # the engine's threshold for this output's length
     melody: list[dict] = field(default_factory=list)
     melody_false_alarm_per_comparison: float | None = None
     voice: list[dict] = field(default_factory=list)  # best score per enrolled creator, best first
@@ -269,7 +275,8 @@ class CheckResult:
         return {
             "output": self.output, "sha256": self.sha256, "duration_s": round(self.duration_s, 3),
             "checked_s": round(self.checked_s, 3),
-            "recording": self.recording, "copied_share": round(self.copied_share, 4),
+            "recording": [{k: v for k, v in m.items() if k != "matched_hashes"} for m in self.recording],
+            "copied_share": round(self.copied_share, 4), "recording_min_score": self.recording_min_score,
             "melody": [{k: v for k, v in m.items() if k not in brief} for m in self.melody],
             "melody_false_alarm_per_comparison": self.melody_false_alarm_per_comparison,
             "voice": [{k: v for k, v in m.items() if k != "unrelated_scores"} for m in self.voice],
@@ -277,6 +284,60 @@ class CheckResult:
             "findings": len(self.recording) + len(self.melody) + len(self.voice_matches),
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
+
+
+def _identify_with_hashes(reg, samples: np.ndarray, *, offset_s: float, searched_s: float) -> list[dict]:
+    """Recording findings in ``samples`` (as ``Match.as_dict()``), each with all its hash matches.
+
+    Times in the output are shifted by ``offset_s`` (where the chunk starts);
+    the threshold is the engine's for ``searched_s`` seconds (the output as
+    far as it is known: :func:`_check_output` applies the whole output's
+    threshold once its length is known).
+    ``matched_hashes`` holds every distinct match here, as
+    ``{hash, query_offset_s, work_offset_s}``; :func:`_finish_recordings` keeps the strongest.
+    """
+    from ..fingerprint.music import engine
+
+    segments = reg.store.index_segments(engine=ENGINE_NAME, engine_version=ENGINE_VERSION, param_hash=reg.param_hash)
+    found = engine.identify_segments(samples, segments, reg.params, searched_s=searched_s, with_hashes=True)
+    if not found:
+        return []
+    works = reg.store.works_by_fp_id(m.fp_id for m, _ in found)
+    fps = reg.params.frames_per_s
+    out = []
+    for m, h in found:
+        w = works.get(m.fp_id)
+        if w is None or w.removed_at is not None:
+            continue
+        out.append({
+            "work_id": w.work_id, "title": w.title, "source": w.source, "creator": w.creator,
+            "terms": w.terms.describe(), "score": float(m.inliers), "confidence": engine.confidence(m.inliers),
+            "query_start_s": round(m.query_start_frame / fps + offset_s, 3),
+            "query_end_s": round(m.query_end_frame / fps + offset_s, 3),
+            "work_start_s": round(max(0.0, m.work_start_frame / fps), 3),
+            "work_end_s": round(min(w.duration_s, m.work_end_frame / fps), 3),
+            "speed": round(m.speed, 4), "pitch_shift_semitones": round(m.pitch_shift_semitones, 2),
+            "matched_hashes": [{"hash": int(k), "query_offset_s": round(q / fps + offset_s, 3),
+                                "work_offset_s": round(f / fps, 3)}
+                               for k, q, f in zip(h.key.tolist(), h.query_frame.tolist(), h.work_frame.tolist())],
+        })
+    return out
+
+
+def _finish_recordings(findings: list[dict]) -> list[dict]:
+    """Keep each finding's :data:`MATCHED_HASHES_SHOWN` strongest hash matches and count them all.
+
+    Strongest: closest to the finding's line (work time = work start + speed x
+    (output time - output start)), then earliest.
+    """
+    for f in findings:
+        unique = {(h["hash"], h["query_offset_s"], h["work_offset_s"]): h for h in f.get("matched_hashes") or []}
+        q0, w0, speed = f["query_start_s"], f["work_start_s"], f["speed"]
+        ranked = sorted(unique.values(), key=lambda h: (round(abs(h["work_offset_s"] - w0 - speed * (h["query_offset_s"] - q0)), 4),
+                                                        h["query_offset_s"], h["work_offset_s"], h["hash"]))
+        f["matched_hashes"] = ranked[:MATCHED_HASHES_SHOWN]
+        f["matched_hashes_total"] = len(unique)
+    return findings
 
 
 def _merge_recordings(matches: list[dict]) -> list[dict]:
@@ -291,9 +352,10 @@ def _merge_recordings(matches: list[dict]) -> list[dict]:
             prev["work_end_s"] = max(prev["work_end_s"], m["work_end_s"])
             prev["score"] = max(prev["score"], m["score"])
             prev["confidence"] = max(prev["confidence"], m["confidence"])
+            prev["matched_hashes"] = prev.get("matched_hashes", []) + m.get("matched_hashes", [])
             continue
         out.append(dict(m))
-    return sorted(out, key=lambda m: -m["score"])
+    return sorted(_finish_recordings(out), key=lambda m: -m["score"])
 
 
 def _covered_s(intervals: list[tuple[float, float]]) -> float:
@@ -354,18 +416,21 @@ def _check_output(ctx: CheckContext, path: str) -> CheckResult:
         if offset == 0.0 and n < MIN_OUTPUT_S:
             raise InputError(f"{path}: too short to check ({n:.2f} s; at least {MIN_OUTPUT_S:g} s needed)")
         res.duration_s = offset + n
-        for m in reg.identify_samples(samples):
-            d = m.as_dict()
-            if not last and d["query_start_s"] >= CHUNK_S:
+        for d in _identify_with_hashes(reg, samples, offset_s=offset, searched_s=offset + n):
+            if not last and d["query_start_s"] - offset >= CHUNK_S:
                 continue  # the next chunk sees it whole
-            for k in ("query_start_s", "query_end_s"):
-                d[k] = round(d[k] + offset, 3)
-            d["matched_hashes"] = []  # the music engine does not expose its matched hashes yet
             recordings.append(d)
         if last and offset + CHUNK_S >= MAX_CHECK_DURATION_S and n >= CHUNK_S:
             res.notes.append(f"only the first {MAX_CHECK_DURATION_S / 3600:g} h were checked; split longer outputs")
     timings["recording"] = time.perf_counter() - t
     res.checked_s = min(res.duration_s, MAX_CHECK_DURATION_S)
+    # One decision rule for identify, scan and check: the threshold of the whole output's length.
+    from ..fingerprint.music import engine
+
+    res.recording_min_score = engine.min_score_for(res.checked_s)
+    recordings = [d for d in recordings if d["score"] >= res.recording_min_score]
+    for d in recordings:
+        d["confidence"] = engine.confidence(d["score"], searched_s=res.checked_s)
     res.recording = _merge_recordings(recordings)
     res.copied_share = (_covered_s([(m["query_start_s"], m["query_end_s"]) for m in res.recording]) / res.checked_s
                         if res.checked_s > 0 else 0.0)
@@ -381,7 +446,7 @@ def _check_output(ctx: CheckContext, path: str) -> CheckResult:
         from ..melody import transcribe
 
         notes = []
-        voice_parts = []  # (vector, n_partials, speech_s)
+        voice_windows = []  # VoiceWindow with times in the output
         voice_reason = None
         for offset, samples, last in _iter_chunks(path, MELODY_SAMPLE_RATE_HZ):
             body = samples if last else samples[: int(CHUNK_S * MELODY_SAMPLE_RATE_HZ)]
@@ -393,20 +458,7 @@ def _check_output(ctx: CheckContext, path: str) -> CheckResult:
                 timings["melody"] += time.perf_counter() - t
             if do_voice:
                 t = time.perf_counter()
-                from ..voice import embed_voice
-
-                # Slices of VOICE_SLICE_S keep the encoder's batch (windows x frames x gates) small.
-                step = int(VOICE_SLICE_S * MELODY_SAMPLE_RATE_HZ)
-                for i in range(0, max(1, body.size), step):
-                    piece = body[i:i + step]
-                    if i > 0 and piece.size < MELODY_SAMPLE_RATE_HZ * 2:
-                        break  # a tail under 2 s adds nothing reliable to a print of a long chunk
-                    vp = embed_voice(piece, sample_rate_hz=MELODY_SAMPLE_RATE_HZ, encoder=ctx.voice_encoder)
-                    res.voice_engine = vp.engine
-                    if vp.has_speech:
-                        voice_parts.append((vp.vector, vp.n_partials))
-                    elif voice_reason is None:
-                        voice_reason = vp.no_speech_reason
+                voice_reason = _voice_windows(ctx, body, offset, voice_windows, res) or voice_reason
                 timings["voice"] += time.perf_counter() - t
         if do_melody:
             t = time.perf_counter()
@@ -414,12 +466,7 @@ def _check_output(ctx: CheckContext, path: str) -> CheckResult:
             timings["melody"] += time.perf_counter() - t
         if do_voice:
             t = time.perf_counter()
-            if voice_parts:
-                v = sum(vec * n for vec, n in voice_parts)
-                v = v / float(np.linalg.norm(v))
-                res.voice = _voice_check(ctx, v)
-            else:
-                res.voice_note = voice_reason or "no speech found"
+            res.voice, res.voice_note = _voice_check(ctx, voice_windows, voice_reason)
             timings["voice"] += time.perf_counter() - t
     timings["total"] = time.perf_counter() - started
     res.seconds = timings
@@ -468,22 +515,85 @@ def _phrase_finding(work, ph, q_notes: list, ref, offset: int) -> dict:
     }
 
 
-def _voice_check(ctx: CheckContext, vector: np.ndarray) -> list[dict]:
-    from ..voice import decide
+def _voice_windows(ctx: CheckContext, body: np.ndarray, offset_s: float, out: list, res: CheckResult) -> str | None:
+    """Add the voice windows of one chunk (times in the output) to ``out``; returns a no-speech reason or None."""
+    from ..voice.encoder import VoiceWindow, embed_voice_windows
 
-    scored = [(float(v.vector @ vector), v) for v in ctx.voices]
-    best: dict[str, tuple[float, EnrolledVoice]] = {}
-    for s, v in scored:
-        if v.creator not in best or s > best[v.creator][0]:
-            best[v.creator] = (s, v)
+    reason = None
+    # Slices of VOICE_SLICE_S keep the encoder's batch (windows x frames x gates) small; they overlap by
+    # one window hop less than a window, so that every window of the output is whole in one slice.
+    step = int((VOICE_SLICE_S - VOICE_WINDOW_S + VOICE_HOP_S) * MELODY_SAMPLE_RATE_HZ)
+    span = int(VOICE_SLICE_S * MELODY_SAMPLE_RATE_HZ)
+    seen = {round(w.start_s, 3) for w in out}
+    for i in range(0, max(1, body.size), step):
+        piece = body[i:i + span]
+        if i > 0 and piece.size < MELODY_SAMPLE_RATE_HZ * 2:
+            break  # a tail under 2 s: its windows were in the previous slice
+        track = embed_voice_windows(piece, sample_rate_hz=MELODY_SAMPLE_RATE_HZ, encoder=ctx.voice_encoder,
+                                    window_s=VOICE_WINDOW_S, hop_s=VOICE_HOP_S)
+        res.voice_engine = track.whole.engine
+        if not track.whole.has_speech:
+            reason = reason or track.whole.no_speech_reason
+            continue
+        at = offset_s + i / MELODY_SAMPLE_RATE_HZ
+        windows = track.windows
+        if not windows:  # a short clip: its whole print is its only window
+            windows = [VoiceWindow(0.0, round(piece.size / MELODY_SAMPLE_RATE_HZ, 3), track.whole.speech_s,
+                                   track.whole.vector, track.whole.n_partials)]
+        for w in windows:
+            start = round(w.start_s + at, 3)
+            if start in seen:
+                continue  # the same window, seen in the overlap of two slices or chunks
+            seen.add(start)
+            out.append(VoiceWindow(start, round(w.end_s + at, 3), w.speech_s, w.vector, w.n_partials))
+    return reason
+
+
+def _voice_check(ctx: CheckContext, windows: list, reason: str | None) -> tuple[list[dict], str | None]:
+    """Per enrolled creator, the best window of the output and the decision on it; and a note when none is speech.
+
+    Windows that fail the speech gate (music) are left out.  The decision
+    statistic is the best window's similarity, judged by
+    :data:`consentry.voice.score.WINDOW_THRESHOLD` (calibrated for a
+    maximum over windows); ``whole_score`` is the similarity of the print of
+    all speech windows together.
+    """
+    from ..voice import decide
+    from ..voice.gate import is_speech
+    from ..voice.score import WINDOW_CALIBRATION, WINDOW_THRESHOLD
+
+    if not windows:
+        return [], reason or "no speech found"
+    vectors = np.stack([w.vector for w in windows]).astype(np.float64)
+    keep = is_speech(vectors)
+    if not keep.any():
+        return [], (f"no speech found: the {len(windows)} stretch(es) with voice-like sound look like "
+                    f"music to the speech gate")
+    windows = [w for w, k in zip(windows, keep) if k]
+    vectors = vectors[keep]
+    weights = np.array([w.n_partials for w in windows], dtype=np.float64)
+    whole = (vectors * weights[:, None]).sum(axis=0)
+    whole /= float(np.linalg.norm(whole)) or 1.0
+    enrolled = np.stack([v.vector for v in ctx.voices]).astype(np.float64)
+    sims = vectors @ enrolled.T  # (windows, voices)
+    best_w = sims.argmax(axis=0)
+    best_s = sims.max(axis=0)
+    whole_s = enrolled @ whole
+    best: dict[str, int] = {}
+    for j, v in enumerate(ctx.voices):
+        if v.creator not in best or best_s[j] > best_s[best[v.creator]]:
+            best[v.creator] = j
     out = []
-    for creator, (s, v) in best.items():
-        d = decide(s)
-        unrelated = sorted(round(x, 4) for x, u in scored if u.creator != creator)
-        out.append({"voice_id": v.voice_id, "creator": creator, "score": round(d.score, 4),
+    for creator, j in best.items():
+        d = decide(float(best_s[j]), threshold=WINDOW_THRESHOLD, calibration=WINDOW_CALIBRATION)
+        w = windows[int(best_w[j])]
+        unrelated = sorted(round(float(best_s[k]), 4) for k, u in enumerate(ctx.voices) if u.creator != creator)
+        out.append({"voice_id": ctx.voices[j].voice_id, "creator": creator, "score": round(d.score, 4),
                     "threshold": d.threshold, "probability": round(d.probability, 4), "is_match": d.is_match,
+                    "window_start_s": w.start_s, "window_end_s": w.end_s, "window_speech_s": w.speech_s,
+                    "whole_score": round(float(whole_s[j]), 4), "speech_windows": len(windows),
                     "unrelated_scores": unrelated})
-    return sorted(out, key=lambda f: -f["score"])
+    return sorted(out, key=lambda f: -f["score"]), None
 
 
 # ---------------------------------------------------------------- many outputs, evidence, rematch
@@ -526,7 +636,7 @@ def write_evidence(ctx: CheckContext, res: CheckResult, out_dir: str | os.PathLi
 
     findings, references = evidence_findings(ctx, res)
     return write_bundle(out_dir, output_path=res.output, findings=findings, references=references,
-                        registry_dir=Path(ctx.registry.path).resolve().parent, tool_version=__version__, pdf=pdf)
+                        registry_dir=ctx.registry.local_dir, tool_version=__version__, pdf=pdf)
 
 
 def rematch_with(ctx: CheckContext) -> Callable[[Path, dict], dict]:
@@ -556,7 +666,9 @@ def render_summary_html(results: list[CheckResult]) -> str:
                           f"(work {m['reference_start_s']:.1f} s), {m['transposition_semitones']:+d} st, "
                           f"tempo x{m['tempo_ratio']}, false alarm {m['false_alarm']:.1e}" for m in r.melody)
         voi = "<br>".join(f"{e(v['creator'])}: similarity {v['score']:.3f} (threshold {v['threshold']:.2f}, "
-                          f"P {v['probability']:.2f})" for v in r.voice_matches)
+                          f"P {v['probability']:.2f})"
+                          + (f" at {v['window_start_s']:.1f}-{v['window_end_s']:.1f} s" if "window_start_s" in v else "")
+                          for v in r.voice_matches)
         voi = voi or e(r.voice_note or "")
         for check, reason in r.skipped.items():
             if check == "melody":

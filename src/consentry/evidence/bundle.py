@@ -56,6 +56,8 @@ MEMBER_NAMES = ("facts.json", "facts.json.sig", "signer.pub", "report.html", "re
                 "manifest.json", "manifest.json.sig")
 #: Longest stretch of audio drawn per spectrogram (seconds).
 PICTURE_MAX_S = 30.0
+#: Matched hashes listed as rows in the report (all of them are in facts.json).
+REPORT_HASH_ROWS = 12
 
 _FINDING_KINDS = ("recording", "melody", "voice")
 # Bidirectional formatting and other invisible controls shown as visible marks
@@ -220,6 +222,16 @@ def _spectrogram_pair(output_path: Path, reference_path: Path | None, item: dict
     return pair
 
 
+def _hashes_view(item: dict) -> dict:
+    """The matched hashes of a recording finding as the report shows them: count, total, dot plot, first rows."""
+    raw = item.get("matched_hashes")
+    rows = [h for h in raw if isinstance(h, dict)] if isinstance(raw, list) else []
+    total = item.get("matched_hashes_total")
+    total = total if isinstance(total, int) and not isinstance(total, bool) and total >= len(rows) else len(rows)
+    return dict(count=len(rows), total=total, rows=rows[:REPORT_HASH_ROWS],
+                plot=pictures.matched_hashes_svg(rows, speed=_number(item, "speed")))
+
+
 def _copied_share(recording: list, duration_s: float | None) -> float | None:
     if not duration_s:
         return None
@@ -245,7 +257,8 @@ def report_views(facts: dict, *, output_path: Path, reference_paths: dict[str, P
         decoded = _decode_segment(output_path, start_s=0.0, duration_s=4 * 3600.0)
         duration = None if decoded is None else decoded.size / pictures.SPECTROGRAM_SAMPLE_RATE_HZ
     recording_view = [dict(item=item, pictures=_spectrogram_pair(
-        output_path, reference_paths.get(str(item.get("work_id"))), item)) for item in recording]
+        output_path, reference_paths.get(str(item.get("work_id"))), item),
+        hashes=_hashes_view(item)) for item in recording]
     melody_view = [dict(item=item, picture=pictures.melody_alignment_svg(
         item.get("query_notes"), item.get("reference_notes"), item.get("pairs"))) for item in melody]
     voice_view = [dict(item=item, picture=pictures.voice_distribution_svg(

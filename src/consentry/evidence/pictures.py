@@ -18,6 +18,7 @@ from scipy import signal
 
 __all__ = [
     "SPECTROGRAM_SAMPLE_RATE_HZ",
+    "matched_hashes_svg",
     "melody_alignment_svg",
     "png_data_uri",
     "spectrogram_image",
@@ -218,5 +219,67 @@ def voice_distribution_svg(score: float, *, unrelated_scores: Sequence[float], t
         parts.append(f'<text x="{_num(x_of(tick))}" y="{height_px - 20}" {_FONT} text-anchor="middle">{tick:.1f}</text>')
     parts.append(f'<text x="{left}" y="{height_px - 4}" {_FONT} fill="#555555">cosine similarity to the enrolled voice; '
                  f'grey: {values.size} unrelated voices (peak bar {peak})</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _hash_points(raw: Sequence) -> list[tuple[float, float]]:
+    """(query_offset_s, work_offset_s) of matched hashes given as dicts; malformed ones are dropped."""
+    points = []
+    for item in raw or []:
+        if not isinstance(item, dict):
+            continue
+        q, w = item.get("query_offset_s"), item.get("work_offset_s")
+        if isinstance(q, (int, float)) and isinstance(w, (int, float)) and not isinstance(q, bool) \
+                and not isinstance(w, bool) and math.isfinite(q) and math.isfinite(w):
+            points.append((float(q), float(w)))
+    return points
+
+
+def matched_hashes_svg(matched_hashes: Sequence, *, speed: float | None = None, width_px: int = 360,
+                       height_px: int = 300) -> Markup | None:
+    """Dot plot of matched hashes: time in the output (x) against time in the work (y).
+
+    Hashes of a real copy fall on one straight line whose slope is the speed
+    change (work time / output time); chance matches would be scattered.
+
+    Parameters
+    ----------
+    matched_hashes : sequence of dict
+        ``{"hash", "query_offset_s", "work_offset_s"}`` (seconds).
+    speed : float, optional
+        The finding's speed, printed under the plot.
+
+    Returns
+    -------
+    Markup or None
+        An ``<svg>`` element, or None when no point can be drawn.
+    """
+    points = _hash_points(matched_hashes)
+    if not points:
+        return None
+    qs = np.array([p[0] for p in points])
+    ws = np.array([p[1] for p in points])
+    q0, q1 = float(qs.min()), float(qs.max())
+    w0, w1 = float(ws.min()), float(ws.max())
+    pad_q, pad_w = max(0.5, 0.05 * (q1 - q0)), max(0.5, 0.05 * (w1 - w0))
+    q0, q1, w0, w1 = q0 - pad_q, q1 + pad_q, w0 - pad_w, w1 + pad_w
+    left, right, top, bottom = 52, 10, 10, 46
+    plot_w, plot_h = width_px - left - right, height_px - top - bottom
+    x_of = lambda v: left + (v - q0) / (q1 - q0) * plot_w  # noqa: E731
+    y_of = lambda v: top + plot_h - (v - w0) / (w1 - w0) * plot_h  # noqa: E731
+    parts = [f'<svg role="img" width="{width_px}" height="{height_px}" viewBox="0 0 {width_px} {height_px}" '
+             f'aria-label="{len(points)} matched hashes: time in the output against time in the work">']
+    parts.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#f4f4f4" stroke="#bbbbbb"/>')
+    for q, w in points:
+        parts.append(f'<circle cx="{_num(x_of(q))}" cy="{_num(y_of(w))}" r="2" fill="#2b5d8c" fill-opacity="0.7"/>')
+    parts.append(f'<text x="{left}" y="{height_px - 28}" {_FONT}>{q0 + pad_q:.1f} s</text>')
+    parts.append(f'<text x="{left + plot_w}" y="{height_px - 28}" {_FONT} text-anchor="end">{q1 - pad_q:.1f} s</text>')
+    parts.append(f'<text x="{left - 4}" y="{top + plot_h}" {_FONT} text-anchor="end">{w0 + pad_w:.1f} s</text>')
+    parts.append(f'<text x="{left - 4}" y="{top + 10}" {_FONT} text-anchor="end">{w1 - pad_w:.1f} s</text>')
+    slope = "" if speed is None or not math.isfinite(speed) else f"; slope = speed x{speed:.3f}"
+    parts.append(f'<text x="{left}" y="{height_px - 14}" {_FONT} fill="#555555">x: time in the output; '
+                 f'y: time in the work</text>')
+    parts.append(f'<text x="{left}" y="{height_px - 2}" {_FONT} fill="#555555">{len(points)} hashes{slope}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

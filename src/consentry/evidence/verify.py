@@ -56,6 +56,9 @@ _SIGNED_ELSEWHERE = ("manifest.json", "manifest.json.sig")
 OFFSET_TOLERANCE_S = 0.5
 #: ... and a voice when the decision is the same and the similarity within this much.
 VOICE_SCORE_TOLERANCE = 0.05
+#: A recording finding's matched hashes reproduce when at least this share of the
+#: bundle's are found again (same hash, same offsets to the millisecond).
+HASHES_REPRODUCE_SHARE = 0.5
 
 Rematch = Callable[[Path, dict], dict]
 
@@ -293,8 +296,27 @@ def _label(kind: str, index: int, item: dict) -> str:
     return _one_line(text + (f", {title!r})" if title else ")"))
 
 
+def _hash_rows(raw) -> set[tuple]:
+    """The ``(hash, query_offset_s, work_offset_s)`` rows of a finding's ``matched_hashes`` (malformed rows dropped)."""
+    rows = set()
+    for h in raw if isinstance(raw, list) else []:
+        if not isinstance(h, dict):
+            continue
+        k, q, w = h.get("hash"), _num(h, "query_offset_s"), _num(h, "work_offset_s")
+        if isinstance(k, int) and not isinstance(k, bool) and q is not None and w is not None:
+            rows.add((k, round(q, 3), round(w, 3)))
+    return rows
+
+
+def compare_matched_hashes(claim: dict, found: dict) -> tuple[int, int]:
+    """How many of a recording finding's listed hash matches a re-run lists again: (listed, reproduced)."""
+    listed = _hash_rows(claim.get("matched_hashes"))
+    return len(listed), len(listed & _hash_rows(found.get("matched_hashes")))
+
+
 def compare_findings(claimed: dict, found: dict, *, tolerance_s: float = OFFSET_TOLERANCE_S,
-                     score_tolerance: float = VOICE_SCORE_TOLERANCE) -> tuple[int, list[str]]:
+                     score_tolerance: float = VOICE_SCORE_TOLERANCE,
+                     hash_counts: list | None = None) -> tuple[int, list[str]]:
     """Whether the findings of a re-run reproduce those of a bundle.
 
     Recording and melody findings reproduce when the re-run finds the same
@@ -302,7 +324,10 @@ def compare_findings(claimed: dict, found: dict, *, tolerance_s: float = OFFSET_
     ``tolerance_s`` seconds; voice findings when the re-run reaches the same
     decision for the same voice with a similarity within
     ``score_tolerance``. Findings the re-run adds are not differences (the
-    bundle claims what it lists, not that nothing else is there).
+    bundle claims what it lists, not that nothing else is there).  A
+    recording finding that lists matched hashes also needs at least
+    :data:`HASHES_REPRODUCE_SHARE` of them listed again by the re-run; the
+    counts ``(label, listed, reproduced)`` are appended to ``hash_counts``.
 
     Returns
     -------
@@ -344,6 +369,13 @@ def compare_findings(claimed: dict, found: dict, *, tolerance_s: float = OFFSET_
             k, f = best
             if best_gap <= tolerance_s:
                 used.add(k)
+                listed, again = compare_matched_hashes(claim, f) if kind == "recording" else (0, 0)
+                if listed:
+                    if hash_counts is not None:
+                        hash_counts.append((_label(kind, index, claim), listed, again))
+                    if again < HASHES_REPRODUCE_SHARE * listed:
+                        differences.append(f"{_label(kind, index, claim)}: only {again} of its {listed} matched hashes "
+                                           f"reproduce (at least {HASHES_REPRODUCE_SHARE:.0%} needed)")
                 continue
             detail = ", ".join(f"{s} {_num(claim, s)} in the bundle, {_num(f, s)} now" for s in starts[kind])
             differences.append(f"{_label(kind, index, claim)}: offsets differ ({detail}; tolerance {tolerance_s:g} s)")
@@ -362,12 +394,15 @@ def _rematch(rematch: Rematch, output_path: Path, facts: dict, tolerance_s: floa
         result.reproduces = False
         return
     claimed = facts.get("findings") if isinstance(facts.get("findings"), dict) else {}
-    total, differences = compare_findings(claimed, found, tolerance_s=tolerance_s)
+    hash_counts: list = []
+    total, differences = compare_findings(claimed, found, tolerance_s=tolerance_s, hash_counts=hash_counts)
     result.reproduces = not differences
     if differences:
         result.failures.extend(f"rematch: {line}" for line in differences)
     else:
         result.passed.append(f"rematch: reproduces ({total} of {total} findings; offsets within {tolerance_s:g} s)")
+    result.passed.extend(f"rematch: {label}: {again} of {listed} matched hashes reproduce"
+                         for label, listed, again in hash_counts if again >= HASHES_REPRODUCE_SHARE * listed)
 
 
 def _verify(path: Path, result: VerifyResult, *, files_dir: Path | None, rematch: Rematch | None,

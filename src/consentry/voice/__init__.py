@@ -1,4 +1,4 @@
-"""Voice prints: speaker embeddings for the voice-clone check (not yet in the CLI).
+"""Voice prints: speaker embeddings for the voice-clone check of ``consentry check``.
 
 - :mod:`consentry.voice.torchfile` reads a PyTorch checkpoint without torch,
   through an unpickler that refuses every name but a state dict's few;
@@ -7,12 +7,22 @@
 - :mod:`consentry.voice.encoder` runs Resemblyzer's GE2E network in NumPy and
   returns a :class:`~consentry.voice.encoder.VoicePrint`;
 - :mod:`consentry.voice.score` turns similarities into error rates and a
-  calibrated decision.
+  calibrated decision;
+- :mod:`consentry.voice.gate` keeps instrumental music out of the decision.
 
 See ``docs/voice.md``.
 """
 
-from consentry.voice.encoder import ModelUnavailable, VoicePrint, embed_voice, load_encoder
+from consentry.voice.encoder import (
+    ModelUnavailable,
+    VoicePrint,
+    VoiceTrack,
+    VoiceWindow,
+    embed_voice,
+    embed_voice_windows,
+    load_encoder,
+)
 from consentry.voice.score import VoiceDecision, cosine_similarity, decide
 
-__all__ = ["ModelUnavailable", "VoiceDecision", "VoicePrint", "cosine_similarity", "decide", "embed_voice", "load_encoder"]
+__all__ = ["ModelUnavailable", "VoiceDecision", "VoicePrint", "VoiceTrack", "VoiceWindow", "cosine_similarity", "decide",
+           "embed_voice", "embed_voice_windows", "load_encoder"]

@@ -53,7 +53,10 @@ __all__ = [
     "ModelUnavailable",
     "SpeakerEncoder",
     "VoicePrint",
+    "VoiceTrack",
+    "VoiceWindow",
     "embed_voice",
+    "embed_voice_windows",
     "find_weights",
     "load_encoder",
     "partial_windows",
@@ -319,22 +322,13 @@ def embed_voice(
     """
     encoder = encoder or load_encoder()
     engine = f"{ENGINE_NAME}/{ENGINE_VERSION}/{encoder.parameter_hash}"
-    x = np.asarray(samples, dtype=np.float32)
-    if x.ndim == 2:  # (n, channels) or (channels, n): mix down
-        x = x.mean(axis=1 if x.shape[1] <= x.shape[0] else 0)
-    x = np.nan_to_num(x.reshape(-1), nan=0.0, posinf=0.0, neginf=0.0)
-    duration_s = len(x) / sample_rate_hz if sample_rate_hz > 0 else 0.0
+    x, duration_s = _prepare(samples, sample_rate_hz)
 
     def nothing(reason: str, speech_s: float = 0.0) -> VoicePrint:
         return VoicePrint(None, duration_s, speech_s, 0, reason, engine)
 
     if duration_s < MIN_DURATION_S:
         return nothing(f"clip is {duration_s:.2f} s long; a voice needs at least {MIN_DURATION_S:.0f} s of audio")
-    if sample_rate_hz != features.SAMPLE_RATE_HZ:
-        import soxr
-
-        x = soxr.resample(x, sample_rate_hz, features.SAMPLE_RATE_HZ).astype(np.float32)
-    x = np.clip(x, -1.0, 1.0)
     if not np.any(np.abs(x) > 1e-4):
         return nothing("clip is silent: no speech to compare")
     x = features.normalise_loudness(x)
@@ -346,14 +340,153 @@ def embed_voice(
             f"no speech found ({speech_s:.2f} s of voice-like sound, at least {MIN_SPEECH_S} s needed)",
             speech_s,
         )
-    starts = partial_windows(len(speech))
-    end = (starts[-1] + PARTIAL_FRAMES) * features.HOP_SAMPLES
-    padded = np.pad(speech, (0, max(0, end - len(speech))))
-    mels = features.mel_power_frames(padded)
-    batch = np.stack([mels[s:s + PARTIAL_FRAMES] for s in starts])
-    partials = encoder.embed_partials(batch)
+    starts, partials = _speech_partials(speech, encoder)
     mean = partials.mean(axis=0)
     norm = float(np.linalg.norm(mean))
     if norm == 0.0:
         return nothing("the model found no voice features in this clip", speech_s)
     return VoicePrint((mean / norm).astype(np.float32), duration_s, speech_s, len(starts), None, engine)
+
+
+def _prepare(samples: np.ndarray, sample_rate_hz: int) -> tuple[np.ndarray, float]:
+    """Mono float32 at 16 kHz in [-1, 1], NaN-free, and the input's duration (s)."""
+    x = np.asarray(samples, dtype=np.float32)
+    if x.ndim == 2:  # (n, channels) or (channels, n): mix down
+        x = x.mean(axis=1 if x.shape[1] <= x.shape[0] else 0)
+    x = np.nan_to_num(x.reshape(-1), nan=0.0, posinf=0.0, neginf=0.0)
+    duration_s = len(x) / sample_rate_hz if sample_rate_hz > 0 else 0.0
+    if duration_s >= MIN_DURATION_S and sample_rate_hz != features.SAMPLE_RATE_HZ:
+        import soxr
+
+        x = soxr.resample(x, sample_rate_hz, features.SAMPLE_RATE_HZ).astype(np.float32)
+    return np.clip(x, -1.0, 1.0), duration_s
+
+
+def _speech_partials(speech: np.ndarray, encoder: SpeakerEncoder) -> tuple[list[int], np.ndarray]:
+    """Partial-window starts (frames of ``speech``) and their embeddings, shape (k, 256)."""
+    starts = partial_windows(len(speech))
+    end = (starts[-1] + PARTIAL_FRAMES) * features.HOP_SAMPLES
+    padded = np.pad(speech, (0, max(0, end - len(speech))))
+    mels = features.mel_power_frames(padded)
+    batch = np.stack([mels[s:s + PARTIAL_FRAMES] for s in starts])
+    return starts, encoder.embed_partials(batch)
+
+
+@dataclass(frozen=True)
+class VoiceWindow:
+    """The voice print of one stretch of a clip (see :func:`embed_voice_windows`).
+
+    Attributes
+    ----------
+    start_s, end_s : float
+        Where the window lies in the clip (seconds).
+    speech_s : float
+        Speech the voice-activity detector kept inside it (seconds).
+    vector : numpy.ndarray of float32, shape (256,)
+        Unit-norm mean of the partial embeddings centred in the window.
+    n_partials : int
+    """
+
+    start_s: float
+    end_s: float
+    speech_s: float
+    vector: np.ndarray
+    n_partials: int
+
+
+@dataclass(frozen=True)
+class VoiceTrack:
+    """A clip's whole voice print, and the prints of its windows along time.
+
+    ``whole`` is exactly what :func:`embed_voice` returns for the clip;
+    ``windows`` hold only stretches with enough speech (possibly none), and
+    ``partials`` / ``partial_centres_s`` the encoder's 1.6-s partial
+    embeddings (shape (k, 256)) with the time of each one's centre in the clip.
+    """
+
+    whole: VoicePrint
+    windows: list[VoiceWindow]
+    partials: np.ndarray
+    partial_centres_s: np.ndarray
+
+
+def embed_voice_windows(
+    samples: np.ndarray,
+    *,
+    sample_rate_hz: int,
+    encoder: SpeakerEncoder | None = None,
+    window_s: float = 3.0,
+    hop_s: float = 1.5,
+    min_window_speech_s: float = 1.5,
+) -> VoiceTrack:
+    """Voice prints of a clip as a whole and of windows along it, from one pass of the encoder.
+
+    The clip is prepared as in :func:`embed_voice` (loudness, pause removal)
+    and its partial windows embedded once; each partial is placed at the time
+    (in the original clip) of the speech sample at its centre.  Window ``i``
+    covers ``[i * hop_s, i * hop_s + window_s)``; it gets a print (the
+    normalised mean of the partials centred in it) when the voice-activity
+    detector kept at least ``min_window_speech_s`` of speech in it.  So a
+    voice heard for a few seconds of a long clip is not averaged away.
+
+    Parameters
+    ----------
+    samples : numpy.ndarray, shape (n,)
+        Audio, float in [-1, 1] (see :func:`embed_voice`).
+    sample_rate_hz : int
+        Sample rate of ``samples`` (Hz).
+    window_s, hop_s, min_window_speech_s : float
+        Window length, step between window starts and least speech (seconds).
+
+    Returns
+    -------
+    VoiceTrack
+    """
+    encoder = encoder or load_encoder()
+    engine = f"{ENGINE_NAME}/{ENGINE_VERSION}/{encoder.parameter_hash}"
+    x, duration_s = _prepare(samples, sample_rate_hz)
+    empty = np.zeros((0, 256), np.float32)
+
+    def nothing(reason: str, speech_s: float = 0.0) -> VoiceTrack:
+        return VoiceTrack(VoicePrint(None, duration_s, speech_s, 0, reason, engine), [], empty, np.zeros(0))
+
+    if duration_s < MIN_DURATION_S:
+        return nothing(f"clip is {duration_s:.2f} s long; a voice needs at least {MIN_DURATION_S:.0f} s of audio")
+    if not np.any(np.abs(x) > 1e-4):
+        return nothing("clip is silent: no speech to compare")
+    x = features.normalise_loudness(x)
+    mask = features.speech_mask(x)
+    kept = np.flatnonzero(mask)
+    speech = x[kept]
+    speech_s = len(speech) / features.SAMPLE_RATE_HZ
+    if speech_s < MIN_SPEECH_S:
+        return nothing(f"no speech found ({speech_s:.2f} s of voice-like sound, at least {MIN_SPEECH_S} s needed)",
+                       speech_s)
+    starts, partials = _speech_partials(speech, encoder)
+    mean = partials.mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    if norm == 0.0:
+        return nothing("the model found no voice features in this clip", speech_s)
+    whole = VoicePrint((mean / norm).astype(np.float32), duration_s, speech_s, len(starts), None, engine)
+    half = PARTIAL_FRAMES * features.HOP_SAMPLES // 2
+    centre_idx = np.minimum(np.asarray(starts) * features.HOP_SAMPLES + half, len(kept) - 1)
+    centres_s = kept[centre_idx] / features.SAMPLE_RATE_HZ
+    # Speech per window from the cumulative count of kept samples.
+    cum = np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])
+    windows = []
+    t0 = 0.0
+    clip_s = len(x) / features.SAMPLE_RATE_HZ
+    while t0 < max(clip_s - window_s, 0.0) + hop_s / 2:
+        t1 = min(t0 + window_s, clip_s)
+        a = min(int(t0 * features.SAMPLE_RATE_HZ), len(mask))
+        b = min(int(t1 * features.SAMPLE_RATE_HZ), len(mask))
+        w_speech = (cum[b] - cum[a]) / features.SAMPLE_RATE_HZ
+        sel = (centres_s >= t0) & (centres_s < t1)
+        if w_speech >= min_window_speech_s and sel.any():
+            v = partials[sel].mean(axis=0)
+            n = float(np.linalg.norm(v))
+            if n > 0:
+                windows.append(VoiceWindow(round(t0, 3), round(t1, 3), round(float(w_speech), 3),
+                                           (v / n).astype(np.float32), int(sel.sum())))
+        t0 += hop_s
+    return VoiceTrack(whole, windows, partials, centres_s)

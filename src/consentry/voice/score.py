@@ -159,3 +159,14 @@ def decide(
 ) -> VoiceDecision:
     """Turn a similarity score into a :class:`VoiceDecision`."""
     return VoiceDecision(float(score), float(threshold), bool(score >= threshold), calibration.probability(score))
+
+#: Threshold of the voice check's decision statistic, the best speech-gated
+#: 3-s window of an output (a maximum over windows, so higher than
+#: :data:`DEFAULT_THRESHOLD`): 1 % false accepts (0.7926) on half A of
+#: ``benchmarks/run_voice.py --windowed`` (a 5-s voice inside 60 s of other
+#: speakers' speech or of music; 34 human speakers, 292 non-target trials);
+#: measured on half B in docs/voice.md.
+WINDOW_THRESHOLD = 0.79
+#: Logistic fit on the same half-A trials (few trials, and gated-out windows
+#: score 0, so the probability is a coarse guide; the threshold decides).
+WINDOW_CALIBRATION = LogisticCalibration(slope=1.527, offset=-0.945)

@@ -17,7 +17,7 @@ on the remaining hits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -57,6 +57,9 @@ class SegmentMatch:
     work_end_frame: float
     speed: float
     pitch_shift_semitones: float
+    #: Rows of the ``Hits`` that support the segment (its final inliers), only
+    #: when :func:`match_segments` was asked for them (``with_hits=True``).
+    inlier_hits: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def match_segments(
@@ -67,6 +70,7 @@ def match_segments(
     min_inliers: int,
     max_candidates: int = 25,
     max_segments_per_work: int = 4,
+    with_hits: bool = False,
 ) -> list[SegmentMatch]:
     """All segments of registered works supported by at least ``min_inliers`` hits.
 
@@ -81,6 +85,9 @@ def match_segments(
         Fewest consistent hits that make a segment.
     max_candidates : int
         Works with the most raw hits that are verified.
+    with_hits : bool
+        Also give each segment the rows of ``hits`` that support it
+        (:attr:`SegmentMatch.inlier_hits`); the segments are the same either way.
 
     Returns
     -------
@@ -119,8 +126,7 @@ def match_segments(
             break
         fp = int(fp_ids[idx])
         sel = ok & (hits.fp_id == fp)
-        results.extend(
-            verify_work(
+        found = verify_work(
                 fp,
                 q_frame=q_frame[sel],
                 q_end=q_end[sel],
@@ -131,7 +137,12 @@ def match_segments(
                 min_inliers=min_inliers,
                 max_segments=max_segments_per_work,
             )
-        )
+        if with_hits:
+            rows = np.flatnonzero(sel)
+            found = [replace(m, inlier_hits=rows[m.inlier_hits]) for m in found]
+        else:
+            found = [replace(m, inlier_hits=None) for m in found]
+        results.extend(found)
     results.sort(key=lambda m: -m.inliers)
     return results
 
@@ -156,7 +167,8 @@ def verify_work(
     """Find up to ``max_segments`` consistent segments among one work's hits.
 
     All arrays have shape (h,): query anchor frame, query quad end frame,
-    work anchor frame, pitch shift (semitones) and query quad index.
+    work anchor frame, pitch shift (semitones) and query quad index.  Each
+    segment's ``inlier_hits`` indexes these arrays.
     """
     found: list[SegmentMatch] = []
     remaining = np.ones(q_frame.shape[0], dtype=bool)
@@ -170,7 +182,7 @@ def verify_work(
         )
         if seg is None:
             break
-        inlier_local, match = seg
+        inlier_local, match, members = seg
         remaining[idx[inlier_local]] = False
         found.append(
             SegmentMatch(
@@ -183,6 +195,7 @@ def verify_work(
                 work_end_frame=match[4],
                 speed=match[5],
                 pitch_shift_semitones=match[6],
+                inlier_hits=idx[members],
             )
         )
     return found
@@ -306,4 +319,4 @@ def _best_segment(qf, qe, wf, shift, qt, speeds, min_inliers):
     )
     # Remove every hit on the line (not only final inliers) before looking again.
     on_line = keep[np.abs(resid) <= INLIER_TOL_FRAMES + OFFSET_BIN_FRAMES]
-    return on_line, match
+    return on_line, match, members

@@ -71,12 +71,16 @@ class Hits:
         Query quad index.
     fp_id, frame : ndarray of int64, shape (h,)
     midi : ndarray of float64, shape (h,)
+    key : ndarray of uint32, shape (h,), or None
+        The index key of each posting (the work's hash), when
+        :func:`lookup` was asked for it (``with_keys=True``).
     """
 
     owner: np.ndarray
     fp_id: np.ndarray
     frame: np.ndarray
     midi: np.ndarray
+    key: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.owner.shape[0])
@@ -86,6 +90,7 @@ class SegmentLike(Protocol):
     """What :func:`lookup` needs of an index segment (see ``consentry.store.segments``)."""
 
     values: np.ndarray
+    keys: np.ndarray
 
     def find_ranges(self, key_lo: np.ndarray, key_hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
@@ -97,6 +102,7 @@ def lookup(
     owner: np.ndarray,
     *,
     max_postings_per_range: int,
+    with_keys: bool = False,
 ) -> Hits:
     """Find the postings of each inclusive key range in every segment.
 
@@ -110,12 +116,14 @@ def lookup(
     max_postings_per_range : int
         A range with more postings than this in one segment is skipped: such a
         hash is too common to say anything (a stop word).
+    with_keys : bool
+        Also read the index key of every posting found (:attr:`Hits.key`).
 
     Returns
     -------
     Hits
     """
-    parts_t, parts_v = [], []
+    parts_t, parts_v, parts_k = [], [], []
     # Looking keys up in ascending order keeps reads of a memory map local.
     order = np.argsort(key_lo, kind="stable")
     key_lo, key_hi, owner = key_lo[order], key_hi[order], owner[order]
@@ -134,9 +142,11 @@ def lookup(
         pos = np.repeat(lo - starts, counts) + np.arange(total)
         parts_v.append(np.asarray(seg.values[pos]))
         parts_t.append(np.repeat(own, counts))
+        if with_keys:
+            parts_k.append(np.asarray(seg.keys[pos], dtype=np.uint32))
     if not parts_t:
         z = np.zeros(0, dtype=np.int64)
-        return Hits(z, z, z, np.zeros(0))
+        return Hits(z, z, z, np.zeros(0), np.zeros(0, np.uint32) if with_keys else None)
     vals = np.concatenate(parts_v)
     fp_id, frame, midi = unpack_postings(vals)
-    return Hits(np.concatenate(parts_t), fp_id, frame, midi)
+    return Hits(np.concatenate(parts_t), fp_id, frame, midi, np.concatenate(parts_k) if with_keys else None)
