@@ -86,3 +86,60 @@ def media(tmp_path):
     d = tmp_path / "media"
     d.mkdir()
     return d
+
+
+# -- both stores: SQLite and a throw-away PostgreSQL server (tests/pg.py) ---------------------
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL server for the whole session (skipped without binaries, unless CONSENTRY_REQUIRE_POSTGRES=1)."""
+    from pg import PostgresUnavailable, require_postgres, start_server
+
+    try:
+        server = start_server()
+    except PostgresUnavailable as exc:
+        if require_postgres():
+            pytest.fail(f"CONSENTRY_REQUIRE_POSTGRES=1 but {exc}")
+        pytest.skip(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server, tmp_path, monkeypatch):
+    """URL of a fresh, empty database; processes started by the test cache segments and keep local files in tmp_path."""
+    monkeypatch.setenv("CONSENTRY_CACHE_DIR", str(tmp_path / "pg-cache"))
+    monkeypatch.setenv("CONSENTRY_HOME", str(tmp_path / "pg-home"))
+    url = pg_server.new_database()
+    yield url
+    pg_server.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request) -> str:
+    """Each store backend in turn."""
+    return request.param
+
+
+@pytest.fixture
+def store_factory(backend, tmp_path, request, monkeypatch):
+    """``open_store(name="r", *, create=True)``: a registry store of each backend (see tests/pg.py StoreFactory).
+
+    ``open_store.backend`` says which; ``open_store.spec(name)`` is its path or URL.
+    """
+    from pg import StoreFactory
+
+    server = request.getfixturevalue("pg_server") if backend == "postgres" else None
+    if server is not None:
+        monkeypatch.setenv("CONSENTRY_CACHE_DIR", str(tmp_path / "pg-cache"))
+        monkeypatch.setenv("CONSENTRY_HOME", str(tmp_path / "pg-home"))
+    factory = StoreFactory(backend, tmp_path, server)
+    yield factory
+    factory.cleanup()
+
+
+@pytest.fixture
+def registry_spec(backend, tmp_path, request) -> str:
+    """A new registry's path (SQLite) or URL (PostgreSQL), for ``Registry.open`` and ``--registry``."""
+    if backend == "sqlite":
+        return str(tmp_path / "registry.db")
+    return request.getfixturevalue("pg_url")

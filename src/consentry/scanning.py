@@ -133,7 +133,8 @@ def identify_item(registry, task: dict) -> dict:
             continue
         offset = start / sr
         try:
-            matches = registry.identify_samples(np.ascontiguousarray(window), min_score=task.get("min_score"))
+            matches = registry.identify_samples(np.ascontiguousarray(window), min_score=task.get("min_score"),
+                                                searched_s=duration)
         except ConsentryError as exc:
             return _error(task, str(exc), duration_s=duration, **facts)
         for m in matches:
@@ -221,6 +222,9 @@ def terms_snapshot(registry) -> dict:
             "terms_version": w["terms_version"], "uses": w["terms"]["uses"],
             "copyright_registered_on": work.copyright_registered_on, "first_published_on": work.first_published_on,
         }
+        if "dispute" in w:  # under an ownership claim: the strictest of the parties' terms (docs/claims.md)
+            out[w["work_id"]]["disputed"] = True
+            out[w["work_id"]]["claims"] = w["dispute"]["claims"]
     return out
 
 
@@ -373,7 +377,7 @@ def scan_dataset(
                 store_results([identify_item(registry, task)])
         else:
             with ProcessPoolExecutor(max_workers=n_workers, initializer=_init_worker,
-                                     initargs=(str(registry.path), registry.params)) as pool:
+                                     initargs=(registry.spec, registry.params)) as pool:
                 running = set()
                 exhausted = False
                 while running or not exhausted:
@@ -427,6 +431,8 @@ def summarize_scan(registry, scan_id: str) -> dict:
                     "unit": t.get("unit") or ("per-work" if t.get("decision") == "license" else None),
                     "items": 0, "covered_s": 0.0, "amount": None,
                 }
+                if t.get("disputed"):
+                    works[work_id].update(disputed=True, claims=t.get("claims", []))
             works[work_id]["items"] += 1
             current_work, current_seq = work_id, seq
         intervals.append((q0, q1))
@@ -528,8 +534,11 @@ def scan_items(registry, scan_id: str, *, decisions=None) -> Iterator[dict]:
             t = snapshot.get(f["work_id"], {})
             for key in ("title", "creator", "decision", "terms_version", "price", "currency"):
                 f[key] = t.get(key)
+            f["disputed"] = bool(t.get("disputed"))
         item["findings"] = [{k: f[k] for k in ("work_id", "title", "creator", "decision", "terms_version", "price",
-                                                "currency", *FINDING_COLUMNS[1:])} for f in item["findings"]]
+                                                "currency", *FINDING_COLUMNS[1:], "disputed")} for f in item["findings"]]
+        if any(f["disputed"] for f in item["findings"]):
+            item["disputed"] = True
         yield item
 
 

@@ -26,6 +26,8 @@ from .fingerprint.music import engine
 from .fingerprint.music.params import DEFAULT_PARAMS, ENGINE_NAME, ENGINE_VERSION, MusicEngineParams
 from .registry.models import Match, Terms, Work, parse_date
 from .registry.usage import USES, TermsVersion, UseTerms, creator_slug, resolve_terms
+from .store.postgres import PostgresStore, is_postgres_url
+from .store.sqlbase import SQLStore
 from .store.sqlite import SQLiteStore, utc_now
 from .threads import limit_worker_threads
 
@@ -43,6 +45,7 @@ class RegisterSummary:
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (path, existing work_id)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     melody_errors: list[tuple[str, str]] = field(default_factory=list)  # (path, reason): registered, melody not stored
+    claims: list = field(default_factory=list)  # consentry.claims.Claim opened against other creators' works
     seconds: float = 0.0
 
     @property
@@ -73,9 +76,16 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fingerprint_file(path: str, params: MusicEngineParams, melody: bool = False) -> dict:
-    """Worker: decode and fingerprint one file, and transcribe its melody if asked (runs in a worker process)."""
-    result = _fingerprint_only(path, params)
+def _fingerprint_file(path: str, params: MusicEngineParams, melody: bool = False, match_spec: str | None = None,
+                      registry: "Registry | None" = None) -> dict:
+    """Worker: decode and fingerprint one file, and transcribe its melody if asked (runs in a worker process).
+
+    With ``match_spec`` (a registry to open in this process) or ``registry``
+    (in-process), the file is also identified against the works already
+    registered: ``result["matches"]`` lists them (for ownership claims,
+    docs/claims.md).
+    """
+    result = _fingerprint_only(path, params, match_spec=match_spec, registry=registry)
     if melody and "error" not in result:
         from .check.service import transcribe_notes_json
 
@@ -83,7 +93,25 @@ def _fingerprint_file(path: str, params: MusicEngineParams, melody: bool = False
     return result
 
 
-def _fingerprint_only(path: str, params: MusicEngineParams) -> dict:
+#: Registries opened by worker processes to find conflicting works (one per registry spec).
+_MATCH_REGISTRIES: dict = {}
+
+
+def _conflict_matches(samples: np.ndarray, params: MusicEngineParams, match_spec: str | None,
+                      registry: "Registry | None") -> list[dict]:
+    """Registered works found in a file being registered (plain dicts, cheap to send between processes)."""
+    if registry is None:
+        registry = _MATCH_REGISTRIES.get(match_spec)
+        if registry is None:
+            registry = _MATCH_REGISTRIES[match_spec] = Registry.open(match_spec, create=False, params=params)
+    return [{"work_id": m.work_id, "creator": m.creator, "query_start_s": m.query_start_s, "query_end_s": m.query_end_s,
+             "work_start_s": m.work_start_s, "work_end_s": m.work_end_s, "score": m.score, "confidence": m.confidence,
+             "speed": m.speed, "pitch_shift_semitones": m.pitch_shift_semitones}
+            for m in registry.identify_samples(samples)]
+
+
+def _fingerprint_only(path: str, params: MusicEngineParams, *, match_spec: str | None = None,
+                      registry: "Registry | None" = None) -> dict:
     try:
         audio = decode_audio(path, sample_rate_hz=params.sample_rate_hz, max_duration_s=MAX_WORK_DURATION_S + 1)
         if audio.duration_s > MAX_WORK_DURATION_S:
@@ -93,7 +121,10 @@ def _fingerprint_only(path: str, params: MusicEngineParams) -> dict:
         keys, frames, midis = engine.index_hashes(audio.samples, params)
         if keys.size == 0:
             return {"path": path, "error": "no distinctive sound found (silent or constant)"}
-        return {"path": path, "duration_s": audio.duration_s, "keys": keys, "frames": frames, "midis": midis}
+        result = {"path": path, "duration_s": audio.duration_s, "keys": keys, "frames": frames, "midis": midis}
+        if match_spec is not None or registry is not None:
+            result["matches"] = _conflict_matches(audio.samples, params, match_spec, registry)
+        return result
     except DecodeError as exc:
         return {"path": path, "error": exc.reason}
     except ConsentryError as exc:
@@ -107,12 +138,14 @@ class Registry:
 
     Parameters
     ----------
-    store : SQLiteStore
+    store : SQLStore
+        An :class:`~consentry.store.sqlite.SQLiteStore` or a
+        :class:`~consentry.store.postgres.PostgresStore`.
     params : MusicEngineParams
         Engine parameters; fingerprints are only compared under the same ones.
     """
 
-    def __init__(self, store: SQLiteStore, *, params: MusicEngineParams = DEFAULT_PARAMS) -> None:
+    def __init__(self, store: SQLStore, *, params: MusicEngineParams = DEFAULT_PARAMS) -> None:
         self.store = store
         self.params = params
         self.param_hash = params.param_hash()
@@ -121,7 +154,14 @@ class Registry:
     @classmethod
     def open(cls, path: str | os.PathLike = "consentry.db", *, create: bool = True,
              params: MusicEngineParams = DEFAULT_PARAMS) -> "Registry":
-        """Open the registry at ``path``, creating it if it does not exist."""
+        """Open the registry ``path``, creating it if it does not exist.
+
+        ``path`` is an SQLite file, or a PostgreSQL URL
+        (``postgresql://user@host/database``, docs/postgres.md) for a registry
+        shared by several machines.
+        """
+        if is_postgres_url(path):
+            return cls(PostgresStore.open(str(path), create=create), params=params)
         return cls(SQLiteStore.open(path, create=create), params=params)
 
     def close(self) -> None:
@@ -134,8 +174,28 @@ class Registry:
         self.close()
 
     @property
-    def path(self) -> Path:
+    def path(self) -> Path | str:
+        """The registry file (SQLite), or the URL with its password masked (PostgreSQL); for display.
+
+        Use :attr:`spec` to open the registry again and :attr:`local_dir` for
+        files kept with the registry.
+        """
         return self.store.path
+
+    @property
+    def spec(self) -> str:
+        """What :meth:`open` needs to open this registry again (e.g. in a worker process); may hold a password."""
+        return self.store.spec
+
+    @property
+    def location(self) -> str:
+        """The registry as messages and reports name it (no password)."""
+        return self.store.location
+
+    @property
+    def local_dir(self) -> Path:
+        """This machine's folder for the registry's local files (e.g. the evidence signing key)."""
+        return self.store.local_dir
 
     # -- register ------------------------------------------------------------
     def register(
@@ -154,12 +214,19 @@ class Registry:
         batch_size: int = 32,
         batch_seconds: float = 30.0,
         melody: bool = False,
+        detect_claims: bool = True,
+        claim_rules=None,
+        now: str | None = None,
     ) -> RegisterSummary:
         """Register audio files and folders (recursively).
 
-        Idempotent: content already registered (same SHA-256) is reported as
-        a duplicate.  Undecodable files are reported in ``errors`` and
-        skipped.  Works are committed in batches, each all-or-nothing, so an
+        Idempotent: content already registered (same SHA-256) by the same
+        creator, or registered again without a creator, is reported as a
+        duplicate.  Content that another creator registered becomes a work of
+        its own and opens an ownership claim between the two (listed in
+        ``claims``; docs/claims.md); so does a file whose fingerprint match
+        covers most of another creator's work or most of itself.  Undecodable
+        files are reported in ``errors`` and skipped.  Works are committed in batches, each all-or-nothing, so an
         interruption leaves only whole batches behind.
 
         Parameters
@@ -182,6 +249,15 @@ class Registry:
             processes) and store its notes for the melody check
             (docs/check.md). A work whose melody cannot be transcribed is
             still registered and listed in ``melody_errors``.
+        detect_claims : bool
+            Open ownership claims against other creators' works (default
+            True). Each file is identified against the registry while it is
+            fingerprinted, only when the registry holds works of other
+            creators.
+        claim_rules : consentry.claims.ClaimRules, optional
+            Deadlines of the claims opened (default: 30 days to answer).
+        now : str, optional
+            ISO time the claims are opened at (default: the clock).
         """
         started = time.perf_counter()
         the_terms = terms if isinstance(terms, Terms) else Terms(decision=terms, price=price, currency=currency)
@@ -192,7 +268,13 @@ class Registry:
         files = list(iter_audio_files(paths))
         if title is not None and len(files) != 1:
             raise InputError(f"--title names one work, but {len(files)} files were given; drop --title to use tags or file names")
+        if creator is not None and (not str(creator).strip() or len(creator) > 256):
+            raise InputError(f"--creator {creator!r}: give a name of 1 to 256 characters")
         summary = RegisterSummary()
+        # Ownership claims (docs/claims.md): look for other creators' works only when there are some.
+        detect = detect_claims and any(w.creator is not None and w.creator != creator for w in self.works())
+        same_content: dict[str, list[Work]] = {}  # sha256 -> other creators' live works with it
+        conflicts: dict[str, list[dict]] = {}  # sha256 -> fingerprint matches found while fingerprinting
         total = len(files)
         done = 0
         todo: list[tuple[Path, str]] = []
@@ -204,9 +286,10 @@ class Registry:
                 summary.errors.append((str(f), exc.strerror or str(exc)))
                 done += 1
                 continue
-            existing = self.store.find_by_sha256(sha)
-            if existing is not None:
-                summary.duplicates.append((str(f), existing.work_id))
+            existing = self.store.live_works_with_sha256(sha)
+            mine = [w for w in existing if creator is None or w.creator in (creator, None)]
+            if mine:
+                summary.duplicates.append((str(f), mine[0].work_id))
                 done += 1
             elif sha in seen:
                 summary.duplicates.append((str(f), sha[:16]))
@@ -214,6 +297,8 @@ class Registry:
             else:
                 seen[sha] = str(f)
                 todo.append((f, sha))
+                if existing:
+                    same_content[sha] = existing
         if progress:
             progress(done, total, "")
 
@@ -235,6 +320,13 @@ class Registry:
             if pending:
                 added = self.store.add_works(pending)
                 summary.registered.extend(added)
+                if detect_claims and any(w.sha256 in same_content or conflicts.get(w.sha256) for w in added):
+                    from .claims.service import detect_ownership_conflicts
+
+                    summary.claims.extend(detect_ownership_conflicts(
+                        self, added, matches={w.work_id: conflicts.pop(w.sha256, []) for w in added},
+                        same_content={w.work_id: same_content.pop(w.sha256, []) for w in added},
+                        now=now, rules=claim_rules))
                 self.store.put_work_melodies(
                     [(w.work_id, melody_engine, melodies.pop(w.sha256)) for w in added if w.sha256 in melodies],
                     computed_at=utc_now())
@@ -249,6 +341,8 @@ class Registry:
                 summary.errors.append((str(f), result["error"]))
             else:
                 pending.append(self._pending_work(result, f, sha, creator, title, the_terms, dates))
+                if result.get("matches"):
+                    conflicts[sha] = result["matches"]
                 if "notes_json" in result:
                     melodies[sha] = result["notes_json"]
                 elif "melody_error" in result:
@@ -261,7 +355,7 @@ class Registry:
         n_workers = max(1, workers or os.cpu_count() or 1)
         if n_workers == 1 or len(todo) <= 1:
             for f, sha in todo:
-                accept(_fingerprint_file(str(f), self.params, melody), f, sha)
+                accept(_fingerprint_file(str(f), self.params, melody, registry=self if detect else None), f, sha)
         else:
             # Results are accepted in input order (a small reorder buffer), so
             # works get their ids in the order they were given.
@@ -272,7 +366,8 @@ class Registry:
                 while next_accept < len(todo):
                     while next_submit < len(todo) and len(running) + len(ready) < 4 * n_workers:
                         f, _ = todo[next_submit]
-                        running[pool.submit(_fingerprint_file, str(f), self.params, melody)] = next_submit
+                        running[pool.submit(_fingerprint_file, str(f), self.params, melody,
+                                            self.spec if detect else None)] = next_submit
                         next_submit += 1
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
                     for fut in finished:
@@ -328,28 +423,38 @@ class Registry:
             except DecodeError as exc:
                 yield IdentifyResult(query=str(q), matches=[], error=exc.reason)
 
-    def identify_samples(self, samples: np.ndarray, *, min_score: float | None = None) -> list[Match]:
-        """Like :meth:`identify`, for mono float32 samples at ``params.sample_rate_hz``."""
+    def identify_samples(self, samples: np.ndarray, *, min_score: float | None = None,
+                         searched_s: float | None = None) -> list[Match]:
+        """Like :meth:`identify`, for mono float32 samples at ``params.sample_rate_hz``.
+
+        ``searched_s``: duration of the whole query these samples are a piece
+        of (default: theirs); the threshold grows with it (``engine.min_score_for``).
+        """
         segments = self.store.index_segments(engine=ENGINE_NAME, engine_version=ENGINE_VERSION, param_hash=self.param_hash)
-        found = engine.identify_segments(samples, segments, self.params, min_score=min_score)
+        if searched_s is None:
+            searched_s = samples.shape[0] / self.params.sample_rate_hz
+        found = engine.identify_segments(samples, segments, self.params, min_score=min_score, searched_s=searched_s)
         if not found:
             return []
         works = self.store.works_by_fp_id(m.fp_id for m in found)
+        disputes = self._disputed_terms([w for w in works.values() if w.removed_at is None])
         fps = self.params.frames_per_s
         out = []
         for m in found:
             w = works.get(m.fp_id)
             if w is None or w.removed_at is not None:
                 continue
+            terms_text, claim_ids = disputes.get(w.work_id, (w.terms.describe(), ()))
             out.append(
                 Match(
                     work_id=w.work_id,
                     title=w.title,
                     source=w.source,
                     creator=w.creator,
-                    terms=w.terms.describe(),
+                    terms=terms_text,
+                    disputed_claims=claim_ids,
                     score=float(m.inliers),
-                    confidence=engine.confidence(m.inliers),
+                    confidence=engine.confidence(m.inliers, searched_s=searched_s),
                     query_start_s=round(m.query_start_frame / fps, 3),
                     query_end_s=round(m.query_end_frame / fps, 3),
                     work_start_s=round(max(0.0, m.work_start_frame / fps), 3),
@@ -358,6 +463,37 @@ class Registry:
                     pitch_shift_semitones=round(m.pitch_shift_semitones, 2),
                 )
             )
+        return out
+
+    def _disputed_terms(self, works: Sequence[Work]) -> dict[str, tuple[str, tuple[str, ...]]]:
+        """``work_id -> (terms text, claim ids)`` for the given works that are in an active ownership claim.
+
+        A disputed work is reported with the strictest AI-training terms of
+        the parties (docs/claims.md), never with whichever was registered first.
+        """
+        if not works:
+            return {}
+        from .registry.disputes import STRICTNESS, dispute_groups
+
+        groups = dispute_groups(self.store.active_ownership_claims())
+        out: dict[str, tuple[str, tuple[str, ...]]] = {}
+        for w in works:
+            g = groups.get(w.work_id)
+            if g is None:
+                continue
+            parties = []
+            for wid in g["works"]:
+                try:
+                    other = w if wid == w.work_id else self.store.get_work(wid)
+                except ConsentryError:
+                    continue
+                if other.removed_at is None:
+                    parties.append(other)
+            if len(parties) < 2:
+                continue
+            worst = max(parties, key=lambda p: (STRICTNESS[p.terms.decision], p.terms.price or 0.0))
+            claims = tuple(g["claims"])
+            out[w.work_id] = (f"disputed ({', '.join(claims)}): {worst.terms.describe()} until decided", claims)
         return out
 
     # -- manage ------------------------------------------------------------------
@@ -435,8 +571,12 @@ class Registry:
                 "default_terms_version": default[0] if default else None,
                 "works": [w.work_id for w in works if w.creator == name],
             })
-        return {"generated_at": utc_now(), "tool": {"name": "consentry", "version": __version__}, "uses": list(USES),
-                "creators": creators, "works": export_works}
+        export = {"generated_at": utc_now(), "tool": {"name": "consentry", "version": __version__}, "uses": list(USES),
+                  "creators": creators, "works": export_works}
+        # Works under an open or contested ownership claim are reported with the strictest terms of the parties.
+        from .registry.disputes import apply_disputes
+
+        return apply_disputes(export, self.store.active_ownership_claims())
 
     def set_work_dates(self, work_id: str, *, copyright_registered_on: str | None = None,
                        first_published_on: str | None = None) -> Work:

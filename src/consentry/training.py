@@ -112,7 +112,7 @@ class TrainingFilter:
 
     def __getstate__(self) -> dict:
         # Pickled into DataLoader workers or datasets' processes: reopen by path there.
-        return {"path": str(self.registry.path), "accept": tuple(sorted(self.accept)), "sample_rate_hz": self.sample_rate_hz,
+        return {"path": self.registry.spec, "accept": tuple(sorted(self.accept)), "sample_rate_hz": self.sample_rate_hz,
                 "audio_key": self.audio_key, "min_score": self.min_score}
 
     def __setstate__(self, state: dict) -> None:

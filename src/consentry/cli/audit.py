@@ -473,11 +473,31 @@ def terms_show(
             return
         w = reg.work(work_id)
         effective, source = reg.effective_terms(w.work_id)
+        from ..claims.service import work_dispute
+
+        dispute = work_dispute(reg, w.work_id)
+    if dispute is not None:
+        # docs/claims.md: while disputed, the strictest of the parties' terms are in force; the work's own are kept.
+        from ..registry.usage import TermsVersion
+
+        own, own_source = effective, source
+        effective, source = TermsVersion.from_dict(dispute["terms"]), {u: "disputed" for u in source}
     if as_json:
-        typer.echo(json.dumps({"work_id": w.work_id, "version": w.terms_version, **effective.as_dict(), "source": source},
-                              ensure_ascii=False))
+        shown = {"work_id": w.work_id, "version": w.terms_version, **effective.as_dict(), "source": source,
+                 "disputed": dispute is not None}
+        if dispute is not None:
+            shown.update(claims=dispute["claims"], note=dispute["note"], own_terms=own.as_dict(), own_source=own_source,
+                         parties=dispute["parties"])
+        typer.echo(json.dumps(shown, ensure_ascii=False))
     else:
-        console.print(_terms_table(f"{w.title} ({w.work_id}): terms v{w.terms_version}", effective, source))
+        if dispute is not None:
+            console.print(f"[bold red]DISPUTED[/] ({', '.join(dispute['claims'])}): {dispute['note']}", highlight=False)
+        console.print(_terms_table(f"{w.title} ({w.work_id}): terms v{w.terms_version}"
+                                   + (" (in force while disputed)" if dispute is not None else ""), effective, source))
+        if dispute is not None:
+            for p in dispute["parties"]:
+                console.print(_terms_table(f"party {p['creator']} ({p['work_id']}): own terms",
+                                           TermsVersion.from_dict(p["terms"]), None))
 
 
 @terms_app.command("history")

@@ -57,7 +57,9 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     registry: str = typer.Option(
-        "consentry.db", "--registry", envvar="CONSENTRY_REGISTRY", help="Registry file (SQLite); its index lives beside it in REGISTRY.index/."
+        "consentry.db", "--registry", envvar="CONSENTRY_REGISTRY",
+        help="Registry file (SQLite; its index lives beside it in REGISTRY.index/), or a PostgreSQL URL "
+             "postgresql://user@host/database for a shared registry (docs/postgres.md)."
     ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
@@ -127,6 +129,7 @@ def register(
             "duplicates": [{"path": p, "work_id": w} for p, w in summary.duplicates],
             "errors": [{"path": p, "error": e} for p, e in summary.errors],
             "melody_errors": [{"path": p, "error": e} for p, e in summary.melody_errors],
+            "claims": [c.as_dict(with_events=False) for c in summary.claims],
             "seconds": round(summary.seconds, 3),
         }))
     else:
@@ -140,6 +143,10 @@ def register(
             f"{len(summary.duplicates)} already registered; {len(summary.errors)} skipped with errors.",
             highlight=False,
         )
+        for c in summary.claims:
+            console.print(f"[yellow]claim {c.claim_id}[/]: {c.events[0].note}; {c.party_b} must answer by "
+                          f"{c.answer_due_at[:10]} (`consentry claims show {c.claim_id}`); until then both works' "
+                          "terms are reported as disputed", highlight=False)
     if summary.errors and not summary.registered and not summary.duplicates:
         raise typer.Exit(EXIT_ERROR)
 
@@ -225,15 +232,24 @@ def works_list(
 @works_app.command("show")
 def works_show(work_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
     """Show one work (an unambiguous id prefix is enough)."""
+    from ..claims.service import work_dispute
+
     with _open(create=False) as reg:
         w = reg.work(work_id)
+        dispute = work_dispute(reg, w.work_id)
+    shown = {**w.as_dict(), "disputed": dispute is not None}
+    if dispute is not None:  # docs/claims.md: the strictest of the parties' terms are reported
+        shown["dispute"] = dispute
     if as_json:
-        typer.echo(json.dumps(w.as_dict(), ensure_ascii=False))
+        typer.echo(json.dumps(shown, ensure_ascii=False))
         return
     table = Table(show_header=False)
-    for k, v in w.as_dict().items():
-        table.add_row(k, json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else str(v))
+    for k, v in shown.items():
+        if k != "dispute":
+            table.add_row(k, json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else str(v))
     console.print(table)
+    if dispute is not None:
+        console.print(f"[bold red]DISPUTED[/] ({', '.join(dispute['claims'])}): {dispute['note']}", highlight=False)
 
 
 @works_app.command("remove")
@@ -290,6 +306,8 @@ def demo(
 from . import audit as _audit  # noqa: E402,F401  (registers scan, scans, ledger, summary, terms)
 from . import signals as _signals  # noqa: E402,F401  (registers publish, embed, verify)
 from . import check as _check  # noqa: E402,F401  (registers check, voices, evidence, works melodies)
+from . import claims as _claims  # noqa: E402,F401  (registers claims)
+from . import server as _server  # noqa: E402,F401  (registers serve, accounts, tokens)
 
 
 def main() -> None:

@@ -29,7 +29,8 @@ from .text import format_decimal
 
 DECISION_WORDS = {"deny": "Not allowed", "allow": "Allowed", "license": "Licence needed"}
 SOURCE_WORDS = {"work": "this work's terms", "creator": "the creator's default terms",
-                "default": "registry default", "unknown": "not recorded"}
+                "default": "registry default", "unknown": "not recorded",
+                "disputed": "disputed: the strictest of the parties' terms"}
 
 STYLESHEET = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;line-height:1.5;color:#1a1a1a;background:#fff;margin:0}
@@ -124,6 +125,8 @@ def work_json(plan: SitePlan, w: WorkPlan) -> dict:
         "terms_version": w.terms_version, "terms_recorded_at": w.terms_recorded_at or None,
         **_validity(plan, w.valid_from, w.valid_until, w.in_force),
         "jurisdiction": w.jurisdiction or None,
+        "disputed": w.dispute is not None,
+        **({"dispute": w.dispute} if w.dispute is not None else {}),
         "uses": _uses_json(w.uses, w.sources),
         "signals": {
             "path": w.pattern,
@@ -141,7 +144,7 @@ def work_json(plan: SitePlan, w: WorkPlan) -> dict:
 
 def _work_summary(plan: SitePlan, w: WorkPlan) -> dict:
     return {"work_id": w.work_id, "title": w.title, "creator": w.creator_name, "creator_id": w.creator_id,
-            "in_force": w.in_force, "decisions": {u: w.uses[u]["decision"] for u in USES},
+            "in_force": w.in_force, "disputed": w.dispute is not None, "decisions": {u: w.uses[u]["decision"] for u in USES},
             "html": plan.url(f"/terms/works/{w.work_id}.html"), "json": plan.url(f"/terms/works/{w.work_id}.json")}
 
 

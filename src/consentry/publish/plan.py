@@ -36,6 +36,10 @@ class WorkPlan:
     valid_until: str | None
     jurisdiction: str
     in_force: bool | None
+    #: Set while an ownership claim is open or contested (docs/claims.md): ``uses`` are
+    #: then the strictest terms of the parties; ``{"claims": [ids], "note": str,
+    #: "parties": [{"work_id", "creator"}]}``.
+    dispute: dict | None = None
 
     @property
     def media_path(self) -> str:
@@ -165,8 +169,8 @@ def build_plan(export: Mapping, *, base_url: str, today: dt.date | None = None) 
         cid = w.get("creator_id")
         cid = check_id(cid, what=f"work {wid}: creator_id") if cid not in (None, "") else None
         raw_sources = w.get("terms_source") if isinstance(w.get("terms_source"), Mapping) else {}
-        sources = {u: (raw_sources.get(u) if raw_sources.get(u) in ("work", "creator", "default") else "unknown")
-                   for u in USES}
+        sources = {u: (raw_sources.get(u) if raw_sources.get(u) in ("work", "creator", "default", "disputed")
+                       else "unknown") for u in USES}
         duration = w.get("duration_s")
         works.append(WorkPlan(
             work_id=wid,
@@ -184,6 +188,7 @@ def build_plan(export: Mapping, *, base_url: str, today: dt.date | None = None) 
             valid_until=terms["valid_until"],
             jurisdiction=terms["jurisdiction"] or "",
             in_force=in_force(terms["valid_from"], terms["valid_until"], today),
+            dispute=_dispute(w.get("dispute"), where=f"work {wid}"),
         ))
 
     creators: list[CreatorPlan] = []
@@ -216,6 +221,20 @@ def build_plan(export: Mapping, *, base_url: str, today: dt.date | None = None) 
                     works=tuple(works), creators=tuple(creators))
     plan.by_id.update({w.work_id: w for w in works})
     return plan
+
+
+def _dispute(raw: Any, *, where: str) -> dict | None:
+    """The published part of a work's dispute (docs/claims.md): claim ids, a note, the parties."""
+    if not isinstance(raw, Mapping) or not raw.get("disputed"):
+        return None
+    claims = [check_id(c, what=f"{where}: claim id") for c in (raw.get("claims") or []) if c is not None]
+    parties = []
+    for p in raw.get("parties") or []:
+        if isinstance(p, Mapping):
+            parties.append({"work_id": check_id(p.get("work_id"), what=f"{where}: party work_id"),
+                            "creator": clean_text(p.get("creator")) or "(unknown creator)"})
+    return {"claims": claims, "note": clean_text(raw.get("note"), max_chars=600) or "These terms are disputed.",
+            "parties": parties}
 
 
 def _without_creator_page(w: WorkPlan) -> WorkPlan:

@@ -118,6 +118,11 @@ class Match:
     work_end_s: float
     speed: float
     pitch_shift_semitones: float
+    #: Active ownership claims on this work (docs/claims.md); ``terms`` then
+    #: gives the strictest terms of the parties, not this work's own.
+    disputed_claims: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d["disputed_claims"] = list(self.disputed_claims)
+        return d

@@ -68,6 +68,8 @@ DECISION_LABELS: dict[str, str] = {
 #: on every row of the item), then the finding columns (empty for an item
 #: without findings). ``terms`` is the work's terms for AI training at scan
 #: time (deny | allow | license); ``price`` has two decimals, in ``currency``.
+#: ``disputed`` is true when the work was under an ownership claim at scan
+#: time: ``terms`` are then the strictest of the parties' (docs/claims.md).
 CSV_COLUMNS: tuple[str, ...] = (
     "seq",
     "item_id",
@@ -94,6 +96,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "work_end_s",
     "speed",
     "pitch_shift_semitones",
+    "disputed",
 )
 
 _ITEM_CSV_KEYS = CSV_COLUMNS[:10]
@@ -113,6 +116,7 @@ _FINDING_CSV_KEYS = (
     ("work_end_s", "work_end_s"),
     ("speed", "speed"),
     ("pitch_shift_semitones", "pitch_shift_semitones"),
+    ("disputed", "disputed"),
 )
 
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -448,7 +452,8 @@ def _item_row(item: Mapping[str, Any]) -> dict:
                 "title": _text(f.get("title")),
                 "creator": _text(f.get("creator")),
                 "work_id": _text(f.get("work_id")),
-                "terms": _terms(f.get("decision"), f.get("terms_version"), f.get("price"), f.get("currency")),
+                "terms": _terms(f.get("decision"), f.get("terms_version"), f.get("price"), f.get("currency"))
+                + (" \u2014 disputed" if f.get("disputed") else ""),
                 "in_item": _span(f.get("query_start_s"), f.get("query_end_s")),
                 "in_work": _span(f.get("work_start_s"), f.get("work_end_s")),
                 "speed": (_fixed(f.get("speed"), ".2f") + "\u00d7") if f.get("speed") is not None else _DASH,
@@ -539,7 +544,8 @@ def _scan_context(scan: Mapping[str, Any]) -> dict:
             "title": _text(w.get("title")),
             "creator": _text(w.get("creator")),
             "work_id": _text(w.get("work_id")),
-            "terms": _terms(w.get("decision"), w.get("terms_version"), w.get("price"), w.get("currency")),
+            "terms": _terms(w.get("decision"), w.get("terms_version"), w.get("price"), w.get("currency"))
+            + (" \u2014 disputed" if w.get("disputed") else ""),
             "decision": str(w.get("decision") or ""),
             "n_items": _num(w.get("items")),
             "covered": _seconds(w.get("covered_s")),

@@ -1,11 +1,14 @@
 """The Store protocol: what the services need from persistent storage.
 
-SQLite (:mod:`consentry.store.sqlite`) is the embedded default.  Another
-implementation must pass the same tests (``tests/test_store.py``).
+SQLite (:mod:`consentry.store.sqlite`) is the embedded default; PostgreSQL
+(:mod:`consentry.store.postgres`) serves a shared deployment.  Both share
+their queries (:mod:`consentry.store.sqlbase`) and pass the same tests
+(``tests/test_store.py``, run on each backend).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable, Iterable, Protocol, Sequence
 
 import numpy as np
@@ -16,6 +19,13 @@ from .segments import IndexSegment
 
 class Store(Protocol):
     """Works, their terms, and the fingerprint index segments."""
+
+    #: The registry as messages show it (a path, or a URL with its password masked).
+    location: str
+    #: What opens the same registry again, e.g. in a worker process (may hold a password: never show it).
+    spec: str
+    #: This machine's folder for the registry's local files (such as the evidence signing key).
+    local_dir: Path
 
     def close(self) -> None: ...
 

@@ -13,35 +13,29 @@ Layout on disk, for a registry ``NAME`` (default ``consentry.db``):
 
 A registration batch writes its segment files first, then inserts the works,
 their terms and the segment row in one transaction: a crash at any point
-leaves either the whole batch or nothing.
+leaves either the whole batch or nothing.  The queries themselves are shared
+with the PostgreSQL store (:mod:`consentry.store.sqlbase`).
 """
 
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import sqlite3
 import uuid
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
-from ..errors import InputError, NotARegistryError, RegistryError, WorkNotFoundError
-from ..registry.models import Terms, Work
-from ..registry.usage import TermsVersion, UseTerms
-from .segments import IndexSegment, build_directory
-from .sqlite_audit import AuditTablesMixin
-from .sqlite_check import CheckTablesMixin
-from .tables_claims import ClaimsTablesMixin
-from .tables_service import ServiceTablesMixin
-
+from ..errors import NotARegistryError, RegistryError
 from .schema import MIGRATIONS, SCHEMA_VERSION  # noqa: F401  (re-exported)
+from .segments import build_directory
+from .sqlbase import MAGIC, SQLStore, training_only, utc_now  # noqa: F401  (re-exported)
 
-MAGIC = "consentry-registry"
+__all__ = ["MAGIC", "MIGRATIONS", "SCHEMA_VERSION", "SQLiteStore", "training_only", "utc_now"]
 
 
 def _statements(script: str) -> Iterator[str]:
@@ -57,22 +51,41 @@ def _statements(script: str) -> Iterator[str]:
         raise ValueError(f"incomplete SQL statement in migration: {buf[:60]!r}")
 
 
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+@dataclass(frozen=True)
+class _SegmentFiles:
+    """A segment whose files are written but not yet committed."""
+
+    stem: str
+    shift: int
 
 
-class SQLiteStore(AuditTablesMixin, CheckTablesMixin, ServiceTablesMixin, ClaimsTablesMixin):
+class SQLiteStore(SQLStore):
     """Works, terms and the index of one registry file.
 
     Open with :meth:`open`; many processes may read while one registers.
     """
 
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        super().__init__()
         self.path = path
         self.index_dir = Path(str(path) + ".index")
         self.lock_path = Path(str(path) + ".lock")
         self._conn = conn
-        self._segments: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    @property
+    def location(self) -> str:
+        """The registry file, as given (what messages show)."""
+        return str(self.path)
+
+    @property
+    def spec(self) -> str:
+        """What :meth:`consentry.services.Registry.open` needs to open this registry again."""
+        return str(self.path)
+
+    @property
+    def local_dir(self) -> Path:
+        """The folder that holds the registry file (local files such as the evidence signing key go here)."""
+        return self.path.resolve().parent
 
     # -- opening -----------------------------------------------------------
     @classmethod
@@ -111,60 +124,24 @@ class SQLiteStore(AuditTablesMixin, CheckTablesMixin, ServiceTablesMixin, Claims
 
     def _schema_version(self) -> int | None:
         tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if not tables:
-            return None
-        if "schema_version" not in tables:
-            raise NotARegistryError(f"{self.path}: an SQLite database, but not a Consentry registry")
-        row = self._conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-        return int(row[0] or 0)
+        return self._require_registry_tables(tables, "an SQLite database")
 
-    def _check_or_migrate(self) -> None:
-        version = self._schema_version()
-        if version == SCHEMA_VERSION:
-            return
-        if version is not None and version > SCHEMA_VERSION:
-            raise RegistryError(
-                f"{self.path}: made by a newer Consentry (schema {version}, this one knows {SCHEMA_VERSION}); upgrade Consentry"
-            )
-        with self.writer_lock():
-            version = self._schema_version()
-            with self.transaction():
-                if version is None:
-                    self._conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
-                    version = 0
-                for v in range(version + 1, SCHEMA_VERSION + 1):
-                    for statement in _statements(MIGRATIONS[v]):
-                        self._conn.execute(statement)
-                    self._conn.execute("INSERT INTO schema_version VALUES (?, ?)", (v, utc_now()))
-                self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (MAGIC,))
-
-    def close(self) -> None:
-        self._segments.clear()
-        self._conn.close()
+    def _apply_migration(self, version: int) -> None:
+        for statement in _statements(MIGRATIONS[version]):
+            self._conn.execute(statement)
 
     # -- transactions and locking -------------------------------------------
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def _begin_write(self) -> None:
         self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        else:
-            self._conn.execute("COMMIT")
 
-    @contextmanager
-    def snapshot(self) -> Iterator[None]:
-        """Read several things from one consistent state of the registry (nests: inner snapshots join the outer one)."""
-        if self._conn.in_transaction:
-            yield
-            return
+    def _begin_snapshot(self) -> None:
         self._conn.execute("BEGIN DEFERRED")
-        try:
-            yield
-        finally:
-            self._conn.execute("COMMIT")
+
+    def _commit(self) -> None:
+        self._conn.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        self._conn.execute("ROLLBACK")
 
     @contextmanager
     def writer_lock(self) -> Iterator[None]:
@@ -177,264 +154,7 @@ class SQLiteStore(AuditTablesMixin, CheckTablesMixin, ServiceTablesMixin, Claims
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
-    # -- works -----------------------------------------------------------------
-    _WORK_COLS = (
-        "w.work_id, w.fp_id, w.sha256, w.title, w.creator, w.source, w.duration_s, w.registered_at, "
-        "w.engine, w.engine_version, w.param_hash, w.n_hashes, w.removed_at, t.decision, t.price, t.currency, "
-        "t.version, w.copyright_registered_on, w.first_published_on"
-    )
-    _WORK_FROM = (
-        "FROM works w JOIN terms t ON t.work_id = w.work_id "
-        "AND t.version = (SELECT MAX(version) FROM terms WHERE work_id = w.work_id)"
-    )
-
-    @staticmethod
-    def _row_to_work(r) -> Work:
-        return Work(
-            work_id=r[0], fp_id=r[1], sha256=r[2], title=r[3], creator=r[4], source=r[5], duration_s=r[6],
-            registered_at=r[7], engine=r[8], engine_version=r[9], param_hash=r[10], n_hashes=r[11],
-            removed_at=r[12], terms=Terms(decision=r[13], price=r[14], currency=r[15]),
-            terms_version=r[16], copyright_registered_on=r[17], first_published_on=r[18],
-        )
-
-    def find_by_sha256(self, sha256: str) -> Work | None:
-        r = self._conn.execute(
-            f"SELECT {self._WORK_COLS} {self._WORK_FROM} WHERE w.sha256 = ? AND w.removed_at IS NULL", (sha256,)
-        ).fetchone()
-        return self._row_to_work(r) if r else None
-
-    def get_work(self, work_id: str) -> Work:
-        rows = self._conn.execute(
-            f"SELECT {self._WORK_COLS} {self._WORK_FROM} WHERE w.work_id = ? OR w.work_id LIKE ? ORDER BY w.work_id LIMIT 2",
-            (work_id, work_id.replace("%", "").replace("_", "") + "%"),
-        ).fetchall()
-        exact = [r for r in rows if r[0] == work_id]
-        if exact:
-            return self._row_to_work(exact[0])
-        if len(rows) == 1 and len(work_id) >= 4:
-            return self._row_to_work(rows[0])
-        if len(rows) > 1:
-            raise WorkNotFoundError(f"work id {work_id!r} is ambiguous; give more of it")
-        raise WorkNotFoundError(f"no work with id {work_id!r} in {self.path}; see `consentry works list`")
-
-    def list_works(self, *, include_removed: bool = False) -> list[Work]:
-        where = "" if include_removed else "WHERE w.removed_at IS NULL"
-        rows = self._conn.execute(f"SELECT {self._WORK_COLS} {self._WORK_FROM} {where} ORDER BY w.fp_id").fetchall()
-        return [self._row_to_work(r) for r in rows]
-
-    def works_by_fp_id(self, fp_ids: Iterable[int]) -> dict[int, Work]:
-        ids = sorted({int(i) for i in fp_ids})
-        out: dict[int, Work] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            for r in self._conn.execute(f"SELECT {self._WORK_COLS} {self._WORK_FROM} WHERE w.fp_id IN ({marks})", chunk):
-                out[r[1]] = self._row_to_work(r)
-        return out
-
-    def removed_fp_ids(self) -> set[int]:
-        return {r[0] for r in self._conn.execute("SELECT fp_id FROM works WHERE removed_at IS NOT NULL")}
-
-    def remove_work(self, work_id: str) -> Work:
-        """Mark a work removed: it is no longer matched; its index entries go at the next compaction."""
-        work = self.get_work(work_id)
-        with self.transaction() as c:
-            c.execute("UPDATE works SET removed_at = ? WHERE work_id = ? AND removed_at IS NULL", (utc_now(), work.work_id))
-        return self.get_work(work.work_id)
-
-    def set_terms(self, work_id: str, terms: Terms) -> Work:
-        """Append a new terms version that changes only the AI-training terms (other uses kept)."""
-        current = self.work_terms(work_id)
-        training = UseTerms(decision=terms.decision, price=terms.price, currency=terms.currency)
-        return self.set_work_terms(work_id, current.with_uses({"ai_training": training}))
-
-    def set_work_terms(self, work_id: str, version: TermsVersion) -> Work:
-        """Append a new terms version for a work (older versions are kept).
-
-        ``version.uses`` must include ``ai_training`` (a work's training terms
-        are always its own); other uses left out fall back to the creator's
-        default terms.
-        """
-        if "ai_training" not in version.uses:
-            raise InputError("a work's terms must say what AI training may do (--use ai_training)")
-        work = self.get_work(work_id)
-        t = version.uses["ai_training"]
-        with self.transaction() as c:
-            (last,) = c.execute("SELECT MAX(version) FROM terms WHERE work_id = ?", (work.work_id,)).fetchone()
-            c.execute(
-                "INSERT INTO terms (work_id, version, decision, price, currency, recorded_at, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (work.work_id, int(last) + 1, t.decision, t.price, t.currency, utc_now(), json.dumps(version.as_dict())),
-            )
-        return self.get_work(work.work_id)
-
-    @staticmethod
-    def _version_from_row(decision, price, currency, detail) -> TermsVersion:
-        if detail:
-            return TermsVersion.from_dict(json.loads(detail))
-        return _training_only(Terms(decision=decision, price=price, currency=currency))
-
-    def work_terms(self, work_id: str) -> TermsVersion:
-        """The terms version in force for a work, as the work sets it (uses it leaves out are not filled in)."""
-        work = self.get_work(work_id)
-        r = self._conn.execute(
-            "SELECT decision, price, currency, detail FROM terms WHERE work_id = ? ORDER BY version DESC LIMIT 1",
-            (work.work_id,),
-        ).fetchone()
-        return self._version_from_row(*r)
-
-    def terms_history(self, work_id: str) -> list[tuple[int, TermsVersion, str]]:
-        """Every terms version of a work, oldest first: (version, terms, recorded_at)."""
-        work = self.get_work(work_id)
-        rows = self._conn.execute(
-            "SELECT version, decision, price, currency, detail, recorded_at FROM terms WHERE work_id = ? ORDER BY version",
-            (work.work_id,),
-        ).fetchall()
-        return [(r[0], self._version_from_row(*r[1:5]), r[5]) for r in rows]
-
-    def all_work_terms(self) -> dict[str, TermsVersion]:
-        """The terms version in force for every work (removed ones included), by work id."""
-        rows = self._conn.execute(
-            "SELECT t.work_id, t.decision, t.price, t.currency, t.detail FROM terms t "
-            "WHERE t.version = (SELECT MAX(version) FROM terms WHERE work_id = t.work_id)"
-        ).fetchall()
-        return {r[0]: self._version_from_row(*r[1:]) for r in rows}
-
-    # -- creators' default terms -------------------------------------------------
-    def set_creator_terms(self, creator: str, version: TermsVersion) -> int:
-        """Append a version of a creator's default terms; returns its number."""
-        with self.transaction() as c:
-            (last,) = c.execute("SELECT COALESCE(MAX(version), 0) FROM creator_terms WHERE creator = ?", (creator,)).fetchone()
-            c.execute("INSERT INTO creator_terms VALUES (?, ?, ?, ?)", (creator, int(last) + 1, json.dumps(version.as_dict()), utc_now()))
-        return int(last) + 1
-
-    def creator_terms(self, creator: str) -> tuple[int, TermsVersion] | None:
-        """The creator's default terms in force, with their version number, or None."""
-        r = self._conn.execute(
-            "SELECT version, detail FROM creator_terms WHERE creator = ? ORDER BY version DESC LIMIT 1", (creator,)
-        ).fetchone()
-        return (r[0], TermsVersion.from_dict(json.loads(r[1]))) if r else None
-
-    def creator_terms_history(self, creator: str) -> list[tuple[int, TermsVersion, str]]:
-        rows = self._conn.execute(
-            "SELECT version, detail, recorded_at FROM creator_terms WHERE creator = ? ORDER BY version", (creator,)
-        ).fetchall()
-        return [(r[0], TermsVersion.from_dict(json.loads(r[1])), r[2]) for r in rows]
-
-    def all_creator_terms(self) -> dict[str, tuple[int, TermsVersion]]:
-        rows = self._conn.execute(
-            "SELECT c.creator, c.version, c.detail FROM creator_terms c "
-            "WHERE c.version = (SELECT MAX(version) FROM creator_terms WHERE creator = c.creator)"
-        ).fetchall()
-        return {r[0]: (r[1], TermsVersion.from_dict(json.loads(r[2]))) for r in rows}
-
-    def set_work_dates(self, work_id: str, *, copyright_registered_on: str | None, first_published_on: str | None) -> Work:
-        """Record the copyright registration and first publication dates of a work (None leaves a date unchanged)."""
-        work = self.get_work(work_id)
-        with self.transaction() as c:
-            if copyright_registered_on is not None:
-                c.execute("UPDATE works SET copyright_registered_on = ? WHERE work_id = ?", (copyright_registered_on, work.work_id))
-            if first_published_on is not None:
-                c.execute("UPDATE works SET first_published_on = ? WHERE work_id = ?", (first_published_on, work.work_id))
-        return self.get_work(work.work_id)
-
-    def _free_work_id(self, wanted: str) -> str:
-        """``wanted``, or ``wanted-N`` when a removed work already holds it."""
-        candidate, n = wanted, 1
-        while self._conn.execute("SELECT 1 FROM works WHERE work_id = ?", (candidate,)).fetchone():
-            n += 1
-            candidate = f"{wanted}-{n}"
-        return candidate
-
-    def add_works(
-        self,
-        batch: Sequence[tuple[Work, np.ndarray, Callable[[int], np.ndarray]]],
-    ) -> list[Work]:
-        """Register a batch of works with their index entries, all or nothing.
-
-        Parameters
-        ----------
-        batch : sequence of (work, keys, make_values)
-            ``work.fp_id`` is ignored: the store assigns it; ``keys`` are the
-            work's uint32 hash keys and ``make_values(fp_id)`` returns the
-            matching uint64 postings.
-
-        Returns
-        -------
-        list of Work, with their assigned ``fp_id``, in the order given.
-        Works whose SHA-256 is already registered are left out.
-        """
-        if not batch:
-            return []
-        with self.writer_lock():
-            self._remove_orphans()
-            row = self._conn.execute("SELECT COALESCE(MAX(fp_id), 0) FROM works").fetchone()
-            next_id = int(row[0]) + 1
-            accepted: list[Work] = []
-            keys_parts, value_parts = [], []
-            seen: set[str] = set()
-            for work, keys, make_values in batch:
-                if work.sha256 in seen or self.find_by_sha256(work.sha256) is not None:
-                    continue
-                seen.add(work.sha256)
-                w = _replace_fp(work, next_id, self._free_work_id(work.work_id))
-                next_id += 1
-                keys_parts.append(np.asarray(keys, dtype=np.uint32))
-                value_parts.append(make_values(w.fp_id))
-                accepted.append(w)
-            if not accepted:
-                return []
-            keys = np.concatenate(keys_parts)
-            values = np.concatenate(value_parts)
-            order = np.argsort(keys, kind="stable")
-            first = accepted[0]
-            written = self._write_segment(keys[order], values[order]) if keys.size else None
-            with self.transaction() as c:
-                for w in accepted:
-                    c.execute(
-                        "INSERT INTO works (work_id, fp_id, sha256, title, creator, source, duration_s, registered_at, "
-                        "engine, engine_version, param_hash, n_hashes, copyright_registered_on, first_published_on) "
-                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        (w.work_id, w.fp_id, w.sha256, w.title, w.creator, w.source, w.duration_s, w.registered_at,
-                         w.engine, w.engine_version, w.param_hash, w.n_hashes, w.copyright_registered_on,
-                         w.first_published_on),
-                    )
-                    c.execute(
-                        "INSERT INTO terms (work_id, version, decision, price, currency, recorded_at, detail) VALUES (?, 1, ?, ?, ?, ?, ?)",
-                        (w.work_id, w.terms.decision, w.terms.price, w.terms.currency, w.registered_at,
-                         json.dumps(_training_only(w.terms).as_dict())),
-                    )
-                if written is not None:
-                    self._insert_segment(c, written, int(keys.size), first.engine, first.engine_version, first.param_hash)
-            return accepted
-
-    def add_segment(self, keys: np.ndarray, values: np.ndarray, *, engine: str, engine_version: str, param_hash: str) -> str:
-        """Add a raw index segment (used by compaction and benchmarks); keys need not be sorted."""
-        order = np.argsort(keys, kind="stable")
-        with self.writer_lock():
-            written = self._write_segment(np.asarray(keys)[order], np.asarray(values)[order])
-            with self.transaction() as c:
-                self._insert_segment(c, written, int(keys.size), engine, engine_version, param_hash)
-        return written[0]
-
-    def adopt_segment(self, stem: str, *, engine: str, engine_version: str, param_hash: str) -> None:
-        """Commit a segment whose ``STEM.keys.npy`` (sorted) and ``STEM.values.npy`` were written
-        into :attr:`index_dir` by the caller (for indexes too large to sort in memory)."""
-        with self.writer_lock():
-            keys = np.load(self.index_dir / f"{stem}.keys.npy", mmap_mode="r", allow_pickle=False)
-            directory, shift = build_directory(keys)
-            self._save_array(self.index_dir / f"{stem}.dir.npy", directory)
-            with self.transaction() as c:
-                self._insert_segment(c, (stem, shift), int(keys.shape[0]), engine, engine_version, param_hash)
-
-    @staticmethod
-    def _insert_segment(c, written: tuple[str, int], n: int, engine: str, engine_version: str, param_hash: str) -> None:
-        c.execute(
-            "INSERT INTO index_segments (stem, n_entries, dir_shift, engine, engine_version, param_hash, created_at) "
-            "VALUES (?,?,?,?,?,?,?)",
-            (written[0], n, written[1], engine, engine_version, param_hash, utc_now()),
-        )
-
-    # -- index segments -------------------------------------------------------
+    # -- index segments: .npy files beside the database ---------------------------
     def new_segment_stem(self) -> str:
         """A fresh segment stem; its files only count once the segment is committed."""
         self.index_dir.mkdir(exist_ok=True)
@@ -449,27 +169,37 @@ class SQLiteStore(AuditTablesMixin, CheckTablesMixin, ServiceTablesMixin, Claims
             os.fsync(fh.fileno())
         os.replace(tmp, final)
 
-    def _write_segment(self, keys: np.ndarray, values: np.ndarray) -> tuple[str, int]:
-        """Write a segment's files (keys sorted); returns (stem, directory shift)."""
+    def _write_segment(self, keys: np.ndarray, values: np.ndarray) -> _SegmentFiles:
+        """Write a segment's files (keys sorted); they count once its row commits."""
         stem = self.new_segment_stem()
         keys = keys.astype(np.uint32)
         directory, shift = build_directory(keys)
         self._save_array(self.index_dir / f"{stem}.keys.npy", keys)
         self._save_array(self.index_dir / f"{stem}.values.npy", values.astype(np.uint64))
         self._save_array(self.index_dir / f"{stem}.dir.npy", directory)
-        return stem, shift
+        return _SegmentFiles(stem, shift)
 
-    def _segment_rows(self, engine: str | None = None, engine_version: str | None = None, param_hash: str | None = None):
-        sql = "SELECT stem, n_entries, engine, engine_version, param_hash, dir_shift FROM index_segments"
-        rows = self._conn.execute(sql + " ORDER BY segment_id").fetchall()
-        return [
-            r for r in rows
-            if (engine is None or r[2] == engine) and (engine_version is None or r[3] == engine_version)
-            and (param_hash is None or r[4] == param_hash)
-        ]
+    def adopt_segment(self, stem: str, *, engine: str, engine_version: str, param_hash: str) -> None:
+        """Commit a segment whose ``STEM.keys.npy`` (sorted) and ``STEM.values.npy`` were written
+        into :attr:`index_dir` by the caller (for indexes too large to sort in memory)."""
+        with self.writer_lock():
+            keys = np.load(self.index_dir / f"{stem}.keys.npy", mmap_mode="r", allow_pickle=False)
+            directory, shift = build_directory(keys)
+            self._save_array(self.index_dir / f"{stem}.dir.npy", directory)
+            with self.transaction() as c:
+                self._insert_segment(c, _SegmentFiles(stem, shift), int(keys.shape[0]), engine, engine_version, param_hash)
 
-    def _remove_orphans(self) -> None:
-        """Delete segment files that no committed row names (call under the writer lock)."""
+    def _segment_arrays(self, stem: str, n_entries: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        def load(suffix: str) -> np.ndarray:
+            return np.load(self.index_dir / f"{stem}.{suffix}.npy", mmap_mode="r", allow_pickle=False)
+
+        return load("keys"), load("values"), load("dir")
+
+    def _segment_name(self, stem: str) -> str:
+        return str(self.index_dir / stem) if stem else str(self.index_dir)
+
+    def _before_write(self) -> None:
+        """Delete segment files that no committed row names (called under the writer lock)."""
         if not self.index_dir.exists():
             return
         known = {r[0] for r in self._segment_rows()}
@@ -478,99 +208,15 @@ class SQLiteStore(AuditTablesMixin, CheckTablesMixin, ServiceTablesMixin, Claims
             if f.name.startswith("seg-") and stem not in known:
                 f.unlink(missing_ok=True)
 
-    def index_segments(self, *, engine: str, engine_version: str, param_hash: str) -> list[IndexSegment]:
-        """Memory-mapped segments committed by this engine (version and parameters)."""
-        for attempt in range(3):
-            rows = self._segment_rows(engine, engine_version, param_hash)
-            try:
-                out = []
-                for stem, n_entries, *_, shift in rows:
-                    if stem not in self._segments:
-                        load = lambda suffix: np.load(self.index_dir / f"{stem}.{suffix}.npy", mmap_mode="r", allow_pickle=False)  # noqa: E731
-                        keys, values, directory = load("keys"), load("values"), load("dir")
-                        if (keys.shape != values.shape or keys.shape[0] != n_entries or keys.dtype != np.uint32
-                                or values.dtype != np.uint64 or directory.dtype != np.int64
-                                or (n_entries and int(directory[-1]) != n_entries)):
-                            raise RegistryError(f"{self.index_dir / stem}: damaged index segment; re-register the works or restore a backup")
-                        self._segments[stem] = IndexSegment(keys, values, directory, int(shift))
-                    out.append(self._segments[stem])
-                live = {r[0] for r in rows}
-                for stem in list(self._segments):
-                    if stem not in live:
-                        del self._segments[stem]
-                return out
-            except FileNotFoundError:
-                # A compaction replaced the segments between our read and open.
-                continue
-            except (ValueError, OSError) as exc:
-                if isinstance(exc, FileNotFoundError):
-                    continue
-                raise RegistryError(f"{self.index_dir}: damaged index segment ({exc}); re-register the works or restore a backup") from None
-        raise RegistryError(f"{self.index_dir}: index segments keep changing; try again")
+    def _after_segments_dropped(self, stems: Sequence[str]) -> None:
+        for stem in stems:
+            for suffix in (".keys.npy", ".values.npy", ".dir.npy"):
+                (self.index_dir / f"{stem}{suffix}").unlink(missing_ok=True)
 
-    def compact(self, *, engine: str, engine_version: str, param_hash: str, unpack_fp_id: Callable[[np.ndarray], np.ndarray]) -> int:
-        """Merge all segments of the engine into one, dropping removed works' entries.
-
-        Returns the number of segments merged.
-        """
-        with self.writer_lock():
-            rows = self._segment_rows(engine, engine_version, param_hash)
-            if len(rows) < 2 and not self.removed_fp_ids():
-                return 0
-            removed = np.array(sorted(self.removed_fp_ids()), dtype=np.int64)
-            keys_parts, value_parts = [], []
-            for stem, *_ in rows:
-                k = np.load(self.index_dir / f"{stem}.keys.npy", allow_pickle=False)
-                v = np.load(self.index_dir / f"{stem}.values.npy", allow_pickle=False)
-                if removed.size:
-                    keep = ~np.isin(unpack_fp_id(v), removed)
-                    k, v = k[keep], v[keep]
-                keys_parts.append(k)
-                value_parts.append(v)
-            keys = np.concatenate(keys_parts) if keys_parts else np.zeros(0, np.uint32)
-            values = np.concatenate(value_parts) if value_parts else np.zeros(0, np.uint64)
-            order = np.argsort(keys, kind="stable")
-            written = self._write_segment(keys[order], values[order])
-            with self.transaction() as c:
-                c.executemany("DELETE FROM index_segments WHERE stem = ?", [(r[0],) for r in rows])
-                self._insert_segment(c, written, int(keys.size), engine, engine_version, param_hash)
-            for r in rows:
-                for suffix in (".keys.npy", ".values.npy", ".dir.npy"):
-                    (self.index_dir / f"{r[0]}{suffix}").unlink(missing_ok=True)
-            return len(rows)
-
-    def stats(self) -> dict:
-        c = self._conn
-        n_works, hours = c.execute("SELECT COUNT(*), COALESCE(SUM(duration_s), 0) / 3600.0 FROM works WHERE removed_at IS NULL").fetchone()
-        n_removed = c.execute("SELECT COUNT(*) FROM works WHERE removed_at IS NOT NULL").fetchone()[0]
-        segs = c.execute("SELECT COUNT(*), COALESCE(SUM(n_entries), 0) FROM index_segments").fetchone()
-        engines = [
-            {"engine": r[0], "engine_version": r[1], "param_hash": r[2], "works": r[3]}
-            for r in c.execute(
-                "SELECT engine, engine_version, param_hash, COUNT(*) FROM works WHERE removed_at IS NULL GROUP BY 1, 2, 3"
-            )
-        ]
+    def _storage_bytes(self) -> tuple[int, int]:
         index_bytes = sum(f.stat().st_size for f in self.index_dir.glob("seg-*.npy")) if self.index_dir.exists() else 0
         db_bytes = sum(Path(str(self.path) + s).stat().st_size for s in ("", "-wal") if Path(str(self.path) + s).exists())
-        return {
-            "registry": str(self.path.resolve()),
-            "schema_version": SCHEMA_VERSION,
-            "works": int(n_works),
-            "removed_works": int(n_removed),
-            "hours": float(hours),
-            "index_segments": int(segs[0]),
-            "index_entries": int(segs[1]),
-            "index_bytes": int(index_bytes),
-            "database_bytes": int(db_bytes),
-            "engines": engines,
-        }
+        return index_bytes, db_bytes
 
-
-def _training_only(terms: Terms) -> TermsVersion:
-    return TermsVersion(uses={"ai_training": UseTerms(decision=terms.decision, price=terms.price, currency=terms.currency)})
-
-
-def _replace_fp(work: Work, fp_id: int, work_id: str) -> Work:
-    from dataclasses import replace
-
-    return replace(work, fp_id=fp_id, work_id=work_id)
+    def _stats_registry(self) -> str:
+        return str(self.path.resolve())

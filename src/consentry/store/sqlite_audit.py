@@ -111,8 +111,11 @@ class AuditTablesMixin:
             for it in items:
                 c.execute("DELETE FROM scan_findings WHERE scan_id = ? AND seq = ?", (scan_id, it["seq"]))
                 c.execute(
-                    "INSERT OR REPLACE INTO scan_items (scan_id, seq, item_id, name, decision, duration_s, covered_s, "
-                    "sha256, bytes, error, signals) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO scan_items (scan_id, seq, item_id, name, decision, duration_s, covered_s, "
+                    "sha256, bytes, error, signals) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                    "ON CONFLICT (scan_id, seq) DO UPDATE SET item_id = excluded.item_id, name = excluded.name, "
+                    "decision = excluded.decision, duration_s = excluded.duration_s, covered_s = excluded.covered_s, "
+                    "sha256 = excluded.sha256, bytes = excluded.bytes, error = excluded.error, signals = excluded.signals",
                     (scan_id, it["seq"], it["item_id"], it["name"], it["decision"], it.get("duration_s"),
                      float(it.get("covered_s") or 0.0), it.get("sha256"), it.get("bytes"), it.get("error"),
                      json.dumps(it["signals"]) if it.get("signals") else None),
@@ -255,7 +258,8 @@ class AuditTablesMixin:
                 )
                 prev = entry["entry_hash"]
                 out.append(entry)
-            c.execute("INSERT OR REPLACE INTO meta VALUES ('ledger_head', ?)", (f"{seq}:{prev}",))
+            c.execute("INSERT INTO meta (key, value) VALUES ('ledger_head', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                      (f"{seq}:{prev}",))
         return out
 
     def iter_ledger(self) -> Iterator[dict]:

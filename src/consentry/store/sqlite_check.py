@@ -90,7 +90,8 @@ class CheckTablesMixin:
         if not items:
             return
         with self.writer_lock(), self.transaction() as c:
-            c.executemany("INSERT OR REPLACE INTO work_melodies (work_id, engine, notes, computed_at) VALUES (?,?,?,?)",
+            c.executemany("INSERT INTO work_melodies (work_id, engine, notes, computed_at) VALUES (?,?,?,?) "
+                          "ON CONFLICT (work_id, engine) DO UPDATE SET notes = excluded.notes, computed_at = excluded.computed_at",
                           [(w, e, n, computed_at) for w, e, n in items])
 
     def work_melodies(self, *, engine: str) -> dict[str, list[list[float]]]:

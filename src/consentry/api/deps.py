@@ -1,0 +1,177 @@
+"""Dependencies every route uses, and the web app can reuse.
+
+- :func:`authorize` (``Depends(authorize("works:read"))``): who is asking
+  (Bearer token, else session cookie, else anonymous), the rate limit, the
+  policy's decision on role and scope (:func:`consentry.accounts.decide`),
+  and CSRF for session requests that change something.  Returns the
+  :class:`~consentry.accounts.Principal` (None when anonymous).
+- :func:`ensure_allowed`: the same decision once the route has loaded the
+  resource and knows its owner.
+- :func:`registry_dep`: a registry connection from the pool for the request.
+- :func:`read_upload_form`: a streamed multipart body, checked for CSRF.
+- :func:`act`: the keyword arguments that tag a route with its action (the
+  authorisation test reads the tag from every route).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Iterator
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from ..accounts import AuthError, PermissionDenied, Principal, Throttled, decide
+from ..accounts.service import csrf_ok, principal_from_session, principal_from_token
+from ..uploads import ReceivedForm, receive_multipart
+
+SESSION_COOKIE = "consentry_session"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+ACTION_KEY = "x-consentry-action"
+
+
+def get_ctx(request: Request):
+    return request.app.state.ctx
+
+
+def registry_dep(request: Request) -> Iterator[object]:
+    """A registry connection for this request (returned to the pool afterwards)."""
+    with get_ctx(request).pool.registry() as reg:
+        yield reg
+
+
+def client_ip(request: Request) -> str:
+    ctx = get_ctx(request)
+    if ctx.settings.trust_forwarded_for:
+        forwarded = request.headers.get("x-forwarded-for")
+        if forwarded:
+            return forwarded.split(",")[-1].strip()[:64]
+    return request.client.host if request.client else "unknown"
+
+
+def resolve_principal(request: Request, store) -> Principal | None:
+    """The principal of the request (cached on ``request.state``); AuthError for a bad Bearer token."""
+    if hasattr(request.state, "principal"):
+        return request.state.principal
+    ctx = get_ctx(request)
+    principal = None
+    request.state.session_id = None
+    request.state.session_problem = None
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            raise AuthError("Authorization header: send 'Bearer <API token>'")
+        principal = principal_from_token(store, credentials.strip())
+    else:
+        session_id = request.cookies.get(SESSION_COOKIE)
+        if session_id:
+            try:
+                principal = principal_from_session(store, session_id, auth=ctx.settings.auth)
+                request.state.session_id = session_id
+            except AuthError as exc:
+                request.state.session_problem = str(exc)
+    request.state.principal = principal
+    return principal
+
+
+def _rate_limit(request: Request, principal: Principal | None) -> None:
+    ctx = get_ctx(request)
+    s = ctx.settings
+    if principal is None:
+        key, rate, burst = f"ip:{client_ip(request)}", s.anonymous_rate_per_s, s.anonymous_burst
+    elif principal.token_id:
+        key, rate, burst = f"token:{principal.token_id}", s.rate_per_s, s.rate_burst
+    else:
+        key, rate, burst = f"account:{principal.account_id}", s.rate_per_s, s.rate_burst
+    wait = ctx.limiter.take(key, rate_per_s=rate, burst=burst)
+    if wait > 0:
+        raise Throttled(f"rate limit of {rate:g} requests/s (bursts of {burst:g}) reached; retry after {wait:.1f} s",
+                        retry_after_s=wait)
+
+
+def _raise_refusal(decision, request: Request) -> None:
+    if decision.status == 401:
+        problem = getattr(request.state, "session_problem", None)
+        raise AuthError(problem or decision.reason)
+    raise PermissionDenied(decision.reason)
+
+
+@functools.lru_cache(maxsize=None)
+def authorize(action: str):
+    """The dependency for routes doing ``action``: returns the Principal (None when anonymous) or refuses."""
+
+    async def dependency(request: Request) -> Principal | None:
+        ctx = get_ctx(request)
+
+        def resolve() -> Principal | None:
+            with ctx.pool.registry() as reg:
+                return resolve_principal(request, reg.store)
+
+        principal = await run_in_threadpool(resolve)
+        _rate_limit(request, principal)
+        decision = decide(action, principal)
+        if not decision.allowed:
+            _raise_refusal(decision, request)
+        if principal is not None and principal.via == "session" and request.method in UNSAFE_METHODS:
+            await _check_csrf(request)
+        request.state.action = action
+        return principal
+
+    dependency.action = action
+    dependency.__name__ = f"authorize_{action.replace(':', '_')}"
+    return dependency
+
+
+async def _check_csrf(request: Request) -> None:
+    session_id = request.state.session_id
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None:
+        ctype = request.headers.get("content-type", "")
+        if ctype.startswith("application/x-www-form-urlencoded"):
+            form = await request.form()
+            value = form.get(CSRF_FIELD)
+            sent = value if isinstance(value, str) else None
+        elif ctype.startswith("multipart/form-data"):
+            request.state.csrf_pending = True  # checked by read_upload_form once the fields are read
+            return
+    if not csrf_ok(session_id, sent):
+        raise PermissionDenied(f"missing or wrong CSRF token: send the {CSRF_HEADER} header (or a {CSRF_FIELD} form "
+                               "field) with the token from GET /api/v1/session")
+
+
+def ensure_allowed(action: str, principal: Principal | None, *, owner_creator: str | None = None,
+                   owner_account: str | None = None, owner_parties=None) -> None:
+    """Refuse (401/403) unless ``principal`` may do ``action`` on a resource with these owners."""
+    decision = decide(action, principal, owner_creator=owner_creator, owner_account=owner_account,
+                      owner_parties=owner_parties, check_owner=True)
+    if not decision.allowed:
+        if decision.status == 401:
+            raise AuthError(decision.reason)
+        raise PermissionDenied(decision.reason)
+
+
+def act(action: str, **extra) -> dict:
+    """Route keyword arguments naming the route's action (read by the authorisation test and the docs)."""
+    openapi_extra = {ACTION_KEY: action, **extra.pop("openapi_extra", {})}
+    return {"openapi_extra": openapi_extra, **extra}
+
+
+async def read_upload_form(request: Request, *, purpose: str) -> ReceivedForm:
+    """Stream a multipart body to the incoming folder under the caps of ``purpose``; checks a pending CSRF field."""
+    ctx = get_ctx(request)
+    length = request.headers.get("content-length")
+    try:
+        content_length = int(length) if length is not None else None
+    except ValueError:
+        content_length = None
+    form = await receive_multipart(request.stream(), content_type=request.headers.get("content-type", ""),
+                                   temp_dir=Path(ctx.settings.incoming_dir), limits=ctx.settings.limits(purpose),
+                                   content_length=content_length)
+    if getattr(request.state, "csrf_pending", False) and not csrf_ok(request.state.session_id, form.get(CSRF_FIELD)):
+        form.discard()
+        raise PermissionDenied(f"missing or wrong CSRF token: send the {CSRF_HEADER} header or a {CSRF_FIELD} form field")
+    return form

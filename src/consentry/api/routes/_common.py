@@ -1,0 +1,62 @@
+"""Small helpers the routers share: response shapes, the audit record of a request, upload handling."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from ...accounts import Principal
+from ...accounts.service import audit, iso, now_utc
+from ...uploads import ReceivedForm, accept_file
+from ..deps import client_ip, get_ctx
+
+WORK_FIELDS = ("work_id", "title", "creator", "sha256", "duration_s", "registered_at", "removed_at", "terms_version",
+               "engine", "engine_version", "n_hashes", "copyright_registered_on", "first_published_on")
+
+
+def work_out(work) -> dict:
+    """A work as the API shows it (never the server path of its source file)."""
+    d = work.as_dict() if hasattr(work, "as_dict") else dict(work)
+    return {**{k: d.get(k) for k in WORK_FIELDS}, "terms": d["terms"]}
+
+
+def job_links(job: dict) -> dict[str, str]:
+    base = f"/api/v1/jobs/{job['job_id']}"
+    links = {"self": base}
+    result = job.get("result") or {}
+    if job["kind"] == "scan" and (result.get("scan_id") or job["params"].get("scan_id")):
+        sid = result.get("scan_id") or job["params"]["scan_id"]
+        links.update({"scan": f"/api/v1/scans/{sid}", "report": f"/api/v1/scans/{sid}/report/html",
+                      "json": f"/api/v1/scans/{sid}/report/json", "csv": f"/api/v1/scans/{sid}/report/csv",
+                      "clean_manifest": f"/api/v1/scans/{sid}/clean-manifest"})
+    if job["kind"] == "check":
+        links["check"] = f"/api/v1/checks/{job['job_id']}"
+        if result.get("evidence"):
+            links["evidence"] = f"/api/v1/checks/{job['job_id']}/evidence"
+    if job["kind"] == "register" and job["status"] == "succeeded":
+        for w in result.get("works", [])[:100]:
+            links[f"work:{w['work_id']}"] = f"/api/v1/works/{w['work_id']}"
+    return links
+
+
+def job_out(job: dict) -> dict:
+    return {k: job.get(k) for k in ("job_id", "kind", "status", "done", "total", "created_at", "started_at",
+                                    "finished_at", "error", "result")} | {"links": job_links(job)}
+
+
+def record(request: Request, store, principal: Principal | None, action: str, *, target_kind: str | None = None,
+           target_id: str | None = None, details: dict | None = None, actor: str | None = None) -> None:
+    """Write the audit record of a change made by this request."""
+    audit(store, principal=principal, action=action, target_kind=target_kind, target_id=target_id,
+          ip=client_ip(request), details=details, actor=actor)
+
+
+def accept_uploads(request: Request, store, form: ReceivedForm, files, *, purpose: str, account_id: str,
+                   validate=None) -> list[dict]:
+    """Check and store the given received files (all or none); returns their upload rows."""
+    ctx = get_ctx(request)
+    from ...uploads import check_file
+
+    for f in files:
+        check_file(f, purpose=purpose)
+    return [accept_file(store, f, purpose=purpose, account_id=account_id, uploads_dir=ctx.settings.uploads_dir,
+                        created_at=iso(now_utc()), validate=validate) for f in files]

@@ -1,0 +1,237 @@
+"""Works (upload-and-register as a job, list, show, remove), their terms, creators' default terms, voices."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from ...accounts import Principal
+from ...errors import InputError
+from ...registry.models import Terms, parse_date
+from ...registry.usage import UseTerms
+from ..deps import act, authorize, client_ip, ensure_allowed, get_ctx, read_upload_form, registry_dep
+from ..models import ErrorOut, JobOut, TermsHistoryOut, TermsIn, TermsOut, VoiceOut, WorkDetailOut, WorkOut
+from ._common import accept_uploads, job_out, record, work_out
+
+router = APIRouter(tags=["works"], responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut},
+                                                404: {"model": ErrorOut}, 429: {"model": ErrorOut}})
+
+UPLOAD_BODY = {
+    "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["files"],
+        "properties": {
+            "files": {"type": "array", "items": {"type": "string", "format": "binary"}, "description": "Audio files (one work each)."},
+            "terms": {"type": "string", "enum": ["deny", "allow", "license"], "default": "deny"},
+            "price": {"type": "number"}, "currency": {"type": "string"},
+            "title": {"type": "string", "description": "Only with one file (default: its title tag, else its name)."},
+            "creator": {"type": "string", "description": "Admins: whose works these are (a creator account registers its own)."},
+            "copyright_registered_on": {"type": "string"}, "first_published_on": {"type": "string"},
+            "csrf_token": {"type": "string"},
+        }}}}},
+}
+VOICE_BODY = {
+    "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["files"],
+        "properties": {
+            "files": {"type": "array", "items": {"type": "string", "format": "binary"}, "description": "Speech samples."},
+            "creator": {"type": "string", "description": "Admins: whose voice (a creator account enrols its own)."},
+            "csrf_token": {"type": "string"},
+        }}}}},
+}
+
+
+def _creator_for(principal: Principal, requested: str | None, action: str) -> str:
+    """The creator an upload is for: a creator account's own name, or the one an admin names."""
+    if principal.role == "creator":
+        if requested not in (None, "", principal.creator):
+            ensure_allowed(action, principal, owner_creator=requested)
+        return principal.creator
+    if not requested or not requested.strip():
+        raise InputError("creator: name the creator these are for")
+    from ...accounts.service import normalize_creator
+
+    return normalize_creator(requested)
+
+
+def _load_work(reg, work_id: str, principal: Principal | None, action: str):
+    w = reg.work(work_id)
+    ensure_allowed(action, principal, owner_creator=w.creator)
+    return w
+
+
+# -- works --------------------------------------------------------------------------------
+@router.get("/works", response_model=list[WorkOut], **act("works:list"))
+def list_works(principal: Principal = Depends(authorize("works:list")), reg=Depends(registry_dep),
+               include_removed: bool = Query(False)) -> list[dict]:
+    """Works: a creator account's own; every work for licensees and admins."""
+    works = reg.works(include_removed=include_removed)
+    if principal.role == "creator":
+        works = [w for w in works if w.creator == principal.creator]
+    return [work_out(w) for w in works]
+
+
+@router.post("/works", status_code=202, response_model=JobOut, **act("works:create", openapi_extra=UPLOAD_BODY))
+async def upload_works(request: Request, principal: Principal = Depends(authorize("works:create"))) -> dict:
+    """Upload audio files and register them (a background job: poll its `links.self`)."""
+    form = await read_upload_form(request, purpose="audio")
+    try:
+        files = form.files_named("files") or form.files
+        if not files:
+            raise InputError("files: send at least one audio file in the 'files' field")
+        creator = _creator_for(principal, form.get("creator"), "works:create")
+        decision = (form.get("terms") or "deny").strip()
+        try:
+            price = float(form.get("price")) if form.get("price") not in (None, "") else None
+        except ValueError:
+            raise InputError(f"price {form.get('price')!r}: not a number") from None
+        currency = form.get("currency") or None
+        Terms(decision=decision, price=price, currency=currency)  # validates (InputError)
+        UseTerms(decision=decision, price=price, currency=currency)
+        title = (form.get("title") or "").strip() or None
+        if title is not None and len(files) != 1:
+            raise InputError(f"title names one work, but {len(files)} files were sent; leave it out")
+        dates = {k: parse_date(form.get(k) or None, what=k) for k in ("copyright_registered_on", "first_published_on")}
+        ctx = get_ctx(request)
+
+        def submit() -> dict:
+            with ctx.pool.registry() as reg:
+                uploads = accept_uploads(request, reg.store, form, files, purpose="audio", account_id=principal.account_id)
+                from ...uploads import upload_path
+
+                params = {"paths": [str(upload_path(u, ctx.settings.uploads_dir)) for u in uploads],
+                          "uploads": [{"upload_id": u["upload_id"], "original_name": u["original_name"]} for u in uploads],
+                          "creator": creator, "title": title[:300] if title else None,
+                          "terms": {"decision": decision, "price": price, "currency": currency},
+                          "melody": ctx.settings.store_melodies, "ip": client_ip(request), **dates}
+                job = ctx.jobs.submit(reg.store, kind="register", account_id=principal.account_id, params=params)
+                record(request, reg.store, principal, "uploads.create", target_kind="job", target_id=job["job_id"],
+                       details={"uploads": params["uploads"], "purpose": "register"})
+                return job_out(job)
+
+        return await run_in_threadpool(submit)
+    finally:
+        form.discard()
+
+
+@router.get("/works/{work_id}", response_model=WorkDetailOut, **act("works:read"))
+def show_work(work_id: str, principal: Principal = Depends(authorize("works:read")), reg=Depends(registry_dep)) -> dict:
+    """A work and the terms in force for every use."""
+    w = _load_work(reg, work_id, principal, "works:read")
+    return {"work": work_out(w), "terms": _work_terms(reg, w)}
+
+
+@router.delete("/works/{work_id}", response_model=WorkOut, **act("works:delete"))
+def remove_work(work_id: str, request: Request, principal: Principal = Depends(authorize("works:delete")),
+                reg=Depends(registry_dep)) -> dict:
+    """Remove a work: it is no longer matched (its record stays, marked removed)."""
+    w = _load_work(reg, work_id, principal, "works:delete")
+    removed = reg.remove(w.work_id)
+    record(request, reg.store, principal, "works.remove", target_kind="work", target_id=w.work_id,
+           details={"title": w.title, "creator": w.creator})
+    return work_out(removed)
+
+
+# -- terms ----------------------------------------------------------------------------------
+def _work_terms(reg, w) -> dict:
+    effective, source = reg.effective_terms(w.work_id)
+    return {"work_id": w.work_id, "version": w.terms_version, **effective.as_dict(), "source": source}
+
+
+def _changes(body: TermsIn) -> dict:
+    return {use: UseTerms(**t.model_dump()) for use, t in body.uses.items()}
+
+
+@router.get("/works/{work_id}/terms", response_model=TermsOut, **act("works:read"))
+def work_terms(work_id: str, principal: Principal = Depends(authorize("works:read")), reg=Depends(registry_dep)) -> dict:
+    """The terms in force for every use of a work, and where each comes from."""
+    return _work_terms(reg, _load_work(reg, work_id, principal, "works:read"))
+
+
+@router.put("/works/{work_id}/terms", response_model=TermsOut, **act("terms:write"))
+def set_work_terms(work_id: str, body: TermsIn, request: Request, principal: Principal = Depends(authorize("terms:write")),
+                   reg=Depends(registry_dep)) -> dict:
+    """Change some uses' terms (and validity, jurisdiction): a new version is appended, the old ones stay."""
+    w = _load_work(reg, work_id, principal, "terms:write")
+    changes = _changes(body)
+    if not changes and body.valid_from is None and body.valid_until is None and body.jurisdiction is None:
+        raise InputError("nothing to change: give uses, valid_from, valid_until or jurisdiction")
+    w = reg.set_work_terms(w.work_id, changes, valid_from=body.valid_from, valid_until=body.valid_until,
+                           jurisdiction=body.jurisdiction)
+    out = _work_terms(reg, w)
+    record(request, reg.store, principal, "terms.set", target_kind="work", target_id=w.work_id,
+           details={"version": w.terms_version, "changes": body.model_dump(exclude_none=True)})
+    return out
+
+
+@router.get("/works/{work_id}/terms/history", response_model=TermsHistoryOut, **act("works:read"))
+def work_terms_history(work_id: str, principal: Principal = Depends(authorize("works:read")), reg=Depends(registry_dep)) -> dict:
+    """Every terms version of a work, oldest first."""
+    w = _load_work(reg, work_id, principal, "works:read")
+    return {"versions": [{"version": v, "recorded_at": at, **tv.as_dict()} for v, tv, at in reg.terms_history(w.work_id)]}
+
+
+@router.get("/creators/{creator}/terms", response_model=TermsOut, **act("creator_terms:read"))
+def creator_terms(creator: str, principal: Principal = Depends(authorize("creator_terms:read")), reg=Depends(registry_dep)) -> dict:
+    """A creator's default terms (for the uses their works leave open)."""
+    from ..app import NotFound
+
+    current = reg.store.creator_terms(creator)
+    if current is None:
+        raise NotFound(f"creator {creator!r}: no default terms set")
+    return {"creator": creator, "version": current[0], **current[1].as_dict()}
+
+
+@router.put("/creators/{creator}/terms", response_model=TermsOut, **act("terms:write"))
+def set_creator_terms(creator: str, body: TermsIn, request: Request, principal: Principal = Depends(authorize("terms:write")),
+                      reg=Depends(registry_dep)) -> dict:
+    """Append a version of a creator's default terms (a creator account: its own only)."""
+    ensure_allowed("terms:write", principal, owner_creator=creator)
+    changes = _changes(body)
+    if not changes and body.valid_from is None and body.valid_until is None and body.jurisdiction is None:
+        raise InputError("nothing to change: give uses, valid_from, valid_until or jurisdiction")
+    version, tv = reg.set_creator_terms(creator, changes, valid_from=body.valid_from, valid_until=body.valid_until,
+                                        jurisdiction=body.jurisdiction)
+    record(request, reg.store, principal, "creator_terms.set", target_kind="creator", target_id=creator,
+           details={"version": version, "changes": body.model_dump(exclude_none=True)})
+    return {"creator": creator, "version": version, **tv.as_dict()}
+
+
+# -- voices ----------------------------------------------------------------------------------
+@router.get("/voices", response_model=list[VoiceOut], tags=["voices"], **act("voices:read"))
+def list_voices(principal: Principal = Depends(authorize("voices:read")), reg=Depends(registry_dep),
+                creator: Optional[str] = Query(None, max_length=200, description="Admins: one creator's voices.")) -> list[dict]:
+    """Enrolled voice prints (a creator account: its own)."""
+    if principal.role == "creator":
+        creator = principal.creator
+    return [v.as_dict() for v in reg.store.list_voices() if creator is None or v.creator == creator]
+
+
+@router.post("/voices", status_code=202, response_model=JobOut, tags=["voices"], **act("voices:enroll", openapi_extra=VOICE_BODY))
+async def enroll_voices(request: Request, principal: Principal = Depends(authorize("voices:enroll"))) -> dict:
+    """Upload speech samples and enrol them as the creator's voice (a background job)."""
+    form = await read_upload_form(request, purpose="voice")
+    try:
+        files = form.files_named("files") or form.files
+        if not files:
+            raise InputError("files: send at least one speech sample in the 'files' field")
+        creator = _creator_for(principal, form.get("creator"), "voices:enroll")
+        ctx = get_ctx(request)
+
+        def submit() -> dict:
+            from ...uploads import upload_path
+
+            with ctx.pool.registry() as reg:
+                uploads = accept_uploads(request, reg.store, form, files, purpose="voice", account_id=principal.account_id)
+                params = {"paths": [str(upload_path(u, ctx.settings.uploads_dir)) for u in uploads],
+                          "uploads": [{"upload_id": u["upload_id"], "original_name": u["original_name"]} for u in uploads],
+                          "creator": creator, "ip": client_ip(request)}
+                job = ctx.jobs.submit(reg.store, kind="enroll", account_id=principal.account_id, params=params)
+                record(request, reg.store, principal, "uploads.create", target_kind="job", target_id=job["job_id"],
+                       details={"uploads": params["uploads"], "purpose": "enroll"})
+                return job_out(job)
+
+        return await run_in_threadpool(submit)
+    finally:
+        form.discard()

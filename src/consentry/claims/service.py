@@ -1,0 +1,435 @@
+"""Claims and disputes: the use cases (docs/claims.md).
+
+Every function takes the :class:`~consentry.services.Registry` first and the
+acting party as a plain value (:class:`~consentry.claims.model.Actor`), so
+the CLI, the API and the web app call the same code:
+
+>>> from consentry.claims import Actor
+>>> from consentry.claims.service import answer_claim, list_claims
+>>> mine = list_claims(reg, actor=Actor.creator("Ana Lima"))              # doctest: +SKIP
+>>> answer_claim(reg, mine[0].claim_id, actor=Actor.creator("Ana Lima"),
+...              contest=True, note="I recorded it in 2019")              # doctest: +SKIP
+
+Times (``now``) are ISO 8601 text or aware datetimes; the default is the
+clock. Deadlines come from :class:`~consentry.claims.model.ClaimRules`
+(default 30 days to answer, 30 days to decide). Errors are
+:class:`~consentry.claims.model.ClaimError` (an ``InputError``: one line,
+exit code 1 on the command line, HTTP 4xx on the server):
+``ClaimNotFoundError`` for an unknown id (a 404), the rest a refused action
+(:class:`~consentry.claims.model.NotAPartyError` when the actor is not a
+party: a 403; any other ``ClaimError``: a 409).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+from ..errors import InputError
+from ..registry.audit import covered_seconds
+from ..registry.models import Work
+from .model import (
+    ACTIVE_STATES, DEFAULT_RULES, STATES, SYSTEM, Actor, Claim, ClaimError, ClaimRules, NotAPartyError, apply,
+    due_action, iso, open_claim, parse_time,
+)
+
+#: An ownership claim is opened when a fingerprint match covers at least this
+#: share of the new work or of the registered one (see docs/claims.md).
+OWNERSHIP_MIN_SHARE = 0.5
+#: Largest evidence bundle accepted (bytes); the verifier's own cap.
+MAX_EVIDENCE_BYTES = 512 << 20
+
+
+def _now(now: str | datetime | None) -> str:
+    return iso(parse_time(now, what="--now")) if now is not None else iso(datetime.now(timezone.utc))
+
+
+# -- detection at registration ---------------------------------------------------------
+def _shares(work: Work, other: Work, segments: Sequence[Mapping]) -> tuple[float, float]:
+    """(share of ``work`` covered, share of ``other`` covered) by the matched segments."""
+    mine = covered_seconds((s["query_start_s"], s["query_end_s"]) for s in segments)
+    theirs = covered_seconds((s["work_start_s"], s["work_end_s"]) for s in segments)
+    return (min(1.0, mine / work.duration_s) if work.duration_s else 0.0,
+            min(1.0, theirs / other.duration_s) if other.duration_s else 0.0)
+
+
+def _identify_source(registry, work: Work) -> list[dict]:
+    """Fingerprint matches of a registered work's own file against the registry (for re-checking later)."""
+    try:
+        matches = registry.identify(work.source)
+    except InputError:
+        return []
+    return [{"work_id": m.work_id, "creator": m.creator, "query_start_s": m.query_start_s, "query_end_s": m.query_end_s,
+             "work_start_s": m.work_start_s, "work_end_s": m.work_end_s, "score": m.score,
+             "confidence": m.confidence} for m in matches]
+
+
+def detect_ownership_conflicts(registry, works: Sequence[Work], *, matches: Mapping[str, list] | None = None,
+                               same_content: Mapping[str, list] | None = None, now: str | datetime | None = None,
+                               rules: ClaimRules | None = None, min_share: float = OWNERSHIP_MIN_SHARE) -> list[Claim]:
+    """Open one ownership claim per (new work, other creator's work) pair that conflict; returns the claims opened.
+
+    A pair conflicts when both works have a named creator, the creators
+    differ, and either the content is the same (same SHA-256) or a
+    fingerprint match covers at least ``min_share`` of either work. The
+    other creator's (earlier) work is party A, the claimant; the new work's
+    creator is party B, the respondent. A pair that already has a claim (in
+    any state) gets no second one.
+
+    Parameters
+    ----------
+    registry : consentry.services.Registry
+    works : sequence of Work
+        Works just registered.
+    matches : mapping work_id -> list of match dicts, optional
+        Fingerprint matches of each new work's file (``work_id``,
+        ``query_start_s``, ``query_end_s``, ``work_start_s``,
+        ``work_end_s``, ``score``, ``confidence``; seconds), as
+        :meth:`Registry.register` finds them while fingerprinting. Without
+        it each work's file is decoded and identified here.
+    same_content : mapping work_id -> list of Work, optional
+        Other creators' live works with the same SHA-256.
+    now : ISO time, optional
+    rules : ClaimRules, optional
+    min_share : float
+        Share (0..1) of either work a match must cover.
+    """
+    rules = rules or DEFAULT_RULES
+    at = _now(now)
+    store = registry.store
+    opened: list[Claim] = []
+    seen: set[tuple[str, str]] = set()
+    for w in works:
+        if w.creator is None or w.removed_at is not None:
+            continue
+        candidates: dict[str, dict] = {}
+        for other in (same_content or {}).get(w.work_id, []):
+            candidates[other.work_id] = {"match": "sha256", "sha256": w.sha256, "share_of_new": 1.0, "share_of_registered": 1.0}
+        found = (matches or {}).get(w.work_id) if matches is not None else _identify_source(registry, w)
+        by_work: dict[str, list] = {}
+        for m in found or []:
+            if m["work_id"] != w.work_id and m["work_id"] not in candidates:
+                by_work.setdefault(m["work_id"], []).append(m)
+        others = {}
+        for wid, segs in by_work.items():
+            try:
+                other = store.get_work(wid)
+            except InputError:
+                continue
+            others[wid] = other
+            new_share, old_share = _shares(w, other, segs)
+            if max(new_share, old_share) >= min_share:
+                candidates[wid] = {
+                    "match": "fingerprint", "share_of_new": round(new_share, 3), "share_of_registered": round(old_share, 3),
+                    "min_share": min_share, "best_score": max(float(s["score"]) for s in segs),
+                    "segments": [{k: s.get(k) for k in ("query_start_s", "query_end_s", "work_start_s", "work_end_s",
+                                                        "speed", "pitch_shift_semitones", "confidence")} for s in segs[:20]],
+                }
+        for wid, basis in candidates.items():
+            other = others.get(wid) or store.get_work(wid)
+            if other.creator is None or other.creator == w.creator or other.removed_at is not None:
+                continue
+            pair = tuple(sorted((w.work_id, other.work_id)))
+            if pair in seen:
+                continue
+            seen.add(pair)
+            if any({c.work_a, c.work_b} == set(pair) for c in store.list_claims(work_ids=[w.work_id])):
+                continue
+            opened.append(open_claim(
+                kind="ownership", party_a=other.creator, party_a_kind="creator", party_b=w.creator,
+                work_a=other.work_id, work_b=w.work_id, basis=basis, at=at, rules=rules,
+                note=(f"{w.creator} registered {w.title!r} ({w.work_id}), which "
+                      + ("is the same file as" if basis["match"] == "sha256" else
+                         f"matches {100 * max(basis['share_of_new'], basis['share_of_registered']):.0f}% of")
+                      + f" {other.title!r} ({other.work_id}) registered by {other.creator}")))
+    store.add_claims(opened)
+    return opened
+
+
+# -- reading -------------------------------------------------------------------------------
+def list_claims(registry, *, actor: Actor | None = None, states: Iterable[str] | None = None,
+                work_id: str | None = None, kind: str | None = None) -> list[Claim]:
+    """Claims, oldest first: a party's own (``actor`` a creator or licensee), or all (an admin, or no actor).
+
+    ``states`` filters (``open``, ``contested``, ``resolved_a``,
+    ``resolved_b``, ``withdrawn``; also ``active`` for the first two);
+    ``work_id`` (a prefix is enough) keeps the claims about that work.
+    """
+    wanted = None
+    if states is not None:
+        wanted = []
+        for s in states:
+            if s == "active":
+                wanted += list(ACTIVE_STATES)
+            elif s in STATES:
+                wanted.append(s)
+            else:
+                raise InputError(f"--state {s!r}: choose from active, {', '.join(STATES)}")
+    if kind is not None and kind not in ("ownership", "finding"):
+        raise InputError(f"--kind {kind!r}: choose ownership or finding")
+    work_ids = [registry.work(work_id).work_id] if work_id is not None else None
+    party = actor.name if actor is not None and actor.kind in ("creator", "licensee") else None
+    claims = registry.store.list_claims(party=party, states=wanted, work_ids=work_ids, kind=kind)
+    if party is not None:
+        claims = [c for c in claims if c.role_of(actor) in ("a", "b")]
+    return claims
+
+
+def show_claim(registry, claim_id: str, *, actor: Actor | None = None) -> Claim:
+    """One claim with its events; a creator or licensee who is not a party to it is refused."""
+    claim = registry.store.get_claim(claim_id)
+    if actor is not None and claim.role_of(actor) is None:
+        raise NotAPartyError(f"claim {claim.claim_id}: {actor.describe()} is not a party to it")
+    return claim
+
+
+# -- acting ------------------------------------------------------------------------------------
+def act(registry, claim_id: str, action: str, *, actor: Actor, note: str | None = None, now: str | datetime | None = None,
+        rules: ClaimRules | None = None, evidence: Mapping | None = None, retire_losing_work: bool = True) -> Claim:
+    """Apply one state-machine action (docs/claims.md) and store it with its event; returns the claim after it.
+
+    When an ownership claim ends resolved for one party, the other party's
+    work is removed from the registry (no longer matched; its record stays)
+    unless ``retire_losing_work`` is False.
+    """
+    claim = registry.store.get_claim(claim_id)
+    updated, event = apply(claim, action, actor=actor, at=_now(now), rules=rules or DEFAULT_RULES, note=note,
+                           evidence=evidence)
+    registry.store.record_claim_event(updated, event)
+    if retire_losing_work and updated.kind == "ownership" and updated.winner is not None:
+        loser = updated.work_b if updated.winner == "a" else updated.work_a
+        try:
+            registry.store.remove_work(loser)
+        except InputError:
+            pass
+    return registry.store.get_claim(updated.claim_id)
+
+
+def answer_claim(registry, claim_id: str, *, actor: Actor, contest: bool, note: str | None = None,
+                 now: str | datetime | None = None, rules: ClaimRules | None = None) -> Claim:
+    """The respondent answers: ``contest=True`` (an admin decides; decision due in ``rules.decision_days``)
+    or ``contest=False`` (concede: resolved for the claimant). Either party may concede at any time."""
+    return act(registry, claim_id, "contest" if contest else "concede", actor=actor, note=note, now=now, rules=rules)
+
+
+def withdraw_claim(registry, claim_id: str, *, actor: Actor, note: str | None = None,
+                   now: str | datetime | None = None) -> Claim:
+    """The claimant (or an admin) withdraws the claim: no party wins, both works keep their own terms."""
+    return act(registry, claim_id, "withdraw", actor=actor, note=note, now=now)
+
+
+def resolve_claim(registry, claim_id: str, *, for_party: str, actor: Actor, note: str | None = None,
+                  now: str | datetime | None = None, retire_losing_work: bool = True) -> Claim:
+    """An admin decides the claim for party ``"a"`` (claimant) or ``"b"`` (respondent)."""
+    if for_party not in ("a", "b"):
+        raise InputError(f"--for {for_party!r}: give a (the claimant) or b (the respondent)")
+    if actor.kind != "admin":
+        raise NotAPartyError(f"claim {claim_id}: only an admin resolves a claim ({actor.describe()} is not one)")
+    return act(registry, claim_id, f"resolve_{for_party}", actor=actor, note=note, now=now,
+               retire_losing_work=retire_losing_work)
+
+
+def add_note(registry, claim_id: str, *, actor: Actor, note: str, now: str | datetime | None = None) -> Claim:
+    """A party or an admin adds a note (the state does not change)."""
+    return act(registry, claim_id, "note", actor=actor, note=note, now=now)
+
+
+def expire_overdue(registry, *, now: str | datetime | None = None, rules: ClaimRules | None = None) -> list[Claim]:
+    """Apply the deadline rules at ``now``; returns the claims changed.
+
+    An open claim past its answer date is resolved for the claimant
+    (``expire``); a contested claim past its decision date is recorded as
+    overdue once (``overdue``; it stays contested, an admin must decide).
+    Safe to run as often as wanted (a cron job, the server's timer).
+    """
+    at = _now(now)
+    changed = []
+    for claim in registry.store.list_claims(states=ACTIVE_STATES):
+        action = due_action(claim, at)
+        if action is None:
+            continue
+        try:
+            changed.append(act(registry, claim.claim_id, action, actor=SYSTEM, now=at, rules=rules))
+        except ClaimError:
+            continue  # someone acted on it meanwhile
+    return changed
+
+
+# -- evidence --------------------------------------------------------------------------------
+def _unsafe_member(name: str) -> bool:
+    parts = name.replace("\\", "/").split("/")
+    return (name.startswith(("/", "\\")) or "\x00" in name or ".." in parts
+            or (len(name) > 1 and name[1] == ":"))
+
+
+def _registry_key_fingerprint(registry) -> str | None:
+    """Fingerprint of this registry's evidence key, when it has one (never makes a key)."""
+    from ..evidence.keys import KEY_FILE_NAME, key_fingerprint, load_or_create_signing_key
+
+    try:
+        folder = Path(registry.local_dir)
+        if not (folder / KEY_FILE_NAME).is_file():
+            return None
+        return key_fingerprint(load_or_create_signing_key(folder))
+    except Exception:  # noqa: BLE001 - the comparison is informative only
+        return None
+
+
+def submit_evidence(registry, claim_id: str, bundle: str | os.PathLike, *, actor: Actor, evidence_dir: str | os.PathLike,
+                    note: str | None = None, now: str | datetime | None = None,
+                    max_bytes: int = MAX_EVIDENCE_BYTES) -> Claim:
+    """A party (or an admin) submits an evidence bundle (``consentry check --evidence``) to a claim.
+
+    The file is copied into ``evidence_dir/<claim_id>/`` under a name made
+    here (``<seq>-<sha256 prefix>.evidence.zip``; the given name is never
+    used), verified there with :func:`consentry.evidence.verify_bundle`, and
+    recorded in the event with its SHA-256, size, the verification outcome
+    (``verified`` and the failures), the signing key's fingerprint and
+    whether it is this registry's key.
+
+    A bundle that is a readable evidence bundle but fails verification
+    (tampered, signed by an unknown key) is *stored and marked failing*: the
+    attempt is part of the record and an admin weighs it. A file that is
+    not an evidence bundle at all (not a zip, empty, over ``max_bytes``, a
+    zip with member paths pointing outside it, no readable facts.json) is
+    refused and nothing is stored.
+    """
+    from ..evidence.verify import verify_bundle
+
+    store = registry.store
+    claim = store.get_claim(claim_id)
+    when = _now(now)
+    # Refuse an action the state machine refuses before copying anything.
+    apply(claim, "evidence", actor=actor, at=when, evidence={"check": True})
+    src = Path(bundle)
+    shown = str(bundle)
+    try:
+        if not src.is_file():
+            raise InputError(f"{shown}: no such file (give the .evidence.zip that `consentry check --evidence` wrote)")
+        size = src.stat().st_size
+    except OSError as exc:
+        raise InputError(f"{shown}: cannot be read ({exc.strerror or exc})") from None
+    if size == 0:
+        raise InputError(f"{shown}: empty file, not an evidence bundle")
+    if size > max_bytes:
+        raise InputError(f"{shown}: {size} bytes, over the {max_bytes}-byte limit of an evidence bundle")
+    folder = Path(evidence_dir) / claim.claim_id
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".incoming-{os.getpid()}-{hashlib.sha256(os.urandom(8)).hexdigest()[:8]}.zip"
+    digest = hashlib.sha256()
+    copied = 0
+    try:
+        with open(src, "rb") as fin, open(tmp, "wb") as fout:
+            while True:
+                block = fin.read(1 << 20)
+                if not block:
+                    break
+                copied += len(block)
+                if copied > max_bytes:
+                    raise InputError(f"{shown}: grew past the {max_bytes}-byte limit while being read")
+                digest.update(block)
+                fout.write(block)
+            fout.flush()
+            os.fsync(fout.fileno())
+        try:
+            with zipfile.ZipFile(tmp) as z:
+                bad = [n for n in z.namelist() if _unsafe_member(n)]
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+            raise InputError(f"{shown}: not a zip file, so not an evidence bundle") from None
+        if bad:
+            raise InputError(f"{shown}: member {bad[0][:80]!r} points outside the bundle; refused, nothing stored")
+        result = verify_bundle(tmp)
+        if result.facts is None:
+            why = result.failures[0].replace(str(tmp), shown) if result.failures else "no facts.json"
+            raise InputError(f"{shown}: not an evidence bundle ({why[:200]})")
+        sha = digest.hexdigest()
+        seq = claim.events[-1].seq + 1 if claim.events else 1
+        final = folder / f"{seq:04d}-{sha[:16]}.evidence.zip"
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    output = result.facts.get("output") if isinstance(result.facts.get("output"), dict) else {}
+    ours = _registry_key_fingerprint(registry)
+    record = {
+        "file": str(final), "name": src.name[:200], "sha256": sha, "bytes": copied, "verified": result.ok,
+        "failures": [line.replace(str(tmp), final.name)[:300] for line in result.failures[:20]],
+        "key_fingerprint": result.key_fingerprint, "output_sha256": output.get("sha256"),
+        "checked_at": result.facts.get("checked_at"),
+        "signed_by_this_registry": (result.key_fingerprint == ours) if ours and result.key_fingerprint else None,
+    }
+    try:
+        return act(registry, claim.claim_id, "evidence", actor=actor, note=note, now=when, evidence=record)
+    except BaseException:
+        final.unlink(missing_ok=True)
+        raise
+
+
+# -- a licensee disputes a scan finding ---------------------------------------------------------
+def dispute_finding(registry, scan_id: str, item_id: str, *, actor: Actor, reason: str, work_id: str | None = None,
+                    now: str | datetime | None = None, rules: ClaimRules | None = None) -> list[Claim]:
+    """A licensee disputes a scan finding: one ``finding`` claim per work found in the item (or ``work_id`` only).
+
+    Party A is the licensee (``actor``), party B the creator of the work
+    found. Returns the claims opened; a finding already under an active
+    claim is refused.
+    """
+    if actor.kind != "licensee":
+        raise NotAPartyError(f"only a licensee disputes a scan finding ({actor.describe()} is a {actor.kind})")
+    reason = " ".join(str(reason or "").split())[:2000]
+    if not reason:
+        raise InputError("--reason: say why the finding is wrong")
+    scan = registry.store.get_scan(scan_id)
+    found = registry.store.scan_item_work_ids(scan["scan_id"], item_id)
+    if found is None:
+        raise InputError(f"scan {scan['scan_id']} has no item {item_id[:200]!r}; see `consentry scans show {scan['scan_id']}`")
+    if work_id is not None:
+        wid = registry.work(work_id).work_id
+        if wid not in found:
+            raise InputError(f"item {item_id[:200]!r} of scan {scan['scan_id']} has no finding of work {wid}")
+        found = [wid]
+    if not found:
+        raise InputError(f"item {item_id[:200]!r} of scan {scan['scan_id']} has no findings to dispute")
+    existing = registry.store.list_claims(scan_id=scan["scan_id"], kind="finding", states=ACTIVE_STATES)
+    at = _now(now)
+    claims = []
+    for wid in found:
+        if any(c.item_id == item_id and c.work_b == wid for c in existing):
+            raise ClaimError(f"the finding of work {wid} in item {item_id[:200]!r} is already disputed; see `consentry claims list`")
+        w = registry.store.get_work(wid)
+        claims.append(open_claim(
+            kind="finding", party_a=actor.name, party_a_kind="licensee", party_b=w.creator or "(unknown creator)",
+            work_a=None, work_b=wid, basis={"match": "scan finding", "scan_id": scan["scan_id"], "item_id": item_id},
+            at=at, rules=rules or DEFAULT_RULES, scan_id=scan["scan_id"], item_id=item_id, note=reason))
+    registry.store.add_claims(claims)
+    return claims
+
+
+# -- disputed terms -----------------------------------------------------------------------------
+def work_dispute(registry, work_id: str) -> dict | None:
+    """How a work's terms are reported while disputed, or None when no active ownership claim names it.
+
+    Returns the work's entry of the terms export's ``dispute`` (``claims``,
+    ``parties`` with each party's terms, ``own_terms``, ``note``) plus
+    ``terms`` (the strictest terms, reported while disputed).
+    """
+    w = registry.work(work_id)
+    if not registry.store.list_claims(work_ids=[w.work_id], states=ACTIVE_STATES, kind="ownership"):
+        return None
+    export = registry.terms_export()
+    entry = next((x for x in export["works"] if x["work_id"] == w.work_id), None)
+    if entry is None or "dispute" not in entry:
+        return None
+    return {**entry["dispute"], "terms": entry["terms"]}
+
+
+def evidence_copy(claim: Claim, seq: int) -> Path:
+    """The stored copy of the evidence submitted in event ``seq`` of ``claim``."""
+    for e in claim.events:
+        if e.seq == seq and e.evidence:
+            return Path(e.evidence["file"])
+    raise InputError(f"claim {claim.claim_id} has no evidence in event {seq}")

@@ -1,0 +1,243 @@
+// Consentry web app: progressive enhancement only. Every form works without this file; with it,
+// uploads show a progress bar per file (XMLHttpRequest upload progress) and then the job's progress
+// (polling the JSON API), job pages update in place, and the terms forms hide fields that do not apply.
+"use strict";
+
+(function () {
+  var POLL_MS = 1000;
+  var PARALLEL_UPLOADS = 3;
+
+  function announce(text, isError) {
+    var live = document.getElementById("status");
+    if (!live) return;
+    live.textContent = text;
+    live.classList.toggle("error", !!isError);
+  }
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function detailOf(xhr) {
+    try {
+      var body = JSON.parse(xhr.responseText);
+      if (body && typeof body.detail === "string") return body.detail;
+    } catch (e) { /* not JSON */ }
+    return "the server answered " + xhr.status;
+  }
+
+  function getJSON(url) {
+    return fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } }).then(function (r) {
+      return r.json().then(function (body) {
+        if (!r.ok) throw new Error(body && body.detail ? body.detail : "the server answered " + r.status);
+        return body;
+      });
+    });
+  }
+
+  // ------------------------------------------------------------------ job polling
+  function pollJob(jobId, onUpdate) {
+    return new Promise(function (resolve, reject) {
+      function tick() {
+        getJSON("/api/v1/jobs/" + encodeURIComponent(jobId)).then(function (job) {
+          onUpdate(job);
+          if (job.status === "succeeded" || job.status === "failed") resolve(job);
+          else setTimeout(tick, POLL_MS);
+        }, reject);
+      }
+      tick();
+    });
+  }
+
+  function jobLinks(job, kind) {
+    var links = [];
+    var result = job.result || {};
+    if (kind === "works") {
+      (result.works || []).forEach(function (w) { links.push(["/app/works/" + w.work_id, w.title + " (" + w.work_id + ")"]); });
+      (result.claims || []).forEach(function (c) { links.push(["/app/claims/" + c.claim_id, "claim " + c.claim_id + " opened"]); });
+    } else if (kind === "scan" && result.scan_id) {
+      links.push(["/app/scans/" + result.scan_id, "see the scan's findings"]);
+    }
+    links.push(["/app/jobs/" + job.job_id, "job details"]);
+    return links;
+  }
+
+  // ------------------------------------------------------------------ uploads with progress
+  function uploadOne(form, files, row, kind) {
+    var field = form.getAttribute("data-field");
+    var url = form.getAttribute("data-upload");
+    var data = new FormData();
+    Array.prototype.forEach.call(form.elements, function (input) {
+      if (!input.name || input.type === "file" || input.type === "submit" || input.disabled) return;
+      if ((input.type === "checkbox" || input.type === "radio") && !input.checked) return;
+      data.append(input.name, input.value);
+    });
+    files.forEach(function (f) { data.append(field, f, f.name); });
+    var csrf = form.querySelector("input[name=csrf_token]");
+    var bar = row.querySelector("progress");
+    var status = row.querySelector(".state");
+    return new Promise(function (resolve) {
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", url);
+      xhr.setRequestHeader("Accept", "application/json");
+      if (csrf) xhr.setRequestHeader("X-CSRF-Token", csrf.value);
+      xhr.upload.addEventListener("progress", function (e) {
+        if (e.lengthComputable) {
+          bar.max = e.total;
+          bar.value = e.loaded;
+          status.textContent = "uploading " + Math.round(100 * e.loaded / e.total) + "%";
+        }
+      });
+      xhr.addEventListener("load", function () {
+        if (xhr.status !== 202) {
+          status.textContent = "refused: " + detailOf(xhr);
+          row.classList.add("error");
+          announce(files[0].name + ": " + detailOf(xhr), true);
+          resolve(false);
+          return;
+        }
+        var job = JSON.parse(xhr.responseText);
+        status.textContent = "uploaded; " + job.kind + " " + job.status;
+        bar.removeAttribute("value");
+        pollJob(job.job_id, function (j) {
+          status.textContent = j.kind + " " + j.status + (j.total ? " (" + j.done + " of " + j.total + ")" : "");
+          if (j.total) { bar.max = j.total; bar.value = j.done; }
+        }).then(function (done) {
+          bar.max = 1;
+          bar.value = 1;
+          var errors = (done.result && done.result.errors) || [];
+          if (done.status === "failed" || errors.length) {
+            row.classList.add("error");
+            var why = done.error || errors.map(function (e) { return e.error; }).join("; ");
+            status.textContent = "failed: " + why;
+            announce(files[0].name + ": " + why, true);
+          } else {
+            row.classList.add("ok");
+            status.textContent = kind === "works" ? "registered" : "done";
+          }
+          jobLinks(done, kind).forEach(function (l) {
+            row.appendChild(document.createTextNode(" "));
+            row.appendChild(el("a", { href: l[0] }, l[1]));
+          });
+          resolve(done.status === "succeeded");
+        }, function (err) {
+          status.textContent = "could not follow the job: " + err.message;
+          resolve(false);
+        });
+      });
+      xhr.addEventListener("error", function () {
+        status.textContent = "the upload was interrupted";
+        row.classList.add("error");
+        resolve(false);
+      });
+      xhr.send(data);
+    });
+  }
+
+  function enhanceUpload(form) {
+    var input = form.querySelector("input[type=file]");
+    var list = form.querySelector(".file-progress");
+    var zone = form.querySelector(".dropzone");
+    var kind = form.getAttribute("data-kind");
+    var dropped = null;
+
+    if (zone) {
+      ["dragenter", "dragover"].forEach(function (ev) {
+        zone.addEventListener(ev, function (e) { e.preventDefault(); zone.classList.add("over"); });
+      });
+      ["dragleave", "drop"].forEach(function (ev) {
+        zone.addEventListener(ev, function () { zone.classList.remove("over"); });
+      });
+      zone.addEventListener("drop", function (e) {
+        e.preventDefault();
+        var files = e.dataTransfer && e.dataTransfer.files;
+        if (!files || !files.length) return;
+        try { input.files = files; dropped = null; } catch (err) { dropped = Array.prototype.slice.call(files); }
+        announce(files.length + " file(s) ready: press the button to upload", false);
+      });
+    }
+
+    form.addEventListener("submit", function (e) {
+      var files = dropped || Array.prototype.slice.call(input.files || []);
+      if (!files.length) return; // the browser's own validation says what is missing
+      e.preventDefault();
+      var button = form.querySelector("button[type=submit]");
+      button.disabled = true;
+      // works and voices: one request per file (a progress bar each); a dataset or an output: one request
+      var groups = (kind === "works") ? files.map(function (f) { return [f]; }) : [files];
+      var queue = groups.map(function (group) {
+        var row = el("li", {});
+        var label = group.map(function (f) { return f.name; }).join(", ");
+        var id = "up-" + Math.random().toString(36).slice(2);
+        row.appendChild(el("label", { "for": id }, label + " "));
+        row.appendChild(el("progress", { id: id, max: "1", value: "0" }));
+        row.appendChild(el("span", { "class": "state", "aria-live": "polite" }, " waiting"));
+        list.appendChild(row);
+        return { group: group, row: row };
+      });
+      announce("uploading " + files.length + " file(s)…", false);
+      var ok = 0, failed = 0, next = 0;
+      function startNext() {
+        if (next >= queue.length) return Promise.resolve();
+        var job = queue[next++];
+        return uploadOne(form, job.group, job.row, kind).then(function (good) {
+          if (good) ok++; else failed++;
+          return startNext();
+        });
+      }
+      var workers = [];
+      for (var i = 0; i < Math.min(PARALLEL_UPLOADS, queue.length); i++) workers.push(startNext());
+      Promise.all(workers).then(function () {
+        button.disabled = false;
+        input.value = "";
+        dropped = null;
+        announce(ok + " done" + (failed ? ", " + failed + " failed (see the list)" : ""), failed > 0);
+      });
+    });
+  }
+
+  // ------------------------------------------------------------------ a job page updates itself
+  function enhanceJob(box) {
+    var status = box.getAttribute("data-status");
+    if (status !== "queued" && status !== "running") return;
+    var bar = box.querySelector("progress");
+    var text = box.querySelector(".job-status");
+    var count = box.querySelector(".job-count");
+    pollJob(box.getAttribute("data-job"), function (j) {
+      text.textContent = j.status;
+      if (j.total) { bar.max = j.total; bar.value = j.done; count.textContent = j.done + " of " + j.total; }
+    }).then(function () { window.location.reload(); }, function (err) { announce(err.message, true); });
+  }
+
+  // ------------------------------------------------------------------ terms forms: licence fields only for "license"
+  function enhanceTerms(form) {
+    Array.prototype.forEach.call(form.querySelectorAll("fieldset.use"), function (fs) {
+      var select = fs.querySelector(".decision-select");
+      var extra = fs.querySelector(".licence-fields");
+      function update() { extra.hidden = select.value !== "license"; }
+      select.addEventListener("change", update);
+      update();
+    });
+  }
+
+  function enhanceSignup(form) {
+    var creatorRow = form.querySelector(".creator-only");
+    if (!creatorRow) return;
+    function update() {
+      var role = form.querySelector("input[name=role]:checked");
+      creatorRow.hidden = !!role && role.value !== "creator";
+    }
+    Array.prototype.forEach.call(form.querySelectorAll("input[name=role]"), function (r) { r.addEventListener("change", update); });
+    update();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    Array.prototype.forEach.call(document.querySelectorAll("form[data-upload]"), enhanceUpload);
+    Array.prototype.forEach.call(document.querySelectorAll("[data-job]"), enhanceJob);
+    Array.prototype.forEach.call(document.querySelectorAll("form.terms-form"), enhanceTerms);
+    Array.prototype.forEach.call(document.querySelectorAll("form[action='/app/signup']"), enhanceSignup);
+  });
+})();
