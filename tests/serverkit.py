@@ -60,7 +60,7 @@ class LiveServer:
 def server_settings(tmp: Path, registry: Path, **changes) -> ServerSettings:
     base = dict(registry=str(registry), data_dir=tmp / "data", public_url="http://127.0.0.1:8000", auth=FAST_AUTH,
                 rate_per_s=1000.0, rate_burst=10_000.0, anonymous_rate_per_s=1000.0, anonymous_burst=10_000.0,
-                job_threads=2, scan_workers=1, registry_connections=8)
+                job_threads=2, scan_workers=1, registry_connections=8, store_melodies=False)  # melodies: one test
     base.update(changes)
     return ServerSettings(**base)
 

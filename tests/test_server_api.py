@@ -283,6 +283,9 @@ def test_scan_upload_reports_clean_manifest_and_ledger(server, world):
     clean = lic.get(f"/api/v1/scans/{scan_id}/clean-manifest")
     assert clean.status_code == 200 and clean.headers["x-consentry-kept"] == "1"
     assert [json.loads(line)["member"] for line in clean.text.splitlines()] == ["b/other.wav"]
+    # The manifest names the archive the user sent, not where the server keeps it.
+    assert [json.loads(line)["archive"] for line in clean.text.splitlines()] == ["dataset.zip"]
+    assert str(server.settings.data_dir) not in clean.text
     assert [s["scan_id"] for s in lic.get("/api/v1/scans").json()] == [scan_id]
     assert server.client(world.tokens["admin"]).get(f"/api/v1/scans/{scan_id}").status_code == 200
     ben_lic = server.client(world.tokens["ben"])

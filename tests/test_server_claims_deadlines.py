@@ -31,3 +31,31 @@ def test_an_unanswered_claim_past_its_deadline_is_resolved_by_the_server(tmp_pat
         records = c.get("/api/v1/audit", params={"action": "claims.deadline"}).json()
         assert [r["target_id"] for r in records] == [overdue.claim_id]
         assert records[0]["actor"] == "system"
+
+
+def test_works_uploaded_to_the_server_get_their_melody_stored(tmp_path):
+    """By default the server stores each registered work's melody, as `consentry register` does."""
+    from consentry.check.engines import melody_engine_id
+
+    from serverkit import wait_job
+
+    w = make_world(tmp_path)
+    with LiveServer(server_settings(tmp_path, w.registry, store_melodies=True)) as srv, srv.client(w.tokens["ana"]) as c:
+        data = (w.media / "ana1.wav").read_bytes()[:44] + bytes(reversed((w.media / "ana1.wav").read_bytes()[44:]))
+        r = c.post("/api/v1/works", files={"files": ("reversed.wav", data, "audio/wav")})
+        assert r.status_code == 202, r.text
+        job = wait_job(c, r.json()["job_id"])
+        assert job["status"] == "succeeded", job
+        (work_id,) = [x["work_id"] for x in job["result"]["works"]]
+        assert job["result"]["melody_errors"] == []
+    with LiveServer(server_settings(tmp_path, w.registry)) as srv, srv.client(w.tokens["ben"]) as c:
+        # Ben uploads Ana's song: registered for Ben, with an ownership claim, written to the audit log.
+        r = c.post("/api/v1/works", files={"files": ("mine.wav", (w.media / "ana1.wav").read_bytes(), "audio/wav")})
+        job = wait_job(c, r.json()["job_id"])
+        (claim,) = job["result"]["claims"]
+        assert claim["party_a"]["work_id"] == w.works["ana1"] and claim["state"] == "open"
+        with srv.client(w.tokens["admin"]) as admin:
+            (rec,) = admin.get("/api/v1/audit", params={"action": "claims.open"}).json()
+        assert rec["target_id"] == claim["claim_id"] and rec["actor"] == "ben@example.org"
+    with Registry.open(w.registry) as reg:
+        assert work_id in reg.store.work_melodies(engine=melody_engine_id())

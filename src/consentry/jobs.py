@@ -242,7 +242,7 @@ def run_register(ctx: JobContext) -> dict:
 
     p = ctx.params
     terms = Terms(decision=p["terms"]["decision"], price=p["terms"].get("price"), currency=p["terms"].get("currency"))
-    works, errors, duplicates, claims = [], [], [], []
+    works, errors, duplicates, claims, melody_errors = [], [], [], [], []
     total = len(p["paths"])
     for n, (path, upload) in enumerate(zip(p["paths"], p["uploads"])):
         title = p.get("title")
@@ -276,14 +276,20 @@ def run_register(ctx: JobContext) -> dict:
         for _, reason in summary.errors:
             errors.append({"upload_id": upload["upload_id"], "name": upload["original_name"],
                            "error": f"{upload['original_name']}: {reason}"})
+        for _, reason in summary.melody_errors:
+            melody_errors.append({"upload_id": upload["upload_id"], "name": upload["original_name"],
+                                  "error": f"registered, but its melody was not stored: {reason}"})
         for c in getattr(summary, "claims", None) or []:
             claims.append(c.as_dict() if hasattr(c, "as_dict") else c)
+            _audit(ctx, "claims.open", target_kind="claim", target_id=c.claim_id,
+                   details={"work_a": c.work_a, "work_b": c.work_b, "basis": c.basis.get("match")})
         ctx.progress(n + 1, total)
     new_ids = [w["work_id"] for w in works if not w.get("already_registered")]
     if new_ids:
         _audit(ctx, "works.register", target_kind="work", target_id=new_ids[0] if len(new_ids) == 1 else None,
                details={"work_ids": new_ids, "creator": p["creator"], "terms": p["terms"]})
-    return {"works": works, "duplicates": duplicates, "errors": errors, "claims": claims, "_done": total}
+    return {"works": works, "duplicates": duplicates, "errors": errors, "claims": claims,
+            "melody_errors": melody_errors, "_done": total}
 
 
 def run_identify(ctx: JobContext) -> dict:

@@ -52,7 +52,10 @@ class ServerSettings:
     scan_workers : int
         Processes one scan uses (1: in the server process).
     store_melodies : bool
-        Transcribe and store each registered work's melody (slow; needs basic-pitch).
+        Transcribe and store each registered work's melody, so that the
+        output check can find re-used melodies (on by default, as
+        ``consentry register``; needs basic-pitch, and a work whose melody
+        cannot be transcribed is still registered).
     evidence_pdf : bool
         Add a PDF (headless Chromium) to evidence bundles.
     allow_url_fetch : bool
@@ -87,7 +90,7 @@ class ServerSettings:
     anonymous_burst: float = 60.0
     job_threads: int = 2
     scan_workers: int = 1
-    store_melodies: bool = False
+    store_melodies: bool = True
     evidence_pdf: bool = False
     allow_url_fetch: bool = False
     registry_connections: int = 16

@@ -280,8 +280,8 @@ def scan_report(scan_id: str, fmt: Literal["html", "json", "csv"], principal: Pr
 
 
 @router.get("/scans/{scan_id}/clean-manifest", tags=["scans"], response_class=FileResponse, **act("scans:read"))
-def clean_manifest(scan_id: str, principal: Principal = Depends(authorize("scans:read")), reg=Depends(registry_dep),
-                   accept_licensed: bool = Query(False), keep_unreadable: bool = Query(False)):
+def clean_manifest(scan_id: str, request: Request, principal: Principal = Depends(authorize("scans:read")),
+                   reg=Depends(registry_dep), accept_licensed: bool = Query(False), keep_unreadable: bool = Query(False)):
     """The dataset without refused items (and licensable ones unless accepted), in the dataset's manifest format."""
     from ...scanning import write_clean_manifest
 
@@ -291,6 +291,8 @@ def clean_manifest(scan_id: str, principal: Principal = Depends(authorize("scans
     def write(path: Path) -> None:
         fmt.update(write_clean_manifest(reg, scan["scan_id"], path, accept_licensed=accept_licensed,
                                         keep_unreadable=keep_unreadable))
+        if fmt.get("format") == "jsonl":
+            _hide_server_paths(path, reg.store, get_ctx(request).settings.uploads_dir)
 
     response = _temp_file_response(write, media_type="application/octet-stream", filename="clean")
     suffix = {"csv": "csv", "jsonl": "jsonl", "parquet": "parquet"}.get(fmt.get("format"), "jsonl")
@@ -301,6 +303,40 @@ def clean_manifest(scan_id: str, principal: Principal = Depends(authorize("scans
     response.headers["x-consentry-kept"] = str(fmt.get("kept", 0))
     response.headers["x-consentry-dropped"] = str(fmt.get("dropped", 0))
     return response
+
+
+def _hide_server_paths(path: Path, store, uploads_dir: Path) -> None:
+    """Rewrite a JSON-lines clean manifest so it names uploads by the name the user gave, not by the server's path.
+
+    Archives and shards that were uploaded are written by the dataset readers
+    with their absolute path on the server (``archive``, ``shard``, ``path``
+    fields); the user needs the name of the file they sent, and must not
+    learn the server's folders.
+    """
+    root = uploads_dir.resolve()
+    names: dict[str, str] = {}
+
+    def shown(value):
+        if not isinstance(value, str) or not value.startswith("/"):
+            return value
+        p = Path(value)
+        try:
+            p.resolve().relative_to(root)
+        except ValueError:
+            return value
+        if value not in names:
+            row = store.get_upload(p.name.split(".", 1)[0])
+            names[value] = (row or {}).get("original_name") or p.name
+        return names[value]
+
+    lines = path.read_text(encoding="utf-8").splitlines()
+    with open(path, "w", encoding="utf-8") as fh:
+        for line in lines:
+            record = json.loads(line)
+            for key in ("archive", "shard", "path"):
+                if key in record:
+                    record[key] = shown(record[key])
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 @router.get("/scans/{scan_id}/statements", response_model=StatementsOut, tags=["scans", "ledger"], **act("scans:read"))
