@@ -40,7 +40,17 @@ gets the full check (recording + melody + voice); per check, the share of
 outputs with at least one finding is reported with a one-sided 95%
 Clopper-Pearson upper bound, for all outputs and for each half of the tracks
 (halves fixed by a hash of the track name, for calibrating on one half and
-measuring on the other).
+measuring on the other).  ``--checks recording`` runs only the recording
+check (no voices enrolled, melody and voice skipped): enough to re-measure
+a change of the recording matcher.
+
+Short copies inside long outputs (``copies``): 108 outputs of 3 minutes of
+unregistered music, each with a 10/20/30-s copy of a registered work (clean,
+white noise at 10 dB SNR, MP3 64k), identified whole under the old fixed
+threshold 14 and under the engine's rule, and the same copy identified on its
+own (what the copy scores alone is the yardstick)::
+
+    .venv/bin/python benchmarks/run_check.py copies --workers 2 --out benchmarks/work/copies.json
 """
 
 from __future__ import annotations
@@ -120,6 +130,8 @@ def main() -> None:
     ap.add_argument("--work", default=str(HERE / "work"))
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--checks", default="recording,melody,voice",
+                    help="false-alarms: the checks to run (comma-separated; the others are skipped and count 0)")
     a = ap.parse_args()
     sys.path.insert(0, str(HERE))
     if a.mode == "false-alarms":
@@ -304,7 +316,7 @@ def enroll_bench_voices(reg_path: Path, folder: Path) -> list[str]:
 _CTX = None
 
 
-def _init_worker(reg_path: str) -> None:
+def _init_worker(reg_path: str, checks: str = "recording,melody,voice") -> None:
     global _CTX
     from consentry.check import service
     from consentry.services import Registry
@@ -312,7 +324,7 @@ def _init_worker(reg_path: str) -> None:
 
     limit_worker_threads()
     reg = Registry.open(reg_path, create=False)
-    _CTX = service.prepare_check(reg)
+    _CTX = service.prepare_check(reg, melody="melody" in checks, voice="voice" in checks)
 
 
 def _check_one(item: dict) -> dict:
@@ -358,7 +370,7 @@ def false_alarms(a) -> None:
     work = Path(a.work)
     src = Path(a.registry or work / "check-bench.db")
     reg_path = copy_registry(src, work / "fa-bench.db")
-    out: dict = {"machine": run_info()}
+    out: dict = {"machine": run_info(), "checks": a.checks.split(",")}
     with Registry.open(reg_path, create=False) as reg:
         removed = [w.work_id for w in reg.works() if "singularity" in (w.source or "")]
         for wid in removed:
@@ -375,12 +387,12 @@ def false_alarms(a) -> None:
     folder = work / "fa-outputs"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    out["voices"] = enroll_bench_voices(reg_path, folder)
+    out["voices"] = enroll_bench_voices(reg_path, folder) if "voice" in a.checks else []
     t0 = time.perf_counter()
     outputs = make_outputs(folder, a.excerpt_s)[: a.limit]
     out["make_outputs_s"] = round(time.perf_counter() - t0, 1)
     t0 = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=a.workers, initializer=_init_worker, initargs=(str(reg_path),)) as pool:
+    with ProcessPoolExecutor(max_workers=a.workers, initializer=_init_worker, initargs=(str(reg_path), a.checks)) as pool:
         rows = list(pool.map(_check_one, outputs, chunksize=2))
     out["check_s"] = round(time.perf_counter() - t0, 1)
     out["outputs"] = {"total": len(rows), "errors": sum(r["error"] is not None for r in rows),
@@ -407,7 +419,7 @@ def false_alarms(a) -> None:
 
 # ---------------------------------------------------------------- short copies inside long outputs
 def _copy_trial(args: tuple) -> dict:
-    """Identify one long output holding a short copy, under the old rule (14) and the engine's default."""
+    """Identify one long output holding a short copy (old rule 14 and the engine's default), and the copy alone."""
     from consentry.decode import decode_audio
     from consentry.fingerprint.music import engine
 
@@ -435,6 +447,11 @@ def _copy_trial(args: tuple) -> dict:
         row[rule] = {"hit": bool(hit), "score": max((m.score for m in hit), default=0.0),
                      "others": sum(m.work_id != work_id for m in found)}
     row["threshold"] = engine.min_score_for(y.size / 8000)
+    # The same (altered) copy searched on its own: what the long output is measured against.
+    alone = decode_audio(_wav_bytes(piece), sample_rate_hz=8000, name="copy").samples
+    found = [m for m in _REG.identify_samples(alone) if m.work_id == work_id]
+    row["alone"] = {"hit": bool(found), "score": max((m.score for m in found), default=0.0),
+                    "threshold": engine.min_score_for(alone.size / 8000)}
     return row
 
 
@@ -451,6 +468,12 @@ def _wav_bytes(x: np.ndarray) -> bytes:
         w.setframerate(SR)
         w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
     return buf.getvalue()
+
+
+def _median_ratio(rows: list[dict]) -> float | None:
+    """Median of (score in the long output) / (score of the copy alone), over copies found alone."""
+    r = [row["duration_rule"]["score"] / row["alone"]["score"] for row in rows if row["alone"]["score"] > 0]
+    return round(float(np.median(r)), 3) if r else None
 
 
 def copies(a) -> None:
@@ -486,10 +509,14 @@ def copies(a) -> None:
         for how in ("clean", "noise_10db", "mp3_64k"):
             sel = [r for r in rows if r["length_s"] == length and r["alteration"] == how]
             out["by"][f"{length:g}s_{how}"] = {rule: round(sum(r[rule]["hit"] for r in sel) / max(1, len(sel)), 3)
-                                               for rule in ("old_14", "duration_rule")} | {"n": len(sel)}
+                                               for rule in ("old_14", "duration_rule", "alone")} | {
+                "n": len(sel),
+                "median_score_in_output_over_alone": _median_ratio(sel)}
     for rule in ("old_14", "duration_rule"):
         out[rule] = {"detected": sum(r[rule]["hit"] for r in rows),
                      "outputs_with_other_works": sum(r[rule]["others"] > 0 for r in rows)}
+    out["alone"] = {"detected": sum(r["alone"]["hit"] for r in rows),
+                    "median_score_in_output_over_alone": _median_ratio(rows)}
     text = json.dumps(out, indent=2)
     print(text)
     if a.out:

@@ -268,3 +268,79 @@ def test_the_same_match_is_dropped_when_it_stands_for_a_longer_search(small_inde
     assert identify_segments(q, index, P, searched_s=longest_kept)[0].fp_id == 1
     too_long = min(s for s in (60, 600, 3600, 36000, 1e6, 1e9, 1e15) if min_score_for(s) > m.inliers)
     assert [x for x in identify_segments(q, index, P, searched_s=too_long) if x.fp_id == 1] == []
+
+
+# ---------------------------------------------------------------- short copies inside long queries
+def test_short_copy_inside_three_minutes_of_other_music_is_found_with_its_offsets():
+    from consentry.synth import synthesise_piece
+
+    works = [synthesise_piece(seed, duration_s=60.0, sample_rate_hz=SR) for seed in (11, 12, 13)]
+    index = _index(works)
+    output = synthesise_piece(505, duration_s=180.0, sample_rate_hz=SR).copy()
+    at = 6063 * P.hop  # 97.0 s (a whole frame, as the work was indexed)
+    output[at:at + 10 * SR] = works[1][20 * SR: 30 * SR]
+    alone = identify_segments(output[at:at + 10 * SR], index, P)
+    found = identify_segments(output, index, P)  # judged by the threshold of 180 s (20)
+    assert found and found[0].fp_id == 2
+    m = found[0]
+    fps = P.frames_per_s
+    assert abs(m.query_start_frame / fps - 97.0) < 1.0 and m.query_end_frame / fps < 108.5
+    assert abs(m.work_start_frame / fps - (20.0 + m.query_start_frame / fps - 97.0)) < 0.1
+    assert abs(m.speed - 1) < 0.005 and abs(m.pitch_shift_semitones) < 0.1
+    # Nearly what the copy scores on its own, and nothing else is named.
+    assert m.inliers >= 0.8 * alone[0].inliers
+    assert {x.fp_id for x in found} == {2}
+
+
+def _crowded_hits(seed: int, *, copy_hits: int, strays: int = 0):
+    """Hits of one work: a 10-s copy at shift 0 among chance hits at four other shifts (a long query's crowd)."""
+    from consentry.fingerprint.music.extract import Quads
+    from consentry.fingerprint.music.postings import Hits
+
+    rng = np.random.default_rng(seed)
+    n_chance = 30000
+    q_chance = rng.integers(0, 11250, n_chance)  # 180 s of query
+    w_chance = rng.integers(0, 7500, n_chance)  # 120 s of work
+    s_chance = rng.choice([-1.5, -0.5, 0.5, 1.5], n_chance) + rng.normal(0, 0.08, n_chance)
+    anchors = 6000 + np.sort(rng.choice(625, 120, replace=False))  # 120 anchors in 10 s, from 96 s
+    q_copy = rng.choice(anchors, copy_hits)
+    # Chance hits that happen to lie on the copy's line, far from it in the query.
+    q_copy = np.r_[q_copy, rng.choice(np.r_[np.arange(2000, 5000), np.arange(7500, 9000)], strays, replace=False)]
+    copy_hits += strays
+    w_copy = q_copy - 6000 + 2000  # the work from 32 s
+    s_copy = rng.normal(0, 0.02, copy_hits)
+    qf = np.r_[q_chance, q_copy]
+    shift = np.r_[s_chance, s_copy]
+    quads = Quads(anchor_frame=qf.astype(np.int32), anchor_midi=(60.0 + shift).astype(np.float32),
+                  span_frames=np.full(qf.size, 40, np.int32), values=np.zeros((7, qf.size)))
+    hits = Hits(owner=np.arange(qf.size), fp_id=np.ones(qf.size, np.int64), frame=np.r_[w_chance, w_copy],
+                midi=np.full(qf.size, 60.0))
+    return hits, quads
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_copy_is_not_crowded_out_by_chance_hits_at_other_pitch_shifts(seed):
+    from consentry.fingerprint.music.match import match_segments
+
+    # The copy holds 2% of the work's hits; the shift histogram alone would
+    # try only the chance shifts.
+    hits, quads = _crowded_hits(seed, copy_hits=600)
+    found = match_segments(hits, quads, P, min_inliers=20)
+    assert found, "the copy was lost"
+    m = found[0]
+    assert m.fp_id == 1 and m.inliers >= 100
+    assert 6000 <= m.query_start_frame <= 6030 and m.query_end_frame <= 6625 + 40
+    assert abs(m.work_start_frame - (m.query_start_frame - 4000)) < 1.0
+    assert abs(m.speed - 1) < 0.003 and abs(m.pitch_shift_semitones) < 0.05
+    # Chance alone makes no segment.
+    chance_only, quads = _crowded_hits(seed, copy_hits=0)
+    assert match_segments(chance_only, quads, P, min_inliers=20) == []
+
+
+def test_chance_hits_on_the_copys_line_far_away_do_not_stretch_the_segment():
+    from consentry.fingerprint.music.match import match_segments
+
+    hits, quads = _crowded_hits(3, copy_hits=600, strays=6)
+    m = match_segments(hits, quads, P, min_inliers=20)[0]
+    assert 6000 <= m.query_start_frame and m.query_end_frame <= 6625 + 40
+    assert 100 <= m.inliers <= 120  # the 120 anchors of the copy, not the strays

@@ -7,12 +7,15 @@ that agree on one geometry:
 - the same pitch shift: query pitch - work pitch of the anchors is constant;
 - the same time map: work frame = speed * query frame + offset.
 
-For each candidate work, :func:`verify_work` finds the pitch shift by a
-histogram, then the (speed, offset) pair by a Hough vote over a grid of speeds,
-keeps the hits within tolerance of that line (the inliers), refines the line by
-least squares, and reports the span of the inliers as the matched segment.
-What is left can hold another segment of the same work, so the search repeats
-on the remaining hits.
+For each candidate work, :func:`verify_work` takes candidate pitch shifts
+from the shift histogram and from the densest cells of the joint (time offset,
+pitch shift) histogram (so that a short copy inside a long query is not
+crowded out by chance hits at other shifts), finds the (speed, offset) pair of
+each by a Hough vote over a grid of speeds, keeps the hits within tolerance of
+that line (the inliers), refines the line by least squares, scores it by the
+distinct anchors of its densest run of inliers, and reports the best-scoring
+run as the matched segment.  What is left can hold another segment of the
+same work, so the search repeats on the remaining hits.
 """
 
 from __future__ import annotations
@@ -37,6 +40,13 @@ INLIER_TOL_FRAMES = 2.5
 CANDIDATE_BIN_FRAMES = 24
 #: Step of the speed grid (relative).
 SPEED_STEP = 0.0025
+#: Offset bin (frames) of the joint (offset, pitch shift) histogram whose
+#: densest cells give candidate lines, and how far (frames) from a cell's
+#: offset its coarse Hough vote looks (10% speed drift over 30 s, and more).
+CELL_OFFSET_FRAMES = 24
+CELL_WINDOW_FRAMES = 240
+#: A gap (frames, 5 s) without inliers in the query ends a segment.
+SEGMENT_GAP_FRAMES = 312
 
 
 @dataclass(frozen=True)
@@ -254,31 +264,109 @@ def _shift_windows(shift: np.ndarray, min_hits: int, top: int = 3) -> list[float
     return out
 
 
-def _best_segment(qf, qe, wf, shift, qt, speeds, min_inliers):
-    # 1. Candidate pitch shifts: the densest windows of the shift histogram
-    #    (repeated material in the work can outnumber the true line, so
-    #    several are tried).
-    # 2. For each, a Hough vote over (speed, offset): coarse speeds with wide
-    #    offset bins, then fine speeds and offsets around the best coarse
-    #    cells.  The line with the most fine votes wins.
+def _dense_cells(qf: np.ndarray, wf: np.ndarray, shift: np.ndarray, min_hits: int, top: int = 3):
+    """Densest cells of the joint (time offset, pitch shift) histogram, as (shift centre, offset centre).
+
+    The offset is ``work frame - query frame`` in bins of
+    :data:`CELL_OFFSET_FRAMES`, the shift in bins of :data:`SHIFT_BIN_ST`;
+    a cell counts the distinct query anchors in a box of 2 offset bins x 3
+    shift bins around it.  A short copy inside a long query puts its hits
+    into one such box, while the chance hits of the rest of the query spread
+    over all offsets; so its shift shows here even when chance hits at other
+    shifts outnumber it in the shift histogram alone.  Returns up to ``top``
+    cells with at least ``min_hits`` anchors, densest first, no two within
+    2 bins of each other on both axes.
+    """
+    if qf.size == 0:
+        return []
+    obin = np.floor((wf - qf) / CELL_OFFSET_FRAMES).astype(np.int64)
+    sbin = np.floor(shift / SHIFT_BIN_ST).astype(np.int64)
+    obin -= obin.min()
+    sbin -= sbin.min()
+    n_o, n_s = int(obin.max()) + 2, int(sbin.max()) + 3
+    if n_o * n_s > 8_000_000:
+        return []
+    # Distinct query anchors per cell (one anchor has many quads).
+    cell = obin * n_s + sbin
+    q = np.minimum(qf.astype(np.int64), (1 << 24) - 1)
+    uniq = np.unique(cell * (1 << 24) + q) >> 24
+    grid = np.bincount(uniq, minlength=n_o * n_s).reshape(n_o, n_s).astype(np.int64)
+    # Box sum: offset bins o and o+1, shift bins b-1..b+1.
+    smooth = grid.copy()
+    smooth[:-1] += grid[1:]
+    side = smooth.copy()
+    smooth[:, 1:] += side[:, :-1]
+    smooth[:, :-1] += side[:, 1:]
+    out: list[tuple[float, float]] = []
+    chosen: list[tuple[int, int]] = []
+    flat = smooth.ravel()
+    k = min(flat.size, 8 * top)
+    cand = np.argpartition(-flat, k - 1)[:k]
+    for c in cand[np.argsort(-flat[cand], kind="stable")]:
+        if flat[c] < min_hits or len(out) == top:
+            break
+        o, b = divmod(int(c), n_s)
+        if any(abs(o - o2) <= 2 and abs(b - b2) <= 2 for o2, b2 in chosen):
+            continue
+        chosen.append((o, b))
+        near = (obin >= o) & (obin <= o + 1) & (np.abs(sbin - b) <= 1)
+        out.append((float(np.median(shift[near])), float(np.median((wf - qf)[near]))))
+    return out
+
+
+def _line_for(qf_k, wf_k, speeds, coarse_sel=None):
+    """Best (speed, offset, votes) among ``qf_k, wf_k``: a coarse Hough (on ``coarse_sel`` if given), then a fine one."""
     best = None
-    for centre in _shift_windows(shift, min_inliers):
+    qc, wc = (qf_k, wf_k) if coarse_sel is None else (qf_k[coarse_sel], wf_k[coarse_sel])
+    for c_speed, c_offset, _ in _hough(qc, wc, speeds[::4], 4 * OFFSET_BIN_FRAMES, top=3 if coarse_sel is None else 1):
+        resid = wf_k - (c_speed * qf_k + c_offset)
+        local = np.abs(resid) <= 4 * OFFSET_BIN_FRAMES + np.abs(qf_k) * 3 * SPEED_STEP * 4
+        near_speeds = speeds[np.abs(np.log(speeds) - np.log(c_speed)) <= 2.5 * SPEED_STEP * 4]
+        for speed, offset, votes in _hough(qf_k[local], wf_k[local], near_speeds, OFFSET_BIN_FRAMES):
+            if best is None or votes > best[2]:
+                best = (speed, offset, votes)
+    return best
+
+
+def _best_segment(qf, qe, wf, shift, qt, speeds, min_inliers):
+    # 1. Hypotheses of the pitch shift: the densest windows of the shift
+    #    histogram (repeated material in the work can outnumber the true
+    #    line, so several are tried), and the shifts of the densest cells of
+    #    the joint (offset, shift) histogram, each with its offset (a short
+    #    copy in a long query: chance hits from the rest of the query can
+    #    outnumber it at every shift, but not in one offset cell).
+    # 2. For each, a Hough vote over (speed, offset): coarse speeds with wide
+    #    offset bins (for a cell, only on the hits near its offset), then
+    #    fine speeds and offsets around the best coarse cells, on all hits of
+    #    the shift window.
+    # 3. Each hypothesis's line is refined and scored (distinct anchors);
+    #    the best score wins.
+    hyps = [(c, None) for c in _shift_windows(shift, min_inliers)]
+    hyps += [(c, o) for c, o in _dense_cells(qf, wf, shift, min_inliers)]
+    best = None
+    for centre, cell_offset in hyps:
         keep = np.flatnonzero(np.abs(shift - centre) <= SHIFT_KEEP_ST)
         qf_k, wf_k = qf[keep], wf[keep]
-        for c_speed, c_offset, _ in _hough(qf_k, wf_k, speeds[::4], 4 * OFFSET_BIN_FRAMES, top=3):
-            resid = wf_k - (c_speed * qf_k + c_offset)
-            local = np.abs(resid) <= 4 * OFFSET_BIN_FRAMES + np.abs(qf_k) * 3 * SPEED_STEP * 4
-            near_speeds = speeds[np.abs(np.log(speeds) - np.log(c_speed)) <= 2.5 * SPEED_STEP * 4]
-            for speed, offset, votes in _hough(qf_k[local], wf_k[local], near_speeds, OFFSET_BIN_FRAMES):
-                if best is None or votes > best[2]:
-                    best = (speed, offset, votes, keep)
-    if best is None or best[2] < min_inliers:
+        coarse_sel = None
+        if cell_offset is not None:
+            coarse_sel = np.abs(wf_k - qf_k - cell_offset) <= CELL_WINDOW_FRAMES
+        line = _line_for(qf_k, wf_k, speeds, coarse_sel)
+        if line is None or line[2] < min_inliers:
+            continue
+        seg = _score_line(qf, qe, wf, shift, keep, line[0], line[1], speeds)
+        if seg is not None and (best is None or seg[1][0] > best[1][0]):
+            best = seg
+    if best is None or best[1][0] < min_inliers:
         return None
-    speed, offset, _, keep = best
+    return best
+
+
+def _score_line(qf, qe, wf, shift, keep, speed, offset, speeds):
+    """Refine the line ``wf = speed * qf + offset`` on the hits ``keep`` and score it: (on_line, match, members)."""
     qf_k, wf_k = qf[keep], wf[keep]
     resid = wf_k - (speed * qf_k + offset)
     inl = np.abs(resid) <= INLIER_TOL_FRAMES + OFFSET_BIN_FRAMES
-    # 3. Refine the line on the inliers and take the final inliers.
+    # Refine the line on the inliers and take the final inliers.
     for _ in range(2):
         if inl.sum() < 2:
             break
@@ -299,12 +387,16 @@ def _best_segment(qf, qe, wf, shift, qt, speeds, min_inliers):
         pitch = float(np.median(shift[keep][inl]))
         inl &= np.abs(shift[keep] - pitch) <= SHIFT_FINAL_ST
     members = keep[inl]
+    if members.size == 0:
+        return None
+    # The segment is the densest run of inliers: in a long query, chance hits
+    # that happen to lie on a copy's line tens of seconds away would
+    # otherwise stretch the segment (and count).
+    members = _densest_run(qf, wf, members)
     # Evidence is counted in distinct anchor times on both sides: many quads
     # share an anchor, and one chance coincidence of two anchors would
     # otherwise count once per quad.
     n_inliers = int(min(np.unique(qf[members]).size, np.unique(wf[members]).size))
-    if n_inliers < min_inliers:
-        return None
     q_start = float(qf[members].min())
     q_stop = float(qe[members].max())
     pitch = float(np.median(shift[members]))
@@ -317,6 +409,25 @@ def _best_segment(qf, qe, wf, shift, qt, speeds, min_inliers):
         speed,
         pitch,
     )
-    # Remove every hit on the line (not only final inliers) before looking again.
-    on_line = keep[np.abs(resid) <= INLIER_TOL_FRAMES + OFFSET_BIN_FRAMES]
+    # Remove every hit on the line (not only final inliers) within the run
+    # before looking again; another run of the same line can be found next.
+    near = (np.abs(resid) <= INLIER_TOL_FRAMES + OFFSET_BIN_FRAMES) & (qf_k >= q_start - SEGMENT_GAP_FRAMES) & (
+        qf_k <= float(qf[members].max()) + SEGMENT_GAP_FRAMES)
+    on_line = keep[near]
     return on_line, match, members
+
+
+def _densest_run(qf: np.ndarray, wf: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """The ``members`` whose query anchors form the run with the best score, runs split at gaps over :data:`SEGMENT_GAP_FRAMES`."""
+    q = qf[members]
+    order = np.argsort(q, kind="stable")
+    cuts = np.flatnonzero(np.diff(q[order]) > SEGMENT_GAP_FRAMES) + 1
+    if cuts.size == 0:
+        return members
+    best, best_n = members, -1
+    for run in np.split(order, cuts):
+        m = members[run]
+        n = min(np.unique(qf[m]).size, np.unique(wf[m]).size)
+        if n > best_n:
+            best, best_n = m, n
+    return np.sort(best)
