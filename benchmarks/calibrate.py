@@ -35,6 +35,9 @@ from consentry import Registry  # noqa: E402
 from consentry import alterations as alt  # noqa: E402
 from consentry.decode import decode_audio  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import wav_bytes  # noqa: E402
+
 VARIANTS = ["clean", "mp3_64k", "noise_10db", "speed_+3", "pitch_-2st", "tempo_+5", "phone", "reverb"]
 
 
@@ -64,7 +67,7 @@ def main() -> None:
             clip = alt.excerpt(x, start_s=start, duration_s=10.0, sample_rate_hz=sr)
             variant = VARIANTS[i % len(VARIANTS)]
             y, ysr = alt.apply_variant(variant, clip, sample_rate_hz=sr, seed=i)
-            y8 = decode_audio(_wav_bytes(y, ysr), sample_rate_hz=8000, name="clip").samples
+            y8 = decode_audio(wav_bytes(y, sample_rate_hz=ysr), sample_rate_hz=8000, name="clip").samples
             neg = neg_reg.identify_samples(y8, min_score=3)
             neg_scores.append(max((m.score for m in neg), default=0.0))
             pos = [m.score for m in pos_reg.identify_samples(y8, min_score=3) if Path(m.source) == f.resolve()]
@@ -91,19 +94,6 @@ def main() -> None:
     print(f"logistic confidence: mid {mid:.2f}, slope {slope:.3f}")
     if args.out:
         Path(args.out).write_text(json.dumps({"neg": neg.tolist(), "pos": pos.tolist(), "mid": mid, "slope": slope}))
-
-
-def _wav_bytes(y: np.ndarray, rate: int) -> bytes:
-    import io
-    import wave
-
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes((np.clip(y, -1, 1) * 32767).astype("<i2").tobytes())
-    return buf.getvalue()
 
 
 if __name__ == "__main__":

@@ -96,3 +96,19 @@ def cli(*args: str, registry: Path) -> tuple[float, subprocess.CompletedProcess]
     if r.returncode not in (0, 2):
         raise SystemExit(f"consentry {' '.join(args[:2])} failed: {r.stderr.strip()[-800:]}")
     return time.perf_counter() - t0, r
+
+
+def wav_bytes(samples, *, sample_rate_hz: int) -> bytes:
+    """Mono float samples in [-1, 1] (shape (n,)) as a 16-bit PCM WAV file's bytes (clipped at full scale)."""
+    import io
+    import wave
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate_hz)
+        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return buf.getvalue()

@@ -62,11 +62,10 @@ import shutil
 import subprocess
 import sys
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
-from machine import cli, copy_registry
+from machine import cli, copy_registry, wav_bytes
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -74,11 +73,7 @@ SR = 22050
 
 
 def write_wav(path: Path, x: np.ndarray) -> Path:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SR)
-        w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
+    path.write_bytes(wav_bytes(x, sample_rate_hz=SR))
     return path
 
 
@@ -303,11 +298,7 @@ def enroll_bench_voices(reg_path: Path, folder: Path) -> list[str]:
         if not utts:
             continue
         wav = folder / f"human_{speaker.replace('/', '_')}.wav"
-        with wave.open(str(wav), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(rv.RATE_HZ)
-            w.writeframes((np.clip(utts[0], -1, 1) * 32767).astype("<i2").tobytes())
+        wav.write_bytes(wav_bytes(utts[0], sample_rate_hz=rv.RATE_HZ))
         cli("voices", "enroll", "--creator", speaker, str(wav), registry=reg_path)
         creators.append(speaker)
     return creators
@@ -439,7 +430,7 @@ def _copy_trial(args: tuple) -> dict:
         piece = alter(piece, how, Path(reg_path).parent, seed)
     i = int(at_s * SR)
     x[i:i + piece.size] = piece[: x.size - i]
-    y = decode_audio(_wav_bytes(x), sample_rate_hz=8000, name="output").samples
+    y = decode_audio(wav_bytes(x, sample_rate_hz=SR), sample_rate_hz=8000, name="output").samples
     row = {"length_s": length_s, "alteration": how, "output_s": round(y.size / 8000, 2)}
     for rule, min_score in (("old_14", 14), ("duration_rule", None)):
         found = _REG.identify_samples(y, min_score=min_score)
@@ -448,7 +439,7 @@ def _copy_trial(args: tuple) -> dict:
                      "others": sum(m.work_id != work_id for m in found)}
     row["threshold"] = engine.min_score_for(y.size / 8000)
     # The same (altered) copy searched on its own: what the long output is measured against.
-    alone = decode_audio(_wav_bytes(piece), sample_rate_hz=8000, name="copy").samples
+    alone = decode_audio(wav_bytes(piece, sample_rate_hz=SR), sample_rate_hz=8000, name="copy").samples
     found = [m for m in _REG.identify_samples(alone) if m.work_id == work_id]
     row["alone"] = {"hit": bool(found), "score": max((m.score for m in found), default=0.0),
                     "threshold": engine.min_score_for(alone.size / 8000)}
@@ -456,18 +447,6 @@ def _copy_trial(args: tuple) -> dict:
 
 
 _REG = None
-
-
-def _wav_bytes(x: np.ndarray) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SR)
-        w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
-    return buf.getvalue()
 
 
 def _median_ratio(rows: list[dict]) -> float | None:

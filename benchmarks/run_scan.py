@@ -25,11 +25,10 @@ import subprocess
 import sys
 import tarfile
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
-from machine import cli, copy_registry
+from machine import cli, copy_registry, wav_bytes
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -78,16 +77,6 @@ def cmd_throughput(a) -> dict:
     return out
 
 
-def _wav_bytes(x: np.ndarray, sr: int) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(sr)
-        w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
-    return buf.getvalue()
-
-
 def make_shards(folder: Path, n: int, *, per_shard: int = 5000, item_s: float = 1.0, sr: int = 8000) -> str:
     """``n`` short synthetic items (distinct chirps and tones in noise) as WebDataset shards; returns a brace pattern."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -99,7 +88,7 @@ def make_shards(folder: Path, n: int, *, per_shard: int = 5000, item_s: float = 
             for i in range(s * per_shard, min(n, (s + 1) * per_shard)):
                 f0, f1 = rng.uniform(200, 1500, 2)
                 x = 0.4 * np.sin(2 * np.pi * (f0 * t + (f1 - f0) * t * t / (2 * item_s))) + 0.05 * rng.standard_normal(t.size)
-                data = _wav_bytes(x, sr)
+                data = wav_bytes(x, sample_rate_hz=sr)
                 info = tarfile.TarInfo(f"{i:07d}.wav")
                 info.size = len(data)
                 tf.addfile(info, io.BytesIO(data))

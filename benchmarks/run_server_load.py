@@ -17,7 +17,6 @@ nothing: the engine's recall on these clips, not the server's doing).
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import shutil
@@ -28,25 +27,14 @@ import sys
 import tempfile
 import threading
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import run_info  # noqa: E402
+from machine import run_info, wav_bytes  # noqa: E402
 
 SR = 22050
-
-
-def _wav_bytes(x: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SR)
-        w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
-    return buf.getvalue()
 
 
 def build(root: Path, *, works: int, work_s: float, clip_s: float, clips: int) -> tuple[Path, str, list[dict]]:
@@ -61,7 +49,7 @@ def build(root: Path, *, works: int, work_s: float, clip_s: float, clips: int) -
     queries = []
     for seed in range(works):
         x = synthesise_piece(1000 + seed, duration_s=work_s, sample_rate_hz=SR)
-        (songs / f"song{seed:04d}.wav").write_bytes(_wav_bytes(x))
+        (songs / f"song{seed:04d}.wav").write_bytes(wav_bytes(x, sample_rate_hz=SR))
     registry = root / "load.db"
     t0 = time.perf_counter()
     with Registry.open(registry) as reg:
@@ -79,7 +67,7 @@ def build(root: Path, *, works: int, work_s: float, clip_s: float, clips: int) -
         start = int(rng.uniform(0, work_s - clip_s) * SR)
         y = x[start:start + int(clip_s * SR)] + 0.01 * rng.standard_normal(int(clip_s * SR)).astype(np.float32)
         path = qdir / f"q{i:03d}.wav"
-        path.write_bytes(_wav_bytes(y))
+        path.write_bytes(wav_bytes(y, sample_rate_hz=SR))
         queries.append({"path": str(path), "work_id": by_name[f"song{seed:04d}"]})
     (qdir / "queries.json").write_text(json.dumps(queries))
     return registry, token, queries
