@@ -111,6 +111,14 @@ def test_csrf_is_required_on_every_form(server, world):
     r = c.post("/app/works", files={"files": ("a.wav", world.clips["ana1"].read_bytes())})
     assert r.status_code == 403 and "CSRF" in r.text
     assert c.post("/app/signout").status_code == 403
+    # A multipart body does not put off the check on a route that reads no upload (its CSRF field is never read):
+    # without this, any form action could be posted as multipart/form-data with no token.
+    r = c.post(f"/app/works/{wid}/terms", files={"x": ("x.txt", b"x")}, data=form)
+    assert r.status_code == 403 and "CSRF" in r.text
+    assert c.post("/app/signout", files={"x": ("x.txt", b"x")}).status_code == 403
+    assert c.delete(f"/api/v1/works/{wid}", headers={"content-type": "multipart/form-data; boundary=x"},
+                    ).status_code == 403
+    assert c.get(f"/api/v1/works/{wid}").status_code == 200  # still there
     r = c.post(f"/app/works/{wid}/terms", data={**form, "csrf_token": csrf})
     assert r.status_code == 303
     assert "allow" in c.get(f"/app/works/{wid}").text

@@ -31,6 +31,7 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ACTION_KEY = "x-consentry-action"
+UPLOAD_KEY = "x-consentry-upload"
 
 
 def get_ctx(request: Request):
@@ -135,12 +136,25 @@ async def _check_csrf(request: Request) -> None:
             form = await request.form()
             value = form.get(CSRF_FIELD)
             sent = value if isinstance(value, str) else None
-        elif ctype.startswith("multipart/form-data"):
+        elif ctype.startswith("multipart/form-data") and _reads_upload_form(request):
             request.state.csrf_pending = True  # checked by read_upload_form once the fields are read
             return
     if not csrf_ok(session_id, sent):
         raise PermissionDenied(f"missing or wrong CSRF token: send the {CSRF_HEADER} header (or a {CSRF_FIELD} form "
                                "field) with the token from GET /api/v1/session")
+
+
+def _reads_upload_form(request: Request) -> bool:
+    """Whether the route streams a multipart upload with :func:`read_upload_form`, which checks the CSRF field.
+
+    Only such routes may carry the token as a form field of a multipart
+    body; any other route sent a multipart body must have the header, or a
+    session request without a token would pass unchecked.
+    """
+    extra = getattr(request.scope.get("route"), "openapi_extra", None) or {}
+    if extra.get(UPLOAD_KEY):
+        return True
+    return "multipart/form-data" in ((extra.get("requestBody") or {}).get("content") or {})
 
 
 def ensure_allowed(action: str, principal: Principal | None, *, owner_creator: str | None = None,
@@ -154,9 +168,16 @@ def ensure_allowed(action: str, principal: Principal | None, *, owner_creator: s
         raise PermissionDenied(decision.reason)
 
 
-def act(action: str, **extra) -> dict:
-    """Route keyword arguments naming the route's action (read by the authorisation test and the docs)."""
+def act(action: str, *, upload: bool = False, **extra) -> dict:
+    """Route keyword arguments naming the route's action (read by the authorisation test and the docs).
+
+    ``upload=True`` marks a route whose multipart body is read with
+    :func:`read_upload_form` (routes that declare a multipart request body in
+    ``openapi_extra`` are marked by that already).
+    """
     openapi_extra = {ACTION_KEY: action, **extra.pop("openapi_extra", {})}
+    if upload:
+        openapi_extra[UPLOAD_KEY] = True
     return {"openapi_extra": openapi_extra, **extra}
 
 

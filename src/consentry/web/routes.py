@@ -223,7 +223,7 @@ def works_page(request: Request, principal: Principal = page("works:list"), reg=
                   max_files=get_ctx(request).settings.max_files_per_request)
 
 
-@router.post("/works", **act("works:create"))
+@router.post("/works", **act("works:create", upload=True))
 async def upload_works(request: Request, principal: Principal = page("works:create")):
     """Upload audio files (the form without JavaScript): a registration job, then its page."""
     job = await api_works.upload_works(request, principal)
@@ -332,7 +332,7 @@ def voices_page(request: Request, principal: Principal = page("voices:read"), re
     return render(request, "voices.html.j2", title="Voice", voices=voices)
 
 
-@router.post("/voices", **act("voices:enroll"))
+@router.post("/voices", **act("voices:enroll", upload=True))
 async def enroll_voice(request: Request, principal: Principal = page("voices:enroll")):
     job = await api_works.enroll_voices(request, principal)
     return see_other(f"/app/jobs/{job['job_id']}")
@@ -404,7 +404,7 @@ def scans_page(request: Request, principal: Principal = page("scans:read"), reg=
                   allow_fetch=get_ctx(request).settings.allow_url_fetch)
 
 
-@router.post("/scans", **act("scans:create"))
+@router.post("/scans", **act("scans:create", upload=True))
 async def upload_scan(request: Request, principal: Principal = page("scans:create")):
     job = await api_audit.upload_scan(request, principal)
     return see_other(f"/app/jobs/{job['job_id']}")
@@ -471,7 +471,7 @@ def checks_page(request: Request, principal: Principal = page("checks:read"), re
     return render(request, "checks.html.j2", title="Check an AI output", checks=[job_out(j) for j in jobs])
 
 
-@router.post("/checks", **act("checks:create"))
+@router.post("/checks", **act("checks:create", upload=True))
 async def upload_check(request: Request, principal: Principal = page("checks:create")):
     job = await api_audit.upload_check(request, principal)
     return see_other(f"/app/jobs/{job['job_id']}")
@@ -542,7 +542,7 @@ async def claim_note(claim_id: str, request: Request, principal: Principal = pag
     return await _claim_form_action(request, principal, claim_id, call)
 
 
-@router.post("/claims/{claim_id}/evidence", **act("claims:act"))
+@router.post("/claims/{claim_id}/evidence", **act("claims:act", upload=True))
 async def claim_evidence(claim_id: str, request: Request, principal: Principal = page("claims:act"),
                         claim=Depends(api_claims.claim_for("claims:act"))):
     from ..api.deps import read_upload_form
