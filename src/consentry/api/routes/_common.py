@@ -60,3 +60,27 @@ def accept_uploads(request: Request, store, form: ReceivedForm, files, *, purpos
         check_file(f, purpose=purpose)
     return [accept_file(store, f, purpose=purpose, account_id=account_id, uploads_dir=ctx.settings.uploads_dir,
                         created_at=iso(now_utc()), validate=validate) for f in files]
+
+
+def submit_upload_job(request: Request, principal: Principal, form: ReceivedForm, files, *, purpose: str, kind: str,
+                      params_of, validate=None) -> dict:
+    """Store the received ``files`` (all or none), submit a ``kind`` job on them and write the upload to the audit log.
+
+    ``params_of(paths, uploads)`` gives the job's own parameters from the
+    stored files' server paths and their ``{"upload_id", "original_name"}``;
+    the client's address is added. Returns the job as the API shows it.
+    """
+    from ...uploads import upload_path
+
+    ctx = get_ctx(request)
+    with ctx.pool.registry() as reg:
+        rows = accept_uploads(request, reg.store, form, files, purpose=purpose, account_id=principal.account_id,
+                              validate=validate)
+        paths = [str(upload_path(u, ctx.settings.uploads_dir)) for u in rows]
+        uploads = [{"upload_id": u["upload_id"], "original_name": u["original_name"]} for u in rows]
+        params = {"ip": client_ip(request), **params_of(paths, uploads)}
+        job = ctx.jobs.submit(reg.store, kind=kind, account_id=principal.account_id, params=params)
+        record(request, reg.store, principal, "uploads.create", target_kind="job", target_id=job["job_id"],
+               details={"uploads": uploads, "purpose": kind})
+        return job_out(job)
+

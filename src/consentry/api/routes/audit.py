@@ -16,12 +16,11 @@ from starlette.concurrency import run_in_threadpool
 
 from ...accounts import Principal
 from ...errors import DecodeError, InputError
-from ...uploads import upload_path
 from ..deps import act, authorize, client_ip, ensure_allowed, get_ctx, read_upload_form, registry_dep
 from ..models import (
     ErrorOut, IdentifyOut, JobOut, LedgerEntriesOut, LedgerUseIn, ScanOut, ScanUrlsIn, StatementsOut,
 )
-from ._common import accept_uploads, job_out, record
+from ._common import job_out, record, submit_upload_job
 
 router = APIRouter(responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut},
                               404: {"model": ErrorOut}, 413: {"model": ErrorOut}, 415: {"model": ErrorOut},
@@ -68,18 +67,12 @@ def _bool_field(form, name: str, default: bool) -> bool:
 
 def _submit_job(request: Request, principal: Principal, form, files, *, purpose: str, kind: str, params: dict,
                 check=None) -> dict:
-    ctx = get_ctx(request)
-    with ctx.pool.registry() as reg:
-        uploads = accept_uploads(request, reg.store, form, files, purpose=purpose, account_id=principal.account_id,
-                                 validate=(lambda path: check(str(path))) if check is not None else None)
-        paths = [str(upload_path(u, ctx.settings.uploads_dir)) for u in uploads]
-        params = {"path": paths[0], "name": uploads[0]["original_name"], "upload_id": uploads[0]["upload_id"],
-                  "ip": client_ip(request), **params}
-        job = ctx.jobs.submit(reg.store, kind=kind, account_id=principal.account_id, params=params)
-        record(request, reg.store, principal, "uploads.create", target_kind="job", target_id=job["job_id"],
-               details={"uploads": [{"upload_id": u["upload_id"], "original_name": u["original_name"]} for u in uploads],
-                        "purpose": kind})
-        return job_out(job)
+    """A ``kind`` job on one uploaded file (``check(path)`` validates it before it is recorded)."""
+    return submit_upload_job(
+        request, principal, form, files, purpose=purpose, kind=kind,
+        validate=(lambda path: check(str(path))) if check is not None else None,
+        params_of=lambda paths, uploads: {"path": paths[0], "name": uploads[0]["original_name"],
+                                          "upload_id": uploads[0]["upload_id"], **params})
 
 
 # -- identify -------------------------------------------------------------------------
@@ -329,14 +322,18 @@ def _hide_server_paths(path: Path, store, uploads_dir: Path) -> None:
             names[value] = (row or {}).get("original_name") or p.name
         return names[value]
 
-    lines = path.read_text(encoding="utf-8").splitlines()
-    with open(path, "w", encoding="utf-8") as fh:
-        for line in lines:
-            record = json.loads(line)
-            for key in ("archive", "shard", "path"):
-                if key in record:
-                    record[key] = shown(record[key])
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    rewritten = path.with_name(path.name + ".names")
+    try:
+        with open(path, encoding="utf-8") as src, open(rewritten, "w", encoding="utf-8") as fh:
+            for line in src:  # line by line: a clean manifest may list millions of items
+                record = json.loads(line)
+                for key in ("archive", "shard", "path"):
+                    if key in record:
+                        record[key] = shown(record[key])
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        os.replace(rewritten, path)
+    finally:
+        rewritten.unlink(missing_ok=True)
 
 
 @router.get("/scans/{scan_id}/statements", response_model=StatementsOut, tags=["scans", "ledger"], **act("scans:read"))

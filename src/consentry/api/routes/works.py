@@ -11,9 +11,9 @@ from ...accounts import Principal
 from ...errors import InputError
 from ...registry.models import Terms, parse_date
 from ...registry.usage import UseTerms
-from ..deps import act, authorize, client_ip, ensure_allowed, get_ctx, read_upload_form, registry_dep
+from ..deps import act, authorize, ensure_allowed, get_ctx, read_upload_form, registry_dep
 from ..models import ErrorOut, JobOut, TermsHistoryOut, TermsIn, TermsOut, VoiceOut, WorkDetailOut, WorkOut
-from ._common import accept_uploads, job_out, record, work_out
+from ._common import record, submit_upload_job, work_out
 
 router = APIRouter(tags=["works"], responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut},
                                                 404: {"model": ErrorOut}, 429: {"model": ErrorOut}})
@@ -93,24 +93,12 @@ async def upload_works(request: Request, principal: Principal = Depends(authoriz
         if title is not None and len(files) != 1:
             raise InputError(f"title names one work, but {len(files)} files were sent; leave it out")
         dates = {k: parse_date(form.get(k) or None, what=k) for k in ("copyright_registered_on", "first_published_on")}
-        ctx = get_ctx(request)
-
-        def submit() -> dict:
-            with ctx.pool.registry() as reg:
-                uploads = accept_uploads(request, reg.store, form, files, purpose="audio", account_id=principal.account_id)
-                from ...uploads import upload_path
-
-                params = {"paths": [str(upload_path(u, ctx.settings.uploads_dir)) for u in uploads],
-                          "uploads": [{"upload_id": u["upload_id"], "original_name": u["original_name"]} for u in uploads],
-                          "creator": creator, "title": title[:300] if title else None,
-                          "terms": {"decision": decision, "price": price, "currency": currency},
-                          "melody": ctx.settings.store_melodies, "ip": client_ip(request), **dates}
-                job = ctx.jobs.submit(reg.store, kind="register", account_id=principal.account_id, params=params)
-                record(request, reg.store, principal, "uploads.create", target_kind="job", target_id=job["job_id"],
-                       details={"uploads": params["uploads"], "purpose": "register"})
-                return job_out(job)
-
-        return await run_in_threadpool(submit)
+        melody = get_ctx(request).settings.store_melodies
+        return await run_in_threadpool(
+            submit_upload_job, request, principal, form, files, purpose="audio", kind="register",
+            params_of=lambda paths, uploads: {
+                "paths": paths, "uploads": uploads, "creator": creator, "title": title[:300] if title else None,
+                "terms": {"decision": decision, "price": price, "currency": currency}, "melody": melody, **dates})
     finally:
         form.discard()
 
@@ -217,21 +205,8 @@ async def enroll_voices(request: Request, principal: Principal = Depends(authori
         if not files:
             raise InputError("files: send at least one speech sample in the 'files' field")
         creator = _creator_for(principal, form.get("creator"), "voices:enroll")
-        ctx = get_ctx(request)
-
-        def submit() -> dict:
-            from ...uploads import upload_path
-
-            with ctx.pool.registry() as reg:
-                uploads = accept_uploads(request, reg.store, form, files, purpose="voice", account_id=principal.account_id)
-                params = {"paths": [str(upload_path(u, ctx.settings.uploads_dir)) for u in uploads],
-                          "uploads": [{"upload_id": u["upload_id"], "original_name": u["original_name"]} for u in uploads],
-                          "creator": creator, "ip": client_ip(request)}
-                job = ctx.jobs.submit(reg.store, kind="enroll", account_id=principal.account_id, params=params)
-                record(request, reg.store, principal, "uploads.create", target_kind="job", target_id=job["job_id"],
-                       details={"uploads": params["uploads"], "purpose": "enroll"})
-                return job_out(job)
-
-        return await run_in_threadpool(submit)
+        return await run_in_threadpool(
+            submit_upload_job, request, principal, form, files, purpose="voice", kind="enroll",
+            params_of=lambda paths, uploads: {"paths": paths, "uploads": uploads, "creator": creator})
     finally:
         form.discard()
