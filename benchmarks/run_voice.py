@@ -151,13 +151,21 @@ def speakers_espeak(folder: Path, n_sentences: int) -> dict[str, list[np.ndarray
 
 
 class Timer:
-    def __init__(self) -> None:
+    """Prints of the model under test (``"ge2e"``: embed_voice; ``"campplus"``: the check's voice_print), timed."""
+
+    def __init__(self, model: str = "ge2e") -> None:
+        self.model = model
         self.compute_s = 0.0
         self.audio_s = 0.0
 
     def embed(self, samples: np.ndarray) -> np.ndarray | None:
+        from consentry.voice.model import voice_print
+
         start = time.perf_counter()
-        print_ = embed_voice(samples, sample_rate_hz=RATE_HZ)
+        if self.model == "campplus":
+            print_ = voice_print(samples, sample_rate_hz=RATE_HZ)
+        else:
+            print_ = embed_voice(samples, sample_rate_hz=RATE_HZ)
         self.compute_s += time.perf_counter() - start
         self.audio_s += len(samples) / RATE_HZ
         return print_.vector
@@ -199,9 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-utterances", type=int, default=8, help="utterances per recorded speaker")
     parser.add_argument("--espeak-sentences", type=int, default=4, help="utterances per espeak-ng voice")
     parser.add_argument("--quick", action="store_true", help="3 utterances per speaker, 2 per voice")
+    parser.add_argument("--model", choices=("ge2e", "campplus"), default="campplus",
+                        help="speaker model: campplus (what consentry check compares, the default) or ge2e (the old one)")
     parser.add_argument("--windowed", action="store_true",
                         help="only the windowed experiment: a 5-s voice inside 60 s of other speech or music")
     parser.add_argument("--fit-gate", action="store_true", help="only fit and measure the speech gate")
+    parser.add_argument("--cache", help="with --windowed: keep the outputs' window prints in this file and reuse them")
     parser.add_argument("--write", action="store_true", help="with --fit-gate: write src/consentry/voice/gate_weights.py")
     args = parser.parse_args(argv)
     if args.fit_gate:
@@ -216,9 +227,15 @@ def main(argv: list[str] | None = None) -> int:
         args.max_utterances, args.espeak_sentences = 3, 2
 
     encoder = load_encoder()
-    timer = Timer()
+    timer = Timer(args.model)
+    if args.model == "campplus":
+        from consentry.voice.model import load_voice_model
+
+        engine = load_voice_model().engine
+    else:
+        engine = f"voice-ge2e/1/{encoder.parameter_hash}"
     result: dict = {
-        "engine": f"voice-ge2e/1/{encoder.parameter_hash}",
+        "engine": engine,
         "weights": str(find_weights()),
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "packages": {
@@ -288,9 +305,9 @@ def main(argv: list[str] | None = None) -> int:
         long_clip = np.tile(np.concatenate(source), 10)[: 60 * RATE_HZ]
     else:  # no espeak-ng: time the same path on noise (stops at the VAD)
         long_clip = np.random.default_rng(0).standard_normal(60 * RATE_HZ).astype(np.float32) * 0.1
-    start = time.perf_counter()
-    embed_voice(long_clip, sample_rate_hz=RATE_HZ)
-    long_s = time.perf_counter() - start
+    long_timer = Timer(args.model)
+    long_timer.embed(long_clip)
+    long_s = long_timer.compute_s
     result["speed"] = {
         "all_clips_compute_per_audio_s": round(timer.compute_s / max(timer.audio_s, 1e-9), 4),
         "audio_s": round(timer.audio_s, 1),
@@ -319,93 +336,149 @@ def music_backgrounds(half: str) -> list[Path]:
                   and half_of(p.stem.replace("__", "/")) == half)
 
 
-def windowed(args) -> dict:
-    """A 5-s voice inside a 60-s output of other speech or music: the whole-output print against the best window.
+#: Outputs per human speaker in ``--windowed``: (background, seconds of the speaker's voice pasted in).
+WINDOWED_OUTPUTS = (("speech", 5), ("speech", 5), ("speech", 5), ("speech", 5), ("music", 5), ("music", 5),
+                    ("speech", 20), ("speech", 20), ("music", 20))
 
-    Per human speaker: utterance 0 (>= 12 s) is enrolled; 5 s of utterance 1
-    is pasted into a 60-s background at a random place.  Backgrounds: other
-    speakers' speech (utterance 2 of speakers of the *other* half, joined)
-    or unregistered music (a whole track of the same half as the speaker,
-    from benchmarks/work/fa-outputs).  Every output is scored against every
-    enrolled speaker of the same data set: the pasted speaker's is a target
-    trial, the others non-targets.  Speakers are split in halves by a hash
-    of their name: the window threshold (1% false accepts) is set on half A
-    and measured on half B.  "Old" is the print of the whole output (the
-    check before windowing, threshold 0.72); "new" is the best speech-gated
-    3-s window.
+
+def windowed_outputs(cache: Path | None = None) -> dict:
+    """The outputs of ``--windowed`` as window prints of both models (cached in ``cache`` when given).
+
+    Per human speaker: utterance 0 (>= 12 s) is enrolled; for each entry of
+    :data:`WINDOWED_OUTPUTS`, 5 or 20 s of the speaker's other utterances are
+    pasted at a random place into a 60-s background: other speakers' speech
+    (utterances of speakers of the *other* half, joined) or unregistered
+    music (a whole track of the same half as the speaker, from
+    benchmarks/work/fa-outputs).  Each output keeps its GE2E windows (3 s
+    every 1.5 s), the gate's verdict on each and, for those that pass, the
+    CAM++ print of the window's audio, exactly as ``consentry check`` makes
+    them (consentry.voice.model).
     """
+    import pickle
+
     from consentry.check.service import VOICE_HOP_S, VOICE_WINDOW_S
     from consentry.voice.encoder import embed_voice_windows
     from consentry.voice.gate import is_speech
-    from consentry.voice.score import DEFAULT_THRESHOLD
+    from consentry.voice.model import load_voice_model, voice_print, window_prints
 
+    if cache is not None and cache.is_file():
+        with open(cache, "rb") as fh:
+            return pickle.load(fh)
+    model = load_voice_model()
     rng = np.random.default_rng(77)
     people: dict[str, tuple[str, list[np.ndarray]]] = {}
     for name, loader in (("klettres", speakers_klettres), ("ktuberling", speakers_ktuberling), ("fillets", speakers_fillets)):
         for speaker, files in loader().items():
-            utts = build_utterances(files, utterance_s=12.0, max_utterances=3, seed=speaker)
-            if len(utts) == 3:
+            utts = build_utterances(files, utterance_s=12.0, max_utterances=5, seed=speaker)
+            if len(utts) >= 3:
                 people[speaker] = (name, utts)
-    enrolled = {s: embed_voice(u[0], sample_rate_hz=RATE_HZ).vector for s, (_, u) in people.items()}
-    enrolled = {s: v for s, v in enrolled.items() if v is not None}
+    enrolled = {}
+    for s, (dataset, u) in people.items():
+        new = voice_print(u[0], sample_rate_hz=RATE_HZ, model=model).vector
+        old = embed_voice(u[0], sample_rate_hz=RATE_HZ, encoder=model.ge2e).vector
+        if new is not None and old is not None:
+            enrolled[s] = {"dataset": dataset, "half": speaker_half(s), "ge2e": old, "campplus": new}
     n_out = RATE_HZ * 60
-    rows = []
+    outputs = []
     for speaker, (dataset, utts) in people.items():
         if speaker not in enrolled:
             continue
         half = speaker_half(speaker)
-        probe = utts[1][: 5 * RATE_HZ]
-        others = [u[2] for s, (_, u) in people.items() if speaker_half(s) != half]
-        rng.shuffle(others)
-        speech_bg = np.concatenate(others)[:n_out]
+        others = [u for s, (_, us) in people.items() if speaker_half(s) != half for u in us[1:]]
         tracks = music_backgrounds(half)
-        music = decode_audio(tracks[int(rng.integers(len(tracks)))], sample_rate_hz=RATE_HZ).samples
-        m0 = int(rng.integers(0, max(1, music.size - n_out)))
-        music_bg = music[m0:m0 + n_out] / max(1e-6, float(np.abs(music[m0:m0 + n_out]).max())) * 0.5
-        for kind, bg in (("speech", speech_bg), ("music", music_bg)):
+        for k, (kind, dur) in enumerate(WINDOWED_OUTPUTS):
+            source = np.concatenate(utts[1:]) if dur > 5 else utts[1 + k % (len(utts) - 1)]
+            p0 = int(rng.integers(0, max(1, source.size - dur * RATE_HZ)))
+            probe = source[p0:p0 + dur * RATE_HZ]
+            if kind == "speech":
+                order = rng.permutation(len(others))
+                bg = np.concatenate([others[i] for i in order[:8]])[:n_out]
+            else:
+                music = decode_audio(tracks[int(rng.integers(len(tracks)))], sample_rate_hz=RATE_HZ).samples
+                m0 = int(rng.integers(0, max(1, music.size - n_out)))
+                bg = music[m0:m0 + n_out] / max(1e-6, float(np.abs(music[m0:m0 + n_out]).max())) * 0.5
             x = np.zeros(n_out, np.float32)
             x[: bg.size] = bg
-            at = int(rng.integers(5 * RATE_HZ, 50 * RATE_HZ))
+            at = int(rng.integers(5 * RATE_HZ, (55 - dur) * RATE_HZ))
             x[at:at + probe.size] = probe
-            track = embed_voice_windows(x, sample_rate_hz=RATE_HZ, window_s=VOICE_WINDOW_S, hop_s=VOICE_HOP_S)
-            vecs = np.stack([w.vector for w in track.windows]) if track.windows else np.zeros((0, 256))
-            keep = is_speech(vecs) if len(vecs) else np.zeros(0, bool)
-            for other, v in enrolled.items():
-                if people[other][0] != dataset or speaker_half(other) != half:
-                    continue
-                sims = vecs[keep] @ v if keep.any() else np.zeros(0)
-                j = int(np.argmax(sims)) if sims.size else -1
-                win = [w for w, k in zip(track.windows, keep) if k][j] if j >= 0 else None
-                rows.append({"probe": speaker, "enrolled": other, "half": half, "background": kind,
-                             "target": other == speaker, "at_s": at / RATE_HZ,
-                             "old": float(track.whole.vector @ v) if track.whole.vector is not None else 0.0,
-                             "new": float(sims.max()) if sims.size else 0.0,
-                             "found_at_s": win.start_s if win is not None else None})
-    out: dict = {"trials": len(rows), "speakers": len(enrolled), "old_threshold": DEFAULT_THRESHOLD}
-    cal = [r for r in rows if r["half"] == "A"]
-    thr_new = threshold_at_false_accept([r["new"] for r in cal if not r["target"]], false_accept_rate=0.01)
-    thr_old_cal = threshold_at_false_accept([r["old"] for r in cal if not r["target"]], false_accept_rate=0.01)
-    calib = LogisticCalibration.fit([r["new"] for r in cal if r["target"]], [r["new"] for r in cal if not r["target"]])
-    out["window_threshold_far_1pct_half_A"] = round(thr_new, 4)
-    out["window_calibration_half_A"] = {"slope": round(calib.slope, 3), "offset": round(calib.offset, 3)}
-    out["old_threshold_far_1pct_half_A"] = round(thr_old_cal, 4)
-    for half in ("A", "B"):
-        for kind in ("speech", "music", "all"):
-            sel = [r for r in rows if r["half"] == half and (kind == "all" or r["background"] == kind)]
-            t = [r for r in sel if r["target"]]
-            n = [r for r in sel if not r["target"]]
-            if not t or not n:
-                continue
-            entry = {"targets": len(t), "nontargets": len(n)}
-            for method, thr in (("old", DEFAULT_THRESHOLD), ("new", thr_new)):
-                ts = np.array([r[method] for r in t])
-                ns = np.array([r[method] for r in n])
-                entry[method] = {"eer": round(equal_error_rate(ts, ns)[0], 4), "threshold": round(thr, 4),
-                                 "detected": round(float(np.mean(ts >= thr)), 4),
-                                 "false_accepts": round(float(np.mean(ns >= thr)), 4)}
-            hits = [r for r in t if r["new"] >= thr_new and r["found_at_s"] is not None]
-            entry["new"]["located_within_3s"] = round(float(np.mean([abs(r["found_at_s"] - r["at_s"]) <= 3.0 for r in hits])), 4) if hits else None
-            out[f"half_{half}_{kind}"] = entry
+            track = embed_voice_windows(x, sample_rate_hz=RATE_HZ, encoder=model.ge2e,
+                                        window_s=VOICE_WINDOW_S, hop_s=VOICE_HOP_S)
+            ge2e = np.stack([w.vector for w in track.windows]) if track.windows else np.zeros((0, 256), np.float32)
+            keep = is_speech(ge2e) if len(ge2e) else np.zeros(0, bool)
+            gated = [(w.start_s, w.end_s) for w, k in zip(track.windows, keep) if k]
+            outputs.append({"probe": speaker, "dataset": dataset, "half": half, "background": kind, "voice_s": dur,
+                            "at_s": at / RATE_HZ, "starts": np.array([w[0] for w in gated]),
+                            "ge2e": ge2e[keep] if len(ge2e) else ge2e, "campplus": window_prints(model, x, gated)})
+    data = {"enrolled": enrolled, "outputs": outputs, "engine": model.engine}
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with open(cache, "wb") as fh:
+            pickle.dump(data, fh)
+    return data
+
+
+def windowed(args) -> dict:
+    """A 5- or 20-s voice inside a 60-s output of other speech or music: GE2E windows against CAM++ windows.
+
+    Outputs from :func:`windowed_outputs`.  Each is scored against every
+    enrolled speaker of its half (all data sets: the registry of that half,
+    about 14-20 voices): the pasted speaker's is a target trial, the others
+    non-targets.  The decision statistic is the best speech-gated window's
+    similarity.  Speakers are split in halves by a hash of their name; the
+    thresholds are set on half A and measured on half B:
+
+    - per comparison: 1% of half A's non-target trials at or above it;
+    - per output: 1% of half A's outputs with a non-target voice at or
+      above it, the rate the issue asks for ("false alarms of each check
+      <= 1% on outputs that use nothing registered").
+    """
+    cache = Path(args.cache) if getattr(args, "cache", None) else None
+    data = windowed_outputs(cache)
+    enrolled, outputs = data["enrolled"], data["outputs"]
+    out: dict = {"engine": data["engine"], "speakers": len(enrolled), "outputs": len(outputs),
+                 "outputs_per_speaker": [list(o) for o in WINDOWED_OUTPUTS]}
+    for model in ("ge2e", "campplus"):
+        rows = []
+        for o in outputs:
+            voices = [s for s, e in enrolled.items() if e["half"] == o["half"]]
+            if len(o[model]):
+                scores = {s: float((o[model] @ enrolled[s][model]).max()) for s in voices}
+            else:
+                scores = {s: 0.0 for s in voices}
+            rows.append({"half": o["half"], "background": o["background"], "voice_s": o["voice_s"],
+                         "target": scores[o["probe"]], "voices": len(voices),
+                         "nontargets": [v for s, v in scores.items() if s != o["probe"]],
+                         "located": bool(len(o["starts"])) and abs(float(o["starts"][int(np.argmax(
+                             o[model] @ enrolled[o["probe"]][model]))]) - o["at_s"]) <= o["voice_s"] + 1.5
+                         if len(o[model]) else False})
+        fit = [r for r in rows if r["half"] == "A"]
+        per_comparison = threshold_at_false_accept([v for r in fit for v in r["nontargets"]], false_accept_rate=0.01)
+        per_output = threshold_at_false_accept([max(r["nontargets"], default=0.0) for r in fit], false_accept_rate=0.01)
+        calib = LogisticCalibration.fit([r["target"] for r in fit], [v for r in fit for v in r["nontargets"]])
+        entry: dict = {"threshold_per_comparison_1pct_half_A": round(per_comparison, 4),
+                       "threshold_per_output_1pct_half_A": round(per_output, 4),
+                       "calibration_half_A": {"slope": round(calib.slope, 3), "offset": round(calib.offset, 3)}}
+        for half in ("A", "B"):
+            for background in ("speech", "music"):
+                for voice_s in (5, 20):
+                    sel = [r for r in rows if r["half"] == half and r["background"] == background
+                           and r["voice_s"] == voice_s]
+                    if not sel:
+                        continue
+                    t = np.array([r["target"] for r in sel])
+                    n = np.array([v for r in sel for v in r["nontargets"]])
+                    cell = {"outputs": len(sel), "nontarget_trials": len(n), "voices_compared": sel[0]["voices"],
+                            "eer": round(equal_error_rate(t, n)[0], 4) if len(n) else None}
+                    for name, thr in (("per_comparison", per_comparison), ("per_output", per_output)):
+                        cell[name] = {
+                            "detected": round(float(np.mean(t >= thr)), 4),
+                            "located": round(float(np.mean([r["located"] for r in sel if r["target"] >= thr])), 4)
+                            if (t >= thr).any() else None,
+                            "false_accepts_per_comparison": f"{int((n >= thr).sum())}/{len(n)}",
+                            "outputs_with_a_false_match": f"{sum(max(r['nontargets'], default=0) >= thr for r in sel)}/{len(sel)}",
+                        }
+                    entry[f"half_{half}_{background}_{voice_s}s"] = cell
+        out[model] = entry
     return out
 
 

@@ -251,11 +251,15 @@ def _voice_ready() -> str | None:
     if shutil.which("espeak-ng") is None:
         return "espeak-ng not installed (apt-get install espeak-ng)"
     try:
+        from consentry.voice.campplus import find_campplus_weights
         from consentry.voice.encoder import find_weights
 
         find_weights()
+        find_campplus_weights()
     except Exception as exc:  # noqa: BLE001 - any reason the weights are not usable
-        return f"resemblyzer weights not installed ({exc})"
+        if os.environ.get("CONSENTRY_REQUIRE_VOICE_MODEL"):
+            raise
+        return f"voice model weights not installed ({exc})"
     return None
 
 
@@ -368,3 +372,71 @@ def test_music_gives_no_voice_finding_and_a_brief_voice_is_found_where_it_is(wor
     line = brief.as_dict()["voice"][0]
     assert {"window_start_s", "window_end_s", "whole_score"} <= set(line)
     assert "unrelated_scores" not in line
+
+
+@pytest.mark.skipif(_voice_ready() is not None, reason=str(_voice_ready()))
+def test_voice_prints_are_campplus_and_prints_of_another_model_are_named(world, tmp_path):
+    """Enrolled prints come from CAM++; a registry holding only older (GE2E) prints says to enrol again."""
+    from consentry.check import service
+    from consentry.services import Registry
+    from consentry.synth import synthesise_piece
+
+    root, reg, outs = world
+    reg2 = tmp_path / "v.db"
+    shutil.copy(reg, reg2)
+    shutil.copytree(str(reg) + ".index", str(reg2) + ".index")
+    sample = _espeak(tmp_path / "a1.wav", "en+m3", "We walked along the river until the sun went down behind the hills.")
+    music = synthesise_piece(11, duration_s=10.0, sample_rate_hz=SR)
+    music_wav = write_wav(tmp_path / "music.wav", (0.5 * music / np.abs(music).max()).astype(np.float32),
+                          sample_rate_hz=SR)
+    with Registry.open(reg2, create=False) as registry:
+        old = np.abs(np.random.default_rng(0).normal(size=256)).astype(np.float32)
+        registry.store.add_voice(creator="Old Print", engine="voice-ge2e/1/0123456789abcdef", vector=old / np.linalg.norm(old),
+                                 source_name="old.wav", source_sha256="0" * 64, source=None, duration_s=5.0,
+                                 speech_s=4.0, enrolled_at="2026-11-01T00:00:00Z")
+        ctx = service.prepare_check(registry, melody=False)
+        assert ctx.voices == []
+        assert "1 voice print(s) were made by another model" in ctx.voice_skipped
+        assert "consentry voices enroll" in ctx.voice_skipped
+        refused, = service.enroll_voices(registry, creator="Ana Lima", paths=[music_wav])
+        assert refused.voice is None and "music.wav" in refused.error and "instrumental music" in refused.error
+        done, = service.enroll_voices(registry, creator="Ana Lima", paths=[sample])
+        assert done.error is None and done.voice.engine.startswith("voice-campplus/1/")
+        assert len(done.voice.vector) == 192 and np.linalg.norm(done.voice.vector) == pytest.approx(1.0, abs=1e-5)
+        ctx = service.prepare_check(registry, melody=False)
+        assert [v.creator for v in ctx.voices] == ["Ana Lima"] and ctx.voice_skipped is None
+        res = service.check_output(ctx, sample)
+    assert res.voice_matches and res.voice_matches[0]["creator"] == "Ana Lima"
+
+
+def test_window_prints_pad_short_spans_and_take_none():
+    """The check's CAM++ window prints: one row per span, short spans padded, no span gives an empty array."""
+    pytest.importorskip("consentry.voice.campplus")
+    from consentry.voice.campplus import EMBEDDING_DIM, MIN_SAMPLES
+    from consentry.voice.model import load_voice_model, window_prints
+
+    if _voice_ready() is not None:
+        pytest.skip(str(_voice_ready()))
+    model = load_voice_model()
+    x = np.random.default_rng(5).normal(0, 0.1, 16000 * 4).astype(np.float32)
+    assert window_prints(model, x, []).shape == (0, EMBEDDING_DIM)
+    short = 0.5 * MIN_SAMPLES / 16000
+    prints = window_prints(model, x, [(0.0, 3.0), (3.9, 3.9 + short), (1.0, 1.0)])
+    assert prints.shape == (3, EMBEDDING_DIM) and np.all(np.isfinite(prints))
+    assert np.allclose(np.linalg.norm(prints, axis=1), 1.0, atol=1e-4)
+    assert np.allclose(prints[0], model.speaker.embed(x[:48000]), atol=1e-4)
+
+
+@pytest.mark.skipif(_voice_ready() is not None, reason=str(_voice_ready()))
+def test_long_enrolment_sample_is_printed_in_pieces(tmp_path):
+    """Over 60 s of speech is printed in pieces whose prints are averaged; the voice stays the same voice."""
+    from consentry.decode import decode_audio
+    from consentry.voice.model import ENROL_PIECE_SAMPLES, load_voice_model, voice_print
+
+    model = load_voice_model()
+    say = decode_audio(_espeak(tmp_path / "s.wav", "en+m3", "We walked along the river until the sun went down "
+                               "behind the hills, and then we went home."), sample_rate_hz=16000).samples
+    long = np.tile(np.concatenate([say, np.zeros(4000, np.float32)]), int(3 * ENROL_PIECE_SAMPLES / say.size) + 1)
+    one, many = voice_print(say, sample_rate_hz=16000, model=model), voice_print(long, sample_rate_hz=16000, model=model)
+    assert one.has_speech and many.has_speech and many.speech_s > 120
+    assert float(one.vector @ many.vector) > 0.9 and np.linalg.norm(many.vector) == pytest.approx(1.0, abs=1e-5)

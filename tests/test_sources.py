@@ -962,3 +962,11 @@ def test_fuzz_tar_shards(fuzz_dir, random, edits, cut, which):
 def test_fuzz_zip_archives(fuzz_dir, random, edits, cut, which):
     data = random if which == "random" else _mutate(_valid_zip(), edits, cut)
     drain(write(fuzz_dir / "archive.zip", data))
+
+
+def test_missing_file_with_a_newline_in_its_name_gives_a_one_line_error(tmp_path):
+    """A quoted CSV field may hold a line break; the item's error still fits on one line (found by the fuzz test)."""
+    (tmp_path / "m.csv").write_text('path,title\n"\x01\na.wav",y\n', encoding="utf-8")
+    items = list(open_dataset(tmp_path / "m.csv").items())
+    assert len(items) == 1 and items[0].error.startswith("no such file (")
+    assert "\n" not in items[0].error and "\\n" in items[0].error

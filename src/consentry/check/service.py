@@ -154,16 +154,16 @@ def enroll_voices(registry, *, creator: str, paths: Iterable[str | os.PathLike])
     A file without speech, or that cannot be decoded, gets an error outcome
     (one line naming the file) and nothing is stored for it; the others go on.
     """
-    from ..voice import embed_voice, load_encoder
+    from ..voice.model import load_voice_model, voice_print
 
     if not creator or not creator.strip():
         raise InputError("--creator: give the name of the person whose voice this is")
-    encoder = load_encoder()
+    model = load_voice_model()
     out = []
     for f in iter_audio_files(paths):
         try:
             audio = decode_audio(f, sample_rate_hz=VOICE_SAMPLE_RATE_HZ, max_duration_s=CHUNK_S)
-            vp = embed_voice(audio.samples, sample_rate_hz=VOICE_SAMPLE_RATE_HZ, encoder=encoder)
+            vp = voice_print(audio.samples, sample_rate_hz=VOICE_SAMPLE_RATE_HZ, model=model)
             if not vp.has_speech:
                 out.append(EnrollOutcome(str(f), error=f"{f}: {vp.no_speech_reason}; nothing enrolled for this file"))
                 continue
@@ -189,7 +189,7 @@ class CheckContext:
     melody_engine: str | None
     melody_skipped: str | None
     voices: list[EnrolledVoice]
-    voice_encoder: object | None
+    voice_model: object | None  # consentry.voice.model.VoiceModel
     voice_skipped: str | None
     works: dict = field(default_factory=dict)
 
@@ -202,7 +202,8 @@ def prepare_check(registry, *, melody: bool = True, voice: bool = True) -> Check
     """
     from ..melody import ModelUnavailable as MelodyUnavailable, contour_of, melody_from_notes
     from ..melody.transcribe import Note
-    from ..voice import ModelUnavailable as VoiceUnavailable, load_encoder
+    from ..voice import ModelUnavailable as VoiceUnavailable
+    from ..voice.model import load_voice_model
     from .engines import melody_engine_id
 
     works = {w.work_id: w for w in registry.works()}
@@ -220,22 +221,24 @@ def prepare_check(registry, *, melody: bool = True, voice: bool = True) -> Check
                 melody_skipped = "no work has a stored melody (register with --melody, or run: consentry works melodies)"
         except MelodyUnavailable as exc:
             melody_skipped = str(exc)
-    voices, encoder, voice_skipped = [], None, None
+    voices, model, voice_skipped = [], None, None
     if not voice:
         voice_skipped = "not asked for (--no-voice)"
     else:
         try:
-            encoder = load_encoder()
-            from ..voice.encoder import ENGINE_NAME as VOICE_ENGINE, ENGINE_VERSION as VOICE_VERSION
-
-            engine = f"{VOICE_ENGINE}/{VOICE_VERSION}/{encoder.parameter_hash}"
-            voices = registry.store.list_voices(engine=engine)
+            model = load_voice_model()
+            every = registry.store.list_voices()
+            voices = [v for v in every if v.engine == model.engine]
             if not voices:
-                voice_skipped = "no voice enrolled (consentry voices enroll)"
+                older = len(every) - len(voices)
+                voice_skipped = ("no voice enrolled (consentry voices enroll)" if not older else
+                                 f"no voice enrolled for the current voice model ({model.engine}); {older} voice "
+                                 f"print(s) were made by another model and are not compared: enrol the samples again "
+                                 f"(consentry voices enroll)")
         except VoiceUnavailable as exc:
             voice_skipped = str(exc)
     return CheckContext(registry=registry, melodies=melodies, melody_engine=melody_engine, melody_skipped=melody_skipped,
-                        voices=voices, voice_encoder=encoder, voice_skipped=voice_skipped, works=works)
+                        voices=voices, voice_model=model, voice_skipped=voice_skipped, works=works)
 
 
 @dataclass
@@ -515,10 +518,33 @@ def _phrase_finding(work, ph, q_notes: list, ref, offset: int) -> dict:
     }
 
 
-def _voice_windows(ctx: CheckContext, body: np.ndarray, offset_s: float, out: list, res: CheckResult) -> str | None:
-    """Add the voice windows of one chunk (times in the output) to ``out``; returns a no-speech reason or None."""
-    from ..voice.encoder import VoiceWindow, embed_voice_windows
+@dataclass(frozen=True)
+class _VoiceWindow:
+    """A window of an output for the voice check: times in the output, and its CAM++ print.
 
+    ``vector`` is None when the speech gate took the window for music.
+    """
+
+    start_s: float
+    end_s: float
+    speech_s: float
+    vector: np.ndarray | None
+
+
+def _voice_windows(ctx: CheckContext, body: np.ndarray, offset_s: float, out: list, res: CheckResult) -> str | None:
+    """Add the voice windows of one chunk (times in the output) to ``out``; returns a no-speech reason or None.
+
+    GE2E finds the windows with speech and its gate sets music aside; CAM++
+    prints the windows that pass (consentry.voice.model).
+    """
+    import soxr
+
+    from ..voice.encoder import embed_voice_windows
+    from ..voice.gate import is_speech
+    from ..voice.model import window_prints
+
+    model = ctx.voice_model
+    res.voice_engine = model.engine
     reason = None
     # Slices of VOICE_SLICE_S keep the encoder's batch (windows x frames x gates) small; they overlap by
     # one window hop less than a window, so that every window of the output is whole in one slice.
@@ -529,23 +555,28 @@ def _voice_windows(ctx: CheckContext, body: np.ndarray, offset_s: float, out: li
         piece = body[i:i + span]
         if i > 0 and piece.size < MELODY_SAMPLE_RATE_HZ * 2:
             break  # a tail under 2 s: its windows were in the previous slice
-        track = embed_voice_windows(piece, sample_rate_hz=MELODY_SAMPLE_RATE_HZ, encoder=ctx.voice_encoder,
+        track = embed_voice_windows(piece, sample_rate_hz=MELODY_SAMPLE_RATE_HZ, encoder=model.ge2e,
                                     window_s=VOICE_WINDOW_S, hop_s=VOICE_HOP_S)
-        res.voice_engine = track.whole.engine
         if not track.whole.has_speech:
             reason = reason or track.whole.no_speech_reason
             continue
         at = offset_s + i / MELODY_SAMPLE_RATE_HZ
-        windows = track.windows
-        if not windows:  # a short clip: its whole print is its only window
-            windows = [VoiceWindow(0.0, round(piece.size / MELODY_SAMPLE_RATE_HZ, 3), track.whole.speech_s,
-                                   track.whole.vector, track.whole.n_partials)]
-        for w in windows:
-            start = round(w.start_s + at, 3)
-            if start in seen:
-                continue  # the same window, seen in the overlap of two slices or chunks
+        spans = [(w.start_s, w.end_s, w.speech_s, w.vector) for w in track.windows]
+        if not spans:  # a short clip: its whole print is its only window
+            spans = [(0.0, round(piece.size / MELODY_SAMPLE_RATE_HZ, 3), track.whole.speech_s, track.whole.vector)]
+        fresh = [w for w in spans if round(w[0] + at, 3) not in seen]  # not seen in the overlap of two slices
+        if not fresh:
+            continue
+        passed = is_speech(np.stack([w[3] for w in fresh]))
+        gated = [w for w, p in zip(fresh, passed) if p]
+        prints = iter(())
+        if gated:
+            x16 = soxr.resample(np.asarray(piece, dtype=np.float32), MELODY_SAMPLE_RATE_HZ, VOICE_SAMPLE_RATE_HZ)
+            prints = iter(window_prints(model, x16, [(w[0], w[1]) for w in gated]))
+        for w, p in zip(fresh, passed):
+            start = round(w[0] + at, 3)
             seen.add(start)
-            out.append(VoiceWindow(start, round(w.end_s + at, 3), w.speech_s, w.vector, w.n_partials))
+            out.append(_VoiceWindow(start, round(w[1] + at, 3), w[2], next(prints) if p else None))
     return reason
 
 
@@ -553,26 +584,22 @@ def _voice_check(ctx: CheckContext, windows: list, reason: str | None) -> tuple[
     """Per enrolled creator, the best window of the output and the decision on it; and a note when none is speech.
 
     Windows that fail the speech gate (music) are left out.  The decision
-    statistic is the best window's similarity, judged by
+    statistic is the best window's CAM++ similarity, judged by
     :data:`consentry.voice.score.WINDOW_THRESHOLD` (calibrated for a
-    maximum over windows); ``whole_score`` is the similarity of the print of
-    all speech windows together.
+    maximum over windows); ``whole_score`` is the similarity of the mean
+    print of all speech windows.
     """
     from ..voice import decide
-    from ..voice.gate import is_speech
     from ..voice.score import WINDOW_CALIBRATION, WINDOW_THRESHOLD
 
     if not windows:
         return [], reason or "no speech found"
-    vectors = np.stack([w.vector for w in windows]).astype(np.float64)
-    keep = is_speech(vectors)
-    if not keep.any():
+    speech = [w for w in windows if w.vector is not None]
+    if not speech:
         return [], (f"no speech found: the {len(windows)} stretch(es) with voice-like sound look like "
                     f"music to the speech gate")
-    windows = [w for w, k in zip(windows, keep) if k]
-    vectors = vectors[keep]
-    weights = np.array([w.n_partials for w in windows], dtype=np.float64)
-    whole = (vectors * weights[:, None]).sum(axis=0)
+    vectors = np.stack([w.vector for w in speech]).astype(np.float64)
+    whole = vectors.sum(axis=0)
     whole /= float(np.linalg.norm(whole)) or 1.0
     enrolled = np.stack([v.vector for v in ctx.voices]).astype(np.float64)
     sims = vectors @ enrolled.T  # (windows, voices)
@@ -586,12 +613,12 @@ def _voice_check(ctx: CheckContext, windows: list, reason: str | None) -> tuple[
     out = []
     for creator, j in best.items():
         d = decide(float(best_s[j]), threshold=WINDOW_THRESHOLD, calibration=WINDOW_CALIBRATION)
-        w = windows[int(best_w[j])]
+        w = speech[int(best_w[j])]
         unrelated = sorted(round(float(best_s[k]), 4) for k, u in enumerate(ctx.voices) if u.creator != creator)
         out.append({"voice_id": ctx.voices[j].voice_id, "creator": creator, "score": round(d.score, 4),
                     "threshold": d.threshold, "probability": round(d.probability, 4), "is_match": d.is_match,
                     "window_start_s": w.start_s, "window_end_s": w.end_s, "window_speech_s": w.speech_s,
-                    "whole_score": round(float(whole_s[j]), 4), "speech_windows": len(windows),
+                    "whole_score": round(float(whole_s[j]), 4), "speech_windows": len(speech),
                     "unrelated_scores": unrelated})
     return sorted(out, key=lambda f: -f["score"]), None
 

@@ -208,16 +208,17 @@ class _Manifest(Dataset):
 
 def _local_item(item_id: str, name: str, path: Path) -> DatasetItem:
     """An item for a local file, or an item error if it is missing or not a file."""
+    shown = str(path) if str(path).isprintable() else repr(str(path))  # error messages stay on one line
     try:
         info = path.stat()
     except FileNotFoundError:
-        return DatasetItem(item_id=item_id, name=name, error=f"no such file ({path})")
+        return DatasetItem(item_id=item_id, name=name, error=f"no such file ({shown})")
     except OSError as exc:
         return DatasetItem(item_id=item_id, name=name, error=f"cannot read ({exc.strerror or exc})")
     except ValueError:
         return DatasetItem(item_id=item_id, name=name, error="not a valid path (holds a NUL character)")
     if stat.S_ISDIR(info.st_mode):
-        return DatasetItem(item_id=item_id, name=name, error=f"is a folder, not a file ({path})")
+        return DatasetItem(item_id=item_id, name=name, error=f"is a folder, not a file ({shown})")
     if not stat.S_ISREG(info.st_mode):
         return DatasetItem(item_id=item_id, name=name, error="not a regular file (a fifo, socket or device)")
     return DatasetItem(item_id=item_id, name=name, path=path, size=info.st_size)

@@ -60,6 +60,7 @@ __all__ = [
     "find_weights",
     "load_encoder",
     "partial_windows",
+    "speech_of",
 ]
 
 ENGINE_NAME = "voice-ge2e"
@@ -320,12 +321,27 @@ def embed_voice(
     -------
     VoicePrint
     """
+    return speech_of(samples, sample_rate_hz=sample_rate_hz, encoder=encoder)[1]
+
+
+def speech_of(
+    samples: np.ndarray,
+    *,
+    sample_rate_hz: int,
+    encoder: SpeakerEncoder | None = None,
+) -> tuple[np.ndarray, VoicePrint]:
+    """A clip's speech with the pauses removed (16 kHz, loudness raised) and its GE2E print.
+
+    The same as :func:`embed_voice`, which returns only the print; the
+    speech is empty when the print has no vector.
+    """
     encoder = encoder or load_encoder()
     engine = f"{ENGINE_NAME}/{ENGINE_VERSION}/{encoder.parameter_hash}"
     x, duration_s = _prepare(samples, sample_rate_hz)
+    empty = np.zeros(0, np.float32)
 
-    def nothing(reason: str, speech_s: float = 0.0) -> VoicePrint:
-        return VoicePrint(None, duration_s, speech_s, 0, reason, engine)
+    def nothing(reason: str, speech_s: float = 0.0) -> tuple[np.ndarray, VoicePrint]:
+        return empty, VoicePrint(None, duration_s, speech_s, 0, reason, engine)
 
     if duration_s < MIN_DURATION_S:
         return nothing(f"clip is {duration_s:.2f} s long; a voice needs at least {MIN_DURATION_S:.0f} s of audio")
@@ -345,7 +361,7 @@ def embed_voice(
     norm = float(np.linalg.norm(mean))
     if norm == 0.0:
         return nothing("the model found no voice features in this clip", speech_s)
-    return VoicePrint((mean / norm).astype(np.float32), duration_s, speech_s, len(starts), None, engine)
+    return speech, VoicePrint((mean / norm).astype(np.float32), duration_s, speech_s, len(starts), None, engine)
 
 
 def _prepare(samples: np.ndarray, sample_rate_hz: int) -> tuple[np.ndarray, float]:
