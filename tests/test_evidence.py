@@ -64,9 +64,9 @@ def _findings(title: str = "Night Bus", creator: str = "Ana Lima") -> dict:
     notes_r = [[10.0 + 0.5 * i, 10.4 + 0.5 * i, 62 + (i * 5) % 12] for i in range(14)]
     return {
         "engines": [
-            {"name": "music", "version": "1", "params_hash": "a" * 16},
-            {"name": "melody", "version": "1", "params_hash": "b" * 16},
-            {"name": "voice", "version": "1", "params_hash": "c" * 16},
+            {"name": "music", "version": "1", "params_hash": "a" * 16, "check": "recording"},
+            {"name": "melody", "version": "1", "params_hash": "b" * 16, "check": "melody"},
+            {"name": "voice", "version": "1", "params_hash": "c" * 16, "check": "voice"},
         ],
         "recording": [{
             "work_id": "w1", "title": title, "creator": creator, "score": 41.0, "confidence": 0.99,
@@ -431,3 +431,20 @@ def test_report_shows_matched_hashes_and_survives_hostile_rows(media, tmp_path):
     assert "<script>x" not in html and "&lt;script&gt;x" in html
     assert html.count("<circle") == 1  # only the well-formed row is drawn
     assert verify_bundle(path).ok
+
+
+def test_rematch_with_another_voice_model_says_it_cannot_rerun_the_voice(bundle, media):
+    """A bundle made with one voice model, re-run by a Consentry comparing another: named, not 'not found'."""
+    def rematch(path: Path, facts: dict) -> dict:
+        found = copy.deepcopy(facts["findings"]) | {"engines": copy.deepcopy(facts["engines"])}
+        for e in found["engines"]:
+            if e["check"] == "voice":
+                e.update(name="voice-campplus", params_hash="d" * 16)
+        found["voice"] = []  # prints of the older model are not compared, so the re-run finds no voice
+        return found
+
+    result = verify_bundle(bundle, files_dir=media["root"], rematch=rematch)
+    assert result.reproduces is False and len(result.failures) == 1
+    line = result.failures[0]
+    assert line.startswith("rematch: voice finding 1 (voice v1") and "made with the voice model voice/1/" in line
+    assert f"compares voice-campplus/1/{'d' * 16}, so it cannot re-run it" in line

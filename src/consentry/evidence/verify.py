@@ -308,6 +308,14 @@ def _hash_rows(raw) -> set[tuple]:
     return rows
 
 
+def _engine_of(findings: dict, check: str) -> str | None:
+    """``name/version/params_hash`` of the engine a findings dict names for ``check``, if any."""
+    for e in findings.get("engines") or []:
+        if isinstance(e, dict) and e.get("check") == check:
+            return "/".join(str(e.get(k)) for k in ("name", "version", "params_hash"))
+    return None
+
+
 def compare_matched_hashes(claim: dict, found: dict) -> tuple[int, int]:
     """How many of a recording finding's listed hash matches a re-run lists again: (listed, reproduced)."""
     listed = _hash_rows(claim.get("matched_hashes"))
@@ -341,6 +349,13 @@ def compare_findings(claimed: dict, found: dict, *, tolerance_s: float = OFFSET_
         claims = [c for c in claimed.get(kind) or [] if isinstance(c, dict)]
         pool = [f for f in (found.get(kind) or []) if isinstance(f, dict)]
         used: set[int] = set()
+        then, now = _engine_of(claimed, kind), _engine_of(found, kind)
+        if kind == "voice" and claims and then and now and then != now:
+            # Prints of different voice models are never compared: the re-run cannot speak to these findings.
+            total += len(claims)
+            differences += [f"{_label(kind, index, claim)}: made with the voice model {then}; this Consentry "
+                            f"compares {now}, so it cannot re-run it" for index, claim in enumerate(claims, start=1)]
+            continue
         for index, claim in enumerate(claims, start=1):
             total += 1
             key = "voice_id" if kind == "voice" else "work_id"
@@ -394,6 +409,7 @@ def _rematch(rematch: Rematch, output_path: Path, facts: dict, tolerance_s: floa
         result.reproduces = False
         return
     claimed = facts.get("findings") if isinstance(facts.get("findings"), dict) else {}
+    claimed = {**claimed, "engines": facts.get("engines") if isinstance(facts.get("engines"), list) else []}
     hash_counts: list = []
     total, differences = compare_findings(claimed, found, tolerance_s=tolerance_s, hash_counts=hash_counts)
     result.reproduces = not differences
