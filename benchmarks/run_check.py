@@ -348,6 +348,7 @@ def _init_worker(reg_path: str, checks: str = "recording,melody,voice") -> None:
     limit_worker_threads()
     reg = Registry.open(reg_path, create=False)
     _CTX = service.prepare_check(reg, melody="melody" in checks, voice="voice" in checks)
+    _CTX.two_threads = False  # the worker processes already share the cores
 
 
 def _check_one(item: dict) -> dict:

@@ -440,3 +440,35 @@ def test_long_enrolment_sample_is_printed_in_pieces(tmp_path):
     one, many = voice_print(say, sample_rate_hz=16000, model=model), voice_print(long, sample_rate_hz=16000, model=model)
     assert one.has_speech and many.has_speech and many.speech_s > 120
     assert float(one.vector @ many.vector) > 0.9 and np.linalg.norm(many.vector) == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.skipif(_voice_ready() is not None, reason=str(_voice_ready()))
+def test_voice_in_a_second_thread_gives_the_same_result(world, tmp_path, monkeypatch):
+    """Melody and voice of one output run side by side in two threads; the findings are those of one thread."""
+    from consentry.check import service
+    from consentry.decode import decode_audio
+    from consentry.services import Registry
+
+    root, reg, outs = world
+    reg2 = tmp_path / "v.db"
+    shutil.copy(reg, reg2)
+    shutil.copytree(str(reg) + ".index", str(reg2) + ".index")
+    sample = _espeak(tmp_path / "a1.wav", "en+m3", "The quick brown fox jumps over the lazy dog by the window.")
+    voice = decode_audio(_espeak(tmp_path / "say.wav", "en+m3", "Seven small boats sailed across the bay as the "
+                                 "evening light faded."), sample_rate_hz=SR).samples
+    cover = decode_audio(outs / "cover.wav", sample_rate_hz=SR).samples
+    mixed = np.concatenate([cover, voice, cover]).astype(np.float32)
+    out = write_wav(tmp_path / "mixed.wav", 0.8 * mixed / np.abs(mixed).max(), sample_rate_hz=SR)
+    monkeypatch.setattr(service, "CHUNK_S", 10.0)  # several chunks, so the threads overlap chunk after chunk
+    monkeypatch.setattr(service, "CHUNK_OVERLAP_S", 6.0)
+    with Registry.open(reg2, create=False) as registry:
+        service.enroll_voices(registry, creator="Ana Lima", paths=[sample])
+        ctx = service.prepare_check(registry)
+        assert ctx.two_threads
+        two = service.check_output(ctx, out).as_dict()
+        ctx.two_threads = False
+        one = service.check_output(ctx, out).as_dict()
+    for d in (one, two):
+        d.pop("seconds", None)
+    assert two == one
+    assert two["voice"] and two["voice"][0]["is_match"] and two["melody"]

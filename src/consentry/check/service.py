@@ -22,7 +22,7 @@ import hashlib
 import html
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -192,6 +192,8 @@ class CheckContext:
     voice_model: object | None  # consentry.voice.model.VoiceModel
     voice_skipped: str | None
     works: dict = field(default_factory=dict)
+    #: Run an output's voice windows in a second thread beside its melody (off where processes already share the cores).
+    two_threads: bool = True
 
 
 def prepare_check(registry, *, melody: bool = True, voice: bool = True) -> CheckContext:
@@ -449,20 +451,34 @@ def _check_output(ctx: CheckContext, path: str) -> CheckResult:
         from ..melody import transcribe
 
         notes = []
-        voice_windows = []  # VoiceWindow with times in the output
+        voice_windows = []  # _VoiceWindow with times in the output
         voice_reason = None
-        for offset, samples, last in _iter_chunks(path, MELODY_SAMPLE_RATE_HZ):
-            body = samples if last else samples[: int(CHUNK_S * MELODY_SAMPLE_RATE_HZ)]
-            if do_melody:
-                t = time.perf_counter()
-                for note in transcribe(samples, sample_rate_hz=MELODY_SAMPLE_RATE_HZ):
-                    if last or note.start_s < CHUNK_S:
-                        notes.append(type(note)(note.start_s + offset, note.end_s + offset, note.midi_pitch, note.amplitude))
-                timings["melody"] += time.perf_counter() - t
-            if do_voice:
-                t = time.perf_counter()
-                voice_reason = _voice_windows(ctx, body, offset, voice_windows, res) or voice_reason
-                timings["voice"] += time.perf_counter() - t
+
+        def voice_chunk(body: np.ndarray, offset: float) -> tuple[str | None, float]:
+            t = time.perf_counter()
+            return _voice_windows(ctx, body, offset, voice_windows, res), time.perf_counter() - t
+
+        # The voice windows of a chunk run in a second thread while the melody is transcribed: both spend
+        # their time in code that releases the GIL (NumPy products, onnxruntime), so one output uses two cores.
+        pool = ThreadPoolExecutor(max_workers=1) if (do_melody and do_voice and ctx.two_threads) else None
+        try:
+            for offset, samples, last in _iter_chunks(path, MELODY_SAMPLE_RATE_HZ):
+                body = samples if last else samples[: int(CHUNK_S * MELODY_SAMPLE_RATE_HZ)]
+                pending = pool.submit(voice_chunk, body, offset) if pool is not None and do_voice else None
+                if do_melody:
+                    t = time.perf_counter()
+                    for note in transcribe(samples, sample_rate_hz=MELODY_SAMPLE_RATE_HZ):
+                        if last or note.start_s < CHUNK_S:
+                            notes.append(type(note)(note.start_s + offset, note.end_s + offset, note.midi_pitch,
+                                                    note.amplitude))
+                    timings["melody"] += time.perf_counter() - t
+                if do_voice:
+                    reason, spent = pending.result() if pending is not None else voice_chunk(body, offset)
+                    voice_reason = reason or voice_reason
+                    timings["voice"] += spent
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
         if do_melody:
             t = time.perf_counter()
             res.melody = _melody_check(ctx, notes, res)
