@@ -247,6 +247,13 @@ def _espeak(path: Path, voice: str, text: str) -> Path:
     return path
 
 
+def _registry_copy(reg: Path, to: Path) -> Path:
+    """A copy of the module's registry (file and index) to enrol voices in without touching the shared one."""
+    shutil.copy(reg, to)
+    shutil.copytree(str(reg) + ".index", str(to) + ".index")
+    return to
+
+
 def _voice_ready() -> str | None:
     if shutil.which("espeak-ng") is None:
         return "espeak-ng not installed (apt-get install espeak-ng)"
@@ -266,9 +273,7 @@ def _voice_ready() -> str | None:
 @pytest.mark.skipif(_voice_ready() is not None, reason=str(_voice_ready()))
 def test_voices_enroll_and_check(world, tmp_path):
     root, reg, outs = world
-    reg2 = tmp_path / "v.db"
-    shutil.copy(reg, reg2)
-    shutil.copytree(str(reg) + ".index", str(reg2) + ".index")
+    reg2 = _registry_copy(reg, tmp_path / "v.db")
     s = tmp_path / "samples"
     s.mkdir()
     _espeak(s / "a1.wav", "en+m3", "The quick brown fox jumps over the lazy dog while the children watch from the window.")
@@ -341,9 +346,7 @@ def test_music_gives_no_voice_finding_and_a_brief_voice_is_found_where_it_is(wor
     from consentry.synth import synthesise_piece
 
     root, reg, outs = world
-    reg2 = tmp_path / "v.db"
-    shutil.copy(reg, reg2)
-    shutil.copytree(str(reg) + ".index", str(reg2) + ".index")
+    reg2 = _registry_copy(reg, tmp_path / "v.db")
     s = tmp_path / "samples"
     s.mkdir()
     _espeak(s / "a1.wav", "en+m3", "The quick brown fox jumps over the lazy dog while the children watch from the window.")
@@ -382,9 +385,7 @@ def test_voice_prints_are_campplus_and_prints_of_another_model_are_named(world, 
     from consentry.synth import synthesise_piece
 
     root, reg, outs = world
-    reg2 = tmp_path / "v.db"
-    shutil.copy(reg, reg2)
-    shutil.copytree(str(reg) + ".index", str(reg2) + ".index")
+    reg2 = _registry_copy(reg, tmp_path / "v.db")
     sample = _espeak(tmp_path / "a1.wav", "en+m3", "We walked along the river until the sun went down behind the hills.")
     music = synthesise_piece(11, duration_s=10.0, sample_rate_hz=SR)
     music_wav = write_wav(tmp_path / "music.wav", (0.5 * music / np.abs(music).max()).astype(np.float32),
@@ -407,6 +408,7 @@ def test_voice_prints_are_campplus_and_prints_of_another_model_are_named(world, 
         assert [v.creator for v in ctx.voices] == ["Ana Lima"] and ctx.voice_skipped is None
         res = service.check_output(ctx, sample)
     assert res.voice_matches and res.voice_matches[0]["creator"] == "Ana Lima"
+    assert res.voice_matches[0]["creators_compared"] == 1 and res.voice_matches[0]["threshold"] == 0.672
 
 
 def test_window_prints_pad_short_spans_and_take_none():
@@ -450,9 +452,7 @@ def test_voice_in_a_second_thread_gives_the_same_result(world, tmp_path, monkeyp
     from consentry.services import Registry
 
     root, reg, outs = world
-    reg2 = tmp_path / "v.db"
-    shutil.copy(reg, reg2)
-    shutil.copytree(str(reg) + ".index", str(reg2) + ".index")
+    reg2 = _registry_copy(reg, tmp_path / "v.db")
     sample = _espeak(tmp_path / "a1.wav", "en+m3", "The quick brown fox jumps over the lazy dog by the window.")
     voice = decode_audio(_espeak(tmp_path / "say.wav", "en+m3", "Seven small boats sailed across the bay as the "
                                  "evening light faded."), sample_rate_hz=SR).samples

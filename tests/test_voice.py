@@ -424,3 +424,15 @@ def test_speech_gate_passes_speech_and_stops_synthesised_music(tmp_path):
     mu = embed_voice_windows(0.5 * music / np.abs(music).max(), sample_rate_hz=RATE, encoder=encoder)
     if mu.windows:  # the VAD calls instruments voiced; the gate must not
         assert is_speech(np.stack([w.vector for w in mu.windows])).mean() <= 0.1
+
+
+def test_window_threshold_rises_with_the_creators_compared():
+    """Up to the 20 voices it was measured with the threshold is the measured one; beyond, it rises by the tail."""
+    from consentry.voice.score import WINDOW_THRESHOLD, WINDOW_THRESHOLD_VOICES, window_threshold
+
+    assert [window_threshold(n) for n in (0, 1, 5, WINDOW_THRESHOLD_VOICES)] == [WINDOW_THRESHOLD] * 4
+    values = [window_threshold(n) for n in (21, 40, 100, 1000, 10**6)]
+    assert all(a < b for a, b in zip([WINDOW_THRESHOLD] + values, values))
+    assert window_threshold(40) - WINDOW_THRESHOLD == pytest.approx(0.0557 * np.log(2), abs=1e-3)
+    assert window_threshold(100) == pytest.approx(0.762, abs=1e-3)
+    assert window_threshold(1000) == pytest.approx(0.890, abs=1e-3)

@@ -601,12 +601,14 @@ def _voice_check(ctx: CheckContext, windows: list, reason: str | None) -> tuple[
 
     Windows that fail the speech gate (music) are left out.  The decision
     statistic is the best window's CAM++ similarity, judged by
-    :data:`consentry.voice.score.WINDOW_THRESHOLD` (calibrated for a
-    maximum over windows); ``whole_score`` is the similarity of the mean
-    print of all speech windows.
+    :func:`consentry.voice.score.window_threshold` of the number of
+    creators compared (calibrated for a maximum over windows, per output);
+    ``whole_score`` is the similarity of the mean print of all speech
+    windows; ``creators_compared`` says how many creators the threshold
+    was set for.
     """
     from ..voice import decide
-    from ..voice.score import WINDOW_CALIBRATION, WINDOW_THRESHOLD
+    from ..voice.score import WINDOW_CALIBRATION, window_threshold
 
     if not windows:
         return [], reason or "no speech found"
@@ -627,15 +629,16 @@ def _voice_check(ctx: CheckContext, windows: list, reason: str | None) -> tuple[
         if v.creator not in best or best_s[j] > best_s[best[v.creator]]:
             best[v.creator] = j
     out = []
+    threshold = window_threshold(len(best))  # more creators compared, more chances of a false match
     for creator, j in best.items():
-        d = decide(float(best_s[j]), threshold=WINDOW_THRESHOLD, calibration=WINDOW_CALIBRATION)
+        d = decide(float(best_s[j]), threshold=threshold, calibration=WINDOW_CALIBRATION)
         w = speech[int(best_w[j])]
         unrelated = sorted(round(float(best_s[k]), 4) for k, u in enumerate(ctx.voices) if u.creator != creator)
         out.append({"voice_id": ctx.voices[j].voice_id, "creator": creator, "score": round(d.score, 4),
                     "threshold": d.threshold, "probability": round(d.probability, 4), "is_match": d.is_match,
                     "window_start_s": w.start_s, "window_end_s": w.end_s, "window_speech_s": w.speech_s,
                     "whole_score": round(float(whole_s[j]), 4), "speech_windows": len(speech),
-                    "unrelated_scores": unrelated})
+                    "creators_compared": len(best), "unrelated_scores": unrelated})
     return sorted(out, key=lambda f: -f["score"]), None
 
 

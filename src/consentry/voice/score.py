@@ -30,6 +30,7 @@ __all__ = [
     "decide",
     "equal_error_rate",
     "threshold_at_false_accept",
+    "window_threshold",
 ]
 
 
@@ -177,6 +178,32 @@ def decide(
 #: a false match (docs/voice.md).  The rate per output grows with the number
 #: of voices enrolled: per comparison it was 1 in 3,420 on half A.
 WINDOW_THRESHOLD = 0.672
+#: Number of enrolled creators :data:`WINDOW_THRESHOLD` was set for (half A's registry).
+WINDOW_THRESHOLD_VOICES = 20
+#: Rise of the threshold per e-fold of enrolled creators beyond that: the scale
+#: of an exponential fitted to the upper tail (top 10 %) of half A's
+#: non-target window scores (peaks over threshold), so that the expected
+#: number of false matches per output stays where it was at 20 voices.
+WINDOW_THRESHOLD_TAIL = 0.0557
+
+
+def window_threshold(n_creators: int) -> float:
+    """The window threshold for an output compared with ``n_creators`` enrolled creators.
+
+    Each creator compared is another chance of a false match, so the rate
+    per output grows with their number.  Up to
+    :data:`WINDOW_THRESHOLD_VOICES` the measured :data:`WINDOW_THRESHOLD`
+    holds; beyond, the threshold rises by ``WINDOW_THRESHOLD_TAIL * ln(n /
+    20)`` (0.039 per doubling: 0.762 at 100 creators, 0.890 at 1,000), which
+    keeps ``n`` times the per-comparison tail of half A's non-target scores
+    constant.  The extrapolation is a model: the data had 20 voices.
+    """
+    n = max(1, int(n_creators))
+    if n <= WINDOW_THRESHOLD_VOICES:
+        return WINDOW_THRESHOLD
+    return round(WINDOW_THRESHOLD + WINDOW_THRESHOLD_TAIL * math.log(n / WINDOW_THRESHOLD_VOICES), 4)
+
+
 #: Logistic fit of the same statistic on half A's target and non-target
 #: comparisons (P(same) = 0.83 at the threshold; the threshold decides).
 WINDOW_CALIBRATION = LogisticCalibration(slope=6.832, offset=-2.991)
