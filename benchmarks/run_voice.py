@@ -455,8 +455,17 @@ def windowed(args) -> dict:
         per_comparison = threshold_at_false_accept([v for r in fit for v in r["nontargets"]], false_accept_rate=0.01)
         per_output = threshold_at_false_accept([max(r["nontargets"], default=0.0) for r in fit], false_accept_rate=0.01)
         calib = LogisticCalibration.fit([r["target"] for r in fit], [v for r in fit for v in r["nontargets"]])
+        # Tail of the non-target scores (outputs with gated windows), peaks over the 90th percentile:
+        # an exponential's scale, from which score.window_threshold's rise with more creators comes.
+        fit_non = np.array([v for r in fit for v in r["nontargets"] if v > 0.0])
+        t0 = float(np.quantile(fit_non, 0.9))
+        tail_scale = float(np.mean(fit_non[fit_non > t0] - t0))
         entry: dict = {"threshold_per_comparison_1pct_half_A": round(per_comparison, 4),
                        "threshold_per_output_1pct_half_A": round(per_output, 4),
+                       "tail_half_A": {"above": round(t0, 4), "exponential_scale": round(tail_scale, 4),
+                                       "nontargets": int(fit_non.size),
+                                       "share_at_or_above_per_output_threshold": round(
+                                           float(np.mean(fit_non >= per_output)), 6)},
                        "calibration_half_A": {"slope": round(calib.slope, 3), "offset": round(calib.offset, 3)}}
         for half in ("A", "B"):
             for background in ("speech", "music"):

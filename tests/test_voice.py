@@ -433,6 +433,6 @@ def test_window_threshold_rises_with_the_creators_compared():
     assert [window_threshold(n) for n in (0, 1, 5, WINDOW_THRESHOLD_VOICES)] == [WINDOW_THRESHOLD] * 4
     values = [window_threshold(n) for n in (21, 40, 100, 1000, 10**6)]
     assert all(a < b for a, b in zip([WINDOW_THRESHOLD] + values, values))
-    assert window_threshold(40) - WINDOW_THRESHOLD == pytest.approx(0.0557 * np.log(2), abs=1e-3)
-    assert window_threshold(100) == pytest.approx(0.762, abs=1e-3)
-    assert window_threshold(1000) == pytest.approx(0.890, abs=1e-3)
+    assert window_threshold(40) - WINDOW_THRESHOLD == pytest.approx(0.0554 * np.log(2), abs=1e-3)
+    assert window_threshold(100) == pytest.approx(0.761, abs=1e-3)
+    assert window_threshold(1000) == pytest.approx(0.889, abs=1e-3)
