@@ -335,13 +335,36 @@ def speech_of(
     The same as :func:`embed_voice`, which returns only the print; the
     speech is empty when the print has no vector.
     """
-    encoder = encoder or load_encoder()
+    found = _analyse(samples, sample_rate_hz, encoder or load_encoder())
+    return found.x[found.kept], found.whole
+
+
+@dataclass(frozen=True)
+class _Analysis:
+    """What :func:`speech_of` and :func:`embed_voice_windows` share: the prepared clip, its speech, its print.
+
+    ``x`` is the clip at 16 kHz (loudness raised once it has sound), ``mask``
+    the voice-activity mask over it and ``kept`` the indices it keeps;
+    ``starts`` / ``partials`` the partial windows over the kept speech and
+    their embeddings. When ``whole`` has no vector, the arrays are empty.
+    """
+
+    x: np.ndarray
+    mask: np.ndarray
+    kept: np.ndarray
+    starts: list[int]
+    partials: np.ndarray
+    whole: VoicePrint
+
+
+def _analyse(samples: np.ndarray, sample_rate_hz: int, encoder: SpeakerEncoder) -> _Analysis:
+    """Prepare a clip, find its speech and embed it: the print, or the reason there is none."""
     engine = f"{ENGINE_NAME}/{ENGINE_VERSION}/{encoder.parameter_hash}"
     x, duration_s = _prepare(samples, sample_rate_hz)
-    empty = np.zeros(0, np.float32)
 
-    def nothing(reason: str, speech_s: float = 0.0) -> tuple[np.ndarray, VoicePrint]:
-        return empty, VoicePrint(None, duration_s, speech_s, 0, reason, engine)
+    def nothing(reason: str, speech_s: float = 0.0) -> _Analysis:
+        return _Analysis(x, np.zeros(0, bool), np.zeros(0, np.int64), [], np.zeros((0, 256), np.float32),
+                         VoicePrint(None, duration_s, speech_s, 0, reason, engine))
 
     if duration_s < MIN_DURATION_S:
         return nothing(f"clip is {duration_s:.2f} s long; a voice needs at least {MIN_DURATION_S:.0f} s of audio")
@@ -349,19 +372,18 @@ def speech_of(
         return nothing("clip is silent: no speech to compare")
     x = features.normalise_loudness(x)
     mask = features.speech_mask(x)
-    speech = x[: len(mask)][mask]
-    speech_s = len(speech) / features.SAMPLE_RATE_HZ
+    kept = np.flatnonzero(mask)
+    speech_s = len(kept) / features.SAMPLE_RATE_HZ
     if speech_s < MIN_SPEECH_S:
-        return nothing(
-            f"no speech found ({speech_s:.2f} s of voice-like sound, at least {MIN_SPEECH_S} s needed)",
-            speech_s,
-        )
-    starts, partials = _speech_partials(speech, encoder)
+        return nothing(f"no speech found ({speech_s:.2f} s of voice-like sound, at least {MIN_SPEECH_S} s needed)",
+                       speech_s)
+    starts, partials = _speech_partials(x[kept], encoder)
     mean = partials.mean(axis=0)
     norm = float(np.linalg.norm(mean))
     if norm == 0.0:
         return nothing("the model found no voice features in this clip", speech_s)
-    return speech, VoicePrint((mean / norm).astype(np.float32), duration_s, speech_s, len(starts), None, engine)
+    whole = VoicePrint((mean / norm).astype(np.float32), duration_s, speech_s, len(starts), None, engine)
+    return _Analysis(x, mask, kept, starts, partials, whole)
 
 
 def _prepare(samples: np.ndarray, sample_rate_hz: int) -> tuple[np.ndarray, float]:
@@ -458,32 +480,10 @@ def embed_voice_windows(
     -------
     VoiceTrack
     """
-    encoder = encoder or load_encoder()
-    engine = f"{ENGINE_NAME}/{ENGINE_VERSION}/{encoder.parameter_hash}"
-    x, duration_s = _prepare(samples, sample_rate_hz)
-    empty = np.zeros((0, 256), np.float32)
-
-    def nothing(reason: str, speech_s: float = 0.0) -> VoiceTrack:
-        return VoiceTrack(VoicePrint(None, duration_s, speech_s, 0, reason, engine), [], empty, np.zeros(0))
-
-    if duration_s < MIN_DURATION_S:
-        return nothing(f"clip is {duration_s:.2f} s long; a voice needs at least {MIN_DURATION_S:.0f} s of audio")
-    if not np.any(np.abs(x) > 1e-4):
-        return nothing("clip is silent: no speech to compare")
-    x = features.normalise_loudness(x)
-    mask = features.speech_mask(x)
-    kept = np.flatnonzero(mask)
-    speech = x[kept]
-    speech_s = len(speech) / features.SAMPLE_RATE_HZ
-    if speech_s < MIN_SPEECH_S:
-        return nothing(f"no speech found ({speech_s:.2f} s of voice-like sound, at least {MIN_SPEECH_S} s needed)",
-                       speech_s)
-    starts, partials = _speech_partials(speech, encoder)
-    mean = partials.mean(axis=0)
-    norm = float(np.linalg.norm(mean))
-    if norm == 0.0:
-        return nothing("the model found no voice features in this clip", speech_s)
-    whole = VoicePrint((mean / norm).astype(np.float32), duration_s, speech_s, len(starts), None, engine)
+    found = _analyse(samples, sample_rate_hz, encoder or load_encoder())
+    if not found.whole.has_speech:
+        return VoiceTrack(found.whole, [], found.partials, np.zeros(0))
+    x, mask, kept, starts, partials = found.x, found.mask, found.kept, found.starts, found.partials
     half = PARTIAL_FRAMES * features.HOP_SAMPLES // 2
     centre_idx = np.minimum(np.asarray(starts) * features.HOP_SAMPLES + half, len(kept) - 1)
     centres_s = kept[centre_idx] / features.SAMPLE_RATE_HZ
@@ -505,4 +505,4 @@ def embed_voice_windows(
                 windows.append(VoiceWindow(round(t0, 3), round(t1, 3), round(float(w_speech), 3),
                                            (v / n).astype(np.float32), int(sel.sum())))
         t0 += hop_s
-    return VoiceTrack(whole, windows, partials, centres_s)
+    return VoiceTrack(found.whole, windows, partials, centres_s)
