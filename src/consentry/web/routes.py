@@ -498,6 +498,11 @@ def claim_page(claim_id: str, request: Request, principal: Principal = page("cla
     return render(request, "claim.html.j2", title=f"Claim {claim['claim_id']}", claim=claim, titles=titles)
 
 
+def _form_note(form) -> str | None:
+    """A claim form's optional note: trimmed, at most 2,000 characters, None when empty."""
+    return (form.get("note") or "").strip()[:2000] or None
+
+
 async def _claim_form_action(request: Request, principal: Principal, claim_id: str, call) -> Response:
     form = await form_of(request)
 
@@ -516,7 +521,7 @@ async def claim_answer(claim_id: str, request: Request, principal: Principal = p
         answer = form.get("answer", "")
         if answer not in ("contest", "concede"):
             raise InputError("answer: choose contest or concede")
-        body = api_claims.AnswerIn(contest=answer == "contest", note=(form.get("note") or "").strip()[:2000] or None)
+        body = api_claims.AnswerIn(contest=answer == "contest", note=_form_note(form))
         return api_claims.answer_claim(claim_id, body, request, principal, reg)
 
     return await _claim_form_action(request, principal, claim_id, call)
@@ -526,7 +531,7 @@ async def claim_answer(claim_id: str, request: Request, principal: Principal = p
 async def claim_withdraw(claim_id: str, request: Request, principal: Principal = page("claims:act"),
                         claim=Depends(api_claims.claim_for("claims:act"))):
     def call(form, reg):
-        body = api_claims.NoteIn(note=(form.get("note") or "").strip()[:2000] or None)
+        body = api_claims.NoteIn(note=_form_note(form))
         return api_claims.withdraw_claim(claim_id, body, request, principal, reg)
 
     return await _claim_form_action(request, principal, claim_id, call)
@@ -536,7 +541,7 @@ async def claim_withdraw(claim_id: str, request: Request, principal: Principal =
 async def claim_note(claim_id: str, request: Request, principal: Principal = page("claims:act"),
                     claim=Depends(api_claims.claim_for("claims:act"))):
     def call(form, reg):
-        body = api_claims.NoteIn(note=(form.get("note") or "").strip()[:2000] or None)
+        body = api_claims.NoteIn(note=_form_note(form))
         return api_claims.note_claim(claim_id, body, request, principal, reg)
 
     return await _claim_form_action(request, principal, claim_id, call)
@@ -560,7 +565,7 @@ async def claim_resolve(claim_id: str, request: Request, principal: Principal = 
                        claim=Depends(api_claims.claim_for("claims:resolve"))):
     def call(form, reg):
         try:
-            body = api_claims.ResolveIn(for_party=form.get("for_party", ""), note=(form.get("note") or "").strip()[:2000] or None,
+            body = api_claims.ResolveIn(for_party=form.get("for_party", ""), note=_form_note(form),
                                         keep_losing_work=form.get("keep_losing_work") in ("1", "on", "true"))
         except ValidationError as exc:
             raise one_line_validation(exc) from None
