@@ -148,6 +148,43 @@ def test_percent_normalisation():
     assert normalize_pattern("/x y") == "/x%20y"
 
 
+# RFC 9309 §2.2.3 (the table after the special characters): a rule that means a literal "*" or "$"
+# writes it percent-encoded; (robots.txt line, URL path, allowed).
+RFC9309_ENCODED_SPECIALS = [
+    ("Disallow: /path/file-with-a-%2A.html", "/path/file-with-a-*.html", False),
+    ("Disallow: /path/foo-%24", "/path/foo-$", False),
+    ("Disallow: /path/file-with-a-%2a.html", "/path/file-with-a-*.html", False),   # hex case does not matter
+    ("Disallow: /path/file-with-a-%2A.html", "/path/file-with-a-b.html", True),    # %2A is no wildcard
+    ("Disallow: /path/file-with-a-%2A.html", "/path/file-with-a-%2A.html", False),  # the URL's own encoding
+    ("Disallow: /path/foo-%24", "/path/foo-", True),                                # %24 is no anchor
+    ("Disallow: /path/foo-%24", "/path/foo-$/bar", False),
+    ("Disallow: /path/*-%24", "/path/x-$", False),
+    ("Disallow: /path/a$b", "/path/a$b", False),                                    # a $ before the end is literal
+    ("Disallow: /path/foo$", "/path/foo$", True),                                   # a final $ still anchors
+    ("Disallow: /path/foo$", "/path/foo", False),
+]
+
+
+@pytest.mark.parametrize("line,path,allowed", RFC9309_ENCODED_SPECIALS)
+def test_encoded_asterisk_and_dollar_match_the_literal_characters(line, path, allowed):
+    robots = parse_robots(f"User-agent: *\n{line}\n")
+    assert match_crawler(robots, "GPTBot", path).allowed is allowed
+
+
+def test_tdmrep_location_with_an_encoded_asterisk(tmp_path):
+    """TDMRep locations use the robots.txt patterns: %2A is the character, not a wildcard."""
+    rules, _ = parse_tdmrep_json(json.dumps([{"location": "/works/file-with-a-%2A.mp3", "tdm-reservation": 1},
+                                             {"location": "/works/*", "tdm-reservation": 0}]))
+    assert match_tdmrep(rules, "/works/file-with-a-*.mp3").reservation == 1
+    assert match_tdmrep(rules, "/works/file-with-a-b.mp3").reservation == 0
+    site = tmp_path / "site"
+    (site / ".well-known").mkdir(parents=True)
+    (site / ".well-known" / "tdmrep.json").write_text(
+        json.dumps([{"location": "/works/foo-%24", "tdm-reservation": 1}]))
+    report = verify_target(site, path="/works/foo-$", user_agents=["GPTBot"])
+    assert report.verdicts["tdm"].decision == "deny"
+
+
 def test_content_usage_rules_follow_the_draft_example():
     """The robots.txt example of draft-ietf-aipref-attach: longest path wins; disallowed paths get none."""
     robots = parse_robots("User-Agent: *\nAllow: /\nDisallow: /never/\nContent-Usage: / train-ai=n\n"

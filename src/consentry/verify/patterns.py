@@ -9,6 +9,15 @@ Before comparison both the pattern and the path are normalised as RFC 9309
 percent-encoded as UTF-8, a percent-encoded *unreserved* character
 (``A-Z a-z 0-9 - . _ ~``) is decoded, every other percent-encoding is kept
 (with upper-case hex digits).  ``%2F`` therefore never matches ``/``.
+
+``*`` and ``$`` are special in a pattern only as written: a rule that means
+the character itself writes ``%2A`` or ``%24`` (RFC 9309 §2.2.3:
+``/path/file-with-a-%2A.html`` matches ``/path/file-with-a-*.html``,
+``/path/foo-%24`` matches ``/path/foo-$``).  So a path's ``*`` and ``$`` (which
+have no special meaning in a URL) are compared in their encoded form
+``%2A``/``%24``, and so is a ``$`` in a pattern that is not its last
+character (a literal).  A pattern's own ``*`` and final ``$`` stay wildcard and
+anchor.
 """
 
 from __future__ import annotations
@@ -23,7 +32,11 @@ _HEX = frozenset(b"0123456789abcdefABCDEF")
 MAX_PATTERN_CHARS = 4096
 
 
-def _normalize(text: str) -> str:
+_LITERAL_IN_PATH = {0x2A: "%2A", 0x24: "%24"}
+
+
+def _normalize(text: str, *, literal_specials: bool = False) -> str:
+    """Percent-normalise ``text``; ``literal_specials`` encodes ``*`` and ``$`` (a path's, never special)."""
     data = text.encode("utf-8", "surrogatepass")
     out: list[str] = []
     i, n = 0, len(data)
@@ -39,6 +52,8 @@ def _normalize(text: str) -> str:
             continue
         if b < 0x21 or b >= 0x7F:
             out.append(f"%{b:02X}")
+        elif literal_specials and b in _LITERAL_IN_PATH:
+            out.append(_LITERAL_IN_PATH[b])
         else:
             out.append(chr(b))
         i += 1
@@ -48,16 +63,25 @@ def _normalize(text: str) -> str:
 def normalize_path(path: str) -> str:
     """A URL path (with its ``?query``) ready for comparison with normalised patterns.
 
-    An empty path is ``/``.
+    An empty path is ``/``.  Its ``*`` and ``$`` come out as ``%2A`` and
+    ``%24``: what a rule writes to match them as characters.
     """
     if not path:
         return "/"
-    return _normalize(path)
+    return _normalize(path, literal_specials=True)
 
 
 def normalize_pattern(pattern: str) -> str:
-    """A robots.txt-style pattern ready for :func:`pattern_matches` (``*`` and final ``$`` kept)."""
-    return _normalize(pattern[:MAX_PATTERN_CHARS])
+    """A robots.txt-style pattern ready for :func:`pattern_matches`.
+
+    ``*`` and a final ``$`` are kept (wildcard, anchor); a ``$`` elsewhere is
+    a literal and comes out as ``%24``; ``%2A`` and ``%24`` stay encoded
+    (literal characters, RFC 9309 §2.2.3).
+    """
+    pattern = pattern[:MAX_PATTERN_CHARS]
+    if pattern.endswith("$"):
+        return _normalize(pattern[:-1], literal_specials=False).replace("$", "%24") + "$"
+    return _normalize(pattern).replace("$", "%24")
 
 
 def pattern_length(pattern: str) -> int:
