@@ -430,6 +430,56 @@ def sign_raw(path: Path, signer: SignerConfig, assertions: list[dict], *, mime: 
     path.write_bytes(out.getvalue())
 
 
+CREATED_BY_AI = {"label": "c2pa.actions.v2", "data": {"actions": [
+    {"action": "c2pa.created",
+     "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"}]}}
+
+
+def sign_with_cawg_identity(path: Path, signer: SignerConfig, assertions: list[dict], *,
+                            mime: str = "image/jpeg") -> None:
+    """Sign ``path`` in place as a CAWG-aware tool does: the manifest also gets a ``cawg.identity`` assertion
+    signed with the same (self-made) X.509 certificate, covering ``cawg.training-mining``.
+
+    c2pa-rs adds the identity assertion only when it signs with the signer of its settings
+    (``cawg_x509_signer``); c2pa-python 0.38 signs with that signer only when it believes the context
+    holds one, hence ``_has_signer``.
+    """
+    local = {"alg": signer.alg, "sign_cert": signer.cert_chain_pem.read_text(),
+             "private_key": signer.private_key_pem.read_text(), "tsa_url": None}
+    config = {"signer": {"local": local},
+              "cawg_x509_signer": {"local": dict(local, referenced_assertions=["cawg.training-mining"])},
+              "verify": {"remote_manifest_fetch": False, "ocsp_fetch": False},
+              "builder": {"thumbnail": {"enabled": False}}}
+    context = c2pa.Context(c2pa.Settings.from_dict(config))
+    context._has_signer = True
+    builder = c2pa.Builder({"claim_generator_info": [{"name": "cawg-tool", "version": "1.0"}],
+                            "assertions": assertions}, context)
+    out = io.BytesIO()
+    with open(path, "rb") as src:
+        builder.sign(mime, src, out)
+    path.write_bytes(out.getvalue())
+
+
+def test_a_cawg_identity_from_an_unknown_credential_is_trust_not_integrity(copy_of, pki):
+    """`cawg.x509.credential.untrusted` says only that the identity's signer is on no CAWG trust list:
+    the manifest is read (Valid, like `signingCredential.untrusted`), so its notAllowed is a deny."""
+    from consentry.verify import verify_target
+
+    path = copy_of("jpg")
+    sign_with_cawg_identity(path, pki["ana"], [CREATED_BY_AI, {"label": "cawg.training-mining", "data": {
+        "entries": {"cawg.ai_generative_training": {"use": "notAllowed"}}}}])
+    state = read_manifest_state(path, pki)
+    assert "cawg.identity" in [a["label"] for a in state.assertions]
+    signals, problems = read_embedded_signals(path, trust_anchors_pem=pki["ca"])
+    assert problems == []
+    c2pa_signals = [s for s in signals if s.format == "c2pa"]
+    assert [(s.use, s.decision) for s in c2pa_signals] == [("ai_generative", "deny")]
+    assert "cawg.x509.credential.untrusted" in c2pa_signals[0].detail["validation_status"]
+    report = verify_target(path)
+    assert report.verdicts["ai_generative"].decision == "deny"
+    assert report.problems == []
+
+
 def test_a_manifest_broken_after_signing_is_a_problem_not_a_signal(copy_of, pki):
     path = copy_of("mp3")
     embed_terms(path, WORK, terms_url=TERMS_URL, signer=pki["ana"])

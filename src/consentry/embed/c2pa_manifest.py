@@ -32,11 +32,20 @@ __all__ = ["SIGNING_ALGS", "c2pa_available", "sign_file", "read_manifest", "Mani
 
 SIGNING_ALGS = ("es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25519")
 TRAINING_MINING_LABELS = ("cawg.training-mining", "c2pa.training-mining")
-#: Validation codes about trust in the signer, not about the integrity of
+#: Validation codes about trust in a signer, not about the integrity of
 #: the manifest: a signature that checks out by an unknown signer is
 #: "Valid", reported with these codes; one by a trusted signer "Trusted".
+#: The C2PA ones (C2PA 2.x validation), and the two of the CAWG identity
+#: assertion 1.1 that only say its credential is not on the validator's
+#: trust list: ``cawg.x509.credential.untrusted`` (an X.509-signed identity
+#: assertion; c2pa-rs checks it against its separate CAWG trust list, so a
+#: manifest with one is "Valid" even with our trust anchors) and
+#: ``cawg.ica.untrusted_issuer`` (an identity claims aggregator's). Every
+#: other ``cawg.*`` failure (signature mismatch, invalid credential, outside
+#: validity, unsupported algorithm, ...) still makes the manifest unreadable.
 TRUST_CODES = frozenset({"signingCredential.untrusted", "timeStamp.untrusted", "signingCredential.ocsp.skipped",
-                         "signingCredential.ocsp.unknown"})
+                         "signingCredential.ocsp.unknown",
+                         "cawg.x509.credential.untrusted", "cawg.ica.untrusted_issuer"})
 
 
 def c2pa_available() -> str | None:
