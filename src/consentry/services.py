@@ -10,7 +10,6 @@ The CLI (and later the API and web app) are thin layers over :class:`Registry`.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -22,6 +21,7 @@ import numpy as np
 
 from .decode import decode_audio, iter_audio_files, read_tags
 from .errors import ConsentryError, DecodeError, InputError
+from .filehash import sha256_and_size
 from .fingerprint.music import engine
 from .fingerprint.music.params import DEFAULT_PARAMS, ENGINE_NAME, ENGINE_VERSION, MusicEngineParams
 from .registry.models import Match, Terms, Work, parse_date
@@ -69,11 +69,8 @@ class IdentifyResult:
 
 
 def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    """Hex SHA-256 of a file (see :func:`consentry.filehash.sha256_and_size`)."""
+    return sha256_and_size(path)[0]
 
 
 def _fingerprint_file(path: str, params: MusicEngineParams, melody: bool = False, match_spec: str | None = None,
@@ -284,6 +281,10 @@ class Registry:
                 sha = file_sha256(f)
             except OSError as exc:
                 summary.errors.append((str(f), exc.strerror or str(exc)))
+                done += 1
+                continue
+            except InputError as exc:
+                summary.errors.append((str(f), str(exc).removeprefix(f"{f}: ")))
                 done += 1
                 continue
             existing = self.store.live_works_with_sha256(sha)

@@ -44,6 +44,7 @@ import av
 import numpy as np
 
 from ..errors import DecodeError, InputError
+from ..heldfiles import held_reason
 
 __all__ = ["AUDIO_EXTENSIONS", "DecodedAudio", "decode_audio", "read_tags", "iter_audio_files"]
 
@@ -263,6 +264,9 @@ def _check_file(path: Path, label: str) -> None:
         raise DecodeError(label, "is a folder, not an audio file (give the files in it, or scan the folder)")
     if stat.S_ISREG(info.st_mode) and info.st_size == 0:
         raise DecodeError(label, "empty file")
+    held = held_reason(path)
+    if held is not None:
+        raise DecodeError(label, held)
     try:
         with open(path, "rb"):
             pass
@@ -532,6 +536,8 @@ def read_tags(path: str | os.PathLike) -> dict[str, str | None]:
         tags cannot be read (or that does not exist) gets all ``None``.
     """
     tags: dict[str, str | None] = dict.fromkeys(_TAG_KEYS)
+    if held_reason(path) is not None:
+        return tags
     try:
         with av.open("file:" + os.path.abspath(path), mode="r", metadata_errors="ignore") as container:
             found = _lower_keys(container.metadata)

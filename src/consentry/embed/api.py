@@ -403,6 +403,9 @@ def read_embedded_signals(path: str | os.PathLike, *, trust_anchors_pem: str | N
     problems: list[SignalProblem] = []
     try:
         kind = sniff_kind(location)
+    except InputError as exc:
+        problems.append(SignalProblem(format="file", source=location, message=str(exc)))
+        return signals, problems
     except (OSError, ValueError) as exc:
         problems.append(SignalProblem(format="c2pa", source=f"unreadable signal at {location}",
                                       message=f"cannot read the file ({getattr(exc, 'strerror', None) or exc})"))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+from ..heldfiles import refuse_held
+
 __all__ = ["KINDS", "sniff_kind", "sniff_bytes"]
 
 #: What each kind is, its MIME type (as c2pa-python names it) and the
@@ -72,8 +74,11 @@ def sniff_bytes(head: bytes) -> str | None:
 def sniff_kind(path: str | os.PathLike) -> str | None:
     """The kind of the file at ``path`` (see :func:`sniff_bytes`), or ``None``.
 
-    Raises ``OSError`` if the file cannot be read.
+    Raises ``OSError`` if the file cannot be read, and
+    :class:`~consentry.errors.InputError` if it is a file of a registry this
+    process has open (see :mod:`consentry.heldfiles`).
     """
+    refuse_held(path)
     with open(path, "rb") as handle:
         head = handle.read(64)
         kind = sniff_bytes(head)

@@ -16,6 +16,7 @@ from urllib.request import url2pathname
 
 from ..decode.audio import AUDIO_EXTENSIONS
 from ..errors import InputError
+from ..heldfiles import refuse_held
 from .archives import ArchiveLimits
 from .fetch import FetchOptions
 from .folder import AudioFileDataset, FolderDataset
@@ -103,6 +104,7 @@ def open_dataset(spec: str | os.PathLike, *, fetch_urls: bool = False, fetch: Fe
         return FolderDataset(path)
     if not stat.S_ISREG(info.st_mode):
         raise InputError(f"{text}: not a regular file or folder (a fifo, socket or device); {_WHAT_IS_READ}")
+    refuse_held(path, text)
     return _open_file(path, text, fetch_urls=fetch_urls, fetch=fetch, limits=limits, path_column=path_column)
 
 

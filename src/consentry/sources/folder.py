@@ -19,6 +19,7 @@ from typing import Callable, Iterator
 
 from ..decode.audio import AUDIO_EXTENSIONS
 from ..errors import InputError
+from ..heldfiles import held_by_this_process
 from .items import Dataset, DatasetItem
 from .sniff import SNIFF_BYTES, is_audio_media, sniff_media
 
@@ -118,6 +119,9 @@ class FolderDataset(Dataset):
                 self._skip("no extension, not a regular file")
                 return None
             return DatasetItem(item_id=rel, name=rel, error="not a regular file (a fifo, socket or device)")
+        if held_by_this_process(path) is not None:
+            self._skip("the registry's own database file (never read)")
+            return None
         if not extension:
             media = _sniff_file(path)
             if not is_audio_media(media):

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
 from ..errors import InputError
+from ..heldfiles import refuse_held
 
 __all__ = ["DatasetItem", "Dataset", "DEFAULT_MAX_ITEM_BYTES", "atomic_output", "format_bytes"]
 
@@ -93,6 +94,7 @@ class DatasetItem:
             return self.data
         if self.path is None:
             raise InputError(f"{self.name}: the item holds neither a path nor bytes")
+        refuse_held(self.path, self.name)
         try:
             with open(self.path, "rb") as handle:
                 data = handle.read(max_bytes + 1)

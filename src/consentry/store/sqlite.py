@@ -30,6 +30,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from .. import heldfiles
 from ..errors import NotARegistryError, RegistryError
 from .schema import MIGRATIONS, SCHEMA_VERSION  # noqa: F401  (re-exported)
 from .segments import build_directory
@@ -71,6 +72,8 @@ class SQLiteStore(SQLStore):
         self.index_dir = Path(str(path) + ".index")
         self.lock_path = Path(str(path) + ".lock")
         self._conn = conn
+        self._held = True
+        heldfiles.hold(path)
 
     @property
     def location(self) -> str:
@@ -99,28 +102,45 @@ class SQLiteStore(SQLStore):
             raise RegistryError(f"{p}: no registry here; register works first to create one")
         if not exists and not p.parent.exists():
             raise RegistryError(f"{p}: folder {p.parent} does not exist")
-        if exists:
-            with open(p, "rb") as fh:
-                head = fh.read(16)
-            if head != b"SQLite format 3\x00":
-                raise NotARegistryError(f"{p}: not a Consentry registry (not an SQLite database); name another file with --registry")
+        # The file is never opened with a plain handle: closing one would drop the POSIX locks
+        # that this process's other connections to it hold (see consentry.heldfiles).  SQLite
+        # itself says whether it is a database: reading its schema fails otherwise.
         try:
             conn = sqlite3.connect(p, timeout=30.0, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise NotARegistryError(f"{p}: cannot be opened as a registry ({exc})") from None
+        try:
+            if exists:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError:
+            conn.close()
+            raise NotARegistryError(f"{p}: not a Consentry registry (not an SQLite database); name another file with --registry") from None
+        try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.DatabaseError as exc:
+            conn.close()
             raise NotARegistryError(f"{p}: cannot be opened as a registry ({exc})") from None
         store = cls(p, conn)
         try:
             store._check_or_migrate()
         except sqlite3.DatabaseError as exc:
-            conn.close()
+            store.close()
             raise NotARegistryError(f"{p}: damaged or not a registry ({exc})") from None
         except BaseException:
-            conn.close()
+            store.close()
             raise
         return store
+
+    def close(self) -> None:
+        """Close the connection (and stop counting it among this process's holders of the file)."""
+        try:
+            super().close()
+        finally:
+            if self._held:
+                self._held = False
+                heldfiles.release(self.path)
 
     def _schema_version(self) -> int | None:
         tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
