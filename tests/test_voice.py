@@ -2,8 +2,9 @@
 
 Media are made here: a synthetic voiced signal (pulse train through
 formant resonators) and, where espeak-ng is installed, synthesised speech.
-Tests that need the model skip when the `resemblyzer` wheel (the weights)
-is not installed: ``pip install --no-deps resemblyzer==0.1.4``.
+Tests that need the model use the GE2E weights that ship inside consentry
+(``consentry/weights/ge2e-resemblyzer.npz``, see :mod:`consentry.weights`);
+they skip only on an install that lacks them.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Audio in, notes out: basic-pitch's ONNX model run through onnxruntime.
 
 The `basic-pitch` package (Spotify, Apache-2.0) ships its trained network as
-an ONNX file. Only that file is read here: the package's Python modules
-import TensorFlow and librosa, which Consentry does not install. Windowing,
-overlap handling and note extraction are written here.
+an ONNX file; consentry ships a copy of that file (from basic-pitch 0.4.0,
+see :mod:`consentry.weights`), so basic-pitch itself, whose Python modules
+import TensorFlow and librosa, is not needed. Windowing, overlap handling
+and note extraction are written here.
 
 The model
 ---------
@@ -45,6 +46,8 @@ from pathlib import Path
 
 import numpy as np
 
+from consentry import weights
+
 __all__ = [
     "MODEL_SAMPLE_RATE_HZ",
     "ModelUnavailable",
@@ -77,7 +80,7 @@ _MODEL_RELPATH = ("saved_models", "icassp_2022", "nmp.onnx")
 
 
 class ModelUnavailable(RuntimeError):
-    """basic-pitch's ONNX model or onnxruntime is not installed."""
+    """basic-pitch's ONNX model is missing from the install, or onnxruntime is not installed."""
 
 
 @dataclass(frozen=True)
@@ -118,13 +121,18 @@ class Posteriorgrams:
 
 
 def find_model_path() -> Path:
-    """Path of basic-pitch's ``nmp.onnx``, found without importing basic_pitch.
+    """Path of basic-pitch's ``nmp.onnx``: the copy inside consentry, else the basic-pitch package's.
+
+    The basic-pitch package is only located, never imported.
 
     Raises
     ------
     ModelUnavailable
-        If the basic-pitch package or its ONNX file is not installed.
+        If neither is there (an install of consentry without its package data).
     """
+    packaged = weights.find(weights.BASIC_PITCH_ONNX)
+    if packaged is not None:
+        return packaged.path
     spec = importlib.util.find_spec("basic_pitch")  # locates; does not execute the package
     locations = list(spec.submodule_search_locations or []) if spec is not None else []
     for location in locations:
@@ -132,7 +140,8 @@ def find_model_path() -> Path:
         if path.is_file():
             return path
     raise ModelUnavailable(
-        "basic-pitch's ONNX model is not installed; run: pip install --no-deps basic-pitch==0.4.0"
+        f"basic-pitch's ONNX model ({weights.BASIC_PITCH_ONNX}) is missing from this install of consentry; "
+        f"{weights.REINSTALL_HINT}"
     )
 
 

