@@ -93,10 +93,12 @@ def _findings(title: str = "Night Bus", creator: str = "Ana Lima") -> dict:
 @pytest.fixture(scope="module")
 def media(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("evidence-media")
+    fingerprint = key_fingerprint(load_or_create_signing_key(root))  # the key the bundles are signed with
     work = _melody(1, 9.0)
     output = np.concatenate([np.zeros(SR, np.float32), work[3 * SR:7 * SR], _melody(2, 2.0)])
     return {
         "root": root,
+        "fingerprint": fingerprint,
         "output": _wav(root / "generated_song.wav", output),
         "work": _wav(root / "night_bus.wav", work),
         "voice": _wav(root / "ana_voice.wav", _melody(5, 2.0)),
@@ -136,7 +138,7 @@ def _rezip(src: Path, dst: Path, *, replace: dict | None = None, drop: tuple = (
 
 def test_round_trip(bundle, media):
     assert bundle.name == "generated_song.evidence.zip"
-    result = verify_bundle(bundle)
+    result = verify_bundle(bundle, registry_fingerprint=media["fingerprint"])
     assert result.ok, result.failures
     assert result.key_fingerprint == key_fingerprint(load_or_create_signing_key(media["root"]))
     assert "VERIFIED" in format_verify_result(result)
@@ -185,7 +187,7 @@ def test_no_chromium_still_writes_bundle(media, tmp_path):
     manifest = json.loads(members["manifest.json"])
     assert manifest["pdf"]["included"] is False and "not installed" in manifest["pdf"]["reason"]
     assert "No PDF in this bundle" in members["report.html"].decode()
-    result = verify_bundle(path)
+    result = verify_bundle(path, registry_fingerprint=media["fingerprint"])
     assert result.ok, result.failures
     assert any(note.startswith("report.pdf: not in the bundle") for note in result.notes)
 
@@ -229,9 +231,9 @@ def _flip_one_character(data: bytes, old: bytes, new: bytes) -> bytes:
       "manifest.json.sig: signature does not verify"]),
 ], ids=["facts-edited", "signature-replaced", "report-edited", "extra-member", "member-removed",
         "manifest-removed", "key-swapped"])
-def test_tampering_names_the_reason(bundle, tmp_path, change, expected):
+def test_tampering_names_the_reason(bundle, media, tmp_path, change, expected):
     tampered = _rezip(bundle, tmp_path / "tampered.evidence.zip", **change(_members(bundle)))
-    result = verify_bundle(tampered)
+    result = verify_bundle(tampered, registry_fingerprint=media["fingerprint"])
     assert not result.ok
     for reason in expected:
         assert any(line.startswith(reason) for line in result.failures), (reason, result.failures)
@@ -239,7 +241,7 @@ def test_tampering_names_the_reason(bundle, tmp_path, change, expected):
     assert "FAILED" in format_verify_result(result)
 
 
-def test_manifest_listing_a_missing_file(bundle, tmp_path):
+def test_manifest_listing_a_missing_file(bundle, media, tmp_path):
     """A manifest re-signed to list an extra picture that is not in the zip."""
     key = Ed25519PrivateKey.generate()
     members = _members(bundle)
@@ -257,13 +259,14 @@ def test_manifest_listing_a_missing_file(bundle, tmp_path):
     with zipfile.ZipFile(path, "w") as z:
         for name, data in members.items():
             z.writestr(name, data)
-    result = verify_bundle(path)
+    result = verify_bundle(path, accept_any_signer=True)
     assert result.failures == ["manifest.json: lists report.pdf which is missing"]
-    # Re-signed by another key: consistent in itself, caught only by the published fingerprint.
-    original = verify_bundle(bundle).key_fingerprint
-    result = verify_bundle(path, expected_fingerprint=original)
-    assert any(line.startswith("signer.pub: key fingerprint") and "not the expected" in line
-               for line in result.failures)
+    # Re-signed by another key: consistent in itself, caught by the registry's own (or a published) fingerprint.
+    original = verify_bundle(bundle, registry_fingerprint=media["fingerprint"]).key_fingerprint
+    for kwargs in ({"registry_fingerprint": media["fingerprint"]}, {"expected_fingerprint": original}):
+        result = verify_bundle(path, **kwargs)
+        assert any(line.startswith("signer.pub: signed by unknown key") and key_fingerprint(key) in line
+                   for line in result.failures), result.failures
 
 
 # ---------------------------------------------------------------- hostile input
@@ -285,13 +288,13 @@ def _zip_with(path: Path, members: dict[str, bytes]) -> Path:
      "damaged or truncated zip"),
     (lambda d, b: d / "nothing-here.zip", "cannot be read"),
 ], ids=["parent-path", "absolute-path", "zip-bomb", "not-a-zip", "empty", "truncated", "missing"])
-def test_hostile_input_is_one_line_and_writes_nothing(bundle, tmp_path, make, expected):
+def test_hostile_input_is_one_line_and_writes_nothing(bundle, media, tmp_path, make, expected):
     work = tmp_path / "inner"
     work.mkdir()
     path = make(work, bundle)
     before = sorted(p.name for p in tmp_path.rglob("*"))
     cwd_before = sorted(os.listdir("."))
-    result = verify_bundle(path, files_dir=work, rematch=lambda p, f: {})
+    result = verify_bundle(path, registry_fingerprint=media["fingerprint"], files_dir=work, rematch=lambda p, f: {})
     assert not result.ok
     assert any(expected in line for line in result.failures), result.failures
     assert all("\n" not in line for line in result.failures)
@@ -333,7 +336,7 @@ def test_corrupt_key_is_a_clear_error_and_kept(tmp_path, media, content):
 # ---------------------------------------------------------------- rematch
 
 def test_rematch_reproduces(bundle, media):
-    result = verify_bundle(bundle, files_dir=media["root"], rematch=lambda path, facts: facts["findings"])
+    result = verify_bundle(bundle, registry_fingerprint=media["fingerprint"], files_dir=media["root"], rematch=lambda path, facts: facts["findings"])
     assert result.ok, result.failures
     assert result.reproduces is True
     assert any(line.startswith("rematch: reproduces (3 of 3 findings") for line in result.passed)
@@ -348,7 +351,7 @@ def test_rematch_with_different_offsets_names_the_finding(bundle, media):
         found["recording"][0]["query_start_s"] += 5.0
         return found
 
-    result = verify_bundle(bundle, files_dir=media["root"], rematch=rematch)
+    result = verify_bundle(bundle, registry_fingerprint=media["fingerprint"], files_dir=media["root"], rematch=rematch)
     assert result.reproduces is False
     assert len(result.failures) == 1
     line = result.failures[0]
@@ -361,7 +364,7 @@ def test_changed_file_in_files_dir_is_named(bundle, media, tmp_path):
     shutil.copy(media["output"], tmp_path / "generated_song.wav")
     with open(tmp_path / "generated_song.wav", "ab") as f:
         f.write(b"\0")
-    result = verify_bundle(bundle, files_dir=tmp_path)
+    result = verify_bundle(bundle, registry_fingerprint=media["fingerprint"], files_dir=tmp_path)
     assert any("generated_song.wav: SHA-256 differs from the output" in line for line in result.failures)
 
 
@@ -380,7 +383,7 @@ def test_untrusted_text_is_escaped(media, tmp_path):
     assert "default-src 'none'" in html
     # The facts keep the exact text; only the report neutralises it.
     assert json.loads(_members(path)["facts.json"])["findings"]["recording"][0]["title"] == title
-    assert verify_bundle(path).ok
+    assert verify_bundle(path, registry_fingerprint=media["fingerprint"]).ok
 
 
 def test_findings_that_json_cannot_carry_are_refused(media, tmp_path):
@@ -397,7 +400,7 @@ def test_findings_that_json_cannot_carry_are_refused(media, tmp_path):
 # ---------------------------------------------------------------- matched hashes
 
 def test_rematch_counts_the_matched_hashes_that_reproduce(bundle, media):
-    result = verify_bundle(bundle, files_dir=media["root"], rematch=lambda path, facts: facts["findings"])
+    result = verify_bundle(bundle, registry_fingerprint=media["fingerprint"], files_dir=media["root"], rematch=lambda path, facts: facts["findings"])
     assert "rematch: recording finding 1 (work w1, 'Night Bus'): 20 of 20 matched hashes reproduce" in result.passed
 
     def rematch(path: Path, facts: dict) -> dict:
@@ -406,7 +409,7 @@ def test_rematch_counts_the_matched_hashes_that_reproduce(bundle, media):
             h["hash"] += 1  # other hashes at the same offsets
         return found
 
-    result = verify_bundle(bundle, files_dir=media["root"], rematch=rematch)
+    result = verify_bundle(bundle, registry_fingerprint=media["fingerprint"], files_dir=media["root"], rematch=rematch)
     assert result.reproduces is False
     assert result.failures == ["rematch: recording finding 1 (work w1, 'Night Bus'): only 5 of its 20 matched hashes "
                                "reproduce (at least 50% needed)"]
@@ -430,7 +433,7 @@ def test_report_shows_matched_hashes_and_survives_hostile_rows(media, tmp_path):
     html = _members(path)["report.html"].decode()
     assert "<script>x" not in html and "&lt;script&gt;x" in html
     assert html.count("<circle") == 1  # only the well-formed row is drawn
-    assert verify_bundle(path).ok
+    assert verify_bundle(path, registry_fingerprint=media["fingerprint"]).ok
 
 
 def test_rematch_with_another_voice_model_says_it_cannot_rerun_the_voice(bundle, media):
@@ -443,7 +446,7 @@ def test_rematch_with_another_voice_model_says_it_cannot_rerun_the_voice(bundle,
         found["voice"] = []  # prints of the older model are not compared, so the re-run finds no voice
         return found
 
-    result = verify_bundle(bundle, files_dir=media["root"], rematch=rematch)
+    result = verify_bundle(bundle, registry_fingerprint=media["fingerprint"], files_dir=media["root"], rematch=rematch)
     assert result.reproduces is False and len(result.failures) == 1
     line = result.failures[0]
     assert line.startswith("rematch: voice finding 1 (voice v1") and "made with the voice model voice/1/" in line

@@ -336,6 +336,17 @@ def run_scan(ctx: JobContext) -> dict:
             "_done": summary["totals"]["items"]}
 
 
+def _without_server_paths(result: dict) -> dict:
+    """A check result as a job shows it: each finding's ``source`` path (another creator's upload, a server
+    folder) dropped; its ``source_name`` (a base name) stays."""
+    out = dict(result)
+    for kind in ("recording", "melody", "voice"):
+        if isinstance(out.get(kind), list):
+            out[kind] = [{k: v for k, v in item.items() if k != "source"} if isinstance(item, dict) else item
+                         for item in out[kind]]
+    return out
+
+
 def run_check(ctx: JobContext) -> dict:
     """Check one uploaded AI output; write its evidence bundle when something was found."""
     from .check.service import check_output, prepare_check, write_evidence
@@ -345,12 +356,12 @@ def run_check(ctx: JobContext) -> dict:
     res = check_output(check_ctx, p["path"])
     if res.error is not None:
         raise InputError(f"{p['name']}: {res.error.replace(str(p['path']), p['name'])}")
-    out = res.as_dict()
+    out = _without_server_paths(res.as_dict())
     out["output"] = p["name"]
     evidence = None
     if p.get("evidence", True) and res.has_findings:
         folder = ctx.settings.outputs_dir / ctx.job["job_id"]
-        bundle = write_evidence(check_ctx, res, folder, pdf=ctx.settings.evidence_pdf)
+        bundle = write_evidence(check_ctx, res, folder, pdf=ctx.settings.evidence_pdf, output_name=p["name"])
         evidence = bundle.name
     out["evidence"] = evidence
     out["_done"] = 1

@@ -315,7 +315,7 @@ def _identify_with_hashes(reg, samples: np.ndarray, *, offset_s: float, searched
         if w is None or w.removed_at is not None:
             continue
         out.append({
-            "work_id": w.work_id, "title": w.title, "source": w.source, "creator": w.creator,
+            "work_id": w.work_id, "title": w.title, "source_name": Path(w.source).name, "creator": w.creator,
             "terms": w.terms.describe(), "score": float(m.inliers), "confidence": engine.confidence(m.inliers),
             "query_start_s": round(m.query_start_frame / fps + offset_s, 3),
             "query_end_s": round(m.query_end_frame / fps + offset_s, 3),
@@ -676,13 +676,20 @@ def evidence_findings(ctx: CheckContext, res: CheckResult, *, all_voices: bool =
     return findings, references
 
 
-def write_evidence(ctx: CheckContext, res: CheckResult, out_dir: str | os.PathLike, *, pdf: bool = True) -> Path:
-    """Write the signed evidence bundle of one checked output with findings (docs/evidence.md)."""
+def write_evidence(ctx: CheckContext, res: CheckResult, out_dir: str | os.PathLike, *, pdf: bool = True,
+                   output_name: str | None = None) -> Path:
+    """Write the signed evidence bundle of one checked output with findings (docs/evidence.md).
+
+    ``output_name``: the output's file name as its sender knows it (a server
+    passes the upload's name); facts.json and the bundle's file name use it
+    instead of the name of ``res.output``, which may be a server-made path.
+    """
     from ..evidence import write_bundle
 
     findings, references = evidence_findings(ctx, res)
     return write_bundle(out_dir, output_path=res.output, findings=findings, references=references,
-                        registry_dir=ctx.registry.local_dir, tool_version=__version__, pdf=pdf)
+                        registry_dir=ctx.registry.local_dir, tool_version=__version__, pdf=pdf,
+                        output_name=output_name)
 
 
 def rematch_with(ctx: CheckContext) -> Callable[[Path, dict], dict]:

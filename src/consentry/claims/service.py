@@ -268,28 +268,29 @@ def _unsafe_member(name: str) -> bool:
 
 def _registry_key_fingerprint(registry) -> str | None:
     """Fingerprint of this registry's evidence key, when it has one (never makes a key)."""
-    from ..evidence.keys import KEY_FILE_NAME, key_fingerprint, load_or_create_signing_key
+    from ..evidence.keys import registry_key_fingerprint
 
-    try:
-        folder = Path(registry.local_dir)
-        if not (folder / KEY_FILE_NAME).is_file():
-            return None
-        return key_fingerprint(load_or_create_signing_key(folder))
-    except Exception:  # noqa: BLE001 - the comparison is informative only
-        return None
+    return registry_key_fingerprint(Path(registry.local_dir))
 
 
 def submit_evidence(registry, claim_id: str, bundle: str | os.PathLike, *, actor: Actor, evidence_dir: str | os.PathLike,
                     note: str | None = None, now: str | datetime | None = None,
-                    max_bytes: int = MAX_EVIDENCE_BYTES) -> Claim:
+                    max_bytes: int = MAX_EVIDENCE_BYTES, name: str | None = None) -> Claim:
     """A party (or an admin) submits an evidence bundle (``consentry check --evidence``) to a claim.
 
     The file is copied into ``evidence_dir/<claim_id>/`` under a name made
     here (``<seq>-<sha256 prefix>.evidence.zip``; the given name is never
     used), verified there with :func:`consentry.evidence.verify_bundle`, and
     recorded in the event with its SHA-256, size, the verification outcome
-    (``verified`` and the failures), the signing key's fingerprint and
-    whether it is this registry's key.
+    (``verified`` and the failures), the signing key's fingerprint, whether
+    it is this registry's key (``signed_by_this_registry``) and this
+    registry's key fingerprint. A bundle is ``verified`` only when it is
+    intact *and* signed by this registry's key: a bundle re-signed with any
+    other key fails, naming that key.
+
+    ``name`` is the file's name as its sender knows it (the server passes
+    the upload's file name; default the name of ``bundle``); it is recorded
+    as metadata and used in the messages, never as a path.
 
     A bundle that is a readable evidence bundle but fails verification
     (tampered, signed by an unknown key) is *stored and marked failing*: the
@@ -305,8 +306,10 @@ def submit_evidence(registry, claim_id: str, bundle: str | os.PathLike, *, actor
     when = _now(now)
     # Refuse an action the state machine refuses before copying anything.
     apply(claim, "evidence", actor=actor, at=when, evidence={"check": True})
+    from ..uploads import sanitize_name
+
     src = Path(bundle)
-    shown = str(bundle)
+    shown = sanitize_name(name) if name is not None else str(bundle)
     try:
         if not src.is_file():
             raise InputError(f"{shown}: no such file (give the .evidence.zip that `consentry check --evidence` wrote)")
@@ -342,7 +345,8 @@ def submit_evidence(registry, claim_id: str, bundle: str | os.PathLike, *, actor
             raise InputError(f"{shown}: not a zip file, so not an evidence bundle") from None
         if bad:
             raise InputError(f"{shown}: member {bad[0][:80]!r} points outside the bundle; refused, nothing stored")
-        result = verify_bundle(tmp)
+        ours = _registry_key_fingerprint(registry)
+        result = verify_bundle(tmp, registry_fingerprint=ours)
         if result.facts is None:
             why = result.failures[0].replace(str(tmp), shown) if result.failures else "no facts.json"
             raise InputError(f"{shown}: not an evidence bundle ({why[:200]})")
@@ -354,13 +358,14 @@ def submit_evidence(registry, claim_id: str, bundle: str | os.PathLike, *, actor
         tmp.unlink(missing_ok=True)
         raise
     output = result.facts.get("output") if isinstance(result.facts.get("output"), dict) else {}
-    ours = _registry_key_fingerprint(registry)
     record = {
-        "file": str(final), "name": src.name[:200], "sha256": sha, "bytes": copied, "verified": result.ok,
+        "file": str(final), "name": (sanitize_name(name) if name is not None else src.name)[:200], "sha256": sha,
+        "bytes": copied, "verified": result.ok,
         "failures": [line.replace(str(tmp), final.name)[:300] for line in result.failures[:20]],
         "key_fingerprint": result.key_fingerprint, "output_sha256": output.get("sha256"),
         "checked_at": result.facts.get("checked_at"),
-        "signed_by_this_registry": (result.key_fingerprint == ours) if ours and result.key_fingerprint else None,
+        "signed_by_this_registry": result.signer == "registry",
+        "registry_key_fingerprint": ours,
     }
     try:
         return act(registry, claim.claim_id, "evidence", actor=actor, note=note, now=when, evidence=record)

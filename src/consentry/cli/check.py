@@ -177,26 +177,53 @@ def evidence_verify(
     bundle: Path = typer.Argument(..., help="An .evidence.zip bundle."),
     files: Optional[Path] = typer.Option(None, "--files", help="Folder with the output and reference files (found by SHA-256)."),
     rematch: bool = typer.Option(False, "--rematch", help="Re-run the checks on the output found in --files against the registry."),
-    fingerprint: Optional[str] = typer.Option(None, "--fingerprint", help="The signing key fingerprint the registry publishes (sha256:...)."),
+    trust_key: Optional[List[Path]] = typer.Option(None, "--trust-key", help="Also accept bundles signed by this key: a PEM "
+                                                   "public key (e.g. the one another registry publishes) or a file "
+                                                   "holding its sha256:... fingerprint. Repeat for several."),
+    fingerprint: Optional[str] = typer.Option(None, "--fingerprint", help="Also accept the key with this fingerprint (sha256:...), e.g. the one a registry publishes."),
+    accept_any_signer: bool = typer.Option(False, "--accept-any-signer", help="Accept a key that is neither this registry's nor "
+                                           "trusted: check integrity only (the signer is then unknown)."),
 ) -> None:
-    """Check a bundle's signatures and hashes (and, with --files/--rematch, the files and the findings).
+    """Check a bundle's signatures, its signer and its hashes (and, with --files/--rematch, the files and the findings).
 
-    Exit codes: 0 verified (and reproduced, with --rematch); 1 otherwise.
+    The bundle must be signed by this registry's evidence key (--registry),
+    or by a key given with --trust-key/--fingerprint; any other key fails,
+    naming both fingerprints, unless --accept-any-signer (integrity only).
+    Without a registry here, give the key to trust.
+
+    Exit codes: 0 verified (and reproduced, with --rematch; with
+    --accept-any-signer, intact but signed by an unknown key); 1 otherwise.
     """
-    from ..evidence import format_verify_result, verify_bundle
+    from ..errors import ConsentryError, InputError
+    from ..evidence import format_verify_result, read_trusted_key, registry_key_fingerprint, verify_bundle
 
     if rematch and files is None:
-        from ..errors import InputError
-
         raise InputError("--rematch needs --files DIR holding the checked output")
-    if rematch:
-        from ..check.service import prepare_check, rematch_with
-
-        with _open(create=False) as reg:
-            result = verify_bundle(bundle, files_dir=files, rematch=rematch_with(prepare_check(reg)),
-                                   expected_fingerprint=fingerprint)
+    trusted = {read_trusted_key(p): str(p) for p in trust_key or []}
+    try:
+        reg = _open(create=False)
+    except ConsentryError as exc:
+        if rematch:
+            raise
+        reg = None
+        if not (trusted or fingerprint or accept_any_signer):
+            err_console.print(f"[yellow]no registry here[/] ({exc}); so there is no registry key to compare the "
+                              "signer with: give the key to trust with --trust-key FILE or --fingerprint sha256:..., "
+                              "or --accept-any-signer for integrity only", highlight=False)
+    if reg is None:
+        result = verify_bundle(bundle, files_dir=files, trusted_fingerprints=trusted, expected_fingerprint=fingerprint,
+                               accept_any_signer=accept_any_signer)
     else:
-        result = verify_bundle(bundle, files_dir=files, expected_fingerprint=fingerprint)
+        with reg:
+            ours = registry_key_fingerprint(reg.local_dir)
+            checker = None
+            if rematch:
+                from ..check.service import prepare_check, rematch_with
+
+                checker = rematch_with(prepare_check(reg))
+            result = verify_bundle(bundle, files_dir=files, rematch=checker, registry_fingerprint=ours,
+                                   trusted_fingerprints=trusted, expected_fingerprint=fingerprint,
+                                   accept_any_signer=accept_any_signer)
     typer.echo(format_verify_result(result))
     if not result.ok or (rematch and result.reproduces is not True):
         raise typer.Exit(EXIT_ERROR)

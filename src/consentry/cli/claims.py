@@ -80,6 +80,7 @@ def _print_claims(claims) -> None:
 
 def _print_claim(c, actor=None) -> None:
     from ..claims.model import STATE_WORDS, allowed_actions
+    from ..evidence.verify import short_fingerprint
 
     table = Table(show_header=False, title=f"claim {c.claim_id}", title_justify="left")
     table.add_row("kind", c.kind)
@@ -109,7 +110,12 @@ def _print_claim(c, actor=None) -> None:
         if e.evidence:
             ev = e.evidence
             detail = (detail + " " if detail else "") + (
-                f"bundle {ev.get('sha256', '')[:16]} {'VERIFIED' if ev.get('verified') else 'FAILED verification'}"
+                f"bundle {ev.get('sha256', '')[:16]} "
+                + (f"signed by this registry (key {short_fingerprint(ev.get('key_fingerprint'))}) "
+                   + ("VERIFIED" if ev.get("verified") else "FAILED verification")
+                   if ev.get("signed_by_this_registry") else
+                   f"signed by an unknown key {short_fingerprint(ev.get('key_fingerprint'))}, NOT verified"
+                   if ev.get("key_fingerprint") else "FAILED verification")
                 + (f": {ev['failures'][0]}" if ev.get("failures") else ""))
         events.add_row(str(e.seq), e.at, f"{e.actor} ({e.role})", e.action,
                        e.to_state if e.to_state == e.from_state else f"{e.from_state} -> {e.to_state}", detail)

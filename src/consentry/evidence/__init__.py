@@ -6,8 +6,10 @@ party verifies a bundle with nothing but openssl.
 
 from .bundle import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, MEMBER_NAMES, bundle_name, write_bundle
 from .canonical import canonical_json
-from .keys import KEY_FILE_NAME, EvidenceKeyError, key_fingerprint, load_or_create_signing_key
-from .verify import OFFSET_TOLERANCE_S, VerifyResult, compare_findings, format_verify_result, verify_bundle
+from .keys import (KEY_FILE_NAME, EvidenceKeyError, key_fingerprint, load_or_create_signing_key, read_trusted_key,
+                   registry_key_fingerprint)
+from .verify import (OFFSET_TOLERANCE_S, VerifyResult, compare_findings, format_verify_result, short_fingerprint,
+                     verify_bundle)
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -23,6 +25,9 @@ __all__ = [
     "format_verify_result",
     "key_fingerprint",
     "load_or_create_signing_key",
+    "read_trusted_key",
+    "registry_key_fingerprint",
+    "short_fingerprint",
     "verify_bundle",
     "write_bundle",
 ]

@@ -105,12 +105,33 @@ def _collect_terms(findings: dict) -> dict:
     return terms
 
 
+def _base_name(name: str) -> str:
+    """The last component of a file name or path (either slash), never empty."""
+    return str(name).replace("\\", "/").rstrip("/").split("/")[-1] or "output"
+
+
+def _without_paths(findings: dict) -> dict:
+    """``findings`` with each finding's ``source`` path replaced by ``source_name`` (its base name)."""
+    out = dict(findings)
+    for kind in _FINDING_KINDS:
+        items = out.get(kind)
+        if isinstance(items, list):
+            out[kind] = [{**{k: v for k, v in item.items() if k != "source"},
+                          **({"source_name": _base_name(item["source"])}
+                             if isinstance(item.get("source"), str) and "source_name" not in item else {})}
+                         if isinstance(item, dict) else item for item in items]
+    return out
+
+
 def build_facts(*, output_path: Path, findings: dict, references: list[dict], tool_version: str,
-                checked_at: str) -> tuple[dict, dict[str, Path]]:
+                checked_at: str, output_name: str | None = None) -> tuple[dict, dict[str, Path]]:
     """The facts of a bundle, and the reference files found on disk by id.
 
     Missing reference files are listed with ``"sha256": null`` and
-    ``"present": false``; they do not stop the bundle.
+    ``"present": false``; they do not stop the bundle. Files are named by
+    base name only (``output_name`` for the output when given); a finding's
+    ``source`` (a path) becomes ``source_name`` (its base name): no local or
+    server path leaves in the facts.
     """
     output_sha, output_size = file_sha256(output_path)
     found: dict[str, Path] = {}
@@ -127,7 +148,7 @@ def build_facts(*, output_path: Path, findings: dict, references: list[dict], to
         else:
             entry["sha256"], entry["size_bytes"], entry["present"] = None, None, False
         reference_facts.append(entry)
-    plain = to_plain(findings, where="findings")
+    plain = _without_paths(to_plain(findings, where="findings"))
     body = {key: value for key, value in plain.items() if key not in ("engines", "terms")}
     for kind in _FINDING_KINDS:
         body.setdefault(kind, [])
@@ -136,7 +157,8 @@ def build_facts(*, output_path: Path, findings: dict, references: list[dict], to
         "format_version": BUNDLE_FORMAT_VERSION,
         "tool": {"name": "consentry", "version": str(tool_version)},
         "checked_at": checked_at,
-        "output": {"name": output_path.name, "sha256": output_sha, "size_bytes": output_size},
+        "output": {"name": _base_name(output_name) if output_name else output_path.name, "sha256": output_sha,
+                   "size_bytes": output_size},
         "references": reference_facts,
         "engines": plain.get("engines") or [],
         "terms_in_force": to_plain(_collect_terms(findings), where="findings.terms"),
@@ -291,7 +313,7 @@ def _zip_bytes(members: Iterable[tuple[str, bytes]], *, date_time: tuple[int, ..
 def write_bundle(out_dir: str | os.PathLike, *, output_path: str | os.PathLike, findings: dict,
                  references: list[dict], registry_dir: str | os.PathLike, tool_version: str,
                  now: dt.datetime | None = None, pdf: bool = True,
-                 chromium: str | os.PathLike | None = None) -> Path:
+                 chromium: str | os.PathLike | None = None, output_name: str | None = None) -> Path:
     """Write ``out_dir/<output stem>.evidence.zip`` for one checked output.
 
     Parameters
@@ -320,6 +342,10 @@ def write_bundle(out_dir: str | os.PathLike, *, output_path: str | os.PathLike, 
         Print report.html to report.pdf with Chromium (default True).
     chromium : path, optional
         Chromium executable; default the first found on ``PATH``.
+    output_name : str, optional
+        The output's file name as its sender knows it (a server passes the
+        upload's name): facts.json names the output by it and the bundle is
+        ``<its stem>.evidence.zip``. Default: the name of ``output_path``.
 
     Returns
     -------
@@ -342,7 +368,8 @@ def write_bundle(out_dir: str | os.PathLike, *, output_path: str | os.PathLike, 
     checked_at = _utc_iso(now)
     try:
         facts, reference_paths = build_facts(output_path=output_path, findings=findings, references=references,
-                                             tool_version=tool_version, checked_at=checked_at)
+                                             tool_version=tool_version, checked_at=checked_at,
+                                             output_name=output_name)
         facts_bytes = canonical_json(facts)
     except ValueError as exc:
         raise InputError(f"{output_path}: findings cannot be written as evidence ({exc})") from None
@@ -380,7 +407,7 @@ def write_bundle(out_dir: str | os.PathLike, *, output_path: str | os.PathLike, 
                       date_time=(max(1980, stamp.year), stamp.month, stamp.day, stamp.hour, stamp.minute,
                                  stamp.second))
     folder = Path(out_dir)
-    target = folder / bundle_name(output_path)
+    target = folder / bundle_name(_base_name(output_name) if output_name else output_path)
     temporary = folder / f".{target.name}.{secrets.token_hex(6)}.tmp"
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -32,6 +32,8 @@ __all__ = [
     "key_fingerprint",
     "load_or_create_signing_key",
     "public_key_pem",
+    "read_trusted_key",
+    "registry_key_fingerprint",
 ]
 
 #: Name of the key file inside the registry's folder.
@@ -121,3 +123,44 @@ def load_or_create_signing_key(registry_dir: str | os.PathLike) -> Ed25519Privat
         except FileNotFoundError:
             pass
     return _read_key(path)
+
+
+def registry_key_fingerprint(registry_dir: str | os.PathLike) -> str | None:
+    """Fingerprint of the registry's evidence key, or None when it has none yet (never makes a key).
+
+    Raises
+    ------
+    EvidenceKeyError
+        The key file exists but is unreadable or not an Ed25519 private key.
+    """
+    path = Path(registry_dir) / KEY_FILE_NAME
+    if not (path.exists() or path.is_symlink()):
+        return None
+    return key_fingerprint(_read_key(path))
+
+
+def read_trusted_key(path: str | os.PathLike) -> str:
+    """The fingerprint of a key someone chose to trust: a PEM public key (e.g. a bundle's ``signer.pub``,
+    a registry's published key) or a text file holding its ``sha256:<hex>`` fingerprint.
+
+    Raises
+    ------
+    EvidenceKeyError
+        The file cannot be read or holds neither.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()[:65536]
+    except OSError as exc:
+        raise EvidenceKeyError(f"{path}: cannot read the trusted key ({exc.strerror or exc})") from None
+    text = data.decode("ascii", "replace").strip()
+    if text.lower().startswith("sha256:") and len(text) == 71 and all(c in "0123456789abcdef" for c in text[7:].lower()):
+        return text.lower()
+    try:
+        key = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        key = None
+    if not isinstance(key, Ed25519PublicKey):
+        raise EvidenceKeyError(f"{path}: not an Ed25519 public key in PEM, nor a sha256:<64 hex digits> fingerprint; "
+                               "give the key the registry publishes (or a bundle's signer.pub)")
+    return key_fingerprint(key)

@@ -17,7 +17,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Mapping
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
@@ -34,6 +34,7 @@ __all__ = [
     "OFFSET_TOLERANCE_S",
     "VOICE_SCORE_TOLERANCE",
     "VerifyResult",
+    "short_fingerprint",
     "compare_findings",
     "format_verify_result",
     "verify_bundle",
@@ -63,6 +64,20 @@ HASHES_REPRODUCE_SHARE = 0.5
 Rematch = Callable[[Path, dict], dict]
 
 
+def short_fingerprint(fingerprint: str | None) -> str:
+    """The first 16 hex digits of a ``sha256:<hex>`` key fingerprint and an ellipsis, for people (``ab12cd34ef567890…``)."""
+    if not fingerprint:
+        return "(none)"
+    text = str(fingerprint).strip().lower()
+    text = text[len("sha256:"):] if text.startswith("sha256:") else text
+    return text[:16] + "…"
+
+
+def _normal_fingerprint(fingerprint: str) -> str:
+    text = str(fingerprint).strip().lower()
+    return text if text.startswith("sha256:") else "sha256:" + text
+
+
 @dataclass
 class VerifyResult:
     """What :func:`verify_bundle` found.
@@ -80,8 +95,14 @@ class VerifyResult:
         Things that are not failures but a reader should know (no PDF, a
         file not at hand, a rematch not run).
     key_fingerprint : str or None
-        ``sha256:<hex>`` of the signing key in the bundle; compare it with
-        the fingerprint the registry publishes.
+        ``sha256:<hex>`` of the signing key in the bundle.
+    registry_fingerprint : str or None
+        ``sha256:<hex>`` of this registry's key, when one was given.
+    signer : {"registry", "trusted", "unknown"} or None
+        Whose key signed: this registry's, a key the caller trusts
+        explicitly, or an unknown key (a failure unless the caller accepted
+        any signer: then the bundle is checked for integrity only). None when
+        the bundle has no readable key.
     facts : dict or None
         facts.json, when it could be read.
     reproduces : bool or None
@@ -93,6 +114,8 @@ class VerifyResult:
     passed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     key_fingerprint: str | None = None
+    registry_fingerprint: str | None = None
+    signer: str | None = None
     facts: dict | None = None
     reproduces: bool | None = None
 
@@ -421,8 +444,37 @@ def _rematch(rematch: Rematch, output_path: Path, facts: dict, tolerance_s: floa
                          for label, listed, again in hash_counts if again >= HASHES_REPRODUCE_SHARE * listed)
 
 
+def _check_signer(result: VerifyResult, *, trusted: dict[str, str], accept_any_signer: bool) -> None:
+    """Whose key signed, against this registry's key and the keys the caller trusts; a failure when nobody vouches for it."""
+    fp, ours = result.key_fingerprint, result.registry_fingerprint
+    if ours is not None and fp == ours:
+        result.signer = "registry"
+        result.passed.append(f"signer.pub: signed by this registry (key {short_fingerprint(fp)})")
+        return
+    if fp in trusted:
+        result.signer = "trusted"
+        result.passed.append(f"signer.pub: signed by key {short_fingerprint(fp)}, trusted explicitly ({trusted[fp]})")
+        return
+    result.signer = "unknown"
+    if accept_any_signer:
+        result.notes.append(f"signer.pub: signed by unknown key {short_fingerprint(fp)} ({fp}), integrity only: the "
+                            "signatures prove the bundle is unchanged since that key signed it, not who signed it")
+        return
+    if ours is not None:
+        result.failures.append(f"signer.pub: signed by unknown key {short_fingerprint(fp)} ({fp}), not by this "
+                               f"registry's key {short_fingerprint(ours)}; if you trust the signer, give its key "
+                               "with --trust-key FILE (or --accept-any-signer for integrity only)")
+    elif trusted:
+        result.failures.append(f"signer.pub: signed by unknown key {short_fingerprint(fp)} ({fp}), none of the "
+                               f"{len(trusted)} trusted key(s) given")
+    else:
+        result.failures.append(f"signer.pub: signed by key {short_fingerprint(fp)} ({fp}), but there is no registry "
+                               "key here to compare it with; give the key the registry publishes with --trust-key "
+                               "FILE or --fingerprint sha256:..., or --accept-any-signer for integrity only")
+
+
 def _verify(path: Path, result: VerifyResult, *, files_dir: Path | None, rematch: Rematch | None,
-            expected_fingerprint: str | None, tolerance_s: float) -> None:
+            trusted: dict[str, str], accept_any_signer: bool, tolerance_s: float) -> None:
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -464,9 +516,7 @@ def _verify(path: Path, result: VerifyResult, *, files_dir: Path | None, rematch
         if manifest and manifest.get("key_fingerprint") != result.key_fingerprint:
             result.failures.append(f"manifest.json: key fingerprint {manifest.get('key_fingerprint')} "
                                    f"is not that of signer.pub ({result.key_fingerprint})")
-        if expected_fingerprint is not None and expected_fingerprint.strip().lower() != result.key_fingerprint:
-            result.failures.append(f"signer.pub: key fingerprint {result.key_fingerprint} is not the expected "
-                                   f"{expected_fingerprint.strip()} (signed by another key)")
+        _check_signer(result, trusted=trusted, accept_any_signer=accept_any_signer)
     facts = _check_facts(members, result)
     result.facts = facts
     if facts is None:
@@ -482,9 +532,19 @@ def _verify(path: Path, result: VerifyResult, *, files_dir: Path | None, rematch
 
 
 def verify_bundle(path: str | os.PathLike, *, files_dir: str | os.PathLike | None = None,
-                  rematch: Rematch | None = None, expected_fingerprint: str | None = None,
+                  rematch: Rematch | None = None, registry_fingerprint: str | None = None,
+                  trusted_fingerprints: Iterable[str] | Mapping[str, str] = (),
+                  expected_fingerprint: str | None = None, accept_any_signer: bool = False,
                   tolerance_s: float = OFFSET_TOLERANCE_S) -> VerifyResult:
     """Check an evidence bundle and say exactly what fails.
+
+    Signatures alone prove nothing about who made a bundle: anyone can sign
+    with a key of their own and put it in ``signer.pub``. So the signing key
+    must be this registry's (``registry_fingerprint``) or one the caller
+    trusts explicitly (``trusted_fingerprints``); any other key is a failure
+    naming both fingerprints, unless ``accept_any_signer`` (then the bundle
+    is checked for integrity only, and a note says so). With no registry key
+    and no trusted key given, every bundle fails: say whose key to trust.
 
     Parameters
     ----------
@@ -498,9 +558,21 @@ def verify_bundle(path: str | os.PathLike, *, files_dir: str | os.PathLike | Non
         output found in ``files_dir``; the result is compared with the
         bundle's findings (:func:`compare_findings`). Run only when the
         bundle itself verifies.
+    registry_fingerprint : str, optional
+        ``sha256:<hex>`` of this registry's evidence key
+        (:func:`consentry.evidence.keys.key_fingerprint`); None when there
+        is no registry (or it has no key yet).
+    trusted_fingerprints : iterable of str, or mapping str -> str, optional
+        Other keys to accept (``sha256:<hex>``), e.g. another registry's
+        published key; a mapping gives each one's origin (a file name) for
+        the report.
     expected_fingerprint : str, optional
-        The fingerprint the registry publishes (``sha256:<hex>``); a bundle
-        signed by another key then fails.
+        One more trusted fingerprint (kept for callers of format version 1
+        verifiers; same as listing it in ``trusted_fingerprints``).
+    accept_any_signer : bool
+        Accept a key that is neither this registry's nor trusted: the
+        bundle is then checked for integrity only (``signer == "unknown"``,
+        with a note).
     tolerance_s : float
         Largest difference of offsets (seconds) for a match to reproduce.
 
@@ -509,10 +581,16 @@ def verify_bundle(path: str | os.PathLike, *, files_dir: str | os.PathLike | Non
     VerifyResult
         Never raises for anything in the bundle or the files.
     """
-    result = VerifyResult(path=str(path))
+    result = VerifyResult(path=str(path),
+                          registry_fingerprint=_normal_fingerprint(registry_fingerprint) if registry_fingerprint else None)
+    given = trusted_fingerprints if isinstance(trusted_fingerprints, Mapping) else {
+        fp: "given" for fp in trusted_fingerprints}
+    trusted = {_normal_fingerprint(fp): str(origin) for fp, origin in given.items() if fp}
+    if expected_fingerprint:
+        trusted.setdefault(_normal_fingerprint(expected_fingerprint), "--fingerprint")
     try:
         _verify(Path(path), result, files_dir=Path(files_dir) if files_dir is not None else None,
-                rematch=rematch, expected_fingerprint=expected_fingerprint, tolerance_s=tolerance_s)
+                rematch=rematch, trusted=trusted, accept_any_signer=accept_any_signer, tolerance_s=tolerance_s)
     except Exception as exc:  # last resort: a bundle must never crash the verifier
         result.failures.append(f"{path}: could not be verified ({type(exc).__name__}: {_one_line(exc)})")
     return result
@@ -520,10 +598,21 @@ def verify_bundle(path: str | os.PathLike, *, files_dir: str | os.PathLike | Non
 
 def format_verify_result(result: VerifyResult) -> str:
     """A readable report of :func:`verify_bundle`'s result, for ``consentry evidence verify``."""
-    lines = [f"{result.path}: {'VERIFIED' if result.ok else f'FAILED ({len(result.failures)} problem' + ('s' if len(result.failures) != 1 else '') + ')'}"]
+    if not result.ok:
+        verdict = f"FAILED ({len(result.failures)} problem" + ("s" if len(result.failures) != 1 else "") + ")"
+    elif result.signer == "unknown":
+        verdict = f"INTEGRITY ONLY (signed by unknown key {short_fingerprint(result.key_fingerprint)})"
+    else:
+        verdict = "VERIFIED"
+    lines = [f"{result.path}: {verdict}"]
     if result.key_fingerprint:
-        lines.append(f"  signed by key {result.key_fingerprint}")
-        lines.append("  (compare this fingerprint with the one the registry publishes)")
+        whose = {"registry": "this registry's key", "trusted": "a key you trusted explicitly",
+                 "unknown": "an unknown key"}.get(result.signer or "", "a key")
+        lines.append(f"  signed by {whose}: {result.key_fingerprint}")
+    if result.registry_fingerprint:
+        lines.append(f"  this registry's key:  {result.registry_fingerprint}")
+    else:
+        lines.append("  this registry's key:  none (no registry here, or it has not signed anything yet)")
     if result.facts:
         output = result.facts.get("output") or {}
         if isinstance(output, dict):

@@ -195,7 +195,8 @@ def submit_evidence_form(request: Request, principal: Principal, claim_id: str, 
     note = (form.get("note") or "").strip()[:2000] or None
     with ctx.pool.registry() as reg:
         return _act(request, reg, principal, claim_id, "claims.evidence", lambda actor: claims.submit_evidence(
-            reg, claim_id, files[0].path, actor=actor, evidence_dir=ctx.settings.data_dir / "evidence", note=note))
+            reg, claim_id, files[0].path, actor=actor, evidence_dir=ctx.settings.data_dir / "evidence", note=note,
+            name=files[0].original_name))
 
 
 @router.get("/claims/{claim_id}/evidence/{seq}", response_class=FileResponse,
