@@ -851,3 +851,90 @@ def test_xmp_with_an_unknown_encoding_in_its_declaration_is_read_as_utf8():
     assert parse_packet(bad).tag == "{adobe:ns:meta/}xmpmeta"
     merged = merge_packet(bad, {})
     assert isinstance(merged, bytes) and b"xmpmeta" in merged
+
+
+# -- declared AI-generated: C2PA actions and IPTC XMP DigitalSourceType ------------------------------------
+
+IPTC_DST = "http://cv.iptc.org/newscodes/digitalsourcetype/"
+
+
+def _iptc_packet(value: str, *, element: bool = False) -> bytes:
+    ns = ('xmlns:x="adobe:ns:meta/"', 'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"',
+          'xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"')
+    body = (f'<rdf:Description rdf:about=""><Iptc4xmpExt:DigitalSourceType>{value}</Iptc4xmpExt:DigitalSourceType>'
+            '</rdf:Description>' if element else f'<rdf:Description rdf:about="" Iptc4xmpExt:DigitalSourceType="{value}"/>')
+    return (f'<x:xmpmeta {ns[0]}><rdf:RDF {ns[1]} {ns[2]}>{body}</rdf:RDF></x:xmpmeta>').encode()
+
+
+@pytest.mark.parametrize("label,code", [("c2pa.actions.v2", "trainedAlgorithmicMedia"), ("c2pa.actions", "trainedAlgorithmicMedia"),
+                                        ("c2pa.actions.v2", "compositeWithTrainedAlgorithmicMedia")])
+def test_c2pa_actions_declaring_ai_media_are_read(copy_of, pki, label, code):
+    """An AI tool's manifest: c2pa.created with an IPTC AI digitalSourceType -> declared AI-generated."""
+    from consentry.verify import verify_target
+
+    path = copy_of("wav")
+    sign_raw(path, pki["other"], [{"label": label, "data": {"actions": [
+        {"action": "c2pa.created", "digitalSourceType": IPTC_DST + code}]}}], mime="audio/wav")
+    reading = read_embedded_signals(path, trust_anchors_pem=pki["ca"])
+    signals, problems = reading            # still a (signals, problems) pair
+    assert problems == [] and signals == []
+    assert [(a.source_type, a.format, a.value) for a in reading.ai_generated] == [(code, "c2pa", IPTC_DST + code)]
+    source = reading.ai_generated[0].source   # c2pa-rs may store a v1 actions assertion as v2
+    assert source.startswith("C2PA c2pa.actions") and source.endswith(" c2pa.created in song.wav")
+    assert reading.ai_generated[0].detail["signer"] == "Other Archive"
+    report = verify_target(path)
+    assert report.declared_ai_generated and report.as_dict()["ai_generated"][0]["source_type"] == code
+
+
+def test_a_camera_capture_or_a_broken_manifest_declares_nothing(copy_of, pki):
+    path = copy_of("jpg")
+    sign_raw(path, pki["other"], [{"label": "c2pa.actions.v2", "data": {"actions": [
+        {"action": "c2pa.created", "digitalSourceType": IPTC_DST + "digitalCapture"}]}}])
+    assert read_embedded_signals(path, trust_anchors_pem=pki["ca"]).ai_generated == []
+    # Nobody verifiable says it when the manifest no longer validates.
+    path = copy_of("mp3")
+    sign_raw(path, pki["other"], [CREATED_BY_AI], mime="audio/mpeg")
+    from mutagen.id3 import ID3, TIT2
+
+    tags = ID3(path)
+    tags.add(TIT2(encoding=3, text=["edited after signing"]))
+    tags.save(path, v2_version=4)
+    reading = read_embedded_signals(path, trust_anchors_pem=pki["ca"])
+    assert reading.ai_generated == [] and [p.format for p in reading.problems] == ["c2pa"]
+
+
+@pytest.mark.parametrize("kind", ["png", "jpg"])
+@pytest.mark.parametrize("element", [False, True])
+def test_iptc_xmp_digital_source_type_declares_ai_media(copy_of, kind, element, tmp_path):
+    """A hand-made IPTC packet (attribute and element form) in PNG and JPEG; `consentry verify` prints it."""
+    import subprocess
+    import sys
+
+    path = copy_of(kind)
+    fmt = sniff_kind(path)
+    path.write_bytes(xmp.insert_xmp(fmt, path.read_bytes(),
+                                    _iptc_packet(IPTC_DST + "compositeWithTrainedAlgorithmicMedia", element=element)))
+    reading = read_embedded_signals(path)
+    assert reading.problems == []
+    assert [(a.source_type, a.format, a.source) for a in reading.ai_generated] == [
+        ("compositeWithTrainedAlgorithmicMedia", "xmp", f"XMP Iptc4xmpExt:DigitalSourceType in {path.name}")]
+    r = subprocess.run([sys.executable, "-m", "consentry.cli.main", "--registry", str(tmp_path / "r.db"), "verify",
+                        str(path)], capture_output=True, text=True, env={**__import__("os").environ, "COLUMNS": "200"},
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "declared AI-generated (compositeWithTrainedAlgorithmicMedia): XMP Iptc4xmpExt:DigitalSourceType" in r.stdout
+    # Our own terms written later keep the IPTC property, and it is still read.
+    embed_terms(path, WORK, terms_url=TERMS_URL)
+    assert [a.source_type for a in read_embedded_signals(path).ai_generated] == ["compositeWithTrainedAlgorithmicMedia"]
+    assert embed_terms(path, WORK, terms_url=TERMS_URL).written == []   # and the file is up to date
+
+
+def test_iptc_values_that_do_not_declare_ai():
+    from consentry.signals import ai_source_type
+
+    assert ai_source_type(IPTC_DST + "trainedAlgorithmicMedia") == "trainedAlgorithmicMedia"
+    assert ai_source_type("https://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia") == \
+        "trainedAlgorithmicMedia"
+    for value in (IPTC_DST + "digitalCapture", IPTC_DST + "algorithmicMedia", "http://example.org/trainedAlgorithmicMedia",
+                  "", None, 3):
+        assert ai_source_type(value) is None

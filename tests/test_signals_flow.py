@@ -167,6 +167,35 @@ def test_embed_signed_then_verify_and_scan(catalogue, pki, tmp_path):  # noqa: F
     assert summary["signals"]["examples"][0]["item_id"] == "mislabelled.wav"
 
 
+def test_scan_counts_items_declared_ai_generated(catalogue, pki, tmp_path):  # noqa: F811
+    """A file an AI tool signed (C2PA c2pa.created, trainedAlgorithmicMedia) and one plain file: the scan
+    summary counts one item declared AI-generated, and `consentry verify` says so for the file."""
+    from test_embed import CREATED_BY_AI, sign_raw
+
+    root, reg_path, signals, ids, expected = catalogue
+    data = tmp_path / "data"
+    data.mkdir()
+    write_wav(data / "ai_song.wav", signals["allowed"][:8 * SR] * 0.8, sample_rate_hz=SR)
+    write_wav(data / "plain.wav", signals["licensed"][:8 * SR] * 0.8, sample_rate_hz=SR)
+    sign_raw(data / "ai_song.wav", pki["other"], [CREATED_BY_AI], mime="audio/wav")
+
+    r = run("verify", str(data / "ai_song.wav"), "--json", registry=reg_path)
+    report = json.loads(r.stdout)
+    assert report["declared_ai_generated"] is True
+    assert report["ai_generated"][0]["source_type"] == "trainedAlgorithmicMedia"
+
+    with Registry.open(reg_path) as reg:
+        summary = scan_dataset(reg, data, workers=1)
+        items = {it["item_id"]: it for it in scan_items(reg, summary["scan_id"])}
+    assert summary["signals"]["items_declared_ai_generated"] == 1
+    assert summary["signals"]["ai_generated_examples"][0]["item_id"] == "ai_song.wav"
+    assert items["ai_song.wav"]["signals"]["ai_generated"][0]["source_type"] == "trainedAlgorithmicMedia"
+    assert not (items["plain.wav"].get("signals") or {}).get("ai_generated")
+    r = run("scan", str(data), "--workers", "1", registry=reg_path)
+    assert r.returncode == 0, r.stderr
+    assert "declared AI-generated" in r.stdout and "1 item(s) declare themselves made by generative AI" in r.stdout
+
+
 def test_publish_refuses_a_bad_base_url(catalogue, tmp_path):
     _, reg_path, _, _, _ = catalogue
     r = run("publish", "--out", str(tmp_path / "s"), "--base-url", "ftp://example.org", registry=reg_path)

@@ -151,7 +151,9 @@ def identify_item(registry, task: dict) -> dict:
 def signals_of_file(data: bytes | None, path: str | None, name: str) -> dict | None:
     """AI-use signals embedded in an item (C2PA, XMP, tags), or None when it carries none.
 
-    Returns ``{"embedded": [signal dicts], "problems": [...], "verdicts": {use: decision}}``.
+    Returns ``{"embedded": [signal dicts], "problems": [...], "verdicts": {use: decision}}``, plus
+    ``"ai_generated": [label dicts]`` when the item declares itself made by generative AI (C2PA
+    actions or IPTC XMP ``DigitalSourceType``, see :class:`consentry.signals.AiGeneratedLabel`).
     """
     import tempfile
 
@@ -162,17 +164,25 @@ def signals_of_file(data: bytes | None, path: str | None, name: str) -> dict | N
     from .signals import combine
 
     if path is not None:
-        signals, problems = read_embedded_signals(path)
+        reading = read_embedded_signals(path)
     else:
         with tempfile.NamedTemporaryFile(suffix=Path(name).suffix[:12] or ".bin") as tmp:
             tmp.write(data)
             tmp.flush()
-            signals, problems = read_embedded_signals(tmp.name)
-    if not signals and not problems:
+            reading = read_embedded_signals(tmp.name)
+    signals, problems = reading
+    ai_generated = [label.as_dict() for label in getattr(reading, "ai_generated", [])]
+    if path is None:
+        for label in ai_generated:
+            label["location"] = name
+    if not signals and not problems and not ai_generated:
         return None
     verdicts = combine(signals)
-    return {"embedded": [s.as_dict() for s in signals], "problems": [p.as_dict() for p in problems],
-            "verdicts": {u: v.decision for u, v in verdicts.items() if v.decision != "unspecified"}}
+    out = {"embedded": [s.as_dict() for s in signals], "problems": [p.as_dict() for p in problems],
+           "verdicts": {u: v.decision for u, v in verdicts.items() if v.decision != "unspecified"}}
+    if ai_generated:
+        out["ai_generated"] = ai_generated
+    return out
 
 
 def signals_of_url(url: str, cache: dict) -> dict | None:
@@ -496,10 +506,20 @@ def summarize_signals(rows) -> dict:
     A disagreement: the item's embedded or web verdict for ``ai_training``
     differs from what the registered works found in it decide (for example,
     a file tagged "training allowed" that holds a work whose creator denies
-    it).  Up to 20 examples are listed.
+    it).  Up to 20 examples are listed.  ``items_declared_ai_generated``
+    counts the items whose own metadata declares them made by generative AI
+    (C2PA actions, IPTC XMP ``DigitalSourceType``); up to 20 are listed in
+    ``ai_generated_examples``.
     """
-    out = {"items_with_embedded": 0, "items_with_web": 0, "items_with_problems": 0, "disagreements": 0, "examples": []}
+    out = {"items_with_embedded": 0, "items_with_web": 0, "items_with_problems": 0, "disagreements": 0, "examples": [],
+           "items_declared_ai_generated": 0, "ai_generated_examples": []}
     for item_id, decision, sig in rows:
+        if sig.get("ai_generated"):
+            out["items_declared_ai_generated"] += 1
+            if len(out["ai_generated_examples"]) < 20:
+                first = sig["ai_generated"][0]
+                out["ai_generated_examples"].append({"item_id": item_id, "source_type": first.get("source_type"),
+                                                     "source": first.get("source")})
         out["items_with_embedded"] += bool(sig.get("embedded"))
         out["items_with_web"] += bool(sig.get("web"))
         out["items_with_problems"] += bool(sig.get("problems") or sig.get("web_problems"))

@@ -101,6 +101,9 @@ def _print_summary(summary: dict) -> None:
     if sig.get("items_with_embedded") or sig.get("items_with_web"):
         head.add_row("AI-use signals", f"{sig['items_with_embedded']} item(s) carry embedded signals, {sig['items_with_web']} have web "
                      f"signals; {sig['disagreements']} disagree with the registry")
+    if sig.get("items_declared_ai_generated"):
+        head.add_row("declared AI-generated", f"{sig['items_declared_ai_generated']} item(s) declare themselves made by "
+                     "generative AI (C2PA digitalSourceType or IPTC XMP DigitalSourceType)")
     head.add_row("dataset fingerprint", str(summary["dataset_fingerprint"]))
     console.print(head)
     if summary["works"]:

@@ -137,6 +137,8 @@ def verify(
             contra = "\n".join(f"{a.source} ≠ {b.source}" for a, b in v.contradictions[:4])
             table.add_row(use, f"[{DECISION_STYLE[v.decision]}]{v.decision}[/]", sources or "[dim]none[/]", contra)
         console.print(table)
+        for label in report.ai_generated:
+            console.print(f"[bold]declared AI-generated[/] ({label.source_type}): {label.source}", highlight=False)
         for p in report.problems:
             err_console.print(f"[magenta]unreadable signal[/] {p.source}: {p.message}", highlight=False)
     if fail_on_contradiction and any(v.contradictions for v in report.verdicts.values()):

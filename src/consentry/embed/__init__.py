@@ -7,9 +7,9 @@ versions.
 >>> signals, problems = read_embedded_signals("song.wav")  # doctest: +SKIP
 """
 
-from .api import EmbedError, EmbedResult, SignerConfig, embed_terms, read_embedded_signals, signals_from_xmp
+from .api import EmbeddedSignals, EmbedError, EmbedResult, SignerConfig, embed_terms, read_embedded_signals, signals_from_xmp
 from .iscc import iscc_codes
 from .sniff import KINDS, sniff_kind
 
-__all__ = ["EmbedError", "EmbedResult", "SignerConfig", "embed_terms", "read_embedded_signals", "iscc_codes",
+__all__ = ["EmbedError", "EmbedResult", "EmbeddedSignals", "SignerConfig", "embed_terms", "read_embedded_signals", "iscc_codes",
            "signals_from_xmp", "KINDS", "sniff_kind"]

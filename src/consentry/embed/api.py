@@ -25,7 +25,7 @@ from typing import Mapping
 
 from ..errors import InputError
 from ..registry.usage import USES
-from ..signals import Signal, SignalProblem
+from ..signals import AiGeneratedLabel, Signal, SignalProblem, ai_source_type
 from . import c2pa_manifest, tags as tagio, xmp
 from .iscc import iscc_codes
 from .sniff import KINDS, sniff_kind
@@ -33,7 +33,7 @@ from .terms import (CONSENTRY_LABEL, PLUS_TO_DECISIONS, TAG_KEYS, TAG_PAYLOAD, E
                     consentry_payload, embed_terms_from_work, payload_json, plus_data_mining, summary_text,
                     tag_values, terms_detail)
 
-__all__ = ["SignerConfig", "EmbedResult", "EmbedError", "embed_terms", "read_embedded_signals"]
+__all__ = ["SignerConfig", "EmbedResult", "EmbedError", "EmbeddedSignals", "embed_terms", "read_embedded_signals"]
 
 #: XMP local names of Consentry's per-use properties (namespace :data:`xmp.NS` ``consentry``).
 XMP_USE_NAMES = {"ai_training": "AiTraining", "ai_generative": "AiGenerative", "voice_likeness": "VoiceLikeness",
@@ -378,8 +378,33 @@ def _atomic_copy(src: Path, dest: Path) -> None:
 # -- reading ----------------------------------------------------------------------------------------
 
 
+class EmbeddedSignals(tuple):
+    """What :func:`read_embedded_signals` found: ``(signals, problems)``, plus ``ai_generated``.
+
+    A pair, so ``signals, problems = read_embedded_signals(p)`` keeps
+    working; ``ai_generated`` lists the file's own declarations that it was
+    made by generative AI (:class:`~consentry.signals.AiGeneratedLabel`: C2PA
+    actions and IPTC XMP ``DigitalSourceType``), which are provenance, not
+    terms of use.
+    """
+
+    def __new__(cls, signals: list[Signal], problems: list[SignalProblem],
+                ai_generated: list[AiGeneratedLabel] | None = None) -> "EmbeddedSignals":
+        self = super().__new__(cls, (signals, problems))
+        self.ai_generated = list(ai_generated or ())
+        return self
+
+    @property
+    def signals(self) -> list[Signal]:
+        return self[0]
+
+    @property
+    def problems(self) -> list[SignalProblem]:
+        return self[1]
+
+
 def read_embedded_signals(path: str | os.PathLike, *, trust_anchors_pem: str | None = None,
-                          ) -> tuple[list[Signal], list[SignalProblem]]:
+                          ) -> EmbeddedSignals:
     """Every AI-use signal embedded in one file: C2PA, XMP, ID3, Vorbis comments, MP4 atoms.
 
     Parameters
@@ -393,23 +418,23 @@ def read_embedded_signals(path: str | os.PathLike, *, trust_anchors_pem: str | N
 
     Returns
     -------
-    (list of Signal, list of SignalProblem)
-        Never raises for a bad file: damaged, truncated or hostile
-        metadata and invalid C2PA signatures are problems.
+    EmbeddedSignals
+        ``(list of Signal, list of SignalProblem)``, with ``ai_generated``
+        (list of AiGeneratedLabel) the declarations that the file was made
+        by generative AI. Never raises for a bad file: damaged, truncated
+        or hostile metadata and invalid C2PA signatures are problems.
     """
     location = os.fspath(path)
     label = Path(location).name or location
     signals: list[Signal] = []
     problems: list[SignalProblem] = []
+    ai_generated: list[AiGeneratedLabel] = []
     try:
         kind = sniff_kind(location)
-    except InputError as exc:
-        problems.append(SignalProblem(format="file", source=location, message=str(exc)))
-        return signals, problems
     except (OSError, ValueError) as exc:
         problems.append(SignalProblem(format="c2pa", source=f"unreadable signal at {location}",
                                       message=f"cannot read the file ({getattr(exc, 'strerror', None) or exc})"))
-        return signals, problems
+        return EmbeddedSignals(signals, problems)
     spec = KINDS.get(kind or "")
 
     family = spec["tags"] if spec else None
@@ -432,6 +457,8 @@ def read_embedded_signals(path: str | os.PathLike, *, trust_anchors_pem: str | N
                 found, bad = signals_from_xmp(xmp.read_properties(packet), file_label=label, location=location)
                 signals += found
                 problems += bad
+                ai_generated += ai_labels_from_xmp(xmp.read_digital_source_types(packet), file_label=label,
+                                                   location=location)
         except (xmp.XmpError, OSError, RecursionError, ValueError) as exc:
             problems.append(SignalProblem(format="xmp", source=f"unreadable signal at XMP in {label}",
                                           message=str(exc)[:200] or type(exc).__name__))
@@ -448,6 +475,7 @@ def read_embedded_signals(path: str | os.PathLike, *, trust_anchors_pem: str | N
                 found, bad = c2pa_manifest.signals_from_manifest(state, file_label=label, location=location)
                 signals += found
                 problems += bad
+                ai_generated += c2pa_manifest.ai_labels_from_manifest(state, file_label=label, location=location)
             except Exception as exc:  # noqa: BLE001 - C2paError and anything a hostile store provokes
                 text = str(exc)
                 if spec is None and ("NotSupported" in text or "type is unsupported" in text):
@@ -455,7 +483,19 @@ def read_embedded_signals(path: str | os.PathLike, *, trust_anchors_pem: str | N
                 else:
                     problems.append(SignalProblem(format="c2pa", source=f"unreadable signal at C2PA manifest in {label}",
                                                   message=text[:200] or type(exc).__name__))
-    return signals, problems
+    return EmbeddedSignals(signals, problems, ai_generated)
+
+
+def ai_labels_from_xmp(values: list[str], *, file_label: str, location: str) -> list[AiGeneratedLabel]:
+    """Declarations of AI-made content among IPTC ``Iptc4xmpExt:DigitalSourceType`` values (others are ignored)."""
+    labels = []
+    for value in values:
+        code = ai_source_type(value)
+        if code is not None:
+            labels.append(AiGeneratedLabel(source_type=code, value=value[:300], format="xmp",
+                                           source=f"XMP Iptc4xmpExt:DigitalSourceType in {file_label}",
+                                           location=location))
+    return labels
 
 
 def signals_from_xmp(props: Mapping[str, str], *, file_label: str,

@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Mapping
 
 from .. import __version__
-from ..signals import Signal, SignalProblem
+from ..signals import AiGeneratedLabel, Signal, SignalProblem, ai_source_type
 from ..registry.usage import USES
 from .terms import CAWG_TO_USE, CAWG_USE_TO_DECISION, CONSENTRY_LABEL, terms_detail
 
-__all__ = ["SIGNING_ALGS", "c2pa_available", "sign_file", "read_manifest", "ManifestState", "signals_from_manifest"]
+__all__ = ["SIGNING_ALGS", "c2pa_available", "sign_file", "read_manifest", "ManifestState", "signals_from_manifest",
+           "ai_labels_from_manifest"]
 
 SIGNING_ALGS = ("es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25519")
 TRAINING_MINING_LABELS = ("cawg.training-mining", "c2pa.training-mining")
@@ -214,3 +215,42 @@ def signals_from_manifest(state: ManifestState, *, file_label: str,
                                       source=f"C2PA {label} ({use}) in {file_label}", location=location,
                                       detail=detail))
     return signals, problems
+
+
+def ai_labels_from_manifest(state: ManifestState, *, file_label: str, location: str) -> list[AiGeneratedLabel]:
+    """The active manifest's declarations that the file was made by generative AI.
+
+    Every action of a ``c2pa.actions`` or ``c2pa.actions.v2`` assertion whose
+    ``digitalSourceType`` is an IPTC AI code (``trainedAlgorithmicMedia``,
+    ``compositeWithTrainedAlgorithmicMedia``), as platforms read them to
+    label AI-made images and music.  Only a manifest that validates speaks
+    (the same rule as :func:`signals_from_manifest`, whose problem covers it).
+    """
+    labels: list[AiGeneratedLabel] = []
+    if not state.present or state.validation_state not in ("Valid", "Trusted") or state.failures:
+        return labels
+    sig = state.signature or {}
+    base = {"validation_state": state.validation_state, "signer": sig.get("common_name"),
+            "issuer": sig.get("issuer"), "signed_at": sig.get("time"), "manifest": state.manifest_label,
+            "trusted": state.validation_state == "Trusted", "validation_status": list(state.statuses)}
+    for assertion in state.assertions:
+        label = str(assertion.get("label", ""))
+        if re.sub(r"(\.v\d+)?(__\d+)?$", "", label) != "c2pa.actions":
+            continue
+        data = assertion.get("data")
+        actions = data.get("actions") if isinstance(data, dict) else None
+        for action in actions if isinstance(actions, list) else ():
+            if not isinstance(action, dict):
+                continue
+            value = action.get("digitalSourceType")
+            if value is None and isinstance(action.get("parameters"), dict):
+                value = action["parameters"].get("digitalSourceType")
+            code = ai_source_type(value)
+            if code is None:
+                continue
+            name = str(action.get("action", ""))[:80]
+            labels.append(AiGeneratedLabel(
+                source_type=code, value=str(value)[:300], format="c2pa",
+                source=f"C2PA {label} {name} in {file_label}".replace("  ", " "), location=location,
+                detail=dict(base, assertion=label, action=name)))
+    return labels

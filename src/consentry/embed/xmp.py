@@ -22,7 +22,7 @@ from xml.etree import ElementTree as ET
 
 __all__ = [
     "XmpError", "NS", "build_properties", "merge_packet", "parse_packet", "read_properties",
-    "extract_xmp", "insert_xmp",
+    "extract_xmp", "insert_xmp", "read_digital_source_types", "DIGITAL_SOURCE_TYPE",
 ]
 
 NS = {
@@ -38,6 +38,9 @@ _XML_LANG = "{%s}lang" % NS["xml"]
 #: The properties Consentry owns: replaced on every write (Clark notation).
 _OWNED_PLUS = {"{%s}DataMining" % NS["plus"], "{%s}OtherConstraints" % NS["plus"]}
 _OWNED_RIGHTS = {"{%s}WebStatement" % NS["xmpRights"]}
+#: IPTC Extension namespace; its ``DigitalSourceType`` declares AI-made content (read, never written).
+IPTC_EXT_NS = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
+DIGITAL_SOURCE_TYPE = "{%s}DigitalSourceType" % IPTC_EXT_NS
 _PACKET_HEAD = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
 _PACKET_TAIL = '\n<?xpacket end="w"?>'
 #: Largest packet read (bytes): a larger one is reported, not parsed.
@@ -228,6 +231,24 @@ def read_properties(packet: bytes) -> dict[str, str]:
             if value is not None:
                 out.setdefault(child.tag, value)
     return out
+
+
+def read_digital_source_types(packet: bytes) -> list[str]:
+    """Every IPTC ``Iptc4xmpExt:DigitalSourceType`` value of a packet (attribute, element or ``rdf:resource`` form).
+
+    Raises :class:`XmpError` for a packet :func:`parse_packet` refuses.
+    """
+    rdf = _rdf(parse_packet(packet))
+    out: list[str] = []
+    for desc in rdf.iter(_RDF + "Description"):
+        if DIGITAL_SOURCE_TYPE in desc.attrib:
+            out.append(desc.attrib[DIGITAL_SOURCE_TYPE])
+        for child in desc:
+            if child.tag == DIGITAL_SOURCE_TYPE:
+                value = _value_of(child)
+                if value:
+                    out.append(value)
+    return out[:16]
 
 
 def _value_of(element: ET.Element) -> str | None:

@@ -3,6 +3,8 @@
 The shapes are documented in docs/terms-model.md.
 """
 
-from .model import DECISIONS, FORMATS, Signal, SignalProblem, combine, Verdict
+from .model import (AI_DIGITAL_SOURCE_TYPES, DECISIONS, FORMATS, AiGeneratedLabel, Signal, SignalProblem, Verdict,
+                    ai_source_type, combine)
 
-__all__ = ["DECISIONS", "FORMATS", "Signal", "SignalProblem", "Verdict", "combine"]
+__all__ = ["AI_DIGITAL_SOURCE_TYPES", "DECISIONS", "FORMATS", "AiGeneratedLabel", "Signal", "SignalProblem",
+           "Verdict", "ai_source_type", "combine"]

@@ -57,6 +57,57 @@ class SignalProblem:
         return {"format": self.format, "source": self.source, "message": self.message}
 
 
+#: IPTC Digital Source Type codes (cv.iptc.org/newscodes/digitalsourcetype/) that declare a work made
+#: by generative AI: wholly, or composited with AI-made parts. C2PA actions (``digitalSourceType``)
+#: and IPTC XMP (``Iptc4xmpExt:DigitalSourceType``) both use them.
+AI_DIGITAL_SOURCE_TYPES: tuple[str, ...] = ("trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia")
+_IPTC_DST_PREFIXES = ("http://cv.iptc.org/newscodes/digitalsourcetype/",
+                      "https://cv.iptc.org/newscodes/digitalsourcetype/")
+
+
+def ai_source_type(value: object) -> str | None:
+    """The code (``trainedAlgorithmicMedia`` ...) if ``value`` is an IPTC digital source type declaring AI, else None.
+
+    The full URI is what the standards write (``http://``, also accepted with
+    ``https://``); a bare code is accepted too.
+    """
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    for prefix in _IPTC_DST_PREFIXES:
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+            break
+    else:
+        if "/" in text or ":" in text:
+            return None
+    text = text.rstrip("/")
+    return text if text in AI_DIGITAL_SOURCE_TYPES else None
+
+
+@dataclass(frozen=True)
+class AiGeneratedLabel:
+    """A file's own declaration that it was made by generative AI (a provenance label, not a use term).
+
+    ``source_type`` is the IPTC code (one of :data:`AI_DIGITAL_SOURCE_TYPES`),
+    ``value`` the value as written, ``format`` ``c2pa`` or ``xmp``, ``source``
+    where exactly (``C2PA c2pa.actions.v2 c2pa.created in song.wav``,
+    ``XMP Iptc4xmpExt:DigitalSourceType in photo.jpg``), ``detail`` the rest
+    (for C2PA: signer, validation state, action).
+    """
+
+    source_type: str
+    value: str
+    format: str
+    source: str
+    location: str
+    detail: dict = field(default_factory=dict, hash=False, compare=False)
+
+    def as_dict(self) -> dict:
+        return {"source_type": self.source_type, "value": self.value, "format": self.format, "source": self.source,
+                "location": self.location, "detail": dict(self.detail)}
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The combined verdict for one use, the signals behind it and their contradictions."""

@@ -115,6 +115,7 @@ def _verify_file(path: Path, crawler_origin: str) -> VerifyReport:
     """Embedded signals of one file, read by ``consentry.embed`` (imported only now)."""
     signals: list[Signal] = []
     problems: list[SignalProblem] = []
+    ai_generated: list = []
     try:
         from ..embed import read_embedded_signals  # written by another engineer; may not exist yet
     except ModuleNotFoundError as exc:
@@ -132,7 +133,9 @@ def _verify_file(path: Path, crawler_origin: str) -> VerifyReport:
         read_embedded_signals = None
     if read_embedded_signals is not None:
         try:
-            found, trouble = read_embedded_signals(path)
+            reading = read_embedded_signals(path)
+            found, trouble = reading
+            ai_generated = list(getattr(reading, "ai_generated", []))
             signals = [s for s in found if isinstance(s, Signal)]
             problems.extend(p for p in trouble if isinstance(p, SignalProblem))
         except Exception as exc:
@@ -141,7 +144,8 @@ def _verify_file(path: Path, crawler_origin: str) -> VerifyReport:
     resource = ResourceReport.build(str(path), str(path), signals, problems)
     return VerifyReport(target=str(path), kind="file", verdicts=merge_verdicts([resource]), signals=signals,
                         problems=list(resource.problems), resources=[resource],
-                        documents=[{"url": str(path), "status": 200}], crawlers=crawler_origin)
+                        documents=[{"url": str(path), "status": 200}], crawlers=crawler_origin,
+                        ai_generated=ai_generated)
 
 
 #: Formats that can only say yes or no: their "no" also means "not without a licence".

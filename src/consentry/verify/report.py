@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..registry.usage import USES
-from ..signals import Signal, SignalProblem, Verdict, combine
+from ..signals import AiGeneratedLabel, Signal, SignalProblem, Verdict, combine
 
 __all__ = ["ResourceReport", "VerifyReport", "merge_verdicts"]
 
@@ -95,6 +95,9 @@ class VerifyReport:
         What was read: URL or file, status, bytes, truncated, error.
     crawlers : str
         Where the AI crawler list came from.
+    ai_generated : list of AiGeneratedLabel
+        For a file: its own declarations that it was made by generative AI
+        (C2PA actions, IPTC XMP ``DigitalSourceType``); empty when it makes none.
     """
 
     target: str
@@ -105,6 +108,12 @@ class VerifyReport:
     resources: list[ResourceReport] = field(default_factory=list)
     documents: list[dict] = field(default_factory=list)
     crawlers: str = ""
+    ai_generated: list[AiGeneratedLabel] = field(default_factory=list)
+
+    @property
+    def declared_ai_generated(self) -> bool:
+        """Whether the target declares itself made by generative AI (any :attr:`ai_generated` label)."""
+        return bool(self.ai_generated)
 
     @property
     def contradictions(self) -> list[tuple[Signal, Signal]]:
@@ -127,4 +136,6 @@ class VerifyReport:
             "resources": [r.as_dict() for r in self.resources],
             "documents": list(self.documents),
             "crawlers": self.crawlers,
+            "declared_ai_generated": self.declared_ai_generated,
+            "ai_generated": [label.as_dict() for label in self.ai_generated],
         }
