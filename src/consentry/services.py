@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from .decode import decode_audio, iter_audio_files, read_tags
-from .errors import ConsentryError, DecodeError, InputError
+from .errors import ConsentryError, DecodeError, InputError, RegistryError
 from .filehash import sha256_and_size
 from .fingerprint.music import engine
 from .fingerprint.music.params import DEFAULT_PARAMS, ENGINE_NAME, ENGINE_VERSION, MusicEngineParams
@@ -598,6 +598,25 @@ class Registry:
             engine=ENGINE_NAME, engine_version=ENGINE_VERSION, param_hash=self.param_hash,
             unpack_fp_id=lambda v: engine.unpack_postings(v)[0],
         )
+
+    def backup(self, dest: str | os.PathLike) -> dict:
+        """Copy this registry (database and index) to ``dest`` while it stays in use.
+
+        See :meth:`consentry.store.sqlite.SQLiteStore.backup_to`; a PostgreSQL
+        registry is backed up with ``pg_dump`` (docs/postgres.md).
+        """
+        if not isinstance(self.store, SQLiteStore):
+            raise RegistryError(f"{self.path}: a PostgreSQL registry is backed up with pg_dump (docs/postgres.md)")
+        done = self.store.backup_to(dest)
+        copy = SQLiteStore.open(done["registry"], create=False)
+        try:
+            problem = copy.integrity_problem()
+            done["works"] = len(copy.list_works(include_removed=True))
+        finally:
+            copy.close()
+        if problem is not None:
+            raise RegistryError(f"{done['registry']}: the backup fails SQLite's integrity check ({problem}); keep the original")
+        return done
 
     def stats(self) -> dict:
         s = self.store.stats()

@@ -291,6 +291,26 @@ def compact() -> None:
 
 
 @app.command()
+def backup(
+    dest: Path = typer.Argument(..., help="The new registry file to write (its index goes to DEST.index/)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Copy the registry while it is in use (safe beside `consentry serve`; never copy it with cp).
+
+    The database is copied with SQLite's online backup and checked; the index
+    segments are linked or copied. The evidence signing key (evidence-key.pem
+    beside the registry) is not copied: keep it with your other secrets.
+    """
+    with _open(create=False) as reg:
+        done = reg.backup(dest)
+    if as_json:
+        typer.echo(json.dumps(done))
+        return
+    console.print(f"backed up {done['works']} work(s) and {done['segments']} index segment(s) to {done['registry']} "
+                  f"({done['bytes'] / 1e6:.1f} MB); integrity check ok")
+
+
+@app.command()
 def demo(
     keep: Optional[Path] = typer.Option(None, help="Keep the demo registry and media in this folder (default: a temporary folder)."),
     as_json: bool = typer.Option(False, "--json", help="Print the outcome of each demo query as JSON lines."),

@@ -233,6 +233,64 @@ class SQLiteStore(SQLStore):
             for suffix in (".keys.npy", ".values.npy", ".dir.npy"):
                 (self.index_dir / f"{stem}{suffix}").unlink(missing_ok=True)
 
+    def integrity_problem(self) -> str | None:
+        """SQLite's ``PRAGMA integrity_check``: ``None`` when the database is sound, else its first complaint."""
+        answer = self._conn.execute("PRAGMA integrity_check").fetchone()[0]
+        return None if answer == "ok" else str(answer)
+
+    def backup_to(self, dest: str | os.PathLike) -> dict:
+        """Copy the registry, consistently, while other processes keep using it.
+
+        The database is copied with SQLite's online backup (never with a plain
+        file copy, which could miss what the WAL holds and, in this process,
+        would drop SQLite's locks; see :mod:`consentry.heldfiles`); the index
+        segments that the copied rows name are linked, or copied where links
+        cannot be made, into ``DEST.index/``.  The writer lock is held
+        meanwhile, so no segment named by the copy is dropped under it.  The
+        copy is written as ``DEST.part`` and renamed into place once complete.
+
+        Returns ``{"registry": str, "segments": int, "bytes": int}``.
+
+        Raises
+        ------
+        InputError
+            If ``dest`` (or ``DEST.index``) exists, or is this registry.
+        """
+        import shutil
+
+        from ..errors import InputError
+
+        target = Path(dest).expanduser().absolute()
+        index = Path(str(target) + ".index")
+        if target.exists() or index.exists():
+            raise InputError(f"{target}: already exists; give a new file name for the backup")
+        if not target.parent.is_dir():
+            raise InputError(f"{target}: folder {target.parent} does not exist")
+        part = target.with_name(target.name + ".part")
+        part.unlink(missing_ok=True)
+        with self.writer_lock():
+            copy = sqlite3.connect(part)
+            try:
+                self._conn.backup(copy)
+                stems = [r[0] for r in copy.execute("SELECT stem FROM index_segments")]
+            finally:
+                copy.close()
+            index_part = Path(str(part) + ".index")
+            shutil.rmtree(index_part, ignore_errors=True)
+            index_part.mkdir()
+            size = part.stat().st_size
+            for stem in stems:
+                for suffix in (".keys.npy", ".values.npy", ".dir.npy"):
+                    source, copied = self.index_dir / f"{stem}{suffix}", index_part / f"{stem}{suffix}"
+                    try:
+                        os.link(source, copied)
+                    except OSError:
+                        shutil.copyfile(source, copied)
+                    size += copied.stat().st_size
+            os.replace(index_part, index)
+            os.replace(part, target)
+        return {"registry": str(target), "segments": len(stems), "bytes": size}
+
     def _storage_bytes(self) -> tuple[int, int]:
         index_bytes = sum(f.stat().st_size for f in self.index_dir.glob("seg-*.npy")) if self.index_dir.exists() else 0
         db_bytes = sum(Path(str(self.path) + s).stat().st_size for s in ("", "-wal") if Path(str(self.path) + s).exists())
