@@ -176,7 +176,7 @@ def test_robots_txt_read_by_robotparser_and_protego(site, export):
     rp = urllib.robotparser.RobotFileParser()
     rp.parse(body.splitlines())
     pr = Protego.parse(body)
-    agents = [(c.token, c.uses) for c in load_crawlers()] + [("Googlebot", ("search_indexing",)),
+    agents = [(c.token, c.uses) for c in ROBOTS_READERS()] + [("Googlebot", ("search_indexing",)),
                                                              ("SomeNewBot", ("search_indexing",))]
     checked = 0
     for token, uses in agents:
@@ -207,7 +207,7 @@ def _usage_by_path(body: str) -> dict[str, list[dict]]:
 
 def test_robots_content_usage_lines_are_structured_fields(site, export):
     body = text(site, "robots.txt")
-    groups = body.splitlines().count("User-agent: *") + len({c.uses for c in load_crawlers()})
+    groups = body.splitlines().count("User-agent: *") + len({c.uses for c in ROBOTS_READERS()})
     by_path = _usage_by_path(body)
     # One default for /works/ per group (the most common value), and a line per work that differs from it.
     assert by_path["/works/"] == [{"train-ai": "n", "ai-use": "n", "search": "y"}] * groups
@@ -758,7 +758,7 @@ def test_robots_for_20000_works_stays_under_the_rfc_limit_and_exact(big_export):
     rp = urllib.robotparser.RobotFileParser()
     rp.parse(body.splitlines())
     pr = Protego.parse(body)
-    agents = [(c.token, c.uses) for c in load_crawlers()] + [("Googlebot", ("search_indexing",))]
+    agents = [(c.token, c.uses) for c in ROBOTS_READERS()] + [("Googlebot", ("search_indexing",))]
     for token, uses in agents:
         for i in sample_ids:
             wid = f"{i:016x}"
@@ -828,7 +828,7 @@ def test_every_reader_agrees_with_the_terms_of_random_catalogues(decisions):
     ours = parse_robots(body)
     ai = urllib.robotparser.RobotFileParser()
     ai.parse(text(s, "ai.txt").splitlines())
-    agents = [(c.token, c.uses) for c in load_crawlers()] + [("*", ("search_indexing",))]
+    agents = [(c.token, c.uses) for c in ROBOTS_READERS()] + [("*", ("search_indexing",))]
     for i in range(len(decisions)):
         wid = f"work-{i}"
         path = f"/works/{wid}/track.wav"
@@ -903,6 +903,11 @@ def test_clean_text_and_decimals():
     assert clean_text("x" * 20, max_chars=5) == "xxxx…"
     assert [format_decimal(v) for v in (40, 40.0, 0.015, 1e-07, 12.5, 1e30)] == [
         "40.00", "40.00", "0.015", "0.0000001", "12.50", "1000000000000000000000000000000.00"]
+
+
+def ROBOTS_READERS():  # noqa: N802
+    """The listed crawlers that read robots.txt (``not-read`` ones, img2dataset, get no group)."""
+    return [c for c in load_crawlers() if c.robots_txt != "not-read"]
 
 
 def test_crawler_data_file():
@@ -1003,3 +1008,30 @@ def test_indexed_robots_matching_equals_one_regex_per_rule(patterns, path):
     want = sorted((n, i % 2 == 0, i + 1) for i, p in enumerate(patterns)
                   if (n := _naive_match_length(p, path)) is not None)
     assert sorted(g.matching_rules(path)) == want
+
+
+def test_crawlers_whose_token_is_not_an_rfc9309_product_token():
+    """AI2Bot and Ai2Bot-Dolma (a digit): written in full with a comment saying what RFC 9309 parsers read;
+    img2dataset (does not read robots.txt): no group, and the noai header it honours is there."""
+    from consentry.publish.crawlers import parse_crawlers
+
+    crawlers = {c.token: c for c in load_crawlers()}
+    assert crawlers["AI2Bot"].robots_txt == "full-token" and crawlers["AI2Bot"].rfc9309_reads_as == "AI"
+    assert crawlers["Ai2Bot-Dolma"].rfc9309_reads_as == "Ai"
+    assert crawlers["img2dataset"].robots_txt == "not-read" and "X-Robots-Tag" in crawlers["img2dataset"].note
+    assert crawlers["GPTBot"].rfc9309_reads_as is None
+    export = make_export()
+    plan = build_plan(export, base_url=BASE)
+    text = render_robots(plan, load_crawlers())
+    lines = text.splitlines()
+    assert "User-agent: AI2Bot" in lines and "User-agent: Ai2Bot-Dolma" in lines
+    assert not any("img2dataset" in line for line in lines if not line.startswith("#"))
+    i = lines.index("User-agent: AI2Bot")
+    assert "strict RFC 9309 parsers read the next line as 'AI'" in lines[i - 1]
+    site = build_site(export, base_url=BASE)
+    headers = json.loads(site.files["headers.json"])
+    assert any("noai" in str(rule) for rule in headers)
+    assert check_site(site, export) == []
+    with pytest.raises(ValueError, match="not an RFC 9309 product token"):
+        parse_crawlers({"crawlers": [{"token": "AI2Bot", "operator": "x", "purpose": "training",
+                                      "uses": ["ai_training"], "source": None}]})

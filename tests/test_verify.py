@@ -212,7 +212,8 @@ def test_published_works_default_and_exceptions_read_back(works):
                         for i, d in enumerate(works)]}
     plan = build_plan(export, base_url="https://music.example.org")
     robots = parse_robots(render_robots(plan, publish_crawlers()))
-    agents = [(c.token, c.uses) for c in publish_crawlers()] + [("SomeSearchEngine", ("search_indexing",))]
+    agents = [(c.token, c.uses) for c in publish_crawlers() if c.robots_txt != "not-read"] + [
+        ("SomeSearchEngine", ("search_indexing",))]
     for w in plan.works:
         path = f"/works/{w.work_id}/song.mp3"
         for token, uses in agents:
@@ -839,3 +840,28 @@ def test_xml_with_an_unknown_encoding_is_a_finding_not_a_crash():
     from consentry.verify.rsl import read_rsl
     parsed, problems = read_rsl(doc, document_url="https://example.org/rsl.xml")
     assert parsed is None and "unreadable signal at https://example.org/rsl.xml" in problems[0].source
+
+
+def test_a_group_for_a_crawler_whose_token_has_a_digit_is_applied_and_reported(tmp_path):
+    """`User-agent: AI2Bot` is read as `AI` by RFC 9309 matchers: the verdict applies it to AI2Bot (what the
+    site means) and says, naming the crawler and what the line was read as; img2dataset reads no robots.txt."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "robots.txt").write_text("User-agent: AI2Bot\nUser-agent: img2dataset\nDisallow: /works/\n\n"
+                                     "User-agent: *\nAllow: /\n")
+    report = verify_target(site, path=f"/works/{WORK_A}/song.mp3", user_agents=["AI2Bot", "img2dataset", "GPTBot"])
+    ai2 = [s for s in report.signals if s.format == "robots.txt" and "AI2Bot" in s.detail["user_agents"]]
+    assert {s.decision for s in ai2} == {"deny"}
+    assert not any("img2dataset" in s.detail.get("user_agents", []) for s in report.signals)
+    assert report.verdicts["ai_training"].decision == "deny"
+    lines = [f"{p.source}: {p.message}" for p in report.problems]
+    ai2_line = next(t for t in lines if "crawler AI2Bot" in t)
+    assert "line 1 (User-agent: AI2Bot)" in ai2_line and "reads this line as 'User-agent: AI'" in ai2_line
+    img_line = next(t for t in lines if "crawler img2dataset" in t)
+    assert "'User-agent: img'" in img_line and "does not read robots.txt" in img_line
+    assert not any("crawler GPTBot" in t for t in lines)
+    # The RFC 9309 reading itself is unchanged for a crawler whose token is "AI".
+    robots = parse_robots("User-agent: AI2Bot\nDisallow: /\n")
+    assert match_crawler(robots, "AI", "/x").allowed is False
+    assert match_crawler(robots, "AI2Bot", "/x").allowed is False
+    assert match_crawler(robots, "AI2Bot-Other", "/x").allowed is True

@@ -151,7 +151,7 @@ def _check_robots(site: Site, plan: SitePlan, crawlers, problems: list[str]) -> 
             problems.append(f"robots.txt line {lineno}: not a rule this site writes ({key or value!r})")
     if not any(k == "license" and v.strip() == plan.url("/rsl.xml") for k, v, _ in robots.other):
         problems.append(f"robots.txt: no 'License: {plan.url('/rsl.xml')}' line pointing to the RSL document")
-    agents = [(c.token, c.uses, f"User-agent: {c.token}") for c in crawlers]
+    agents = [(c.token, c.uses, f"User-agent: {c.token}") for c in crawlers if c.robots_txt != "not-read"]
     agents.append(("*", ("search_indexing",), "User-agent: *"))
     paths = [w.media_path + "file" for w in plan.works]
     want_prefs = [_pref_text(expected_aipref(w.uses)) for w in plan.works]

@@ -150,11 +150,16 @@ def render_robots(plan: SitePlan, crawlers: tuple[Crawler, ...]) -> str:
 
     groups: dict[tuple[str, ...], list[Crawler]] = {}
     for c in crawlers:
+        if c.robots_txt == "not-read":
+            continue  # documented not to read robots.txt; its header (X-Robots-Tag) is in headers.json
         groups.setdefault(c.uses, []).append(c)
     for uses, members in groups.items():
         lines += ["", f"# Group for crawlers acting for: {', '.join(uses)} (fetch only where all are allowed)"]
         for c in members:
             lines.append(f"# {c.token}: {comment_text(c.operator)}, {c.purpose}; {c.source or 'no operator documentation found'}")
+            if c.rfc9309_reads_as is not None:
+                lines.append(f"# {c.token} is not an RFC 9309 product token: strict RFC 9309 parsers read the next line as "
+                             f"'{c.rfc9309_reads_as}'. Written in full, as the crawler names itself; its own matching is not documented.")
             lines.append(f"User-agent: {c.token}")
         lines += _access_lines(plan.works, lambda w, uses=uses: crawler_allowed(w.uses, uses))
         lines += ["Allow: /terms/", "Allow: /"]

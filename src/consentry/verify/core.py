@@ -21,7 +21,7 @@ from .fetch import Document, FetchPolicy, charset_of, decode_text, fetch_documen
 from .markup import parse_head, parse_link_header, robots_directive_signals
 from .patterns import normalize_path, normalize_pattern, pattern_matches
 from .report import ResourceReport, VerifyReport, merge_verdicts
-from .robots import RobotsFile, content_usage_for, match_crawler, parse_robots
+from .robots import RobotsFile, content_usage_for, match_crawler, misread_user_agents, parse_robots
 from .rsl import RslDocument, read_rsl
 from .tdmrep import (TdmPolicy, match_tdmrep, parse_tdm_policy, parse_tdmrep_json, reservation_value, tdm_signals,
                      work_paths)
@@ -378,8 +378,29 @@ class _Reader:
 
     def robots(self) -> tuple[RobotsFile | None, list[SignalProblem]]:
         if self._robots is None:
-            self._robots = self._robots_like("/robots.txt", "robots.txt")
+            parsed, problems = self._robots_like("/robots.txt", "robots.txt")
+            if parsed is not None:
+                problems = problems + self._misread_agents(parsed)
+            self._robots = (parsed, problems)
         return self._robots
+
+    def _misread_agents(self, robots: RobotsFile) -> list[SignalProblem]:
+        """One problem per ``User-agent`` line naming a crawler whose token RFC 9309 reads as another one."""
+        where = self.site.where("/robots.txt")
+        out = []
+        for crawler in self.crawlers:
+            for line, written, read_as in misread_user_agents(robots, crawler.token):
+                if crawler.robots_txt == "not-read":
+                    applied = f"{crawler.token} does not read robots.txt at all (its documentation), so the group is not applied"
+                else:
+                    applied = (f"applied here to {crawler.token}, as the site means it; whether {crawler.token} "
+                               "itself applies it depends on its own matcher")
+                out.append(SignalProblem(
+                    "robots.txt", f"{where} line {line} (User-agent: {written[:80]})",
+                    f"crawler {crawler.token} is not an RFC 9309 product token (letters, '_' and '-' only): "
+                    f"an RFC 9309 matcher reads this line as 'User-agent: {read_as}', which never names "
+                    f"{crawler.token}; {applied}"))
+        return out
 
     def aitxt(self) -> tuple[RobotsFile | None, list[SignalProblem]]:
         if self._aitxt is None:
@@ -473,6 +494,8 @@ class _Reader:
         grouped: dict[tuple, tuple[Signal, list[str]]] = {}
         by_groups: dict[tuple[int, ...], object] = {}
         for crawler in self.crawlers:
+            if crawler.robots_txt == "not-read":
+                continue  # documented not to read robots.txt: nothing there speaks to it
             key = tuple(id(g) for g in robots.groups_for(crawler.token))
             if key not in by_groups:
                 by_groups[key] = match_crawler(robots, crawler.token, path)
@@ -500,7 +523,7 @@ class _Reader:
         problems: list[SignalProblem] = []
         seen: dict[tuple[int, str, str], Signal] = {}
         rules_by_groups: dict[tuple[int, ...], list] = {}
-        for token in ["*"] + [c.token for c in self.crawlers]:
+        for token in ["*"] + [c.token for c in self.crawlers if c.robots_txt != "not-read"]:
             key = tuple(id(g) for g in robots.groups_for(token))
             if key not in rules_by_groups:
                 rules_by_groups[key] = content_usage_for(match_crawler(robots, token, path), path)

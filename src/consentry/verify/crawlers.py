@@ -29,16 +29,29 @@ PURPOSE_USES: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class Crawler:
-    """A crawler's product token, operator and the uses its crawling stands for."""
+    """A crawler's product token, operator and the uses its crawling stands for.
+
+    ``robots_txt`` says how it reads robots.txt (the ``robots_txt`` field of
+    ai_crawlers.json): ``rfc9309`` (its token is an RFC 9309 product token),
+    ``full-token`` (its token has a digit, so RFC 9309 matchers read a
+    ``User-agent`` line naming it as another token; see
+    :func:`~consentry.verify.robots.misread_user_agents`) or ``not-read``
+    (it does not read robots.txt at all: no robots.txt signal is given for it).
+    """
 
     token: str
     uses: tuple[str, ...]
     operator: str = ""
     purpose: str = ""
+    robots_txt: str = "rfc9309"
 
 
-def _c(token: str, operator: str, purpose: str) -> Crawler:
-    return Crawler(token, PURPOSE_USES[purpose], operator, purpose)
+#: Values of ai_crawlers.json's ``robots_txt`` field.
+ROBOTS_TXT_READING = ("rfc9309", "full-token", "not-read")
+
+
+def _c(token: str, operator: str, purpose: str, robots_txt: str = "rfc9309") -> Crawler:
+    return Crawler(token, PURPOSE_USES[purpose], operator, purpose, robots_txt)
 
 
 #: Used when publish/data/ai_crawlers.json is not there (common tokens as of 2026).
@@ -55,12 +68,12 @@ FALLBACK_CRAWLERS: tuple[Crawler, ...] = (
     _c("Amazonbot", "Amazon", "training"),
     _c("cohere-training-data-crawler", "Cohere", "training"),
     _c("Diffbot", "Diffbot", "training"),
-    _c("AI2Bot", "Allen Institute for AI", "training"),
-    _c("Ai2Bot-Dolma", "Allen Institute for AI", "training"),
+    _c("AI2Bot", "Allen Institute for AI", "training", "full-token"),
+    _c("Ai2Bot-Dolma", "Allen Institute for AI", "training", "full-token"),
     _c("PanguBot", "Huawei", "training"),
     _c("Timpibot", "Timpi", "training"),
     _c("ImagesiftBot", "ImageSift", "training"),
-    _c("img2dataset", "img2dataset", "training"),
+    _c("img2dataset", "img2dataset", "training", "not-read"),
     _c("omgili", "Webz.io", "training"),
     _c("OAI-SearchBot", "OpenAI", "search"),
     _c("Claude-SearchBot", "Anthropic", "search"),
@@ -136,7 +149,9 @@ def crawlers_from(data) -> list[Crawler]:
         uses, purpose = _uses_of(entry)
         operator = next((entry[k] for k in ("operator", "company", "owner", "vendor")
                          if isinstance(entry.get(k), str)), "")
-        out.append(Crawler(token.strip(), uses, operator, purpose))
+        reading = entry.get("robots_txt")
+        out.append(Crawler(token.strip(), uses, operator, purpose,
+                           reading if reading in ROBOTS_TXT_READING else "rfc9309"))
     return out
 
 

@@ -18,6 +18,14 @@ whether one crawler (by product token) may crawl one path:
 
 A ``User-agent`` value is matched by its leading product-token characters
 (``GPTBot/1.1`` names ``GPTBot``), as Google's reference parser does.
+
+Some crawlers' own tokens are not RFC 9309 product tokens (``AI2Bot``,
+``Ai2Bot-Dolma``, ``img2dataset``: a digit), so an RFC 9309 matcher reads
+``User-agent: AI2Bot`` as ``AI`` and never applies the group to them.  For
+such a token, :meth:`RobotsFile.groups_for` takes the groups whose
+``User-agent`` value begins with the whole token (what the site means), and
+:func:`misread_user_agents` lists those lines and what RFC 9309 reads them as,
+so that the verdict can say so.
 """
 
 from __future__ import annotations
@@ -28,12 +36,24 @@ from dataclasses import dataclass, field
 from .patterns import normalize_path, normalize_pattern, pattern_length, pattern_matches
 
 __all__ = ["RobotsRule", "RobotsGroup", "RobotsFile", "CrawlDecision", "parse_robots", "match_crawler",
-           "content_usage_for", "PARSE_LIMIT_BYTES"]
+           "content_usage_for", "misread_user_agents", "is_product_token", "PARSE_LIMIT_BYTES"]
 
 #: Bytes of robots.txt parsed (RFC 9309 §2.5: at least 500 KiB).
 PARSE_LIMIT_BYTES = 512 * 1024
 _LINE_SPLIT = re.compile(r"\r\n|\r|\n")
 _TOKEN = re.compile(r"[A-Za-z_-]+")
+_WHOLE_VALUE_TOKEN = re.compile(r"[^\s/;(]+")
+
+
+def is_product_token(token: str) -> bool:
+    """Whether ``token`` is an RFC 9309 product token (letters, ``_`` and ``-`` only)."""
+    return bool(_TOKEN.fullmatch(token))
+
+
+def _whole_token(written: str) -> str:
+    """A ``User-agent`` value's token up to a space, ``/``, ``;`` or ``(`` (``AI2Bot/1.0`` -> ``AI2Bot``)."""
+    m = _WHOLE_VALUE_TOKEN.match(written)
+    return m.group(0).lower() if m else ""
 
 
 @dataclass(frozen=True)
@@ -71,10 +91,18 @@ class RobotsFile:
     _by_token: dict = field(default_factory=dict, repr=False, compare=False)
 
     def groups_for(self, token: str) -> list[RobotsGroup]:
-        """The groups a crawler with product ``token`` obeys (named ones, else the ``*`` ones)."""
+        """The groups a crawler with product ``token`` obeys (named ones, else the ``*`` ones).
+
+        A ``token`` that is not an RFC 9309 product token (``AI2Bot``) is
+        matched against the whole token of each ``User-agent`` value instead.
+        """
+        whole = not is_product_token(token) and token != "*"
         token = token.lower()
         if token not in self._by_token:
-            named = [g for g in self.groups if any(a == token for a, _, _ in g.agents)] if token != "*" else []
+            if whole:
+                named = [g for g in self.groups if any(a != "*" and _whole_token(w) == token for a, _, w in g.agents)]
+            else:
+                named = [g for g in self.groups if any(a == token for a, _, _ in g.agents)] if token != "*" else []
             self._by_token[token] = named or [g for g in self.groups if any(a == "*" for a, _, _ in g.agents)]
         return self._by_token[token]
 
@@ -168,6 +196,20 @@ def _split_usage(value: str) -> tuple[str, str, str]:
         parts = re.split(r"[ \t]+", value, maxsplit=1)
         return parts[0], " ", parts[1] if len(parts) > 1 else ""
     return "/", " ", value
+
+
+def misread_user_agents(robots: RobotsFile, token: str) -> list[tuple[int, str, str]]:
+    """``(line, as written, read as)`` of each ``User-agent`` line naming ``token`` that RFC 9309 reads otherwise.
+
+    Empty for an RFC 9309 product token.  ``read as`` is the product token an
+    RFC 9309 matcher (Google's robotstxt library among them) takes from the
+    line: ``User-agent: AI2Bot`` is read as ``AI``.
+    """
+    if token == "*" or is_product_token(token):
+        return []
+    low = token.lower()
+    return [(line, written, (_TOKEN.match(written).group(0) if _TOKEN.match(written) else ""))
+            for g in robots.groups for a, line, written in g.agents if a != "*" and _whole_token(written) == low]
 
 
 def match_crawler(robots: RobotsFile, token: str, path: str) -> CrawlDecision:
