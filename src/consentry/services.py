@@ -269,7 +269,10 @@ class Registry:
             raise InputError(f"--creator {creator!r}: give a name of 1 to 256 characters")
         summary = RegisterSummary()
         # Ownership claims (docs/claims.md): look for other creators' works only when there are some.
-        detect = detect_claims and any(w.creator is not None and w.creator != creator for w in self.works())
+        known_works = self.works()
+        # Works committed after this snapshot are checked again where the batch is committed (under the writer lock).
+        snapshot_fp_id = max((w.fp_id for w in known_works), default=0)
+        detect = detect_claims and any(w.creator is not None and w.creator != creator for w in known_works)
         same_content: dict[str, list[Work]] = {}  # sha256 -> other creators' live works with it
         conflicts: dict[str, list[dict]] = {}  # sha256 -> fingerprint matches found while fingerprinting
         total = len(files)
@@ -319,15 +322,27 @@ class Registry:
         def flush() -> None:
             nonlocal pending, last_commit
             if pending:
-                added = self.store.add_works(pending)
-                summary.registered.extend(added)
-                if detect_claims and any(w.sha256 in same_content or conflicts.get(w.sha256) for w in added):
-                    from .claims.service import detect_ownership_conflicts
+                opened: list = []
+                claims_for = None
+                if detect_claims:
+                    from .claims.service import ownership_claims_at_commit
 
-                    summary.claims.extend(detect_ownership_conflicts(
-                        self, added, matches={w.work_id: conflicts.pop(w.sha256, []) for w in added},
-                        same_content={w.work_id: same_content.pop(w.sha256, []) for w in added},
-                        now=now, rules=claim_rules))
+                    def claims_for(added: list[Work]) -> list:
+                        # Under the writer lock, in the batch's transaction: the conflicts found before the lock,
+                        # completed with the batches other registrations committed since the snapshot.
+                        opened[:] = ownership_claims_at_commit(
+                            self, added, snapshot_fp_id=snapshot_fp_id,
+                            matches={w.work_id: conflicts.get(w.sha256, []) for w in added},
+                            same_content={w.work_id: same_content.get(w.sha256, []) for w in added},
+                            now=now, rules=claim_rules)
+                        return opened
+
+                added = self.store.add_works(pending, claims_for=claims_for)
+                for w, *_ in pending:
+                    conflicts.pop(w.sha256, None)
+                    same_content.pop(w.sha256, None)
+                summary.registered.extend(added)
+                summary.claims.extend(opened)
                 self.store.put_work_melodies(
                     [(w.work_id, melody_engine, melodies.pop(w.sha256)) for w in added if w.sha256 in melodies],
                     computed_at=utc_now())

@@ -71,7 +71,67 @@ def _identify_source(registry, work: Work) -> list[dict]:
 def detect_ownership_conflicts(registry, works: Sequence[Work], *, matches: Mapping[str, list] | None = None,
                                same_content: Mapping[str, list] | None = None, now: str | datetime | None = None,
                                rules: ClaimRules | None = None, min_share: float = OWNERSHIP_MIN_SHARE) -> list[Claim]:
-    """Open one ownership claim per (new work, other creator's work) pair that conflict; returns the claims opened.
+    """Find the ownership conflicts of ``works`` (:func:`find_ownership_conflicts`) and store the claims opened."""
+    opened = find_ownership_conflicts(registry, works, matches=matches, same_content=same_content, now=now,
+                                      rules=rules, min_share=min_share)
+    registry.store.add_claims(opened)
+    return opened
+
+
+def ownership_claims_at_commit(registry, works: Sequence[Work], *, snapshot_fp_id: int,
+                               matches: Mapping[str, list] | None = None,
+                               same_content: Mapping[str, list] | None = None, now: str | datetime | None = None,
+                               rules: ClaimRules | None = None) -> list[Claim]:
+    """The ownership claims of a registration batch, decided where it is committed (not stored here).
+
+    Called by ``store.add_works(..., claims_for=...)``: under the writer lock
+    and inside the transaction that inserts ``works``, so the store's reads
+    see every batch committed before this one. ``same_content`` and
+    ``matches`` were found before the lock, against the registry as it was
+    when the registration started (works up to fp id ``snapshot_fp_id``);
+    here they are completed with what was committed since: other creators'
+    live works with the same SHA-256 (looked up again), and, when other
+    creators' works were committed since the snapshot, fingerprint matches
+    of each new work's file against those works (identified again). So two
+    creators registering the same recording at the same moment get their
+    claim, as they do one after the other.
+
+    Parameters
+    ----------
+    works : sequence of Work
+        The works of the batch, with their fp ids (inserted, not committed).
+    snapshot_fp_id : int
+        Largest fp id of the works known when the registration started
+        (0 for an empty registry).
+    """
+    store = registry.store
+    mine = {w.work_id for w in works}
+    named = [w for w in works if w.creator is not None and w.removed_at is None]
+    if not named:
+        return []
+    content = {w.work_id: list((same_content or {}).get(w.work_id, [])) for w in named}
+    found = {w.work_id: list((matches or {}).get(w.work_id, [])) for w in named}
+    for w in named:
+        known = {o.work_id for o in content[w.work_id]}
+        content[w.work_id] += [o for o in store.live_works_with_sha256(w.sha256)
+                               if o.work_id not in mine and o.work_id not in known
+                               and o.creator is not None and o.creator != w.creator]
+    first_new = min(w.fp_id for w in works)
+    since = [o for o in store.works_by_fp_id(range(snapshot_fp_id + 1, first_new)).values()
+             if o.removed_at is None and o.creator is not None and o.work_id not in mine]
+    for w in named:
+        fresh = {o.work_id for o in since if o.creator != w.creator} - {o.work_id for o in content[w.work_id]}
+        if fresh:
+            found[w.work_id] += [m for m in _identify_source(registry, w) if m["work_id"] in fresh]
+    if not any(content.values()) and not any(found.values()):
+        return []
+    return find_ownership_conflicts(registry, named, matches=found, same_content=content, now=now, rules=rules)
+
+
+def find_ownership_conflicts(registry, works: Sequence[Work], *, matches: Mapping[str, list] | None = None,
+                             same_content: Mapping[str, list] | None = None, now: str | datetime | None = None,
+                             rules: ClaimRules | None = None, min_share: float = OWNERSHIP_MIN_SHARE) -> list[Claim]:
+    """One ownership claim per (new work, other creator's work) pair that conflict: the claims to open (not stored).
 
     A pair conflicts when both works have a named creator, the creators
     differ, and either the content is the same (same SHA-256) or a
@@ -146,7 +206,6 @@ def detect_ownership_conflicts(registry, works: Sequence[Work], *, matches: Mapp
                       + ("is the same file as" if basis["match"] == "sha256" else
                          f"matches {100 * max(basis['share_of_new'], basis['share_of_registered']):.0f}% of")
                       + f" {other.title!r} ({other.work_id}) registered by {other.creator}")))
-    store.add_claims(opened)
     return opened
 
 

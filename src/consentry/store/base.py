@@ -40,8 +40,13 @@ class Store(Protocol):
 
     def remove_work(self, work_id: str) -> Work: ...
 
-    def add_works(self, batch: Sequence[tuple[Work, np.ndarray, Callable[[int], np.ndarray]]]) -> list[Work]:
-        """Register (work, keys, make_values) triples atomically; the store assigns fp ids."""
+    def add_works(self, batch: Sequence[tuple[Work, np.ndarray, Callable[[int], np.ndarray]]], *,
+                  claims_for: Callable[[list[Work]], Sequence] | None = None) -> list[Work]:
+        """Register (work, keys, make_values) triples atomically; the store assigns fp ids.
+
+        ``claims_for(accepted)``, under the writer lock and inside the same
+        transaction, returns claims to insert with the works.
+        """
         ...
 
     def removed_fp_ids(self) -> set[int]: ...

@@ -345,6 +345,8 @@ class SQLStore(AuditTablesMixin, CheckTablesMixin, ServiceTablesMixin, ClaimsTab
     def add_works(
         self,
         batch: Sequence[tuple[Work, np.ndarray, Callable[[int], np.ndarray]]],
+        *,
+        claims_for: Callable[[list[Work]], Sequence[Any]] | None = None,
     ) -> list[Work]:
         """Register a batch of works with their index entries, all or nothing.
 
@@ -354,6 +356,13 @@ class SQLStore(AuditTablesMixin, CheckTablesMixin, ServiceTablesMixin, ClaimsTab
             ``work.fp_id`` is ignored: the store assigns it; ``keys`` are the
             work's uint32 hash keys and ``make_values(fp_id)`` returns the
             matching uint64 postings.
+        claims_for : callable(list of Work) -> sequence of Claim, optional
+            Called with the works accepted, under the writer lock and inside
+            the transaction that inserts them (after they are inserted; reads
+            through this store see them and every batch committed before):
+            the claims it returns are inserted in the same transaction. So the
+            question "did another creator register this already?" and the
+            insert are one step, whoever commits first (docs/claims.md).
 
         Returns
         -------
@@ -406,6 +415,8 @@ class SQLStore(AuditTablesMixin, CheckTablesMixin, ServiceTablesMixin, ClaimsTab
                     )
                 if written is not None:
                     self._insert_segment(c, written, int(keys.size), first.engine, first.engine_version, first.param_hash)
+                if claims_for is not None:
+                    self._insert_claims(c, list(claims_for(accepted)))
             return accepted
 
     def add_segment(self, keys: np.ndarray, values: np.ndarray, *, engine: str, engine_version: str, param_hash: str) -> str:

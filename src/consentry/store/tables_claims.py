@@ -40,12 +40,17 @@ class ClaimsTablesMixin:
         if not claims:
             return
         with self.transaction() as c:
-            for claim in claims:
-                c.execute(f"INSERT INTO claims ({', '.join(CLAIM_COLUMNS)}) VALUES ({', '.join('?' * len(CLAIM_COLUMNS))})",
-                          _claim_values(claim))
-                for e in claim.events:
-                    c.execute(f"INSERT INTO claim_events ({', '.join(EVENT_COLUMNS)}) "
-                              f"VALUES ({', '.join('?' * len(EVENT_COLUMNS))})", _event_values(e))
+            self._insert_claims(c, claims)
+
+    @staticmethod
+    def _insert_claims(c, claims: Sequence[Claim]) -> None:
+        """Insert claims and their events on connection ``c``, inside the caller's transaction."""
+        for claim in claims:
+            c.execute(f"INSERT INTO claims ({', '.join(CLAIM_COLUMNS)}) VALUES ({', '.join('?' * len(CLAIM_COLUMNS))})",
+                      _claim_values(claim))
+            for e in claim.events:
+                c.execute(f"INSERT INTO claim_events ({', '.join(EVENT_COLUMNS)}) "
+                          f"VALUES ({', '.join('?' * len(EVENT_COLUMNS))})", _event_values(e))
 
     def record_claim_event(self, claim: Claim, event: ClaimEvent) -> None:
         """Store ``claim`` (its new state) and append ``event``, if nobody acted on the claim meanwhile.
