@@ -431,6 +431,9 @@ def read_embedded_signals(path: str | os.PathLike, *, trust_anchors_pem: str | N
     ai_generated: list[AiGeneratedLabel] = []
     try:
         kind = sniff_kind(location)
+    except InputError as exc:
+        problems.append(SignalProblem(format="file", source=location, message=str(exc)))
+        return EmbeddedSignals(signals, problems)
     except (OSError, ValueError) as exc:
         problems.append(SignalProblem(format="c2pa", source=f"unreadable signal at {location}",
                                       message=f"cannot read the file ({getattr(exc, 'strerror', None) or exc})"))
