@@ -128,9 +128,9 @@ def test_another_creators_work_is_refused(server, world):
     c, csrf = browser(server, "ana@example.org")
     ben = world.works["ben1"]
     r = c.get(f"/app/works/{ben}")
-    assert r.status_code == 403 and "another creator" in alert(r.text)
+    assert r.status_code == 404 and "no such work" in alert(r.text)  # as an unknown id (tests/test_server_hardening.py)
     r = c.post(f"/app/works/{ben}/terms", data={"ai_training.decision": "deny", "csrf_token": csrf})
-    assert r.status_code == 403
+    assert r.status_code == 404
     r = c.post("/app/terms", data={"creator": "Ben Ode", "ai_training.decision": "deny", "csrf_token": csrf})
     assert r.status_code == 303  # a creator's default terms form always acts on its own name
     with Registry.open(world.registry) as reg:
@@ -207,7 +207,7 @@ def test_upload_without_javascript_registers_and_shows_the_job(server, world, tm
     assert "Registered" in page
     # another account's job page is refused
     other, _ = browser(server, "ana@example.org")
-    assert other.get(f"/app/jobs/{job_id}").status_code == 403
+    assert other.get(f"/app/jobs/{job_id}").status_code == 404
 
 
 def test_security_headers_and_static_files(server):
@@ -258,8 +258,8 @@ def test_licensee_scan_dispute_and_claim_flow(server, world):
     assert r.status_code == 400 and "path" in alert(r.text)
     # another licensee cannot see or dispute the scan
     lic2, l2csrf = browser(server, "lic2@example.org")
-    assert lic2.get(f"/app/scans/{scan_id}").status_code == 403
-    assert lic2.post(f"/app/scans/{scan_id}/disputes", data={"csrf_token": l2csrf, "item_id": "x", "reason": "y"}).status_code == 403
+    assert lic2.get(f"/app/scans/{scan_id}").status_code == 404
+    assert lic2.post(f"/app/scans/{scan_id}/disputes", data={"csrf_token": l2csrf, "item_id": "x", "reason": "y"}).status_code == 404
     # dispute: bad item, no reason, then for real
     r = lic.post(f"/app/scans/{scan_id}/disputes", data={"csrf_token": lcsrf, "item_id": "nope", "reason": "wrong"})
     assert r.status_code == 400 and "no item" in alert(r.text)
@@ -277,8 +277,8 @@ def test_licensee_scan_dispute_and_claim_flow(server, world):
     assert scan_id in ana.get("/app/findings").text
     assert claim_id in ana.get("/app/claims").text
     ben, bcsrf = browser(server, "ben@example.org")
-    assert ben.get(f"/app/claims/{claim_id}").status_code == 403
-    assert ben.post(f"/app/claims/{claim_id}/answer", data={"csrf_token": bcsrf, "answer": "concede"}).status_code == 403
+    assert ben.get(f"/app/claims/{claim_id}").status_code == 404
+    assert ben.post(f"/app/claims/{claim_id}/answer", data={"csrf_token": bcsrf, "answer": "concede"}).status_code == 404
     r = ana.post(f"/app/claims/{claim_id}/answer", data={"csrf_token": acsrf, "answer": "maybe"})
     assert r.status_code == 400
     r = ana.post(f"/app/claims/{claim_id}/answer", data={"csrf_token": acsrf, "answer": "contest",
@@ -327,7 +327,7 @@ def test_claims_api_evidence_bundle_and_hostile_ids(server, world):
     assert ev["verified"] is True and "file" not in ev and ev["download"].endswith("/2")
     got = ana.get(ev["download"])
     assert got.status_code == 200 and got.content == bundle
-    assert server.client(world.tokens["ben"]).get(ev["download"]).status_code == 403
+    assert server.client(world.tokens["ben"]).get(ev["download"]).status_code == 404
     r = ana.post(f"/api/v1/claims/{claim_id}/withdraw", json={})
     assert r.status_code == 409 and "allowed now" in r.json()["detail"]
     assert lic.post(f"/api/v1/claims/{claim_id}/withdraw", json={"note": "paid"}).json()["state"] == "withdrawn"

@@ -183,7 +183,8 @@ def party_of(principal: Principal) -> tuple[str, str] | None:
 
 
 def decide(action: str, principal: Principal | None, *, owner_creator: str | None = None,
-           owner_account: str | None = None, owner_parties=None, check_owner: bool = False) -> Decision:
+           owner_account: str | None = None, owner_parties=None, check_owner: bool = False,
+           hide_others: bool = False) -> Decision:
     """Whether ``principal`` may perform ``action`` (on a resource owned as given).
 
     Parameters
@@ -201,6 +202,10 @@ def decide(action: str, principal: Principal | None, *, owner_creator: str | Non
     check_owner : bool
         Also decide on ownership (a route calls this once it has loaded the
         resource); without it only the role and scope are decided.
+    hide_others : bool
+        The resource was named by its id: refuse someone else's with status
+        404, as if it did not exist (a 403 would tell that the id, or an id
+        starting with it, exists).
     """
     rule = ACTIONS.get(action)
     if rule is None:
@@ -214,13 +219,20 @@ def decide(action: str, principal: Principal | None, *, owner_creator: str | Non
     if principal.via == "token" and rule.scope is not None and rule.scope not in principal.scopes:
         return Decision(False, 403, f"this API token lacks the scope {rule.scope!r} ({SCOPE_HELP[rule.scope]})")
     if check_owner and not principal.is_admin:
+        status = 404 if hide_others else 403
         if rule.owned == "creator" and principal.role == "creator" and owner_creator != principal.creator:
-            return Decision(False, 403, f"this belongs to another creator; your account manages {principal.creator!r}")
+            return Decision(False, status, f"this belongs to another creator; your account manages {principal.creator!r}")
         if rule.owned == "account" and owner_account != principal.account_id:
-            return Decision(False, 403, "this belongs to another account")
+            return Decision(False, status, "this belongs to another account")
         if rule.owned == "party" and party_of(principal) not in {tuple(p) for p in (owner_parties or ())}:
-            return Decision(False, 403, "you are not a party to this claim")
+            return Decision(False, status, "you are not a party to this claim")
     return Decision(True)
+
+
+def no_such(kind: str, ref: str) -> str:
+    """The one answer for an id that names nothing the caller may see: the same whether it names nothing at all,
+    names (or starts) someone else's resource, or is an ambiguous prefix."""
+    return f"{kind} {str(ref)[:100]!r}: no such {kind}"
 
 
 def check_scopes(role: str, scopes: list[str] | tuple[str, ...]) -> tuple[str, ...]:

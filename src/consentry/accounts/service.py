@@ -12,7 +12,9 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
 import unicodedata
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -47,6 +49,12 @@ class AuthSettings:
         address) within ``login_window_s`` before sign-in is locked.
     login_lock_s : float
         First lock (seconds); it doubles with every further failure, up to an hour.
+    max_concurrent_hashes : int
+        Passwords hashed or verified at once in this process (each argon2 call
+        takes ``argon2_memory_kib`` of memory and a core for a while).
+    hash_wait_s : float
+        How long (seconds) a sign-in, sign-up or password change waits for a
+        free slot before it is refused as busy (429) instead of queueing.
     """
 
     argon2_time_cost: int = 3
@@ -57,6 +65,8 @@ class AuthSettings:
     login_max_failures: int = 5
     login_window_s: float = 900.0
     login_lock_s: float = 30.0
+    max_concurrent_hashes: int = 4
+    hash_wait_s: float = 2.0
 
     def hasher(self) -> PasswordHasher:
         return PasswordHasher(time_cost=self.argon2_time_cost, memory_cost=self.argon2_memory_kib,
@@ -154,9 +164,70 @@ def create_account(store, *, email: str, password: str, role: str, creator: str 
         raise Conflict(f"e-mail {email!r} already has an account; sign in instead")
     row = {"account_id": new_id("acct"), "email": email, "role": role, "creator": creator,
            "display_name": (display_name or "").strip()[:200] or None,
-           "password_hash": auth.hasher().hash(password), "created_at": iso(now_utc()), "disabled_at": None}
+           "password_hash": hash_password(password, auth=auth), "created_at": iso(now_utc()), "disabled_at": None}
     store.add_account(row)
+    if role == "creator" and existing_creators is None:  # made by an admin (or on the command line): bound
+        bind_creator(store, row)
     return public_account(row)
+
+
+# ---------------------------------------------------------------- who controls a work
+def bind_creator(store, account: dict) -> None:
+    """An admin binds a creator account to its creator name: it then controls every work under the name,
+    whoever registered it (see :func:`controls_work`)."""
+    if account.get("role") != "creator" or not account.get("creator"):
+        raise InputError(f"account {account.get('email')!r}: only a creator account is bound to a creator name")
+    store.set_owner("creator", [account["creator"].casefold()], account_id=account["account_id"], at=iso(now_utc()))
+
+
+def creator_bound(store, account_id: str, creator: str) -> bool:
+    """Whether an admin bound ``account_id`` to the creator name (at creation or later)."""
+    return store.owner_of("creator", creator.casefold()) == account_id
+
+
+def record_registrant(store, work_ids, *, account_id: str) -> None:
+    """Record the account through which works were registered (the works' registrant)."""
+    ids = list(work_ids)
+    if ids:
+        store.set_owner("work", ids, account_id=account_id, at=iso(now_utc()))
+
+
+def record_control_of_earlier_registrations(store) -> None:
+    """Fill in who controls what for a registry made before the rule of :func:`controls_work` (idempotent; the
+    server runs it at start): the account of each finished registration job registered its new works, and each
+    creator account an admin made (``accounts.create`` in the audit log) is bound to its name."""
+    for job in store.list_jobs(kind="register", statuses=("succeeded",), limit=1_000_000):
+        ids = [w["work_id"] for w in (job.get("result") or {}).get("works", []) if not w.get("already_registered")]
+        record_registrant(store, ids, account_id=job["account_id"])
+    for rec in store.audit_records(action="accounts.create", limit=1_000_000):
+        account = store.get_account(rec["target_id"]) if rec.get("target_id") else None
+        if account and account["role"] == "creator" and account["creator"]:
+            if store.owner_of("creator", account["creator"].casefold()) is None:
+                bind_creator(store, account)
+
+
+def controlled_work_ids(store, principal, works) -> set[str]:
+    """The ids of ``works`` that a creator account controls (:func:`controls_work`), in two queries."""
+    if principal is None or principal.role != "creator" or not principal.creator:
+        return set()
+    named = [w for w in works if w.creator == principal.creator]
+    if named and creator_bound(store, principal.account_id, principal.creator):
+        return {w.work_id for w in named}
+    registered = store.owned_ids("work", account_id=principal.account_id)
+    return {w.work_id for w in named if w.work_id in registered}
+
+
+def controls_work(store, principal, work) -> bool:
+    """Whether a creator account controls a work (may change its terms, remove it, read it as its own).
+
+    Typing a creator name at sign-up gives no work: a creator account controls
+    a work under its creator name only if the work was registered through that
+    account, or an admin bound the account to the name (``accounts create
+    --creator``, ``accounts bind``).  A work someone else (an admin, the
+    command line) registered under a name a signed-up account holds is not
+    that account's until an admin binds it.
+    """
+    return work.work_id in controlled_work_ids(store, principal, [work])
 
 
 def signup_roles() -> tuple[str, ...]:
@@ -186,8 +257,36 @@ def disable_account(store, ref: str) -> dict:
     return public_account(store.get_account(row["account_id"]))
 
 
+# ---------------------------------------------------------------- password hashing, bounded
+_HASH_SLOTS: dict[int, threading.BoundedSemaphore] = {}
+_HASH_SLOTS_LOCK = threading.Lock()
+
+
+@contextmanager
+def hash_slot(auth: AuthSettings):
+    """One of ``auth.max_concurrent_hashes`` slots for an argon2 call, or :class:`Throttled` (busy) after
+    ``auth.hash_wait_s``: a flood of sign-ins cannot pile up hashes (memory, cores) without bound."""
+    n = max(1, int(auth.max_concurrent_hashes))
+    with _HASH_SLOTS_LOCK:
+        slots = _HASH_SLOTS.setdefault(n, threading.BoundedSemaphore(n))
+    if not slots.acquire(timeout=max(0.0, auth.hash_wait_s)):
+        raise Throttled("the server is busy checking passwords; try again in a moment", retry_after_s=1.0)
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+def hash_password(password: str, *, auth: AuthSettings = AuthSettings()) -> str:
+    """The argon2id hash of a password (in a bounded slot, :func:`hash_slot`)."""
+    with hash_slot(auth):
+        return auth.hasher().hash(password)
+
+
 # ---------------------------------------------------------------- sign-in and throttling
 _DUMMY_HASHES: dict[tuple, str] = {}
+#: Makes a throttle counter's check and increment one step (per process; one server process per data folder).
+_THROTTLE_LOCK = threading.Lock()
 
 
 def _dummy_hash(auth: AuthSettings) -> str:
@@ -203,6 +302,16 @@ def _throttle_check(store, key: str, now: datetime) -> None:
         until = parse_iso(row["locked_until"])
         if until > now:
             raise Throttled("too many failed sign-ins; wait and try again", retry_after_s=(until - now).total_seconds())
+
+
+def _throttle_undo(store, key: str, *, max_failures: int) -> None:
+    """Take back one counted attempt (it succeeded, or was not tried because the server was busy)."""
+    row = store.login_failure(key)
+    if row is None or int(row["failures"]) <= 0:
+        return
+    failures = int(row["failures"]) - 1
+    store.put_login_failure(key, failures=failures, first_at=row["first_at"],
+                            locked_until=row["locked_until"] if failures >= max_failures else None)
 
 
 def _throttle_fail(store, key: str, now: datetime, *, max_failures: int, auth: AuthSettings) -> None:
@@ -234,30 +343,42 @@ def authenticate(store, *, email: str, password: str, ip: str | None, auth: Auth
     keys = [(f"email:{email}", auth.login_max_failures)]
     if ip:
         keys.append((f"ip:{ip}", 4 * auth.login_max_failures))
-    for key, _ in keys:
-        _throttle_check(store, key, now)
+    # Check and count the attempt in one step, before the password is verified: parallel attempts cannot all
+    # pass the check while the first ones are still hashing.  A success takes its count back.
+    with _THROTTLE_LOCK:
+        for key, _ in keys:
+            _throttle_check(store, key, now)
+        for key, limit in keys:
+            _throttle_fail(store, key, now, max_failures=limit, auth=auth)
     row = store.account_by_email(email)
     hasher = auth.hasher()
     ok = False
     try:
-        ok = hasher.verify(row["password_hash"] if row else _dummy_hash(auth), str(password or "")[:MAX_PASSWORD_CHARS])
+        with hash_slot(auth):
+            ok = hasher.verify(row["password_hash"] if row else _dummy_hash(auth), str(password or "")[:MAX_PASSWORD_CHARS])
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         ok = False
+    except Throttled:  # busy: the password was not checked, so the attempt does not count
+        with _THROTTLE_LOCK:
+            for key, limit in keys:
+                _throttle_undo(store, key, max_failures=limit)
+        raise
     if not ok or row is None or row["disabled_at"] is not None:
-        for key, limit in keys:
-            _throttle_fail(store, key, now, max_failures=limit, auth=auth)
         if row is not None and row["disabled_at"] is not None and ok:
             raise AuthError("this account is disabled; ask an administrator")
         raise AuthError("wrong e-mail or password")
-    store.clear_login_failures(keys[0][0])
+    with _THROTTLE_LOCK:
+        store.clear_login_failures(keys[0][0])
+        for key, limit in keys[1:]:
+            _throttle_undo(store, key, max_failures=limit)
     if hasher.check_needs_rehash(row["password_hash"]):
-        store.update_account(row["account_id"], password_hash=hasher.hash(password))
+        store.update_account(row["account_id"], password_hash=hash_password(password, auth=auth))
     return row
 
 
 def set_password(store, ref: str, password: str, *, auth: AuthSettings = AuthSettings()) -> dict:
     row = find_account(store, ref)
-    store.update_account(row["account_id"], password_hash=auth.hasher().hash(check_password(password)))
+    store.update_account(row["account_id"], password_hash=hash_password(check_password(password), auth=auth))
     store.revoke_account_sessions(row["account_id"], at=iso(now_utc()))
     return public_account(row)
 

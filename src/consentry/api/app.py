@@ -26,11 +26,14 @@ from .. import __version__
 from ..accounts import AuthError, Conflict, PermissionDenied, Throttled
 from ..errors import ConsentryError, InputError, RegistryError, WorkNotFoundError
 from ..jobs import JobRunner
+from ..pools import worker_count
 from ..store.sqlite_audit import ScanNotFoundError
 from ..uploads import UnsupportedUpload, UploadTooLarge
 from .publicfiles import PublishCache
 from .ratelimit import RateLimiter
 from .settings import ServerSettings
+
+ACTION_KEY = "x-consentry-action"
 
 log = logging.getLogger("consentry.server")
 
@@ -113,7 +116,10 @@ class ServerContext:
 
     def __post_init__(self) -> None:
         if self.identify_slots is None:
-            self.identify_slots = threading.BoundedSemaphore(self.settings.identify_concurrency)
+            slots = worker_count(self.settings.identify_concurrency)  # at most one per core
+            if slots.lowered:
+                log.warning("%s", slots.describe(option="identify_concurrency"))
+            self.identify_slots = threading.BoundedSemaphore(slots.workers)
 
 
 def _status_for(exc: Exception) -> int:
@@ -179,6 +185,88 @@ def install_error_handlers(app: FastAPI) -> None:
                             status_code=500)
 
 
+#: Sent with every answer that does not set its own (the web app's pages send a stricter policy): no script
+#: from anywhere, styles only inline or from here (reports and terms pages carry their stylesheet), no framing.
+CSP = ("default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
+SECURITY_HEADERS = ((b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"), (b"referrer-policy", b"same-origin"))
+
+
+class SecurityHeaders:
+    """ASGI middleware: :data:`SECURITY_HEADERS` on every HTTP answer (API, public files, reports, the API docs),
+    each unless the route set that header itself."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                present = {bytes(k).lower() for k, _ in headers}
+                headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def remove_stale_parts(settings: ServerSettings, store) -> list[str]:
+    """Delete the partial uploads (``incoming/.part-*``) a stopped server left, unless a queued or running job
+    names one; call it holding the data folder's lock (no other server writes there).  Returns the names removed."""
+    from pathlib import Path
+
+    incoming = Path(settings.incoming_dir)
+    if not incoming.is_dir():
+        return []
+    named = set()
+    for job in store.list_jobs(statuses=("queued", "running"), limit=100_000):
+        p = job.get("params") or {}
+        for path in list(p.get("paths") or []) + ([p["path"]] if p.get("path") else []):
+            named.add(Path(path).name)
+    removed = []
+    for path in incoming.glob(".part-*"):
+        if path.name in named or not path.is_file():
+            continue
+        try:
+            path.unlink()
+            removed.append(path.name)
+        except OSError as exc:
+            log.warning("cannot remove the stale partial upload %s: %s", path, exc)
+    if removed:
+        log.info("removed %d partial upload(s) a previous server left in %s", len(removed), incoming)
+    return removed
+
+
+def _docs_page(app: FastAPI) -> str:
+    """The API's operations from the OpenAPI document, as one self-contained page (no script, nothing fetched)."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+    from pathlib import Path
+
+    doc = app.openapi()
+    groups: dict[str, list] = {}
+    for path, ops in doc.get("paths", {}).items():
+        for method, op in ops.items():
+            if not isinstance(op, dict):
+                continue
+            params = [f"{p.get('name')}{'' if p.get('required') else '?'} ({p.get('in')})" for p in op.get("parameters", [])]
+            body = ", ".join(((op.get("requestBody") or {}).get("content") or {}).keys())
+            summary = (op.get("description") or op.get("summary") or "").strip().split("\n")[0]
+            tag = (op.get("tags") or ["other"])[0]
+            groups.setdefault(tag, []).append({"method": method.upper(), "path": path, "summary": summary,
+                                               "action": op.get(ACTION_KEY), "params": params, "body": body})
+    env = Environment(loader=FileSystemLoader(str(Path(__file__).parent / "templates")), autoescape=select_autoescape(default=True))
+    info = doc.get("info", {})
+    return env.get_template("docs.html.j2").render(
+        title=info.get("title", ""), version=info.get("version", ""), description=info.get("description", ""),
+        openapi_url=app.openapi_url, openapi_version=doc.get("openapi", ""), groups=sorted(groups.items()))
+
+
 def create_app(settings: ServerSettings, *, extra_routers: list | None = None) -> FastAPI:
     """The server application for ``settings``.
 
@@ -207,7 +295,12 @@ def create_app(settings: ServerSettings, *, extra_routers: list | None = None) -
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         with pool.registry():
             pass  # create or migrate the registry before anything else
-        ctx.recovered = runner.start()
+        ctx.recovered = runner.start()  # takes the data folder's lock
+        with pool.registry() as reg:
+            remove_stale_parts(settings, reg.store)
+            from ..accounts.service import record_control_of_earlier_registrations
+
+            record_control_of_earlier_registrations(reg.store)
         sweeper = asyncio.create_task(_sweep_claims(pool, settings.claims_sweep_s))
         try:
             yield
@@ -225,9 +318,27 @@ def create_app(settings: ServerSettings, *, extra_routers: list | None = None) -
                     "(POST /api/v1/session) plus the `X-CSRF-Token` header on changes. Errors are "
                     '`{"detail": "<one line>"}`.',
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load swagger-ui / redoc from a CDN: /docs is served here instead
+        redoc_url=None,
     )
     app.state.ctx = ctx
+    app.add_middleware(SecurityHeaders)
     install_error_handlers(app)
+
+    from fastapi import Depends
+    from fastapi.responses import HTMLResponse
+
+    from .deps import act, authorize
+
+    docs_html: list[str] = []
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False, **act("public:read"))
+    def api_docs(principal=Depends(authorize("public:read"))) -> HTMLResponse:
+        """The API's operations, rendered here from the OpenAPI document (no third-party script)."""
+        if not docs_html:
+            docs_html.append(_docs_page(app))
+        return HTMLResponse(docs_html[0])
+
     for router in ROUTERS:
         app.include_router(router, prefix="/api/v1")
     app.include_router(public_router)

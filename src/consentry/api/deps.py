@@ -16,13 +16,16 @@
 from __future__ import annotations
 
 import functools
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import urlsplit
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from ..accounts import AuthError, PermissionDenied, Principal, Throttled, decide
+from ..accounts.model import no_such
 from ..accounts.service import csrf_ok, principal_from_session, principal_from_token
 from ..uploads import ReceivedForm, receive_multipart
 
@@ -112,6 +115,8 @@ def authorize(action: str):
             with ctx.pool.registry() as reg:
                 return resolve_principal(request, reg.store)
 
+        if request.method in UNSAFE_METHODS and not request.headers.get("authorization"):
+            check_origin(request)
         principal = await run_in_threadpool(resolve)
         _rate_limit(request, principal)
         decision = decide(action, principal)
@@ -127,13 +132,67 @@ def authorize(action: str):
     return dependency
 
 
+def check_origin(request: Request) -> None:
+    """Refuse a change sent by a browser from another origin (or from an opaque one: ``Origin: null``, sent by
+    sandboxed frames, ``data:`` pages and some redirects).  Requests without ``Origin`` pass (API clients, older
+    browsers; the session cookie is SameSite=Lax and changes need the CSRF token); so do Bearer requests, which
+    :func:`authorize` does not send here (a browser never adds that header by itself)."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return
+    allowed = {request.headers.get("host", "").lower(), urlsplit(get_ctx(request).settings.public_url).netloc.lower()}
+    try:
+        netloc = urlsplit(origin.strip()).netloc.lower() if origin.strip().lower() != "null" else ""
+    except ValueError:
+        netloc = ""
+    if not netloc or netloc not in allowed:
+        raise PermissionDenied("this form was sent from another site (Origin "
+                               f"{origin[:100]!r}); open the page on this server and send it again")
+
+
+#: The largest urlencoded form body read in memory (bytes), and the largest field in it.
+MAX_FORM_BYTES = 256 * 1024
+MAX_FORM_FIELD_BYTES = 64 * 1024
+
+
+async def read_form(request: Request):
+    """The urlencoded form of the request, read once and bounded: a body over :data:`MAX_FORM_BYTES` or a field
+    over :data:`MAX_FORM_FIELD_BYTES` is refused (413, naming it) before it is parsed.  Other bodies: an empty form."""
+    from starlette.datastructures import FormData
+
+    from ..uploads import UploadTooLarge
+
+    ctype = request.headers.get("content-type", "")
+    if not ctype.startswith("application/x-www-form-urlencoded"):
+        return FormData()
+    if getattr(request, "_form", None) is not None:
+        return request._form
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_FORM_BYTES:
+        raise UploadTooLarge(f"form: {int(length)} bytes is more than the {MAX_FORM_BYTES} a form may send")
+    if not hasattr(request, "_body"):
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_FORM_BYTES:
+                raise UploadTooLarge(f"form: more than the {MAX_FORM_BYTES} bytes a form may send")
+            chunks.append(chunk)
+        request._body = b"".join(chunks)  # what Request.form() and Request.body() read from now on
+    for part in request._body.split(b"&"):
+        name, _, value = part.partition(b"=")
+        if len(value) > MAX_FORM_FIELD_BYTES:
+            shown = name[:40].decode("latin-1", "replace")
+            raise UploadTooLarge(f"form field {shown!r}: longer than {MAX_FORM_FIELD_BYTES} bytes")
+    return await request.form()
+
+
 async def _check_csrf(request: Request) -> None:
     session_id = request.state.session_id
     sent = request.headers.get(CSRF_HEADER)
     if sent is None:
         ctype = request.headers.get("content-type", "")
         if ctype.startswith("application/x-www-form-urlencoded"):
-            form = await request.form()
+            form = await read_form(request)
             value = form.get(CSRF_FIELD)
             sent = value if isinstance(value, str) else None
         elif ctype.startswith("multipart/form-data") and _reads_upload_form(request):
@@ -158,14 +217,38 @@ def _reads_upload_form(request: Request) -> bool:
 
 
 def ensure_allowed(action: str, principal: Principal | None, *, owner_creator: str | None = None,
-                   owner_account: str | None = None, owner_parties=None) -> None:
-    """Refuse (401/403) unless ``principal`` may do ``action`` on a resource with these owners."""
+                   owner_account: str | None = None, owner_parties=None, resource: tuple[str, str] | None = None) -> None:
+    """Refuse (401/403) unless ``principal`` may do ``action`` on a resource with these owners.
+
+    ``resource`` = (kind, the id the caller gave): the resource was looked up
+    by an id from the request, and someone else's is answered with the same
+    404 as an id that names nothing (:func:`consentry.accounts.model.no_such`).
+    """
     decision = decide(action, principal, owner_creator=owner_creator, owner_account=owner_account,
-                      owner_parties=owner_parties, check_owner=True)
+                      owner_parties=owner_parties, check_owner=True, hide_others=resource is not None)
     if not decision.allowed:
         if decision.status == 401:
             raise AuthError(decision.reason)
+        if decision.status == 404:
+            from .app import NotFound
+
+            raise NotFound(no_such(*resource))
         raise PermissionDenied(decision.reason)
+
+
+@contextmanager
+def lookup(kind: str, ref: str):
+    """Look a resource up by the id the caller gave: an unknown id, or an ambiguous prefix, is the 404 of
+    :func:`no_such` (the same answer as someone else's resource, see :func:`ensure_allowed`)."""
+    from ..claims.model import ClaimNotFoundError
+    from ..errors import WorkNotFoundError
+    from ..store.sqlite_audit import ScanNotFoundError
+    from .app import NotFound
+
+    try:
+        yield
+    except (WorkNotFoundError, ScanNotFoundError, ClaimNotFoundError):
+        raise NotFound(no_such(kind, ref)) from None
 
 
 def act(action: str, *, upload: bool = False, **extra) -> dict:

@@ -48,9 +48,11 @@ class ServerSettings:
     anonymous_rate_per_s, anonymous_burst : float
         The same per client IP address, for anonymous requests and sign-in.
     job_threads : int
-        Background jobs run at once.
+        Background jobs run at once (at most one per core: a larger value is
+        lowered, with a warning in the log).
     scan_workers : int
-        Processes one scan uses (1: in the server process).
+        Processes one scan uses (1: in the server process; at most one per
+        core).
     store_melodies : bool
         Transcribe and store each registered work's melody, so that the
         output check can find re-used melodies (on by default, as
@@ -64,8 +66,9 @@ class ServerSettings:
     registry_connections : int
         Registry connections kept for requests.
     identify_concurrency : int
-        Synchronous identifications computed at once (default: the number of
-        cores); more requests wait their turn instead of thrashing the CPU.
+        Synchronous identifications computed at once (default and most: the
+        number of cores); more requests wait their turn instead of thrashing
+        the CPU.
     trust_forwarded_for : bool
         Take the client address from ``X-Forwarded-For`` (only behind a proxy
         you run, which sets it).
@@ -73,6 +76,10 @@ class ServerSettings:
         How often (seconds) the server applies the claims' deadline rules
         (``consentry.claims.service.expire_overdue``): at start, then every
         ``claims_sweep_s``.
+    header_timeout_s : float
+        A connection whose request head (request line and headers) is not
+        complete this long (seconds) after it was opened, or after the
+        previous response, is closed (:mod:`consentry.api.serving`).
     """
 
     registry: str = "consentry.db"
@@ -97,6 +104,7 @@ class ServerSettings:
     identify_concurrency: int = field(default_factory=lambda: os.cpu_count() or 1)
     trust_forwarded_for: bool = False
     claims_sweep_s: float = 3600.0
+    header_timeout_s: float = 10.0
     auth: AuthSettings = field(default_factory=AuthSettings)
 
     def __post_init__(self) -> None:
@@ -106,7 +114,7 @@ class ServerSettings:
             if int(getattr(self, name)) < 1:
                 raise InputError(f"{name}: must be at least 1")
         for name in ("identify_max_s", "rate_per_s", "rate_burst", "anonymous_rate_per_s", "anonymous_burst",
-                     "claims_sweep_s"):
+                     "claims_sweep_s", "header_timeout_s"):
             if not float(getattr(self, name)) > 0:
                 raise InputError(f"{name}: must be greater than 0")
         if not self.public_url.startswith(("http://", "https://")):

@@ -1,4 +1,4 @@
-"""CLI of the server: ``serve``, ``accounts create|list|disable|password``, ``tokens create|list|revoke``.
+"""CLI of the server: ``serve``, ``accounts create|list|disable|bind|password``, ``tokens create|list|revoke``.
 
 Thin: :mod:`consentry.api` and :mod:`consentry.accounts`.  Changes made here
 are written to the audit log with the actor ``cli:<user>``.
@@ -81,8 +81,9 @@ def serve(
         trust_forwarded_for=trust_forwarded_for)
     if public_url is None and "CONSENTRY_PUBLIC_URL" not in os.environ:
         settings = settings.with_(public_url=f"http://{host}:{port}")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level,
-                proxy_headers=bool(settings.trust_forwarded_for), timeout_graceful_shutdown=5)
+    from ..api.serving import uvicorn_options
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, **uvicorn_options(settings))
 
 
 # -- accounts ----------------------------------------------------------------------------
@@ -146,6 +147,25 @@ def accounts_disable(account: str = typer.Argument(..., help="Account id or e-ma
         typer.echo(json.dumps(row, ensure_ascii=False))
     else:
         console.print(f"disabled {row['account_id']} ({row['email']})", highlight=False)
+
+
+@accounts_app.command("bind")
+def accounts_bind(account: str = typer.Argument(..., help="Account id or e-mail of a creator account."),
+                  as_json: bool = typer.Option(False, "--json")) -> None:
+    """Bind a creator account to its creator name: it then controls every work under the name, whoever registered
+    it (an account made by open sign-up controls only the works registered through it until then)."""
+    from ..accounts import audit, find_account, public_account
+    from ..accounts.service import bind_creator
+
+    with _open(create=False) as reg:
+        row = find_account(reg.store, account)
+        bind_creator(reg.store, row)
+        audit(reg.store, principal=None, actor=_cli_actor(), action="accounts.bind", target_kind="account",
+              target_id=row["account_id"], details={"creator": row["creator"]})
+    if as_json:
+        typer.echo(json.dumps(public_account(row), ensure_ascii=False))
+    else:
+        console.print(f"bound {row['account_id']} ({row['email']}) to the creator name {row['creator']!r}", highlight=False)
 
 
 @accounts_app.command("password")

@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..accounts import AuthError, Principal, Throttled
 from ..accounts.service import csrf_token
@@ -123,6 +124,8 @@ def error_response(request: Request, exc: Exception) -> Response:
 
     if isinstance(exc, RequestValidationError):
         status, detail = 422, _validation_detail(exc)
+    elif isinstance(exc, StarletteHTTPException):  # e.g. Starlette's own refusal of a form it cannot parse
+        status, detail = exc.status_code, _one_line(exc.detail if isinstance(exc.detail, str) else "bad request")
     else:
         status, detail = _status_for(exc), _one_line(str(exc))
     headers = {}
@@ -167,7 +170,7 @@ class WebRoute(APIRoute):
         async def web_handler(request: Request) -> Response:
             try:
                 response = await handler(request)
-            except (ConsentryError, RequestValidationError) as exc:
+            except (ConsentryError, RequestValidationError, StarletteHTTPException) as exc:
                 response = error_response(request, exc)
             except Exception as exc:  # noqa: BLE001 - one line to the user, the details to the log
                 response = error_response(request, exc)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 from typing import Optional
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, Response
@@ -22,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from ..accounts import Principal
 from ..accounts import service as accounts
 from ..accounts.model import PermissionDenied
-from ..api.deps import SESSION_COOKIE, act, authorize, client_ip, get_ctx, registry_dep
+from ..api.deps import SESSION_COOKIE, act, authorize, check_origin, client_ip, get_ctx, read_form, registry_dep
 from ..api.models import ScanUrlsIn, TermsIn
 from ..api.routes import audit as api_audit
 from ..api.routes import auth as api_auth
@@ -46,18 +45,14 @@ def page(action: str):
 
 
 def same_origin(request: Request) -> None:
-    """Refuse a form posted from another site (sign-in and sign-up have no session, hence no CSRF token yet)."""
-    origin = request.headers.get("origin")
-    if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
-        raise PermissionDenied("this form was sent from another site; open the page on this server and send it again")
+    """Refuse a form posted from another site, or from an opaque origin (``Origin: null``): sign-in and sign-up
+    have no session, hence no CSRF token yet.  :func:`authorize` checks the same on every change."""
+    check_origin(request)
 
 
 async def form_of(request: Request) -> dict[str, str]:
-    """The urlencoded form (read once; the CSRF check may have read it already), text fields only."""
-    ctype = request.headers.get("content-type", "")
-    if not ctype.startswith("application/x-www-form-urlencoded"):
-        return {}
-    form = await request.form()
+    """The urlencoded form (read once, bounded; the CSRF check may have read it already), text fields only."""
+    form = await read_form(request)
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
@@ -98,7 +93,7 @@ def home(request: Request, principal: Optional[Principal] = page("public:read"),
 
     ctx["active_claims"] = claims.list_claims(reg, actor=None if principal.is_admin else actor, states=["active"])
     if principal.role == "creator":
-        ctx["works"] = [w for w in reg.works() if w.creator == principal.creator]
+        ctx["works"] = api_works.creator_works(reg, principal)
     if principal.is_admin:
         ctx["accounts"] = reg.store.list_accounts()
     return render(request, "home.html.j2", title="Overview", **ctx)
@@ -264,7 +259,8 @@ def _work_context(reg, principal: Principal, work_id: str) -> dict:
     history = api_works.work_terms_history(wid, principal, reg)["versions"]
     return {"work": detail["work"], "terms": detail["terms"], "history": history, "uses": USES, "labels": USE_LABELS,
             "decisions": DECISIONS, "units": UNITS, "dispute": claims.work_dispute(reg, wid),
-            "claims": claims.list_claims(reg, work_id=wid)}
+            "claims": claims.list_claims(reg, work_id=wid,
+                                         actor=None if principal.is_admin else api_claims.claim_actor(principal))}
 
 
 @router.get("/works/{work_id}", **act("works:read"))
@@ -338,15 +334,27 @@ async def enroll_voice(request: Request, principal: Principal = page("voices:enr
     return see_other(f"/app/jobs/{job['job_id']}")
 
 
-def creator_findings(reg, creator: str | None, *, limit: int = 500) -> dict:
+def creator_findings(reg, creator: str | None, *, limit: int = 500, principal: Principal | None = None,
+                     work_ids=None) -> dict:
     """Where ``creator``'s works were found (every creator's for None): scan findings and check findings.
 
     Reads every stored scan's findings and every finished check (newest
-    first, at most ``limit`` rows of each).
+    first, at most ``limit`` rows of each).  With ``principal`` (not a
+    creator), only the scans and checks it may read (the API's
+    ``scans:read`` / ``checks:read`` decision: its own; an admin: all).
+    ``work_ids`` narrows ``creator``'s works to those (the ones its account controls).
     """
-    mine = {w.work_id: w for w in reg.works(include_removed=True) if creator is None or w.creator == creator}
+    from ..accounts import decide
+
+    def readable(action: str, owner: str | None) -> bool:
+        return principal is None or decide(action, principal, owner_account=owner, check_owner=True).allowed
+
+    mine = {w.work_id: w for w in reg.works(include_removed=True)
+            if (creator is None or w.creator == creator) and (work_ids is None or w.work_id in work_ids)}
     scans = []
     for s in reg.store.list_scans():
+        if not readable("scans:read", reg.store.owner_of("scan", s["scan_id"])):
+            continue
         per_work: dict[str, set] = {}
         for work_id, seq, _start, _end in reg.store.scan_findings_by_work(s["scan_id"]):
             if work_id in mine:
@@ -354,11 +362,13 @@ def creator_findings(reg, creator: str | None, *, limit: int = 500) -> dict:
         for work_id, seqs in per_work.items():
             scans.append({"scan_id": s["scan_id"], "created_at": s["created_at"], "status": s["status"],
                           "source_name": s.get("source_name"), "work_id": work_id, "title": mine[work_id].title,
-                          "items": len(seqs)})
+                          "n_items": len(seqs)})
         if len(scans) >= limit:
             break
     checks = []
     for job in reg.store.list_jobs(kind="check", statuses=("succeeded",), limit=limit):
+        if not readable("checks:read", job["account_id"]):
+            continue
         result = job.get("result") or {}
         found = [m for m in result.get("recording", []) if m.get("work_id") in mine]
         found += [m for m in result.get("melody", []) if m.get("work_id") in mine]
@@ -374,8 +384,11 @@ def creator_findings(reg, creator: str | None, *, limit: int = 500) -> dict:
 @router.get("/findings", **act("works:list"))
 def findings_page(request: Request, principal: Principal = page("works:list"), reg=Depends(registry_dep)):
     """Where the creator's works were found: dataset scans and AI-output checks."""
-    creator = principal.creator if principal.role == "creator" else None
-    found = creator_findings(reg, creator)
+    if principal.role == "creator":  # where its works were found, in anybody's scans and checks
+        found = creator_findings(reg, principal.creator, work_ids=accounts.controlled_work_ids(
+            reg.store, principal, reg.works(include_removed=True)))
+    else:  # a licensee: its own scans and checks; an admin: all
+        found = creator_findings(reg, None, principal=principal)
     return render(request, "findings.html.j2", title="Where your works were found", **found)
 
 

@@ -16,7 +16,8 @@ from starlette.concurrency import run_in_threadpool
 
 from ...accounts import Principal
 from ...errors import DecodeError, InputError
-from ..deps import act, authorize, client_ip, ensure_allowed, get_ctx, read_upload_form, registry_dep
+from ...accounts.model import no_such
+from ..deps import act, authorize, client_ip, ensure_allowed, get_ctx, lookup, read_upload_form, registry_dep
 from ..models import (
     ErrorOut, IdentifyOut, JobOut, LedgerEntriesOut, LedgerUseIn, ScanOut, ScanUrlsIn, StatementsOut,
 )
@@ -209,8 +210,11 @@ def _public_summary(summary: dict) -> dict:
 
 
 def _load_scan(reg, scan_id: str, principal: Principal) -> dict:
-    scan = reg.store.get_scan(scan_id)
-    ensure_allowed("scans:read", principal, owner_account=reg.store.owner_of("scan", scan["scan_id"]))
+    """The scan of an id (or unambiguous prefix) from the request; someone else's is a 404, as an unknown id."""
+    with lookup("scan", scan_id):
+        scan = reg.store.get_scan(scan_id)
+    ensure_allowed("scans:read", principal, owner_account=reg.store.owner_of("scan", scan["scan_id"]),
+                   resource=("scan", scan_id))
     return scan
 
 
@@ -367,8 +371,8 @@ def _load_job(reg, job_id: str, principal: Principal, action: str, kind: str | N
 
     job = reg.store.get_job(job_id)
     if job is None or (kind is not None and job["kind"] != kind):
-        raise NotFound(f"{kind or 'job'} {job_id!r}: no such {kind or 'job'}")
-    ensure_allowed(action, principal, owner_account=job["account_id"])
+        raise NotFound(no_such(kind or "job", job_id))
+    ensure_allowed(action, principal, owner_account=job["account_id"], resource=(kind or "job", job_id))
     return job
 
 

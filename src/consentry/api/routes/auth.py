@@ -106,12 +106,13 @@ def revoke_token(token_id: str, request: Request, principal: Principal = Depends
     """Revoke one of the account's tokens (admins: any token)."""
     from ...accounts import PermissionDenied as Denied
     from ..app import NotFound
+    from ...accounts.model import no_such
     from ..deps import ensure_allowed
 
     existing = reg.store.get_token(token_id)
     if existing is None:
-        raise NotFound(f"token {token_id!r}: no such token")
-    ensure_allowed("tokens:manage", principal, owner_account=existing["account_id"])
+        raise NotFound(no_such("token", token_id))
+    ensure_allowed("tokens:manage", principal, owner_account=existing["account_id"], resource=("token", token_id))
     if existing["account_id"] != principal.account_id and not principal.is_admin:
         raise Denied("this token belongs to another account")
     token = accounts.revoke_token(reg.store, token_id)
@@ -149,6 +150,22 @@ def disable_account(account_id: str, request: Request, principal: Principal = De
     account = accounts.disable_account(reg.store, account_id)
     record(request, reg.store, principal, "accounts.disable", target_kind="account", target_id=account_id)
     return account
+
+
+@router.post("/accounts/{account_id}/bind", response_model=AccountOut, **act("accounts:admin"))
+def bind_account(account_id: str, request: Request, principal: Principal = Depends(authorize("accounts:admin")),
+                 reg=Depends(registry_dep)) -> dict:
+    """Bind a creator account to its creator name (admins): it then controls every work under the name, whoever
+    registered it.  An account made by open sign-up controls only the works registered through it until then."""
+    from ..app import NotFound
+
+    row = reg.store.get_account(account_id)
+    if row is None:
+        raise NotFound(f"account {account_id!r}: no such account")
+    accounts.bind_creator(reg.store, row)
+    record(request, reg.store, principal, "accounts.bind", target_kind="account", target_id=account_id,
+           details={"creator": row["creator"]})
+    return accounts.public_account(row)
 
 
 @router.get("/audit", response_model=list[AuditRecordOut], tags=["audit"], **act("audit:read"))

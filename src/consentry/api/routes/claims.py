@@ -17,7 +17,7 @@ from ...accounts.model import party_of
 from ...claims import service as claims
 from ...claims.model import Actor, ClaimError, ClaimNotFoundError, NotAPartyError, allowed_actions
 from ...errors import InputError
-from ..deps import act, authorize, ensure_allowed, get_ctx, read_upload_form, registry_dep
+from ..deps import act, authorize, ensure_allowed, get_ctx, lookup, read_upload_form, registry_dep
 from ..models import ErrorOut, _In
 from ._common import record
 
@@ -76,9 +76,9 @@ def claim_errors():
 
 def load_claim(reg, claim_id: str, principal: Principal, action: str):
     """The claim, once ``principal`` may do ``action`` on it (a party or an admin)."""
-    with claim_errors():
+    with lookup("claim", claim_id):
         claim = reg.store.get_claim(claim_id)
-    ensure_allowed(action, principal, owner_parties=claim_parties(claim))
+    ensure_allowed(action, principal, owner_parties=claim_parties(claim), resource=("claim", claim_id))
     return claim
 
 
@@ -96,8 +96,10 @@ def claim_for(action: str):
 def scan_for_dispute(scan_id: str, principal: Principal = Depends(authorize("claims:dispute")),
                      reg=Depends(registry_dep)) -> dict:
     """A dependency: the scan of the path, once the caller may dispute its findings (the scan is theirs)."""
-    scan = reg.store.get_scan(scan_id)
-    ensure_allowed("claims:dispute", principal, owner_account=reg.store.owner_of("scan", scan["scan_id"]))
+    with lookup("scan", scan_id):
+        scan = reg.store.get_scan(scan_id)
+    ensure_allowed("claims:dispute", principal, owner_account=reg.store.owner_of("scan", scan["scan_id"]),
+                   resource=("scan", scan_id))
     return scan
 
 
@@ -123,7 +125,7 @@ def list_claims(principal: Principal = Depends(authorize("claims:read")), reg=De
                 kind: Optional[Literal["ownership", "finding"]] = Query(None)) -> list[dict]:
     """The claims the account is a party to, oldest first (admins: every claim)."""
     actor = None if principal.is_admin else claim_actor(principal)
-    with claim_errors():
+    with claim_errors(), lookup("work", work_id or ""):
         found = claims.list_claims(reg, actor=actor, states=[state] if state else None, work_id=work_id, kind=kind)
     return [claim_out(c, principal) for c in found]
 

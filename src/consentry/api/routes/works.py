@@ -11,7 +11,7 @@ from ...accounts import Principal
 from ...errors import InputError
 from ...registry.models import Terms, parse_date
 from ...registry.usage import UseTerms
-from ..deps import act, authorize, ensure_allowed, get_ctx, read_upload_form, registry_dep
+from ..deps import act, authorize, ensure_allowed, get_ctx, lookup, read_upload_form, registry_dep
 from ..models import ErrorOut, JobOut, TermsHistoryOut, TermsIn, TermsOut, VoiceOut, WorkDetailOut, WorkOut
 from ._common import record, submit_upload_job, work_out
 
@@ -55,10 +55,43 @@ def _creator_for(principal: Principal, requested: str | None, action: str) -> st
     return normalize_creator(requested)
 
 
+def _refuse_unbound_holder(reg, creator: str) -> None:
+    """An admin's upload under a creator name that a signed-up account holds, unbound: refused, or the works would
+    take that account's default terms (it cannot change the works themselves, :func:`_owner_for`)."""
+    from ...accounts import Conflict
+    from ...accounts.service import creator_bound
+
+    for a in reg.store.list_accounts():
+        if a["creator"] and a["creator"].casefold() == creator.casefold() and not creator_bound(reg.store, a["account_id"], a["creator"]):
+            raise Conflict(f"creator {creator!r} is held by the account {a['email']} that signed up with the name and "
+                           "is not bound to it: bind it first (consentry accounts bind), or register under another name")
+
+
+def _owner_for(reg, principal: Principal | None, w) -> str | None:
+    """The creator name a work is owned under, as the policy sees it: for a creator account, its own name only if
+    the account controls the work (:func:`consentry.accounts.service.controls_work`), else nobody's."""
+    from ...accounts.service import controls_work
+
+    if principal is not None and principal.role == "creator" and not controls_work(reg.store, principal, w):
+        return None
+    return w.creator
+
+
 def _load_work(reg, work_id: str, principal: Principal | None, action: str):
-    w = reg.work(work_id)
-    ensure_allowed(action, principal, owner_creator=w.creator)
+    """The work of an id (or unambiguous prefix) from the request; someone else's is a 404, as an unknown id."""
+    with lookup("work", work_id):
+        w = reg.work(work_id)
+    ensure_allowed(action, principal, owner_creator=_owner_for(reg, principal, w), resource=("work", work_id))
     return w
+
+
+def creator_works(reg, principal: Principal, *, include_removed: bool = False) -> list:
+    """The works a creator account controls (registered through it, or all of its name once an admin bound it)."""
+    from ...accounts.service import controlled_work_ids
+
+    works = reg.works(include_removed=include_removed)
+    mine = controlled_work_ids(reg.store, principal, works)
+    return [w for w in works if w.work_id in mine]
 
 
 # -- works --------------------------------------------------------------------------------
@@ -66,9 +99,10 @@ def _load_work(reg, work_id: str, principal: Principal | None, action: str):
 def list_works(principal: Principal = Depends(authorize("works:list")), reg=Depends(registry_dep),
                include_removed: bool = Query(False)) -> list[dict]:
     """Works: a creator account's own; every work for licensees and admins."""
-    works = reg.works(include_removed=include_removed)
     if principal.role == "creator":
-        works = [w for w in works if w.creator == principal.creator]
+        works = creator_works(reg, principal, include_removed=include_removed)
+    else:
+        works = reg.works(include_removed=include_removed)
     return [work_out(w) for w in works]
 
 
@@ -81,6 +115,8 @@ async def upload_works(request: Request, principal: Principal = Depends(authoriz
         if not files:
             raise InputError("files: send at least one audio file in the 'files' field")
         creator = _creator_for(principal, form.get("creator"), "works:create")
+        if principal.role != "creator":
+            await run_in_threadpool(_with_registry, request, lambda reg: _refuse_unbound_holder(reg, creator))
         decision = (form.get("terms") or "deny").strip()
         try:
             price = float(form.get("price")) if form.get("price") not in (None, "") else None
@@ -101,6 +137,11 @@ async def upload_works(request: Request, principal: Principal = Depends(authoriz
                 "terms": {"decision": decision, "price": price, "currency": currency}, "melody": melody, **dates})
     finally:
         form.discard()
+
+
+def _with_registry(request: Request, call):
+    with get_ctx(request).pool.registry() as reg:
+        return call(reg)
 
 
 @router.get("/works/{work_id}", response_model=WorkDetailOut, **act("works:read"))
@@ -174,8 +215,11 @@ def creator_terms(creator: str, principal: Principal = Depends(authorize("creato
 @router.put("/creators/{creator}/terms", response_model=TermsOut, **act("terms:write"))
 def set_creator_terms(creator: str, body: TermsIn, request: Request, principal: Principal = Depends(authorize("terms:write")),
                       reg=Depends(registry_dep)) -> dict:
-    """Append a version of a creator's default terms (a creator account: its own only)."""
+    """Append a version of a creator's default terms (a creator account: its own only, and only while it controls
+    every work under the name: the defaults apply to all of them)."""
     ensure_allowed("terms:write", principal, owner_creator=creator)
+    if principal.role == "creator":
+        _refuse_uncontrolled_works(reg, principal)
     changes = _changes(body)
     if not changes and body.valid_from is None and body.valid_until is None and body.jurisdiction is None:
         raise InputError("nothing to change: give uses, valid_from, valid_until or jurisdiction")
@@ -184,6 +228,16 @@ def set_creator_terms(creator: str, body: TermsIn, request: Request, principal: 
     record(request, reg.store, principal, "creator_terms.set", target_kind="creator", target_id=creator,
            details={"version": version, "changes": body.model_dump(exclude_none=True)})
     return {"creator": creator, "version": version, **tv.as_dict()}
+
+
+def _refuse_uncontrolled_works(reg, principal: Principal) -> None:
+    from ...accounts import PermissionDenied
+    from ...accounts.service import controlled_work_ids
+
+    named = [w for w in reg.works(include_removed=True) if w.creator == principal.creator]
+    if len(controlled_work_ids(reg.store, principal, named)) < len(named):
+        raise PermissionDenied(f"works under {principal.creator!r} were registered by someone else; the creator's "
+                               "default terms would change them too: ask an administrator to bind your account to the name")
 
 
 # -- voices ----------------------------------------------------------------------------------
