@@ -237,6 +237,7 @@ def _audit(ctx: JobContext, action: str, *, target_kind: str, target_id: str | N
 # ---------------------------------------------------------------- handlers
 def run_register(ctx: JobContext) -> dict:
     """Register uploaded audio files for one creator, one at a time (each a batch of its own)."""
+    from .accounts.service import record_registrant
     from .decode import read_tags
     from .registry.models import Terms
 
@@ -261,6 +262,8 @@ def run_register(ctx: JobContext) -> dict:
             errors.append({"upload_id": upload["upload_id"], "name": upload["original_name"], "error": str(exc)})
             ctx.progress(n + 1, total)
             continue
+        # the account the works were registered through: a creator account controls them (docs/server.md, roles)
+        record_registrant(ctx.registry.store, [w.work_id for w in summary.registered], account_id=ctx.job["account_id"])
         for w in summary.registered:
             works.append({"upload_id": upload["upload_id"], "name": upload["original_name"], **_work_public(w)})
         for _, work_id in summary.duplicates:
