@@ -400,19 +400,44 @@ def test_a_creator_name_typed_at_sign_up_gives_no_works_registered_by_others(ser
     assert ana.get(f"/api/v1/works/{world.works['ana1']}").status_code == 200
 
 
-def test_creator_works_bound_by_name_in_the_store_on_both_backends(tmp_path):
-    """The binding and the registrant are rows of ``resource_owners`` (no schema change): the same on every store."""
-    from consentry.accounts import create_account
+def test_who_controls_a_work_is_kept_in_the_store_on_both_backends(registry_spec, tmp_path):
+    """The binding and the registrant are rows of ``resource_owners`` (no schema change): the same on every store;
+    a registry from before the rule gets them at the server's start (jobs and the audit log)."""
+    from consentry.accounts import audit, create_account
     from consentry.accounts.model import Principal
-    from consentry.accounts.service import controls_work, record_registrant
+    from consentry.accounts.service import controls_work, record_control_of_earlier_registrations, record_registrant
 
-    x = notes(21, duration_s=8.0)
-    path = write_wav(tmp_path / "w.wav", x, sample_rate_hz=SR)
-    with Registry.open(tmp_path / "reg.db") as reg:
-        work = reg.register([path], creator="Zed", title="z", terms=Terms(decision="deny"), workers=1).registered[0]
+    def principal(a):
+        return Principal(account_id=a["account_id"], email=a["email"], role="creator", creator=a["creator"], via="token")
+
+    paths = [write_wav(tmp_path / f"w{n}.wav", notes(21 + n, duration_s=8.0), sample_rate_hz=SR) for n in range(3)]
+    with Registry.open(registry_spec) as reg:
+        zed_work, old_work, cli_work = (reg.register([p], creator=c, title=p.stem, terms=Terms(decision="deny"),
+                                                     workers=1).registered[0]
+                                        for p, c in zip(paths, ("Zed", "Old Signup", "Old Admin")))
         signed_up = create_account(reg.store, email="zed@example.org", password=PASSWORD, role="creator", creator="Zed",
                                    auth=FAST_AUTH, existing_creators=set())
-        p = Principal(account_id=signed_up["account_id"], email="zed@example.org", role="creator", creator="Zed", via="token")
-        assert not controls_work(reg.store, p, work)
-        record_registrant(reg.store, [work.work_id], account_id=signed_up["account_id"])
-        assert controls_work(reg.store, p, work)
+        assert not controls_work(reg.store, principal(signed_up), zed_work)
+        record_registrant(reg.store, [zed_work.work_id], account_id=signed_up["account_id"])
+        assert controls_work(reg.store, principal(signed_up), zed_work)
+        bound = create_account(reg.store, email="yan@example.org", password=PASSWORD, role="creator", creator="Yan",
+                               auth=FAST_AUTH)  # made by an admin: bound to the name
+        later = reg.register([write_wav(tmp_path / "y.wav", notes(31, duration_s=8.0), sample_rate_hz=SR)], creator="Yan",
+                             title="y", terms=Terms(decision="deny"), workers=1).registered[0]
+        assert controls_work(reg.store, principal(bound), later)
+        # before the rule: a signed-up account's finished registration job, an admin-made account in the audit log
+        old = create_account(reg.store, email="old@example.org", password=PASSWORD, role="creator", creator="Old Signup",
+                             auth=FAST_AUTH, existing_creators=set())
+        reg.store.add_job({"job_id": "job-old", "kind": "register", "account_id": old["account_id"], "status": "queued",
+                           "params": {}, "created_at": "2026-03-01T12:00:00+00:00"})
+        reg.store.update_job("job-old", status="succeeded", result={"works": [{"work_id": old_work.work_id}]})
+        admin_made = create_account(reg.store, email="adm@example.org", password=PASSWORD, role="creator",
+                                    creator="Old Admin", auth=FAST_AUTH, existing_creators=set())
+        audit(reg.store, principal=None, actor="cli:test", action="accounts.create", target_kind="account",
+              target_id=admin_made["account_id"])
+        assert not controls_work(reg.store, principal(old), old_work)
+        assert not controls_work(reg.store, principal(admin_made), cli_work)
+        record_control_of_earlier_registrations(reg.store)
+        assert controls_work(reg.store, principal(old), old_work)
+        assert controls_work(reg.store, principal(admin_made), cli_work)
+        assert not controls_work(reg.store, principal(old), cli_work)
