@@ -108,3 +108,15 @@ def test_two_processes_registering_the_same_file(backend, registry_spec, song, r
             stored = reg.store.list_claims()
         assert len(claims) == 1 and len(stored) == 1, (run, outs)
         assert {stored[0].party_a, stored[0].party_b} == {"Ana Lima", "Bo Berg"}
+
+
+def test_files_of_one_call_are_still_not_compared_with_each_other(tmp_path, song, monkeypatch):
+    """Batches of one `register` call, with creators from the files' tags, open no claim between themselves."""
+    import consentry.services as services
+
+    artists = {"song.wav": "Ana Lima", "excerpt.wav": "Bo Berg"}
+    monkeypatch.setattr(services, "read_tags", lambda path: {"artist": artists[path.name]})
+    with Registry.open(tmp_path / "one-call.db") as reg:
+        summary = reg.register([song["full"], song["excerpt"]], batch_size=1, workers=1)
+        assert [w.creator for w in summary.registered] == ["Ana Lima", "Bo Berg"]
+        assert summary.claims == [] and reg.store.list_claims() == []

@@ -332,6 +332,7 @@ class Registry:
                         # completed with the batches other registrations committed since the snapshot.
                         opened[:] = ownership_claims_at_commit(
                             self, added, snapshot_fp_id=snapshot_fp_id,
+                            registered_here=[w.work_id for w in summary.registered],
                             matches={w.work_id: conflicts.get(w.sha256, []) for w in added},
                             same_content={w.work_id: same_content.get(w.sha256, []) for w in added},
                             now=now, rules=claim_rules)

@@ -79,7 +79,7 @@ def detect_ownership_conflicts(registry, works: Sequence[Work], *, matches: Mapp
 
 
 def ownership_claims_at_commit(registry, works: Sequence[Work], *, snapshot_fp_id: int,
-                               matches: Mapping[str, list] | None = None,
+                               registered_here: Iterable[str] = (), matches: Mapping[str, list] | None = None,
                                same_content: Mapping[str, list] | None = None, now: str | datetime | None = None,
                                rules: ClaimRules | None = None) -> list[Claim]:
     """The ownership claims of a registration batch, decided where it is committed (not stored here).
@@ -103,9 +103,12 @@ def ownership_claims_at_commit(registry, works: Sequence[Work], *, snapshot_fp_i
     snapshot_fp_id : int
         Largest fp id of the works known when the registration started
         (0 for an empty registry).
+    registered_here : iterable of str
+        Works committed by earlier batches of the same registration: files
+        given in one call are not compared with each other.
     """
     store = registry.store
-    mine = {w.work_id for w in works}
+    mine = {w.work_id for w in works} | set(registered_here)
     named = [w for w in works if w.creator is not None and w.removed_at is None]
     if not named:
         return []
@@ -120,7 +123,8 @@ def ownership_claims_at_commit(registry, works: Sequence[Work], *, snapshot_fp_i
     since = [o for o in store.works_by_fp_id(range(snapshot_fp_id + 1, first_new)).values()
              if o.removed_at is None and o.creator is not None and o.work_id not in mine]
     for w in named:
-        fresh = {o.work_id for o in since if o.creator != w.creator} - {o.work_id for o in content[w.work_id]}
+        fresh = ({o.work_id for o in since if o.creator != w.creator} - {o.work_id for o in content[w.work_id]}
+                 - {m.get("work_id") for m in found[w.work_id]})
         if fresh:
             found[w.work_id] += [m for m in _identify_source(registry, w) if m["work_id"] in fresh]
     if not any(content.values()) and not any(found.values()):
