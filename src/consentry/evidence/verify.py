@@ -473,8 +473,12 @@ def _check_signer(result: VerifyResult, *, trusted: dict[str, str], accept_any_s
                                "FILE or --fingerprint sha256:..., or --accept-any-signer for integrity only")
 
 
-def _verify(path: Path, result: VerifyResult, *, files_dir: Path | None, rematch: Rematch | None,
-            trusted: dict[str, str], accept_any_signer: bool, tolerance_s: float) -> None:
+def _verify(path: Path, result: VerifyResult, *, files_dir: Path | None, rematch: Rematch | None, tolerance_s: float,
+            trusted: dict[str, str] | None = None, accept_any_signer: bool = False,
+            expected_fingerprint: str | None = None) -> None:
+    trusted = dict(trusted or {})
+    if expected_fingerprint:
+        trusted.setdefault(_normal_fingerprint(expected_fingerprint), "--fingerprint")
     try:
         size = path.stat().st_size
     except OSError as exc:
