@@ -36,6 +36,7 @@ import os
 import random
 import resource
 import shutil
+import signal
 import socket
 import sqlite3
 import struct
@@ -168,6 +169,7 @@ def worker_main(conn, stack_file: str) -> None:
     import consentry.decode, consentry.sources, consentry.verify, consentry.embed, consentry.evidence  # noqa: E401,F401
 
     handle = open(stack_file, "w")
+    faulthandler.register(signal.SIGUSR1, file=handle, all_threads=False)  # the parent's "where are you?"
     while True:
         try:
             req = conn.recv()
@@ -248,8 +250,12 @@ class Supervisor:
                 break
             peak = max(peak, self._rss_kib())
             if peak > self.max_rss_kib:
+                os.kill(self.proc.pid, signal.SIGUSR1)
+                time.sleep(0.3)
+                stack = self.stack_file.read_text(errors="replace") if self.stack_file.exists() else ""
                 self.stop()
-                return {"status": "memory", "rss_kib": peak, "seconds": round(time.monotonic() - t0, 2)}
+                return {"status": "memory", "rss_kib": peak, "seconds": round(time.monotonic() - t0, 2),
+                        "traceback": stack[-6000:], "frame": _innermost_dump_frame(stack)}
             if time.monotonic() - t0 > self.hang_s + 2:
                 time.sleep(0.2)
                 stack = self.stack_file.read_text(errors="replace") if self.stack_file.exists() else ""

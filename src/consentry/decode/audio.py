@@ -77,6 +77,38 @@ _MAX_BAD_PACKETS = 64
 _BAD_PER_GOOD = 4
 #: Resampler options (libswresample): normalised mono downmix, LFE included.
 _DOWNMIX_OPTIONS = {"rematrix_maxval": "1.0", "lfe_mix_level": "1.0"}
+#: Largest single allocation FFmpeg may make (bytes).  FFmpeg's own cap is 2 GiB, and its demuxers trust
+#: size fields: a 63-byte WAV whose LIST/INFO chunk declares 1.6 GB made the WAV demuxer allocate and zero
+#: that much while probing (fuzz campaign, issue 15).  No audio decode needs one buffer this large (a
+#: day-long MP4's sample index is about 90 MB); a refused allocation fails the open or drops the tag.
+FFMPEG_MAX_ALLOC_BYTES = 128 * 1024 * 1024
+
+
+def _cap_ffmpeg_allocations(max_bytes: int) -> bool:
+    """Set ``av_max_alloc`` of the libavutil PyAV runs on (process-wide); False if it cannot be found."""
+    import ctypes
+    import glob
+
+    candidates: list[str] = []
+    try:  # the library actually mapped into this process, as PyAV loaded it
+        with open("/proc/self/maps") as maps:
+            candidates += sorted({line.split()[-1] for line in maps if "libavutil" in line and "/" in line})
+    except OSError:
+        pass
+    candidates += glob.glob(os.path.join(os.path.dirname(os.path.dirname(av.__file__)), "av.libs", "libavutil*.so*"))
+    for path in candidates:
+        try:
+            lib = ctypes.CDLL(path)
+            lib.av_max_alloc.argtypes = [ctypes.c_size_t]
+            lib.av_max_alloc.restype = None
+            lib.av_max_alloc(max_bytes)
+            return True
+        except (OSError, AttributeError):
+            continue
+    return False
+
+
+_cap_ffmpeg_allocations(FFMPEG_MAX_ALLOC_BYTES)
 
 
 @dataclass(frozen=True)

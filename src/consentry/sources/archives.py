@@ -120,19 +120,34 @@ class GuardedStream:
     ------
     ArchiveLimitError
         From :meth:`read`, once the output passes ``max_total_bytes`` or
-        the stream's ratio passes ``max_ratio``.
+        the stream's ratio passes ``max_ratio``; and once the stream has
+        ended and is still read from, again and again: ``tarfile`` in
+        stream mode skips a member by reading up to its declared size, so a
+        forged size field (8 GiB, or 10**14 in a PAX header) at the end of a
+        shard would otherwise keep it reading nothing for hours.
     """
+
+    #: Reads that return nothing, in a row, before the stream is taken to be skipped past its end.
+    MAX_EMPTY_READS = 64
 
     def __init__(self, inner: BinaryIO, raw: "CountingReader | None", *, limits: ArchiveLimits) -> None:
         self.inner = inner
         self.raw = raw
         self.limits = limits
         self.count = 0
+        self.empty_reads = 0
 
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:
             size = 1024 * 1024
         data = self.inner.read(size)
+        if size and not data:
+            self.empty_reads += 1
+            if self.empty_reads > self.MAX_EMPTY_READS:
+                raise ArchiveLimitError("the archive ends inside a member whose header declares more data "
+                                        "(a corrupt or forged size field)")
+        else:
+            self.empty_reads = 0
         self.count += len(data)
         if self.count > self.limits.max_total_bytes:
             raise ArchiveLimitError(

@@ -1,0 +1,101 @@
+"""Regression tests for what the fuzz campaign (issue 15, benchmarks/run_fuzz.py) found.
+
+Each test builds the smallest input that showed the bug (no binary blobs)
+and checks that the reader now answers with a one-line error or its
+documented problem result, quickly.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import struct
+import subprocess
+import sys
+import tarfile
+import time
+import wave
+from pathlib import Path
+
+import pytest
+
+from consentry.sources import open_dataset
+
+
+def _wav_bytes(frames: int = 400) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(struct.pack("<h", 1000) * frames)
+    return out.getvalue()
+
+
+def _tar_with_forged_size(size: str) -> bytes:
+    """A shard: one good sample, then a member whose PAX header declares ``size`` bytes that are not there."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        data = _wav_bytes()
+        good = tarfile.TarInfo("s0.wav")
+        good.size = len(data)
+        t.addfile(good, io.BytesIO(data))
+        forged = tarfile.TarInfo("s1.wav")
+        forged.size = 0
+        forged.pax_headers = {"size": size}
+        t.addfile(forged)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["tar", "tar.gz"])
+@pytest.mark.parametrize("size", ["99999999999999", str(8 * 2**30)])
+def test_tar_member_with_forged_size_ends_the_shard_at_once(tmp_path, compressed, size):
+    """Fuzz finding: tarfile's stream mode skips a member by reading up to its declared size, so a
+    forged size at the end of a shard kept the reader reading nothing for hours (a hang)."""
+    data = _tar_with_forged_size(size)
+    path = tmp_path / ("shard.tar.gz" if compressed else "shard.tar")
+    path.write_bytes(gzip.compress(data, mtime=0) if compressed else data)
+    t0 = time.monotonic()
+    items = list(open_dataset(path).items())
+    assert time.monotonic() - t0 < 5
+    assert items[0].item_id.endswith("#s0") and items[0].error is None
+    errors = [i.error for i in items if i.error]
+    assert errors and "forged size field" in errors[-1] and "\n" not in errors[-1]
+
+
+def _wav_with_forged_info_chunk() -> bytes:
+    """The fuzz finding, rebuilt: a 63-byte WAV whose LIST chunk declares 4 GiB and whose INFO/INAM entry
+    declares 1.6 GB (its size field is the ASCII of "data")."""
+    fmt = struct.pack("<HHIIHH", 3, 8, 44100, 0xAC4353BC, 0xFFFF, 0xFFFF)  # float, 8 channels, odd block/bit sizes
+    body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+            + b"LIST" + struct.pack("<I", 0xFFFFFFF0) + b"INFO" + b"INAM" + b"data" + struct.pack("<I", 3) + b"x\xcd\x09")
+    return b"RIFF" + struct.pack("<I", 55) + body
+
+
+def test_wav_with_forged_info_chunk_size_is_refused_without_a_huge_allocation(tmp_path):
+    """Fuzz finding: FFmpeg's WAV demuxer allocated (and zeroed) the 1.6 GB an INFO entry declares while
+    probing a 63-byte file: RSS 1.6 GB and 7 s in read_tags, again in decode_audio. Now capped
+    (decode.audio.FFMPEG_MAX_ALLOC_BYTES): a one-line DecodeError, in little memory and time."""
+    path = tmp_path / "forged.wav"
+    data = _wav_with_forged_info_chunk()
+    assert len(data) == 63
+    path.write_bytes(data)
+    # a fresh interpreter, so that the peak RSS measured is this file's alone
+    code = ("import resource, sys, time\n"
+            "from consentry.decode import decode_audio, read_tags\n"
+            "from consentry.errors import DecodeError\n"
+            "t0 = time.monotonic()\n"
+            "assert read_tags(sys.argv[1]) == {'title': None, 'artist': None, 'album': None}\n"
+            "try:\n"
+            "    decode_audio(sys.argv[1], sample_rate_hz=11025)\n"
+            "    print('decoded')\n"
+            "except DecodeError as exc:\n"
+            "    print('error', str(exc))\n"
+            "print('rss_mib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+            "print('seconds', time.monotonic() - t0)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = dict(line.split(" ", 1) for line in out.stdout.strip().splitlines())
+    assert lines["error"].startswith(str(path) + ": ") and "\n" not in lines["error"]
+    assert int(lines["rss_mib"]) < 400
+    assert float(lines["seconds"]) < 5
