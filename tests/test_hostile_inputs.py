@@ -99,3 +99,20 @@ def test_wav_with_forged_info_chunk_size_is_refused_without_a_huge_allocation(tm
     assert lines["error"].startswith(str(path) + ": ") and "\n" not in lines["error"]
     assert int(lines["rss_mib"]) < 400
     assert float(lines["seconds"]) < 5
+
+
+@pytest.mark.parametrize("suffix,text", [(".csv", "path,title\np0.wav,one\n"),
+                                         (".jsonl", '{"audio": "p0.wav"}\n')])
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_manifest_without_bom_is_refused_as_not_utf8(tmp_path, suffix, text, encoding):
+    """Fuzz finding: UTF-16 without a byte order mark is valid UTF-8 (every other byte NUL), so the
+    manifest was read and the error named NUL-riddled column names ("columns: \\x00p\\x00a..."). Now
+    the same one line as any text that is not UTF-8, naming the line."""
+    from consentry.errors import InputError
+
+    path = tmp_path / f"manifest{suffix}"
+    path.write_bytes(text.encode(encoding))
+    with pytest.raises(InputError) as err:
+        list(open_dataset(path).items())
+    message = str(err.value)
+    assert message.startswith(f"{path}: not UTF-8 text (line 1") and "\x00" not in message and "\n" not in message

@@ -235,7 +235,10 @@ def check_utf8(path: Path, *, kind: str) -> bool:
     Raises
     ------
     InputError
-        If the file cannot be read or is not UTF-8 (naming the line).
+        If the file cannot be read or is not UTF-8 (naming the line); NUL
+        bytes count as not UTF-8 text: they are how UTF-16 without a byte
+        order mark, or a binary file, shows (and would otherwise end up in
+        column names and error messages).
     """
     decoder = codecs.getincrementaldecoder("utf-8")()
     line = 1
@@ -250,6 +253,10 @@ def check_utf8(path: Path, *, kind: str) -> bool:
                 except UnicodeDecodeError as exc:
                     line += chunk.count(b"\n", 0, exc.start)
                     raise InputError(f"{path}: not UTF-8 text (line {line}); save the {kind} manifest as UTF-8") from None
+                if (nul := chunk.find(b"\0")) >= 0:
+                    line += chunk.count(b"\n", 0, nul)
+                    raise InputError(f"{path}: not UTF-8 text (line {line} holds NUL bytes: UTF-16, or not text); "
+                                     f"save the {kind} manifest as UTF-8")
                 if not chunk:
                     return bom
                 line += chunk.count(b"\n")
