@@ -21,9 +21,8 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-import signal
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
@@ -33,6 +32,8 @@ import numpy as np
 from . import __version__
 from .errors import ConsentryError, DecodeError, InputError
 from .fingerprint.music.params import ENGINE_NAME, ENGINE_VERSION, MusicEngineParams
+from .interrupts import POLL_S, Interrupted, deferred_interrupts, raise_if_stopping
+from .pools import WorkerCount, process_pool, worker_count
 from .registry.audit import (
     coverage_histogram, covered_seconds, decide_item, estimate_exposure,
 )
@@ -62,8 +63,7 @@ _WORKER: dict = {}
 def _init_worker(registry_path: str, params: MusicEngineParams) -> None:
     from .services import Registry
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-    limit_worker_threads()
+    limit_worker_threads()  # (SIGINT is ignored by every pool worker: consentry.pools)
     _WORKER["registry"] = Registry.open(registry_path, create=False, params=params)
 
 
@@ -285,6 +285,7 @@ def scan_dataset(
     on_scan_id: Callable[[str, bool], None] | None = None,
     embedded_signals: bool = True,
     check_web_signals: bool = False,
+    on_workers: Callable[[WorkerCount], None] | None = None,
 ) -> dict:
     """Scan a dataset against ``registry`` and store the results; returns the scan summary.
 
@@ -295,7 +296,8 @@ def scan_dataset(
         A folder, an audio file, a CSV/JSONL/Parquet manifest, WebDataset tar
         shards (globs and ``{000..127}`` brace patterns) or a zip archive.
     workers : int, optional
-        Processes that decode and identify (default: all cores).  With 1,
+        Processes that decode and identify (default: all cores; never more
+        than the cores, as the number of items is not known ahead).  With 1,
         everything runs in this process.
     resume : bool
         Continue the newest unfinished scan of the same source (same engine)
@@ -312,11 +314,21 @@ def scan_dataset(
     check_web_signals : bool, default False
         For items with an http(s) URL, read the signals published for it
         (robots.txt, TDMRep, headers, ...), fetched once per site.
+    on_workers : callable(WorkerCount), optional
+        Called once the number of processes is known (``.lowered``: fewer
+        than ``workers`` asked for).
 
     Returns
     -------
     dict
         The scan summary (docs/scan-format.md).
+
+    Raises
+    ------
+    consentry.interrupts.Interrupted
+        On Ctrl-C or SIGTERM once the scan is stored, with ``kept =
+        {"scan_id": ..., "items": ...}`` (items stored, each whole); the scan
+        is marked ``interrupted`` and ``resume=True`` goes on from there.
     """
     from .sources import ArchiveLimits, FetchOptions, open_dataset
 
@@ -362,6 +374,7 @@ def scan_dataset(
 
     def store_results(results: list[dict]) -> None:
         nonlocal n_done
+        raise_if_stopping()
         if not results:
             return
         if check_web_signals:
@@ -374,20 +387,23 @@ def scan_dataset(
                                "web_verdicts": {}}
                     if web:
                         r["signals"] = {**(r.get("signals") or {}), **web}
-        store.add_scan_items(scan_id, [decide_result(r, snapshot) for r in results])
+        with deferred_interrupts():
+            store.add_scan_items(scan_id, [decide_result(r, snapshot) for r in results])
         n_done += len(results)
         if progress:
             progress(n_done, results[-1]["item_id"])
 
-    n_workers = max(1, workers or os.cpu_count() or 1)
+    count = worker_count(workers)  # items are streamed: their number is not known here
+    if on_workers:
+        on_workers(count)
+    n_workers = count.workers
     try:
         tasks = _tasks(ds, done, min_score, embedded_signals)
         if n_workers == 1:
             for task in tasks:
                 store_results([identify_item(registry, task)])
         else:
-            with ProcessPoolExecutor(max_workers=n_workers, initializer=_init_worker,
-                                     initargs=(registry.spec, registry.params)) as pool:
+            with process_pool(n_workers, initializer=_init_worker, initargs=(registry.spec, registry.params)) as pool:
                 running = set()
                 exhausted = False
                 while running or not exhausted:
@@ -399,8 +415,12 @@ def scan_dataset(
                             running.add(pool.submit(_identify_in_worker, task))
                     if not running:
                         break
-                    finished, running = wait(running, return_when=FIRST_COMPLETED)
+                    finished, running = wait(running, timeout=POLL_S, return_when=FIRST_COMPLETED)
                     store_results([f.result() for f in finished])
+    except KeyboardInterrupt as exc:
+        with deferred_interrupts():
+            store.update_scan(scan_id, status="interrupted")
+        raise Interrupted.after(exc, scan_id=scan_id, items=n_done) from None
     except BaseException:
         store.update_scan(scan_id, status="interrupted")
         raise

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -24,6 +24,8 @@ from .errors import ConsentryError, DecodeError, InputError, RegistryError
 from .filehash import sha256_and_size
 from .fingerprint.music import engine
 from .fingerprint.music.params import DEFAULT_PARAMS, ENGINE_NAME, ENGINE_VERSION, MusicEngineParams
+from .interrupts import POLL_S, Interrupted, deferred_interrupts, raise_if_stopping
+from .pools import WorkerCount, process_pool, worker_count
 from .registry.models import Match, Terms, Work, parse_date
 from .registry.usage import USES, TermsVersion, UseTerms, creator_slug, resolve_terms
 from .store.postgres import PostgresStore, is_postgres_url
@@ -47,6 +49,8 @@ class RegisterSummary:
     melody_errors: list[tuple[str, str]] = field(default_factory=list)  # (path, reason): registered, melody not stored
     claims: list = field(default_factory=list)  # consentry.claims.Claim opened against other creators' works
     seconds: float = 0.0
+    batches: int = 0  # batches committed
+    workers: WorkerCount | None = None  # the fingerprinting processes used, and what limited them
 
     @property
     def audio_s(self) -> float:
@@ -214,6 +218,7 @@ class Registry:
         detect_claims: bool = True,
         claim_rules=None,
         now: str | None = None,
+        on_workers: Callable[[WorkerCount], None] | None = None,
     ) -> RegisterSummary:
         """Register audio files and folders (recursively).
 
@@ -239,7 +244,8 @@ class Registry:
             ISO dates (``YYYY-MM-DD``) of a US copyright registration and of
             first publication, used by the exposure estimate.
         workers : int, optional
-            Processes that fingerprint in parallel (default: all cores).
+            Processes that fingerprint in parallel (default: all cores); at
+            most one per core and one per file to fingerprint.
         progress : callable(done, total, path), optional
         melody : bool
             Also transcribe each work's melody (basic-pitch, in the worker
@@ -255,7 +261,31 @@ class Registry:
             Deadlines of the claims opened (default: 30 days to answer).
         now : str, optional
             ISO time the claims are opened at (default: the clock).
+        on_workers : callable(WorkerCount), optional
+            Called once the number of processes is known (``.lowered``: fewer
+            than ``workers`` asked for).
+
+        Raises
+        ------
+        consentry.interrupts.Interrupted
+            On Ctrl-C or SIGTERM, with ``kept = {"batches": ..., "works": ...}``
+            (committed before it; the batch being committed is finished
+            first).  Registering the same files again goes on from there.
         """
+        summary = RegisterSummary()
+        try:
+            self._register(
+                summary, paths, creator=creator, title=title, terms=terms, price=price, currency=currency,
+                copyright_registered_on=copyright_registered_on, first_published_on=first_published_on,
+                workers=workers, progress=progress, batch_size=batch_size, batch_seconds=batch_seconds, melody=melody,
+                detect_claims=detect_claims, claim_rules=claim_rules, now=now, on_workers=on_workers)
+        except KeyboardInterrupt as exc:
+            raise Interrupted.after(exc, batches=summary.batches, works=len(summary.registered)) from None
+        return summary
+
+    def _register(self, summary: RegisterSummary, paths, *, creator, title, terms, price, currency,
+                  copyright_registered_on, first_published_on, workers, progress, batch_size, batch_seconds, melody,
+                  detect_claims, claim_rules, now, on_workers) -> RegisterSummary:
         started = time.perf_counter()
         the_terms = terms if isinstance(terms, Terms) else Terms(decision=terms, price=price, currency=currency)
         dates = {
@@ -267,7 +297,6 @@ class Registry:
             raise InputError(f"--title names one work, but {len(files)} files were given; drop --title to use tags or file names")
         if creator is not None and (not str(creator).strip() or len(creator) > 256):
             raise InputError(f"--creator {creator!r}: give a name of 1 to 256 characters")
-        summary = RegisterSummary()
         # Ownership claims (docs/claims.md): look for other creators' works only when there are some.
         known_works = self.works()
         # Works committed after this snapshot are checked again where the batch is committed (under the writer lock).
@@ -320,6 +349,10 @@ class Registry:
         last_commit = time.monotonic()
 
         def flush() -> None:
+            with deferred_interrupts():  # a batch is stored whole: works, index, claims and melodies
+                commit()
+
+        def commit() -> None:
             nonlocal pending, last_commit
             if pending:
                 opened: list = []
@@ -342,6 +375,7 @@ class Registry:
                 for w, *_ in pending:
                     conflicts.pop(w.sha256, None)
                     same_content.pop(w.sha256, None)
+                summary.batches += 1
                 summary.registered.extend(added)
                 summary.claims.extend(opened)
                 self.store.put_work_melodies(
@@ -353,6 +387,7 @@ class Registry:
 
         def accept(result: dict, f: Path, sha: str) -> None:
             nonlocal done
+            raise_if_stopping()
             done += 1
             if "error" in result:
                 summary.errors.append((str(f), result["error"]))
@@ -369,14 +404,17 @@ class Registry:
             if progress:
                 progress(done, total, str(f))
 
-        n_workers = max(1, workers or os.cpu_count() or 1)
-        if n_workers == 1 or len(todo) <= 1:
+        summary.workers = count = worker_count(workers, items=len(todo))
+        if on_workers:
+            on_workers(count)
+        n_workers = count.workers
+        if n_workers == 1:
             for f, sha in todo:
                 accept(_fingerprint_file(str(f), self.params, melody, registry=self if detect else None), f, sha)
         else:
             # Results are accepted in input order (a small reorder buffer), so
             # works get their ids in the order they were given.
-            with ProcessPoolExecutor(max_workers=n_workers, initializer=limit_worker_threads) as pool:
+            with process_pool(n_workers, initializer=limit_worker_threads) as pool:
                 running: dict = {}
                 ready: dict[int, dict] = {}
                 next_submit = next_accept = 0
@@ -386,7 +424,8 @@ class Registry:
                         running[pool.submit(_fingerprint_file, str(f), self.params, melody,
                                             self.spec if detect else None)] = next_submit
                         next_submit += 1
-                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    finished, _ = wait(running, timeout=POLL_S, return_when=FIRST_COMPLETED)
+                    raise_if_stopping()
                     for fut in finished:
                         ready[running.pop(fut)] = fut.result()
                     while next_accept in ready:

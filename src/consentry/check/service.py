@@ -22,7 +22,7 @@ import hashlib
 import html
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -33,6 +33,8 @@ from .. import __version__
 from ..decode import decode_audio, iter_audio_files
 from ..errors import ConsentryError, DecodeError, InputError
 from ..fingerprint.music.params import ENGINE_NAME, ENGINE_VERSION
+from ..interrupts import Interrupted, deferred_interrupts, raise_if_stopping
+from ..pools import WorkerCount, process_pool, worker_count
 from ..store.sqlite import utc_now
 from ..store.sqlite_check import EnrolledVoice, notes_to_json
 from ..threads import limit_worker_threads
@@ -87,11 +89,16 @@ class MelodyBackfill:
 
 
 def compute_missing_melodies(registry, *, workers: int | None = None,
-                             progress: Callable[[int, int, str], None] | None = None) -> MelodyBackfill:
+                             progress: Callable[[int, int, str], None] | None = None,
+                             on_workers: Callable[[WorkerCount], None] | None = None) -> MelodyBackfill:
     """Transcribe and store the melody of every live work that has none under the current melody engine.
 
     Reads each work's ``source`` file (where it was registered from); a
     work whose file is gone is listed in ``errors``. Commits every 16 works.
+    ``workers``: processes (default: all cores; at most one per core and one
+    per work); ``on_workers`` is called with the number used.  On Ctrl-C or
+    SIGTERM raises :class:`consentry.interrupts.Interrupted` with ``kept =
+    {"melodies": ...}`` (stored); running it again does the rest.
     """
     from .engines import melody_engine_id
     from ..melody import ModelUnavailable
@@ -106,26 +113,35 @@ def compute_missing_melodies(registry, *, workers: int | None = None,
     pending: list[tuple[str, str, str]] = []
 
     def accept(work, result: dict) -> None:
+        raise_if_stopping()
         if "notes_json" in result:
             pending.append((work.work_id, engine, result["notes_json"]))
             out.computed.append(work.work_id)
         else:
             out.errors.append((work.work_id, f"{work.source}: {result['melody_error']}"))
         if len(pending) >= 16:
-            registry.store.put_work_melodies(pending, computed_at=utc_now())
-            pending.clear()
+            with deferred_interrupts():
+                registry.store.put_work_melodies(pending, computed_at=utc_now())
+                stored[0] += len(pending)
+                pending.clear()
         if progress:
             progress(len(out.computed) + len(out.errors), len(todo), work.title)
 
-    n_workers = max(1, workers or os.cpu_count() or 1)
-    if n_workers == 1 or len(todo) <= 1:
-        for w in todo:
-            accept(w, transcribe_notes_json(w.source))
-    else:
-        with ProcessPoolExecutor(max_workers=n_workers, initializer=limit_worker_threads) as pool:
-            futures = {pool.submit(transcribe_notes_json, w.source): w for w in todo}
-            for fut in as_completed(futures):
-                accept(futures[fut], fut.result())
+    stored = [0]
+    count = worker_count(workers, items=len(todo))
+    if on_workers:
+        on_workers(count)
+    try:
+        if count.workers == 1:
+            for w in todo:
+                accept(w, transcribe_notes_json(w.source))
+        else:
+            with process_pool(count.workers, initializer=limit_worker_threads) as pool:
+                futures = {pool.submit(transcribe_notes_json, w.source): w for w in todo}
+                for fut in as_completed(futures):
+                    accept(futures[fut], fut.result())
+    except KeyboardInterrupt as exc:
+        raise Interrupted.after(exc, melodies=stored[0]) from None
     registry.store.put_work_melodies(pending, computed_at=utc_now())
     out.seconds = time.perf_counter() - started
     return out

@@ -18,8 +18,11 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from ..errors import InputError
+from ..interrupts import Interrupted, stop_on_signals
 from ..registry.audit import FAIL_ON, ITEM_DECISIONS
-from .main import EXIT_ERROR, EXIT_FINDINGS, _fmt_time, _open, _progress, app, console, err_console, works_app
+from .main import (
+    EXIT_ERROR, EXIT_FINDINGS, _fmt_time, _open, _progress, app, console, err_console, say_workers, works_app,
+)
 
 scans_app = typer.Typer(help="List, show, re-report and compare stored dataset scans.", no_args_is_help=True)
 app.add_typer(scans_app, name="scans")
@@ -121,6 +124,19 @@ def _print_summary(summary: dict) -> None:
         err_console.print(f"[magenta]{n} item(s)[/]: {reason}", highlight=False)
 
 
+def _say_scan_interrupted(exc: Interrupted, source: str) -> None:
+    import shlex
+
+    resume = f"consentry scan {shlex.quote(source)} --resume"
+    if "scan_id" in exc.kept:
+        n = exc.kept.get("items", 0)
+        err_console.print(f"scan {exc.kept['scan_id']} interrupted after {n:,} item{'' if n == 1 else 's'} (kept); "
+                          f"resume with {resume}", highlight=False, soft_wrap=True)
+    else:
+        err_console.print(f"interrupted before any item was scanned; run the command again (or {resume} to go on "
+                          "with an unfinished scan of this source)", highlight=False, soft_wrap=True)
+
+
 @app.command()
 def scan(
     source: str = typer.Argument(..., help="Folder, audio file, manifest (.csv/.jsonl/.parquet), tar shards (globs, {000..127}) or .zip."),
@@ -131,7 +147,7 @@ def scan(
     accept_licensed: bool = typer.Option(False, "--accept-licensed", help="Keep licensable items in the clean manifest (you pay the licences)."),
     keep_unreadable: bool = typer.Option(False, "--keep-unreadable", help="Keep items that could not be checked in the clean manifest."),
     fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit with 2 if items are refused, licensable, or any (refused, licensable or allowed)."),
-    workers: Optional[int] = typer.Option(None, min=1, help="Parallel processes (default: all cores)."),
+    workers: Optional[int] = typer.Option(None, min=1, help="Parallel processes (default and most: one per core)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the last unfinished scan of this source."),
     fetch_urls: bool = typer.Option(False, "--fetch-urls", help="Download http(s) items of a manifest (timeout, size cap, 4 at a time)."),
     path_column: Optional[str] = typer.Option(None, "--path-column", help="Manifest column with the audio (default: detected)."),
@@ -145,7 +161,11 @@ def scan(
     refused, licensable (with the price), allowed, unknown (no registered work
     found) or error. The scan is stored in the registry (`consentry scans`).
 
-    Exit codes: 0 ok; 1 error; 2 items found that --fail-on names.
+    Ctrl-C or SIGTERM stops within two seconds; every item decided so far is
+    kept, and the same command with --resume goes on from there.
+
+    Exit codes: 0 ok; 1 error; 2 items found that --fail-on names; 130
+    interrupted (143 for SIGTERM).
     """
     from ..scanning import scan_dataset, write_clean_manifest
 
@@ -161,9 +181,16 @@ def scan(
             def on_scan_id(scan_id: str, resumed: bool) -> None:
                 err_console.print(f"{'resuming' if resumed else 'started'} scan {scan_id}", highlight=False)
 
-            summary = scan_dataset(reg, source, workers=workers, resume=resume, min_score=min_score, fetch_urls=fetch_urls,
-                                   path_column=path_column, progress=on_progress, on_scan_id=on_scan_id,
-                                   embedded_signals=not no_embedded_signals, check_web_signals=check_web_signals)
+            with stop_on_signals():
+                try:
+                    summary = scan_dataset(
+                        reg, source, workers=workers, resume=resume, min_score=min_score, fetch_urls=fetch_urls,
+                        path_column=path_column, progress=on_progress, on_scan_id=on_scan_id,
+                        embedded_signals=not no_embedded_signals, check_web_signals=check_web_signals,
+                        on_workers=lambda count: say_workers(count, items_name="items"))
+                except Interrupted as exc:
+                    _say_scan_interrupted(exc, source)
+                    raise typer.Exit(exc.exit_code) from None
         scan_id = summary["scan_id"]
         _write_reports(reg, scan_id, summary, report=report, json_out=json_out, csv_out=csv_out)
         if clean_manifest is not None:

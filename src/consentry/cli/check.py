@@ -12,7 +12,8 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from .main import EXIT_ERROR, EXIT_FINDINGS, _open, _progress, app, console, err_console, works_app
+from ..interrupts import Interrupted, stop_on_signals
+from .main import EXIT_ERROR, EXIT_FINDINGS, _open, _progress, app, console, err_console, say_workers, works_app
 
 voices_app = typer.Typer(help="Enrol and list voices (for the cloned-voice check).", no_args_is_help=True)
 evidence_app = typer.Typer(help="Verify evidence bundles written by check --evidence.", no_args_is_help=True)
@@ -152,15 +153,28 @@ def voices_list(as_json: bool = typer.Option(False, "--json", help="JSON lines, 
 
 @works_app.command("melodies")
 def works_melodies(
-    workers: Optional[int] = typer.Option(None, min=1, help="Parallel processes (default: all cores)."),
+    workers: Optional[int] = typer.Option(None, min=1, help="Parallel processes (default and most: one per core, "
+                                          "and one per work)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Transcribe and store the melody of every work that has none (for the melody check)."""
+    """Transcribe and store the melody of every work that has none (for the melody check).
+
+    Ctrl-C or SIGTERM stops within two seconds and keeps the melodies stored
+    so far; run it again for the rest (exit code 130, or 143 for SIGTERM).
+    """
     from ..check.service import compute_missing_melodies
 
-    with _open(create=False) as reg, _progress() as bar:
+    with stop_on_signals(), _open(create=False) as reg, _progress() as bar:
         task = bar.add_task("transcribing", total=None, current="")
-        done = compute_missing_melodies(reg, workers=workers, progress=lambda d, t, name: bar.update(task, completed=d, total=t, current=name))
+        try:
+            done = compute_missing_melodies(
+                reg, workers=workers, progress=lambda d, t, name: bar.update(task, completed=d, total=t, current=name),
+                on_workers=lambda count: say_workers(count, items_name="works"))
+        except Interrupted as exc:
+            n = exc.kept.get("melodies", 0)
+            err_console.print(f"interrupted: {n} melod{'y' if n == 1 else 'ies'} stored; run the same command again "
+                              "to resume", highlight=False)
+            raise typer.Exit(exc.exit_code) from None
     if as_json:
         typer.echo(json.dumps({"computed": done.computed, "errors": [{"work_id": w, "error": e} for w, e in done.errors],
                                "seconds": round(done.seconds, 3)}))

@@ -2,7 +2,9 @@
 
 Exit codes (every command): 0 ok; 1 error (bad input, unreadable registry, a
 query that could not be decoded); 2 findings that the user asked to fail on
-(``identify --fail-on-match``, ``scan --fail-on``).
+(``identify --fail-on-match``, ``scan --fail-on``); 130 interrupted by Ctrl-C
+(SIGINT), 143 by SIGTERM (``register`` and ``scan`` say what was kept and how
+to resume).
 """
 
 from __future__ import annotations
@@ -24,13 +26,15 @@ from rich.table import Table
 
 from .. import __version__
 from ..errors import ConsentryError, InputError
+from ..interrupts import Interrupted, stop_on_signals
 from ..services import Registry
 
 EXIT_OK, EXIT_ERROR, EXIT_FINDINGS = 0, 1, 2
 
 HELP = """Consentry: register works with their AI-use terms and find them in other audio.
 
-Exit codes: 0 ok, 1 error, 2 findings you asked to fail on (identify --fail-on-match, scan --fail-on)."""
+Exit codes: 0 ok, 1 error, 2 findings you asked to fail on (identify --fail-on-match, scan --fail-on),
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM)."""
 
 app = typer.Typer(help=HELP, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 works_app = typer.Typer(help="List, show and remove registered works.", no_args_is_help=True)
@@ -96,33 +100,29 @@ def register(
     currency: Optional[str] = typer.Option(None, help="ISO 4217 currency of --price, e.g. EUR."),
     copyright_registered: Optional[str] = typer.Option(None, "--copyright-registered", help="Effective date of a US copyright registration (YYYY-MM-DD)."),
     published: Optional[str] = typer.Option(None, "--published", help="Date of first publication (YYYY-MM-DD)."),
-    workers: Optional[int] = typer.Option(None, min=1, help="Parallel processes (default: all cores)."),
+    workers: Optional[int] = typer.Option(None, min=1, help="Parallel processes (default and most: one per core, "
+                                          "and one per file)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     melody: Optional[bool] = typer.Option(None, "--melody/--no-melody", help="Transcribe and store each work's melody for "
                                           "the melody check (default: on when basic-pitch is installed)."),
 ) -> None:
-    """Register audio files with their AI-use terms (idempotent: same content is not registered twice)."""
-    if melody is None:
-        from ..check.engines import melody_engine_id
-        from ..melody import ModelUnavailable
+    """Register audio files with their AI-use terms (idempotent: same content is not registered twice).
 
+    Works are committed in batches. Ctrl-C or SIGTERM stops within two
+    seconds and keeps every batch committed; run the same command again to
+    register the rest (exit code 130, or 143 for SIGTERM).
+    """
+    with stop_on_signals():
         try:
-            melody_engine_id()
-            melody = True
-        except ModelUnavailable as exc:
-            err_console.print(f"[yellow]warning[/]: melodies not stored ({exc})", highlight=False)
-            melody = False
-    with _open() as reg, _progress() as bar:
-        task = bar.add_task("fingerprinting", total=None, current="")
-
-        def on_progress(done: int, total: int, path: str) -> None:
-            bar.update(task, completed=done, total=total, current=Path(path).name if path else "")
-
-        summary = reg.register(
-            [str(p) for p in paths], creator=creator, title=title, terms=terms, price=price, currency=currency,
-            copyright_registered_on=copyright_registered, first_published_on=published, workers=workers, progress=on_progress,
-            melody=melody,
-        )
+            summary = _register(paths, creator=creator, title=title, terms=terms, price=price, currency=currency,
+                                copyright_registered=copyright_registered, published=published, workers=workers,
+                                melody=melody)
+        except Interrupted as exc:
+            batches, works = exc.kept.get("batches", 0), exc.kept.get("works", 0)
+            err_console.print(f"interrupted: {batches} batch{'' if batches == 1 else 'es'} ({works} "
+                              f"work{'' if works == 1 else 's'}) committed; run the same command again to resume",
+                              highlight=False)
+            raise typer.Exit(exc.exit_code) from None
     if as_json:
         typer.echo(json.dumps({
             "registered": [w.as_dict() for w in summary.registered],
@@ -131,6 +131,7 @@ def register(
             "melody_errors": [{"path": p, "error": e} for p, e in summary.melody_errors],
             "claims": [c.as_dict(with_events=False) for c in summary.claims],
             "seconds": round(summary.seconds, 3),
+            "workers": summary.workers.as_dict() if summary.workers else None,
         }))
     else:
         for path, reason in summary.errors:
@@ -149,6 +150,36 @@ def register(
                           "terms are reported as disputed", highlight=False)
     if summary.errors and not summary.registered and not summary.duplicates:
         raise typer.Exit(EXIT_ERROR)
+
+
+def say_workers(count, *, items_name: str) -> None:
+    """Tell the user, on standard error, that a --workers request was lowered (consentry.pools)."""
+    if count.lowered:
+        err_console.print(count.describe(items_name=items_name), highlight=False)
+
+
+def _register(paths, *, creator, title, terms, price, currency, copyright_registered, published, workers, melody):
+    if melody is None:
+        from ..check.engines import melody_engine_id
+        from ..melody import ModelUnavailable
+
+        try:
+            melody_engine_id()
+            melody = True
+        except ModelUnavailable as exc:
+            err_console.print(f"[yellow]warning[/]: melodies not stored ({exc})", highlight=False)
+            melody = False
+    with _open() as reg, _progress() as bar:
+        task = bar.add_task("fingerprinting", total=None, current="")
+
+        def on_progress(done: int, total: int, path: str) -> None:
+            bar.update(task, completed=done, total=total, current=Path(path).name if path else "")
+
+        return reg.register(
+            [str(p) for p in paths], creator=creator, title=title, terms=terms, price=price, currency=currency,
+            copyright_registered_on=copyright_registered, first_published_on=published, workers=workers, progress=on_progress,
+            melody=melody, on_workers=lambda count: say_workers(count, items_name="files to fingerprint"),
+        )
 
 
 @app.command()
@@ -339,9 +370,9 @@ def main() -> None:
             raise
         err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(EXIT_ERROR)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         err_console.print("interrupted; the registry keeps every batch committed so far", highlight=False)
-        sys.exit(130)
+        sys.exit(getattr(exc, "exit_code", 130))
     except Exception as exc:  # noqa: BLE001 - a bug: still one line, details with --debug
         if debug:
             raise
