@@ -60,6 +60,10 @@ def test_creator_licensee_and_claim_in_a_browser(browser_ready, tmp_path):
         z.write(write_wav(media / "clip-0001.wav", excerpt, sample_rate_hz=SR), "audio/clip-0001.wav")
         z.write(write_wav(media / "clip-0002.wav", other, sample_rate_hz=SR), "audio/clip-0002.wav")
 
+    # a file that passes the upload's sniffing and cannot be decoded: its job fails, and the summary counts it
+    broken = media / "broken.wav"
+    broken.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 40)
+
     registry = tmp_path / "reg.db"
     with Registry.open(registry) as reg:
         create_account(reg.store, email="admin.e2e@example.org", password="admin password 123", role="admin",
@@ -67,7 +71,8 @@ def test_creator_licensee_and_claim_in_a_browser(browser_ready, tmp_path):
     artifacts = E2E / "artifacts"
     shutil.rmtree(artifacts / "screenshots", ignore_errors=True)
     artifacts.mkdir(parents=True, exist_ok=True)
-    scenario = {"works": [str(p) for p in songs], "dataset": str(dataset), "work_a_title": "Harbour Lights",
+    scenario = {"works": [str(p) for p in songs], "broken_work": str(broken), "dataset": str(dataset),
+                "work_a_title": "Harbour Lights",
                 "creator_a": "Ana Lima", "creator_b": "Copy Cat", "admin_email": "admin.e2e@example.org",
                 "admin_password": "admin password 123", "chromium": CHROMIUM}
     (artifacts / "scenario.json").write_text(json.dumps(scenario, indent=2))

@@ -31,7 +31,6 @@ from typing import Callable
 
 from .accounts.service import audit, iso, now_utc
 from .errors import ConsentryError, DecodeError, InputError, RegistryError
-from .pools import worker_count
 
 log = logging.getLogger("consentry.jobs")
 
@@ -85,10 +84,7 @@ class JobRunner:
         self.open_registry = open_registry
         self.settings = settings
         self.handlers = dict(handlers or HANDLERS)
-        threads = worker_count(settings.job_threads)  # at most one job per core
-        if threads.lowered:
-            log.warning("%s", threads.describe(option="job_threads"))
-        self._pool = ThreadPoolExecutor(max_workers=threads.workers, thread_name_prefix="consentry-job")
+        self._pool = ThreadPoolExecutor(max_workers=settings.job_threads, thread_name_prefix="consentry-job")
         self._lock_fd: int | None = None
         self._closed = False
         self._lock = threading.Lock()
@@ -206,9 +202,45 @@ class JobRunner:
             if done is not None:
                 changes["done"] = int(done)
                 changes["total"] = int(result.pop("_total", done))
+            changes.update(job_outcome(result, total=changes.get("total")))
             store.update_job(job_id, **changes)
         finally:
             reg.close()
+
+
+#: Failed files named in a failed job's one-line error; the rest are counted.
+ERROR_NAMES_SHOWN = 5
+
+
+def job_outcome(result: dict, *, total: int | None) -> dict:
+    """How a job that ran to its end came out, from the files that failed (docs/server.md, "Job outcomes").
+
+    A handler that takes several files returns ``_failed`` (how many of its
+    ``total`` files failed) and ``errors`` (``{"name", "error"}`` per failed
+    file). The result then shows ``failed``; when every file failed, the job
+    is ``failed``, its error one line naming each file's reason (the first
+    :data:`ERROR_NAMES_SHOWN`); otherwise it is ``succeeded``, the failed
+    files in ``result.errors``.
+
+    Returns
+    -------
+    dict
+        ``{}`` (succeeded, nothing to change) or ``{"status": "failed", "error": ...}``.
+    """
+    failed, noun = result.pop("_failed", None), result.pop("_item_noun", "file")
+    if failed is None:
+        return {}
+    result["failed"] = failed = int(failed)
+    if not total or failed < total:
+        return {}
+    reasons = []
+    for e in (result.get("errors") or [])[:ERROR_NAMES_SHOWN]:
+        name, error = str(e.get("name") or ""), str(e.get("error") or "failed")
+        reasons.append(error if not name or error.startswith(f"{name}: ") else f"{name}: {error}")
+    more = failed - len(reasons)
+    error = f"every {noun} failed ({failed} of {total}): " + "; ".join(reasons)
+    error += f"; and {more} more" if more > 0 else ""
+    return {"status": "failed", "error": " ".join(error.split())}
 
 
 def _input_paths(job: dict) -> list[str]:
@@ -248,6 +280,7 @@ def run_register(ctx: JobContext) -> dict:
     p = ctx.params
     terms = Terms(decision=p["terms"]["decision"], price=p["terms"].get("price"), currency=p["terms"].get("currency"))
     works, errors, duplicates, claims, melody_errors = [], [], [], [], []
+    failed = set()  # upload ids that registered nothing
     total = len(p["paths"])
     for n, (path, upload) in enumerate(zip(p["paths"], p["uploads"])):
         title = p.get("title")
@@ -262,8 +295,10 @@ def run_register(ctx: JobContext) -> dict:
                                             copyright_registered_on=p.get("copyright_registered_on"),
                                             first_published_on=p.get("first_published_on"),
                                             workers=1, melody=bool(p.get("melody")))
-        except InputError as exc:
-            errors.append({"upload_id": upload["upload_id"], "name": upload["original_name"], "error": str(exc)})
+        except InputError as exc:  # the reason names the upload, not its server path
+            errors.append({"upload_id": upload["upload_id"], "name": upload["original_name"],
+                           "error": str(exc).replace(path, upload["original_name"])})
+            failed.add(upload["upload_id"])
             ctx.progress(n + 1, total)
             continue
         # the account the works were registered through: a creator account controls them (docs/server.md, roles)
@@ -283,6 +318,7 @@ def run_register(ctx: JobContext) -> dict:
         for _, reason in summary.errors:
             errors.append({"upload_id": upload["upload_id"], "name": upload["original_name"],
                            "error": f"{upload['original_name']}: {reason}"})
+            failed.add(upload["upload_id"])
         for _, reason in summary.melody_errors:
             melody_errors.append({"upload_id": upload["upload_id"], "name": upload["original_name"],
                                   "error": f"registered, but its melody was not stored: {reason}"})
@@ -296,7 +332,7 @@ def run_register(ctx: JobContext) -> dict:
         _audit(ctx, "works.register", target_kind="work", target_id=new_ids[0] if len(new_ids) == 1 else None,
                details={"work_ids": new_ids, "creator": p["creator"], "terms": p["terms"]})
     return {"works": works, "duplicates": duplicates, "errors": errors, "claims": claims,
-            "melody_errors": melody_errors, "_done": total}
+            "melody_errors": melody_errors, "_done": total, "_failed": len(failed)}
 
 
 def run_identify(ctx: JobContext) -> dict:
@@ -333,18 +369,18 @@ def run_scan(ctx: JobContext) -> dict:
         count[0] = done
         ctx.progress(done, p.get("total_items"))
 
-    def on_workers(count) -> None:
-        if count.lowered:
-            log.warning("%s", count.describe(option="scan_workers"))
-
     summary = scan_dataset(ctx.registry, p["path"], workers=ctx.settings.scan_workers, resume=ctx.resumed,
                            fetch_urls=bool(p.get("fetch_urls")), fetch=FetchOptions(), progress=progress,
-                           on_scan_id=on_scan_id, min_score=p.get("min_score"), on_workers=on_workers)
+                           on_scan_id=on_scan_id, min_score=p.get("min_score"))
     scan_id = summary["scan_id"]
     _audit(ctx, "scans.create", target_kind="scan", target_id=scan_id,
            details={"source": p["name"], "totals": summary["totals"], "resumed": ctx.resumed})
-    return {"scan_id": scan_id, "status": summary["status"], "totals": summary["totals"], "resumed": ctx.resumed,
-            "_done": summary["totals"]["items"]}
+    out = {"scan_id": scan_id, "status": summary["status"], "totals": summary["totals"], "resumed": ctx.resumed,
+           "_done": summary["totals"]["items"], "_failed": summary["totals"].get("error", 0), "_item_noun": "item"}
+    if out["_failed"]:  # the first items that could not be checked, with why (all of them are in the scan's report)
+        out["errors"] = [{"name": e["item_id"], "error": e["error"]}
+                         for e in store.scan_error_reasons(scan_id, examples=ERROR_NAMES_SHOWN)["examples"]]
+    return out
 
 
 def _without_server_paths(result: dict) -> dict:
@@ -396,7 +432,7 @@ def run_enroll(ctx: JobContext) -> dict:
     new = [v["voice_id"] for v in voices if v["new"]]
     if new:
         _audit(ctx, "voices.enroll", target_kind="creator", target_id=p["creator"], details={"voice_ids": new})
-    return {"voices": voices, "errors": errors, "_done": len(outcomes)}
+    return {"voices": voices, "errors": errors, "_done": len(outcomes), "_failed": len(errors)}
 
 
 HANDLERS: dict[str, Callable[[JobContext], dict]] = {

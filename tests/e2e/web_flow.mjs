@@ -137,17 +137,24 @@ async function main() {
     await signUp(page, { email: "ana.e2e@example.org", role: "creator", creator: scenario.creator_a });
     await shoot(page, "creator-overview");
 
-    // 2. two works at once: a progress bar per file, then the registration job's progress
+    // 2. two works and a broken file at once: a progress bar per file, then each registration job's outcome
     await page.goto(`${BASE}/app/works`);
-    await page.getByLabel(/Audio files/).setInputFiles(scenario.works);
+    await page.getByLabel(/Audio files/).setInputFiles([...scenario.works, scenario.broken_work]);
     await page.getByRole("button", { name: "Upload and register" }).click();
     const rows = page.locator(".file-progress li");
-    await rows.nth(1).waitFor();
-    if ((await rows.count()) !== 2) fail("expected a progress row per file");
-    if ((await page.locator(".file-progress progress").count()) !== 2) fail("expected a progress bar per file");
+    await rows.nth(2).waitFor();
+    if ((await rows.count()) !== 3) fail("expected a progress row per file");
+    if ((await page.locator(".file-progress progress").count()) !== 3) fail("expected a progress bar per file");
     await page.locator(".file-progress li.ok").nth(1).waitFor({ timeout: 120_000 });
-    const status = await page.locator("#status").textContent();
-    if (!/2 done/.test(status)) fail(`upload status says ${JSON.stringify(status)}`);
+    const broken = page.locator(".file-progress li.error");
+    await broken.waitFor({ timeout: 120_000 });
+    const why = await broken.textContent();
+    if (!/broken\.wav.*failed: every file failed \(1 of 1\): broken\.wav: /.test(why)) fail(`the broken file's row says ${JSON.stringify(why)}`);
+    try {
+      await page.locator("#status", { hasText: /2 done, 1 failed/ }).waitFor({ timeout: 30_000 });
+    } catch (err) {
+      fail(`upload status says ${JSON.stringify(await page.locator("#status").textContent())}`);
+    }
     await shoot(page, "works-uploaded");
     await page.reload();
     const titles = await page.locator("table.works tbody tr").count();

@@ -66,6 +66,16 @@
   }
 
   // ------------------------------------------------------------------ uploads with progress
+  // How many of a finished job's uploaded files failed (docs/server.md, "Job outcomes"): all of them when the job
+  // failed; else the files its result names as failed (works and voices: one per file; a scan's failed items are
+  // inside its one dataset, reported with the scan).
+  function failedFiles(job, files, kind) {
+    if (job.status === "failed") return files.length;
+    if (kind !== "works" && kind !== "voice") return 0;
+    return Math.min(files.length, (job.result && job.result.failed) || 0);
+  }
+
+  // Resolves with {ok: files done, failed: files failed}.
   function uploadOne(form, files, row, kind) {
     var field = form.getAttribute("data-field");
     var url = form.getAttribute("data-upload");
@@ -96,7 +106,7 @@
           status.textContent = "refused: " + detailOf(xhr);
           row.classList.add("error");
           announce(files[0].name + ": " + detailOf(xhr), true);
-          resolve(false);
+          resolve({ ok: 0, failed: files.length });
           return;
         }
         var job = JSON.parse(xhr.responseText);
@@ -109,29 +119,33 @@
           bar.max = 1;
           bar.value = 1;
           var errors = (done.result && done.result.errors) || [];
-          if (done.status === "failed" || errors.length) {
+          var failed = failedFiles(done, files, kind);
+          if (done.status === "failed" || failed) {
             row.classList.add("error");
             var why = done.error || errors.map(function (e) { return e.error; }).join("; ");
-            status.textContent = "failed: " + why;
+            var part = done.status === "failed" ? "failed: " : (files.length - failed) + " done, " + failed + " failed: ";
+            status.textContent = part + why;
             announce(files[0].name + ": " + why, true);
           } else {
             row.classList.add("ok");
             status.textContent = kind === "works" ? "registered" : "done";
+            // a scan whose dataset had items it could not read: done, and says so (the job and report list them)
+            if (errors.length) status.textContent += " (" + (done.result.failed || errors.length) + " item(s) could not be checked)";
           }
           jobLinks(done, kind).forEach(function (l) {
             row.appendChild(document.createTextNode(" "));
             row.appendChild(el("a", { href: l[0] }, l[1]));
           });
-          resolve(done.status === "succeeded");
+          resolve({ ok: files.length - failed, failed: failed });
         }, function (err) {
           status.textContent = "could not follow the job: " + err.message;
-          resolve(false);
+          resolve({ ok: 0, failed: files.length });
         });
       });
       xhr.addEventListener("error", function () {
         status.textContent = "the upload was interrupted";
         row.classList.add("error");
-        resolve(false);
+        resolve({ ok: 0, failed: files.length });
       });
       xhr.send(data);
     });
@@ -183,8 +197,9 @@
       function startNext() {
         if (next >= queue.length) return Promise.resolve();
         var job = queue[next++];
-        return uploadOne(form, job.group, job.row, kind).then(function (good) {
-          if (good) ok++; else failed++;
+        return uploadOne(form, job.group, job.row, kind).then(function (counts) {
+          ok += counts.ok;
+          failed += counts.failed;
           return startNext();
         });
       }
