@@ -387,6 +387,15 @@ def test_a_creator_name_typed_at_sign_up_gives_no_works_registered_by_others(ser
     with Registry.open(world.registry) as reg:
         work = reg.work(cli_id)
         assert work.removed_at is None and reg.effective_terms(cli_id)[0].uses["ai_training"].decision == "deny"
+    # a claim about that work names "Future Artist" as a party: not the squatter's to see or answer
+    ana = server.client(world.tokens["ana"])
+    r = ana.post("/api/v1/works", files={"files": ("copy.wav", other.read_bytes())})
+    job = wait_job(ana, r.json()["job_id"])
+    claim_id = job["result"]["claims"][0]["claim_id"]
+    assert sq.get(f"/api/v1/claims/{claim_id}").status_code == 404
+    assert sq.post(f"/api/v1/claims/{claim_id}/answer", json={"contest": False}).status_code == 404
+    assert claim_id not in {c["claim_id"] for c in sq.get("/api/v1/claims").json()}
+    assert claim_id not in web.get("/app/claims").text and claim_id not in web.get("/app").text
     # an admin's upload under the name is refused until the account is bound
     r = admin.post("/api/v1/works", files={"files": ("x.wav", other.read_bytes())}, data={"creator": "future artist"})
     assert r.status_code == 409 and "bind" in r.json()["detail"]
@@ -395,8 +404,8 @@ def test_a_creator_name_typed_at_sign_up_gives_no_works_registered_by_others(ser
     assert r.status_code == 200, r.text
     assert sq.put(f"/api/v1/works/{cli_id}/terms", json={"uses": {"ai_training": {"decision": "deny"}}}).status_code == 200
     assert cli_id in {w["work_id"] for w in sq.get("/api/v1/works").json()}
+    assert sq.get(f"/api/v1/claims/{claim_id}").status_code == 200
     # a creator account an admin made is bound from the start (the world's accounts): unchanged
-    ana = server.client(world.tokens["ana"])
     assert ana.get(f"/api/v1/works/{world.works['ana1']}").status_code == 200
 
 

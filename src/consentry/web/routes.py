@@ -91,7 +91,8 @@ def home(request: Request, principal: Optional[Principal] = page("public:read"),
     actor = api_claims.claim_actor(principal)
     from ..claims import service as claims
 
-    ctx["active_claims"] = claims.list_claims(reg, actor=None if principal.is_admin else actor, states=["active"])
+    ctx["active_claims"] = api_claims.visible_claims(
+        reg, claims.list_claims(reg, actor=None if principal.is_admin else actor, states=["active"]), principal)
     if principal.role == "creator":
         ctx["works"] = api_works.creator_works(reg, principal)
     if principal.is_admin:
@@ -259,8 +260,8 @@ def _work_context(reg, principal: Principal, work_id: str) -> dict:
     history = api_works.work_terms_history(wid, principal, reg)["versions"]
     return {"work": detail["work"], "terms": detail["terms"], "history": history, "uses": USES, "labels": USE_LABELS,
             "decisions": DECISIONS, "units": UNITS, "dispute": claims.work_dispute(reg, wid),
-            "claims": claims.list_claims(reg, work_id=wid,
-                                         actor=None if principal.is_admin else api_claims.claim_actor(principal))}
+            "claims": api_claims.visible_claims(reg, claims.list_claims(
+                reg, work_id=wid, actor=None if principal.is_admin else api_claims.claim_actor(principal)), principal)}
 
 
 @router.get("/works/{work_id}", **act("works:read"))

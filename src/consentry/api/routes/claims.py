@@ -16,7 +16,7 @@ from ...accounts import Conflict, PermissionDenied, Principal
 from ...accounts.model import party_of
 from ...claims import service as claims
 from ...claims.model import Actor, ClaimError, ClaimNotFoundError, NotAPartyError, allowed_actions
-from ...errors import InputError
+from ...errors import ConsentryError, InputError
 from ..deps import act, authorize, ensure_allowed, get_ctx, lookup, read_upload_form, registry_dep
 from ..models import ErrorOut, _In
 from ._common import record
@@ -59,6 +59,35 @@ def claim_parties(claim) -> list[tuple[str, str]]:
     return [(claim.party_a_kind, claim.party_a), ("creator", claim.party_b)]
 
 
+def parties_for(reg, claim, principal: Principal | None) -> list[tuple[str, str]]:
+    """The claim's parties as far as ``principal`` may act for them: a creator account is the party its creator name
+    names only on the side whose work it controls (a name typed at sign-up gives no say over works registered by
+    others; :func:`consentry.accounts.service.controls_work`)."""
+    if principal is None or principal.role != "creator":
+        return claim_parties(claim)
+    from ...accounts.service import controls_work
+
+    out = []
+    for kind, name, work_id in ((claim.party_a_kind, claim.party_a, claim.work_a), ("creator", claim.party_b, claim.work_b)):
+        if kind == "creator" and name == principal.creator and work_id:
+            try:
+                work = reg.store.get_work(work_id)
+            except ConsentryError:  # the work is gone: nothing to control
+                continue
+            if not controls_work(reg.store, principal, work):
+                continue
+        out.append((kind, name))
+    return out
+
+
+def visible_claims(reg, claims_found, principal: Principal) -> list:
+    """Of a party's claims (by name), those it may see (:func:`parties_for`); an admin sees all."""
+    if principal.is_admin:
+        return list(claims_found)
+    me = party_of(principal)
+    return [c for c in claims_found if me in parties_for(reg, c, principal)]
+
+
 @contextmanager
 def claim_errors():
     """The claims service's errors as the server's: unknown claim 404, not a party 403, refused by state 409."""
@@ -78,7 +107,7 @@ def load_claim(reg, claim_id: str, principal: Principal, action: str):
     """The claim, once ``principal`` may do ``action`` on it (a party or an admin)."""
     with lookup("claim", claim_id):
         claim = reg.store.get_claim(claim_id)
-    ensure_allowed(action, principal, owner_parties=claim_parties(claim), resource=("claim", claim_id))
+    ensure_allowed(action, principal, owner_parties=parties_for(reg, claim, principal), resource=("claim", claim_id))
     return claim
 
 
@@ -127,7 +156,7 @@ def list_claims(principal: Principal = Depends(authorize("claims:read")), reg=De
     actor = None if principal.is_admin else claim_actor(principal)
     with claim_errors(), lookup("work", work_id or ""):
         found = claims.list_claims(reg, actor=actor, states=[state] if state else None, work_id=work_id, kind=kind)
-    return [claim_out(c, principal) for c in found]
+    return [claim_out(c, principal) for c in visible_claims(reg, found, principal)]
 
 
 @router.get("/claims/{claim_id}", **act("claims:read"))
