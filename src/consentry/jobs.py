@@ -31,6 +31,7 @@ from typing import Callable
 
 from .accounts.service import audit, iso, now_utc
 from .errors import ConsentryError, DecodeError, InputError, RegistryError
+from .pools import worker_count
 
 log = logging.getLogger("consentry.jobs")
 
@@ -84,7 +85,10 @@ class JobRunner:
         self.open_registry = open_registry
         self.settings = settings
         self.handlers = dict(handlers or HANDLERS)
-        self._pool = ThreadPoolExecutor(max_workers=settings.job_threads, thread_name_prefix="consentry-job")
+        threads = worker_count(settings.job_threads)  # at most one job per core
+        if threads.lowered:
+            log.warning("%s", threads.describe(option="job_threads"))
+        self._pool = ThreadPoolExecutor(max_workers=threads.workers, thread_name_prefix="consentry-job")
         self._lock_fd: int | None = None
         self._closed = False
         self._lock = threading.Lock()
@@ -369,9 +373,13 @@ def run_scan(ctx: JobContext) -> dict:
         count[0] = done
         ctx.progress(done, p.get("total_items"))
 
+    def on_workers(count) -> None:
+        if count.lowered:
+            log.warning("%s", count.describe(option="scan_workers"))
+
     summary = scan_dataset(ctx.registry, p["path"], workers=ctx.settings.scan_workers, resume=ctx.resumed,
                            fetch_urls=bool(p.get("fetch_urls")), fetch=FetchOptions(), progress=progress,
-                           on_scan_id=on_scan_id, min_score=p.get("min_score"))
+                           on_scan_id=on_scan_id, min_score=p.get("min_score"), on_workers=on_workers)
     scan_id = summary["scan_id"]
     _audit(ctx, "scans.create", target_kind="scan", target_id=scan_id,
            details={"source": p["name"], "totals": summary["totals"], "resumed": ctx.resumed})
