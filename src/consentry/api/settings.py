@@ -56,8 +56,9 @@ class ServerSettings:
     store_melodies : bool
         Transcribe and store each registered work's melody, so that the
         output check can find re-used melodies (on by default, as
-        ``consentry register``; needs basic-pitch, and a work whose melody
-        cannot be transcribed is still registered).
+        ``consentry register``, with the basic-pitch model that ships inside
+        consentry; a work whose melody cannot be transcribed is still
+        registered).
     evidence_pdf : bool
         Add a PDF (headless Chromium) to evidence bundles.
     allow_url_fetch : bool

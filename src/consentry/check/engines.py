@@ -25,7 +25,7 @@ def melody_params_hash() -> str:
     Raises
     ------
     consentry.melody.ModelUnavailable
-        If basic-pitch's model is not installed.
+        If basic-pitch's model is missing from this install (it ships inside consentry).
     """
     model = _transcribe.find_model_path()
     h = hashlib.sha256()

@@ -104,7 +104,7 @@ def register(
                                           "and one per file)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     melody: Optional[bool] = typer.Option(None, "--melody/--no-melody", help="Transcribe and store each work's melody for "
-                                          "the melody check (default: on when basic-pitch is installed)."),
+                                          "the melody check (default: on; the model ships with consentry)."),
 ) -> None:
     """Register audio files with their AI-use terms (idempotent: same content is not registered twice).
 
@@ -170,6 +170,9 @@ def _register(paths, *, creator, title, terms, price, currency, copyright_regist
             err_console.print(f"[yellow]warning[/]: melodies not stored ({exc})", highlight=False)
             melody = False
     with _open() as reg, _progress() as bar:
+        from ..accounts.service import refuse_unbound_holder
+
+        refuse_unbound_holder(reg.store, creator)  # a name a signed-up account took, unbound (docs/server.md, roles)
         task = bar.add_task("fingerprinting", total=None, current="")
 
         def on_progress(done: int, total: int, path: str) -> None:
