@@ -116,3 +116,22 @@ def test_utf16_manifest_without_bom_is_refused_as_not_utf8(tmp_path, suffix, tex
         list(open_dataset(path).items())
     message = str(err.value)
     assert message.startswith(f"{path}: not UTF-8 text (line 1") and "\x00" not in message and "\n" not in message
+
+
+def test_licence_link_that_is_not_a_valid_url_is_a_problem_not_a_crash(tmp_path):
+    """Fuzz finding: ``<link rel="license" href="http://[::1">`` in a page (or the same URL in a Link
+    header) made ``verify`` crash with ValueError "Invalid IPv6 URL" from urljoin. Now a SignalProblem."""
+    import json
+
+    from consentry.verify import verify_target
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "page.html").write_text('<html><head><link rel="license" href="http://[::1" type="application/json">'
+                                    "</head><body></body></html>")
+    (site / "headers.json").write_text(json.dumps([{"path": "/song.mp3",
+                                                    "headers": {"Link": '<http://[::1>; rel="license"'}}]))
+    for path in ("/page.html", "/song.mp3"):
+        report = verify_target(site, path=path)
+        bad = [p for p in report.problems if "not a valid URL" in p.message]
+        assert len(bad) == 1 and "[::1" in bad[0].source, report.problems

@@ -102,6 +102,14 @@ def verify_target(target: str | Path, *, path: str | None = None,
                         crawlers=crawler_origin)
 
 
+def _join(base: str, ref: str) -> str | None:
+    """``urljoin(base, ref)``, or None when ``ref`` (read from a site) is not a valid URL (``http://[::1``)."""
+    try:
+        return urljoin(base, ref)
+    except ValueError:
+        return None
+
+
 def _unique_problems(problems: list[SignalProblem]) -> list[SignalProblem]:
     seen, out = set(), []
     for p in problems:
@@ -584,7 +592,11 @@ class _Reader:
             rels = params.get("rel", "").lower().split()
             if "license" not in rels:
                 continue
-            absolute = urljoin(self.site.url(path) if self.site.origin else "/", url)
+            absolute = _join(self.site.url(path) if self.site.origin else "/", url)
+            if absolute is None:
+                problems.append(SignalProblem("headers", f"HTTP header Link: <{url[:100]}> in {origin}",
+                                              "the licence link is not a valid URL (ignored)"))
+                continue
             if "rsl" in params.get("type", "") or absolute.lower().endswith((".rsl", "rsl.xml")):
                 rsl_refs.append(absolute)
             else:
@@ -611,7 +623,9 @@ class _Reader:
             else:
                 policy_url = meta.get("tdm-policy") or None
                 if policy_url and self.site.origin:
-                    policy_url = urljoin(page.url, policy_url)
+                    policy_url = _join(page.url, policy_url)
+                    if policy_url is None:
+                        problems.append(SignalProblem("html-meta", where, "tdm-policy is not a valid URL (ignored)"))
                 policy, pprob = self.policy(policy_url) if value == 1 and policy_url else (None, [])
                 problems.extend(pprob)
                 signals.extend(tdm_signals(value, policy_url=policy_url, policy=policy, fmt="html-meta", source=where,
@@ -624,7 +638,11 @@ class _Reader:
         for link in head.links:
             if "license" not in link["rel"].split():
                 continue
-            absolute = urljoin(page.url if self.site.origin else path, link["href"])
+            absolute = _join(page.url if self.site.origin else path, link["href"])
+            if absolute is None:
+                problems.append(SignalProblem("html-meta", f'<link rel="license" href="{link["href"][:100]}"> in {page.url}',
+                                              "the licence link is not a valid URL (ignored)"))
+                continue
             if "rsl" in link["type"]:
                 rsl_refs.append(absolute)
             elif "json" in link["type"] or absolute.lower().endswith(".json"):
