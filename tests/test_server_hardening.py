@@ -396,7 +396,14 @@ def test_a_creator_name_typed_at_sign_up_gives_no_works_registered_by_others(ser
     assert sq.post(f"/api/v1/claims/{claim_id}/answer", json={"contest": False}).status_code == 404
     assert claim_id not in {c["claim_id"] for c in sq.get("/api/v1/claims").json()}
     assert claim_id not in web.get("/app/claims").text and claim_id not in web.get("/app").text
-    # an admin's upload under the name is refused until the account is bound
+    # an admin's upload under the name, or a registration on the command line, is refused until the account is bound
+    from typer.testing import CliRunner
+
+    from consentry.cli.main import app as cli_app
+
+    out = CliRunner().invoke(cli_app, ["--registry", str(world.registry), "register", "--no-melody", "--creator",
+                                       "Future Artist", str(other)])
+    assert out.exit_code == 1 and "bind" in out.output + str(out.exception), out.output  # one line from main()
     r = admin.post("/api/v1/works", files={"files": ("x.wav", other.read_bytes())}, data={"creator": "future artist"})
     assert r.status_code == 409 and "bind" in r.json()["detail"]
     # once an admin binds the account to the name, it controls the name's works

@@ -185,6 +185,23 @@ def creator_bound(store, account_id: str, creator: str) -> bool:
     return store.owner_of("creator", creator.casefold()) == account_id
 
 
+def unbound_holder(store, creator: str) -> dict | None:
+    """The creator account that holds ``creator`` (case-insensitively) without an admin's binding, if any: works
+    registered by anyone else under that name would take the defaults that account set (see :func:`controls_work`)."""
+    for a in store.list_accounts():
+        if a["role"] == "creator" and a["creator"] and a["creator"].casefold() == creator.casefold():
+            return None if creator_bound(store, a["account_id"], a["creator"]) else a
+    return None
+
+
+def refuse_unbound_holder(store, creator: str | None) -> None:
+    """:class:`Conflict` when a signed-up account holds ``creator`` unbound: bind it first, or use another name."""
+    holder = unbound_holder(store, creator) if creator else None
+    if holder is not None:
+        raise Conflict(f"creator {creator!r} is held by the account {holder['email']} that signed up with the name and "
+                       "is not bound to it: bind it first (consentry accounts bind), or register under another name")
+
+
 def record_registrant(store, work_ids, *, account_id: str) -> None:
     """Record the account through which works were registered (the works' registrant)."""
     ids = list(work_ids)

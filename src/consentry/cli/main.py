@@ -170,6 +170,9 @@ def _register(paths, *, creator, title, terms, price, currency, copyright_regist
             err_console.print(f"[yellow]warning[/]: melodies not stored ({exc})", highlight=False)
             melody = False
     with _open() as reg, _progress() as bar:
+        from ..accounts.service import refuse_unbound_holder
+
+        refuse_unbound_holder(reg.store, creator)  # a name a signed-up account took, unbound (docs/server.md, roles)
         task = bar.add_task("fingerprinting", total=None, current="")
 
         def on_progress(done: int, total: int, path: str) -> None:

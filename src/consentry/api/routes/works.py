@@ -58,13 +58,9 @@ def _creator_for(principal: Principal, requested: str | None, action: str) -> st
 def _refuse_unbound_holder(reg, creator: str) -> None:
     """An admin's upload under a creator name that a signed-up account holds, unbound: refused, or the works would
     take that account's default terms (it cannot change the works themselves, :func:`_owner_for`)."""
-    from ...accounts import Conflict
-    from ...accounts.service import creator_bound
+    from ...accounts.service import refuse_unbound_holder
 
-    for a in reg.store.list_accounts():
-        if a["creator"] and a["creator"].casefold() == creator.casefold() and not creator_bound(reg.store, a["account_id"], a["creator"]):
-            raise Conflict(f"creator {creator!r} is held by the account {a['email']} that signed up with the name and "
-                           "is not bound to it: bind it first (consentry accounts bind), or register under another name")
+    refuse_unbound_holder(reg.store, creator)
 
 
 def _owner_for(reg, principal: Principal | None, w) -> str | None:
