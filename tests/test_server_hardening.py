@@ -201,8 +201,8 @@ def test_parallel_unknown_emails_from_one_ip_are_hashed_at_most_twenty_times(slo
 
 
 def test_password_hashing_is_bounded_and_excess_is_refused_quickly(world, tmp_path, monkeypatch):
-    auth = AuthSettings(argon2_time_cost=6, argon2_memory_kib=4096, argon2_parallelism=1, max_concurrent_hashes=1,
-                        hash_wait_s=0.05, login_max_failures=1000)
+    auth = AuthSettings(argon2_time_cost=40, argon2_memory_kib=4096, argon2_parallelism=1, max_concurrent_hashes=1,
+                        hash_wait_s=0.05, login_max_failures=1000)  # ~50 ms a check: 12 at once cannot all wait 0.05 s
     settings = server_settings(tmp_path, world.registry, trust_forwarded_for=True, auth=auth)
     probe = _ConcurrencyProbe(monkeypatch)
     with LiveServer(settings) as s, httpx.Client(base_url=s.url, timeout=120) as c:
