@@ -79,6 +79,8 @@ READERS: dict[str, tuple[str, str]] = {
     "embedded.wav": ("emb_wav", "input.wav"),
     "embedded.mp3": ("emb_mp3", "input.mp3"),
     "embedded.flac": ("emb_flac", "input.flac"),
+    "embedded.png": ("emb_png", "input.png"),
+    "embedded.jpeg": ("emb_jpeg", "input.jpg"),
     "evidence.bundle": ("evidence", "input.evidence.zip"),
 }
 
@@ -95,7 +97,8 @@ def _allowed(reader: str) -> tuple[type, ...]:
     return tuple(allowed)
 
 
-def _dataset_items(path: Path) -> int:
+def _dataset_items(path: Path) -> str:
+    """Read up to 300 items; item errors must be one line (a line break in one raises, to be counted)."""
     from consentry.errors import InputError
     from consentry.sources import open_dataset
 
@@ -104,11 +107,23 @@ def _dataset_items(path: Path) -> int:
     for n, item in enumerate(ds.items(), 1):
         if n > 300:
             break
+        if item.error is not None and "\n" in item.error.strip():
+            raise InputError(f"item error on more than one line:\n{item.error}")
         try:
             item.read_bytes(max_bytes=64 * 2**20)
         except InputError:
             pass
-    return n
+    return f"{n} items"
+
+
+class UncleanMessage(Exception):
+    """A problem or error message that is not one clean line (a line break, NUL, ESC...): counted, not a crash."""
+
+
+def _clean(messages) -> None:
+    for text in messages:
+        if any(ord(c) < 32 and c != "\t" for c in str(text).strip()):
+            raise UncleanMessage(repr(str(text)[:300]))
 
 
 def run_reader(reader: str, path: Path, site: Path | None) -> str:
@@ -120,12 +135,13 @@ def run_reader(reader: str, path: Path, site: Path | None) -> str:
         audio = decode_audio(path, sample_rate_hz=11025, max_duration_s=20.0)
         return f"decoded {audio.samples.size} samples"
     if reader.startswith(("manifest.", "archive.")):
-        return f"{_dataset_items(path)} items"
+        return _dataset_items(path)
     if reader.startswith("signals.") and reader != "signals.xmp":
         from consentry.verify import verify_target
 
         judged = "/" + path.relative_to(site).as_posix() if reader == "signals.page.html" else None
         report = verify_target(site, path=judged)
+        _clean(m for p in report.problems for m in (p.message, p.source))
         return f"{len(report.resources)} resources" if hasattr(report, "resources") else "verified"
     if reader == "signals.xmp":
         from consentry.embed import signals_from_xmp
@@ -133,21 +149,26 @@ def run_reader(reader: str, path: Path, site: Path | None) -> str:
 
         props = read_properties(path.read_bytes())
         found, bad = signals_from_xmp(props, file_label=path.name, location=str(path))
+        _clean(m for p in bad for m in (p.message, p.source))
         return f"{len(found)} signals, {len(bad)} problems"
     if reader.startswith("embedded."):
         from consentry.embed import read_embedded_signals
 
         found, bad = read_embedded_signals(path)
+        _clean(m for p in bad for m in (p.message, p.source))
         return f"{len(found)} signals, {len(bad)} problems"
     if reader == "evidence.bundle":
         from consentry.evidence import format_verify_result, verify_bundle
         from consentry.evidence import verify as ev
 
-        result = verify_bundle(path)
+        # the registry's key is trusted, so that every check past the signer runs
+        fingerprint = os.environ.get("CONSENTRY_FUZZ_EVIDENCE_KEY") or None
+        result = verify_bundle(path, expected_fingerprint=fingerprint)
         format_verify_result(result)
+        _clean(result.failures)
         if any("could not be verified (" in f for f in result.failures):
             # the last-resort catch hid an exception: run the steps again to see it
-            ev._verify(path, ev.VerifyResult(path=str(path)), files_dir=None, rematch=None, expected_fingerprint=None,
+            ev._verify(path, ev.VerifyResult(path=str(path)), files_dir=None, rematch=None, expected_fingerprint=fingerprint,
                        tolerance_s=ev.OFFSET_TOLERANCE_S)
             return "last-resort catch (not reproduced)"
         return f"{len(result.failures)} failures"
@@ -183,9 +204,13 @@ def worker_main(conn, stack_file: str) -> None:
         try:
             out["outcome"] = run_reader(req["reader"], Path(req["path"]), Path(req["site"]) if req["site"] else None)
         except BaseException as exc:  # noqa: BLE001 - the point: classify everything
-            if isinstance(exc, _allowed(req["reader"])):
+            if isinstance(exc, UncleanMessage):
+                out = {"status": "rejected", "outcome": f"unclean message: {exc}", "multiline": True}
+            elif isinstance(exc, _allowed(req["reader"])):
                 text = str(exc)
-                out = {"status": "rejected", "outcome": text[:300], "multiline": "\n" in text.strip()}
+                # not one clean line: a line break, or a control character (NUL, ESC) echoed from the input
+                unclean = any(ord(c) < 32 and c != "\t" for c in text.strip())
+                out = {"status": "rejected", "outcome": text[:300], "multiline": unclean}
             else:
                 tb = traceback.extract_tb(exc.__traceback__)
                 inner = tb[-1] if tb else None
@@ -386,16 +411,24 @@ def build_seeds(seeds: Path) -> dict:
     site = seeds / "site"
     if not site.exists():
         _cli("publish", "--out", str(site), "--base-url", "https://fuzz.example.org", registry=reg)
+    from PIL import Image
+
+    gradient = np.add.outer(np.arange(48), np.arange(64)).astype(np.uint8) * 2
+    image = Image.fromarray(np.stack([gradient, gradient[::-1], 255 - gradient], axis=-1))
+    image.save(audio / "cover.png")
+    image.save(audio / "cover.jpg", quality=80)
     emb = seeds / "embedded"
-    if not any(emb.glob("*.*")):
+    if not any(emb.glob("*.png")):
         emb.mkdir(exist_ok=True)
         chain, key = _pki(seeds)
         work = json.loads(_cli("works", "list", "--json", registry=reg).stdout.splitlines()[0])["work_id"]
-        for f in (files["wav0"], files["mp3" + "0"], files["flac0"]):
+        for f in (files["wav0"], files["mp3" + "0"], files["flac0"], audio / "cover.png", audio / "cover.jpg"):
             _cli("embed", str(f), "--work", work, "--base-url", "https://fuzz.example.org", "--cert", str(chain),
                  "--key", str(key), "--alg", "es256", "--out", str(emb), registry=reg)
     for kind in ("wav", "mp3", "flac"):
         fam[f"emb_{kind}"] = [p.read_bytes() for p in sorted(emb.glob(f"*.{kind}"))] or fam[kind]
+    fam["emb_png"] = [p.read_bytes() for p in sorted(emb.glob("*.png"))]
+    fam["emb_jpeg"] = [p.read_bytes() for p in sorted(emb.glob("*.jpg"))]
     ev = seeds / "evidence"
     if not any(ev.glob("*.evidence.zip")):
         query = audio / "query.wav"
@@ -403,6 +436,9 @@ def build_seeds(seeds: Path) -> dict:
         _encode(query, x, codec="pcm_s16le", fmt="wav")
         _cli("check", str(query), "--evidence", str(ev), "--no-pdf", "--no-melody", "--no-voice", registry=reg)
     fam["evidence"] = [p.read_bytes() for p in sorted(ev.glob("*.evidence.zip"))]
+    from consentry.evidence import key_fingerprint, load_or_create_signing_key
+
+    os.environ["CONSENTRY_FUZZ_EVIDENCE_KEY"] = key_fingerprint(load_or_create_signing_key(seeds))  # for the worker
 
     # signal files, from the published site
     fam["robots"] = [(site / "robots.txt").read_bytes(), (site / "ai.txt").read_bytes()]
@@ -415,7 +451,7 @@ def build_seeds(seeds: Path) -> dict:
     from consentry.embed.sniff import sniff_bytes
 
     packets = []
-    for blob in fam["emb_wav"] + fam["emb_mp3"] + fam["emb_flac"]:
+    for blob in fam["emb_png"] + fam["emb_jpeg"]:
         try:
             p = extract_xmp(sniff_bytes(blob[:4096]), blob)
         except Exception:  # noqa: BLE001 - a seed without XMP
@@ -678,12 +714,12 @@ def gram_html(rng) -> bytes:
             parts.append(f'<link rel="{rng.choice(["license", "LICENSE", "license alternate", ""])}" '
                          f'href="{rng.choice(HEADER_VALUES["tdm-policy"] + ODD)}" type="{rng.choice(["application/rsl+xml", "application/json", ""])}">')
         elif c < 0.6:
-            parts.append("<div>" * rng.choice([100, 100_000]))
+            parts.append("<div>" * rng.choice([100, 100_000] if len(parts) < 50 else [100]))
         elif c < 0.7:
             parts.append(rng.choice(["<meta", "<link rel=", "<!--", "<![CDATA[", "<script>", "&#x110000;", "&#0;", "</head>",
                                      "<meta charset=utf-16>", "<meta http-equiv=X-Robots-Tag content=noai>"]))
         else:
-            parts.append(f'<meta property="og:{rng.choice(ODD)}" content="{"x" * rng.choice([1, 10**5])}">')
+            parts.append(f'<meta property="og:{rng.choice(ODD)}" content="{"x" * rng.choice([1, 10**5] if len(parts) < 50 else [1])}">')
     parts.append("</head><body></body></html>")
     return _encodings(rng, "".join(parts))
 
@@ -716,7 +752,8 @@ XXE = ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY e SYSTEM "file:///etc/passwd"
        '<rdf:Description xmlns:plus="http://ns.useplus.org/ldf/xmp/1.0/" plus:DataMining="&e;"/></rdf:RDF></x:xmpmeta>')
 RDF = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
        '<rdf:Description rdf:about="" xmlns:plus="http://ns.useplus.org/ldf/xmp/1.0/" '
-       'xmlns:consentry="https://consentry.org/ns/1.0/" {attrs}>{body}</rdf:Description></rdf:RDF></x:xmpmeta>')
+       'xmlns:xmpRights="http://ns.adobe.com/xap/1.0/rights/" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+       'xmlns:consentry="urn:consentry:xmp:terms:1:" {attrs}>{body}</rdf:Description></rdf:RDF></x:xmpmeta>')
 
 
 def gram_xml(rng) -> bytes:
@@ -730,10 +767,13 @@ def gram_xml(rng) -> bytes:
         return ("<a>" * depth + "</a>" * depth).encode()
     if c < 0.35:
         return b'<?xml version="1.0" encoding="' + rng.choice([b"ebcdic", b"utf-32", b"x-unknown", b"utf-16", b""]) + b'"?><a/>'
-    props = ["plus:DataMining", "consentry:terms", "consentry:policy", "consentry:termsUrl", "consentry:workId",
-             "plus:OtherConstraints", "xmpRights:WebStatement", "dc:rights"]
+    props = ["plus:DataMining", "consentry:Terms", "consentry:AiTraining", "consentry:Tdm", "consentry:WorkId",
+             "consentry:TermsVersion", "plus:OtherConstraints", "xmpRights:WebStatement", "dc:rights"]
     values = ["http://ns.useplus.org/ldf/vocab/DMI-PROHIBITED", "DMI-ALLOWED", "", "x" * 10**5, "&amp;", "&#0;",
-              "&#x110000;", "\u00e9", "{\"a\":1}", "[[[[", '{"uses": {"ai_training": {"decision": 7}}}', "\ufffe"]
+              "&#x110000;", "\u00e9", "{\"a\":1}", "[[[[", '{"uses": {"ai_training": {"decision": 7}}}', "\ufffe",
+              "deny", "allow", "license", "-1", "99999999999999999999", "1e400", '{"terms": {"uses": []}}',
+              '{"terms": {"uses": {"ai_training": "deny"}}, "iscc": 3}', "[" * 5000 + "]" * 5000,
+              '{"terms": {"uses": {"ai_training": {"decision": "license", "price": "NaN"}}}}']
     attrs = " ".join(f'{rng.choice(props)}="{rng.choice(values)}"' for _ in range(rng.randint(0, 4)))
     body = "".join(f"<{p}>{rng.choice(values)}</{p}>" for p in rng.sample(props, rng.randint(0, 4)))
     if rng.random() < 0.2:
@@ -1068,7 +1108,7 @@ def gram_embedded(rng, fam, kind) -> bytes:
 def generate(rng: random.Random, family: str, fam: dict) -> tuple[bytes, str]:
     """One hostile input of a family: a mutated real file (60%) or a grammar input (40%)."""
     seeds = fam[family]
-    if rng.random() < (0.3 if family == "evidence" else 0.6):
+    if rng.random() < {"evidence": 0.3, "xmp": 0.4}.get(family, 0.6):
         return mutate(rng, rng.choice(seeds), [s for f in fam.values() for s in f[:2]])
     if family in ("wav", "flac", "mp3"):
         return gram_audio(rng, seeds), "grammar:audio"
@@ -1194,6 +1234,9 @@ def fuzz_readers(args, seeds: dict, findings: Findings, table: dict) -> None:
                 _example(row, result)
                 if status in ("crash", "hang", "memory"):
                     findings.record(reader, status, result, data, how)
+                elif result.get("multiline"):
+                    findings.record(reader, "unclean", {**result, "exc_type": "unclean message", "frame": "-",
+                                                        "traceback": result.get("outcome", "")}, data, how)
                     print(f"  {reader}: {status} {result.get('exc_type', '')} at {result.get('frame', '?')} ({how})",
                           flush=True)
                 if site is not None:
@@ -1454,7 +1497,7 @@ def fuzz_registry(args, seeds: dict, findings: Findings, table: dict) -> None:
                 entry = {"batch": f"{command}{b}", "inputs": len(inputs), "exit": code, "integrity": integrity,
                          "seconds": round(time.monotonic() - t0, 1)}
                 batches.append(entry)
-                crashed = code is None or code not in (0, 1, 2) or "Traceback" in err or len(err.strip().splitlines()) > 1
+                crashed = code is None or code not in (0, 1, 2) or "Traceback" in err
                 if crashed or integrity != "ok":
                     kind = "hang" if code is None else "crash"
                     data = inputs[0][1] if len(inputs) == 1 else b"".join(d for _, d, _ in inputs[:1])

@@ -135,3 +135,31 @@ def test_licence_link_that_is_not_a_valid_url_is_a_problem_not_a_crash(tmp_path)
         report = verify_target(site, path=path)
         bad = [p for p in report.problems if "not a valid URL" in p.message]
         assert len(bad) == 1 and "[::1" in bad[0].source, report.problems
+
+
+def test_evidence_bundle_with_corrupt_deflate_data_is_a_failure_line_not_a_last_resort_catch(tmp_path):
+    """Fuzz finding: a bundle member whose deflate stream is corrupt (CRC and sizes untouched) raised
+    zlib.error, which only the verifier's last-resort catch stopped ("could not be verified (error: ...)",
+    and no other check ran). Now that member "cannot be read from the zip" and the other checks run."""
+    import zipfile
+
+    from consentry.evidence import verify_bundle, write_bundle
+
+    output = tmp_path / "output.wav"
+    output.write_bytes(_wav_bytes(8000))
+    bundle = write_bundle(tmp_path / "out", output_path=output,
+                          findings={"engines": [], "recording": [], "melody": [], "voice": [], "terms": {}},
+                          references=[], registry_dir=tmp_path, tool_version="0.1.0", pdf=False)
+    data = bytearray(bundle.read_bytes())
+    with zipfile.ZipFile(bundle) as z:
+        info = next(i for i in z.infolist() if i.compress_type == zipfile.ZIP_DEFLATED and i.compress_size > 64)
+    name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26:info.header_offset + 30])
+    start = info.header_offset + 30 + name_len + extra_len
+    data[start:start + 8] = b"\xff" * 8  # an invalid deflate block
+    bundle.write_bytes(bytes(data))
+    result = verify_bundle(bundle)
+    assert not result.ok
+    assert not any("could not be verified" in f for f in result.failures), result.failures
+    assert any(f.startswith(f"{info.filename}: cannot be read from the zip (Error -3") for f in result.failures), \
+        result.failures
+    assert all("\n" not in f for f in result.failures)

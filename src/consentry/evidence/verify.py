@@ -15,6 +15,7 @@ import math
 import os
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
@@ -172,7 +173,7 @@ def _read_members(archive: zipfile.ZipFile, result: VerifyResult) -> dict[str, b
             with archive.open(info) as f:
                 data = f.read(min(cap, info.file_size) + 1)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, ValueError,
-                RuntimeError) as exc:
+                RuntimeError, zlib.error) as exc:  # zlib.error: corrupt deflate data (fuzz finding, issue 15)
             result.failures.append(f"{name}: cannot be read from the zip ({_one_line(exc)})")
             continue
         if len(data) > info.file_size:
