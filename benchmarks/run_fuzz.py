@@ -518,7 +518,7 @@ def _bitflip(rng, d, others):
 
 def _insert(rng, d, others):
     i = rng.randint(0, len(d))
-    blob = rng.choice([os.urandom(rng.randint(1, 64)), rng.choice(MAGICS), b"\x00" * rng.randint(1, 4096),
+    blob = rng.choice([rng.randbytes(rng.randint(1, 64)), rng.choice(MAGICS), b"\x00" * rng.randint(1, 4096),
                        b"\xff" * rng.randint(1, 64), bytes([rng.randrange(256)])])
     return d[:i] + blob + d[i:]
 
@@ -789,7 +789,7 @@ def _wav_header(rng) -> bytes:
     rate = rng.choice([0, 1, 8000, 44100, 2**31 - 1, 2**32 - 1])
     bits = rng.choice([0, 1, 8, 16, 24, 32, 64, 65535])
     fmt_tag = rng.choice([1, 3, 0xFFFE, 0, 0x55, 0x1234])
-    data = os.urandom(rng.choice([0, 1, 3, 4000]))
+    data = rng.randbytes(rng.choice([0, 1, 3, 4000]))
     fmt = struct.pack("<HHIIHH", fmt_tag, ch & 0xFFFF, rate, (rate * max(ch, 1) * max(bits, 8) // 8) & 0xFFFFFFFF,
                       (ch * bits // 8) & 0xFFFF, bits)
     data_len = rng.choice([len(data), 0, 0xFFFFFFFF, 0x7FFFFFFF, len(data) + 1])
@@ -812,16 +812,16 @@ def gram_audio(rng, fam) -> bytes:
         size = rng.choice([0, 10, 0x7F7F7F7F])
         syncsafe = bytes([(size >> 21) & 0x7F, (size >> 14) & 0x7F, (size >> 7) & 0x7F, size & 0x7F])
         frame = b"TIT2" + struct.pack(">I", rng.choice([1, 5, 0x7FFFFFFF])) + b"\x00\x00" + b"\x03" + b"x" * 20
-        return b"ID3\x04\x00\x00" + syncsafe + frame + rng.choice([b"", b"\xff\xfb\x90\x00" * 50, os.urandom(500)])
+        return b"ID3\x04\x00\x00" + syncsafe + frame + rng.choice([b"", b"\xff\xfb\x90\x00" * 50, rng.randbytes(500)])
     if c < 0.75:
         block = rng.choice([0, 4, 6])  # VORBIS_COMMENT, PICTURE, bogus
         length = rng.choice([0, 34, 0xFFFFFF, 10])
-        payload = os.urandom(rng.choice([0, 34, 200]))
+        payload = rng.randbytes(rng.choice([0, 34, 200]))
         if block == 4 and rng.random() < 0.5:
             payload = struct.pack("<I", 3) + b"abc" + struct.pack("<I", 0xFFFFFFFF) + b"k=v"
         return b"fLaC" + bytes([0x80 | block]) + length.to_bytes(3, "big") + payload
     if c < 0.85:
-        return (b"\xff\xfb" + bytes([rng.randrange(256)]) + b"\x00" + os.urandom(100)) * rng.choice([1, 50, 2000])
+        return (b"\xff\xfb" + bytes([rng.randrange(256)]) + b"\x00" + rng.randbytes(100)) * rng.choice([1, 50, 2000])
     seed = rng.choice(fam)
     return seed[: rng.choice([1, 4, 12, 44, 100, 1000])]
 
@@ -876,7 +876,7 @@ def gram_parquet(rng, fam) -> bytes:
 
     c = rng.random()
     if c < 0.3:
-        body = os.urandom(rng.choice([0, 8, 100]))
+        body = rng.randbytes(rng.choice([0, 8, 100]))
         footer = struct.pack("<I", rng.choice([0, 8, 0xFFFFFFFF, 0x7FFFFFFF, len(body)]))
         return b"PAR1" + body + footer + b"PAR1"
     n = rng.choice([0, 1, 3, 500])
@@ -884,7 +884,7 @@ def gram_parquet(rng, fam) -> bytes:
     if choice == 0:
         table = pa.table({"path": pa.array([rng.choice(["p0.wav", "/dev/zero", "../p0.wav", "", "fifo"]) for _ in range(n)])})
     elif choice == 1:
-        table = pa.table({"audio": pa.array([{"bytes": os.urandom(rng.choice([0, 10, 1000])), "path": "x.wav"}
+        table = pa.table({"audio": pa.array([{"bytes": rng.randbytes(rng.choice([0, 10, 1000])), "path": "x.wav"}
                                              for _ in range(n)])})
     elif choice == 2:
         table = pa.table({"path": pa.array(list(range(n)), pa.int64())})
@@ -958,7 +958,7 @@ def gram_zip(rng, fam) -> bytes:
                 info.external_attr = (0o020644 << 16)  # a character device
                 payload = b""
             else:
-                payload = rng.choice(fam["wav"] + fam["mp3"] + [b"", os.urandom(100)]) if count <= 20 else b"RIFF"
+                payload = rng.choice(fam["wav"] + fam["mp3"] + [b"", rng.randbytes(100)]) if count <= 20 else b"RIFF"
             info.compress_type = rng.choice([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
             if rng.random() < 0.05:
                 info.flag_bits |= 0x1  # claims to be encrypted
@@ -1012,8 +1012,8 @@ def gram_tar(rng, fam, *, compressed: bool) -> bytes:
                 info.type = rng.choice([tarfile.FIFOTYPE, tarfile.CHRTYPE, tarfile.BLKTYPE, tarfile.DIRTYPE])
                 data = b""
             else:
-                data = rng.choice([b"", b"{", b'{"title": 1}', _deep_json(rng).encode()[:200_000], os.urandom(64)]
-                                  if ext in ("json", "txt", "cls") else fam["wav"] + fam["mp3"] + [b"", os.urandom(50)] if count <= 20 else [b"RIFF"])
+                data = rng.choice([b"", b"{", b'{"title": 1}', _deep_json(rng).encode()[:200_000], rng.randbytes(64)]
+                                  if ext in ("json", "txt", "cls") else fam["wav"] + fam["mp3"] + [b"", rng.randbytes(50)] if count <= 20 else [b"RIFF"])
             info.size = len(data)
             if fmt == tarfile.PAX_FORMAT and rng.random() < 0.05:
                 info.pax_headers = {"path": rng.choice(["../pax.wav", "/etc/x.wav", "\udcff.wav"]),
@@ -1413,6 +1413,10 @@ def fuzz_server(args, seeds: dict, findings: Findings, table: dict) -> None:
             row["max_input_s"] = max(row["max_input_s"], result["seconds"])
             _example(row, result)
             if result["status"] in ("crash", "hang", "memory"):
+                time.sleep(0.5)  # let the server finish logging
+                log_text = (work / "server.log").read_text(errors="replace")[log_mark:]
+                result["traceback"] = (f"POST {endpoint}\nContent-Type: {ctype[:300]}\n\n{result.get('traceback', '')}"
+                                       f"\n\nserver log:\n{log_text[-6000:]}")
                 findings.record(reader, result["status"], result, body, how)
                 print(f"  {reader}: {result['status']} {result.get('exc_type', '')} ({how})", flush=True)
                 if server.poll() is not None or result["status"] == "memory":

@@ -163,3 +163,23 @@ def test_evidence_bundle_with_corrupt_deflate_data_is_a_failure_line_not_a_last_
     assert any(f.startswith(f"{info.filename}: cannot be read from the zip (Error -3") for f in result.failures), \
         result.failures
     assert all("\n" not in f for f in result.failures)
+
+
+def test_multipart_boundary_over_256_bytes_is_a_one_line_input_error(tmp_path):
+    """Fuzz finding: a Content-Type boundary longer than python-multipart's 256-byte maximum raised
+    FormParserError from the parser's constructor: HTTP 500 "internal error" and a traceback in the
+    server log. Now the same InputError (HTTP 400) as any other malformed multipart body."""
+    import asyncio
+
+    from consentry.errors import InputError
+    from consentry.uploads import UploadLimits, receive_multipart
+
+    boundary = "b" * 5000
+
+    async def body():
+        yield f"--{boundary}\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\ny\r\n--{boundary}--\r\n".encode()
+
+    with pytest.raises(InputError) as err:
+        asyncio.run(receive_multipart(body(), content_type=f"multipart/form-data; boundary={boundary}",
+                                      temp_dir=tmp_path / "in", limits=UploadLimits()))
+    assert str(err.value).startswith("malformed multipart body (Boundary length 5000") and "\n" not in str(err.value)

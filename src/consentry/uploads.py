@@ -134,6 +134,7 @@ async def receive_multipart(body: AsyncIterator[bytes], *, content_type: str, te
     UploadTooLarge
         A file or field passes its cap (the request is refused as soon as it does).
     """
+    from python_multipart.exceptions import FormParserError
     from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
 
     ctype, options = parse_options_header(content_type or "")
@@ -211,11 +212,14 @@ async def receive_multipart(body: AsyncIterator[bytes], *, content_type: str, te
             form.fields.setdefault(part["name"], []).append(value)
         state["part"] = None
 
-    parser = MultipartParser(options[b"boundary"], callbacks={
-        "on_part_begin": on_part_begin, "on_part_data": on_part_data, "on_part_end": on_part_end,
-        "on_header_field": on_header_field, "on_header_value": on_header_value, "on_header_end": on_header_end,
-        "on_headers_finished": on_headers_finished,
-    }, max_header_size=16 * 1024)
+    try:
+        parser = MultipartParser(options[b"boundary"], callbacks={
+            "on_part_begin": on_part_begin, "on_part_data": on_part_data, "on_part_end": on_part_end,
+            "on_header_field": on_header_field, "on_header_value": on_header_value, "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+        }, max_header_size=16 * 1024)
+    except FormParserError as exc:  # a boundary over 256 bytes was an HTTP 500 (fuzz finding, issue 15)
+        raise InputError(f"malformed multipart body ({str(exc).splitlines()[0][:120]})") from None
     received = 0
     try:
         async for chunk in body:
