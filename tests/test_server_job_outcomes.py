@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pytest
 from conftest import notes, write_wav
+
+from consentry.jobs import job_outcome
 from serverkit import PASSWORD, SR, LiveServer, make_world, server_settings, wait_job
 
 #: Passes the upload's sniffing (a RIFF/WAVE header), then fails to decode.
@@ -82,3 +84,19 @@ def test_an_enrolment_whose_every_sample_failed_ends_failed(server, world):
     assert job["status"] == "failed", job["result"]
     assert job["error"].startswith("every file failed (1 of 1): voice.wav: ")
     assert job["result"]["failed"] == 1 and job["result"]["voices"] == []
+
+
+def test_job_outcome_rule():
+    errors = [{"name": f"f{i}.wav", "error": f"f{i}.wav: not audio"} for i in range(7)]
+    every = {"errors": errors, "_failed": 7}
+    out = job_outcome(every, total=7)
+    assert out["status"] == "failed" and every["failed"] == 7 and "_failed" not in every
+    assert out["error"] == ("every file failed (7 of 7): f0.wav: not audio; f1.wav: not audio; f2.wav: not audio; "
+                            "f3.wav: not audio; f4.wav: not audio; and 2 more")
+    some = {"errors": errors[:1], "_failed": 1}
+    assert job_outcome(some, total=3) == {} and some["failed"] == 1
+    assert job_outcome({"matches": []}, total=1) == {}  # a kind that counts no files: its handler decides
+    items = {"errors": [{"name": "row:0", "error": "http URL not fetched"}], "_failed": 1, "_item_noun": "item"}
+    assert job_outcome(items, total=1)["error"] == "every item failed (1 of 1): row:0: http URL not fetched"
+    assert "_item_noun" not in items
+    assert job_outcome({"errors": [], "_failed": 0}, total=0) == {}  # nothing to do is not a failure

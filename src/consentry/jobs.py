@@ -2,7 +2,9 @@
 
 A job is a row in the store (``jobs``): its kind, owner, parameters (JSON),
 status (``queued``, ``running``, ``succeeded``, ``failed``), progress
-(``done``/``total``) and result (JSON).  :class:`JobRunner` runs them on a
+(``done``/``total``) and result (JSON). A job on several files that all
+failed is ``failed``; one where only some failed is ``succeeded`` and lists
+them (:func:`job_outcome`).  :class:`JobRunner` runs them on a
 small thread pool in the server process; each job opens its own registry
 connection and calls the same service functions as the CLI.
 
