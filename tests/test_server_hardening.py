@@ -120,6 +120,10 @@ def test_not_yours_is_the_same_404_as_no_such_id(server, world, scanned):
                             ("claim", scanned["claim_id"], "/api/v1/claims/{}"), ("claim", "c-nope-nope", "/api/v1/claims/{}")):
         r = lic2.get(path.format(ref))
         assert r.status_code == 404 and r.json() == {"detail": f"{kind} {ref!r}: no such {kind}"}, (path, ref, r.text)
+    for ref in (ben_work, ben_work[:6], "ffffffffffffffff"):  # the claims of a work: the same answer
+        r = ana.get("/api/v1/claims", params={"work_id": ref})
+        assert r.status_code == 404 and r.json() == {"detail": f"work {ref!r}: no such work"}, (ref, r.text)
+    assert ana.get("/api/v1/claims", params={"work_id": world.works["ana2"]}).status_code == 200
     r = lic2.delete(f"/api/v1/tokens/{world.token_ids['lic']}")
     assert r.status_code == 404 and r.json() == {"detail": f"token {world.token_ids['lic']!r}: no such token"}
     # the web pages answer the same

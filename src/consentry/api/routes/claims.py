@@ -154,7 +154,17 @@ def list_claims(principal: Principal = Depends(authorize("claims:read")), reg=De
                 kind: Optional[Literal["ownership", "finding"]] = Query(None)) -> list[dict]:
     """The claims the account is a party to, oldest first (admins: every claim)."""
     actor = None if principal.is_admin else claim_actor(principal)
-    with claim_errors(), lookup("work", work_id or ""):
+    if work_id is not None:  # another creator's work is as unknown here as on its own route
+        from ...accounts.model import no_such
+        from ...accounts.service import controls_work
+        from ..app import NotFound
+
+        with lookup("work", work_id):
+            work = reg.work(work_id)
+        if principal.role == "creator" and not controls_work(reg.store, principal, work):
+            raise NotFound(no_such("work", work_id))
+        work_id = work.work_id
+    with claim_errors():
         found = claims.list_claims(reg, actor=actor, states=[state] if state else None, work_id=work_id, kind=kind)
     return [claim_out(c, principal) for c in visible_claims(reg, found, principal)]
 
