@@ -406,8 +406,11 @@ def ledger_entries(principal: Principal = Depends(authorize("ledger:read")), reg
     from ...accounting import ledger_entries as entries
 
     out = entries(reg)
-    if principal.role == "creator":
-        out = [e for e in out if e.get("creator") == principal.creator]
+    if principal.role == "creator":  # the entries of the works it controls (docs/server.md, roles)
+        from ...accounts.service import controlled_work_ids
+
+        mine = controlled_work_ids(reg.store, principal, reg.works(include_removed=True))
+        out = [e for e in out if e.get("creator") == principal.creator and e.get("work_id") in mine]
     elif not principal.is_admin:
         mine = reg.store.owned_ids("ledger", account_id=principal.account_id)
         out = [e for e in out if e["entry_id"] in mine]
