@@ -137,14 +137,18 @@ class WorkDetailOut(BaseModel):
 class JobOut(BaseModel):
     job_id: str
     kind: Literal["register", "identify", "scan", "check", "enroll"]
-    status: Literal["queued", "running", "succeeded", "failed"]
+    status: Literal["queued", "running", "succeeded", "failed"] = Field(
+        description="failed: the job could not run, or every one of its files failed; succeeded: it ran, and "
+                    "result.errors lists any files that failed (docs/server.md, 'Job outcomes')")
     done: int
     total: Optional[int] = None
     created_at: str
     started_at: Optional[str] = None
     finished_at: Optional[str] = None
-    error: Optional[str] = None
-    result: Optional[dict[str, Any]] = None
+    error: Optional[str] = Field(None, description="Why the job failed, one line (each failed file's name and reason)")
+    result: Optional[dict[str, Any]] = Field(
+        None, description="What the job made; for jobs on several files also errors ([{name, error}]) and failed "
+                          "(how many files failed)")
     links: dict[str, str] = Field(default_factory=dict)
 
 
