@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from conftest import notes, write_wav
 
-from consentry.interrupts import Interrupted, deferred_interrupts
+from consentry.interrupts import Interrupted, deferred_interrupts, polled, raise_if_stopping
 from consentry.pools import process_pool, worker_count
 
 SR = 22050
@@ -410,6 +410,27 @@ def test_deferred_interrupts_finish_the_block_first():
             finished.append(True)
     assert finished == [True]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_polled_raises_only_where_the_loop_looks():
+    """In a polled loop a signal marks the run as stopping; the exception comes from raise_if_stopping."""
+    reached = []
+    with pytest.raises(Interrupted) as caught:
+        with polled():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.1)
+            reached.append("after the signal")
+            with deferred_interrupts():  # a commit inside the loop is not cut either
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.1)
+                reached.append("commit done")
+            raise_if_stopping()
+            reached.append("not reached")
+    assert reached == ["after the signal", "commit done"]
+    assert caught.value.exit_code == 143
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    raise_if_stopping()  # the stop request does not outlive the polled block
 
 
 def test_interrupted_after_keeps_the_signal():

@@ -1,22 +1,25 @@
 """Ctrl-C and SIGTERM: stop within two seconds, keep what is committed, say how to resume.
 
-Three pieces, used by the long commands (``register``, ``scan``, ``works
+Four pieces, used by the long commands (``register``, ``scan``, ``works
 melodies``):
 
 - :func:`stop_on_signals` (the CLI, around a command): SIGINT and SIGTERM
   raise :class:`Interrupted`, which carries the signal; a second signal
   while stopping is ignored.  A watchdog ends the process if it has not
   exited :data:`EXIT_DEADLINE_S` seconds after the signal (never a hang),
-  but never in the middle of a commit.
+  but not while a commit is in progress.
+- :func:`polled` (the services, around a loop that waits on a worker pool):
+  a signal only marks the run as stopping, and the loop calls
+  :func:`raise_if_stopping` at least every :data:`POLL_S` seconds.  An
+  exception raised at an arbitrary point of ``concurrent.futures`` could
+  leave one of its locks held (and the exit waiting on it forever), or be
+  dropped by Python in the at-fork hooks that run while a pool starts its
+  workers; raised at a known point, it cannot.
 - :func:`deferred_interrupts` (the services, around a commit): a signal
   that arrives inside the block is acted on when the block ends, so a batch
   is stored whole (works, index, claims and melodies together) or not at all.
 - :meth:`Interrupted.after` (the services): the same interruption, with what
   was kept (``kept``), for the CLI to word.
-- :func:`raise_if_stopping` (the services' loops): raises again when the
-  handler's exception was lost, which Python does when a handler runs inside
-  an at-fork hook (while a pool starts its workers), a finalizer or a
-  callback; loops that wait call it at least every :data:`POLL_S` seconds.
 
 Exit status: 128 + the signal number (130 for SIGINT, 143 for SIGTERM).
 """
@@ -35,7 +38,7 @@ from typing import Iterator
 EXIT_DEADLINE_S = 2.0
 #: Longest a commit in progress may hold the watchdog back (seconds).
 COMMIT_GRACE_S = 15.0
-#: Longest a service loop waits before it looks for a lost interruption (seconds).
+#: Longest a polled loop may go without calling :func:`raise_if_stopping` (seconds).
 POLL_S = 0.25
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -49,7 +52,7 @@ class Interrupted(KeyboardInterrupt):
     signum : int
         The signal (default SIGINT).
     kept : dict, optional
-        What the run stored before it stopped (e.g. ``{"batches": 3, "works": 120}``
+        What the run stored before it stopped (e.g. ``{"batches": 3, "works": 96}``
         for ``register``; ``{"scan_id": ..., "items": 40}`` for ``scan``).
     """
 
@@ -70,18 +73,31 @@ class Interrupted(KeyboardInterrupt):
         return cls(signum, {**getattr(exc, "kept", {}), **kept})
 
 
-# -- the CLI side -----------------------------------------------------------------------
-_stopping: list[int] = []  # the signal that started the stop, if any
+_stopping: list[int] = []  # the signal that asked this run to stop, if one did
+_cli = [False]  # stop_on_signals is in force: the process is ending, a watchdog bounds it
 _commits = [0]  # deferred_interrupts blocks in progress (main thread)
 
 
-def _on_signal(signum: int, frame) -> None:
+def _note(signum: int) -> bool:
+    """Record a stop request; True for the first one (the CLI's watchdog starts then)."""
     if _stopping:
-        return  # already stopping; the watchdog bounds the exit
+        return False
     _stopping.append(signum)
-    threading.Thread(target=_watchdog, args=(signum, time.monotonic()), name="consentry-exit-watchdog",
-                     daemon=True).start()
-    raise Interrupted(signum)
+    if _cli[0]:
+        threading.Thread(target=_watchdog, args=(signum, time.monotonic()), name="consentry-exit-watchdog",
+                         daemon=True).start()
+    return True
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+# -- the CLI side -----------------------------------------------------------------------
+def _on_signal(signum: int, frame) -> None:
+    if _note(signum):
+        raise Interrupted(signum)
+    # already stopping: the watchdog bounds the exit
 
 
 def _watchdog(signum: int, since: float) -> None:
@@ -105,11 +121,12 @@ def _watchdog(signum: int, since: float) -> None:
 @contextmanager
 def stop_on_signals() -> Iterator[None]:
     """Within the block, SIGINT and SIGTERM raise :class:`Interrupted` (main thread only; elsewhere a no-op)."""
-    if threading.current_thread() is not threading.main_thread():
+    if not _main_thread():
         yield
         return
     previous = {s: signal.getsignal(s) for s in _SIGNALS}
     _stopping.clear()
+    _cli[0] = True
     for s in _SIGNALS:
         signal.signal(s, _on_signal)
     try:
@@ -117,18 +134,40 @@ def stop_on_signals() -> Iterator[None]:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        _cli[0] = False
 
 
 # -- the services' side -------------------------------------------------------------------
 def raise_if_stopping() -> None:
-    """Raise :class:`Interrupted` if a signal asked this process to stop (see :func:`stop_on_signals`).
-
-    The handler raises at once; this catches the case where Python dropped
-    that exception (a handler run inside an at-fork hook or a finalizer only
-    prints it).
-    """
+    """Raise :class:`Interrupted` if a signal asked this run to stop (in a :func:`polled` block, or a dropped one)."""
     if _stopping:
         raise Interrupted(_stopping[0])
+
+
+@contextmanager
+def polled() -> Iterator[None]:
+    """Within the block, SIGINT and SIGTERM only ask to stop; :func:`raise_if_stopping` raises.
+
+    The block must call :func:`raise_if_stopping` at least every
+    :data:`POLL_S` seconds; it is also called when the block ends without an
+    exception.  Outside the main thread (where no signal handler runs) the
+    block just runs.
+    """
+    if not _main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in _SIGNALS}
+    for s, handler in previous.items():
+        if handler is not signal.SIG_IGN:
+            signal.signal(s, lambda signum, frame: _note(signum))
+    try:
+        yield
+        raise_if_stopping()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if not _cli[0]:
+            _stopping.clear()  # a library caller may run again; the CLI is ending
 
 
 @contextmanager
@@ -136,11 +175,11 @@ def deferred_interrupts() -> Iterator[None]:
     """Run the block to its end before acting on SIGINT or SIGTERM (for a commit that must not be cut).
 
     A signal received inside the block is handed to the handler that was in
-    place (raising :class:`Interrupted` or KeyboardInterrupt, or the
-    default action) once the block is done.  Outside the main thread, signals
-    are not delivered to this thread anyway, and the block just runs.
+    place (raising :class:`Interrupted` or KeyboardInterrupt, marking a
+    :func:`polled` run as stopping, or the default action) once the block is
+    done.  Outside the main thread the block just runs.
     """
-    if threading.current_thread() is not threading.main_thread():
+    if not _main_thread():
         yield
         return
     previous = {s: signal.getsignal(s) for s in _SIGNALS}

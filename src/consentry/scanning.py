@@ -32,7 +32,7 @@ import numpy as np
 from . import __version__
 from .errors import ConsentryError, DecodeError, InputError
 from .fingerprint.music.params import ENGINE_NAME, ENGINE_VERSION, MusicEngineParams
-from .interrupts import POLL_S, Interrupted, deferred_interrupts, raise_if_stopping
+from .interrupts import POLL_S, Interrupted, deferred_interrupts, polled, raise_if_stopping
 from .pools import WorkerCount, process_pool, worker_count
 from .registry.audit import (
     coverage_histogram, covered_seconds, decide_item, estimate_exposure,
@@ -403,11 +403,14 @@ def scan_dataset(
             for task in tasks:
                 store_results([identify_item(registry, task)])
         else:
-            with process_pool(n_workers, initializer=_init_worker, initargs=(registry.spec, registry.params)) as pool:
+            # Ctrl-C is acted on between waits (consentry.interrupts.polled).
+            with polled(), process_pool(n_workers, initializer=_init_worker,
+                                        initargs=(registry.spec, registry.params)) as pool:
                 running = set()
                 exhausted = False
                 while running or not exhausted:
                     while not exhausted and len(running) < 2 * n_workers:
+                        raise_if_stopping()
                         task = next(tasks, None)
                         if task is None:
                             exhausted = True

@@ -24,7 +24,7 @@ from .errors import ConsentryError, DecodeError, InputError, RegistryError
 from .filehash import sha256_and_size
 from .fingerprint.music import engine
 from .fingerprint.music.params import DEFAULT_PARAMS, ENGINE_NAME, ENGINE_VERSION, MusicEngineParams
-from .interrupts import POLL_S, Interrupted, deferred_interrupts, raise_if_stopping
+from .interrupts import POLL_S, Interrupted, deferred_interrupts, polled, raise_if_stopping
 from .pools import WorkerCount, process_pool, worker_count
 from .registry.models import Match, Terms, Work, parse_date
 from .registry.usage import USES, TermsVersion, UseTerms, creator_slug, resolve_terms
@@ -413,8 +413,9 @@ class Registry:
                 accept(_fingerprint_file(str(f), self.params, melody, registry=self if detect else None), f, sha)
         else:
             # Results are accepted in input order (a small reorder buffer), so
-            # works get their ids in the order they were given.
-            with process_pool(n_workers, initializer=limit_worker_threads) as pool:
+            # works get their ids in the order they were given.  Ctrl-C is acted
+            # on between waits (consentry.interrupts.polled).
+            with polled(), process_pool(n_workers, initializer=limit_worker_threads) as pool:
                 running: dict = {}
                 ready: dict[int, dict] = {}
                 next_submit = next_accept = 0

@@ -22,7 +22,7 @@ import hashlib
 import html
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -33,7 +33,7 @@ from .. import __version__
 from ..decode import decode_audio, iter_audio_files
 from ..errors import ConsentryError, DecodeError, InputError
 from ..fingerprint.music.params import ENGINE_NAME, ENGINE_VERSION
-from ..interrupts import Interrupted, deferred_interrupts, raise_if_stopping
+from ..interrupts import POLL_S, Interrupted, deferred_interrupts, polled, raise_if_stopping
 from ..pools import WorkerCount, process_pool, worker_count
 from ..store.sqlite import utc_now
 from ..store.sqlite_check import EnrolledVoice, notes_to_json
@@ -136,10 +136,14 @@ def compute_missing_melodies(registry, *, workers: int | None = None,
             for w in todo:
                 accept(w, transcribe_notes_json(w.source))
         else:
-            with process_pool(count.workers, initializer=limit_worker_threads) as pool:
+            with polled(), process_pool(count.workers, initializer=limit_worker_threads) as pool:
                 futures = {pool.submit(transcribe_notes_json, w.source): w for w in todo}
-                for fut in as_completed(futures):
-                    accept(futures[fut], fut.result())
+                running = set(futures)
+                while running:
+                    finished, running = wait(running, timeout=POLL_S, return_when=FIRST_COMPLETED)
+                    raise_if_stopping()
+                    for fut in finished:
+                        accept(futures[fut], fut.result())
     except KeyboardInterrupt as exc:
         raise Interrupted.after(exc, melodies=stored[0]) from None
     registry.store.put_work_melodies(pending, computed_at=utc_now())
