@@ -183,3 +183,35 @@ def test_multipart_boundary_over_256_bytes_is_a_one_line_input_error(tmp_path):
         asyncio.run(receive_multipart(body(), content_type=f"multipart/form-data; boundary={boundary}",
                                       temp_dir=tmp_path / "in", limits=UploadLimits()))
     assert str(err.value).startswith("malformed multipart body (Boundary length 5000") and "\n" not in str(err.value)
+
+
+def test_manifest_errors_do_not_echo_control_characters(tmp_path):
+    """Fuzz finding: column names (a zip's "PK\\x03\\x04" spliced into a CSV header) and pyarrow's reasons
+    (a thrift type byte) were echoed raw into the one-line error: NUL, ESC or CR reach the terminal.
+    Now escaped (column names, at most 20 of them listed) or blanked (reasons)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from consentry.errors import InputError
+
+    csv = tmp_path / "manifest.csv"
+    csv.write_bytes(b"PK\x03\x04\x1b[31m,title\r\nx,y\n")
+    with pytest.raises(InputError) as err:
+        list(open_dataset(csv).items())
+    message = str(err.value)
+    assert "no column holds paths" in message and "PK\\x03\\x04\\x1b[31m" in message
+    assert not any(ord(c) < 32 for c in message)
+
+    wide = tmp_path / "wide.parquet"
+    pq.write_table(pa.table({f"c{i}": [1] for i in range(300)}), wide)
+    with pytest.raises(InputError) as err:
+        list(open_dataset(wide).items())
+    assert "c19, ... (300 in all)" in str(err.value) and "c20," not in str(err.value)
+
+
+def test_reasons_from_libraries_lose_their_control_characters():
+    from consentry.sources import manifest, webdataset, ziparchive
+
+    for module in (manifest, webdataset, ziparchive):
+        assert module._reason(ValueError("Couldn't deserialize thrift: don't know what type: \x0e\x00")) == \
+            "Couldn't deserialize thrift: don't know what type:"

@@ -82,7 +82,9 @@ def choose_column(columns: list[str], *, byte_structs: list[str], usable: list[s
         If ``path_column`` is not a column, or no column qualifies.  The
         message lists the columns that exist.
     """
-    listed = ", ".join(columns) if columns else "none"
+    listed = ", ".join(_shown_name(c) for c in columns[:20]) if columns else "none"
+    if len(columns) > 20:
+        listed += f", ... ({len(columns)} in all)"
     usable_set = set(columns if usable is None else usable)
     if path_column is not None:
         if path_column in columns:
@@ -563,6 +565,12 @@ def _column_kind(arrow_type, pa) -> str | None:
 
 
 def _reason(exc: BaseException) -> str:
-    """A short one-line reason for an exception."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    """A short one-line reason for an exception (control characters from the input become spaces)."""
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in str(exc)).split()) or type(exc).__name__
     return text[:200]
+
+
+def _shown_name(name: str) -> str:
+    """A column name as an error message shows it: control characters escaped, at most 60 characters."""
+    shown = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in name)
+    return shown if len(shown) <= 60 else shown[:57] + "..."

@@ -248,6 +248,6 @@ def _overlapping(infos: list[zipfile.ZipInfo]) -> set[int]:
 
 
 def _reason(exc: BaseException) -> str:
-    """A short one-line reason for an exception."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    """A short one-line reason for an exception (control characters from the input become spaces)."""
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in str(exc)).split()) or type(exc).__name__
     return text[:200]
