@@ -205,12 +205,12 @@ def worker_main(conn, stack_file: str) -> None:
             out["outcome"] = run_reader(req["reader"], Path(req["path"]), Path(req["site"]) if req["site"] else None)
         except BaseException as exc:  # noqa: BLE001 - the point: classify everything
             if isinstance(exc, UncleanMessage):
-                out = {"status": "rejected", "outcome": f"unclean message: {exc}", "multiline": True}
+                out = {"status": "unclean", "outcome": f"unclean message: {exc}"}
             elif isinstance(exc, _allowed(req["reader"])):
                 text = str(exc)
                 # not one clean line: a line break, or a control character (NUL, ESC) echoed from the input
                 unclean = any(ord(c) < 32 and c != "\t" for c in text.strip())
-                out = {"status": "rejected", "outcome": text[:300], "multiline": unclean}
+                out = {"status": "unclean" if unclean else "rejected", "outcome": text[:300]}
             else:
                 tb = traceback.extract_tb(exc.__traceback__)
                 inner = tb[-1] if tb else None
@@ -1216,8 +1216,8 @@ def fuzz_readers(args, seeds: dict, findings: Findings, table: dict) -> None:
                 original = path.read_bytes() if path.exists() else b""
             else:
                 path = data_dir / target
-            row = table.setdefault(reader, {"inputs": 0, "ok": 0, "rejected": 0, "crash": 0, "hang": 0, "memory": 0,
-                                            "multiline_errors": 0, "seconds": 0.0, "max_input_s": 0.0})
+            row = table.setdefault(reader, {"inputs": 0, "ok": 0, "rejected": 0, "unclean": 0, "crash": 0, "hang": 0,
+                                            "memory": 0, "seconds": 0.0, "max_input_s": 0.0})
             t0 = time.monotonic()
             for i in range(args.per_reader):
                 if time.monotonic() - t0 > args.seconds:
@@ -1229,12 +1229,11 @@ def fuzz_readers(args, seeds: dict, findings: Findings, table: dict) -> None:
                 status = result["status"]
                 row["inputs"] += 1
                 row[status] += 1
-                row["multiline_errors"] += int(bool(result.get("multiline")))
                 row["max_input_s"] = max(row["max_input_s"], result.get("seconds") or 0)
                 _example(row, result)
                 if status in ("crash", "hang", "memory"):
                     findings.record(reader, status, result, data, how)
-                elif result.get("multiline"):
+                elif status == "unclean":
                     findings.record(reader, "unclean", {**result, "exc_type": "unclean message", "frame": "-",
                                                         "traceback": result.get("outcome", "")}, data, how)
                     print(f"  {reader}: {status} {result.get('exc_type', '')} at {result.get('frame', '?')} ({how})",
@@ -1375,8 +1374,8 @@ def fuzz_server(args, seeds: dict, findings: Findings, table: dict) -> None:
                 break
             endpoint = rng.choice(["/api/v1/identify"] * 3 + ["/api/v1/works", "/api/v1/scans"])
             reader = "server" + endpoint.replace("/api/v1", "")
-            row = table.setdefault(reader, {"inputs": 0, "ok": 0, "rejected": 0, "crash": 0, "hang": 0, "memory": 0,
-                                            "multiline_errors": 0, "seconds": 0.0, "max_input_s": 0.0})
+            row = table.setdefault(reader, {"inputs": 0, "ok": 0, "rejected": 0, "unclean": 0, "crash": 0, "hang": 0,
+                                            "memory": 0, "seconds": 0.0, "max_input_s": 0.0})
             body, ctype, how = _server_body(rng, fam, endpoint)
             log_mark = (work / "server.log").stat().st_size
             t1 = time.monotonic()
@@ -1398,7 +1397,8 @@ def fuzz_server(args, seeds: dict, findings: Findings, table: dict) -> None:
                         detail = json.dumps(r.json())
                     except ValueError:
                         detail = r.text
-                    result["multiline"] = "Traceback" in detail
+                    if "Traceback" in detail or any(ord(c) < 32 and c != "\t" for c in detail):
+                        result["status"] = "unclean"
                     result["outcome"] = f"HTTP {r.status_code} {detail[:200]}"
                 if r.status_code == 202:
                     jobs.append((reader, r.json().get("job_id") or r.json().get("id"), body, how))
@@ -1417,7 +1417,6 @@ def fuzz_server(args, seeds: dict, findings: Findings, table: dict) -> None:
                 result = {**result, "status": "memory", "rss_kib": _proc_rss_kib(server.pid)}
             row["inputs"] += 1
             row[result["status"]] += 1
-            row["multiline_errors"] += int(bool(result.get("multiline")))
             row["max_input_s"] = max(row["max_input_s"], result["seconds"])
             _example(row, result)
             if result["status"] in ("crash", "hang", "memory"):
@@ -1563,15 +1562,17 @@ def main() -> None:
     info["findings"] = [{k: v for k, v in f.items() if not k.startswith("_")} for f in findings.distinct.values()]
     readers = {k: v for k, v in table.items() if isinstance(v, dict) and "inputs" in v}
     info["totals"] = {k: sum(v[k] for v in readers.values())
-                      for k in ("inputs", "ok", "rejected", "crash", "hang", "memory")}
+                      for k in ("inputs", "ok", "rejected", "unclean", "crash", "hang", "memory")}
     (a.out / f"results-seed{a.seed}.json").write_text(json.dumps(info, indent=1))
-    print("\n| reader | inputs | ok | rejected (one-line error / problem) | crashes | hangs > {:.0f} s | RSS > {} MiB |"
-          .format(a.hang_s, a.max_rss_mb))
-    print("|---|---|---|---|---|---|---|")
+    print("\n| reader | inputs | ok | rejected (one-line error) | unclean message | crashes | hangs > {:.0f} s "
+          "| RSS > {} MiB |".format(a.hang_s, a.max_rss_mb))
+    print("|---|---|---|---|---|---|---|---|")
     for name, row in readers.items():
-        print(f"| {name} | {row['inputs']} | {row['ok']} | {row['rejected']} | {row['crash']} | {row['hang']} | {row['memory']} |")
+        print(f"| {name} | {row['inputs']} | {row['ok']} | {row['rejected']} | {row['unclean']} | {row['crash']} "
+              f"| {row['hang']} | {row['memory']} |")
     t = info["totals"]
-    print(f"| **total** | {t['inputs']} | {t['ok']} | {t['rejected']} | {t['crash']} | {t['hang']} | {t['memory']} |")
+    print(f"| **total** | {t['inputs']} | {t['ok']} | {t['rejected']} | {t['unclean']} | {t['crash']} | {t['hang']} "
+          f"| {t['memory']} |")
     for f in info["findings"]:
         print(f"- {f['reader']} {f['kind']} {f['exc_type']} at {f['frame']} x{f['count']}: {f.get('file')}")
     for b in table.get("registry_batches", []):
