@@ -399,6 +399,25 @@ def test_scan_interrupted_then_resumed(scan_setup, tmp_path, point, signum, grou
     assert count(db, f"SELECT COUNT(*) FROM scan_items WHERE scan_id = '{scan_id}'") == N_FILES
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_while_the_command_loads_is_one_line(signum):
+    """Before a command runs (its modules still loading) a signal ends the CLI at once: one line, no traceback."""
+    code = ("import sys; sys.argv[0] = '/usr/bin/consentry'\n"
+            "import consentry.cli.main\n"
+            "print('loaded', flush=True)\n"
+            "import time; time.sleep(60)\n")
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "loaded"
+        p.send_signal(signum)
+        _, err = p.communicate(timeout=EXIT_BOUND_S)
+    finally:
+        p.kill()
+        p.wait()
+    assert p.returncode == 128 + signum
+    assert err == "interrupted before the command started; nothing was changed\n"
+
+
 # -- the pieces, in this process ----------------------------------------------------------------
 def test_deferred_interrupts_finish_the_block_first():
     """A Ctrl-C inside the block is raised when the block is done, not in its middle."""

@@ -94,6 +94,33 @@ def _main_thread() -> bool:
 
 
 # -- the CLI side -----------------------------------------------------------------------
+def _quit_at_start(signum: int, frame) -> None:
+    try:
+        sys.stderr.write("interrupted before the command started; nothing was changed\n")
+        sys.stderr.flush()
+    finally:
+        os._exit(128 + signum)
+
+
+def guard_start() -> None:
+    """Until :func:`start_done`, SIGINT and SIGTERM end the process at once with one line.
+
+    For the CLI's start-up, while its modules load (a second or so): nothing
+    is open or stored yet, and Python would print a KeyboardInterrupt traceback.
+    """
+    if _main_thread():
+        for s in _SIGNALS:
+            signal.signal(s, _quit_at_start)
+
+
+def start_done() -> None:
+    """Python's own handling of SIGINT (KeyboardInterrupt) and SIGTERM again, after :func:`guard_start`."""
+    if _main_thread():
+        for s, default in ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, signal.SIG_DFL)):
+            if signal.getsignal(s) is _quit_at_start:
+                signal.signal(s, default)
+
+
 def _on_signal(signum: int, frame) -> None:
     if _note(signum):
         raise Interrupted(signum)

@@ -9,13 +9,17 @@ to resume).
 
 from __future__ import annotations
 
+import sys
+
+from ..interrupts import guard_start, start_done
 from ..threads import prefer_one_thread_env
 
+if __name__ == "__main__" or sys.argv[0].endswith("/consentry"):
+    guard_start()  # Ctrl-C while the modules load: one line, no traceback (consentry/interrupts.py)
 prefer_one_thread_env()  # before NumPy is imported: see consentry/threads.py
 
 import json  # noqa: E402
 import os  # noqa: E402
-import sys  # noqa: E402
 from pathlib import Path
 from typing import List, Optional
 
@@ -365,6 +369,7 @@ from . import server as _server  # noqa: E402,F401  (registers serve, accounts, 
 
 
 def main() -> None:
+    start_done()
     debug = "--debug" in sys.argv
     try:
         app()
