@@ -26,13 +26,15 @@ import pytest
 from conftest import notes, write_wav
 
 from consentry.interrupts import Interrupted, deferred_interrupts, polled, raise_if_stopping
-from consentry.pools import process_pool, worker_count
+from consentry.pools import process_pool, usable_cores, worker_count
 
 SR = 22050
 #: A run must have exited this long after the signal (the promise is two seconds; the machine is shared).
 EXIT_BOUND_S = 10.0
 N_FILES = 40  # more than one register batch (32)
-CORES = len(os.sched_getaffinity(0))
+CORES = usable_cores()
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="counts processes in /proc (Linux)")
 
 # Runs the CLI with the registry's segment insert (inside the batch's transaction) slowed
 # down and announced, so that a signal can be sent in the middle of a commit.
