@@ -215,3 +215,16 @@ def test_reasons_from_libraries_lose_their_control_characters():
     for module in (manifest, webdataset, ziparchive):
         assert module._reason(ValueError("Couldn't deserialize thrift: don't know what type: \x0e\x00")) == \
             "Couldn't deserialize thrift: don't know what type:"
+
+
+def test_rsl_declaring_a_multibyte_encoding_is_a_problem_not_a_crash():
+    """Fuzz finding: ``<?xml version="1.0" encoding="utf-32"?>`` made expat raise ValueError ("multi-byte
+    encodings are not supported"), which escaped read_rsl and crashed ``verify``. Now a SignalProblem;
+    a DTD is still refused as a DTD (not relabelled by the wider catch)."""
+    from consentry.verify.rsl import read_rsl
+
+    document, problems = read_rsl(b'<?xml version="1.0" encoding="utf-32"?><a/>', document_url="/site/rsl.xml")
+    assert document is None and len(problems) == 1
+    assert "unreadable XML declaration (multi-byte encodings are not supported)" in problems[0].message
+    _, problems = read_rsl(b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY e "x">]><rsl>&e;</rsl>', document_url="/r.xml")
+    assert "DTD" in problems[0].message

@@ -126,7 +126,9 @@ def parse_xml_safely(data: bytes, *, max_elements: int = MAX_ELEMENTS) -> XmlNod
         raise UnsafeXml(f"not well-formed XML ({xml.parsers.expat.ErrorString(exc.code)} at line {exc.lineno})") from None
     except RecursionError:
         raise UnsafeXml("nested too deeply") from None
-    except LookupError as exc:  # e.g. <?xml encoding="U-TF-8"?>: an unknown encoding
+    except UnsafeXml:
+        raise
+    except (LookupError, ValueError) as exc:  # encoding="U-TF-8": unknown; "utf-32": multi-byte, expat refuses
         raise UnsafeXml(f"unreadable XML declaration ({str(exc)[:80]})") from None
     if not root:
         raise UnsafeXml("no root element")
