@@ -18,7 +18,6 @@ when an output is longer.
 
 from __future__ import annotations
 
-import hashlib
 import html
 import os
 import time
@@ -32,6 +31,7 @@ import numpy as np
 from .. import __version__
 from ..decode import decode_audio, iter_audio_files
 from ..errors import ConsentryError, DecodeError, InputError
+from ..filehash import sha256_and_size
 from ..fingerprint.music.params import ENGINE_NAME, ENGINE_VERSION
 from ..interrupts import POLL_S, Interrupted, deferred_interrupts, polled, raise_if_stopping
 from ..pools import WorkerCount, process_pool, worker_count
@@ -161,11 +161,7 @@ class EnrollOutcome:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return sha256_and_size(path)[0]
 
 
 def enroll_voices(registry, *, creator: str, paths: Iterable[str | os.PathLike]) -> list[EnrollOutcome]:

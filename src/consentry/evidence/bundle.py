@@ -34,6 +34,7 @@ import numpy as np
 from markupsafe import Markup
 
 from ..errors import ConsentryError, InputError
+from ..filehash import sha256_and_size
 from . import pictures
 from .canonical import canonical_json, to_plain
 from .keys import key_fingerprint, load_or_create_signing_key, public_key_pem
@@ -73,13 +74,8 @@ def bundle_name(output_path: str | os.PathLike) -> str:
 
 
 def file_sha256(path: str | os.PathLike) -> tuple[str, int]:
-    """Hex SHA-256 and size (bytes) of a file, read in 1 MiB blocks."""
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-            size += len(block)
-    return digest.hexdigest(), size
+    """Hex SHA-256 and size (bytes) of a file (:func:`consentry.filehash.sha256_and_size`)."""
+    return sha256_and_size(path)
 
 
 def _utc_iso(now: dt.datetime | None) -> str:
