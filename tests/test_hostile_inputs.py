@@ -228,3 +228,20 @@ def test_rsl_declaring_a_multibyte_encoding_is_a_problem_not_a_crash():
     assert "unreadable XML declaration (multi-byte encodings are not supported)" in problems[0].message
     _, problems = read_rsl(b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY e "x">]><rsl>&e;</rsl>', document_url="/r.xml")
     assert "DTD" in problems[0].message
+
+
+def test_signal_problems_quoting_a_document_stay_one_clean_line(tmp_path):
+    """Fuzz finding: a CR in a tdmrep.json location, a Content-Usage header or a <meta> content was
+    quoted raw into the problem ("rule 1 (\\r): ..."). A SignalProblem now escapes control characters."""
+    import json
+
+    from consentry.signals import SignalProblem
+    from consentry.verify import verify_target
+
+    assert SignalProblem("tdmrep", "rule 1 (\r)", "a\x1b[31m\x00b").source == "rule 1 (\\r)"
+    assert SignalProblem("tdmrep", "x", "a\x1b[31m\x00b").message == "a\\x1b[31m\\x00b"
+    site = tmp_path / "site"
+    (site / ".well-known").mkdir(parents=True)
+    (site / ".well-known" / "tdmrep.json").write_text(json.dumps([{"location": "\r", "tdm-reservation": "/works/*"}]))
+    report = verify_target(site)
+    assert report.problems and all(not any(ord(c) < 32 for c in p.source + p.message) for p in report.problems)

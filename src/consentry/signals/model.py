@@ -53,6 +53,15 @@ class SignalProblem:
     source: str
     message: str
 
+    def __post_init__(self) -> None:
+        # Both quote what a hostile document holds: a CR, NUL or ESC in it is shown escaped, so that a
+        # problem stays one clean line on a terminal and in a report (fuzz campaign, issue 15).
+        for name in ("source", "message"):
+            value = getattr(self, name)
+            if isinstance(value, str) and any(ord(c) < 32 or c == "\x7f" for c in value):
+                object.__setattr__(self, name, "".join(ascii(c)[1:-1] if ord(c) < 32 or c == "\x7f" else c
+                                                       for c in value))
+
     def as_dict(self) -> dict:
         return {"format": self.format, "source": self.source, "message": self.message}
 
