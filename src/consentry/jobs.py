@@ -257,6 +257,13 @@ def _input_paths(job: dict) -> list[str]:
     return out
 
 
+def match_public(match) -> dict:
+    """A match as the server shows it: the work file's base name (``source_name``), never its server path."""
+    d = match.as_dict()
+    d["source_name"] = Path(d.pop("source", "") or "").name or None
+    return d
+
+
 def _work_public(work) -> dict:
     """A work as job results show it: never the server path of its file."""
     d = work.as_dict()
@@ -352,7 +359,7 @@ def run_identify(ctx: JobContext) -> dict:
         raise InputError(f"{p['name']}: {exc.reason}") from None
     matches = ctx.registry.identify_samples(audio.samples, min_score=p.get("min_score"))
     return {"name": p["name"], "duration_s": round(audio.duration_s, 3),
-            "matches": [m.as_dict() for m in matches], "_done": 1}
+            "matches": [match_public(m) for m in matches], "_done": 1}
 
 
 def run_scan(ctx: JobContext) -> dict:

@@ -21,6 +21,7 @@ from ..deps import act, authorize, client_ip, ensure_allowed, get_ctx, lookup, r
 from ..models import (
     ErrorOut, IdentifyOut, JobOut, LedgerEntriesOut, LedgerUseIn, ScanOut, ScanUrlsIn, StatementsOut,
 )
+from ...jobs import match_public
 from ._common import job_out, record, submit_upload_job
 
 router = APIRouter(responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut},
@@ -104,7 +105,7 @@ async def identify_clip(request: Request, principal: Principal = Depends(authori
                     raise InputError(f"{f.original_name}: longer than {cap:g} s; send it to POST /api/v1/identify/jobs")
                 matches = reg.identify_samples(audio.samples, min_score=min_score)
                 return {"name": f.original_name, "duration_s": round(audio.duration_s, 3),
-                        "matches": [m.as_dict() for m in matches]}
+                        "matches": [match_public(m) for m in matches]}
 
         return await run_in_threadpool(run)
     finally:
