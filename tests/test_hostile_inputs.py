@@ -245,3 +245,37 @@ def test_signal_problems_quoting_a_document_stay_one_clean_line(tmp_path):
     (site / ".well-known" / "tdmrep.json").write_text(json.dumps([{"location": "\r", "tdm-reservation": "/works/*"}]))
     report = verify_target(site)
     assert report.problems and all(not any(ord(c) < 32 for c in p.source + p.message) for p in report.problems)
+
+
+def test_item_names_that_are_not_utf8_are_escaped(tmp_path):
+    """Fuzz finding: a tar member named with undecodable bytes (b"\\xff.wav", read by tarfile as "\\udcff.wav")
+    gave an item id that SQLite cannot store: the server's scan job failed with "internal error:
+    UnicodeEncodeError" and ``consentry scan`` with the same. The same for a file name in a folder."""
+    import os
+
+    data = _wav_bytes()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as t:
+        info = tarfile.TarInfo("\udcff.wav")
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    (tmp_path / "shard.tar").write_bytes(buf.getvalue())
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    with open(os.path.join(os.fsencode(folder), b"\xff.wav"), "wb") as handle:
+        handle.write(data)
+    for spec, item_id in ((tmp_path / "shard.tar", "shard.tar#\\udcff"), (folder, "\\udcff.wav")):
+        (item,) = list(open_dataset(spec).items())
+        assert item.item_id == item_id and item.error is None
+        assert item.name.encode("utf-8") and item.read_bytes() == data
+
+
+def test_evidence_facts_with_a_lone_surrogate_escape_are_a_failure_line():
+    """Fuzz finding: facts.json holding "\\ud800" (valid JSON, half a UTF-16 pair) parsed, then failed
+    to re-encode as canonical JSON with UnicodeEncodeError, stopped only by the last-resort catch."""
+    from consentry.evidence.canonical import is_canonical, parse_canonical
+
+    with pytest.raises(ValueError, match=r"not Unicode text \(a lone surrogate escape, '\\ud800'\)"):
+        parse_canonical(b'{"title": "x\\ud800y"}')
+    assert not is_canonical(b'{"title":"x\\ud800y"}')
+    assert parse_canonical(b'{"title": "\\ud83d\\ude00"}') == {"title": "\U0001F600"}

@@ -91,9 +91,14 @@ def parse_canonical(data: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise ValueError(f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    try:  # "\ud800" is valid JSON but half a UTF-16 pair: no UTF-8 (so no canonical form) holds it
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"not Unicode text (a lone surrogate escape, {ascii(exc.object[exc.start:exc.end])})") from None
+    return value
 
 
 def is_canonical(data: bytes) -> bool:

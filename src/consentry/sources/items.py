@@ -62,6 +62,18 @@ class DatasetItem:
     error: str | None = None
     size: int | None = None
 
+    def __post_init__(self) -> None:
+        # A name that is not UTF-8 (a tar member or a file name, decoded with surrogate escapes; a lone
+        # "\ud800" from JSON) can be neither stored in the registry nor printed: it failed a server scan job
+        # with UnicodeEncodeError (fuzz campaign, issue 15). Such characters are kept as "\udcff" escapes.
+        for attr in ("item_id", "name", "error"):
+            value = getattr(self, attr)
+            if isinstance(value, str):
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    object.__setattr__(self, attr, value.encode("utf-8", "backslashreplace").decode("utf-8"))
+
     def read_bytes(self, *, max_bytes: int = DEFAULT_MAX_ITEM_BYTES) -> bytes:
         """The item's bytes, read at most up to a cap.
 
