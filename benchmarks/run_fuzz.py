@@ -1507,6 +1507,20 @@ def fuzz_registry(args, seeds: dict, findings: Findings, table: dict) -> None:
                     con.close()
                 entry = {"batch": f"{command}{b}", "inputs": len(inputs), "exit": code, "integrity": integrity,
                          "seconds": round(time.monotonic() - t0, 1)}
+                if command == "register" and code is not None:
+                    try:
+                        summary = json.loads(r.stdout)
+                        entry.update({k: len(summary.get(k) or []) for k in ("registered", "duplicates", "errors")})
+                    except ValueError:
+                        pass
+                elif code == 1:
+                    entry["error"] = (err.strip().splitlines() or [""])[-1][:200]
+                elif code is not None:
+                    try:
+                        totals = json.loads((batch / "scan.json").read_text())["scan"]["totals"]
+                        entry["items"] = {k: v for k, v in totals.items() if isinstance(v, int)}
+                    except (OSError, ValueError, KeyError, TypeError):
+                        pass
                 batches.append(entry)
                 crashed = code is None or code not in (0, 1, 2) or "Traceback" in err
                 if crashed or integrity != "ok":
