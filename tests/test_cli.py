@@ -136,3 +136,15 @@ def test_demo_runs_and_finds_the_altered_copies(tmp_path):
     assert n_ok >= 9, r.stdout
     assert "unrelated piece(s) were matched" not in r.stdout
     assert (tmp_path / "demo" / "demo.db").exists()
+
+
+def test_messages_on_stderr_stay_one_line_in_a_narrow_or_piped_output(setup, tmp_path):
+    """Logs read stderr line by line: a message is never wrapped at the console width (issue 15, fuzz finding)."""
+    root, reg, q, u = setup
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "broken.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunk" + b"\x01" * 100)
+    r = run("scan", str(data), registry=reg, env_extra={"COLUMNS": "30"})
+    assert r.returncode == 0, r.stderr
+    reasons = [line for line in r.stderr.splitlines() if "item(s)" in line]
+    assert reasons == ["1 item(s): not an audio or video format FFmpeg recognises"], r.stderr

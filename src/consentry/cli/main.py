@@ -45,7 +45,7 @@ works_app = typer.Typer(help="List, show and remove registered works.", no_args_
 app.add_typer(works_app, name="works")
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # messages stay one line each, whatever the width
 
 
 class State:
