@@ -338,6 +338,10 @@ def test_hostile_manifests_and_archives(server, world):
     job = wait_job(lic, r.json()["job_id"])
     assert job["status"] == "failed" and job["result"]["totals"]["error"] == 1
     assert job["result"]["errors"][0]["name"].endswith("bomb.wav") and job["result"]["scan_id"]
+    # a damaged archive is refused, named as it was sent, never by the server's path (issue 15)
+    r = lic.post("/api/v1/scans", files={"dataset": ("my data.zip", b"PK\x03\x04" + b"\x07" * 200)})
+    assert r.status_code == 400 and one_line_error(r).startswith("my data.zip: "), r.text
+    assert str(server.settings.data_dir) not in r.text and "up-" not in r.text, r.text
 
 
 def test_check_output_and_evidence(server, world):

@@ -206,3 +206,43 @@ def test_clean_stop_queues_running_jobs_to_resume(tmp_path):
         runner.shutdown(wait=True)
         stopped = reg.store.get_job(job["job_id"])
         assert stopped["status"] == "queued" and stopped["params"]["resume"] is True and stopped["attempts"] == 0
+
+
+def test_a_failed_job_names_uploads_as_sent_never_by_server_path(tmp_path):
+    """A job's error is read by its owner: the uploaded file's own name, no path of the server's data folder."""
+    from consentry.api import ServerSettings
+    from consentry.errors import InputError
+    from consentry.jobs import JobRunner
+
+    data = tmp_path / "data"
+    stored = data / "uploads" / "up-0123456789abcdef.zip"
+    other = data / "incoming" / ".part-xyz"
+
+    def failing(ctx):
+        raise InputError(f"{ctx.params['path']}: not a readable zip archive; beside {other}")
+
+    def crashing(ctx):
+        raise RuntimeError(f"cannot read {ctx.params['paths'][0]}")
+
+    reg_path = tmp_path / "r.db"
+    with Registry.open(reg_path) as reg:
+        reg.store.add_account({"account_id": "a1", "email": "a@example.org", "role": "licensee", "creator": None,
+                               "display_name": None, "password_hash": "x", "created_at": "2026-01-01T00:00:00+00:00",
+                               "disabled_at": None})
+        runner = JobRunner(open_registry=lambda: Registry.open(reg_path), handlers={"scan": failing, "register": crashing},
+                           settings=ServerSettings(registry=str(reg_path), data_dir=data))
+        runner.start()
+        try:
+            one = runner.submit(reg.store, kind="scan", account_id="a1", params={"path": str(stored), "name": "my data.zip"})
+            two = runner.submit(reg.store, kind="register", account_id="a1",
+                                params={"paths": [str(stored)], "uploads": [{"upload_id": "up-0123456789abcdef",
+                                                                              "original_name": "song.zip"}]})
+            deadline = time.monotonic() + 60
+            while {reg.store.get_job(j["job_id"])["status"] for j in (one, two)} != {"failed"}:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        finally:
+            runner.shutdown(wait=True)
+        first, second = (reg.store.get_job(j["job_id"])["error"] for j in (one, two))
+    assert first == "my data.zip: not a readable zip archive; beside .part-xyz", first
+    assert second == "internal error: RuntimeError: cannot read song.zip", second

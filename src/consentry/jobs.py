@@ -23,6 +23,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 import secrets
 import threading
 import time
@@ -160,6 +161,18 @@ class JobRunner:
         return out
 
     # -- running ----------------------------------------------------------------
+    def _without_server_paths(self, job: dict, message: str) -> str:
+        """A job's error as its owner reads it: each uploaded file named as it was sent, never by its server path,
+        and any other path in the server's data folder cut to its last part."""
+        p = job.get("params") or {}
+        pairs = [(p.get("path"), p.get("name"))]
+        pairs += [(path, (upload or {}).get("original_name")) for path, upload in zip(p.get("paths") or [], p.get("uploads") or [])]
+        for path, name in pairs:
+            if path and name:
+                message = message.replace(str(path), str(name))
+        data_dir = str(Path(self.settings.data_dir).absolute())
+        return re.sub(re.escape(data_dir) + r"[^\s:;,'\"]*", lambda m: Path(m.group(0)).name or "(server file)", message)
+
     def _run(self, job_id: str, resumed: bool) -> None:
         try:
             reg = self.open_registry()
@@ -196,12 +209,13 @@ class JobRunner:
                 store.update_job(job_id, status="queued", attempts=max(0, int(job["attempts"]) - 1), params=job["params"])
                 return
             except ConsentryError as exc:
-                store.update_job(job_id, status="failed", finished_at=iso(now_utc()), error=str(exc))
+                store.update_job(job_id, status="failed", finished_at=iso(now_utc()),
+                                 error=self._without_server_paths(job, str(exc)))
                 return
             except Exception as exc:  # noqa: BLE001 - a bug: recorded as one line, logged in full
                 log.exception("job %s (%s) failed", job_id, job["kind"])
                 store.update_job(job_id, status="failed", finished_at=iso(now_utc()),
-                                 error=f"internal error: {type(exc).__name__}: {exc}")
+                                 error=self._without_server_paths(job, f"internal error: {type(exc).__name__}: {exc}"))
                 return
             done = result.pop("_done", None)
             changes = {"status": "succeeded", "finished_at": iso(now_utc()), "result": result}

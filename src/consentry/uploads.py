@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import AsyncIterator
 
 from .decode.audio import AUDIO_EXTENSIONS
-from .errors import InputError
+from .errors import ConsentryError, InputError
 from .sources.sniff import SNIFF_BYTES, is_audio_media, sniff_media
 
 CHUNK_BYTES = 64 * 1024
@@ -298,6 +298,9 @@ def accept_file(store, f: ReceivedFile, *, purpose: str, account_id: str, upload
     if validate is not None:
         try:
             validate(final)
+        except ConsentryError as exc:  # said to the sender: their file's name, never the server's path
+            final.unlink(missing_ok=True)
+            raise InputError(str(exc).replace(str(final), f.original_name)) from None
         except BaseException:
             final.unlink(missing_ok=True)
             raise
