@@ -410,6 +410,19 @@ def test_a_creator_name_typed_at_sign_up_gives_no_works_registered_by_others(ser
     assert out.exit_code == 1 and "bind" in out.output + str(out.exception), out.output  # one line from main()
     r = admin.post("/api/v1/works", files={"files": ("x.wav", other.read_bytes())}, data={"creator": "future artist"})
     assert r.status_code == 409 and "bind" in r.json()["detail"]
+    # ... and so is a file whose artist tag gives the name, registered without --creator
+    from mutagen.flac import FLAC
+
+    from conftest import encode
+
+    tagged = encode(world.media / "future-tagged.flac", notes(13, duration_s=12.0), sample_rate_hz=SR, codec="flac")
+    tags = FLAC(tagged)
+    tags["artist"] = "Future Artist"
+    tags.save()
+    with Registry.open(world.registry) as reg:
+        summary = reg.register([tagged], workers=1, melody=False)
+    assert not summary.registered and len(summary.errors) == 1, summary
+    assert "artist tag" in summary.errors[0][1] and "bind" in summary.errors[0][1]
     # once an admin binds the account to the name, it controls the name's works
     r = admin.post(f"/api/v1/accounts/{squatter_id}/bind")
     assert r.status_code == 200, r.text

@@ -385,14 +385,20 @@ class Registry:
                 pending = []
             last_commit = time.monotonic()
 
+        held_names: dict[str, str | None] = {}  # artist tag (casefolded) -> why it may not be used, or None
+
         def accept(result: dict, f: Path, sha: str) -> None:
             nonlocal done
             raise_if_stopping()
             done += 1
-            if "error" in result:
-                summary.errors.append((str(f), result["error"]))
+            work = held = None
+            if "error" not in result:
+                work = self._pending_work(result, f, sha, creator, title, the_terms, dates)
+                held = None if creator is not None else self._held_by_unbound_account(work[0].creator, held_names)
+            if "error" in result or held is not None:
+                summary.errors.append((str(f), result.get("error") or held))
             else:
-                pending.append(self._pending_work(result, f, sha, creator, title, the_terms, dates))
+                pending.append(work)
                 if result.get("matches"):
                     conflicts[sha] = result["matches"]
                 if "notes_json" in result:
@@ -436,6 +442,25 @@ class Registry:
         flush()
         summary.seconds = time.perf_counter() - started
         return summary
+
+    def _held_by_unbound_account(self, name: str | None, cache: dict) -> str | None:
+        """Why a work whose artist tag says ``name`` may not be registered under it, or None.
+
+        A signed-up creator account that holds the name without an admin's
+        binding would otherwise set the defaults that apply to the work
+        (docs/server.md, roles), the same refusal as for ``--creator NAME``.
+        """
+        if not name:
+            return None
+        key = name.casefold()
+        if key not in cache:
+            from .accounts.service import unbound_holder
+
+            holder = unbound_holder(self.store, name)
+            cache[key] = None if holder is None else (
+                f"its artist tag names creator {name!r}, held by the account {holder['email']} that signed up with the "
+                "name and is not bound to it: bind it first (consentry accounts bind), or give the creator with --creator")
+        return cache[key]
 
     def _pending_work(self, result: dict, f: Path, sha: str, creator, title, terms: Terms, dates: dict):
         tags = read_tags(f)
