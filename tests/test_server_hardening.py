@@ -379,6 +379,16 @@ def test_a_creator_name_typed_at_sign_up_gives_no_works_registered_by_others(ser
                               workers=1).registered[0].work_id
     r = sq.put(f"/api/v1/works/{cli_id}/terms", json={"uses": {"ai_training": {"decision": "allow"}}})
     assert r.status_code == 404, r.text
+    # nor is what licensees owe for them: the squatter's statement holds only the works it controls
+    licensed = write_wav(world.media / "future-licensed.wav", notes(14, duration_s=12.0), sample_rate_hz=SR)
+    with Registry.open(world.registry) as reg:
+        licensed_id = reg.register([licensed], creator="Future Artist", title="licensed by the label", workers=1,
+                                   terms=Terms(decision="license", price=30.0, currency="EUR")).registered[0].work_id
+    lic = server.client(world.tokens["lic"])
+    r = lic.post("/api/v1/ledger/uses", json={"run": "squat-check", "work_ids": [licensed_id]})
+    assert r.status_code == 201, r.text
+    assert sq.get("/api/v1/ledger/statements").json()["statements"] == []
+    assert licensed_id not in {e["work_id"] for e in sq.get("/api/v1/ledger/entries").json()["entries"]}
     assert sq.delete(f"/api/v1/works/{cli_id}").status_code == 404
     assert sq.get(f"/api/v1/works/{cli_id}").status_code == 404
     assert cli_id not in {w["work_id"] for w in sq.get("/api/v1/works").json()}
@@ -428,6 +438,8 @@ def test_a_creator_name_typed_at_sign_up_gives_no_works_registered_by_others(ser
     assert r.status_code == 200, r.text
     assert sq.put(f"/api/v1/works/{cli_id}/terms", json={"uses": {"ai_training": {"decision": "deny"}}}).status_code == 200
     assert cli_id in {w["work_id"] for w in sq.get("/api/v1/works").json()}
+    owed = sq.get("/api/v1/ledger/statements").json()["statements"]
+    assert [s["creator"] for s in owed] == ["Future Artist"] and owed[0]["totals"] == {"EUR": 30.0}
     assert sq.get(f"/api/v1/claims/{claim_id}").status_code == 200
     # a creator account an admin made is bound from the start (the world's accounts): unchanged
     assert ana.get(f"/api/v1/works/{world.works['ana1']}").status_code == 200

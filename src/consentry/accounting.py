@@ -119,11 +119,13 @@ def record_use(registry, *, run: str, scan_id: str | None = None, work_ids: list
              **json.loads(e["body_json"])} for e in stored]
 
 
-def ledger_statements(registry, *, run: str | None = None) -> list[dict]:
-    """Per-creator statements of what the ledger records as owed (all runs, or one)."""
+def ledger_statements(registry, *, run: str | None = None, work_ids: set[str] | None = None) -> list[dict]:
+    """Per-creator statements of what the ledger records as owed (all runs, or one; all works, or ``work_ids``)."""
     lines = []
     for e in ledger_entries(registry):
         if e.get("kind") != "use" or (run is not None and e.get("run") != run):
+            continue
+        if work_ids is not None and e.get("work_id") not in work_ids:
             continue
         lines.append({"work_id": e["work_id"], "title": e["title"], "creator": e["creator"], "unit": e.get("unit", "per-work"),
                       "terms_version": e["terms_version"], "price": e["price"], "currency": e["currency"],

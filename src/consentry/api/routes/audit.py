@@ -401,6 +401,13 @@ def check_evidence(job_id: str, request: Request, principal: Principal = Depends
 
 
 # -- ledger ------------------------------------------------------------------------------------
+def _controlled_works(reg, principal: Principal) -> set[str]:
+    """The ids of the works a creator account controls (registered through it, or its name bound by an admin)."""
+    from ...accounts.service import controlled_work_ids
+
+    return controlled_work_ids(reg.store, principal, reg.works(include_removed=True))
+
+
 @router.get("/ledger/entries", response_model=LedgerEntriesOut, tags=["ledger"], **act("ledger:read"))
 def ledger_entries(principal: Principal = Depends(authorize("ledger:read")), reg=Depends(registry_dep)) -> dict:
     """Ledger entries: a creator's works' entries, the entries a licensee recorded, or all (admins)."""
@@ -408,9 +415,7 @@ def ledger_entries(principal: Principal = Depends(authorize("ledger:read")), reg
 
     out = entries(reg)
     if principal.role == "creator":  # the entries of the works it controls (docs/server.md, roles)
-        from ...accounts.service import controlled_work_ids
-
-        mine = controlled_work_ids(reg.store, principal, reg.works(include_removed=True))
+        mine = _controlled_works(reg, principal)
         out = [e for e in out if e.get("creator") == principal.creator and e.get("work_id") in mine]
     elif not principal.is_admin:
         mine = reg.store.owned_ids("ledger", account_id=principal.account_id)
@@ -424,9 +429,11 @@ def ledger_statements(principal: Principal = Depends(authorize("ledger:statement
     """What licensees owe, per creator, from the ledger (a creator account: its own statement)."""
     from ...accounting import ledger_statements as statements
 
-    out = statements(reg, run=run)
-    if principal.role == "creator":
-        out = [s for s in out if s["creator"] == principal.creator]
+    if principal.role == "creator":  # only what is owed for the works it controls (docs/server.md, roles)
+        out = [s for s in statements(reg, run=run, work_ids=_controlled_works(reg, principal))
+               if s["creator"] == principal.creator]
+    else:
+        out = statements(reg, run=run)
     return {"statements": out}
 
 
