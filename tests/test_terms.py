@@ -9,7 +9,7 @@ import pytest
 from conftest import notes, write_wav
 
 from consentry import Registry
-from consentry.errors import InputError
+from consentry.errors import FieldError, InputError
 from consentry.registry.models import Terms
 from consentry.registry.usage import USES, TermsVersion, UseTerms, creator_slug, resolve_terms
 from consentry.scanning import licence_amount, scan_dataset
@@ -17,19 +17,21 @@ from consentry.scanning import licence_amount, scan_dataset
 SR = 22050
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"decision": "maybe"}, "must be one of"),
-    ({"decision": "license"}, "--price"),
-    ({"decision": "license", "price": float("nan"), "currency": "EUR"}, "--price"),
-    ({"decision": "license", "price": 1, "currency": "EURO"}, "ISO 4217"),
-    ({"decision": "license", "price": 1, "currency": "EUR", "unit": "per-year"}, "--unit"),
-    ({"decision": "deny", "price": 3}, "only go with"),
-    ({"decision": "allow", "contact": "javascript:alert(1)"}, "https:// or mailto:"),
-    ({"decision": "allow", "licence_url": "https://x.org/a b"}, "https://"),
+@pytest.mark.parametrize("kwargs, field, message", [
+    ({"decision": "maybe"}, "decision", "must be one of"),
+    ({"decision": "license"}, "price", "needs price"),
+    ({"decision": "license", "price": float("nan"), "currency": "EUR"}, "price", "needs price"),
+    ({"decision": "license", "price": 1, "currency": "EURO"}, "currency", "ISO 4217"),
+    ({"decision": "license", "price": 1, "currency": "EUR", "unit": "per-year"}, "unit", "^unit 'per-year'"),
+    ({"decision": "deny", "price": 3}, "price", "only go with"),
+    ({"decision": "allow", "contact": "javascript:alert(1)"}, "contact", "https:// or mailto:"),
+    ({"decision": "allow", "licence_url": "https://x.org/a b"}, "licence_url", "https://"),
 ])
-def test_use_terms_validation(kwargs, message):
-    with pytest.raises(InputError, match=message):
+def test_use_terms_validation(kwargs, field, message):
+    # the domain names the field (each adapter words it: tests/test_error_wording.py)
+    with pytest.raises(FieldError, match=message) as info:
         UseTerms(**kwargs)
+    assert info.value.field == field and "--" not in str(info.value)
 
 
 def test_terms_version_validation_and_round_trip():

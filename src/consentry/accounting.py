@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from .errors import InputError
+from .errors import FieldError, InputError
 from .registry.ledger import verify_chain
 from .registry.models import parse_date
 from .scanning import scan_summary
@@ -77,10 +77,10 @@ def record_use(registry, *, run: str, scan_id: str | None = None, work_ids: list
     """
     run = (run or "").strip()
     if not run:
-        raise InputError("--run: name the training run (for example 'model-v3 pretraining')")
-    used = parse_date(used_on, what="--date") or date.today().isoformat()
+        raise FieldError("run", "{run}: name the training run (for example 'model-v3 pretraining')")
+    used = parse_date(used_on, field="used_on") or date.today().isoformat()
     if (scan_id is None) == (not work_ids):
-        raise InputError("give either --scan SCAN_ID or one or more --work WORK_ID")
+        raise FieldError("scan_id", "give either {scan_id} SCAN_ID or one or more {work_ids} WORK_ID")
     if scan_id is not None:
         summary = scan_summary(registry, scan_id)
         if summary["status"] != "complete":
@@ -95,8 +95,9 @@ def record_use(registry, *, run: str, scan_id: str | None = None, work_ids: list
             if training.decision != "license":
                 raise InputError(f"work {w.work_id} ({w.title}): its terms are {training.describe()}, not a priced licence; nothing to record")
             if training.unit in ("per-item", "per-minute"):
-                raise InputError(f"work {w.work_id} ({w.title}) is licensed {training.unit}: record it from a scan (--scan), "
-                                 "which counts the items and minutes")
+                title = str(w.title).replace("{", "{{").replace("}", "}}")
+                raise FieldError("work_ids", f"work {w.work_id} ({title}) is licensed {training.unit}: record it from a "
+                                 "scan ({scan_id}), which counts the items and minutes")
             lines.append({"work_id": w.work_id, "title": w.title, "creator": w.creator, "terms_version": w.terms_version,
                           "price": training.price, "currency": training.currency, "unit": training.unit, "uses": 1,
                           "amount": training.price, "items": None, "scan_id": None})

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..accounts import AuthError, Conflict, PermissionDenied, Throttled
-from ..errors import ConsentryError, InputError, RegistryError, WorkNotFoundError
+from ..errors import ConsentryError, FieldError, InputError, RegistryError, WorkNotFoundError
 from ..jobs import JobRunner
 from ..pools import worker_count
 from ..store.sqlite_audit import ScanNotFoundError
@@ -167,6 +167,9 @@ def install_error_handlers(app: FastAPI) -> None:
             headers["Retry-After"] = str(int(exc.retry_after_s + 0.999))
         if status == 401:
             headers["WWW-Authenticate"] = 'Bearer realm="consentry"'
+        if isinstance(exc, FieldError):  # the field as the request body names it
+            return JSONResponse({"detail": _one_line(exc.worded(str)), "field": exc.field}, status_code=status,
+                                headers=headers)
         return JSONResponse({"detail": _one_line(str(exc))}, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Mapping
 
-from ..errors import InputError
+from ..errors import FieldError, InputError, quote
 
 KINDS: tuple[str, ...] = ("ownership", "finding")
 
@@ -279,14 +279,21 @@ class Claim:
 
 
 # -- time -------------------------------------------------------------------------
-def parse_time(value: str | datetime, *, what: str = "time") -> datetime:
-    """An aware UTC datetime from ISO 8601 text (a naive time is taken as UTC)."""
+def parse_time(value: str | datetime, *, what: str = "time", field: str | None = None) -> datetime:
+    """An aware UTC datetime from ISO 8601 text (a naive time is taken as UTC).
+
+    A bad time is a :class:`~consentry.errors.FieldError` for ``field`` when given (each adapter names it),
+    else an InputError naming ``what``.
+    """
     if isinstance(value, datetime):
         dt = value
     else:
         try:
             dt = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
         except ValueError:
+            if field is not None:
+                raise FieldError(field, f"{{{field}}} {quote(value)}: give an ISO 8601 time such as "
+                                 "2026-01-31T12:00:00+00:00") from None
             raise InputError(f"{what} {value!r}: give an ISO 8601 time such as 2026-01-31T12:00:00+00:00") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
@@ -367,7 +374,7 @@ def apply(claim: Claim, action: str, *, actor: Actor, at: str | datetime, rules:
         side = {"a": "party A (claimant)", "b": "party B (respondent)"}.get(role, role)
         raise ClaimError(f"claim {claim.claim_id} is {claim.state}: {side} cannot {action} it"
                          + (f"; allowed now: {', '.join(dict.fromkeys(may))}" if may else "; nothing more can be done"))
-    now = parse_time(at, what="--now")
+    now = parse_time(at, field="now")
     when = iso(now)
     if action == "expire" and (claim.answer_due_at is None or now < parse_time(claim.answer_due_at)):
         raise ClaimError(f"claim {claim.claim_id}: the answer is due {claim.answer_due_at}, not yet expired")

@@ -290,11 +290,26 @@ def works_show(work_id: str, as_json: bool = typer.Option(False, "--json")) -> N
         console.print(f"[bold red]DISPUTED[/] ({', '.join(dispute['claims'])}): {dispute['note']}", highlight=False)
 
 
+def _cli_acted_by():
+    """Who makes a change from the command line, as the audit log records it: ``cli:<user>``."""
+    import getpass
+
+    from ..usecases.works import ActedBy
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name: the uid will do
+        user = str(os.getuid())
+    return ActedBy(name=f"cli:{user}")
+
+
 @works_app.command("remove")
 def works_remove(work_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
     """Remove a work: it is no longer matched; the record stays, marked removed."""
+    from ..usecases.works import remove_work
+
     with _open(create=False) as reg:
-        w = reg.remove(work_id)
+        w = remove_work(reg, work_id, by=_cli_acted_by())
     if as_json:
         typer.echo(json.dumps(w.as_dict(), ensure_ascii=False))
     else:
@@ -376,7 +391,9 @@ def main() -> None:
     except ConsentryError as exc:
         if debug:
             raise
-        err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        from .wording import cli_message
+
+        err_console.print(f"[red]error:[/] {cli_message(exc)}", highlight=False, soft_wrap=True)
         sys.exit(EXIT_ERROR)
     except KeyboardInterrupt as exc:
         err_console.print("interrupted; the registry keeps every batch committed so far", highlight=False)

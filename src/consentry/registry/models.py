@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-from ..errors import InputError
+from ..errors import FieldError, InputError, quote
 
 Decision = Literal["deny", "allow", "license"]
 DECISIONS: tuple[str, ...] = ("deny", "allow", "license")
@@ -29,15 +29,16 @@ class Terms:
 
     def __post_init__(self) -> None:
         if self.decision not in DECISIONS:
-            raise InputError(f"--terms {self.decision!r}: must be one of {', '.join(DECISIONS)}")
+            raise FieldError("decision", f"{{decision}} {quote(self.decision)}: must be one of {', '.join(DECISIONS)}")
         if self.decision == "license":
             if self.price is None or not (self.price >= 0):
-                raise InputError("--terms license needs --price, a number >= 0")
+                raise FieldError("price", "{decision} license needs {price}, a number >= 0")
             if not self.currency or len(self.currency) != 3 or not self.currency.isalpha():
-                raise InputError(f"--currency {self.currency!r}: give a three-letter ISO 4217 code such as EUR or USD")
+                raise FieldError("currency", f"{{currency}} {quote(self.currency)}: give a three-letter ISO 4217 code "
+                                 "such as EUR or USD")
             object.__setattr__(self, "currency", self.currency.upper())
         elif self.price is not None:
-            raise InputError(f"--price is only meaningful with --terms license, not {self.decision}")
+            raise FieldError("price", f"{{price}} is only meaningful with {{decision}} license, not {self.decision}")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -85,8 +86,12 @@ class Work:
         return d
 
 
-def parse_date(value: str | None, *, what: str) -> str | None:
-    """An ISO date ``YYYY-MM-DD`` (or None); InputError naming ``what`` otherwise."""
+def parse_date(value: str | None, *, what: str | None = None, field: str | None = None) -> str | None:
+    """An ISO date ``YYYY-MM-DD`` (or None).
+
+    A bad date is a :class:`~consentry.errors.FieldError` for ``field`` (each adapter names it), or an
+    InputError naming ``what`` as given.
+    """
     if value is None or value == "":
         return None
     from datetime import date
@@ -94,6 +99,8 @@ def parse_date(value: str | None, *, what: str) -> str | None:
     try:
         return date.fromisoformat(str(value).strip()).isoformat()
     except ValueError:
+        if field is not None:
+            raise FieldError(field, f"{{{field}}} {quote(value)}: give a date as YYYY-MM-DD") from None
         raise InputError(f"{what} {value!r}: give a date as YYYY-MM-DD") from None
 
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from ..errors import InputError
+from ..errors import FieldError, quote
 from .models import DECISIONS, Terms, parse_date
 
 USES: tuple[str, ...] = ("ai_training", "ai_generative", "voice_likeness", "tdm", "search_indexing")
@@ -41,23 +41,26 @@ class UseTerms:
 
     def __post_init__(self) -> None:
         if self.decision not in DECISIONS:
-            raise InputError(f"--terms {self.decision!r}: must be one of {', '.join(DECISIONS)}")
+            raise FieldError("decision", f"{{decision}} {quote(self.decision)}: must be one of {', '.join(DECISIONS)}")
         if self.decision == "license":
             if self.price is None or not isinstance(self.price, (int, float)) or not math.isfinite(self.price) or self.price < 0:
-                raise InputError("--terms license needs --price, a number >= 0")
+                raise FieldError("price", "{decision} license needs {price}, a number >= 0")
             if not self.currency or len(self.currency) != 3 or not self.currency.isalpha():
-                raise InputError(f"--currency {self.currency!r}: give a three-letter ISO 4217 code such as EUR or USD")
+                raise FieldError("currency", f"{{currency}} {quote(self.currency)}: give a three-letter ISO 4217 code "
+                                 "such as EUR or USD")
             object.__setattr__(self, "currency", self.currency.upper())
             object.__setattr__(self, "unit", self.unit or "per-work")
             if self.unit not in UNITS:
-                raise InputError(f"--unit {self.unit!r}: choose one of {', '.join(UNITS)}")
+                raise FieldError("unit", f"{{unit}} {quote(self.unit)}: choose one of {', '.join(UNITS)}")
         else:
             if self.price is not None or self.currency is not None or self.unit is not None:
-                raise InputError(f"--price, --currency and --unit only go with --terms license, not {self.decision}")
+                field = next(k for k in ("price", "currency", "unit") if getattr(self, k) is not None)
+                raise FieldError(field, "{price}, {currency} and {unit} only go with {decision} license, "
+                                 f"not {self.decision}")
         for name in ("contact", "licence_url"):
             value = getattr(self, name)
             if value is not None and not _URL.match(value):
-                raise InputError(f"--{name.replace('_', '-')} {value!r}: give an https:// or mailto: address")
+                raise FieldError(name, f"{{{name}}} {quote(value)}: give an https:// or mailto: address")
 
     def as_dict(self) -> dict:
         d = {"decision": self.decision}
@@ -89,13 +92,15 @@ class TermsVersion:
     def __post_init__(self) -> None:
         unknown = set(self.uses) - set(USES)
         if unknown:
-            raise InputError(f"unknown use(s) {', '.join(sorted(unknown))}: uses are {', '.join(USES)}")
-        object.__setattr__(self, "valid_from", parse_date(self.valid_from, what="--valid-from"))
-        object.__setattr__(self, "valid_until", parse_date(self.valid_until, what="--valid-until"))
+            names = ", ".join(sorted(unknown)).replace("{", "{{").replace("}", "}}")
+            raise FieldError("uses", f"unknown use(s) {names}: uses are {', '.join(USES)}")
+        object.__setattr__(self, "valid_from", parse_date(self.valid_from, field="valid_from"))
+        object.__setattr__(self, "valid_until", parse_date(self.valid_until, field="valid_until"))
         if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
-            raise InputError(f"--valid-until {self.valid_until} is before --valid-from {self.valid_from}")
+            raise FieldError("valid_until", f"{{valid_until}} {self.valid_until} is before {{valid_from}} {self.valid_from}")
         if self.jurisdiction is not None and (not self.jurisdiction.strip() or len(self.jurisdiction) > 64):
-            raise InputError(f"--jurisdiction {self.jurisdiction!r}: give a short code such as EU, US or worldwide")
+            raise FieldError("jurisdiction", f"{{jurisdiction}} {quote(self.jurisdiction)}: give a short code such as "
+                             "EU, US or worldwide")
 
     def as_dict(self) -> dict:
         return {"uses": {u: self.uses[u].as_dict() for u in USES if u in self.uses},

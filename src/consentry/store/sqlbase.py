@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ..errors import InputError, NotARegistryError, RegistryError, WorkNotFoundError
+from ..errors import FieldError, InputError, NotARegistryError, RegistryError, WorkNotFoundError
 from ..registry.models import Terms, Work
 from ..registry.usage import TermsVersion, UseTerms
 from .schema import SCHEMA_VERSION
@@ -252,7 +252,7 @@ class SQLStore(AuditTablesMixin, CheckTablesMixin, ServiceTablesMixin, ClaimsTab
         default terms.
         """
         if "ai_training" not in version.uses:
-            raise InputError("a work's terms must say what AI training may do (--use ai_training)")
+            raise FieldError("uses", "a work's terms must say what AI training may do ({uses} ai_training)")
         work = self.get_work(work_id)
         t = version.uses["ai_training"]
         with self.transaction() as c:

@@ -1,0 +1,101 @@
+"""Domain errors are neutral (a field, no CLI flag); each adapter words them: the CLI with its flags, the API with
+its field names, the web in words (issue 16)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from starlette.requests import Request
+
+from consentry.errors import FieldError, InputError
+from consentry.registry.models import Terms, parse_date
+from consentry.registry.usage import TermsVersion, UseTerms
+
+BAD = [  # (terms, field at fault, CLI wording, API wording)
+    ({"decision": "license"}, "price", "--terms license needs --price, a number >= 0",
+     "decision license needs price, a number >= 0"),
+    ({"decision": "maybe"}, "decision", "--terms 'maybe': must be one of deny, allow, license",
+     "decision 'maybe': must be one of deny, allow, license"),
+    ({"decision": "license", "price": 1, "currency": "EURO"}, "currency", "--currency 'EURO': give a three-letter",
+     "currency 'EURO': give a three-letter"),
+    ({"decision": "allow", "licence_url": "ftp://x"}, "licence_url", "--licence-url 'ftp://x'", "licence_url 'ftp://x'"),
+]
+
+
+@pytest.mark.parametrize("terms, field, cli, api", BAD)
+def test_domain_errors_name_the_field_and_no_flag(terms, field, cli, api):
+    from consentry.cli.wording import cli_message
+
+    with pytest.raises(FieldError) as info:
+        UseTerms(**terms)
+    exc = info.value
+    assert isinstance(exc, InputError) and exc.field == field
+    assert "--" not in str(exc)
+    assert cli_message(exc).startswith(cli)
+    assert exc.worded(str).startswith(api)
+
+
+def test_every_domain_terms_error_is_neutral():
+    cases = [lambda: Terms("license"), lambda: Terms("deny", price=3), lambda: Terms("sell"),
+             lambda: UseTerms("deny", price=3), lambda: UseTerms("license", 1, "EUR", "per-year"),
+             lambda: TermsVersion(valid_from="May 1st"), lambda: TermsVersion(uses={"x{0}": UseTerms()}),
+             lambda: TermsVersion(valid_from="2026-05-01", valid_until="2026-01-01"),
+             lambda: TermsVersion(jurisdiction=" "), lambda: parse_date("soon", field="used_on")]
+    for make in cases:
+        with pytest.raises(FieldError) as info:
+            make()
+        assert "--" not in str(info.value) and "{" not in str(info.value).replace("x{0}", ""), str(info.value)
+
+
+def test_cli_says_the_flag(tmp_path, monkeypatch, capsys):
+    from consentry.cli.main import main
+
+    monkeypatch.setattr(sys, "argv", ["consentry", "--registry", str(tmp_path / "r.db"), "terms", "set", "abc",
+                                      "--terms", "license", "--currency", "EUR"])
+    with pytest.raises(SystemExit) as info:
+        main()
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert "error: --terms license needs --price, a number >= 0" in err, err
+
+
+def _raising_app(make) -> FastAPI:
+    from consentry.api.app import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.put("/terms")
+    def put_terms():
+        make()
+
+    return app
+
+
+def test_api_says_the_field():
+    r = TestClient(_raising_app(lambda: UseTerms(decision="license", currency="EUR"))).put("/terms")
+    assert r.status_code == 400
+    assert r.json() == {"detail": "decision license needs price, a number >= 0", "field": "price"}
+    r = TestClient(_raising_app(lambda: TermsVersion(valid_until="2026-13-01"))).put("/terms")
+    assert r.json() == {"detail": "valid_until '2026-13-01': give a date as YYYY-MM-DD", "field": "valid_until"}
+
+
+def test_web_says_words_without_a_flag():
+    from consentry.web.render import error_response
+
+    try:
+        TermsVersion(valid_until="2026-13-01")
+    except FieldError as exc:
+        error = exc
+    for accept in ("text/html", "application/json"):
+        request = Request({"type": "http", "method": "POST", "path": "/app/terms", "query_string": b"",
+                           "headers": [(b"accept", accept.encode()), (b"host", b"testserver")],
+                           "server": ("testserver", 80), "scheme": "http", "root_path": "", "state": {}})
+        response = error_response(request, error)
+        body = response.body.decode()
+        assert response.status_code == 400
+        assert "valid until &#39;2026-13-01&#39;: give a date" in body or "valid until '2026-13-01': give a date" in body
+        assert "--valid" not in body and "valid_until" not in body
