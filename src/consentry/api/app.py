@@ -167,10 +167,8 @@ def install_error_handlers(app: FastAPI) -> None:
             headers["Retry-After"] = str(int(exc.retry_after_s + 0.999))
         if status == 401:
             headers["WWW-Authenticate"] = 'Bearer realm="consentry"'
-        if isinstance(exc, FieldError):  # the field as the request body names it
-            return JSONResponse({"detail": _one_line(exc.worded(str)), "field": exc.field}, status_code=status,
-                                headers=headers)
-        return JSONResponse({"detail": _one_line(str(exc))}, status_code=status, headers=headers)
+        detail = exc.worded(str) if isinstance(exc, FieldError) else str(exc)  # fields as the request body names them
+        return JSONResponse({"detail": _one_line(detail)}, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
