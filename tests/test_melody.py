@@ -285,3 +285,41 @@ def test_short_clipped_and_stereo_inputs():
     stereo44 = soxr.resample(stereo44, SR, 44100).astype(np.float32)
     mel = melody_from_notes(transcribe(stereo44, sample_rate_hz=44100))
     assert mel.pitches.tolist() == _TUNE_PITCHES
+
+
+# ---------------------------------------------------------------------------
+# Golden vector stored as data (tests/data/golden/melody.npz, tools/make_golden.py)
+# ---------------------------------------------------------------------------
+
+GOLDEN_FILE = __import__("pathlib").Path(__file__).parent / "data" / "golden" / "melody.npz"
+
+
+@needs_model
+def test_transcription_golden_vector():
+    """A stored 16-note tune (int16, 11025 Hz) and the notes transcription gave when the file was made.
+
+    The network is float32 (onnxruntime): pitches and the number of notes are
+    exact; onsets and offsets may move by one model frame (256 / 22050 s);
+    amplitudes by 0.02.  The contour of the melody is exact.  If this fails,
+    note extraction or the model changed: bump ``MELODY_ENGINE_VERSION``
+    (consentry.check.engines) and rewrite the file with
+    ``tools/make_golden.py --only melody``.
+    """
+    from consentry.check.engines import melody_engine_id
+    from consentry.melody import transcribe
+
+    golden = np.load(GOLDEN_FILE, allow_pickle=False)
+    assert str(golden["engine"]) == melody_engine_id()
+    rate = int(golden["sample_rate_hz"])
+    found = transcribe(golden["samples"].astype(np.float32) / 32767.0, sample_rate_hz=rate)
+    got = np.array([[n.start_s, n.end_s, n.midi_pitch, n.amplitude] for n in found]).reshape(-1, 4)
+    expected = golden["notes"]
+    assert got.shape == expected.shape
+    np.testing.assert_array_equal(got[:, 2], expected[:, 2])
+    np.testing.assert_allclose(got[:, :2], expected[:, :2], rtol=0, atol=256 / 22050)
+    np.testing.assert_allclose(got[:, 3], expected[:, 3], rtol=0, atol=0.02)
+    c = contour_of(melody_from_notes(found))
+    assert c.intervals.tolist() == golden["intervals"].tolist()
+    assert c.rhythm.tolist() == golden["rhythm"].tolist()
+    # The tune's own contour shows through the transcription (one repeated note split in two).
+    assert melody_from_notes(found).pitches.tolist()[:8] == _TUNE_PITCHES[:8]

@@ -280,7 +280,7 @@ def test_embedding_is_unit_norm_deterministic_and_golden():
     from consentry.voice.encoder import embed_voice
 
     _encoder()
-    x = voiced(4, duration_s=3.0)
+    x = np.load(GOLDEN_FILE, allow_pickle=False)["samples"]  # voiced(4, duration_s=3.0) as stored
     a = embed_voice(x, sample_rate_hz=RATE)
     b = embed_voice(x.copy(), sample_rate_hz=RATE)
     assert a.has_speech and a.vector.shape == (256,) and a.vector.dtype == np.float32
@@ -297,8 +297,39 @@ def test_embedding_is_unit_norm_deterministic_and_golden():
     assert float(stereo.vector @ a.vector) > 0.95
 
 
-#: Largest components of the embedding of ``voiced(4, duration_s=3.0)``.
+#: Largest components of the embedding of ``voiced(4, duration_s=3.0)`` (stored in :data:`GOLDEN_FILE`).
 GOLDEN = {113: 0.197, 132: 0.172, 182: 0.206, 213: 0.194, 218: 0.236, 239: 0.189}
+
+GOLDEN_FILE = Path(__file__).parent / "data" / "golden" / "voice.npz"
+
+
+def test_embeddings_golden_vector():
+    """The stored input (``voiced(4, duration_s=3.0)`` as made once, float32 at 16 kHz) and both models' prints.
+
+    GE2E's and CAM++'s embeddings are unit vectors of float32 networks run in
+    NumPy: each component within 1e-4 of the stored one (BLAS may sum in
+    another order).  If this fails, a front end or a network changed: bump
+    the engine's version and rewrite the file with
+    ``tools/make_golden.py --only voice``.
+    """
+    from consentry.voice import campplus
+    from consentry.voice.encoder import ModelUnavailable, embed_voice
+
+    encoder = _encoder()
+    golden = np.load(GOLDEN_FILE, allow_pickle=False)
+    x = golden["samples"]
+    assert x.dtype == np.float32 and int(golden["sample_rate_hz"]) == RATE
+    a = embed_voice(x, sample_rate_hz=RATE, encoder=encoder)
+    assert a.has_speech and a.engine == str(golden["ge2e_engine"])
+    np.testing.assert_allclose(a.vector, golden["ge2e"], rtol=0, atol=1e-4)
+    # The historic components still hold on the stored input.
+    np.testing.assert_allclose(a.vector[list(GOLDEN)], list(GOLDEN.values()), atol=2e-3)
+    try:
+        cam = campplus.load_campplus()
+    except ModelUnavailable as exc:
+        pytest.skip(f"CAM++ model not installed ({exc})")
+    assert f"{campplus.ENGINE_NAME}/{campplus.ENGINE_VERSION}/{cam.parameter_hash}" == str(golden["campplus_engine"])
+    np.testing.assert_allclose(cam.embed(x), golden["campplus"], rtol=0, atol=1e-4)
 
 
 @pytest.mark.parametrize(
