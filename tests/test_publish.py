@@ -324,7 +324,7 @@ def test_rsl_document_read_with_elementtree(site):
             prohibits = lic.find(RSL + "prohibits")
             pay = lic.find(RSL + "payment")
             amount = pay.find(RSL + "amount") if pay is not None else None
-            out.append({"permits": permits.text.split(",") if permits is not None else [],
+            out.append({"permits": permits.text.split(",") if permits is not None and permits.text else [],
                         "prohibits": prohibits.text.split(",") if prohibits is not None else [],
                         "payment": pay.get("type") if pay is not None else None,
                         "amount": (amount.text, amount.get("currency")) if amount is not None else None})

@@ -531,7 +531,7 @@ def test_folder_licensed_work_has_price(tmp_path):
 def test_default_crawler_list(tmp_path):
     build_site(tmp_path)
     report = verify_target(tmp_path, path=f"/works/{WORK_A}/song.mp3")
-    assert report.crawlers in ("consentry/publish/data/ai_crawlers.json", "built-in list")
+    assert report.crawlers == "consentry/formats/data/ai_crawlers.json"
     robots = [s for s in report.signals if s.format == "robots.txt" and s.decision != "unspecified"]
     assert robots and all(s.detail["user_agents"] for s in robots)
 

@@ -23,7 +23,7 @@ TDMRep                 tdm
 X-Robots-Tag ``noai``  ai_training, ai_generative
 X-Robots-Tag ``noindex``  search_indexing
 Spawning ai.txt        ai_training, ai_generative
-robots.txt per crawler the crawler's ``uses`` (data/ai_crawlers.json)
+robots.txt per crawler the crawler's ``uses`` (formats/data/ai_crawlers.json)
 robots.txt ``*``       search_indexing
 =====================  ==========================================
 

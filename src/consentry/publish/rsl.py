@@ -50,8 +50,11 @@ def render_rsl(plan: SitePlan) -> bytes:
 
         def licence(permits: list[str]) -> ET.Element:
             el = ET.SubElement(content, _Q + "license")
+            # Always a <permits>: without one, RSL reads the licence as permitting every usage
+            # not prohibited (TDM among them); an empty one permits nothing.
+            permits_el = ET.SubElement(el, _Q + "permits", {"type": "usage"})
             if permits:
-                ET.SubElement(el, _Q + "permits", {"type": "usage"}).text = ",".join(permits)
+                permits_el.text = ",".join(permits)
             if denied:
                 ET.SubElement(el, _Q + "prohibits", {"type": "usage"}).text = ",".join(denied)
             return el

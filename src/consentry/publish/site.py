@@ -55,7 +55,7 @@ def build_site(export: Mapping, *, base_url: str, today: dt.date | None = None,
 
     Pure: the same export gives the same bytes. ``today`` decides which
     works' terms are shown as not in force (default: the day the export was
-    generated). ``crawlers`` defaults to ``publish/data/ai_crawlers.json``.
+    generated). ``crawlers`` defaults to ``formats/data/ai_crawlers.json``.
     Raises :class:`~consentry.errors.InputError` (one line) for a bad
     ``base_url`` or a damaged export.
     """

@@ -16,7 +16,7 @@ from urllib.parse import urljoin, urlsplit
 from ..errors import InputError
 from ..signals import Signal, SignalProblem
 from .aipref import preference_signals
-from .crawlers import Crawler, load_crawlers
+from ..formats.crawlers import Crawler, select_crawlers
 from .fetch import Document, FetchPolicy, charset_of, decode_text, fetch_document, read_file_document, site_key
 from .markup import parse_head, parse_link_header, robots_directive_signals
 from .patterns import normalize_path, normalize_pattern, pattern_matches
@@ -52,7 +52,7 @@ def verify_target(target: str | Path, *, path: str | None = None,
         every work path (``/works/<id>/``) its ``tdmrep.json`` names.
     user_agents : iterable of str, or mapping token -> purpose, optional
         AI crawler product tokens to evaluate in robots.txt (default: the
-        list in publish/data/ai_crawlers.json, or the built-in one).
+        list in formats/data/ai_crawlers.json).
     policy : FetchPolicy
         Deadline, size cap, redirects, cache and user agent for reading.
 
@@ -66,7 +66,7 @@ def verify_target(target: str | Path, *, path: str | None = None,
         The target is neither an http(s) URL nor an existing file or folder.
     """
     text = str(target)
-    crawlers, crawler_origin = load_crawlers(user_agents)
+    crawlers, crawler_origin = select_crawlers(user_agents)
     cache = policy.cache if policy.cache is not None else {}
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text):
         scheme = text.split(":", 1)[0].lower()
