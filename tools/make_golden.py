@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write the engines' golden vectors: a fixed input and its expected output, as data files.
 
-    .venv/bin/python tools/make_golden.py                 # write tests/data/golden/{music,melody,voice}.npz
+    .venv/bin/python tools/make_golden.py                 # write tests/data/golden/{music,melody,voice,campplus}.npz
     .venv/bin/python tools/make_golden.py --check         # recompute and compare; exit 1 on any difference
     .venv/bin/python tools/make_golden.py --only music    # one engine
 
@@ -40,6 +40,12 @@ What each file holds (all arrays; ``np.load(..., allow_pickle=False)``):
     ``ge2e`` float32 (256,) of :func:`consentry.voice.embed_voice`;
     ``campplus`` float32 (192,) of CAM++'s ``embed`` of the same samples;
     ``ge2e_engine``, ``campplus_engine``.
+``campplus.npz``
+    ``a`` float32 (64000,) and ``b`` float32 (32000,) at 16 kHz: the inputs
+    whose PyTorch CAM++ embeddings tests/data/campplus_golden.npz holds (that
+    file has their parameters and RMS; tests/test_campplus.py's docstring
+    says how it was made).  Float32, because rounding to 16 bits moves the
+    embedding by more than the test's 1e-4.
 """
 
 from __future__ import annotations
@@ -178,13 +184,43 @@ def voice_input() -> np.ndarray:
     return {"samples": voiced(4, duration_s=3.0)}
 
 
+def campplus_input() -> dict[str, np.ndarray]:
+    """The two inputs behind tests/data/campplus_golden.npz (PyTorch's CAM++ embeddings), made from its parameters.
+
+    That file keeps each input's parameters and RMS, not the samples; the
+    samples are kept here, checked against the stored RMS when made.
+    """
+    sys.path.insert(0, str(TESTS))
+    from test_campplus import voice_like_signal
+
+    golden = np.load(TESTS / "data" / "campplus_golden.npz", allow_pickle=False)
+    out = {}
+    for name in ("a", "b"):
+        x = voice_like_signal(
+            seed=int(golden[f"{name}_seed"]), duration_s=float(golden[f"{name}_duration_s"]),
+            f0_start_hz=float(golden[f"{name}_f0_start_hz"]), f0_end_hz=float(golden[f"{name}_f0_end_hz"]),
+            formants_hz=tuple(float(f) for f in golden[f"{name}_formants_hz"]),
+            noise_db=float(golden[f"{name}_noise_db"]), n_harmonics=int(golden[f"{name}_n_harmonics"]))
+        rms = float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
+        if abs(rms - float(golden[f"{name}_input_rms"])) >= 1e-6:
+            raise SystemExit(f"campplus input {name}: RMS {rms} is not the one PyTorch saw; NumPy's stream changed")
+        out[name] = x
+    return out
+
+
+def campplus_expected(inputs) -> dict[str, np.ndarray]:
+    """Nothing computed here: the expected embeddings are PyTorch's, in tests/data/campplus_golden.npz."""
+    return {"sample_rate_hz": np.array(VOICE_RATE_HZ)}
+
+
 #: The arrays of each file that are inputs (kept when a file is rewritten).
-INPUTS = {"music": ("samples", "match_work"), "melody": ("samples",), "voice": ("samples",)}
+INPUTS = {"music": ("samples", "match_work"), "melody": ("samples",), "voice": ("samples",), "campplus": ("a", "b")}
 
 ENGINES = {
     "music": (music_input, music_expected),
     "melody": (melody_input, melody_expected),
     "voice": (voice_input, voice_expected),
+    "campplus": (campplus_input, campplus_expected),
 }
 
 
