@@ -28,7 +28,7 @@ from .interrupts import POLL_S, Interrupted, deferred_interrupts, polled, raise_
 from .pools import WorkerCount, process_pool, worker_count
 from .registry.models import Match, Terms, Work, parse_date
 from .registry.usage import USES, TermsVersion, UseTerms, creator_slug, resolve_terms
-from .store.postgres import PostgresStore, is_postgres_url
+from .store import is_postgres_url
 from .store.sqlbase import SQLStore
 from .store.sqlite import SQLiteStore, utc_now
 from .threads import limit_worker_threads
@@ -162,6 +162,8 @@ class Registry:
         shared by several machines.
         """
         if is_postgres_url(path):
+            from .store.postgres import PostgresStore  # psycopg loads only for a PostgreSQL registry
+
             return cls(PostgresStore.open(str(path), create=create), params=params)
         return cls(SQLiteStore.open(path, create=create), params=params)
 

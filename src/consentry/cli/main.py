@@ -21,7 +21,7 @@ prefer_one_thread_env()  # before NumPy is imported: see consentry/threads.py
 import json  # noqa: E402
 import os  # noqa: E402
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 from rich.console import Console
@@ -31,7 +31,9 @@ from rich.table import Table
 from .. import __version__
 from ..errors import ConsentryError, InputError
 from ..interrupts import Interrupted, stop_on_signals
-from ..services import Registry
+
+if TYPE_CHECKING:  # the services (NumPy, the audio stack) load when a command opens the registry
+    from ..services import Registry
 
 EXIT_OK, EXIT_ERROR, EXIT_FINDINGS = 0, 1, 2
 
@@ -77,6 +79,8 @@ def root(
 
 
 def _open(create: bool = True) -> Registry:
+    from ..services import Registry
+
     return Registry.open(state.registry_path, create=create)
 
 

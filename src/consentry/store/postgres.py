@@ -51,6 +51,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 import numpy as np
 
 from ..errors import InputError, NotARegistryError, RegistryError
+from . import is_postgres_url  # noqa: F401  (re-exported; defined where it loads no driver)
 from .pg_schema import NotPortableError, _Catalog, split_statements, translate_migrations, translate_query, translate_statement
 from .schema import MIGRATIONS
 from .segments import SegmentCache, build_directory
@@ -94,11 +95,6 @@ PG_ADDITIONS: dict[int, list[str]] = {
         "INSERT INTO meta (key, value) VALUES ('database_id', gen_random_uuid()::text)",
     ],
 }
-
-
-def is_postgres_url(spec: object) -> bool:
-    """True for a registry spec that names a PostgreSQL database."""
-    return isinstance(spec, str) and spec.lower().startswith(("postgresql://", "postgres://"))
 
 
 def mask_url(url: str) -> str:
