@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, List, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from .. import __version__
@@ -33,6 +32,8 @@ from ..errors import ConsentryError, InputError
 from ..interrupts import Interrupted, stop_on_signals
 
 if TYPE_CHECKING:  # the services (NumPy, the audio stack) load when a command opens the registry
+    from rich.progress import Progress
+
     from ..services import Registry
 
 EXIT_OK, EXIT_ERROR, EXIT_FINDINGS = 0, 1, 2
@@ -85,6 +86,8 @@ def _open(create: bool = True) -> Registry:
 
 
 def _progress(transient: bool = True) -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
