@@ -48,6 +48,9 @@ def test_registry_gives_the_music_engine_once_with_its_stored_identity():
     assert engines.by_engine_name(ENGINE_NAME) is e
     other = engines.get("music", params=replace(P, index_peaks_per_s=12.0))
     assert other is not e and other.id.param_hash != e.id.param_hash and other.id.name == e.id.name
+    assert engines.get("music", params=replace(P, index_peaks_per_s=12.0)) is other
+    assert engines.get("music", params=replace(P)) is e  # equal parameters: the default instance
+    assert e.id.store_key() == {"engine": ENGINE_NAME, "engine_version": ENGINE_VERSION, "param_hash": P.param_hash()}
 
 
 def test_registry_names_what_it_knows_when_asked_for_an_unknown_medium():
@@ -364,3 +367,26 @@ def test_an_image_box_fits_the_same_match_type():
         box.as_span()
     with pytest.raises(ValueError):
         Extent.span(0, 1, unit="s").as_box()
+
+
+def test_the_store_keeps_each_medium_s_segments_apart_under_its_engine_id(shingle_medium, tmp_path):
+    """A SQLite registry holds the toy medium's segments beside music's, each found only under its own id."""
+    from consentry.store.sqlite import SQLiteStore
+
+    text_engine, music_engine = shingle_medium, engines.get("music")
+    store = SQLiteStore.open(tmp_path / "r.db", create=True)
+    try:
+        keys, values = text_engine.postings(text_engine.fingerprint(text_engine.decode(WORKS[2].encode())), fp_id=2)
+        store.add_segment(keys, values, **text_engine.id.store_key())
+        w = notes(77, duration_s=20.0, sr=SR)
+        store.add_segment(*music_engine.postings(music_engine.fingerprint(music_engine.signal(w)), fp_id=1),
+                          **music_engine.id.store_key())
+        text_segments = store.index_segments(**text_engine.id.store_key())
+        music_segments = store.index_segments(**music_engine.id.store_key())
+        assert len(text_segments) == len(music_segments) == 1
+        (m,) = text_engine.locate(text_engine.decode(("Quoted: " + WORKS[2][20:90]).encode()), text_segments)
+        assert m.fp_id == 2 and m.work.as_span() == (20, 90) and m.query.as_span() == (8, 78)
+        (a,) = music_engine.locate(music_engine.signal(w[4 * SR:16 * SR]), music_segments)  # from a whole frame
+        assert a.fp_id == 1 and abs(a.work.start[0] - 4.0 - a.query.start[0]) < 0.1
+    finally:
+        store.close()

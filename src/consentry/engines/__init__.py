@@ -37,6 +37,7 @@ _BUILTIN: dict[str, str] = {
 _lock = threading.Lock()
 _factories: dict[str, Callable[..., Any]] = {}
 _default: dict[str, MediaEngine] = {}
+_other: dict[tuple[str, Any], MediaEngine] = {}
 
 
 def _factory(medium: str) -> Callable[..., Any]:
@@ -54,18 +55,27 @@ def _factory(medium: str) -> Callable[..., Any]:
 def get(medium: str, *, params: Any = None) -> MediaEngine:
     """The engine of a medium (``"music"``), with its default parameters or ``params``.
 
+    One instance per medium and parameters (parameters are frozen, hence
+    hashable), so callers may ask for it on every call.
+
     Raises
     ------
     KeyError
         If no engine serves ``medium`` (the message names those that do).
     """
-    if params is not None:
-        return _factory(medium)(params=params)
     with _lock:
         engine = _default.get(medium)
         if engine is None:
             engine = _default[medium] = _factory(medium)()
-        return engine
+        if params is None or params == engine.params:
+            return engine
+        key = (medium, params)
+        other = _other.get(key)
+        if other is None:
+            if len(_other) >= 16:
+                _other.clear()
+            other = _other[key] = _factory(medium)(params=params)
+        return other
 
 
 def media() -> list[str]:
@@ -100,11 +110,17 @@ def register(medium: str, factory: Callable[..., Any], *, replace: bool = False)
         if not replace and (medium in _factories or medium in _BUILTIN):
             raise ValueError(f"the medium {medium!r} already has an engine (pass replace=True)")
         _factories[medium] = factory
-        _default.pop(medium, None)
+        _forget(medium)
 
 
 def unregister(medium: str) -> None:
     """Forget an engine given to :func:`register` (a built-in one comes back)."""
     with _lock:
         _factories.pop(medium, None)
-        _default.pop(medium, None)
+        _forget(medium)
+
+
+def _forget(medium: str) -> None:
+    _default.pop(medium, None)
+    for key in [k for k in _other if k[0] == medium]:
+        del _other[key]

@@ -67,8 +67,15 @@ class EngineId:
         return f"{self.name}/{self.version}/{self.param_hash}"
 
     def as_dict(self) -> dict[str, str]:
-        """``{"name", "version", "param_hash"}`` (the keys the store and reports use)."""
+        """``{"name", "version", "param_hash"}`` (the keys reports and evidence use)."""
         return {"name": self.name, "version": self.version, "param_hash": self.param_hash}
+
+    def store_key(self) -> dict[str, str]:
+        """``{"engine", "engine_version", "param_hash"}``: the keyword arguments of the store's segment calls.
+
+        >>> store.index_segments(**engine.id.store_key())  # doctest: +SKIP
+        """
+        return {"engine": self.name, "engine_version": self.version, "param_hash": self.param_hash}
 
 
 @dataclass(frozen=True)
