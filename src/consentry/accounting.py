@@ -11,13 +11,13 @@ scan (what would be owed) or from the ledger (what was recorded as owed).
 from __future__ import annotations
 
 import json
-from datetime import date
 
+from .domain.clock import now_iso, today_iso
 from .errors import FieldError, InputError
 from .registry.ledger import verify_chain
 from .registry.models import parse_date
+from .reporting.format import add_money
 from .scanning import scan_summary
-from .store.sqlite import utc_now
 
 
 def _lines_from_scan(summary: dict) -> list[dict]:
@@ -42,7 +42,7 @@ def _statements(lines: list[dict], *, basis: dict, generated_at: str) -> list[di
     for creator in sorted(by_creator, key=lambda c: (c is None, str(c))):
         totals: dict[str, float] = {}
         for line in by_creator[creator]:
-            totals[line["currency"]] = round(totals.get(line["currency"], 0.0) + line["amount"], 2)
+            totals[line["currency"]] = add_money(totals.get(line["currency"], 0.0), line["amount"])
         out.append({"creator": creator if creator is not None else "(unknown creator)", "generated_at": generated_at,
                     "basis": basis, "totals": totals,
                     "lines": [{k: v for k, v in line.items() if k != "creator"} for line in by_creator[creator]]})
@@ -53,7 +53,7 @@ def scan_statements(registry, scan_id: str) -> list[dict]:
     """Per-creator statements of what the licensable works found by a scan would cost (one use each)."""
     summary = scan_summary(registry, scan_id)
     return _statements(_lines_from_scan(summary), basis={"kind": "scan", "scan_id": summary["scan_id"], "run": None},
-                       generated_at=utc_now())
+                       generated_at=now_iso())
 
 
 def ledger_entries(registry) -> list[dict]:
@@ -78,7 +78,7 @@ def record_use(registry, *, run: str, scan_id: str | None = None, work_ids: list
     run = (run or "").strip()
     if not run:
         raise FieldError("run", "{run}: name the training run (for example 'model-v3 pretraining')")
-    used = parse_date(used_on, field="used_on") or date.today().isoformat()
+    used = parse_date(used_on, field="used_on") or today_iso()
     if (scan_id is None) == (not work_ids):
         raise FieldError("scan_id", "give either {scan_id} SCAN_ID or one or more {work_ids} WORK_ID")
     if scan_id is not None:
@@ -115,7 +115,7 @@ def record_use(registry, *, run: str, scan_id: str | None = None, work_ids: list
     } for line in lines]
     if not bodies:
         return []
-    stored = registry.store.append_ledger(bodies, recorded_at=utc_now())
+    stored = registry.store.append_ledger(bodies, recorded_at=now_iso())
     return [{"seq": e["seq"], "entry_id": e["entry_id"], "recorded_at": e["recorded_at"], "entry_hash": e["entry_hash"],
              **json.loads(e["body_json"])} for e in stored]
 
@@ -132,7 +132,7 @@ def ledger_statements(registry, *, run: str | None = None, work_ids: set[str] | 
                       "terms_version": e["terms_version"], "price": e["price"], "currency": e["currency"],
                       "uses": e["uses"], "amount": e["amount"], "items": e.get("items"), "entry_ids": [e["entry_id"]],
                       "recorded_at": e["recorded_at"], "run": e["run"], "scan_id": e.get("scan_id")})
-    return _statements(lines, basis={"kind": "ledger", "scan_id": None, "run": run}, generated_at=utc_now())
+    return _statements(lines, basis={"kind": "ledger", "scan_id": None, "run": run}, generated_at=now_iso())
 
 
 def verify_ledger(registry, *, head: str | None = None) -> dict:

@@ -16,11 +16,12 @@ import threading
 import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from ..domain.clock import iso, now as now_utc  # noqa: F401  (the one clock; names kept for importers)
 from ..errors import InputError
 from .model import ROLES, SIGNUP_ROLES, AuthError, Conflict, Principal, Throttled, check_scopes
 
@@ -73,12 +74,6 @@ class AuthSettings:
                               parallelism=self.argon2_parallelism)
 
 
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def iso(t: datetime) -> str:
-    return t.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
 def parse_iso(text: str) -> datetime:

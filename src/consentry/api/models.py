@@ -6,8 +6,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Decision = Literal["deny", "allow", "license"]
-Use = Literal["ai_training", "ai_generative", "voice_likeness", "tdm", "search_indexing"]
+from ..domain.terms import Decision, Unit, Use
 
 
 class _In(BaseModel):
@@ -101,7 +100,7 @@ class UseTermsIn(_In):
     decision: Decision
     price: Optional[float] = None
     currency: Optional[str] = Field(None, max_length=3)
-    unit: Optional[Literal["per-work", "per-item", "per-minute", "per-training-run"]] = None
+    unit: Optional[Unit] = None
     contact: Optional[str] = Field(None, max_length=500)
     licence_url: Optional[str] = Field(None, max_length=500)
 

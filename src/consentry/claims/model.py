@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Mapping
 
+from ..domain.clock import iso
 from ..errors import FieldError, InputError, quote
 
 KINDS: tuple[str, ...] = ("ownership", "finding")
@@ -298,10 +299,6 @@ def parse_time(value: str | datetime, *, what: str = "time", field: str | None =
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.astimezone(timezone.utc)
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
 def plus_days(at: str | datetime, days: float) -> str:

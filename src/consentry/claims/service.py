@@ -25,10 +25,11 @@ from __future__ import annotations
 import hashlib
 import os
 import zipfile
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+from ..domain.clock import now_iso
 from ..errors import InputError
 from ..registry.audit import covered_seconds
 from ..registry.models import Work
@@ -45,7 +46,7 @@ MAX_EVIDENCE_BYTES = 512 << 20
 
 
 def _now(now: str | datetime | None) -> str:
-    return iso(parse_time(now, what="--now")) if now is not None else iso(datetime.now(timezone.utc))
+    return iso(parse_time(now, field="now")) if now is not None else now_iso()
 
 
 # -- detection at registration ---------------------------------------------------------

@@ -8,11 +8,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Iterable, Sequence
 
-#: Item decisions, most serious first.
-ITEM_DECISIONS: tuple[str, ...] = ("refused", "licensable", "allowed", "unknown", "error")
-
-#: What a work's terms for AI training make of an item that contains it.
-ITEM_DECISION_FOR_TERMS = {"deny": "refused", "license": "licensable", "allow": "allowed"}
+from ..domain.terms import ITEM_DECISION_FOR_TERMS, ITEM_DECISIONS  # noqa: F401  (declared once there)
 
 #: ``--fail-on`` choices and the item decisions each one fails on.
 FAIL_ON = {"refused": ("refused",), "licensable": ("licensable",), "any": ("refused", "licensable", "allowed")}

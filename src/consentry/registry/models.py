@@ -6,12 +6,8 @@ Plain frozen dataclasses; no I/O.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Literal
-
+from ..domain.terms import DECISIONS, Decision  # noqa: F401  (declared once there; importable from here)
 from ..errors import FieldError, InputError, quote
-
-Decision = Literal["deny", "allow", "license"]
-DECISIONS: tuple[str, ...] = ("deny", "allow", "license")
 
 
 @dataclass(frozen=True)

@@ -13,18 +13,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from ..domain.terms import DECISIONS, UNITS, USE_LABELS, USES  # noqa: F401  (declared once there)
 from ..errors import FieldError, quote
-from .models import DECISIONS, Terms, parse_date
+from .models import Terms, parse_date
 
-USES: tuple[str, ...] = ("ai_training", "ai_generative", "voice_likeness", "tdm", "search_indexing")
-USE_LABELS = {
-    "ai_training": "AI training",
-    "ai_generative": "generative AI use (including imitation of style)",
-    "voice_likeness": "voice or likeness cloning",
-    "tdm": "text and data mining",
-    "search_indexing": "search indexing",
-}
-UNITS: tuple[str, ...] = ("per-work", "per-item", "per-minute", "per-training-run")
 _URL = re.compile(r"^(https?://[^\s<>\"]+|mailto:[^\s<>\"]+)$")
 
 

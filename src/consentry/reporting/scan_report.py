@@ -26,14 +26,15 @@ import functools
 import json
 import math
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping, TextIO
 
 import jinja2
 from markupsafe import Markup
 
 from .. import __version__
+from ..domain.terms import ITEM_DECISIONS
 from . import charts
+from .format import DASH, csv_safe, format_hms as _clock, format_money, format_money_map, to_cents  # noqa: F401
 
 __all__ = [
     "CSV_COLUMNS",
@@ -51,7 +52,7 @@ __all__ = [
 ]
 
 #: Item decisions, in the order reports show them.
-DECISIONS: tuple[str, ...] = ("refused", "licensable", "allowed", "unknown", "error")
+DECISIONS: tuple[str, ...] = ITEM_DECISIONS
 
 #: Decisions listed in the HTML item table, most important first.
 LISTED_DECISIONS: tuple[str, ...] = ("refused", "licensable", "allowed", "error")
@@ -119,9 +120,7 @@ _FINDING_CSV_KEYS = (
     ("disputed", "disputed"),
 )
 
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-_CENT = Decimal("0.01")
-_DASH = "\u2014"
+_DASH = DASH
 
 # Shared by every HTML report: readable on a phone, printable, contrast of at
 # least 4.5:1 for text. No web fonts, no url(), no @import.
@@ -192,58 +191,6 @@ nav ol { columns: 2; padding-left: 1.25rem; }
 # ---------------------------------------------------------------- formatting
 
 
-def format_money(amount: Any, currency: str | None) -> str:
-    """``(1234.5, "EUR")`` -> ``"1,234.50 EUR"``: two decimals, rounded half up.
-
-    ``None`` gives an em dash. A non-finite amount raises :class:`ValueError`
-    (money that is not a number is a bug upstream, not something to print).
-    """
-    if amount is None:
-        return _DASH
-    value = to_cents(amount)
-    text = f"{value:,.2f}"
-    return f"{text} {currency}" if currency else text
-
-
-def format_money_map(amounts: Mapping[str, Any] | None) -> str:
-    """``{"USD": 10, "EUR": 240}`` -> ``"240.00 EUR; 10.00 USD"`` (one entry per currency, by code)."""
-    if not amounts:
-        return _DASH
-    return "; ".join(format_money(amounts[c], c) for c in sorted(amounts))
-
-
-def to_cents(amount: Any) -> Decimal:
-    """An amount of money as a :class:`~decimal.Decimal` rounded half up to two decimals."""
-    try:
-        value = Decimal(str(amount))
-    except (InvalidOperation, ValueError) as exc:
-        raise ValueError(f"amount {amount!r} is not a number") from exc
-    if not value.is_finite():
-        raise ValueError(f"amount {amount!r} is not a finite number")
-    return value.quantize(_CENT, rounding=ROUND_HALF_UP)
-
-
-def csv_safe(value: Any) -> str | int | float:
-    """A value ready for a CSV cell, safe to open in a spreadsheet.
-
-    ``None`` -> ``""``; numbers (int, float, Decimal) stay numbers; text starting with ``=``,
-    ``+``, ``-``, ``@``, tab or carriage return gets a leading ``'`` so it is
-    not evaluated as a formula. Everything else is kept verbatim.
-    """
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return value
-    if isinstance(value, Decimal):
-        return str(value)
-    text = value if isinstance(value, str) else str(value)
-    if text.startswith(_FORMULA_PREFIXES):
-        return "'" + text
-    return text
-
-
 def _num(value: Any) -> str:
     """Integer-like with thousands separators; None -> em dash."""
     if value is None:
@@ -266,17 +213,6 @@ def _seconds(value: Any, digits: int = 1) -> str:
         return f"{float(value):,.{digits}f} s"
     except (TypeError, ValueError):
         return str(value)
-
-
-def _clock(value: Any) -> str:
-    """Seconds as ``h:mm:ss``."""
-    try:
-        total = int(round(float(value)))
-    except (TypeError, ValueError, OverflowError):
-        return _DASH
-    h, rest = divmod(max(0, total), 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}"
 
 
 def _size(value: Any) -> str:

@@ -20,7 +20,8 @@ import csv
 from decimal import Decimal
 from typing import Any, Mapping, TextIO
 
-from .scan_report import csv_safe, format_money, template_environment, to_cents
+from .format import DASH as _DASH, csv_safe, format_money, to_cents
+from .scan_report import template_environment
 
 __all__ = [
     "STATEMENT_CSV_COLUMNS",
@@ -55,7 +56,6 @@ STATEMENT_CSV_COLUMNS: tuple[str, ...] = (
     "scan_id",
 )
 
-_DASH = "\u2014"
 
 
 def statement_totals(statement: Mapping[str, Any]) -> dict[str, Decimal]:

@@ -39,7 +39,6 @@ import difflib
 import json
 import math
 import re
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +46,9 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from .. import __version__
+from ..domain.terms import ITEM_DECISIONS
 from ..errors import InputError
+from .format import format_money_codes_first as _fmt_money, sum_money as _sum_money
 
 __all__ = [
     "FORMAT_NAME",
@@ -478,8 +479,7 @@ def _check_modality_entries(entries: dict, *, source: str, path: str) -> None:
 # Scans: the datasets Consentry checked
 # ---------------------------------------------------------------------------
 
-_DECISION_KEYS = ("refused", "licensable", "allowed", "unknown", "error")
-_CENT = Decimal("0.01")
+_DECISION_KEYS = ITEM_DECISIONS
 
 
 def _scan_error(index: int, scan: Any, message: str) -> InputError:
@@ -566,15 +566,6 @@ def _dataset_from_scan(index: int, scan: Any) -> tuple[dict, list[dict]]:
         "description": None,
     }
     return dataset, works
-
-
-def _sum_money(parts: list[dict[str, float]]) -> dict[str, float]:
-    """Amounts per currency code, summed in decimal and rounded half up to cents."""
-    out: dict[str, Decimal] = {}
-    for part in parts:
-        for currency, amount in part.items():
-            out[currency] = out.get(currency, Decimal(0)) + Decimal(str(amount))
-    return {c: float(a.quantize(_CENT, rounding=ROUND_HALF_UP)) for c, a in sorted(out.items())}
 
 
 def _totals(datasets: list[dict], works_by_scan: dict[str, list[dict]], notes: list[str]) -> dict:
@@ -694,10 +685,6 @@ def _fmt_number(value: float, digits: int = 0) -> str:
 def _plural(n: int, word: str) -> str:
     """``"1 work"``, ``"2 works"``, ``"1,000 items"``."""
     return f"{_fmt_number(n)} {word}{'' if n == 1 else 's'}"
-
-
-def _fmt_money(amounts: dict[str, float]) -> str:
-    return " + ".join(f"{c} {a:,.2f}" for c, a in sorted(amounts.items())) if amounts else "none"
 
 
 def _used_state(decl: dict, category: str, datasets: list[dict]) -> tuple[bool | None, str | None]:

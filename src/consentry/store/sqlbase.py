@@ -24,13 +24,13 @@ from __future__ import annotations
 import json
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ..errors import FieldError, InputError, NotARegistryError, RegistryError, WorkNotFoundError
+from ..domain.clock import now_iso
+from ..errors import FieldError, NotARegistryError, RegistryError, WorkNotFoundError
 from ..registry.models import Terms, Work
 from ..registry.usage import TermsVersion, UseTerms
 from .schema import SCHEMA_VERSION
@@ -43,8 +43,7 @@ from .tables_service import ServiceTablesMixin
 MAGIC = "consentry-registry"
 
 
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+utc_now = now_iso  # the one clock (consentry.domain.clock); the name is kept for importers
 
 
 class SQLStore(AuditTablesMixin, CheckTablesMixin, ServiceTablesMixin, ClaimsTablesMixin):

@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..accounts import AuthError, Principal, Throttled
 from ..accounts.service import csrf_token
 from ..errors import ConsentryError
+from ..reporting.format import format_money
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -43,10 +44,7 @@ _env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_au
 
 
 def _money(value, currency=None) -> str:
-    if value is None:
-        return ""
-    text = f"{float(value):,.2f}"
-    return f"{text} {currency}" if currency else text
+    return "" if value is None else format_money(value, currency)  # the reports' one rounding rule
 
 
 def _terms_words(t) -> str:

@@ -28,14 +28,12 @@ from ..api.routes import auth as api_auth
 from ..api.routes import claims as api_claims
 from ..api.routes import works as api_works
 from ..api.routes._common import job_out, record
+from ..domain.terms import DECISIONS, UNITS, USE_LABELS, USES
 from ..errors import InputError
-from ..registry.usage import USE_LABELS, USES
 from .render import STATIC, WebRoute, render, safe_next, see_other
 
 router = APIRouter(prefix="/app", route_class=WebRoute, include_in_schema=False)
 
-DECISIONS = ("deny", "allow", "license")
-UNITS = ("per-work", "per-item", "per-minute", "per-training-run")
 STATIC_FILES = {"app.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8"}
 
 

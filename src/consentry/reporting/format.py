@@ -1,0 +1,115 @@
+"""How reports write values, in one place: money, times, CSV cells.
+
+Money has one rounding rule everywhere it is shown or summed: to cents, half up, in decimal (so ``2.675``
+is ``2.68``, where binary floats would give ``2.67``). Times are ISO 8601 in UTC from
+:mod:`consentry.domain.clock`; durations read ``h:mm:ss``. A CSV cell never starts a spreadsheet formula.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, Iterable, Mapping
+
+from ..domain.clock import iso, now_iso  # the one clock, for renderers
+
+__all__ = ["CENT", "DASH", "FORMULA_PREFIXES", "add_money", "csv_safe", "format_hms", "format_money",
+           "format_money_codes_first", "format_money_map", "iso", "now_iso", "sum_money", "to_cents"]
+
+#: What an absent value reads as in a report.
+DASH = "\u2014"
+CENT = Decimal("0.01")
+#: A CSV cell starting with one of these is read as a formula by spreadsheets.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+# ---------------------------------------------------------------- money
+
+
+def to_cents(amount: Any) -> Decimal:
+    """An amount of money as a :class:`~decimal.Decimal` rounded half up to two decimals."""
+    try:
+        value = Decimal(str(amount))
+    except (InvalidOperation, ValueError) as exc:
+        raise ValueError(f"amount {amount!r} is not a number") from exc
+    if not value.is_finite():
+        raise ValueError(f"amount {amount!r} is not a finite number")
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def format_money(amount: Any, currency: str | None) -> str:
+    """``(1234.5, "EUR")`` -> ``"1,234.50 EUR"``: two decimals, rounded half up.
+
+    ``None`` gives an em dash. A non-finite amount raises :class:`ValueError`
+    (money that is not a number is a bug upstream, not something to print).
+    """
+    if amount is None:
+        return DASH
+    value = to_cents(amount)
+    text = f"{value:,.2f}"
+    return f"{text} {currency}" if currency else text
+
+
+def format_money_map(amounts: Mapping[str, Any] | None) -> str:
+    """``{"USD": 10, "EUR": 240}`` -> ``"240.00 EUR; 10.00 USD"`` (one entry per currency, by code)."""
+    if not amounts:
+        return DASH
+    return "; ".join(format_money(amounts[c], c) for c in sorted(amounts))
+
+
+def format_money_codes_first(amounts: Mapping[str, Any] | None, *, empty: str = "none") -> str:
+    """``{"USD": 10, "EUR": 240}`` -> ``"EUR 240.00 + USD 10.00"`` (the summary's wording), ``empty`` if none."""
+    if not amounts:
+        return empty
+    return " + ".join(f"{c} {format_money(amounts[c], None)}" for c in sorted(amounts))
+
+
+def sum_money(parts: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+    """Amounts per currency code, summed in decimal and rounded half up to cents (codes sorted)."""
+    out: dict[str, Decimal] = {}
+    for part in parts:
+        for currency, amount in part.items():
+            out[currency] = out.get(currency, Decimal(0)) + Decimal(str(amount))
+    return {c: float(a.quantize(CENT, rounding=ROUND_HALF_UP)) for c, a in sorted(out.items())}
+
+
+def add_money(total: Any, amount: Any) -> float:
+    """``total + amount`` in decimal, rounded half up to cents."""
+    return float(to_cents(Decimal(str(total)) + Decimal(str(amount))))
+
+
+# ---------------------------------------------------------------- times
+
+
+def format_hms(seconds: Any) -> str:
+    """Seconds as ``h:mm:ss`` (rounded to the second; an em dash if not a number)."""
+    try:
+        total = int(round(float(seconds)))
+    except (TypeError, ValueError, OverflowError):
+        return DASH
+    h, rest = divmod(max(0, total), 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}"
+
+
+# ---------------------------------------------------------------- CSV
+
+
+def csv_safe(value: Any) -> str | int | float:
+    """A value ready for a CSV cell, safe to open in a spreadsheet.
+
+    ``None`` -> ``""``; numbers (int, float, Decimal) stay numbers; text starting with ``=``,
+    ``+``, ``-``, ``@``, tab or carriage return gets a leading ``'`` so it is
+    not evaluated as a formula. Everything else is kept verbatim.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, Decimal):
+        return str(value)
+    text = value if isinstance(value, str) else str(value)
+    if text.startswith(FORMULA_PREFIXES):
+        return "'" + text
+    return text
