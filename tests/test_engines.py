@@ -272,7 +272,7 @@ class ShingleEngine:
                 rows += [(q_off, int(v)) for v in np.asarray(seg.values[a:b]).tolist()]
         return rows
 
-    def verify(self, candidates, query, *, min_score, searched, with_evidence=False):
+    def verify(self, candidates, query, *, min_score, searched, with_evidence=False, max_evidence=None):
         by_diagonal: dict[tuple[int, int], list[tuple[int, int]]] = {}
         for q_off, value in candidates:
             fp_id, w_off = value >> 32, value & 0xFFFFFFFF
@@ -285,7 +285,8 @@ class ShingleEngine:
             q1, w1 = max(pairs)
             span = Extent.span(q0, q1 + SHINGLE, unit="char"), Extent.span(w0, w1 + SHINGLE, unit="char")
             out.append(Located(fp_id, float(len(pairs)), self.confidence(len(pairs), searched=searched), *span,
-                               ShingleExtra(len(pairs), 0.0), evidence=sorted(pairs) if with_evidence else None))
+                               ShingleExtra(len(pairs), 0.0),
+                               evidence=sorted(pairs)[:max_evidence] if with_evidence else None))
         return sorted(out, key=lambda m: -m.score)
 
     def locate(self, signal, segments, *, min_score=None, searched=None, with_evidence=False, max_evidence=None):
@@ -293,7 +294,7 @@ class ShingleEngine:
         q = self.query_print(signal)
         return self.verify(self.candidates(q, segments), q,
                            min_score=self.min_score_for(searched) if min_score is None else min_score,
-                           searched=searched, with_evidence=with_evidence)
+                           searched=searched, with_evidence=with_evidence, max_evidence=max_evidence)
 
     def min_score_for(self, searched: float) -> float:
         return 20.0
@@ -390,3 +391,18 @@ def test_the_store_keeps_each_medium_s_segments_apart_under_its_engine_id(shingl
         assert a.fp_id == 1 and abs(a.work.start[0] - 4.0 - a.query.start[0]) < 0.1
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("make", [MusicEngine, ShingleEngine], ids=["music", "toy-text"])
+def test_engines_take_every_argument_the_interface_names(make):
+    """isinstance() checks only that the members exist; here every keyword of the protocol is accepted too."""
+    import inspect
+
+    engine = make()
+    for name, member in vars(MediaEngine).items():
+        if name.startswith("_") or not callable(member):
+            continue
+        wanted = inspect.signature(member).parameters
+        got = inspect.signature(getattr(engine, name)).parameters
+        missing = [p for p in list(wanted)[1:] if p not in got]
+        assert not missing, f"{make.__name__}.{name} lacks {missing}"

@@ -297,8 +297,12 @@ class MediaEngine(Protocol):
         ...
 
     def verify(self, candidates: Any, query: Any, *, min_score: float, searched: float,
-               with_evidence: bool = False) -> list[Located]:
-        """The candidates that agree on one geometry, as located matches of at least ``min_score``, best first."""
+               with_evidence: bool = False, max_evidence: int | None = None) -> list[Located]:
+        """The candidates that agree on one geometry, as located matches of at least ``min_score``, best first.
+
+        With ``with_evidence``, each match's ``evidence`` holds the raw matches
+        behind it, strongest first, at most ``max_evidence`` of them (all by default).
+        """
         ...
 
     def locate(self, signal: Signal, segments: Sequence[SegmentLike], *, min_score: float | None = None,
