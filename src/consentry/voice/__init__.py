@@ -10,7 +10,8 @@
   calibrated decision;
 - :mod:`consentry.voice.gate` keeps instrumental music out of the decision.
 
-See ``docs/voice.md``.
+See ``docs/voice.md``.  A check of model outputs, not a media engine with an index
+(``docs/engines.md``, "Checks").
 """
 
 from consentry.voice.encoder import (
