@@ -29,6 +29,7 @@ from consentry.publish.check import check_robots, site_warnings
 from consentry.publish.headers import read_apache, read_caddy, read_nginx
 from consentry.publish.mapping import expected_aipref
 from consentry.publish.plan import build_plan
+from consentry.formats.robots import content_usage_rules, match_crawler
 from consentry.publish.robots import (
     LIST_WORKS_UP_TO,
     ROBOTS_LIMIT_BYTES,
@@ -836,9 +837,9 @@ def test_every_reader_agrees_with_the_terms_of_random_catalogues(decisions):
             want = may_fetch(e, wid, uses)
             assert rp.can_fetch(token, BASE + path) is want, (token, wid, "urllib.robotparser")
             assert pr.can_fetch(BASE + path, token) is want, (token, wid, "protego")
-            assert ours.decide(token, path)[0] is want, (token, wid, "consentry")
-            usage = ours.content_usage(token, path)
-            assert len(usage) == 1 and parse_aipref(usage[0][0]) == expected_aipref(export_terms(e, wid)), (token, wid)
+            assert match_crawler(ours, token, path).allowed is want, (token, wid, "consentry")
+            usage = content_usage_rules(ours.groups_for(token), path)
+            assert len(usage) == 1 and parse_aipref(usage[0].preference) == expected_aipref(export_terms(e, wid)), (token, wid)
         assert ai.can_fetch("AnyDatasetBuilder", BASE + path) is may_fetch(e, wid, ("ai_training", "ai_generative"))
 
 
@@ -981,21 +982,6 @@ def test_a_failed_write_leaves_the_old_site(site, tmp_path):
 # ---------------------------------------------------------------- robots matching
 
 
-def _naive_match_length(pattern: str, path: str):
-    """RFC 9309 2.2.3 matching by one regular expression per pattern: the reference for the index."""
-    import re
-    import urllib.parse
-
-    def norm(p):
-        return urllib.parse.quote(urllib.parse.unquote(p), safe="/*$-._~!&'()+,;=:@")
-    if pattern == "":
-        return None
-    anchored = pattern.endswith("$")
-    body = norm(pattern[:-1] if anchored else pattern)
-    rx = "".join(".*" if ch == "*" else re.escape(ch) for ch in body) + ("$" if anchored else "")
-    return len(pattern.encode()) if re.match(rx, norm(path), flags=re.DOTALL) else None
-
-
 _PATH_PIECES = st.sampled_from(list("/ab*$%2Fé") + ["%41", "/works/"])
 
 
@@ -1003,11 +989,14 @@ _PATH_PIECES = st.sampled_from(list("/ab*$%2Fé") + ["%41", "/works/"])
 @given(patterns=st.lists(st.lists(_PATH_PIECES, max_size=6).map(lambda t: "/" + "".join(t)), max_size=8),
        path=st.lists(_PATH_PIECES, max_size=10).map(lambda t: "/" + "".join(t)))
 def test_indexed_robots_matching_equals_one_regex_per_rule(patterns, path):
-    from consentry.publish.robots import RobotsGroup
-    g = RobotsGroup(agents=["*"], rules=[(i % 2 == 0, p, i + 1) for i, p in enumerate(patterns)])
-    want = sorted((n, i % 2 == 0, i + 1) for i, p in enumerate(patterns)
-                  if (n := _naive_match_length(p, path)) is not None)
-    assert sorted(g.matching_rules(path)) == want
+    """The indexed matcher of the one robots.txt reader (consentry.formats.robots) against one regex per rule."""
+    from consentry.formats.patterns import normalize_path, normalize_pattern, regex_reference
+    body = "User-agent: *\n" + "".join(f"{'Allow' if i % 2 == 0 else 'Disallow'}: {p}\n"
+                                       for i, p in enumerate(patterns))
+    (group,) = parse_robots(body).groups
+    target = normalize_path(path)
+    want = [i + 2 for i, p in enumerate(patterns) if regex_reference(normalize_pattern(p)).match(target)]
+    assert [r.line for r in group.matching(target)] == want
 
 
 def test_crawlers_whose_token_is_not_an_rfc9309_product_token():

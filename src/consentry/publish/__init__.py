@@ -9,7 +9,7 @@ and versions implemented and the choices made are in docs/publish.md.
 """
 
 from .check import check_site, site_warnings
-from .crawlers import Crawler, load_crawlers
+from ..formats.crawlers import Crawler, load_crawlers
 from .site import MANIFEST_NAME, Site, build_site, write_site
 
 __all__ = ["Crawler", "MANIFEST_NAME", "Site", "build_site", "check_site", "load_crawlers", "site_warnings", "write_site"]

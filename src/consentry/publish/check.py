@@ -1,8 +1,9 @@
 """Read a built site back and list every contradiction, between outputs or with the export (pure).
 
-Each output is parsed from its bytes, the way a client would read it, and
+Each output is parsed from its bytes with the readers ``consentry verify``
+uses (:mod:`consentry.formats`), the way a client would read it, and
 what it says about each work and use is compared with the export (through
-the mapping of :mod:`consentry.publish.mapping`) and with the other outputs:
+the mapping of :mod:`consentry.formats.mapping`) and with the other outputs:
 robots.txt per crawler (allow/deny, read by the longest match of RFC 9309
 and by the first matching line as older readers do, and Content-Usage),
 ai.txt, tdmrep.json and the TDM policies, the RSL document,
@@ -20,9 +21,9 @@ from html.parser import HTMLParser
 from typing import Mapping
 
 from ..registry.usage import USES
-from .crawlers import Crawler, load_crawlers
+from ..formats.crawlers import Crawler, load_crawlers
 from .headers import read_apache, read_caddy, read_nginx, work_headers
-from .mapping import (
+from ..formats.mapping import (
     RSL_TOKENS,
     ai_txt_allowed,
     crawler_allowed,
@@ -33,11 +34,13 @@ from .mapping import (
     tdm_reservation,
 )
 from .plan import SitePlan, WorkPlan, build_plan
-from .robots import ROBOTS_LIMIT_BYTES, parse_aipref, parse_robots
+from ..formats.aipref import preference_labels
+from ..formats.robots import (ROBOTS_LIMIT_BYTES, RobotsFile, content_usage_rules, first_matching_rule,
+                              match_crawler, parse_robots)
 from .rsl import read_rsl
 from .site import Site
-from .tdmrep import CURRENCY_URN, TDM_PROFILE, policy_path, rule_matcher, tdm_policy
-from .text import format_decimal, same_amount
+from ..formats.tdmrep import CURRENCY_URN, TDM_PROFILE, parse_tdmrep_json, policy_path, tdm_policy, tdmrep_matcher
+from ..formats.text import format_decimal, same_amount
 
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
@@ -141,15 +144,29 @@ def check_robots(site: Site, export: Mapping, *, crawlers: tuple[Crawler, ...] |
     return problems
 
 
+def _read_robots(text: str, name: str, problems: list[str]) -> RobotsFile:
+    """``text`` read by verify's robots.txt reader, whole (its size is a warning of its own); unknown lines are problems."""
+    robots = parse_robots(text, limit_chars=None)
+    for key, value, lineno in robots.other:
+        if key not in ("license", "sitemap"):
+            problems.append(f"{name} line {lineno}: not a rule this site writes ({key or value!r})")
+    return robots
+
+
+def _reading(robots: RobotsFile, token: str, path: str) -> tuple[tuple[bool, int | None], tuple[bool, int | None]]:
+    """((may fetch, deciding line) by the longest match, the same by the first matching line) for ``path``."""
+    decision = match_crawler(robots, token, path)
+    first = first_matching_rule(robots, token, path)
+    return ((decision.allowed, decision.rule.line if decision.rule else None),
+            (first is None or first.kind == "allow", first.line if first else None))
+
+
 def _check_robots(site: Site, plan: SitePlan, crawlers, problems: list[str]) -> None:
     text = _text(site, "robots.txt", problems)
     if text is None:
         return
-    robots = parse_robots(text)
-    for key, value, lineno in robots.other:
-        if key not in ("license", "sitemap"):
-            problems.append(f"robots.txt line {lineno}: not a rule this site writes ({key or value!r})")
-    if not any(k == "license" and v.strip() == plan.url("/rsl.xml") for k, v, _ in robots.other):
+    robots = _read_robots(text, "robots.txt", problems)
+    if not any(v.strip() == plan.url("/rsl.xml") for v, _ in robots.licenses):
         problems.append(f"robots.txt: no 'License: {plan.url('/rsl.xml')}' line pointing to the RSL document")
     agents = [(c.token, c.uses, f"User-agent: {c.token}") for c in crawlers if c.robots_txt != "not-read"]
     agents.append(("*", ("search_indexing",), "User-agent: *"))
@@ -161,15 +178,15 @@ def _check_robots(site: Site, plan: SitePlan, crawlers, problems: list[str]) -> 
     wanted: dict[tuple[str, ...], list[bool]] = {}
     fits: dict[tuple[str, str], bool | None] = {}  # (value written, value meant) -> agree? None: unreadable
     for token, uses, label in agents:
-        if token != "*" and not any(token.lower() in (a.lower() for a in g.agents) for g in robots.groups):
+        groups = robots.groups_for(token)
+        if token != "*" and not any(a != "*" for g in groups for a, _, _ in g.agents):
             problems.append(f"robots.txt: no group for AI crawler {token}")
             continue
-        allowed_terms, _ = robots.decide(token, "/terms/index.html")
-        if not allowed_terms:
+        if not match_crawler(robots, token, "/terms/index.html").allowed:
             problems.append(f"robots.txt ({label}): disallows the terms pages under /terms/; they must stay readable")
-        key = tuple(id(g) for g in robots.select(token))
+        key = tuple(id(g) for g in groups)
         if key not in read:
-            read[key] = [(*robots.decisions(token, p), robots.content_usage(token, p)) for p in paths]
+            read[key] = [(*_reading(robots, token, p), content_usage_rules(groups, p)) for p in paths]
         if uses not in wanted:
             wanted[uses] = [crawler_allowed(w.uses, uses) for w in plan.works]
         for w, want, ((got, lineno), first, found), want_pref in zip(plan.works, wanted[uses], read[key], want_prefs):
@@ -185,7 +202,8 @@ def _check_robots(site: Site, plan: SitePlan, crawlers, problems: list[str]) -> 
             if not found:
                 problems.append(f"robots.txt ({label}): no Content-Usage line for {w.media_path} (work {w.work_id})")
                 continue
-            for pref, lineno in found:
+            for rule in found:
+                pref, lineno = rule.preference, rule.line
                 if (pref, want_pref) not in fits:
                     fits[pref, want_pref] = _says(pref, want_pref)
                 fit = fits[pref, want_pref]
@@ -209,10 +227,10 @@ def _pref_text(pref: dict[str, str]) -> str:
 
 def _says(written: str, meant: str) -> bool | None:
     """Whether the Content-Usage value ``written`` gives every label of ``meant`` its value; None if unreadable."""
-    got = parse_aipref(written)
+    got = preference_labels(written)
     if got is None:
         return None
-    want = parse_aipref(meant) or {}
+    want = preference_labels(meant) or {}
     return all(got.get(k) == v for k, v in want.items())
 
 
@@ -220,12 +238,10 @@ def _check_ai_txt(site: Site, plan: SitePlan, problems: list[str]) -> None:
     text = _text(site, "ai.txt", problems)
     if text is None:
         return
-    aitxt = parse_robots(text)
-    for key, value, lineno in aitxt.other:
-        problems.append(f"ai.txt line {lineno}: not a rule this site writes ({key or value!r})")
+    aitxt = _read_robots(text, "ai.txt", problems)
     for w in plan.works:
         want = ai_txt_allowed(w.uses)
-        (got, lineno), first = aitxt.decisions("*", w.media_path + "file")
+        (got, lineno), first = _reading(aitxt, "*", w.media_path + "file")
         if got != want:
             where = f" line {lineno}" if lineno else ""
             problems.append(f"ai.txt{where}: {_decision_word(got)} {w.media_path}, but the export's training terms "
@@ -245,19 +261,21 @@ def _check_tdmrep(site: Site, plan: SitePlan, problems: list[str]) -> None:
     for i, rule in enumerate(rules):
         if not isinstance(rule, dict) or "location" not in rule or rule.get("tdm-reservation") not in (0, 1):
             problems.append(f".well-known/tdmrep.json rule {i}: needs 'location' and 'tdm-reservation' 0 or 1")
-    first_rule = rule_matcher(rules)
+    read, notes = parse_tdmrep_json(site.files[".well-known/tdmrep.json"])
+    problems += [f".well-known/tdmrep.json: {note}" for note in notes]
+    first_rule = tdmrep_matcher(read)
     for w in plan.works:
         rule = first_rule(w.media_path + "file")
         if rule is None:
             problems.append(f".well-known/tdmrep.json: no rule for {w.pattern} (work {w.work_id})")
             continue
         want = tdm_reservation(w.uses)
-        if rule.get("tdm-reservation") != want:
-            problems.append(f".well-known/tdmrep.json: tdm-reservation {rule.get('tdm-reservation')!r} for "
-                            f"{rule.get('location')}, but the export's tdm terms ({w.uses['tdm']['decision']}) mean {want}")
+        if rule.reservation != want:
+            problems.append(f".well-known/tdmrep.json: tdm-reservation {rule.reservation!r} for "
+                            f"{rule.location}, but the export's tdm terms ({w.uses['tdm']['decision']}) mean {want}")
         want_policy = plan.url(policy_path(w.work_id)) if tdm_licensed(w.uses) else None
-        if rule.get("tdm-policy") != want_policy:
-            problems.append(f".well-known/tdmrep.json: tdm-policy {rule.get('tdm-policy')!r} for work {w.work_id}, "
+        if rule.policy != want_policy:
+            problems.append(f".well-known/tdmrep.json: tdm-policy {rule.policy!r} for work {w.work_id}, "
                             f"expected {want_policy!r}")
         if tdm_licensed(w.uses):
             _check_policy(site, plan, w, problems)

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import re
 
-from .mapping import content_usage, tdm_licensed, tdm_reservation, x_robots_tag
+from ..formats.mapping import content_usage, tdm_licensed, tdm_reservation, x_robots_tag
 from .plan import SitePlan, WorkPlan
-from .tdmrep import policy_path
+from ..formats.tdmrep import policy_path
 
 HEADER_NAMES: tuple[str, ...] = ("tdm-reservation", "tdm-policy", "Content-Usage", "X-Robots-Tag", "Link")
 

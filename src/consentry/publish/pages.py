@@ -22,9 +22,9 @@ from markupsafe import Markup
 
 from ..registry.usage import USE_LABELS, USES
 from .headers import work_headers
-from .mapping import tdm_licensed, tdm_reservation
+from ..formats.mapping import tdm_licensed, tdm_reservation
 from .plan import CreatorPlan, SitePlan, WorkPlan
-from .tdmrep import UNIT_WORDS, policy_path
+from ..formats.tdmrep import UNIT_WORDS, policy_path
 from .text import format_decimal
 
 DECISION_WORDS = {"deny": "Not allowed", "allow": "Allowed", "license": "Licence needed"}

@@ -23,7 +23,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from .mapping import RSL_PAYMENT_TYPE, RSL_TOKENS, rsl_terms
+from ..formats.mapping import RSL_PAYMENT_TYPE, RSL_TOKENS, rsl_terms
 from .plan import SitePlan
 from .text import format_decimal
 

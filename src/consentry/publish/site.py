@@ -13,9 +13,9 @@ from pathlib import Path, PurePosixPath
 from typing import Mapping
 
 from ..errors import InputError
-from .crawlers import Crawler, load_crawlers
+from ..formats.crawlers import Crawler, load_crawlers
 from .headers import render_apache, render_caddy, render_nginx, site_headers
-from .mapping import tdm_licensed
+from ..formats.mapping import tdm_licensed
 from .pages import (
     creator_json,
     dump_json,
@@ -26,9 +26,9 @@ from .pages import (
     work_json,
 )
 from .plan import SitePlan, build_plan
-from .robots import render_ai_txt, render_robots
+from ..formats.robots import render_ai_txt, render_robots
 from .rsl import render_rsl
-from .tdmrep import policy_path, tdm_policy, tdmrep_rules
+from ..formats.tdmrep import policy_path, tdm_policy, tdmrep_rules
 
 #: Written next to the files so that a later publish may replace the folder.
 MANIFEST_NAME = ".consentry-publish.json"
