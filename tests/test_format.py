@@ -16,7 +16,7 @@ from consentry.reporting import format as fmt
 @pytest.mark.parametrize("amount, text", [(2.675, "2.68"), (0.125, "0.13"), (1.005, "1.01"), (1234.5, "1,234.50"),
                                           (0, "0.00"), (Decimal("2.345"), "2.35")])
 def test_money_is_rounded_half_up_everywhere_it_is_shown(amount, text):
-    from consentry.reporting.summary import _fmt_money
+    from consentry.reporting.summary.render import _fmt_money
     from consentry.web.render import _money
 
     assert fmt.format_money(amount, "EUR") == f"{text} EUR"
