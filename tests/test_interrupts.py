@@ -475,5 +475,6 @@ def test_process_pool_stops_busy_workers_at_once():
             processes = list(pool._processes.values())
             raise KeyboardInterrupt
     assert time.monotonic() - started < 10.0
-    assert len(processes) == 2 and all(p.exitcode is not None for p in processes)
+    # dead: the pool's own management thread may be the one that reaps a worker, so give it a moment
+    assert len(processes) == 2 and all(p.join(5) is None and p.exitcode is not None for p in processes)
     assert all(f.cancelled() or f.done() for f in futures)

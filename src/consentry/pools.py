@@ -132,7 +132,7 @@ def process_pool(workers: int, *, initializer: Callable | None = None, initargs:
 
 
 def stop_pool(pool: ProcessPoolExecutor, *, wait_s: float = TERMINATE_WAIT_S) -> None:
-    """Cancel a pool's pending work, terminate its workers and reap them; returns within about ``2 * wait_s``.
+    """Cancel a pool's pending work, terminate its workers and reap them; returns within about ``5 * wait_s``.
 
     Workers busy with a task are not waited for.  Those that do not exit
     ``wait_s`` seconds after SIGTERM are killed.
@@ -148,4 +148,4 @@ def stop_pool(pool: ProcessPoolExecutor, *, wait_s: float = TERMINATE_WAIT_S) ->
     for p in processes:
         if p.exitcode is None:
             p.kill()
-            p.join(wait_s)
+            p.join(4 * wait_s)  # a killed process dies at once; a machine under load may take a moment to reap it
