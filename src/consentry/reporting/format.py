@@ -7,13 +7,15 @@ is ``2.68``, where binary floats would give ``2.67``). Times are ISO 8601 in UTC
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping
 
 from ..domain.clock import iso, now_iso  # the one clock, for renderers
 
-__all__ = ["CENT", "DASH", "FORMULA_PREFIXES", "add_money", "csv_safe", "format_hms", "format_money",
-           "format_money_codes_first", "format_money_map", "iso", "now_iso", "sum_money", "to_cents"]
+__all__ = ["CENT", "DASH", "FORMULA_PREFIXES", "add_money", "csv_safe", "format_fixed", "format_fraction", "format_hms",
+           "format_money", "format_money_codes_first", "format_money_map", "format_number", "format_seconds",
+           "format_signed", "format_size", "iso", "now_iso", "sum_money", "text_or_dash", "to_cents"]
 
 #: What an absent value reads as in a report.
 DASH = "\u2014"
@@ -75,6 +77,72 @@ def sum_money(parts: Iterable[Mapping[str, Any]]) -> dict[str, float]:
 def add_money(total: Any, amount: Any) -> float:
     """``total + amount`` in decimal, rounded half up to cents."""
     return float(to_cents(Decimal(str(total)) + Decimal(str(amount))))
+
+
+# ---------------------------------------------------------------- numbers and text
+
+
+def format_number(value: Any) -> str:
+    """Integer-like with thousands separators; None -> em dash."""
+    if value is None:
+        return DASH
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if not math.isfinite(v):
+        return str(value)
+    if v.is_integer():
+        return f"{int(v):,}"
+    return f"{v:,.2f}"
+
+
+def format_seconds(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return DASH
+    try:
+        return f"{float(value):,.{digits}f} s"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def format_size(value: Any) -> str:
+    try:
+        n = float(value)
+    except (TypeError, ValueError):
+        return DASH
+    for unit, factor in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= factor:
+            return f"{n / factor:,.1f} {unit}"
+    return f"{n:,.0f} bytes"
+
+
+def format_fraction(value: Any) -> str:
+    """A share in 0..1 as a percentage."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return DASH
+    return f"{100 * v:.1f}%" if math.isfinite(v) else DASH
+
+
+def format_signed(value: Any, unit: str) -> str:
+    try:
+        return f"{float(value):+.1f} {unit}"
+    except (TypeError, ValueError):
+        return DASH
+
+
+def format_fixed(value: Any, fmt: str) -> str:
+    try:
+        return format(float(value), fmt)
+    except (TypeError, ValueError):
+        return DASH
+
+
+def text_or_dash(value: Any) -> str:
+    """The value as text; None or "" as an em dash."""
+    return DASH if value is None or value == "" else str(value)
 
 
 # ---------------------------------------------------------------- times

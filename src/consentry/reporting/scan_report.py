@@ -28,13 +28,26 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, TextIO
 
-import jinja2
 from markupsafe import Markup
 
-from .. import __version__
 from ..domain.terms import ITEM_DECISIONS
 from . import charts
-from .format import DASH, csv_safe, format_hms as _clock, format_money, format_money_map, to_cents  # noqa: F401
+from .format import (  # noqa: F401  (csv_safe, format_money_map and to_cents stay importable from here)
+    DASH,
+    csv_safe,
+    format_fixed as _fixed,
+    format_fraction as _fraction,
+    format_hms as _clock,
+    format_money,
+    format_money_map,
+    format_number as _num,
+    format_seconds as _seconds,
+    format_signed as _signed,
+    format_size as _size,
+    text_or_dash as _text,
+    to_cents,
+)
+from .templating import STYLESHEET, template_environment  # noqa: F401  (importable from here)
 
 __all__ = [
     "CSV_COLUMNS",
@@ -122,131 +135,7 @@ _FINDING_CSV_KEYS = (
 
 _DASH = DASH
 
-# Shared by every HTML report: readable on a phone, printable, contrast of at
-# least 4.5:1 for text. No web fonts, no url(), no @import.
-STYLESHEET = """
-:root { color-scheme: light; }
-* { box-sizing: border-box; }
-body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
-  color: #1a1a1a; background: #ffffff; }
-main { max-width: 72rem; margin: 0 auto; padding: 1rem; }
-h1 { font-size: 1.75rem; margin: 0.5rem 0 0.25rem; }
-h2 { font-size: 1.35rem; margin: 2rem 0 0.5rem; padding-top: 0.5rem; border-top: 2px solid #d0d0d0; }
-h3 { font-size: 1.1rem; margin: 1.25rem 0 0.5rem; }
-a { color: #0b4f8a; }
-code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.9em;
-  overflow-wrap: anywhere; }
-.muted { color: #4d4d4d; }
-.small { font-size: 0.875rem; }
-dl.facts { display: grid; grid-template-columns: minmax(10rem, max-content) 1fr; gap: 0.25rem 1rem; margin: 0.5rem 0; }
-dl.facts dt { font-weight: 600; }
-dl.facts dd { margin: 0; overflow-wrap: anywhere; }
-.banner { border: 3px solid #8a1c1c; background: #fdeaea; color: #5c0e0e; padding: 0.75rem 1rem; margin: 1rem 0;
-  font-size: 1.05rem; }
-.notice { border-left: 6px solid #8c510a; background: #fff6e5; color: #3d2604; padding: 0.5rem 1rem;
-  margin: 0.75rem 0; }
-.estimate-label { display: inline-block; font-weight: 700; text-transform: uppercase; letter-spacing: 0.04em;
-  border: 2px solid #8c510a; color: #5a3406; background: #fff6e5; padding: 0.1rem 0.5rem; }
-.table-wrap { overflow-x: auto; margin: 0.5rem 0 1rem; border: 1px solid #d0d0d0; }
-.table-wrap:focus { outline: 3px solid #0b4f8a; outline-offset: 2px; }
-table { border-collapse: collapse; width: 100%; font-size: 0.9375rem; }
-caption { text-align: left; font-weight: 600; padding: 0.5rem; caption-side: top; }
-th, td { text-align: left; vertical-align: top; padding: 0.35rem 0.5rem; border-bottom: 1px solid #e0e0e0; }
-thead th { background: #f0f0f0; border-bottom: 2px solid #9a9a9a; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-tbody tr:nth-child(even) { background: #fafafa; }
-.badge { display: inline-block; padding: 0 0.4rem; border-radius: 0.25rem; color: #ffffff; font-weight: 600;
-  font-size: 0.85rem; white-space: nowrap; }
-.d-refused { background: #b2182b; } .d-licensable { background: #8c510a; } .d-allowed { background: #1b7837; }
-.d-unknown { background: #595959; } .d-error { background: #5e3c99; }
-ul.findings { margin: 0; padding-left: 1.1rem; }
-ul.findings li { margin-bottom: 0.35rem; }
-figure { margin: 1rem 0; }
-figcaption { font-size: 0.875rem; color: #4d4d4d; }
-svg.chart { max-width: 100%; height: auto; display: block; }
-details { margin: 0.5rem 0; }
-footer { margin: 2rem 0 1rem; font-size: 0.875rem; color: #4d4d4d; }
-nav ol { columns: 2; padding-left: 1.25rem; }
-@media (max-width: 40rem) {
-  main { padding: 0.5rem; }
-  dl.facts { grid-template-columns: 1fr; }
-  dl.facts dd { margin-bottom: 0.5rem; }
-  nav ol { columns: 1; }
-}
-@media print {
-  body { font-size: 10.5pt; }
-  main { max-width: none; padding: 0; }
-  nav, .no-print { display: none; }
-  .table-wrap { overflow: visible; border: none; }
-  table { font-size: 9pt; }
-  thead { display: table-header-group; }
-  tr, figure, .banner { break-inside: avoid; }
-  h2 { break-after: avoid; }
-  .badge { color: #000000; background: none; border: 1px solid #000000; }
-  a { color: #000000; text-decoration: none; }
-}
-"""
-
-
 # ---------------------------------------------------------------- formatting
-
-
-def _num(value: Any) -> str:
-    """Integer-like with thousands separators; None -> em dash."""
-    if value is None:
-        return _DASH
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if not math.isfinite(v):
-        return str(value)
-    if v.is_integer():
-        return f"{int(v):,}"
-    return f"{v:,.2f}"
-
-
-def _seconds(value: Any, digits: int = 1) -> str:
-    if value is None:
-        return _DASH
-    try:
-        return f"{float(value):,.{digits}f} s"
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def _size(value: Any) -> str:
-    try:
-        n = float(value)
-    except (TypeError, ValueError):
-        return _DASH
-    for unit, factor in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= factor:
-            return f"{n / factor:,.1f} {unit}"
-    return f"{n:,.0f} bytes"
-
-
-def _fraction(value: Any) -> str:
-    """A share in 0..1 as a percentage."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return _DASH
-    return f"{100 * v:.1f}%" if math.isfinite(v) else _DASH
-
-
-def _signed(value: Any, unit: str) -> str:
-    try:
-        return f"{float(value):+.1f} {unit}"
-    except (TypeError, ValueError):
-        return _DASH
-
-
-def _fixed(value: Any, fmt: str) -> str:
-    try:
-        return format(float(value), fmt)
-    except (TypeError, ValueError):
-        return _DASH
 
 
 def _terms(decision: Any, version: Any = None, price: Any = None, currency: Any = None) -> str:
@@ -257,61 +146,6 @@ def _terms(decision: Any, version: Any = None, price: Any = None, currency: Any 
     if version is not None:
         text += f" (v{version})"
     return text
-
-
-def _text(value: Any) -> str:
-    return _DASH if value is None or value == "" else str(value)
-
-
-# ---------------------------------------------------------------- templates
-
-
-class _ReportEnvironment(jinja2.Environment):
-    """Jinja2 environment in which ``x.name`` on a dict means ``x["name"]`` only.
-
-    Plain Jinja2 tries the attribute first, so ``totals.items`` would be the
-    dict method, not the number; report contexts are dicts of data, so their
-    methods are never what a template means.
-    """
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        if isinstance(obj, Mapping):
-            try:
-                return obj[attribute]
-            except (KeyError, TypeError):
-                return self.undefined(obj=obj, name=attribute)
-        return super().getattr(obj, attribute)
-
-
-@functools.cache
-def template_environment() -> jinja2.Environment:
-    """The Jinja2 environment of the report templates (autoescaping on).
-
-    Templates are package data of ``consentry.reporting``, found the same way
-    from a source tree, an editable install and a wheel.
-    """
-    env = _ReportEnvironment(
-        loader=jinja2.PackageLoader("consentry.reporting", "templates"),
-        autoescape=jinja2.select_autoescape(
-            enabled_extensions=("html", "htm", "xml", "svg", "html.j2"), default_for_string=True, default=True
-        ),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update(
-        money=format_money,
-        money_map=format_money_map,
-        num=_num,
-        seconds=_seconds,
-        clock=_clock,
-        size=_size,
-        fraction=_fraction,
-        text=_text,
-    )
-    env.globals.update(stylesheet=Markup(STYLESHEET), consentry_version=__version__)
-    return env
 
 
 # ---------------------------------------------------------------- item table

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any, Mapping, TextIO
 
 from .format import DASH as _DASH, csv_safe, format_money, to_cents
-from .scan_report import template_environment
+from .templating import template_environment
 
 __all__ = [
     "STATEMENT_CSV_COLUMNS",
