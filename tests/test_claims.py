@@ -267,6 +267,43 @@ def test_disputed_terms_everywhere(world, tmp_path):
     assert "DISPUTED" in r.stdout
 
 
+def test_one_identify_gives_disputed_terms_alike_in_identify_scan_check_and_the_api(world, tmp_path):
+    """The one identify (consentry.usecases.identify) applies disputes whichever use case asks, and the API's work
+    terms carry the dispute as ``terms show`` does (docs/claims.md: "everywhere terms are shown")."""
+    from consentry.accounts import Principal
+    from consentry.api.models import TermsOut
+    from consentry.api.routes import works as api_works
+    from consentry.check import service as check
+    from consentry.cli.main import app
+    from consentry.scanning import identify_item, terms_snapshot
+
+    bo_work, claim = world["bo"].registered[0].work_id, world["bo"].claims[0].claim_id
+    part = write_wav(tmp_path / "part.wav", world["song"][2 * SR:14 * SR], sample_rate_hz=SR)
+    with Registry.open(world["reg"]) as reg:
+        identified = {m.work_id: m.terms for m in reg.identify(part)}
+        assert set(identified) == {world["ana_song"], bo_work}
+        assert all(t.startswith("disputed") and "10" in t and "EUR" in t for t in identified.values())
+        res = check.check_output(check.prepare_check(reg, melody=False, voice=False), part)
+        assert res.error is None
+        assert {d["work_id"]: d["terms"] for d in res.recording} == identified
+        assert all(d["disputed_claims"] == [claim] for d in res.recording)
+        item = identify_item(reg, {"seq": 0, "item_id": "part", "name": "part.wav", "path": str(part),
+                                   "embedded_signals": False})
+        assert {f["work_id"] for f in item["findings"]} == set(identified)
+        snapshot = terms_snapshot(reg)
+        assert all(snapshot[w]["disputed"] and snapshot[w]["decision"] == "license" and snapshot[w]["price"] == 10
+                   for w in identified)
+        admin = Principal(account_id="acc-admin", email="root@example.org", role="admin", creator=None, via="session")
+        api = TermsOut.model_validate(api_works.work_terms(bo_work, admin, reg)).model_dump()
+    r = CliRunner().invoke(app, ["--registry", str(world["reg"]), "terms", "show", bo_work, "--json"])
+    assert r.exit_code == 0, r.output
+    cli = json.loads(r.stdout)
+    assert cli["disputed"] is True and cli["claims"] == [claim]
+    assert {k: api[k] for k in cli} == cli
+    assert api["uses"]["ai_training"] == {"decision": "license", "price": 10.0, "currency": "EUR", "unit": "per-work"}
+    assert set(api["source"].values()) == {"disputed"} and api["own_terms"]["uses"]["ai_training"]["decision"] == "allow"
+
+
 @pytest.fixture(scope="module")
 def bundles(world):
     """A real evidence bundle from `consentry check --evidence`, and a tampered copy."""

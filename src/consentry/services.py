@@ -509,76 +509,15 @@ class Registry:
 
     def identify_samples(self, samples: np.ndarray, *, min_score: float | None = None,
                          searched_s: float | None = None) -> list[Match]:
-        """Like :meth:`identify`, for mono float32 samples at ``params.sample_rate_hz``.
+        """Like :meth:`identify`, for mono float32 samples at ``params.sample_rate_hz``
+        (the one identify: :func:`consentry.usecases.identify.identify_samples`, disputes applied).
 
         ``searched_s``: duration of the whole query these samples are a piece
         of (default: theirs); the threshold grows with it (``engine.min_score_for``).
         """
-        segments = self.store.index_segments(engine=ENGINE_NAME, engine_version=ENGINE_VERSION, param_hash=self.param_hash)
-        if searched_s is None:
-            searched_s = samples.shape[0] / self.params.sample_rate_hz
-        found = engine.identify_segments(samples, segments, self.params, min_score=min_score, searched_s=searched_s)
-        if not found:
-            return []
-        works = self.store.works_by_fp_id(m.fp_id for m in found)
-        disputes = self._disputed_terms([w for w in works.values() if w.removed_at is None])
-        fps = self.params.frames_per_s
-        out = []
-        for m in found:
-            w = works.get(m.fp_id)
-            if w is None or w.removed_at is not None:
-                continue
-            terms_text, claim_ids = disputes.get(w.work_id, (w.terms.describe(), ()))
-            out.append(
-                Match(
-                    work_id=w.work_id,
-                    title=w.title,
-                    source=w.source,
-                    creator=w.creator,
-                    terms=terms_text,
-                    disputed_claims=claim_ids,
-                    score=float(m.inliers),
-                    confidence=engine.confidence(m.inliers, searched_s=searched_s),
-                    query_start_s=round(m.query_start_frame / fps, 3),
-                    query_end_s=round(m.query_end_frame / fps, 3),
-                    work_start_s=round(max(0.0, m.work_start_frame / fps), 3),
-                    work_end_s=round(min(w.duration_s, m.work_end_frame / fps), 3),
-                    speed=round(m.speed, 4),
-                    pitch_shift_semitones=round(m.pitch_shift_semitones, 2),
-                )
-            )
-        return out
+        from .usecases.identify import identify_samples
 
-    def _disputed_terms(self, works: Sequence[Work]) -> dict[str, tuple[str, tuple[str, ...]]]:
-        """``work_id -> (terms text, claim ids)`` for the given works that are in an active ownership claim.
-
-        A disputed work is reported with the strictest AI-training terms of
-        the parties (docs/claims.md), never with whichever was registered first.
-        """
-        if not works:
-            return {}
-        from .registry.disputes import STRICTNESS, dispute_groups
-
-        groups = dispute_groups(self.store.active_ownership_claims())
-        out: dict[str, tuple[str, tuple[str, ...]]] = {}
-        for w in works:
-            g = groups.get(w.work_id)
-            if g is None:
-                continue
-            parties = []
-            for wid in g["works"]:
-                try:
-                    other = w if wid == w.work_id else self.store.get_work(wid)
-                except ConsentryError:
-                    continue
-                if other.removed_at is None:
-                    parties.append(other)
-            if len(parties) < 2:
-                continue
-            worst = max(parties, key=lambda p: (STRICTNESS[p.terms.decision], p.terms.price or 0.0))
-            claims = tuple(g["claims"])
-            out[w.work_id] = (f"disputed ({', '.join(claims)}): {worst.terms.describe()} until decided", claims)
-        return out
+        return identify_samples(self, samples, min_score=min_score, searched_s=searched_s)
 
     # -- manage ------------------------------------------------------------------
     def works(self, *, include_removed: bool = False) -> list[Work]:

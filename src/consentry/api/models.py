@@ -120,7 +120,15 @@ class TermsOut(BaseModel):
     valid_from: Optional[str] = None
     valid_until: Optional[str] = None
     jurisdiction: Optional[str] = None
-    source: Optional[dict[str, str]] = Field(None, description="Where each use's terms come from: work, creator or default.")
+    source: Optional[dict[str, str]] = Field(None, description="Where each use's terms come from: work, creator, default "
+                                             "or disputed.")
+    disputed: Optional[bool] = Field(None, description="A work under an active ownership claim: its terms are the "
+                                     "strictest of the parties' until the claim is decided (docs/claims.md).")
+    claims: Optional[list[str]] = Field(None, description="While disputed: the active claims.")
+    note: Optional[str] = Field(None, description="While disputed: what the dispute is.")
+    own_terms: Optional[dict[str, Any]] = Field(None, description="While disputed: the work's own terms.")
+    own_source: Optional[dict[str, str]] = Field(None, description="While disputed: where the work's own terms come from.")
+    parties: Optional[list[dict[str, Any]]] = Field(None, description="While disputed: each party's work, creator and terms.")
 
 
 class TermsHistoryOut(BaseModel):

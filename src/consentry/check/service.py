@@ -308,7 +308,7 @@ class CheckResult:
 
 
 def _identify_with_hashes(reg, samples: np.ndarray, *, offset_s: float, searched_s: float) -> list[dict]:
-    """Recording findings in ``samples`` (as ``Match.as_dict()``), each with all its hash matches.
+    """Recording findings in ``samples`` (the one identify, disputes applied), each with all its hash matches.
 
     Times in the output are shifted by ``offset_s`` (where the chunk starts);
     the threshold is the engine's for ``searched_s`` seconds (the output as
@@ -317,27 +317,17 @@ def _identify_with_hashes(reg, samples: np.ndarray, *, offset_s: float, searched
     ``matched_hashes`` holds every distinct match here, as
     ``{hash, query_offset_s, work_offset_s}``; :func:`_finish_recordings` keeps the strongest.
     """
-    from ..fingerprint.music import engine
+    from ..usecases.identify import identify_samples_with_hashes
 
-    segments = reg.store.index_segments(engine=ENGINE_NAME, engine_version=ENGINE_VERSION, param_hash=reg.param_hash)
-    found = engine.identify_segments(samples, segments, reg.params, searched_s=searched_s, with_hashes=True)
-    if not found:
-        return []
-    works = reg.store.works_by_fp_id(m.fp_id for m, _ in found)
     fps = reg.params.frames_per_s
     out = []
-    for m, h in found:
-        w = works.get(m.fp_id)
-        if w is None or w.removed_at is not None:
-            continue
+    for m, h in identify_samples_with_hashes(reg, samples, searched_s=searched_s):
         out.append({
-            "work_id": w.work_id, "title": w.title, "source_name": Path(w.source).name, "creator": w.creator,
-            "terms": w.terms.describe(), "score": float(m.inliers), "confidence": engine.confidence(m.inliers),
-            "query_start_s": round(m.query_start_frame / fps + offset_s, 3),
-            "query_end_s": round(m.query_end_frame / fps + offset_s, 3),
-            "work_start_s": round(max(0.0, m.work_start_frame / fps), 3),
-            "work_end_s": round(min(w.duration_s, m.work_end_frame / fps), 3),
-            "speed": round(m.speed, 4), "pitch_shift_semitones": round(m.pitch_shift_semitones, 2),
+            "work_id": m.work_id, "title": m.title, "source_name": Path(m.source).name, "creator": m.creator,
+            "terms": m.terms, "disputed_claims": list(m.disputed_claims), "score": m.score, "confidence": m.confidence,
+            "query_start_s": round(m.query_start_s + offset_s, 3), "query_end_s": round(m.query_end_s + offset_s, 3),
+            "work_start_s": m.work_start_s, "work_end_s": m.work_end_s,
+            "speed": m.speed, "pitch_shift_semitones": m.pitch_shift_semitones,
             "matched_hashes": [{"hash": int(k), "query_offset_s": round(q / fps + offset_s, 3),
                                 "work_offset_s": round(f / fps, 3)}
                                for k, q, f in zip(h.key.tolist(), h.query_frame.tolist(), h.work_frame.tolist())],

@@ -464,22 +464,21 @@ def terms_set(
         raise InputError("--price, --currency, --unit, --contact and --licence-url go with --terms")
     if not changes and not any(v is not None for v in (valid_from, valid_until, jurisdiction)):
         raise InputError("nothing to change: give --terms (and --use), or --valid-from/--valid-until/--jurisdiction")
+    from ..usecases.works import set_creator_terms, set_work_terms
+    from .main import _cli_acted_by
+
     with _open(create=False) as reg:
         if creator is not None:
-            version, tv = reg.set_creator_terms(creator, changes, valid_from=valid_from, valid_until=valid_until,
-                                                jurisdiction=jurisdiction)
+            version, tv = set_creator_terms(reg, creator, changes, by=_cli_acted_by(), valid_from=valid_from,
+                                            valid_until=valid_until, jurisdiction=jurisdiction)
             if as_json:
                 typer.echo(json.dumps({"creator": creator, "version": version, **tv.as_dict()}, ensure_ascii=False))
             else:
                 console.print(_terms_table(f"{creator}: default terms v{version}", tv, None))
             return
-        w = reg.set_work_terms(work_id, changes, valid_from=valid_from, valid_until=valid_until, jurisdiction=jurisdiction)
-        effective, source = reg.effective_terms(w.work_id)
-    if as_json:
-        typer.echo(json.dumps({"work_id": w.work_id, "version": w.terms_version, **effective.as_dict(), "source": source},
-                              ensure_ascii=False))
-    else:
-        console.print(_terms_table(f"{w.title} ({w.work_id}): terms v{w.terms_version}", effective, source))
+        shown = set_work_terms(reg, work_id, changes, by=_cli_acted_by(), valid_from=valid_from,
+                               valid_until=valid_until, jurisdiction=jurisdiction)
+    _print_work_terms(shown, as_json)
 
 
 @terms_app.command("show")
@@ -501,33 +500,29 @@ def terms_show(
             else:
                 console.print(_terms_table(f"{creator}: default terms v{current[0]}", current[1], None))
             return
-        w = reg.work(work_id)
-        effective, source = reg.effective_terms(w.work_id)
-        from ..claims.service import work_dispute
+        from ..usecases.works import work_terms
 
-        dispute = work_dispute(reg, w.work_id)
-    if dispute is not None:
-        # docs/claims.md: while disputed, the strictest of the parties' terms are in force; the work's own are kept.
-        from ..registry.usage import TermsVersion
+        shown = work_terms(reg, work_id)
+    _print_work_terms(shown, as_json)
 
-        own, own_source = effective, source
-        effective, source = TermsVersion.from_dict(dispute["terms"]), {u: "disputed" for u in source}
+
+def _print_work_terms(shown, as_json: bool) -> None:
+    """A work's terms in force (:class:`consentry.usecases.works.WorkTerms`): while disputed (docs/claims.md), the
+    strictest of the parties' terms, and each party's own."""
     if as_json:
-        shown = {"work_id": w.work_id, "version": w.terms_version, **effective.as_dict(), "source": source,
-                 "disputed": dispute is not None}
-        if dispute is not None:
-            shown.update(claims=dispute["claims"], note=dispute["note"], own_terms=own.as_dict(), own_source=own_source,
-                         parties=dispute["parties"])
-        typer.echo(json.dumps(shown, ensure_ascii=False))
-    else:
-        if dispute is not None:
-            console.print(f"[bold red]DISPUTED[/] ({', '.join(dispute['claims'])}): {dispute['note']}", highlight=False)
-        console.print(_terms_table(f"{w.title} ({w.work_id}): terms v{w.terms_version}"
-                                   + (" (in force while disputed)" if dispute is not None else ""), effective, source))
-        if dispute is not None:
-            for p in dispute["parties"]:
-                console.print(_terms_table(f"party {p['creator']} ({p['work_id']}): own terms",
-                                           TermsVersion.from_dict(p["terms"]), None))
+        typer.echo(json.dumps(shown.as_dict(), ensure_ascii=False))
+        return
+    from ..registry.usage import TermsVersion
+
+    w, dispute = shown.work, shown.dispute
+    if dispute is not None:
+        console.print(f"[bold red]DISPUTED[/] ({', '.join(dispute['claims'])}): {dispute['note']}", highlight=False)
+    console.print(_terms_table(f"{w.title} ({w.work_id}): terms v{w.terms_version}"
+                               + (" (in force while disputed)" if dispute is not None else ""), shown.terms, shown.source))
+    if dispute is not None:
+        for p in dispute["parties"]:
+            console.print(_terms_table(f"party {p['creator']} ({p['work_id']}): own terms",
+                                       TermsVersion.from_dict(p["terms"]), None))
 
 
 @terms_app.command("history")

@@ -27,11 +27,9 @@ app.add_typer(tokens_app, name="tokens")
 
 
 def _cli_actor() -> str:
-    try:
-        user = getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name: the uid will do
-        user = str(os.getuid())
-    return f"cli:{user}"
+    from .main import _cli_acted_by
+
+    return _cli_acted_by().name
 
 
 def _read_password(password_file: Optional[Path], *, confirm: bool = True) -> str:

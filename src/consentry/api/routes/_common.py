@@ -50,6 +50,13 @@ def record(request: Request, store, principal: Principal | None, action: str, *,
           ip=client_ip(request), details=details, actor=actor)
 
 
+def acted_by(request: Request, principal: Principal | None):
+    """Who makes this request's changes, for the use cases' audit records (:class:`consentry.usecases.works.ActedBy`)."""
+    from ...usecases.works import ActedBy
+
+    return ActedBy(principal=principal, ip=client_ip(request))
+
+
 def accept_uploads(request: Request, store, form: ReceivedForm, files, *, purpose: str, account_id: str,
                    validate=None) -> list[dict]:
     """Check and store the given received files (all or none); returns their upload rows."""

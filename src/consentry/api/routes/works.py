@@ -13,7 +13,7 @@ from ...registry.models import Terms, parse_date
 from ...registry.usage import UseTerms
 from ..deps import act, authorize, ensure_allowed, get_ctx, lookup, read_upload_form, registry_dep
 from ..models import ErrorOut, JobOut, TermsHistoryOut, TermsIn, TermsOut, VoiceOut, WorkDetailOut, WorkOut
-from ._common import record, submit_upload_job, work_out
+from ._common import acted_by, submit_upload_job, work_out
 
 router = APIRouter(tags=["works"], responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut},
                                                 404: {"model": ErrorOut}, 429: {"model": ErrorOut}})
@@ -151,17 +151,18 @@ def show_work(work_id: str, principal: Principal = Depends(authorize("works:read
 def remove_work(work_id: str, request: Request, principal: Principal = Depends(authorize("works:delete")),
                 reg=Depends(registry_dep)) -> dict:
     """Remove a work: it is no longer matched (its record stays, marked removed)."""
+    from ...usecases.works import remove_work as remove
+
     w = _load_work(reg, work_id, principal, "works:delete")
-    removed = reg.remove(w.work_id)
-    record(request, reg.store, principal, "works.remove", target_kind="work", target_id=w.work_id,
-           details={"title": w.title, "creator": w.creator})
-    return work_out(removed)
+    return work_out(remove(reg, w.work_id, by=acted_by(request, principal)))
 
 
 # -- terms ----------------------------------------------------------------------------------
 def _work_terms(reg, w) -> dict:
-    effective, source = reg.effective_terms(w.work_id)
-    return {"work_id": w.work_id, "version": w.terms_version, **effective.as_dict(), "source": source}
+    """The terms in force (disputes applied, docs/claims.md): the same answer as ``consentry terms show``."""
+    from ...usecases.works import work_terms as terms_of
+
+    return terms_of(reg, w.work_id).as_dict()
 
 
 def _changes(body: TermsIn) -> dict:
@@ -182,12 +183,11 @@ def set_work_terms(work_id: str, body: TermsIn, request: Request, principal: Pri
     changes = _changes(body)
     if not changes and body.valid_from is None and body.valid_until is None and body.jurisdiction is None:
         raise InputError("nothing to change: give uses, valid_from, valid_until or jurisdiction")
-    w = reg.set_work_terms(w.work_id, changes, valid_from=body.valid_from, valid_until=body.valid_until,
-                           jurisdiction=body.jurisdiction)
-    out = _work_terms(reg, w)
-    record(request, reg.store, principal, "terms.set", target_kind="work", target_id=w.work_id,
-           details={"version": w.terms_version, "changes": body.model_dump(exclude_none=True)})
-    return out
+    from ...usecases.works import set_work_terms as set_terms
+
+    return set_terms(reg, w.work_id, changes, by=acted_by(request, principal), valid_from=body.valid_from,
+                     valid_until=body.valid_until, jurisdiction=body.jurisdiction,
+                     requested=body.model_dump(exclude_none=True)).as_dict()
 
 
 @router.get("/works/{work_id}/terms/history", response_model=TermsHistoryOut, **act("works:read"))
@@ -219,10 +219,11 @@ def set_creator_terms(creator: str, body: TermsIn, request: Request, principal: 
     changes = _changes(body)
     if not changes and body.valid_from is None and body.valid_until is None and body.jurisdiction is None:
         raise InputError("nothing to change: give uses, valid_from, valid_until or jurisdiction")
-    version, tv = reg.set_creator_terms(creator, changes, valid_from=body.valid_from, valid_until=body.valid_until,
-                                        jurisdiction=body.jurisdiction)
-    record(request, reg.store, principal, "creator_terms.set", target_kind="creator", target_id=creator,
-           details={"version": version, "changes": body.model_dump(exclude_none=True)})
+    from ...usecases.works import set_creator_terms as set_defaults
+
+    version, tv = set_defaults(reg, creator, changes, by=acted_by(request, principal), valid_from=body.valid_from,
+                               valid_until=body.valid_until, jurisdiction=body.jurisdiction,
+                               requested=body.model_dump(exclude_none=True))
     return {"creator": creator, "version": version, **tv.as_dict()}
 
 
