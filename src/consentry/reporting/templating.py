@@ -104,9 +104,9 @@ class _ReportEnvironment(jinja2.Environment):
         return super().getattr(obj, attribute)
 
 
-@functools.cache
-def template_environment() -> jinja2.Environment:
-    """The Jinja2 environment of the report templates (autoescaping on).
+def environment(*, filters: Mapping[str, Any], globals: Mapping[str, Any]) -> jinja2.Environment:
+    """A Jinja2 environment over the report templates with these filters and globals: autoescaping on, strict
+    about undefined values, ``x.name`` on a dict is ``x["name"]``.
 
     Templates are package data of ``consentry.reporting``, found the same way
     from a source tree, an editable install and a wheel.
@@ -121,7 +121,15 @@ def template_environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(
+    env.filters.update(filters)
+    env.globals.update(globals)
+    return env
+
+
+@functools.cache
+def template_environment() -> jinja2.Environment:
+    """The environment of the scan reports and statements (:func:`environment` with their filters)."""
+    return environment(filters=dict(
         money=format_money,
         money_map=format_money_map,
         num=_num,
@@ -130,6 +138,4 @@ def template_environment() -> jinja2.Environment:
         size=_size,
         fraction=_fraction,
         text=_text,
-    )
-    env.globals.update(stylesheet=Markup(STYLESHEET), consentry_version=__version__)
-    return env
+    ), globals=dict(stylesheet=Markup(STYLESHEET), consentry_version=__version__))

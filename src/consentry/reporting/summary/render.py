@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment
 
 from ...errors import InputError
 from ..format import format_money_codes_first as _fmt_money
+from ..templating import environment
 from .model import FORMATS, FROM_SCANS, NOT_APPLICABLE, OPTIONAL, TO_COMPLETE, _MODALITY_LABELS, _fmt_number
-
-_TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
-
 
 # ---------------------------------------------------------------------------
 # Rendering
@@ -261,24 +259,14 @@ def _render_markdown(summary: dict) -> str:
     return "\n".join(out)
 
 
+@functools.cache
 def _html_environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(str(_TEMPLATES_DIR)),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update(
+    """The reports' one template environment with the summary's filters."""
+    return environment(filters=dict(
         plain=_plain,
         number=_fmt_number,
         money=_fmt_money,
         nbytes=_fmt_bytes,
         http_url=_http_url,
         modality=lambda m: _MODALITY_LABELS.get(m, m),
-    )
-    env.globals.update(
-        TO_COMPLETE=TO_COMPLETE, NOT_APPLICABLE=NOT_APPLICABLE, OPTIONAL=OPTIONAL, FROM_SCANS=FROM_SCANS,
-    )
-    return env
+    ), globals=dict(TO_COMPLETE=TO_COMPLETE, NOT_APPLICABLE=NOT_APPLICABLE, OPTIONAL=OPTIONAL, FROM_SCANS=FROM_SCANS))
