@@ -137,3 +137,17 @@ def test_one_sniffer_names_media_and_kind(head, media, kind):
     assert sniff_media(head) == media
     assert sniff_bytes(head) == kind
     assert kind is None or kind in KINDS
+
+
+def test_publish_check_reads_rsl_as_verify_does(published):
+    """A licence without <permits> permits every usage not prohibited (TDM too): the check says so, as verify reads it."""
+    import dataclasses
+
+    export, site, _, combos = published
+    denied = combos.index({u: "deny" for u in USES})
+    body = site.files["rsl.xml"].decode()
+    head, _, tail = body.partition(f'/works/w{denied:03d}/"')
+    tail = tail.replace('<permits type="usage" />', "", 1)
+    bad = dataclasses.replace(site, files=dict(site.files, **{"rsl.xml": (head + f'/works/w{denied:03d}/"' + tail).encode()}))
+    problems = check_site(bad, export)
+    assert any("rsl.xml" in p and "reads as allow for tdm" in p and f"w{denied:03d}" in p for p in problems), problems

@@ -20,11 +20,11 @@ import json
 from html.parser import HTMLParser
 from typing import Mapping
 
-from ..registry.usage import USES
+from ..formats.aipref import preference_labels
 from ..formats.crawlers import Crawler, load_crawlers
-from .headers import read_apache, read_caddy, read_nginx, work_headers
 from ..formats.mapping import (
     RSL_TOKENS,
+    STRICTNESS,
     ai_txt_allowed,
     crawler_allowed,
     expected_aipref,
@@ -33,14 +33,15 @@ from ..formats.mapping import (
     tdm_licensed,
     tdm_reservation,
 )
-from .plan import SitePlan, WorkPlan, build_plan
-from ..formats.aipref import preference_labels
 from ..formats.robots import (ROBOTS_LIMIT_BYTES, RobotsFile, content_usage_rules, first_matching_rule,
                               match_crawler, parse_robots)
-from .rsl import read_rsl
-from .site import Site
+from ..formats.rsl import licence_tokens, read_rsl
 from ..formats.tdmrep import CURRENCY_URN, TDM_PROFILE, parse_tdmrep_json, policy_path, tdm_policy, tdmrep_matcher
 from ..formats.text import format_decimal, same_amount
+from ..registry.usage import USES
+from .headers import read_apache, read_caddy, read_nginx, work_headers
+from .plan import SitePlan, WorkPlan, build_plan
+from .site import Site
 
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
@@ -315,17 +316,23 @@ def _check_rsl(site: Site, plan: SitePlan, problems: list[str]) -> None:
     data = site.files.get("rsl.xml")
     if data is None:
         return
-    try:
-        doc = read_rsl(data)
-    except ValueError as exc:
-        problems.append(f"rsl.xml: {exc}")
+    document, unreadable = read_rsl(data, document_url="rsl.xml")
+    problems += [f"rsl.xml: {p.message}" for p in unreadable]
+    if document is None:
         return
+    doc = licence_tokens(document)
     for w in plan.works:
         url = plan.url(w.media_path)
         said = doc.get(url)
         if said is None:
             problems.append(f"rsl.xml: no <content url=\"{url}\"> for work {w.work_id}")
             continue
+        # Use by use, as `consentry verify` reads it: never more permissive than the export.
+        for sig in document.signals_for(w.media_path + "file", location=w.media_path, resource_url=url + "file"):
+            meant = w.uses[sig.use]["decision"]
+            if STRICTNESS.index(sig.decision) < STRICTNESS.index(meant):
+                problems.append(f"rsl.xml: reads as {sig.decision} for {sig.use} of work {w.work_id} ({sig.source}), "
+                                f"but the export's terms say {meant}")
         for tok, uses in RSL_TOKENS:
             want = rsl_terms(w.uses)[tok]
             got = said[tok]

@@ -25,7 +25,7 @@ from .headers import work_headers
 from ..formats.mapping import tdm_licensed, tdm_reservation
 from .plan import CreatorPlan, SitePlan, WorkPlan
 from ..formats.tdmrep import UNIT_WORDS, policy_path
-from .text import format_decimal
+from ..formats.text import format_decimal
 
 DECISION_WORDS = {"deny": "Not allowed", "allow": "Allowed", "license": "Licence needed"}
 SOURCE_WORDS = {"work": "this work's terms", "creator": "the creator's default terms",

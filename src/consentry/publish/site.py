@@ -27,7 +27,7 @@ from .pages import (
 )
 from .plan import SitePlan, build_plan
 from ..formats.robots import render_ai_txt, render_robots
-from .rsl import render_rsl
+from ..formats.rsl import render_rsl
 from ..formats.tdmrep import policy_path, tdm_policy, tdmrep_rules
 
 #: Written next to the files so that a later publish may replace the folder.
