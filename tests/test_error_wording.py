@@ -99,3 +99,18 @@ def test_web_says_words_without_a_flag():
         assert response.status_code == 400
         assert "valid until &#39;2026-13-01&#39;: give a date" in body or "valid until '2026-13-01': give a date" in body
         assert "--valid" not in body and "valid_until" not in body
+
+
+def test_cli_flags_for_fields():
+    from consentry.cli.wording import flag
+
+    assert [flag(f) for f in ("price", "licence_url", "valid_until", "decision", "uses", "used_on", "first_published_on")] \
+        == ["--price", "--licence-url", "--valid-until", "--terms", "--use", "--date", "--published"]
+    from consentry.accounting import record_use
+
+    with pytest.raises(FieldError) as info:
+        record_use(None, run=" ")
+    assert info.value.field == "run" and str(info.value).startswith("run: name the training run")
+    from consentry.cli.wording import cli_message
+
+    assert cli_message(info.value).startswith("--run: name the training run")

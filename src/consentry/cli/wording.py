@@ -16,6 +16,10 @@ FLAGS: dict[str, str] = {
     "used_on": "--date",
     "scan_id": "--scan",
     "work_ids": "--work",
+    "states": "--state",
+    "for_party": "--for",
+    "copyright_registered_on": "--copyright-registered",
+    "first_published_on": "--published",
 }
 
 
