@@ -16,6 +16,7 @@ from conftest import notes, write_wav
 from typer.testing import CliRunner
 
 from consentry import Registry
+from consentry.cli.wording import cli_message
 from consentry.claims.model import (
     ACTIONS, ROLES, STATES, SYSTEM, TRANSITIONS, Actor, Claim, ClaimError, ClaimNotFoundError, ClaimRules,
     NotAPartyError, apply, due_action, open_claim, plus_days,
@@ -24,7 +25,7 @@ from consentry.claims.service import (
     answer_claim, dispute_finding, list_claims, resolve_claim, show_claim, submit_evidence,
     withdraw_claim, work_dispute,
 )
-from consentry.errors import InputError
+from consentry.errors import FieldError, InputError
 
 SR = 22050
 T0 = "2026-01-01T00:00:00+00:00"
@@ -193,8 +194,9 @@ def test_listing_and_showing_is_for_parties_and_admins(world):
         for bad in ("c-nope", "../../etc/passwd", "", "x" * 5000, "c-%"):
             with pytest.raises(ClaimNotFoundError):
                 show_claim(reg, bad)
-        with pytest.raises(InputError, match="--state"):
+        with pytest.raises(FieldError, match="^states 'maybe': choose from active") as info:
             list_claims(reg, states=["maybe"])
+        assert cli_message(info.value).startswith("--state 'maybe': choose from active")  # the CLI says its flag
 
 
 def test_disputed_terms_everywhere(world, tmp_path):
@@ -395,8 +397,9 @@ def test_finding_dispute_by_a_licensee(world):
             dispute_finding(reg, scan_id, world["other_id"], actor=acme, reason="x")
         with pytest.raises(InputError, match="no item"):
             dispute_finding(reg, scan_id, "../../nope", actor=acme, reason="x")
-        with pytest.raises(InputError, match="--reason"):
+        with pytest.raises(FieldError, match="^reason: say why") as info:
             dispute_finding(reg, scan_id, clip, actor=acme, reason="   ")
+        assert cli_message(info.value) == "--reason: say why the finding is wrong"
         with pytest.raises(ClaimError, match="only a licensee"):
             dispute_finding(reg, scan_id, clip, actor=BO, reason="x")
         assert [x.claim_id for x in list_claims(reg, actor=acme)] == [c.claim_id]

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from ..domain.clock import now_iso
-from ..errors import InputError
+from ..errors import FieldError, InputError, quote
 from ..registry.audit import covered_seconds
 from ..registry.models import Work
 from .model import (
@@ -232,9 +232,9 @@ def list_claims(registry, *, actor: Actor | None = None, states: Iterable[str] |
             elif s in STATES:
                 wanted.append(s)
             else:
-                raise InputError(f"--state {s!r}: choose from active, {', '.join(STATES)}")
+                raise FieldError("states", f"{{states}} {quote(s)}: choose from active, {', '.join(STATES)}")
     if kind is not None and kind not in ("ownership", "finding"):
-        raise InputError(f"--kind {kind!r}: choose ownership or finding")
+        raise FieldError("kind", f"{{kind}} {quote(kind)}: choose ownership or finding")
     work_ids = [registry.work(work_id).work_id] if work_id is not None else None
     party = actor.name if actor is not None and actor.kind in ("creator", "licensee") else None
     claims = registry.store.list_claims(party=party, states=wanted, work_ids=work_ids, kind=kind)
@@ -290,7 +290,7 @@ def resolve_claim(registry, claim_id: str, *, for_party: str, actor: Actor, note
                   now: str | datetime | None = None, retire_losing_work: bool = True) -> Claim:
     """An admin decides the claim for party ``"a"`` (claimant) or ``"b"`` (respondent)."""
     if for_party not in ("a", "b"):
-        raise InputError(f"--for {for_party!r}: give a (the claimant) or b (the respondent)")
+        raise FieldError("for_party", f"{{for_party}} {quote(for_party)}: give a (the claimant) or b (the respondent)")
     if actor.kind != "admin":
         raise NotAPartyError(f"claim {claim_id}: only an admin resolves a claim ({actor.describe()} is not one)")
     return act(registry, claim_id, f"resolve_{for_party}", actor=actor, note=note, now=now,
@@ -451,7 +451,7 @@ def dispute_finding(registry, scan_id: str, item_id: str, *, actor: Actor, reaso
         raise NotAPartyError(f"only a licensee disputes a scan finding ({actor.describe()} is a {actor.kind})")
     reason = " ".join(str(reason or "").split())[:2000]
     if not reason:
-        raise InputError("--reason: say why the finding is wrong")
+        raise FieldError("reason", "{reason}: say why the finding is wrong")
     scan = registry.store.get_scan(scan_id)
     found = registry.store.scan_item_work_ids(scan["scan_id"], item_id)
     if found is None:
