@@ -1,4 +1,11 @@
-"""The consentry command: JSON shape, tables, exit codes, one-line errors."""
+"""The consentry command: JSON shape, tables, exit codes, one-line errors.
+
+Most tests call the command in this process (:func:`cli`: the real entry
+point ``main()``, with Typer's ``CliRunner`` isolating standard output, error
+and the environment); those about the process itself (a traceback under
+``--debug``, the console width read at start-up, the demo end to end) run it
+as a subprocess (:func:`run`).
+"""
 
 from __future__ import annotations
 
@@ -10,16 +17,48 @@ from pathlib import Path
 
 import pytest
 from conftest import notes, write_wav
+from typer.testing import CliRunner
+
+from consentry.cli import main as cli_main
+from consentry.cli.main import main
 
 SR = 22050
 
 
+def _argv(args: tuple[str, ...], registry: Path | None) -> list[str]:
+    return (["--registry", str(registry)] if registry is not None else []) + list(args)
+
+
 def run(*args: str, registry: Path | None = None, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    """``consentry ARGS`` in a new process."""
     env = {**os.environ, "COLUMNS": "160", **(env_extra or {})}
-    cmd = [sys.executable, "-m", "consentry.cli.main"]
-    if registry is not None:
-        cmd += ["--registry", str(registry)]
-    return subprocess.run(cmd + list(args), capture_output=True, text=True, env=env, timeout=300)
+    cmd = [sys.executable, "-m", "consentry.cli.main", *_argv(args, registry)]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+
+
+def cli(*args: str, registry: Path | None = None, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    """``consentry ARGS`` in this process, through ``main()``: the same exit code, standard output and error."""
+    argv = ["consentry", *_argv(args, registry)]
+    env = {"COLUMNS": "160", **(env_extra or {})}
+    saved = sys.argv
+    # The consoles were made when the CLI was imported; give them the width a new process would read.
+    widths = [(console, console._width) for console in (cli_main.console, cli_main.err_console)]
+    with CliRunner().isolation(env=env) as (out, err, _mixed):
+        sys.argv = argv
+        for console, _ in widths:
+            console.width = int(env["COLUMNS"])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            sys.argv = saved
+            for console, width in widths:
+                console._width = width
+            sys.stdout.flush()
+            sys.stderr.flush()
+        return subprocess.CompletedProcess(argv, code, out.getvalue().decode(), err.getvalue().decode())
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +70,7 @@ def setup(tmp_path_factory):
     for i, x in works.items():
         write_wav(cat / f"song{i}.wav", x, sample_rate_hz=SR)
     reg = root / "r.db"
-    r = run("register", str(cat), "--creator", "Ana Lima", "--terms", "license", "--price", "25", "--currency", "EUR", registry=reg)
+    r = cli("register", str(cat), "--creator", "Ana Lima", "--terms", "license", "--price", "25", "--currency", "EUR", registry=reg)
     assert r.returncode == 0, r.stderr
     assert "registered 3 work(s)" in r.stdout
     q = write_wav(root / "q.wav", works[1][6 * SR: 16 * SR], sample_rate_hz=SR)
@@ -41,7 +80,7 @@ def setup(tmp_path_factory):
 
 def test_identify_json_one_line_per_query(setup):
     root, reg, q, u = setup
-    r = run("identify", str(q), str(u), "--json", registry=reg)
+    r = cli("identify", str(q), str(u), "--json", registry=reg)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
     assert len(lines) == 2
@@ -57,15 +96,15 @@ def test_identify_json_one_line_per_query(setup):
 
 def test_identify_table_and_exit_codes(setup):
     root, reg, q, u = setup
-    r = run("identify", str(q), registry=reg)
+    r = cli("identify", str(q), registry=reg)
     assert r.returncode == 0 and "song1" in r.stdout and "license 25 EUR" in r.stdout
-    r = run("identify", str(q), "--fail-on-match", registry=reg)
+    r = cli("identify", str(q), "--fail-on-match", registry=reg)
     assert r.returncode == 2
-    r = run("identify", str(u), "--fail-on-match", registry=reg)
+    r = cli("identify", str(u), "--fail-on-match", registry=reg)
     assert r.returncode == 0 and "no registered work found" in r.stdout
     bad = root / "bad.mp3"
     bad.write_bytes(b"\x00\x01garbage" * 100)
-    r = run("identify", str(bad), str(q), "--json", registry=reg)
+    r = cli("identify", str(bad), str(q), "--json", registry=reg)
     assert r.returncode == 1
     lines = [json.loads(x) for x in r.stdout.strip().splitlines()]
     assert lines[0]["query"] == str(bad) and "error" in lines[0]
@@ -74,27 +113,27 @@ def test_identify_table_and_exit_codes(setup):
 
 def test_works_list_show_remove_and_stats(setup, tmp_path):
     root, reg, q, u = setup
-    r = run("works", "list", "--json", registry=reg)
+    r = cli("works", "list", "--json", registry=reg)
     works = [json.loads(x) for x in r.stdout.splitlines()]
     assert [w["title"] for w in works] == ["song0", "song1", "song2"]
-    r = run("works", "show", works[2]["work_id"][:8], registry=reg)
+    r = cli("works", "show", works[2]["work_id"][:8], registry=reg)
     assert r.returncode == 0 and "song2" in r.stdout
-    r = run("stats", "--json", registry=reg)
+    r = cli("stats", "--json", registry=reg)
     stats = json.loads(r.stdout)
     assert stats["works"] == 3 and stats["index_entries"] > 0 and stats["engine"]["version"] == "1"
-    r = run("works", "show", "ffffffff", registry=reg)
+    r = cli("works", "show", "ffffffff", registry=reg)
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "no work with id" in r.stderr
 
 
 def test_remove(tmp_path):
     p = write_wav(tmp_path / "a.wav", notes(1, duration_s=12.0, sr=SR), sample_rate_hz=SR)
     reg = tmp_path / "r.db"
-    assert run("register", str(p), registry=reg).returncode == 0
-    (w,) = [json.loads(x) for x in run("works", "list", "--json", registry=reg).stdout.splitlines()]
-    r = run("works", "remove", w["work_id"], registry=reg)
+    assert cli("register", str(p), registry=reg).returncode == 0
+    (w,) = [json.loads(x) for x in cli("works", "list", "--json", registry=reg).stdout.splitlines()]
+    r = cli("works", "remove", w["work_id"], registry=reg)
     assert r.returncode == 0 and "removed" in r.stdout
-    assert run("works", "list", "--json", registry=reg).stdout.strip() == ""
-    r = run("identify", str(p), "--json", registry=reg)
+    assert cli("works", "list", "--json", registry=reg).stdout.strip() == ""
+    r = cli("identify", str(p), "--json", registry=reg)
     assert json.loads(r.stdout)["matches"] == []
 
 
@@ -115,13 +154,13 @@ def test_errors_are_one_line_without_traceback(tmp_path):
 def test_registry_from_environment(tmp_path):
     p = write_wav(tmp_path / "a.wav", notes(2, duration_s=8.0, sr=SR), sample_rate_hz=SR)
     reg = tmp_path / "env.db"
-    r = run("register", str(p), "--json", env_extra={"CONSENTRY_REGISTRY": str(reg)})
+    r = cli("register", str(p), "--json", env_extra={"CONSENTRY_REGISTRY": str(reg)})
     assert r.returncode == 0, r.stderr
     assert reg.exists() and json.loads(r.stdout)["registered"][0]["title"] == "a"
 
 
 def test_help_documents_exit_codes():
-    r = run("--help")
+    r = cli("--help")
     assert r.returncode == 0 and "Exit codes" in r.stdout
 
 
