@@ -22,6 +22,7 @@ from typing import Mapping
 
 from ..formats.aipref import preference_labels
 from ..formats.crawlers import Crawler, load_crawlers
+from ..formats.headers import parse_headers_json, read_apache, read_caddy, read_nginx, work_headers
 from ..formats.mapping import (
     RSL_TOKENS,
     STRICTNESS,
@@ -29,7 +30,6 @@ from ..formats.mapping import (
     crawler_allowed,
     expected_aipref,
     rsl_terms,
-    search_allowed,
     tdm_licensed,
     tdm_reservation,
 )
@@ -39,7 +39,6 @@ from ..formats.rsl import licence_tokens, read_rsl
 from ..formats.tdmrep import CURRENCY_URN, TDM_PROFILE, parse_tdmrep_json, policy_path, tdm_policy, tdmrep_matcher
 from ..formats.text import format_decimal, same_amount
 from ..registry.usage import USES
-from .headers import read_apache, read_caddy, read_nginx, work_headers
 from .plan import SitePlan, WorkPlan, build_plan
 from .site import Site
 
@@ -364,14 +363,14 @@ def _check_headers(site: Site, plan: SitePlan, problems: list[str]) -> None:
     for pattern, _ in actual:
         if pattern not in dict(expected):
             problems.append(f"Site.headers: {pattern} is not a registered work's path")
-    listed = _json(site, "headers.json", problems)
+    listed = site.files.get("headers.json")
     if listed is not None:
-        try:
-            as_list = [(e["path"], e["headers"]) for e in listed]
-        except (TypeError, KeyError):
-            problems.append("headers.json: not a list of {path, headers}")
-            as_list = None
-        if as_list is not None and as_list != actual:
+        # Read as `consentry verify` reads a published folder's headers.json.
+        rules, unreadable = parse_headers_json(listed)
+        as_list = [(pattern, dict(pairs)) for pattern, _, pairs in rules]
+        if unreadable is not None:
+            problems.append(f"headers.json: {unreadable}")
+        elif as_list != [(p, {k.lower(): v for k, v in h.items()}) for p, h in actual]:
             problems.append("headers.json: differs from the headers the site sends (Site.headers)")
     for name, reader in (("server/nginx.conf", read_nginx), ("server/apache.htaccess", read_apache),
                          ("server/Caddyfile", read_caddy)):

@@ -21,7 +21,7 @@ import jinja2
 from markupsafe import Markup
 
 from ..registry.usage import USE_LABELS, USES
-from .headers import work_headers
+from ..formats.headers import work_headers
 from ..formats.mapping import tdm_licensed, tdm_reservation
 from .plan import CreatorPlan, SitePlan, WorkPlan
 from ..formats.tdmrep import UNIT_WORDS, policy_path

@@ -14,7 +14,7 @@ from typing import Mapping
 
 from ..errors import InputError
 from ..formats.crawlers import Crawler, load_crawlers
-from .headers import render_apache, render_caddy, render_nginx, site_headers
+from ..formats.headers import render_apache, render_caddy, render_nginx, site_headers
 from ..formats.mapping import tdm_licensed
 from .pages import (
     creator_json,

@@ -7,24 +7,24 @@ into a :class:`~consentry.signals.SignalProblem`.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Iterable, Mapping
 from urllib.parse import urljoin, urlsplit
 
 from ..errors import InputError
-from ..signals import Signal, SignalProblem
-from .aipref import preference_signals
+from ..formats.aipref import preference_signals
 from ..formats.crawlers import Crawler, select_crawlers
+from ..formats.headers import parse_headers_json
+from ..formats.markup import parse_head, parse_link_header, robots_directive_signals
+from ..formats.patterns import normalize_path, pattern_matches
+from ..formats.robots import RobotsFile, content_usage_for, match_crawler, misread_user_agents, parse_robots
+from ..formats.rsl import RslDocument, read_rsl
+from ..formats.tdmrep import (TdmPolicy, match_tdmrep, parse_tdm_policy, parse_tdmrep_json, reservation_value,
+                              tdm_signals, work_paths)
+from ..signals import Signal, SignalProblem
 from .fetch import Document, FetchPolicy, charset_of, decode_text, fetch_document, read_file_document, site_key
-from .markup import parse_head, parse_link_header, robots_directive_signals
-from .patterns import normalize_path, normalize_pattern, pattern_matches
 from .report import ResourceReport, VerifyReport, merge_verdicts
-from .robots import RobotsFile, content_usage_for, match_crawler, misread_user_agents, parse_robots
-from .rsl import RslDocument, read_rsl
-from .tdmrep import (TdmPolicy, match_tdmrep, parse_tdm_policy, parse_tdmrep_json, reservation_value, tdm_signals,
-                     work_paths)
 from .terms import terms_json_signals
 
 __all__ = ["verify_target"]
@@ -268,7 +268,7 @@ class _Site:
             self._headers_rules = []
             doc = self.get("/headers.json")
             if doc.ok:
-                rules, problem = _parse_headers_json(doc.body)
+                rules, problem = parse_headers_json(doc.body)
                 self._headers_rules = rules
                 if problem:
                     self.header_problems.append(SignalProblem(
@@ -279,48 +279,6 @@ class _Site:
         target = normalize_path(path)
         return [h for _raw, pattern, headers in self._headers_rules if pattern_matches(pattern, target)
                 for h in headers]
-
-
-def _parse_headers_json(data: bytes) -> tuple[list[tuple[str, str, list[tuple[str, str]]]], str | None]:
-    """headers.json as (pattern as written, normalised pattern, headers) rules, in file order."""
-    try:
-        parsed = json.loads(data)
-    except (ValueError, RecursionError):
-        return [], "not JSON"
-    if isinstance(parsed, dict):
-        for key in ("rules", "paths", "headers", "locations"):
-            if isinstance(parsed.get(key), (list, dict)) and len(parsed) <= 3:
-                parsed = parsed[key]
-                break
-    entries: list[tuple[object, object]] = []
-    if isinstance(parsed, dict):
-        entries = list(parsed.items())
-    elif isinstance(parsed, list):
-        for item in parsed:
-            if isinstance(item, dict):
-                pattern = next((item[k] for k in ("pattern", "path", "location", "match", "source", "for")
-                                if isinstance(item.get(k), str)), None)
-                entries.append((pattern, item.get("headers")))
-    else:
-        return [], "not an object or array of path rules"
-    rules = []
-    for pattern, headers in entries[:10_000]:
-        if not isinstance(pattern, str):
-            continue
-        pairs: list[tuple[str, str]] = []
-        if isinstance(headers, dict):
-            for name, value in headers.items():
-                values = value if isinstance(value, list) else [value]
-                pairs.extend((str(name).lower(), str(v)) for v in values if isinstance(v, (str, int, float)))
-        elif isinstance(headers, list):
-            for item in headers:
-                if isinstance(item, str) and ":" in item:
-                    name, _, value = item.partition(":")
-                    pairs.append((name.strip().lower(), value.strip()))
-                elif isinstance(item, (list, tuple)) and len(item) == 2:
-                    pairs.append((str(item[0]).lower(), str(item[1])))
-        rules.append((pattern, normalize_pattern(pattern if pattern.startswith(("/", "*")) else "/" + pattern), pairs))
-    return rules, None
 
 
 def _text_of(doc: Document, fmt: str, problems: list[SignalProblem]) -> str | None:
