@@ -17,6 +17,16 @@ from consentry.scanning import licence_amount, scan_dataset
 SR = 22050
 
 
+def test_terms_and_use_terms_agree_on_prices():
+    # one rule for a licence price (a finite number >= 0) in both: Terms took an infinite price that UseTerms refused
+    for price in (float("inf"), float("nan"), -1, True, "5"):
+        for make in (Terms, UseTerms):
+            with pytest.raises(FieldError) as info:
+                make("license", price, "EUR")
+            assert info.value.field == "price"
+    assert Terms("license", 0, "eur").currency == UseTerms("license", 0, "eur").currency == "EUR"
+
+
 @pytest.mark.parametrize("kwargs, field, message", [
     ({"decision": "maybe"}, "decision", "must be one of"),
     ({"decision": "license"}, "price", "needs price"),

@@ -5,6 +5,7 @@ Plain frozen dataclasses; no I/O.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from ..domain.terms import DECISIONS, Decision  # noqa: F401  (declared once there; importable from here)
 from ..errors import FieldError, InputError, quote
@@ -24,15 +25,9 @@ class Terms:
     currency: str | None = None
 
     def __post_init__(self) -> None:
-        if self.decision not in DECISIONS:
-            raise FieldError("decision", f"{{decision}} {quote(self.decision)}: must be one of {', '.join(DECISIONS)}")
+        check_decision(self.decision)
         if self.decision == "license":
-            if self.price is None or not (self.price >= 0):
-                raise FieldError("price", "{decision} license needs {price}, a number >= 0")
-            if not self.currency or len(self.currency) != 3 or not self.currency.isalpha():
-                raise FieldError("currency", f"{{currency}} {quote(self.currency)}: give a three-letter ISO 4217 code "
-                                 "such as EUR or USD")
-            object.__setattr__(self, "currency", self.currency.upper())
+            object.__setattr__(self, "currency", check_price(self.price, self.currency))
         elif self.price is not None:
             raise FieldError("price", f"{{price}} is only meaningful with {{decision}} license, not {self.decision}")
 
@@ -43,6 +38,28 @@ class Terms:
         if self.decision == "license":
             return f"license {self.price:g} {self.currency}"
         return self.decision
+
+
+def check_decision(decision: str) -> None:
+    """FieldError unless ``decision`` is one of :data:`DECISIONS`."""
+    if decision not in DECISIONS:
+        raise FieldError("decision", f"{{decision}} {quote(decision)}: must be one of {', '.join(DECISIONS)}")
+
+
+def check_price(price, currency) -> str:
+    """The currency code (upper case) of a licence at ``price`` (a finite number >= 0) in ``currency``.
+
+    Raises
+    ------
+    FieldError
+        The price is missing, not a number, infinite or negative, or the currency is not a three-letter code.
+    """
+    if price is None or isinstance(price, bool) or not isinstance(price, (int, float)) or not math.isfinite(price) \
+            or price < 0:
+        raise FieldError("price", "{decision} license needs {price}, a number >= 0")
+    if not currency or len(currency) != 3 or not currency.isalpha():
+        raise FieldError("currency", f"{{currency}} {quote(currency)}: give a three-letter ISO 4217 code such as EUR or USD")
+    return currency.upper()
 
 
 @dataclass(frozen=True)

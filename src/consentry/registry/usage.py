@@ -8,14 +8,13 @@ came from.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
 from ..domain.terms import DECISIONS, UNITS, USE_LABELS, USES  # noqa: F401  (declared once there)
 from ..errors import FieldError, quote
-from .models import Terms, parse_date
+from .models import Terms, check_decision, check_price, parse_date
 
 _URL = re.compile(r"^(https?://[^\s<>\"]+|mailto:[^\s<>\"]+)$")
 
@@ -32,15 +31,9 @@ class UseTerms:
     licence_url: str | None = None
 
     def __post_init__(self) -> None:
-        if self.decision not in DECISIONS:
-            raise FieldError("decision", f"{{decision}} {quote(self.decision)}: must be one of {', '.join(DECISIONS)}")
+        check_decision(self.decision)
         if self.decision == "license":
-            if self.price is None or not isinstance(self.price, (int, float)) or not math.isfinite(self.price) or self.price < 0:
-                raise FieldError("price", "{decision} license needs {price}, a number >= 0")
-            if not self.currency or len(self.currency) != 3 or not self.currency.isalpha():
-                raise FieldError("currency", f"{{currency}} {quote(self.currency)}: give a three-letter ISO 4217 code "
-                                 "such as EUR or USD")
-            object.__setattr__(self, "currency", self.currency.upper())
+            object.__setattr__(self, "currency", check_price(self.price, self.currency))
             object.__setattr__(self, "unit", self.unit or "per-work")
             if self.unit not in UNITS:
                 raise FieldError("unit", f"{{unit}} {quote(self.unit)}: choose one of {', '.join(UNITS)}")
