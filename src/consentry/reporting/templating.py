@@ -10,16 +10,7 @@ import jinja2
 from markupsafe import Markup
 
 from .. import __version__
-from .format import (
-    format_fraction as _fraction,
-    format_hms as _clock,
-    format_money,
-    format_money_map,
-    format_number as _num,
-    format_seconds as _seconds,
-    format_size as _size,
-    text_or_dash as _text,
-)
+from . import format as fmt
 
 # Shared by every HTML report: readable on a phone, printable, contrast of at
 # least 4.5:1 for text. No web fonts, no url(), no @import.
@@ -130,12 +121,12 @@ def environment(*, filters: Mapping[str, Any], globals: Mapping[str, Any]) -> ji
 def template_environment() -> jinja2.Environment:
     """The environment of the scan reports and statements (:func:`environment` with their filters)."""
     return environment(filters=dict(
-        money=format_money,
-        money_map=format_money_map,
-        num=_num,
-        seconds=_seconds,
-        clock=_clock,
-        size=_size,
-        fraction=_fraction,
-        text=_text,
+        money=fmt.format_money,
+        money_map=fmt.format_money_map,
+        num=fmt.format_number,
+        seconds=fmt.format_seconds,
+        clock=fmt.format_hms,
+        size=fmt.format_size,
+        fraction=fmt.format_fraction,
+        text=fmt.text_or_dash,
     ), globals=dict(stylesheet=Markup(STYLESHEET), consentry_version=__version__))
