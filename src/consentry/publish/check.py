@@ -33,10 +33,12 @@ from ..formats.mapping import (
     tdm_licensed,
     tdm_reservation,
 )
+from ..formats.markup import parse_head
 from ..formats.robots import (ROBOTS_LIMIT_BYTES, RobotsFile, content_usage_rules, first_matching_rule,
                               match_crawler, parse_robots)
 from ..formats.rsl import licence_tokens, read_rsl
 from ..formats.tdmrep import CURRENCY_URN, TDM_PROFILE, parse_tdmrep_json, policy_path, tdm_policy, tdmrep_matcher
+from ..formats.terms_json import terms_json_signals
 from ..formats.text import format_decimal, same_amount
 from ..registry.usage import USES
 from .plan import SitePlan, WorkPlan, build_plan
@@ -403,7 +405,6 @@ class _PageReader(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.stack: list[str] = []
         self.errors: list[str] = []
-        self.meta: dict[str, list[str]] = {}
         self.html_lang: str | None = None
         self.rows: list[dict[str, str]] = []
         self.scripts = 0
@@ -415,8 +416,6 @@ class _PageReader(HTMLParser):
         a = {k: (v or "") for k, v in attrs}
         if tag == "html":
             self.html_lang = a.get("lang")
-        elif tag == "meta" and "name" in a:
-            self.meta.setdefault(a["name"].lower(), []).append(a.get("content", ""))
         elif tag == "script":
             self.scripts += 1
         elif tag == "h1":
@@ -483,14 +482,17 @@ def _check_html(site: Site, plan: SitePlan, problems: list[str]) -> None:
         if page is None:
             continue
         sent = headers.get(w.pattern, {})
+        metas: dict[str, list[str]] = {}
+        for key, content in parse_head(site.files[name].decode("utf-8", "replace")).meta:  # as verify reads it
+            metas.setdefault(key, []).append(content)
         for meta, header in (("tdm-reservation", "tdm-reservation"), ("tdm-policy", "tdm-policy")):
-            got = page.meta.get(meta, [])
+            got = metas.get(meta, [])
             want = sent.get(header)
             if (got[-1] if got else None) != want:
                 problems.append(f"{name}: <meta name=\"{meta}\"> is {got[-1] if got else None!r} but the header "
                                 f"{header} for {w.pattern} is {want!r}")
         want_res = str(tdm_reservation(w.uses))
-        if page.meta.get("tdm-reservation", [None])[-1] != want_res:
+        if metas.get("tdm-reservation", [None])[-1] != want_res:
             problems.append(f"{name}: tdm-reservation meta does not say {want_res} as the export's tdm terms mean")
         rows = {r["data-use"]: r for r in page.rows}
         _compare_rows(name, w, rows, problems)
@@ -569,6 +571,14 @@ def _check_json_pages(site: Site, plan: SitePlan, problems: list[str]) -> None:
                           ("jurisdiction", w.jurisdiction or None), ("in_force", w.in_force)):
             if page.get(key) != want:
                 problems.append(f"{name}: {key} is {page.get(key)!r}, the export means {want!r}")
+        read, unreadable = terms_json_signals(site.files[name], document_url=name, location=w.media_path,
+                                              work_id=w.work_id)  # as verify reads it
+        problems += [f"{name}: {p.message}" for p in unreadable]
+        decisions = {s.use: s.decision for s in read}
+        for u in USES:
+            if decisions.get(u) != w.uses[u]["decision"]:
+                problems.append(f"{name}: read as {decisions.get(u)!r} for {u} by consentry verify, "
+                                f"the export says {w.uses[u]['decision']!r}")
         sig = page.get("signals") or {}
         if sig.get("headers") != headers.get(w.pattern):
             problems.append(f"{name}: signals.headers differ from the headers sent for {w.pattern}")

@@ -22,10 +22,10 @@ from ..formats.robots import RobotsFile, content_usage_for, match_crawler, misre
 from ..formats.rsl import RslDocument, read_rsl
 from ..formats.tdmrep import (TdmPolicy, match_tdmrep, parse_tdm_policy, parse_tdmrep_json, reservation_value,
                               tdm_signals, work_paths)
+from ..formats.terms_json import terms_json_signals
 from ..signals import Signal, SignalProblem
 from .fetch import Document, FetchPolicy, charset_of, decode_text, fetch_document, read_file_document, site_key
 from .report import ResourceReport, VerifyReport, merge_verdicts
-from .terms import terms_json_signals
 
 __all__ = ["verify_target"]
 
