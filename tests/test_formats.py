@@ -8,6 +8,8 @@ format that the other does not share fails it.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import pytest
 
 from consentry.formats import crawlers as fc
@@ -26,6 +28,32 @@ _STRICT = ("allow", "license", "deny")
 #: Uses the formats tie together: a crawler or a token acts for both training and generative use, a TDM
 #: reservation covers training, RSL's ai-index covers generative use and search.
 _COUPLED = (("ai_training", "ai_generative"), ("tdm", "ai_training"), ("ai_generative", "search_indexing"))
+
+
+#: Per format, the uses whose terms must all be ``allow`` for the format to read as ``allow`` for a use (or a
+#: function of the terms saying so): a table written from the formats' specifications, independent of both
+#: publish's writer and verify's reader.
+_ALLOWED_IFF: dict[str, dict[str, tuple[str, ...] | Callable[[dict], bool]]] = {
+    # draft-ietf-aipref-vocab: train-ai covers all AI training (ours: training and generative), ai-use the
+    # generative use of an answer, search the search index.
+    "content-usage": {"ai_training": ("ai_training", "ai_generative"),
+                      "ai_generative": ("ai_training", "ai_generative"),
+                      "search_indexing": ("search_indexing",)},
+    # Spawning ai.txt: one group for AI training data sets.
+    "ai.txt": {"ai_training": ("ai_training", "ai_generative"), "ai_generative": ("ai_training", "ai_generative")},
+    # RSL: ai-train covers training and generative use, ai-input generative use, ai-index generative use and
+    # search, search search. A free licence permits generative use through ai-input; a token that is denied
+    # (a use it covers is denied) is prohibited in that licence, which prohibits every use it covers.
+    "rsl": {"ai_training": ("ai_training", "ai_generative"),
+            "ai_generative": lambda t: (t["ai_generative"] == "allow" and t["ai_training"] != "deny"
+                                        and t["search_indexing"] != "deny"),
+            "search_indexing": ("search_indexing",)},
+    # TDMRep: tdm-reservation 0 only where TDM is allowed; a reservation covers AI training too.
+    "tdmrep": {"tdm": ("tdm",), "ai_training": ("tdm", "ai_training", "ai_generative"),
+               "ai_generative": ("tdm", "ai_training", "ai_generative")},
+    # The terms JSON pages say each use as registered.
+    "terms-json": {u: (u,) for u in USES},
+}
 
 
 def _independent(terms: dict[str, str]) -> bool:
@@ -79,6 +107,12 @@ def test_verify_reads_every_published_use_for_every_crawler(published):
         for u in USES:
             # Where the formats tie uses together, the site never reads as more permissive than the terms.
             assert _STRICT.index(verdicts[u]) >= _STRICT.index(terms[u]), (path, u, verdicts[u])
+        for s in report.signals:
+            needs = _ALLOWED_IFF.get(s.format, {}).get(s.use)
+            if needs is not None:
+                # Format by format and use by use, the site reads as allowed exactly where the terms allow.
+                allowed = needs(terms) if callable(needs) else all(terms[u] == "allow" for u in needs)
+                assert (s.decision == "allow") is allowed, (path, terms, s)
         robots = [s for s in report.signals if s.format == "robots.txt" and "user_agents" in s.detail]
         usage = [s for s in report.signals if s.format == "content-usage"]
         for c in crawlers:
