@@ -469,3 +469,14 @@ def run_enroll(ctx: JobContext) -> dict:
 HANDLERS: dict[str, Callable[[JobContext], dict]] = {
     "register": run_register, "identify": run_identify, "scan": run_scan, "check": run_check, "enroll": run_enroll,
 }
+
+
+def get_job(registry, job_id: str) -> dict | None:
+    """The stored job of an id, or None."""
+    return registry.store.get_job(job_id)
+
+
+def jobs_of(registry, *, account_id: str | None = None, kind: str | None = None, statuses=None,
+            limit: int = 100) -> list[dict]:
+    """Jobs, newest first: of one account (None: every account), of one kind, in these statuses."""
+    return registry.store.list_jobs(account_id=account_id, kind=kind, statuses=statuses, limit=limit)

@@ -558,6 +558,30 @@ def summarize_signals(rows) -> dict:
     return out
 
 
+def scans_of(registry, principal=None) -> list[dict]:
+    """Stored scans, newest first: every scan (``principal`` None or an admin), or those the account started."""
+    scans = registry.store.list_scans()
+    if principal is not None and not principal.is_admin:
+        mine = registry.store.owned_ids("scan", account_id=principal.account_id)
+        scans = [s for s in scans if s["scan_id"] in mine]
+    return scans
+
+
+def get_scan(registry, scan_id: str) -> dict:
+    """The stored scan of an id or unambiguous prefix (``ScanNotFoundError`` otherwise)."""
+    return registry.store.get_scan(scan_id)
+
+
+def scan_owner(registry, scan_id: str) -> str | None:
+    """The account that started a scan (None: made on the command line)."""
+    return registry.store.owner_of("scan", scan_id)
+
+
+def findings_by_work(registry, scan_id: str) -> Iterator[tuple[str, int, float, float]]:
+    """A scan's findings as ``(work_id, item seq, query start s, query end s)``."""
+    return registry.store.scan_findings_by_work(scan_id)
+
+
 def scan_summary(registry, scan_id: str) -> dict:
     """The stored summary of a finished scan, or one computed now for an unfinished one."""
     scan = registry.store.get_scan(scan_id)

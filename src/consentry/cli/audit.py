@@ -208,8 +208,10 @@ def scan(
 @scans_app.command("list")
 def scans_list(as_json: bool = typer.Option(False, "--json", help="JSON lines, one per scan.")) -> None:
     """List stored scans, newest first."""
+    from ..scanning import scans_of
+
     with _open(create=False) as reg:
-        scans = reg.store.list_scans()
+        scans = scans_of(reg)
     if as_json:
         for s in scans:
             typer.echo(json.dumps({k: v for k, v in s.items() if k != "summary"} | {"totals": (s["summary"] or {}).get("totals")},
@@ -490,9 +492,11 @@ def terms_show(
     """The terms in force for every use of a work (and where each comes from), or a creator's defaults."""
     if (work_id is None) == (creator is None):
         raise InputError("give a WORK_ID or --creator NAME (not both)")
+    from ..usecases.works import creator_terms
+
     with _open(create=False) as reg:
         if creator is not None:
-            current = reg.store.creator_terms(creator)
+            current = creator_terms(reg, creator)
             if current is None:
                 raise InputError(f"--creator {creator!r}: no default terms set; see `consentry terms set --creator`")
             if as_json:
@@ -534,9 +538,11 @@ def terms_history(
     """Every terms version, oldest first (each as set, before defaults fill the uses it leaves open)."""
     if (work_id is None) == (creator is None):
         raise InputError("give a WORK_ID or --creator NAME (not both)")
+    from ..usecases.works import creator_terms_history
+
     with _open(create=False) as reg:
         if creator is not None:
-            history, key, label = reg.store.creator_terms_history(creator), {"creator": creator}, creator
+            history, key, label = creator_terms_history(reg, creator), {"creator": creator}, creator
         else:
             w = reg.work(work_id)
             history, key, label = reg.terms_history(w.work_id), {"work_id": w.work_id}, f"{w.title} ({w.work_id})"

@@ -136,8 +136,10 @@ def voices_enroll(
 @voices_app.command("list")
 def voices_list(as_json: bool = typer.Option(False, "--json", help="JSON lines, one per voice print.")) -> None:
     """List enrolled voice prints."""
+    from ..usecases.works import voices as voices_of
+
     with _open(create=False) as reg:
-        voices = reg.store.list_voices()
+        voices = voices_of(reg)
     if as_json:
         for v in voices:
             typer.echo(json.dumps(v.as_dict(), ensure_ascii=False))

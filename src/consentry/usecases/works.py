@@ -84,6 +84,45 @@ def work_terms(registry, work_id: str) -> WorkTerms:
                      dispute={k: dispute[k] for k in ("claims", "note", "parties")})
 
 
+def terms_history(registry, work_id: str) -> list[dict]:
+    """Every terms version of a work, oldest first: ``{version, recorded_at, uses, valid_from, ...}`` as set."""
+    return [{"version": v, "recorded_at": at, **tv.as_dict()} for v, tv, at in registry.terms_history(work_id)]
+
+
+def creator_terms(registry, creator: str) -> tuple[int, TermsVersion] | None:
+    """A creator's default terms now (version, terms), or None when none were set."""
+    return registry.store.creator_terms(creator)
+
+
+def creator_terms_history(registry, creator: str) -> list:
+    """Every version of a creator's default terms, oldest first: (version, terms, recorded_at)."""
+    return registry.store.creator_terms_history(creator)
+
+
+def works_of(registry, principal, *, include_removed: bool = False) -> list[Work]:
+    """The works an account sees: a creator account the works it controls (registered through it, or all of its
+    name once an admin bound it); everyone else every work. ``principal`` None: every work."""
+    works = registry.works(include_removed=include_removed)
+    if principal is None or principal.role != "creator":
+        return works
+    from ..accounts.service import controlled_work_ids
+
+    mine = controlled_work_ids(registry.store, principal, works)
+    return [w for w in works if w.work_id in mine]
+
+
+def voices(registry, *, creator: str | None = None) -> list:
+    """Enrolled voice prints, of one creator or all."""
+    return [v for v in registry.store.list_voices() if creator is None or v.creator == creator]
+
+
+def _nothing_to_change(changes, valid_from, valid_until, jurisdiction) -> None:
+    if not changes and valid_from is None and valid_until is None and jurisdiction is None:
+        from ..errors import InputError
+
+        raise InputError("nothing to change: give uses, valid_from, valid_until or jurisdiction")
+
+
 def remove_work(registry, work_id: str, *, by: ActedBy) -> Work:
     """Remove a work (it is no longer matched; its record stays, marked removed); audit ``works.remove``."""
     w = registry.work(work_id)
@@ -111,6 +150,7 @@ def set_work_terms(registry, work_id: str, changes: Mapping[str, UseTerms], *, b
     ``requested``: the change as the adapter received it, for the audit
     record (default: :func:`requested_changes`). Returns the terms now in force.
     """
+    _nothing_to_change(changes, valid_from, valid_until, jurisdiction)
     w = registry.set_work_terms(registry.work(work_id).work_id, dict(changes), valid_from=valid_from,
                                 valid_until=valid_until, jurisdiction=jurisdiction)
     shown = work_terms(registry, w.work_id)
@@ -125,6 +165,7 @@ def set_creator_terms(registry, creator: str, changes: Mapping[str, UseTerms], *
                       valid_from: str | None = None, valid_until: str | None = None, jurisdiction: str | None = None,
                       requested: dict | None = None) -> tuple[int, TermsVersion]:
     """Append a version of a creator's default terms; audit ``creator_terms.set``. Returns (version, terms)."""
+    _nothing_to_change(changes, valid_from, valid_until, jurisdiction)
     version, tv = registry.set_creator_terms(creator, dict(changes), valid_from=valid_from, valid_until=valid_until,
                                              jurisdiction=jurisdiction)
     record_change(registry, by, "creator_terms.set", target_kind="creator", target_id=creator, details={

@@ -27,7 +27,9 @@ from ..api.routes import audit as api_audit
 from ..api.routes import auth as api_auth
 from ..api.routes import claims as api_claims
 from ..api.routes import works as api_works
-from ..api.routes._common import job_out, record
+from ..api.routes._common import (
+    acted_by, allow_creator_terms, job_out, load_job, load_work, record, terms_in, work_out,
+)
 from ..domain.terms import DECISIONS, UNITS, USE_LABELS, USES
 from ..errors import InputError
 from .render import STATIC, WebRoute, render, safe_next, see_other
@@ -84,7 +86,9 @@ def home(request: Request, principal: Optional[Principal] = page("public:read"),
     """The overview of the signed-in account (or what Consentry is, with sign-in and sign-up)."""
     if principal is None:
         return render(request, "landing.html.j2", title="Consentry", signup=get_ctx(request).settings.signup)
-    jobs = [job_out(j) for j in reg.store.list_jobs(account_id=principal.account_id, limit=10)]
+    from ..jobs import jobs_of
+
+    jobs = [job_out(j) for j in jobs_of(reg, account_id=principal.account_id, limit=10)]
     ctx = {"jobs": jobs}
     actor = api_claims.claim_actor(principal)
     from ..claims import service as claims
@@ -92,7 +96,9 @@ def home(request: Request, principal: Optional[Principal] = page("public:read"),
     ctx["active_claims"] = api_claims.visible_claims(
         reg, claims.list_claims(reg, actor=None if principal.is_admin else actor, states=["active"]), principal)
     if principal.role == "creator":
-        ctx["works"] = api_works.creator_works(reg, principal)
+        from ..usecases.works import works_of
+
+        ctx["works"] = works_of(reg, principal)
     if principal.is_admin:
         ctx["accounts"] = reg.store.list_accounts()
     return render(request, "home.html.j2", title="Overview", **ctx)
@@ -203,16 +209,16 @@ def signout(request: Request, principal: Principal = page("session:delete"), reg
 @router.get("/jobs/{job_id}", **act("jobs:read"))
 def job_page(job_id: str, request: Request, principal: Principal = page("jobs:read"), reg=Depends(registry_dep)):
     """A background job's progress (refreshed) and, once finished, what it made."""
-    from ..api.routes.audit import _load_job
-
-    job = job_out(_load_job(reg, job_id, principal, "jobs:read"))
+    job = job_out(load_job(reg, job_id, principal, "jobs:read"))
     return render(request, "job.html.j2", title=f"Job {job['job_id']}", job=job)
 
 
 # ---------------------------------------------------------------- works and terms (creators)
 @router.get("/works", **act("works:list"))
 def works_page(request: Request, principal: Principal = page("works:list"), reg=Depends(registry_dep)):
-    works = api_works.list_works(principal, reg, include_removed=False)
+    from ..usecases.works import works_of
+
+    works = [work_out(w) for w in works_of(reg, principal)]
     return render(request, "works.html.j2", title="Works", works=works, decisions=DECISIONS,
                   max_files=get_ctx(request).settings.max_files_per_request)
 
@@ -252,11 +258,12 @@ def _terms_form(form: dict[str, str]) -> TermsIn:
 
 def _work_context(reg, principal: Principal, work_id: str) -> dict:
     from ..claims import service as claims
+    from ..usecases.works import terms_history, work_terms
 
-    detail = api_works.show_work(work_id, principal, reg)
-    wid = detail["work"]["work_id"]
-    history = api_works.work_terms_history(wid, principal, reg)["versions"]
-    return {"work": detail["work"], "terms": detail["terms"], "history": history, "uses": USES, "labels": USE_LABELS,
+    w = load_work(reg, work_id, principal, "works:read")
+    wid = w.work_id
+    return {"work": work_out(w), "terms": work_terms(reg, wid).as_dict(), "history": terms_history(reg, wid),
+            "uses": USES, "labels": USE_LABELS,
             "decisions": DECISIONS, "units": UNITS, "dispute": claims.work_dispute(reg, wid),
             "claims": api_claims.visible_claims(reg, claims.list_claims(
                 reg, work_id=wid, actor=None if principal.is_admin else api_claims.claim_actor(principal)), principal)}
@@ -275,9 +282,14 @@ async def work_terms(work_id: str, request: Request, principal: Principal = page
     def run():
         with get_ctx(request).pool.registry() as reg:
             try:
+                from ..usecases.works import set_work_terms
+
                 body = _terms_form(form)
-                out = api_works.set_work_terms(work_id, body, request, principal, reg)
-                return see_other(f"/app/works/{out['work_id']}?saved=1")
+                w = load_work(reg, work_id, principal, "terms:write")
+                set_work_terms(reg, w.work_id, terms_in(body), by=acted_by(request, principal),
+                               valid_from=body.valid_from, valid_until=body.valid_until,
+                               jurisdiction=body.jurisdiction, requested=body.model_dump(exclude_none=True))
+                return see_other(f"/app/works/{w.work_id}?saved=1")
             except InputError as exc:
                 if type(exc).__name__ in ("WorkNotFoundError",):
                     raise
@@ -300,7 +312,9 @@ def default_terms_page(request: Request, principal: Principal = page("creator_te
                        creator: Optional[str] = Query(None, max_length=200)):
     """A creator's default terms (for every use their works leave open), and the form to change them."""
     name = _creator_of_page(principal, creator)
-    current = reg.store.creator_terms(name)
+    from ..usecases.works import creator_terms
+
+    current = creator_terms(reg, name)
     terms = {"version": current[0], **current[1].as_dict()} if current else None
     return render(request, "default_terms.html.j2", title="Default terms", creator=name, current=terms, uses=USES,
                   labels=USE_LABELS, decisions=DECISIONS, units=UNITS, error=None)
@@ -313,8 +327,13 @@ async def default_terms(request: Request, principal: Principal = page("terms:wri
     def run():
         with get_ctx(request).pool.registry() as reg:
             name = _creator_of_page(principal, form.get("creator"))
+            from ..usecases.works import set_creator_terms
+
             body = _terms_form(form)
-            api_works.set_creator_terms(name, body, request, principal, reg)
+            allow_creator_terms(reg, principal, name)
+            set_creator_terms(reg, name, terms_in(body), by=acted_by(request, principal), valid_from=body.valid_from,
+                              valid_until=body.valid_until, jurisdiction=body.jurisdiction,
+                              requested=body.model_dump(exclude_none=True))
             return see_other("/app/terms?saved=1" + ("" if principal.role == "creator" else f"&creator={name}"))
 
     return await run_in_threadpool(run)
@@ -323,7 +342,9 @@ async def default_terms(request: Request, principal: Principal = page("terms:wri
 # ---------------------------------------------------------------- voices, findings, statements, publish
 @router.get("/voices", **act("voices:read"))
 def voices_page(request: Request, principal: Principal = page("voices:read"), reg=Depends(registry_dep)):
-    voices = api_works.list_voices(principal, reg, creator=None)
+    from ..usecases.works import voices as voices_of
+
+    voices = [v.as_dict() for v in voices_of(reg, creator=principal.creator if principal.role == "creator" else None)]
     return render(request, "voices.html.j2", title="Voice", voices=voices)
 
 
@@ -344,6 +365,8 @@ def creator_findings(reg, creator: str | None, *, limit: int = 500, principal: P
     ``work_ids`` narrows ``creator``'s works to those (the ones its account controls).
     """
     from ..accounts import decide
+    from ..jobs import jobs_of
+    from ..scanning import findings_by_work, scan_owner, scans_of
 
     def readable(action: str, owner: str | None) -> bool:
         return principal is None or decide(action, principal, owner_account=owner, check_owner=True).allowed
@@ -351,11 +374,11 @@ def creator_findings(reg, creator: str | None, *, limit: int = 500, principal: P
     mine = {w.work_id: w for w in reg.works(include_removed=True)
             if (creator is None or w.creator == creator) and (work_ids is None or w.work_id in work_ids)}
     scans = []
-    for s in reg.store.list_scans():
-        if not readable("scans:read", reg.store.owner_of("scan", s["scan_id"])):
+    for s in scans_of(reg):
+        if not readable("scans:read", scan_owner(reg, s["scan_id"])):
             continue
         per_work: dict[str, set] = {}
-        for work_id, seq, _start, _end in reg.store.scan_findings_by_work(s["scan_id"]):
+        for work_id, seq, _start, _end in findings_by_work(reg, s["scan_id"]):
             if work_id in mine:
                 per_work.setdefault(work_id, set()).add(seq)
         for work_id, seqs in per_work.items():
@@ -365,7 +388,7 @@ def creator_findings(reg, creator: str | None, *, limit: int = 500, principal: P
         if len(scans) >= limit:
             break
     checks = []
-    for job in reg.store.list_jobs(kind="check", statuses=("succeeded",), limit=limit):
+    for job in jobs_of(reg, kind="check", statuses=("succeeded",), limit=limit):
         if not readable("checks:read", job["account_id"]):
             continue
         result = job.get("result") or {}
@@ -411,7 +434,9 @@ def publish_page(request: Request, principal: Principal = page("publish:download
 # ---------------------------------------------------------------- scans and checks (licensees)
 @router.get("/scans", **act("scans:read"))
 def scans_page(request: Request, principal: Principal = page("scans:read"), reg=Depends(registry_dep)):
-    scans = api_audit.list_scans(principal, reg)
+    from ..scanning import scans_of
+
+    scans = scans_of(reg, principal)
     return render(request, "scans.html.j2", title="Dataset scans", scans=scans,
                   allow_fetch=get_ctx(request).settings.allow_url_fetch)
 
@@ -479,7 +504,9 @@ async def dispute_finding(scan_id: str, request: Request, principal: Principal =
 
 @router.get("/checks", **act("checks:read"))
 def checks_page(request: Request, principal: Principal = page("checks:read"), reg=Depends(registry_dep)):
-    jobs = reg.store.list_jobs(account_id=None if principal.is_admin else principal.account_id, kind="check", limit=100)
+    from ..jobs import jobs_of
+
+    jobs = jobs_of(reg, account_id=None if principal.is_admin else principal.account_id, kind="check", limit=100)
     return render(request, "checks.html.j2", title="Check an AI output", checks=[job_out(j) for j in jobs])
 
 

@@ -57,6 +57,65 @@ def acted_by(request: Request, principal: Principal | None):
     return ActedBy(principal=principal, ip=client_ip(request))
 
 
+def owner_of_work(reg, principal: Principal | None, w) -> str | None:
+    """The creator name a work is owned under, as the policy sees it: for a creator account, its own name only if
+    the account controls the work (:func:`consentry.accounts.service.controls_work`), else nobody's."""
+    from ...accounts.service import controls_work
+
+    if principal is not None and principal.role == "creator" and not controls_work(reg.store, principal, w):
+        return None
+    return w.creator
+
+
+def load_work(reg, work_id: str, principal: Principal | None, action: str):
+    """The work of an id (or unambiguous prefix) from the request, if ``principal`` may do ``action`` on it;
+    someone else's is a 404, as an unknown id (API and web alike)."""
+    from ..deps import ensure_allowed, lookup
+
+    with lookup("work", work_id):
+        w = reg.work(work_id)
+    ensure_allowed(action, principal, owner_creator=owner_of_work(reg, principal, w), resource=("work", work_id))
+    return w
+
+
+def load_job(reg, job_id: str, principal: Principal, action: str, kind: str | None = None) -> dict:
+    """The job of an id from the request (of ``kind``, if given), if ``principal`` may do ``action`` on it;
+    someone else's is a 404, as an unknown id."""
+    from ...accounts.model import no_such
+    from ...jobs import get_job
+    from ..app import NotFound
+    from ..deps import ensure_allowed
+
+    job = get_job(reg, job_id)
+    if job is None or (kind is not None and job["kind"] != kind):
+        raise NotFound(no_such(kind or "job", job_id))
+    ensure_allowed(action, principal, owner_account=job["account_id"], resource=(kind or "job", job_id))
+    return job
+
+
+def allow_creator_terms(reg, principal: Principal, creator: str) -> None:
+    """Refuse unless ``principal`` may set ``creator``'s default terms: a creator account its own only, and only
+    while it controls every work under the name (the defaults apply to all of them)."""
+    from ...accounts import PermissionDenied
+    from ...accounts.service import controlled_work_ids
+    from ..deps import ensure_allowed
+
+    ensure_allowed("terms:write", principal, owner_creator=creator)
+    if principal.role != "creator":
+        return
+    named = [w for w in reg.works(include_removed=True) if w.creator == principal.creator]
+    if len(controlled_work_ids(reg.store, principal, named)) < len(named):
+        raise PermissionDenied(f"works under {principal.creator!r} were registered by someone else; the creator's "
+                               "default terms would change them too: ask an administrator to bind your account to the name")
+
+
+def terms_in(body) -> dict:
+    """The per-use changes of a ``TermsIn`` body, as ``UseTerms``."""
+    from ...registry.usage import UseTerms
+
+    return {use: UseTerms(**t.model_dump()) for use, t in body.uses.items()}
+
+
 def accept_uploads(request: Request, store, form: ReceivedForm, files, *, purpose: str, account_id: str,
                    validate=None) -> list[dict]:
     """Check and store the given received files (all or none); returns their upload rows."""

@@ -16,13 +16,12 @@ from starlette.concurrency import run_in_threadpool
 
 from ...accounts import Principal
 from ...errors import DecodeError, InputError
-from ...accounts.model import no_such
 from ..deps import act, authorize, client_ip, ensure_allowed, get_ctx, lookup, read_upload_form, registry_dep
 from ..models import (
     ErrorOut, IdentifyOut, JobOut, LedgerEntriesOut, LedgerUseIn, ScanOut, ScanUrlsIn, StatementsOut,
 )
 from ...jobs import match_public
-from ._common import job_out, record, submit_upload_job
+from ._common import job_out, load_job, record, submit_upload_job
 
 router = APIRouter(responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut},
                               404: {"model": ErrorOut}, 413: {"model": ErrorOut}, 415: {"model": ErrorOut},
@@ -212,21 +211,21 @@ def _public_summary(summary: dict) -> dict:
 
 def _load_scan(reg, scan_id: str, principal: Principal) -> dict:
     """The scan of an id (or unambiguous prefix) from the request; someone else's is a 404, as an unknown id."""
+    from ...scanning import get_scan, scan_owner
+
     with lookup("scan", scan_id):
-        scan = reg.store.get_scan(scan_id)
-    ensure_allowed("scans:read", principal, owner_account=reg.store.owner_of("scan", scan["scan_id"]),
-                   resource=("scan", scan_id))
+        scan = get_scan(reg, scan_id)
+    ensure_allowed("scans:read", principal, owner_account=scan_owner(reg, scan["scan_id"]), resource=("scan", scan_id))
     return scan
 
 
 @router.get("/scans", response_model=list[ScanOut], tags=["scans"], **act("scans:read"))
 def list_scans(principal: Principal = Depends(authorize("scans:read")), reg=Depends(registry_dep)) -> list[dict]:
     """The account's scans, newest first (admins: every scan)."""
-    scans = reg.store.list_scans()
-    if not principal.is_admin:
-        mine = reg.store.owned_ids("scan", account_id=principal.account_id)
-        scans = [s for s in scans if s["scan_id"] in mine]
-    return [{k: s.get(k) for k in ("scan_id", "status", "created_at", "finished_at", "source_name")} for s in scans]
+    from ...scanning import scans_of
+
+    return [{k: s.get(k) for k in ("scan_id", "status", "created_at", "finished_at", "source_name")}
+            for s in scans_of(reg, principal)]
 
 
 @router.get("/scans/{scan_id}", response_model=ScanOut, tags=["scans"], **act("scans:read"))
@@ -367,20 +366,10 @@ async def upload_check(request: Request, principal: Principal = Depends(authoriz
         form.discard()
 
 
-def _load_job(reg, job_id: str, principal: Principal, action: str, kind: str | None = None) -> dict:
-    from ..app import NotFound
-
-    job = reg.store.get_job(job_id)
-    if job is None or (kind is not None and job["kind"] != kind):
-        raise NotFound(no_such(kind or "job", job_id))
-    ensure_allowed(action, principal, owner_account=job["account_id"], resource=(kind or "job", job_id))
-    return job
-
-
 @router.get("/checks/{job_id}", response_model=JobOut, tags=["checks"], **act("checks:read"))
 def show_check(job_id: str, principal: Principal = Depends(authorize("checks:read")), reg=Depends(registry_dep)) -> dict:
     """A check's status and result (recording, melody and voice findings)."""
-    return job_out(_load_job(reg, job_id, principal, "checks:read", "check"))
+    return job_out(load_job(reg, job_id, principal, "checks:read", "check"))
 
 
 @router.get("/checks/{job_id}/evidence", tags=["checks"], response_class=FileResponse,
@@ -390,7 +379,7 @@ def check_evidence(job_id: str, request: Request, principal: Principal = Depends
     """The signed evidence bundle (zip) of a check that found something."""
     from ..app import NotFound
 
-    job = _load_job(reg, job_id, principal, "checks:read", "check")
+    job = load_job(reg, job_id, principal, "checks:read", "check")
     name = (job.get("result") or {}).get("evidence")
     if job["status"] != "succeeded" or not name or "/" in name or name.startswith("."):
         raise NotFound(f"check {job_id}: no evidence bundle (the check is {job['status']} or found nothing)")
@@ -491,13 +480,15 @@ def list_jobs(principal: Principal = Depends(authorize("jobs:read")), reg=Depend
               status: Optional[Literal["queued", "running", "succeeded", "failed"]] = Query(None),
               limit: int = Query(50, ge=1, le=500)) -> list[dict]:
     """The account's jobs, newest first (admins: everyone's)."""
-    jobs = reg.store.list_jobs(account_id=None if principal.is_admin else principal.account_id,
-                               statuses=(status,) if status else None, limit=limit)
+    from ...jobs import jobs_of
+
+    jobs = jobs_of(reg, account_id=None if principal.is_admin else principal.account_id,
+                   statuses=(status,) if status else None, limit=limit)
     return [job_out(j) for j in jobs]
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, tags=["jobs"], **act("jobs:read"))
 def show_job(job_id: str, principal: Principal = Depends(authorize("jobs:read")), reg=Depends(registry_dep)) -> dict:
     """A job's status, progress (done of total) and result, with links to what it made."""
-    return job_out(_load_job(reg, job_id, principal, "jobs:read"))
+    return job_out(load_job(reg, job_id, principal, "jobs:read"))
 

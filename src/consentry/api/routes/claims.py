@@ -125,9 +125,11 @@ def claim_for(action: str):
 def scan_for_dispute(scan_id: str, principal: Principal = Depends(authorize("claims:dispute")),
                      reg=Depends(registry_dep)) -> dict:
     """A dependency: the scan of the path, once the caller may dispute its findings (the scan is theirs)."""
+    from ...scanning import get_scan, scan_owner
+
     with lookup("scan", scan_id):
-        scan = reg.store.get_scan(scan_id)
-    ensure_allowed("claims:dispute", principal, owner_account=reg.store.owner_of("scan", scan["scan_id"]),
+        scan = get_scan(reg, scan_id)
+    ensure_allowed("claims:dispute", principal, owner_account=scan_owner(reg, scan["scan_id"]),
                    resource=("scan", scan_id))
     return scan
 

@@ -11,9 +11,9 @@ from ...accounts import Principal
 from ...errors import InputError
 from ...registry.models import Terms, parse_date
 from ...registry.usage import UseTerms
-from ..deps import act, authorize, ensure_allowed, get_ctx, lookup, read_upload_form, registry_dep
+from ..deps import act, authorize, ensure_allowed, get_ctx, read_upload_form, registry_dep
 from ..models import ErrorOut, JobOut, TermsHistoryOut, TermsIn, TermsOut, VoiceOut, WorkDetailOut, WorkOut
-from ._common import acted_by, submit_upload_job, work_out
+from ._common import acted_by, allow_creator_terms, load_work, submit_upload_job, terms_in, work_out
 
 router = APIRouter(tags=["works"], responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut},
                                                 404: {"model": ErrorOut}, 429: {"model": ErrorOut}})
@@ -57,37 +57,10 @@ def _creator_for(principal: Principal, requested: str | None, action: str) -> st
 
 def _refuse_unbound_holder(reg, creator: str) -> None:
     """An admin's upload under a creator name that a signed-up account holds, unbound: refused, or the works would
-    take that account's default terms (it cannot change the works themselves, :func:`_owner_for`)."""
+    take that account's default terms (it cannot change the works themselves, :func:`._common.owner_of_work`)."""
     from ...accounts.service import refuse_unbound_holder
 
     refuse_unbound_holder(reg.store, creator)
-
-
-def _owner_for(reg, principal: Principal | None, w) -> str | None:
-    """The creator name a work is owned under, as the policy sees it: for a creator account, its own name only if
-    the account controls the work (:func:`consentry.accounts.service.controls_work`), else nobody's."""
-    from ...accounts.service import controls_work
-
-    if principal is not None and principal.role == "creator" and not controls_work(reg.store, principal, w):
-        return None
-    return w.creator
-
-
-def _load_work(reg, work_id: str, principal: Principal | None, action: str):
-    """The work of an id (or unambiguous prefix) from the request; someone else's is a 404, as an unknown id."""
-    with lookup("work", work_id):
-        w = reg.work(work_id)
-    ensure_allowed(action, principal, owner_creator=_owner_for(reg, principal, w), resource=("work", work_id))
-    return w
-
-
-def creator_works(reg, principal: Principal, *, include_removed: bool = False) -> list:
-    """The works a creator account controls (registered through it, or all of its name once an admin bound it)."""
-    from ...accounts.service import controlled_work_ids
-
-    works = reg.works(include_removed=include_removed)
-    mine = controlled_work_ids(reg.store, principal, works)
-    return [w for w in works if w.work_id in mine]
 
 
 # -- works --------------------------------------------------------------------------------
@@ -95,11 +68,9 @@ def creator_works(reg, principal: Principal, *, include_removed: bool = False) -
 def list_works(principal: Principal = Depends(authorize("works:list")), reg=Depends(registry_dep),
                include_removed: bool = Query(False)) -> list[dict]:
     """Works: a creator account's own; every work for licensees and admins."""
-    if principal.role == "creator":
-        works = creator_works(reg, principal, include_removed=include_removed)
-    else:
-        works = reg.works(include_removed=include_removed)
-    return [work_out(w) for w in works]
+    from ...usecases.works import works_of
+
+    return [work_out(w) for w in works_of(reg, principal, include_removed=include_removed)]
 
 
 @router.post("/works", status_code=202, response_model=JobOut, **act("works:create", openapi_extra=UPLOAD_BODY))
@@ -143,7 +114,7 @@ def _with_registry(request: Request, call):
 @router.get("/works/{work_id}", response_model=WorkDetailOut, **act("works:read"))
 def show_work(work_id: str, principal: Principal = Depends(authorize("works:read")), reg=Depends(registry_dep)) -> dict:
     """A work and the terms in force for every use."""
-    w = _load_work(reg, work_id, principal, "works:read")
+    w = load_work(reg, work_id, principal, "works:read")
     return {"work": work_out(w), "terms": _work_terms(reg, w)}
 
 
@@ -153,7 +124,7 @@ def remove_work(work_id: str, request: Request, principal: Principal = Depends(a
     """Remove a work: it is no longer matched (its record stays, marked removed)."""
     from ...usecases.works import remove_work as remove
 
-    w = _load_work(reg, work_id, principal, "works:delete")
+    w = load_work(reg, work_id, principal, "works:delete")
     return work_out(remove(reg, w.work_id, by=acted_by(request, principal)))
 
 
@@ -165,27 +136,20 @@ def _work_terms(reg, w) -> dict:
     return terms_of(reg, w.work_id).as_dict()
 
 
-def _changes(body: TermsIn) -> dict:
-    return {use: UseTerms(**t.model_dump()) for use, t in body.uses.items()}
-
-
 @router.get("/works/{work_id}/terms", response_model=TermsOut, **act("works:read"))
 def work_terms(work_id: str, principal: Principal = Depends(authorize("works:read")), reg=Depends(registry_dep)) -> dict:
     """The terms in force for every use of a work, and where each comes from."""
-    return _work_terms(reg, _load_work(reg, work_id, principal, "works:read"))
+    return _work_terms(reg, load_work(reg, work_id, principal, "works:read"))
 
 
 @router.put("/works/{work_id}/terms", response_model=TermsOut, **act("terms:write"))
 def set_work_terms(work_id: str, body: TermsIn, request: Request, principal: Principal = Depends(authorize("terms:write")),
                    reg=Depends(registry_dep)) -> dict:
     """Change some uses' terms (and validity, jurisdiction): a new version is appended, the old ones stay."""
-    w = _load_work(reg, work_id, principal, "terms:write")
-    changes = _changes(body)
-    if not changes and body.valid_from is None and body.valid_until is None and body.jurisdiction is None:
-        raise InputError("nothing to change: give uses, valid_from, valid_until or jurisdiction")
     from ...usecases.works import set_work_terms as set_terms
 
-    return set_terms(reg, w.work_id, changes, by=acted_by(request, principal), valid_from=body.valid_from,
+    w = load_work(reg, work_id, principal, "terms:write")
+    return set_terms(reg, w.work_id, terms_in(body), by=acted_by(request, principal), valid_from=body.valid_from,
                      valid_until=body.valid_until, jurisdiction=body.jurisdiction,
                      requested=body.model_dump(exclude_none=True)).as_dict()
 
@@ -193,16 +157,18 @@ def set_work_terms(work_id: str, body: TermsIn, request: Request, principal: Pri
 @router.get("/works/{work_id}/terms/history", response_model=TermsHistoryOut, **act("works:read"))
 def work_terms_history(work_id: str, principal: Principal = Depends(authorize("works:read")), reg=Depends(registry_dep)) -> dict:
     """Every terms version of a work, oldest first."""
-    w = _load_work(reg, work_id, principal, "works:read")
-    return {"versions": [{"version": v, "recorded_at": at, **tv.as_dict()} for v, tv, at in reg.terms_history(w.work_id)]}
+    from ...usecases.works import terms_history
+
+    return {"versions": terms_history(reg, load_work(reg, work_id, principal, "works:read").work_id)}
 
 
 @router.get("/creators/{creator}/terms", response_model=TermsOut, **act("creator_terms:read"))
 def creator_terms(creator: str, principal: Principal = Depends(authorize("creator_terms:read")), reg=Depends(registry_dep)) -> dict:
     """A creator's default terms (for the uses their works leave open)."""
+    from ...usecases.works import creator_terms as current_terms
     from ..app import NotFound
 
-    current = reg.store.creator_terms(creator)
+    current = current_terms(reg, creator)
     if current is None:
         raise NotFound(f"creator {creator!r}: no default terms set")
     return {"creator": creator, "version": current[0], **current[1].as_dict()}
@@ -213,28 +179,13 @@ def set_creator_terms(creator: str, body: TermsIn, request: Request, principal: 
                       reg=Depends(registry_dep)) -> dict:
     """Append a version of a creator's default terms (a creator account: its own only, and only while it controls
     every work under the name: the defaults apply to all of them)."""
-    ensure_allowed("terms:write", principal, owner_creator=creator)
-    if principal.role == "creator":
-        _refuse_uncontrolled_works(reg, principal)
-    changes = _changes(body)
-    if not changes and body.valid_from is None and body.valid_until is None and body.jurisdiction is None:
-        raise InputError("nothing to change: give uses, valid_from, valid_until or jurisdiction")
     from ...usecases.works import set_creator_terms as set_defaults
 
-    version, tv = set_defaults(reg, creator, changes, by=acted_by(request, principal), valid_from=body.valid_from,
+    allow_creator_terms(reg, principal, creator)
+    version, tv = set_defaults(reg, creator, terms_in(body), by=acted_by(request, principal), valid_from=body.valid_from,
                                valid_until=body.valid_until, jurisdiction=body.jurisdiction,
                                requested=body.model_dump(exclude_none=True))
     return {"creator": creator, "version": version, **tv.as_dict()}
-
-
-def _refuse_uncontrolled_works(reg, principal: Principal) -> None:
-    from ...accounts import PermissionDenied
-    from ...accounts.service import controlled_work_ids
-
-    named = [w for w in reg.works(include_removed=True) if w.creator == principal.creator]
-    if len(controlled_work_ids(reg.store, principal, named)) < len(named):
-        raise PermissionDenied(f"works under {principal.creator!r} were registered by someone else; the creator's "
-                               "default terms would change them too: ask an administrator to bind your account to the name")
 
 
 # -- voices ----------------------------------------------------------------------------------
@@ -244,7 +195,9 @@ def list_voices(principal: Principal = Depends(authorize("voices:read")), reg=De
     """Enrolled voice prints (a creator account: its own)."""
     if principal.role == "creator":
         creator = principal.creator
-    return [v.as_dict() for v in reg.store.list_voices() if creator is None or v.creator == creator]
+    from ...usecases.works import voices
+
+    return [v.as_dict() for v in voices(reg, creator=creator)]
 
 
 @router.post("/voices", status_code=202, response_model=JobOut, tags=["voices"], **act("voices:enroll", openapi_extra=VOICE_BODY))
