@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import notes, write_wav
 
 #: Libraries that cost tens to hundreds of milliseconds to import, and that no part of start-up needs.
 HEAVY = ("numpy", "scipy", "av", "soxr", "psycopg", "onnxruntime", "fastapi", "starlette", "uvicorn", "jinja2",
@@ -32,7 +33,7 @@ def test_importing_the_cli_loads_no_heavy_library():
     assert _loaded_after("import consentry.cli.main") == []
 
 
-@pytest.mark.parametrize("args", [["--help"], ["--version"]])
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["works", "--help"], ["scan", "--help"]])
 def test_help_and_version_load_no_heavy_library(args):
     code = ("import contextlib, io, sys\n"
             f"sys.argv = ['consentry', *{args!r}]\n"
@@ -53,3 +54,24 @@ def test_an_sqlite_registry_never_loads_the_postgresql_driver(tmp_path):
     code = (f"from consentry.services import Registry\n"
             f"Registry.open({str(tmp_path / 'r.db')!r}).close()\n")
     assert "psycopg" not in _loaded_after(code)
+
+
+def test_identify_loads_only_the_audio_stack(tmp_path):
+    """A one-shot identify needs NumPy, SciPy (the fingerprint) and PyAV (decoding), and nothing else heavy."""
+    from consentry.services import Registry
+
+    song = write_wav(tmp_path / "song.wav", notes(5, duration_s=12.0), sample_rate_hz=22050)
+    registry = tmp_path / "r.db"
+    with Registry.open(registry) as reg:
+        reg.register([str(song)], melody=False)
+    code = ("import contextlib, io, sys\n"
+            f"sys.argv = ['consentry', '--registry', {str(registry)!r}, 'identify', {str(song)!r}, '--json']\n"
+            "from consentry.cli.main import main\n"
+            "out = io.StringIO()\n"
+            "with contextlib.redirect_stdout(out):\n"
+            "    try:\n"
+            "        main()\n"
+            "    except SystemExit as exc:\n"
+            "        assert exc.code in (0, None), exc.code\n"
+            "assert '\"title\": \"song\"' in out.getvalue(), out.getvalue()\n")
+    assert _loaded_after(code) == ["numpy", "scipy", "av"]
