@@ -74,4 +74,5 @@ def test_identify_loads_only_the_audio_stack(tmp_path):
             "    except SystemExit as exc:\n"
             "        assert exc.code in (0, None), exc.code\n"
             "assert '\"title\": \"song\"' in out.getvalue(), out.getvalue()\n")
-    assert _loaded_after(code) == ["numpy", "scipy", "av"]
+    loaded = _loaded_after(code)
+    assert set(loaded) <= {"numpy", "scipy", "av"}, loaded
