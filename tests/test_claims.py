@@ -460,4 +460,10 @@ def test_cli_answer_expire_resolve_and_terms_after(world, tmp_path):
         assert reg.work(world["ana_tune"]).removed_at is not None
         up = next(w for w in world["cy"].registered if w.title == "tune-up")
         assert work_dispute(reg, up.work_id) is None
+        # Each change made on the command line is in the audit log (actor cli:<user>), as the API's are.
+        done = {(x["action"], x["target_id"]): x for x in reg.store.audit_records(limit=100)}
+        assert done[("claims.contest", cy_claim)]["actor"].startswith("cli:")
+        assert done[("claims.contest", cy_claim)]["details"] == {"state": "contested"}
+        assert done[("claims.deadline", bo_claim)]["details"] == {"state": "resolved_a"}
+        assert done[("claims.resolve_b", cy_claim)]["details"] == {"state": "resolved_b", "keep_losing_work": False}
         assert list_claims(reg, states=["active"], kind="ownership") == []

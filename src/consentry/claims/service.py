@@ -273,36 +273,55 @@ def act(registry, claim_id: str, action: str, *, actor: Actor, note: str | None 
     return registry.store.get_claim(updated.claim_id)
 
 
+def _audited(registry, by, action: str, claim: Claim, **details) -> Claim:
+    """Write the audit record of a change to ``claim`` made by ``by`` (a
+    :class:`consentry.usecases.works.ActedBy`; None: not recorded, e.g. a library call)."""
+    if by is not None:
+        from ..usecases.works import record_change
+
+        record_change(registry, by, action, target_kind="claim", target_id=claim.claim_id,
+                      details={"state": claim.state, **details})
+    return claim
+
+
 def answer_claim(registry, claim_id: str, *, actor: Actor, contest: bool, note: str | None = None,
-                 now: str | datetime | None = None, rules: ClaimRules | None = None) -> Claim:
+                 now: str | datetime | None = None, rules: ClaimRules | None = None, by=None) -> Claim:
     """The respondent answers: ``contest=True`` (an admin decides; decision due in ``rules.decision_days``)
-    or ``contest=False`` (concede: resolved for the claimant). Either party may concede at any time."""
-    return act(registry, claim_id, "contest" if contest else "concede", actor=actor, note=note, now=now, rules=rules)
+    or ``contest=False`` (concede: resolved for the claimant). Either party may concede at any time.
+
+    ``by``: who acts, for the audit log (``claims.contest`` / ``claims.concede``); the same for every
+    function below that changes a claim."""
+    claim = act(registry, claim_id, "contest" if contest else "concede", actor=actor, note=note, now=now, rules=rules)
+    return _audited(registry, by, "claims.contest" if contest else "claims.concede", claim)
 
 
 def withdraw_claim(registry, claim_id: str, *, actor: Actor, note: str | None = None,
-                   now: str | datetime | None = None) -> Claim:
+                   now: str | datetime | None = None, by=None) -> Claim:
     """The claimant (or an admin) withdraws the claim: no party wins, both works keep their own terms."""
-    return act(registry, claim_id, "withdraw", actor=actor, note=note, now=now)
+    return _audited(registry, by, "claims.withdraw", act(registry, claim_id, "withdraw", actor=actor, note=note, now=now))
 
 
 def resolve_claim(registry, claim_id: str, *, for_party: str, actor: Actor, note: str | None = None,
-                  now: str | datetime | None = None, retire_losing_work: bool = True) -> Claim:
+                  now: str | datetime | None = None, retire_losing_work: bool = True, by=None) -> Claim:
     """An admin decides the claim for party ``"a"`` (claimant) or ``"b"`` (respondent)."""
     if for_party not in ("a", "b"):
         raise FieldError("for_party", f"{{for_party}} {quote(for_party)}: give a (the claimant) or b (the respondent)")
     if actor.kind != "admin":
         raise NotAPartyError(f"claim {claim_id}: only an admin resolves a claim ({actor.describe()} is not one)")
-    return act(registry, claim_id, f"resolve_{for_party}", actor=actor, note=note, now=now,
-               retire_losing_work=retire_losing_work)
+    claim = act(registry, claim_id, f"resolve_{for_party}", actor=actor, note=note, now=now,
+                retire_losing_work=retire_losing_work)
+    return _audited(registry, by, f"claims.resolve_{for_party}", claim, keep_losing_work=not retire_losing_work)
 
 
-def add_note(registry, claim_id: str, *, actor: Actor, note: str, now: str | datetime | None = None) -> Claim:
-    """A party or an admin adds a note (the state does not change)."""
-    return act(registry, claim_id, "note", actor=actor, note=note, now=now)
+def add_note(registry, claim_id: str, *, actor: Actor, note: str, now: str | datetime | None = None, by=None) -> Claim:
+    """A party or an admin adds a note (the state does not change); an empty note is refused."""
+    if not (note or "").strip():
+        raise InputError("note: write something")
+    return _audited(registry, by, "claims.note", act(registry, claim_id, "note", actor=actor, note=note, now=now))
 
 
-def expire_overdue(registry, *, now: str | datetime | None = None, rules: ClaimRules | None = None) -> list[Claim]:
+def expire_overdue(registry, *, now: str | datetime | None = None, rules: ClaimRules | None = None,
+                   by=None) -> list[Claim]:
     """Apply the deadline rules at ``now``; returns the claims changed.
 
     An open claim past its answer date is resolved for the claimant
@@ -317,7 +336,8 @@ def expire_overdue(registry, *, now: str | datetime | None = None, rules: ClaimR
         if action is None:
             continue
         try:
-            changed.append(act(registry, claim.claim_id, action, actor=SYSTEM, now=at, rules=rules))
+            changed.append(_audited(registry, by, "claims.deadline",
+                                    act(registry, claim.claim_id, action, actor=SYSTEM, now=at, rules=rules)))
         except ClaimError:
             continue  # someone acted on it meanwhile
     return changed
@@ -339,7 +359,7 @@ def _registry_key_fingerprint(registry) -> str | None:
 
 def submit_evidence(registry, claim_id: str, bundle: str | os.PathLike, *, actor: Actor, evidence_dir: str | os.PathLike,
                     note: str | None = None, now: str | datetime | None = None,
-                    max_bytes: int = MAX_EVIDENCE_BYTES, name: str | None = None) -> Claim:
+                    max_bytes: int = MAX_EVIDENCE_BYTES, name: str | None = None, by=None) -> Claim:
     """A party (or an admin) submits an evidence bundle (``consentry check --evidence``) to a claim.
 
     The file is copied into ``evidence_dir/<claim_id>/`` under a name made
@@ -432,15 +452,16 @@ def submit_evidence(registry, claim_id: str, bundle: str | os.PathLike, *, actor
         "registry_key_fingerprint": ours,
     }
     try:
-        return act(registry, claim.claim_id, "evidence", actor=actor, note=note, now=when, evidence=record)
+        claim = act(registry, claim.claim_id, "evidence", actor=actor, note=note, now=when, evidence=record)
     except BaseException:
         final.unlink(missing_ok=True)
         raise
+    return _audited(registry, by, "claims.evidence", claim)
 
 
 # -- a licensee disputes a scan finding ---------------------------------------------------------
 def dispute_finding(registry, scan_id: str, item_id: str, *, actor: Actor, reason: str, work_id: str | None = None,
-                    now: str | datetime | None = None, rules: ClaimRules | None = None) -> list[Claim]:
+                    now: str | datetime | None = None, rules: ClaimRules | None = None, by=None) -> list[Claim]:
     """A licensee disputes a scan finding: one ``finding`` claim per work found in the item (or ``work_id`` only).
 
     Party A is the licensee (``actor``), party B the creator of the work
@@ -475,6 +496,12 @@ def dispute_finding(registry, scan_id: str, item_id: str, *, actor: Actor, reaso
             work_a=None, work_b=wid, basis={"match": "scan finding", "scan_id": scan["scan_id"], "item_id": item_id},
             at=at, rules=rules or DEFAULT_RULES, scan_id=scan["scan_id"], item_id=item_id, note=reason))
     registry.store.add_claims(claims)
+    for c in claims:
+        if by is not None:
+            from ..usecases.works import record_change
+
+            record_change(registry, by, "claims.dispute", target_kind="claim", target_id=c.claim_id,
+                          details={"scan_id": scan["scan_id"], "item_id": item_id, "work_id": c.work_b})
     return claims
 
 

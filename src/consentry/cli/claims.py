@@ -31,6 +31,13 @@ LICENSEE_HELP = "Act as this licensee (the party that disputed a scan finding)."
 ADMIN_HELP = "Act as the registry's admin."
 
 
+def _cli_acted_by():
+    """Who acts on the command line, for the audit log (``cli:<user>``; the claim's own history names the party)."""
+    from .main import _cli_acted_by as acted_by
+
+    return acted_by()
+
+
 def _actor(as_creator: Optional[str], licensee: Optional[str], admin: bool, *, required: bool = True,
            admin_name: str = "admin"):
     from ..claims.model import Actor
@@ -191,7 +198,7 @@ def claims_answer(
     actor = _actor(as_creator, licensee, False)
     with _open(create=False) as reg:
         claim = answer_claim(reg, claim_id, actor=actor, contest=contest, note=note, now=now,
-                             rules=_rules(None, decision_days))
+                             rules=_rules(None, decision_days), by=_cli_acted_by())
     _emit(claim, as_json, actor, f"claim {claim.claim_id} is now {claim.state}")
 
 
@@ -218,7 +225,7 @@ def claims_evidence(
     actor = _actor(as_creator, licensee, admin)
     with _open(create=False) as reg:
         claim = submit_evidence(reg, claim_id, bundle, actor=actor, evidence_dir=_evidence_dir(evidence_dir, reg), note=note,
-                                now=now)
+                                now=now, by=_cli_acted_by())
     ev = claim.events[-1].evidence or {}
     if not ev.get("verified"):
         err_console.print(f"[yellow]warning[/]: {bundle} does not verify; stored and marked failing: "
@@ -240,7 +247,7 @@ def claims_note(
 
     actor = _actor(as_creator, licensee, admin)
     with _open(create=False) as reg:
-        claim = add_note(reg, claim_id, actor=actor, note=text)
+        claim = add_note(reg, claim_id, actor=actor, note=text, by=_cli_acted_by())
     _emit(claim, as_json, actor)
 
 
@@ -259,7 +266,7 @@ def claims_withdraw(
 
     actor = _actor(as_creator, licensee, admin)
     with _open(create=False) as reg:
-        claim = withdraw_claim(reg, claim_id, actor=actor, note=note, now=now)
+        claim = withdraw_claim(reg, claim_id, actor=actor, note=note, now=now, by=_cli_acted_by())
     _emit(claim, as_json, actor, f"claim {claim.claim_id} withdrawn")
 
 
@@ -280,7 +287,7 @@ def claims_resolve(
     actor = Actor.admin(admin_name)
     with _open(create=False) as reg:
         claim = resolve_claim(reg, claim_id, for_party=for_party.strip().lower(), actor=actor, note=note, now=now,
-                              retire_losing_work=not keep_losing_work)
+                              retire_losing_work=not keep_losing_work, by=_cli_acted_by())
     _emit(claim, as_json, actor, f"claim {claim.claim_id} is now {claim.state}")
 
 
@@ -294,7 +301,7 @@ def claims_expire(
     from ..claims.service import expire_overdue
 
     with _open(create=False) as reg:
-        changed = expire_overdue(reg, now=now)
+        changed = expire_overdue(reg, now=now, by=_cli_acted_by())
     if as_json:
         for c in changed:
             typer.echo(json.dumps(c.as_dict(), ensure_ascii=False))
@@ -319,7 +326,8 @@ def claims_dispute_finding(
     from ..claims.service import dispute_finding
 
     with _open(create=False) as reg:
-        claims = dispute_finding(reg, scan_id, item_id, actor=Actor.licensee(licensee), reason=reason, work_id=work)
+        claims = dispute_finding(reg, scan_id, item_id, actor=Actor.licensee(licensee), reason=reason, work_id=work,
+                                 by=_cli_acted_by())
     if as_json:
         for c in claims:
             typer.echo(json.dumps(c.as_dict(), ensure_ascii=False))

@@ -30,6 +30,7 @@ from ..api.routes import works as api_works
 from ..api.routes._common import (
     acted_by, allow_creator_terms, job_out, load_job, load_work, record, terms_in, work_out,
 )
+from ..claims import service as claims
 from ..domain.terms import DECISIONS, UNITS, USE_LABELS, USES
 from ..errors import InputError
 from .render import STATIC, WebRoute, render, safe_next, see_other
@@ -91,8 +92,6 @@ def home(request: Request, principal: Optional[Principal] = page("public:read"),
     jobs = [job_out(j) for j in jobs_of(reg, account_id=principal.account_id, limit=10)]
     ctx = {"jobs": jobs}
     actor = api_claims.claim_actor(principal)
-    from ..claims import service as claims
-
     ctx["active_claims"] = api_claims.visible_claims(
         reg, claims.list_claims(reg, actor=None if principal.is_admin else actor, states=["active"]), principal)
     if principal.role == "creator":
@@ -257,7 +256,6 @@ def _terms_form(form: dict[str, str]) -> TermsIn:
 
 
 def _work_context(reg, principal: Principal, work_id: str) -> dict:
-    from ..claims import service as claims
     from ..usecases.works import terms_history, work_terms
 
     w = load_work(reg, work_id, principal, "works:read")
@@ -476,8 +474,6 @@ def scan_page(scan_id: str, request: Request, principal: Principal = page("scans
         items.append(item)
         if len(items) >= 500:
             break
-    from ..claims import service as claims
-
     disputes = [c for c in claims.list_claims(reg, kind="finding") if c.scan_id == scan["scan_id"]]
     disputed = {(c.item_id, c.work_b) for c in disputes if c.active}
     return render(request, "scan.html.j2", title=f"Scan {scan['scan_id']}", scan=scan, items=items, show=show,
@@ -496,10 +492,12 @@ async def dispute_finding(scan_id: str, request: Request, principal: Principal =
 
     def run():
         with get_ctx(request).pool.registry() as reg:
-            return api_claims.dispute_finding(scan_id, body, request, principal, reg, scan)
+            with api_claims.claim_errors():
+                return claims.dispute_finding(reg, scan["scan_id"], body.item_id, actor=api_claims.claim_actor(principal),
+                                              reason=body.reason, work_id=body.work_id, by=acted_by(request, principal))
 
     opened = await run_in_threadpool(run)
-    return see_other(f"/app/claims/{opened[0]['claim_id']}" if len(opened) == 1 else "/app/claims")
+    return see_other(f"/app/claims/{opened[0].claim_id}" if len(opened) == 1 else "/app/claims")
 
 
 @router.get("/checks", **act("checks:read"))
@@ -549,8 +547,8 @@ async def _claim_form_action(request: Request, principal: Principal, claim_id: s
         with get_ctx(request).pool.registry() as reg:
             return call(form, reg)
 
-    out = await run_in_threadpool(run)
-    return see_other(f"/app/claims/{out['claim_id']}")
+    claim = await run_in_threadpool(run)
+    return see_other(f"/app/claims/{claim.claim_id}")
 
 
 @router.post("/claims/{claim_id}/answer", **act("claims:act"))
@@ -561,7 +559,8 @@ async def claim_answer(claim_id: str, request: Request, principal: Principal = p
         if answer not in ("contest", "concede"):
             raise InputError("answer: choose contest or concede")
         body = api_claims.AnswerIn(contest=answer == "contest", note=_form_note(form))
-        return api_claims.answer_claim(claim_id, body, request, principal, reg)
+        return api_claims.change_claim(request, reg, principal, claim_id, lambda actor, by: claims.answer_claim(
+            reg, claim_id, actor=actor, contest=body.contest, note=body.note, by=by))
 
     return await _claim_form_action(request, principal, claim_id, call)
 
@@ -571,7 +570,8 @@ async def claim_withdraw(claim_id: str, request: Request, principal: Principal =
                         claim=Depends(api_claims.claim_for("claims:act"))):
     def call(form, reg):
         body = api_claims.NoteIn(note=_form_note(form))
-        return api_claims.withdraw_claim(claim_id, body, request, principal, reg)
+        return api_claims.change_claim(request, reg, principal, claim_id, lambda actor, by: claims.withdraw_claim(
+            reg, claim_id, actor=actor, note=body.note, by=by))
 
     return await _claim_form_action(request, principal, claim_id, call)
 
@@ -581,7 +581,8 @@ async def claim_note(claim_id: str, request: Request, principal: Principal = pag
                     claim=Depends(api_claims.claim_for("claims:act"))):
     def call(form, reg):
         body = api_claims.NoteIn(note=_form_note(form))
-        return api_claims.note_claim(claim_id, body, request, principal, reg)
+        return api_claims.change_claim(request, reg, principal, claim_id, lambda actor, by: claims.add_note(
+            reg, claim_id, actor=actor, note=body.note, by=by))
 
     return await _claim_form_action(request, principal, claim_id, call)
 
@@ -608,7 +609,9 @@ async def claim_resolve(claim_id: str, request: Request, principal: Principal = 
                                         keep_losing_work=form.get("keep_losing_work") in ("1", "on", "true"))
         except ValidationError as exc:
             raise one_line_validation(exc) from None
-        return api_claims.resolve_claim(claim_id, body, request, principal, reg)
+        return api_claims.change_claim(request, reg, principal, claim_id, lambda actor, by: claims.resolve_claim(
+            reg, claim_id, for_party=body.for_party, actor=actor, note=body.note,
+            retire_losing_work=not body.keep_losing_work, by=by), action="claims:resolve")
 
     return await _claim_form_action(request, principal, claim_id, call)
 

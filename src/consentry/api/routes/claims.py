@@ -19,7 +19,7 @@ from ...claims.model import Actor, ClaimError, ClaimNotFoundError, NotAPartyErro
 from ...errors import ConsentryError, InputError
 from ..deps import act, authorize, ensure_allowed, get_ctx, lookup, read_upload_form, registry_dep
 from ..models import ErrorOut, _In
-from ._common import record
+from ._common import acted_by
 
 router = APIRouter(tags=["claims"], responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut},
                                                  404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 429: {"model": ErrorOut}})
@@ -106,7 +106,7 @@ def claim_errors():
 def load_claim(reg, claim_id: str, principal: Principal, action: str):
     """The claim, once ``principal`` may do ``action`` on it (a party or an admin)."""
     with lookup("claim", claim_id):
-        claim = reg.store.get_claim(claim_id)
+        claim = claims.show_claim(reg, claim_id)
     ensure_allowed(action, principal, owner_parties=parties_for(reg, claim, principal), resource=("claim", claim_id))
     return claim
 
@@ -177,39 +177,40 @@ def show_claim(claim_id: str, principal: Principal = Depends(authorize("claims:r
     return claim_out(load_claim(reg, claim_id, principal, "claims:read"), principal)
 
 
-def _act(request: Request, reg, principal: Principal, claim_id: str, audit_action: str, call) -> dict:
-    load_claim(reg, claim_id, principal, "claims:act")
+def change_claim(request: Request, reg, principal: Principal, claim_id: str, call, *, action: str = "claims:act"):
+    """Apply ``call(actor, by)`` (a use case of consentry.claims.service, which writes the audit record) once
+    ``principal`` may do ``action`` on the claim; returns the claim after it (API and web alike)."""
+    load_claim(reg, claim_id, principal, action)
     with claim_errors():
-        claim = call(claim_actor(principal))
-    record(request, reg.store, principal, audit_action, target_kind="claim", target_id=claim.claim_id,
-           details={"state": claim.state})
-    return claim_out(claim, principal)
+        return call(claim_actor(principal), acted_by(request, principal))
+
+
+def _act(request: Request, reg, principal: Principal, claim_id: str, call) -> dict:
+    return claim_out(change_claim(request, reg, principal, claim_id, call), principal)
 
 
 @router.post("/claims/{claim_id}/answer", **act("claims:act"))
 def answer_claim(claim_id: str, body: AnswerIn, request: Request, principal: Principal = Depends(authorize("claims:act")),
                  reg=Depends(registry_dep), claim=Depends(claim_for("claims:act"))) -> dict:
     """The respondent contests (an admin decides) or concedes; either party may concede."""
-    return _act(request, reg, principal, claim_id, "claims.contest" if body.contest else "claims.concede",
-                lambda actor: claims.answer_claim(reg, claim_id, actor=actor, contest=body.contest, note=body.note))
+    return _act(request, reg, principal, claim_id, lambda actor, by: claims.answer_claim(
+        reg, claim_id, actor=actor, contest=body.contest, note=body.note, by=by))
 
 
 @router.post("/claims/{claim_id}/withdraw", **act("claims:act"))
 def withdraw_claim(claim_id: str, body: NoteIn, request: Request, principal: Principal = Depends(authorize("claims:act")),
                    reg=Depends(registry_dep), claim=Depends(claim_for("claims:act"))) -> dict:
     """The claimant withdraws the claim (admins: dismiss it); no party wins."""
-    return _act(request, reg, principal, claim_id, "claims.withdraw",
-                lambda actor: claims.withdraw_claim(reg, claim_id, actor=actor, note=body.note))
+    return _act(request, reg, principal, claim_id,
+                lambda actor, by: claims.withdraw_claim(reg, claim_id, actor=actor, note=body.note, by=by))
 
 
 @router.post("/claims/{claim_id}/notes", **act("claims:act"))
 def note_claim(claim_id: str, body: NoteIn, request: Request, principal: Principal = Depends(authorize("claims:act")),
                reg=Depends(registry_dep), claim=Depends(claim_for("claims:act"))) -> dict:
     """Add a note to the claim's record (a party or an admin)."""
-    if not (body.note or "").strip():
-        raise InputError("note: write something")
-    return _act(request, reg, principal, claim_id, "claims.note",
-                lambda actor: claims.add_note(reg, claim_id, actor=actor, note=body.note))
+    return _act(request, reg, principal, claim_id,
+                lambda actor, by: claims.add_note(reg, claim_id, actor=actor, note=body.note, by=by))
 
 
 EVIDENCE_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
@@ -237,9 +238,9 @@ def submit_evidence_form(request: Request, principal: Principal, claim_id: str, 
         raise InputError("bundle: send exactly one evidence bundle in the 'bundle' field")
     note = (form.get("note") or "").strip()[:2000] or None
     with ctx.pool.registry() as reg:
-        return _act(request, reg, principal, claim_id, "claims.evidence", lambda actor: claims.submit_evidence(
+        return _act(request, reg, principal, claim_id, lambda actor, by: claims.submit_evidence(
             reg, claim_id, files[0].path, actor=actor, evidence_dir=ctx.settings.data_dir / "evidence", note=note,
-            name=files[0].original_name))
+            name=files[0].original_name, by=by))
 
 
 @router.get("/claims/{claim_id}/evidence/{seq}", response_class=FileResponse,
@@ -266,9 +267,7 @@ def resolve_claim(claim_id: str, body: ResolveIn, request: Request, principal: P
     load_claim(reg, claim_id, principal, "claims:resolve")
     with claim_errors():
         claim = claims.resolve_claim(reg, claim_id, for_party=body.for_party, actor=claim_actor(principal), note=body.note,
-                                     retire_losing_work=not body.keep_losing_work)
-    record(request, reg.store, principal, f"claims.resolve_{body.for_party}", target_kind="claim",
-           target_id=claim.claim_id, details={"state": claim.state, "keep_losing_work": body.keep_losing_work})
+                                     retire_losing_work=not body.keep_losing_work, by=acted_by(request, principal))
     return claim_out(claim, principal)
 
 
@@ -278,8 +277,5 @@ def dispute_finding(scan_id: str, body: DisputeIn, request: Request, principal: 
     """Dispute a finding of one of your scans: a claim against the creator of each work found in the item."""
     with claim_errors():
         opened = claims.dispute_finding(reg, scan["scan_id"], body.item_id, actor=claim_actor(principal),
-                                        reason=body.reason, work_id=body.work_id)
-    for c in opened:
-        record(request, reg.store, principal, "claims.dispute", target_kind="claim", target_id=c.claim_id,
-               details={"scan_id": scan["scan_id"], "item_id": body.item_id, "work_id": c.work_b})
+                                        reason=body.reason, work_id=body.work_id, by=acted_by(request, principal))
     return [claim_out(c, principal) for c in opened]
