@@ -116,9 +116,10 @@ def accounts_create(
 def accounts_list(as_json: bool = typer.Option(False, "--json", help="JSON lines, one per account.")) -> None:
     """Every account (never the password hashes)."""
     from ..accounts import public_account
+    from ..usecases.accounts import list_accounts
 
     with _open(create=False) as reg:
-        rows = [public_account(a) for a in reg.store.list_accounts()]
+        rows = [public_account(a) for a in list_accounts(reg)]
     if as_json:
         for r in rows:
             typer.echo(json.dumps(r, ensure_ascii=False))
@@ -217,10 +218,11 @@ def tokens_list(account: Optional[str] = typer.Option(None, "--account", help="O
                 as_json: bool = typer.Option(False, "--json", help="JSON lines, one per token.")) -> None:
     """API tokens (never their secrets)."""
     from ..accounts import find_account, public_token
+    from ..usecases.accounts import list_tokens
 
     with _open(create=False) as reg:
         account_id = find_account(reg.store, account)["account_id"] if account else None
-        rows = [public_token(t) for t in reg.store.list_tokens(account_id=account_id)]
+        rows = [public_token(t) for t in list_tokens(reg, account_id=account_id)]
     if as_json:
         for r in rows:
             typer.echo(json.dumps(r))

@@ -99,7 +99,9 @@ def home(request: Request, principal: Optional[Principal] = page("public:read"),
 
         ctx["works"] = works_of(reg, principal)
     if principal.is_admin:
-        ctx["accounts"] = reg.store.list_accounts()
+        from ..usecases.accounts import list_accounts
+
+        ctx["accounts"] = list_accounts(reg)
     return render(request, "home.html.j2", title="Overview", **ctx)
 
 
@@ -169,6 +171,8 @@ async def signup(request: Request, principal: Optional[Principal] = page("accoun
             raise InputError("creator name: give the name your works are published under")
 
         def run():
+            from ..usecases.accounts import get_account
+
             with get_ctx(request).pool.registry() as reg:
                 account = accounts.create_account(
                     reg.store, email=form.get("email", ""), password=form.get("password", ""), role=role, creator=creator,
@@ -176,7 +180,7 @@ async def signup(request: Request, principal: Optional[Principal] = page("accoun
                     existing_creators=api_auth._existing_creators(reg))
                 record(request, reg.store, None, "accounts.signup", target_kind="account", target_id=account["account_id"],
                        details={"role": account["role"], "creator": account["creator"]}, actor=account["email"])
-                row = reg.store.get_account(account["account_id"])
+                row = get_account(reg, account["account_id"])
                 return accounts.create_session(reg.store, account=row, ip=client_ip(request),
                                                user_agent=request.headers.get("user-agent"), auth=settings.auth)
 
@@ -518,18 +522,21 @@ async def upload_check(request: Request, principal: Principal = page("checks:cre
 @router.get("/claims", **act("claims:read"))
 def claims_page(request: Request, principal: Principal = page("claims:read"), reg=Depends(registry_dep),
                 state: Optional[str] = Query(None, pattern="^(active|open|contested|resolved_a|resolved_b|withdrawn)$")):
-    claims = api_claims.list_claims(principal, reg, state=state, work_id=None, kind=None)
-    return render(request, "claims.html.j2", title="Claims", claims=list(reversed(claims)), state=state)
+    actor = None if principal.is_admin else api_claims.claim_actor(principal)
+    with api_claims.claim_errors():
+        found = claims.list_claims(reg, actor=actor, states=[state] if state else None)
+    shown = [api_claims.claim_out(c, principal) for c in api_claims.visible_claims(reg, found, principal)]
+    return render(request, "claims.html.j2", title="Claims", claims=list(reversed(shown)), state=state)
 
 
 @router.get("/claims/{claim_id}", **act("claims:read"))
 def claim_page(claim_id: str, request: Request, principal: Principal = page("claims:read"), reg=Depends(registry_dep)):
-    claim = api_claims.show_claim(claim_id, principal, reg)
+    claim = api_claims.claim_out(api_claims.load_claim(reg, claim_id, principal, "claims:read"), principal)
     titles = {}
     for wid in (claim["party_a"]["work_id"], claim["party_b"]["work_id"]):
         if wid:
             try:
-                titles[wid] = reg.store.get_work(wid).title
+                titles[wid] = reg.work(wid).title
             except InputError:
                 titles[wid] = wid
     return render(request, "claim.html.j2", title=f"Claim {claim['claim_id']}", claim=claim, titles=titles)
@@ -619,7 +626,10 @@ async def claim_resolve(claim_id: str, request: Request, principal: Principal = 
 # ---------------------------------------------------------------- admin
 @router.get("/admin/accounts", **act("accounts:admin"))
 def accounts_page(request: Request, principal: Principal = page("accounts:admin"), reg=Depends(registry_dep)):
-    return render(request, "accounts.html.j2", title="Accounts", accounts=api_auth.list_accounts(principal, reg))
+    from ..usecases.accounts import list_accounts
+
+    return render(request, "accounts.html.j2", title="Accounts",
+                  accounts=[accounts.public_account(a) for a in list_accounts(reg)])
 
 
 @router.post("/admin/accounts/{account_id}/disable", **act("accounts:admin"))
@@ -635,7 +645,8 @@ def disable_account(account_id: str, request: Request, principal: Principal = pa
 def audit_page(request: Request, principal: Principal = page("audit:read"), reg=Depends(registry_dep),
                action: Optional[str] = Query(None, max_length=100), account_id: Optional[str] = Query(None, max_length=100),
                before_seq: Optional[int] = Query(None, ge=0, le=2**62)):
-    records = api_auth.read_audit(principal, reg, limit=200, before_seq=before_seq, account_id=account_id or None,
-                                  action=action or None, target_id=None)
+    from ..usecases.accounts import audit_log
+
+    records = audit_log(reg, limit=200, before_seq=before_seq, account_id=account_id or None, action=action or None)
     return render(request, "audit.html.j2", title="Audit log", records=records, action=action or "",
                   account_id=account_id or "")

@@ -13,6 +13,7 @@ from ..models import (
     AccountCreateIn, AccountOut, AuditRecordOut, ErrorOut, SessionIn, SessionOut, SignupIn, TokenCreatedOut, TokenIn,
     TokenOut,
 )
+from ...usecases import accounts as account_reads
 from ._common import record
 
 router = APIRouter(tags=["accounts"], responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 429: {"model": ErrorOut}})
@@ -41,7 +42,7 @@ def sign_in(body: SessionIn, request: Request, response: Response, principal: Op
 @router.get("/session", response_model=SessionOut, **act("session:read"))
 def who_am_i(request: Request, principal: Principal = Depends(authorize("session:read")), reg=Depends(registry_dep)) -> dict:
     """The signed-in account (by session or token), its token's scopes and the session's CSRF token."""
-    row = reg.store.get_account(principal.account_id)
+    row = account_reads.get_account(reg, principal.account_id)
     session_id = getattr(request.state, "session_id", None)
     return {"account": accounts.public_account(row), "via": principal.via,
             "csrf_token": accounts.csrf_token(session_id) if session_id else None, "scopes": sorted(principal.scopes)}
@@ -80,7 +81,7 @@ def list_tokens(principal: Principal = Depends(authorize("tokens:manage")), reg=
                 all_accounts: bool = Query(False, description="Admins: every account's tokens.")) -> list[dict]:
     """The account's API tokens (never their secrets)."""
     account_id = None if (all_accounts and principal.is_admin) else principal.account_id
-    return [accounts.public_token(t) for t in reg.store.list_tokens(account_id=account_id)]
+    return [accounts.public_token(t) for t in account_reads.list_tokens(reg, account_id=account_id)]
 
 
 @router.post("/tokens", status_code=201, response_model=TokenCreatedOut, **act("tokens:manage"))
@@ -89,7 +90,7 @@ def create_token(body: TokenIn, request: Request, principal: Principal = Depends
     """Make an API token with scopes and an expiry; the secret is in this response only."""
     from ...accounts.model import check_scopes
 
-    row = reg.store.get_account(principal.account_id)
+    row = account_reads.get_account(reg, principal.account_id)
     check_scopes(row["role"], body.scopes)
     if principal.via == "token" and not set(body.scopes) <= principal.scopes:
         raise PermissionDenied("a token cannot make a token with scopes it does not have itself")
@@ -109,7 +110,7 @@ def revoke_token(token_id: str, request: Request, principal: Principal = Depends
     from ...accounts.model import no_such
     from ..deps import ensure_allowed
 
-    existing = reg.store.get_token(token_id)
+    existing = account_reads.get_token(reg, token_id)
     if existing is None:
         raise NotFound(no_such("token", token_id))
     ensure_allowed("tokens:manage", principal, owner_account=existing["account_id"], resource=("token", token_id))
@@ -124,7 +125,7 @@ def revoke_token(token_id: str, request: Request, principal: Principal = Depends
 @router.get("/accounts", response_model=list[AccountOut], **act("accounts:admin"))
 def list_accounts(principal: Principal = Depends(authorize("accounts:admin")), reg=Depends(registry_dep)) -> list[dict]:
     """Every account (admins)."""
-    return [accounts.public_account(a) for a in reg.store.list_accounts()]
+    return [accounts.public_account(a) for a in account_reads.list_accounts(reg)]
 
 
 @router.post("/accounts", status_code=201, response_model=AccountOut, **act("accounts:admin"))
@@ -145,7 +146,7 @@ def disable_account(account_id: str, request: Request, principal: Principal = De
     """Disable an account: its sessions end and its tokens stop working."""
     from ..app import NotFound
 
-    if reg.store.get_account(account_id) is None:
+    if account_reads.get_account(reg, account_id) is None:
         raise NotFound(f"account {account_id!r}: no such account")
     account = accounts.disable_account(reg.store, account_id)
     record(request, reg.store, principal, "accounts.disable", target_kind="account", target_id=account_id)
@@ -159,7 +160,7 @@ def bind_account(account_id: str, request: Request, principal: Principal = Depen
     registered it.  An account made by open sign-up controls only the works registered through it until then."""
     from ..app import NotFound
 
-    row = reg.store.get_account(account_id)
+    row = account_reads.get_account(reg, account_id)
     if row is None:
         raise NotFound(f"account {account_id!r}: no such account")
     accounts.bind_creator(reg.store, row)
@@ -174,6 +175,6 @@ def read_audit(principal: Principal = Depends(authorize("audit:read")), reg=Depe
                account_id: Optional[str] = Query(None, max_length=100), action: Optional[str] = Query(None, max_length=100),
                target_id: Optional[str] = Query(None, max_length=200)) -> list[dict]:
     """The audit log, newest first (admins): who changed what, when, from where."""
-    return reg.store.audit_records(limit=limit, before_seq=before_seq, account_id=account_id, action=action,
+    return account_reads.audit_log(reg, limit=limit, before_seq=before_seq, account_id=account_id, action=action,
                                    target_id=target_id)
 

@@ -71,7 +71,7 @@ def parties_for(reg, claim, principal: Principal | None) -> list[tuple[str, str]
     for kind, name, work_id in ((claim.party_a_kind, claim.party_a, claim.work_a), ("creator", claim.party_b, claim.work_b)):
         if kind == "creator" and name == principal.creator and work_id:
             try:
-                work = reg.store.get_work(work_id)
+                work = reg.work(work_id)
             except ConsentryError:  # the work is gone: nothing to control
                 continue
             if not controls_work(reg.store, principal, work):
