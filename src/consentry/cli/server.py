@@ -96,15 +96,13 @@ def accounts_create(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Create an account (make the first admin here: --role admin)."""
-    from ..accounts import audit, create_account
+    from ..usecases.accounts import create_account
+    from .main import _cli_acted_by
 
     password = _read_password(password_file)
     with _open() as reg:
-        account = create_account(reg.store, email=email, password=password, role=role, creator=creator,
+        account = create_account(reg, by=_cli_acted_by(), email=email, password=password, role=role, creator=creator,
                                  display_name=display_name)
-        audit(reg.store, principal=None, actor=_cli_actor(), action="accounts.create", target_kind="account",
-              target_id=account["account_id"], details={"role": account["role"], "creator": account["creator"],
-                                                        "email": account["email"]})
     if as_json:
         typer.echo(json.dumps(account, ensure_ascii=False))
     else:
@@ -136,12 +134,11 @@ def accounts_list(as_json: bool = typer.Option(False, "--json", help="JSON lines
 def accounts_disable(account: str = typer.Argument(..., help="Account id or e-mail."),
                      as_json: bool = typer.Option(False, "--json")) -> None:
     """Disable an account: it can no longer sign in; its sessions end and its tokens stop working."""
-    from ..accounts import audit, disable_account
+    from ..usecases.accounts import disable_account
+    from .main import _cli_acted_by
 
     with _open(create=False) as reg:
-        row = disable_account(reg.store, account)
-        audit(reg.store, principal=None, actor=_cli_actor(), action="accounts.disable", target_kind="account",
-              target_id=row["account_id"])
+        row = disable_account(reg, account, by=_cli_acted_by())
     if as_json:
         typer.echo(json.dumps(row, ensure_ascii=False))
     else:
@@ -153,14 +150,12 @@ def accounts_bind(account: str = typer.Argument(..., help="Account id or e-mail 
                   as_json: bool = typer.Option(False, "--json")) -> None:
     """Bind a creator account to its creator name: it then controls every work under the name, whoever registered
     it (an account made by open sign-up controls only the works registered through it until then)."""
-    from ..accounts import audit, find_account, public_account
-    from ..accounts.service import bind_creator
+    from ..accounts import public_account
+    from ..usecases.accounts import bind_account
+    from .main import _cli_acted_by
 
     with _open(create=False) as reg:
-        row = find_account(reg.store, account)
-        bind_creator(reg.store, row)
-        audit(reg.store, principal=None, actor=_cli_actor(), action="accounts.bind", target_kind="account",
-              target_id=row["account_id"], details={"creator": row["creator"]})
+        row = bind_account(reg, account, by=_cli_acted_by())
     if as_json:
         typer.echo(json.dumps(public_account(row), ensure_ascii=False))
     else:
@@ -240,12 +235,11 @@ def tokens_list(account: Optional[str] = typer.Option(None, "--account", help="O
 def tokens_revoke(token_id: str = typer.Argument(..., help="The token id (tok-...), not its secret."),
                   as_json: bool = typer.Option(False, "--json")) -> None:
     """Revoke a token: it stops working at once."""
-    from ..accounts import audit, revoke_token
+    from ..usecases.accounts import revoke_token
+    from .main import _cli_acted_by
 
     with _open(create=False) as reg:
-        row = revoke_token(reg.store, token_id)
-        audit(reg.store, principal=None, actor=_cli_actor(), action="tokens.revoke", target_kind="token",
-              target_id=row["token_id"])
+        row = revoke_token(reg, token_id, by=_cli_acted_by())
     if as_json:
         typer.echo(json.dumps(row))
     else:

@@ -33,3 +33,54 @@ def audit_log(registry, *, limit: int = 100, before_seq: int | None = None, acco
     """Audit records, newest first, filtered (who changed what, when, from where)."""
     return registry.store.audit_records(limit=limit, before_seq=before_seq, account_id=account_id, action=action,
                                         target_id=target_id)
+
+
+# -- changes: the account use cases of consentry.accounts.service, each with its audit record ------------------------
+def create_account(registry, *, by, email: str, password: str, role: str, creator: str | None = None,
+                   display_name: str | None = None, **options) -> dict:
+    """Create an account (an administrator's act, or the first admin on the command line); audit ``accounts.create``.
+
+    ``options`` go to :func:`consentry.accounts.service.create_account` (``auth=``, ``existing_creators=``).
+    """
+    from ..accounts import service as accounts
+    from .works import record_change
+
+    account = accounts.create_account(registry.store, email=email, password=password, role=role, creator=creator,
+                                      display_name=display_name, **options)
+    record_change(registry, by, "accounts.create", target_kind="account", target_id=account["account_id"],
+                  details={"role": account["role"], "creator": account["creator"], "email": account["email"]})
+    return account
+
+
+def disable_account(registry, ref: str, *, by) -> dict:
+    """Disable an account (an id or e-mail): it can no longer sign in, its sessions end and its tokens stop working;
+    audit ``accounts.disable``."""
+    from ..accounts import service as accounts
+    from .works import record_change
+
+    row = accounts.disable_account(registry.store, ref)
+    record_change(registry, by, "accounts.disable", target_kind="account", target_id=row["account_id"])
+    return row
+
+
+def bind_account(registry, ref: str, *, by) -> dict:
+    """Bind a creator account (an id or e-mail) to its creator name: it then controls every work under the name;
+    audit ``accounts.bind``. Returns the account row."""
+    from ..accounts import service as accounts
+    from .works import record_change
+
+    row = accounts.find_account(registry.store, ref)
+    accounts.bind_creator(registry.store, row)
+    record_change(registry, by, "accounts.bind", target_kind="account", target_id=row["account_id"],
+                  details={"creator": row["creator"]})
+    return row
+
+
+def revoke_token(registry, token_id: str, *, by) -> dict:
+    """Revoke an API token; audit ``tokens.revoke``."""
+    from ..accounts import service as accounts
+    from .works import record_change
+
+    token = accounts.revoke_token(registry.store, token_id)
+    record_change(registry, by, "tokens.revoke", target_kind="token", target_id=token["token_id"])
+    return token

@@ -637,7 +637,12 @@ def disable_account(account_id: str, request: Request, principal: Principal = pa
                     reg=Depends(registry_dep)):
     if account_id == principal.account_id:
         raise InputError("you cannot disable your own account here; ask another administrator")
-    api_auth.disable_account(account_id, request, principal, reg)
+    from ..api.app import NotFound
+    from ..usecases.accounts import disable_account as disable, get_account
+
+    if get_account(reg, account_id) is None:
+        raise NotFound(f"account {account_id!r}: no such account")
+    disable(reg, account_id, by=acted_by(request, principal))
     return see_other("/app/admin/accounts")
 
 

@@ -14,7 +14,7 @@ from ..models import (
     TokenOut,
 )
 from ...usecases import accounts as account_reads
-from ._common import record
+from ._common import acted_by, record
 
 router = APIRouter(tags=["accounts"], responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 429: {"model": ErrorOut}})
 
@@ -116,9 +116,7 @@ def revoke_token(token_id: str, request: Request, principal: Principal = Depends
     ensure_allowed("tokens:manage", principal, owner_account=existing["account_id"], resource=("token", token_id))
     if existing["account_id"] != principal.account_id and not principal.is_admin:
         raise Denied("this token belongs to another account")
-    token = accounts.revoke_token(reg.store, token_id)
-    record(request, reg.store, principal, "tokens.revoke", target_kind="token", target_id=token["token_id"])
-    return token
+    return account_reads.revoke_token(reg, token_id, by=acted_by(request, principal))
 
 
 # -- admin: accounts and the audit log ------------------------------------------------------------
@@ -132,12 +130,9 @@ def list_accounts(principal: Principal = Depends(authorize("accounts:admin")), r
 def create_account(body: AccountCreateIn, request: Request, principal: Principal = Depends(authorize("accounts:admin")),
                    reg=Depends(registry_dep)) -> dict:
     """Create an account of any role (admins), e.g. a creator account bound to a catalogue already registered."""
-    account = accounts.create_account(reg.store, email=body.email, password=body.password, role=body.role,
-                                      creator=body.creator, display_name=body.display_name,
-                                      auth=get_ctx(request).settings.auth)
-    record(request, reg.store, principal, "accounts.create", target_kind="account", target_id=account["account_id"],
-           details={"role": account["role"], "creator": account["creator"], "email": account["email"]})
-    return account
+    return account_reads.create_account(reg, by=acted_by(request, principal), email=body.email, password=body.password,
+                                        role=body.role, creator=body.creator, display_name=body.display_name,
+                                        auth=get_ctx(request).settings.auth)
 
 
 @router.post("/accounts/{account_id}/disable", response_model=AccountOut, **act("accounts:admin"))
@@ -148,9 +143,7 @@ def disable_account(account_id: str, request: Request, principal: Principal = De
 
     if account_reads.get_account(reg, account_id) is None:
         raise NotFound(f"account {account_id!r}: no such account")
-    account = accounts.disable_account(reg.store, account_id)
-    record(request, reg.store, principal, "accounts.disable", target_kind="account", target_id=account_id)
-    return account
+    return account_reads.disable_account(reg, account_id, by=acted_by(request, principal))
 
 
 @router.post("/accounts/{account_id}/bind", response_model=AccountOut, **act("accounts:admin"))
@@ -160,13 +153,9 @@ def bind_account(account_id: str, request: Request, principal: Principal = Depen
     registered it.  An account made by open sign-up controls only the works registered through it until then."""
     from ..app import NotFound
 
-    row = account_reads.get_account(reg, account_id)
-    if row is None:
+    if account_reads.get_account(reg, account_id) is None:
         raise NotFound(f"account {account_id!r}: no such account")
-    accounts.bind_creator(reg.store, row)
-    record(request, reg.store, principal, "accounts.bind", target_kind="account", target_id=account_id,
-           details={"creator": row["creator"]})
-    return accounts.public_account(row)
+    return accounts.public_account(account_reads.bind_account(reg, account_id, by=acted_by(request, principal)))
 
 
 @router.get("/audit", response_model=list[AuditRecordOut], tags=["audit"], **act("audit:read"))
