@@ -48,6 +48,10 @@ def test_first_admin_tokens_and_revocation(tmp_path):
         actions = [r["action"] for r in registry.store.audit_records()]
         assert actions == ["tokens.revoke", "tokens.create", "accounts.create", "accounts.create"]
         assert {r["actor"] for r in registry.store.audit_records()} == {f"cli:{__import__('getpass').getuser()}"}
+        # The same record as the API's (consentry.usecases.accounts.create_token): account, name, scopes, expiry.
+        (made_rec,) = registry.store.audit_records(action="tokens.create")
+        assert made_rec["details"] == {"account_id": made["token"]["account_id"], "name": "uploader",
+                                       "scopes": ["works:read", "works:write"], "expires_at": made["token"]["expires_at"]}
     r = cli(reg, "accounts", "disable", "ana@example.org", "--json")
     assert r.exit_code == 0 and json.loads(r.output)["disabled_at"]
     rows = [json.loads(line) for line in cli(reg, "accounts", "list", "--json").output.splitlines()]

@@ -191,15 +191,15 @@ def tokens_create(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Make an API token; its secret is printed once (store it; only its hash is kept)."""
-    from ..accounts import audit, create_token, find_account
+    from ..accounts import find_account
+    from ..usecases.accounts import create_token
+    from .main import _cli_acted_by
 
     scopes = [s for item in scope for s in item.replace(",", " ").split()]
     with _open(create=False) as reg:
         row = find_account(reg.store, account)
-        token, secret = create_token(reg.store, account=row, name=name, scopes=scopes,
+        token, secret = create_token(reg, by=_cli_acted_by(), account=row, name=name, scopes=scopes,
                                      expires_in_days=None if not expires_days else expires_days)
-        audit(reg.store, principal=None, actor=_cli_actor(), action="tokens.create", target_kind="token",
-              target_id=token["token_id"], details={"account_id": row["account_id"], "scopes": token["scopes"]})
     if as_json:
         typer.echo(json.dumps({"token": token, "secret": secret}))
     else:

@@ -76,6 +76,20 @@ def bind_account(registry, ref: str, *, by) -> dict:
     return row
 
 
+def create_token(registry, *, by, account: dict, name: str, scopes, expires_in_days: float | None) -> tuple[dict, str]:
+    """Make an API token for ``account`` (a row); audit ``tokens.create`` with the account, name, scopes and expiry
+    (the same record from the CLI and the API). Returns ``(token row, secret)``: the secret is shown once."""
+    from ..accounts import service as accounts
+    from .works import record_change
+
+    token, secret = accounts.create_token(registry.store, account=account, name=name, scopes=scopes,
+                                          expires_in_days=expires_in_days)
+    record_change(registry, by, "tokens.create", target_kind="token", target_id=token["token_id"],
+                  details={"account_id": account["account_id"], "name": token["name"], "scopes": token["scopes"],
+                           "expires_at": token["expires_at"]})
+    return token, secret
+
+
 def revoke_token(registry, token_id: str, *, by) -> dict:
     """Revoke an API token; audit ``tokens.revoke``."""
     from ..accounts import service as accounts

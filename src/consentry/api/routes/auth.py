@@ -94,10 +94,8 @@ def create_token(body: TokenIn, request: Request, principal: Principal = Depends
     check_scopes(row["role"], body.scopes)
     if principal.via == "token" and not set(body.scopes) <= principal.scopes:
         raise PermissionDenied("a token cannot make a token with scopes it does not have itself")
-    token, secret = accounts.create_token(reg.store, account=row, name=body.name, scopes=body.scopes,
-                                          expires_in_days=body.expires_in_days)
-    record(request, reg.store, principal, "tokens.create", target_kind="token", target_id=token["token_id"],
-           details={"name": token["name"], "scopes": token["scopes"], "expires_at": token["expires_at"]})
+    token, secret = account_reads.create_token(reg, by=acted_by(request, principal), account=row, name=body.name,
+                                               scopes=body.scopes, expires_in_days=body.expires_in_days)
     return {"token": token, "secret": secret}
 
 
