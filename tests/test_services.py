@@ -83,3 +83,24 @@ def test_cli_creator_terms_leave_an_audit_record(two_works, monkeypatch):
     with Registry.open(reg_path, create=False) as reg:
         (rec,) = reg.store.audit_records(action="creator_terms.set")
     assert rec["actor"] == "cli:ana" and rec["target_id"] == "Ana Lima" and rec["details"]["version"] == 1
+
+
+def test_cli_ledger_record_leaves_the_audit_record_the_api_leaves(two_works, monkeypatch):
+    from consentry.cli.main import app
+    from consentry.usecases.ledger import entries_for, statements_for
+
+    monkeypatch.setattr("getpass.getuser", lambda: "ana")
+    reg_path, (w0, _) = two_works
+    runner = CliRunner()
+    r = runner.invoke(app, ["--registry", str(reg_path), "terms", "set", w0, "--terms", "license", "--price", "5",
+                            "--currency", "EUR"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["--registry", str(reg_path), "ledger", "record", "--run", "model-v1", "--work", w0, "--json"])
+    assert r.exit_code == 0, r.output
+    (entry,) = json.loads(r.stdout)["entries"]
+    with Registry.open(reg_path, create=False) as reg:
+        (rec,) = reg.store.audit_records(action="ledger.record")
+        assert [e["entry_id"] for e in entries_for(reg)] == [entry["entry_id"]]
+        assert [s["creator"] for s in statements_for(reg)] == ["Ana Lima"]
+    assert rec["actor"] == "cli:ana" and rec["target_id"] == entry["entry_id"]
+    assert rec["details"] == {"run": "model-v1", "scan_id": None, "entry_ids": [entry["entry_id"]]}

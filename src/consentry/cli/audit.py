@@ -342,11 +342,13 @@ def ledger_record(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Record that a training run used licensed works: append-only, hash-chained ledger entries."""
-    from ..accounting import record_use
+    from ..usecases.ledger import ledger_head, record_use
+    from .main import _cli_acted_by
 
     with _open(create=False) as reg:
-        entries = record_use(reg, run=run, scan_id=scan, work_ids=list(work or []), used_on=date, note=note)
-        head = reg.store.ledger_head()
+        entries = record_use(reg, by=_cli_acted_by(), run=run, scan_id=scan, work_ids=list(work or []), used_on=date,
+                             note=note)
+        head = ledger_head(reg)
     if as_json:
         typer.echo(json.dumps({"entries": entries, "head": head}, ensure_ascii=False))
         return

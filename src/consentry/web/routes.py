@@ -418,7 +418,9 @@ def findings_page(request: Request, principal: Principal = page("works:list"), r
 
 @router.get("/statements", **act("ledger:statements"))
 def statements_page(request: Request, principal: Principal = page("ledger:statements"), reg=Depends(registry_dep)):
-    statements = api_audit.ledger_statements(principal, reg, run=None)["statements"]
+    from ..usecases.ledger import statements_for
+
+    statements = statements_for(reg, principal)
     return render(request, "statements.html.j2", title="What licensees owe", statements=statements)
 
 

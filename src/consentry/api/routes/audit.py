@@ -21,7 +21,7 @@ from ..models import (
     ErrorOut, IdentifyOut, JobOut, LedgerEntriesOut, LedgerUseIn, ScanOut, ScanUrlsIn, StatementsOut,
 )
 from ...jobs import match_public
-from ._common import job_out, load_job, record, submit_upload_job
+from ._common import acted_by, job_out, load_job, record, submit_upload_job
 
 router = APIRouter(responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut},
                               404: {"model": ErrorOut}, 413: {"model": ErrorOut}, 415: {"model": ErrorOut},
@@ -390,58 +390,33 @@ def check_evidence(job_id: str, request: Request, principal: Principal = Depends
 
 
 # -- ledger ------------------------------------------------------------------------------------
-def _controlled_works(reg, principal: Principal) -> set[str]:
-    """The ids of the works a creator account controls (registered through it, or its name bound by an admin)."""
-    from ...accounts.service import controlled_work_ids
-
-    return controlled_work_ids(reg.store, principal, reg.works(include_removed=True))
-
-
 @router.get("/ledger/entries", response_model=LedgerEntriesOut, tags=["ledger"], **act("ledger:read"))
 def ledger_entries(principal: Principal = Depends(authorize("ledger:read")), reg=Depends(registry_dep)) -> dict:
     """Ledger entries: a creator's works' entries, the entries a licensee recorded, or all (admins)."""
-    from ...accounting import ledger_entries as entries
+    from ...usecases.ledger import entries_for
 
-    out = entries(reg)
-    if principal.role == "creator":  # the entries of the works it controls (docs/server.md, roles)
-        mine = _controlled_works(reg, principal)
-        out = [e for e in out if e.get("creator") == principal.creator and e.get("work_id") in mine]
-    elif not principal.is_admin:
-        mine = reg.store.owned_ids("ledger", account_id=principal.account_id)
-        out = [e for e in out if e["entry_id"] in mine]
-    return {"entries": out}
+    return {"entries": entries_for(reg, principal)}
 
 
 @router.get("/ledger/statements", response_model=StatementsOut, tags=["ledger"], **act("ledger:statements"))
 def ledger_statements(principal: Principal = Depends(authorize("ledger:statements")), reg=Depends(registry_dep),
                       run: Optional[str] = Query(None, max_length=200)) -> dict:
     """What licensees owe, per creator, from the ledger (a creator account: its own statement)."""
-    from ...accounting import ledger_statements as statements
+    from ...usecases.ledger import statements_for
 
-    if principal.role == "creator":  # only what is owed for the works it controls (docs/server.md, roles)
-        out = [s for s in statements(reg, run=run, work_ids=_controlled_works(reg, principal))
-               if s["creator"] == principal.creator]
-    else:
-        out = statements(reg, run=run)
-    return {"statements": out}
+    return {"statements": statements_for(reg, principal, run=run)}
 
 
 @router.post("/ledger/uses", status_code=201, response_model=LedgerEntriesOut, tags=["ledger"], **act("ledger:record"))
 def record_use(body: LedgerUseIn, request: Request, principal: Principal = Depends(authorize("ledger:record")),
                reg=Depends(registry_dep)) -> dict:
     """Record that a training run used licensable works (from one of your scans, or named works)."""
-    from ...accounting import record_use as record_ledger_use
-    from ...accounts.service import iso, now_utc
+    from ...usecases.ledger import record_use as record_ledger_use
 
     if body.scan_id is not None:
         _load_scan(reg, body.scan_id, principal)
-    entries = record_ledger_use(reg, run=body.run, scan_id=body.scan_id, work_ids=body.work_ids, used_on=body.used_on,
-                                note=body.note)
-    reg.store.set_owner("ledger", [e["entry_id"] for e in entries], account_id=principal.account_id, at=iso(now_utc()))
-    record(request, reg.store, principal, "ledger.record", target_kind="ledger",
-           target_id=entries[0]["entry_id"] if len(entries) == 1 else None,
-           details={"run": body.run, "scan_id": body.scan_id, "entry_ids": [e["entry_id"] for e in entries]})
-    return {"entries": entries}
+    return {"entries": record_ledger_use(reg, by=acted_by(request, principal), run=body.run, scan_id=body.scan_id,
+                                         work_ids=body.work_ids, used_on=body.used_on, note=body.note)}
 
 
 # -- publish -------------------------------------------------------------------------------------
