@@ -111,6 +111,11 @@ def works_of(registry, principal, *, include_removed: bool = False) -> list[Work
     return [w for w in works if w.work_id in mine]
 
 
+def creator_names(registry) -> set[str]:
+    """Every creator name a work was registered under (removed works too)."""
+    return {w.creator for w in registry.works(include_removed=True) if w.creator}
+
+
 def voices(registry, *, creator: str | None = None) -> list:
     """Enrolled voice prints, of one creator or all."""
     return [v for v in registry.store.list_voices() if creator is None or v.creator == creator]

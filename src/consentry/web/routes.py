@@ -24,7 +24,6 @@ from ..accounts.model import PermissionDenied
 from ..api.deps import SESSION_COOKIE, act, authorize, check_origin, client_ip, get_ctx, read_form, registry_dep
 from ..api.models import ScanUrlsIn, TermsIn
 from ..api.routes import audit as api_audit
-from ..api.routes import auth as api_auth
 from ..api.routes import claims as api_claims
 from ..api.routes import works as api_works
 from ..api.routes._common import (
@@ -172,12 +171,13 @@ async def signup(request: Request, principal: Optional[Principal] = page("accoun
 
         def run():
             from ..usecases.accounts import get_account
+            from ..usecases.works import creator_names
 
             with get_ctx(request).pool.registry() as reg:
                 account = accounts.create_account(
                     reg.store, email=form.get("email", ""), password=form.get("password", ""), role=role, creator=creator,
                     display_name=form.get("display_name") or None, auth=settings.auth,
-                    existing_creators=api_auth._existing_creators(reg))
+                    existing_creators=creator_names(reg))
                 record(request, reg.store, None, "accounts.signup", target_kind="account", target_id=account["account_id"],
                        details={"role": account["role"], "creator": account["creator"]}, actor=account["email"])
                 row = get_account(reg, account["account_id"])

@@ -14,13 +14,10 @@ from ..models import (
     TokenOut,
 )
 from ...usecases import accounts as account_reads
+from ...usecases.works import creator_names
 from ._common import acted_by, record
 
 router = APIRouter(tags=["accounts"], responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 429: {"model": ErrorOut}})
-
-
-def _existing_creators(reg) -> set[str]:
-    return {w.creator for w in reg.works(include_removed=True) if w.creator}
 
 
 @router.post("/session", response_model=SessionOut, **act("session:create"))
@@ -69,7 +66,7 @@ def sign_up(body: SignupIn, request: Request, principal: Optional[Principal] = D
         raise PermissionDenied("sign-up is closed on this server; ask an administrator for an account")
     account = accounts.create_account(reg.store, email=body.email, password=body.password, role=body.role,
                                       creator=body.creator, display_name=body.display_name, auth=settings.auth,
-                                      existing_creators=_existing_creators(reg))
+                                      existing_creators=creator_names(reg))
     record(request, reg.store, principal, "accounts.signup", target_kind="account", target_id=account["account_id"],
            details={"role": account["role"], "creator": account["creator"]}, actor=account["email"])
     return account
