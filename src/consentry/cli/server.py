@@ -6,7 +6,6 @@ are written to the audit log with the actor ``cli:<user>``.
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 from pathlib import Path
