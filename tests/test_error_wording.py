@@ -114,3 +114,17 @@ def test_cli_flags_for_fields():
     from consentry.cli.wording import cli_message
 
     assert cli_message(info.value).startswith("--run: name the training run")
+
+
+def test_registration_dates_are_field_errors_the_cli_words_with_its_flags(tmp_path):
+    from consentry import Registry
+    from consentry.cli.wording import cli_message
+
+    with Registry.open(tmp_path / "r.db") as reg:
+        for kwargs, field, flag in (({"first_published_on": "2026-02-30"}, "first_published_on", "--published"),
+                                    ({"copyright_registered_on": "soon"}, "copyright_registered_on",
+                                     "--copyright-registered")):
+            with pytest.raises(FieldError) as info:
+                reg.register([tmp_path / "none.wav"], **kwargs)
+            assert info.value.field == field and "--" not in str(info.value)
+            assert cli_message(info.value).startswith(flag + " ")

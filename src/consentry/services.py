@@ -291,8 +291,8 @@ class Registry:
         started = time.perf_counter()
         the_terms = terms if isinstance(terms, Terms) else Terms(decision=terms, price=price, currency=currency)
         dates = {
-            "copyright_registered_on": parse_date(copyright_registered_on, what="--copyright-registered"),
-            "first_published_on": parse_date(first_published_on, what="--published"),
+            "copyright_registered_on": parse_date(copyright_registered_on, field="copyright_registered_on"),
+            "first_published_on": parse_date(first_published_on, field="first_published_on"),
         }
         files = list(iter_audio_files(paths))
         if title is not None and len(files) != 1:
@@ -606,8 +606,8 @@ class Registry:
         """Record a work's US copyright registration date and first publication date (ISO dates)."""
         return self.store.set_work_dates(
             work_id,
-            copyright_registered_on=parse_date(copyright_registered_on, what="--copyright-registered"),
-            first_published_on=parse_date(first_published_on, what="--published"),
+            copyright_registered_on=parse_date(copyright_registered_on, field="copyright_registered_on"),
+            first_published_on=parse_date(first_published_on, field="first_published_on"),
         )
 
     def remove(self, work_id: str) -> Work:
