@@ -129,34 +129,35 @@ def _unq(s: str) -> str:
     return re.sub(r"\\(.)", r"\1", s)
 
 
-def read_nginx(text: str) -> list[tuple[str, dict[str, str]]]:
+def _read_blocks(text: str, *, opens: str, header: str, closes: str) -> list[tuple[str, dict[str, str]]]:
+    """``(path pattern, {header: value})`` per block of a server's configuration snippet.
+
+    ``opens`` matches a block's first line (group 1: the path prefix),
+    ``header`` a header line inside it (group 1: the name; then the quoted
+    value) and ``closes`` is the block's last line.
+    """
     out: list[tuple[str, dict[str, str]]] = []
     current: dict[str, str] | None = None
     for line in text.splitlines():
         s = line.strip()
-        if m := re.match(r"^location \^~ (\S+) \{$", s):
+        if m := re.match(opens, s):
             current = {}
             out.append((m.group(1) + "*", current))
-        elif (m := re.match(r"^add_header (\S+) " + _QUOTED + r" always;$", s)) and current is not None:
+        elif (m := re.match(header, s)) and current is not None:
             current[m.group(1)] = _unq(m.group(2))
-        elif s == "}":
+        elif s == closes:
             current = None
     return out
+
+
+def read_nginx(text: str) -> list[tuple[str, dict[str, str]]]:
+    return _read_blocks(text, opens=r"^location \^~ (\S+) \{$", header=r"^add_header (\S+) " + _QUOTED + r" always;$",
+                        closes="}")
 
 
 def read_apache(text: str) -> list[tuple[str, dict[str, str]]]:
-    out: list[tuple[str, dict[str, str]]] = []
-    current: dict[str, str] | None = None
-    for line in text.splitlines():
-        s = line.strip()
-        if m := re.match(r'^<If "%\{REQUEST_URI\} =~ m#\^(\S+)#">$', s):
-            current = {}
-            out.append((m.group(1) + "*", current))
-        elif (m := re.match(r"^Header always set (\S+) " + _QUOTED + r"$", s)) and current is not None:
-            current[m.group(1)] = _unq(m.group(2))
-        elif s == "</If>":
-            current = None
-    return out
+    return _read_blocks(text, opens=r'^<If "%\{REQUEST_URI\} =~ m#\^(\S+)#">$',
+                        header=r"^Header always set (\S+) " + _QUOTED + r"$", closes="</If>")
 
 
 def read_caddy(text: str) -> list[tuple[str, dict[str, str]]]:
