@@ -161,7 +161,7 @@ class JobRunner:
         return out
 
     # -- running ----------------------------------------------------------------
-    def _without_server_paths(self, job: dict, message: str) -> str:
+    def _error_for_owner(self, job: dict, message: str) -> str:
         """A job's error as its owner reads it: each uploaded file named as it was sent, never by its server path,
         and any other path in the server's data folder cut to its last part."""
         p = job.get("params") or {}
@@ -210,12 +210,12 @@ class JobRunner:
                 return
             except ConsentryError as exc:
                 store.update_job(job_id, status="failed", finished_at=iso(now_utc()),
-                                 error=self._without_server_paths(job, str(exc)))
+                                 error=self._error_for_owner(job, str(exc)))
                 return
             except Exception as exc:  # noqa: BLE001 - a bug: recorded as one line, logged in full
                 log.exception("job %s (%s) failed", job_id, job["kind"])
                 store.update_job(job_id, status="failed", finished_at=iso(now_utc()),
-                                 error=self._without_server_paths(job, f"internal error: {type(exc).__name__}: {exc}"))
+                                 error=self._error_for_owner(job, f"internal error: {type(exc).__name__}: {exc}"))
                 return
             done = result.pop("_done", None)
             changes = {"status": "succeeded", "finished_at": iso(now_utc()), "result": result}
@@ -433,7 +433,7 @@ def run_check(ctx: JobContext) -> dict:
     check_ctx = prepare_check(ctx.registry, melody=bool(p.get("melody", True)), voice=bool(p.get("voice", True)))
     res = check_output(check_ctx, p["path"])
     if res.error is not None:
-        raise InputError(f"{p['name']}: {res.error.replace(str(p['path']), p['name'])}")
+        raise InputError(f"{p['name']}: {res.error}")  # the runner names the upload, never its server path
     out = _without_server_paths(res.as_dict())
     out["output"] = p["name"]
     evidence = None
