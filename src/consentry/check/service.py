@@ -160,10 +160,6 @@ class EnrollOutcome:
     error: str | None = None
 
 
-def _sha256(path: Path) -> str:
-    return sha256_and_size(path)[0]
-
-
 def enroll_voices(registry, *, creator: str, paths: Iterable[str | os.PathLike]) -> list[EnrollOutcome]:
     """Enrol one voice print per sample file for ``creator``.
 
@@ -185,7 +181,7 @@ def enroll_voices(registry, *, creator: str, paths: Iterable[str | os.PathLike])
                 continue
             voice, new = registry.store.add_voice(
                 creator=creator.strip(), engine=vp.engine, vector=vp.vector, source_name=f.name,
-                source_sha256=_sha256(f), source=str(f.resolve()), duration_s=vp.duration_s, speech_s=vp.speech_s,
+                source_sha256=sha256_and_size(f)[0], source=str(f.resolve()), duration_s=vp.duration_s, speech_s=vp.speech_s,
                 enrolled_at=utc_now())
             out.append(EnrollOutcome(str(f), voice=voice, new=new))
         except DecodeError as exc:
@@ -415,7 +411,7 @@ def check_output(ctx: CheckContext, path: str | os.PathLike) -> CheckResult:
 
 def _check_output(ctx: CheckContext, path: str) -> CheckResult:
     reg = ctx.registry
-    res = CheckResult(output=path, sha256=_sha256(Path(path)))
+    res = CheckResult(output=path, sha256=sha256_and_size(path)[0])
     timings = {"recording": 0.0, "melody": 0.0, "voice": 0.0}
     started = time.perf_counter()
     sr = reg.params.sample_rate_hz
