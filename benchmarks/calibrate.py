@@ -12,7 +12,7 @@ It prints the distribution of the best score of the negatives (the false
 match rate at each threshold) and fits the logistic confidence
 ``1 / (1 + exp(-slope * (score - mid)))`` by maximum likelihood with equal
 priors.  The threshold chosen from this run and the fitted constants are
-written into ``consentry/fingerprint/music/engine.py`` by hand, with the run
+written into ``consentry/engines/music/engine.py`` by hand, with the run
 recorded in benchmarks/RESULTS.md.
 
     python benchmarks/calibrate.py --corpus benchmarks/corpus --excerpts 200
@@ -32,8 +32,8 @@ from scipy.optimize import minimize
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from consentry import Registry  # noqa: E402
-from consentry import alterations as alt  # noqa: E402
-from consentry.decode import decode_audio  # noqa: E402
+from consentry.testing import alterations as alt  # noqa: E402
+from consentry.io.decode import decode_audio  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import wav_bytes  # noqa: E402

@@ -91,7 +91,7 @@ def copy_registry(src: Path, dst: Path) -> Path:
 def cli(*args: str, registry: Path) -> tuple[float, subprocess.CompletedProcess]:
     """Run ``consentry --registry REGISTRY ARGS...``; (wall seconds, the process). Exit codes 0 and 2 are fine."""
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "consentry.cli.main", "--registry", str(registry), *args],
+    r = subprocess.run([sys.executable, "-m", "consentry.adapters.cli.main", "--registry", str(registry), *args],
                        capture_output=True, text=True)
     if r.returncode not in (0, 2):
         raise SystemExit(f"consentry {' '.join(args[:2])} failed: {r.stderr.strip()[-800:]}")

@@ -9,7 +9,7 @@ time is reported too. One espeak-ng voice is enrolled (when espeak-ng is
 installed) so that the voice check compares with something.
 
 The output (synthesised here, 180 s at 22050 Hz) is a piece from
-``consentry.synth`` with two borrowings: 20 s copied from one registered
+``consentry.testing.synth`` with two borrowings: 20 s copied from one registered
 work's recording (from 40 s into the output), and a 24-note phrase of another
 work's stored melody re-synthesised 2 semitones up and 10% faster with
 another timbre (from 120 s).
@@ -78,12 +78,12 @@ def write_wav(path: Path, x: np.ndarray) -> Path:
 
 
 def make_output(reg, work_dir: Path) -> tuple[Path, dict]:
-    from consentry.check.engines import melody_engine_id
-    from consentry.decode import decode_audio
-    from consentry.melody import Melody, melody_from_notes
-    from consentry.melody.synthetic import alter_melody, render_notes
-    from consentry.melody.transcribe import Note
-    from consentry.synth import synthesise_piece
+    from consentry.services.check.engines import melody_engine_id
+    from consentry.io.decode import decode_audio
+    from consentry.engines.melody import Melody, melody_from_notes
+    from consentry.engines.melody.synthetic import alter_melody, render_notes
+    from consentry.engines.melody.transcribe import Note
+    from consentry.testing.synth import synthesise_piece
 
     x = synthesise_piece(4242, duration_s=180.0, sample_rate_hz=SR).astype(np.float32)
     works = reg.works()
@@ -125,7 +125,7 @@ def make_speech_output(work_dir: Path) -> Path:
 
     import run_voice as rv
 
-    from consentry.decode.audio import decode_audio
+    from consentry.io.decode.audio import decode_audio
 
     parts, n = [], int(SPEECH_OUTPUT_S * SR)
     with tempfile.TemporaryDirectory() as tmp:
@@ -162,8 +162,8 @@ def main() -> None:
     a.registry = a.registry or str(HERE / "work" / "bench.db")
     from machine import run_info
 
-    from consentry.check import service
-    from consentry.services import Registry
+    from consentry.services.check import service
+    from consentry.services.registry import Registry
 
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -262,7 +262,7 @@ def alter(x: np.ndarray, how: str, tmp: Path, seed: int) -> np.ndarray:
     """One alteration of ``x`` (mono float32 at SR)."""
     from scipy.signal import resample_poly
 
-    from consentry.decode import decode_audio
+    from consentry.io.decode import decode_audio
 
     if how == "noise_10db":
         rng = np.random.default_rng(seed)
@@ -283,7 +283,7 @@ def alter(x: np.ndarray, how: str, tmp: Path, seed: int) -> np.ndarray:
 
 
 def make_outputs(folder: Path, excerpt_s: float) -> list[dict]:
-    from consentry.decode import decode_audio
+    from consentry.io.decode import decode_audio
 
     outputs = []
     k = 0
@@ -341,9 +341,9 @@ _CTX = None
 
 def _init_worker(reg_path: str, checks: str = "recording,melody,voice") -> None:
     global _CTX
-    from consentry.check import service
-    from consentry.services import Registry
-    from consentry.threads import limit_worker_threads
+    from consentry.services.check import service
+    from consentry.services.registry import Registry
+    from consentry.runtime.threads import limit_worker_threads
 
     limit_worker_threads()
     reg = Registry.open(reg_path, create=False)
@@ -352,7 +352,7 @@ def _init_worker(reg_path: str, checks: str = "recording,melody,voice") -> None:
 
 
 def _check_one(item: dict) -> dict:
-    from consentry.check import service
+    from consentry.services.check import service
 
     res = service.check_output(_CTX, item["path"])
     return {**item, "error": res.error,
@@ -389,7 +389,7 @@ def false_alarms(a) -> None:
 
     from machine import run_info
 
-    from consentry.services import Registry
+    from consentry.services.registry import Registry
 
     work = Path(a.work)
     src = Path(a.registry or work / "check-bench.db")
@@ -401,7 +401,7 @@ def false_alarms(a) -> None:
             reg.remove(wid)
         reg.compact()
         live = reg.works()
-        from consentry.check.engines import melody_engine_id
+        from consentry.services.check.engines import melody_engine_id
 
         n_mel = sum(1 for w in reg.store.work_melodies(engine=melody_engine_id()) if w in {x.work_id for x in live})
     out["registry"] = {"works": len(live), "hours": round(sum(w.duration_s for w in live) / 3600, 3),
@@ -444,14 +444,14 @@ def false_alarms(a) -> None:
 # ---------------------------------------------------------------- short copies inside long outputs
 def _copy_trial(args: tuple) -> dict:
     """Identify one long output holding a short copy (old rule 14 and the engine's default), and the copy alone."""
-    from consentry.decode import decode_audio
-    from consentry.fingerprint.music import engine
+    from consentry.io.decode import decode_audio
+    from consentry.engines.music import engine
 
     reg_path, background, work_file, work_id, at_s, from_s, length_s, how, seed, out_s = args
     global _REG
     if _REG is None:
-        from consentry.services import Registry
-        from consentry.threads import limit_worker_threads
+        from consentry.services.registry import Registry
+        from consentry.runtime.threads import limit_worker_threads
 
         limit_worker_threads()
         _REG = Registry.open(reg_path, create=False)
@@ -494,13 +494,13 @@ def copies(a) -> None:
 
     from machine import run_info
 
-    from consentry.services import Registry
+    from consentry.services.registry import Registry
 
     reg_path = Path(a.registry or Path(a.work) / "fa-bench.db")
     rng = np.random.default_rng(606)
     with Registry.open(reg_path, create=False) as reg:
         works = [w for w in reg.works() if w.duration_s > 40]
-    from consentry.decode import decode_audio
+    from consentry.io.decode import decode_audio
 
     # Backgrounds: half B's single-file tracks of at least 3 minutes (half A calibrated the rule).
     backgrounds = [files[0] for name, files in unregistered_tracks() if half_of(name) == "B" and len(files) == 1

@@ -52,7 +52,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "benchmarks" / "work" / "fuzz"
-CLI = [sys.executable, "-m", "consentry.cli.main"]
+CLI = [sys.executable, "-m", "consentry.adapters.cli.main"]
 SR = 22050
 
 # -- the readers --------------------------------------------------------------------------------------
@@ -87,11 +87,11 @@ READERS: dict[str, tuple[str, str]] = {
 
 def _allowed(reader: str) -> tuple[type, ...]:
     """Exceptions that are a reader's documented answer, not a crash."""
-    from consentry.errors import ConsentryError
+    from consentry.domain.errors import ConsentryError
 
     allowed: list[type] = [ConsentryError]
     if reader == "signals.xmp":
-        from consentry.embed.xmp import XmpError
+        from consentry.formats.embed.xmp import XmpError
 
         allowed.append(XmpError)
     return tuple(allowed)
@@ -99,8 +99,8 @@ def _allowed(reader: str) -> tuple[type, ...]:
 
 def _dataset_items(path: Path) -> str:
     """Read up to 300 items; item errors must be one line (a line break in one raises, to be counted)."""
-    from consentry.errors import InputError
-    from consentry.sources import open_dataset
+    from consentry.domain.errors import InputError
+    from consentry.io.sources import open_dataset
 
     ds = open_dataset(path)
     n = 0
@@ -129,7 +129,7 @@ def _clean(messages) -> None:
 def run_reader(reader: str, path: Path, site: Path | None) -> str:
     """Run one reader on one input; returns a short outcome (exceptions propagate)."""
     if reader.startswith("decode."):
-        from consentry.decode import decode_audio, read_tags
+        from consentry.io.decode import decode_audio, read_tags
 
         read_tags(path)
         audio = decode_audio(path, sample_rate_hz=11025, max_duration_s=20.0)
@@ -137,29 +137,29 @@ def run_reader(reader: str, path: Path, site: Path | None) -> str:
     if reader.startswith(("manifest.", "archive.")):
         return _dataset_items(path)
     if reader.startswith("signals.") and reader != "signals.xmp":
-        from consentry.verify import verify_target
+        from consentry.services.verify import verify_target
 
         judged = "/" + path.relative_to(site).as_posix() if reader == "signals.page.html" else None
         report = verify_target(site, path=judged)
         _clean(m for p in report.problems for m in (p.message, p.source))
         return f"{len(report.resources)} resources" if hasattr(report, "resources") else "verified"
     if reader == "signals.xmp":
-        from consentry.embed import signals_from_xmp
-        from consentry.embed.xmp import read_properties
+        from consentry.services.embed import signals_from_xmp
+        from consentry.formats.embed.xmp import read_properties
 
         props = read_properties(path.read_bytes())
         found, bad = signals_from_xmp(props, file_label=path.name, location=str(path))
         _clean(m for p in bad for m in (p.message, p.source))
         return f"{len(found)} signals, {len(bad)} problems"
     if reader.startswith("embedded."):
-        from consentry.embed import read_embedded_signals
+        from consentry.services.embed import read_embedded_signals
 
         found, bad = read_embedded_signals(path)
         _clean(m for p in bad for m in (p.message, p.source))
         return f"{len(found)} signals, {len(bad)} problems"
     if reader == "evidence.bundle":
-        from consentry.evidence import format_verify_result, verify_bundle
-        from consentry.evidence import verify as ev
+        from consentry.services.evidence import format_verify_result, verify_bundle
+        from consentry.services.evidence import verify as ev
 
         # the registry's key is trusted, so that every check past the signer runs
         fingerprint = os.environ.get("CONSENTRY_FUZZ_EVIDENCE_KEY") or None
@@ -187,7 +187,7 @@ def worker_main(conn, stack_file: str) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (6 * 2**30, 6 * 2**30))  # backstop; the parent watches RSS at 1 GB
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     sys.setrecursionlimit(10_000)
-    import consentry.decode, consentry.sources, consentry.verify, consentry.embed, consentry.evidence  # noqa: E401,F401
+    import consentry.io.decode, consentry.io.sources, consentry.services.verify, consentry.formats.embed, consentry.services.evidence  # noqa: E401,F401
 
     handle = open(stack_file, "w")
     faulthandler.register(signal.SIGUSR1, file=handle, all_threads=False)  # the parent's "where are you?"
@@ -389,7 +389,7 @@ def build_seeds(seeds: Path) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from consentry.synth import synthesise_piece
+    from consentry.testing.synth import synthesise_piece
 
     seeds.mkdir(parents=True, exist_ok=True)
     audio = seeds / "audio"
@@ -436,7 +436,7 @@ def build_seeds(seeds: Path) -> dict:
         _encode(query, x, codec="pcm_s16le", fmt="wav")
         _cli("check", str(query), "--evidence", str(ev), "--no-pdf", "--no-melody", "--no-voice", registry=reg)
     fam["evidence"] = [p.read_bytes() for p in sorted(ev.glob("*.evidence.zip"))]
-    from consentry.evidence import key_fingerprint, load_or_create_signing_key
+    from consentry.services.evidence import key_fingerprint, load_or_create_signing_key
 
     os.environ["CONSENTRY_FUZZ_EVIDENCE_KEY"] = key_fingerprint(load_or_create_signing_key(seeds))  # for the worker
 
@@ -447,8 +447,8 @@ def build_seeds(seeds: Path) -> dict:
     fam["headersjson"] = [(site / "headers.json").read_bytes()]
     fam["html"] = [p.read_bytes() for p in sorted(site.glob("terms/works/*.html"))][:3] or [b"<html></html>"]
     fam["xml"] = [p.read_bytes() for p in sorted(site.rglob("*.xml"))][:3] or [b"<rsl/>"]
-    from consentry.embed.xmp import extract_xmp
-    from consentry.embed.sniff import sniff_bytes
+    from consentry.formats.embed.xmp import extract_xmp
+    from consentry.formats.embed.sniff import sniff_bytes
 
     packets = []
     for blob in fam["emb_png"] + fam["emb_jpeg"]:
@@ -1094,7 +1094,7 @@ def _mutate_json(rng, data: bytes) -> bytes:
 
 
 def gram_embedded(rng, fam, kind) -> bytes:
-    from consentry.embed.xmp import insert_xmp
+    from consentry.formats.embed.xmp import insert_xmp
 
     base = rng.choice(fam[f"emb_{kind}"])
     packet = gram_xml(rng)

@@ -5,13 +5,13 @@ Prints one JSON object. Run from the repository root:
     .venv/bin/python benchmarks/run_melody.py                      # measure with the shipped NULL_MODEL
     .venv/bin/python benchmarks/run_melody.py --calibrate          # also fit lambda and K (on other seeds)
 
-All melodies are made up (consentry.melody.synthetic); nothing is downloaded.
+All melodies are made up (consentry.engines.melody.synthetic); nothing is downloaded.
 Unrelated pairs mix the two generators (random walk / motif-based tonal),
 lengths drawn log-uniformly in [--min-events, --max-events]. --calibrate fits
 lambda by maximum likelihood and K on the 1% tail of the worst family of
 pairs, with seed 1001; the
 false alarms are measured with seed 2002 and the detections with seed 3003,
-always with the NULL_MODEL shipped in consentry.melody.align (paste the
+always with the NULL_MODEL shipped in consentry.engines.melody.align (paste the
 fitted values there to use them).
 """
 
@@ -23,15 +23,15 @@ import platform
 import sys
 import time
 
-from consentry.threads import prefer_one_thread_env
+from consentry.runtime.threads import prefer_one_thread_env
 
 prefer_one_thread_env()
 
 import numpy as np  # noqa: E402
 
-from consentry.melody import NULL_MODEL, Melody, NullModel, contour_of, match_contours  # noqa: E402
-from consentry.melody.align import best_local_score, fit_null  # noqa: E402
-from consentry.melody.synthetic import alter_melody, random_walk_melody, render_notes, tonal_melody  # noqa: E402
+from consentry.engines.melody import NULL_MODEL, Melody, NullModel, contour_of, match_contours  # noqa: E402
+from consentry.engines.melody.align import best_local_score, fit_null  # noqa: E402
+from consentry.engines.melody.synthetic import alter_melody, random_walk_melody, render_notes, tonal_melody  # noqa: E402
 
 _GENERATORS = {"walk": random_walk_melody, "tonal": tonal_melody}
 
@@ -122,7 +122,7 @@ def detections(seed: int, trials: int) -> dict:
 
 def speed(seconds_of_audio: float) -> dict:
     """Transcription time relative to audio duration, and one 300 x 300 alignment."""
-    from consentry.melody.transcribe import ModelUnavailable, transcribe
+    from consentry.engines.melody.transcribe import ModelUnavailable, transcribe
 
     rng = np.random.default_rng(7)
     mel = tonal_melody(rng, n_notes=int(seconds_of_audio * 3))

@@ -137,7 +137,7 @@ def cmd_memory(a) -> dict:
     for n in a.items:
         pattern = make_shards(work / f"shards-{n}", n)
         t, code, main_kb, child_kb = run_and_watch(
-            [PY, "-m", "consentry.cli.main", "--registry", str(reg), "scan", pattern, "--workers", str(a.workers),
+            [PY, "-m", "consentry.adapters.cli.main", "--registry", str(reg), "scan", pattern, "--workers", str(a.workers),
              "--report", str(work / f"mem-{n}.html"), "--csv", str(work / f"mem-{n}.csv")])
         if code not in (0, 2):
             raise SystemExit(f"scan of {n} items failed with {code}")
@@ -160,7 +160,7 @@ def cmd_resume(a) -> dict:
     files = query_files(Path(a.queries), a.items)
     for f in files:
         os.symlink(f.resolve(), data / f.name)
-    proc = subprocess.Popen([PY, "-m", "consentry.cli.main", "--registry", str(reg), "scan", str(data), "--workers", str(a.workers)],
+    proc = subprocess.Popen([PY, "-m", "consentry.adapters.cli.main", "--registry", str(reg), "scan", str(data), "--workers", str(a.workers)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     stored, last_error = 0, None
     while proc.poll() is None:
@@ -179,8 +179,9 @@ def cmd_resume(a) -> dict:
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     sys.path.insert(0, str(ROOT / "src"))
-    from consentry import Registry, scanning
-    from consentry.scanning import scan_dataset, scan_items
+    from consentry import Registry
+    from consentry.services import scan as scanning
+    from consentry.services.scan import scan_dataset, scan_items
 
     with Registry.open(reg) as r:
         scan = r.store.list_scans()[0]

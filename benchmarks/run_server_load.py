@@ -1,7 +1,7 @@
 """Load on the server's identify endpoint: requests per second and latency at 1, 8 and 32 concurrent clients.
 
 A benchmark, not a test.  It builds a small registry from synthesised music
-(consentry.synth; ``--works`` pieces of ``--work-s`` seconds), makes a
+(consentry.testing.synth; ``--works`` pieces of ``--work-s`` seconds), makes a
 licensee account and an API token, starts ``consentry serve`` on 127.0.0.1
 (one process), and runs the load from a SECOND process (this script with
 ``--client``): threads, one httpx client each, posting ``--clip-s``-second
@@ -40,8 +40,8 @@ SR = 22050
 def build(root: Path, *, works: int, work_s: float, clip_s: float, clips: int) -> tuple[Path, str, list[dict]]:
     """The registry, a licensee's API token and the query clips (WAV files in root/queries)."""
     from consentry import Registry
-    from consentry.accounts import create_account, create_token
-    from consentry.synth import synthesise_piece
+    from consentry.services.accounts import create_account, create_token
+    from consentry.testing.synth import synthesise_piece
 
     songs = root / "songs"
     songs.mkdir(parents=True)
@@ -165,7 +165,7 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "CONSENTRY_RATE_PER_S": "1000000", "CONSENTRY_RATE_BURST": "1000000"}
     log = open(root / "server.log", "wb")
-    server = subprocess.Popen([sys.executable, "-m", "consentry.cli.main", "--registry", str(registry), "serve",
+    server = subprocess.Popen([sys.executable, "-m", "consentry.adapters.cli.main", "--registry", str(registry), "serve",
                                "--port", str(port), "--data-dir", str(root / "data"), "--log-level", "warning"],
                               stdout=log, stderr=subprocess.STDOUT, env=env)
     try:

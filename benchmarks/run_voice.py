@@ -44,9 +44,9 @@ from pathlib import Path
 
 import numpy as np
 
-from consentry.decode.audio import decode_audio
-from consentry.voice.encoder import embed_voice, find_weights, load_encoder
-from consentry.voice.score import LogisticCalibration, equal_error_rate, threshold_at_false_accept
+from consentry.io.decode.audio import decode_audio
+from consentry.engines.voice.encoder import embed_voice, find_weights, load_encoder
+from consentry.engines.voice.score import LogisticCalibration, equal_error_rate, threshold_at_false_accept
 
 RATE_HZ = 16_000
 GAP = np.zeros(int(0.15 * RATE_HZ), dtype=np.float32)
@@ -159,7 +159,7 @@ class Timer:
         self.audio_s = 0.0
 
     def embed(self, samples: np.ndarray) -> np.ndarray | None:
-        from consentry.voice.model import voice_print
+        from consentry.engines.voice.model import voice_print
 
         start = time.perf_counter()
         if self.model == "campplus":
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the windowed experiment: a 5-s voice inside 60 s of other speech or music")
     parser.add_argument("--fit-gate", action="store_true", help="only fit and measure the speech gate")
     parser.add_argument("--cache", help="with --windowed: keep the outputs' window prints in this file and reuse them")
-    parser.add_argument("--write", action="store_true", help="with --fit-gate: write src/consentry/voice/gate_weights.py")
+    parser.add_argument("--write", action="store_true", help="with --fit-gate: write src/consentry/engines/voice/gate_weights.py")
     args = parser.parse_args(argv)
     if args.fit_gate:
         json.dump(fit_gate(args), sys.stdout, indent=2)
@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     encoder = load_encoder()
     timer = Timer(args.model)
     if args.model == "campplus":
-        from consentry.voice.model import load_voice_model
+        from consentry.engines.voice.model import load_voice_model
 
         engine = load_voice_model().engine
     else:
@@ -352,14 +352,14 @@ def windowed_outputs(cache: Path | None = None) -> dict:
     benchmarks/work/fa-outputs).  Each output keeps its GE2E windows (3 s
     every 1.5 s), the gate's verdict on each and, for those that pass, the
     CAM++ print of the window's audio, exactly as ``consentry check`` makes
-    them (consentry.voice.model).
+    them (consentry.engines.voice.model).
     """
     import pickle
 
-    from consentry.check.service import VOICE_HOP_S, VOICE_WINDOW_S
-    from consentry.voice.encoder import embed_voice_windows
-    from consentry.voice.gate import is_speech
-    from consentry.voice.model import load_voice_model, voice_print, window_prints
+    from consentry.services.check.service import VOICE_HOP_S, VOICE_WINDOW_S
+    from consentry.engines.voice.encoder import embed_voice_windows
+    from consentry.engines.voice.gate import is_speech
+    from consentry.engines.voice.model import load_voice_model, voice_print, window_prints
 
     if cache is not None and cache.is_file():
         with open(cache, "rb") as fh:
@@ -492,7 +492,7 @@ def windowed(args) -> dict:
 
 
 def fit_gate(args) -> dict:
-    """Fit the speech gate (consentry.voice.gate) on half A and measure it on half B; write its weights.
+    """Fit the speech gate (consentry.engines.voice.gate) on half A and measure it on half B; write its weights.
 
     Windows (3 s, hop 1.5 s) of: the clean 30-s excerpts of unregistered music
     written by ``run_check.py false-alarms`` (music; half of its track), and
@@ -504,7 +504,7 @@ def fit_gate(args) -> dict:
     """
     from scipy.optimize import minimize
 
-    from consentry.voice.encoder import embed_voice_windows
+    from consentry.engines.voice.encoder import embed_voice_windows
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from run_check import half_of

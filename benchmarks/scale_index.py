@@ -3,7 +3,7 @@
 Registering 10,000 hours of real music is out of reach here, so the extra hours
 are synthetic fingerprints with the real distribution: every hash key is a
 mixed-radix number of seven components (see
-``consentry.fingerprint.music.extract``); the script measures the distribution
+``consentry.engines.music.extract``); the script measures the distribution
 of each component over a real registry's index and draws keys with those
 marginal frequencies, at the real number of hashes per hour, with postings
 for made-up works of four minutes.  (Components are drawn independently: the
@@ -34,10 +34,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from consentry import Registry  # noqa: E402
-from consentry.decode import decode_audio  # noqa: E402
-from consentry.fingerprint.music import extract as E  # noqa: E402
-from consentry.fingerprint.music.params import ENGINE_NAME, ENGINE_VERSION  # noqa: E402
-from consentry.fingerprint.music.postings import pack_postings  # noqa: E402
+from consentry.io.decode import decode_audio  # noqa: E402
+from consentry.engines.music import extract as E  # noqa: E402
+from consentry.engines.music.params import ENGINE_NAME, ENGINE_VERSION  # noqa: E402
+from consentry.engines.music.postings import pack_postings  # noqa: E402
 
 WORK_S = 240.0
 

@@ -54,7 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
-from consentry.decode.audio import decode_audio
+from consentry.io.decode.audio import decode_audio
 
 RATE_HZ = 16_000
 GAP_S = 0.3
@@ -532,7 +532,7 @@ def espeak_speakers(folder: Path, languages: list[str], *, n_utterances: int = 4
 
 def stats(targets, nontargets, *, threshold: float) -> dict:
     """EER, means, false rejects at 1 % false accepts, and shares at ``threshold``."""
-    from consentry.voice.score import equal_error_rate, threshold_at_false_accept
+    from consentry.engines.voice.score import equal_error_rate, threshold_at_false_accept
 
     t = np.asarray(targets, dtype=np.float64)
     n = np.asarray(nontargets, dtype=np.float64)
@@ -698,9 +698,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     crop = (lambda c: c[: int(args.crop_s * RATE_HZ)]) if args.crop_s else (lambda c: c)
 
-    from consentry.voice.encoder import embed_voice, load_encoder
-    from consentry.voice.model import load_voice_model, voice_print
-    from consentry.voice.score import GE2E_THRESHOLD, WINDOW_THRESHOLD
+    from consentry.engines.voice.encoder import embed_voice, load_encoder
+    from consentry.engines.voice.model import load_voice_model, voice_print
+    from consentry.engines.voice.score import GE2E_THRESHOLD, WINDOW_THRESHOLD
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from machine import run_info

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import datasets
 
-from consentry.training import TrainingFilter
+from consentry.services.training import TrainingFilter
 
 
 def usable_files(registry: str, paths: list[str]) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from consentry.training import TrainingFilter
+from consentry.services.training import TrainingFilter
 
 
 def usable_files(registry: str, paths: list[str]) -> list[str]:

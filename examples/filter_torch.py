@@ -13,8 +13,8 @@ import sys
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
-from consentry.decode import decode_audio
-from consentry.training import TrainingFilter
+from consentry.io.decode import decode_audio
+from consentry.services.training import TrainingFilter
 
 
 class ConsentedAudio(IterableDataset):

@@ -13,9 +13,9 @@ import uvicorn
 from conftest import notes, write_wav
 
 from consentry import Registry
-from consentry.accounts import AuthSettings, create_account, create_token
-from consentry.api import ServerSettings, create_app
-from consentry.registry.models import Terms
+from consentry.services.accounts import AuthSettings, create_account, create_token
+from consentry.adapters.api import ServerSettings, create_app
+from consentry.domain.works import Terms
 
 #: Cheap argon2 parameters so that tests sign in fast (the defaults are for production).
 FAST_AUTH = AuthSettings(argon2_time_cost=1, argon2_memory_kib=8, argon2_parallelism=1)
@@ -115,7 +115,7 @@ def make_world(root: Path) -> World:
         for name, (role, creator) in ROLE_OF.items():
             w.accounts[name] = create_account(store, email=f"{name}@example.org", password=PASSWORD, role=role,
                                               creator=creator, auth=FAST_AUTH)
-        from consentry.accounts.model import ROLE_SCOPES
+        from consentry.domain.accounts import ROLE_SCOPES
 
         for name, (role, _) in ROLE_OF.items():
             tok, secret = create_token(store, account=w.accounts[name], name="all", scopes=sorted(ROLE_SCOPES[role]))

@@ -1,4 +1,4 @@
-"""Alterations (consentry.alterations): each does what it says, to the right frequencies, times and levels."""
+"""Alterations (consentry.testing.alterations): each does what it says, to the right frequencies, times and levels."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import av
 import numpy as np
 import pytest
 
-from consentry import alterations as alt
-from consentry.synth import synthesise_piece
+from consentry.testing import alterations as alt
+from consentry.testing.synth import synthesise_piece
 
 SR = 22050
 

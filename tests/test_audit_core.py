@@ -9,11 +9,11 @@ from datetime import date
 import pytest
 from hypothesis import given, strategies as st
 
-from consentry.registry.audit import (
+from consentry.domain.audit import (
     coverage_histogram, covered_seconds, decide_item, estimate_exposure, statutory_eligibility,
 )
-from consentry.registry.ledger import GENESIS_HASH, chain_entry, verify_chain
-from consentry.registry.models import Terms
+from consentry.domain.ledger import GENESIS_HASH, chain_entry, verify_chain
+from consentry.domain.works import Terms
 from consentry.store.sqlite import MIGRATIONS, SCHEMA_VERSION, SQLiteStore, _statements
 
 from test_store import make_work  # noqa: E402
@@ -154,7 +154,7 @@ def test_a_version_1_registry_is_migrated(tmp_path):
     assert store.list_scans() == []
     # Old terms rows (no per-use detail) read as training-only versions; a new version adds uses.
     assert store.work_terms("w1").uses["ai_training"].decision == "deny"
-    from consentry.registry.usage import TermsVersion, UseTerms
+    from consentry.domain.usage import TermsVersion, UseTerms
 
     store.set_work_terms("w1", store.work_terms("w1").with_uses({"voice_likeness": UseTerms("deny")}))
     assert [v for v, _, _ in store.terms_history("w1")] == [1, 2]

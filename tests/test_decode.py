@@ -14,9 +14,9 @@ import av
 import numpy as np
 import pytest
 
-from consentry.decode import AUDIO_EXTENSIONS, DecodedAudio, decode_audio, iter_audio_files, read_tags
-from consentry.decode import audio as audio_module
-from consentry.errors import DecodeError, InputError
+from consentry.io.decode import AUDIO_EXTENSIONS, DecodedAudio, decode_audio, iter_audio_files, read_tags
+from consentry.io.decode import audio as audio_module
+from consentry.domain.errors import DecodeError, InputError
 
 TONE_HZ = 1000.0
 AMPLITUDE = 0.5

@@ -1,4 +1,4 @@
-"""Terms embedded in media files (consentry.embed): C2PA, XMP, ID3/Vorbis/MP4 tags, ISCC; and read back."""
+"""Terms embedded in media files (consentry.formats.embed): C2PA, XMP, ID3/Vorbis/MP4 tags, ISCC; and read back."""
 
 from __future__ import annotations
 
@@ -18,14 +18,16 @@ from conftest import encode, notes, write_wav
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consentry.decode.audio import decode_audio
-from consentry.embed import EmbedError, SignerConfig, embed_terms, iscc_codes, read_embedded_signals, sniff_kind
-from consentry.embed import tags as tagio
-from consentry.embed import terms as tm
-from consentry.embed import xmp
-from consentry.errors import InputError
-from consentry.registry.usage import USES
-from consentry.signals import combine
+from consentry.io.decode.audio import decode_audio
+from consentry.services.embed import EmbedError, SignerConfig, embed_terms, read_embedded_signals
+from consentry.formats.embed.iscc import iscc_codes
+from consentry.formats.embed.sniff import sniff_kind
+from consentry.formats.embed import tags as tagio
+from consentry.formats.embed import terms as tm
+from consentry.formats.embed import xmp
+from consentry.domain.errors import InputError
+from consentry.domain.usage import USES
+from consentry.domain.signals import combine
 
 c2pa = pytest.importorskip("c2pa")
 Image = pytest.importorskip("PIL.Image")
@@ -348,8 +350,8 @@ def test_embedding_twice_is_idempotent_and_new_terms_replace_old(kind, copy_of, 
 
 
 def read_manifest_state(path, pki):
-    from consentry.embed.c2pa_manifest import read_manifest
-    from consentry.embed.sniff import KINDS
+    from consentry.formats.embed.c2pa_manifest import read_manifest
+    from consentry.formats.embed.sniff import KINDS
 
     return read_manifest(path, mime=KINDS[sniff_kind(path)]["mime"], trust_anchors_pem=pki["ca"])
 
@@ -463,7 +465,7 @@ def sign_with_cawg_identity(path: Path, signer: SignerConfig, assertions: list[d
 def test_a_cawg_identity_from_an_unknown_credential_is_trust_not_integrity(copy_of, pki):
     """`cawg.x509.credential.untrusted` says only that the identity's signer is on no CAWG trust list:
     the manifest is read (Valid, like `signingCredential.untrusted`), so its notAllowed is a deny."""
-    from consentry.verify import verify_target
+    from consentry.services.verify import verify_target
 
     path = copy_of("jpg")
     sign_with_cawg_identity(path, pki["ana"], [CREATED_BY_AI, {"label": "cawg.training-mining", "data": {
@@ -499,7 +501,7 @@ def test_a_manifest_broken_after_signing_is_a_problem_not_a_signal(copy_of, pki)
 
 
 def test_without_c2pa_python_embedding_skips_and_reading_says_so(copy_of, pki, monkeypatch):
-    from consentry.embed import c2pa_manifest
+    from consentry.formats.embed import c2pa_manifest
 
     monkeypatch.setattr(c2pa_manifest, "c2pa_available", lambda: "c2pa-python is not installed")
     path = copy_of("png")
@@ -618,7 +620,7 @@ def test_hostile_or_malformed_xmp_is_a_problem(copy_of, packet, message):
 
 def test_plus_value_outside_the_vocabulary_and_deferring_values():
     props = {"{%s}DataMining" % xmp.NS["plus"]: "http://ns.useplus.org/ldf/vocab/DMI-MAYBE"}
-    from consentry.embed import signals_from_xmp
+    from consentry.services.embed import signals_from_xmp
 
     signals, problems = signals_from_xmp(props, file_label="a.jpg", location="a.jpg")
     assert signals == [] and "not in the PLUS" in problems[0].message
@@ -702,7 +704,7 @@ XML_BITS = st.sampled_from([
 @given(st.one_of(st.binary(max_size=400), st.lists(st.one_of(XML_BITS, st.text(max_size=8)), max_size=30).map(
     lambda parts: "".join(parts).encode("utf-8", "surrogatepass"))))
 def test_fuzz_xmp_packet_reader(packet):
-    from consentry.embed import signals_from_xmp
+    from consentry.services.embed import signals_from_xmp
 
     try:
         props = xmp.read_properties(packet)
@@ -843,7 +845,7 @@ def test_datadiligence_misses_the_cawg_reservation(copy_of, pki, capsys):
 
 
 def test_xmp_with_an_unknown_encoding_in_its_declaration_is_read_as_utf8():
-    from consentry.embed.xmp import merge_packet, parse_packet
+    from consentry.formats.embed.xmp import merge_packet, parse_packet
     # XMP packets are UTF-8 text; a bogus declared encoding must not crash the reader (expat
     # raises LookupError, not ParseError, when it is asked to honour one).
     bad = (b'<?xml version="1.0" encoding="U-TF-8"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
@@ -870,7 +872,7 @@ def _iptc_packet(value: str, *, element: bool = False) -> bytes:
                                         ("c2pa.actions.v2", "compositeWithTrainedAlgorithmicMedia")])
 def test_c2pa_actions_declaring_ai_media_are_read(copy_of, pki, label, code):
     """An AI tool's manifest: c2pa.created with an IPTC AI digitalSourceType -> declared AI-generated."""
-    from consentry.verify import verify_target
+    from consentry.services.verify import verify_target
 
     path = copy_of("wav")
     sign_raw(path, pki["other"], [{"label": label, "data": {"actions": [
@@ -918,7 +920,7 @@ def test_iptc_xmp_digital_source_type_declares_ai_media(copy_of, kind, element, 
     assert reading.problems == []
     assert [(a.source_type, a.format, a.source) for a in reading.ai_generated] == [
         ("compositeWithTrainedAlgorithmicMedia", "xmp", f"XMP Iptc4xmpExt:DigitalSourceType in {path.name}")]
-    r = subprocess.run([sys.executable, "-m", "consentry.cli.main", "--registry", str(tmp_path / "r.db"), "verify",
+    r = subprocess.run([sys.executable, "-m", "consentry.adapters.cli.main", "--registry", str(tmp_path / "r.db"), "verify",
                         str(path)], capture_output=True, text=True, env={**__import__("os").environ, "COLUMNS": "200"},
                        timeout=300)
     assert r.returncode == 0, r.stderr
@@ -930,7 +932,7 @@ def test_iptc_xmp_digital_source_type_declares_ai_media(copy_of, kind, element, 
 
 
 def test_iptc_values_that_do_not_declare_ai():
-    from consentry.signals import ai_source_type
+    from consentry.domain.signals import ai_source_type
 
     assert ai_source_type(IPTC_DST + "trainedAlgorithmicMedia") == "trainedAlgorithmicMedia"
     assert ai_source_type("https://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia") == \

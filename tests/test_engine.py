@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consentry.fingerprint.music import extract as E
-from consentry.fingerprint.music.engine import identify_segments
-from consentry.fingerprint.music.params import DEFAULT_PARAMS, ENGINE_NAME, ENGINE_VERSION, MusicEngineParams
-from consentry.fingerprint.music.postings import MAX_FRAME, lookup, pack_postings, unpack_postings
-from consentry.fingerprint.music.reference import reference_keys, reference_peaks
+from consentry.engines.music import extract as E
+from consentry.engines.music.engine import identify_segments
+from consentry.engines.music.params import DEFAULT_PARAMS, ENGINE_NAME, ENGINE_VERSION, MusicEngineParams
+from consentry.engines.music.postings import MAX_FRAME, lookup, pack_postings, unpack_postings
+from consentry.engines.music.reference import reference_keys, reference_peaks
 from consentry.store.segments import IndexSegment, build_directory
 
 P = DEFAULT_PARAMS
@@ -291,7 +291,7 @@ def test_matched_hashes_of_nothing_and_of_silence():
 
 
 def test_threshold_grows_with_the_length_searched():
-    from consentry.fingerprint.music.engine import DEFAULT_MIN_SCORE, confidence, min_score_for
+    from consentry.engines.music.engine import DEFAULT_MIN_SCORE, confidence, min_score_for
 
     assert min_score_for(10.0) == DEFAULT_MIN_SCORE == 14
     assert min_score_for(0.5) == min_score_for(5.0) == 14  # short queries keep the calibrated threshold
@@ -311,7 +311,7 @@ def test_the_same_match_is_dropped_when_it_stands_for_a_longer_search(small_inde
     works, index = small_index
     q = works[0][10 * SR: 20 * SR]  # 10 s: a score in the low twenties
     (m,) = identify_segments(q, index, P, min_score=3)[:1]
-    from consentry.fingerprint.music.engine import min_score_for
+    from consentry.engines.music.engine import min_score_for
 
     assert m.fp_id == 1
     longest_kept = max(s for s in (10, 60, 600, 3600, 36000, 1e6, 1e9) if min_score_for(s) <= m.inliers)
@@ -322,7 +322,7 @@ def test_the_same_match_is_dropped_when_it_stands_for_a_longer_search(small_inde
 
 # ---------------------------------------------------------------- short copies inside long queries
 def test_short_copy_inside_three_minutes_of_other_music_is_found_with_its_offsets():
-    from consentry.synth import synthesise_piece
+    from consentry.testing.synth import synthesise_piece
 
     works = [synthesise_piece(seed, duration_s=60.0, sample_rate_hz=SR) for seed in (11, 12, 13)]
     index = _index(works)
@@ -344,8 +344,8 @@ def test_short_copy_inside_three_minutes_of_other_music_is_found_with_its_offset
 
 def _crowded_hits(seed: int, *, copy_hits: int, strays: int = 0):
     """Hits of one work: a 10-s copy at shift 0 among chance hits at four other shifts (a long query's crowd)."""
-    from consentry.fingerprint.music.extract import Quads
-    from consentry.fingerprint.music.postings import Hits
+    from consentry.engines.music.extract import Quads
+    from consentry.engines.music.postings import Hits
 
     rng = np.random.default_rng(seed)
     n_chance = 30000
@@ -370,7 +370,7 @@ def _crowded_hits(seed: int, *, copy_hits: int, strays: int = 0):
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_a_copy_is_not_crowded_out_by_chance_hits_at_other_pitch_shifts(seed):
-    from consentry.fingerprint.music.match import match_segments
+    from consentry.engines.music.match import match_segments
 
     # The copy holds 2% of the work's hits; the shift histogram alone would
     # try only the chance shifts.
@@ -388,7 +388,7 @@ def test_a_copy_is_not_crowded_out_by_chance_hits_at_other_pitch_shifts(seed):
 
 
 def test_chance_hits_on_the_copys_line_far_away_do_not_stretch_the_segment():
-    from consentry.fingerprint.music.match import match_segments
+    from consentry.engines.music.match import match_segments
 
     hits, quads = _crowded_hits(3, copy_hits=600, strays=6)
     m = match_segments(hits, quads, P, min_inliers=20)[0]

@@ -20,11 +20,11 @@ from conftest import notes, write_wav
 from consentry import engines
 from consentry.engines.base import EngineId, Extent, Fingerprint, Located, MediaEngine, Signal
 from consentry.engines.music import MusicEngine, MusicExtra
-from consentry.fingerprint.music import engine as music
-from consentry.fingerprint.music.extract import index_hashes
-from consentry.fingerprint.music.params import DEFAULT_PARAMS as P
-from consentry.fingerprint.music.params import ENGINE_NAME, ENGINE_VERSION
-from consentry.fingerprint.music.postings import pack_postings, unpack_postings
+from consentry.engines.music import engine as music
+from consentry.engines.music.extract import index_hashes
+from consentry.engines.music.params import DEFAULT_PARAMS as P
+from consentry.engines.music.params import ENGINE_NAME, ENGINE_VERSION
+from consentry.engines.music.postings import pack_postings, unpack_postings
 from consentry.store.segments import IndexSegment, build_directory
 
 SR = P.sample_rate_hz
@@ -67,7 +67,7 @@ def test_importing_the_interface_does_not_import_numpy_or_an_engine():
     import sys
 
     code = ("import sys, consentry.engines as e; "
-            "print(int('numpy' in sys.modules), int('consentry.fingerprint.music.engine' in sys.modules))")
+            "print(int('numpy' in sys.modules), int('consentry.engines.music.engine' in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["0", "0"]
 
@@ -179,7 +179,7 @@ def test_decision_rule_is_the_engines():
 
 
 def test_decode_and_sniff_read_a_file_as_the_decoder_does(tmp_path):
-    from consentry.decode import decode_audio
+    from consentry.io.decode import decode_audio
 
     e = engines.get("music")
     path = write_wav(tmp_path / "a.wav", notes(5, duration_s=3.0), sample_rate_hz=22050)

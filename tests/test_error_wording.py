@@ -10,9 +10,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.requests import Request
 
-from consentry.errors import FieldError, InputError
-from consentry.registry.models import Terms, parse_date
-from consentry.registry.usage import TermsVersion, UseTerms
+from consentry.domain.errors import FieldError, InputError
+from consentry.domain.works import Terms, parse_date
+from consentry.domain.usage import TermsVersion, UseTerms
 
 BAD = [  # (terms, field at fault, CLI wording, API wording)
     ({"decision": "license"}, "price", "--terms license needs --price, a number >= 0",
@@ -27,7 +27,7 @@ BAD = [  # (terms, field at fault, CLI wording, API wording)
 
 @pytest.mark.parametrize("terms, field, cli, api", BAD)
 def test_domain_errors_name_the_field_and_no_flag(terms, field, cli, api):
-    from consentry.cli.wording import cli_message
+    from consentry.adapters.cli.wording import cli_message
 
     with pytest.raises(FieldError) as info:
         UseTerms(**terms)
@@ -51,7 +51,7 @@ def test_every_domain_terms_error_is_neutral():
 
 
 def test_cli_says_the_flag(tmp_path, monkeypatch, capsys):
-    from consentry.cli.main import main
+    from consentry.adapters.cli.main import main
 
     monkeypatch.setattr(sys, "argv", ["consentry", "--registry", str(tmp_path / "r.db"), "terms", "set", "abc",
                                       "--terms", "license", "--currency", "EUR"])
@@ -63,7 +63,7 @@ def test_cli_says_the_flag(tmp_path, monkeypatch, capsys):
 
 
 def _raising_app(make) -> FastAPI:
-    from consentry.api.app import install_error_handlers
+    from consentry.adapters.api.app import install_error_handlers
 
     app = FastAPI()
     install_error_handlers(app)
@@ -84,7 +84,7 @@ def test_api_says_the_field():
 
 
 def test_web_says_words_without_a_flag():
-    from consentry.web.render import error_response
+    from consentry.adapters.web.render import error_response
 
     try:
         TermsVersion(valid_until="2026-13-01")
@@ -102,23 +102,23 @@ def test_web_says_words_without_a_flag():
 
 
 def test_cli_flags_for_fields():
-    from consentry.cli.wording import flag
+    from consentry.adapters.cli.wording import flag
 
     assert [flag(f) for f in ("price", "licence_url", "valid_until", "decision", "uses", "used_on", "first_published_on")] \
         == ["--price", "--licence-url", "--valid-until", "--terms", "--use", "--date", "--published"]
-    from consentry.accounting import record_use
+    from consentry.services.accounting import record_use
 
     with pytest.raises(FieldError) as info:
         record_use(None, run=" ")
     assert info.value.field == "run" and str(info.value).startswith("run: name the training run")
-    from consentry.cli.wording import cli_message
+    from consentry.adapters.cli.wording import cli_message
 
     assert cli_message(info.value).startswith("--run: name the training run")
 
 
 def test_registration_dates_are_field_errors_the_cli_words_with_its_flags(tmp_path):
     from consentry import Registry
-    from consentry.cli.wording import cli_message
+    from consentry.adapters.cli.wording import cli_message
 
     with Registry.open(tmp_path / "r.db") as reg:
         for kwargs, field, flag in (({"first_published_on": "2026-02-30"}, "first_published_on", "--published"),

@@ -18,17 +18,12 @@ import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from consentry.evidence import (
-    EvidenceKeyError,
-    canonical_json,
-    format_verify_result,
-    key_fingerprint,
-    load_or_create_signing_key,
-    verify_bundle,
+from consentry.services.evidence import (
+    EvidenceKeyError, canonical_json, format_verify_result, key_fingerprint, load_or_create_signing_key, verify_bundle,
     write_bundle,
 )
-from consentry.evidence.keys import public_key_pem
-from consentry.evidence.pdf import find_chromium
+from consentry.services.evidence.keys import public_key_pem
+from consentry.services.evidence.pdf import find_chromium
 
 SR = 16000
 NOW = dt.datetime(2025, 3, 1, 12, 30, 0, tzinfo=dt.timezone.utc)
@@ -387,7 +382,7 @@ def test_untrusted_text_is_escaped(media, tmp_path):
 
 
 def test_findings_that_json_cannot_carry_are_refused(media, tmp_path):
-    from consentry.errors import InputError
+    from consentry.domain.errors import InputError
 
     findings = _findings()
     findings["voice"][0]["score"] = float("nan")

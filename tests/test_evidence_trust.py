@@ -22,10 +22,10 @@ from serverkit import PASSWORD, LiveServer, make_world, server_settings, wait_jo
 from typer.testing import CliRunner
 
 from consentry import Registry
-from consentry.claims.model import open_claim
-from consentry.cli.main import app
-from consentry.evidence import canonical_json, key_fingerprint, load_or_create_signing_key
-from consentry.evidence.keys import public_key_pem
+from consentry.domain.claims import open_claim
+from consentry.adapters.cli.main import app
+from consentry.services.evidence import canonical_json, key_fingerprint, load_or_create_signing_key
+from consentry.services.evidence.keys import public_key_pem
 
 runner = CliRunner()
 

@@ -17,7 +17,7 @@ from consentry.reporting import format as fmt
                                           (0, "0.00"), (Decimal("2.345"), "2.35")])
 def test_money_is_rounded_half_up_everywhere_it_is_shown(amount, text):
     from consentry.reporting.summary.render import _fmt_money
-    from consentry.web.render import _money
+    from consentry.adapters.web.render import _money
 
     assert fmt.format_money(amount, "EUR") == f"{text} EUR"
     assert _money(amount, "EUR") == f"{text} EUR"  # the web app's filter
@@ -33,7 +33,7 @@ def test_money_sums_are_decimal_and_half_up():
 
 
 def test_ledger_statement_totals_use_the_same_rule():
-    from consentry.accounting import _statements
+    from consentry.services.accounting import _statements
 
     lines = [{"creator": "Ana", "currency": "EUR", "amount": 0.1}, {"creator": "Ana", "currency": "EUR", "amount": 0.2},
              {"creator": "Ana", "currency": "EUR", "amount": 0.005}]
@@ -47,8 +47,8 @@ def test_times_and_cells():
 
 
 def test_one_clock():
-    from consentry.accounts import service as accounts
-    from consentry.claims import model as claims
+    from consentry.services import accounts
+    from consentry.domain import claims
     from consentry.store import sqlbase
 
     text = clock.now_iso()
@@ -60,10 +60,10 @@ def test_one_clock():
 
 
 def test_terms_words_are_declared_once():
-    from consentry.api import models as api_models
-    from consentry.registry import audit, models, usage
+    from consentry.adapters.api import models as api_models
+    from consentry.domain import audit, works as models, usage
     from consentry.reporting import scan_report
-    from consentry.web import routes
+    from consentry.adapters.web import routes
 
     assert words.DECISIONS == ("deny", "allow", "license")
     assert models.DECISIONS is words.DECISIONS and usage.DECISIONS is words.DECISIONS

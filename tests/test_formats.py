@@ -14,9 +14,9 @@ import pytest
 
 from consentry.formats import crawlers as fc
 from consentry.formats.sniff import KINDS, sniff_bytes, sniff_media
-from consentry.publish import build_site, check_site, write_site
-from consentry.registry.usage import USES
-from consentry.verify import verify_target
+from consentry.services.publish import build_site, check_site, write_site
+from consentry.domain.usage import USES
+from consentry.services.verify import verify_target
 
 BASE = "https://music.example.org"
 _TERMS = {"allow": {"decision": "allow"}, "deny": {"decision": "deny"},
@@ -132,8 +132,8 @@ def test_verify_reads_every_published_use_for_every_crawler(published):
 
 
 def test_one_crawler_list_for_publish_and_verify():
-    from consentry.publish import load_crawlers as publish_list
-    from consentry.verify.crawlers import load_crawlers as verify_list
+    from consentry.services.publish import load_crawlers as publish_list
+    from consentry.services.verify.crawlers import load_crawlers as verify_list
 
     listed, origin = verify_list()
     assert tuple(listed) == publish_list() == fc.load_crawlers() and origin == fc.CRAWLER_LIST

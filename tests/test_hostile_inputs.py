@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from consentry.sources import open_dataset
+from consentry.io.sources import open_dataset
 
 
 def _wav_bytes(frames: int = 400) -> bytes:
@@ -83,8 +83,8 @@ def test_wav_with_forged_info_chunk_size_is_refused_without_a_huge_allocation(tm
     # a fresh interpreter, so that the peak RSS measured is this file's alone: VmHWM, the peak of this
     # process image (getrusage's ru_maxrss would also count the parent's RSS at the fork, kept across exec)
     code = ("import sys\n"
-            "from consentry.decode import decode_audio, read_tags\n"
-            "from consentry.errors import DecodeError\n"
+            "from consentry.io.decode import decode_audio, read_tags\n"
+            "from consentry.domain.errors import DecodeError\n"
             "assert read_tags(sys.argv[1]) == {'title': None, 'artist': None, 'album': None}\n"
             "try:\n"
             "    decode_audio(sys.argv[1], sample_rate_hz=11025)\n"
@@ -106,7 +106,7 @@ def test_utf16_manifest_without_bom_is_refused_as_not_utf8(tmp_path, suffix, tex
     """Fuzz finding: UTF-16 without a byte order mark is valid UTF-8 (every other byte NUL), so the
     manifest was read and the error named NUL-riddled column names ("columns: \\x00p\\x00a..."). Now
     the same one line as any text that is not UTF-8, naming the line."""
-    from consentry.errors import InputError
+    from consentry.domain.errors import InputError
 
     path = tmp_path / f"manifest{suffix}"
     path.write_bytes(text.encode(encoding))
@@ -121,7 +121,7 @@ def test_licence_link_that_is_not_a_valid_url_is_a_problem_not_a_crash(tmp_path)
     header) made ``verify`` crash with ValueError "Invalid IPv6 URL" from urljoin. Now a SignalProblem."""
     import json
 
-    from consentry.verify import verify_target
+    from consentry.services.verify import verify_target
 
     site = tmp_path / "site"
     site.mkdir()
@@ -141,7 +141,7 @@ def test_evidence_bundle_with_corrupt_deflate_data_is_a_failure_line_not_a_last_
     and no other check ran). Now that member "cannot be read from the zip" and the other checks run."""
     import zipfile
 
-    from consentry.evidence import verify_bundle, write_bundle
+    from consentry.services.evidence import verify_bundle, write_bundle
 
     output = tmp_path / "output.wav"
     output.write_bytes(_wav_bytes(8000))
@@ -169,8 +169,8 @@ def test_multipart_boundary_over_256_bytes_is_a_one_line_input_error(tmp_path):
     server log. Now the same InputError (HTTP 400) as any other malformed multipart body."""
     import asyncio
 
-    from consentry.errors import InputError
-    from consentry.uploads import UploadLimits, receive_multipart
+    from consentry.domain.errors import InputError
+    from consentry.services.uploads import UploadLimits, receive_multipart
 
     boundary = "b" * 5000
 
@@ -190,7 +190,7 @@ def test_manifest_errors_do_not_echo_control_characters(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from consentry.errors import InputError
+    from consentry.domain.errors import InputError
 
     csv = tmp_path / "manifest.csv"
     csv.write_bytes(b"PK\x03\x04\x1b[31m,title\r\nx,y\n")
@@ -208,7 +208,7 @@ def test_manifest_errors_do_not_echo_control_characters(tmp_path):
 
 
 def test_reasons_from_libraries_lose_their_control_characters():
-    from consentry.sources import manifest, webdataset, ziparchive
+    from consentry.io.sources import manifest, webdataset, ziparchive
 
     for module in (manifest, webdataset, ziparchive):
         assert module._reason(ValueError("Couldn't deserialize thrift: don't know what type: \x0e\x00")) == \
@@ -219,7 +219,7 @@ def test_rsl_declaring_a_multibyte_encoding_is_a_problem_not_a_crash():
     """Fuzz finding: ``<?xml version="1.0" encoding="utf-32"?>`` made expat raise ValueError ("multi-byte
     encodings are not supported"), which escaped read_rsl and crashed ``verify``. Now a SignalProblem;
     a DTD is still refused as a DTD (not relabelled by the wider catch)."""
-    from consentry.verify.rsl import read_rsl
+    from consentry.services.verify.rsl import read_rsl
 
     document, problems = read_rsl(b'<?xml version="1.0" encoding="utf-32"?><a/>', document_url="/site/rsl.xml")
     assert document is None and len(problems) == 1
@@ -233,8 +233,8 @@ def test_signal_problems_quoting_a_document_stay_one_clean_line(tmp_path):
     quoted raw into the problem ("rule 1 (\\r): ..."). A SignalProblem now escapes control characters."""
     import json
 
-    from consentry.signals import SignalProblem
-    from consentry.verify import verify_target
+    from consentry.domain.signals import SignalProblem
+    from consentry.services.verify import verify_target
 
     assert SignalProblem("tdmrep", "rule 1 (\r)", "a\x1b[31m\x00b").source == "rule 1 (\\r)"
     assert SignalProblem("tdmrep", "x", "a\x1b[31m\x00b").message == "a\\x1b[31m\\x00b"
@@ -271,7 +271,7 @@ def test_item_names_that_are_not_utf8_are_escaped(tmp_path):
 def test_evidence_facts_with_a_lone_surrogate_escape_are_a_failure_line():
     """Fuzz finding: facts.json holding "\\ud800" (valid JSON, half a UTF-16 pair) parsed, then failed
     to re-encode as canonical JSON with UnicodeEncodeError, stopped only by the last-resort catch."""
-    from consentry.evidence.canonical import is_canonical, parse_canonical
+    from consentry.services.evidence.canonical import is_canonical, parse_canonical
 
     with pytest.raises(ValueError, match=r"not Unicode text \(a lone surrogate escape, '\\ud800'\)"):
         parse_canonical(b'{"title": "x\\ud800y"}')

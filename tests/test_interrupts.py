@@ -25,8 +25,8 @@ import numpy as np
 import pytest
 from conftest import notes, write_wav
 
-from consentry.interrupts import Interrupted, deferred_interrupts, polled, raise_if_stopping
-from consentry.pools import process_pool, usable_cores, worker_count
+from consentry.runtime.interrupts import Interrupted, deferred_interrupts, polled, raise_if_stopping
+from consentry.runtime.pools import process_pool, usable_cores, worker_count
 
 SR = 22050
 #: A run must have exited this long after the signal (the promise is two seconds; the machine is shared).
@@ -47,7 +47,7 @@ def _slow_insert(self, *args, **kwargs):
     time.sleep(1.5)
     return _insert(self, *args, **kwargs)
 SQLiteStore._insert_segment = _slow_insert
-from consentry.cli.main import main
+from consentry.adapters.cli.main import main
 sys.argv = ["consentry", *sys.argv[1:]]
 main()
 """
@@ -70,7 +70,7 @@ class Run:
 
     def __init__(self, *args: str, registry: Path, slow_commit: bool = False) -> None:
         env = {**os.environ, "COLUMNS": "200"}
-        head = [sys.executable, "-c", SLOW_COMMIT] if slow_commit else [sys.executable, "-m", "consentry.cli.main"]
+        head = [sys.executable, "-c", SLOW_COMMIT] if slow_commit else [sys.executable, "-m", "consentry.adapters.cli.main"]
         self.proc = subprocess.Popen(head + ["--registry", str(registry), *args], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
         _RUNS.append(self)
@@ -230,7 +230,7 @@ def register_args(folder: Path) -> list[str]:
 
 def finish_and_check(run_args: list[str], db: Path, *, kept_works: int) -> None:
     """Running the same command again registers the rest, and nothing twice."""
-    again = subprocess.run([sys.executable, "-m", "consentry.cli.main", "--registry", str(db), *run_args, "--json"],
+    again = subprocess.run([sys.executable, "-m", "consentry.adapters.cli.main", "--registry", str(db), *run_args, "--json"],
                            capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr
     out = json.loads(again.stdout)
@@ -345,7 +345,7 @@ def scan_setup(catalogue, tmp_path_factory):
     for f in sorted(catalogue.iterdir())[:4]:
         (works / f.name).write_bytes(f.read_bytes())
     db = root / "r.db"
-    r = subprocess.run([sys.executable, "-m", "consentry.cli.main", "--registry", str(db), "register", str(works),
+    r = subprocess.run([sys.executable, "-m", "consentry.adapters.cli.main", "--registry", str(db), "register", str(works),
                         "--no-melody", "--workers", "1"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     return db, catalogue
@@ -390,7 +390,7 @@ def test_scan_interrupted_then_resumed(scan_setup, tmp_path, point, signum, grou
     if point == "mid-scan":
         assert items >= 2
 
-    again = subprocess.run([sys.executable, "-m", "consentry.cli.main", "--registry", str(db), "scan", str(dataset),
+    again = subprocess.run([sys.executable, "-m", "consentry.adapters.cli.main", "--registry", str(db), "scan", str(dataset),
                             "--resume", "--json", "-", "--workers", "2"], capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr
     assert f"resuming scan {scan_id}" in again.stderr
@@ -405,7 +405,7 @@ def test_scan_interrupted_then_resumed(scan_setup, tmp_path, point, signum, grou
 def test_signal_while_the_command_loads_is_one_line(signum):
     """Before a command runs (its modules still loading) a signal ends the CLI at once: one line, no traceback."""
     code = ("import sys; sys.argv[0] = '/usr/bin/consentry'\n"
-            "import consentry.cli.main\n"
+            "import consentry.adapters.cli.main\n"
             "print('loaded', flush=True)\n"
             "import time; time.sleep(60)\n")
     p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from consentry import alterations as alt
-from consentry.synth import piece_title, synthesise_piece
+from consentry.testing import alterations as alt
+from consentry.testing.synth import piece_title, synthesise_piece
 
 SR = 22050
 

@@ -12,15 +12,12 @@ import importlib.util
 import numpy as np
 import pytest
 
-from consentry.melody import NULL_MODEL, Melody, contour_of, match_melodies, melody_from_notes
-from consentry.melody.align import (
-    _local_alignment_reference,
-    best_local_score,
-    local_alignment,
-    substitution_scores,
+from consentry.engines.melody import NULL_MODEL, Melody, contour_of, match_melodies, melody_from_notes
+from consentry.engines.melody.align import (
+    _local_alignment_reference, best_local_score, local_alignment, substitution_scores,
 )
-from consentry.melody.synthetic import alter_melody, random_walk_melody, tonal_melody
-from consentry.melody.transcribe import ModelUnavailable, Note, find_model_path
+from consentry.engines.melody.synthetic import alter_melody, random_walk_melody, tonal_melody
+from consentry.engines.melody.transcribe import ModelUnavailable, Note, find_model_path
 
 SR = 22050
 
@@ -197,7 +194,7 @@ def test_skyline_keeps_the_top_strong_note():
 
 @needs_model
 def test_transcription_recovers_most_notes():
-    from consentry.melody import transcribe
+    from consentry.engines.melody import transcribe
 
     truth = _notes_of(_tune())
     audio = synthesise(truth, duration_s=9.0)
@@ -214,7 +211,7 @@ def test_transcription_recovers_most_notes():
 
 @needs_model
 def test_transcribed_phrase_found_in_30_s_of_unrelated_notes():
-    from consentry.melody import transcribe
+    from consentry.engines.melody import transcribe
 
     reference = _tune()
     phrase = Melody(reference.onsets_s[8:16], reference.pitches[8:16])  # 8 notes
@@ -249,7 +246,7 @@ def test_transcribed_phrase_found_in_30_s_of_unrelated_notes():
     ["silence", "short", "empty", "noise", "nan"],
 )
 def test_bad_input_gives_no_notes(case):
-    from consentry.melody import transcribe
+    from consentry.engines.melody import transcribe
 
     rng = np.random.default_rng(5)
     audio = {
@@ -267,7 +264,7 @@ def test_bad_input_gives_no_notes(case):
 
 @needs_model
 def test_short_clipped_and_stereo_inputs():
-    from consentry.melody import transcribe
+    from consentry.engines.melody import transcribe
 
     tune = _notes_of(_tune())
     # Under 1 s: the first notes, no crash, the right pitches.
@@ -302,11 +299,11 @@ def test_transcription_golden_vector():
     exact; onsets and offsets may move by one model frame (256 / 22050 s);
     amplitudes by 0.02.  The contour of the melody is exact.  If this fails,
     note extraction or the model changed: bump ``MELODY_ENGINE_VERSION``
-    (consentry.check.engines) and rewrite the file with
+    (consentry.services.check.engines) and rewrite the file with
     ``tools/make_golden.py --only melody``.
     """
-    from consentry.check.engines import melody_engine_id
-    from consentry.melody import transcribe
+    from consentry.services.check.engines import melody_engine_id
+    from consentry.engines.melody import transcribe
 
     golden = np.load(GOLDEN_FILE, allow_pickle=False)
     assert str(golden["engine"]) == melody_engine_id()

@@ -97,7 +97,7 @@ def test_two_processes_registering_the_same_file(backend, registry_spec, song, r
         spec = registry_spec if run == 0 else _fresh(registry_spec, backend, run, request)
         with Registry.open(spec):
             pass
-        cmds = [[sys.executable, "-m", "consentry.cli.main", "--registry", spec, "register", str(path),
+        cmds = [[sys.executable, "-m", "consentry.adapters.cli.main", "--registry", spec, "register", str(path),
                  "--creator", creator, "--no-melody", "--workers", "1", "--json"]
                 for path, creator in ((song["full"], "Ana Lima"), (song["copy"], "Bo Berg"))]
         procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for c in cmds]
@@ -112,7 +112,7 @@ def test_two_processes_registering_the_same_file(backend, registry_spec, song, r
 
 def test_files_of_one_call_are_still_not_compared_with_each_other(tmp_path, song, monkeypatch):
     """Batches of one `register` call, with creators from the files' tags, open no claim between themselves."""
-    import consentry.services as services
+    import consentry.services.registry as services
 
     artists = {"song.wav": "Ana Lima", "excerpt.wav": "Bo Berg"}
     monkeypatch.setattr(services, "read_tags", lambda path: {"artist": artists[path.name]})

@@ -16,8 +16,8 @@ import pytest
 from conftest import encode, notes, write_wav
 
 from consentry import Registry
-from consentry.cli.wording import cli_message
-from consentry.errors import DecodeError, FieldError, InputError, NotARegistryError
+from consentry.adapters.cli.wording import cli_message
+from consentry.domain.errors import DecodeError, FieldError, InputError, NotARegistryError
 
 SR = 22050
 

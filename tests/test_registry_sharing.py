@@ -24,8 +24,9 @@ import httpx
 import pytest
 from conftest import notes, write_wav
 
-from consentry import Registry, heldfiles
-from consentry.errors import InputError
+from consentry import Registry
+from consentry.io import heldfiles
+from consentry.domain.errors import InputError
 
 SR = 22050
 PASSWORD = "a long test password"
@@ -38,7 +39,7 @@ def _free_port() -> int:
 
 
 def _cli(registry: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "consentry.cli.main", "--registry", str(registry), *args],
+    return subprocess.run([sys.executable, "-m", "consentry.adapters.cli.main", "--registry", str(registry), *args],
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -67,7 +68,7 @@ def served_registry(tmp_path):
     env = {**os.environ, "CONSENTRY_ANONYMOUS_BURST": "10000", "CONSENTRY_ANONYMOUS_RATE_PER_S": "1000",
            "CONSENTRY_RATE_BURST": "10000", "CONSENTRY_STORE_MELODIES": "0", "CONSENTRY_REGISTRY_CONNECTIONS": "16"}
     log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - closed below
-    server = subprocess.Popen([sys.executable, "-m", "consentry.cli.main", "--registry", str(registry), "serve",
+    server = subprocess.Popen([sys.executable, "-m", "consentry.adapters.cli.main", "--registry", str(registry), "serve",
                                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--job-threads", "2"],
                               stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
@@ -207,7 +208,7 @@ def test_the_registry_is_never_read_as_an_input(tmp_path):
         assert all("registry" in reason and "never reads its own registry" in reason for _, reason in summary.errors)
         with pytest.raises(InputError, match="never reads its own registry"):
             reg.identify(link)
-        from consentry.sources import open_dataset
+        from consentry.io.sources import open_dataset
 
         with pytest.raises(InputError, match="never reads its own registry"):
             open_dataset(str(registry))
@@ -227,7 +228,7 @@ def test_backup_beside_a_writer_is_complete_and_consistent(tmp_path):
     with Registry.open(registry) as reg:
         reg.register(songs[:2], creator="Ana Lima", workers=1)
         # a registration in another process while the backup runs: each sees all or nothing of the other
-        writer = subprocess.Popen([sys.executable, "-m", "consentry.cli.main", "--registry", str(registry), "register",
+        writer = subprocess.Popen([sys.executable, "-m", "consentry.adapters.cli.main", "--registry", str(registry), "register",
                                    str(songs[2]), "--creator", "Ben Ode", "--workers", "1", "--no-melody"],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         done = reg.backup(tmp_path / "copy.db")

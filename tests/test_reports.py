@@ -19,20 +19,11 @@ import pytest
 
 from consentry.reporting import charts
 from consentry.reporting.scan_report import (
-    CSV_COLUMNS,
-    csv_safe,
-    format_money,
-    format_money_map,
-    render_scan_html,
-    template_environment,
-    write_scan_csv,
+    CSV_COLUMNS, csv_safe, format_money, format_money_map, render_scan_html, template_environment, write_scan_csv,
     write_scan_json,
 )
 from consentry.reporting.statements import (
-    STATEMENT_CSV_COLUMNS,
-    render_statement_html,
-    statement_totals,
-    write_statement_csv,
+    STATEMENT_CSV_COLUMNS, render_statement_html, statement_totals, write_statement_csv,
 )
 
 SCRIPT = "<script>alert(1)</script>"

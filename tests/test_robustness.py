@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from consentry import Registry
-from consentry import alterations as alt
-from consentry.synth import synthesise_piece
+from consentry.testing import alterations as alt
+from consentry.testing.synth import synthesise_piece
 
 SR = 22050
 SEEDS = (31, 32, 33, 34)

@@ -22,8 +22,8 @@ import pytest
 from conftest import notes, write_wav
 
 from consentry import Registry
-from consentry.registry.models import Terms
-from consentry.scanning import compare_scans, scan_dataset, scan_items, scan_summary, write_clean_manifest
+from consentry.domain.works import Terms
+from consentry.services.scan import compare_scans, scan_dataset, scan_items, scan_summary, write_clean_manifest
 
 SR = 22050
 WORK_S = 24.0
@@ -31,7 +31,7 @@ WORK_S = 24.0
 
 def run(*args: str, registry: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "consentry.cli.main", "--registry", str(registry), *args],
+    return subprocess.run([sys.executable, "-m", "consentry.adapters.cli.main", "--registry", str(registry), *args],
                           capture_output=True, text=True, env=env, timeout=600)
 
 
@@ -226,7 +226,7 @@ def test_resume_after_interruption_redoes_nothing_finished(catalogue, tmp_path):
 
 
 def test_resume_after_kill_9(catalogue, tmp_path, monkeypatch):
-    from consentry import scanning
+    from consentry.services import scan as scanning
 
     root, reg_path, _ = catalogue
     data = tmp_path / "many"
@@ -235,7 +235,7 @@ def test_resume_after_kill_9(catalogue, tmp_path, monkeypatch):
     for i in range(n):
         write_wav(data / f"{i:03d}.wav", notes(5000 + i, duration_s=4.0, sr=SR), sample_rate_hz=SR)
     env = {**os.environ}
-    cmd = [sys.executable, "-m", "consentry.cli.main", "--registry", str(reg_path), "scan", str(data), "--workers", "2"]
+    cmd = [sys.executable, "-m", "consentry.adapters.cli.main", "--registry", str(reg_path), "scan", str(data), "--workers", "2"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 120
     stored = 0
@@ -354,7 +354,7 @@ def test_missing_source_is_one_line_error(catalogue, tmp_path):
 
 # -- TrainingFilter -----------------------------------------------------------------------
 def test_training_filter_decides_every_kind_of_example(scanned):
-    from consentry.training import TrainingFilter
+    from consentry.services.training import TrainingFilter
 
     root, reg_path, signals, expected, _ = scanned
     ds = root / "dataset"

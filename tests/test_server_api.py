@@ -133,7 +133,7 @@ def test_tokens_scopes_expiry_and_revocation(server, world):
 def test_expired_token_is_refused(server, world):
     from datetime import datetime, timedelta, timezone
 
-    from consentry.accounts import create_token
+    from consentry.services.accounts import create_token
 
     with Registry.open(world.registry) as reg:
         _, secret = create_token(reg.store, account=world.accounts["lic"], name="old", scopes=["identify"],
@@ -466,7 +466,7 @@ def test_openapi_document_and_errors_are_json(server):
 
 
 def test_password_rehash_when_parameters_change(world, tmp_path):
-    from consentry.accounts import AuthSettings, authenticate
+    from consentry.services.accounts import AuthSettings, authenticate
 
     with Registry.open(world.registry) as reg:
         old = reg.store.account_by_email("ben@example.org")["password_hash"]
@@ -494,7 +494,7 @@ def test_nothing_stored_for_a_request_refused_midway(server, world):
 
 
 def test_client_file_names_are_metadata_only():
-    from consentry.uploads import sanitize_name
+    from consentry.services.uploads import sanitize_name
 
     assert sanitize_name("../../etc/passwd") == "passwd"
     assert sanitize_name("C:\\Windows\\system32\\evil.wav") == "evil.wav"

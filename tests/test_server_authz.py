@@ -1,6 +1,6 @@
 """The authorisation matrix: every route of the app x anonymous / creator (owner) / other creator / licensee
 (owner) / other licensee / admin / expired token / revoked token / token without the route's scope / session
-without CSRF, checked against the policy (consentry.accounts.decide).  The matrix is built from the app's
+without CSRF, checked against the policy (consentry.domain.accounts.decide).  The matrix is built from the app's
 routes: a route without an action (or with an action the policy does not know) fails the test."""
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from fastapi.routing import APIRoute
 from serverkit import PASSWORD, LiveServer, make_world, server_settings, wait_job
 
 from consentry import Registry
-from consentry.accounts import ACTIONS, SCOPES, Principal, create_account, create_token, decide
-from consentry.api.deps import ACTION_KEY
+from consentry.domain.accounts import ACTIONS, SCOPES, Principal, decide
+from consentry.services.accounts import create_account, create_token
+from consentry.adapters.api.deps import ACTION_KEY
 
 PRINCIPALS = ("anonymous", "ana", "ben", "lic", "lic2", "admin", "expired", "revoked", "no_scope", "session_no_csrf")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta, timezone
 
-from consentry.claims.service import detect_ownership_conflicts
-from consentry.services import Registry
+from consentry.services.claims import detect_ownership_conflicts
+from consentry.services.registry import Registry
 
 from serverkit import LiveServer, make_world, server_settings
 
@@ -35,7 +35,7 @@ def test_an_unanswered_claim_past_its_deadline_is_resolved_by_the_server(tmp_pat
 
 def test_works_uploaded_to_the_server_get_their_melody_stored(tmp_path):
     """By default the server stores each registered work's melody, as `consentry register` does."""
-    from consentry.check.engines import melody_engine_id
+    from consentry.services.check.engines import melody_engine_id
 
     from serverkit import wait_job
 

@@ -9,8 +9,9 @@ import sys
 from typer.testing import CliRunner
 
 from consentry import Registry
-from consentry.accounts import AuthError, principal_from_token
-from consentry.cli.main import app
+from consentry.domain.accounts import AuthError
+from consentry.services.accounts import principal_from_token
+from consentry.adapters.cli.main import app
 
 
 def cli(registry, *args, input=None):
@@ -48,7 +49,7 @@ def test_first_admin_tokens_and_revocation(tmp_path):
         actions = [r["action"] for r in registry.store.audit_records()]
         assert actions == ["tokens.revoke", "tokens.create", "accounts.create", "accounts.create"]
         assert {r["actor"] for r in registry.store.audit_records()} == {f"cli:{__import__('getpass').getuser()}"}
-        # The same record as the API's (consentry.usecases.accounts.create_token): account, name, scopes, expiry.
+        # The same record as the API's (consentry.services.account_views.create_token): account, name, scopes, expiry.
         (made_rec,) = registry.store.audit_records(action="tokens.create")
         assert made_rec["details"] == {"account_id": made["token"]["account_id"], "name": "uploader",
                                        "scopes": ["works:read", "works:write"], "expires_at": made["token"]["expires_at"]}
@@ -63,7 +64,7 @@ def test_errors_are_one_line(tmp_path):
     reg = tmp_path / "r.db"
     pw = tmp_path / "pw"
     pw.write_text("a long admin password\n")
-    base = [sys.executable, "-m", "consentry.cli.main", "--registry", str(reg)]
+    base = [sys.executable, "-m", "consentry.adapters.cli.main", "--registry", str(reg)]
     ok = subprocess.run([*base, "accounts", "create", "--email", "a@example.org", "--role", "admin",
                          "--password-file", str(pw)], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr

@@ -21,8 +21,8 @@ from conftest import notes, write_wav
 from serverkit import FAST_AUTH, PASSWORD, SR, LiveServer, make_world, server_settings, wait_job
 
 from consentry import Registry
-from consentry.accounts import AuthSettings
-from consentry.registry.models import Terms
+from consentry.services.accounts import AuthSettings
+from consentry.domain.works import Terms
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 
@@ -304,7 +304,7 @@ class HeadDeadlineServer(LiveServer):
     """A LiveServer run with the options ``consentry serve`` gives uvicorn."""
 
     def __init__(self, settings) -> None:
-        from consentry.api.serving import uvicorn_options
+        from consentry.adapters.api.serving import uvicorn_options
 
         super().__init__(settings)
         config = uvicorn.Config(self.app, log_level="warning", lifespan="on",
@@ -413,7 +413,7 @@ def test_a_creator_name_typed_at_sign_up_gives_no_works_registered_by_others(ser
     # an admin's upload under the name, or a registration on the command line, is refused until the account is bound
     from typer.testing import CliRunner
 
-    from consentry.cli.main import app as cli_app
+    from consentry.adapters.cli.main import app as cli_app
 
     out = CliRunner().invoke(cli_app, ["--registry", str(world.registry), "register", "--no-melody", "--creator",
                                        "Future Artist", str(other)])
@@ -448,9 +448,9 @@ def test_a_creator_name_typed_at_sign_up_gives_no_works_registered_by_others(ser
 def test_who_controls_a_work_is_kept_in_the_store_on_both_backends(registry_spec, tmp_path):
     """The binding and the registrant are rows of ``resource_owners`` (no schema change): the same on every store;
     a registry from before the rule gets them at the server's start (jobs and the audit log)."""
-    from consentry.accounts import audit, create_account
-    from consentry.accounts.model import Principal
-    from consentry.accounts.service import controls_work, record_control_of_earlier_registrations, record_registrant
+    from consentry.services.accounts import audit, create_account
+    from consentry.domain.accounts import Principal
+    from consentry.services.accounts import controls_work, record_control_of_earlier_registrations, record_registrant
 
     def principal(a):
         return Principal(account_id=a["account_id"], email=a["email"], role="creator", creator=a["creator"], via="token")

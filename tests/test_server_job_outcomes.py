@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from conftest import notes, write_wav
 
-from consentry.jobs import job_outcome
+from consentry.services.jobs import job_outcome
 from serverkit import PASSWORD, SR, LiveServer, make_world, server_settings, wait_job
 
 #: Passes the upload's sniffing (a RIFF/WAVE header), then fails to decode.

@@ -23,7 +23,7 @@ from conftest import write_wav
 from serverkit import SR, make_world, wait_job
 
 from consentry import Registry
-from consentry.jobs import MAX_ATTEMPTS, RESTART_MESSAGE
+from consentry.services.jobs import MAX_ATTEMPTS, RESTART_MESSAGE
 
 
 def _free_port() -> int:
@@ -39,7 +39,7 @@ class ServerProcess:
         env = {**os.environ, "CONSENTRY_SCAN_WORKERS": "1", "CONSENTRY_JOB_THREADS": "2"}
         self.log = open(log, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "consentry.cli.main", "--registry", str(registry), "serve", "--port", str(self.port),
+            [sys.executable, "-m", "consentry.adapters.cli.main", "--registry", str(registry), "serve", "--port", str(self.port),
              "--data-dir", str(data_dir), "--log-level", "warning"],
             stdout=self.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 60
@@ -140,8 +140,8 @@ def test_restart_mid_scan_resumes_and_keeps_finished_work(tmp_path):
 
 
 def test_second_server_on_the_same_data_dir_is_refused(tmp_path):
-    from consentry.api import ServerSettings
-    from consentry.jobs import JobRunner, ServerBusy
+    from consentry.adapters.api import ServerSettings
+    from consentry.services.jobs import JobRunner, ServerBusy
 
     world = make_world(tmp_path / "world")
     settings = ServerSettings(registry=str(world.registry), data_dir=tmp_path / "data")
@@ -181,8 +181,8 @@ def test_clean_stop_queues_running_jobs_to_resume(tmp_path):
     """A server stopping cleanly (SIGTERM) stops jobs at their next progress report and queues them to resume."""
     import threading
 
-    from consentry.api import ServerSettings
-    from consentry.jobs import JobRunner
+    from consentry.adapters.api import ServerSettings
+    from consentry.services.jobs import JobRunner
 
     started = threading.Event()
 
@@ -210,9 +210,9 @@ def test_clean_stop_queues_running_jobs_to_resume(tmp_path):
 
 def test_a_failed_job_names_uploads_as_sent_never_by_server_path(tmp_path):
     """A job's error is read by its owner: the uploaded file's own name, no path of the server's data folder."""
-    from consentry.api import ServerSettings
-    from consentry.errors import InputError
-    from consentry.jobs import JobRunner
+    from consentry.adapters.api import ServerSettings
+    from consentry.domain.errors import InputError
+    from consentry.services.jobs import JobRunner
 
     data = tmp_path / "data"
     stored = data / "uploads" / "up-0123456789abcdef.zip"

@@ -10,11 +10,12 @@ from conftest import notes, write_wav
 from serverkit import FAST_AUTH, PASSWORD, SR, LiveServer, server_settings, wait_job
 
 from consentry import Registry
-from consentry.accounts import (
-    AuthError, Conflict, Throttled, authenticate, create_account, create_session, create_token, disable_account,
-    principal_from_session, principal_from_token,
+from consentry.domain.accounts import AuthError, Conflict, Throttled
+from consentry.services.accounts import (
+    authenticate, create_account, create_session, create_token, disable_account, principal_from_session,
+    principal_from_token,
 )
-from consentry.errors import InputError
+from consentry.domain.errors import InputError
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 

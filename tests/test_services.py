@@ -1,4 +1,4 @@
-"""The use cases every adapter calls (consentry.usecases): CLI and API give the same answer and leave the same audit
+"""The use cases every adapter calls (consentry.services): CLI and API give the same answer and leave the same audit
 record (issue 16)."""
 
 from __future__ import annotations
@@ -33,15 +33,15 @@ def two_works(tmp_path):
 
 
 def _admin():
-    from consentry.accounts import Principal
+    from consentry.domain.accounts import Principal
 
     return Principal(account_id="acc-admin", email="root@example.org", role="admin", creator=None, via="session")
 
 
 def test_cli_and_api_set_terms_and_remove_alike_each_with_an_audit_record(two_works, monkeypatch):
-    from consentry.api.models import TermsIn
-    from consentry.api.routes import works as api_works
-    from consentry.cli.main import app
+    from consentry.adapters.api.models import TermsIn
+    from consentry.adapters.api.routes import works as api_works
+    from consentry.adapters.cli.main import app
 
     monkeypatch.setattr("getpass.getuser", lambda: "ana")
     reg_path, (w_cli, w_api) = two_works
@@ -73,7 +73,7 @@ def test_cli_and_api_set_terms_and_remove_alike_each_with_an_audit_record(two_wo
 
 
 def test_cli_creator_terms_leave_an_audit_record(two_works, monkeypatch):
-    from consentry.cli.main import app
+    from consentry.adapters.cli.main import app
 
     monkeypatch.setattr("getpass.getuser", lambda: "ana")
     reg_path, _ = two_works
@@ -86,8 +86,8 @@ def test_cli_creator_terms_leave_an_audit_record(two_works, monkeypatch):
 
 
 def test_cli_ledger_record_leaves_the_audit_record_the_api_leaves(two_works, monkeypatch):
-    from consentry.cli.main import app
-    from consentry.usecases.ledger import entries_for, statements_for
+    from consentry.adapters.cli.main import app
+    from consentry.services.ledger import entries_for, statements_for
 
     monkeypatch.setattr("getpass.getuser", lambda: "ana")
     reg_path, (w0, _) = two_works

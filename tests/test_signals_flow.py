@@ -18,8 +18,8 @@ import pytest
 from conftest import notes, write_wav
 
 from consentry import Registry
-from consentry.registry.usage import UseTerms
-from consentry.scanning import scan_dataset, scan_items
+from consentry.domain.usage import UseTerms
+from consentry.services.scan import scan_dataset, scan_items
 
 pytest.importorskip("cryptography")
 from test_embed import pki  # noqa: E402,F401  (the throw-away CA and signers)
@@ -29,7 +29,7 @@ SR = 22050
 
 def run(*args: str, registry: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "consentry.cli.main", "--registry", str(registry), *args],
+    return subprocess.run([sys.executable, "-m", "consentry.adapters.cli.main", "--registry", str(registry), *args],
                           capture_output=True, text=True, env=env, timeout=600)
 
 

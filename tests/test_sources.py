@@ -29,10 +29,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consentry.errors import InputError
-from consentry.sources import (ArchiveLimits, DatasetItem, FetchOptions, expand_braces, is_audio_media, open_dataset,
-                               sniff_media)
-from consentry.sources.ziparchive import ZipArchive
+from consentry.domain.errors import InputError
+from consentry.io.sources import (
+    ArchiveLimits, DatasetItem, FetchOptions, expand_braces, is_audio_media, open_dataset, sniff_media,
+)
+from consentry.io.sources.ziparchive import ZipArchive
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -30,14 +30,14 @@ def _loaded_after(code: str) -> list[str]:
 
 
 def test_importing_the_cli_loads_no_heavy_library():
-    assert _loaded_after("import consentry.cli.main") == []
+    assert _loaded_after("import consentry.adapters.cli.main") == []
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["works", "--help"], ["scan", "--help"]])
 def test_help_and_version_load_no_heavy_library(args):
     code = ("import contextlib, io, sys\n"
             f"sys.argv = ['consentry', *{args!r}]\n"
-            "from consentry.cli.main import main\n"
+            "from consentry.adapters.cli.main import main\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
             "    try:\n"
             "        main()\n"
@@ -47,18 +47,18 @@ def test_help_and_version_load_no_heavy_library(args):
 
 
 def test_the_package_loads_nothing_heavy():
-    assert _loaded_after("import consentry, consentry.errors, consentry.store") == []
+    assert _loaded_after("import consentry, consentry.domain.errors, consentry.store") == []
 
 
 def test_an_sqlite_registry_never_loads_the_postgresql_driver(tmp_path):
-    code = (f"from consentry.services import Registry\n"
+    code = (f"from consentry.services.registry import Registry\n"
             f"Registry.open({str(tmp_path / 'r.db')!r}).close()\n")
     assert "psycopg" not in _loaded_after(code)
 
 
 def test_identify_loads_only_the_audio_stack(tmp_path):
     """A one-shot identify needs NumPy, SciPy (the fingerprint) and PyAV (decoding), and nothing else heavy."""
-    from consentry.services import Registry
+    from consentry.services.registry import Registry
 
     song = write_wav(tmp_path / "song.wav", notes(5, duration_s=12.0), sample_rate_hz=22050)
     registry = tmp_path / "r.db"
@@ -66,7 +66,7 @@ def test_identify_loads_only_the_audio_stack(tmp_path):
         reg.register([str(song)], melody=False)
     code = ("import contextlib, io, sys\n"
             f"sys.argv = ['consentry', '--registry', {str(registry)!r}, 'identify', {str(song)!r}, '--json']\n"
-            "from consentry.cli.main import main\n"
+            "from consentry.adapters.cli.main import main\n"
             "out = io.StringIO()\n"
             "with contextlib.redirect_stdout(out):\n"
             "    try:\n"

@@ -16,11 +16,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from consentry.errors import NotARegistryError, RegistryError, WorkNotFoundError
-from consentry.fingerprint.music.postings import pack_postings, unpack_postings
-from consentry.registry.ledger import verify_chain
-from consentry.registry.models import Terms, Work
-from consentry.registry.usage import TermsVersion, UseTerms
+from consentry.domain.errors import NotARegistryError, RegistryError, WorkNotFoundError
+from consentry.engines.music.postings import pack_postings, unpack_postings
+from consentry.domain.ledger import verify_chain
+from consentry.domain.works import Terms, Work
+from consentry.domain.usage import TermsVersion, UseTerms
 from consentry.store.segments import IndexSegment, build_directory
 from consentry.store.sqlite import SCHEMA_VERSION, SQLiteStore
 from consentry.store.sqlite_audit import ScanNotFoundError

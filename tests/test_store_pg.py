@@ -23,7 +23,7 @@ from conftest import notes, write_wav
 from test_store import batch_entry, compact, segments
 
 from consentry import Registry
-from consentry.errors import NotARegistryError, RegistryError
+from consentry.domain.errors import NotARegistryError, RegistryError
 from consentry.store import postgres
 from consentry.store.pg_schema import NotPortableError, translate_migrations, translate_query
 from consentry.store.postgres import PgConnection, PostgresStore, default_cache_dir, default_local_base, mask_url
@@ -434,7 +434,7 @@ def test_write_transactions_queue_like_sqlite(pg_url, tmp_path):
     stores = [open_pg(pg_url, tmp_path) for _ in range(4)]
     stores[0].add_works([batch_entry(1)])
     work_id = stores[0].list_works()[0].work_id
-    from consentry.registry.models import Terms
+    from consentry.domain.works import Terms
 
     def bump(store):
         for _ in range(5):
@@ -512,7 +512,7 @@ def pg_catalogue(tmp_path):
 
 
 def test_registry_register_identify_scan_with_workers(pg_url, pg_catalogue, tmp_path):
-    from consentry.scanning import scan_dataset
+    from consentry.services.scan import scan_dataset
 
     cat, works = pg_catalogue
     with Registry.open(pg_url) as reg:
@@ -540,7 +540,7 @@ def test_registry_register_identify_scan_with_workers(pg_url, pg_catalogue, tmp_
 
 def run_cli(*args: str, registry: str | None = None, env_extra: dict | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": "160", **(env_extra or {})}
-    cmd = [sys.executable, "-m", "consentry.cli.main"] + (["--registry", registry] if registry else [])
+    cmd = [sys.executable, "-m", "consentry.adapters.cli.main"] + (["--registry", registry] if registry else [])
     return subprocess.run(cmd + list(args), capture_output=True, text=True, env=env, timeout=300)
 
 
@@ -569,7 +569,7 @@ def test_cli_with_a_postgres_registry(pg_url, pg_catalogue, tmp_path):
 
 
 def test_evidence_key_lives_in_the_local_folder(pg_url, tmp_path):
-    from consentry.evidence.keys import load_or_create_signing_key
+    from consentry.services.evidence.keys import load_or_create_signing_key
 
     with Registry.open(pg_url) as reg:
         folder = reg.local_dir

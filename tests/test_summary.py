@@ -13,14 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from consentry.errors import InputError
-from consentry.reporting.summary import (
-    FORMATS,
-    build_summary,
-    load_declaration,
-    render_summary,
-    validate_declaration,
-)
+from consentry.domain.errors import InputError
+from consentry.reporting.summary import FORMATS, build_summary, load_declaration, render_summary, validate_declaration
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "summary-declaration.yaml"
 GENERATED_AT = "2026-11-25T09:00:00+00:00"

@@ -1,4 +1,4 @@
-"""Synthesised music (consentry.synth): deterministic, musical, and a different piece for every seed."""
+"""Synthesised music (consentry.testing.synth): deterministic, musical, and a different piece for every seed."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.signal import fftconvolve
 
-from consentry.synth import piece_title, synthesise_piece
+from consentry.testing.synth import piece_title, synthesise_piece
 
 SR = 22050
 

@@ -9,10 +9,10 @@ import pytest
 from conftest import notes, write_wav
 
 from consentry import Registry
-from consentry.errors import FieldError, InputError
-from consentry.registry.models import Terms
-from consentry.registry.usage import USES, TermsVersion, UseTerms, creator_slug, resolve_terms
-from consentry.scanning import licence_amount, scan_dataset
+from consentry.domain.errors import FieldError, InputError
+from consentry.domain.works import Terms
+from consentry.domain.usage import USES, TermsVersion, UseTerms, creator_slug, resolve_terms
+from consentry.services.scan import licence_amount, scan_dataset
 
 SR = 22050
 

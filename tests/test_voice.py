@@ -24,9 +24,9 @@ import numpy as np
 import pytest
 from scipy.signal import lfilter
 
-from consentry.voice import features
-from consentry.voice.score import LogisticCalibration, decide, equal_error_rate, threshold_at_false_accept
-from consentry.voice.torchfile import LEGACY_MAGIC, CheckpointError, load_state
+from consentry.engines.voice import features
+from consentry.engines.voice.score import LogisticCalibration, decide, equal_error_rate, threshold_at_false_accept
+from consentry.engines.voice.torchfile import LEGACY_MAGIC, CheckpointError, load_state
 
 RATE = 16_000
 
@@ -255,7 +255,7 @@ def test_speech_mask_keeps_voiced_drops_noise_and_silence():
 
 
 def _encoder():
-    from consentry.voice.encoder import ModelUnavailable, load_encoder
+    from consentry.engines.voice.encoder import ModelUnavailable, load_encoder
 
     try:
         return load_encoder()
@@ -277,7 +277,7 @@ def test_fast_encoder_agrees_with_reference():
 
 
 def test_embedding_is_unit_norm_deterministic_and_golden():
-    from consentry.voice.encoder import embed_voice
+    from consentry.engines.voice.encoder import embed_voice
 
     _encoder()
     x = np.load(GOLDEN_FILE, allow_pickle=False)["samples"]  # voiced(4, duration_s=3.0) as stored
@@ -312,8 +312,8 @@ def test_embeddings_golden_vector():
     the engine's version and rewrite the file with
     ``tools/make_golden.py --only voice``.
     """
-    from consentry.voice import campplus
-    from consentry.voice.encoder import ModelUnavailable, embed_voice
+    from consentry.engines.voice import campplus
+    from consentry.engines.voice.encoder import ModelUnavailable, embed_voice
 
     encoder = _encoder()
     golden = np.load(GOLDEN_FILE, allow_pickle=False)
@@ -344,7 +344,7 @@ def test_embeddings_golden_vector():
     ids=["silence", "short", "empty", "white-noise", "nan"],
 )
 def test_bad_input_gives_no_speech_not_a_crash(make, reason):
-    from consentry.voice.encoder import embed_voice
+    from consentry.engines.voice.encoder import embed_voice
 
     _encoder()
     result = embed_voice(make(), sample_rate_hz=RATE)
@@ -353,7 +353,7 @@ def test_bad_input_gives_no_speech_not_a_crash(make, reason):
 
 
 def _espeak(text: str, voice: str, tmp_path: Path) -> np.ndarray:
-    from consentry.decode.audio import decode_audio
+    from consentry.io.decode.audio import decode_audio
 
     path = tmp_path / f"{voice}-{abs(hash(text))}.wav"
     subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True, capture_output=True)
@@ -362,7 +362,7 @@ def _espeak(text: str, voice: str, tmp_path: Path) -> np.ndarray:
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed (apt-get install espeak-ng)")
 def test_same_espeak_voice_is_closer_than_other_voices(tmp_path):
-    from consentry.voice.encoder import embed_voice
+    from consentry.engines.voice.encoder import embed_voice
 
     _encoder()
     first = "The quick brown fox jumps over the lazy dog while the children watch from the window."
@@ -402,7 +402,7 @@ def test_eer_threshold_and_calibration():
 
 
 def test_windows_share_the_whole_print_and_sit_where_the_speech_is():
-    from consentry.voice.encoder import embed_voice, embed_voice_windows
+    from consentry.engines.voice.encoder import embed_voice, embed_voice_windows
 
     encoder = _encoder()
     x = np.zeros(20 * RATE, np.float32)
@@ -423,7 +423,7 @@ def test_windows_share_the_whole_print_and_sit_where_the_speech_is():
                                   lambda: np.full(5 * RATE, np.inf, np.float32)],
                          ids=["silence", "tiny", "noise", "inf"])
 def test_windows_of_bad_input_are_empty_not_a_crash(make):
-    from consentry.voice.encoder import embed_voice_windows
+    from consentry.engines.voice.encoder import embed_voice_windows
 
     track = embed_voice_windows(make(), sample_rate_hz=RATE, encoder=_encoder())
     assert track.windows == [] and not track.whole.has_speech and track.whole.no_speech_reason
@@ -431,7 +431,7 @@ def test_windows_of_bad_input_are_empty_not_a_crash(make):
 
 
 def test_speech_gate_shapes_and_refuses_wrong_sizes():
-    from consentry.voice.gate import is_speech, speech_likeness
+    from consentry.engines.voice.gate import is_speech, speech_likeness
 
     v = np.random.default_rng(0).random((4, 256))
     v /= np.linalg.norm(v, axis=1, keepdims=True)
@@ -443,9 +443,9 @@ def test_speech_gate_shapes_and_refuses_wrong_sizes():
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed (apt-get install espeak-ng)")
 def test_speech_gate_passes_speech_and_stops_synthesised_music(tmp_path):
-    from consentry.synth import synthesise_piece
-    from consentry.voice.encoder import embed_voice_windows
-    from consentry.voice.gate import is_speech
+    from consentry.testing.synth import synthesise_piece
+    from consentry.engines.voice.encoder import embed_voice_windows
+    from consentry.engines.voice.gate import is_speech
 
     encoder = _encoder()
     speech = _espeak("Our train was delayed by forty minutes, so we missed the beginning of the concert.", "en+m2",
@@ -460,7 +460,7 @@ def test_speech_gate_passes_speech_and_stops_synthesised_music(tmp_path):
 
 def test_window_threshold_rises_with_the_creators_compared():
     """Up to the 20 voices it was measured with the threshold is the measured one; beyond, it rises by the tail."""
-    from consentry.voice.score import WINDOW_THRESHOLD, WINDOW_THRESHOLD_VOICES, window_threshold
+    from consentry.engines.voice.score import WINDOW_THRESHOLD, WINDOW_THRESHOLD_VOICES, window_threshold
 
     assert [window_threshold(n) for n in (0, 1, 5, WINDOW_THRESHOLD_VOICES)] == [WINDOW_THRESHOLD] * 4
     values = [window_threshold(n) for n in (21, 40, 100, 1000, 10**6)]

@@ -18,8 +18,8 @@ from conftest import write_wav
 from serverkit import FAST_AUTH, LiveServer, server_settings
 
 from consentry import Registry
-from consentry.accounts import create_account
-from consentry.synth import synthesise_piece
+from consentry.services.accounts import create_account
+from consentry.testing.synth import synthesise_piece
 
 E2E = Path(__file__).parent / "e2e"
 SR = 22050

@@ -55,9 +55,9 @@ def test_the_installed_package_holds_every_weights_file_with_its_manifest_digest
 
 
 def test_the_loaders_take_the_packaged_files():
-    from consentry.melody.transcribe import find_model_path
-    from consentry.voice.campplus import KNOWN_WEIGHTS_SHA256, find_campplus_weights, load_campplus
-    from consentry.voice.encoder import find_weights
+    from consentry.engines.melody.transcribe import find_model_path
+    from consentry.engines.voice.campplus import KNOWN_WEIGHTS_SHA256, find_campplus_weights, load_campplus
+    from consentry.engines.voice.encoder import find_weights
 
     folder = Path(str(resources.files("consentry.weights")))
     assert find_model_path() == folder / weights.BASIC_PITCH_ONNX
@@ -93,11 +93,11 @@ for name in {hidden!r}:
 
 import json
 import numpy as np
-from consentry.melody import melody_from_notes, transcribe
-from consentry.melody.synthetic import render_notes
-from consentry.melody.transcribe import find_model_path
-from consentry.check.engines import melody_engine_id
-from consentry.voice.model import load_voice_model
+from consentry.engines.melody import melody_from_notes, transcribe
+from consentry.engines.melody.synthetic import render_notes
+from consentry.engines.melody.transcribe import find_model_path
+from consentry.services.check.engines import melody_engine_id
+from consentry.engines.voice.model import load_voice_model
 
 pitches = [60, 62, 64, 65, 67, 69, 71, 72]
 notes = [(0.5 * i + 0.2, 0.5 * i + 0.6, p) for i, p in enumerate(pitches)]

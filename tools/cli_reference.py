@@ -82,7 +82,7 @@ def render() -> str:
     from typer._click.core import Context
     from typer.main import get_command
 
-    from consentry.cli.main import app
+    from consentry.adapters.cli.main import app
 
     root = get_command(app)
     commands = list(_commands(root, Context(root, info_name="consentry")))

@@ -21,7 +21,7 @@ What each file holds (all arrays; ``np.load(..., allow_pickle=False)``):
     tests/test_engine.py); ``keys`` uint32, ``anchor_frame`` int32,
     ``anchor_midi`` float32 of :func:`index_hashes`; ``query_sha256``: the
     digest of :func:`query_hashes`' ``key_lo``, ``key_hi``, ``owner``;
-    ``match_work`` int16 (80000,): 10 s at 8 kHz of ``consentry.synth.synthesise_piece(11)``
+    ``match_work`` int16 (80000,): 10 s at 8 kHz of ``consentry.testing.synth.synthesise_piece(11)``
     (the 6-s input holds too few hashes to match an altered excerpt), and
     ``match`` float64 (k, 9): what :func:`identify_segments` finds (default
     threshold) for seconds 2-9 of it played 3% faster (resampled 100/103)
@@ -32,12 +32,12 @@ What each file holds (all arrays; ``np.load(..., allow_pickle=False)``):
     ``samples`` int16 at ``sample_rate_hz`` (11025): a 16-note tune
     (tests/test_melody.py's ``_tune`` at 0.25 s a beat) as harmonic tones;
     ``notes`` float64 (k, 4): start_s, end_s, midi_pitch, amplitude of
-    :func:`consentry.melody.transcribe`; ``intervals``, ``rhythm`` of its contour;
+    :func:`consentry.engines.melody.transcribe`; ``intervals``, ``rhythm`` of its contour;
     ``engine``.
 ``voice.npz``
     ``samples`` float32 (48000,): 3 s at 16 kHz, ``voiced(4, duration_s=3.0)``
     of tests/test_voice.py (the input of its historic golden components);
-    ``ge2e`` float32 (256,) of :func:`consentry.voice.embed_voice`;
+    ``ge2e`` float32 (256,) of :func:`consentry.engines.voice.embed_voice`;
     ``campplus`` float32 (192,) of CAM++'s ``embed`` of the same samples;
     ``ge2e_engine``, ``campplus_engine``.
 ``campplus.npz``
@@ -78,10 +78,10 @@ def music_expected(inputs) -> dict[str, np.ndarray]:
     from scipy.signal import resample_poly
 
     from consentry.engines.music import MusicEngine
-    from consentry.fingerprint.music.engine import identify_segments
-    from consentry.fingerprint.music.extract import index_hashes, query_hashes
-    from consentry.fingerprint.music.params import DEFAULT_PARAMS as P
-    from consentry.fingerprint.music.postings import pack_postings
+    from consentry.engines.music.engine import identify_segments
+    from consentry.engines.music.extract import index_hashes, query_hashes
+    from consentry.engines.music.params import DEFAULT_PARAMS as P
+    from consentry.engines.music.postings import pack_postings
     from consentry.store.segments import IndexSegment, build_directory
 
     samples = inputs["samples"]
@@ -116,7 +116,7 @@ def music_input() -> dict[str, np.ndarray]:
     sys.path.insert(0, str(TESTS))
     from test_engine import notes  # the historic golden input's synthesiser
 
-    from consentry.synth import synthesise_piece
+    from consentry.testing.synth import synthesise_piece
 
     piece = synthesise_piece(11, duration_s=10.0, sample_rate_hz=8000)
     return {"samples": notes(20261123, duration_s=6.0),
@@ -128,8 +128,8 @@ MELODY_RATE_HZ = 11025
 
 
 def melody_expected(inputs) -> dict[str, np.ndarray]:
-    from consentry.check.engines import melody_engine_id
-    from consentry.melody import contour_of, melody_from_notes, transcribe
+    from consentry.services.check.engines import melody_engine_id
+    from consentry.engines.melody import contour_of, melody_from_notes, transcribe
 
     x = inputs["samples"].astype(np.float32) / 32767.0
     found = transcribe(x, sample_rate_hz=MELODY_RATE_HZ)
@@ -163,9 +163,9 @@ VOICE_RATE_HZ = 16_000
 
 
 def voice_expected(inputs) -> dict[str, np.ndarray]:
-    from consentry.voice import campplus
-    from consentry.voice.campplus import load_campplus
-    from consentry.voice.encoder import embed_voice, load_encoder
+    from consentry.engines.voice import campplus
+    from consentry.engines.voice.campplus import load_campplus
+    from consentry.engines.voice.encoder import embed_voice, load_encoder
 
     samples = inputs["samples"]
     found = embed_voice(samples, sample_rate_hz=VOICE_RATE_HZ, encoder=load_encoder())

@@ -9,7 +9,7 @@ import TensorFlow or torch), and writes into ``src/consentry/weights/``:
   ``models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt``;
 - the licence and notice files of each wheel, and ``MANIFEST.json``.
 
-Checkpoints are read with :func:`consentry.voice.torchfile.load_state` (a
+Checkpoints are read with :func:`consentry.engines.voice.torchfile.load_state` (a
 restricted unpickler) and written as ``.npz`` archives that are the same
 bytes on every run: members sorted by name, stored (not compressed), dated
 1980-01-01, each a ``.npy`` file of format version 1.0 holding the tensor
@@ -84,7 +84,7 @@ def converted(kind: str, source: Path) -> bytes:
     """The packaged bytes made from one upstream file."""
     if kind == "copy":
         return source.read_bytes()
-    from consentry.voice.torchfile import load_state
+    from consentry.engines.voice.torchfile import load_state
 
     state = load_state(source)
     if kind == "model_state":

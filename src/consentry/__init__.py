@@ -1,8 +1,8 @@
 """Consentry: a consent registry and training-data auditor for creative works.
 
 ``from consentry import Registry`` is the entry point; see
-:class:`consentry.services.Registry`.  Names are imported lazily so that using
-one part (say, :mod:`consentry.errors`) does not load the audio stack.
+:class:`consentry.services.registry.Registry`.  Names are imported lazily so that using
+one part (say, :mod:`consentry.domain.errors`) does not load the audio stack.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Registry": "services",
-    "RegisterSummary": "services",
-    "IdentifyResult": "services",
-    "Match": "registry.models",
-    "Terms": "registry.models",
-    "Work": "registry.models",
+    "Registry": "services.registry",
+    "RegisterSummary": "services.registry",
+    "IdentifyResult": "services.registry",
+    "Match": "domain.works",
+    "Terms": "domain.works",
+    "Work": "domain.works",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

@@ -12,8 +12,8 @@ plug-in may :func:`register` an engine of its own.  See ``docs/engines.md``.
 Melody and voice are *checks*, not identification engines: they compare a
 query with a handful of stored melodies or voice prints, have no index,
 and return no located copy of a registered work (``docs/engines.md``,
-"Checks").  Their identities live in :mod:`consentry.check.engines` and
-:mod:`consentry.voice.model`.
+"Checks").  Their identities live in :mod:`consentry.services.check.engines` and
+:mod:`consentry.engines.voice.model`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import importlib
 import threading
 from typing import Any, Callable
 
-from .base import EngineId, Extent, Fingerprint, Located, MediaEngine, Signal
+from consentry.engines.base import EngineId, Extent, Fingerprint, Located, MediaEngine, Signal
 
 __all__ = [
     "EngineId", "Extent", "Fingerprint", "Located", "MediaEngine", "Signal",

@@ -2,7 +2,7 @@
 
 An engine is pure: samples, text or pixels in; fingerprints, index postings
 and located matches out.  It does no I/O beyond :meth:`MediaEngine.decode`
-(which hands the input to :mod:`consentry.decode` or the medium's own
+(which hands the input to :mod:`consentry.io.decode` or the medium's own
 reader) and reads no global settings: its parameters are a frozen dataclass
 passed in when it is made.  Everything above the engines (registry, scans,
 checks, reports, evidence, claims, ledger) talks to a medium only through
@@ -214,7 +214,7 @@ class Located(Generic[ExtraT]):
         images: e.g. scale, rotation and mirroring).
     evidence : object or None
         The raw matches behind this one (music:
-        :class:`consentry.fingerprint.music.engine.MatchedHashes`), when
+        :class:`consentry.engines.music.engine.MatchedHashes`), when
         asked for; :meth:`MediaEngine.evidence_facts` turns them into
         JSON-safe facts.
     """
@@ -270,7 +270,7 @@ class MediaEngine(Protocol):
 
         ``max_extent`` bounds the work (seconds, characters, pixels);
         ``name`` labels bytes in error messages.  Raises
-        :class:`consentry.errors.DecodeError` with a one-line reason.
+        :class:`consentry.domain.errors.DecodeError` with a one-line reason.
         """
         ...
 

@@ -12,8 +12,8 @@
 - :mod:`.text`: safe one-line text and decimals for every format;
 - :mod:`.sniff`: what a file holds, from its magic bytes (datasets, uploads, embedding).
 
-publish writes a site and :func:`consentry.publish.check_site` reads it back;
+publish writes a site and :func:`consentry.services.publish.check_site` reads it back;
 verify reads anyone's site; both go through these readers, so a format read
 one way by one and another way by the other fails ``tests/test_formats.py``.
-XMP, ID3/Vorbis/MP4 tags and C2PA stay in :mod:`consentry.embed` for now.
+XMP, ID3/Vorbis/MP4 tags and C2PA stay in :mod:`consentry.formats.embed` for now.
 """

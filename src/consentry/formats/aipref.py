@@ -35,7 +35,7 @@ from __future__ import annotations
 import base64
 import re
 
-from ..signals import Signal, SignalProblem
+from consentry.domain.signals import Signal, SignalProblem
 
 __all__ = ["Token", "SFError", "parse_dictionary", "usage_preferences", "preference_labels", "preference_signals"]
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Iterable, Mapping
 
-from ..registry.usage import USES
+from consentry.domain.usage import USES
 
 __all__ = ["Crawler", "PURPOSES", "PURPOSE_USES", "ROBOTS_TXT_READING", "CRAWLER_LIST", "parse_crawlers",
            "load_crawlers", "crawlers_from", "select_crawlers"]

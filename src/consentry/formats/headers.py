@@ -11,7 +11,7 @@ For every work, on ``/works/<id>/*``:
   the way RSL clients discover licences).
 
 Header values are built only from our own vocabulary and from URLs made of
-the checked origin and checked ids (see :mod:`consentry.publish.text`), so
+the checked origin and checked ids (see :mod:`consentry.services.publish.text`), so
 they never contain a quote other than those we put in ``Link``, a backslash,
 ``$``, ``{``, ``;`` outside ``Link`` parameters, or a line break; the
 snippets still escape ``"`` and ``\\`` in case.
@@ -23,12 +23,12 @@ import json
 import re
 from typing import TYPE_CHECKING
 
-from .mapping import content_usage, tdm_licensed, tdm_reservation, x_robots_tag
-from .patterns import normalize_pattern
-from .tdmrep import policy_path
+from consentry.formats.mapping import content_usage, tdm_licensed, tdm_reservation, x_robots_tag
+from consentry.formats.patterns import normalize_pattern
+from consentry.formats.tdmrep import policy_path
 
 if TYPE_CHECKING:
-    from ..publish.plan import SitePlan, WorkPlan
+    from consentry.services.publish.plan import SitePlan, WorkPlan
 
 HEADER_NAMES: tuple[str, ...] = ("tdm-reservation", "tdm-policy", "Content-Usage", "X-Robots-Tag", "Link")
 

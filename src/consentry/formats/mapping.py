@@ -36,7 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ..registry.usage import USES
+from consentry.domain.usage import USES
 
 #: Decisions from the least to the most restrictive.
 STRICTNESS: tuple[str, ...] = ("allow", "license", "deny")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-from ..signals import Signal
+from consentry.domain.signals import Signal
 
 __all__ = ["parse_link_header", "robots_directives", "robots_directive_signals", "HeadMarkup", "parse_head"]
 

@@ -66,13 +66,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from .crawlers import Crawler
-from .mapping import ai_txt_allowed, content_usage, crawler_allowed, search_allowed
-from .patterns import PatternIndex, normalize_path, normalize_pattern, pattern_length
-from .text import comment_text
+from consentry.formats.crawlers import Crawler
+from consentry.formats.mapping import ai_txt_allowed, content_usage, crawler_allowed, search_allowed
+from consentry.formats.patterns import PatternIndex, normalize_path, normalize_pattern, pattern_length
+from consentry.formats.text import comment_text
 
 if TYPE_CHECKING:
-    from ..publish.plan import SitePlan, WorkPlan
+    from consentry.services.publish.plan import SitePlan, WorkPlan
 
 __all__ = ["RobotsRule", "RobotsGroup", "RobotsFile", "CrawlDecision", "parse_robots", "match_crawler",
            "content_usage_for", "content_usage_rules", "first_matching_rule", "misread_user_agents", "is_product_token",

@@ -45,7 +45,7 @@ gives each token's uses (:data:`USAGE_USES`). ``ai-index`` is written from
 ai_generative and search_indexing together but read as ai_generative only,
 so a site never reads as more permissive than its terms.
 :func:`licence_tokens` reads a document token by token (what
-:func:`consentry.publish.check_site` compares with the terms).
+:func:`consentry.services.publish.check_site` compares with the terms).
 """
 
 from __future__ import annotations
@@ -58,13 +58,13 @@ from urllib.parse import urlsplit
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
-from ..signals import Signal, SignalProblem
-from .mapping import RSL_PAYMENT_TYPE, RSL_TOKENS, rsl_terms
-from .patterns import normalize_path, normalize_pattern, pattern_length, pattern_matches
-from .text import format_decimal
+from consentry.domain.signals import Signal, SignalProblem
+from consentry.formats.mapping import RSL_PAYMENT_TYPE, RSL_TOKENS, rsl_terms
+from consentry.formats.patterns import normalize_path, normalize_pattern, pattern_length, pattern_matches
+from consentry.formats.text import format_decimal
 
 if TYPE_CHECKING:
-    from ..publish.plan import SitePlan
+    from consentry.services.publish.plan import SitePlan
 
 __all__ = ["XmlNode", "UnsafeXml", "parse_xml_safely", "RslDocument", "read_rsl", "rsl_signals", "MAX_ELEMENTS",
            "RSL_NAMESPACE", "USAGE_USES", "RslToken", "licence_tokens", "render_rsl"]

@@ -10,7 +10,7 @@ Sniffing only needs the start of a file: :data:`SNIFF_BYTES` is enough for
 every signature checked here.
 
 :func:`sniff_bytes` and :func:`sniff_kind` name the *kind* of file that
-:mod:`consentry.embed` writes terms into (:data:`KINDS`), from the same
+:mod:`consentry.formats.embed` writes terms into (:data:`KINDS`), from the same
 signatures; they never trust an extension, so a WAV named ``.mp3`` is
 written to as a WAV.
 """
@@ -35,7 +35,7 @@ _IMAGE_MP4_BRANDS = {
     b"avif": "image/avif", b"avis": "image/avif",
 }
 #: Video containers whose sound track the decoder reads (as for the video
-#: suffixes in :data:`consentry.decode.audio.AUDIO_EXTENSIONS`).
+#: suffixes in :data:`consentry.io.decode.audio.AUDIO_EXTENSIONS`).
 _VIDEO_WITH_SOUND = frozenset(
     {
         "video/mp4", "video/quicktime", "video/3gpp", "video/webm", "video/x-matroska",
@@ -277,10 +277,10 @@ def sniff_kind(path: str | os.PathLike) -> str | None:
     """The kind of the file at ``path`` (see :func:`sniff_bytes`), or ``None``.
 
     Raises ``OSError`` if the file cannot be read, and
-    :class:`~consentry.errors.InputError` if it is a file of a registry this
-    process has open (see :mod:`consentry.heldfiles`).
+    :class:`~consentry.domain.errors.InputError` if it is a file of a registry this
+    process has open (see :mod:`consentry.io.heldfiles`).
     """
-    from ..heldfiles import refuse_held
+    from consentry.io.heldfiles import refuse_held
 
     refuse_held(path)
     with open(path, "rb") as handle:

@@ -42,13 +42,13 @@ from urllib.parse import urlsplit
 
 from typing import TYPE_CHECKING, Callable
 
-from ..signals import Signal
-from .mapping import tdm_licensed, tdm_reservation
-from .patterns import PatternIndex, normalize_path, normalize_pattern
-from .text import format_decimal
+from consentry.domain.signals import Signal
+from consentry.formats.mapping import tdm_licensed, tdm_reservation
+from consentry.formats.patterns import PatternIndex, normalize_path, normalize_pattern
+from consentry.formats.text import format_decimal
 
 if TYPE_CHECKING:
-    from ..publish.plan import SitePlan, WorkPlan
+    from consentry.services.publish.plan import SitePlan, WorkPlan
 
 __all__ = ["TdmRule", "TdmPolicy", "parse_tdmrep_json", "match_tdmrep", "tdmrep_matcher", "reservation_value",
            "parse_tdm_policy", "tdm_signals", "work_paths", "policy_path", "tdmrep_rules", "tdm_policy"]

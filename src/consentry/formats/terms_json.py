@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 
-from ..registry.usage import USES
-from ..signals import Signal, SignalProblem
+from consentry.domain.usage import USES
+from consentry.domain.signals import Signal, SignalProblem
 
 __all__ = ["terms_json_signals"]
 

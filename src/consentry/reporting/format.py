@@ -11,7 +11,7 @@ import math
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping
 
-from ..domain.clock import iso, now_iso  # the one clock, for renderers
+from consentry.domain.clock import iso, now_iso  # the one clock, for renderers
 
 __all__ = ["CENT", "DASH", "FORMULA_PREFIXES", "add_money", "csv_safe", "format_fixed", "format_fraction", "format_hms",
            "format_money", "format_money_codes_first", "format_money_map", "format_number", "format_seconds",

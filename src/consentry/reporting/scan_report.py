@@ -30,24 +30,14 @@ from typing import Any, Iterable, Mapping, TextIO
 
 from markupsafe import Markup
 
-from ..domain.terms import ITEM_DECISIONS
-from . import charts
-from .format import (  # noqa: F401  (csv_safe, format_money_map and to_cents stay importable from here)
-    DASH,
-    csv_safe,
-    format_fixed as _fixed,
-    format_fraction as _fraction,
-    format_hms as _clock,
-    format_money,
-    format_money_map,
-    format_number as _num,
-    format_seconds as _seconds,
-    format_signed as _signed,
-    format_size as _size,
-    text_or_dash as _text,
-    to_cents,
+from consentry.domain.terms import ITEM_DECISIONS
+from consentry.reporting import charts
+from consentry.reporting.format import (
+    DASH, csv_safe, format_fixed as _fixed, format_fraction as _fraction, format_hms as _clock, format_money,
+    format_money_map, format_number as _num, format_seconds as _seconds, format_signed as _signed, format_size as _size,
+    text_or_dash as _text, to_cents,
 )
-from .templating import STYLESHEET, template_environment  # noqa: F401  (importable from here)
+from consentry.reporting.templating import STYLESHEET, template_environment  # noqa: F401  (importable from here)
 
 __all__ = [
     "CSV_COLUMNS",

@@ -20,8 +20,8 @@ import csv
 from decimal import Decimal
 from typing import Any, Mapping, TextIO
 
-from .format import DASH as _DASH, csv_safe, format_money, to_cents
-from .templating import template_environment
+from consentry.reporting.format import DASH as _DASH, csv_safe, format_money, to_cents
+from consentry.reporting.templating import template_environment
 
 __all__ = [
     "STATEMENT_CSV_COLUMNS",

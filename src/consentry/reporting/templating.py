@@ -9,8 +9,8 @@ from typing import Any, Mapping
 import jinja2
 from markupsafe import Markup
 
-from .. import __version__
-from . import format as fmt
+from consentry import __version__
+from consentry.reporting import format as fmt
 
 # Shared by every HTML report: readable on a phone, printable, contrast of at
 # least 4.5:1 for text. No web fonts, no url(), no @import.

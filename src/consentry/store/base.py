@@ -13,8 +13,8 @@ from typing import Callable, Iterable, Protocol, Sequence
 
 import numpy as np
 
-from ..registry.models import Work
-from .segments import IndexSegment
+from consentry.domain.works import Work
+from consentry.store.segments import IndexSegment
 
 
 class Store(Protocol):

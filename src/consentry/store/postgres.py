@@ -50,12 +50,14 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
-from ..errors import InputError, NotARegistryError, RegistryError
-from . import is_postgres_url  # noqa: F401  (re-exported; defined where it loads no driver)
-from .pg_schema import NotPortableError, _Catalog, split_statements, translate_migrations, translate_query, translate_statement
-from .schema import MIGRATIONS
-from .segments import SegmentCache, build_directory
-from .sqlbase import SQLStore
+from consentry.domain.errors import InputError, NotARegistryError, RegistryError
+from consentry.store import is_postgres_url  # noqa: F401  (re-exported; defined where it loads no driver)
+from consentry.store.pg_schema import (
+    NotPortableError, _Catalog, split_statements, translate_migrations, translate_query, translate_statement,
+)
+from consentry.store.schema import MIGRATIONS
+from consentry.store.segments import SegmentCache, build_directory
+from consentry.store.sqlbase import SQLStore
 
 try:  # psycopg is a dependency, but keep `import consentry` working without it
     import psycopg

@@ -12,8 +12,8 @@ Timestamps are ISO 8601 UTC text; JSON is stored as TEXT.
 
 from __future__ import annotations
 
-from .schema_claims import CLAIMS_SCHEMA
-from .schema_service import SERVICE_SCHEMA
+from consentry.store.schema_claims import CLAIMS_SCHEMA
+from consentry.store.schema_service import SERVICE_SCHEMA
 
 SCHEMA_VERSION = 6
 

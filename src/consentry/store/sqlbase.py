@@ -29,16 +29,16 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ..domain.clock import now_iso
-from ..errors import FieldError, NotARegistryError, RegistryError, WorkNotFoundError
-from ..registry.models import Terms, Work
-from ..registry.usage import TermsVersion, UseTerms
-from .schema import SCHEMA_VERSION
-from .segments import IndexSegment
-from .sqlite_audit import AuditTablesMixin
-from .sqlite_check import CheckTablesMixin
-from .tables_claims import ClaimsTablesMixin
-from .tables_service import ServiceTablesMixin
+from consentry.domain.clock import now_iso
+from consentry.domain.errors import FieldError, NotARegistryError, RegistryError, WorkNotFoundError
+from consentry.domain.works import Terms, Work
+from consentry.domain.usage import TermsVersion, UseTerms
+from consentry.store.schema import SCHEMA_VERSION
+from consentry.store.segments import IndexSegment
+from consentry.store.sqlite_audit import AuditTablesMixin
+from consentry.store.sqlite_check import CheckTablesMixin
+from consentry.store.tables_claims import ClaimsTablesMixin
+from consentry.store.tables_service import ServiceTablesMixin
 
 MAGIC = "consentry-registry"
 

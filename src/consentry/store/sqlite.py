@@ -30,11 +30,11 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from .. import heldfiles
-from ..errors import NotARegistryError, RegistryError
-from .schema import MIGRATIONS, SCHEMA_VERSION  # noqa: F401  (re-exported)
-from .segments import build_directory
-from .sqlbase import MAGIC, SQLStore, training_only, utc_now  # noqa: F401  (re-exported)
+from consentry.io import heldfiles
+from consentry.domain.errors import NotARegistryError, RegistryError
+from consentry.store.schema import MIGRATIONS, SCHEMA_VERSION  # noqa: F401  (re-exported)
+from consentry.store.segments import build_directory
+from consentry.store.sqlbase import MAGIC, SQLStore, training_only, utc_now  # noqa: F401  (re-exported)
 
 __all__ = ["MAGIC", "MIGRATIONS", "SCHEMA_VERSION", "SQLiteStore", "training_only", "utc_now"]
 
@@ -82,7 +82,7 @@ class SQLiteStore(SQLStore):
 
     @property
     def spec(self) -> str:
-        """What :meth:`consentry.services.Registry.open` needs to open this registry again."""
+        """What :meth:`consentry.services.registry.Registry.open` needs to open this registry again."""
         return str(self.path)
 
     @property
@@ -103,7 +103,7 @@ class SQLiteStore(SQLStore):
         if not exists and not p.parent.exists():
             raise RegistryError(f"{p}: folder {p.parent} does not exist")
         # The file is never opened with a plain handle: closing one would drop the POSIX locks
-        # that this process's other connections to it hold (see consentry.heldfiles).  SQLite
+        # that this process's other connections to it hold (see consentry.io.heldfiles).  SQLite
         # itself says whether it is a database: reading its schema fails otherwise.
         try:
             conn = sqlite3.connect(p, timeout=30.0, isolation_level=None, check_same_thread=False)
@@ -243,7 +243,7 @@ class SQLiteStore(SQLStore):
 
         The database is copied with SQLite's online backup (never with a plain
         file copy, which could miss what the WAL holds and, in this process,
-        would drop SQLite's locks; see :mod:`consentry.heldfiles`); the index
+        would drop SQLite's locks; see :mod:`consentry.io.heldfiles`); the index
         segments that the copied rows name are linked, or copied where links
         cannot be made, into ``DEST.index/``.  The writer lock is held
         meanwhile, so no segment named by the copy is dropped under it.  The
@@ -258,7 +258,7 @@ class SQLiteStore(SQLStore):
         """
         import shutil
 
-        from ..errors import InputError
+        from consentry.domain.errors import InputError
 
         target = Path(dest).expanduser().absolute()
         index = Path(str(target) + ".index")

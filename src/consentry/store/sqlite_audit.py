@@ -5,7 +5,7 @@ Scan items are written as they finish, each batch in one transaction, so an
 interrupted scan keeps everything it finished and ``--resume`` redoes only
 the items that were in flight.  Ledger entries are append-only (database
 triggers refuse UPDATE and DELETE) and hash-chained
-(:mod:`consentry.registry.ledger`).
+(:mod:`consentry.domain.ledger`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import json
 import sqlite3
 from typing import Iterable, Iterator, Sequence
 
-from ..errors import InputError
-from ..registry.ledger import GENESIS_HASH, chain_entry
+from consentry.domain.errors import InputError
+from consentry.domain.ledger import GENESIS_HASH, chain_entry
 
 SCAN_COLUMNS = (
     "scan_id", "created_at", "finished_at", "status", "source_spec", "source_kind", "source_name",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Iterable, Sequence
 
-from ..claims.model import ACTIVE_STATES, Claim, ClaimError, ClaimEvent, ClaimNotFoundError
+from consentry.domain.claims import ACTIVE_STATES, Claim, ClaimError, ClaimEvent, ClaimNotFoundError
 
 CLAIM_COLUMNS = ("claim_id", "kind", "state", "party_a", "party_a_kind", "party_b", "work_a", "work_b", "scan_id",
                  "item_id", "basis", "opened_at", "answer_due_at", "decision_due_at", "closed_at", "updated_at")

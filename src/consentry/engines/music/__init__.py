@@ -1,6 +1,6 @@
-"""The music engine behind the media-engine interface: an adapter over :mod:`consentry.fingerprint.music`.
+"""The music engine behind the media-engine interface: an adapter over :mod:`consentry.engines.music`.
 
-The algorithm lives, unchanged, in ``consentry/fingerprint/music/`` (extract,
+The algorithm lives, unchanged, in ``consentry/engines/music/`` (extract,
 postings, match, reference, params; ``docs/engine.md``).  This class only
 maps its functions onto :class:`consentry.engines.base.MediaEngine`:
 
@@ -9,14 +9,14 @@ interface              music engine
 =====================  ===========================================================
 ``id``                 ``consentry-music-landmark`` / ``ENGINE_VERSION`` / ``MusicEngineParams.param_hash()``
 ``sniff``              :func:`consentry.formats.sniff.sniff_media` says audio (or video with sound)
-``decode``             :func:`consentry.decode.decode_audio` to mono float32 at ``params.sample_rate_hz``
-``fingerprint``        :func:`~consentry.fingerprint.music.extract.index_hashes`
-``postings``           :func:`~consentry.fingerprint.music.postings.pack_postings`
-``query_print``        :func:`~consentry.fingerprint.music.extract.query_hashes`
-``candidates``         :func:`~consentry.fingerprint.music.postings.lookup`
-``verify``             :func:`~consentry.fingerprint.music.match.match_segments`
-``locate``             :func:`~consentry.fingerprint.music.engine.identify_segments` (same results)
-``min_score_for``      :func:`~consentry.fingerprint.music.engine.min_score_for` (seconds searched)
+``decode``             :func:`consentry.io.decode.decode_audio` to mono float32 at ``params.sample_rate_hz``
+``fingerprint``        :func:`~consentry.engines.music.extract.index_hashes`
+``postings``           :func:`~consentry.engines.music.postings.pack_postings`
+``query_print``        :func:`~consentry.engines.music.extract.query_hashes`
+``candidates``         :func:`~consentry.engines.music.postings.lookup`
+``verify``             :func:`~consentry.engines.music.match.match_segments`
+``locate``             :func:`~consentry.engines.music.engine.identify_segments` (same results)
+``min_score_for``      :func:`~consentry.engines.music.engine.min_score_for` (seconds searched)
 =====================  ===========================================================
 
 Times in :class:`Located` are seconds (``frame / params.frames_per_s``),
@@ -32,12 +32,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ...fingerprint.music import engine as _engine
-from ...fingerprint.music.extract import QueryHashes, index_hashes, query_hashes
-from ...fingerprint.music.match import SegmentMatch, match_segments
-from ...fingerprint.music.params import DEFAULT_PARAMS, ENGINE_NAME, ENGINE_VERSION, MusicEngineParams
-from ...fingerprint.music.postings import Hits, lookup, pack_postings, unpack_postings
-from ..base import EngineId, Extent, Fingerprint, Located, SegmentLike, Signal, Source
+from consentry.engines.music import engine as _engine
+from consentry.engines.music.extract import QueryHashes, index_hashes, query_hashes
+from consentry.engines.music.match import SegmentMatch, match_segments
+from consentry.engines.music.params import DEFAULT_PARAMS, ENGINE_NAME, ENGINE_VERSION, MusicEngineParams
+from consentry.engines.music.postings import Hits, lookup, pack_postings, unpack_postings
+from consentry.engines.base import EngineId, Extent, Fingerprint, Located, SegmentLike, Signal, Source
 
 __all__ = ["MusicEngine", "MusicExtra", "MusicEngineParams", "DEFAULT_PARAMS", "ENGINE_NAME", "ENGINE_VERSION"]
 
@@ -52,7 +52,7 @@ class MusicExtra:
     ----------
     segment : SegmentMatch
         The engine's own result (frames, inliers, candidates), as
-        :func:`consentry.fingerprint.music.engine.identify_segments` returns it.
+        :func:`consentry.engines.music.engine.identify_segments` returns it.
     speed : float
         Work time / query time (1.03 for a copy played 3% faster).
     pitch_shift_semitones : float
@@ -85,18 +85,18 @@ class MusicEngine:
     def sniff(self, head: bytes, *, name: str | None = None) -> bool:
         """True when the magic bytes say audio, or a video container with a sound track."""
         try:
-            from ...formats.sniff import is_audio_media, sniff_media
+            from consentry.formats.sniff import is_audio_media, sniff_media
         except ImportError:  # before the move of the sniffer into formats/ (issue 16)
-            from ...sources.sniff import is_audio_media, sniff_media
+            from consentry.io.sources.sniff import is_audio_media, sniff_media
 
         return is_audio_media(sniff_media(head))
 
     def decode(self, source: Source, *, max_extent: float | None = None, name: str | None = None) -> Signal:
         """Decode to mono float32 at ``params.sample_rate_hz``; ``max_extent`` in seconds.
 
-        Raises :class:`consentry.errors.DecodeError` (one line naming the input).
+        Raises :class:`consentry.domain.errors.DecodeError` (one line naming the input).
         """
-        from ...decode import decode_audio
+        from consentry.io.decode import decode_audio
 
         audio = decode_audio(source, sample_rate_hz=self.params.sample_rate_hz, max_duration_s=max_extent, name=name)
         return self.signal(audio.samples)
@@ -135,7 +135,7 @@ class MusicEngine:
 
     def candidates(self, query: QueryHashes, segments: Sequence[SegmentLike], *, with_keys: bool = False) -> Hits:
         """Postings of every key range in every segment (ranges holding more than
-        :data:`~consentry.fingerprint.music.engine.MAX_POSTINGS_PER_RANGE` are stop words and skipped)."""
+        :data:`~consentry.engines.music.engine.MAX_POSTINGS_PER_RANGE` are stop words and skipped)."""
         return lookup(segments, query.key_lo, query.key_hi, query.owner,
                       max_postings_per_range=_engine.MAX_POSTINGS_PER_RANGE, with_keys=with_keys)
 
@@ -145,7 +145,7 @@ class MusicEngine:
 
         With ``with_evidence`` the candidates must have been looked up
         ``with_keys=True``; each match's ``evidence`` is then its
-        :class:`~consentry.fingerprint.music.engine.MatchedHashes`.
+        :class:`~consentry.engines.music.engine.MatchedHashes`.
         """
         found = match_segments(candidates, query.quads, self.params, min_inliers=max(3, int(math.ceil(min_score))),
                                with_hits=with_evidence)
@@ -162,7 +162,7 @@ class MusicEngine:
                searched: float | None = None, with_evidence: bool = False,
                max_evidence: int | None = None) -> list[Located[MusicExtra]]:
         """Every segment of an indexed work found in ``signal``; the same as
-        :func:`~consentry.fingerprint.music.engine.identify_segments` (``searched`` in seconds)."""
+        :func:`~consentry.engines.music.engine.identify_segments` (``searched`` in seconds)."""
         searched = signal.size if searched is None else searched
         threshold = self.min_score_for(searched) if min_score is None else min_score
         query = self.query_print(signal)

@@ -34,13 +34,13 @@ that the provider must review before publishing.
 
 from __future__ import annotations
 
-from .build import build_summary
-from .declaration import load_declaration, validate_declaration
-from .model import (  # noqa: F401  (every public name of the former module stays importable from here)
+from consentry.reporting.summary.build import build_summary
+from consentry.reporting.summary.declaration import load_declaration, validate_declaration
+from consentry.reporting.summary.model import (
     CATEGORIES, DECLARED, FORMAT_NAME, FORMAT_VERSION, FORMATS, FROM_SCANS, LEGAL_BASIS, MODALITIES, NOT_APPLICABLE,
     OPTIONAL, SIZE_RANGES, TEMPLATE, TITLE, TO_COMPLETE,
 )
-from .render import render_summary
+from consentry.reporting.summary.render import render_summary
 
 __all__ = [
     "FORMAT_NAME",

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from ... import __version__
-from ...errors import InputError
-from ..format import format_money_codes_first as _fmt_money
-from .declaration import _describe, validate_declaration
-from .model import (
+from consentry import __version__
+from consentry.domain.errors import InputError
+from consentry.reporting.format import format_money_codes_first as _fmt_money
+from consentry.reporting.summary.declaration import _describe, validate_declaration
+from consentry.reporting.summary.model import (
     CATEGORIES, DECLARED, FORMAT_NAME, FORMAT_VERSION, FROM_SCANS, LEGAL_BASIS, MODALITIES, TEMPLATE, TITLE,
     TO_COMPLETE, _MODALITY_LABELS, _field, _fmt_number, _modality_names, _plural, _section, _size_range,
 )
-from .scans import _DECISION_KEYS, _dataset_from_scan, _scan_error, _totals
+from consentry.reporting.summary.scans import _DECISION_KEYS, _dataset_from_scan, _scan_error, _totals
 
 
 # ---------------------------------------------------------------------------

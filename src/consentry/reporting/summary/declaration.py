@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from ...errors import InputError
-from .model import CATEGORIES, MODALITIES, SIZE_RANGES
+from consentry.domain.errors import InputError
+from consentry.reporting.summary.model import CATEGORIES, MODALITIES, SIZE_RANGES
 
 
 # ---------------------------------------------------------------------------

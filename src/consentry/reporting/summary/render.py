@@ -9,10 +9,12 @@ from typing import Any
 
 from jinja2 import Environment
 
-from ...errors import InputError
-from ..format import format_money_codes_first as _fmt_money
-from ..templating import environment
-from .model import FORMATS, FROM_SCANS, NOT_APPLICABLE, OPTIONAL, TO_COMPLETE, _MODALITY_LABELS, _fmt_number
+from consentry.domain.errors import InputError
+from consentry.reporting.format import format_money_codes_first as _fmt_money
+from consentry.reporting.templating import environment
+from consentry.reporting.summary.model import (
+    FORMATS, FROM_SCANS, NOT_APPLICABLE, OPTIONAL, TO_COMPLETE, _MODALITY_LABELS, _fmt_number,
+)
 
 # ---------------------------------------------------------------------------
 # Rendering

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ...domain.terms import ITEM_DECISIONS
-from ...errors import InputError
-from ..format import sum_money as _sum_money
-from .declaration import _describe
+from consentry.domain.terms import ITEM_DECISIONS
+from consentry.domain.errors import InputError
+from consentry.reporting.format import sum_money as _sum_money
+from consentry.reporting.summary.declaration import _describe
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,471 @@
+"""Identify, dataset scans, output checks, the ledger, publish downloads and jobs."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Literal, Optional
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, PlainTextResponse, Response
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+
+from consentry.domain.accounts import Principal
+from consentry.domain.errors import DecodeError, InputError
+from consentry.adapters.api.deps import (
+    act, authorize, client_ip, ensure_allowed, get_ctx, lookup, read_upload_form, registry_dep,
+)
+from consentry.adapters.api.models import (
+    ErrorOut, IdentifyOut, JobOut, LedgerEntriesOut, LedgerUseIn, ScanOut, ScanUrlsIn, StatementsOut,
+)
+from consentry.services.jobs import match_public
+from consentry.adapters.api.routes._common import acted_by, job_out, load_job, record, submit_upload_job
+
+router = APIRouter(responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut},
+                              404: {"model": ErrorOut}, 413: {"model": ErrorOut}, 415: {"model": ErrorOut},
+                              429: {"model": ErrorOut}})
+
+
+def _one_file_body(field: str, description: str, extra: dict | None = None) -> dict:
+    props = {field: {"type": "string", "format": "binary", "description": description}, "csrf_token": {"type": "string"}}
+    props.update(extra or {})
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": [field], "properties": props}}}}}
+
+
+def _the_file(form, field: str):
+    files = form.files_named(field) or form.files
+    if len(files) != 1:
+        raise InputError(f"{field}: send exactly one file in the '{field}' field")
+    return files[0]
+
+
+def _float_field(form, name: str) -> float | None:
+    raw = form.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InputError(f"{name} {raw!r}: not a number") from None
+    if not (0 <= value < 1e6):
+        raise InputError(f"{name} {raw!r}: give a number between 0 and 1000000")
+    return value
+
+
+def _bool_field(form, name: str, default: bool) -> bool:
+    raw = form.get(name)
+    if raw in (None, ""):
+        return default
+    if raw.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise InputError(f"{name} {raw!r}: give true or false")
+
+
+def _submit_job(request: Request, principal: Principal, form, files, *, purpose: str, kind: str, params: dict,
+                check=None) -> dict:
+    """A ``kind`` job on one uploaded file (``check(path)`` validates it before it is recorded)."""
+    return submit_upload_job(
+        request, principal, form, files, purpose=purpose, kind=kind,
+        validate=(lambda path: check(str(path))) if check is not None else None,
+        params_of=lambda paths, uploads: {"path": paths[0], "name": uploads[0]["original_name"],
+                                          "upload_id": uploads[0]["upload_id"], **params})
+
+
+# -- identify -------------------------------------------------------------------------
+@router.post("/identify", response_model=IdentifyOut, tags=["identify"],
+             **act("identify", openapi_extra=_one_file_body("file", "An audio clip (at most identify_max_s seconds).",
+                                          {"min_score": {"type": "number"}})))
+async def identify_clip(request: Request, principal: Principal = Depends(authorize("identify"))) -> dict:
+    """Identify a short clip now: every registered work in it, best first (longer clips: POST /identify/jobs)."""
+    from consentry.io.decode import decode_audio
+    from consentry.services.uploads import check_file
+
+    ctx = get_ctx(request)
+    form = await read_upload_form(request, purpose="identify")
+    try:
+        f = _the_file(form, "file")
+        check_file(f, purpose="audio")
+        min_score = _float_field(form, "min_score")
+        cap = ctx.settings.identify_max_s
+
+        def run() -> dict:
+            with ctx.identify_slots, ctx.pool.registry() as reg:
+                try:
+                    audio = decode_audio(f.path, sample_rate_hz=reg.params.sample_rate_hz, max_duration_s=cap + 1.0,
+                                         name=f.original_name)
+                except DecodeError as exc:
+                    raise InputError(f"{f.original_name}: {exc.reason}") from None
+                if audio.duration_s > cap:
+                    raise InputError(f"{f.original_name}: longer than {cap:g} s; send it to POST /api/v1/identify/jobs")
+                matches = reg.identify_samples(audio.samples, min_score=min_score)
+                return {"name": f.original_name, "duration_s": round(audio.duration_s, 3),
+                        "matches": [match_public(m) for m in matches]}
+
+        return await run_in_threadpool(run)
+    finally:
+        form.discard()
+
+
+@router.post("/identify/jobs", status_code=202, response_model=JobOut, tags=["identify"],
+             **act("identify", openapi_extra=_one_file_body("file", "An audio file of any length.", {"min_score": {"type": "number"}})))
+async def identify_job(request: Request, principal: Principal = Depends(authorize("identify"))) -> dict:
+    """Identify a long recording in the background (poll the job)."""
+    form = await read_upload_form(request, purpose="audio")
+    try:
+        f = _the_file(form, "file")
+        params = {"min_score": _float_field(form, "min_score")}
+        return await run_in_threadpool(_submit_job, request, principal, form, [f], purpose="audio", kind="identify",
+                                       params=params)
+    finally:
+        form.discard()
+
+
+# -- scans ------------------------------------------------------------------------------
+def _refuse_local_references(path: str) -> None:
+    """A manifest sent to the server may hold URLs or audio bytes, never paths of the server's files."""
+    import re
+
+    from consentry.io.sources import open_dataset
+
+    ds = open_dataset(path)
+    if ds.kind not in ("csv", "jsonl", "parquet"):
+        return
+    url = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+    for item in ds.items():
+        if item.data is not None:
+            continue
+        local = item.path is not None or (item.name != item.item_id and (not url.match(item.name)
+                                                                          or item.name.lower().startswith("file:")))
+        if local:
+            raise InputError(f"manifest {item.item_id}: names a file path ({item.name[:100]!r}); a manifest sent to the "
+                             "server may list only http(s) URLs or hold the audio bytes")
+
+
+@router.post("/scans", status_code=202, response_model=JobOut, tags=["scans"],
+             **act("scans:create", openapi_extra=_one_file_body("dataset", "A zip or tar archive, a CSV/JSONL/Parquet manifest, or an audio file.",
+                                          {"fetch_urls": {"type": "boolean"}})))
+async def upload_scan(request: Request, principal: Principal = Depends(authorize("scans:create"))) -> dict:
+    """Upload a dataset and scan it against the registry (a background job with progress)."""
+    ctx = get_ctx(request)
+    form = await read_upload_form(request, purpose="dataset")
+    try:
+        f = _the_file(form, "dataset")
+        fetch = _bool_field(form, "fetch_urls", False)
+        if fetch and not ctx.settings.allow_url_fetch:
+            raise InputError("fetch_urls: this server does not download URLs for scans (setting allow_url_fetch)")
+        return await run_in_threadpool(_submit_job, request, principal, form, [f], purpose="dataset", kind="scan",
+                                       params={"fetch_urls": fetch}, check=_refuse_local_references)
+    finally:
+        form.discard()
+
+
+@router.post("/scans/urls", status_code=202, response_model=JobOut, tags=["scans"], **act("scans:create"))
+def scan_urls(body: ScanUrlsIn, request: Request, principal: Principal = Depends(authorize("scans:create"))) -> dict:
+    """Scan a list of audio URLs (downloaded only with `fetch: true`, when the server allows it)."""
+    from urllib.parse import urlsplit
+
+    ctx = get_ctx(request)
+    if body.fetch and not ctx.settings.allow_url_fetch:
+        raise InputError("fetch: this server does not download URLs for scans (setting allow_url_fetch)")
+    for n, u in enumerate(body.urls):
+        try:
+            parts = urlsplit(u)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname) and len(u) <= 4000
+        except ValueError:
+            ok = False
+        if not ok or any(ch in u for ch in "\r\n\x00"):
+            raise InputError(f"urls[{n}] {u[:100]!r}: not an http(s) URL")
+    ctx.settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+    upload_id = f"up-{secrets.token_hex(10)}"
+    path = ctx.settings.uploads_dir / f"{upload_id}.jsonl"
+    with open(path, "w", encoding="utf-8") as fh:
+        for u in body.urls:
+            fh.write(json.dumps({"audio": u}) + "\n")
+    name = (body.name or "url-list").strip()[:200] or "url-list"
+    with ctx.pool.registry() as reg:
+        from consentry.services.accounts import iso, now_utc
+
+        reg.store.add_upload({"upload_id": upload_id, "account_id": principal.account_id, "purpose": "dataset",
+                              "original_name": name, "media_type": "application/json", "bytes": path.stat().st_size,
+                              "sha256": "", "stored_name": path.name, "created_at": iso(now_utc())})
+        job = ctx.jobs.submit(reg.store, kind="scan", account_id=principal.account_id,
+                              params={"path": str(path), "name": name, "upload_id": upload_id, "fetch_urls": body.fetch,
+                                      "ip": client_ip(request), "total_items": len(body.urls)})
+        record(request, reg.store, principal, "uploads.create", target_kind="job", target_id=job["job_id"],
+               details={"urls": len(body.urls), "purpose": "scan"})
+        return job_out(job)
+
+
+def _public_summary(summary: dict) -> dict:
+    """A scan summary without the server's path of the uploaded dataset."""
+    source = dict(summary.get("source") or {})
+    if "spec" in source:
+        source["spec"] = source.get("name")
+    return {**summary, "source": source}
+
+
+def _load_scan(reg, scan_id: str, principal: Principal) -> dict:
+    """The scan of an id (or unambiguous prefix) from the request; someone else's is a 404, as an unknown id."""
+    from consentry.services.scan import get_scan, scan_owner
+
+    with lookup("scan", scan_id):
+        scan = get_scan(reg, scan_id)
+    ensure_allowed("scans:read", principal, owner_account=scan_owner(reg, scan["scan_id"]), resource=("scan", scan_id))
+    return scan
+
+
+@router.get("/scans", response_model=list[ScanOut], tags=["scans"], **act("scans:read"))
+def list_scans(principal: Principal = Depends(authorize("scans:read")), reg=Depends(registry_dep)) -> list[dict]:
+    """The account's scans, newest first (admins: every scan)."""
+    from consentry.services.scan import scans_of
+
+    return [{k: s.get(k) for k in ("scan_id", "status", "created_at", "finished_at", "source_name")}
+            for s in scans_of(reg, principal)]
+
+
+@router.get("/scans/{scan_id}", response_model=ScanOut, tags=["scans"], **act("scans:read"))
+def show_scan(scan_id: str, principal: Principal = Depends(authorize("scans:read")), reg=Depends(registry_dep)) -> dict:
+    """A scan's summary (docs/scan-format.md)."""
+    from consentry.services.scan import scan_summary
+
+    scan = _load_scan(reg, scan_id, principal)
+    summary = _public_summary(scan_summary(reg, scan["scan_id"]))
+    return {"scan_id": scan["scan_id"], "status": scan["status"], "created_at": scan["created_at"],
+            "finished_at": scan["finished_at"], "source_name": scan["source_name"], "summary": summary}
+
+
+def _temp_file_response(write, *, media_type: str, filename: str) -> FileResponse:
+    fd, tmp = tempfile.mkstemp(prefix="consentry-", suffix=".out")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return FileResponse(tmp, media_type=media_type, filename=filename,
+                        background=BackgroundTask(lambda: Path(tmp).unlink(missing_ok=True)))
+
+
+@router.get("/scans/{scan_id}/report/{fmt}", tags=["scans"], response_class=FileResponse,
+            responses={200: {"content": {"text/html": {}, "application/json": {}, "text/csv": {}}}}, **act("scans:read"))
+def scan_report(scan_id: str, fmt: Literal["html", "json", "csv"], principal: Principal = Depends(authorize("scans:read")),
+                reg=Depends(registry_dep)):
+    """The scan report: self-contained HTML, JSON (summary and items) or CSV (one row per item)."""
+    from consentry.reporting.scan_report import render_scan_html, write_scan_csv, write_scan_json
+    from consentry.services.scan import scan_items, scan_summary
+
+    scan = _load_scan(reg, scan_id, principal)
+    sid = scan["scan_id"]
+
+    def write(path: Path) -> None:
+        summary = _public_summary(scan_summary(reg, sid))
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            if fmt == "html":
+                fh.write(render_scan_html(summary, scan_items(reg, sid)))
+            elif fmt == "json":
+                write_scan_json(summary, scan_items(reg, sid), fh)
+            else:
+                write_scan_csv(scan_items(reg, sid), fh)
+
+    media = {"html": "text/html; charset=utf-8", "json": "application/json", "csv": "text/csv; charset=utf-8"}[fmt]
+    return _temp_file_response(write, media_type=media, filename=f"{sid}.{fmt}")
+
+
+@router.get("/scans/{scan_id}/clean-manifest", tags=["scans"], response_class=FileResponse, **act("scans:read"))
+def clean_manifest(scan_id: str, request: Request, principal: Principal = Depends(authorize("scans:read")),
+                   reg=Depends(registry_dep), accept_licensed: bool = Query(False), keep_unreadable: bool = Query(False)):
+    """The dataset without refused items (and licensable ones unless accepted), in the dataset's manifest format."""
+    from consentry.services.scan import write_clean_manifest
+
+    scan = _load_scan(reg, scan_id, principal)
+    fmt = {}
+
+    def write(path: Path) -> None:
+        fmt.update(write_clean_manifest(reg, scan["scan_id"], path, accept_licensed=accept_licensed,
+                                        keep_unreadable=keep_unreadable))
+        if fmt.get("format") == "jsonl":
+            _hide_server_paths(path, reg.store, get_ctx(request).settings.uploads_dir)
+
+    response = _temp_file_response(write, media_type="application/octet-stream", filename="clean")
+    suffix = {"csv": "csv", "jsonl": "jsonl", "parquet": "parquet"}.get(fmt.get("format"), "jsonl")
+    media = {"csv": "text/csv; charset=utf-8", "jsonl": "application/jsonl", "parquet": "application/vnd.apache.parquet"}[suffix]
+    response.media_type = media
+    response.headers["content-type"] = media
+    response.headers["content-disposition"] = f'attachment; filename="{scan["scan_id"]}-clean.{suffix}"'
+    response.headers["x-consentry-kept"] = str(fmt.get("kept", 0))
+    response.headers["x-consentry-dropped"] = str(fmt.get("dropped", 0))
+    return response
+
+
+def _hide_server_paths(path: Path, store, uploads_dir: Path) -> None:
+    """Rewrite a JSON-lines clean manifest so it names uploads by the name the user gave, not by the server's path.
+
+    Archives and shards that were uploaded are written by the dataset readers
+    with their absolute path on the server (``archive``, ``shard``, ``path``
+    fields); the user needs the name of the file they sent, and must not
+    learn the server's folders.
+    """
+    root = uploads_dir.resolve()
+    names: dict[str, str] = {}
+
+    def shown(value):
+        if not isinstance(value, str) or not value.startswith("/"):
+            return value
+        p = Path(value)
+        try:
+            p.resolve().relative_to(root)
+        except ValueError:
+            return value
+        if value not in names:
+            row = store.get_upload(p.name.split(".", 1)[0])
+            names[value] = (row or {}).get("original_name") or p.name
+        return names[value]
+
+    rewritten = path.with_name(path.name + ".names")
+    try:
+        with open(path, encoding="utf-8") as src, open(rewritten, "w", encoding="utf-8") as fh:
+            for line in src:  # line by line: a clean manifest may list millions of items
+                record = json.loads(line)
+                for key in ("archive", "shard", "path"):
+                    if key in record:
+                        record[key] = shown(record[key])
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        os.replace(rewritten, path)
+    finally:
+        rewritten.unlink(missing_ok=True)
+
+
+@router.get("/scans/{scan_id}/statements", response_model=StatementsOut, tags=["scans", "ledger"], **act("scans:read"))
+def scan_statements(scan_id: str, principal: Principal = Depends(authorize("scans:read")), reg=Depends(registry_dep)) -> dict:
+    """What the licensable works a scan found would cost, per creator (one use each)."""
+    from consentry.services.accounting import scan_statements as statements
+
+    scan = _load_scan(reg, scan_id, principal)
+    return {"statements": statements(reg, scan["scan_id"])}
+
+
+# -- checks --------------------------------------------------------------------------------
+@router.post("/checks", status_code=202, response_model=JobOut, tags=["checks"],
+             **act("checks:create", openapi_extra=_one_file_body("file", "An AI output (audio).", {
+                 "evidence": {"type": "boolean"}, "melody": {"type": "boolean"}, "voice": {"type": "boolean"}})))
+async def upload_check(request: Request, principal: Principal = Depends(authorize("checks:create"))) -> dict:
+    """Check an AI output for copied recordings, reused melodies and cloned voices (a background job)."""
+    form = await read_upload_form(request, purpose="output")
+    try:
+        f = _the_file(form, "file")
+        params = {"evidence": _bool_field(form, "evidence", True), "melody": _bool_field(form, "melody", True),
+                  "voice": _bool_field(form, "voice", True)}
+        return await run_in_threadpool(_submit_job, request, principal, form, [f], purpose="output", kind="check",
+                                       params=params)
+    finally:
+        form.discard()
+
+
+@router.get("/checks/{job_id}", response_model=JobOut, tags=["checks"], **act("checks:read"))
+def show_check(job_id: str, principal: Principal = Depends(authorize("checks:read")), reg=Depends(registry_dep)) -> dict:
+    """A check's status and result (recording, melody and voice findings)."""
+    return job_out(load_job(reg, job_id, principal, "checks:read", "check"))
+
+
+@router.get("/checks/{job_id}/evidence", tags=["checks"], response_class=FileResponse,
+            responses={200: {"content": {"application/zip": {}}}}, **act("checks:read"))
+def check_evidence(job_id: str, request: Request, principal: Principal = Depends(authorize("checks:read")),
+                   reg=Depends(registry_dep)):
+    """The signed evidence bundle (zip) of a check that found something."""
+    from consentry.adapters.api.app import NotFound
+
+    job = load_job(reg, job_id, principal, "checks:read", "check")
+    name = (job.get("result") or {}).get("evidence")
+    if job["status"] != "succeeded" or not name or "/" in name or name.startswith("."):
+        raise NotFound(f"check {job_id}: no evidence bundle (the check is {job['status']} or found nothing)")
+    path = get_ctx(request).settings.outputs_dir / job["job_id"] / name
+    if not path.is_file():
+        raise NotFound(f"check {job_id}: the evidence bundle is gone from the server")
+    return FileResponse(path, media_type="application/zip", filename=name)
+
+
+# -- ledger ------------------------------------------------------------------------------------
+@router.get("/ledger/entries", response_model=LedgerEntriesOut, tags=["ledger"], **act("ledger:read"))
+def ledger_entries(principal: Principal = Depends(authorize("ledger:read")), reg=Depends(registry_dep)) -> dict:
+    """Ledger entries: a creator's works' entries, the entries a licensee recorded, or all (admins)."""
+    from consentry.services.ledger import entries_for
+
+    return {"entries": entries_for(reg, principal)}
+
+
+@router.get("/ledger/statements", response_model=StatementsOut, tags=["ledger"], **act("ledger:statements"))
+def ledger_statements(principal: Principal = Depends(authorize("ledger:statements")), reg=Depends(registry_dep),
+                      run: Optional[str] = Query(None, max_length=200)) -> dict:
+    """What licensees owe, per creator, from the ledger (a creator account: its own statement)."""
+    from consentry.services.ledger import statements_for
+
+    return {"statements": statements_for(reg, principal, run=run)}
+
+
+@router.post("/ledger/uses", status_code=201, response_model=LedgerEntriesOut, tags=["ledger"], **act("ledger:record"))
+def record_use(body: LedgerUseIn, request: Request, principal: Principal = Depends(authorize("ledger:record")),
+               reg=Depends(registry_dep)) -> dict:
+    """Record that a training run used licensable works (from one of your scans, or named works)."""
+    from consentry.services.ledger import record_use as record_ledger_use
+
+    if body.scan_id is not None:
+        _load_scan(reg, body.scan_id, principal)
+    return {"entries": record_ledger_use(reg, by=acted_by(request, principal), run=body.run, scan_id=body.scan_id,
+                                         work_ids=body.work_ids, used_on=body.used_on, note=body.note)}
+
+
+# -- publish -------------------------------------------------------------------------------------
+def _site_for(reg, request: Request, principal: Principal):
+    from consentry.services.publish import build_site
+    from consentry.adapters.api.publicfiles import export_for_creator
+
+    ctx = get_ctx(request)
+    if principal.role == "creator":
+        return build_site(export_for_creator(reg.terms_export(), principal.creator), base_url=ctx.settings.public_url)
+    return ctx.publish.get(reg).site
+
+
+@router.get("/publish/site.zip", tags=["publish"], response_class=Response,
+            responses={200: {"content": {"application/zip": {}}}}, **act("publish:download"))
+def publish_zip(request: Request, principal: Principal = Depends(authorize("publish:download")), reg=Depends(registry_dep)):
+    """Every publish file (robots.txt, ai.txt, TDMRep, RSL, terms pages, server snippets) as a zip (a creator: their works)."""
+    from consentry.adapters.api.publicfiles import site_zip
+
+    data = site_zip(_site_for(reg, request, principal))
+    return Response(data, media_type="application/zip",
+                    headers={"content-disposition": 'attachment; filename="consentry-publish.zip"'})
+
+
+@router.get("/publish/headers/{server}", tags=["publish"], response_class=PlainTextResponse, **act("publish:download"))
+def publish_headers(server: Literal["nginx", "apache", "caddy"], request: Request,
+                    principal: Principal = Depends(authorize("publish:download")), reg=Depends(registry_dep)):
+    """The HTTP-header snippet for nginx, Apache or Caddy (sends each work's AI-use headers)."""
+    name = {"nginx": "server/nginx.conf", "apache": "server/apache.htaccess", "caddy": "server/Caddyfile"}[server]
+    return PlainTextResponse(_site_for(reg, request, principal).files[name].decode("utf-8"))
+
+
+# -- jobs ------------------------------------------------------------------------------------------
+@router.get("/jobs", response_model=list[JobOut], tags=["jobs"], **act("jobs:read"))
+def list_jobs(principal: Principal = Depends(authorize("jobs:read")), reg=Depends(registry_dep),
+              status: Optional[Literal["queued", "running", "succeeded", "failed"]] = Query(None),
+              limit: int = Query(50, ge=1, le=500)) -> list[dict]:
+    """The account's jobs, newest first (admins: everyone's)."""
+    from consentry.services.jobs import jobs_of
+
+    jobs = jobs_of(reg, account_id=None if principal.is_admin else principal.account_id,
+                   statuses=(status,) if status else None, limit=limit)
+    return [job_out(j) for j in jobs]
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut, tags=["jobs"], **act("jobs:read"))
+def show_job(job_id: str, principal: Principal = Depends(authorize("jobs:read")), reg=Depends(registry_dep)) -> dict:
+    """A job's status, progress (done of total) and result, with links to what it made."""
+    return job_out(load_job(reg, job_id, principal, "jobs:read"))
+

@@ -1,0 +1,251 @@
+"""CLI of the output check: ``check``, ``voices enroll|list``, ``evidence verify``, ``works melodies``.
+
+Thin: :mod:`consentry.services.check.service` and :mod:`consentry.services.evidence` do the work.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.table import Table
+
+from consentry.runtime.interrupts import Interrupted, stop_on_signals
+from consentry.adapters.cli.main import (
+    EXIT_ERROR, EXIT_FINDINGS, _open, _progress, app, console, err_console, say_workers, works_app,
+)
+
+voices_app = typer.Typer(help="Enrol and list voices (for the cloned-voice check).", no_args_is_help=True)
+evidence_app = typer.Typer(help="Verify evidence bundles written by check --evidence.", no_args_is_help=True)
+app.add_typer(voices_app, name="voices")
+app.add_typer(evidence_app, name="evidence")
+
+
+@app.command()
+def check(
+    outputs: List[Path] = typer.Argument(..., help="AI outputs: audio files, or folders searched recursively."),
+    evidence: Optional[Path] = typer.Option(None, "--evidence", help="Write a signed evidence bundle per output with findings into this folder."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write one JSON object per output, one per line, to this file ('-' for stdout)."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML summary to this file."),
+    fail_on_match: bool = typer.Option(False, "--fail-on-match", help="Exit with 2 if any output has a finding."),
+    melody: bool = typer.Option(True, "--melody/--no-melody", help="Run the reused-melody check."),
+    voice: bool = typer.Option(True, "--voice/--no-voice", help="Run the cloned-voice check."),
+    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Print each bundle's report to PDF with Chromium."),
+) -> None:
+    """Check AI outputs for copied recordings, reused melodies and cloned voices.
+
+    Exit codes: 0 ok; 1 an output could not be checked (the others still are)
+    or another error; 2 findings, with --fail-on-match.
+    """
+    from consentry.services.check.service import (
+        check_output, iter_outputs, prepare_check, render_summary_html, write_evidence,
+    )
+
+    files = iter_outputs([str(p) for p in outputs])
+    results = []
+    any_error = False
+    sink = None
+    if json_out is not None and str(json_out) != "-":
+        sink = open(json_out, "w", encoding="utf-8")
+    try:
+        with _open(create=False) as reg, _progress() as bar:
+            ctx = prepare_check(reg, melody=melody, voice=voice)
+            task = bar.add_task("checking", total=len(files), current="")
+            for f in files:
+                bar.update(task, current=f.name)
+                res = check_output(ctx, f)
+                results.append(res)
+                if res.error is None and evidence is not None and res.has_findings:
+                    res.notes.append(f"evidence: {write_evidence(ctx, res, evidence, pdf=pdf)}")
+                line = json.dumps(res.as_dict(), ensure_ascii=False)
+                if sink is not None:
+                    sink.write(line + "\n")
+                    sink.flush()
+                elif json_out is not None:
+                    typer.echo(line)
+                if json_out is None or sink is not None:
+                    _print_check(res)
+                any_error |= res.error is not None
+                bar.advance(task)
+    finally:
+        if sink is not None:
+            sink.close()
+    if report is not None:
+        report.write_text(render_summary_html(results), encoding="utf-8")
+    if any_error:
+        raise typer.Exit(EXIT_ERROR)
+    if fail_on_match and any(r.has_findings for r in results):
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def _print_check(res) -> None:
+    if res.error is not None:
+        err_console.print(f"[red]error[/] {res.output}: {res.error}", highlight=False)
+        return
+    head = f"[bold]{res.output}[/] ({res.duration_s:.1f} s)"
+    if not res.has_findings:
+        console.print(f"{head}: nothing registered found", highlight=False)
+    else:
+        console.print(f"{head}:", highlight=False)
+    for m in res.recording:
+        console.print(f"  recording  {m['title']} [dim]{m['work_id'][:8]}[/] {m['query_start_s']:.1f}-{m['query_end_s']:.1f} s "
+                      f"(work {m['work_start_s']:.1f} s) speed {m['speed']:.3f} pitch {m['pitch_shift_semitones']:+.2f} st "
+                      f"score {m['score']:.0f}", highlight=False)
+    if res.recording:
+        console.print(f"  copied     {100 * res.copied_share:.1f}% of the output", highlight=False)
+    for m in res.melody:
+        console.print(f"  melody     {m['title']} [dim]{m['work_id'][:8]}[/] {m['n_matched_notes']} notes at {m['query_start_s']:.1f} s "
+                      f"(work {m['reference_start_s']:.1f} s) {m['transposition_semitones']:+d} st tempo x{m['tempo_ratio']} "
+                      f"false alarm {m['false_alarm']:.1e}", highlight=False)
+    for v in res.voice_matches:
+        console.print(f"  voice      {v['creator']} similarity {v['score']:.3f} (threshold {v['threshold']:.2f}, "
+                      f"P(same) {v['probability']:.2f})", highlight=False)
+    if res.voice_note:
+        console.print(f"  [dim]voice: {res.voice_note}[/]", highlight=False)
+    for check_name, reason in res.skipped.items():
+        console.print(f"  [dim]{check_name} check skipped: {reason}[/]", highlight=False)
+    for note in res.notes:
+        console.print(f"  [dim]{note}[/]", highlight=False)
+
+
+@voices_app.command("enroll")
+def voices_enroll(
+    files: List[Path] = typer.Argument(..., help="Voice samples (files or folders): one voice print per file."),
+    creator: str = typer.Option(..., "--creator", help="Whose voice this is."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per file."),
+) -> None:
+    """Enrol voice samples: one voice print per file (a file without speech is refused, nothing stored for it).
+
+    Exit codes: 0 every file enrolled; 1 a file could not be enrolled.
+    """
+    from consentry.services.check.service import enroll_voices
+
+    with _open(create=False) as reg:
+        outcomes = enroll_voices(reg, creator=creator, paths=[str(f) for f in files])
+    for o in outcomes:
+        if as_json:
+            typer.echo(json.dumps({"path": o.path, "error": o.error} if o.error else
+                                  {"path": o.path, "new": o.new, **o.voice.as_dict()}, ensure_ascii=False))
+        elif o.error:
+            err_console.print(f"[red]error[/] {o.error}", highlight=False)
+        else:
+            console.print(f"{'enrolled' if o.new else 'already enrolled'} {o.voice.voice_id} {o.voice.creator} "
+                          f"from {Path(o.path).name} ({o.voice.speech_s:.1f} s of speech)", highlight=False)
+    if any(o.error for o in outcomes):
+        raise typer.Exit(EXIT_ERROR)
+
+
+@voices_app.command("list")
+def voices_list(as_json: bool = typer.Option(False, "--json", help="JSON lines, one per voice print.")) -> None:
+    """List enrolled voice prints."""
+    from consentry.services.works import voices as voices_of
+
+    with _open(create=False) as reg:
+        voices = voices_of(reg)
+    if as_json:
+        for v in voices:
+            typer.echo(json.dumps(v.as_dict(), ensure_ascii=False))
+        return
+    table = Table()
+    for col in ("id", "creator", "sample", "speech", "engine", "enrolled"):
+        table.add_column(col)
+    for v in voices:
+        table.add_row(v.voice_id, v.creator, v.source_name, f"{v.speech_s:.1f} s", v.engine, v.enrolled_at)
+    console.print(table)
+    console.print(f"{len(voices)} voice print(s)")
+
+
+@works_app.command("melodies")
+def works_melodies(
+    workers: Optional[int] = typer.Option(None, min=1, help="Parallel processes (default and most: one per core, "
+                                          "and one per work)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Transcribe and store the melody of every work that has none (for the melody check).
+
+    Ctrl-C or SIGTERM stops within two seconds and keeps the melodies stored
+    so far; run it again for the rest (exit code 130, or 143 for SIGTERM).
+    """
+    from consentry.services.check.service import compute_missing_melodies
+
+    with stop_on_signals(), _open(create=False) as reg, _progress() as bar:
+        task = bar.add_task("transcribing", total=None, current="")
+        try:
+            done = compute_missing_melodies(
+                reg, workers=workers, progress=lambda d, t, name: bar.update(task, completed=d, total=t, current=name),
+                on_workers=lambda count: say_workers(count, items_name="works"))
+        except Interrupted as exc:
+            n = exc.kept.get("melodies", 0)
+            err_console.print(f"interrupted: {n} melod{'y' if n == 1 else 'ies'} stored; run the same command again "
+                              "to resume", highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+    if as_json:
+        typer.echo(json.dumps({"computed": done.computed, "errors": [{"work_id": w, "error": e} for w, e in done.errors],
+                               "seconds": round(done.seconds, 3)}))
+    else:
+        for _, reason in done.errors:
+            err_console.print(f"[yellow]skipped[/] {reason}", highlight=False)
+        console.print(f"stored {len(done.computed)} melody(ies) in {done.seconds:.1f} s; {len(done.errors)} skipped", highlight=False)
+    if done.errors and not done.computed:
+        raise typer.Exit(EXIT_ERROR)
+
+
+@evidence_app.command("verify")
+def evidence_verify(
+    bundle: Path = typer.Argument(..., help="An .evidence.zip bundle."),
+    files: Optional[Path] = typer.Option(None, "--files", help="Folder with the output and reference files (found by SHA-256)."),
+    rematch: bool = typer.Option(False, "--rematch", help="Re-run the checks on the output found in --files against the registry."),
+    trust_key: Optional[List[Path]] = typer.Option(None, "--trust-key", help="Also accept bundles signed by this key: a PEM "
+                                                   "public key (e.g. the one another registry publishes) or a file "
+                                                   "holding its sha256:... fingerprint. Repeat for several."),
+    fingerprint: Optional[str] = typer.Option(None, "--fingerprint", help="Also accept the key with this fingerprint (sha256:...), e.g. the one a registry publishes."),
+    accept_any_signer: bool = typer.Option(False, "--accept-any-signer", help="Accept a key that is neither this registry's nor "
+                                           "trusted: check integrity only (the signer is then unknown)."),
+) -> None:
+    """Check a bundle's signatures, its signer and its hashes (and, with --files/--rematch, the files and the findings).
+
+    The bundle must be signed by this registry's evidence key (--registry),
+    or by a key given with --trust-key/--fingerprint; any other key fails,
+    naming both fingerprints, unless --accept-any-signer (integrity only).
+    Without a registry here, give the key to trust.
+
+    Exit codes: 0 verified (and reproduced, with --rematch; with
+    --accept-any-signer, intact but signed by an unknown key); 1 otherwise.
+    """
+    from consentry.domain.errors import ConsentryError, InputError
+    from consentry.services.evidence import (
+        format_verify_result, read_trusted_key, registry_key_fingerprint, verify_bundle,
+    )
+
+    if rematch and files is None:
+        raise InputError("--rematch needs --files DIR holding the checked output")
+    trusted = {read_trusted_key(p): str(p) for p in trust_key or []}
+    try:
+        reg = _open(create=False)
+    except ConsentryError as exc:
+        if rematch:
+            raise
+        reg = None
+        if not (trusted or fingerprint or accept_any_signer):
+            err_console.print(f"[yellow]no registry here[/] ({exc}); so there is no registry key to compare the "
+                              "signer with: give the key to trust with --trust-key FILE or --fingerprint sha256:..., "
+                              "or --accept-any-signer for integrity only", highlight=False)
+    if reg is None:
+        result = verify_bundle(bundle, files_dir=files, trusted_fingerprints=trusted, expected_fingerprint=fingerprint,
+                               accept_any_signer=accept_any_signer)
+    else:
+        with reg:
+            ours = registry_key_fingerprint(reg.local_dir)
+            checker = None
+            if rematch:
+                from consentry.services.check.service import prepare_check, rematch_with
+
+                checker = rematch_with(prepare_check(reg))
+            result = verify_bundle(bundle, files_dir=files, rematch=checker, registry_fingerprint=ours,
+                                   trusted_fingerprints=trusted, expected_fingerprint=fingerprint,
+                                   accept_any_signer=accept_any_signer)
+    typer.echo(format_verify_result(result))
+    if not result.ok or (rematch and result.reproduces is not True):
+        raise typer.Exit(EXIT_ERROR)

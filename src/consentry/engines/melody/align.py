@@ -1,0 +1,344 @@
+"""Local alignment of two contours: find a borrowed phrase, anywhere, in any key and tempo.
+
+Scoring
+-------
+Each pair of events (one from the query, one from the reference) gets a
+substitution score, the sum of a pitch part and a rhythm part
+(:class:`Scoring`):
+
+- pitch: same interval ``+interval_exact`` (``+unison_exact`` when both are
+  repeated notes, which are common and so say less); off by one semitone
+  ``+interval_near`` (a sung or transcribed note a semitone off); otherwise
+  ``interval_miss``;
+- rhythm: same quantised IOI ratio ``+rhythm_exact``, one step off
+  ``rhythm_near``, otherwise ``rhythm_miss``; 0 when either is unknown.
+
+A gap (an event of one side left out: a dropped, added or split note) costs
+``gap``. Smith-Waterman finds the highest-scoring pair of stretches, so a
+phrase of 8 notes inside 3 minutes is found as well as a whole song.
+
+The fast version fills the dynamic-programming table one query row at a
+time with NumPy: the chain of horizontal gaps within a row, ``H[j] =
+max(E[j], H[j-1] + gap)``, is ``max_k<=j (E[k] - gap*k) + gap*j``, a running
+maximum (:func:`numpy.maximum.accumulate`). :func:`_local_alignment_reference`
+is the plain double loop it must agree with.
+
+What a score means
+------------------
+The best local score of two unrelated sequences of ``m`` and ``n`` events
+follows an extreme-value (Gumbel) law whose location grows with
+``log(m*n)`` (Karlin and Altschul, 1990): ``P(S >= s) = 1 - exp(-K m n
+exp(-lambda s))``. :func:`fit_null` estimates ``lambda`` and ``K`` by maximum
+likelihood from unrelated pairs; :data:`NULL_MODEL` holds the values measured
+with ``benchmarks/run_melody.py --calibrate`` (see docs/melody.md). A phrase
+is reported as a match when this false-alarm probability is at most
+``max_false_alarm`` (default 1%) and it spans at least ``min_notes`` notes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from consentry.engines.melody.contour import Contour
+
+__all__ = [
+    "NULL_MODEL",
+    "NullModel",
+    "PhraseMatch",
+    "Scoring",
+    "best_local_score",
+    "fit_null",
+    "local_alignment",
+    "match_contours",
+    "substitution_scores",
+]
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """Substitution and gap scores (dimensionless)."""
+
+    interval_exact: float = 2.0
+    unison_exact: float = 1.0
+    interval_near: float = 0.5
+    interval_miss: float = -2.0
+    rhythm_exact: float = 1.0
+    rhythm_near: float = 0.0
+    rhythm_miss: float = -1.0
+    gap: float = -2.5
+
+
+@dataclass(frozen=True)
+class NullModel:
+    """Gumbel law of the best local score of unrelated melodies: ``P(S>=s) = 1-exp(-K m n e^(-lambda s))``.
+
+    Attributes
+    ----------
+    lam : float
+        ``lambda`` (per score unit).
+    k : float
+        ``K`` (dimensionless).
+    """
+
+    lam: float
+    k: float
+
+    def false_alarm(self, score: float | np.ndarray, m: int | np.ndarray, n: int | np.ndarray) -> np.ndarray | float:
+        """Probability that unrelated contours of ``m`` and ``n`` events score at least ``score``."""
+        e = self.k * np.asarray(m, float) * np.asarray(n, float) * np.exp(-self.lam * np.asarray(score, float))
+        out = -np.expm1(-e)
+        return float(out) if np.ndim(out) == 0 else out
+
+    def threshold(self, m: int, n: int, *, max_false_alarm: float) -> float:
+        """Smallest score whose false-alarm probability is at most ``max_false_alarm``."""
+        e = -np.log1p(-max_false_alarm)
+        return float(np.log(self.k * max(m, 1) * max(n, 1) / e) / self.lam)
+
+
+#: Measured with ``benchmarks/run_melody.py --calibrate`` (docs/melody.md): lambda by maximum
+#: likelihood on 3,000 unrelated pairs, K from the 1% tail of the hardest family (tonal-tonal).
+NULL_MODEL = NullModel(lam=0.7533, k=0.06652)
+
+#: Score of a blocked cell (an event already used by a reported phrase).
+_BLOCKED = -1.0e6
+
+
+@dataclass(frozen=True)
+class PhraseMatch:
+    """A phrase of the reference found in the query.
+
+    Attributes
+    ----------
+    query_start_s, query_end_s : float
+        Onsets of the first and last matched notes in the query (seconds).
+    reference_start_s, reference_end_s : float
+        The same in the reference (seconds).
+    n_notes : int
+        Notes of the query within the phrase.
+    n_matched_notes : int
+        Notes paired one to one with the reference (aligned events + 1).
+    score : float
+        Local alignment score.
+    false_alarm : float
+        Probability that unrelated melodies of these lengths score as high.
+    transposition_semitones : int
+        Query pitch minus reference pitch (median over paired notes).
+    tempo_ratio : float
+        Reference duration / query duration of the phrase: 1.25 means the
+        query plays it 1.25 times as fast.
+    significant : bool
+        ``false_alarm <= max_false_alarm`` and ``n_matched_notes >= min_notes``.
+    pairs : list of (int, int)
+        Paired note indices (query, reference) in the two melodies.
+    """
+
+    query_start_s: float
+    query_end_s: float
+    reference_start_s: float
+    reference_end_s: float
+    n_notes: int
+    n_matched_notes: int
+    score: float
+    false_alarm: float
+    transposition_semitones: int
+    tempo_ratio: float
+    significant: bool
+    pairs: list[tuple[int, int]] = field(repr=False, default_factory=list)
+
+
+def substitution_scores(query: Contour, reference: Contour, scoring: Scoring = Scoring()) -> np.ndarray:
+    """Score of every query event against every reference event.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (len(query), len(reference))
+    """
+    qi = query.intervals.astype(np.int32)[:, None]
+    ri = reference.intervals.astype(np.int32)[None, :]
+    d = np.abs(qi - ri)
+    unison = (qi == 0) & (ri == 0)
+    pitch = np.where(d == 0, np.where(unison, scoring.unison_exact, scoring.interval_exact),
+                     np.where(d == 1, scoring.interval_near, scoring.interval_miss))
+    dr = np.abs(query.rhythm.astype(np.int32)[:, None] - reference.rhythm.astype(np.int32)[None, :])
+    rhythm = np.where(dr == 0, scoring.rhythm_exact, np.where(dr == 1, scoring.rhythm_near, scoring.rhythm_miss))
+    known = query.rhythm_known[:, None] & reference.rhythm_known[None, :]
+    return pitch + np.where(known, rhythm, 0.0)
+
+
+# Traceback pointers.
+_STOP, _DIAG, _UP, _LEFT = 0, 1, 2, 3
+
+
+def local_alignment(s: np.ndarray, *, gap: float) -> tuple[np.ndarray, np.ndarray]:
+    """Smith-Waterman table with linear gaps, filled one row at a time with NumPy.
+
+    Parameters
+    ----------
+    s : numpy.ndarray of float, shape (m, n)
+        Substitution scores.
+    gap : float
+        Score of a gap (negative).
+
+    Returns
+    -------
+    h : numpy.ndarray of float64, shape (m+1, n+1)
+        Best score of an alignment ending at each cell (row/column 0 are 0).
+    pointer : numpy.ndarray of int8, shape (m+1, n+1)
+        0 start, 1 diagonal, 2 up (query event unpaired), 3 left (reference event unpaired).
+    """
+    m, n = s.shape
+    h = np.zeros((m + 1, n + 1), dtype=np.float64)
+    ptr = np.zeros((m + 1, n + 1), dtype=np.int8)
+    idx = np.arange(1, n + 1, dtype=np.float64)
+    for i in range(1, m + 1):
+        diag = h[i - 1, :-1] + s[i - 1]
+        up = h[i - 1, 1:] + gap
+        e = np.maximum(np.maximum(diag, up), 0.0)
+        row = np.maximum.accumulate(e - gap * idx) + gap * idx
+        row = np.maximum(row, e)
+        h[i, 1:] = row
+        p = np.where(row > e + 1e-9, _LEFT, np.where(e <= 0.0, _STOP, np.where(diag >= up, _DIAG, _UP)))
+        ptr[i, 1:] = p
+    return h, ptr
+
+
+def _local_alignment_reference(s: np.ndarray, *, gap: float) -> np.ndarray:
+    """The plain double loop of Smith-Waterman (slow; for tests). Returns the (m+1, n+1) table."""
+    m, n = s.shape
+    h = np.zeros((m + 1, n + 1))
+    for i in range(1, m + 1):
+        for j in range(1, n + 1):
+            h[i, j] = max(0.0, h[i - 1, j - 1] + s[i - 1, j - 1], h[i - 1, j] + gap, h[i, j - 1] + gap)
+    return h
+
+
+def best_local_score(query: Contour, reference: Contour, scoring: Scoring = Scoring()) -> float:
+    """The best local alignment score (0 when either contour is empty)."""
+    if len(query) == 0 or len(reference) == 0:
+        return 0.0
+    h, _ = local_alignment(substitution_scores(query, reference, scoring), gap=scoring.gap)
+    return float(h.max())
+
+
+def _traceback(ptr: np.ndarray, i: int, j: int) -> list[tuple[int, int]]:
+    """Diagonal steps (query event, reference event) of the alignment ending at cell (i, j), in order."""
+    pairs = []
+    while i > 0 and j > 0:
+        p = ptr[i, j]
+        if p == _STOP:
+            break
+        if p == _DIAG:
+            pairs.append((i - 1, j - 1))
+            i, j = i - 1, j - 1
+        elif p == _UP:
+            i -= 1
+        else:
+            j -= 1
+    pairs.reverse()
+    return pairs
+
+
+def match_contours(
+    query: Contour,
+    reference: Contour,
+    *,
+    scoring: Scoring = Scoring(),
+    null_model: NullModel = NULL_MODEL,
+    max_false_alarm: float = 0.01,
+    min_notes: int = 6,
+    max_phrases: int = 3,
+) -> list[PhraseMatch]:
+    """Phrases of ``reference`` found in ``query``, best first.
+
+    After each phrase, its events are blocked on both sides and the table
+    recomputed, so the next phrase is another passage. Only significant
+    phrases are returned (see :class:`PhraseMatch`); for the raw score of
+    any pair, significant or not, use :func:`best_local_score`.
+
+    Parameters
+    ----------
+    query, reference : Contour
+    max_false_alarm : float
+        Largest false-alarm probability (per query-reference comparison) of a reported phrase.
+    min_notes : int
+        Fewest notes paired one to one in a reported phrase.
+    max_phrases : int
+        Most phrases reported.
+    """
+    m, n = len(query), len(reference)
+    if m == 0 or n == 0:
+        return []
+    s = substitution_scores(query, reference, scoring)
+    found: list[PhraseMatch] = []
+    for _ in range(max_phrases):
+        h, ptr = local_alignment(s, gap=scoring.gap)
+        i, j = np.unravel_index(int(np.argmax(h)), h.shape)
+        score = float(h[i, j])
+        if score <= 0:
+            break
+        pairs = _traceback(ptr, int(i), int(j))
+        if not pairs:
+            break
+        phrase = _phrase(query, reference, pairs, score, null_model.false_alarm(score, m, n))
+        ok = phrase.false_alarm <= max_false_alarm and phrase.n_matched_notes >= min_notes
+        if not ok:
+            break
+        found.append(PhraseMatch(**{**phrase.__dict__, "significant": True}))
+        q0, q1 = pairs[0][0], pairs[-1][0]
+        r0, r1 = pairs[0][1], pairs[-1][1]
+        s = s.copy()
+        s[q0:q1 + 1, :] = _BLOCKED
+        s[:, r0:r1 + 1] = _BLOCKED
+    return found
+
+
+def _phrase(query: Contour, reference: Contour, pairs: list[tuple[int, int]], score: float,
+            false_alarm: float) -> PhraseMatch:
+    """A :class:`PhraseMatch` (not yet judged) from the aligned event pairs."""
+    qt, qp = query.melody.onsets_s, query.melody.pitches.astype(np.int32)
+    rt, rp = reference.melody.onsets_s, reference.melody.pitches.astype(np.int32)
+    ev = np.asarray(pairs)
+    # Event j joins notes j and j+1: paired events pair both of their notes.
+    note_pairs = sorted({(int(a), int(b)) for a, b in ev} | {(int(a) + 1, int(b) + 1) for a, b in ev})
+    npairs = np.asarray(note_pairs)
+    q0, q1 = int(ev[0, 0]), int(ev[-1, 0]) + 1
+    r0, r1 = int(ev[0, 1]), int(ev[-1, 1]) + 1
+    q_dur = qt[q1] - qt[q0]
+    r_dur = rt[r1] - rt[r0]
+    transposition = int(np.rint(np.median(qp[npairs[:, 0]] - rp[npairs[:, 1]])))
+    return PhraseMatch(
+        query_start_s=float(qt[q0]), query_end_s=float(qt[q1]),
+        reference_start_s=float(rt[r0]), reference_end_s=float(rt[r1]),
+        n_notes=q1 - q0 + 1, n_matched_notes=len(pairs) + 1, score=score, false_alarm=float(false_alarm),
+        transposition_semitones=transposition,
+        tempo_ratio=float(r_dur / q_dur) if q_dur > 0 else float("nan"),
+        significant=False, pairs=note_pairs,
+    )
+
+
+def fit_null(scores: np.ndarray, m: np.ndarray, n: np.ndarray) -> NullModel:
+    """Maximum-likelihood ``lambda`` and ``K`` of the Gumbel law from unrelated pairs.
+
+    Parameters
+    ----------
+    scores : numpy.ndarray of float, shape (t,)
+        Best local scores of ``t`` unrelated pairs.
+    m, n : numpy.ndarray of int, shape (t,)
+        Their lengths in events.
+    """
+    from scipy.optimize import minimize
+
+    s = np.asarray(scores, float)
+    log_mn = np.log(np.asarray(m, float) * np.asarray(n, float))
+
+    def nll(params: np.ndarray) -> float:
+        lam, log_k = np.exp(params[0]), params[1]
+        z = lam * s - log_k - log_mn
+        return -float(np.sum(np.log(lam) - z - np.exp(-z)))
+
+    x0 = np.array([np.log(np.pi / np.sqrt(6) / max(s.std(), 1e-6)), 0.0])
+    x0[1] = float(np.mean(np.exp(x0[0]) * s - log_mn)) - 0.5772
+    res = minimize(nll, x0, method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-6, "maxiter": 2000})
+    return NullModel(lam=float(np.exp(res.x[0])), k=float(np.exp(res.x[1])))

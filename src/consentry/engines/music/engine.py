@@ -1,0 +1,209 @@
+"""The music landmark engine's public face: hash a work, search an index.
+
+Pure functions: samples and arrays in, results out; no I/O, no global
+settings.  See :mod:`.extract` for hashing, :mod:`.postings` for the index
+layout and :mod:`.match` for verification.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+import numpy as np
+
+from consentry.engines.music.extract import index_hashes, query_hashes
+from consentry.engines.music.match import SegmentMatch, match_segments
+from consentry.engines.music.params import ENGINE_NAME, ENGINE_VERSION, MusicEngineParams
+from consentry.engines.music.postings import SegmentLike, lookup, pack_postings, unpack_postings
+
+__all__ = [
+    "ENGINE_NAME",
+    "ENGINE_VERSION",
+    "DEFAULT_MIN_SCORE",
+    "confidence",
+    "false_match_rate",
+    "identify_segments",
+    "index_hashes",
+    "min_score_for",
+    "MatchedHashes",
+    "pack_postings",
+    "unpack_postings",
+]
+
+#: Fewest consistent hash matches (distinct inlier anchors) reported as a
+#: match in a query of up to :data:`REFERENCE_QUERY_S` seconds.  From
+#: benchmarks/calibrate.py (data kept apart from the benchmark): the best
+#: score of 320 unrelated 10-s queries never reached 13; 14 leaves a margin
+#: for larger indexes.  See benchmarks/RESULTS.md.
+DEFAULT_MIN_SCORE = 14
+#: Length of the queries the threshold and the confidence were calibrated on (s).
+REFERENCE_QUERY_S = 10.0
+#: Score added to the threshold each time the audio searched doubles past
+#: :data:`REFERENCE_QUERY_S` (see :func:`min_score_for`).
+SCORE_PER_DOUBLING = 1.4
+#: A posting list longer than this is a stop word and skipped.
+MAX_POSTINGS_PER_RANGE = 20000
+
+# The chance that an unrelated 10-s query scores at least s falls off
+# exponentially: log P = _FMR_LOG_A + _FMR_LOG_B * s, fitted on the same
+# calibration run for s = 5..12 (P(>=6) = 0.51, P(>=12) = 0.006).
+_FMR_LOG_A = 3.595
+_FMR_LOG_B = -0.715
+
+
+def false_match_rate(score: float) -> float:
+    """Estimated probability that a 10-s query of unrelated music scores at least ``score``."""
+    return float(min(1.0, math.exp(_FMR_LOG_A + _FMR_LOG_B * score)))
+
+
+def min_score_for(searched_s: float) -> int:
+    """The engine's decision rule: fewest inliers for a match in ``searched_s`` seconds of audio.
+
+    Unrelated audio offers more chances of a chance alignment the longer it
+    is: the best chance score of a whole 3-6-minute track reaches 14-20
+    where a 10-s excerpt stays under 13 (benchmarks/RESULTS.md, "Recording
+    check false alarms").  So the threshold grows with the length searched:
+    :data:`DEFAULT_MIN_SCORE` up to :data:`REFERENCE_QUERY_S`, then
+    :data:`SCORE_PER_DOUBLING` more per doubling, rounded up (with a
+    tolerance of 0.1, so that a query a few percent over 10 s keeps 14)::
+
+        min_score = ceil(14 + 1.4 * log2(searched_s / 10) - 0.1)
+
+    (10 s: 14, 30 s: 17, 60 s: 18, 3 min: 20, 5 min: 21, 10 min: 23,
+    1 h: 26).  The step 1.4 is the smallest (on a 0.1 grid) that left no
+    false finding on half A of the unregistered tracks of
+    ``benchmarks/run_check.py false-alarms`` (whole tracks and 30-s
+    excerpts); the calibrated tail alone (``log P`` falls 0.715 per point)
+    would give 0.97 per doubling if chance alignments in different 10-s
+    stretches were independent, but in a long query a line gathers
+    coincidences over minutes.
+    ``searched_s`` is the length of the whole query (file, output or dataset
+    item), also when it is searched in pieces, so that the rate of false
+    findings per query stays within the calibrated budget whatever its
+    length.  ``identify``, the dataset scan and ``consentry check`` all use
+    this rule.
+
+    Parameters
+    ----------
+    searched_s : float
+        Duration of the whole query (seconds).
+
+    Returns
+    -------
+    int
+    """
+    ratio = max(1.0, float(searched_s) / REFERENCE_QUERY_S) if math.isfinite(searched_s) else 1.0
+    return int(math.ceil(DEFAULT_MIN_SCORE + SCORE_PER_DOUBLING * math.log2(ratio) - 0.1))
+
+
+def confidence(score: float, *, searched_s: float = REFERENCE_QUERY_S) -> float:
+    """Confidence in [0, 1] that a match is real: 1 - the chance of its score in ``searched_s`` seconds.
+
+    The chance is :func:`false_match_rate` per :data:`REFERENCE_QUERY_S` of
+    audio searched, times the number of such stretches.  For a 10-s query
+    at the default threshold (14) it is 0.998; at 20, 0.99998.
+    """
+    n = max(1.0, float(searched_s) / REFERENCE_QUERY_S) if math.isfinite(searched_s) else 1.0
+    return round(max(0.0, 1.0 - n * false_match_rate(score)), 6)
+
+
+@dataclass(frozen=True)
+class MatchedHashes:
+    """The hash matches behind one segment: evidence a third party can check.
+
+    Each row is one hash of the work (as stored in the index) that the
+    query also holds, on the segment's line (same pitch shift, same time
+    map).  Rows are ordered strongest first: closest to the segment's line
+    ``work_frame = speed * query_frame + offset``, then by query time.
+
+    Attributes
+    ----------
+    key : ndarray of uint32, shape (k,)
+        The work's hash key (see :func:`.extract.pack_key`).
+    query_frame, work_frame : ndarray of int64, shape (k,)
+        Anchor frames of the hash in the query and in the work
+        (``/ params.frames_per_s`` gives seconds).
+    total : int
+        How many distinct matches support the segment (``k <= total`` when
+        capped by ``max_hashes``).
+    """
+
+    key: np.ndarray
+    query_frame: np.ndarray
+    work_frame: np.ndarray
+    total: int
+
+    def __len__(self) -> int:
+        return int(self.key.shape[0])
+
+
+def _matched_hashes(m: SegmentMatch, hits, quads, *, max_hashes: int | None) -> MatchedHashes:
+    rows = m.inlier_hits
+    key = hits.key[rows].astype(np.int64)
+    qf = quads.anchor_frame[hits.owner[rows]].astype(np.int64)
+    wf = hits.frame[rows].astype(np.int64)
+    # One row per distinct (key, query frame, work frame): several query
+    # ranges may reach the same posting.
+    triples = np.unique(np.stack([key, qf, wf], axis=1), axis=0)
+    key, qf, wf = triples[:, 0], triples[:, 1], triples[:, 2]
+    offset = m.work_start_frame - m.speed * m.query_start_frame
+    resid = np.abs(wf - (m.speed * qf + offset))
+    order = np.lexsort((key, wf, qf, np.round(resid, 6)))
+    if max_hashes is not None:
+        order = order[: max(0, int(max_hashes))]
+    return MatchedHashes(key=key[order].astype(np.uint32), query_frame=qf[order], work_frame=wf[order],
+                         total=int(triples.shape[0]))
+
+
+def identify_segments(
+    samples: np.ndarray,
+    segments: Sequence[SegmentLike],
+    params: MusicEngineParams,
+    *,
+    min_score: float | None = None,
+    searched_s: float | None = None,
+    with_hashes: bool = False,
+    max_hashes: int | None = None,
+) -> list[SegmentMatch] | list[tuple[SegmentMatch, MatchedHashes]]:
+    """Segments of indexed works found in ``samples``.
+
+    Parameters
+    ----------
+    samples : ndarray of float32, shape (n,)
+        Mono query audio at ``params.sample_rate_hz``.
+    segments : sequence of SegmentLike
+        Index segments made under the same ``params`` (``consentry.store.segments.IndexSegment``).
+    min_score : float, optional
+        Fewest inliers to report (default: :func:`min_score_for` of
+        ``searched_s``).
+    searched_s : float, optional
+        Duration of the whole query that ``samples`` belong to (seconds);
+        default: the duration of ``samples``.  A caller that searches a long
+        query in pieces passes the whole duration, so that every piece is
+        judged by the same threshold.
+    with_hashes : bool
+        Also return the hash matches behind each segment.  The segments are
+        the same either way; asking costs one more read of the index keys.
+    max_hashes : int, optional
+        With ``with_hashes``: keep at most this many of each segment's
+        matches, the strongest (all by default; ``total`` counts them all).
+
+    Returns
+    -------
+    list of SegmentMatch, best first; with ``with_hashes``, a list of
+    (SegmentMatch, MatchedHashes) pairs.
+    """
+    if min_score is None:
+        threshold = min_score_for(searched_s if searched_s is not None else samples.shape[0] / params.sample_rate_hz)
+    else:
+        threshold = min_score
+    qh = query_hashes(samples, params)
+    hits = lookup(segments, qh.key_lo, qh.key_hi, qh.owner, max_postings_per_range=MAX_POSTINGS_PER_RANGE,
+                  with_keys=with_hashes)
+    found = match_segments(hits, qh.quads, params, min_inliers=max(3, int(math.ceil(threshold))),
+                           with_hits=with_hashes)
+    if not with_hashes:
+        return found
+    return [(replace(m, inlier_hits=None), _matched_hashes(m, hits, qh.quads, max_hashes=max_hashes)) for m in found]

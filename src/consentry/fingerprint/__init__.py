@@ -1,1 +1,0 @@
-"""Fingerprint algorithms (music: :mod:`.music`); the media-engine interface over them is :mod:`consentry.engines` (docs/engines.md)."""

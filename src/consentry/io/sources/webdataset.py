@@ -1,0 +1,339 @@
+"""WebDataset tar shards: one item per sample, read as a stream.
+
+A WebDataset is a list of tar files ("shards"); consecutive members that
+share a key (the member path up to the first dot of its last component) form
+one sample: ``dir/0001.flac`` and ``dir/0001.json`` are the sample
+``dir/0001``.  Each sample yields one item, its audio member: the first
+member with an audio suffix, else the first whose content sniffs as audio.
+
+Shards are read front to back (``tarfile`` stream mode over a decompressing
+reader), never loaded whole, never extracted.  A gzip, bzip2 or xz shard is
+decompressed by the standard library behind a :class:`GuardedStream` that
+enforces the archive's total and ratio caps on every read.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import json
+import lzma
+import os
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from consentry.io.decode.audio import AUDIO_EXTENSIONS
+from consentry.io.sources.archives import (
+    ArchiveLimitError, ArchiveLimits, CountingReader, GuardedStream, member_key, unsafe_name_reason,
+)
+from consentry.io.sources.items import Dataset, DatasetItem, atomic_output, format_bytes
+from consentry.io.sources.sniff import SNIFF_BYTES, is_audio_media, sniff_media
+
+__all__ = ["WebDataset", "TAR_SUFFIXES", "is_tar_name", "shard_stem"]
+
+#: Shard file suffixes read (lower case).
+TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
+#: Memory an xz shard's decoder may use (bytes); real encoders need far less.
+_XZ_MEMLIMIT = 256 * 1024 * 1024
+#: Read unit (bytes) for members.
+_CHUNK = 1024 * 1024
+_HEADER_LIMIT = 1024 * 1024
+_LONG_HEADER_TYPES = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE,
+                      tarfile.SOLARIS_XHDTYPE)
+_END_OK = "end-of-archive marker"
+
+
+def is_tar_name(path: str | os.PathLike) -> bool:
+    """Whether a file name has a tar shard suffix (:data:`TAR_SUFFIXES`)."""
+    return os.fspath(path).lower().endswith(TAR_SUFFIXES)
+
+
+def shard_stem(path: str | os.PathLike) -> str:
+    """A shard's name without its tar suffix: ``train-000.tar.gz`` gives ``train-000``."""
+    name = os.path.basename(os.fspath(path))
+    for suffix in TAR_SUFFIXES:
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return Path(name).stem
+
+
+class _SafeTarInfo(tarfile.TarInfo):
+    """A ``TarInfo`` that refuses oversized extended headers and notes how the archive ended.
+
+    ``tarfile`` reads a pax or GNU long-name header's payload whole; a
+    hostile header could claim gigabytes.  ``tarfile`` also ends iteration
+    silently on a header cut short; recording which header error ended it
+    tells a clean end (a zero block) from a truncated shard.
+    """
+
+    @classmethod
+    def fromtarfile(cls, tar):
+        try:
+            return super().fromtarfile(tar)
+        except tarfile.EOFHeaderError:
+            tar.consentry_end = _END_OK
+            raise
+        except (tarfile.EmptyHeaderError, tarfile.TruncatedHeaderError):
+            tar.consentry_end = "the shard ends without an end-of-archive marker (truncated?)"
+            raise
+        except tarfile.InvalidHeaderError as exc:
+            tar.consentry_end = f"invalid tar header ({exc})"
+            raise
+
+    def _proc_member(self, tar):
+        if self.type in _LONG_HEADER_TYPES and self.size > _HEADER_LIMIT:
+            raise tarfile.ReadError(f"extended header of {format_bytes(self.size)} refused")
+        return super()._proc_member(tar)
+
+
+@dataclass
+class _Sample:
+    """Members of one sample seen so far."""
+
+    key: str
+    item_id: str
+    first_member: str
+    extensions: list[str] = field(default_factory=list)
+    refusal: str | None = None
+    audio_name: str | None = None
+    audio_data: bytes | None = None
+    audio_by_extension: bool = False
+
+    def item(self) -> DatasetItem:
+        if self.refusal is not None:
+            return DatasetItem(item_id=self.item_id, name=self.first_member, error=self.refusal)
+        if self.audio_name is None:
+            listed = ", ".join(dict.fromkeys(ext or "(no extension)" for ext in self.extensions))
+            return DatasetItem(item_id=self.item_id, name=self.first_member, error=f"not audio (members: {listed})")
+        size = len(self.audio_data) if self.audio_data is not None else None
+        return DatasetItem(item_id=self.item_id, name=self.audio_name, data=self.audio_data, size=size)
+
+
+@dataclass
+class _Progress:
+    """How far a shard was read (for error messages)."""
+
+    last_member: str | None = None
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A sample (or a shard-level error) with where it came from."""
+
+    item: DatasetItem
+    shard: Path
+    key: str | None
+    member: str | None
+
+
+class WebDataset(Dataset):
+    """WebDataset tar shards (``kind="webdataset"``).
+
+    Parameters
+    ----------
+    shards : list of Path
+        The shard files in order (missing ones become item errors).
+    spec : str
+        The path or pattern as given, made absolute.
+    name : str
+        Short name for people.
+    limits : ArchiveLimits
+        Caps per shard.
+
+    Notes
+    -----
+    ``item_id`` is ``"<shard path relative to the shards' common folder>#<key>"``
+    (a key repeated later in the same shard gets ``"@<member index>"``
+    appended); a shard-level problem (missing, not a tar, truncated, over a
+    limit) is one item whose id is the shard's relative path alone.
+    """
+
+    kind = "webdataset"
+
+    def __init__(self, shards: list[Path], *, spec: str, name: str, limits: ArchiveLimits) -> None:
+        super().__init__(spec=spec, name=name)
+        self.shards = list(shards)
+        self.limits = limits
+        parents = [str(path.parent) for path in self.shards]
+        self._root = os.path.commonpath(parents) if parents else ""
+
+    def items(self) -> Iterator[DatasetItem]:
+        self.skipped = {}
+        for entry in self._entries(read_audio=True):
+            yield entry.item
+
+    def write_clean_manifest(self, out_path, *, keep: Callable[[str], bool]) -> str:
+        """JSON lines ``{"id", "shard", "key", "member"}`` of the kept samples (shard paths absolute)."""
+        with self._counts_set_aside(), atomic_output(out_path, inputs=self.shards) as handle:
+            for entry in self._entries(read_audio=False):
+                if entry.key is None or not keep(entry.item.item_id):
+                    continue
+                record = {"id": entry.item.item_id, "shard": str(entry.shard), "key": entry.key,
+                          "member": entry.member}
+                handle.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+        return "jsonl"
+
+    def _input_files(self) -> list[Path]:
+        return list(self.shards)
+
+    def _relative(self, shard: Path) -> str:
+        return Path(os.path.relpath(shard, self._root)).as_posix() if self._root else shard.name
+
+    def _entries(self, *, read_audio: bool) -> Iterator[_Entry]:
+        for shard in self.shards:
+            yield from self._shard_entries(shard, read_audio=read_audio)
+
+    def _shard_entries(self, shard: Path, *, read_audio: bool) -> Iterator[_Entry]:
+        """The samples of one shard, then at most one shard-level error."""
+        rel = self._relative(shard)
+
+        def shard_error(reason: str) -> _Entry:
+            return _Entry(DatasetItem(item_id=rel, name=str(shard), error=reason), shard, None, None)
+
+        if not shard.is_file():
+            yield shard_error("shard not found" if not shard.exists() else "shard is not a regular file")
+            return
+        try:
+            raw = open(shard, "rb")
+        except OSError as exc:
+            yield shard_error(f"cannot read shard ({exc.strerror or exc})")
+            return
+        with raw:
+            try:
+                tar = tarfile.open(fileobj=_decompressing_reader(raw, limits=self.limits), mode="r|",
+                                   tarinfo=_SafeTarInfo)
+            except ArchiveLimitError as exc:
+                yield shard_error(f"refused the shard: {exc}")
+                return
+            except Exception as exc:  # any failure to read the first header: not a tar
+                yield shard_error(f"not a readable tar shard ({_reason(exc)})")
+                return
+            progress = _Progress()
+            try:
+                yield from self._samples(tar, shard, rel, progress, read_audio=read_audio)
+            except ArchiveLimitError as exc:
+                yield shard_error(f"refused the rest of the shard at member '{progress.last_member}': {exc}")
+                return
+            except Exception as exc:  # truncated or corrupt data, in whatever layer it shows
+                where = f"at member '{progress.last_member}'" if progress.last_member else "at its start"
+                yield shard_error(f"truncated or corrupt tar shard {where} ({_reason(exc)}); rest of shard not read")
+                return
+            end = getattr(tar, "consentry_end", _END_OK)
+            if end != _END_OK:
+                where = f"after member '{progress.last_member}'" if progress.last_member else "at its start"
+                yield shard_error(f"truncated or corrupt tar shard {where}: {end}")
+
+    def _samples(self, tar: tarfile.TarFile, shard: Path, rel: str, progress: "_Progress", *,
+                 read_audio: bool) -> Iterator[_Entry]:
+        """Group consecutive members by key; one entry per sample."""
+        sample: _Sample | None = None
+        seen_keys: set[str] = set()  # per shard: a key met again gets a distinct id
+        index = -1
+        while True:
+            member = tar.next()
+            tar.members.clear()  # stream mode would keep every header: memory must stay flat
+            if member is None:
+                break
+            index += 1
+            progress.last_member = member.name
+            if member.isdir():
+                continue
+            key, extension = member_key(member.name)
+            if sample is not None and key != sample.key:
+                yield _Entry(sample.item(), shard, sample.key, sample.audio_name or sample.first_member)
+                sample = None
+            if sample is None:
+                if _hidden(member.name) and unsafe_name_reason(member.name) is None:
+                    self._skip("hidden member (name starts with '.')")
+                    continue
+                item_id = f"{rel}#{key}" if key not in seen_keys else f"{rel}#{key}@{index}"
+                seen_keys.add(key)
+                sample = _Sample(key=key, item_id=item_id, first_member=member.name)
+            sample.extensions.append(extension)
+            refusal = self._refusal(member)
+            if refusal is not None:
+                if sample.refusal is None:
+                    sample.refusal = f"refused tar member '{member.name}': {refusal} (shard {rel})"
+                continue
+            if sample.refusal is None and not sample.audio_by_extension:
+                self._take_audio(tar, member, sample, read_audio=read_audio)
+        if sample is not None:
+            yield _Entry(sample.item(), shard, sample.key, sample.audio_name or sample.first_member)
+
+    def _refusal(self, member: tarfile.TarInfo) -> str | None:
+        """Why a member is refused, or None."""
+        reason = unsafe_name_reason(member.name)
+        if reason is not None:
+            return reason
+        if member.issym():
+            return f"symbolic link (to '{member.linkname}')"
+        if member.islnk():
+            return f"hard link (to '{member.linkname}')"
+        if member.ischr() or member.isblk():
+            return "device file"
+        if member.isfifo():
+            return "fifo"
+        if not member.isreg():
+            return f"unsupported member type {member.type!r}"
+        if member.size > self.limits.max_member_bytes:
+            return (f"{format_bytes(member.size)} is over the {format_bytes(self.limits.max_member_bytes)} "
+                    "member limit")
+        return None
+
+    def _take_audio(self, tar: tarfile.TarFile, member: tarfile.TarInfo, sample: _Sample, *,
+                    read_audio: bool) -> None:
+        """Make ``member`` the sample's audio if it is audio (by suffix, else by content)."""
+        by_extension = os.path.splitext(member.name)[1].lower() in AUDIO_EXTENSIONS
+        if not by_extension and sample.audio_name is not None:
+            return  # a sniffed audio member is already held; only a suffixed one replaces it
+        handle = tar.extractfile(member)
+        if handle is None:
+            return
+        if by_extension:
+            sample.audio_name = member.name
+            sample.audio_by_extension = True
+            sample.audio_data = _read_all(handle, member.size) if read_audio else None
+            return
+        head = handle.read(min(SNIFF_BYTES, member.size))
+        if is_audio_media(sniff_media(head)):
+            sample.audio_name = member.name
+            sample.audio_data = head + _read_all(handle, member.size - len(head)) if read_audio else None
+
+
+def _decompressing_reader(raw, *, limits: ArchiveLimits) -> GuardedStream:
+    """A reader of the shard's uncompressed bytes, capped by ``limits``."""
+    magic = raw.read(6)
+    raw.seek(0)
+    counting = CountingReader(raw)
+    if magic[:2] == b"\x1f\x8b":
+        return GuardedStream(gzip.GzipFile(fileobj=counting, mode="rb"), counting, limits=limits)
+    if magic[:3] == b"BZh":
+        return GuardedStream(bz2.BZ2File(counting), counting, limits=limits)
+    if magic == b"\xfd7zXZ\x00":
+        return GuardedStream(lzma.LZMAFile(counting, memlimit=_XZ_MEMLIMIT), counting, limits=limits)
+    return GuardedStream(counting, None, limits=limits)
+
+
+def _read_all(handle, size: int) -> bytes:
+    """Read ``size`` bytes in chunks (the member size was checked against the cap)."""
+    chunks, left = [], size
+    while left > 0:
+        chunk = handle.read(min(_CHUNK, left))
+        if not chunk:
+            raise tarfile.ReadError("unexpected end of data")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _hidden(name: str) -> bool:
+    """Whether the last component of a member name starts with a dot."""
+    return name.rstrip("/").rpartition("/")[2].startswith(".")
+
+
+def _reason(exc: BaseException) -> str:
+    """A short one-line reason for an exception (control characters from the input become spaces)."""
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in str(exc)).split()) or type(exc).__name__
+    return text[:200]

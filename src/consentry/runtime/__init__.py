@@ -1,0 +1,2 @@
+"""Process plumbing: worker pools, thread limits, and interrupt handling (Ctrl-C, SIGTERM).
+"""

@@ -1,0 +1,745 @@
+"""Check AI outputs against the registry: copied recordings, reused melodies, cloned voices.
+
+Use cases behind ``consentry check``, ``consentry voices`` and
+``consentry evidence verify --rematch`` (see docs/check.md):
+
+>>> from consentry import Registry
+>>> from consentry.services.check.service import prepare_check, check_output
+>>> with Registry.open("consentry.db") as reg:                 # doctest: +SKIP
+...     ctx = prepare_check(reg)
+...     result = check_output(ctx, "generated_song.wav")
+...     print(result.as_dict())
+
+An output is read in chunks of :data:`CHUNK_S` seconds (plus an overlap of
+:data:`CHUNK_OVERLAP_S`), so memory stays bounded whatever its length; at
+most :data:`MAX_CHECK_DURATION_S` of it are checked, and the result says so
+when an output is longer.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from consentry import __version__
+from consentry.io.decode import decode_audio, iter_audio_files
+from consentry.domain.errors import ConsentryError, DecodeError, InputError
+from consentry.domain.hashing import sha256_and_size
+from consentry.engines.music.params import ENGINE_NAME, ENGINE_VERSION
+from consentry.runtime.interrupts import POLL_S, Interrupted, deferred_interrupts, polled, raise_if_stopping
+from consentry.runtime.pools import WorkerCount, process_pool, worker_count
+from consentry.store.sqlite import utc_now
+from consentry.store.sqlite_check import EnrolledVoice, notes_to_json
+from consentry.runtime.threads import limit_worker_threads
+
+#: Outputs are decoded and analysed this many seconds at a time (bounded memory).
+CHUNK_S = 300.0
+#: Each chunk reads this much further, so that a copied segment or a note at a boundary is whole in one chunk.
+CHUNK_OVERLAP_S = 20.0
+#: Longest part of an output that is checked (seconds); the rest is reported as not checked.
+MAX_CHECK_DURATION_S = 4 * 3600.0
+#: Shorter outputs are an error: nothing can be identified in them.
+MIN_OUTPUT_S = 1.0
+#: Per-output false-alarm budget of the melody check, shared among all stored melodies.
+MELODY_FALSE_ALARM_PER_OUTPUT = 0.01
+MELODY_SAMPLE_RATE_HZ = 22050
+#: The voice check embeds an output this many seconds at a time and averages the prints (bounded memory).
+VOICE_SLICE_S = 60.0
+#: The voice check compares windows of this length, this far apart, with the enrolled voices (seconds).
+VOICE_WINDOW_S = 3.0
+VOICE_HOP_S = 1.5
+#: The melody check aligns at most this many notes of an output at a time (windows overlap by the second).
+MELODY_WINDOW_NOTES = 1500
+MELODY_WINDOW_OVERLAP_NOTES = 100
+VOICE_SAMPLE_RATE_HZ = 16000
+#: A recording finding lists at most this many of its hash matches (the strongest), with the total count.
+MATCHED_HASHES_SHOWN = 200
+
+
+# ---------------------------------------------------------------- melodies of works
+def transcribe_notes_json(path: str | os.PathLike, *, max_duration_s: float | None = None) -> dict:
+    """Transcribe a file's notes: ``{"notes_json": ...}`` or ``{"melody_error": reason}`` (never raises on content)."""
+    from consentry.engines.melody import ModelUnavailable, transcribe
+
+    try:
+        audio = decode_audio(path, sample_rate_hz=MELODY_SAMPLE_RATE_HZ, max_duration_s=max_duration_s)
+        return {"notes_json": notes_to_json(transcribe(audio.samples, sample_rate_hz=MELODY_SAMPLE_RATE_HZ))}
+    except DecodeError as exc:
+        return {"melody_error": exc.reason}
+    except (ModelUnavailable, ConsentryError) as exc:
+        return {"melody_error": str(exc)}
+    except MemoryError:
+        return {"melody_error": "too large to transcribe in memory"}
+
+
+@dataclass
+class MelodyBackfill:
+    """What :func:`compute_missing_melodies` did."""
+
+    computed: list[str] = field(default_factory=list)  # work ids
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (work id, reason)
+    seconds: float = 0.0
+
+
+def compute_missing_melodies(registry, *, workers: int | None = None,
+                             progress: Callable[[int, int, str], None] | None = None,
+                             on_workers: Callable[[WorkerCount], None] | None = None) -> MelodyBackfill:
+    """Transcribe and store the melody of every live work that has none under the current melody engine.
+
+    Reads each work's ``source`` file (where it was registered from); a
+    work whose file is gone is listed in ``errors``. Commits every 16 works.
+    ``workers``: processes (default: all cores; at most one per core and one
+    per work); ``on_workers`` is called with the number used.  On Ctrl-C or
+    SIGTERM raises :class:`consentry.runtime.interrupts.Interrupted` with ``kept =
+    {"melodies": ...}`` (stored); running it again does the rest.
+    """
+    from consentry.services.check.engines import melody_engine_id
+    from consentry.engines.melody import ModelUnavailable
+
+    started = time.perf_counter()
+    try:
+        engine = melody_engine_id()
+    except ModelUnavailable as exc:
+        raise InputError(f"cannot compute melodies: {exc}") from None
+    out = MelodyBackfill()
+    todo = [registry.store.get_work(w) for w in registry.store.works_without_melody(engine=engine)]
+    pending: list[tuple[str, str, str]] = []
+
+    def accept(work, result: dict) -> None:
+        raise_if_stopping()
+        if "notes_json" in result:
+            pending.append((work.work_id, engine, result["notes_json"]))
+            out.computed.append(work.work_id)
+        else:
+            out.errors.append((work.work_id, f"{work.source}: {result['melody_error']}"))
+        if len(pending) >= 16:
+            with deferred_interrupts():
+                registry.store.put_work_melodies(pending, computed_at=utc_now())
+                stored[0] += len(pending)
+                pending.clear()
+        if progress:
+            progress(len(out.computed) + len(out.errors), len(todo), work.title)
+
+    stored = [0]
+    count = worker_count(workers, items=len(todo))
+    if on_workers:
+        on_workers(count)
+    try:
+        if count.workers == 1:
+            for w in todo:
+                accept(w, transcribe_notes_json(w.source))
+        else:
+            with polled(), process_pool(count.workers, initializer=limit_worker_threads) as pool:
+                futures = {pool.submit(transcribe_notes_json, w.source): w for w in todo}
+                running = set(futures)
+                while running:
+                    finished, running = wait(running, timeout=POLL_S, return_when=FIRST_COMPLETED)
+                    raise_if_stopping()
+                    for fut in finished:
+                        accept(futures[fut], fut.result())
+    except KeyboardInterrupt as exc:
+        raise Interrupted.after(exc, melodies=stored[0]) from None
+    registry.store.put_work_melodies(pending, computed_at=utc_now())
+    out.seconds = time.perf_counter() - started
+    return out
+
+
+# ---------------------------------------------------------------- voices
+@dataclass(frozen=True)
+class EnrollOutcome:
+    path: str
+    voice: EnrolledVoice | None = None
+    new: bool = False
+    error: str | None = None
+
+
+def enroll_voices(registry, *, creator: str, paths: Iterable[str | os.PathLike]) -> list[EnrollOutcome]:
+    """Enrol one voice print per sample file for ``creator``.
+
+    A file without speech, or that cannot be decoded, gets an error outcome
+    (one line naming the file) and nothing is stored for it; the others go on.
+    """
+    from consentry.engines.voice.model import load_voice_model, voice_print
+
+    if not creator or not creator.strip():
+        raise InputError("--creator: give the name of the person whose voice this is")
+    model = load_voice_model()
+    out = []
+    for f in iter_audio_files(paths):
+        try:
+            audio = decode_audio(f, sample_rate_hz=VOICE_SAMPLE_RATE_HZ, max_duration_s=CHUNK_S)
+            vp = voice_print(audio.samples, sample_rate_hz=VOICE_SAMPLE_RATE_HZ, model=model)
+            if not vp.has_speech:
+                out.append(EnrollOutcome(str(f), error=f"{f}: {vp.no_speech_reason}; nothing enrolled for this file"))
+                continue
+            voice, new = registry.store.add_voice(
+                creator=creator.strip(), engine=vp.engine, vector=vp.vector, source_name=f.name,
+                source_sha256=sha256_and_size(f)[0], source=str(f.resolve()), duration_s=vp.duration_s, speech_s=vp.speech_s,
+                enrolled_at=utc_now())
+            out.append(EnrollOutcome(str(f), voice=voice, new=new))
+        except DecodeError as exc:
+            out.append(EnrollOutcome(str(f), error=f"{f}: {exc.reason}; nothing enrolled for this file"))
+        except OSError as exc:
+            out.append(EnrollOutcome(str(f), error=f"{f}: {exc.strerror or exc}; nothing enrolled for this file"))
+    return out
+
+
+# ---------------------------------------------------------------- the check
+@dataclass
+class CheckContext:
+    """What every output of one run is checked against (read once from the registry)."""
+
+    registry: object
+    melodies: list  # (Work, Contour)
+    melody_engine: str | None
+    melody_skipped: str | None
+    voices: list[EnrolledVoice]
+    voice_model: object | None  # consentry.engines.voice.model.VoiceModel
+    voice_skipped: str | None
+    works: dict = field(default_factory=dict)
+    #: Run an output's voice windows in a second thread beside its melody (off where processes already share the cores).
+    two_threads: bool = True
+
+
+def prepare_check(registry, *, melody: bool = True, voice: bool = True) -> CheckContext:
+    """Read the stored melodies and enrolled voices; load the models the checks need.
+
+    A check whose model is not installed, or that has nothing to compare
+    with, is skipped with a reason (the others still run).
+    """
+    from consentry.engines.melody import ModelUnavailable as MelodyUnavailable, contour_of, melody_from_notes
+    from consentry.engines.melody.transcribe import Note
+    from consentry.engines.voice import ModelUnavailable as VoiceUnavailable
+    from consentry.engines.voice.model import load_voice_model
+    from consentry.services.check.engines import melody_engine_id
+
+    works = {w.work_id: w for w in registry.works()}
+    melodies, melody_engine, melody_skipped = [], None, None
+    if not melody:
+        melody_skipped = "not asked for (--no-melody)"
+    else:
+        try:
+            melody_engine = melody_engine_id()
+            for work_id, notes in registry.store.work_melodies(engine=melody_engine).items():
+                mel = melody_from_notes([Note(n[0], n[1], int(n[2]), n[3]) for n in notes])
+                if work_id in works and len(mel) >= 2:
+                    melodies.append((works[work_id], contour_of(mel)))
+            if not melodies:
+                melody_skipped = "no work has a stored melody (register with --melody, or run: consentry works melodies)"
+        except MelodyUnavailable as exc:
+            melody_skipped = str(exc)
+    voices, model, voice_skipped = [], None, None
+    if not voice:
+        voice_skipped = "not asked for (--no-voice)"
+    else:
+        try:
+            model = load_voice_model()
+            every = registry.store.list_voices()
+            voices = [v for v in every if v.engine == model.engine]
+            if not voices:
+                older = len(every) - len(voices)
+                voice_skipped = ("no voice enrolled (consentry voices enroll)" if not older else
+                                 f"no voice enrolled for the current voice model ({model.engine}); {older} voice "
+                                 f"print(s) were made by another model and are not compared: enrol the samples again "
+                                 f"(consentry voices enroll)")
+        except VoiceUnavailable as exc:
+            voice_skipped = str(exc)
+    return CheckContext(registry=registry, melodies=melodies, melody_engine=melody_engine, melody_skipped=melody_skipped,
+                        voices=voices, voice_model=model, voice_skipped=voice_skipped, works=works)
+
+
+@dataclass
+class CheckResult:
+    """The outcome of the three checks for one output (or an error)."""
+
+    output: str
+    error: str | None = None
+    duration_s: float = 0.0
+    checked_s: float = 0.0
+    sha256: str | None = None
+    recording: list[dict] = field(default_factory=list)
+    copied_share: float = 0.0
+    recording_min_score: int | None = None  # the engine's threshold for this output's length
+    melody: list[dict] = field(default_factory=list)
+    melody_false_alarm_per_comparison: float | None = None
+    voice: list[dict] = field(default_factory=list)  # best score per enrolled creator, best first
+    voice_note: str | None = None
+    voice_engine: str | None = None
+    skipped: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    seconds: dict = field(default_factory=dict)
+
+    @property
+    def voice_matches(self) -> list[dict]:
+        return [v for v in self.voice if v["is_match"]]
+
+    @property
+    def has_findings(self) -> bool:
+        return bool(self.recording or self.melody or self.voice_matches)
+
+    def as_dict(self) -> dict:
+        """The JSON line of ``consentry check --json`` (melody note lists left out)."""
+        if self.error is not None:
+            return {"output": self.output, "error": self.error}
+        brief = ("query_notes", "reference_notes", "pairs")
+        return {
+            "output": self.output, "sha256": self.sha256, "duration_s": round(self.duration_s, 3),
+            "checked_s": round(self.checked_s, 3),
+            "recording": [{k: v for k, v in m.items() if k != "matched_hashes"} for m in self.recording],
+            "copied_share": round(self.copied_share, 4), "recording_min_score": self.recording_min_score,
+            "melody": [{k: v for k, v in m.items() if k not in brief} for m in self.melody],
+            "melody_false_alarm_per_comparison": self.melody_false_alarm_per_comparison,
+            "voice": [{k: v for k, v in m.items() if k != "unrelated_scores"} for m in self.voice],
+            "voice_note": self.voice_note, "skipped": self.skipped, "notes": self.notes,
+            "findings": len(self.recording) + len(self.melody) + len(self.voice_matches),
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+        }
+
+
+def _identify_with_hashes(reg, samples: np.ndarray, *, offset_s: float, searched_s: float) -> list[dict]:
+    """Recording findings in ``samples`` (the one identify, disputes applied), each with all its hash matches.
+
+    Times in the output are shifted by ``offset_s`` (where the chunk starts);
+    the threshold is the engine's for ``searched_s`` seconds (the output as
+    far as it is known: :func:`_check_output` applies the whole output's
+    threshold once its length is known).
+    ``matched_hashes`` holds every distinct match here, as
+    ``{hash, query_offset_s, work_offset_s}``; :func:`_finish_recordings` keeps the strongest.
+    """
+    from consentry.services.identify import identify_samples_with_hashes
+
+    fps = reg.params.frames_per_s
+    out = []
+    for m, h in identify_samples_with_hashes(reg, samples, searched_s=searched_s):
+        out.append({
+            "work_id": m.work_id, "title": m.title, "source_name": Path(m.source).name, "creator": m.creator,
+            "terms": m.terms, "disputed_claims": list(m.disputed_claims), "score": m.score, "confidence": m.confidence,
+            "query_start_s": round(m.query_start_s + offset_s, 3), "query_end_s": round(m.query_end_s + offset_s, 3),
+            "work_start_s": m.work_start_s, "work_end_s": m.work_end_s,
+            "speed": m.speed, "pitch_shift_semitones": m.pitch_shift_semitones,
+            "matched_hashes": [{"hash": int(k), "query_offset_s": round(q / fps + offset_s, 3),
+                                "work_offset_s": round(f / fps, 3)}
+                               for k, q, f in zip(h.key.tolist(), h.query_frame.tolist(), h.work_frame.tolist())],
+        })
+    return out
+
+
+def _finish_recordings(findings: list[dict]) -> list[dict]:
+    """Keep each finding's :data:`MATCHED_HASHES_SHOWN` strongest hash matches and count them all.
+
+    Strongest: closest to the finding's line (work time = work start + speed x
+    (output time - output start)), then earliest.
+    """
+    for f in findings:
+        unique = {(h["hash"], h["query_offset_s"], h["work_offset_s"]): h for h in f.get("matched_hashes") or []}
+        q0, w0, speed = f["query_start_s"], f["work_start_s"], f["speed"]
+        ranked = sorted(unique.values(), key=lambda h: (round(abs(h["work_offset_s"] - w0 - speed * (h["query_offset_s"] - q0)), 4),
+                                                        h["query_offset_s"], h["work_offset_s"], h["hash"]))
+        f["matched_hashes"] = ranked[:MATCHED_HASHES_SHOWN]
+        f["matched_hashes_total"] = len(unique)
+    return findings
+
+
+def _merge_recordings(matches: list[dict]) -> list[dict]:
+    """Join pieces of one copied segment that a chunk boundary split (same work, contiguous, same alignment)."""
+    out: list[dict] = []
+    for m in sorted(matches, key=lambda m: (m["work_id"], m["query_start_s"])):
+        prev = out[-1] if out else None
+        if (prev is not None and prev["work_id"] == m["work_id"] and m["query_start_s"] <= prev["query_end_s"] + 1.0
+                and abs((m["work_start_s"] - prev["work_start_s"])
+                        - (m["query_start_s"] - prev["query_start_s"]) * prev["speed"]) < 1.0):
+            prev["query_end_s"] = max(prev["query_end_s"], m["query_end_s"])
+            prev["work_end_s"] = max(prev["work_end_s"], m["work_end_s"])
+            prev["score"] = max(prev["score"], m["score"])
+            prev["confidence"] = max(prev["confidence"], m["confidence"])
+            prev["matched_hashes"] = prev.get("matched_hashes", []) + m.get("matched_hashes", [])
+            continue
+        out.append(dict(m))
+    return sorted(_finish_recordings(out), key=lambda m: -m["score"])
+
+
+def _covered_s(intervals: list[tuple[float, float]]) -> float:
+    total, end = 0.0, -np.inf
+    for a, b in sorted(intervals):
+        if b <= end:
+            continue
+        total += b - max(a, end)
+        end = b
+    return total
+
+
+def _melody_notes(mel) -> list[list[float]]:
+    """``[[onset_s, next_onset_s, midi], ...]`` of a skyline melody (the last note lasts 0.5 s)."""
+    t, p = mel.onsets_s, mel.pitches
+    ends = np.append(t[1:], t[-1] + 0.5) if t.size else t
+    return [[round(float(a), 3), round(float(b), 3), int(c)] for a, b, c in zip(t, ends, p)]
+
+
+def _iter_chunks(path: str, sample_rate_hz: int) -> Iterator[tuple[float, np.ndarray, bool]]:
+    """``(offset_s, samples, is_last)`` chunks of :data:`CHUNK_S` (+ overlap) seconds, up to the check's limit."""
+    offset = 0.0
+    while True:
+        audio = decode_audio(path, sample_rate_hz=sample_rate_hz, start_s=offset, max_duration_s=CHUNK_S + CHUNK_OVERLAP_S)
+        last = audio.duration_s < CHUNK_S + CHUNK_OVERLAP_S - 0.05 or offset + CHUNK_S >= MAX_CHECK_DURATION_S
+        yield offset, audio.samples, last
+        if last:
+            return
+        offset += CHUNK_S
+
+
+def check_output(ctx: CheckContext, path: str | os.PathLike) -> CheckResult:
+    """Run the three checks on one output file; bad input gives a result with ``error`` (never raises on content)."""
+    path = str(path)
+    try:
+        return _check_output(ctx, path)
+    except DecodeError as exc:
+        return CheckResult(output=path, error=exc.reason)
+    except ConsentryError as exc:
+        return CheckResult(output=path, error=str(exc))
+    except OSError as exc:
+        return CheckResult(output=path, error=f"{path}: {exc.strerror or exc}")
+    except MemoryError:
+        return CheckResult(output=path, error=f"{path}: too large to check in memory")
+
+
+def _check_output(ctx: CheckContext, path: str) -> CheckResult:
+    reg = ctx.registry
+    res = CheckResult(output=path, sha256=sha256_and_size(path)[0])
+    timings = {"recording": 0.0, "melody": 0.0, "voice": 0.0}
+    started = time.perf_counter()
+    sr = reg.params.sample_rate_hz
+    recordings: list[dict] = []
+    # 1. copied recordings, at the engine's rate, chunk by chunk.
+    t = time.perf_counter()
+    for offset, samples, last in _iter_chunks(path, sr):
+        n = samples.size / sr
+        if offset == 0.0 and n < MIN_OUTPUT_S:
+            raise InputError(f"{path}: too short to check ({n:.2f} s; at least {MIN_OUTPUT_S:g} s needed)")
+        res.duration_s = offset + n
+        for d in _identify_with_hashes(reg, samples, offset_s=offset, searched_s=offset + n):
+            if not last and d["query_start_s"] - offset >= CHUNK_S:
+                continue  # the next chunk sees it whole
+            recordings.append(d)
+        if last and offset + CHUNK_S >= MAX_CHECK_DURATION_S and n >= CHUNK_S:
+            res.notes.append(f"only the first {MAX_CHECK_DURATION_S / 3600:g} h were checked; split longer outputs")
+    timings["recording"] = time.perf_counter() - t
+    res.checked_s = min(res.duration_s, MAX_CHECK_DURATION_S)
+    # One decision rule for identify, scan and check: the threshold of the whole output's length.
+    from consentry.engines.music import engine
+
+    res.recording_min_score = engine.min_score_for(res.checked_s)
+    recordings = [d for d in recordings if d["score"] >= res.recording_min_score]
+    for d in recordings:
+        d["confidence"] = engine.confidence(d["score"], searched_s=res.checked_s)
+    res.recording = _merge_recordings(recordings)
+    res.copied_share = (_covered_s([(m["query_start_s"], m["query_end_s"]) for m in res.recording]) / res.checked_s
+                        if res.checked_s > 0 else 0.0)
+
+    # 2 and 3 share one decode at 22050 Hz per chunk.
+    do_melody = ctx.melody_skipped is None
+    do_voice = ctx.voice_skipped is None
+    if ctx.melody_skipped:
+        res.skipped["melody"] = ctx.melody_skipped
+    if ctx.voice_skipped:
+        res.skipped["voice"] = ctx.voice_skipped
+    if do_melody or do_voice:
+        from consentry.engines.melody import transcribe
+
+        notes = []
+        voice_windows = []  # _VoiceWindow with times in the output
+        voice_reason = None
+
+        def voice_chunk(body: np.ndarray, offset: float) -> tuple[str | None, float]:
+            t = time.perf_counter()
+            return _voice_windows(ctx, body, offset, voice_windows, res), time.perf_counter() - t
+
+        # The voice windows of a chunk run in a second thread while the melody is transcribed: both spend
+        # their time in code that releases the GIL (NumPy products, onnxruntime), so one output uses two cores.
+        pool = ThreadPoolExecutor(max_workers=1) if (do_melody and do_voice and ctx.two_threads) else None
+        try:
+            for offset, samples, last in _iter_chunks(path, MELODY_SAMPLE_RATE_HZ):
+                body = samples if last else samples[: int(CHUNK_S * MELODY_SAMPLE_RATE_HZ)]
+                pending = pool.submit(voice_chunk, body, offset) if pool is not None and do_voice else None
+                if do_melody:
+                    t = time.perf_counter()
+                    for note in transcribe(samples, sample_rate_hz=MELODY_SAMPLE_RATE_HZ):
+                        if last or note.start_s < CHUNK_S:
+                            notes.append(type(note)(note.start_s + offset, note.end_s + offset, note.midi_pitch,
+                                                    note.amplitude))
+                    timings["melody"] += time.perf_counter() - t
+                if do_voice:
+                    reason, spent = pending.result() if pending is not None else voice_chunk(body, offset)
+                    voice_reason = reason or voice_reason
+                    timings["voice"] += spent
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
+        if do_melody:
+            t = time.perf_counter()
+            res.melody = _melody_check(ctx, notes, res)
+            timings["melody"] += time.perf_counter() - t
+        if do_voice:
+            t = time.perf_counter()
+            res.voice, res.voice_note = _voice_check(ctx, voice_windows, voice_reason)
+            timings["voice"] += time.perf_counter() - t
+    timings["total"] = time.perf_counter() - started
+    res.seconds = timings
+    return res
+
+
+def _melody_check(ctx: CheckContext, notes: list, res: CheckResult) -> list[dict]:
+    from consentry.engines.melody import contour_of, match_contours, melody_from_notes
+
+    from consentry.engines.melody import Melody
+
+    mel = melody_from_notes(notes)
+    # Long outputs are aligned in overlapping windows of the query melody, so the
+    # alignment tables (query events x reference events) stay bounded; the
+    # false-alarm budget is shared among the windows too.
+    starts = list(range(0, max(1, len(mel) - MELODY_WINDOW_OVERLAP_NOTES), MELODY_WINDOW_NOTES - MELODY_WINDOW_OVERLAP_NOTES))
+    budget = MELODY_FALSE_ALARM_PER_OUTPUT / max(1, len(ctx.melodies)) / len(starts)
+    res.melody_false_alarm_per_comparison = budget
+    if len(mel) < 7:
+        return []
+    q_notes = _melody_notes(mel)
+    found = []
+    for w0 in starts:
+        window = Melody(mel.onsets_s[w0:w0 + MELODY_WINDOW_NOTES], mel.pitches[w0:w0 + MELODY_WINDOW_NOTES])
+        if len(window) < 7:
+            continue
+        query = contour_of(window)
+        for work, ref in ctx.melodies:
+            for ph in match_contours(query, ref, max_false_alarm=budget):
+                if any(f["work_id"] == work.work_id and abs(f["query_start_s"] - ph.query_start_s) < 0.5 for f in found):
+                    continue  # the same phrase seen again in the overlap of two windows
+                found.append(_phrase_finding(work, ph, q_notes, ref, w0))
+    return sorted(found, key=lambda f: f["false_alarm"])
+
+
+def _phrase_finding(work, ph, q_notes: list, ref, offset: int) -> dict:
+    return {
+        "work_id": work.work_id, "title": work.title, "creator": work.creator, "terms": work.terms.describe(),
+        "query_start_s": round(ph.query_start_s, 3), "query_end_s": round(ph.query_end_s, 3),
+        "reference_start_s": round(ph.reference_start_s, 3), "reference_end_s": round(ph.reference_end_s, 3),
+        "n_notes": int(ph.n_notes), "n_matched_notes": int(ph.n_matched_notes), "score": float(ph.score),
+        "false_alarm": float(ph.false_alarm), "transposition_semitones": int(ph.transposition_semitones),
+        "tempo_ratio": round(float(ph.tempo_ratio), 4) if np.isfinite(ph.tempo_ratio) else None,
+        "query_notes": q_notes, "reference_notes": _melody_notes(ref.melody),
+        "pairs": [[int(a) + offset, int(b)] for a, b in ph.pairs],
+    }
+
+
+@dataclass(frozen=True)
+class _VoiceWindow:
+    """A window of an output for the voice check: times in the output, and its CAM++ print.
+
+    ``vector`` is None when the speech gate took the window for music.
+    """
+
+    start_s: float
+    end_s: float
+    speech_s: float
+    vector: np.ndarray | None
+
+
+def _voice_windows(ctx: CheckContext, body: np.ndarray, offset_s: float, out: list, res: CheckResult) -> str | None:
+    """Add the voice windows of one chunk (times in the output) to ``out``; returns a no-speech reason or None.
+
+    GE2E finds the windows with speech and its gate sets music aside; CAM++
+    prints the windows that pass (consentry.engines.voice.model).
+    """
+    import soxr
+
+    from consentry.engines.voice.encoder import embed_voice_windows
+    from consentry.engines.voice.gate import is_speech
+    from consentry.engines.voice.model import window_prints
+
+    model = ctx.voice_model
+    res.voice_engine = model.engine
+    reason = None
+    # Slices of VOICE_SLICE_S keep the encoder's batch (windows x frames x gates) small; they overlap by
+    # one window hop less than a window, so that every window of the output is whole in one slice.
+    step = int((VOICE_SLICE_S - VOICE_WINDOW_S + VOICE_HOP_S) * MELODY_SAMPLE_RATE_HZ)
+    span = int(VOICE_SLICE_S * MELODY_SAMPLE_RATE_HZ)
+    seen = {round(w.start_s, 3) for w in out}
+    for i in range(0, max(1, body.size), step):
+        piece = body[i:i + span]
+        if i > 0 and piece.size < MELODY_SAMPLE_RATE_HZ * 2:
+            break  # a tail under 2 s: its windows were in the previous slice
+        track = embed_voice_windows(piece, sample_rate_hz=MELODY_SAMPLE_RATE_HZ, encoder=model.ge2e,
+                                    window_s=VOICE_WINDOW_S, hop_s=VOICE_HOP_S)
+        if not track.whole.has_speech:
+            reason = reason or track.whole.no_speech_reason
+            continue
+        at = offset_s + i / MELODY_SAMPLE_RATE_HZ
+        spans = [(w.start_s, w.end_s, w.speech_s, w.vector) for w in track.windows]
+        if not spans:  # a short clip: its whole print is its only window
+            spans = [(0.0, round(piece.size / MELODY_SAMPLE_RATE_HZ, 3), track.whole.speech_s, track.whole.vector)]
+        fresh = [w for w in spans if round(w[0] + at, 3) not in seen]  # not seen in the overlap of two slices
+        if not fresh:
+            continue
+        passed = is_speech(np.stack([w[3] for w in fresh]))
+        gated = [w for w, p in zip(fresh, passed) if p]
+        prints = iter(())
+        if gated:
+            x16 = soxr.resample(np.asarray(piece, dtype=np.float32), MELODY_SAMPLE_RATE_HZ, VOICE_SAMPLE_RATE_HZ)
+            prints = iter(window_prints(model, x16, [(w[0], w[1]) for w in gated]))
+        for w, p in zip(fresh, passed):
+            start = round(w[0] + at, 3)
+            seen.add(start)
+            out.append(_VoiceWindow(start, round(w[1] + at, 3), w[2], next(prints) if p else None))
+    return reason
+
+
+def _voice_check(ctx: CheckContext, windows: list, reason: str | None) -> tuple[list[dict], str | None]:
+    """Per enrolled creator, the best window of the output and the decision on it; and a note when none is speech.
+
+    Windows that fail the speech gate (music) are left out.  The decision
+    statistic is the best window's CAM++ similarity, judged by
+    :func:`consentry.engines.voice.score.window_threshold` of the number of
+    creators compared (calibrated for a maximum over windows, per output);
+    ``whole_score`` is the similarity of the mean print of all speech
+    windows; ``creators_compared`` says how many creators the threshold
+    was set for.
+    """
+    from consentry.engines.voice import decide
+    from consentry.engines.voice.score import WINDOW_CALIBRATION, window_threshold
+
+    if not windows:
+        return [], reason or "no speech found"
+    speech = [w for w in windows if w.vector is not None]
+    if not speech:
+        return [], (f"no speech found: the {len(windows)} stretch(es) with voice-like sound look like "
+                    f"music to the speech gate")
+    vectors = np.stack([w.vector for w in speech]).astype(np.float64)
+    whole = vectors.sum(axis=0)
+    whole /= float(np.linalg.norm(whole)) or 1.0
+    enrolled = np.stack([v.vector for v in ctx.voices]).astype(np.float64)
+    sims = vectors @ enrolled.T  # (windows, voices)
+    best_w = sims.argmax(axis=0)
+    best_s = sims.max(axis=0)
+    whole_s = enrolled @ whole
+    best: dict[str, int] = {}
+    for j, v in enumerate(ctx.voices):
+        if v.creator not in best or best_s[j] > best_s[best[v.creator]]:
+            best[v.creator] = j
+    out = []
+    threshold = window_threshold(len(best))  # more creators compared, more chances of a false match
+    for creator, j in best.items():
+        d = decide(float(best_s[j]), threshold=threshold, calibration=WINDOW_CALIBRATION)
+        w = speech[int(best_w[j])]
+        unrelated = sorted(round(float(best_s[k]), 4) for k, u in enumerate(ctx.voices) if u.creator != creator)
+        out.append({"voice_id": ctx.voices[j].voice_id, "creator": creator, "score": round(d.score, 4),
+                    "threshold": d.threshold, "probability": round(d.probability, 4), "is_match": d.is_match,
+                    "window_start_s": w.start_s, "window_end_s": w.end_s, "window_speech_s": w.speech_s,
+                    "whole_score": round(float(whole_s[j]), 4), "speech_windows": len(speech),
+                    "creators_compared": len(best), "unrelated_scores": unrelated})
+    return sorted(out, key=lambda f: -f["score"]), None
+
+
+# ---------------------------------------------------------------- many outputs, evidence, rematch
+def iter_outputs(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """The files to check: files as given, folders searched recursively for audio files."""
+    return list(iter_audio_files(paths))
+
+
+def evidence_findings(ctx: CheckContext, res: CheckResult, *, all_voices: bool = False) -> tuple[dict, list[dict]]:
+    """The ``findings`` dict docs/evidence.md asks for, and the reference files it points at."""
+    reg = ctx.registry
+    voice = res.voice if all_voices else res.voice_matches
+    work_ids = sorted({f["work_id"] for f in res.recording + res.melody})
+    terms = {}
+    for wid in work_ids:
+        w = reg.store.get_work(wid)
+        terms[wid] = {"terms_version": w.terms_version, **w.terms.as_dict(),
+                      "uses": reg.store.work_terms(wid).as_dict()}
+    engines = [{"name": ENGINE_NAME, "version": ENGINE_VERSION, "params_hash": reg.param_hash, "check": "recording"}]
+    if ctx.melody_engine:
+        name, version, params = ctx.melody_engine.split("/")
+        engines.append({"name": name, "version": version, "params_hash": params, "check": "melody",
+                        "false_alarm_per_comparison": res.melody_false_alarm_per_comparison})
+    if res.voice_engine:
+        name, version, params = res.voice_engine.split("/")
+        engines.append({"name": name, "version": version, "params_hash": params, "check": "voice"})
+    findings = {"recording": res.recording, "melody": res.melody, "voice": voice, "engines": engines, "terms": terms,
+                "output_duration_s": round(res.duration_s, 3), "copied_share": round(res.copied_share, 4),
+                "tool_version": __version__}
+    references = [{"id": wid, "path": reg.store.get_work(wid).source, "kind": "work"} for wid in work_ids]
+    by_id = {v.voice_id: v for v in ctx.voices}
+    references += [{"id": f["voice_id"], "path": by_id[f["voice_id"]].source, "kind": "voice"}
+                   for f in voice if f["voice_id"] in by_id]
+    return findings, references
+
+
+def write_evidence(ctx: CheckContext, res: CheckResult, out_dir: str | os.PathLike, *, pdf: bool = True,
+                   output_name: str | None = None) -> Path:
+    """Write the signed evidence bundle of one checked output with findings (docs/evidence.md).
+
+    ``output_name``: the output's file name as its sender knows it (a server
+    passes the upload's name); facts.json and the bundle's file name use it
+    instead of the name of ``res.output``, which may be a server-made path.
+    """
+    from consentry.services.evidence import write_bundle
+
+    findings, references = evidence_findings(ctx, res)
+    return write_bundle(out_dir, output_path=res.output, findings=findings, references=references,
+                        registry_dir=ctx.registry.local_dir, tool_version=__version__, pdf=pdf,
+                        output_name=output_name)
+
+
+def rematch_with(ctx: CheckContext) -> Callable[[Path, dict], dict]:
+    """A ``rematch(output_path, facts)`` for :func:`consentry.services.evidence.verify_bundle` that re-runs the three checks."""
+    def rematch(output_path: Path, facts: dict) -> dict:
+        res = check_output(ctx, output_path)
+        if res.error is not None:
+            raise InputError(res.error)
+        return evidence_findings(ctx, res, all_voices=True)[0]
+    return rematch
+
+
+# ---------------------------------------------------------------- the HTML summary
+def render_summary_html(results: list[CheckResult]) -> str:
+    """A small self-contained HTML page (no scripts, no external assets) summarising a check run."""
+    e = lambda x: html.escape(str(x), quote=True)  # noqa: E731
+    rows = []
+    for r in results:
+        if r.error is not None:
+            rows.append(f"<tr class=err><td>{e(r.output)}</td><td colspan=4>error: {e(r.error)}</td></tr>")
+            continue
+        rec = "<br>".join(f"{e(m['title'])} ({e(m['work_id'])}) {m['query_start_s']:.1f}-{m['query_end_s']:.1f} s, "
+                          f"speed {m['speed']:.3f}, pitch {m['pitch_shift_semitones']:+.2f} st" for m in r.recording)
+        if r.recording:
+            rec += f"<br><b>{100 * r.copied_share:.1f}% of the output copied</b>"
+        mel = "<br>".join(f"{e(m['title'])} ({e(m['work_id'])}): {m['n_matched_notes']} notes at {m['query_start_s']:.1f} s "
+                          f"(work {m['reference_start_s']:.1f} s), {m['transposition_semitones']:+d} st, "
+                          f"tempo x{m['tempo_ratio']}, false alarm {m['false_alarm']:.1e}" for m in r.melody)
+        voi = "<br>".join(f"{e(v['creator'])}: similarity {v['score']:.3f} (threshold {v['threshold']:.2f}, "
+                          f"P {v['probability']:.2f})"
+                          + (f" at {v['window_start_s']:.1f}-{v['window_end_s']:.1f} s" if "window_start_s" in v else "")
+                          for v in r.voice_matches)
+        voi = voi or e(r.voice_note or "")
+        for check, reason in r.skipped.items():
+            if check == "melody":
+                mel = mel or f"<i>skipped: {e(reason)}</i>"
+            else:
+                voi = voi or f"<i>skipped: {e(reason)}</i>"
+        rows.append(f"<tr><td>{e(r.output)}<br><small>{r.duration_s:.1f} s</small></td><td>{rec or '-'}</td>"
+                    f"<td>{mel or '-'}</td><td>{voi or '-'}</td></tr>")
+    n_find = sum(r.has_findings for r in results)
+    n_err = sum(r.error is not None for r in results)
+    return ("<!doctype html><html><head><meta charset=utf-8>"
+            "<meta http-equiv=Content-Security-Policy content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+            "<title>Consentry check</title><style>body{font-family:sans-serif;margin:2em}"
+            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.4em;vertical-align:top}"
+            ".err td{color:#a00}</style></head><body>"
+            f"<h1>Consentry check</h1><p>{len(results)} output(s) checked at {e(utc_now())} by consentry "
+            f"{e(__version__)}: {n_find} with findings, {n_err} with errors.</p>"
+            "<table><tr><th>output</th><th>copied recordings</th><th>reused melodies</th><th>cloned voices</th></tr>"
+            + "".join(rows) + "</table></body></html>")

@@ -1,0 +1,666 @@
+"""Use case: audit a training dataset against the registry (``consentry scan``).
+
+Every item of the dataset (a folder, a manifest, WebDataset shards, a zip) is
+read, decoded and searched for registered works segment by segment, exactly
+as :meth:`Registry.identify` does; the terms in force when the scan started
+(a snapshot stored with the scan) decide the item: ``refused``,
+``licensable``, ``allowed`` or ``unknown``, or ``error`` with the reason.
+Results are stored in the registry as items finish, so an interrupted scan
+resumes where it stopped (``resume=True``) and a report can be regenerated or
+compared later.  Shapes: docs/scan-format.md.
+
+>>> from consentry import Registry
+>>> from consentry.services.scan import scan_dataset
+>>> reg = Registry.open("consentry.db")                                   # doctest: +SKIP
+>>> scan = scan_dataset(reg, "train.parquet", workers=2)                  # doctest: +SKIP
+>>> scan["totals"]["refused"]                                             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import time
+from concurrent.futures import FIRST_COMPLETED, wait
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from consentry import __version__
+from consentry.domain.errors import ConsentryError, DecodeError, InputError
+from consentry.engines.music.params import ENGINE_NAME, ENGINE_VERSION, MusicEngineParams
+from consentry.runtime.interrupts import POLL_S, Interrupted, deferred_interrupts, polled, raise_if_stopping
+from consentry.runtime.pools import WorkerCount, process_pool, worker_count
+from consentry.domain.audit import coverage_histogram, covered_seconds, decide_item, estimate_exposure
+from consentry.store.sqlite import utc_now
+from consentry.store.sqlite_audit import FINDING_COLUMNS
+from consentry.runtime.threads import limit_worker_threads
+
+#: Items longer than this are searched in windows of ``WINDOW_S`` (memory stays bounded).
+WINDOW_S = 600.0
+WINDOW_OVERLAP_S = 20.0
+#: Longest item scanned (seconds of audio); longer items are an item error.
+MAX_ITEM_DURATION_S = 6 * 3600.0
+#: Largest item read (bytes).
+MAX_ITEM_BYTES = 2 << 30
+
+ProgressCallback = Callable[[int, str], None]
+
+
+def new_scan_id() -> str:
+    return f"s-{datetime.now(timezone.utc).strftime('%Y%m%d')}-{secrets.token_hex(4)}"
+
+
+# -- per item (runs in worker processes) ----------------------------------------
+_WORKER: dict = {}
+
+
+def _init_worker(registry_path: str, params: MusicEngineParams) -> None:
+    from consentry.services.registry import Registry
+
+    limit_worker_threads()  # (SIGINT is ignored by every pool worker: consentry.runtime.pools)
+    _WORKER["registry"] = Registry.open(registry_path, create=False, params=params)
+
+
+def _error(task: dict, reason: str, **extra) -> dict:
+    return {"seq": task["seq"], "item_id": task["item_id"], "name": task["name"], "decision": "error",
+            "error": reason, "findings": [], **extra}
+
+
+def identify_item(registry, task: dict) -> dict:
+    """Read, decode and identify one dataset item; never raises for a bad item.
+
+    ``task`` holds ``seq``, ``item_id``, ``name``, and ``path`` or ``data``
+    (or ``error``), plus ``min_score``.  Returns an item dict whose findings
+    carry ``work_id`` and the match geometry (no terms: the caller decides).
+    """
+    from consentry.io.decode import decode_audio
+    from consentry.io.sources import is_audio_media, sniff_media
+
+    if task.get("error"):
+        return _error(task, task["error"])
+    try:
+        data = task.get("data")
+        if data is None:
+            path = Path(task["path"])
+            size = path.stat().st_size
+            if size > MAX_ITEM_BYTES:
+                return _error(task, f"larger than {MAX_ITEM_BYTES >> 20} MiB; not scanned", bytes=size)
+            data = path.read_bytes()
+    except OSError as exc:
+        return _error(task, f"cannot read: {exc.strerror or exc}")
+    sha = hashlib.sha256(data).hexdigest()
+    facts = {"sha256": sha, "bytes": len(data)}
+    if not data:
+        return _error(task, "empty", **facts)
+    if task.get("embedded_signals", True):
+        try:
+            found = signals_of_file(data if task.get("path") is None else None, task.get("path"), task["name"])
+        except Exception as exc:  # noqa: BLE001 - a reader bug must not lose the item
+            found = {"embedded": [], "problems": [{"format": "file", "source": task["name"], "message": f"signals not read: {exc}"}],
+                     "verdicts": {}}
+        if found:
+            facts["signals"] = found
+    media = sniff_media(data[:64])
+    if not is_audio_media(media) and media != "application/octet-stream":
+        return _error(task, f"not audio ({media})", **facts)
+    params = registry.params
+    try:
+        audio = decode_audio(data, sample_rate_hz=params.sample_rate_hz, max_duration_s=MAX_ITEM_DURATION_S + 1,
+                             name=task["name"])
+    except DecodeError as exc:
+        reason = exc.reason if is_audio_media(media) else f"not audio or unreadable ({exc.reason})"
+        return _error(task, reason, **facts)
+    except MemoryError:
+        return _error(task, "too large to decode in memory", **facts)
+    del data
+    duration = audio.duration_s
+    if duration > MAX_ITEM_DURATION_S:
+        return _error(task, f"longer than {MAX_ITEM_DURATION_S / 3600:g} hours; split it to scan it", duration_s=duration, **facts)
+    findings = []
+    samples = audio.samples
+    sr = params.sample_rate_hz
+    step = int((WINDOW_S - WINDOW_OVERLAP_S) * sr)
+    starts = [0] if samples.size <= WINDOW_S * sr else range(0, samples.size, step)
+    for start in starts:
+        window = samples[start:start + int(WINDOW_S * sr)]
+        if window.size < sr // 2:
+            continue
+        offset = start / sr
+        try:
+            matches = registry.identify_samples(np.ascontiguousarray(window), min_score=task.get("min_score"),
+                                                searched_s=duration)
+        except ConsentryError as exc:
+            return _error(task, str(exc), duration_s=duration, **facts)
+        for m in matches:
+            findings.append({
+                "work_id": m.work_id, "score": m.score, "confidence": m.confidence,
+                "query_start_s": round(m.query_start_s + offset, 3), "query_end_s": round(m.query_end_s + offset, 3),
+                "work_start_s": m.work_start_s, "work_end_s": m.work_end_s,
+                "speed": m.speed, "pitch_shift_semitones": m.pitch_shift_semitones,
+            })
+    return {"seq": task["seq"], "item_id": task["item_id"], "name": task["name"], "duration_s": round(duration, 3),
+            "error": None, "findings": findings, **facts}
+
+
+def signals_of_file(data: bytes | None, path: str | None, name: str) -> dict | None:
+    """AI-use signals embedded in an item (C2PA, XMP, tags), or None when it carries none.
+
+    Returns ``{"embedded": [signal dicts], "problems": [...], "verdicts": {use: decision}}``, plus
+    ``"ai_generated": [label dicts]`` when the item declares itself made by generative AI (C2PA
+    actions or IPTC XMP ``DigitalSourceType``, see :class:`consentry.domain.signals.AiGeneratedLabel`).
+    """
+    import tempfile
+
+    try:
+        from consentry.services.embed import read_embedded_signals
+    except ImportError:  # embedding support not installed
+        return None
+    from consentry.domain.signals import combine
+
+    if path is not None:
+        reading = read_embedded_signals(path)
+    else:
+        with tempfile.NamedTemporaryFile(suffix=Path(name).suffix[:12] or ".bin") as tmp:
+            tmp.write(data)
+            tmp.flush()
+            reading = read_embedded_signals(tmp.name)
+    signals, problems = reading
+    ai_generated = [label.as_dict() for label in getattr(reading, "ai_generated", [])]
+    if path is None:
+        for label in ai_generated:
+            label["location"] = name
+    if not signals and not problems and not ai_generated:
+        return None
+    verdicts = combine(signals)
+    out = {"embedded": [s.as_dict() for s in signals], "problems": [p.as_dict() for p in problems],
+           "verdicts": {u: v.decision for u, v in verdicts.items() if v.decision != "unspecified"}}
+    if ai_generated:
+        out["ai_generated"] = ai_generated
+    return out
+
+
+def signals_of_url(url: str, cache: dict) -> dict | None:
+    """AI-use signals published for an item's URL (robots.txt, TDMRep, headers, ...; cached per site)."""
+    from consentry.services.verify import FetchPolicy, verify_target
+
+    report = verify_target(url, policy=FetchPolicy(cache=cache))
+    if not report.signals and not report.problems:
+        return None
+    return {"web": [s.as_dict() for s in report.signals], "web_problems": [p.as_dict() for p in report.problems],
+            "web_verdicts": {u: v.decision for u, v in report.verdicts.items() if v.decision != "unspecified"}}
+
+
+def _identify_in_worker(task: dict) -> dict:
+    return identify_item(_WORKER["registry"], task)
+
+
+def decide_result(result: dict, snapshot: dict) -> dict:
+    """Give an identified item its decision under the terms ``snapshot`` (work_id -> terms)."""
+    if result.get("decision") == "error":
+        result.setdefault("covered_s", 0.0)
+        return result
+    findings = [f for f in result["findings"] if f["work_id"] in snapshot]
+    result["findings"] = findings
+    result["decision"] = decide_item(snapshot[f["work_id"]]["decision"] for f in findings)
+    result["covered_s"] = round(covered_seconds((f["query_start_s"], f["query_end_s"]) for f in findings), 3)
+    return result
+
+
+# -- the scan -------------------------------------------------------------------
+def terms_snapshot(registry) -> dict:
+    """The terms of every live work, as in force now: work_id -> dict.
+
+    ``decision``, ``price``, ``currency`` and ``unit`` are the AI-training
+    terms (what a scan decides by); ``uses`` holds the effective terms of
+    every use.
+    """
+    out = {}
+    export = registry.terms_export()
+    dates = {w.work_id: w for w in registry.works()}
+    for w in export["works"]:
+        training = w["terms"]["uses"]["ai_training"]
+        work = dates[w["work_id"]]
+        out[w["work_id"]] = {
+            "title": w["title"], "creator": w["creator"], "decision": training["decision"],
+            "price": training.get("price"), "currency": training.get("currency"), "unit": training.get("unit"),
+            "terms_version": w["terms_version"], "uses": w["terms"]["uses"],
+            "copyright_registered_on": work.copyright_registered_on, "first_published_on": work.first_published_on,
+        }
+        if "dispute" in w:  # under an ownership claim: the strictest of the parties' terms (docs/claims.md)
+            out[w["work_id"]]["disputed"] = True
+            out[w["work_id"]]["claims"] = w["dispute"]["claims"]
+    return out
+
+
+def licence_amount(*, price: float, unit: str | None, items: int, covered_s: float) -> tuple[float, float]:
+    """(quantity, amount) owed for one licensed work used in a dataset, by the licence's unit.
+
+    per-work and per-training-run: one; per-item: the items it is in;
+    per-minute: the minutes of the dataset it covers (to the hundredth).
+    """
+    if unit == "per-item":
+        quantity = float(items)
+    elif unit == "per-minute":
+        quantity = round(covered_s / 60.0, 2)
+    else:
+        quantity = 1.0
+    return quantity, round(price * quantity, 2)
+
+
+def _tasks(ds, done: set[int], min_score, embedded_signals: bool) -> Iterator[dict]:
+    for seq, item in enumerate(ds.items()):
+        if seq in done:
+            continue
+        task = {"seq": seq, "item_id": item.item_id, "name": item.name, "min_score": min_score,
+                "embedded_signals": embedded_signals}
+        if item.error:
+            task["error"] = item.error
+        elif item.data is not None:
+            task["data"] = item.data
+        elif item.path is not None:
+            task["path"] = str(item.path)
+        else:
+            task["error"] = "nothing to read"
+        yield task
+
+
+def scan_dataset(
+    registry,
+    source: str | os.PathLike,
+    *,
+    workers: int | None = None,
+    resume: bool = False,
+    min_score: float | None = None,
+    fetch_urls: bool = False,
+    path_column: str | None = None,
+    fetch=None,
+    limits=None,
+    progress: ProgressCallback | None = None,
+    on_scan_id: Callable[[str, bool], None] | None = None,
+    embedded_signals: bool = True,
+    check_web_signals: bool = False,
+    on_workers: Callable[[WorkerCount], None] | None = None,
+) -> dict:
+    """Scan a dataset against ``registry`` and store the results; returns the scan summary.
+
+    Parameters
+    ----------
+    registry : consentry.services.registry.Registry
+    source : str or path
+        A folder, an audio file, a CSV/JSONL/Parquet manifest, WebDataset tar
+        shards (globs and ``{000..127}`` brace patterns) or a zip archive.
+    workers : int, optional
+        Processes that decode and identify (default: all cores; never more
+        than the cores, as the number of items is not known ahead).  With 1,
+        everything runs in this process.
+    resume : bool
+        Continue the newest unfinished scan of the same source (same engine)
+        instead of starting a new one; finished items are not redone.
+    min_score : float, optional
+        Engine threshold (default: the engine's calibrated one).
+    fetch_urls : bool
+        Download http(s) items of a manifest (off by default).
+    progress : callable(done_items, item_id), optional
+    on_scan_id : callable(scan_id, resumed), optional
+        Called once the scan is stored (before the first item).
+    embedded_signals : bool, default True
+        Read the AI-use signals embedded in each item (C2PA, XMP, tags).
+    check_web_signals : bool, default False
+        For items with an http(s) URL, read the signals published for it
+        (robots.txt, TDMRep, headers, ...), fetched once per site.
+    on_workers : callable(WorkerCount), optional
+        Called once the number of processes is known (``.lowered``: fewer
+        than ``workers`` asked for).
+
+    Returns
+    -------
+    dict
+        The scan summary (docs/scan-format.md).
+
+    Raises
+    ------
+    consentry.runtime.interrupts.Interrupted
+        On Ctrl-C or SIGTERM once the scan is stored, with ``kept =
+        {"scan_id": ..., "items": ...}`` (items stored, each whole); the scan
+        is marked ``interrupted`` and ``resume=True`` goes on from there.
+    """
+    from consentry.io.sources import ArchiveLimits, FetchOptions, open_dataset
+
+    ds = open_dataset(source, fetch_urls=fetch_urls, fetch=fetch or FetchOptions(), limits=limits or ArchiveLimits(),
+                      path_column=path_column)
+    store = registry.store
+    scan = None
+    if resume:
+        scan = store.find_resumable_scan(source_spec=ds.spec, engine=ENGINE_NAME, engine_version=ENGINE_VERSION,
+                                         param_hash=registry.param_hash)
+    if scan is None:
+        now = utc_now()
+        with store.snapshot():
+            snapshot = terms_snapshot(registry)
+        scan = {
+            "scan_id": new_scan_id(), "created_at": now, "finished_at": None, "status": "running",
+            "source_spec": ds.spec, "source_kind": ds.kind, "source_name": ds.name, "dataset_fingerprint": None,
+            "engine": ENGINE_NAME, "engine_version": ENGINE_VERSION, "param_hash": registry.param_hash,
+            "options": {"min_score": min_score, "fetch_urls": fetch_urls, "path_column": path_column,
+                        "embedded_signals": embedded_signals, "check_web_signals": check_web_signals,
+                        "tool_version": __version__, "registry_works": len(snapshot)},
+            "terms_snapshot": snapshot, "terms_snapshot_at": now, "summary": None,
+        }
+        store.create_scan(scan)
+        done: set[int] = set()
+        resumed = False
+    else:
+        store.update_scan(scan["scan_id"], status="running")
+        done = store.done_seqs(scan["scan_id"])
+        min_score = scan["options"].get("min_score")
+        embedded_signals = scan["options"].get("embedded_signals", embedded_signals)
+        check_web_signals = scan["options"].get("check_web_signals", check_web_signals)
+        resumed = True
+    scan_id, snapshot = scan["scan_id"], scan["terms_snapshot"]
+    if on_scan_id:
+        on_scan_id(scan_id, resumed)
+
+    n_done = len(done)
+    if progress:
+        progress(n_done, "")
+
+    web_cache: dict = {}
+
+    def store_results(results: list[dict]) -> None:
+        nonlocal n_done
+        raise_if_stopping()
+        if not results:
+            return
+        if check_web_signals:
+            for r in results:
+                if r["name"].startswith(("http://", "https://")):
+                    try:
+                        web = signals_of_url(r["name"], web_cache)
+                    except Exception as exc:  # noqa: BLE001 - a reader bug must not lose the item
+                        web = {"web": [], "web_problems": [{"format": "web", "source": r["name"], "message": str(exc)}],
+                               "web_verdicts": {}}
+                    if web:
+                        r["signals"] = {**(r.get("signals") or {}), **web}
+        with deferred_interrupts():
+            store.add_scan_items(scan_id, [decide_result(r, snapshot) for r in results])
+        n_done += len(results)
+        if progress:
+            progress(n_done, results[-1]["item_id"])
+
+    count = worker_count(workers)  # items are streamed: their number is not known here
+    if on_workers:
+        on_workers(count)
+    n_workers = count.workers
+    try:
+        tasks = _tasks(ds, done, min_score, embedded_signals)
+        if n_workers == 1:
+            for task in tasks:
+                store_results([identify_item(registry, task)])
+        else:
+            # Ctrl-C is acted on between waits (consentry.runtime.interrupts.polled).
+            with polled(), process_pool(n_workers, initializer=_init_worker,
+                                        initargs=(registry.spec, registry.params)) as pool:
+                running = set()
+                exhausted = False
+                while running or not exhausted:
+                    while not exhausted and len(running) < 2 * n_workers:
+                        raise_if_stopping()
+                        task = next(tasks, None)
+                        if task is None:
+                            exhausted = True
+                        else:
+                            running.add(pool.submit(_identify_in_worker, task))
+                    if not running:
+                        break
+                    finished, running = wait(running, timeout=POLL_S, return_when=FIRST_COMPLETED)
+                    store_results([f.result() for f in finished])
+    except KeyboardInterrupt as exc:
+        with deferred_interrupts():
+            store.update_scan(scan_id, status="interrupted")
+        raise Interrupted.after(exc, scan_id=scan_id, items=n_done) from None
+    except BaseException:
+        store.update_scan(scan_id, status="interrupted")
+        raise
+
+    fingerprint = hashlib.sha256()
+    for item_id, sha in store.iter_item_hashes(scan_id):
+        fingerprint.update(f"{item_id}\t{sha or '-'}\n".encode("utf-8", "surrogatepass"))
+    store.update_scan(scan_id, status="complete", finished_at=utc_now(), dataset_fingerprint=fingerprint.hexdigest())
+    summary = summarize_scan(registry, scan_id)
+    store.update_scan(scan_id, summary=summary)
+    return summary
+
+
+# -- reading stored scans -------------------------------------------------------------
+def summarize_scan(registry, scan_id: str) -> dict:
+    """The scan summary (docs/scan-format.md), computed from the stored items."""
+    store = registry.store
+    scan = store.get_scan(scan_id)
+    snapshot = scan["terms_snapshot"]
+    scan_id = scan["scan_id"]
+    works: dict[str, dict] = {}
+    current_work, current_seq, intervals = None, None, []
+
+    def close_item() -> None:
+        if current_work is not None and intervals:
+            works[current_work]["covered_s"] += covered_seconds(intervals)
+
+    for work_id, seq, q0, q1 in store.scan_findings_by_work(scan_id):
+        if (work_id, seq) != (current_work, current_seq):
+            close_item()
+            intervals = []
+            if work_id not in works:
+                t = snapshot.get(work_id, {})
+                works[work_id] = {
+                    "work_id": work_id, "title": t.get("title"), "creator": t.get("creator"),
+                    "decision": t.get("decision"), "terms_version": t.get("terms_version"),
+                    "price": t.get("price"), "currency": t.get("currency"),
+                    "unit": t.get("unit") or ("per-work" if t.get("decision") == "license" else None),
+                    "items": 0, "covered_s": 0.0, "amount": None,
+                }
+                if t.get("disputed"):
+                    works[work_id].update(disputed=True, claims=t.get("claims", []))
+            works[work_id]["items"] += 1
+            current_work, current_seq = work_id, seq
+        intervals.append((q0, q1))
+    close_item()
+    for w in works.values():
+        w["covered_s"] = round(w["covered_s"], 3)
+        if w["decision"] == "license":
+            w["quantity"], w["amount"] = licence_amount(price=w["price"], unit=w["unit"], items=w["items"], covered_s=w["covered_s"])
+    work_list = sorted(works.values(), key=lambda w: (-w["items"], -w["covered_s"], w["work_id"]))
+
+    creators: dict = {}
+    licence_cost: dict[str, float] = {}
+    for w in work_list:
+        c = creators.setdefault(w["creator"], {"creator": w["creator"], "works": 0, "items": 0, "refused_works": 0,
+                                               "licensable_works": 0, "amount": {}})
+        c["works"] += 1
+        c["items"] += w["items"]
+        if w["decision"] == "deny":
+            c["refused_works"] += 1
+        elif w["decision"] == "license":
+            c["licensable_works"] += 1
+            c["amount"][w["currency"]] = round(c["amount"].get(w["currency"], 0.0) + w["amount"], 2)
+            licence_cost[w["currency"]] = round(licence_cost.get(w["currency"], 0.0) + w["amount"], 2)
+    creator_list = sorted(creators.values(), key=lambda c: (-c["items"], str(c["creator"])))
+
+    refused = [{"work_id": w["work_id"], "title": w["title"], "creator": w["creator"],
+                "copyright_registered_on": snapshot.get(w["work_id"], {}).get("copyright_registered_on"),
+                "first_published_on": snapshot.get(w["work_id"], {}).get("first_published_on")}
+               for w in work_list if w["decision"] == "deny"]
+    began = date.fromisoformat(scan["created_at"][:10])
+    return {
+        "scan_id": scan_id,
+        "status": scan["status"],
+        "created_at": scan["created_at"],
+        "finished_at": scan["finished_at"],
+        "tool": {"name": "consentry", "version": scan["options"].get("tool_version", __version__)},
+        "source": {"spec": scan["source_spec"], "kind": scan["source_kind"], "name": scan["source_name"]},
+        "dataset_fingerprint": scan["dataset_fingerprint"],
+        "registry": {"path": str(registry.path), "works": len(snapshot)},
+        "engine": {"name": scan["engine"], "version": scan["engine_version"], "param_hash": scan["param_hash"]},
+        "options": {k: v for k, v in scan["options"].items() if k not in ("tool_version", "registry_works")},
+        "terms_snapshot_at": scan["terms_snapshot_at"],
+        "totals": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in store.scan_totals(scan_id).items()},
+        "works": work_list,
+        "creators": creator_list,
+        "licence_cost": licence_cost,
+        "exposure": estimate_exposure(refused, began_on=began),
+        "coverage_histogram": coverage_histogram(store.scan_coverages(scan_id)),
+        "errors": store.scan_error_reasons(scan_id),
+        "signals": summarize_signals(store.iter_item_signals(scan_id)),
+    }
+
+
+#: The training decision an item's own signals imply, compared with what the registry decided.
+_TRAINING_SIGNAL_FOR_DECISION = {"refused": "deny", "licensable": "license", "allowed": "allow"}
+
+
+def summarize_signals(rows) -> dict:
+    """Counts of items carrying AI-use signals, and of those whose signals disagree with the registry.
+
+    A disagreement: the item's embedded or web verdict for ``ai_training``
+    differs from what the registered works found in it decide (for example,
+    a file tagged "training allowed" that holds a work whose creator denies
+    it).  Up to 20 examples are listed.  ``items_declared_ai_generated``
+    counts the items whose own metadata declares them made by generative AI
+    (C2PA actions, IPTC XMP ``DigitalSourceType``); up to 20 are listed in
+    ``ai_generated_examples``.
+    """
+    out = {"items_with_embedded": 0, "items_with_web": 0, "items_with_problems": 0, "disagreements": 0, "examples": [],
+           "items_declared_ai_generated": 0, "ai_generated_examples": []}
+    for item_id, decision, sig in rows:
+        if sig.get("ai_generated"):
+            out["items_declared_ai_generated"] += 1
+            if len(out["ai_generated_examples"]) < 20:
+                first = sig["ai_generated"][0]
+                out["ai_generated_examples"].append({"item_id": item_id, "source_type": first.get("source_type"),
+                                                     "source": first.get("source")})
+        out["items_with_embedded"] += bool(sig.get("embedded"))
+        out["items_with_web"] += bool(sig.get("web"))
+        out["items_with_problems"] += bool(sig.get("problems") or sig.get("web_problems"))
+        expected = _TRAINING_SIGNAL_FOR_DECISION.get(decision)
+        for kind in ("verdicts", "web_verdicts"):
+            said = (sig.get(kind) or {}).get("ai_training")
+            if expected and said and said != expected:
+                out["disagreements"] += 1
+                if len(out["examples"]) < 20:
+                    out["examples"].append({"item_id": item_id, "decision": decision, "signal": said,
+                                            "where": "embedded in the file" if kind == "verdicts" else "published for its URL"})
+                break
+    return out
+
+
+def scans_of(registry, principal=None) -> list[dict]:
+    """Stored scans, newest first: every scan (``principal`` None or an admin), or those the account started."""
+    scans = registry.store.list_scans()
+    if principal is not None and not principal.is_admin:
+        mine = registry.store.owned_ids("scan", account_id=principal.account_id)
+        scans = [s for s in scans if s["scan_id"] in mine]
+    return scans
+
+
+def get_scan(registry, scan_id: str) -> dict:
+    """The stored scan of an id or unambiguous prefix (``ScanNotFoundError`` otherwise)."""
+    return registry.store.get_scan(scan_id)
+
+
+def scan_owner(registry, scan_id: str) -> str | None:
+    """The account that started a scan (None: made on the command line)."""
+    return registry.store.owner_of("scan", scan_id)
+
+
+def findings_by_work(registry, scan_id: str) -> Iterator[tuple[str, int, float, float]]:
+    """A scan's findings as ``(work_id, item seq, query start s, query end s)``."""
+    return registry.store.scan_findings_by_work(scan_id)
+
+
+def scan_summary(registry, scan_id: str) -> dict:
+    """The stored summary of a finished scan, or one computed now for an unfinished one."""
+    scan = registry.store.get_scan(scan_id)
+    if scan["status"] == "complete" and scan["summary"] is not None:
+        return scan["summary"]
+    return summarize_scan(registry, scan["scan_id"])
+
+
+def scan_items(registry, scan_id: str, *, decisions=None) -> Iterator[dict]:
+    """Items of a stored scan in dataset order, with findings described by the terms snapshot (streamed)."""
+    scan = registry.store.get_scan(scan_id)
+    snapshot = scan["terms_snapshot"]
+    for item in registry.store.iter_scan_items(scan["scan_id"], decisions=decisions):
+        duration = item["duration_s"]
+        item["coverage"] = round(min(1.0, item["covered_s"] / duration), 4) if duration else 0.0
+        for f in item["findings"]:
+            t = snapshot.get(f["work_id"], {})
+            for key in ("title", "creator", "decision", "terms_version", "price", "currency"):
+                f[key] = t.get(key)
+            f["disputed"] = bool(t.get("disputed"))
+        item["findings"] = [{k: f[k] for k in ("work_id", "title", "creator", "decision", "terms_version", "price",
+                                                "currency", *FINDING_COLUMNS[1:], "disputed")} for f in item["findings"]]
+        if any(f["disputed"] for f in item["findings"]):
+            item["disputed"] = True
+        yield item
+
+
+def compare_scans(registry, old: str, new: str) -> dict:
+    """What changed between two scans: item decisions, works found, dataset fingerprint."""
+    a, b = scan_summary(registry, old), scan_summary(registry, new)
+    diff = registry.store.compare_scan_items(a["scan_id"], b["scan_id"])
+    works_a = {w["work_id"]: w for w in a["works"]}
+    works_b = {w["work_id"]: w for w in b["works"]}
+    return {
+        "old": a["scan_id"], "new": b["scan_id"],
+        "same_dataset": a["dataset_fingerprint"] is not None and a["dataset_fingerprint"] == b["dataset_fingerprint"],
+        "totals": {"old": a["totals"], "new": b["totals"]},
+        **diff,
+        "works_gone": [works_a[k] for k in works_a if k not in works_b],
+        "works_new": [works_b[k] for k in works_b if k not in works_a],
+        "terms_changed": [
+            {"work_id": k, "title": works_b[k]["title"], "old": works_a[k]["decision"], "new": works_b[k]["decision"],
+             "old_version": works_a[k]["terms_version"], "new_version": works_b[k]["terms_version"]}
+            for k in works_a if k in works_b and works_a[k]["terms_version"] != works_b[k]["terms_version"]
+        ],
+    }
+
+
+def dropped_decisions(*, accept_licensed: bool, keep_unreadable: bool) -> tuple[str, ...]:
+    """Item decisions that a clean manifest leaves out."""
+    out = ["refused"]
+    if not accept_licensed:
+        out.append("licensable")
+    if not keep_unreadable:
+        out.append("error")
+    return tuple(out)
+
+
+def write_clean_manifest(registry, scan_id: str, out: str | os.PathLike, *, accept_licensed: bool = False,
+                         keep_unreadable: bool = False, fetch_urls: bool = False, path_column: str | None = None) -> dict:
+    """Write the scanned dataset without refused items (and licensable ones unless accepted).
+
+    Items that could not be read are left out too unless ``keep_unreadable``:
+    what was not checked is not known to be clean.  Returns counts and the
+    format written.
+    """
+    from consentry.io.sources import open_dataset
+
+    scan = registry.store.get_scan(scan_id)
+    if scan["status"] != "complete":
+        raise InputError(f"scan {scan['scan_id']} is {scan['status']}; finish it (`consentry scan … --resume`) before writing a clean manifest")
+    ds = open_dataset(scan["source_spec"], fetch_urls=fetch_urls, path_column=path_column or scan["options"].get("path_column"))
+    dropped_ids = registry.store.scan_item_ids(scan["scan_id"], decisions=dropped_decisions(
+        accept_licensed=accept_licensed, keep_unreadable=keep_unreadable))
+    counts = {"kept": 0, "dropped": 0}
+
+    def keep(item_id: str) -> bool:
+        ok = item_id not in dropped_ids
+        counts["kept" if ok else "dropped"] += 1
+        return ok
+
+    fmt = ds.write_clean_manifest(Path(out), keep=keep)
+    return {"path": str(out), "format": fmt, **counts}
+

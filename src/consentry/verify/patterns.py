@@ -1,6 +1,0 @@
-"""Moved to :mod:`consentry.formats.patterns`; kept so old imports work."""
-
-from ..formats.patterns import (MAX_PATTERN_CHARS, PatternIndex, normalize_path, normalize_pattern,  # noqa: F401
-                                pattern_length, pattern_matches, regex_reference)
-
-__all__ = ["normalize_path", "normalize_pattern", "pattern_matches", "pattern_length"]
