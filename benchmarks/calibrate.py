@@ -9,13 +9,19 @@ negatives) are never used here.  Instead:
 - positives: the same excerpts searched in an index of the singularity files.
 
 It prints the distribution of the best score of the negatives (the false
-match rate at each threshold) and fits the logistic confidence
+match rate at each threshold), the exponential tail of that distribution
+that the engine's ``false_match_rate`` uses (``log P(best >= s) = a + b * s``,
+least squares over s = 5..12: the engine's ``_FMR_LOG_A`` and ``_FMR_LOG_B``,
+:func:`fitting.fit_fmr_tail`), and a logistic confidence
 ``1 / (1 + exp(-slope * (score - mid)))`` by maximum likelihood with equal
-priors.  The threshold chosen from this run and the fitted constants are
-written into ``consentry/engines/music/engine.py`` by hand, with the run
-recorded in benchmarks/RESULTS.md.
+priors (printed for comparison; the engine does not use it).  The default
+threshold (``DEFAULT_MIN_SCORE``) must lie above every negative's best score.
+The constants are copied into the music engine by hand, with the run recorded
+in benchmarks/RESULTS.md; ``--record`` writes the negatives and the fit, which
+tests/test_constants.py refits and compares with what the engine ships.
 
-    python benchmarks/calibrate.py --corpus benchmarks/corpus --excerpts 200
+    python benchmarks/calibrate.py --corpus benchmarks/corpus --excerpts 320 \
+        --record benchmarks/fits/fmr_tail.json
 """
 
 from __future__ import annotations
@@ -34,9 +40,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from consentry import Registry  # noqa: E402
 from consentry.testing import alterations as alt  # noqa: E402
 from consentry.io.decode import decode_audio  # noqa: E402
+from consentry.engines.music.params import ENGINE_NAME, ENGINE_VERSION  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import wav_bytes  # noqa: E402
+from fitting import fit_fmr_tail  # noqa: E402
+from machine import run_info, wav_bytes  # noqa: E402
 
 VARIANTS = ["clean", "mp3_64k", "noise_10db", "speed_+3", "pitch_-2st", "tempo_+5", "phone", "reverb"]
 
@@ -47,14 +55,17 @@ def main() -> None:
     ap.add_argument("--excerpts", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--record", default=None, help="write the negatives' best scores and the tail fit here (JSON)")
     args = ap.parse_args()
     corpus = Path(args.corpus)
     wesnoth = sorted((corpus / "wesnoth-1.16-music").rglob("*.ogg"))
     singularity = sorted((corpus / "singularity-music").rglob("*.ogg"))
     rng = np.random.default_rng(args.seed)
     sr = 22050
+    info = run_info()
     with tempfile.TemporaryDirectory() as tmp:
         neg_reg = Registry.open(Path(tmp) / "neg.db")
+        engine = f"{ENGINE_NAME}/{ENGINE_VERSION}/{neg_reg.param_hash}"
         neg_reg.register(wesnoth, workers=2)
         pos_reg = Registry.open(Path(tmp) / "pos.db")
         pos_reg.register(singularity, workers=2)
@@ -92,6 +103,14 @@ def main() -> None:
     fit = minimize(nll, x0=[10.0, 1.0], method="Nelder-Mead")
     mid, slope = fit.x
     print(f"logistic confidence: mid {mid:.2f}, slope {slope:.3f}")
+    tail = fit_fmr_tail(neg)
+    print(f"false-match tail: log P(best >= s) = {tail['a']:.3f} {tail['b']:+.3f} s "
+          f"(least squares over {tail['points']} scores in 5..12; the engine's _FMR_LOG_A, _FMR_LOG_B)")
+    if args.record:
+        Path(args.record).write_text(json.dumps({
+            "command": "benchmarks/calibrate.py --excerpts %d --seed %d" % (args.excerpts, args.seed),
+            "engine": engine, "date_utc": info["date_utc"], "fit": {"a": tail["a"], "b": tail["b"]},
+            "survival": tail["survival"], "max_negative": tail["max"], "negatives": [float(v) for v in neg]}, indent=0) + "\n")
     if args.out:
         Path(args.out).write_text(json.dumps({"neg": neg.tolist(), "pos": pos.tolist(), "mid": mid, "slope": slope}))
 

@@ -11,16 +11,19 @@ are read once (so that no step pays for the first read from disk):
    file's own rate: no resampling, no mixing down;
 2. plain decode again, in ``--workers`` processes;
 3. ``Registry.register(files, workers=--workers, melody=False)`` into a fresh
-   registry (fingerprinting only: no melody transcription, which
-   ``consentry register`` does by default; benchmarks/run_check.py times that):
-   every file whose name starts with the registry file's name (the database,
-   its -wal/-shm/.lock files, its index folder) is deleted first;
-4. plain decode in ``--workers`` processes once more, so that a machine that
+   registry (fingerprinting only): every file whose name starts with the
+   registry file's name (the database, its -wal/-shm/.lock files, its index
+   folder) is deleted first;
+4. with ``--melody both`` (the default) or ``on``: the same with
+   ``melody=True``, what ``consentry register`` does by default (each work's
+   melody transcribed and stored as well), into a second fresh registry
+   (``REGISTRY`` with ``-melody`` before its suffix);
+5. plain decode in ``--workers`` processes once more, so that a machine that
    got busier or quieter during the run shows up as two different decode times.
 
 The ratio is registration time / plain decode time with the same number of
 processes, against the *faster* of the two decode runs (the conservative
-choice).  Also reported: hours of audio, x realtime per core
+choice), with melodies off and on.  Also reported: hours of audio, x realtime per core
 (audio seconds / registration seconds / workers) and the registry's size on
 disk (every file whose name starts with the registry file's name, folders
 included) in bytes and MB per hour of audio.
@@ -116,6 +119,8 @@ def main() -> None:
     ap.add_argument("--corpus", default="benchmarks/corpus", help="folder filled by fetch_corpus.sh")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", default=None, help="JSON file for the results")
+    ap.add_argument("--melody", choices=("off", "on", "both"), default="both",
+                    help="register without melodies, with them (consentry register's default), or both (default)")
     args = ap.parse_args()
 
     from consentry import Registry
@@ -132,17 +137,29 @@ def main() -> None:
     decode_n_s, _ = decode_all(files, args.workers)
     print(f"plain decode, {args.workers} processes: {decode_n_s:.1f} s", file=sys.stderr)
 
-    for p in registry_side_files(db):
-        print(f"removing {p}", file=sys.stderr)
-        shutil.rmtree(p) if p.is_dir() else p.unlink()
-    t0 = time.perf_counter()
-    reg = Registry.open(db)
-    try:
-        summary = reg.register(files, workers=args.workers, progress=Progress(), melody=False)
-    finally:
-        reg.close()
-    register_s = time.perf_counter() - t0
-    print(f"\nregistration, {args.workers} processes: {register_s:.1f} s", file=sys.stderr)
+    def register(path: Path, melody: bool):
+        for p in registry_side_files(path):
+            print(f"removing {p}", file=sys.stderr)
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+        t0 = time.perf_counter()
+        reg = Registry.open(path)
+        try:
+            summary = reg.register(files, workers=args.workers, progress=Progress(), melody=melody)
+        finally:
+            reg.close()
+        seconds = time.perf_counter() - t0
+        print(f"\nregistration, {args.workers} processes, melodies {'on' if melody else 'off'}: {seconds:.1f} s",
+              file=sys.stderr)
+        return summary, seconds
+
+    register_s = melody_s = None
+    if args.melody in ("off", "both"):
+        summary, register_s = register(db, False)
+    melody_db = db.with_name(db.stem + "-melody" + db.suffix)
+    if args.melody in ("on", "both"):
+        melody_summary, melody_s = register(melody_db, True)
+        if register_s is None:
+            summary, register_s, db = melody_summary, melody_s, melody_db
 
     decode_n2_s, _ = decode_all(files, args.workers)
     print(f"plain decode, {args.workers} processes, after: {decode_n2_s:.1f} s", file=sys.stderr)
@@ -167,6 +184,10 @@ def main() -> None:
         "ratio_target": RATIO_TARGET,
         "ratio_met": register_s / decode_ref_s <= RATIO_TARGET,
         "ratio_register_to_1_process_decode": round(register_s / decode_1_s, 3),
+        "melody": args.melody,
+        "register_with_melody_s": round(melody_s, 2) if melody_s is not None else None,
+        "ratio_register_with_melody_to_decode": round(melody_s / decode_ref_s, 3) if melody_s is not None else None,
+        "registry_with_melody_bytes": size_on_disk(registry_side_files(melody_db)) if melody_s is not None else None,
         "x_realtime_per_core": round(audio_s / register_s / args.workers, 1),
         "plain_decode_x_realtime_per_core": round(audio_s / decode_ref_s / args.workers, 1),
         "registry_bytes": registry_bytes,
@@ -178,12 +199,14 @@ def main() -> None:
 |---|---|---|
 | plain PyAV decode, 1 process | {decode_1_s:.1f} | {audio_s / decode_1_s:.0f} |
 | plain PyAV decode, {args.workers} processes (before / after) | {decode_n_s:.1f} / {decode_n2_s:.1f} | {result['plain_decode_x_realtime_per_core']:.0f} |
-| registration, {args.workers} processes | {register_s:.1f} | {result['x_realtime_per_core']:.0f} |
+| registration, {args.workers} processes{' (melodies on)' if args.melody == 'on' else ''} | {register_s:.1f} | {result['x_realtime_per_core']:.0f} |
+{f"| registration with melodies, {args.workers} processes | {melody_s:.1f} | {audio_s / melody_s / args.workers:.0f} |" if melody_s is not None and args.melody == 'both' else ''}
 
 {len(files)} files, {hours:.2f} h of audio; {len(summary.registered)} registered, {len(summary.duplicates)} duplicates, \
 {len(summary.errors)} errors.
 Registration / plain decode ({args.workers} processes, the faster decode run): \
-**{result['ratio_register_to_decode']:.2f}x** (target ≤ {RATIO_TARGET}x: {'met' if result['ratio_met'] else 'missed'}).
+**{result['ratio_register_to_decode']:.2f}x** (target ≤ {RATIO_TARGET}x: {'met' if result['ratio_met'] else 'missed'}){
+f"; with melodies (consentry register's default): **{result['ratio_register_with_melody_to_decode']:.2f}x**" if melody_s is not None and args.melody == 'both' else ''}.
 Registry on disk: {registry_bytes / 1e6:.1f} MB, {result['registry_mb_per_hour']:.2f} MB per hour of audio.""")
     for path, reason in summary.errors:
         print(f"error: {path}: {reason}")

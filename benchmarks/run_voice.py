@@ -214,6 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fit-gate", action="store_true", help="only fit and measure the speech gate")
     parser.add_argument("--cache", help="with --windowed: keep the outputs' window prints in this file and reuse them")
     parser.add_argument("--write", action="store_true", help="with --fit-gate: write src/consentry/engines/voice/gate_weights.py")
+    parser.add_argument("--music-dir", help="with --fit-gate / --windowed: the outputs of run_check.py false-alarms "
+                        "(default benchmarks/work/fa-outputs)")
+    parser.add_argument("--record", help="with --fit-gate / --windowed: write the fit and its data here (JSON), "
+                        "for tests/test_constants.py")
     args = parser.parse_args(argv)
     if args.fit_gate:
         json.dump(fit_gate(args), sys.stdout, indent=2)
@@ -326,12 +330,16 @@ def speaker_half(name: str) -> str:
     return "A" if hashlib.sha256(name.encode()).digest()[0] % 2 == 0 else "B"
 
 
-def music_backgrounds(half: str) -> list[Path]:
+#: Where ``run_check.py false-alarms`` writes its outputs of unregistered music (``--music-dir`` changes it).
+MUSIC_DIR = Path(__file__).resolve().parent / "work" / "fa-outputs"
+
+
+def music_backgrounds(half: str, folder: Path | None = None) -> list[Path]:
     """Whole unregistered tracks of one half, as benchmarks/run_check.py false-alarms wrote them."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from run_check import half_of
 
-    folder = Path(__file__).resolve().parent / "work" / "fa-outputs"
+    folder = Path(folder or MUSIC_DIR)
     return sorted(p for p in folder.glob("*.wav") if "@" not in p.name and "__" in p.name
                   and half_of(p.stem.replace("__", "/")) == half)
 
@@ -339,20 +347,27 @@ def music_backgrounds(half: str) -> list[Path]:
 #: Outputs per human speaker in ``--windowed``: (background, seconds of the speaker's voice pasted in).
 WINDOWED_OUTPUTS = (("speech", 5), ("speech", 5), ("speech", 5), ("speech", 5), ("music", 5), ("music", 5),
                     ("speech", 20), ("speech", 20), ("music", 20))
+#: Speakers whose speech makes the background of an output "in other speech": of the pasted speaker's half.
+BACKGROUND_SPEAKERS = 3
+#: Version of the outputs' recipe, kept in the cache (an old cache is refused, not silently reused).
+WINDOWED_RECIPE = 2
 
 
-def windowed_outputs(cache: Path | None = None) -> dict:
+def windowed_outputs(cache: Path | None = None, music_dir: Path | None = None) -> dict:
     """The outputs of ``--windowed`` as window prints of both models (cached in ``cache`` when given).
 
     Per human speaker: utterance 0 (>= 12 s) is enrolled; for each entry of
     :data:`WINDOWED_OUTPUTS`, 5 or 20 s of the speaker's other utterances are
     pasted at a random place into a 60-s background: other speakers' speech
-    (utterances of speakers of the *other* half, joined) or unregistered
-    music (a whole track of the same half as the speaker, from
-    benchmarks/work/fa-outputs).  Each output keeps its GE2E windows (3 s
-    every 1.5 s), the gate's verdict on each and, for those that pass, the
-    CAM++ print of the window's audio, exactly as ``consentry check`` makes
-    them (consentry.engines.voice.model).
+    (the other utterances of :data:`BACKGROUND_SPEAKERS` other speakers of
+    the *same* half, shuffled and joined; they are listed in the output's
+    ``present``) or unregistered music (a whole track of the same half as
+    the speaker, from ``music_dir``).  So an output of half A holds nothing
+    of half B: no speaker of half B is pasted, heard in the background or
+    (in :func:`windowed`) compared with it.  Each output keeps its GE2E
+    windows (3 s every 1.5 s), the gate's verdict on each and, for those
+    that pass, the CAM++ print of the window's audio, exactly as
+    ``consentry check`` makes them (consentry.engines.voice.model).
     """
     import pickle
 
@@ -363,7 +378,10 @@ def windowed_outputs(cache: Path | None = None) -> dict:
 
     if cache is not None and cache.is_file():
         with open(cache, "rb") as fh:
-            return pickle.load(fh)
+            data = pickle.load(fh)
+        if data.get("recipe") != WINDOWED_RECIPE:
+            raise SystemExit(f"{cache}: made by an older --windowed recipe; delete it or name another --cache")
+        return data
     model = load_voice_model()
     rng = np.random.default_rng(77)
     people: dict[str, tuple[str, list[np.ndarray]]] = {}
@@ -384,15 +402,18 @@ def windowed_outputs(cache: Path | None = None) -> dict:
         if speaker not in enrolled:
             continue
         half = speaker_half(speaker)
-        others = [u for s, (_, us) in people.items() if speaker_half(s) != half for u in us[1:]]
-        tracks = music_backgrounds(half)
+        pool = sorted(s for s in people if s != speaker and speaker_half(s) == half)
+        tracks = music_backgrounds(half, music_dir)
         for k, (kind, dur) in enumerate(WINDOWED_OUTPUTS):
             source = np.concatenate(utts[1:]) if dur > 5 else utts[1 + k % (len(utts) - 1)]
             p0 = int(rng.integers(0, max(1, source.size - dur * RATE_HZ)))
             probe = source[p0:p0 + dur * RATE_HZ]
+            present: list[str] = []
             if kind == "speech":
+                present = [pool[i] for i in sorted(rng.choice(len(pool), BACKGROUND_SPEAKERS, replace=False))]
+                others = [u for s in present for u in people[s][1][1:]]
                 order = rng.permutation(len(others))
-                bg = np.concatenate([others[i] for i in order[:8]])[:n_out]
+                bg = np.concatenate([others[i] for i in order])[:n_out]
             else:
                 music = decode_audio(tracks[int(rng.integers(len(tracks)))], sample_rate_hz=RATE_HZ).samples
                 m0 = int(rng.integers(0, max(1, music.size - n_out)))
@@ -406,10 +427,11 @@ def windowed_outputs(cache: Path | None = None) -> dict:
             ge2e = np.stack([w.vector for w in track.windows]) if track.windows else np.zeros((0, 256), np.float32)
             keep = is_speech(ge2e) if len(ge2e) else np.zeros(0, bool)
             gated = [(w.start_s, w.end_s) for w, k in zip(track.windows, keep) if k]
-            outputs.append({"probe": speaker, "dataset": dataset, "half": half, "background": kind, "voice_s": dur,
+            outputs.append({"probe": speaker, "present": present, "dataset": dataset, "half": half,
+                            "background": kind, "voice_s": dur,
                             "at_s": at / RATE_HZ, "starts": np.array([w[0] for w in gated]),
                             "ge2e": ge2e[keep] if len(ge2e) else ge2e, "campplus": window_prints(model, x, gated)})
-    data = {"enrolled": enrolled, "outputs": outputs, "engine": model.engine}
+    data = {"enrolled": enrolled, "outputs": outputs, "engine": model.engine, "recipe": WINDOWED_RECIPE}
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         with open(cache, "wb") as fh:
@@ -421,73 +443,88 @@ def windowed(args) -> dict:
     """A 5- or 20-s voice inside a 60-s output of other speech or music: GE2E windows against CAM++ windows.
 
     Outputs from :func:`windowed_outputs`.  Each is scored against every
-    enrolled speaker of its half (all data sets: the registry of that half,
-    about 14-20 voices): the pasted speaker's is a target trial, the others
-    non-targets.  The decision statistic is the best speech-gated window's
-    similarity.  Speakers are split in halves by a hash of their name; the
-    thresholds are set on half A and measured on half B:
+    enrolled speaker of its half that is not heard in its background (the
+    registry of that half): the pasted speaker's is a target trial, the
+    others non-targets.  The decision statistic is the best speech-gated
+    window's similarity.  Speakers are split in halves by a hash of their
+    name (:func:`speaker_half`), and an output of one half holds and meets
+    nothing of the other; the thresholds are fitted on half A
+    (:func:`fitting.fit_window_threshold`) and measured on half B:
 
     - per comparison: 1% of half A's non-target trials at or above it;
     - per output: 1% of half A's outputs with a non-target voice at or
       above it, the rate the issue asks for ("false alarms of each check
-      <= 1% on outputs that use nothing registered").
+      <= 1% on outputs that use nothing registered").  The CAM++ value is
+      the shipped ``WINDOW_THRESHOLD``.
+
+    With ``--record FILE``, half A's CAM++ rows (the data of the fit) are
+    written there for tests/test_constants.py.
     """
+    from fitting import fit_window_threshold, wilson
+
     cache = Path(args.cache) if getattr(args, "cache", None) else None
-    data = windowed_outputs(cache)
+    music_dir = Path(args.music_dir) if getattr(args, "music_dir", None) else None
+    data = windowed_outputs(cache, music_dir)
     enrolled, outputs = data["enrolled"], data["outputs"]
     out: dict = {"engine": data["engine"], "speakers": len(enrolled), "outputs": len(outputs),
-                 "outputs_per_speaker": [list(o) for o in WINDOWED_OUTPUTS]}
+                 "speakers_per_half": {h: sum(e["half"] == h for e in enrolled.values()) for h in ("A", "B")},
+                 "outputs_per_speaker": [list(o) for o in WINDOWED_OUTPUTS],
+                 "background_speakers": BACKGROUND_SPEAKERS}
+    leaks = [o for o in outputs if any(speaker_half(s) != o["half"] for s in [o["probe"], *o["present"]])]
+    if leaks:  # the split is the point of this benchmark: refuse to report across it
+        raise SystemExit(f"--windowed: {len(leaks)} outputs hold a speaker of the other half")
     for model in ("ge2e", "campplus"):
         rows = []
         for o in outputs:
-            voices = [s for s, e in enrolled.items() if e["half"] == o["half"]]
+            voices = [s for s, e in enrolled.items() if e["half"] == o["half"] and s not in o["present"]]
             if len(o[model]):
                 scores = {s: float((o[model] @ enrolled[s][model]).max()) for s in voices}
             else:
                 scores = {s: 0.0 for s in voices}
             rows.append({"half": o["half"], "background": o["background"], "voice_s": o["voice_s"],
+                         "probe": o["probe"], "present": o["present"],
                          "target": scores[o["probe"]], "voices": len(voices),
                          "nontargets": [v for s, v in scores.items() if s != o["probe"]],
                          "located": bool(len(o["starts"])) and abs(float(o["starts"][int(np.argmax(
                              o[model] @ enrolled[o["probe"]][model]))]) - o["at_s"]) <= o["voice_s"] + 1.5
                          if len(o[model]) else False})
         fit = [r for r in rows if r["half"] == "A"]
-        per_comparison = threshold_at_false_accept([v for r in fit for v in r["nontargets"]], false_accept_rate=0.01)
-        per_output = threshold_at_false_accept([max(r["nontargets"], default=0.0) for r in fit], false_accept_rate=0.01)
-        calib = LogisticCalibration.fit([r["target"] for r in fit], [v for r in fit for v in r["nontargets"]])
-        # Tail of the non-target scores (outputs with gated windows), peaks over the 90th percentile:
-        # an exponential's scale, from which score.window_threshold's rise with more creators comes.
-        fit_non = np.array([v for r in fit for v in r["nontargets"] if v > 0.0])
-        t0 = float(np.quantile(fit_non, 0.9))
-        tail_scale = float(np.mean(fit_non[fit_non > t0] - t0))
-        entry: dict = {"threshold_per_comparison_1pct_half_A": round(per_comparison, 4),
-                       "threshold_per_output_1pct_half_A": round(per_output, 4),
-                       "tail_half_A": {"above": round(t0, 4), "exponential_scale": round(tail_scale, 4),
-                                       "nontargets": int(fit_non.size),
-                                       "share_at_or_above_per_output_threshold": round(
-                                           float(np.mean(fit_non >= per_output)), 6)},
-                       "calibration_half_A": {"slope": round(calib.slope, 3), "offset": round(calib.offset, 3)}}
+        f = fit_window_threshold(fit)
+        per_comparison, per_output = f["per_comparison"], f["threshold"]
+        entry: dict = {"fit_half_A": f}
         for half in ("A", "B"):
-            for background in ("speech", "music"):
-                for voice_s in (5, 20):
-                    sel = [r for r in rows if r["half"] == half and r["background"] == background
-                           and r["voice_s"] == voice_s]
-                    if not sel:
-                        continue
-                    t = np.array([r["target"] for r in sel])
-                    n = np.array([v for r in sel for v in r["nontargets"]])
-                    cell = {"outputs": len(sel), "nontarget_trials": len(n), "voices_compared": sel[0]["voices"],
-                            "eer": round(equal_error_rate(t, n)[0], 4) if len(n) else None}
-                    for name, thr in (("per_comparison", per_comparison), ("per_output", per_output)):
-                        cell[name] = {
-                            "detected": round(float(np.mean(t >= thr)), 4),
-                            "located": round(float(np.mean([r["located"] for r in sel if r["target"] >= thr])), 4)
-                            if (t >= thr).any() else None,
-                            "false_accepts_per_comparison": f"{int((n >= thr).sum())}/{len(n)}",
-                            "outputs_with_a_false_match": f"{sum(max(r['nontargets'], default=0) >= thr for r in sel)}/{len(sel)}",
-                        }
-                    entry[f"half_{half}_{background}_{voice_s}s"] = cell
+            groups = [("speech", 5), ("speech", 20), ("music", 5), ("music", 20), ("all", None)]
+            for background, voice_s in groups:
+                sel = [r for r in rows if r["half"] == half and background in ("all", r["background"])
+                       and voice_s in (None, r["voice_s"])]
+                if not sel:
+                    continue
+                t = np.array([r["target"] for r in sel])
+                n = np.array([v for r in sel for v in r["nontargets"]])
+                cell = {"outputs": len(sel), "nontarget_trials": len(n),
+                        "voices_compared": sorted({r["voices"] for r in sel}),
+                        "eer": round(equal_error_rate(t, n)[0], 4) if len(n) else None}
+                for name, thr in (("per_comparison", per_comparison), ("per_output", per_output)):
+                    hit = int((t >= thr).sum())
+                    false_out = sum(max(r["nontargets"], default=0) >= thr for r in sel)
+                    false_cmp = int((n >= thr).sum())
+                    cell[name] = {
+                        "threshold": thr,
+                        "detected": [hit, len(sel), round(hit / len(sel), 4), [round(v, 4) for v in wilson(hit, len(sel))]],
+                        "located": round(float(np.mean([r["located"] for r in sel if r["target"] >= thr])), 4)
+                        if hit else None,
+                        "false_accepts_per_comparison": [false_cmp, len(n), [round(v, 5) for v in wilson(false_cmp, len(n))]],
+                        "outputs_with_a_false_match": [false_out, len(sel), [round(v, 4) for v in wilson(false_out, len(sel))]],
+                    }
+                key = f"half_{half}_{background}" + (f"_{voice_s}s" if voice_s else "")
+                entry[key] = cell
         out[model] = entry
+        if model == "campplus" and getattr(args, "record", None):
+            record = {"command": "benchmarks/run_voice.py --windowed", "engine": data["engine"],
+                      "recipe": WINDOWED_RECIPE, "fit": f,
+                      "rows_half_A": [{"target": round(r["target"], 6),
+                                       "nontargets": [round(v, 6) for v in r["nontargets"]]} for r in fit]}
+            Path(args.record).write_text(json.dumps(record, indent=0) + "\n")
     return out
 
 
@@ -498,11 +535,14 @@ def fit_gate(args) -> dict:
     written by ``run_check.py false-alarms`` (music; half of its track), and
     three 12-s utterances of every human speaker plus two of every espeak-ng
     voice (speech; half of its speaker, :func:`speaker_half`).  A logistic
-    model (classes weighted equally, L2 penalty 0.1) on half A; its threshold
-    lets 99% of half A's speech windows through.  With ``--write``, the
-    weights go to src/consentry/voice/gate_weights.py.
+    model (classes weighted equally, L2 penalty 0.1) on half A
+    (:func:`fitting.fit_speech_gate`); its threshold lets 99% of half A's
+    speech windows through.  With ``--write``, the weights go to
+    src/consentry/engines/voice/gate_weights.py; with ``--record FILE``, the fit and
+    its data (half A's window prints, as float16, in ``FILE`` with the
+    suffix ``.npz``) are written for tests/test_constants.py.
     """
-    from scipy.optimize import minimize
+    from fitting import fit_speech_gate, wilson
 
     from consentry.engines.voice.encoder import embed_voice_windows
 
@@ -518,11 +558,13 @@ def fit_gate(args) -> dict:
             halves.append(half)
             groups.append(group)
 
-    folder = Path(__file__).resolve().parent / "work" / "fa-outputs"
+    folder = Path(getattr(args, "music_dir", None) or MUSIC_DIR)
     for path in sorted(folder.glob("*@*.wav")):
         if path.stem.count(".") == 0:  # clean excerpts only ("track@start.wav")
             track = path.stem.split("@")[0].replace("__", "/")
             add(decode_audio(path, sample_rate_hz=RATE_HZ).samples, False, half_of(track), track)
+    if not vecs:
+        raise SystemExit(f"--fit-gate: no music excerpts in {folder}; run run_check.py false-alarms first")
     for loader in (speakers_klettres, speakers_ktuberling, speakers_fillets):
         for speaker, files in loader().items():
             for u in build_utterances(files, utterance_s=12.0, max_utterances=3, seed=speaker):
@@ -534,35 +576,35 @@ def fit_gate(args) -> dict:
                     a = espeak(ENGLISH_SENTENCES[2 * i], voice, Path(tmp))
                     b = espeak(ENGLISH_SENTENCES[2 * i + 1], voice, Path(tmp))
                     add(np.concatenate([a, GAP, b]), True, speaker_half(f"espeak/{voice}"), f"espeak/{voice}")
-    x = np.c_[np.array(vecs, dtype=np.float64), np.ones(len(vecs))]
-    y = np.array(is_speech_, dtype=np.float64)
+    x = np.array(vecs, dtype=np.float64)
+    y = np.array(is_speech_, dtype=bool)
     train = np.array(halves) == "A"
-    xt, yt = x[train], y[train]
-    weight = np.where(yt == 1, 0.5 / max(1, yt.sum()), 0.5 / max(1, (1 - yt).sum()))
-
-    def loss(w):
-        z = xt @ w
-        p = 1 / (1 + np.exp(-z))
-        return (float(np.sum(weight * (np.logaddexp(0, z) - yt * z)) + 0.1 * np.sum(w[:-1] ** 2)),
-                xt.T @ (weight * (p - yt)) + 0.2 * np.r_[w[:-1], 0])
-
-    w = minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B").x
-    z = x @ w
-    threshold = float(np.quantile(z[train & (y == 1)], 0.01))
+    fit = fit_speech_gate(x[train], y[train])
+    w = np.array(fit["weights"])
+    z = x @ w + fit["bias"]
+    threshold = fit["threshold"]
     test = ~train
-    out = {"windows": {"train_speech": int((train & (y == 1)).sum()), "train_music": int((train & (y == 0)).sum()),
-                       "test_speech": int((test & (y == 1)).sum()), "test_music": int((test & (y == 0)).sum())},
-           "threshold": round(threshold, 6)}
+    out = {"windows": {"train_speech": int((train & y).sum()), "train_music": int((train & ~y).sum()),
+                       "test_speech": int((test & y).sum()), "test_music": int((test & ~y).sum())},
+           "speakers": {h: len({g for g, hh, s in zip(groups, halves, y) if s and hh == h}) for h in ("A", "B")},
+           "music_tracks": {h: len({g for g, hh, s in zip(groups, halves, y) if not s and hh == h}) for h in ("A", "B")},
+           "threshold": threshold, "bias": fit["bias"]}
     for name, m in (("train", train), ("test", test)):
-        out[f"{name}_speech_pass"] = round(float(np.mean(z[m & (y == 1)] >= threshold)), 4)
-        out[f"{name}_music_pass"] = round(float(np.mean(z[m & (y == 0)] >= threshold)), 4)
+        for cls, sel in (("speech", m & y), ("music", m & ~y)):
+            k, n = int((z[sel] >= threshold).sum()), int(sel.sum())
+            out[f"{name}_{cls}_pass"] = [k, n, round(k / max(1, n), 4), [round(v, 4) for v in wilson(k, n)]]
     if args.write:
-        target = Path(__file__).resolve().parents[1] / "src" / "consentry" / "voice" / "gate_weights.py"
-        rows = [", ".join(f"{v:.6f}" for v in w[i:i + 8]) for i in range(0, 256, 8)]
+        target = Path(__file__).resolve().parents[1] / "src" / "consentry" / "engines" / "voice" / "gate_weights.py"
+        rows = [", ".join(f"{v:.6f}" for v in w[i:i + 8]) for i in range(0, len(w), 8)]
         text = target.read_text()
         head = text[: text.index("WEIGHTS = (")]
         target.write_text(head + "WEIGHTS = (\n" + "".join(f"    {r},\n" for r in rows) + ")\n"
-                          + f"BIAS = {w[-1]:.6f}\nTHRESHOLD = {threshold:.6f}\n")
+                          + f"BIAS = {fit['bias']:.6f}\nTHRESHOLD = {threshold:.6f}\n")
+    if getattr(args, "record", None):
+        record = Path(args.record)
+        np.savez_compressed(record.with_suffix(".npz"), x=x[train].astype(np.float16), is_speech=y[train])
+        record.write_text(json.dumps({"command": "benchmarks/run_voice.py --fit-gate", "fit": fit, "measured": out},
+                                     indent=0) + "\n")
     return out
 
 

@@ -1,0 +1,127 @@
+"""Fit the recording threshold's growth with length (the music engine's ``SCORE_PER_DOUBLING``).
+
+    .venv/bin/python benchmarks/fit_length_rule.py --music-dir benchmarks/work/fa-outputs \\
+        --record benchmarks/fits/score_per_doubling.json
+
+Data: the 360 outputs of unregistered music that ``run_check.py false-alarms``
+writes (24 Singularity and Frets on Fire tracks whole, and their 30-s
+excerpts, clean and altered), searched in a registry of the 41
+``wesnoth-1.16-music`` works only (built here from benchmarks/corpus unless
+``--registry`` names one that holds exactly them), with the threshold lowered
+to 5 so that every chance match is seen.  The best chance score of each
+output, with its length, is all the fit needs.
+
+Split: tracks by ``run_check.half_of`` (a hash of the track name); every
+excerpt goes with its track.  Half A fits: the step is the smallest on a
+0.1 grid for which no output of half A has a chance score at or above
+``min_score_for(its length)``.  Half B is measured with it and does not
+take part in the choice.  ``--record`` writes the rows (track, half,
+length, best score) and the fit, which tests/test_constants.py refits and
+compares with the shipped constant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from fitting import fit_score_per_doubling, wilson  # noqa: E402
+from machine import run_info  # noqa: E402
+from run_check import half_of  # noqa: E402
+
+CHANCE_MIN_SCORE = 5
+_REG = None
+
+
+def output_rows(folder: Path) -> list[dict]:
+    """(path, track, half, kind) of every output ``run_check.make_outputs`` wrote into ``folder``."""
+    rows = []
+    for path in sorted(folder.glob("*.wav")):
+        if "__" not in path.stem:
+            continue  # enrolment samples and the like, not outputs
+        track = path.stem.split("@")[0].replace("__", "/")
+        kind = "whole" if "@" not in path.stem else ("excerpt_altered" if "." in path.stem else "excerpt_clean")
+        rows.append({"path": str(path), "track": track, "half": half_of(track), "kind": kind})
+    return rows
+
+
+def _best_chance(args: tuple[str, dict]) -> dict:
+    reg_path, row = args
+    global _REG
+    from consentry.io.decode import decode_audio
+
+    if _REG is None:
+        from consentry.services.registry import Registry
+        from consentry.runtime.threads import limit_worker_threads
+
+        limit_worker_threads()
+        _REG = Registry.open(reg_path, create=False)
+    y = decode_audio(row["path"], sample_rate_hz=8000).samples
+    found = _REG.identify_samples(y, min_score=CHANCE_MIN_SCORE)
+    return {**{k: row[k] for k in ("track", "half", "kind")}, "output": Path(row["path"]).name,
+            "duration_s": round(y.size / 8000, 3), "best": max((float(m.score) for m in found), default=0.0)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--music-dir", default=str(HERE / "work" / "fa-outputs"),
+                    help="outputs written by run_check.py false-alarms")
+    ap.add_argument("--corpus", default=str(HERE / "corpus"))
+    ap.add_argument("--registry", help="a registry of the Wesnoth works only (default: built in a temporary folder)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--record", help="write the rows and the fit here (JSON)")
+    a = ap.parse_args()
+
+    from consentry.engines.music.params import ENGINE_NAME, ENGINE_VERSION
+    from consentry.services.registry import Registry
+
+    rows = output_rows(Path(a.music_dir))
+    if not rows:
+        raise SystemExit(f"fit_length_rule: no outputs in {a.music_dir}; run run_check.py false-alarms first")
+    info = run_info()
+    with tempfile.TemporaryDirectory() as tmp:
+        reg_path = Path(a.registry) if a.registry else Path(tmp) / "wesnoth.db"
+        if not a.registry:
+            files = sorted((Path(a.corpus) / "wesnoth-1.16-music").rglob("*.ogg"))
+            if not files:
+                raise SystemExit(f"fit_length_rule: no Wesnoth music in {a.corpus}; run bash benchmarks/fetch_corpus.sh")
+            with Registry.open(reg_path) as reg:
+                reg.register(files, workers=a.workers, melody=False)
+        with Registry.open(reg_path, create=False) as reg:
+            works = reg.works()
+            engine = f"{ENGINE_NAME}/{ENGINE_VERSION}/{reg.param_hash}"
+        if any("wesnoth" not in (w.source or "") for w in works):
+            raise SystemExit(f"{reg_path}: holds works other than Wesnoth's; the outputs' music must be unregistered")
+        t0 = time.perf_counter()
+        with ProcessPoolExecutor(max_workers=a.workers) as pool:
+            scored = list(pool.map(_best_chance, [(str(reg_path), r) for r in rows], chunksize=4))
+        seconds = time.perf_counter() - t0
+    fit = fit_score_per_doubling(scored)
+    step = fit["step"]
+    held = [r for r in scored if r["half"] == "B"]
+    from fitting import min_score_with_step
+
+    false_b = sum(r["best"] >= min_score_with_step(r["duration_s"], step) for r in held) if step is not None else None
+    out = {"run": info, "engine": engine, "registry_works": len(works), "outputs": len(scored),
+           "seconds": round(seconds, 1), "step": step,
+           "held_out_B": {"outputs": len(held), "false": false_b,
+                          "wilson95": [round(v, 4) for v in wilson(false_b or 0, len(held))]},
+           "max_best": fit["max_best"],
+           "table": [t for t in fit["table"] if t["step"] <= 2.0 and round(t["step"] * 10) % 2 == 0]}
+    print(json.dumps(out, indent=1))
+    if a.record:
+        Path(a.record).write_text(json.dumps({"command": "benchmarks/fit_length_rule.py", "engine": engine,
+                                              "date_utc": info["date_utc"], "fit": {"step": step},
+                                              "rows": scored}, indent=0) + "\n")
+
+
+if __name__ == "__main__":
+    main()
