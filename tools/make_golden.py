@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write the engines' golden vectors: a fixed input and its expected output, as data files.
 
-    .venv/bin/python tools/make_golden.py                 # write tests/data/golden/{music,melody,voice,campplus}.npz
+    .venv/bin/python tools/make_golden.py                 # write tests/data/golden/{music,melody,voice,campplus,text}.npz
     .venv/bin/python tools/make_golden.py --check         # recompute and compare; exit 1 on any difference
     .venv/bin/python tools/make_golden.py --only music    # one engine
 
@@ -40,6 +40,9 @@ What each file holds (all arrays; ``np.load(..., allow_pickle=False)``):
     ``ge2e`` float32 (256,) of :func:`consentry.engines.voice.embed_voice`;
     ``campplus`` float32 (192,) of CAM++'s ``embed`` of the same samples;
     ``ge2e_engine``, ``campplus_engine``.
+``text.npz``
+    A 2,400-word text and an altered excerpt, as UTF-8 bytes; the text
+    engine's fingerprint, word digest and match (``tools/golden_text.py``).
 ``campplus.npz``
     ``a`` float32 (64000,) and ``b`` float32 (32000,) at 16 kHz: the inputs
     whose PyTorch CAM++ embeddings tests/data/campplus_golden.npz holds (that
@@ -214,14 +217,24 @@ def campplus_expected(inputs) -> dict[str, np.ndarray]:
 
 
 #: The arrays of each file that are inputs (kept when a file is rewritten).
-INPUTS = {"music": ("samples", "match_work"), "melody": ("samples",), "voice": ("samples",), "campplus": ("a", "b")}
+INPUTS = {"music": ("samples", "match_work"), "melody": ("samples",), "voice": ("samples",), "campplus": ("a", "b"),
+          "text": ("work", "query")}
 
 ENGINES = {
     "music": (music_input, music_expected),
     "melody": (melody_input, melody_expected),
     "voice": (voice_input, voice_expected),
     "campplus": (campplus_input, campplus_expected),
+    "text": (lambda: _golden_text().text_input(), lambda inputs: _golden_text().text_expected(inputs)),
 }
+
+
+def _golden_text():
+    """tools/golden_text.py: the text engine's golden input and expected output (documented there)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import golden_text
+
+    return golden_text
 
 
 def compare(name: str, stored, fresh: dict[str, np.ndarray]) -> list[str]:

@@ -1,0 +1,87 @@
+"""Frozen parameters of the text engine, its name and version.
+
+Every field that changes a fingerprint or a finding is here, with its unit
+in its name; :meth:`TextEngineParams.param_hash` covers them all and is
+stored with every text fingerprint and index segment.  ``ENGINE_VERSION``
+changes whenever the output for the same parameters changes (the
+normalisation, the hashing, the character table ``fold_table.npz``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+ENGINE_NAME = "consentry-text-winnow"
+ENGINE_VERSION = "1"
+#: The parameters that change fingerprints and postings (and so the parameter hash).
+INDEX_FIELDS = ("shingle_words", "winnow_window")
+
+
+@dataclass(frozen=True)
+class TextEngineParams:
+    """What the text engine computes and decides with.
+
+    Attributes
+    ----------
+    shingle_words : int
+        Words per shingle (k): a shingle is k consecutive normalised words.
+    winnow_window : int
+        Winnowing window (w), in shingles: the registered side keeps the
+        smallest hash of every w consecutive shingles, so any common run of
+        at least ``shingle_words + winnow_window - 1`` words is seen by at
+        least one posting, and about ``2 / (w + 1)`` of the shingles are kept.
+    min_seeds : int
+        Least weight of the shared shingles (seeds) on one alignment for a
+        passage; a seed weighs ``1 / c`` when ``c`` registered works hold it.
+    min_passage_words : int
+        Default decision rule: fewest query words from the first seed's
+        first word to the last seed's last word (``matched_words``); the user
+        may set another with ``min_score``.
+    max_gap_words : int
+        Largest gap, in query words, between two seeds of one passage.
+    drift_chars : int
+        Fixed tolerance, in characters, for how far two seeds of one passage
+        may disagree on the offset between query and work.
+    drift_per_char : float
+        Tolerance growing with their distance in the query (characters per
+        character): re-flowed, re-punctuated and edited copies drift.
+    common_min_works : int
+        A shingle held by at least this many registered works is common
+        (licence notices, legal boilerplate, famous quotations) and makes no
+        finding; learned from the registry's own postings at each lookup.
+    max_postings_per_key : int
+        A key with more postings than this in one segment is skipped unread
+        (common by any measure).
+    """
+
+    shingle_words: int = 5
+    winnow_window: int = 16
+    min_seeds: int = 2
+    min_passage_words: int = 12
+    max_gap_words: int = 80
+    drift_chars: int = 24
+    drift_per_char: float = 0.1
+    common_min_works: int = 8
+    max_postings_per_key: int = 4096
+
+    def __post_init__(self) -> None:
+        if self.shingle_words < 1 or self.winnow_window < 1:
+            raise ValueError("shingle_words and winnow_window must be at least 1")
+        if self.min_seeds < 1 or self.common_min_works < 2:
+            raise ValueError("min_seeds must be at least 1 and common_min_works at least 2")
+
+    def param_hash(self) -> str:
+        """First 16 hex digits of the SHA-256 of the canonical JSON of the fields in :data:`INDEX_FIELDS`.
+
+        Only the fields that change what the index holds are covered: an index
+        made with other search settings (seeds, passage length, drift, common
+        works) is the same index, and needs no reindex.
+        """
+        blob = json.dumps({k: v for k, v in asdict(self).items() if k in INDEX_FIELDS},
+                          sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+DEFAULT_PARAMS = TextEngineParams()

@@ -1,0 +1,103 @@
+"""A slow, plain-Python reference of the text engine's words, shingles and winnowing.
+
+Written from the definitions (``docs/text.md``) one character and one window
+at a time, using the Unicode database directly rather than the shipped
+table; ``tests/test_text_engine.py`` checks that the fast path
+(:mod:`.winnowing`) gives the same hashes, offsets and winnowed positions.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from .fold import JOINERS, _SOLO_RANGES, _fold_char
+
+MASK = (1 << 64) - 1
+B = 0x100000001B3
+C = 0x9E3779B97F4A7C15
+
+
+def mix64(x: int) -> int:
+    x ^= x >> 30
+    x = (x * 0xBF58476D1CE4E5B9) & MASK
+    x ^= x >> 27
+    x = (x * 0x94D049BB133111EB) & MASK
+    return x ^ (x >> 31)
+
+
+def _kind(ch: str) -> str:
+    cp = ord(ch)
+    if cp > 0xFFFF or 0xD800 <= cp <= 0xDFFF:
+        return "sep"
+    if ch in JOINERS:
+        return "join"
+    if unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+        return "drop"
+    if not _fold_char(ch):
+        return "sep"
+    return "solo" if any(lo <= cp <= hi for lo, hi in _SOLO_RANGES) else "word"
+
+
+def words(text: str) -> list[tuple[int, int, int]]:
+    """``(hash, start_char, end_char)`` of each normalised word."""
+    kinds = [_kind(c) for c in text]
+    for i, k in enumerate(kinds):
+        if k == "join":
+            inner = 0 < i < len(text) - 1 and _kind(text[i - 1]) == "word" and _kind(text[i + 1]) == "word"
+            kinds[i] = "drop" if inner else "sep"
+    for m in re.finditer(r"[-\u00ad\u2010][ \t]*\r?\n[ \t]*(?=\w)", text):
+        if m.start() > 0 and kinds[m.start() - 1] == "word":
+            for i in range(m.start(), m.end()):
+                kinds[i] = "drop"
+    out: list[tuple[int, int, int]] = []
+    current: list[tuple[int, str]] = []   # (char index, folded code points) of the word being read
+
+    def close() -> None:
+        if current:
+            folded = "".join(f for _, f in current)
+            h = 0
+            for pos, ch in enumerate(folded):
+                h = (h + (ord(ch) * pow(B, pos, 1 << 64) + 1)) & MASK
+            out.append((mix64(h ^ ((len(folded) * C) & MASK)), current[0][0], current[-1][0] + 1))
+            current.clear()
+
+    for i, (ch, k) in enumerate(zip(text, kinds)):
+        if k == "drop":
+            continue
+        if k == "sep":
+            close()
+        elif k == "solo":
+            close()
+            current.append((i, _fold_char(ch)[:4]))
+            close()
+        else:
+            current.append((i, _fold_char(ch)[:4]))
+    close()
+    return out
+
+
+def shingles(ws: list[tuple[int, int, int]], k: int) -> list[tuple[int, int, int]]:
+    """``(hash, start_char, end_char)`` of every run of ``k`` words."""
+    out = []
+    for i in range(len(ws) - k + 1):
+        acc = 0
+        for t in range(k):
+            acc = (acc * B + ws[i + t][0]) & MASK
+        out.append((mix64(acc), ws[i][1], ws[i + k - 1][2]))
+    return out
+
+
+def winnow(hashes: list[int], window: int) -> list[int]:
+    """Positions of the rightmost smallest hash of every window, each once, sorted."""
+    if not hashes:
+        return []
+    if len(hashes) <= window:
+        m = min(hashes)
+        return [max(i for i, h in enumerate(hashes) if h == m)]
+    kept = set()
+    for s in range(len(hashes) - window + 1):
+        win = hashes[s:s + window]
+        m = min(win)
+        kept.add(s + max(i for i, h in enumerate(win) if h == m))
+    return sorted(kept)
