@@ -400,9 +400,20 @@ def run_scan(ctx: JobContext) -> dict:
         if count.lowered:
             log.warning("%s", count.describe(option="scan_workers"))
 
-    summary = scan_dataset(ctx.registry, p["path"], workers=ctx.settings.scan_workers, resume=ctx.resumed,
-                           fetch_urls=bool(p.get("fetch_urls")), fetch=FetchOptions(), progress=progress,
-                           on_scan_id=on_scan_id, min_score=p.get("min_score"), on_workers=on_workers)
+    executor, workers = None, ctx.settings.scan_workers
+    if ctx.settings.ray_address:  # the scan's items on a Ray cluster (docs/cluster.md)
+        from consentry.cluster.executor import RayExecutor
+
+        workers = ctx.settings.ray_workers or None
+        executor = RayExecutor(ctx.settings.ray_address, workers=workers, index_shards=ctx.settings.index_shards)
+    try:
+        summary = scan_dataset(ctx.registry, p["path"], workers=workers, resume=ctx.resumed,
+                               fetch_urls=bool(p.get("fetch_urls")), fetch=FetchOptions(), progress=progress,
+                               on_scan_id=on_scan_id, min_score=p.get("min_score"), on_workers=on_workers,
+                               executor=executor)
+    finally:
+        if executor is not None:
+            executor.close()
     scan_id = summary["scan_id"]
     _audit(ctx, "scans.create", target_kind="scan", target_id=scan_id,
            details={"source": p["name"], "totals": summary["totals"], "resumed": ctx.resumed})

@@ -53,6 +53,14 @@ class ServerSettings:
     scan_workers : int
         Processes one scan uses (1: in the server process; at most one per
         core).
+    ray_address : str
+        Send scans to this Ray cluster (``host:port`` of its head, or
+        ``auto``); empty: scans run on this machine (docs/cluster.md).
+    ray_workers : int
+        Worker actors one scan uses on the cluster (0: one per CPU of the cluster).
+    index_shards : int
+        Serve the index of a scan on the cluster from this many shard
+        actors (0: each worker maps the whole index).
     store_melodies : bool
         Transcribe and store each registered work's melody, so that the
         output check can find re-used melodies (on by default, as
@@ -98,6 +106,9 @@ class ServerSettings:
     anonymous_burst: float = 60.0
     job_threads: int = 2
     scan_workers: int = 1
+    ray_address: str = ""
+    ray_workers: int = 0
+    index_shards: int = 0
     store_melodies: bool = True
     evidence_pdf: bool = False
     allow_url_fetch: bool = False
@@ -114,6 +125,9 @@ class ServerSettings:
                      "job_threads", "scan_workers", "registry_connections", "identify_concurrency"):
             if int(getattr(self, name)) < 1:
                 raise InputError(f"{name}: must be at least 1")
+        for name in ("ray_workers", "index_shards"):
+            if int(getattr(self, name)) < 0:
+                raise InputError(f"{name}: must be 0 or more")
         for name in ("identify_max_s", "rate_per_s", "rate_burst", "anonymous_rate_per_s", "anonymous_burst",
                      "claims_sweep_s", "header_timeout_s"):
             if not float(getattr(self, name)) > 0:

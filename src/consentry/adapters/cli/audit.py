@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Iterator, List, Optional
 
@@ -154,6 +154,8 @@ def scan(
     min_score: Optional[float] = typer.Option(None, help="Engine threshold (default: the calibrated one)."),
     no_embedded_signals: bool = typer.Option(False, "--no-embedded-signals", help="Do not read the AI-use signals embedded in the files (C2PA, XMP, tags)."),
     check_web_signals: bool = typer.Option(False, "--check-web-signals", help="Read the signals published for each item's URL (robots.txt, TDMRep, headers; once per site)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS", help="Read and identify the items on a Ray cluster: its head's host:port, or auto (RAY_ADDRESS, else a cluster started here); --workers caps the worker actors. Needs pip install 'consentry[ray]' (docs/cluster.md)."),
+    index_shards: int = typer.Option(0, "--index-shards", min=0, envvar="CONSENTRY_INDEX_SHARDS", help="With --ray: serve the index from this many shard actors, split by work (0: each worker maps the whole index)."),
 ) -> None:
     """Audit a dataset: which registered works are in it, and on what terms may each item be used.
 
@@ -171,7 +173,14 @@ def scan(
 
     if fail_on is not None and fail_on not in FAIL_ON:
         raise InputError(f"--fail-on {fail_on!r}: choose refused, licensable or any")
-    with _open(create=False) as reg:
+    if index_shards and ray_address is None:
+        raise InputError("--index-shards: give --ray too (the shards are served on a Ray cluster)")
+    executor = None
+    if ray_address is not None:
+        from consentry.cluster.executor import RayExecutor
+
+        executor = RayExecutor(ray_address, workers=workers, index_shards=index_shards)
+    with _open(create=False) as reg, (executor if executor is not None else nullcontext()):
         with _progress(transient=True) as bar:
             task = bar.add_task("scanning", total=None, current="")
 
@@ -187,7 +196,7 @@ def scan(
                         reg, source, workers=workers, resume=resume, min_score=min_score, fetch_urls=fetch_urls,
                         path_column=path_column, progress=on_progress, on_scan_id=on_scan_id,
                         embedded_signals=not no_embedded_signals, check_web_signals=check_web_signals,
-                        on_workers=lambda count: say_workers(count, items_name="items"))
+                        on_workers=lambda count: say_workers(count, items_name="items"), executor=executor)
                 except Interrupted as exc:
                     _say_scan_interrupted(exc, source)
                     raise typer.Exit(exc.exit_code) from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Sequence
 
 import numpy as np
@@ -174,7 +175,9 @@ def identify_segments(
     samples : ndarray of float32, shape (n,)
         Mono query audio at ``params.sample_rate_hz``.
     segments : sequence of SegmentLike
-        Index segments made under the same ``params`` (``consentry.store.segments.IndexSegment``).
+        Index segments made under the same ``params`` (``consentry.store.segments.IndexSegment``);
+        or an index with a ``lookup`` method that takes :func:`.postings.lookup`'s arguments
+        after ``segments`` and gives the same hits (``consentry.cluster.index.ShardedIndex``).
     min_score : float, optional
         Fewest inliers to report (default: :func:`min_score_for` of
         ``searched_s``).
@@ -200,8 +203,8 @@ def identify_segments(
     else:
         threshold = min_score
     qh = query_hashes(samples, params)
-    hits = lookup(segments, qh.key_lo, qh.key_hi, qh.owner, max_postings_per_range=MAX_POSTINGS_PER_RANGE,
-                  with_keys=with_hashes)
+    find = segments.lookup if hasattr(segments, "lookup") else partial(lookup, segments)
+    hits = find(qh.key_lo, qh.key_hi, qh.owner, max_postings_per_range=MAX_POSTINGS_PER_RANGE, with_keys=with_hashes)
     found = match_segments(hits, qh.quads, params, min_inliers=max(3, int(math.ceil(threshold))),
                            with_hits=with_hashes)
     if not with_hashes:

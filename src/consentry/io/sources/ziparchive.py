@@ -29,8 +29,7 @@ from consentry.io.decode.audio import AUDIO_EXTENSIONS
 from consentry.domain.errors import InputError
 from consentry.io.sources.archives import ArchiveLimitError, ArchiveLimits, unsafe_name_reason
 from consentry.io.sources.items import Dataset, DatasetItem, atomic_output, format_bytes
-from consentry.formats.sniff import SNIFF_BYTES, is_audio_media, sniff_media
-from consentry.io.sources.items import other_media_extensions
+from consentry.io.sources.sniff import SNIFF_BYTES, is_audio_media, sniff_media
 
 __all__ = ["ZipArchive"]
 
@@ -132,7 +131,7 @@ class ZipArchive(Dataset):
                                       error="encrypted zip member (needs a password; decrypt the archive first)"), name
                     continue
                 extension = os.path.splitext(base)[1].lower()
-                if extension and extension not in AUDIO_EXTENSIONS and extension not in other_media_extensions():
+                if extension and extension not in AUDIO_EXTENSIONS:
                     self._skip(f"not audio by extension ({extension})")
                     continue
                 try:

@@ -1,0 +1,188 @@
+"""A scan's items on a Ray cluster: worker actors do the work, the caller stores what comes back.
+
+``consentry scan SOURCE --ray ADDRESS`` hands :func:`consentry.services.scan.scan_dataset`
+a :class:`RayExecutor`.  The scan stays what it is locally: the caller's
+process reads the dataset's listing, keeps the terms snapshot, decides each
+item and is the registry's single writer; only reading, decoding,
+fingerprinting and identifying move to the cluster.  The executor:
+
+- starts ``N`` worker actors (one CPU each; ``N`` = ``--workers``, at most the
+  cluster's CPUs), each running the scan's worker initializer once (it opens
+  the registry, read-only, by the same spec: a PostgreSQL URL, or an SQLite
+  file on storage every node sees) and then one item at a time;
+- keeps at most :data:`IN_FLIGHT_PER_WORKER` items in flight per worker, so
+  the caller's memory does not grow with the dataset, and yields what has
+  finished at least every :data:`~consentry.runtime.interrupts.POLL_S`
+  seconds (so Ctrl-C is acted on);
+- lets Ray restart a worker that dies (``max_restarts``) and re-run its items
+  (``max_task_retries``); a worker lost for good ends the scan with
+  :class:`~consentry.cluster.ClusterError`, the scan is marked interrupted,
+  and ``--resume`` continues it, as after a crash of the caller itself.
+
+With ``index_shards``, the index is served by shard actors
+(:class:`~consentry.cluster.index.ShardedIndex`) and the workers look up
+through them instead of memory-mapping the whole index each.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Iterable, Iterator
+
+from consentry.cluster import AUTO, ClusterError, cluster_cpus, connect, import_ray
+
+#: Items sent to a worker before its earlier ones come back.
+IN_FLIGHT_PER_WORKER = 2
+#: Times Ray restarts a dead worker actor (and re-runs its items) before the scan gives up.
+WORKER_RESTARTS = 3
+
+
+class ScanWorker:
+    """Ray actor body: ``initializer(*initargs)`` once, then ``work(task)`` per call."""
+
+    def __init__(self, work: Callable, initializer: Callable | None, initargs: tuple) -> None:
+        self._work = work
+        if initializer is not None:
+            initializer(*initargs)
+
+    def run(self, task: dict) -> dict:
+        return self._work(task)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+class RayExecutor:
+    """Runs a scan's items on a Ray cluster (see the module docstring).
+
+    Parameters
+    ----------
+    address : str
+        ``host:port`` of the cluster's head, ``ray://host:port``, or ``auto``
+        (``RAY_ADDRESS``, else a cluster started on this machine).
+    workers : int, optional
+        Worker actors (default: one per CPU of the cluster; never more).
+    index_shards : int
+        Serve the index from this many shard actors (0: every worker
+        memory-maps the whole index, as a local scan does).
+    shards_dir : path, optional
+        Folder of the shard layouts (default: ``shards/`` in the registry's
+        local folder); readable by every node.
+    """
+
+    kind = "ray"
+
+    def __init__(self, address: str = AUTO, *, workers: int | None = None, index_shards: int = 0,
+                 shards_dir: str | os.PathLike | None = None) -> None:
+        if workers is not None and int(workers) < 1:
+            raise ClusterError(f"--workers {workers}: give 1 or more")
+        if int(index_shards) < 0:
+            raise ClusterError(f"--index-shards {index_shards}: give 0 (no shards) or more")
+        self.asked = address or AUTO
+        self.requested = workers
+        self.index_shards = int(index_shards)
+        self.shards_dir = shards_dir
+        self.address: str | None = None
+        self.index = None
+        self.count = None
+        self._actors: list = []
+
+    # -- lifecycle --------------------------------------------------------------------
+    def connect(self) -> str:
+        """Join the cluster (a one-line :class:`ClusterError` when it cannot be reached)."""
+        if self.address is None:
+            self.address = connect(self.asked)
+        return self.address
+
+    def start(self, registry):
+        """Join the cluster and start the index shards (when asked); returns the :class:`WorkerCount`."""
+        from consentry.runtime.pools import worker_count
+
+        self.connect()
+        if self.index_shards and self.index is None:
+            from consentry.cluster.index import ShardedIndex
+
+            self.index = ShardedIndex.start(registry, n_shards=self.index_shards, root=self.shards_dir)
+        self.count = worker_count(self.requested, cores=cluster_cpus())
+        return self.count
+
+    def close(self) -> None:
+        """End the worker and shard actors (the cluster itself keeps running)."""
+        if self.address is None:
+            return
+        ray = import_ray()
+        for a in self._actors:
+            ray.kill(a)
+        self._actors = []
+        if self.index is not None:
+            self.index.stop()
+            self.index = None
+
+    def __enter__(self) -> "RayExecutor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def describe(self) -> dict:
+        """What the scan JSON says of the executor: ``{"kind": "ray", "address", "workers", "index_shards"}``."""
+        return {"kind": self.kind, "address": self.address or self.asked,
+                "workers": self.count.workers if self.count else None, "index_shards": self.index_shards}
+
+    # -- running ----------------------------------------------------------------------
+    def map(self, work: Callable[[dict], dict], tasks: Iterable[dict], *, initializer: Callable | None = None,
+            initargs: tuple = ()) -> Iterator[list[dict]]:
+        """Run ``work(task)`` on the workers; yields lists of results as they finish (possibly empty).
+
+        ``work`` and ``initializer`` must be importable module-level
+        functions (Ray sends them by name).  An empty list comes at least
+        every ``POLL_S`` seconds while items run, so the caller can act on
+        Ctrl-C; leaving the loop early ends the workers.
+        """
+        from consentry.runtime.interrupts import POLL_S, raise_if_stopping
+
+        ray = import_ray()
+        if self.count is None:
+            raise ClusterError("the Ray executor was not started (call start(registry) first)")
+        actor = ray.remote(num_cpus=1, max_restarts=WORKER_RESTARTS, max_task_retries=WORKER_RESTARTS)(ScanWorker)
+        self._actors = [actor.remote(work, initializer, initargs) for _ in range(self.count.workers)]
+        load = [0] * len(self._actors)
+        running: dict = {}
+        tasks = iter(tasks)
+        exhausted = False
+        try:
+            while True:
+                while not exhausted and len(running) < IN_FLIGHT_PER_WORKER * len(self._actors):
+                    raise_if_stopping()
+                    task = next(tasks, None)
+                    if task is None:
+                        exhausted = True
+                        break
+                    i = min(range(len(load)), key=load.__getitem__)
+                    running[self._actors[i].run.remote(task)] = i
+                    load[i] += 1
+                if not running:
+                    return
+                ready, _ = ray.wait(list(running), num_returns=1, timeout=POLL_S)
+                if ready:
+                    rest = [r for r in running if r not in ready]
+                    more, _ = ray.wait(rest, num_returns=len(rest), timeout=0) if rest else ([], [])
+                    ready = ready + more
+                results = []
+                for ref in ready:
+                    load[running.pop(ref)] -= 1
+                    try:
+                        results.append(ray.get(ref))
+                    except Exception as exc:  # noqa: BLE001 - a worker lost beyond its restarts
+                        raise ClusterError(f"a Ray worker was lost ({_first_line(exc)}); "
+                                           "the items stored so far are kept: run the scan again with --resume") from None
+                yield results
+        finally:
+            for a in self._actors:
+                ray.kill(a)
+            self._actors = []
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
