@@ -406,3 +406,95 @@ def test_engines_take_every_argument_the_interface_names(make):
         got = inspect.signature(getattr(engine, name)).parameters
         missing = [p for p in list(wanted)[1:] if p not in got]
         assert not missing, f"{make.__name__}.{name} lacks {missing}"
+
+
+def test_a_new_medium_registers_and_is_identified_through_the_registry(shingle_medium, tmp_path):
+    """The services find a medium by sniffing: register, identify, JSON, mixed batches and compaction (issue 16)."""
+    from consentry import Registry
+
+    folder = tmp_path / "works"
+    folder.mkdir()
+    for fp_id, text in WORKS.items():
+        (folder / f"w{fp_id}.txt").write_text(text)
+    # Folder walks pick up the suffixes the engine names; this toy names none, so the files are given one by one.
+    with Registry.open(tmp_path / "r.db") as reg:
+        summary = reg.register([folder / "w1.txt", folder / "w2.txt"], creator="Ana Lima", terms="deny")
+        assert not summary.errors and len(summary.registered) == 2
+        w = summary.registered[1]
+        assert (w.engine, w.duration_s, w.title) == ("test-byte-shingles", float(len(WORKS[2])), "w2")
+        assert summary.audio_s == 0.0  # sizes of other media are not seconds of music
+        segs = reg.store.index_segments(**shingle_medium.id.store_key())
+        assert len(segs) == 1 and segs[0].keys.size == sum(len(t) - SHINGLE + 1 for t in WORKS.values())
+        # Identify a file of the new medium: the same Match type, medium set, located fields in the JSON.
+        q = tmp_path / "q.txt"
+        q.write_text("A preface of no interest. " + WORKS[2][13:80].upper() + " An end.")
+        [m] = reg.identify(q)
+        assert (m.medium, m.work_id, m.query_start_s) == ("bytes", w.work_id, None)
+        d = m.as_dict()
+        assert d["medium"] == "bytes" and "query_start_s" not in d and "speed" not in d
+        assert d["work_extent"] == {"start": [13.0], "end": [80.0], "unit": "char"}
+        assert d["terms"] == "deny"
+        [r] = reg.identify_many([str(q)])
+        assert r.as_dict()["medium"] == "bytes" and r.as_dict()["unit"] == "char" and len(r.matches) == 1
+        # A second registration of the same content is a duplicate, as for audio.
+        again = reg.register([folder / "w2.txt"], creator="Ana Lima")
+        assert again.duplicates and not again.registered
+        # Removing a work drops it from the medium's matches, and compaction keeps the media apart.
+        reg.remove(w.work_id)
+        assert reg.identify(q) == []
+        assert reg.compact() >= 1
+        [seg] = reg.store.index_segments(**shingle_medium.id.store_key())
+        assert set(shingle_medium.fp_ids(seg.values).tolist()) == {summary.registered[0].fp_id}
+
+
+def test_a_batch_of_two_media_is_stored_as_one_segment_per_engine(shingle_medium, tmp_path):
+    from consentry import Registry
+    from consentry.engines.music.params import ENGINE_NAME
+    from consentry.testing.synth import synthesise_piece
+    from conftest import write_wav
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "poem.txt").write_text(WORKS[1])
+    song = write_wav(folder / "song.wav", synthesise_piece(7, duration_s=12.0), sample_rate_hz=22050)
+    with Registry.open(tmp_path / "r.db") as reg:
+        s = reg.register([folder / "poem.txt", song], creator="Ana Lima", workers=1)
+        assert not s.errors and sorted(w.engine for w in s.registered) == sorted([ENGINE_NAME, "test-byte-shingles"])
+        assert s.batches == 1
+        assert len(reg.store.index_segments(**shingle_medium.id.store_key())) == 1
+        assert len(reg.store.index_segments(**engines.get("music").id.store_key())) == 1
+        # The song is still found by the music engine after the mixed batch.
+        assert [m.work_id for m in reg.identify(song)] == [w.work_id for w in s.registered if w.engine == ENGINE_NAME]
+
+
+def test_a_dataset_scan_decides_items_of_a_new_medium(shingle_medium, tmp_path):
+    """A folder dataset takes the suffixes an engine names, and the scan stores its findings (schema 7)."""
+    from consentry import Registry
+    from consentry.services.scan import scan_dataset, scan_items
+
+    class NamedSuffixes(ShingleEngine):
+        extensions = (".txt",)
+
+    engines.register("bytes", NamedSuffixes, replace=True)
+    works = tmp_path / "works"
+    works.mkdir()
+    for fp_id, text in WORKS.items():
+        (works / f"w{fp_id}.txt").write_text(text)
+    data = tmp_path / "dataset"
+    data.mkdir()
+    (data / "copy.txt").write_text("Intro. " + WORKS[2][10:90] + " Outro.")
+    (data / "other.txt").write_text("A note on nothing registered at all, for the negative side of the scan.")
+    (data / "notes.xyz").write_text("not an item of any medium")
+    with Registry.open(tmp_path / "r.db") as reg:
+        s = reg.register([works], creator="Ana Lima", terms="deny")  # the folder walk takes .txt now
+        assert len(s.registered) == 2
+        w2 = next(w for w in s.registered if w.title == "w2")
+        result = scan_dataset(reg, str(data), workers=1)
+        items = {it["name"]: it for it in scan_items(reg, result["scan_id"])}
+        assert set(items) == {"copy.txt", "other.txt"}
+        copy = items["copy.txt"]
+        assert copy["decision"] == "refused" and copy["medium"] == "bytes" and copy["unit"] == "char"
+        [f] = copy["findings"]
+        assert f["work_id"] == w2.work_id and f["medium"] == "bytes"
+        assert f["detail"]["work_extent"]["start"] == [10.0] and (f["query_start_s"], f["work_start_s"]) == (7.0, 10.0)
+        assert items["other.txt"]["findings"] == [] and items["other.txt"]["decision"] == "unknown"

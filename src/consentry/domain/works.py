@@ -121,8 +121,12 @@ def parse_date(value: str | None, *, what: str | None = None, field: str | None 
 class Match:
     """A registered work found inside a query, with the matched segment.
 
-    Times are in seconds; ``speed`` is work time / query time;
-    ``pitch_shift_semitones`` is the query's pitch minus the work's.
+    Music: times are in seconds; ``speed`` is work time / query time;
+    ``pitch_shift_semitones`` is the query's pitch minus the work's.  Other
+    media (``medium`` ``"text"``, ``"image"``) leave those five fields None
+    and give their own located fields in ``detail`` (character offsets, pixel
+    boxes; their engine's ``match_fields``, see docs/engines.md), which
+    :meth:`as_dict` puts at the top level of the match's JSON.
     """
 
     work_id: str
@@ -132,17 +136,30 @@ class Match:
     terms: str
     score: float
     confidence: float
-    query_start_s: float
-    query_end_s: float
-    work_start_s: float
-    work_end_s: float
-    speed: float
-    pitch_shift_semitones: float
+    query_start_s: float | None = None
+    query_end_s: float | None = None
+    work_start_s: float | None = None
+    work_end_s: float | None = None
+    speed: float | None = None
+    pitch_shift_semitones: float | None = None
     #: Active ownership claims on this work (docs/claims.md); ``terms`` then
     #: gives the strictest terms of the parties, not this work's own.
     disputed_claims: tuple[str, ...] = ()
+    #: The medium of the work and of the query: "music", "text", "image".
+    medium: str = "music"
+    #: The medium's own located fields (empty for music).
+    detail: dict = field(default_factory=dict, compare=False, hash=False)
 
     def as_dict(self) -> dict:
         d = asdict(self)
         d["disputed_claims"] = list(self.disputed_claims)
+        detail = d.pop("detail")
+        if self.medium != "music":
+            for k in MUSIC_MATCH_FIELDS:
+                d.pop(k)
+            d.update(detail)
         return d
+
+
+#: The fields of a :class:`Match` that only music fills.
+MUSIC_MATCH_FIELDS = ("query_start_s", "query_end_s", "work_start_s", "work_end_s", "speed", "pitch_shift_semitones")

@@ -26,7 +26,8 @@ from consentry.engines.base import EngineId, Extent, Fingerprint, Located, Media
 
 __all__ = [
     "EngineId", "Extent", "Fingerprint", "Located", "MediaEngine", "Signal",
-    "by_engine_name", "get", "media", "register", "unregister",
+    "by_engine_name", "extensions", "for_head", "get", "in_sniff_order", "item_extensions", "media", "register",
+    "unregister",
 ]
 
 #: Built-in media: medium -> "module:factory" (a class or function called with ``params=`` or nothing).
@@ -96,6 +97,50 @@ def by_engine_name(name: str) -> MediaEngine:
         if engine.id.name == name:
             return engine
     raise KeyError(f"no engine named {name!r}")
+
+
+def in_sniff_order() -> list[MediaEngine]:
+    """Every medium's default engine, in the order their sniffers are asked.
+
+    Lower ``sniff_order`` first (an optional engine attribute, default 50):
+    precise magic-byte sniffers (audio, images) before the text engine, which
+    claims whatever decodes as text.  An engine whose libraries are not
+    installed (ImportError) is left out.
+    """
+    found = []
+    for medium in media():
+        try:
+            found.append(get(medium))
+        except ImportError:
+            continue
+    return sorted(found, key=lambda e: (getattr(e, "sniff_order", 50), e.medium))
+
+
+def for_head(head: bytes, *, name: str | None = None) -> MediaEngine | None:
+    """The engine whose sniffer claims an input starting with ``head`` (4 KiB are enough), or None."""
+    for engine in in_sniff_order():
+        try:
+            if engine.sniff(head, name=name):
+                return engine
+        except Exception:  # noqa: BLE001 - a sniffer that cannot read the head does not claim it
+            continue
+    return None
+
+
+def extensions() -> frozenset[str]:
+    """Lower-cased file suffixes (``".txt"``) of the media other than music, from each engine's ``extensions``."""
+    out: set[str] = set()
+    for engine in in_sniff_order():
+        if engine.medium != "music":
+            out.update(s.lower() for s in getattr(engine, "extensions", ()))
+    return frozenset(out)
+
+
+def item_extensions() -> frozenset[str]:
+    """The suffixes a folder walk or an archive takes as items: audio's and every other medium's."""
+    from consentry.io.decode.audio import AUDIO_EXTENSIONS
+
+    return AUDIO_EXTENSIONS | extensions()
 
 
 def register(medium: str, factory: Callable[..., Any], *, replace: bool = False) -> None:

@@ -54,7 +54,8 @@ class RegisterSummary:
 
     @property
     def audio_s(self) -> float:
-        return float(sum(w.duration_s for w in self.registered))
+        """Seconds of music registered (the other media's sizes are in characters or pixels)."""
+        return float(sum(w.duration_s for w in self.registered if w.engine == ENGINE_NAME))
 
 
 @dataclass(frozen=True)
@@ -65,11 +66,19 @@ class IdentifyResult:
     matches: list[Match]
     duration_s: float = 0.0
     error: str | None = None
+    #: The query's medium ("music", "text", "image"); ``size`` and ``unit`` say how much was searched.
+    medium: str = "music"
+    size: float | None = None
+    unit: str = "s"
 
     def as_dict(self) -> dict:
         if self.error is not None:
             return {"query": self.query, "error": self.error}
-        return {"query": self.query, "duration_s": round(self.duration_s, 3), "matches": [m.as_dict() for m in self.matches]}
+        if self.medium == "music":
+            return {"query": self.query, "duration_s": round(self.duration_s, 3),
+                    "matches": [m.as_dict() for m in self.matches]}
+        return {"query": self.query, "medium": self.medium, "size": self.size, "unit": self.unit,
+                "matches": [m.as_dict() for m in self.matches]}
 
 
 def file_sha256(path: Path) -> str:
@@ -86,12 +95,28 @@ def _fingerprint_file(path: str, params: MusicEngineParams, melody: bool = False
     registered: ``result["matches"]`` lists them (for ownership claims,
     docs/claims.md).
     """
+    medium = _medium_of(path)
+    if medium != "music":
+        from consentry.services.media import fingerprint_path
+
+        return fingerprint_path(path, medium)
     result = _fingerprint_only(path, params, match_spec=match_spec, registry=registry)
     if melody and "error" not in result:
         from consentry.services.check.service import transcribe_notes_json
 
         result.update(transcribe_notes_json(path, max_duration_s=MAX_WORK_DURATION_S + 1))
     return result
+
+
+def _medium_of(path: str) -> str:
+    """The medium whose engine claims the file (by content); music when none does (the decoder then says why)."""
+    from consentry.services.media import engine_for_path
+
+    try:
+        engine = engine_for_path(path)
+    except ConsentryError:
+        return "music"
+    return "music" if engine is None else engine.medium
 
 
 #: Registries opened by worker processes to find conflicting works (one per registry spec).
@@ -294,7 +319,9 @@ class Registry:
             "copyright_registered_on": parse_date(copyright_registered_on, field="copyright_registered_on"),
             "first_published_on": parse_date(first_published_on, field="first_published_on"),
         }
-        files = list(iter_audio_files(paths))
+        from consentry.services.media import folder_extensions
+
+        files = list(iter_audio_files(paths, extensions=folder_extensions()))
         if title is not None and len(files) != 1:
             raise InputError(f"--title names one work, but {len(files)} files were given; drop --title to use tags or file names")
         if creator is not None and (not str(creator).strip() or len(creator) > 256):
@@ -394,7 +421,13 @@ class Registry:
             raise_if_stopping()
             done += 1
             work = held = None
-            if "error" not in result:
+            if "error" not in result and "medium" in result:  # another medium (consentry.services.media)
+                from consentry.services.media import pending_work
+
+                work = pending_work(result, f, sha, creator=creator, title=title, terms=the_terms, dates=dates,
+                                    registered_at=utc_now())
+                held = None if creator is not None else self._held_by_unbound_account(work[0].creator, held_names)
+            elif "error" not in result:
                 work = self._pending_work(result, f, sha, creator, title, the_terms, dates)
                 held = None if creator is not None else self._held_by_unbound_account(work[0].creator, held_names)
             if "error" in result or held is not None:
@@ -487,20 +520,47 @@ class Registry:
 
     # -- identify -------------------------------------------------------------
     def identify(self, query: str | os.PathLike, *, min_score: float | None = None) -> list[Match]:
-        """Every registered work that occurs in the audio file ``query``, best first.
+        """Every registered work that occurs in the file ``query``, best first.
+
+        The query's medium is sniffed from its content: audio goes to the music
+        engine, other media to theirs (:mod:`consentry.services.media`).
 
         Raises
         ------
         DecodeError
             If the query cannot be decoded.
         """
+        other = self._other_medium(query)
+        if other is not None:
+            from consentry.services.media import identify_path
+
+            return identify_path(self, query, engine=other, min_score=min_score)
         audio = decode_audio(query, sample_rate_hz=self.params.sample_rate_hz)
         return self.identify_samples(audio.samples, min_score=min_score)
+
+    @staticmethod
+    def _other_medium(query: str | os.PathLike):
+        """The engine of ``query`` when it is not music, else None (music also when nothing claims it)."""
+        from consentry.services.media import engine_for_path
+
+        try:
+            engine = engine_for_path(query)
+        except ConsentryError:
+            return None  # the decoder reports an unreadable file as it always has
+        return None if engine is None or engine.medium == "music" else engine
 
     def identify_many(self, queries: Sequence[str], *, min_score: float | None = None) -> Iterable[IdentifyResult]:
         """Identify each query in turn; a query that fails gets an error result and the others go on."""
         for q in queries:
             try:
+                other = self._other_medium(q)
+                if other is not None:
+                    from consentry.services.media import identify_signal
+
+                    signal = other.decode(q, name=os.path.basename(str(q)))
+                    yield IdentifyResult(query=str(q), matches=identify_signal(self, other, signal, min_score=min_score),
+                                         medium=other.medium, size=signal.size, unit=signal.unit)
+                    continue
                 audio = decode_audio(q, sample_rate_hz=self.params.sample_rate_hz)
                 matches = self.identify_samples(audio.samples, min_score=min_score)
                 yield IdentifyResult(query=str(q), matches=matches, duration_s=audio.duration_s)
@@ -615,11 +675,22 @@ class Registry:
         return self.store.remove_work(work_id)
 
     def compact(self) -> int:
-        """Merge index segments and drop removed works' entries; returns segments merged."""
-        return self.store.compact(
+        """Merge index segments (each medium's apart) and drop removed works' entries; returns segments merged."""
+        from consentry import engines
+
+        merged = self.store.compact(
             engine=ENGINE_NAME, engine_version=ENGINE_VERSION, param_hash=self.param_hash,
             unpack_fp_id=lambda v: engine.unpack_postings(v)[0],
         )
+        for medium in engines.media():
+            if medium == "music":
+                continue
+            try:
+                other = engines.get(medium)
+            except ImportError:
+                continue
+            merged += self.store.compact(**other.id.store_key(), unpack_fp_id=other.fp_ids)
+        return merged
 
     def backup(self, dest: str | os.PathLike) -> dict:
         """Copy this registry (database and index) to ``dest`` while it stays in use.

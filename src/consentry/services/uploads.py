@@ -22,7 +22,7 @@ from typing import AsyncIterator
 
 from consentry.io.decode.audio import AUDIO_EXTENSIONS
 from consentry.domain.errors import ConsentryError, InputError
-from consentry.io.sources.sniff import SNIFF_BYTES, is_audio_media, sniff_media
+from consentry.formats.sniff import SNIFF_BYTES, is_audio_media, sniff_media
 
 CHUNK_BYTES = 64 * 1024
 

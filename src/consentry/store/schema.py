@@ -15,7 +15,7 @@ from __future__ import annotations
 from consentry.store.schema_claims import CLAIMS_SCHEMA
 from consentry.store.schema_service import SERVICE_SCHEMA
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -175,4 +175,16 @@ MIGRATIONS: dict[int, str] = {
     5: SERVICE_SCHEMA,
     # 6: claims and disputes (docs/claims.md).  See schema_claims.py.
     6: CLAIMS_SCHEMA,
+    # 7: scans of every medium (issue 16, docs/engines.md): an item's medium and
+    # size in its unit (seconds, characters, pixels); a finding's medium and its
+    # medium's own located fields as JSON. For media other than music the
+    # *_start_s/*_end_s columns hold the extent along the first axis in the
+    # item's unit, and speed/pitch hold 1 and 0.
+    7: """
+    ALTER TABLE scan_items ADD COLUMN medium TEXT;
+    ALTER TABLE scan_items ADD COLUMN size REAL;
+    ALTER TABLE scan_items ADD COLUMN unit TEXT;
+    ALTER TABLE scan_findings ADD COLUMN medium TEXT;
+    ALTER TABLE scan_findings ADD COLUMN detail TEXT;
+    """,
 }

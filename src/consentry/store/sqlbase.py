@@ -392,11 +392,17 @@ class SQLStore(AuditTablesMixin, CheckTablesMixin, ServiceTablesMixin, ClaimsTab
                 accepted.append(w)
             if not accepted:
                 return []
-            keys = np.concatenate(keys_parts)
-            values = np.concatenate(value_parts)
-            order = np.argsort(keys, kind="stable")
-            first = accepted[0]
-            written = self._write_segment(keys[order], values[order]) if keys.size else None
+            # One segment per engine (a batch may mix media: music, text, images), each under its engine's id.
+            groups: dict[tuple[str, str, str], list[int]] = {}
+            for i, w in enumerate(accepted):
+                groups.setdefault((w.engine, w.engine_version, w.param_hash), []).append(i)
+            segments = []
+            for engine_key, members in groups.items():
+                keys = np.concatenate([keys_parts[i] for i in members])
+                values = np.concatenate([value_parts[i] for i in members])
+                order = np.argsort(keys, kind="stable")
+                if keys.size:
+                    segments.append((self._write_segment(keys[order], values[order]), int(keys.size), engine_key))
             with self.transaction() as c:
                 for w in accepted:
                     c.execute(
@@ -412,8 +418,8 @@ class SQLStore(AuditTablesMixin, CheckTablesMixin, ServiceTablesMixin, ClaimsTab
                         (w.work_id, w.terms.decision, w.terms.price, w.terms.currency, w.registered_at,
                          json.dumps(training_only(w.terms).as_dict())),
                     )
-                if written is not None:
-                    self._insert_segment(c, written, int(keys.size), first.engine, first.engine_version, first.param_hash)
+                for written, n_entries, engine_key in segments:
+                    self._insert_segment(c, written, n_entries, *engine_key)
                 if claims_for is not None:
                     self._insert_claims(c, list(claims_for(accepted)))
             return accepted

@@ -28,6 +28,8 @@ FINDING_COLUMNS = (
     "work_id", "score", "confidence", "query_start_s", "query_end_s", "work_start_s", "work_end_s",
     "speed", "pitch_shift_semitones",
 )
+#: Columns of a finding of a medium other than music (schema 7): its medium, and its own fields as JSON.
+OTHER_FINDING_COLUMNS = ("medium", "detail")
 
 
 class ScanNotFoundError(InputError):
@@ -112,19 +114,24 @@ class AuditTablesMixin:
                 c.execute("DELETE FROM scan_findings WHERE scan_id = ? AND seq = ?", (scan_id, it["seq"]))
                 c.execute(
                     "INSERT INTO scan_items (scan_id, seq, item_id, name, decision, duration_s, covered_s, "
-                    "sha256, bytes, error, signals) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                    "sha256, bytes, error, signals, medium, size, unit) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
                     "ON CONFLICT (scan_id, seq) DO UPDATE SET item_id = excluded.item_id, name = excluded.name, "
                     "decision = excluded.decision, duration_s = excluded.duration_s, covered_s = excluded.covered_s, "
-                    "sha256 = excluded.sha256, bytes = excluded.bytes, error = excluded.error, signals = excluded.signals",
+                    "sha256 = excluded.sha256, bytes = excluded.bytes, error = excluded.error, signals = excluded.signals, "
+                    "medium = excluded.medium, size = excluded.size, unit = excluded.unit",
                     (scan_id, it["seq"], it["item_id"], it["name"], it["decision"], it.get("duration_s"),
                      float(it.get("covered_s") or 0.0), it.get("sha256"), it.get("bytes"), it.get("error"),
-                     json.dumps(it["signals"]) if it.get("signals") else None),
+                     json.dumps(it["signals"]) if it.get("signals") else None,
+                     it.get("medium"), it.get("size"), it.get("unit")),
                 )
+                columns = FINDING_COLUMNS + OTHER_FINDING_COLUMNS
                 for f in it.get("findings", ()):
+                    detail = f.get("detail")
                     c.execute(
-                        f"INSERT INTO scan_findings (scan_id, seq, {', '.join(FINDING_COLUMNS)}) "
-                        f"VALUES (?, ?, {', '.join('?' * len(FINDING_COLUMNS))})",
-                        (scan_id, it["seq"], *(f[k] for k in FINDING_COLUMNS)),
+                        f"INSERT INTO scan_findings (scan_id, seq, {', '.join(columns)}) "
+                        f"VALUES (?, ?, {', '.join('?' * len(columns))})",
+                        (scan_id, it["seq"], *(f[k] for k in FINDING_COLUMNS), f.get("medium"),
+                         json.dumps(detail, sort_keys=True) if detail else None),
                     )
                 n += 1
         return n
@@ -136,12 +143,13 @@ class AuditTablesMixin:
             where += f" AND decision IN ({', '.join('?' * len(decisions))})"
             args += list(decisions)
         items = self._conn.execute(
-            f"SELECT seq, item_id, name, decision, duration_s, covered_s, sha256, bytes, error, signals FROM scan_items "
-            f"WHERE {where} ORDER BY seq", args,
+            f"SELECT seq, item_id, name, decision, duration_s, covered_s, sha256, bytes, error, signals, medium, size, unit "
+            f"FROM scan_items WHERE {where} ORDER BY seq", args,
         )
         # Findings are read on a second cursor in the same order and merged in.
         findings = self._conn.execute(
-            f"SELECT seq, {', '.join(FINDING_COLUMNS)} FROM scan_findings WHERE scan_id = ? ORDER BY seq, score DESC",
+            f"SELECT seq, {', '.join(FINDING_COLUMNS + OTHER_FINDING_COLUMNS)} FROM scan_findings WHERE scan_id = ? "
+            "ORDER BY seq, score DESC",
             (scan_id,),
         )
         pending = findings.fetchone()
@@ -149,10 +157,17 @@ class AuditTablesMixin:
             item = dict(zip(("seq", "item_id", "name", "decision", "duration_s", "covered_s", "sha256", "bytes", "error"), r[:9]))
             if r[9]:
                 item["signals"] = json.loads(r[9])
+            if r[10] not in (None, "music"):  # another medium (schema 7): its size and unit
+                item.update(medium=r[10], size=r[11], unit=r[12])
             found = []
+            n = len(FINDING_COLUMNS)
             while pending is not None and pending[0] <= item["seq"]:
                 if pending[0] == item["seq"]:
-                    found.append(dict(zip(FINDING_COLUMNS, pending[1:])))
+                    f = dict(zip(FINDING_COLUMNS, pending[1:n + 1]))
+                    if pending[n + 1] not in (None, "music"):
+                        f["medium"] = pending[n + 1]
+                        f["detail"] = json.loads(pending[n + 2]) if pending[n + 2] else {}
+                    found.append(f)
                 pending = findings.fetchone()
             item["findings"] = found
             yield item

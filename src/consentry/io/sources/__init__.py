@@ -18,7 +18,7 @@ from consentry.io.sources.fetch import FetchError, FetchOptions, fetch_url
 from consentry.io.sources.items import Dataset, DatasetItem
 from consentry.io.sources.manifest import PATH_COLUMN_NAMES
 from consentry.io.sources.patterns import expand_braces, expand_shards
-from consentry.io.sources.sniff import SNIFF_BYTES, is_audio_media, sniff_media
+from consentry.formats.sniff import SNIFF_BYTES, is_audio_media, sniff_media
 
 __all__ = [
     "open_dataset",

@@ -23,7 +23,7 @@ from consentry.io.sources.folder import AudioFileDataset, FolderDataset
 from consentry.io.sources.items import Dataset
 from consentry.io.sources.manifest import CsvManifest, JsonlManifest, ParquetManifest
 from consentry.io.sources.patterns import expand_shards, has_pattern
-from consentry.io.sources.sniff import SNIFF_BYTES, is_audio_media, sniff_media
+from consentry.formats.sniff import SNIFF_BYTES, is_audio_media, sniff_media
 from consentry.io.sources.webdataset import TAR_SUFFIXES, WebDataset, is_tar_name, shard_stem
 from consentry.io.sources.ziparchive import ZipArchive
 

@@ -21,7 +21,8 @@ from consentry.io.decode.audio import AUDIO_EXTENSIONS
 from consentry.domain.errors import InputError
 from consentry.io.heldfiles import held_by_this_process
 from consentry.io.sources.items import Dataset, DatasetItem
-from consentry.io.sources.sniff import SNIFF_BYTES, is_audio_media, sniff_media
+from consentry.formats.sniff import SNIFF_BYTES, is_audio_media, sniff_media
+from consentry.io.sources.items import other_media_extensions
 
 __all__ = ["FolderDataset", "AudioFileDataset"]
 
@@ -101,7 +102,7 @@ class FolderDataset(Dataset):
             self._skip("hidden file (name starts with '.')")
             return None
         extension = os.path.splitext(name)[1].lower()
-        if extension and extension not in AUDIO_EXTENSIONS:
+        if extension and extension not in AUDIO_EXTENSIONS and extension not in other_media_extensions():
             self._skip(f"not audio by extension ({extension})")
             return None
         rel = self._relative(path)

@@ -261,3 +261,13 @@ def format_bytes(count: int) -> str:
         if value < 1024 or unit == "TiB":
             return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
     raise AssertionError("unreachable")
+
+
+def other_media_extensions() -> frozenset[str]:
+    """File suffixes that are items of media other than audio (text, images): each engine names its own.
+
+    See :func:`consentry.engines.extensions`; empty while only music has an engine.
+    """
+    from consentry import engines
+
+    return engines.extensions()

@@ -29,7 +29,8 @@ from consentry.io.sources.archives import (
     ArchiveLimitError, ArchiveLimits, CountingReader, GuardedStream, member_key, unsafe_name_reason,
 )
 from consentry.io.sources.items import Dataset, DatasetItem, atomic_output, format_bytes
-from consentry.io.sources.sniff import SNIFF_BYTES, is_audio_media, sniff_media
+from consentry.formats.sniff import SNIFF_BYTES, is_audio_media, sniff_media
+from consentry.io.sources.items import other_media_extensions
 
 __all__ = ["WebDataset", "TAR_SUFFIXES", "is_tar_name", "shard_stem"]
 
@@ -285,7 +286,7 @@ class WebDataset(Dataset):
     def _take_audio(self, tar: tarfile.TarFile, member: tarfile.TarInfo, sample: _Sample, *,
                     read_audio: bool) -> None:
         """Make ``member`` the sample's audio if it is audio (by suffix, else by content)."""
-        by_extension = os.path.splitext(member.name)[1].lower() in AUDIO_EXTENSIONS
+        by_extension = os.path.splitext(member.name)[1].lower() in (AUDIO_EXTENSIONS | other_media_extensions())
         if not by_extension and sample.audio_name is not None:
             return  # a sniffed audio member is already held; only a suffixed one replaces it
         handle = tar.extractfile(member)

@@ -29,7 +29,8 @@ from consentry.io.decode.audio import AUDIO_EXTENSIONS
 from consentry.domain.errors import InputError
 from consentry.io.sources.archives import ArchiveLimitError, ArchiveLimits, unsafe_name_reason
 from consentry.io.sources.items import Dataset, DatasetItem, atomic_output, format_bytes
-from consentry.io.sources.sniff import SNIFF_BYTES, is_audio_media, sniff_media
+from consentry.formats.sniff import SNIFF_BYTES, is_audio_media, sniff_media
+from consentry.io.sources.items import other_media_extensions
 
 __all__ = ["ZipArchive"]
 
@@ -131,7 +132,7 @@ class ZipArchive(Dataset):
                                       error="encrypted zip member (needs a password; decrypt the archive first)"), name
                     continue
                 extension = os.path.splitext(base)[1].lower()
-                if extension and extension not in AUDIO_EXTENSIONS:
+                if extension and extension not in AUDIO_EXTENSIONS and extension not in other_media_extensions():
                     self._skip(f"not audio by extension ({extension})")
                     continue
                 try:

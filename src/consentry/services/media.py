@@ -1,0 +1,170 @@
+"""Every medium through the media-engine interface: which engine reads an input, its registration, its identify.
+
+Music keeps its own tuned paths in :mod:`consentry.services.registry` (worker
+processes, melodies, conflict matches) and :mod:`consentry.services.identify`;
+every other medium (text, images, ...) goes through the functions here, which
+use only :class:`consentry.engines.base.MediaEngine`. So a new medium is its
+engine package and one line in :data:`consentry.engines._BUILTIN`: register,
+identify, scan and check find it by sniffing (docs/engines.md, "Adding a
+medium").
+
+A match of another medium is a :class:`~consentry.domain.works.Match` with
+``medium`` set, the music fields (seconds, speed, pitch) left empty, and the
+medium's own located fields in ``detail`` (its engine's
+:meth:`match_fields`, or the two extents when it has none).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+from consentry import engines
+from consentry.domain.errors import ConsentryError, DecodeError, InputError
+from consentry.domain.works import Match, Terms, Work
+
+#: Bytes read from the start of an input to choose its engine.
+HEAD_BYTES = 4096
+
+
+def read_head(path: str | os.PathLike, n: int = HEAD_BYTES) -> bytes:
+    """The first ``n`` bytes of a user-named file (never one of the registry's own files).
+
+    Raises :class:`InputError` (one line naming the file) when it cannot be read.
+    """
+    from consentry.io.heldfiles import refuse_held
+
+    refuse_held(path)
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(n)
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror or exc}") from None
+
+
+def engine_for_head(head: bytes, *, name: str | None = None) -> engines.MediaEngine | None:
+    """The engine whose sniffer claims ``head``, or None (:func:`consentry.engines.for_head`)."""
+    return engines.for_head(head, name=name)
+
+
+def engine_for_path(path: str | os.PathLike) -> engines.MediaEngine | None:
+    """The engine that reads the file at ``path`` (by content), or None."""
+    return engine_for_head(read_head(path), name=os.path.basename(os.fspath(path)))
+
+
+def folder_extensions() -> frozenset[str]:
+    """Lower-cased file suffixes that folder walks pick up for the non-music media (:func:`consentry.engines.extensions`)."""
+    return engines.extensions()
+
+
+# -- registration ---------------------------------------------------------------------------------------------------
+
+
+def fingerprint_path(path: str, medium: str) -> dict:
+    """Worker: decode and fingerprint one input of ``medium`` (picklable result, as for music).
+
+    Returns ``{"path", "medium", "size", "unit", "fingerprint"}`` or ``{"path", "error"}``
+    (a one-line reason; the caller names the file).
+    """
+    engine = engines.get(medium)
+    try:
+        signal = engine.decode(path, name=os.path.basename(path))
+        fp = engine.fingerprint(signal)
+    except DecodeError as exc:
+        return {"path": path, "error": exc.reason}
+    except ConsentryError as exc:
+        return {"path": path, "error": str(exc).removeprefix(f"{path}: ")}
+    except MemoryError:
+        return {"path": path, "error": "too large to read in memory"}
+    if len(fp) == 0:
+        return {"path": path, "error": f"nothing distinctive to identify it by (empty or too short {medium})"}
+    title_of = getattr(engine, "title_of", None)  # optional: a title the document itself gives (HTML, EPUB, tags)
+    return {"path": path, "medium": medium, "size": float(signal.size), "unit": signal.unit, "fingerprint": fp,
+            "title": title_of(signal) if title_of is not None else None}
+
+
+def pending_work(result: dict, path: Path, sha: str, *, creator: str | None, title: str | None, terms: Terms,
+                 dates: dict, registered_at: str):
+    """``(work, keys, make_values)`` for :meth:`consentry.store.sqlbase.SQLStore.add_works` from a worker result."""
+    engine = engines.get(result["medium"])
+    fp = result["fingerprint"]
+    keys, _ = engine.postings(fp, fp_id=0)
+    work = Work(
+        work_id=sha[:16], fp_id=0, sha256=sha,
+        title=title or result.get("title") or path.stem,
+        creator=creator,
+        source=str(path.resolve()),
+        duration_s=float(result["size"]),
+        registered_at=registered_at,
+        engine=engine.id.name, engine_version=engine.id.version, param_hash=engine.id.param_hash,
+        n_hashes=int(len(fp)), terms=terms, **dates,
+    )
+    return work, keys, lambda fp_id: engine.postings(fp, fp_id=fp_id)[1]
+
+
+# -- identify -------------------------------------------------------------------------------------------------------
+
+
+def identify_path(registry, path: str | os.PathLike, *, engine: engines.MediaEngine | None = None,
+                  min_score: float | None = None) -> list[Match]:
+    """Every registered work of the input's medium found in the file at ``path``, best first (disputes applied)."""
+    engine = engine or engine_for_path(path)
+    if engine is None:
+        raise InputError(f"{path}: not a medium Consentry reads (known: {', '.join(engines.media())})")
+    signal = engine.decode(path, name=os.path.basename(os.fspath(path)))
+    return identify_signal(registry, engine, signal, min_score=min_score)
+
+
+def identify_signal(registry, engine: engines.MediaEngine, signal, *, min_score: float | None = None,
+                    searched: float | None = None, with_evidence: bool = False) -> list[Match]:
+    """The registered works ``engine`` locates in ``signal``, as matches with disputed terms applied.
+
+    With ``with_evidence``, each match's ``detail["evidence"]`` holds the
+    engine's :meth:`evidence_facts` (JSON-safe, for evidence bundles).
+    """
+    from consentry.services.identify import disputed_terms
+
+    segments = registry.store.index_segments(**engine.id.store_key())
+    if not segments:
+        return []
+    located = engine.locate(signal, segments, min_score=min_score, searched=searched, with_evidence=with_evidence)
+    if not located:
+        return []
+    works = registry.store.works_by_fp_id(m.fp_id for m in located)
+    disputes = disputed_terms(registry, [w for w in works.values() if w.removed_at is None])
+    out = []
+    for m in located:
+        w = works.get(m.fp_id)
+        if w is None or w.removed_at is not None:
+            continue
+        terms_text, claim_ids = disputes.get(w.work_id, (w.terms.describe(), ()))
+        detail = match_fields(engine, m, work=w)
+        if with_evidence:
+            detail["evidence"] = engine.evidence_facts(m)
+        out.append(Match(work_id=w.work_id, title=w.title, source=w.source, creator=w.creator, terms=terms_text,
+                         disputed_claims=claim_ids, score=float(m.score), confidence=float(m.confidence),
+                         medium=engine.medium, detail=detail))
+    return out
+
+
+def match_fields(engine: engines.MediaEngine, located, *, work: Work | None = None) -> dict[str, Any]:
+    """A located match's own JSON fields: the engine's ``match_fields(located, work=...)`` when it has one.
+
+    Otherwise the two extents: ``{"query_extent": {...}, "work_extent": {...}}``
+    with ``start``, ``end`` (lists, one number per axis) and ``unit``.
+    """
+    own = getattr(engine, "match_fields", None)
+    if own is not None:
+        return dict(own(located, work=work))
+    return {"query_extent": _extent(located.query), "work_extent": _extent(located.work)}
+
+
+def _extent(e) -> dict[str, Any]:
+    return {"start": [round(float(x), 3) for x in e.start], "end": [round(float(x), 3) for x in e.end],
+            "unit": e.unit}
+
+
+def non_music(results: Sequence[Match]) -> list[Match]:
+    """The matches of media other than music (their music fields are empty)."""
+    return [m for m in results if m.medium != "music"]
