@@ -448,7 +448,7 @@ def build_seeds(seeds: Path) -> dict:
     fam["html"] = [p.read_bytes() for p in sorted(site.glob("terms/works/*.html"))][:3] or [b"<html></html>"]
     fam["xml"] = [p.read_bytes() for p in sorted(site.rglob("*.xml"))][:3] or [b"<rsl/>"]
     from consentry.formats.embed.xmp import extract_xmp
-    from consentry.formats.embed.sniff import sniff_bytes
+    from consentry.formats.sniff import sniff_bytes
 
     packets = []
     for blob in fam["emb_png"] + fam["emb_jpeg"]:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from consentry.io.decode.audio import decode_audio
 from consentry.services.embed import EmbedError, SignerConfig, embed_terms, read_embedded_signals
 from consentry.formats.embed.iscc import iscc_codes
-from consentry.formats.embed.sniff import sniff_kind
+from consentry.formats.sniff import sniff_kind
 from consentry.formats.embed import tags as tagio
 from consentry.formats.embed import terms as tm
 from consentry.formats.embed import xmp
@@ -351,7 +351,7 @@ def test_embedding_twice_is_idempotent_and_new_terms_replace_old(kind, copy_of, 
 
 def read_manifest_state(path, pki):
     from consentry.formats.embed.c2pa_manifest import read_manifest
-    from consentry.formats.embed.sniff import KINDS
+    from consentry.formats.sniff import KINDS
 
     return read_manifest(path, mime=KINDS[sniff_kind(path)]["mime"], trust_anchors_pem=pki["ca"])
 

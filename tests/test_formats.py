@@ -133,7 +133,7 @@ def test_verify_reads_every_published_use_for_every_crawler(published):
 
 def test_one_crawler_list_for_publish_and_verify():
     from consentry.services.publish import load_crawlers as publish_list
-    from consentry.services.verify.crawlers import load_crawlers as verify_list
+    from consentry.formats.crawlers import select_crawlers as verify_list
 
     listed, origin = verify_list()
     assert tuple(listed) == publish_list() == fc.load_crawlers() and origin == fc.CRAWLER_LIST

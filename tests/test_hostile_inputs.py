@@ -219,7 +219,7 @@ def test_rsl_declaring_a_multibyte_encoding_is_a_problem_not_a_crash():
     """Fuzz finding: ``<?xml version="1.0" encoding="utf-32"?>`` made expat raise ValueError ("multi-byte
     encodings are not supported"), which escaped read_rsl and crashed ``verify``. Now a SignalProblem;
     a DTD is still refused as a DTD (not relabelled by the wider catch)."""
-    from consentry.services.verify.rsl import read_rsl
+    from consentry.formats.rsl import read_rsl
 
     document, problems = read_rsl(b'<?xml version="1.0" encoding="utf-32"?><a/>', document_url="/site/rsl.xml")
     assert document is None and len(problems) == 1

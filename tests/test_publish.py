@@ -26,13 +26,12 @@ from protego import Protego
 from consentry.domain.errors import InputError
 from consentry.services.publish import MANIFEST_NAME, Site, build_site, check_site, load_crawlers, write_site
 from consentry.services.publish.check import check_robots, site_warnings
-from consentry.services.publish.headers import read_apache, read_caddy, read_nginx
-from consentry.services.publish.mapping import expected_aipref
+from consentry.formats.headers import read_apache, read_caddy, read_nginx
+from consentry.formats.mapping import expected_aipref
 from consentry.services.publish.plan import build_plan
 from consentry.formats.robots import content_usage_rules, match_crawler
-from consentry.services.publish.robots import (
-    LIST_WORKS_UP_TO, ROBOTS_LIMIT_BYTES, parse_aipref, parse_robots, render_ai_txt, render_robots,
-)
+from consentry.formats.robots import LIST_WORKS_UP_TO, ROBOTS_LIMIT_BYTES, parse_robots, render_ai_txt, render_robots
+from consentry.formats.aipref import preference_labels as parse_aipref
 from consentry.services.publish.text import clean_text, format_decimal, normalize_base_url
 from consentry.domain.usage import USES
 
@@ -997,7 +996,7 @@ def test_indexed_robots_matching_equals_one_regex_per_rule(patterns, path):
 def test_crawlers_whose_token_is_not_an_rfc9309_product_token():
     """AI2Bot and Ai2Bot-Dolma (a digit): written in full with a comment saying what RFC 9309 parsers read;
     img2dataset (does not read robots.txt): no group, and the noai header it honours is there."""
-    from consentry.services.publish.crawlers import parse_crawlers
+    from consentry.formats.crawlers import parse_crawlers
 
     crawlers = {c.token: c for c in load_crawlers()}
     assert crawlers["AI2Bot"].robots_txt == "full-token" and crawlers["AI2Bot"].rfc9309_reads_as == "AI"

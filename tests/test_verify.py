@@ -19,21 +19,21 @@ from hypothesis import strategies as st
 
 from consentry.domain.errors import InputError
 from consentry.services.publish import load_crawlers as publish_crawlers
-from consentry.services.publish.mapping import crawler_allowed, expected_aipref
+from consentry.formats.mapping import crawler_allowed, expected_aipref
 from consentry.services.publish.plan import build_plan
-from consentry.services.publish.robots import render_robots
+from consentry.formats.robots import render_robots
 from consentry.domain.usage import USES
 from consentry.domain.signals import Signal, SignalProblem
 from consentry.services.verify import FetchPolicy, VerifyReport, verify_target
-from consentry.services.verify.aipref import SFError, parse_dictionary, preference_signals, usage_preferences
-from consentry.services.verify.crawlers import crawlers_from, load_crawlers
+from consentry.formats.aipref import SFError, parse_dictionary, preference_signals, usage_preferences
+from consentry.formats.crawlers import crawlers_from, select_crawlers as load_crawlers
 from consentry.services.verify.fetch import fetch_document
-from consentry.services.verify.markup import parse_head, parse_link_header, robots_directive_signals, robots_directives
-from consentry.services.verify.patterns import normalize_path, normalize_pattern, pattern_matches, regex_reference
-from consentry.services.verify.robots import content_usage_for, match_crawler, parse_robots
-from consentry.services.verify.rsl import UnsafeXml, parse_xml_safely, rsl_signals
-from consentry.services.verify.tdmrep import match_tdmrep, parse_tdm_policy, parse_tdmrep_json, tdm_signals
-from consentry.services.verify.terms import terms_json_signals
+from consentry.formats.markup import parse_head, parse_link_header, robots_directive_signals, robots_directives
+from consentry.formats.patterns import normalize_path, normalize_pattern, pattern_matches, regex_reference
+from consentry.formats.robots import content_usage_for, match_crawler, parse_robots
+from consentry.formats.rsl import UnsafeXml, parse_xml_safely, rsl_signals
+from consentry.formats.tdmrep import match_tdmrep, parse_tdm_policy, parse_tdmrep_json, tdm_signals
+from consentry.formats.terms_json import terms_json_signals
 
 WORK_A = "87c2f239d72ac0e4"   # deny everything
 WORK_B = "5d1e0c9a4b7f3e21"   # licensed at 40 EUR
@@ -835,7 +835,7 @@ def test_xml_with_an_unknown_encoding_is_a_finding_not_a_crash():
     doc = b'<?xml version="1.0" encoding="U-TF-8"?><rsl xmlns="https://rslstandard.org/rsl"/>'
     with pytest.raises(UnsafeXml, match="unreadable XML declaration"):
         parse_xml_safely(doc)
-    from consentry.services.verify.rsl import read_rsl
+    from consentry.formats.rsl import read_rsl
     parsed, problems = read_rsl(doc, document_url="https://example.org/rsl.xml")
     assert parsed is None and "unreadable signal at https://example.org/rsl.xml" in problems[0].source
 

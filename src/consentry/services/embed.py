@@ -28,7 +28,7 @@ from consentry.domain.usage import USES
 from consentry.domain.signals import AiGeneratedLabel, Signal, SignalProblem, ai_source_type
 from consentry.formats.embed import c2pa_manifest, tags as tagio, xmp
 from consentry.formats.embed.iscc import iscc_codes
-from consentry.formats.embed.sniff import KINDS, sniff_kind
+from consentry.formats.sniff import KINDS, sniff_kind
 from consentry.formats.embed.terms import (
     CONSENTRY_LABEL, PLUS_TO_DECISIONS, TAG_KEYS, TAG_PAYLOAD, EmbedTerms, cawg_entries, consentry_payload,
     embed_terms_from_work, payload_json, plus_data_mining, summary_text, tag_values, terms_detail,

@@ -32,7 +32,7 @@ def iscc_codes(path: str | os.PathLike, *, title: str | None = None, creator: st
     title, creator : str, optional
         Name and description for the Meta-Code (no Meta-Code without a title).
     kind : str, optional
-        The file's kind (:data:`~consentry.formats.embed.sniff.KINDS`); sniffed if
+        The file's kind (:data:`~consentry.formats.sniff.KINDS`); sniffed if
         not given.
 
     Returns
@@ -48,7 +48,7 @@ def iscc_codes(path: str | os.PathLike, *, title: str | None = None, creator: st
         If iscc-core is not installed or the file cannot be read.
     """
     from consentry.domain.errors import InputError
-    from consentry.formats.embed.sniff import KINDS, sniff_kind
+    from consentry.formats.sniff import KINDS, sniff_kind
 
     try:
         import iscc_core as ic
