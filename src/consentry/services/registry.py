@@ -323,9 +323,10 @@ class Registry:
 
         files = list(iter_audio_files(paths, extensions=folder_extensions()))
         if title is not None and len(files) != 1:
-            raise InputError(f"--title names one work, but {len(files)} files were given; drop --title to use tags or file names")
+            raise FieldError("title", f"{{title}} names one work, but {len(files)} files were given; leave {{title}} out "
+                                      "to use tags or file names")
         if creator is not None and (not str(creator).strip() or len(creator) > 256):
-            raise InputError(f"--creator {creator!r}: give a name of 1 to 256 characters")
+            raise FieldError("creator", f"{{creator}} {quote(creator)}: give a name of 1 to 256 characters")
         # Ownership claims (docs/claims.md): look for other creators' works only when there are some.
         known_works = self.works()
         # Works committed after this snapshot are checked again where the batch is committed (under the writer lock).
