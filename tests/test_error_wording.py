@@ -128,3 +128,27 @@ def test_registration_dates_are_field_errors_the_cli_words_with_its_flags(tmp_pa
                 reg.register([tmp_path / "none.wav"], **kwargs)
             assert info.value.field == field and "--" not in str(info.value)
             assert cli_message(info.value).startswith(flag + " ")
+
+
+def test_register_errors_name_fields_and_the_cli_words_them_as_flags(tmp_path, monkeypatch, capsys):
+    from consentry import Registry
+    from consentry.adapters.cli.main import main
+
+    a, b = tmp_path / "a.wav", tmp_path / "b.wav"
+    a.write_bytes(b"RIFF")
+    b.write_bytes(b"RIFF")
+    with Registry.open(tmp_path / "r.db") as reg:
+        with pytest.raises(FieldError) as info:
+            reg.register([a, b], title="One Title")
+        assert info.value.field == "title" and "--" not in str(info.value)
+        assert str(info.value).startswith("title names one work, but 2 files were given")
+        with pytest.raises(FieldError) as info:
+            reg.register([a], creator=" ")
+        assert info.value.field == "creator" and str(info.value) == "creator ' ': give a name of 1 to 256 characters"
+    monkeypatch.setattr(sys, "argv", ["consentry", "--registry", str(tmp_path / "r.db"), "register", str(a), str(b),
+                                      "--title", "One Title"])
+    with pytest.raises(SystemExit) as info:
+        main()
+    assert info.value.code != 0
+    err = capsys.readouterr().err
+    assert "--title names one work" in err and "leave --title out" in err

@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from consentry.io.decode import decode_audio, iter_audio_files, read_tags
-from consentry.domain.errors import ConsentryError, DecodeError, InputError, RegistryError
+from consentry.domain.errors import ConsentryError, DecodeError, FieldError, InputError, RegistryError, quote
 from consentry.domain.hashing import sha256_and_size
 from consentry.engines.music import engine
 from consentry.engines.music.params import DEFAULT_PARAMS, ENGINE_NAME, ENGINE_VERSION, MusicEngineParams
