@@ -106,9 +106,6 @@ def identify_item(registry, task: dict) -> dict:
                      "verdicts": {}}
         if found:
             facts["signals"] = found
-    other = _other_engine(data, task["name"])
-    if other is not None:
-        return _identify_other(registry, other, task, data, facts)
     media = sniff_media(data[:64])
     if not is_audio_media(media) and media != "application/octet-stream":
         return _error(task, f"not audio ({media})", **facts)
@@ -149,59 +146,6 @@ def identify_item(registry, task: dict) -> dict:
             })
     return {"seq": task["seq"], "item_id": task["item_id"], "name": task["name"], "duration_s": round(duration, 3),
             "error": None, "findings": findings, **facts}
-
-
-def _other_engine(data: bytes, name: str):
-    """The engine of an item that is not music (text, images, ...), or None: the music path then reads it."""
-    from consentry.services.media import HEAD_BYTES, engine_for_head
-
-    engine = engine_for_head(data[:HEAD_BYTES], name=name)
-    return None if engine is None or engine.medium == "music" else engine
-
-
-def _identify_other(registry, engine, task: dict, data: bytes, facts: dict) -> dict:
-    """:func:`identify_item` for a medium other than music, through its engine (:mod:`consentry.services.media`).
-
-    Each finding keeps the columns of a music finding, holding the extent
-    along the first axis in the item's unit (characters, pixels) and speed 1,
-    pitch 0, plus ``medium`` and ``detail`` (the engine's own fields; schema 7).
-    """
-    from consentry.services.media import identify_signal
-
-    try:
-        signal = engine.decode(data, name=task["name"])
-        matches = identify_signal(registry, engine, signal, min_score=task.get("min_score"))
-    except DecodeError as exc:
-        return _error(task, exc.reason, **facts)
-    except ConsentryError as exc:
-        return _error(task, str(exc), **facts)
-    except MemoryError:
-        return _error(task, "too large to read in memory", **facts)
-    findings = []
-    for m in matches:
-        q, w = _first_axis(m.detail, "query"), _first_axis(m.detail, "work")
-        findings.append({
-            "work_id": m.work_id, "score": m.score, "confidence": m.confidence,
-            "query_start_s": q[0], "query_end_s": q[1], "work_start_s": w[0], "work_end_s": w[1],
-            "speed": 1.0, "pitch_shift_semitones": 0.0, "medium": engine.medium, "detail": m.detail,
-        })
-    return {"seq": task["seq"], "item_id": task["item_id"], "name": task["name"], "duration_s": 0.0,
-            "medium": engine.medium, "size": signal.size, "unit": signal.unit,
-            "error": None, "findings": findings, **facts}
-
-
-def _first_axis(detail: dict, side: str) -> tuple[float, float]:
-    """``(start, end)`` along the first axis of a located match's ``query``/``work`` side, in its unit."""
-    ext = detail.get(f"{side}_extent")
-    if ext:
-        return float(ext["start"][0]), float(ext["end"][0])
-    for a, b in ((f"{side}_start_char", f"{side}_end_char"),):
-        if a in detail:
-            return float(detail[a]), float(detail[b])
-    box = detail.get(f"{side}_box")
-    if box:
-        return float(box[0]), float(box[2])
-    return 0.0, 0.0
 
 
 def signals_of_file(data: bytes | None, path: str | None, name: str) -> dict | None:
@@ -504,6 +448,7 @@ def scan_dataset(
         fingerprint.update(f"{item_id}\t{sha or '-'}\n".encode("utf-8", "surrogatepass"))
     store.update_scan(scan_id, status="complete", finished_at=utc_now(), dataset_fingerprint=fingerprint.hexdigest())
     summary = summarize_scan(registry, scan_id)
+    summary["skipped"] = dict(getattr(ds, "skipped", None) or {})  # not media, by reason (docs/sources.md)
     summary["executor"] = executor.describe() if executor is not None else {"kind": "local", "workers": n_workers}
     store.update_scan(scan_id, summary=summary)
     return summary
@@ -667,7 +612,7 @@ def scan_items(registry, scan_id: str, *, decisions=None) -> Iterator[dict]:
     scan = registry.store.get_scan(scan_id)
     snapshot = scan["terms_snapshot"]
     for item in registry.store.iter_scan_items(scan["scan_id"], decisions=decisions):
-        duration = item["duration_s"] if item.get("medium") is None else item.get("size")  # in the item's unit
+        duration = item["duration_s"]
         item["coverage"] = round(min(1.0, item["covered_s"] / duration), 4) if duration else 0.0
         for f in item["findings"]:
             t = snapshot.get(f["work_id"], {})
@@ -675,8 +620,7 @@ def scan_items(registry, scan_id: str, *, decisions=None) -> Iterator[dict]:
                 f[key] = t.get(key)
             f["disputed"] = bool(t.get("disputed"))
         item["findings"] = [{k: f[k] for k in ("work_id", "title", "creator", "decision", "terms_version", "price",
-                                                "currency", *FINDING_COLUMNS[1:], "disputed", "medium", "detail")
-                             if k in f} for f in item["findings"]]
+                                                "currency", *FINDING_COLUMNS[1:], "disputed")} for f in item["findings"]]
         if any(f["disputed"] for f in item["findings"]):
             item["disputed"] = True
         yield item
