@@ -479,3 +479,21 @@ def test_huge_and_odd_texts_are_handled(engine, index):
                 "a" * 1_000_000]:
         engine.locate(engine.signal(odd), index)
         engine.fingerprint(engine.signal(odd))
+
+
+def test_identify_fields_and_a_title_for_the_services(engine, works, index):
+    from types import SimpleNamespace
+
+    p, a, b = passage(works[2], 400, 100)
+    m = _found(engine, index, "Quoted: " + p)[0]
+    fields = engine.match_fields(m, work=SimpleNamespace(duration_s=float(len(works[2]))))
+    assert set(fields) >= {"query_start_char", "query_end_char", "work_start_char", "work_end_char",
+                           "matched_words", "work_share"}
+    assert a - 10 <= fields["work_start_char"] < fields["work_end_char"] <= b + 10
+    assert fields["work_share"] == round((fields["work_end_char"] - fields["work_start_char"]) / len(works[2]), 4)
+    json.dumps(fields)
+    assert engine.title_of(engine.signal("\n  # A Title \nbody text")) == "A Title"
+    assert engine.title_of(engine.signal("The Lantern Keeper\n\nIt was night.")) == "The Lantern Keeper"
+    assert engine.title_of(engine.signal("It was a dark night, and the keeper slept.\nThen")) is None
+    assert engine.title_of(engine.signal("x" * 500)) is None
+    assert engine.sniff_order > 50 and ".md" in engine.extensions

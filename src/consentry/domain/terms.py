@@ -22,8 +22,9 @@ USE_LABELS: dict[str, str] = {
     "search_indexing": "search indexing",
 }
 
-#: What a licence price is for.
-Unit = Literal["per-work", "per-item", "per-minute", "per-training-run"]
+#: What a licence price is for: a work, each dataset item (per-article: the same count, worded for texts) holding
+#: it, each minute of audio or each 1,000 words of text of the dataset it covers, a training run.
+Unit = Literal["per-work", "per-item", "per-minute", "per-training-run", "per-article", "per-1000-words"]
 UNITS: tuple[str, ...] = get_args(Unit)
 
 #: What a dataset audit decides for an item, most serious first (docs/scan-format.md).

@@ -33,6 +33,7 @@ __all__ = [
 #: Built-in media: medium -> "module:factory" (a class or function called with ``params=`` or nothing).
 _BUILTIN: dict[str, str] = {
     "music": "consentry.engines.music:MusicEngine",
+    "text": "consentry.engines.text:TextEngine",
 }
 
 _lock = threading.Lock()

@@ -63,6 +63,8 @@ RSL_PAYMENT_TYPE: dict[str, str] = {
     "per-work": "purchase",
     "per-training-run": "training",
     "per-item": "use",
+    "per-article": "use",
+    "per-1000-words": "use",
     "per-minute": "use",
 }
 

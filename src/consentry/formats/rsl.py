@@ -31,7 +31,7 @@ One ``<content url="<base>/works/<id>/">`` per work with
   whose uses are all allowed;
 - one paid licence per distinct price permitting the tokens that need a
   licence, with ``<payment type>`` from the unit (per-work ``purchase``,
-  per-training-run ``training``, per-item and per-minute ``use``),
+  per-training-run ``training``, per-item, per-minute, per-article and per-1000-words ``use``),
   ``<amount currency>`` and ``<standard>`` = the licence URL when there is one;
 - ``<prohibits type="usage">`` in every licence for the tokens that are denied
   (a licence with nothing permitted still carries the prohibitions);

@@ -277,7 +277,8 @@ TDM_PROFILE = "http://www.w3.org/ns/tdmrep"
 CURRENCY_URN = "urn:iso:std:iso:4217:"
 
 UNIT_WORDS = {"per-work": "per work", "per-item": "per item", "per-minute": "per minute",
-              "per-training-run": "per training run"}
+              "per-training-run": "per training run", "per-article": "per article",
+              "per-1000-words": "per 1,000 words"}
 
 
 def policy_path(work_id: str) -> str:

@@ -94,7 +94,7 @@ def record_use(registry, *, run: str, scan_id: str | None = None, work_ids: list
             training = registry.effective_terms(w.work_id)[0].uses["ai_training"]
             if training.decision != "license":
                 raise InputError(f"work {w.work_id} ({w.title}): its terms are {training.describe()}, not a priced licence; nothing to record")
-            if training.unit in ("per-item", "per-minute"):
+            if training.unit in ("per-item", "per-minute", "per-article", "per-1000-words"):
                 title = str(w.title).replace("{", "{{").replace("}", "}}")
                 raise FieldError("work_ids", f"work {w.work_id} ({title}) is licensed {training.unit}: record it from a "
                                  "scan ({scan_id}), which counts the items and minutes")

@@ -113,12 +113,16 @@ def identify_path(registry, path: str | os.PathLike, *, engine: engines.MediaEng
     if engine is None:
         raise InputError(f"{path}: not a medium Consentry reads (known: {', '.join(engines.media())})")
     signal = engine.decode(path, name=os.path.basename(os.fspath(path)))
-    return identify_signal(registry, engine, signal, min_score=min_score)
+    return identify_signal(registry, engine, signal, min_score=min_score, refine=True)
 
 
 def identify_signal(registry, engine: engines.MediaEngine, signal, *, min_score: float | None = None,
-                    searched: float | None = None, with_evidence: bool = False) -> list[Match]:
+                    searched: float | None = None, with_evidence: bool = False, refine: bool = False) -> list[Match]:
     """The registered works ``engine`` locates in ``signal``, as matches with disputed terms applied.
+
+    With ``refine`` and an engine that has ``refine(signal, located, work_signal)`` (text: word
+    alignment), each match is refined with the registered work's own file when it is still at its path
+    with the registered content (identify and check; a scan does not re-read works item by item).
 
     With ``with_evidence``, each match's ``detail["evidence"]`` holds the
     engine's :meth:`evidence_facts` (JSON-safe, for evidence bundles).
@@ -134,10 +138,13 @@ def identify_signal(registry, engine: engines.MediaEngine, signal, *, min_score:
     works = registry.store.works_by_fp_id(m.fp_id for m in located)
     disputes = disputed_terms(registry, [w for w in works.values() if w.removed_at is None])
     out = []
+    work_signals: dict[str, Any] = {}
     for m in located:
         w = works.get(m.fp_id)
         if w is None or w.removed_at is not None:
             continue
+        if refine and getattr(engine, "refine", None) is not None:
+            m = _refined(engine, signal, m, w, work_signals)
         terms_text, claim_ids = disputes.get(w.work_id, (w.terms.describe(), ()))
         detail = match_fields(engine, m, work=w)
         if with_evidence:
@@ -146,6 +153,33 @@ def identify_signal(registry, engine: engines.MediaEngine, signal, *, min_score:
                          disputed_claims=claim_ids, score=float(m.score), confidence=float(m.confidence),
                          medium=engine.medium, detail=detail))
     return out
+
+
+#: At most this many works' files are read again per query to refine matches (text: word alignment).
+MAX_REFINED_WORKS = 8
+
+
+def _refined(engine, signal, located, work: Work, cache: dict):
+    """``engine.refine(signal, located, work_signal)`` with the registered work's own file, when it is still at
+    its path with the registered content (SHA-256); the located match as it is otherwise."""
+    from consentry.domain.hashing import sha256_and_size
+
+    if work.work_id not in cache:
+        work_signal = None
+        if len(cache) < MAX_REFINED_WORKS:
+            try:
+                if sha256_and_size(work.source)[0] == work.sha256:
+                    work_signal = engine.decode(work.source, name=work.source)
+            except (OSError, ConsentryError, ValueError):
+                work_signal = None
+        cache[work.work_id] = work_signal
+    work_signal = cache[work.work_id]
+    if work_signal is None:
+        return located
+    try:
+        return engine.refine(signal, located, work_signal)
+    except (ValueError, MemoryError):
+        return located
 
 
 def match_fields(engine: engines.MediaEngine, located, *, work: Work | None = None) -> dict[str, Any]:

@@ -319,8 +319,19 @@ class Registry:
             "copyright_registered_on": parse_date(copyright_registered_on, field="copyright_registered_on"),
             "first_published_on": parse_date(first_published_on, field="first_published_on"),
         }
+        from consentry.services.articles import is_article_file, register_articles
         from consentry.services.media import folder_extensions
 
+        paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+        articles = [p for p in paths if is_article_file(p)]  # a JSONL/CSV/Parquet of texts: one work per row
+        if articles and title is not None:
+            raise InputError("--title names one work; a file of articles takes each work's title from its rows")
+        for p in articles:
+            register_articles(self, p, summary, creator=creator, terms=the_terms, **dates)
+        paths = [p for p in paths if p not in articles]
+        if articles and not paths:
+            summary.seconds = time.perf_counter() - started
+            return summary
         files = list(iter_audio_files(paths, extensions=folder_extensions()))
         if title is not None and len(files) != 1:
             raise FieldError("title", f"{{title}} names one work, but {len(files)} files were given; leave {{title}} out "

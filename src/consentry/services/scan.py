@@ -106,6 +106,9 @@ def identify_item(registry, task: dict) -> dict:
                      "verdicts": {}}
         if found:
             facts["signals"] = found
+    other = _other_engine(data, task["name"])
+    if other is not None:
+        return _identify_other(registry, other, task, data, facts)
     media = sniff_media(data[:64])
     if not is_audio_media(media) and media != "application/octet-stream":
         return _error(task, f"not audio ({media})", **facts)
@@ -146,6 +149,59 @@ def identify_item(registry, task: dict) -> dict:
             })
     return {"seq": task["seq"], "item_id": task["item_id"], "name": task["name"], "duration_s": round(duration, 3),
             "error": None, "findings": findings, **facts}
+
+
+def _other_engine(data: bytes, name: str):
+    """The engine of an item that is not music (text, images, ...), or None: the music path then reads it."""
+    from consentry.services.media import HEAD_BYTES, engine_for_head
+
+    engine = engine_for_head(data[:HEAD_BYTES], name=name)
+    return None if engine is None or engine.medium == "music" else engine
+
+
+def _identify_other(registry, engine, task: dict, data: bytes, facts: dict) -> dict:
+    """:func:`identify_item` for a medium other than music, through its engine (:mod:`consentry.services.media`).
+
+    Each finding keeps the columns of a music finding, holding the extent
+    along the first axis in the item's unit (characters, pixels) and speed 1,
+    pitch 0, plus ``medium`` and ``detail`` (the engine's own fields; schema 7).
+    """
+    from consentry.services.media import identify_signal
+
+    try:
+        signal = engine.decode(data, name=task["name"])
+        matches = identify_signal(registry, engine, signal, min_score=task.get("min_score"))
+    except DecodeError as exc:
+        return _error(task, exc.reason, **facts)
+    except ConsentryError as exc:
+        return _error(task, str(exc), **facts)
+    except MemoryError:
+        return _error(task, "too large to read in memory", **facts)
+    findings = []
+    for m in matches:
+        q, w = _first_axis(m.detail, "query"), _first_axis(m.detail, "work")
+        findings.append({
+            "work_id": m.work_id, "score": m.score, "confidence": m.confidence,
+            "query_start_s": q[0], "query_end_s": q[1], "work_start_s": w[0], "work_end_s": w[1],
+            "speed": 1.0, "pitch_shift_semitones": 0.0, "medium": engine.medium, "detail": m.detail,
+        })
+    return {"seq": task["seq"], "item_id": task["item_id"], "name": task["name"], "duration_s": 0.0,
+            "medium": engine.medium, "size": signal.size, "unit": signal.unit,
+            "error": None, "findings": findings, **facts}
+
+
+def _first_axis(detail: dict, side: str) -> tuple[float, float]:
+    """``(start, end)`` along the first axis of a located match's ``query``/``work`` side, in its unit."""
+    ext = detail.get(f"{side}_extent")
+    if ext:
+        return float(ext["start"][0]), float(ext["end"][0])
+    for a, b in ((f"{side}_start_char", f"{side}_end_char"),):
+        if a in detail:
+            return float(detail[a]), float(detail[b])
+    box = detail.get(f"{side}_box")
+    if box:
+        return float(box[0]), float(box[2])
+    return 0.0, 0.0
 
 
 def signals_of_file(data: bytes | None, path: str | None, name: str) -> dict | None:
@@ -238,14 +294,19 @@ def terms_snapshot(registry) -> dict:
     return out
 
 
-def licence_amount(*, price: float, unit: str | None, items: int, covered_s: float) -> tuple[float, float]:
+def licence_amount(*, price: float, unit: str | None, items: int, covered_s: float,
+                   words: float | None = None) -> tuple[float, float]:
     """(quantity, amount) owed for one licensed work used in a dataset, by the licence's unit.
 
-    per-work and per-training-run: one; per-item: the items it is in;
-    per-minute: the minutes of the dataset it covers (to the hundredth).
+    per-work and per-training-run: one; per-item and per-article: the items it is in;
+    per-minute: the minutes of the dataset it covers (to the hundredth); per-1000-words: the words of
+    the dataset's texts its passages cover (``words``, the findings' matched words), in thousands (to
+    the thousandth).
     """
-    if unit == "per-item":
+    if unit in ("per-item", "per-article"):
         quantity = float(items)
+    elif unit == "per-1000-words":
+        quantity = round((words or 0.0) / 1000.0, 3)
     elif unit == "per-minute":
         quantity = round(covered_s / 60.0, 2)
     else:
@@ -279,6 +340,7 @@ def scan_dataset(
     min_score: float | None = None,
     fetch_urls: bool = False,
     path_column: str | None = None,
+    text_column: str | None = None,
     fetch=None,
     limits=None,
     progress: ProgressCallback | None = None,
@@ -294,8 +356,9 @@ def scan_dataset(
     ----------
     registry : consentry.services.registry.Registry
     source : str or path
-        A folder, an audio file, a CSV/JSONL/Parquet manifest, WebDataset tar
-        shards (globs and ``{000..127}`` brace patterns) or a zip archive.
+        A folder, an audio file, a CSV/JSONL/Parquet manifest (of paths, or
+        of texts), WebDataset tar shards (globs and ``{000..127}`` brace
+        patterns), a zip archive, a WARC/WET crawl archive.
     workers : int, optional
         Processes that decode and identify (default: all cores; never more
         than the cores, as the number of items is not known ahead).  With 1,
@@ -307,6 +370,10 @@ def scan_dataset(
         Engine threshold (default: the engine's calibrated one).
     fetch_urls : bool
         Download http(s) items of a manifest (off by default).
+    text_column : str, optional
+        Read ``source`` as a text dataset whose texts are in this column
+        (:func:`consentry.io.sources.open_dataset`); text datasets (a text
+        column, WARC/WET, Hugging Face folders) are recognised without it.
     progress : callable(done_items, item_id), optional
     on_scan_id : callable(scan_id, resumed), optional
         Called once the scan is stored (before the first item).
@@ -342,7 +409,7 @@ def scan_dataset(
     from consentry.io.sources import ArchiveLimits, FetchOptions, open_dataset
 
     ds = open_dataset(source, fetch_urls=fetch_urls, fetch=fetch or FetchOptions(), limits=limits or ArchiveLimits(),
-                      path_column=path_column)
+                      path_column=path_column, text_column=text_column)
     # Items are streamed: their number is not known here.  A cluster is joined before the scan is stored.
     count = executor.start(registry) if executor is not None else worker_count(workers)
     store = registry.store
@@ -359,6 +426,7 @@ def scan_dataset(
             "source_spec": ds.spec, "source_kind": ds.kind, "source_name": ds.name, "dataset_fingerprint": None,
             "engine": ENGINE_NAME, "engine_version": ENGINE_VERSION, "param_hash": registry.param_hash,
             "options": {"min_score": min_score, "fetch_urls": fetch_urls, "path_column": path_column,
+                        **({"text_column": text_column} if text_column is not None else {}),
                         "embedded_signals": embedded_signals, "check_web_signals": check_web_signals,
                         "tool_version": __version__, "registry_works": len(snapshot)},
             "terms_snapshot": snapshot, "terms_snapshot_at": now, "summary": None,
@@ -448,10 +516,22 @@ def scan_dataset(
         fingerprint.update(f"{item_id}\t{sha or '-'}\n".encode("utf-8", "surrogatepass"))
     store.update_scan(scan_id, status="complete", finished_at=utc_now(), dataset_fingerprint=fingerprint.hexdigest())
     summary = summarize_scan(registry, scan_id)
-    summary["skipped"] = dict(getattr(ds, "skipped", None) or {})  # not media, by reason (docs/sources.md)
     summary["executor"] = executor.describe() if executor is not None else {"kind": "local", "workers": n_workers}
     store.update_scan(scan_id, summary=summary)
     return summary
+
+
+def _words_by_work(store, scan_id: str, works: dict[str, dict]) -> dict[str, int]:
+    """Matched words of the text findings of each work licensed per 1,000 words (read only when one is)."""
+    wanted = {wid for wid, w in works.items() if w["decision"] == "license" and w["unit"] == "per-1000-words"}
+    if not wanted:
+        return {}
+    out = dict.fromkeys(wanted, 0)
+    for item in store.iter_scan_items(scan_id, decisions=("licensable",)):
+        for f in item.get("findings", ()):
+            if f.get("work_id") in wanted:
+                out[f["work_id"]] += int((f.get("detail") or {}).get("matched_words") or 0)
+    return out
 
 
 # -- reading stored scans -------------------------------------------------------------
@@ -487,10 +567,14 @@ def summarize_scan(registry, scan_id: str) -> dict:
             current_work, current_seq = work_id, seq
         intervals.append((q0, q1))
     close_item()
+    words = _words_by_work(store, scan_id, works)
     for w in works.values():
         w["covered_s"] = round(w["covered_s"], 3)
+        if w["work_id"] in words:
+            w["words"] = words[w["work_id"]]
         if w["decision"] == "license":
-            w["quantity"], w["amount"] = licence_amount(price=w["price"], unit=w["unit"], items=w["items"], covered_s=w["covered_s"])
+            w["quantity"], w["amount"] = licence_amount(price=w["price"], unit=w["unit"], items=w["items"],
+                                                        covered_s=w["covered_s"], words=w.get("words"))
     work_list = sorted(works.values(), key=lambda w: (-w["items"], -w["covered_s"], w["work_id"]))
 
     creators: dict = {}
@@ -612,7 +696,7 @@ def scan_items(registry, scan_id: str, *, decisions=None) -> Iterator[dict]:
     scan = registry.store.get_scan(scan_id)
     snapshot = scan["terms_snapshot"]
     for item in registry.store.iter_scan_items(scan["scan_id"], decisions=decisions):
-        duration = item["duration_s"]
+        duration = item["duration_s"] if item.get("medium") is None else item.get("size")  # in the item's unit
         item["coverage"] = round(min(1.0, item["covered_s"] / duration), 4) if duration else 0.0
         for f in item["findings"]:
             t = snapshot.get(f["work_id"], {})
@@ -620,7 +704,8 @@ def scan_items(registry, scan_id: str, *, decisions=None) -> Iterator[dict]:
                 f[key] = t.get(key)
             f["disputed"] = bool(t.get("disputed"))
         item["findings"] = [{k: f[k] for k in ("work_id", "title", "creator", "decision", "terms_version", "price",
-                                                "currency", *FINDING_COLUMNS[1:], "disputed")} for f in item["findings"]]
+                                                "currency", *FINDING_COLUMNS[1:], "disputed", "medium", "detail")
+                             if k in f} for f in item["findings"]]
         if any(f["disputed"] for f in item["findings"]):
             item["disputed"] = True
         yield item
@@ -670,7 +755,8 @@ def write_clean_manifest(registry, scan_id: str, out: str | os.PathLike, *, acce
     scan = registry.store.get_scan(scan_id)
     if scan["status"] != "complete":
         raise InputError(f"scan {scan['scan_id']} is {scan['status']}; finish it (`consentry scan … --resume`) before writing a clean manifest")
-    ds = open_dataset(scan["source_spec"], fetch_urls=fetch_urls, path_column=path_column or scan["options"].get("path_column"))
+    ds = open_dataset(scan["source_spec"], fetch_urls=fetch_urls, path_column=path_column or scan["options"].get("path_column"),
+                      text_column=scan["options"].get("text_column"))
     dropped_ids = registry.store.scan_item_ids(scan["scan_id"], decisions=dropped_decisions(
         accept_licensed=accept_licensed, keep_unreadable=keep_unreadable))
     counts = {"kept": 0, "dropped": 0}

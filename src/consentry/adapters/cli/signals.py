@@ -119,19 +119,11 @@ def verify(
     target: str = typer.Argument(..., help="A URL, a published site folder, or a file."),
     path: Optional[str] = typer.Option(None, "--path", help="For a site or folder: the resource path to judge, e.g. /works/ID/song.mp3."),
     as_json: bool = typer.Option(False, "--json", help="Print the verdicts, signals, contradictions and problems as JSON."),
-    fail_on: Optional[str] = typer.Option(None, "--fail-on", help="contradiction: exit with 2 if signals contradict each other."),
-    fail_on_contradiction: bool = typer.Option(False, "--fail-on-contradiction", hidden=True,
-                                               help="Deprecated: --fail-on contradiction."),
+    fail_on_contradiction: bool = typer.Option(False, "--fail-on-contradiction", help="Exit with 2 if signals contradict each other."),
 ) -> None:
-    """Read every AI-use signal of a URL, site or file and give one verdict per use, with sources and contradictions.
-
-    Exit codes: 0 ok; 1 error; 2 signals contradict each other, with --fail-on contradiction.
-    """
+    """Read every AI-use signal of a URL, site or file and give one verdict per use, with sources and contradictions."""
     from consentry.services.verify import verify_target
-    from consentry.adapters.cli.main import fail_option
 
-    fail = fail_option(fail_on, fail_on_contradiction, choices=("contradiction",), old="--fail-on-contradiction",
-                       new="--fail-on contradiction")
     report = verify_target(target, path=path)
     d = report.as_dict()
     if as_json:
@@ -149,5 +141,5 @@ def verify(
             console.print(f"[bold]declared AI-generated[/] ({label.source_type}): {label.source}", highlight=False)
         for p in report.problems:
             err_console.print(f"[magenta]unreadable signal[/] {p.source}: {p.message}", highlight=False)
-    if fail and any(v.contradictions for v in report.verdicts.values()):
+    if fail_on_contradiction and any(v.contradictions for v in report.verdicts.values()):
         raise typer.Exit(EXIT_FINDINGS)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
@@ -119,6 +119,11 @@ class TextEngine:
 
     params: TextEngineParams = DEFAULT_PARAMS
     medium: str = MEDIUM
+    #: Asked after the magic-byte sniffers (audio, images): text claims whatever decodes as text.
+    sniff_order: ClassVar[int] = 90
+    #: Suffixes a folder walk or an archive takes as text items (content still decides).
+    extensions: ClassVar[tuple[str, ...]] = (".txt", ".text", ".md", ".markdown", ".rst", ".html", ".htm",
+                                             ".xhtml", ".epub", ".pdf", ".docx")
 
     @property
     def id(self) -> EngineId:
@@ -143,6 +148,24 @@ class TextEngine:
     def signal(self, text: str) -> Signal:
         """Wrap an already extracted text as a :class:`Signal` (``extent = (len(text),)`` characters)."""
         return Signal(MEDIUM, text, 1.0, (float(len(text)),), "char")
+
+    @staticmethod
+    def title_of(signal: Signal) -> str | None:
+        """A title the text gives itself, else None (the caller names the work after its file): a Markdown
+        heading (``# Title``) among its first lines, or a first line of at most 80 characters, not ending a
+        sentence, followed by a blank line."""
+        lines = str(signal.data[:4000]).splitlines()
+        for line in lines[:20]:
+            if line.lstrip().startswith("#") and line.strip("# \t"):
+                return line.strip("# \t")[:120]
+        first = next((i for i, line in enumerate(lines) if line.strip()), None)
+        if first is None:
+            return None
+        line = lines[first].strip()
+        blank_after = first + 1 >= len(lines) or not lines[first + 1].strip()
+        if len(line) <= 80 and blank_after and line[-1] not in ".,;:!?":
+            return line
+        return None
 
     def _text(self, signal: Signal) -> str:
         if signal.medium != MEDIUM or not isinstance(signal.data, str):
@@ -276,12 +299,35 @@ class TextEngine:
                        work=Extent.span(alignment.work_start_char, alignment.work_end_char, unit="char"),
                        extra=replace(match.extra, matched_words=alignment.matched_words, aligned=True))
 
+    def refine(self, query: Signal, match: Located[TextExtra], work: Signal) -> Located[TextExtra]:
+        """``match`` aligned word by word with the registered work's extracted text (:meth:`align`), its
+        work share set; unchanged when the alignment cannot be made (a side too long, nothing equal)."""
+        al = self.align(self._text(query), self._text(work), match)
+        refined = self.aligned(match, al) if al is not None else match
+        return self.with_work_length(refined, len(work.data))
+
     @staticmethod
     def with_work_length(match: Located[TextExtra], work_chars: int) -> Located[TextExtra]:
         """``match`` with ``extra.work_share``: its work extent over ``work_chars`` (the work's length)."""
         w0, w1 = match.work.as_span()
         share = min(1.0, max(0.0, (min(w1, work_chars) - w0) / work_chars)) if work_chars > 0 else 0.0
         return replace(match, extra=replace(match.extra, work_share=round(share, 4)))
+
+    def match_fields(self, match: Located[TextExtra], *, work: Any = None) -> dict[str, Any]:
+        """The fields of a text match in ``consentry identify --json`` (docs/text.md, "Offsets").
+
+        ``work_share`` is the share of the work's characters the passage
+        covers, from the work's stored size (``work.duration_s`` holds a text
+        work's length in characters), or the match's own when already set.
+        """
+        if work is not None and match.extra.work_share is None:
+            match = self.with_work_length(match, int(getattr(work, "duration_s", 0) or 0))
+        q0, q1 = match.query.as_span()
+        w0, w1 = match.work.as_span()
+        e = match.extra
+        return {"query_start_char": int(q0), "query_end_char": int(q1), "work_start_char": int(w0),
+                "work_end_char": int(w1), "matched_words": int(e.matched_words), "seeds": int(e.seeds),
+                "work_share": e.work_share, "common_shingles": int(e.common_shingles), "aligned": bool(e.aligned)}
 
     # -- decision and evidence --------------------------------------------------
     def min_score_for(self, searched: float) -> float:

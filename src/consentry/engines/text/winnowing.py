@@ -264,9 +264,10 @@ def pack_postings(fp_id: int, start_char: np.ndarray, check: np.ndarray) -> np.n
     Raises
     ------
     ValueError
-        If ``fp_id`` is not in 1 .. 2**26 - 1 or an offset exceeds :data:`MAX_CHAR`.
+        If ``fp_id`` is not in 0 .. 2**26 - 1 (the store gives works ids from 1; 0 serves callers that want
+        the keys alone) or an offset exceeds :data:`MAX_CHAR`.
     """
-    if not 0 < fp_id <= MAX_FP_ID:
+    if not 0 <= fp_id <= MAX_FP_ID:
         raise ValueError(f"fp_id {fp_id} out of range")
     s = np.asarray(start_char, np.int64)
     if s.size and int(s.max()) > MAX_CHAR:

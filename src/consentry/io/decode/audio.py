@@ -611,7 +611,8 @@ def _clean_tag(value: object) -> str | None:
     return text or None
 
 
-def iter_audio_files(paths: Iterable[str | os.PathLike], *, recursive: bool = True) -> Iterator[Path]:
+def iter_audio_files(paths: Iterable[str | os.PathLike], *, recursive: bool = True,
+                     extensions: Iterable[str] = ()) -> Iterator[Path]:
     """The files to read, from the files and folders a user named.
 
     Parameters
@@ -620,6 +621,10 @@ def iter_audio_files(paths: Iterable[str | os.PathLike], *, recursive: bool = Tr
         Files and folders, in the user's order.
     recursive : bool, default True
         Walk sub-folders too; if false, only the files directly in each folder.
+    extensions : iterable of str, optional
+        More lower-cased suffixes (``".txt"``) to pick up in folders besides
+        :data:`AUDIO_EXTENSIONS` (the other media's engines name theirs:
+        :func:`consentry.services.media.folder_extensions`).
 
     Yields
     ------
@@ -643,13 +648,13 @@ def iter_audio_files(paths: Iterable[str | os.PathLike], *, recursive: bool = Tr
         if not path.exists():
             raise InputError(f"{given}: no such file or folder")
         if path.is_dir():
-            yield from _walk(path, recursive=recursive)
+            yield from _walk(path, recursive=recursive, suffixes=AUDIO_EXTENSIONS | frozenset(extensions))
         else:
             yield path
 
 
-def _walk(folder: Path, *, recursive: bool) -> Iterator[Path]:
-    """Audio files in ``folder``, depth first in sorted name order."""
+def _walk(folder: Path, *, recursive: bool, suffixes: frozenset[str] = AUDIO_EXTENSIONS) -> Iterator[Path]:
+    """Files in ``folder`` whose suffix is in ``suffixes``, depth first in sorted name order."""
     try:
         with os.scandir(folder) as scan:
             entries = sorted(scan, key=lambda entry: entry.name)
@@ -661,8 +666,8 @@ def _walk(folder: Path, *, recursive: bool) -> Iterator[Path]:
         try:
             if entry.is_dir(follow_symlinks=False):
                 if recursive:
-                    yield from _walk(folder / entry.name, recursive=True)
-            elif entry.is_file() and os.path.splitext(entry.name)[1].lower() in AUDIO_EXTENSIONS:
+                    yield from _walk(folder / entry.name, recursive=True, suffixes=suffixes)
+            elif entry.is_file() and os.path.splitext(entry.name)[1].lower() in suffixes:
                 yield folder / entry.name
         except OSError:
             continue  # vanished or unreadable entry: nothing to yield

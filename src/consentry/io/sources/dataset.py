@@ -23,6 +23,7 @@ from consentry.io.sources.folder import AudioFileDataset, FolderDataset
 from consentry.io.sources.items import Dataset
 from consentry.io.sources.manifest import CsvManifest, JsonlManifest, ParquetManifest
 from consentry.io.sources.patterns import expand_shards, has_pattern
+from consentry.io.sources.text import TEXT_ONLY_SUFFIXES, is_rows_folder, open_text_dataset
 from consentry.formats.sniff import SNIFF_BYTES, is_audio_media, sniff_media
 from consentry.io.sources.webdataset import TAR_SUFFIXES, WebDataset, is_tar_name, shard_stem
 from consentry.io.sources.ziparchive import ZipArchive
@@ -35,7 +36,8 @@ _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
 def open_dataset(spec: str | os.PathLike, *, fetch_urls: bool = False, fetch: FetchOptions | None = None,
-                 limits: ArchiveLimits | None = None, path_column: str | None = None) -> Dataset:
+                 limits: ArchiveLimits | None = None, path_column: str | None = None,
+                 text_column: str | None = None) -> Dataset:
     """The reader for a dataset, from the path or pattern a user gave.
 
     Parameters
@@ -100,6 +102,10 @@ def open_dataset(spec: str | os.PathLike, *, fetch_urls: bool = False, fetch: Fe
     except (OSError, ValueError) as exc:
         raise InputError(f"{text}: cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
     path = Path(os.path.normpath(absolute))
+    if text_column is not None or (stat.S_ISDIR(info.st_mode) and is_rows_folder(path)) or \
+            path.name.lower().endswith(TEXT_ONLY_SUFFIXES):
+        refuse_held(path, text)
+        return open_text_dataset(path, text_column=text_column, limits=limits)
     if stat.S_ISDIR(info.st_mode):
         return FolderDataset(path)
     if not stat.S_ISREG(info.st_mode):
@@ -113,12 +119,19 @@ def _open_file(path: Path, text: str, *, fetch_urls: bool, fetch: FetchOptions, 
     """The reader for one file, by suffix, else by content."""
     lower = path.name.lower()
     manifest_options = dict(fetch_urls=fetch_urls, fetch=fetch, path_column=path_column)
-    if lower.endswith(".csv"):
-        return CsvManifest(path, **manifest_options)
-    if lower.endswith((".jsonl", ".ndjson")):
-        return JsonlManifest(path, **manifest_options)
-    if lower.endswith((".parquet", ".pq")):
-        return ParquetManifest(path, **manifest_options)
+    manifest = {".csv": CsvManifest, ".jsonl": JsonlManifest, ".ndjson": JsonlManifest, ".parquet": ParquetManifest,
+                ".pq": ParquetManifest}.get(os.path.splitext(lower)[1])
+    if manifest is not None:
+        try:
+            return manifest(path, **manifest_options)
+        except InputError as exc:
+            # No column with paths or audio: a text dataset when a column holds text (issue 18).
+            if path_column is not None or "no column holds" not in str(exc):
+                raise
+            try:
+                return open_text_dataset(path, limits=limits)
+            except InputError:
+                raise exc from None
     if is_tar_name(lower):
         return WebDataset([path], spec=str(path), name=shard_stem(path), limits=limits)
     if lower.endswith(".zip"):

@@ -268,6 +268,44 @@ class TextRowsDataset(Dataset):
                 yield self._item(path, row, value, f"{path.name} row {row}")
                 row += 1
 
+    def records(self) -> Iterator[tuple[str, str, dict | None, str | None]]:
+        """``(item_id, where, record, error)`` per row: the whole row as a dict (JSONL object, CSV row by
+        header, Parquet/Arrow row), or None with a one-line error (registering articles reads title, creator
+        and date columns beside the text)."""
+        for path in self.files:
+            if self.kind == "jsonl":
+                for row, (line, raw) in enumerate(self._jsonl_lines(path)):
+                    where = f"{path.name} line {line}"
+                    try:
+                        record = json.loads(raw) if raw is not None else None
+                    except (ValueError, RecursionError) as exc:
+                        yield self._id(path, row), where, None, f"{where}: not valid JSON ({getattr(exc, 'msg', exc)})"
+                        continue
+                    if not isinstance(record, dict):
+                        yield self._id(path, row), where, None, f"{where}: not a JSON object"
+                        continue
+                    yield self._id(path, row), where, record, None
+            elif self.kind == "csv":
+                csv.field_size_limit(_CSV_FIELD_BYTES)
+                with self._open_text(path) as fh:
+                    try:
+                        for row, record in enumerate(csv.DictReader(fh)):
+                            yield self._id(path, row), f"{path.name} row {row}", dict(record), None
+                    except (UnicodeDecodeError, csv.Error) as exc:
+                        raise InputError(f"{path}: not a readable UTF-8 CSV file ({exc})") from None
+            else:
+                if self.kind == "parquet":
+                    batches = self._parquet(path).iter_batches(batch_size=256)
+                else:
+                    reader = self._arrow_reader(path)
+                    batches = (reader.get_batch(i) for i in range(reader.num_record_batches)) \
+                        if hasattr(reader, "num_record_batches") else reader
+                row = 0
+                for batch in batches:
+                    for record in batch.to_pylist():
+                        yield self._id(path, row), f"{path.name} row {row}", record, None
+                        row += 1
+
     # -- clean copy ------------------------------------------------------------
     def write_clean_manifest(self, out_path, *, keep: Callable[[str], bool]) -> str:
         """Kept rows, as JSONL (the original lines for JSONL input, ``{column: text}`` otherwise)."""
@@ -458,6 +496,9 @@ class DocumentFolder(Dataset):
         return []
 
 
+#: Suffixes only text datasets have (crawl archives, compressed JSON Lines).
+TEXT_ONLY_SUFFIXES = (".warc", ".warc.gz", ".wet", ".wet.gz", ".arc.gz", ".jsonl.gz", ".json.gz", ".arrow")
+
 _ROW_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".jsonl.gz": "jsonl",
                  ".json.gz": "jsonl", ".csv": "csv", ".parquet": "parquet", ".arrow": "arrow"}
 _WARC_SUFFIXES = (".warc", ".warc.gz", ".wet", ".wet.gz", ".arc.gz")
@@ -469,6 +510,25 @@ def _row_kind(path: Path) -> str | None:
         if name.endswith(suffix):
             return kind
     return None
+
+
+def is_rows_folder(path: Path, *, max_files: int = 10_000) -> bool:
+    """Whether a folder is a Hugging Face style dataset: data files (Parquet, JSON Lines, Arrow) and no media
+    files (what :func:`consentry.engines.item_extensions` names), looking at most at ``max_files`` files."""
+    from consentry.engines import item_extensions
+
+    media = item_extensions()
+    rows = False
+    for n, p in enumerate(path.rglob("*")):
+        if n >= max_files:
+            return False
+        if not p.is_file() or p.name.startswith("."):
+            continue
+        if _row_kind(p) and p.name not in ("dataset_info.json", "state.json", "dataset_dict.json"):
+            rows = True
+        elif os.path.splitext(p.name)[1].lower() in media and p.name.lower() not in ("readme.md", "license.md"):
+            return False
+    return rows
 
 
 def open_text_dataset(spec: str | os.PathLike, *, text_column: str | None = None,

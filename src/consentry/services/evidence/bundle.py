@@ -175,31 +175,9 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("consentry.services.evidence", "templates"),
                              autoescape=True, finalize=_visible, undefined=jinja2.ChainableUndefined,
                              trim_blocks=True, lstrip_blocks=True)
-    env.filters["terms_in_words"] = _terms_in_words
-    env.globals["use_labels"] = _use_labels()
     env.filters["num"] = _format_number
     env.filters["pct"] = _format_percent
     return env
-
-
-def _terms_in_words(t: Any) -> str:
-    """One use's terms as the rest of the report words them: "deny", "allow", "license at 40.00 EUR per work"."""
-    if not isinstance(t, dict):
-        return str(t)
-    d = t.get("decision")
-    if d == "license":
-        from consentry.reporting.format import format_money
-
-        price = t.get("price")
-        unit = (t.get("unit") or "per-work").replace("-", " ")
-        return f"license at {format_money(price, t.get('currency'))} {unit}" if price is not None else "license"
-    return str(d or "none")
-
-
-def _use_labels() -> dict:
-    from consentry.domain.terms import USE_LABELS
-
-    return dict(USE_LABELS)
 
 
 def _format_number(value: Any, digits: int = 2) -> str:
