@@ -65,7 +65,7 @@ def main() -> None:
     info = run_info()
     with tempfile.TemporaryDirectory() as tmp:
         neg_reg = Registry.open(Path(tmp) / "neg.db")
-        engine = f"{ENGINE_NAME}/{ENGINE_VERSION}/{neg_reg.param_hash}"
+        engine = f"{ENGINE_NAME}/{getattr(neg_reg.params, 'version', ENGINE_VERSION)}/{neg_reg.param_hash}"
         neg_reg.register(wesnoth, workers=2)
         pos_reg = Registry.open(Path(tmp) / "pos.db")
         pos_reg.register(singularity, workers=2)

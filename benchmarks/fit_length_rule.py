@@ -97,7 +97,7 @@ def main() -> None:
                 reg.register(files, workers=a.workers, melody=False)
         with Registry.open(reg_path, create=False) as reg:
             works = reg.works()
-            engine = f"{ENGINE_NAME}/{ENGINE_VERSION}/{reg.param_hash}"
+            engine = f"{ENGINE_NAME}/{getattr(reg.params, 'version', ENGINE_VERSION)}/{reg.param_hash}"
         if any("wesnoth" not in (w.source or "") for w in works):
             raise SystemExit(f"{reg_path}: holds works other than Wesnoth's; the outputs' music must be unregistered")
         t0 = time.perf_counter()
