@@ -83,9 +83,18 @@ def make_dataset(folder: Path, pieces: list[np.ndarray], *, seed: int, items: in
     return items * item_s
 
 
-def scan_seconds(reg: Path, data: Path, out: Path, *extra: str) -> tuple[float, dict]:
-    t, _ = cli("scan", str(data), "--json", str(out), *extra, registry=reg)
-    return t, json.loads(out.read_text())["scan"]
+def newest_scan(reg: Path) -> dict:
+    """The summary of the newest scan stored in ``reg``."""
+    from consentry import Registry
+    from consentry.services.scan import scan_summary, scans_of
+
+    with Registry.open(reg) as r:
+        return scan_summary(r, scans_of(r)[0]["scan_id"])
+
+
+def scan_seconds(reg: Path, data: Path, *extra: str) -> tuple[float, dict]:
+    t, _ = cli("scan", str(data), *extra, registry=reg)
+    return t, newest_scan(reg)
 
 
 def main() -> None:
@@ -124,12 +133,12 @@ def main() -> None:
             for name, extra in (("local_1", ("--workers", "1")), ("local_2", ("--workers", "2")),
                                 ("ray_1", ("--ray", cluster.address, "--workers", "1")),
                                 ("ray_2", ("--ray", cluster.address, "--workers", "2"))):
-                t, scan = scan_seconds(reg, data, work / f"{name}.json", *extra)
+                t, scan = scan_seconds(reg, data, *extra)
                 runs[name].append(round(t, 2))
                 totals.add(json.dumps(scan["totals"], sort_keys=True))
                 print(f"{name} run {rep + 1}: {t:.1f} s {scan['executor']}", file=sys.stderr)
             for name, extra in (("local_1", ("--workers", "1")), ("ray_1", ("--ray", cluster.address, "--workers", "1"))):
-                t, _ = scan_seconds(reg, tiny, work / f"tiny_{name}.json", *extra)
+                t, _ = scan_seconds(reg, tiny, *extra)
                 tiny_runs[name].append(round(t, 2))
         if len(totals) != 1:
             raise SystemExit(f"runs disagree on the totals: {sorted(totals)}")
@@ -155,7 +164,7 @@ def main() -> None:
             with __import__("consentry").Registry.open(reg) as r:
                 r.backup(mreg)
             cmd = [sys.executable, "-m", "consentry.cli.main", "--registry", str(mreg), "scan", spec,
-                   "--ray", cluster.address, "--workers", str(a.cpus), "--json", str(work / f"mem-{n}.json")]
+                   "--ray", cluster.address, "--workers", str(a.cpus)]
             t, code, driver_kb, _ = run_and_watch(cmd)
             if code not in (0, 2):
                 raise SystemExit(f"memory run of {n} items failed (exit {code})")

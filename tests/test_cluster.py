@@ -38,7 +38,7 @@ from consentry.engines.music import engine  # noqa: E402
 from consentry.engines.music.params import ENGINE_NAME, ENGINE_VERSION  # noqa: E402
 from consentry.engines.music.postings import lookup  # noqa: E402
 from consentry.domain.works import Terms  # noqa: E402
-from consentry.services.scan import scan_dataset, scan_items, write_clean_manifest  # noqa: E402
+from consentry.services.scan import scan_dataset, scan_items, scan_summary, write_clean_manifest  # noqa: E402
 from consentry.testing.ray_cluster import LocalCluster  # noqa: E402
 
 SR = 22050
@@ -268,18 +268,20 @@ def test_driver_killed_mid_scan_resumes_to_the_same_result(cluster, catalogue, t
     os.kill(driver.pid, signal.SIGKILL)
     driver.wait(10)
     assert 2 <= stored < len(local_items)
-    resumed = _cli("scan", str(data), "--ray", cluster.address, "--resume", "--json", "-", "--fail-on", "refused",
+    with sqlite3.connect(f"file:{reg_copy}?mode=ro", uri=True) as db:
+        (killed_scan,), = db.execute("SELECT scan_id FROM scans WHERE status != 'complete'").fetchall()
+    resumed = _cli("scan", str(data), "--ray", cluster.address, "--resume", "--fail-on", "refused",
                    "--clean-manifest", str(tmp_path / "clean.txt"), registry=reg_copy)
     out, err = resumed.communicate(timeout=180)
     assert resumed.returncode == 2, err      # refused items found: the exit code a local scan gives
-    assert "resuming scan" in err
-    doc = json.loads(out)
-    assert doc["scan"]["status"] == "complete" and doc["scan"]["executor"]["kind"] == "ray"
+    assert f"resuming scan {killed_scan}" in err
     with Registry.open(reg_copy) as reg:
-        assert _items(reg, doc["scan"]["scan_id"]) == local_items
-        write_clean_manifest(reg, doc["scan"]["scan_id"], tmp_path / "again.txt")
+        summary = scan_summary(reg, killed_scan)
+        assert summary["status"] == "complete" and summary["executor"]["kind"] == "ray"
+        assert _items(reg, killed_scan) == local_items
+        write_clean_manifest(reg, killed_scan, tmp_path / "again.txt")
     assert (tmp_path / "clean.txt").read_text() == (tmp_path / "again.txt").read_text()
-    assert doc["scan"]["totals"] == local["totals"]
+    assert summary["totals"] == local["totals"]
 
 
 def test_server_scan_jobs_go_to_the_cluster_when_set(cluster, catalogue, tmp_path):
