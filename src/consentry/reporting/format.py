@@ -8,10 +8,11 @@ is ``2.68``, where binary floats would give ``2.67``). Times are ISO 8601 in UTC
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
 from consentry.domain.clock import iso, now_iso  # the one clock, for renderers
+from consentry.domain.money import CENT, add_money, sum_money, to_cents  # the one money rule
 
 __all__ = ["CENT", "DASH", "FORMULA_PREFIXES", "add_money", "csv_safe", "format_fixed", "format_fraction", "format_hms",
            "format_money", "format_money_codes_first", "format_money_map", "format_number", "format_seconds",
@@ -19,23 +20,11 @@ __all__ = ["CENT", "DASH", "FORMULA_PREFIXES", "add_money", "csv_safe", "format_
 
 #: What an absent value reads as in a report.
 DASH = "\u2014"
-CENT = Decimal("0.01")
 #: A CSV cell starting with one of these is read as a formula by spreadsheets.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 # ---------------------------------------------------------------- money
-
-
-def to_cents(amount: Any) -> Decimal:
-    """An amount of money as a :class:`~decimal.Decimal` rounded half up to two decimals."""
-    try:
-        value = Decimal(str(amount))
-    except (InvalidOperation, ValueError) as exc:
-        raise ValueError(f"amount {amount!r} is not a number") from exc
-    if not value.is_finite():
-        raise ValueError(f"amount {amount!r} is not a finite number")
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def format_money(amount: Any, currency: str | None) -> str:
@@ -63,20 +52,6 @@ def format_money_codes_first(amounts: Mapping[str, Any] | None, *, empty: str = 
     if not amounts:
         return empty
     return " + ".join(f"{c} {format_money(amounts[c], None)}" for c in sorted(amounts))
-
-
-def sum_money(parts: Iterable[Mapping[str, Any]]) -> dict[str, float]:
-    """Amounts per currency code, summed in decimal and rounded half up to cents (codes sorted)."""
-    out: dict[str, Decimal] = {}
-    for part in parts:
-        for currency, amount in part.items():
-            out[currency] = out.get(currency, Decimal(0)) + Decimal(str(amount))
-    return {c: float(a.quantize(CENT, rounding=ROUND_HALF_UP)) for c, a in sorted(out.items())}
-
-
-def add_money(total: Any, amount: Any) -> float:
-    """``total + amount`` in decimal, rounded half up to cents."""
-    return float(to_cents(Decimal(str(total)) + Decimal(str(amount))))
 
 
 # ---------------------------------------------------------------- numbers and text

@@ -31,6 +31,7 @@ import numpy as np
 
 from consentry import __version__
 from consentry.domain.errors import ConsentryError, DecodeError, InputError
+from consentry.domain.money import add_money, money
 from consentry.engines.music.params import ENGINE_NAME, ENGINE_VERSION, MusicEngineParams
 from consentry.runtime.interrupts import POLL_S, Interrupted, deferred_interrupts, polled, raise_if_stopping
 from consentry.runtime.pools import WorkerCount, process_pool, worker_count
@@ -311,7 +312,7 @@ def licence_amount(*, price: float, unit: str | None, items: int, covered_s: flo
         quantity = round(covered_s / 60.0, 2)
     else:
         quantity = 1.0
-    return quantity, round(price * quantity, 2)
+    return quantity, money(price * quantity)
 
 
 def _tasks(ds, done: set[int], min_score, embedded_signals: bool) -> Iterator[dict]:
@@ -588,8 +589,8 @@ def summarize_scan(registry, scan_id: str) -> dict:
             c["refused_works"] += 1
         elif w["decision"] == "license":
             c["licensable_works"] += 1
-            c["amount"][w["currency"]] = round(c["amount"].get(w["currency"], 0.0) + w["amount"], 2)
-            licence_cost[w["currency"]] = round(licence_cost.get(w["currency"], 0.0) + w["amount"], 2)
+            c["amount"][w["currency"]] = add_money(c["amount"].get(w["currency"], 0.0), w["amount"])
+            licence_cost[w["currency"]] = add_money(licence_cost.get(w["currency"], 0.0), w["amount"])
     creator_list = sorted(creators.values(), key=lambda c: (-c["items"], str(c["creator"])))
 
     refused = [{"work_id": w["work_id"], "title": w["title"], "creator": w["creator"],

@@ -34,6 +34,7 @@ import numpy as np
 
 from consentry.domain.errors import ConsentryError, DecodeError, InputError
 from consentry.domain.audit import ITEM_DECISIONS, covered_seconds, decide_item
+from consentry.domain.money import add_money
 from consentry.domain.works import Match
 from consentry.services.scan import licence_amount
 
@@ -181,7 +182,7 @@ class TrainingFilter:
             if t.decision == "license":
                 covered = covered_seconds((m.query_start_s, m.query_end_s) for m in matches if m.work_id == work_id)
                 _, amount = licence_amount(price=t.price, unit=t.unit, items=1, covered_s=covered)
-                cost[t.currency] = round(cost.get(t.currency, 0.0) + amount, 2)
+                cost[t.currency] = add_money(cost.get(t.currency, 0.0), amount)
         rate = self.registry.params.sample_rate_hz
         return Decision(verdict=verdict, accepted=verdict in self.accept, matches=matches, licence_cost=cost,
                         covered_s=round(covered_seconds((m.query_start_s, m.query_end_s) for m in matches), 3),
