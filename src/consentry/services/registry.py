@@ -81,11 +81,6 @@ class IdentifyResult:
                 "matches": [m.as_dict() for m in self.matches]}
 
 
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file (see :func:`consentry.domain.hashing.sha256_and_size`)."""
-    return sha256_and_size(path)[0]
-
-
 def _fingerprint_file(path: str, params: MusicEngineParams, melody: bool = False, match_spec: str | None = None,
                       registry: "Registry | None" = None) -> dict:
     """Worker: decode and fingerprint one file, and transcribe its melody if asked (runs in a worker process).
@@ -351,7 +346,7 @@ class Registry:
         seen: dict[str, str] = {}
         for f in files:
             try:
-                sha = file_sha256(f)
+                sha, _ = sha256_and_size(f)
             except OSError as exc:
                 summary.errors.append((str(f), exc.strerror or str(exc)))
                 done += 1

@@ -70,7 +70,7 @@ def embed(
     The audio samples and image pixels are never changed.
     """
     from consentry.services.embed import SignerConfig, embed_terms
-    from consentry.services.registry import file_sha256
+    from consentry.domain.hashing import sha256_and_size
 
     if (cert is None) != (key is None):
         raise InputError("--cert and --key go together")
@@ -88,7 +88,7 @@ def embed(
                 if work is not None:
                     entry = by_id.get(reg.work(work).work_id)
                 else:
-                    entry = by_sha.get(file_sha256(f)) if f.is_file() else None
+                    entry = by_sha.get(sha256_and_size(f)[0]) if f.is_file() else None
                     if entry is None:
                         matches = reg.identify(f)
                         entry = by_id.get(matches[0].work_id) if matches else None
@@ -119,11 +119,19 @@ def verify(
     target: str = typer.Argument(..., help="A URL, a published site folder, or a file."),
     path: Optional[str] = typer.Option(None, "--path", help="For a site or folder: the resource path to judge, e.g. /works/ID/song.mp3."),
     as_json: bool = typer.Option(False, "--json", help="Print the verdicts, signals, contradictions and problems as JSON."),
-    fail_on_contradiction: bool = typer.Option(False, "--fail-on-contradiction", help="Exit with 2 if signals contradict each other."),
+    fail_on: Optional[str] = typer.Option(None, "--fail-on", help="contradiction: exit with 2 if signals contradict each other."),
+    fail_on_contradiction: bool = typer.Option(False, "--fail-on-contradiction", hidden=True,
+                                               help="Deprecated: --fail-on contradiction."),
 ) -> None:
-    """Read every AI-use signal of a URL, site or file and give one verdict per use, with sources and contradictions."""
-    from consentry.services.verify import verify_target
+    """Read every AI-use signal of a URL, site or file and give one verdict per use, with sources and contradictions.
 
+    Exit codes: 0 ok; 1 error; 2 signals contradict each other, with --fail-on contradiction.
+    """
+    from consentry.services.verify import verify_target
+    from consentry.adapters.cli.main import fail_option
+
+    fail = fail_option(fail_on, fail_on_contradiction, choices=("contradiction",), old="--fail-on-contradiction",
+                       new="--fail-on contradiction")
     report = verify_target(target, path=path)
     d = report.as_dict()
     if as_json:
@@ -141,5 +149,5 @@ def verify(
             console.print(f"[bold]declared AI-generated[/] ({label.source_type}): {label.source}", highlight=False)
         for p in report.problems:
             err_console.print(f"[magenta]unreadable signal[/] {p.source}: {p.message}", highlight=False)
-    if fail_on_contradiction and any(v.contradictions for v in report.verdicts.values()):
+    if fail and any(v.contradictions for v in report.verdicts.values()):
         raise typer.Exit(EXIT_FINDINGS)

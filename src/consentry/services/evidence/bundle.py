@@ -45,7 +45,6 @@ __all__ = [
     "BUNDLE_FORMAT_VERSION",
     "MEMBER_NAMES",
     "bundle_name",
-    "file_sha256",
     "write_bundle",
 ]
 
@@ -71,11 +70,6 @@ _INVISIBLE = {c: f"[U+{c:04X}]" for c in [*range(0x00, 0x09), 0x0b, 0x0c, *range
 def bundle_name(output_path: str | os.PathLike) -> str:
     """``"<stem>.evidence.zip"`` for an output file."""
     return f"{Path(output_path).stem or 'output'}.evidence.zip"
-
-
-def file_sha256(path: str | os.PathLike) -> tuple[str, int]:
-    """Hex SHA-256 and size (bytes) of a file (:func:`consentry.domain.hashing.sha256_and_size`)."""
-    return sha256_and_size(path)
 
 
 def _utc_iso(now: dt.datetime | None) -> str:
@@ -129,7 +123,7 @@ def build_facts(*, output_path: Path, findings: dict, references: list[dict], to
     ``source`` (a path) becomes ``source_name`` (its base name): no local or
     server path leaves in the facts.
     """
-    output_sha, output_size = file_sha256(output_path)
+    output_sha, output_size = sha256_and_size(output_path)
     found: dict[str, Path] = {}
     reference_facts = []
     for reference in references:
@@ -138,7 +132,7 @@ def build_facts(*, output_path: Path, findings: dict, references: list[dict], to
         entry: dict[str, Any] = {"id": ref_id, "kind": str(reference.get("kind", "work")),
                                  "name": path.name if path else None}
         if path is not None and path.is_file():
-            entry["sha256"], entry["size_bytes"] = file_sha256(path)
+            entry["sha256"], entry["size_bytes"] = sha256_and_size(path)
             entry["present"] = True
             found.setdefault(ref_id, path)
         else:
@@ -175,9 +169,31 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("consentry.services.evidence", "templates"),
                              autoescape=True, finalize=_visible, undefined=jinja2.ChainableUndefined,
                              trim_blocks=True, lstrip_blocks=True)
+    env.filters["terms_in_words"] = _terms_in_words
+    env.globals["use_labels"] = _use_labels()
     env.filters["num"] = _format_number
     env.filters["pct"] = _format_percent
     return env
+
+
+def _terms_in_words(t: Any) -> str:
+    """One use's terms as the rest of the report words them: "deny", "allow", "license at 40.00 EUR per work"."""
+    if not isinstance(t, dict):
+        return str(t)
+    d = t.get("decision")
+    if d == "license":
+        from consentry.reporting.format import format_money
+
+        price = t.get("price")
+        unit = (t.get("unit") or "per-work").replace("-", " ")
+        return f"license at {format_money(price, t.get('currency'))} {unit}" if price is not None else "license"
+    return str(d or "none")
+
+
+def _use_labels() -> dict:
+    from consentry.domain.terms import USE_LABELS
+
+    return dict(USE_LABELS)
 
 
 def _format_number(value: Any, digits: int = 2) -> str:

@@ -24,7 +24,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from consentry.services.evidence.bundle import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, MEMBER_NAMES, file_sha256
+from consentry.domain.hashing import sha256_and_size
+from consentry.services.evidence.bundle import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, MEMBER_NAMES
 from consentry.services.evidence.canonical import canonical_json, parse_canonical
 from consentry.services.evidence.keys import key_fingerprint
 
@@ -272,7 +273,7 @@ def _files_by_hash(files_dir: Path) -> tuple[dict[str, Path], dict[str, list[Pat
     for path in sorted(files_dir.rglob("*")):
         if path.is_file() and not path.is_symlink():
             try:
-                digest, _ = file_sha256(path)
+                digest, _ = sha256_and_size(path)
             except OSError:
                 continue
             by_hash.setdefault(digest, path)
