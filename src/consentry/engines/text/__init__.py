@@ -255,7 +255,8 @@ class TextEngine:
         its outer seeds), the normalised words of both sides are aligned
         (:class:`difflib.SequenceMatcher` on word hashes), and the passage is
         the run of equal blocks around the seeds whose gaps are at most
-        ``max_edit_words`` words on either side.  None when a side holds
+        ``max_edit_words`` words on either side, without blocks of fewer than
+        3 words at its ends (chance agreement of common words).  None when a side holds
         more than ``max_words`` words (the located extents then stand).
         """
         margin = self.params.shingle_words + self.params.winnow_window
@@ -276,6 +277,11 @@ class TextEngine:
             else:
                 runs.append([b])
         best = max(runs, key=lambda r: sum(b.size for b in r))
+        # A word or two equal by chance just outside the copy ("and", "the") does not extend it.
+        while len(best) > 1 and best[0].size < 3:
+            best = best[1:]
+        while len(best) > 1 and best[-1].size < 3:
+            best = best[:-1]
         ops = []
         for i, b in enumerate(best):
             if i:

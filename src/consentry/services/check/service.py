@@ -646,8 +646,10 @@ def _voice_check(ctx: CheckContext, windows: list, reason: str | None) -> tuple[
 
 # ---------------------------------------------------------------- many outputs, evidence, rematch
 def iter_outputs(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    """The files to check: files as given, folders searched recursively for audio files."""
-    return list(iter_audio_files(paths))
+    """The files to check: files as given, folders searched recursively for audio files and the other media's."""
+    from consentry.services.media import folder_extensions
+
+    return list(iter_audio_files(paths, extensions=folder_extensions()))
 
 
 def evidence_findings(ctx: CheckContext, res: CheckResult, *, all_voices: bool = False) -> tuple[dict, list[dict]]:
