@@ -244,8 +244,11 @@ def test_worker_killed_mid_scan_ends_complete(cluster, catalogue, tmp_path):
         assert _items(reg, summary["scan_id"]) == local_items
 
 
-def _cli(*args: str, registry: Path, **kw) -> subprocess.Popen:
+def _cli(*args: str, registry: Path, ray_address: str | None = None, **kw) -> subprocess.Popen:
     env = {**os.environ, "COLUMNS": "200"}
+    env.pop("RAY_ADDRESS", None)
+    if ray_address:
+        env["RAY_ADDRESS"] = ray_address
     return subprocess.Popen([sys.executable, "-m", "consentry.adapters.cli.main", "--registry", str(registry), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, **kw)
 
@@ -270,14 +273,16 @@ def test_driver_killed_mid_scan_resumes_to_the_same_result(cluster, catalogue, t
     assert 2 <= stored < len(local_items)
     with sqlite3.connect(f"file:{reg_copy}?mode=ro", uri=True) as db:
         (killed_scan,), = db.execute("SELECT scan_id FROM scans WHERE status != 'complete'").fetchall()
-    resumed = _cli("scan", str(data), "--ray", cluster.address, "--resume", "--fail-on", "refused",
-                   "--clean-manifest", str(tmp_path / "clean.txt"), registry=reg_copy)
+    # Resumed with --ray auto: the cluster named by RAY_ADDRESS.
+    resumed = _cli("scan", str(data), "--ray", "auto", "--resume", "--fail-on", "refused",
+                   "--clean-manifest", str(tmp_path / "clean.txt"), registry=reg_copy, ray_address=cluster.address)
     out, err = resumed.communicate(timeout=180)
     assert resumed.returncode == 2, err      # refused items found: the exit code a local scan gives
     assert f"resuming scan {killed_scan}" in err
     with Registry.open(reg_copy) as reg:
         summary = scan_summary(reg, killed_scan)
         assert summary["status"] == "complete" and summary["executor"]["kind"] == "ray"
+        assert summary["executor"]["address"].endswith(":" + cluster.address.rsplit(":", 1)[1])
         assert _items(reg, killed_scan) == local_items
         write_clean_manifest(reg, killed_scan, tmp_path / "again.txt")
     assert (tmp_path / "clean.txt").read_text() == (tmp_path / "again.txt").read_text()
