@@ -274,7 +274,7 @@ def test_licensee_scan_dispute_and_claim_flow(server, world):
                                                              "reason": "again"}).status_code == 409
     # the creator sees the finding and the claim, and answers; others are refused
     ana, acsrf = browser(server, "ana@example.org")
-    assert scan_id in ana.get("/app/findings").text
+    assert "set.zip" in ana.get("/app/findings").text  # the dataset by the name its licensee gave it
     assert claim_id in ana.get("/app/claims").text
     ben, bcsrf = browser(server, "ben@example.org")
     assert ben.get(f"/app/claims/{claim_id}").status_code == 404
@@ -344,9 +344,16 @@ def test_admin_pages(server, world):
     assert "lic2@example.org" in page
     assert admin.post(f"/app/admin/accounts/{world.accounts['admin']['account_id']}/disable",
                       data={"csrf_token": csrf}).status_code == 400
-    r = admin.post(f"/app/admin/accounts/{world.accounts['lic2']['account_id']}/disable", data={"csrf_token": csrf})
+    lic2 = world.accounts['lic2']['account_id']
+    # disabling asks first (what it does, and a way back); nothing changes until it is confirmed
+    r = admin.post(f"/app/admin/accounts/{lic2}/disable", data={"csrf_token": csrf})
+    assert r.status_code == 200 and "no longer be able to sign in" in r.text and 'name="confirm" value="1"' in r.text
+    assert server.client(world.tokens["lic2"]).get("/api/v1/works").status_code == 200
+    r = admin.post(f"/app/admin/accounts/{lic2}/disable", data={"csrf_token": csrf, "confirm": "1"})
     assert r.status_code == 303
     assert server.client(world.tokens["lic2"]).get("/api/v1/works").status_code == 401
+    page = admin.get(r.headers["location"]).text
+    assert "lic2@example.org is disabled" in page and f'action="/app/admin/accounts/{lic2}/enable"' in page
     audit = admin.get("/app/admin/audit?action=accounts.disable").text
     assert world.accounts["lic2"]["account_id"] in audit
     assert admin.get("/app/admin/audit?before_seq=-1").status_code == 422

@@ -95,3 +95,37 @@ def test_creator_licensee_and_claim_in_a_browser(browser_ready, tmp_path):
                                                                             ("Copy Cat", False)]
         claims = reg.store.list_claims()
         assert [(c.kind, c.state) for c in claims] == [("ownership", "resolved_a")]
+
+
+def test_the_app_as_people_meet_it_in_a_browser(browser_ready, tmp_path):
+    """tests/e2e/people_flow.mjs (issue 22): front door, 404, limits and refusals before sending, duplicates,
+    refusals in the progress bar, local dates, field names on phones, a scan's findings with timelines."""
+    media = tmp_path / "media"
+    media.mkdir()
+    works = [write_wav(media / f"{title}.wav", synthesise_piece(seed, duration_s=20.0, sample_rate_hz=SR),
+                       sample_rate_hz=SR) for seed, title in ((31, "Morning Tide"), (32, "Paper Kites"))]
+    big = media / "long take.wav"
+    big.write_bytes(b"RIFF\xff\xff\xff\x00WAVEfmt " + b"\x00" * (3 * 1024 * 1024))
+    not_audio = media / "lyrics.wav"
+    not_audio.write_text("these are the words, not the sound\n" * 20)
+    excerpt = synthesise_piece(31, duration_s=20.0, sample_rate_hz=SR)[3 * SR: 15 * SR]
+    dataset = media / "training set.zip"
+    with zipfile.ZipFile(dataset, "w") as z:
+        z.write(write_wav(media / "clip.wav", excerpt, sample_rate_hz=SR), "audio/clip.wav")
+    registry = tmp_path / "reg.db"
+    artifacts = E2E / "artifacts"
+    shutil.rmtree(artifacts / "people", ignore_errors=True)
+    artifacts.mkdir(parents=True, exist_ok=True)
+    (artifacts / "people.json").write_text(json.dumps({
+        "works": [str(p) for p in works], "big": str(big), "not_audio": str(not_audio), "dataset": str(dataset),
+        "chromium": CHROMIUM}, indent=2))
+    with LiveServer(server_settings(tmp_path, registry, max_audio_bytes=2 * 1024 * 1024)) as server:
+        proc = subprocess.run(["node", str(E2E / "people_flow.mjs"), server.url, str(artifacts)], capture_output=True,
+                              text=True, timeout=600, cwd=E2E)
+    out = proc.stdout + proc.stderr
+    (artifacts / "people_flow.log").write_text(out)
+    assert proc.returncode == 0 and "PEOPLE OK" in proc.stdout, out[-4000:]
+    shots = sorted((artifacts / "people").glob("*.png"))
+    assert {s.name.rsplit("-", 1)[1] for s in shots} == {"1280.png", "375.png"} and len(shots) >= 12
+    with Registry.open(registry) as reg:  # the duplicate and the refused files changed nothing
+        assert sorted(w.title for w in reg.works()) == ["Morning Tide", "Paper Kites"]

@@ -200,11 +200,11 @@ async function main() {
     await page.getByRole("link", { name: "see the scan's findings" }).waitFor({ timeout: 120_000 });
     await shoot(page, "scan-uploaded");
     await page.getByRole("link", { name: "see the scan's findings" }).click();
-    await page.locator("table.items").waitFor();
-    const itemsText = await page.locator("table.items").textContent();
+    await page.locator("ol.items").waitFor();
+    const itemsText = await page.locator("ol.items").textContent();
     if (!itemsText.includes(scenario.work_a_title)) fail(`the scan does not show the finding of ${scenario.work_a_title}`);
-    if (!itemsText.includes("licensable") || !itemsText.includes("license 30.0 EUR")) fail("the finding is not shown as licensable at 30 EUR");
-    const reportHref = await page.getByRole("link", { name: "HTML report" }).getAttribute("href");
+    if (!itemsText.includes("licensable") || !itemsText.includes("only with a licence: 30.00 EUR per work")) fail("the finding is not shown as licensable at 30 EUR");
+    const reportHref = await page.getByRole("link", { name: "Download the report" }).getAttribute("href");
     const report = await page.request.get(`${BASE}${reportHref}`);
     if (report.status() !== 200 || !(await report.text()).includes(scenario.work_a_title)) fail("the HTML report does not download");
     const clean = await page.request.get(`${BASE}${await page.getByRole("link", { name: "Clean manifest" }).getAttribute("href")}`);
@@ -229,7 +229,7 @@ async function main() {
     await claimLink.waitFor({ timeout: 120_000 });
     await shoot(page, "copy-registered-claim-opened");
     await claimLink.click();
-    await page.getByRole("heading", { name: "Your answer" }).waitFor();
+    await page.getByRole("heading", { name: "What you can do" }).waitFor();
     await shoot(page, "claim-respondent");
     await page.getByLabel("Contest it (an administrator decides)").check();
     await page.locator("#answer-note").fill("I recorded this in my own studio.");

@@ -205,8 +205,10 @@ def select_item_rows(items: Iterable[dict], *, max_rows: int) -> ItemSelection:
 
 def _item_row(item: Mapping[str, Any]) -> dict:
     decision = str(item.get("decision") or "unknown")
+    from consentry.reporting.findings import confidence_text, group_matches
+
     findings = []
-    for f in item.get("findings") or ():
+    for f in group_matches(item.get("findings") or ()):  # one finding per work, its segments under it
         findings.append(
             {
                 "title": _text(f.get("title")),
@@ -214,12 +216,15 @@ def _item_row(item: Mapping[str, Any]) -> dict:
                 "work_id": _text(f.get("work_id")),
                 "terms": _terms(f.get("decision"), f.get("terms_version"), f.get("price"), f.get("currency"))
                 + (" \u2014 disputed" if f.get("disputed") else ""),
-                "in_item": _span(f.get("query_start_s"), f.get("query_end_s")),
-                "in_work": _span(f.get("work_start_s"), f.get("work_end_s")),
-                "speed": (_fixed(f.get("speed"), ".2f") + "\u00d7") if f.get("speed") is not None else _DASH,
-                "pitch": _signed(f.get("pitch_shift_semitones"), "semitones"),
-                "score": _fixed(f.get("score"), ".1f"),
-                "confidence": _fixed(f.get("confidence"), ".6g"),
+                "confidence_words": confidence_text(f.get("confidence")),
+                "segments": [{
+                    "in_item": _span(g.get("query_start_s"), g.get("query_end_s")),
+                    "in_work": _span(g.get("work_start_s"), g.get("work_end_s")),
+                    "speed": (_fixed(g.get("speed"), ".2f") + "\u00d7") if g.get("speed") is not None else _DASH,
+                    "pitch": _signed(g.get("pitch_shift_semitones"), "semitones"),
+                    "score": _fixed(g.get("score"), ".1f"),
+                    "confidence": _fixed(g.get("confidence"), ".6g"),
+                } for g in f["segments"]],
             }
         )
     return {

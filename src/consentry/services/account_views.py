@@ -63,6 +63,16 @@ def disable_account(registry, ref: str, *, by) -> dict:
     return row
 
 
+def enable_account(registry, ref: str, *, by) -> dict:
+    """Enable a disabled account (an id or e-mail) again; audit ``accounts.enable``."""
+    from consentry.services import accounts as accounts
+    from consentry.services.works import record_change
+
+    row = accounts.enable_account(registry.store, ref)
+    record_change(registry, by, "accounts.enable", target_kind="account", target_id=row["account_id"])
+    return row
+
+
 def bind_account(registry, ref: str, *, by) -> dict:
     """Bind a creator account (an id or e-mail) to its creator name: it then controls every work under the name;
     audit ``accounts.bind``. Returns the account row."""

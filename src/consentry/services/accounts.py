@@ -269,6 +269,14 @@ def disable_account(store, ref: str) -> dict:
     return public_account(store.get_account(row["account_id"]))
 
 
+def enable_account(store, ref: str) -> dict:
+    """Enable a disabled account again: it can sign in (its old sessions and revoked tokens stay ended)."""
+    row = find_account(store, ref)
+    if row["disabled_at"] is not None:
+        store.update_account(row["account_id"], disabled_at=None)
+    return public_account(store.get_account(row["account_id"]))
+
+
 # ---------------------------------------------------------------- password hashing, bounded
 _HASH_SLOTS: dict[int, threading.BoundedSemaphore] = {}
 _HASH_SLOTS_LOCK = threading.Lock()

@@ -517,6 +517,7 @@ def scan_dataset(
         fingerprint.update(f"{item_id}\t{sha or '-'}\n".encode("utf-8", "surrogatepass"))
     store.update_scan(scan_id, status="complete", finished_at=utc_now(), dataset_fingerprint=fingerprint.hexdigest())
     summary = summarize_scan(registry, scan_id)
+    summary["skipped"] = dict(getattr(ds, "skipped", None) or {})  # not media, by reason (docs/sources.md)
     summary["executor"] = executor.describe() if executor is not None else {"kind": "local", "workers": n_workers}
     store.update_scan(scan_id, summary=summary)
     return summary

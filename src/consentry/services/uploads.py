@@ -142,8 +142,9 @@ async def receive_multipart(body: AsyncIterator[bytes], *, content_type: str, te
         raise InputError("send the files as multipart/form-data (with a boundary)")
     max_request = limits.max_files * limits.max_file_bytes + limits.max_fields * limits.max_field_bytes + 1024 * 1024
     if content_length is not None and content_length > max_request:
-        raise UploadTooLarge(f"request body of {content_length} bytes is larger than the server accepts "
-                             f"({limits.max_files} files of at most {limits.max_file_bytes} bytes)")
+        raise UploadTooLarge(f"the upload ({human_size(content_length)}) is larger than the server accepts "
+                             f"({limits.max_files} files of at most {human_size(limits.max_file_bytes)} each); "
+                             "send fewer or smaller files")
     temp_dir.mkdir(parents=True, exist_ok=True)
     form = ReceivedForm()
     state: dict = {"headers": {}, "header_field": b"", "header_value": b"", "part": None, "error": None}
@@ -186,8 +187,8 @@ async def receive_multipart(body: AsyncIterator[bytes], *, content_type: str, te
             f = part["file"]
             f.bytes += len(chunk)
             if f.bytes > limits.max_file_bytes:
-                raise UploadTooLarge(f"file {f.original_name!r} is larger than the {limits.max_file_bytes} bytes "
-                                     "this server accepts per file")
+                raise UploadTooLarge(f"file {f.original_name!r} is larger than the {human_size(limits.max_file_bytes)} "
+                                     "this server accepts per file; send a smaller or shorter file")
             if len(f.head) < SNIFF_BYTES:
                 f.head += chunk[:SNIFF_BYTES - len(f.head)]
             part["hash"].update(chunk)
@@ -225,7 +226,8 @@ async def receive_multipart(body: AsyncIterator[bytes], *, content_type: str, te
         async for chunk in body:
             received += len(chunk)
             if received > max_request:
-                raise UploadTooLarge(f"request body is larger than the {max_request} bytes this server accepts")
+                raise UploadTooLarge(f"the upload is larger than the {human_size(max_request)} this server accepts at once; "
+                                     "send fewer or smaller files")
             parser.write(chunk)
         parser.finalize()
     except MultipartParseError as exc:
@@ -270,6 +272,15 @@ def _suffix(f: ReceivedFile, purpose: str) -> str:
     if media == "application/x-empty":
         raise InputError(f"file {f.original_name!r} is empty")
     raise UnsupportedUpload(f"file {f.original_name!r} is {media}, not audio; send an audio file (WAV, FLAC, MP3, ...)")
+
+
+def human_size(n: int) -> str:
+    """A size for people, in binary units written as they are usually read: ``209715200`` → ``"200 MB"``."""
+    for unit, factor in (("TB", 1024 ** 4), ("GB", 1024 ** 3), ("MB", 1024 ** 2), ("kB", 1024)):
+        if n >= factor:
+            value = n / factor
+            return f"{value:.0f} {unit}" if value >= 10 or value == int(value) else f"{value:.1f} {unit}"
+    return f"{n} bytes"
 
 
 def check_file(f: ReceivedFile, *, purpose: str) -> str:

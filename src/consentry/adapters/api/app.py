@@ -156,6 +156,14 @@ def _validation_detail(exc: RequestValidationError) -> str:
     return _one_line("; ".join(parts) or "invalid request")
 
 
+def _wants_page(request: Request) -> bool:
+    """A browser asking for a page (text/html) outside the API, with the web app installed: it gets an HTML 404."""
+    import importlib.util
+
+    return ("text/html" in request.headers.get("accept", "") and not request.url.path.startswith("/api/")
+            and importlib.util.find_spec("consentry.adapters.web") is not None)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every error is JSON ``{"detail": "<one line>"}`` with a fitting status."""
 
@@ -176,6 +184,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 404 and _wants_page(request):
+            from consentry.adapters.web import not_found_page  # only when the web app is installed (_wants_page checks)
+
+            return not_found_page(request)
         detail = exc.detail if isinstance(exc.detail, str) else "error"
         return JSONResponse({"detail": _one_line(detail)}, status_code=exc.status_code, headers=exc.headers)
 
@@ -386,5 +398,8 @@ def _web_routers() -> list:
         return []
     from consentry.adapters import web
 
+    routers = getattr(web, "routers", None)
+    if routers is not None:
+        return list(routers)
     router = getattr(web, "router", None)
     return [router] if router is not None else []

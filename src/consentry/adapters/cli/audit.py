@@ -85,7 +85,27 @@ def _money(amounts: dict) -> str:
     return ", ".join(f"{v:,.2f} {c}" for c, v in sorted(amounts.items())) or "none"
 
 
-def _print_summary(summary: dict) -> None:
+def _one_stdout(as_json: bool, json_out: str | None, *others: str | None) -> str | None:
+    """``--json`` is ``--json-out -``; standard output can hold one of the reports only."""
+    if as_json:
+        if json_out not in (None, "-"):
+            raise InputError("--json prints the JSON report and --json-out writes it to a file: give one of them")
+        json_out = "-"
+    if [json_out, *others].count("-") > 1:
+        raise InputError("only one report can go to standard output (-); write the others to files")
+    return json_out
+
+
+def _say_skipped(skipped: dict) -> None:
+    """What the dataset held that is not media, counted by reason (on standard error)."""
+    n = sum(skipped.values())
+    if n:
+        reasons = "; ".join(f"{count:,} {reason}" for reason, count in sorted(skipped.items(), key=lambda kv: -kv[1])[:5])
+        err_console.print(f"skipped {n:,} file{' that is' if n == 1 else 's that are'} not media: {reasons}", highlight=False)
+
+
+def _print_summary(summary: dict, *, to_stderr: bool = False) -> None:
+    out = err_console if to_stderr else console
     t = summary["totals"]
     head = Table(show_header=False, title=f"scan {summary['scan_id']} ({summary['status']})", title_justify="left")
     head.add_row("source", f"{summary['source']['spec']} [dim]({summary['source']['kind']})[/]")
@@ -108,7 +128,7 @@ def _print_summary(summary: dict) -> None:
         head.add_row("declared AI-generated", f"{sig['items_declared_ai_generated']} item(s) declare themselves made by "
                      "generative AI (C2PA digitalSourceType or IPTC XMP DigitalSourceType)")
     head.add_row("dataset fingerprint", str(summary["dataset_fingerprint"]))
-    console.print(head)
+    out.print(head)
     if summary["works"]:
         table = Table(title="works found", title_justify="left")
         for col in ("work", "creator", "terms", "items", "covered"):
@@ -117,9 +137,9 @@ def _print_summary(summary: dict) -> None:
             terms = w["decision"] if w["decision"] != "license" else f"license {w['price']:g} {w['currency']}"
             table.add_row(f"{w['title']} [dim]{w['work_id'][:8]}[/]", w["creator"] or "", f"{terms} (v{w['terms_version']})",
                           str(w["items"]), _fmt_time(w["covered_s"]))
-        console.print(table)
+        out.print(table)
         if len(summary["works"]) > 20:
-            console.print(f"... and {len(summary['works']) - 20} more works (see the report)")
+            out.print(f"... and {len(summary['works']) - 20} more works (see the report)")
     for reason, n in list(summary["errors"]["by_reason"].items())[:5]:
         err_console.print(f"[magenta]{n} item(s)[/]: {reason}", highlight=False)
 
@@ -141,8 +161,9 @@ def _say_scan_interrupted(exc: Interrupted, source: str) -> None:
 def scan(
     source: str = typer.Argument(..., help="Folder, audio file, manifest (.csv/.jsonl/.parquet), tar shards (globs, {000..127}) or .zip."),
     report: Optional[str] = typer.Option(None, "--report", help="Write the HTML report here (self-contained)."),
-    json_out: Optional[str] = typer.Option(None, "--json", help="Write the JSON report (summary and every item) here; - for standard output."),
-    csv_out: Optional[str] = typer.Option(None, "--csv", help="Write one CSV row per item and finding here."),
+    as_json: bool = typer.Option(False, "--json", help="Print the JSON report (summary and every item) instead of the table."),
+    json_out: Optional[str] = typer.Option(None, "--json-out", help="Write the JSON report here (- for standard output)."),
+    csv_out: Optional[str] = typer.Option(None, "--csv", help="Write one CSV row per item and finding here (- for standard output)."),
     clean_manifest: Optional[Path] = typer.Option(None, "--clean-manifest", help="Write the dataset without refused (and licensable) items here."),
     accept_licensed: bool = typer.Option(False, "--accept-licensed", help="Keep licensable items in the clean manifest (you pay the licences)."),
     keep_unreadable: bool = typer.Option(False, "--keep-unreadable", help="Keep items that could not be checked in the clean manifest."),
@@ -167,6 +188,9 @@ def scan(
     Ctrl-C or SIGTERM stops within two seconds; every item decided so far is
     kept, and the same command with --resume goes on from there.
 
+    Standard output holds only what was asked for: with --json, or a report
+    written to - (--json-out -, --csv -), the table goes to standard error.
+
     Exit codes: 0 ok; 1 error; 2 items found that --fail-on names; 130
     interrupted (143 for SIGTERM).
     """
@@ -174,6 +198,7 @@ def scan(
 
     if fail_on is not None and fail_on not in FAIL_ON:
         raise InputError(f"--fail-on {fail_on!r}: choose refused, licensable or any")
+    json_out = _one_stdout(as_json, json_out, report, csv_out)
     if index_shards and ray_address is None:
         raise InputError("--index-shards: give --ray too (the shards are served on a Ray cluster)")
     executor = None
@@ -189,6 +214,9 @@ def scan(
                 bar.update(task, completed=done, current=item_id[-40:])
 
             def on_scan_id(scan_id: str, resumed: bool) -> None:
+                if resume and not resumed:
+                    err_console.print(f"nothing to resume: no unfinished scan of {source}; starting a new scan",
+                                      highlight=False)
                 err_console.print(f"{'resuming' if resumed else 'started'} scan {scan_id}", highlight=False)
 
             with stop_on_signals():
@@ -208,8 +236,8 @@ def scan(
                                            keep_unreadable=keep_unreadable, fetch_urls=fetch_urls, path_column=path_column)
             err_console.print(f"clean manifest {written['path']} ({written['format']}): kept {written['kept']:,}, "
                               f"left out {written['dropped']:,}", highlight=False)
-    if json_out != "-":
-        _print_summary(summary)
+    _print_summary(summary, to_stderr="-" in (json_out, csv_out, report))
+    _say_skipped(summary.get("skipped") or {})
     if fail_on is not None and any(summary["totals"][d] for d in FAIL_ON[fail_on]):
         err_console.print(f"[red]failing[/]: items found that --fail-on {fail_on} names", highlight=False)
         raise typer.Exit(EXIT_FINDINGS)
@@ -241,8 +269,9 @@ def scans_list(as_json: bool = typer.Option(False, "--json", help="JSON lines, o
 def scans_show(
     scan_id: str,
     report: Optional[str] = typer.Option(None, "--report", help="Write the HTML report here."),
-    json_out: Optional[str] = typer.Option(None, "--json", help="Write the JSON report here; - for standard output."),
-    csv_out: Optional[str] = typer.Option(None, "--csv", help="Write the CSV here."),
+    as_json: bool = typer.Option(False, "--json", help="Print the JSON report instead of the table."),
+    json_out: Optional[str] = typer.Option(None, "--json-out", help="Write the JSON report here (- for standard output)."),
+    csv_out: Optional[str] = typer.Option(None, "--csv", help="Write the CSV here (- for standard output)."),
     clean_manifest: Optional[Path] = typer.Option(None, "--clean-manifest", help="Write the clean manifest here (reads the dataset again)."),
     accept_licensed: bool = typer.Option(False, "--accept-licensed"),
     keep_unreadable: bool = typer.Option(False, "--keep-unreadable"),
@@ -250,6 +279,7 @@ def scans_show(
     """Show a stored scan and regenerate its reports (an unambiguous id prefix is enough)."""
     from consentry.services.scan import scan_summary, write_clean_manifest
 
+    json_out = _one_stdout(as_json, json_out, report, csv_out)
     with _open(create=False) as reg:
         summary = scan_summary(reg, scan_id)
         _write_reports(reg, summary["scan_id"], summary, report=report, json_out=json_out, csv_out=csv_out)
@@ -258,8 +288,7 @@ def scans_show(
                                            keep_unreadable=keep_unreadable)
             err_console.print(f"clean manifest {written['path']}: kept {written['kept']:,}, left out {written['dropped']:,}",
                               highlight=False)
-    if json_out != "-":
-        _print_summary(summary)
+    _print_summary(summary, to_stderr="-" in (json_out, csv_out, report))
 
 
 @scans_app.command("diff")

@@ -12,12 +12,11 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
+from consentry.domain.errors import InputError
 from consentry.runtime.interrupts import Interrupted, stop_on_signals
-from consentry.adapters.cli.main import (
-    EXIT_ERROR, EXIT_FINDINGS, _open, _progress, app, console, err_console, say_workers, works_app,
-)
+from consentry.adapters.cli.main import EXIT_ERROR, EXIT_FINDINGS, _open, _progress, app, console, err_console, say_workers, works_app
 
-voices_app = typer.Typer(help="Enrol and list voices (for the cloned-voice check).", no_args_is_help=True)
+voices_app = typer.Typer(help="Enroll and list voices (for the cloned-voice check).", no_args_is_help=True)
 evidence_app = typer.Typer(help="Verify evidence bundles written by check --evidence.", no_args_is_help=True)
 app.add_typer(voices_app, name="voices")
 app.add_typer(evidence_app, name="evidence")
@@ -27,9 +26,11 @@ app.add_typer(evidence_app, name="evidence")
 def check(
     outputs: List[Path] = typer.Argument(..., help="AI outputs: audio files, or folders searched recursively."),
     evidence: Optional[Path] = typer.Option(None, "--evidence", help="Write a signed evidence bundle per output with findings into this folder."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write one JSON object per output, one per line, to this file ('-' for stdout)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per output, one per line, instead of the text."),
+    json_out: Optional[Path] = typer.Option(None, "--json-out", help="Write the JSON lines to this file ('-' for standard output)."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML summary to this file."),
-    fail_on_match: bool = typer.Option(False, "--fail-on-match", help="Exit with 2 if any output has a finding."),
+    fail_on: Optional[str] = typer.Option(None, "--fail-on", help="match: exit with 2 if any output has a finding."),
+    fail_on_match: bool = typer.Option(False, "--fail-on-match", hidden=True, help="Deprecated: --fail-on match."),
     melody: bool = typer.Option(True, "--melody/--no-melody", help="Run the reused-melody check."),
     voice: bool = typer.Option(True, "--voice/--no-voice", help="Run the cloned-voice check."),
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Print each bundle's report to PDF with Chromium."),
@@ -37,11 +38,16 @@ def check(
     """Check AI outputs for copied recordings, reused melodies and cloned voices.
 
     Exit codes: 0 ok; 1 an output could not be checked (the others still are)
-    or another error; 2 findings, with --fail-on-match.
+    or another error; 2 findings, with --fail-on match.
     """
-    from consentry.services.check.service import (
-        check_output, iter_outputs, prepare_check, render_summary_html, write_evidence,
-    )
+    from consentry.services.check.service import check_output, iter_outputs, prepare_check, render_summary_html, write_evidence
+    from consentry.adapters.cli.main import fail_option
+
+    fail = fail_option(fail_on, fail_on_match, choices=("match",), old="--fail-on-match", new="--fail-on match")
+    if as_json:
+        if json_out is not None and str(json_out) != "-":
+            raise InputError("--json prints the JSON lines and --json-out writes them to a file: give one of them")
+        json_out = Path("-")
 
     files = iter_outputs([str(p) for p in outputs])
     results = []
@@ -76,7 +82,7 @@ def check(
         report.write_text(render_summary_html(results), encoding="utf-8")
     if any_error:
         raise typer.Exit(EXIT_ERROR)
-    if fail_on_match and any(r.has_findings for r in results):
+    if fail and any(r.has_findings for r in results):
         raise typer.Exit(EXIT_FINDINGS)
 
 
@@ -89,10 +95,14 @@ def _print_check(res) -> None:
         console.print(f"{head}: nothing registered found", highlight=False)
     else:
         console.print(f"{head}:", highlight=False)
-    for m in res.recording:
-        console.print(f"  recording  {m['title']} [dim]{m['work_id'][:8]}[/] {m['query_start_s']:.1f}-{m['query_end_s']:.1f} s "
-                      f"(work {m['work_start_s']:.1f} s) speed {m['speed']:.3f} pitch {m['pitch_shift_semitones']:+.2f} st "
-                      f"score {m['score']:.0f}", highlight=False)
+    from consentry.reporting.findings import confidence_text, group_matches
+
+    for f in group_matches(res.recording):  # one line per work, then one per segment
+        console.print(f"  recording  {f['title']} [dim]{f['work_id'][:8]}[/] {confidence_text(f['confidence'])}", highlight=False)
+        for m in f["segments"]:
+            console.print(f"             {m['query_start_s']:.1f}-{m['query_end_s']:.1f} s = work {m['work_start_s']:.1f}-"
+                          f"{m['work_end_s']:.1f} s, speed {m['speed']:.3f}, pitch {m['pitch_shift_semitones']:+.2f} st, "
+                          f"score {m['score']:.0f}", highlight=False)
     if res.recording:
         console.print(f"  copied     {100 * res.copied_share:.1f}% of the output", highlight=False)
     for m in res.melody:

@@ -20,8 +20,9 @@ prefer_one_thread_env()  # before NumPy is imported: see consentry/runtime/threa
 
 import json  # noqa: E402
 import os  # noqa: E402
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, Iterator, List, Optional
 
 import typer
 from rich.console import Console
@@ -40,11 +41,14 @@ EXIT_OK, EXIT_ERROR, EXIT_FINDINGS = 0, 1, 2
 
 HELP = """Consentry: register works with their AI-use terms and find them in other audio.
 
-Exit codes: 0 ok, 1 error, 2 findings you asked to fail on (identify --fail-on-match, scan --fail-on),
-130 interrupted (Ctrl-C), 143 terminated (SIGTERM)."""
+Exit codes: 0 ok, 1 error, 2 findings you asked to fail on (--fail-on of identify, scan, check and verify),
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+
+Output: a readable table for people; --json prints JSON to standard output instead (JSON lines when there are
+several records); --json-out PATH writes the same JSON to a file (scan, scans show, identify, check)."""
 
 app = typer.Typer(help=HELP, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
-works_app = typer.Typer(help="List, show and remove registered works.", no_args_is_help=True)
+works_app = typer.Typer(help="Registered works: list, show, remove, set dates, store melodies.", no_args_is_help=True)
 app.add_typer(works_app, name="works")
 
 console = Console()
@@ -149,6 +153,9 @@ def register(
             err_console.print(f"[yellow]skipped[/] {path}: {reason}", highlight=False)
         for path, reason in summary.melody_errors:
             err_console.print(f"[yellow]no melody stored[/] {path}: {reason}", highlight=False)
+        if not summary.registered and not summary.duplicates and not summary.errors:
+            _say_nothing_to_register(paths)
+            raise typer.Exit(EXIT_ERROR)
         hours = summary.audio_s / 3600
         console.print(
             f"[green]registered {len(summary.registered)}[/] work(s) ({hours:.2f} h of audio) in {summary.seconds:.1f} s; "
@@ -161,6 +168,31 @@ def register(
                           "terms are reported as disputed", highlight=False)
     if summary.errors and not summary.registered and not summary.duplicates:
         raise typer.Exit(EXIT_ERROR)
+
+
+def _say_nothing_to_register(paths) -> None:
+    """Why a register run found nothing: the folders held no file of a medium Consentry reads; name what was there."""
+    from consentry.io.decode import AUDIO_EXTENSIONS
+    from consentry.services.media import folder_extensions
+
+    readable = AUDIO_EXTENSIONS | folder_extensions()
+    others: list[Path] = []
+    for given in paths:
+        folder = Path(given).expanduser()
+        if folder.is_dir():
+            for root, dirs, files in os.walk(folder):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                others += [Path(root) / f for f in sorted(files)
+                           if not f.startswith(".") and os.path.splitext(f)[1].lower() not in readable]
+    where = ", ".join(str(p) for p in paths)
+    kinds = "audio (WAV, FLAC, MP3, Ogg, Opus, M4A/AAC, AIFF, the sound of videos) or another medium it reads"
+    if others:
+        shown = ", ".join(p.name for p in others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        err_console.print(f"nothing registered: no file to register in {where}; skipped {len(others)} other file"
+                          f"{'' if len(others) == 1 else 's'} ({shown}). Consentry registers {kinds}.", highlight=False)
+    else:
+        err_console.print(f"nothing registered: {where} holds no file (hidden files are skipped). Consentry "
+                          f"registers {kinds}.", highlight=False)
 
 
 def say_workers(count, *, items_name: str) -> None:
@@ -199,25 +231,110 @@ def _register(paths, *, creator, title, terms, price, currency, copyright_regist
 @app.command()
 def identify(
     queries: List[Path] = typer.Argument(..., help="Audio files to search for registered works."),
-    as_json: bool = typer.Option(False, "--json", help="One JSON object per query, one per line."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per query, one per line, instead of the table."),
+    json_out: Optional[Path] = typer.Option(None, "--json-out", help="Also write the JSON lines to this file."),
     min_score: Optional[float] = typer.Option(None, help="Fewest consistent hash matches to report (default: the engine's calibrated threshold)."),
-    fail_on_match: bool = typer.Option(False, "--fail-on-match", help="Exit with 2 if any query contains a registered work."),
+    fail_on: Optional[str] = typer.Option(None, "--fail-on", help="match: exit with 2 if any query contains a registered work."),
+    fail_on_match: bool = typer.Option(False, "--fail-on-match", hidden=True, help="Deprecated: --fail-on match."),
 ) -> None:
-    """Find every registered work that occurs in each query, with the matched segment."""
+    """Find every registered work that occurs in each query, with where it occurs (in the query and in the work).
+
+    The table shows one row per work found, with every segment where it was found; --json gives one object per
+    query with one match per segment (README).  Exit codes: 0 ok; 1 a query could not be read (the others still
+    are) or another error; 2 a registered work was found, with --fail-on match.
+    """
+    fail = fail_option(fail_on, fail_on_match, choices=("match",), old="--fail-on-match", new="--fail-on match")
     any_error = False
     any_match = False
-    with _open(create=False) as reg:
+    with _open(create=False) as reg, json_sink(json_out) as sink:
         for result in reg.identify_many([str(q) for q in queries], min_score=min_score):
             any_error |= result.error is not None
             any_match |= bool(result.matches)
+            line = json.dumps(result.as_dict(), ensure_ascii=False)
+            if sink is not None:
+                sink.write(line + "\n")
             if as_json:
-                typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+                typer.echo(line)
             else:
                 _print_result(result)
     if any_error:
         raise typer.Exit(EXIT_ERROR)
-    if fail_on_match and any_match:
+    if fail and any_match:
         raise typer.Exit(EXIT_FINDINGS)
+
+
+def fail_option(value: str | None, old_flag: bool, *, choices: tuple[str, ...], old: str, new: str) -> str | None:
+    """The one ``--fail-on WHAT`` convention: ``value`` checked against ``choices``; the command's old flag
+    (``old``, deprecated) still works, with a note on standard error that says what to write instead."""
+    if value is not None and value not in choices:
+        raise InputError(f"--fail-on {value!r}: choose {' or '.join(choices)}")
+    if old_flag:
+        err_console.print(f"note: {old} is deprecated; write {new}", highlight=False)
+        return value or new.split()[-1]
+    return value
+
+
+@contextmanager
+def json_sink(path) -> Iterator:
+    """The file ``--json-out PATH`` names, written whole or not at all (``-``: standard output; None: nothing)."""
+    if path is None:
+        yield None
+        return
+    if str(path) == "-":
+        yield sys.stdout
+        return
+    p = Path(path).expanduser()
+    if p.is_dir():
+        raise InputError(f"--json-out {path}: is a folder; give a file name")
+    if not p.parent.exists():
+        raise InputError(f"--json-out {path}: folder {p.parent} does not exist")
+    tmp = p.with_name(p.name + ".part")
+    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        yield fh
+    tmp.replace(p)
+
+
+#: Commands whose ``--json`` took a file before the one convention (``--json`` prints, ``--json-out PATH`` writes):
+#: ``--json PATH`` still means ``--json-out PATH`` there, with a deprecation note.
+LEGACY_JSON_PATH = {("scan",), ("check",), ("scans", "show")}
+JSON_SUFFIXES = (".json", ".jsonl", ".ndjson", ".txt")
+
+
+def legacy_json_path(argv: list[str]) -> list[str]:
+    """``argv`` with the deprecated ``--json PATH`` of :data:`LEGACY_JSON_PATH` commands written ``--json-out PATH``.
+
+    ``--json=PATH`` always is the old form; ``--json PATH`` when PATH is ``-``, ends in a JSON suffix or does not
+    exist yet (an input that exists, such as a dataset, is the command's argument and ``--json`` the new flag).
+    """
+    words, i = [], 0
+    while i < len(argv) and len(words) < 2:  # the command words, after the root options (--registry takes a value)
+        if argv[i] == "--registry":
+            i += 1
+        elif not argv[i].startswith("-"):
+            words.append(argv[i])
+        i += 1
+    command = tuple(words[:2]) if words[:1] == ["scans"] else tuple(words[:1])
+    if command not in LEGACY_JSON_PATH:
+        return argv
+    out, i, changed = [], 0, False
+    while i < len(argv):
+        a = argv[i]
+        if a.startswith("--json="):
+            out.append("--json-out=" + a.split("=", 1)[1])
+            changed = True
+        elif a == "--json" and i + 1 < len(argv) and (argv[i + 1] == "-" or (
+                not argv[i + 1].startswith("-") and (argv[i + 1].lower().endswith(JSON_SUFFIXES)
+                                                    or not Path(argv[i + 1]).exists()))):
+            out += ["--json-out", argv[i + 1]]
+            i += 1
+            changed = True
+        else:
+            out.append(a)
+        i += 1
+    if changed:
+        err_console.print(f"note: `consentry {' '.join(command)} --json PATH` is deprecated; write --json-out PATH "
+                          "(--json alone prints the JSON)", highlight=False)
+    return out
 
 
 def _fmt_time(s: float) -> str:
@@ -226,29 +343,38 @@ def _fmt_time(s: float) -> str:
     return f"{m}:{t // 10:02d}.{t % 10}"
 
 
+def _segment_text(seg: dict) -> str:
+    text = f"{_fmt_time(seg['query_start_s'])}-{_fmt_time(seg['query_end_s'])} = {_fmt_time(seg['work_start_s'])}-{_fmt_time(seg['work_end_s'])}"
+    alt = []
+    if abs(float(seg.get("speed") or 1.0) - 1.0) >= 0.005:
+        alt.append(f"x{float(seg['speed']):.3f}")
+    if abs(float(seg.get("pitch_shift_semitones") or 0.0)) >= 0.05:
+        alt.append(f"{float(seg['pitch_shift_semitones']):+.1f} st")
+    return text + (f" ({', '.join(alt)})" if alt else "")
+
+
 def _print_result(result) -> None:
+    """One query's findings: a row per work found (its segments under each other), readable at 80 columns."""
     if result.error is not None:
         err_console.print(f"[red]error[/] {result.query}: {result.error}", highlight=False)
         return
     if not result.matches:
         console.print(f"[bold]{result.query}[/]: no registered work found", highlight=False)
         return
-    table = Table(title=f"{result.query}", title_justify="left", show_lines=False)
-    for col, kw in (("work", {}), ("creator", {}), ("terms", {}), ("query", {"justify": "right"}), ("work segment", {"justify": "right"}),
-                    ("speed", {"justify": "right"}), ("pitch", {"justify": "right"}), ("score", {"justify": "right"}), ("conf.", {"justify": "right"})):
-        table.add_column(col, **kw)
-    for m in result.matches:
-        table.add_row(
-            f"{m.title} [dim]{m.work_id[:8]}[/]",
-            m.creator or "",
-            m.terms,
-            f"{_fmt_time(m.query_start_s)}-{_fmt_time(m.query_end_s)}",
-            f"{_fmt_time(m.work_start_s)}-{_fmt_time(m.work_end_s)}",
-            f"{m.speed:.3f}",
-            f"{m.pitch_shift_semitones:+.2f} st",
-            f"{m.score:.0f}",
-            f"{m.confidence:.2f}",
-        )
+    from consentry.reporting.findings import confidence_percent, confidence_words, group_matches
+
+    found = group_matches(m.as_dict() for m in result.matches)
+    table = Table(title=f"{result.query}", title_justify="left", show_lines=len(found) > 1,
+                  caption="query = work: the segment's place in the query and in the work (m:ss.s)",
+                  caption_justify="left")
+    table.add_column("work", ratio=3, overflow="fold")
+    table.add_column("terms", ratio=1, overflow="fold")
+    table.add_column("query = work", no_wrap=True)
+    table.add_column("how sure", ratio=2, overflow="fold")
+    for f in found:
+        table.add_row(f"{f['title']}\n[dim]{f.get('creator') or ''} {f['work_id'][:8]}[/]", str(f.get("terms") or ""),
+                      "\n".join(_segment_text(s) for s in f["segments"]),
+                      f"{confidence_words(f['confidence'])}\n{confidence_percent(f['confidence'])}")
     console.print(table)
 
 
@@ -394,7 +520,7 @@ def main() -> None:
     start_done()
     debug = "--debug" in sys.argv
     try:
-        app()
+        app(args=legacy_json_path(sys.argv[1:]))
     except ConsentryError as exc:
         if debug:
             raise

@@ -63,7 +63,12 @@ def serve(
                                                        help="Take client addresses from X-Forwarded-For (behind your proxy only)."),
     log_level: str = typer.Option("info", help="uvicorn log level: critical, error, warning, info, debug."),
 ) -> None:
-    """Run the Consentry server: the REST API under /api/v1 (OpenAPI at /docs and /openapi.json) and the public terms files."""
+    """Run the Consentry server: the web app at /app (creators, licensees, admins), the REST API under /api/v1
+    (OpenAPI at /docs and /openapi.json) and the public terms files (/robots.txt, /terms/ ...).
+
+    On start it prints the web app's address and, while the registry has no admin account, the command that
+    makes the first one.
+    """
     import uvicorn
 
     from consentry.adapters.api import ServerSettings, create_app
@@ -80,7 +85,33 @@ def serve(
         settings = settings.with_(public_url=f"http://{host}:{port}")
     from consentry.adapters.api.serving import uvicorn_options
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, **uvicorn_options(settings))
+    app_ = create_app(settings)
+    _say_where(settings, host=host, port=port)
+    uvicorn.run(app_, host=host, port=port, log_level=log_level, **uvicorn_options(settings))
+
+
+def _say_where(settings, *, host: str, port: int) -> None:
+    """Print (standard error) where the web app is and, while no admin account exists, how to make the first one."""
+    from consentry.adapters.cli.main import err_console
+
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    url = settings.public_url.rstrip("/") if settings.public_url else f"http://{shown}:{port}"
+    err_console.print(f"Consentry web app: {url}/app   (API {url}/api/v1, API docs {url}/docs)", highlight=False,
+                      soft_wrap=True)
+    try:
+        with _open(create=False) as reg:
+            from consentry.services.account_views import list_accounts
+
+            admins = [a for a in list_accounts(reg) if a["role"] == "admin" and not a["disabled_at"]]
+    except Exception:  # noqa: BLE001 - a new registry (the server makes it), or one the server reports on itself
+        admins = []
+    if not admins:
+        import shlex
+
+        reg_opt = "" if state.registry_path == "consentry.db" else f" --registry {shlex.quote(state.registry_path)}"
+        err_console.print("No admin account yet. Make the first one (it asks for a password):\n"
+                          f"  consentry{reg_opt} accounts create --email YOU@EXAMPLE.ORG --role admin", highlight=False,
+                          soft_wrap=True)
 
 
 # -- accounts ----------------------------------------------------------------------------

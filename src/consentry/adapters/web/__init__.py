@@ -4,6 +4,10 @@
 application as the API, and calls the same route functions and services.
 """
 
-from consentry.adapters.web.routes import router
+from consentry.adapters.web.render import not_found_page
+from consentry.adapters.web.routes import front_router, router
 
-__all__ = ["router"]
+#: Every router of the web app: the pages under ``/app`` and the front door ``/``.
+routers = [router, front_router]
+
+__all__ = ["front_router", "not_found_page", "router", "routers"]

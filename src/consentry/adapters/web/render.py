@@ -11,6 +11,7 @@ Content-Security-Policy (``script-src 'self'``; no inline script or style).
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,12 +20,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from consentry.domain.accounts import AuthError, Principal, Throttled
 from consentry.services.accounts import csrf_token
-from consentry.domain.errors import ConsentryError
-from consentry.reporting.format import format_money
+from consentry.domain.claims import STATE_WORDS
+from consentry.domain.errors import ConsentryError, FieldError
+from consentry.reporting.findings import confidence_text, segment_words, terms_lines, timeline_svg
+from consentry.reporting.format import format_money, format_size
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -64,6 +68,60 @@ def _seconds(value) -> str:
     return f"{int(v // 60)}:{v % 60:04.1f}"
 
 
+def _ago(moment: datetime, now: datetime) -> str:
+    seconds = (now - moment).total_seconds()
+    if seconds < -60:
+        return "in the future"
+    if seconds < 60:
+        return "just now"
+    for size, unit in ((86400 * 7, None), (86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size:
+            if unit is None:
+                return ""
+            n = int(seconds // size)
+            return f"{n} {unit}{'' if n == 1 else 's'} ago"
+    return ""
+
+
+def friendly_time(value, now: datetime | None = None) -> Markup:
+    """An ISO 8601 stamp for people: ``<time>`` with "3 minutes ago · 7 Dec 2026, 05:33 UTC" (recent) or the date
+    and time alone; app.js rewrites the date and time in the reader's own time zone.  Not a stamp: as it is."""
+    if not value:
+        return Markup("")
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return Markup(escape(str(value)))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    utc = moment.astimezone(timezone.utc)
+    ago = _ago(utc, now or datetime.now(timezone.utc))
+    stamp = f"{utc.day} {utc:%b %Y, %H:%M} UTC"
+    text = f"{ago} · {stamp}" if ago else stamp
+    return Markup('<time datetime="{}" data-ago="{}">{}</time>').format(utc.isoformat(timespec="seconds"), ago, text)
+
+
+_env.filters["when"] = friendly_time
+_env.filters["confidence"] = confidence_text
+_env.filters["segment_words"] = segment_words
+_env.filters["size"] = format_size
+def _timeline(segments, side: str, total_s, label: str) -> Markup:
+    """The timeline picture of ``segments`` on the ``side`` "query" (the item) or "work"."""
+    spans = [(s[f"{side}_start_s"], s[f"{side}_end_s"]) for s in segments if s.get(f"{side}_start_s") is not None]
+    return Markup(timeline_svg(spans, total_s=total_s, label=label))
+
+
+_env.globals["timeline"] = _timeline
+_env.globals["terms_lines"] = terms_lines
+#: Claim actions, roles and states in words (the claims model names them for programs: resolve_a, b, ...).
+_env.globals["action_words"] = {
+    "contest": "contest", "concede": "concede", "withdraw": "withdraw", "resolve_a": "decide for the claimant",
+    "resolve_b": "decide for the respondent", "evidence": "add evidence", "note": "add a note",
+    "expire": "answer deadline passed", "overdue": "decision deadline passed", "open": "opened"}
+_env.globals["state_words"] = STATE_WORDS
+_env.globals["decision_words"] = {"deny": "deny (not allowed)", "allow": "allow", "license": "license (at a price)"}
+_env.globals["role_words"] = {"a": "the claimant", "b": "the respondent", "admin": "administrator",
+                              "system": "deadline rule"}
 _env.filters["money"] = _money
 _env.filters["terms_words"] = _terms_words
 _env.filters["mmss"] = _seconds
@@ -73,12 +131,28 @@ _env.filters["pretty_json"] = lambda v: json.dumps(v, indent=2, sort_keys=True, 
 NAV = {
     "creator": [("/app", "Overview"), ("/app/works", "Works"), ("/app/terms", "Default terms"), ("/app/voices", "Voice"),
                 ("/app/findings", "Where found"), ("/app/statements", "Owed to you"), ("/app/publish", "Publish"),
-                ("/app/claims", "Claims"), ("/app/checks", "Check an output")],
+                ("/app/claims", "Claims"), ("/app/checks", "Check output")],
     "licensee": [("/app", "Overview"), ("/app/scans", "Dataset scans"), ("/app/checks", "Output checks"),
                  ("/app/claims", "Claims")],
     "admin": [("/app", "Overview"), ("/app/admin/accounts", "Accounts"), ("/app/admin/audit", "Audit log"),
               ("/app/claims", "Claims"), ("/app/scans", "Scans"), ("/app/checks", "Checks")],
 }
+
+
+#: Field names as the web app's forms call them (a :class:`FieldError` names fields neutrally).
+FIELD_WORDS = {"decision": "the terms", "price": "a price", "currency": "the currency", "unit": "the unit",
+               "valid_from": "valid from", "valid_until": "valid until", "jurisdiction": "the jurisdiction",
+               "terms": "the terms", "uses": "the uses", "copyright_registered_on": "the copyright registration date",
+               "first_published_on": "the first publication date"}
+
+
+def web_message(exc: Exception) -> str:
+    """An error in the web app's words: fields named as the forms name them, no option flags, no ``>=``."""
+    if isinstance(exc, FieldError):
+        text = exc.worded(lambda name: FIELD_WORDS.get(name, name.replace("_", " ")))
+    else:
+        text = str(exc)
+    return text.replace(", a number >= 0", " (a number, 0 or more)").replace(">= 0", "0 or more")
 
 
 def wants_html(request: Request) -> bool:
@@ -125,7 +199,7 @@ def error_response(request: Request, exc: Exception) -> Response:
     elif isinstance(exc, StarletteHTTPException):  # e.g. Starlette's own refusal of a form it cannot parse
         status, detail = exc.status_code, _one_line(exc.detail if isinstance(exc.detail, str) else "bad request")
     else:
-        status, detail = _status_for(exc), _one_line(str(exc))
+        status, detail = _status_for(exc), _one_line(web_message(exc) if wants_html(request) else str(exc))
     headers = {}
     if isinstance(exc, Throttled):
         headers["Retry-After"] = str(int(exc.retry_after_s + 0.999))
@@ -145,9 +219,22 @@ def error_response(request: Request, exc: Exception) -> Response:
                           next=safe_next(nxt), email="")
     else:
         principal = getattr(request.state, "principal", None)
-        response = render(request, "error.html.j2", status=status, principal=principal, title="Something went wrong",
-                          error=detail, status_code=status, back=_back(request))
+        response = render(request, "error.html.j2", status=status, principal=principal, title=ERROR_TITLES.get(
+                          status, "Something went wrong"), error=detail, status_code=status, back=_back(request))
     response.headers.update(headers)
+    return response
+
+
+ERROR_TITLES = {404: "Page not found", 403: "Not allowed", 413: "Too large", 429: "Too many requests"}
+
+
+def not_found_page(request: Request) -> Response:
+    """The HTML 404 page inside the app's frame, for an address that is no page at all (the API answers JSON)."""
+    response = render(request, "error.html.j2", status=404, principal=None, title="Page not found",
+                      error=f"There is no page at {request.url.path[:200]}.", status_code=404, back="/")
+    for k, v in SECURITY_HEADERS.items():
+        response.headers[k] = v
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 

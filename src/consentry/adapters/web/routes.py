@@ -34,9 +34,11 @@ from consentry.adapters.api.routes._common import (
 from consentry.services import claims
 from consentry.domain.terms import DECISIONS, UNITS, USE_LABELS, USES
 from consentry.domain.errors import InputError
-from consentry.adapters.web.render import STATIC, WebRoute, render, safe_next, see_other
+from consentry.adapters.web.render import STATIC, WebRoute, render, safe_next, see_other, web_message
 
 router = APIRouter(prefix="/app", route_class=WebRoute, include_in_schema=False)
+#: The site's front door (``/``): the landing page, outside ``/app`` (the API, the terms files have their own paths).
+front_router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 STATIC_FILES = {"app.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8"}
 
@@ -66,6 +68,61 @@ def one_line_validation(exc: ValidationError) -> InputError:
     return InputError("; ".join(parts))
 
 
+# ---------------------------------------------------------------- names and findings for people
+#: What each kind of job is, for its page's title.
+JOB_WORDS = {"register": "Registering", "scan": "Scan of", "check": "Check of", "enroll": "Enrolling voice samples",
+             "identify": "Identifying"}
+
+
+def job_title(job: dict, name: str | None) -> str:
+    """A job's page title from what it works on ("Check of generated_song.wav"), the id only when nothing else."""
+    words = JOB_WORDS.get(job["kind"], job["kind"].capitalize())
+    if name:
+        return f"{words} {name}" if words.endswith("of") else f"{words}: {name}"
+    return f"{words} (job {job['job_id']})"
+
+
+def dataset_names(reg) -> dict[str, str]:
+    """scan id -> the name the licensee gave the dataset (the uploaded file's name, or the URL list's name)."""
+    from consentry.services.jobs import jobs_of
+
+    names = {}
+    for job in jobs_of(reg, kind="scan", limit=10_000):
+        params = job.get("params") or {}
+        scan_id = params.get("scan_id") or (job.get("result") or {}).get("scan_id")
+        if scan_id and params.get("name"):
+            names.setdefault(scan_id, params["name"])
+    return names
+
+
+def scan_name(scan: dict, names: dict[str, str]) -> str:
+    """A scan as people name it: the dataset's name, else the source's name, else the scan id."""
+    return names.get(scan["scan_id"]) or scan.get("source_name") or scan["scan_id"]
+
+
+def _findings_for_people(reg, matches, *, item_s=None, cache: dict | None = None) -> list[dict]:
+    """Matches grouped into one finding per work (segments under it), each with the work's length and its terms
+    in force in words (what each use allows), for the finding macros of the templates.  ``cache`` keeps each
+    work's details between calls (a scan page shows many items)."""
+    from consentry.reporting.findings import group_matches, terms_lines
+    from consentry.services.works import work_terms
+
+    cache = {} if cache is None else cache
+    found = group_matches(matches)
+    for f in found:
+        f["item_s"] = item_s
+        wid = f["work_id"]
+        if wid not in cache:
+            try:
+                w = reg.work(wid)
+                cache[wid] = (w.duration_s, terms_lines(work_terms(reg, w.work_id).as_dict().get("uses") or {},
+                                                        USE_LABELS))
+            except InputError:  # removed since: the finding stays, without the work's details
+                cache[wid] = (None, [])
+        f["work_s"], f["terms_lines"] = cache[wid]
+    return found
+
+
 # ---------------------------------------------------------------- static files
 @router.get("/static/{asset}", **act("public:read"))
 def static_file(asset: str, request: Request, principal: Optional[Principal] = page("public:read")):
@@ -83,14 +140,23 @@ def static_file(asset: str, request: Request, principal: Optional[Principal] = p
 
 
 # ---------------------------------------------------------------- landing, sign-in, sign-up, sign-out
+@front_router.get("/", **act("public:read"))
+def front_door(request: Request, principal: Optional[Principal] = page("public:read")):
+    """``/``: the landing page (what Consentry is, sign in, sign up); a signed-in account goes on to its overview."""
+    if principal is not None:
+        return see_other("/app")
+    return render(request, "landing.html.j2", title="Your works, your terms for AI", signup=get_ctx(request).settings.signup)
+
+
 @router.get("", **act("public:read"))
 def home(request: Request, principal: Optional[Principal] = page("public:read"), reg=Depends(registry_dep)):
     """The overview of the signed-in account (or what Consentry is, with sign-in and sign-up)."""
     if principal is None:
-        return render(request, "landing.html.j2", title="Consentry", signup=get_ctx(request).settings.signup)
+        return render(request, "landing.html.j2", title="Your works, your terms for AI", signup=get_ctx(request).settings.signup)
     from consentry.services.jobs import jobs_of
 
-    jobs = [job_out(j) for j in jobs_of(reg, account_id=principal.account_id, limit=10)]
+    jobs = [dict(job_out(j), name=(j.get("params") or {}).get("name")) for j in
+            jobs_of(reg, account_id=principal.account_id, limit=10)]
     ctx = {"jobs": jobs}
     actor = api_claims.claim_actor(principal)
     ctx["active_claims"] = api_claims.visible_claims(
@@ -214,8 +280,13 @@ def signout(request: Request, principal: Principal = page("session:delete"), reg
 @router.get("/jobs/{job_id}", **act("jobs:read"))
 def job_page(job_id: str, request: Request, principal: Principal = page("jobs:read"), reg=Depends(registry_dep)):
     """A background job's progress (refreshed) and, once finished, what it made."""
-    job = job_out(load_job(reg, job_id, principal, "jobs:read"))
-    return render(request, "job.html.j2", title=f"Job {job['job_id']}", job=job)
+    row = load_job(reg, job_id, principal, "jobs:read")
+    job = job_out(row)
+    ctx = {}
+    if job["kind"] == "check" and job["status"] == "succeeded":
+        ctx["recording"] = _findings_for_people(reg, (job.get("result") or {}).get("recording") or [],
+                                                item_s=(job.get("result") or {}).get("duration_s"))
+    return render(request, "job.html.j2", title=job_title(job, (row.get("params") or {}).get("name")), job=job, **ctx)
 
 
 # ---------------------------------------------------------------- works and terms (creators)
@@ -223,9 +294,15 @@ def job_page(job_id: str, request: Request, principal: Principal = page("jobs:re
 def works_page(request: Request, principal: Principal = page("works:list"), reg=Depends(registry_dep)):
     from consentry.services.works import works_of
 
+    from consentry.services.uploads import human_size
+
+    settings = get_ctx(request).settings
+    if principal.role == "licensee":  # works are the creators' business: no upload form, nobody's catalogue
+        return render(request, "works.html.j2", title="Works", works=[], licensee=True)
     works = [work_out(w) for w in works_of(reg, principal)]
-    return render(request, "works.html.j2", title="Works", works=works, decisions=DECISIONS,
-                  max_files=get_ctx(request).settings.max_files_per_request)
+    return render(request, "works.html.j2", title="Works", works=works, decisions=DECISIONS, licensee=False,
+                  max_files=settings.max_files_per_request, max_bytes=settings.max_audio_bytes,
+                  max_size=human_size(settings.max_audio_bytes))
 
 
 @router.post("/works", **act("works:create", upload=True))
@@ -246,11 +323,16 @@ def _terms_form(form: dict[str, str]) -> TermsIn:
             raise InputError(f"{USE_LABELS.get(use, use)}: choose keep, deny, allow or license")
         t = {"decision": decision}
         if decision == "license":
+            label = USE_LABELS.get(use, use)
             price = (form.get(f"{use}.price") or "").strip()
+            if not price:
+                raise InputError(f"{label}: a licence needs a price; give the price (0 or more) and its currency, "
+                                 "or choose deny or allow")
             try:
-                t["price"] = float(price) if price else None
+                t["price"] = float(price.replace(",", ".")) if price.count(",") == 1 and "." not in price else float(price)
             except ValueError:
-                raise InputError(f"{USE_LABELS.get(use, use)} price {price[:40]!r}: not a number") from None
+                raise InputError(f"{label}: the price {price[:40]!r} is not a number; give it as digits, "
+                                 "such as 40 or 12.50") from None
             t["currency"] = (form.get(f"{use}.currency") or "").strip().upper() or None
             t["unit"] = (form.get(f"{use}.unit") or "").strip() or None
         uses[use] = t
@@ -276,7 +358,8 @@ def _work_context(reg, principal: Principal, work_id: str) -> dict:
 @router.get("/works/{work_id}", **act("works:read"))
 def work_page(work_id: str, request: Request, principal: Principal = page("works:read"), reg=Depends(registry_dep)):
     ctx = _work_context(reg, principal, work_id)
-    return render(request, "work.html.j2", title=ctx["work"]["title"], error=None, **ctx)
+    return render(request, "work.html.j2", title=ctx["work"]["title"], error=None, chosen={},
+                  saved=request.query_params.get("saved") == "1", **ctx)
 
 
 @router.post("/works/{work_id}/terms", **act("terms:write"))
@@ -298,7 +381,8 @@ async def work_terms(work_id: str, request: Request, principal: Principal = page
                 if type(exc).__name__ in ("WorkNotFoundError",):
                     raise
                 ctx = _work_context(reg, principal, work_id)
-                return render(request, "work.html.j2", status=400, title=ctx["work"]["title"], error=str(exc), **ctx)
+                return render(request, "work.html.j2", status=400, title=ctx["work"]["title"], error=web_message(exc),
+                              chosen=form, saved=False, **ctx)
 
     return await run_in_threadpool(run)
 
@@ -321,7 +405,8 @@ def default_terms_page(request: Request, principal: Principal = page("creator_te
     current = creator_terms(reg, name)
     terms = {"version": current[0], **current[1].as_dict()} if current else None
     return render(request, "default_terms.html.j2", title="Default terms", creator=name, current=terms, uses=USES,
-                  labels=USE_LABELS, decisions=DECISIONS, units=UNITS, error=None)
+                  labels=USE_LABELS, decisions=DECISIONS, units=UNITS, error=None, chosen={},
+                  saved=request.query_params.get("saved") == "1")
 
 
 @router.post("/terms", **act("terms:write"))
@@ -333,11 +418,20 @@ async def default_terms(request: Request, principal: Principal = page("terms:wri
             name = _creator_of_page(principal, form.get("creator"))
             from consentry.services.works import set_creator_terms
 
-            body = _terms_form(form)
+            from consentry.services.works import creator_terms
+
             allow_creator_terms(reg, principal, name)
-            set_creator_terms(reg, name, terms_in(body), by=acted_by(request, principal), valid_from=body.valid_from,
-                              valid_until=body.valid_until, jurisdiction=body.jurisdiction,
-                              requested=body.model_dump(exclude_none=True))
+            try:
+                body = _terms_form(form)
+                set_creator_terms(reg, name, terms_in(body), by=acted_by(request, principal), valid_from=body.valid_from,
+                                  valid_until=body.valid_until, jurisdiction=body.jurisdiction,
+                                  requested=body.model_dump(exclude_none=True))
+            except InputError as exc:  # the form again, with the user's choices and what to change
+                current = creator_terms(reg, name)
+                terms = {"version": current[0], **current[1].as_dict()} if current else None
+                return render(request, "default_terms.html.j2", status=400, title="Default terms", creator=name,
+                              current=terms, uses=USES, labels=USE_LABELS, decisions=DECISIONS, units=UNITS,
+                              error=web_message(exc), chosen=form, saved=False)
             return see_other("/app/terms?saved=1" + ("" if principal.role == "creator" else f"&creator={name}"))
 
     return await run_in_threadpool(run)
@@ -375,6 +469,7 @@ def creator_findings(reg, creator: str | None, *, limit: int = 500, principal: P
     def readable(action: str, owner: str | None) -> bool:
         return principal is None or decide(action, principal, owner_account=owner, check_owner=True).allowed
 
+    names = dataset_names(reg)
     mine = {w.work_id: w for w in reg.works(include_removed=True)
             if (creator is None or w.creator == creator) and (work_ids is None or w.work_id in work_ids)}
     scans = []
@@ -387,7 +482,7 @@ def creator_findings(reg, creator: str | None, *, limit: int = 500, principal: P
                 per_work.setdefault(work_id, set()).add(seq)
         for work_id, seqs in per_work.items():
             scans.append({"scan_id": s["scan_id"], "created_at": s["created_at"], "status": s["status"],
-                          "source_name": s.get("source_name"), "work_id": work_id, "title": mine[work_id].title,
+                          "source_name": scan_name(s, names), "work_id": work_id, "title": mine[work_id].title,
                           "n_items": len(seqs)})
         if len(scans) >= limit:
             break
@@ -442,8 +537,13 @@ def publish_page(request: Request, principal: Principal = page("publish:download
 def scans_page(request: Request, principal: Principal = page("scans:read"), reg=Depends(registry_dep)):
     from consentry.services.scan import scans_of
 
-    scans = scans_of(reg, principal)
-    return render(request, "scans.html.j2", title="Dataset scans", scans=scans,
+    names = dataset_names(reg)
+    scans = [dict(s, name=scan_name(s, names)) for s in scans_of(reg, principal)]
+    from consentry.services.uploads import human_size
+
+    settings = get_ctx(request).settings
+    return render(request, "scans.html.j2", title="Dataset scans", scans=scans, max_bytes=settings.max_dataset_bytes,
+                  max_size=human_size(settings.max_dataset_bytes),
                   allow_fetch=get_ctx(request).settings.allow_url_fetch)
 
 
@@ -477,15 +577,20 @@ def scan_page(scan_id: str, request: Request, principal: Principal = page("scans
 
     scan = api_audit.show_scan(scan_id, principal, reg)
     decisions = None if show == "all" else ("refused", "licensable", "allowed")
-    items = []
+    items, cache = [], {}
     for item in scan_items(reg, scan["scan_id"], decisions=decisions):
+        item["groups"] = _findings_for_people(reg, item.get("findings") or [], item_s=item.get("duration_s"),
+                                              cache=cache)
         items.append(item)
         if len(items) >= 500:
             break
     disputes = [c for c in claims.list_claims(reg, kind="finding") if c.scan_id == scan["scan_id"]]
     disputed = {(c.item_id, c.work_b) for c in disputes if c.active}
-    return render(request, "scan.html.j2", title=f"Scan {scan['scan_id']}", scan=scan, items=items, show=show,
-                  disputes=disputes, disputed=disputed, can_dispute=principal.role == "licensee")
+    name = scan_name(scan, dataset_names(reg))
+    items_by_id = {i["item_id"]: i["name"] for i in items}
+    return render(request, "scan.html.j2", title=f"Scan of {name}", scan=scan, name=name, items=items, show=show,
+                  disputes=disputes, disputed=disputed, items_by_id=items_by_id,
+                  can_dispute=principal.role == "licensee")
 
 
 @router.post("/scans/{scan_id}/disputes", **act("claims:dispute"))
@@ -512,8 +617,13 @@ async def dispute_finding(scan_id: str, request: Request, principal: Principal =
 def checks_page(request: Request, principal: Principal = page("checks:read"), reg=Depends(registry_dep)):
     from consentry.services.jobs import jobs_of
 
+    from consentry.services.uploads import human_size
+
+    settings = get_ctx(request).settings
     jobs = jobs_of(reg, account_id=None if principal.is_admin else principal.account_id, kind="check", limit=100)
-    return render(request, "checks.html.j2", title="Check an AI output", checks=[job_out(j) for j in jobs])
+    checks = [dict(job_out(j), name=(j.get("params") or {}).get("name")) for j in jobs]
+    return render(request, "checks.html.j2", title="Check an AI output", checks=checks,
+                  max_bytes=settings.max_audio_bytes, max_size=human_size(settings.max_audio_bytes))
 
 
 @router.post("/checks", **act("checks:create", upload=True))
@@ -530,7 +640,19 @@ def claims_page(request: Request, principal: Principal = page("claims:read"), re
     with api_claims.claim_errors():
         found = claims.list_claims(reg, actor=actor, states=[state] if state else None)
     shown = [api_claims.claim_out(c, principal) for c in api_claims.visible_claims(reg, found, principal)]
+    for c in shown:
+        c["title"] = _work_title(reg, c["party_b"]["work_id"])
     return render(request, "claims.html.j2", title="Claims", claims=list(reversed(shown)), state=state)
+
+
+def _work_title(reg, work_id: str | None) -> str | None:
+    """A work's title (removed works too), None when there is no such work."""
+    if not work_id:
+        return None
+    try:
+        return reg.work(work_id).title
+    except InputError:
+        return None
 
 
 @router.get("/claims/{claim_id}", **act("claims:read"))
@@ -543,7 +665,10 @@ def claim_page(claim_id: str, request: Request, principal: Principal = page("cla
                 titles[wid] = reg.work(wid).title
             except InputError:
                 titles[wid] = wid
-    return render(request, "claim.html.j2", title=f"Claim {claim['claim_id']}", claim=claim, titles=titles)
+    what = "Who owns" if claim["kind"] == "ownership" else "Dispute about"
+    title = titles.get(claim["party_b"]["work_id"])
+    return render(request, "claim.html.j2", title=f"{what} {title}" if title else f"Claim {claim['claim_id']}",
+                  claim=claim, titles=titles)
 
 
 def _form_note(form) -> str | None:
@@ -632,22 +757,51 @@ async def claim_resolve(claim_id: str, request: Request, principal: Principal = 
 def accounts_page(request: Request, principal: Principal = page("accounts:admin"), reg=Depends(registry_dep)):
     from consentry.services.account_views import list_accounts
 
-    return render(request, "accounts.html.j2", title="Accounts",
-                  accounts=[accounts.public_account(a) for a in list_accounts(reg)])
+    shown = [accounts.public_account(a) for a in list_accounts(reg)]
+    emails = {a["account_id"]: a["email"] for a in shown}
+    changed = None
+    if request.query_params.get("disabled") in emails:
+        changed = f"{emails[request.query_params['disabled']]} is disabled: it can no longer sign in"
+    elif request.query_params.get("enabled") in emails:
+        changed = f"{emails[request.query_params['enabled']]} is enabled again: it can sign in"
+    return render(request, "accounts.html.j2", title="Accounts", accounts=shown, changed=changed)
 
 
 @router.post("/admin/accounts/{account_id}/disable", **act("accounts:admin"))
-def disable_account(account_id: str, request: Request, principal: Principal = page("accounts:admin"),
-                    reg=Depends(registry_dep)):
-    if account_id == principal.account_id:
-        raise InputError("you cannot disable your own account here; ask another administrator")
+async def disable_account(account_id: str, request: Request, principal: Principal = page("accounts:admin")):
+    """Disable an account: first a page that asks to confirm (what disabling does), then, confirmed, disable."""
+    form = await form_of(request)
+
+    def run():
+        from consentry.adapters.api.app import NotFound
+        from consentry.services.account_views import disable_account as disable, get_account
+
+        with get_ctx(request).pool.registry() as reg:
+            if account_id == principal.account_id:
+                raise InputError("you cannot disable your own account here; ask another administrator")
+            row = get_account(reg, account_id)
+            if row is None:
+                raise NotFound(f"account {account_id!r}: no such account")
+            if form.get("confirm") != "1":
+                return render(request, "confirm_disable.html.j2", title=f"Disable {row['email']}?",
+                              account=accounts.public_account(row))
+            disable(reg, account_id, by=acted_by(request, principal))
+            return see_other(f"/app/admin/accounts?disabled={account_id}")
+
+    return await run_in_threadpool(run)
+
+
+@router.post("/admin/accounts/{account_id}/enable", **act("accounts:admin"))
+def enable_account(account_id: str, request: Request, principal: Principal = page("accounts:admin"),
+                   reg=Depends(registry_dep)):
+    """Enable an account an administrator disabled: it can sign in again."""
     from consentry.adapters.api.app import NotFound
-    from consentry.services.account_views import disable_account as disable, get_account
+    from consentry.services.account_views import enable_account as enable, get_account
 
     if get_account(reg, account_id) is None:
         raise NotFound(f"account {account_id!r}: no such account")
-    disable(reg, account_id, by=acted_by(request, principal))
-    return see_other("/app/admin/accounts")
+    enable(reg, account_id, by=acted_by(request, principal))
+    return see_other(f"/app/admin/accounts?enabled={account_id}")
 
 
 @router.get("/admin/audit", **act("audit:read"))

@@ -56,12 +56,15 @@
     var links = [];
     var result = job.result || {};
     if (kind === "works") {
-      (result.works || []).forEach(function (w) { links.push(["/app/works/" + w.work_id, w.title + " (" + w.work_id + ")"]); });
+      (result.works || []).forEach(function (w) { links.push(["/app/works/" + w.work_id, w.title]); });
+      (result.duplicates || []).forEach(function (d) {
+        if (d.work_id) links.push(["/app/works/" + d.work_id, "the registered work" + (d.title ? " " + d.title : "")]);
+      });
       (result.claims || []).forEach(function (c) { links.push(["/app/claims/" + c.claim_id, "claim " + c.claim_id + " opened"]); });
     } else if (kind === "scan" && result.scan_id) {
       links.push(["/app/scans/" + result.scan_id, "see the scan's findings"]);
     }
-    links.push(["/app/jobs/" + job.job_id, "job details"]);
+    links.push(["/app/jobs/" + job.job_id, "details"]);
     return links;
   }
 
@@ -105,6 +108,9 @@
         if (xhr.status !== 202) {
           status.textContent = "refused: " + detailOf(xhr);
           row.classList.add("error");
+          bar.max = 1;
+          bar.value = 1;
+          bar.setAttribute("aria-label", files[0].name + ": refused");
           announce(files[0].name + ": " + detailOf(xhr), true);
           resolve({ ok: 0, failed: files.length });
           return;
@@ -128,7 +134,10 @@
             announce(files[0].name + ": " + why, true);
           } else {
             row.classList.add("ok");
-            status.textContent = kind === "works" ? "registered" : "done";
+            var dups = (done.result && done.result.duplicates) || [];
+            var fresh = ((done.result && done.result.works) || []).filter(function (w) { return !w.already_registered; });
+            status.textContent = kind === "works" ? (!fresh.length && (dups.length || (done.result.works || []).length)
+              ? "already registered" : "registered") : "done";
             // a scan whose dataset had items it could not read: done, and says so (the job and report list them)
             if (errors.length) status.textContent += " (" + (done.result.failed || errors.length) + " item(s) could not be checked)";
           }
@@ -174,10 +183,47 @@
       });
     }
 
+    var terms = form.querySelector("select[name=terms]");
+    if (terms) {
+      var licenceRows = form.querySelectorAll(".licence-only");
+      var showLicence = function () {
+        Array.prototype.forEach.call(licenceRows, function (r) { r.hidden = terms.value !== "license"; });
+      };
+      terms.addEventListener("change", showLicence);
+      showLicence();
+    }
+
+    // What the server would refuse, said before anything is sent: too many files, too large a file, a licence
+    // without a price.
+    function refusal(files) {
+      var maxBytes = Number(form.getAttribute("data-max-bytes") || 0);
+      var maxFiles = Number(form.getAttribute("data-max-files") || 0);
+      var maxSize = form.getAttribute("data-max-size") || "";
+      if (maxFiles && files.length > maxFiles) return maxFiles === 1 ? "choose one file" : "choose at most " + maxFiles + " files at once";
+      var big = files.filter(function (f) { return maxBytes && f.size > maxBytes; });
+      if (big.length) return big.map(function (f) { return f.name; }).join(", ") + ": larger than the " + maxSize + " this server accepts per file; send a smaller or shorter file";
+      var empty = files.filter(function (f) { return f.size === 0; });
+      if (empty.length) return empty.map(function (f) { return f.name; }).join(", ") + ": the file is empty";
+      var price = form.querySelector("input[name=price]");
+      if (terms && terms.value === "license" && price && !price.value.trim()) {
+        price.focus();
+        return "a licence needs a price: give the price (0 or more) and its currency, or choose deny or allow";
+      }
+      return null;
+    }
+
     form.addEventListener("submit", function (e) {
       var files = dropped || Array.prototype.slice.call(input.files || []);
       if (!files.length) return; // the browser's own validation says what is missing
       e.preventDefault();
+      var why = refusal(files);
+      if (why) {
+        var row = el("li", { "class": "error" });
+        row.appendChild(el("span", { "class": "state" }, "not sent: " + why));
+        list.appendChild(row);
+        announce(why, true);
+        return;
+      }
       var button = form.querySelector("button[type=submit]");
       button.disabled = true;
       // works and voices: one request per file (a progress bar each); a dataset or an output: one request
@@ -249,7 +295,32 @@
     update();
   }
 
+  // ------------------------------------------------------------------ dates in the reader's own time zone
+  function localTimes() {
+    Array.prototype.forEach.call(document.querySelectorAll("time[datetime]"), function (t) {
+      var d = new Date(t.getAttribute("datetime"));
+      if (isNaN(d.getTime())) return;
+      var local = d.toLocaleString(undefined, { day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit" });
+      var ago = t.getAttribute("data-ago");
+      t.textContent = ago ? ago + " · " + local : local;
+      t.title = d.toString();
+    });
+  }
+
+  // ------------------------------------------------------------------ stacked table rows (phones) keep field names
+  function labelCells(table) {
+    var heads = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) { return th.textContent.trim(); });
+    if (!heads.length) return;
+    Array.prototype.forEach.call(table.querySelectorAll("tbody tr"), function (tr) {
+      Array.prototype.forEach.call(tr.children, function (cell, i) {
+        if (cell.tagName === "TD" && !cell.hasAttribute("data-label") && heads[i]) cell.setAttribute("data-label", heads[i]);
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    localTimes();
+    Array.prototype.forEach.call(document.querySelectorAll("table"), labelCells);
     Array.prototype.forEach.call(document.querySelectorAll("form[data-upload]"), enhanceUpload);
     Array.prototype.forEach.call(document.querySelectorAll("[data-job]"), enhanceJob);
     Array.prototype.forEach.call(document.querySelectorAll("form.terms-form"), enhanceTerms);

@@ -1,0 +1,72 @@
+"""consentry.reporting.findings: one finding per work with its segments, confidence in words, timelines, terms."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from consentry.reporting.findings import (
+    confidence_percent, confidence_text, confidence_words, covered_seconds, forbidden_uses, group_matches,
+    segment_words, terms_lines, timeline_svg,
+)
+
+
+def match(work_id, q0, q1, w0, w1, *, confidence=0.99, score=20.0, **extra):
+    return {"work_id": work_id, "title": f"T{work_id}", "creator": "C", "query_start_s": q0, "query_end_s": q1,
+            "work_start_s": w0, "work_end_s": w1, "speed": 1.0, "pitch_shift_semitones": 0.0, "score": score,
+            "confidence": confidence, **extra}
+
+
+def test_matches_of_one_work_become_one_finding_with_its_segments_in_order():
+    found = group_matches([match("a", 28.0, 35.8, 5.0, 12.8, confidence=0.9999, score=20),
+                           match("b", 3.0, 9.0, 0.0, 6.0, confidence=0.95, score=30),
+                           match("a", 0.0, 7.8, 5.0, 12.8, confidence=0.9996, score=18)])
+    assert [f["work_id"] for f in found] == ["a", "b"]  # best confidence first
+    a = found[0]
+    assert a["n_segments"] == 2 and [s["query_start_s"] for s in a["segments"]] == [0.0, 28.0]
+    assert a["confidence"] == 0.9999 and a["score"] == 20 and a["title"] == "Ta"
+    assert "query_start_s" not in a  # segment fields live in the segments only
+    assert a["query_covered_s"] == pytest.approx(7.8 + 7.8)
+    assert group_matches([]) == []
+
+
+def test_covered_seconds_counts_overlaps_once():
+    assert covered_seconds([(0, 10), (5, 15), (20, 21)]) == pytest.approx(16.0)
+    assert covered_seconds([]) == 0.0
+
+
+@pytest.mark.parametrize("c, words", [(1.0, "certain"), (0.9995, "certain"), (0.995, "almost certain"),
+                                      (0.93, "very likely"), (0.75, "likely"), (0.55, "possible"), (0.2, "unlikely")])
+def test_confidence_in_words(c, words):
+    assert confidence_words(c) == words
+
+
+def test_confidence_as_a_number_never_rounds_up_to_certainty():
+    assert confidence_percent(0.99999) == "99.99 %" and confidence_percent(1.0) == "100 %"
+    assert confidence_text(0.9) == "very likely (90.00 %)" and confidence_text(None) == ""
+
+
+def test_segment_words_name_both_places_and_any_alteration():
+    s = match("a", 28.2, 35.8, 65.0, 72.8)
+    assert segment_words(s) == "0:28–0:35 of the item is 1:05–1:12 of the work"
+    assert segment_words(dict(s, speed=1.05, pitch_shift_semitones=-2.0), "the output").endswith(
+        "of the work (105 % speed, pitch -2.0 semitones)")
+
+
+def test_timeline_is_an_inline_picture_that_says_what_it_shows():
+    svg = timeline_svg([(0.0, 10.0), (30.0, 40.0)], total_s=40.0, label="In the item", width_px=200)
+    assert svg.startswith('<svg class="timeline" role="img" aria-label="In the item: 0:00 to 0:10, 0:30 to 0:40 of 0:40"')
+    bars = re.findall(r'<rect x="([\d.]+)" y="0" width="([\d.]+)"', svg)
+    assert [(float(x), float(w)) for x, w in bars] == [(0.0, 50.0), (150.0, 50.0)]
+    assert "style=" not in svg and "<script" not in svg
+    escaped = timeline_svg([(0, 1)], total_s=None, label='"<b>"')
+    assert "<b>" not in escaped and "&quot;" in escaped
+
+
+def test_terms_lines_say_what_each_use_allows():
+    lines = terms_lines({"ai_training": {"decision": "license", "price": 40, "currency": "EUR", "unit": "per-work"},
+                         "tdm": {"decision": "deny"}, "search_indexing": {"decision": "allow"}},
+                        {"ai_training": "AI training", "tdm": "text and data mining"})
+    assert [line["words"] for line in lines] == ["only with a licence: 40.00 EUR per work", "not allowed", "allowed"]
+    assert forbidden_uses(lines) == ["text and data mining"]
