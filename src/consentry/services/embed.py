@@ -208,8 +208,11 @@ def embed_terms(path: str | os.PathLike, work: Mapping, *, terms_url: str, out: 
     except OSError as exc:
         raise InputError(f"{src}: cannot read ({exc.strerror or exc})") from None
     if kind is None:
-        raise EmbedError(f"{src}: not an audio or image type Consentry can write terms into "
-                         f"(supported: {', '.join(KINDS)})")
+        text = _embed_text_terms(src, dest, terms)  # an HTML article or an EPUB: TDMRep (issue 18)
+        if text is not None:
+            return text
+        raise EmbedError(f"{src}: not an audio or image type Consentry can write terms into, nor an HTML or EPUB "
+                         f"document (supported: {', '.join(KINDS)}, html, epub)")
     spec = KINDS[kind]
     skipped: list[tuple[str, str]] = []
     signer_material = signer.load() if signer is not None else None
@@ -337,6 +340,47 @@ def embed_terms(path: str | os.PathLike, work: Mapping, *, terms_url: str, out: 
     return EmbedResult(path=dest, written=written, skipped=skipped, iscc=iscc_result, kind=kind)
 
 
+def _embed_text_terms(src: Path, dest: Path, terms: EmbedTerms) -> EmbedResult | None:
+    """TDMRep written into an HTML document (``<meta>``) or an EPUB (package ``tdm:`` properties), or None
+    for another kind of file (:mod:`consentry.formats.embed.text_terms`)."""
+    from consentry.formats.embed import text_terms
+    from consentry.formats.tdmrep import policy_path
+
+    data = src.read_bytes()
+    kind = text_terms.text_kind(data)
+    if kind is None:
+        return None
+    tdm = terms.uses["tdm"]
+    reservation = 0 if tdm.decision == "allow" else 1
+    policy = None
+    suffix = f"/terms/works/{terms.work_id}.html"
+    if tdm.decision == "license" and terms.terms_url.endswith(suffix):
+        policy = terms.terms_url[: -len(suffix)] + policy_path(terms.work_id)
+    before = text_terms.read_text_terms(data)
+    if (before.reservation, before.policy) == (reservation, policy):
+        if dest != src:
+            _finish_text(dest, data, src)
+        return EmbedResult(path=dest, written=[], skipped=[("tdmrep", "already carries these terms")], kind=kind)
+    try:
+        new = (text_terms.html_with_terms if kind == "html" else text_terms.epub_with_terms)(
+            data, reservation=reservation, policy_url=policy)
+    except ValueError as exc:
+        raise InputError(f"{src}: {exc}; the file was not changed") from None
+    _finish_text(dest, new, src)
+    return EmbedResult(path=dest, written=["tdmrep"], kind=kind)
+
+
+def _finish_text(dest: Path, data: bytes, mode_from: Path) -> None:
+    temps: list[Path] = []
+    tmp = _temp_beside(dest, temps)
+    try:
+        tmp.write_bytes(data)
+        _finish(tmp, dest, mode_from=mode_from)
+    finally:
+        for t in temps:
+            t.unlink(missing_ok=True)
+
+
 def _same_assertions(state: c2pa_manifest.ManifestState, assertions: list[dict]) -> bool:
     have = {a.get("label"): a.get("data") for a in state.assertions}
     return all(json.dumps(have.get(a["label"]), sort_keys=True) == json.dumps(a["data"], sort_keys=True)
@@ -440,6 +484,8 @@ def read_embedded_signals(path: str | os.PathLike, *, trust_anchors_pem: str | N
                                       message=f"cannot read the file ({getattr(exc, 'strerror', None) or exc})"))
         return EmbeddedSignals(signals, problems)
     spec = KINDS.get(kind or "")
+    if spec is None:  # an HTML article or an EPUB: its TDMRep declaration (issue 18)
+        signals += _text_signals(location, label, problems)
 
     family = spec["tags"] if spec else None
     if family:
@@ -488,6 +534,25 @@ def read_embedded_signals(path: str | os.PathLike, *, trust_anchors_pem: str | N
                     problems.append(SignalProblem(format="c2pa", source=f"unreadable signal at C2PA manifest in {label}",
                                                   message=text[:200] or type(exc).__name__))
     return EmbeddedSignals(signals, problems, ai_generated)
+
+
+def _text_signals(location: str, label: str, problems: list) -> list[Signal]:
+    from consentry.formats.embed import text_terms
+    from consentry.formats.tdmrep import tdm_signals
+
+    try:
+        with open(location, "rb") as handle:
+            data = handle.read(64 * 1024 * 1024)
+    except OSError:
+        return []
+    found = text_terms.read_text_terms(data)
+    fmt = "html-meta" if text_terms.text_kind(data) == "html" else "tdmrep"
+    for p in found.problems:
+        problems.append(SignalProblem(format=fmt, source=f"unreadable signal at TDMRep in {label}", message=p))
+    if found.reservation is None:
+        return []
+    return tdm_signals(found.reservation, policy_url=found.policy, policy=None, fmt=fmt,
+                       source=f"TDMRep in {label}", location=location)
 
 
 def ai_labels_from_xmp(values: list[str], *, file_label: str, location: str) -> list[AiGeneratedLabel]:
