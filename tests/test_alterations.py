@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 import wave
 
 import av
@@ -155,12 +154,6 @@ def test_change_speed_moves_pitch_and_time_together():
     assert abs(peak_hz(slow[SR // 8:-SR // 8]) / (440.0 * 0.97) - 1) < 0.003
 
 
-def test_tempo_and_pitch_are_fast_on_thirty_seconds():
-    x = synthesise_piece(8, duration_s=30.0)
-    started = time.perf_counter()
-    alt.change_tempo(x, factor=1.05, sample_rate_hz=SR)
-    alt.shift_pitch(x, semitones=-2.0, sample_rate_hz=SR)
-    assert time.perf_counter() - started < 4.0  # about 0.4 s together on one core; lenient
 
 
 @pytest.mark.parametrize("function", [alt.change_tempo, alt.change_speed])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import numpy as np
 import pytest
@@ -128,10 +127,6 @@ def test_golden_vector():
     np.testing.assert_allclose(x[::2205][:20], expected, atol=1e-4)
 
 
-def test_sixty_seconds_is_fast():
-    started = time.perf_counter()
-    synthesise_piece(21, duration_s=60.0)
-    assert time.perf_counter() - started < 3.0  # about 0.3 s on one core; lenient for busy machines
 
 
 def test_titles():
