@@ -24,7 +24,7 @@ app.add_typer(evidence_app, name="evidence")
 
 @app.command()
 def check(
-    outputs: List[Path] = typer.Argument(..., help="AI outputs: audio files, or folders searched recursively."),
+    outputs: List[Path] = typer.Argument(..., help="AI outputs: audio files, texts (documents, or a JSONL of outputs), or folders searched recursively."),
     evidence: Optional[Path] = typer.Option(None, "--evidence", help="Write a signed evidence bundle per output with findings into this folder."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per output, one per line, instead of the text."),
     json_out: Optional[Path] = typer.Option(None, "--json-out", help="Write the JSON lines to this file ('-' for standard output)."),
@@ -41,6 +41,7 @@ def check(
     or another error; 2 findings, with --fail-on match.
     """
     from consentry.services.check.service import check_output, iter_outputs, prepare_check, render_summary_html, write_evidence
+    from consentry.services.check.text import check_text_outputs, is_text_output, write_text_evidence
     from consentry.adapters.cli.main import fail_option
 
     fail = fail_option(fail_on, fail_on_match, choices=("match",), old="--fail-on-match", new="--fail-on match")
@@ -51,6 +52,7 @@ def check(
 
     files = iter_outputs([str(p) for p in outputs])
     results = []
+    results_text = []
     any_error = False
     sink = None
     if json_out is not None and str(json_out) != "-":
@@ -61,6 +63,19 @@ def check(
             task = bar.add_task("checking", total=len(files), current="")
             for f in files:
                 bar.update(task, current=f.name)
+                if is_text_output(f):  # a text output, or a JSONL of them (issue 18)
+                    for res in check_text_outputs(reg, f):
+                        results_text.append(res)
+                        if res.error is None and evidence is not None and res.has_findings:
+                            res.notes.append(f"evidence: {write_text_evidence(reg, res, evidence)}")
+                        if json_out is not None:
+                            line = json.dumps(res.as_dict(), ensure_ascii=False)
+                            sink.write(line + "\n") if sink is not None else typer.echo(line)
+                        if json_out is None or sink is not None:
+                            _print_text_check(res)
+                        any_error |= res.error is not None
+                    bar.advance(task)
+                    continue
                 res = check_output(ctx, f)
                 results.append(res)
                 if res.error is None and evidence is not None and res.has_findings:
@@ -82,8 +97,25 @@ def check(
         report.write_text(render_summary_html(results), encoding="utf-8")
     if any_error:
         raise typer.Exit(EXIT_ERROR)
-    if fail and any(r.has_findings for r in results):
+    if fail and any(r.has_findings for r in results + results_text):
         raise typer.Exit(EXIT_FINDINGS)
+
+
+def _print_text_check(res) -> None:
+    if res.error is not None:
+        err_console.print(f"[red]error[/] {res.output}: {res.error}", highlight=False)
+        return
+    head = f"[bold]{res.output}[/] ({res.words:,} words)"
+    if not res.has_findings:
+        console.print(f"{head}: nothing registered found", highlight=False)
+        return
+    console.print(f"{head}: {100 * res.copied_share:.1f}% of it registered text", highlight=False)
+    for p in res.passages:
+        console.print(f"  text  {p['title']} [dim]{p['work_id'][:8]}[/] {p['matched_words']} words: characters "
+                      f"{p['query_start_char']}-{p['query_end_char']} = work {p['work_start_char']}-{p['work_end_char']}"
+                      f" (terms: {p['terms']})", highlight=False)
+    for note in res.notes:
+        console.print(f"  {note}", highlight=False)
 
 
 def _print_check(res) -> None:
