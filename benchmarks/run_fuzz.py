@@ -348,39 +348,9 @@ def _cli(*args: str, registry: Path, check: bool = True, timeout: float = 600) -
 
 def _pki(d: Path) -> tuple[Path, Path]:
     """A throw-away CA and an ES256 leaf certificate chain (PEM) for C2PA signing."""
-    import datetime as dt
+    from consentry.testing.pki import write_signer
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    def cert(subject, key, issuer_name, issuer_key, ca):
-        now = dt.datetime.now(dt.timezone.utc)
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject),
-                          x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Consentry fuzz")])
-        flags = dict(content_commitment=False, key_encipherment=False, data_encipherment=False, key_agreement=False,
-                     encipher_only=False, decipher_only=False)
-        b = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer_name or name)
-             .public_key(key.public_key()).serial_number(x509.random_serial_number())
-             .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
-             .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
-             .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=ca, crl_sign=ca, **flags), critical=True)
-             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False))
-        if not ca:
-            b = (b.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
-                 .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
-                                critical=False))
-        return b.sign(issuer_key or key, hashes.SHA256()), name
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca, ca_name = cert("Fuzz CA", ca_key, None, None, True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    leaf, _ = cert("Fuzz Signer", key, ca_name, ca_key, False)
-    pem = serialization.Encoding.PEM
-    (d / "chain.pem").write_bytes(leaf.public_bytes(pem) + ca.public_bytes(pem))
-    (d / "key.pem").write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    return d / "chain.pem", d / "key.pem"
+    return write_signer(d, subject="Fuzz Signer", organisation="Consentry fuzz")
 
 
 def build_seeds(seeds: Path) -> dict:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import io
 import json
@@ -31,7 +30,7 @@ from consentry.domain.signals import combine
 
 c2pa = pytest.importorskip("c2pa")
 Image = pytest.importorskip("PIL.Image")
-x509 = pytest.importorskip("cryptography.x509")
+pytest.importorskip("cryptography.x509")
 pytest.importorskip("iscc_core")
 
 SR = 22050
@@ -63,41 +62,17 @@ WORK = make_work()
 # -- test credentials: a throw-away CA and leaf certificates ------------------------------------------
 
 
-def _cert(subject: str, key, issuer_name, issuer_key, *, ca: bool):
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ed25519
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = datetime.datetime.now(datetime.timezone.utc)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Consentry tests")])
-    flags = dict(content_commitment=False, key_encipherment=False, data_encipherment=False, key_agreement=False,
-                 encipher_only=False, decipher_only=False)
-    builder = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer_name or name)
-               .public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
-               .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=ca, crl_sign=ca, **flags),
-                              critical=True)
-               .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False))
-    if not ca:
-        # C2PA requires an EKU; c2pa-rs accepts emailProtection or documentSigning by default.
-        builder = (builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
-                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
-                                  critical=False))
-    algorithm = None if isinstance(issuer_key or key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
-    return builder.sign(issuer_key or key, algorithm), name
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
     """A CA and four signers (ES256 "Ana Lima", ES256 "Other Archive", Ed25519, PS256) as PEM files."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+    from consentry.testing.pki import certificate, write_signer
+
     d = tmp_path_factory.mktemp("pki")
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_cert, ca_name = _cert("Consentry Test CA", ca_key, None, None, ca=True)
+    ca_cert, ca_name = certificate("Consentry Test CA", ca_key, ca=True)
     ca_pem = ca_cert.public_bytes(serialization.Encoding.PEM)
     (d / "ca.pem").write_bytes(ca_pem)
     signers = {}
@@ -106,12 +81,8 @@ def pki(tmp_path_factory):
                             ("ed", ed25519.Ed25519PrivateKey.generate(), "ed25519"),
                             ("ps", rsa.generate_private_key(public_exponent=65537, key_size=2048), "ps256")):
         cn = {"ana": "Ana Lima", "other": "Other Archive", "ed": "Ana Lima (ed25519)", "ps": "Ana Lima (ps256)"}[label]
-        leaf, _ = _cert(cn, key, ca_name, ca_key, ca=False)
-        (d / f"{label}-chain.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM) + ca_pem)
-        (d / f"{label}-key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                               serialization.PrivateFormat.PKCS8,
-                                                               serialization.NoEncryption()))
-        signers[label] = SignerConfig(d / f"{label}-chain.pem", d / f"{label}-key.pem", alg=alg)
+        chain, key_path = write_signer(d, subject=cn, key=key, ca=(ca_cert, ca_name, ca_key), stem=f"{label}-")
+        signers[label] = SignerConfig(chain, key_path, alg=alg)
     return {"ca": ca_pem.decode(), **signers, "dir": d}
 
 
