@@ -1,4 +1,5 @@
-"""The music engine: reference agreement, golden vectors, invariances, postings."""
+"""The music engine, version 1 (kept for v1 registries and evidence): reference agreement, golden vectors,
+invariances, postings.  Version 2: tests/test_engine_v2.py."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from hypothesis import strategies as st
 
 from consentry.engines.music import extract as E
 from consentry.engines.music.engine import identify_segments
-from consentry.engines.music.params import DEFAULT_PARAMS, ENGINE_NAME, ENGINE_VERSION, MusicEngineParams
+from consentry.engines.music.params import ENGINE_NAME, V1_PARAMS, MusicEngineParams
+from consentry.engines.music.params import ENGINE_VERSION_1 as ENGINE_VERSION
 from consentry.engines.music.postings import MAX_FRAME, lookup, pack_postings, unpack_postings
 from consentry.engines.music.reference import reference_keys, reference_peaks
 from consentry.store.segments import IndexSegment, build_directory
 
-P = DEFAULT_PARAMS
+P = V1_PARAMS
 SR = P.sample_rate_hz
 
 
@@ -291,7 +293,13 @@ def test_matched_hashes_of_nothing_and_of_silence():
 
 
 def test_threshold_grows_with_the_length_searched():
-    from consentry.engines.music.engine import DEFAULT_MIN_SCORE, confidence, min_score_for
+    from functools import partial
+
+    from consentry.engines.music import engine as music
+
+    DEFAULT_MIN_SCORE = music.DEFAULT_MIN_SCORE
+    min_score_for = partial(music.min_score_for, version="1")
+    confidence = partial(music.confidence, version="1")
 
     assert min_score_for(10.0) == DEFAULT_MIN_SCORE == 14
     assert min_score_for(0.5) == min_score_for(5.0) == 14  # short queries keep the calibrated threshold
@@ -311,7 +319,11 @@ def test_the_same_match_is_dropped_when_it_stands_for_a_longer_search(small_inde
     works, index = small_index
     q = works[0][10 * SR: 20 * SR]  # 10 s: a score in the low twenties
     (m,) = identify_segments(q, index, P, min_score=3)[:1]
-    from consentry.engines.music.engine import min_score_for
+    from functools import partial
+
+    from consentry.engines.music import engine as music
+
+    min_score_for = partial(music.min_score_for, version="1")
 
     assert m.fp_id == 1
     longest_kept = max(s for s in (10, 60, 600, 3600, 36000, 1e6, 1e9) if min_score_for(s) <= m.inliers)

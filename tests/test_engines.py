@@ -191,9 +191,12 @@ def test_decode_and_sniff_read_a_file_as_the_decoder_does(tmp_path):
     assert not e.sniff(b"%PDF-1.7\n") and not e.sniff(b"plain words, not sound")
 
 
-def test_golden_vector_through_the_interface():
-    golden = np.load(GOLDEN, allow_pickle=False)
-    e = engines.get("music")
+@pytest.mark.parametrize("name,version", [("music.npz", "1"), ("music_v2.npz", "2")])
+def test_golden_vector_through_the_interface(name, version):
+    from consentry.engines.music.params import params_for
+
+    golden = np.load(GOLDEN.with_name(name), allow_pickle=False)
+    e = engines.get("music", params=params_for(version))
     assert str(e.id) == str(golden["engine"])
     fp = e.fingerprint(e.signal(golden["samples"]))
     np.testing.assert_array_equal(fp.keys, golden["keys"])

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write the engines' golden vectors: a fixed input and its expected output, as data files.
 
-    .venv/bin/python tools/make_golden.py                 # write tests/data/golden/{music,melody,voice,campplus,text}.npz
+    .venv/bin/python tools/make_golden.py                 # write tests/data/golden/{music,music_v2,melody,voice,campplus,text}.npz
     .venv/bin/python tools/make_golden.py --check         # recompute and compare; exit 1 on any difference
     .venv/bin/python tools/make_golden.py --only music    # one engine
 
@@ -28,6 +28,11 @@ What each file holds (all arrays; ``np.load(..., allow_pickle=False)``):
     in an index of it alone: fp_id, inliers, candidates, query_start_frame,
     query_end_frame, work_start_frame, work_end_frame, speed, pitch_shift_semitones;
     ``engine``: ``name/version/param_hash``.
+``music_v2.npz``
+    The same inputs and arrays for engine version 2 (``MusicEngineParams2``):
+    its keys are hashed 32-bit keys, its query keys are points
+    (``key_lo == key_hi``), its match uses version 2's threshold.  Both files
+    are checked: version 1 stays in use for v1 registries and evidence.
 ``melody.npz``
     ``samples`` int16 at ``sample_rate_hz`` (11025): a 16-note tune
     (tests/test_melody.py's ``_tune`` at 0.25 s a beat) as harmonic tones;
@@ -76,17 +81,16 @@ VOICE_ATOL = 1e-4
 
 
 # ---------------------------------------------------------------------------- music
-def music_expected(inputs) -> dict[str, np.ndarray]:
-    """Everything ``music.npz`` holds beside its inputs, computed from them."""
-    from scipy.signal import resample_poly
-
+def music_expected(inputs, *, version: str = "1") -> dict[str, np.ndarray]:
+    """Everything ``music.npz`` (engine version 1) or ``music_v2.npz`` (version 2) holds beside its inputs."""
     from consentry.engines.music import MusicEngine
     from consentry.engines.music.engine import identify_segments
     from consentry.engines.music.extract import index_hashes, query_hashes
-    from consentry.engines.music.params import DEFAULT_PARAMS as P
+    from consentry.engines.music.params import params_for
     from consentry.engines.music.postings import pack_postings
     from consentry.store.segments import IndexSegment, build_directory
 
+    P = params_for(version)
     samples = inputs["samples"]
     keys, frames, midis = index_hashes(samples, P)
     q = query_hashes(samples, P)
@@ -104,7 +108,7 @@ def music_expected(inputs) -> dict[str, np.ndarray]:
     return {"keys": keys.astype(np.uint32), "anchor_frame": frames.astype(np.int32),
             "anchor_midi": midis.astype(np.float32), "query_sha256": np.array(h.hexdigest()),
             "match": match.reshape(-1, 9), "sample_rate_hz": np.array(P.sample_rate_hz),
-            "engine": np.array(str(MusicEngine().id))}
+            "engine": np.array(str(MusicEngine(P).id))}
 
 
 def music_match_signals(match_work_int16: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -124,6 +128,15 @@ def music_input() -> dict[str, np.ndarray]:
     piece = synthesise_piece(11, duration_s=10.0, sample_rate_hz=8000)
     return {"samples": notes(20261123, duration_s=6.0),
             "match_work": np.round(np.clip(piece, -1, 1) * 32767).astype(np.int16)}
+
+
+def music_v2_input() -> dict[str, np.ndarray]:
+    """Version 2's golden input: the same arrays as version 1's (taken from music.npz when it is there)."""
+    path = GOLDEN / "music.npz"
+    if path.is_file():
+        stored = np.load(path, allow_pickle=False)
+        return {k: stored[k] for k in INPUTS["music"]}
+    return music_input()
 
 
 # ---------------------------------------------------------------------------- melody
@@ -217,11 +230,12 @@ def campplus_expected(inputs) -> dict[str, np.ndarray]:
 
 
 #: The arrays of each file that are inputs (kept when a file is rewritten).
-INPUTS = {"music": ("samples", "match_work"), "melody": ("samples",), "voice": ("samples",), "campplus": ("a", "b"),
+INPUTS = {"music": ("samples", "match_work"), "music_v2": ("samples", "match_work"), "melody": ("samples",), "voice": ("samples",), "campplus": ("a", "b"),
           "text": ("work", "query")}
 
 ENGINES = {
     "music": (music_input, music_expected),
+    "music_v2": (music_v2_input, lambda inputs: music_expected(inputs, version="2")),
     "melody": (melody_input, melody_expected),
     "voice": (voice_input, voice_expected),
     "campplus": (campplus_input, campplus_expected),

@@ -53,29 +53,50 @@ def identify_samples_with_hashes(registry, samples: np.ndarray, *, min_score: fl
     return _identify(registry, samples, min_score=min_score, searched_s=searched_s, with_hashes=True)
 
 
+def _searches(registry) -> list[tuple[object, list]]:
+    """``(params, segments)`` to search: the registry's engine version, then each older built-in version
+    whose segments are still in the store (works not yet re-indexed with ``consentry reindex``)."""
+    from consentry.engines.music.params import ENGINE_NAME, KNOWN_PARAMS
+
+    params = registry.params
+    out = [(params, registry.store.index_segments(engine=ENGINE_NAME, engine_version=params.version,
+                                                  param_hash=registry.param_hash))]
+    for other in KNOWN_PARAMS:
+        if other.param_hash() == registry.param_hash:
+            continue
+        segments = registry.store.index_segments(engine=ENGINE_NAME, engine_version=other.version,
+                                                 param_hash=other.param_hash())
+        if segments:
+            out.append((other, segments))
+    return out
+
+
 def _identify(registry, samples: np.ndarray, *, min_score: float | None, searched_s: float | None,
               with_hashes: bool) -> list[tuple[Match, object]]:
     from consentry.engines.music import engine
-    from consentry.engines.music.params import ENGINE_NAME, ENGINE_VERSION
 
-    params = registry.params
-    segments = registry.store.index_segments(engine=ENGINE_NAME, engine_version=ENGINE_VERSION,
-                                             param_hash=registry.param_hash)
     if searched_s is None:
-        searched_s = samples.shape[0] / params.sample_rate_hz
-    found = engine.identify_segments(samples, segments, params, min_score=min_score, searched_s=searched_s,
-                                     with_hashes=with_hashes)
+        searched_s = samples.shape[0] / registry.params.sample_rate_hz
+    found = []
+    for params, segments in _searches(registry):
+        if not segments:
+            continue
+        got = engine.identify_segments(samples, segments, params, min_score=min_score, searched_s=searched_s,
+                                       with_hashes=with_hashes)
+        found += [(m, h, params) for m, h in (got if with_hashes else [(m, None) for m in got])]
     if not found:
         return []
-    pairs = found if with_hashes else [(m, None) for m in found]
-    works = registry.store.works_by_fp_id(m.fp_id for m, _ in pairs)
+    works = registry.store.works_by_fp_id(m.fp_id for m, _, _ in found)
     disputes = disputed_terms(registry, [w for w in works.values() if w.removed_at is None])
-    fps = params.frames_per_s
     out = []
-    for m, hashes in pairs:
+    for m, hashes, params in found:
         w = works.get(m.fp_id)
         if w is None or w.removed_at is not None:
             continue
+        if (w.engine_version, w.param_hash) != (params.version, params.param_hash()):
+            continue  # re-indexed since: its current fingerprint is searched with its own engine
+        fps = params.frames_per_s
+        conf = engine.confidence(m.inliers, searched_s=searched_s, version=params.version)
         terms_text, claim_ids = disputes.get(w.work_id, (w.terms.describe(), ()))
         out.append((Match(
             work_id=w.work_id,
@@ -85,7 +106,7 @@ def _identify(registry, samples: np.ndarray, *, min_score: float | None, searche
             terms=terms_text,
             disputed_claims=claim_ids,
             score=float(m.inliers),
-            confidence=engine.confidence(m.inliers, searched_s=searched_s),
+            confidence=conf,
             query_start_s=round(m.query_start_frame / fps, 3),
             query_end_s=round(m.query_end_frame / fps, 3),
             work_start_s=round(max(0.0, m.work_start_frame / fps), 3),
@@ -93,6 +114,8 @@ def _identify(registry, samples: np.ndarray, *, min_score: float | None, searche
             speed=round(m.speed, 4),
             pitch_shift_semitones=round(m.pitch_shift_semitones, 2),
         ), hashes))
+    if len({id(p) for _, _, p in found}) > 1:  # scores of two engine versions do not compare: confidence does
+        out.sort(key=lambda pair: (-pair[0].confidence, -pair[0].score))
     return out
 
 

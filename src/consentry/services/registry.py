@@ -23,7 +23,7 @@ from consentry.io.decode import decode_audio, iter_audio_files, read_tags
 from consentry.domain.errors import ConsentryError, DecodeError, FieldError, InputError, RegistryError, quote
 from consentry.domain.hashing import sha256_and_size
 from consentry.engines.music import engine
-from consentry.engines.music.params import DEFAULT_PARAMS, ENGINE_NAME, ENGINE_VERSION, MusicEngineParams
+from consentry.engines.music.params import DEFAULT_PARAMS, ENGINE_NAME, MusicEngineParams
 from consentry.runtime.interrupts import POLL_S, Interrupted, deferred_interrupts, polled, raise_if_stopping
 from consentry.runtime.pools import WorkerCount, process_pool, worker_count
 from consentry.domain.works import Match, Terms, Work, parse_date
@@ -516,7 +516,7 @@ class Registry:
             duration_s=float(result["duration_s"]),
             registered_at=utc_now(),
             engine=ENGINE_NAME,
-            engine_version=ENGINE_VERSION,
+            engine_version=self.params.version,
             param_hash=self.param_hash,
             n_hashes=int(result["keys"].size),
             terms=terms,
@@ -686,7 +686,7 @@ class Registry:
         from consentry import engines
 
         merged = self.store.compact(
-            engine=ENGINE_NAME, engine_version=ENGINE_VERSION, param_hash=self.param_hash,
+            engine=ENGINE_NAME, engine_version=self.params.version, param_hash=self.param_hash,
             unpack_fp_id=lambda v: engine.unpack_postings(v)[0],
         )
         for medium in engines.media():
@@ -720,10 +720,10 @@ class Registry:
 
     def stats(self) -> dict:
         s = self.store.stats()
-        s["engine"] = {"name": ENGINE_NAME, "version": ENGINE_VERSION, "param_hash": self.param_hash}
+        s["engine"] = {"name": ENGINE_NAME, "version": self.params.version, "param_hash": self.param_hash}
         s["works_needing_reindex"] = sum(
             e["works"] for e in s["engines"]
-            if (e["engine"], e["engine_version"], e["param_hash"]) != (ENGINE_NAME, ENGINE_VERSION, self.param_hash)
+            if (e["engine"], e["engine_version"], e["param_hash"]) != (ENGINE_NAME, self.params.version, self.param_hash)
         )
         s["index_bytes_per_hour"] = s["index_bytes"] / s["hours"] if s["hours"] else 0.0
         return s

@@ -424,6 +424,52 @@ class SQLStore(AuditTablesMixin, CheckTablesMixin, ServiceTablesMixin, ClaimsTab
                     self._insert_claims(c, list(claims_for(accepted)))
             return accepted
 
+    def reindex_works(self, batch: Sequence[tuple[int, int, np.ndarray, np.ndarray]], *, engine: str,
+                      engine_version: str, param_hash: str) -> int:
+        """Give works new fingerprints made by another engine version, all or nothing.
+
+        Parameters
+        ----------
+        batch : sequence of (fp_id, n_hashes, keys, values)
+            Each work's new uint32 keys and uint64 postings (the work keeps its
+            ``fp_id``).  They go into one new segment under ``engine``,
+            ``engine_version`` and ``param_hash``, and the works' rows name that
+            engine, in one transaction; the works' old postings stay in their old
+            segments (searched only while a work still names their engine) until
+            :meth:`drop_segments`.
+
+        Returns
+        -------
+        int: the number of works updated.
+        """
+        if not batch:
+            return 0
+        with self.writer_lock():
+            self._before_write()
+            keys = np.concatenate([np.asarray(k, dtype=np.uint32) for _, _, k, _ in batch])
+            values = np.concatenate([np.asarray(v, dtype=np.uint64) for _, _, _, v in batch])
+            order = np.argsort(keys, kind="stable")
+            written = self._write_segment(keys[order], values[order]) if keys.size else None
+            with self.transaction() as c:
+                for fp_id, n_hashes, _, _ in batch:
+                    c.execute("UPDATE works SET engine = ?, engine_version = ?, param_hash = ?, n_hashes = ? WHERE fp_id = ?",
+                              (engine, engine_version, param_hash, int(n_hashes), int(fp_id)))
+                if written is not None:
+                    self._insert_segment(c, written, int(keys.size), engine, engine_version, param_hash)
+            return len(batch)
+
+    def drop_segments(self, *, engine: str, engine_version: str, param_hash: str) -> int:
+        """Drop every index segment made under this engine id (after a re-index); returns how many."""
+        with self.writer_lock():
+            stems = [r[0] for r in self._segment_rows(engine, engine_version, param_hash)]
+            if not stems:
+                return 0
+            with self.transaction() as c:
+                self._delete_segment_data(c, stems)
+                c.executemany("DELETE FROM index_segments WHERE stem = ?", [(s,) for s in stems])
+            self._after_segments_dropped(stems)
+            return len(stems)
+
     def add_segment(self, keys: np.ndarray, values: np.ndarray, *, engine: str, engine_version: str, param_hash: str) -> str:
         """Add a raw index segment (used by compaction and benchmarks); keys need not be sorted."""
         order = np.argsort(keys, kind="stable")

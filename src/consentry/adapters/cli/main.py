@@ -464,7 +464,8 @@ def stats(as_json: bool = typer.Option(False, "--json")) -> None:
     table.add_row("engine", f"{s['engine']['name']} v{s['engine']['version']} ({s['engine']['param_hash']})")
     table.add_row("index", f"{s['index_entries']:,} hashes in {s['index_segments']} segment(s), {s['index_bytes'] / 1e6:.2f} MB "
                   f"({s['index_bytes_per_hour'] / 1e6:.2f} MB per hour)")
-    table.add_row("works needing re-index", str(s["works_needing_reindex"]))
+    table.add_row("works needing re-index", str(s["works_needing_reindex"]) + (
+        " (run `consentry reindex`: they are still found, with their older engine)" if s["works_needing_reindex"] else ""))
     console.print(table)
 
 
@@ -474,6 +475,40 @@ def compact() -> None:
     with _open(create=False) as reg:
         n = reg.compact()
     console.print(f"merged {n} segment(s)")
+
+
+@app.command()
+def reindex(as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON.")) -> None:
+    """Re-fingerprint works registered with an older music engine, from their stored source files.
+
+    Until then those works are still found, with the engine they were
+    registered with. Works are committed in batches: Ctrl-C or SIGTERM stops
+    within two seconds and keeps what was committed; run it again to go on.
+    Exit codes: 0 all done, 1 some works could not be re-indexed (their source
+    is missing or changed; listed), 130/143 interrupted.
+    """
+    from consentry.services.reindex import reindex as run_reindex, works_to_reindex
+
+    with stop_on_signals(), _open(create=False) as reg:
+        total = len(works_to_reindex(reg))
+        try:
+            with _progress() as bar:
+                task = bar.add_task("re-indexing", total=total, current="")
+                summary = run_reindex(reg, progress=lambda done, _total: bar.update(task, completed=done))
+        except Interrupted as exc:
+            left = len(works_to_reindex(reg))
+            err_console.print(f"interrupted: {total - left} of {total} works re-indexed and kept; run `consentry reindex` "
+                              "again to go on", highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+    if as_json:
+        typer.echo(json.dumps(summary.as_dict()))
+    else:
+        for work_id, reason in summary.failed:
+            err_console.print(f"[yellow]not re-indexed[/] {work_id}: {reason}", highlight=False)
+        console.print(f"re-indexed {summary.reindexed} work(s) with {summary.engine}; {summary.remaining} left; "
+                      f"{summary.dropped_segments} old index segment(s) dropped", highlight=False)
+    if summary.failed:
+        raise typer.Exit(EXIT_ERROR)
 
 
 @app.command()

@@ -7,7 +7,7 @@ maps its functions onto :class:`consentry.engines.base.MediaEngine`:
 =====================  ===========================================================
 interface              music engine
 =====================  ===========================================================
-``id``                 ``consentry-music-landmark`` / ``ENGINE_VERSION`` / ``MusicEngineParams.param_hash()``
+``id``                 ``consentry-music-landmark`` / ``params.version`` / ``params.param_hash()``
 ``sniff``              :func:`consentry.formats.sniff.sniff_media` says audio (or video with sound)
 ``decode``             :func:`consentry.io.decode.decode_audio` to mono float32 at ``params.sample_rate_hz``
 ``fingerprint``        :func:`~consentry.engines.music.extract.index_hashes`
@@ -35,11 +35,13 @@ import numpy as np
 from consentry.engines.music import engine as _engine
 from consentry.engines.music.extract import QueryHashes, index_hashes, query_hashes
 from consentry.engines.music.match import SegmentMatch, match_segments
-from consentry.engines.music.params import DEFAULT_PARAMS, ENGINE_NAME, ENGINE_VERSION, MusicEngineParams
+from consentry.engines.music.params import (DEFAULT_PARAMS, ENGINE_NAME, ENGINE_VERSION, V1_PARAMS, MusicEngineParams,
+                                            MusicEngineParams2)
 from consentry.engines.music.postings import Hits, lookup, pack_postings, unpack_postings
 from consentry.engines.base import EngineId, Extent, Fingerprint, Located, SegmentLike, Signal, Source
 
-__all__ = ["MusicEngine", "MusicExtra", "MusicEngineParams", "DEFAULT_PARAMS", "ENGINE_NAME", "ENGINE_VERSION"]
+__all__ = ["MusicEngine", "MusicExtra", "MusicEngineParams", "MusicEngineParams2", "DEFAULT_PARAMS", "V1_PARAMS",
+           "ENGINE_NAME", "ENGINE_VERSION"]
 
 MEDIUM = "music"
 
@@ -71,7 +73,8 @@ class MusicEngine:
     Parameters
     ----------
     params : MusicEngineParams
-        Frozen engine parameters (default: version 1's).
+        Frozen engine parameters (default: version 2's, :data:`DEFAULT_PARAMS`;
+        ``MusicEngine(V1_PARAMS)`` is version 1, for v1 registries and evidence).
     """
 
     params: MusicEngineParams = DEFAULT_PARAMS
@@ -79,15 +82,12 @@ class MusicEngine:
 
     @property
     def id(self) -> EngineId:
-        return EngineId(ENGINE_NAME, ENGINE_VERSION, self.params.param_hash())
+        return EngineId(ENGINE_NAME, self.params.version, self.params.param_hash())
 
     # -- input ------------------------------------------------------------------
     def sniff(self, head: bytes, *, name: str | None = None) -> bool:
         """True when the magic bytes say audio, or a video container with a sound track."""
-        try:
-            from consentry.formats.sniff import is_audio_media, sniff_media
-        except ImportError:  # before the move of the sniffer into formats/ (issue 16)
-            from consentry.io.sources.sniff import is_audio_media, sniff_media
+        from consentry.formats.sniff import is_audio_media, sniff_media
 
         return is_audio_media(sniff_media(head))
 
@@ -135,9 +135,11 @@ class MusicEngine:
 
     def candidates(self, query: QueryHashes, segments: Sequence[SegmentLike], *, with_keys: bool = False) -> Hits:
         """Postings of every key range in every segment (ranges holding more than
-        :data:`~consentry.engines.music.engine.MAX_POSTINGS_PER_RANGE` are stop words and skipped)."""
+        :data:`~consentry.engines.music.engine.MAX_POSTINGS_PER_RANGE` are stop words and skipped;
+        version 2 gathers at most ``params.max_postings_per_query``, rarest keys first)."""
         return lookup(segments, query.key_lo, query.key_hi, query.owner,
-                      max_postings_per_range=_engine.MAX_POSTINGS_PER_RANGE, with_keys=with_keys)
+                      max_postings_per_range=_engine.MAX_POSTINGS_PER_RANGE, with_keys=with_keys,
+                      max_postings_total=getattr(self.params, "max_postings_per_query", None))
 
     def verify(self, candidates: Hits, query: QueryHashes, *, min_score: float, searched: float,
                with_evidence: bool = False, max_evidence: int | None = None) -> list[Located[MusicExtra]]:
@@ -185,10 +187,10 @@ class MusicEngine:
     # -- decision and evidence --------------------------------------------------
     def min_score_for(self, searched: float) -> float:
         """Fewest inliers for a match in ``searched`` seconds of audio (``docs/engine.md``, "Threshold")."""
-        return _engine.min_score_for(searched)
+        return _engine.min_score_for(searched, version=self.params.version)
 
     def confidence(self, score: float, *, searched: float) -> float:
-        return _engine.confidence(score, searched_s=searched)
+        return _engine.confidence(score, searched_s=searched, version=self.params.version)
 
     def evidence_facts(self, match: Located[MusicExtra]) -> dict[str, Any]:
         """Engine id, both extents (s, to the ms), speed, pitch shift and, when asked for, the matched hashes.

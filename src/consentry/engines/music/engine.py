@@ -56,12 +56,32 @@ _FMR_LOG_A = 3.595
 _FMR_LOG_B = -0.715
 
 
-def false_match_rate(score: float) -> float:
-    """Estimated probability that a 10-s query of unrelated music scores at least ``score``."""
-    return float(min(1.0, math.exp(_FMR_LOG_A + _FMR_LOG_B * score)))
+#: Version 2's decision rule: its own threshold for 10-s queries and its own
+#: fitted tail (``benchmarks/calibrate_v2.py`` on the development seed's
+#: negatives; benchmarks/RESULTS.md).  The growth per doubling of the audio
+#: searched is version 1's (not refitted for version 2).
+DEFAULT_MIN_SCORE_V2 = 12
+_FMR_LOG_A_V2 = 3.595
+_FMR_LOG_B_V2 = -0.715
 
 
-def min_score_for(searched_s: float) -> int:
+def _rule(version: str | None) -> tuple[int, float, float]:
+    """(threshold at 10 s, tail intercept, tail slope) of an engine version (default: :data:`ENGINE_VERSION`, 2)."""
+    if version is None:
+        version = ENGINE_VERSION
+    if str(version) == "1":
+        return DEFAULT_MIN_SCORE, _FMR_LOG_A, _FMR_LOG_B
+    return DEFAULT_MIN_SCORE_V2, _FMR_LOG_A_V2, _FMR_LOG_B_V2
+
+
+def false_match_rate(score: float, *, version: str | None = None) -> float:
+    """Estimated probability that a 10-s query of unrelated music scores at least ``score``
+    (with engine ``version``'s calibration; default: the current version)."""
+    _, a, b = _rule(version)
+    return float(min(1.0, math.exp(a + b * score)))
+
+
+def min_score_for(searched_s: float, *, version: str | None = None) -> int:
     """The engine's decision rule: fewest inliers for a match in ``searched_s`` seconds of audio.
 
     Unrelated audio offers more chances of a chance alignment the longer it
@@ -100,11 +120,12 @@ def min_score_for(searched_s: float) -> int:
     -------
     int
     """
+    base = _rule(version)[0]
     ratio = max(1.0, float(searched_s) / REFERENCE_QUERY_S) if math.isfinite(searched_s) else 1.0
-    return int(math.ceil(DEFAULT_MIN_SCORE + SCORE_PER_DOUBLING * math.log2(ratio) - 0.1))
+    return int(math.ceil(base + SCORE_PER_DOUBLING * math.log2(ratio) - 0.1))
 
 
-def confidence(score: float, *, searched_s: float = REFERENCE_QUERY_S) -> float:
+def confidence(score: float, *, searched_s: float = REFERENCE_QUERY_S, version: str | None = None) -> float:
     """Confidence in [0, 1] that a match is real: 1 - the chance of its score in ``searched_s`` seconds.
 
     The chance is :func:`false_match_rate` per :data:`REFERENCE_QUERY_S` of
@@ -112,7 +133,7 @@ def confidence(score: float, *, searched_s: float = REFERENCE_QUERY_S) -> float:
     at the default threshold (14) it is 0.998; at 20, 0.99998.
     """
     n = max(1.0, float(searched_s) / REFERENCE_QUERY_S) if math.isfinite(searched_s) else 1.0
-    return round(max(0.0, 1.0 - n * false_match_rate(score)), 6)
+    return round(max(0.0, 1.0 - n * false_match_rate(score, version=version)), 6)
 
 
 @dataclass(frozen=True)
@@ -204,12 +225,18 @@ def identify_segments(
     (SegmentMatch, MatchedHashes) pairs.
     """
     if min_score is None:
-        threshold = min_score_for(searched_s if searched_s is not None else samples.shape[0] / params.sample_rate_hz)
+        threshold = min_score_for(searched_s if searched_s is not None else samples.shape[0] / params.sample_rate_hz,
+                                  version=params.version)
     else:
         threshold = min_score
     qh = query_hashes(samples, params)
     find = segments.lookup if hasattr(segments, "lookup") else partial(lookup, segments)
-    hits = find(qh.key_lo, qh.key_hi, qh.owner, max_postings_per_range=MAX_POSTINGS_PER_RANGE, with_keys=with_hashes)
+    budget = {}
+    if getattr(params, "max_postings_per_query", None) is not None and not hasattr(segments, "lookup"):
+        # (a sharded index's lookup takes no budget yet: it gathers every posting, as version 1 does)
+        budget["max_postings_total"] = params.max_postings_per_query
+    hits = find(qh.key_lo, qh.key_hi, qh.owner, max_postings_per_range=MAX_POSTINGS_PER_RANGE, with_keys=with_hashes,
+                **budget)
     found = match_segments(hits, qh.quads, params, min_inliers=max(3, int(math.ceil(threshold))),
                            with_hits=with_hashes)
     if not with_hashes:

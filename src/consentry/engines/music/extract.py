@@ -130,6 +130,14 @@ def log_frequency_weights(params: MusicEngineParams) -> np.ndarray:
     return weights.astype(np.float32)
 
 
+@lru_cache(maxsize=8)
+def _sparse_weights(params: MusicEngineParams):
+    """:func:`log_frequency_weights` as a SciPy CSR matrix (about 1% of its entries are non-zero)."""
+    from scipy import sparse
+
+    return sparse.csr_matrix(log_frequency_weights(params))
+
+
 def log_spectrogram(samples: np.ndarray, params: MusicEngineParams) -> np.ndarray:
     """Log-frequency power spectrogram.
 
@@ -154,7 +162,10 @@ def log_spectrogram(samples: np.ndarray, params: MusicEngineParams) -> np.ndarra
     frames = np.lib.stride_tricks.sliding_window_view(x, params.n_fft)[:: params.hop]
     spec = sfft.rfft(frames * window, axis=1)
     power = spec.real.astype(np.float32) ** 2 + spec.imag.astype(np.float32) ** 2
-    mapped = power @ log_frequency_weights(params)
+    if params.version == "1":
+        mapped = power @ log_frequency_weights(params)
+    else:  # the same weights as a sparse matrix: most of the dense product is zeros
+        mapped = np.asarray(_sparse_weights(params).__rmatmul__(power), dtype=np.float32)
     if params.smooth_frames > 1:
         # Averaging power over a few frames lets sustained partials stand out
         # of noise, whose fluctuations average away.
@@ -212,7 +223,15 @@ def pick_peaks(logspec: np.ndarray, params: MusicEngineParams, *, peaks_per_s: f
     block = max(1, int(round(params.budget_block_s * params.frames_per_s)))
     quota = max(1, int(round(peaks_per_s * params.budget_block_s)))
     blk = t // block
-    order = np.lexsort((b, t, -strength, blk))
+    rank = strength
+    weight = getattr(params, "rank_level_weight", 0.0)
+    if weight:
+        # Version 2 may prefer loud peaks: under added noise they are the ones that survive.
+        level = logspec[t, b].astype(np.float64)
+        loudest = np.full(int(blk.max()) + 1, -np.inf)
+        np.maximum.at(loudest, blk, level)
+        rank = (strength + weight * (level - loudest[blk])).astype(np.float32)
+    order = np.lexsort((b, t, -rank, blk))
     blk_sorted = blk[order]
     starts = np.flatnonzero(np.r_[True, blk_sorted[1:] != blk_sorted[:-1]])
     counts = np.diff(np.r_[starts, blk_sorted.size])
@@ -307,9 +326,10 @@ def _describe(t, f, i, j, k, l, params: MusicEngineParams) -> Quads:
         return _empty_quads()
     span = (t[l] - t[i]).astype(np.float64)
     values = np.empty((N_COMPONENTS, i.size), dtype=np.float64)
-    values[DF2] = f[j] - f[i] + 0.5
-    values[DF3] = f[k] - f[i] + 0.5
-    values[DF4] = f[l] - f[i] + 0.5
+    step = semitone_step(params)
+    values[DF2] = (f[j] - f[i]) / step + 0.5
+    values[DF3] = (f[k] - f[i]) / step + 0.5
+    values[DF4] = (f[l] - f[i]) / step + 0.5
     values[BAND] = (f[i] - params.min_midi) / params.anchor_band_semitones
     values[SPAN] = np.log(span / params.zone_min_frames) / params.log_span_step
     values[R2] = (t[j] - t[i]) / span * params.ratio_bins
@@ -322,9 +342,19 @@ def _describe(t, f, i, j, k, l, params: MusicEngineParams) -> Quads:
     )
 
 
+def semitone_step(params: MusicEngineParams) -> float:
+    """Step of the quantised pitch differences (semitones): 1 in version 1, ``params.semitone_step`` after."""
+    return float(getattr(params, "semitone_step", 1.0))
+
+
+def df_offset(params: MusicEngineParams) -> int:
+    """Added to a quantised pitch difference to make it >= 0 (steps in ``zone_max_semitones``)."""
+    return int(round(params.zone_max_semitones / semitone_step(params)))
+
+
 def component_sizes(params: MusicEngineParams) -> tuple[int, ...]:
     """Number of quantised values of each component, in the order of the rows of :attr:`Quads.values`."""
-    n_df = 2 * params.zone_max_semitones + 1
+    n_df = 2 * df_offset(params) + 1
     n_band = int(np.ceil((params.max_midi - params.min_midi + 1) / params.anchor_band_semitones)) + 1
     n_span = int(np.floor(np.log(params.zone_max_frames / params.zone_min_frames) / params.log_span_step)) + 1
     return n_df, n_df, n_df, n_band, n_span, params.ratio_bins, params.ratio_bins
@@ -350,10 +380,49 @@ def pack_key(q: np.ndarray, params: MusicEngineParams) -> np.ndarray:
         range search.
     """
     sizes = component_sizes(params)
+    if params.version != "1":
+        return mix_key(descriptor(q, params))
     key = np.zeros(q.shape[1], dtype=np.int64)
     for c in KEY_ORDER:
         key = key * sizes[c] + q[c]
     return key.astype(np.uint32)
+
+
+def descriptor(q: np.ndarray, params: MusicEngineParams) -> np.ndarray:
+    """Quantised components (shape (7, m)) as one mixed-radix uint64 per quad, in :data:`KEY_ORDER`."""
+    sizes = component_sizes(params)
+    key = np.zeros(q.shape[1], dtype=np.uint64)
+    for c in KEY_ORDER:
+        key = key * np.uint64(sizes[c]) + q[c].astype(np.uint64)
+    return key
+
+
+_GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+
+
+def mix_key(desc: np.ndarray) -> np.ndarray:
+    """Version 2's 32-bit key of a uint64 descriptor: xor-shift, multiply by 2**64 / golden ratio, xor-shift, top half.
+
+    Mixed-radix keys crowd into a few regions of the key space (pitch
+    differences and ratios take few values often); mixed keys spread evenly
+    over the 2**32 values, so the index's buckets stay even and the key says
+    nothing about its neighbours (each alternative of a query quad is its own
+    point lookup).  Distinct descriptors of version 2 number about 2**31, so
+    two of them rarely share a key.
+
+    Parameters
+    ----------
+    desc : ndarray of uint64, shape (m,)
+
+    Returns
+    -------
+    ndarray of uint32, shape (m,)
+    """
+    x = np.asarray(desc, dtype=np.uint64)
+    x = x ^ (x >> np.uint64(31))
+    x = x * _GOLDEN_GAMMA
+    x = x ^ (x >> np.uint64(29))
+    return (x >> np.uint64(32)).astype(np.uint32)
 
 
 def key_space(params: MusicEngineParams) -> int:
@@ -366,7 +435,7 @@ def quantise(values: np.ndarray, params: MusicEngineParams) -> np.ndarray:
     q = np.floor(values).astype(np.int64)
     sizes = component_sizes(params)
     for c in (DF2, DF3, DF4):
-        q[c] += params.zone_max_semitones
+        q[c] += df_offset(params)
     for c in range(N_COMPONENTS):
         np.clip(q[c], 0, sizes[c] - 1, out=q[c])
     return q
@@ -415,6 +484,69 @@ def query_hashes(samples: np.ndarray, params: MusicEngineParams) -> QueryHashes:
 
 
 def expand_query(quads: Quads, params: MusicEngineParams) -> QueryHashes:
+    """Key ranges (version 1) or keys (version 2) for each query quad; see :func:`expand_query_v1` and
+    :func:`expand_query_v2`."""
+    if params.version == "1":
+        return expand_query_v1(quads, params)
+    return expand_query_v2(quads, params)
+
+
+def expand_query_v2(quads: Quads, params: MusicEngineParams) -> QueryHashes:
+    """Version 2: a point key (``key_lo == key_hi``) for every alternative of each query quad.
+
+    A component is looked up in its neighbouring bin only when the quad's
+    value lies within tolerance of that bin's edge (pitch differences within
+    ``semitone_tolerance``, ratios within ``ratio_tolerance_bins``, the span
+    within a speed change of ``max_speed_change``); the anchor's band over
+    ``±max_pitch_shift_semitones``.  A quad far from every edge is one key.
+    """
+    m = len(quads)
+    if m == 0:
+        z = np.zeros(0, np.uint32)
+        return QueryHashes(z, z, np.zeros(0, np.int64), quads)
+    v = quads.values
+    frac = v - np.floor(v)
+    base = quantise(v, params)  # offset and clipped as on the index side
+    tolerances = {
+        BAND: params.max_pitch_shift_semitones / params.anchor_band_semitones,
+        SPAN: min(0.49, (np.log1p(params.max_speed_change) + params.log_span_tolerance) / params.log_span_step),
+        DF2: params.semitone_tolerance / semitone_step(params),
+        DF3: params.semitone_tolerance / semitone_step(params),
+        DF4: params.semitone_tolerance / semitone_step(params),
+        R2: params.ratio_tolerance_bins,
+        R3: params.ratio_tolerance_bins,
+    }
+    # Each quad's own alternatives: column 0 its bin, column 1 the neighbour (or the bin again).
+    alt = np.empty((N_COMPONENTS, 2, m), dtype=np.int64)
+    n_alt = np.ones(m, dtype=np.int64)
+    for c in range(N_COMPONENTS):
+        a = base[c].copy()
+        a[frac[c] < tolerances[c]] -= 1
+        a[frac[c] > 1.0 - tolerances[c]] += 1
+        alt[c, 0] = base[c]
+        alt[c, 1] = a
+        n_alt *= 1 + (a != base[c])
+    # Enumerate each quad's combinations: combination j of quad i picks, for
+    # each component that has a neighbour, bit b of j (b counts those components).
+    owner = np.repeat(np.arange(m), n_alt)
+    j = np.arange(owner.size) - np.repeat(np.cumsum(n_alt) - n_alt, n_alt)
+    q = np.empty((N_COMPONENTS, owner.size), dtype=np.int64)
+    bit = np.zeros(owner.size, dtype=np.int64)
+    for c in range(N_COMPONENTS):
+        has = (alt[c, 1] != alt[c, 0])[owner]
+        pick = has & ((j >> bit) & 1).astype(bool)
+        q[c] = np.where(pick, alt[c, 1][owner], alt[c, 0][owner])
+        bit += has
+    sizes = component_sizes(params)
+    ok = np.ones(owner.size, dtype=bool)
+    for c in range(N_COMPONENTS):
+        ok &= (q[c] >= 0) & (q[c] < sizes[c])
+    q, owner = q[:, ok], owner[ok]
+    key = pack_key(q, params)
+    return QueryHashes(key_lo=key, key_hi=key, owner=owner.astype(np.int64), quads=quads)
+
+
+def expand_query_v1(quads: Quads, params: MusicEngineParams) -> QueryHashes:
     """Key ranges for each query quad.
 
     Each quad is looked up under every combination of quantised components

@@ -1,10 +1,16 @@
-"""Parameters of the music landmark engine.
+"""Parameters of the music landmark engine, versions 1 and 2.
 
 Every fingerprint stored in a registry carries the engine name, version and
 the hash of these parameters; a fingerprint is only ever compared with one made
 under the same three values.  Changing any default below changes
 :func:`MusicEngineParams.param_hash`, and the registry then reports which works
 need re-indexing.
+
+Version 1 (:class:`MusicEngineParams`, :data:`V1_PARAMS`) is frozen: v1
+registries and evidence bundles are read and re-matched with it.  Version 2
+(:class:`MusicEngineParams2`, :data:`DEFAULT_PARAMS`) is what new
+registrations use (``docs/engine.md``).  :func:`params_for` gives the
+parameters of a stored (version, parameter hash).
 """
 
 from __future__ import annotations
@@ -12,9 +18,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from typing import ClassVar
 
 ENGINE_NAME = "consentry-music-landmark"
-ENGINE_VERSION = "1"
+ENGINE_VERSION_1 = "1"
+ENGINE_VERSION_2 = "2"
+#: The version new registrations use.
+ENGINE_VERSION = ENGINE_VERSION_2
 
 
 @dataclass(frozen=True)
@@ -22,8 +32,11 @@ class MusicEngineParams:
     """All the knobs of the engine, with their units in the names.
 
     The defaults are the engine's version 1; see ``docs/engine.md`` for why each
-    value was chosen.
+    value was chosen.  ``version`` is a class attribute, not a field, so it is
+    not part of the parameter hash (v1's hash stays ``a9373b04c01a0962``).
     """
+
+    version: ClassVar[str] = ENGINE_VERSION_1
 
     #: Sample rate the audio is decoded to (Hz).  8 kHz keeps everything up to
     #: the telephone band's upper edge.
@@ -84,4 +97,46 @@ class MusicEngineParams:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-DEFAULT_PARAMS = MusicEngineParams()
+@dataclass(frozen=True)
+class MusicEngineParams2(MusicEngineParams):
+    """Version 2: selective hashed keys, point lookups, rarest keys first (``docs/engine.md``).
+
+    The fields of version 1 with version 2's values, and these:
+    """
+
+    version: ClassVar[str] = ENGINE_VERSION_2
+
+    index_peaks_per_s: float = 10.0
+    query_peaks_per_s: float = 16.0
+    index_fanout: int = 4
+    query_fanout: int = 6
+    max_speed_change: float = 0.06
+    semitone_tolerance: float = 0.1
+    ratio_tolerance_bins: float = 0.25
+    #: Step of the pitch differences in the key (semitones).
+    semitone_step: float = 0.5
+    #: Peaks are ranked by strength + this * (level - loudest level in the block) (dB per dB).
+    rank_level_weight: float = 0.0
+    #: Most postings gathered for one query, rarest keys first (bounds the
+    #: work per query whatever the size of the index).
+    max_postings_per_query: int = 200_000
+
+
+V1_PARAMS = MusicEngineParams()
+DEFAULT_PARAMS = MusicEngineParams2()
+KNOWN_PARAMS = (V1_PARAMS, DEFAULT_PARAMS)
+
+
+def params_for(version: str, param_hash: str | None = None) -> MusicEngineParams:
+    """The built-in parameters of engine ``version`` (and ``param_hash``, when given).
+
+    Raises
+    ------
+    KeyError
+        If this Consentry has no such version and parameters (the message names those it has).
+    """
+    for p in KNOWN_PARAMS:
+        if p.version == str(version) and (param_hash is None or p.param_hash() == param_hash):
+            return p
+    known = ", ".join(f"{p.version}/{p.param_hash()}" for p in KNOWN_PARAMS)
+    raise KeyError(f"music engine version {version}/{param_hash or '*'} is not known here (known: {known})")

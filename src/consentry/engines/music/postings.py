@@ -103,6 +103,7 @@ def lookup(
     *,
     max_postings_per_range: int,
     with_keys: bool = False,
+    max_postings_total: int | None = None,
 ) -> Hits:
     """Find the postings of each inclusive key range in every segment.
 
@@ -118,6 +119,13 @@ def lookup(
         hash is too common to say anything (a stop word).
     with_keys : bool
         Also read the index key of every posting found (:attr:`Hits.key`).
+    max_postings_total : int, optional
+        Gather at most this many postings in all (engine version 2): the
+        ranges are counted first in every segment, then taken rarest first
+        (fewest postings over all segments) while the total stays within the
+        budget.  A rare key says more about which work it is than a common
+        one, so the budget drops the least informative hits first, and the
+        work per query stays bounded however large the index grows.
 
     Returns
     -------
@@ -127,12 +135,22 @@ def lookup(
     # Looking keys up in ascending order keeps reads of a memory map local.
     order = np.argsort(key_lo, kind="stable")
     key_lo, key_hi, owner = key_lo[order], key_hi[order], owner[order]
+    found = []
     for seg in segments:
         if key_lo.shape[0] == 0:
             break
         lo, hi = seg.find_ranges(key_lo, key_hi)
         counts = hi - lo
         counts[counts > max_postings_per_range] = 0
+        found.append((seg, lo, counts))
+    if max_postings_total is not None and found:
+        per_range = np.sum([c for _, _, c in found], axis=0)
+        if int(per_range.sum()) > max_postings_total:
+            rarest = np.argsort(per_range, kind="stable")
+            over = rarest[np.cumsum(per_range[rarest]) > max_postings_total]
+            for _, _, counts in found:
+                counts[over] = 0
+    for seg, lo, counts in found:
         total = int(counts.sum())
         if total == 0:
             continue

@@ -66,7 +66,9 @@ def reference_peaks(logspec: np.ndarray, params: MusicEngineParams, *, peaks_per
 
 def reference_keys(peaks, params: MusicEngineParams, *, fanout: int):
     """List of (key, anchor_frame) for the quads of ``peaks`` (as from :func:`reference_peaks`)."""
-    n_df = 2 * params.zone_max_semitones + 1
+    step = float(getattr(params, "semitone_step", 1.0))
+    df_off = int(round(params.zone_max_semitones / step))
+    n_df = 2 * df_off + 1
     n_band = int(math.ceil((params.max_midi - params.min_midi + 1) / params.anchor_band_semitones)) + 1
     n_span = int(math.floor(math.log(params.zone_max_frames / params.zone_min_frames) / params.log_span_step)) + 1
     n_ratio = params.ratio_bins
@@ -75,7 +77,7 @@ def reference_keys(peaks, params: MusicEngineParams, *, fanout: int):
         return min(max(v, 0), n - 1)
 
     def df(f, f1):
-        return clip(math.floor(f - f1 + 0.5) + params.zone_max_semitones, n_df)
+        return clip(math.floor((f - f1) / step + 0.5) + df_off, n_df)
 
     out = []
     for i, (t1, f1, _) in enumerate(peaks):
@@ -107,5 +109,59 @@ def reference_keys(peaks, params: MusicEngineParams, *, fanout: int):
                     for digit, size in ((lspan, n_span), (df(f2, f1), n_df), (df(f3, f1), n_df), (df(f4, f1), n_df),
                                         (r2, n_ratio), (r3, n_ratio)):
                         key = key * size + digit
-                    out.append((key, t1))
+                    out.append((key if params.version == "1" else reference_mix(key), t1))
     return out
+
+
+def reference_mix(descriptor: int) -> int:
+    """Version 2's 32-bit key of a descriptor, in Python integers (xor-shift, multiply mod 2**64, xor-shift, top half)."""
+    m = (1 << 64) - 1
+    x = descriptor & m
+    x ^= x >> 31
+    x = (x * 0x9E3779B97F4A7C15) & m
+    x ^= x >> 29
+    return x >> 32
+
+
+def reference_query_keys(values, params: MusicEngineParams) -> set[int]:
+    """Version 2: every key one query quad is looked up under.
+
+    ``values`` are the quad's seven continuous components (a column of
+    ``Quads.values``): each is floored and clipped as on the index side, and a
+    component within tolerance of an edge of its bin adds the neighbouring
+    bin (if it exists); the keys are all combinations.
+    """
+    import itertools
+
+    step = float(params.semitone_step)
+    df_off = int(round(params.zone_max_semitones / step))
+    n_df = 2 * df_off + 1
+    n_band = int(math.ceil((params.max_midi - params.min_midi + 1) / params.anchor_band_semitones)) + 1
+    n_span = int(math.floor(math.log(params.zone_max_frames / params.zone_min_frames) / params.log_span_step)) + 1
+    sizes = (n_df, n_df, n_df, n_band, n_span, params.ratio_bins, params.ratio_bins)
+    offsets = (df_off, df_off, df_off, 0, 0, 0, 0)
+    tol = (params.semitone_tolerance / step,) * 3 + (
+        params.max_pitch_shift_semitones / params.anchor_band_semitones,
+        min(0.49, (math.log1p(params.max_speed_change) + params.log_span_tolerance) / params.log_span_step),
+        params.ratio_tolerance_bins, params.ratio_tolerance_bins)
+    choices = []
+    for c in range(7):
+        v = float(values[c])
+        base = math.floor(v)
+        frac = v - base
+        q = min(max(base + offsets[c], 0), sizes[c] - 1)
+        alts = [q]
+        if frac < tol[c] and q - 1 >= 0:
+            alts.append(q - 1)
+        if frac > 1.0 - tol[c] and q + 1 < sizes[c]:
+            alts.append(q + 1)
+        choices.append(alts)
+    keys = set()
+    # the key's digit order: band, span, df2, df3, df4, r2, r3 (extract.KEY_ORDER)
+    for df2, df3, df4, band, span, r2, r3 in itertools.product(*choices):
+        d = band
+        for digit, size in ((span, n_span), (df2, n_df), (df3, n_df), (df4, n_df), (r2, params.ratio_bins),
+                            (r3, params.ratio_bins)):
+            d = d * size + digit
+        keys.add(reference_mix(d))
+    return keys

@@ -1,0 +1,125 @@
+"""Re-fingerprint a registry's works with the current music engine (``consentry reindex``).
+
+A registry made with engine version 1 keeps working after an upgrade: its
+works stay searchable with version 1 (``services.identify`` searches each
+version's segments with its own engine) until they are re-indexed.  This use
+case re-reads each such work from its stored source, checks that the file is
+still the one registered (SHA-256), fingerprints it with the registry's engine
+and stores the new postings and the work's new engine id together, a batch at
+a time.  So it can be stopped at any point and run again: what was committed
+is kept, and the next run goes on with the works that still name the old
+engine.  When no live work names an old engine any more, the old segments are
+dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from consentry.domain.errors import DecodeError
+from consentry.domain.hashing import sha256_and_size
+from consentry.engines.music import engine
+from consentry.engines.music.params import ENGINE_NAME, KNOWN_PARAMS
+from consentry.io.decode import decode_audio
+from consentry.runtime.interrupts import deferred_interrupts, raise_if_stopping
+
+#: Works re-fingerprinted per committed batch.
+BATCH_WORKS = 8
+
+
+@dataclass
+class ReindexSummary:
+    """What one run of :func:`reindex` did.
+
+    Attributes
+    ----------
+    reindexed : int
+        Works given a fingerprint of the current engine in this run.
+    remaining : int
+        Live works that still name another engine (failed ones included).
+    failed : list of (work_id, reason)
+        Works whose source could not be read or has changed since it was registered.
+    dropped_segments : int
+        Old index segments dropped at the end (only once nothing is left).
+    engine : str
+        ``name/version/param_hash`` of the engine the works now use.
+    """
+
+    reindexed: int = 0
+    remaining: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    dropped_segments: int = 0
+    engine: str = ""
+
+    def as_dict(self) -> dict:
+        return {"reindexed": self.reindexed, "remaining": self.remaining, "dropped_segments": self.dropped_segments,
+                "engine": self.engine, "failed": [{"work_id": w, "reason": r} for w, r in self.failed]}
+
+
+def works_to_reindex(registry) -> list:
+    """Live music works whose fingerprint was made by another engine version or parameters than the registry's."""
+    current = (registry.params.version, registry.param_hash)
+    return [w for w in registry.works() if w.engine == ENGINE_NAME and (w.engine_version, w.param_hash) != current]
+
+
+def reindex(registry, *, progress: Callable[[int, int], None] | None = None) -> ReindexSummary:
+    """Re-fingerprint every live music work that names another engine, from its stored source.
+
+    Parameters
+    ----------
+    registry : consentry.services.registry.Registry
+    progress : callable(done, total), optional
+        Called after each work.
+
+    Returns
+    -------
+    ReindexSummary
+    """
+    params = registry.params
+    summary = ReindexSummary(engine=f"{ENGINE_NAME}/{params.version}/{registry.param_hash}")
+    todo = works_to_reindex(registry)
+    total = len(todo)
+    batch: list = []
+
+    def commit() -> None:
+        with deferred_interrupts():
+            summary.reindexed += registry.store.reindex_works(
+                batch, engine=ENGINE_NAME, engine_version=params.version, param_hash=registry.param_hash)
+        batch.clear()
+
+    for i, work in enumerate(todo, 1):
+        raise_if_stopping()
+        reason = _source_problem(work)
+        if reason is None:
+            try:
+                audio = decode_audio(work.source, sample_rate_hz=params.sample_rate_hz)
+                keys, frames, midis = engine.index_hashes(audio.samples, params)
+                batch.append((work.fp_id, int(keys.size), keys, engine.pack_postings(work.fp_id, frames, midis)))
+            except DecodeError as exc:
+                reason = exc.reason
+        if reason is not None:
+            summary.failed.append((work.work_id, reason))
+        if len(batch) >= BATCH_WORKS:
+            commit()
+        if progress is not None:
+            progress(i, total)
+    commit()
+    summary.remaining = len(works_to_reindex(registry))
+    if summary.remaining == 0:
+        for other in KNOWN_PARAMS:
+            if other.param_hash() != registry.param_hash:
+                summary.dropped_segments += registry.store.drop_segments(
+                    engine=ENGINE_NAME, engine_version=other.version, param_hash=other.param_hash())
+    return summary
+
+
+def _source_problem(work) -> str | None:
+    """Why a work's stored source cannot be re-read as the registered file, or None."""
+    try:
+        sha, _ = sha256_and_size(work.source)
+    except OSError as exc:
+        return f"its source {work.source} cannot be read ({exc.strerror or exc}); put the file back there and run again"
+    if sha != work.sha256:
+        return f"its source {work.source} has changed since it was registered (SHA-256 differs); restore the file"
+    return None

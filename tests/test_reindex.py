@@ -1,0 +1,89 @@
+"""Engine version 2 beside version 1: v1 registries keep working, `consentry reindex` moves them to v2."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from typer.testing import CliRunner
+
+from conftest import notes, write_wav
+from consentry.engines.music.params import DEFAULT_PARAMS, ENGINE_NAME, V1_PARAMS
+from consentry.services.registry import Registry
+from consentry.services.reindex import reindex, works_to_reindex
+
+SR = 22050
+
+
+def _works(tmp_path, n=3):
+    paths = []
+    for seed in range(n):
+        paths.append(write_wav(tmp_path / f"w{seed}.wav", notes(700 + seed, duration_s=40.0, sr=SR), sample_rate_hz=SR))
+    return paths
+
+
+def _excerpt(tmp_path, path_index: int, seed: int) -> str:
+    x = notes(700 + path_index, duration_s=40.0, sr=SR)[SR * 12: SR * 22]
+    return str(write_wav(tmp_path / f"q{seed}.wav", x, sample_rate_hz=SR))
+
+
+def test_a_v1_registry_is_searched_with_v1_until_reindexed_then_with_v2(tmp_path):
+    db = tmp_path / "reg.db"
+    works = _works(tmp_path)
+    with Registry.open(db, params=V1_PARAMS) as old:
+        old.register([str(p) for p in works], creator="Ann", melody=False)
+        assert {w.engine_version for w in old.works()} == {"1"}
+    q = _excerpt(tmp_path, 1, 0)
+    with Registry.open(db) as reg:  # the default engine, version 2
+        assert reg.params.version == "2"
+        assert reg.stats()["works_needing_reindex"] == 3
+        before = reg.identify(q)
+        assert before and before[0].source == str(works[1].resolve())
+        # A new registration uses version 2, and both versions are searched.
+        extra = write_wav(tmp_path / "new.wav", notes(799, duration_s=40.0, sr=SR), sample_rate_hz=SR)
+        reg.register([str(extra)], creator="Ann", melody=False)
+        assert {w.engine_version for w in reg.works()} == {"1", "2"}
+        assert reg.identify(q)[0].work_id == before[0].work_id
+        seen = []
+        summary = reindex(reg, progress=lambda done, total: seen.append((done, total)))
+        assert summary.reindexed == 3 and summary.remaining == 0 and not summary.failed
+        assert seen[-1] == (3, 3)
+        assert summary.dropped_segments >= 1
+        assert works_to_reindex(reg) == []
+        assert {w.engine_version for w in reg.works()} == {"2"}
+        assert reg.stats()["works_needing_reindex"] == 0
+        assert reg.store.index_segments(engine=ENGINE_NAME, engine_version="1", param_hash=V1_PARAMS.param_hash()) == []
+        after = reg.identify(q)
+        assert after[0].work_id == before[0].work_id
+        assert abs(after[0].work_start_s - before[0].work_start_s) < 1.0
+        # Running it again has nothing to do.
+        assert reindex(reg).reindexed == 0
+
+
+def test_reindex_names_a_work_whose_source_changed_and_keeps_it_searchable(tmp_path):
+    db = tmp_path / "reg.db"
+    works = _works(tmp_path, n=2)
+    with Registry.open(db, params=V1_PARAMS) as old:
+        old.register([str(p) for p in works], creator="Ann", melody=False)
+    write_wav(works[0], notes(1, duration_s=5.0, sr=SR), sample_rate_hz=SR)  # the file is replaced
+    with Registry.open(db) as reg:
+        summary = reindex(reg)
+        assert summary.reindexed == 1 and summary.remaining == 1
+        assert len(summary.failed) == 1 and "has changed since it was registered" in summary.failed[0][1]
+        assert summary.dropped_segments == 0  # the v1 work still needs its v1 postings
+        found = reg.identify(_excerpt(tmp_path, 1, 1))
+        assert found and found[0].source == str(works[1].resolve())
+
+
+def test_cli_reindex_reports_what_it_did(tmp_path):
+    from consentry.adapters.cli.main import app
+
+    db = tmp_path / "reg.db"
+    with Registry.open(db, params=V1_PARAMS) as old:
+        old.register([str(p) for p in _works(tmp_path, n=1)], creator="Ann", melody=False)
+    out = CliRunner().invoke(app, ["--registry", str(db), "reindex", "--json"])
+    assert out.exit_code == 0, out.output
+    got = json.loads(out.output)
+    assert got["reindexed"] == 1 and got["remaining"] == 0
+    assert got["engine"] == f"{ENGINE_NAME}/2/{DEFAULT_PARAMS.param_hash()}"
+    assert np.isfinite(got["dropped_segments"])
