@@ -307,3 +307,16 @@ def test_server_scan_jobs_go_to_the_cluster_when_set(cluster, catalogue, tmp_pat
         summary = reg.store.get_scan(out["scan_id"])["summary"]
         assert summary["executor"] == {"kind": "ray", "address": cluster.address, "workers": 2, "index_shards": 0}
         assert _items(reg, out["scan_id"]) == local_items
+
+
+def test_an_unreachable_cluster_is_a_one_line_error(catalogue):
+    import socket
+
+    _, reg_path, data, _, _, _ = catalogue
+    with socket.socket() as s:   # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    p = _cli("scan", str(data), "--ray", f"127.0.0.1:{port}", registry=reg_path)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 1
+    assert err.strip().splitlines()[-1].startswith(f"error: --ray 127.0.0.1:{port}: no Ray cluster answers"), err

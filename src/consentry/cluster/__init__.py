@@ -15,11 +15,14 @@ Ray is optional: nothing here imports it until a cluster is asked for.
 from __future__ import annotations
 
 import os
+import socket
 
 from consentry.domain.errors import ConsentryError
 
 #: How ``--ray auto`` is resolved: ``RAY_ADDRESS``, else a cluster started on this machine.
 AUTO = "auto"
+#: Seconds a cluster's head has to accept a connection before ``--ray`` gives up.
+CONNECT_TIMEOUT_S = 10.0
 
 
 class ClusterError(ConsentryError):
@@ -45,6 +48,8 @@ def connect(address: str = AUTO) -> str:
     address = (address or AUTO).strip()
     if ray.is_initialized():
         return _current_address(ray, address)
+    # Ray retries an unreachable head for minutes: a head that does not answer is an error at once.
+    _check_reachable(os.environ.get("RAY_ADDRESS", "") if address == AUTO else address, asked=address)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
         ray.init(address=address, logging_level="ERROR", log_to_driver=False, configure_logging=True,
@@ -53,6 +58,22 @@ def connect(address: str = AUTO) -> str:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ClusterError(f"--ray {address}: cannot join the Ray cluster ({first[:200]})") from None
     return _current_address(ray, address)
+
+
+def _check_reachable(address: str, *, asked: str) -> None:
+    """Raise :class:`ClusterError` unless ``host:port`` accepts a connection within :data:`CONNECT_TIMEOUT_S`.
+
+    Addresses that are not ``host:port`` (empty for ``auto`` without
+    ``RAY_ADDRESS``, ``ray://…``) are left to Ray.
+    """
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or "://" in host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ClusterError(f"--ray {asked}: no Ray cluster answers at {address} ({exc.strerror or exc}); "
+                           "start one with `ray start --head` or give its head's host:port") from None
 
 
 def _current_address(ray, asked: str) -> str:
