@@ -26,6 +26,17 @@ commands and file listings, and dictionary documents share
 phrasing: what an unrelated passage shares with a registered work is real
 shared text, and the report tells such findings apart (their alignment).
 
+Queries (150-word passages unless said): verbatim; re-normalised (lower
+case, punctuation deleted, one line); inside an HTML page with navigation,
+aside and footer; inside 2,000 words of unrelated text (pieces of unrelated
+documents in which the engine finds nothing, since unrelated documents do
+quote registered ones); 10 % of the words replaced by words of unrelated
+documents; a 40-word excerpt.  Found top-1: the best finding is the work the
+passage came from (or, counted apart, a work holding the same words).
+False matches: findings on 150-word passages of unrelated documents that do
+not share a run of 12 consecutive words with the work found (the ones that
+do are text the two really share, reported apart).
+
 ``--seed`` chooses the query passages only.  Seed 1 is the development seed;
 seed 2 is held out and run once, at the end, with nothing changed after it.
 """
@@ -264,6 +275,7 @@ def run_false(engine, index, reg_texts, unrelated, rng, n, *, shared_run_words: 
     a run of at least ``shared_run_words`` consecutive equal words (then it is text they really share)."""
     hits = shared = 0
     false_examples, shared_examples = [], []
+    false_rows: list[tuple[int, int, bool]] = []
     t0 = time.process_time()
     done = 0
     while done < n:
@@ -280,6 +292,7 @@ def run_false(engine, index, reg_texts, unrelated, rng, n, *, shared_run_words: 
         q0, q1 = map(int, m.query.as_span())
         row = {"fp": m.fp_id, "matched_words": m.extra.matched_words, "seeds": m.extra.seeds,
                "longest_common_run_words": run, "query_text": p[q0:q1][:240]}
+        false_rows.append((m.extra.matched_words, m.extra.seeds, run >= shared_run_words))
         if run >= shared_run_words:
             shared += 1
             if len(shared_examples) < 3:
@@ -288,7 +301,26 @@ def run_false(engine, index, reg_texts, unrelated, rng, n, *, shared_run_words: 
             false_examples.append(row)
     return {"passages": n, "with_a_finding": hits, "sharing_a_run_of_%d_words" % shared_run_words: shared,
             "false_matches": hits - shared, "cpu_s": round(time.process_time() - t0, 2),
+            "false_matches_by_min_words": {str(t): sum(1 for w, _, ok in false_rows if not ok and w >= t)
+                                           for t in (12, 16, 20, 25, 30, 40)},
             "false_examples": false_examples, "shared_examples": shared_examples}
+
+
+def run_length_curve(engine, index, reg_texts, rng, n: int) -> dict:
+    """Share of verbatim excerpts found top-1, by excerpt length (words) and by the minimum passage length
+    asked for (``min_score``): how long a passage must be before it counts."""
+    out = {}
+    for size in (15, 20, 25, 30, 40, 60, 100):
+        scores = []
+        while len(scores) < n:
+            fp = rng.randrange(len(reg_texts))
+            p = passage(rng, reg_texts[fp], size)
+            if p is None or len(norm_words(p)) < size * 0.6:
+                continue
+            found = [m for m in engine.locate(engine.signal(p), index, min_score=0)[:1] if m.fp_id == fp + 1]
+            scores.append(found[0].score if found else -1)
+        out[str(size)] = {str(t): round(sum(1 for s in scores if s >= t) / n, 4) for t in (12, 16, 20, 25, 30, 40)}
+    return out
 
 
 def run_speed(engine, index, unrelated, reg_texts, rng, seconds: float) -> dict:
@@ -382,6 +414,7 @@ def main() -> int:
                          "unrelated_mb": round(sum(len(t.encode()) for t in unrel) / 1e6, 2)},
               "index": index_stats}
     result["recall"] = run_recall(engine, index, reg_texts, unrel, rng, args.queries, vocab)
+    result["found_by_length_and_min_words"] = run_length_curve(engine, index, reg_texts, rng, max(50, args.queries // 2))
     result["false_matches"] = run_false(engine, index, reg_texts, unrel, rng, args.false)
     fm = result["false_matches"]
     print(f"unrelated passages: {fm['with_a_finding']} of {args.false} with a finding, {fm['false_matches']} false",
