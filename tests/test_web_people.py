@@ -103,9 +103,12 @@ def test_a_repeated_section_is_one_finding_with_its_segments(server, world, repe
     assert "score" not in words.lower()
     # the dispute form names the work
     assert f'name="work_id" value="{world.works["ana1"]}"' in html
-    # the downloaded report says the same: one finding, found twice
-    report = lic.get(f"/api/v1/scans/{scan_id}/report/html").text
-    assert "found 2 times" in report
+    # the downloaded report says the same: one finding, found twice; the files are named after the dataset
+    r = lic.get(f"/api/v1/scans/{scan_id}/report/html")
+    assert "found 2 times" in r.text
+    assert 'filename="lofi-set-report.html"' in r.headers["content-disposition"]
+    r = lic.get(f"/api/v1/scans/{scan_id}/clean-manifest")
+    assert 'filename="lofi-set-clean.jsonl"' in r.headers["content-disposition"]
 
 
 def test_checks_and_scans_are_named_by_the_files_people_gave(server, world, repeated_scan):

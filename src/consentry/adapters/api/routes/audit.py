@@ -275,7 +275,25 @@ def scan_report(scan_id: str, fmt: Literal["html", "json", "csv"], principal: Pr
                 write_scan_csv(scan_items(reg, sid), fh)
 
     media = {"html": "text/html; charset=utf-8", "json": "application/json", "csv": "text/csv; charset=utf-8"}[fmt]
-    return _temp_file_response(write, media_type=media, filename=f"{sid}.{fmt}")
+    return _temp_file_response(write, media_type=media, filename=f"{_download_stem(reg, scan)}-report.{fmt}")
+
+
+def _download_stem(reg, scan: dict) -> str:
+    """A downloaded file's name from the dataset's name as its licensee gave it (the uploaded file's or the URL
+    list's name, without its suffix), in safe ASCII; the scan id when there is none."""
+    import re
+
+    from consentry.services.jobs import jobs_of
+
+    name = None
+    for job in jobs_of(reg, kind="scan", limit=10_000):
+        params = job.get("params") or {}
+        if scan["scan_id"] in (params.get("scan_id"), (job.get("result") or {}).get("scan_id")):
+            name = params.get("name")
+            break
+    stem = re.sub(r"\.(zip|tar|tgz|tar\.gz|csv|jsonl|ndjson|json|parquet)$", "", str(name or ""), flags=re.I)
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-._")[:80]
+    return stem or scan["scan_id"]
 
 
 @router.get("/scans/{scan_id}/clean-manifest", tags=["scans"], response_class=FileResponse, **act("scans:read"))
@@ -298,7 +316,7 @@ def clean_manifest(scan_id: str, request: Request, principal: Principal = Depend
     media = {"csv": "text/csv; charset=utf-8", "jsonl": "application/jsonl", "parquet": "application/vnd.apache.parquet"}[suffix]
     response.media_type = media
     response.headers["content-type"] = media
-    response.headers["content-disposition"] = f'attachment; filename="{scan["scan_id"]}-clean.{suffix}"'
+    response.headers["content-disposition"] = f'attachment; filename="{_download_stem(reg, scan)}-clean.{suffix}"'
     response.headers["x-consentry-kept"] = str(fmt.get("kept", 0))
     response.headers["x-consentry-dropped"] = str(fmt.get("dropped", 0))
     return response
