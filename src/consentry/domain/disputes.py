@@ -24,9 +24,11 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping, Sequence
 
+from consentry.domain.terms import STRICTNESS as TERMS_STRICTNESS
 from consentry.domain.usage import USES
 
-STRICTNESS = {"allow": 0, "license": 1, "deny": 2}
+#: Rank of each decision, least to most restrictive (:data:`consentry.domain.terms.STRICTNESS`).
+STRICTNESS = {decision: rank for rank, decision in enumerate(TERMS_STRICTNESS)}
 
 
 def dispute_groups(claims: Iterable) -> dict[str, dict]:

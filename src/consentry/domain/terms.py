@@ -10,6 +10,8 @@ from typing import Literal, get_args
 #: What a work's terms say AI may do with it.
 Decision = Literal["deny", "allow", "license"]
 DECISIONS: tuple[str, ...] = get_args(Decision)
+#: Decisions from the least to the most restrictive (a dispute reports the strictest; publish checks against it).
+STRICTNESS: tuple[str, ...] = ("allow", "license", "deny")
 
 #: The uses terms are set for, one by one.
 Use = Literal["ai_training", "ai_generative", "voice_likeness", "tdm", "search_indexing"]

@@ -36,10 +36,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from consentry.domain.terms import STRICTNESS  # noqa: F401  (declared once there; publish.check imports it here)
 from consentry.domain.usage import USES
-
-#: Decisions from the least to the most restrictive.
-STRICTNESS: tuple[str, ...] = ("allow", "license", "deny")
 
 TRAINING_USES: tuple[str, ...] = ("ai_training", "ai_generative")
 

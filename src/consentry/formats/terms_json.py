@@ -12,6 +12,7 @@ import json
 
 from consentry.domain.usage import USES
 from consentry.domain.signals import Signal, SignalProblem
+from consentry.domain.terms import DECISIONS
 
 __all__ = ["terms_json_signals"]
 
@@ -59,7 +60,7 @@ def terms_json_signals(data: bytes, *, document_url: str, location: str,
         if terms is None:
             continue
         decision = terms.get("decision") if isinstance(terms, dict) else terms
-        if decision not in ("deny", "allow", "license"):
+        if decision not in DECISIONS:
             problems.append(SignalProblem("terms-json", where, f"use {use}: decision {str(decision)[:40]!r} is not "
                                                               "deny, allow or license"))
             continue

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from consentry.domain.terms import DECISIONS
 from consentry.domain.errors import InputError
 from consentry.domain.usage import USES
 from consentry.domain.signals import AiGeneratedLabel, Signal, SignalProblem, ai_source_type
@@ -603,7 +604,7 @@ def signals_from_xmp(props: Mapping[str, str], *, file_label: str,
         if raw is None:
             continue
         value = raw.strip().lower()
-        if value not in ("deny", "allow", "license"):
+        if value not in DECISIONS:
             problems.append(SignalProblem(format="xmp", source=f"unreadable signal at XMP consentry:{name} in {file_label}",
                                           message=f"value {raw[:40]!r} is not deny, allow or license"))
             continue

@@ -27,6 +27,7 @@ from consentry import __version__
 from consentry.domain.signals import AiGeneratedLabel, Signal, SignalProblem, ai_source_type
 from consentry.domain.usage import USES
 from consentry.formats.embed.terms import CAWG_TO_USE, CAWG_USE_TO_DECISION, CONSENTRY_LABEL, terms_detail
+from consentry.domain.terms import DECISIONS
 
 __all__ = ["SIGNING_ALGS", "c2pa_available", "sign_file", "read_manifest", "ManifestState", "signals_from_manifest",
            "ai_labels_from_manifest"]
@@ -204,7 +205,7 @@ def signals_from_manifest(state: ManifestState, *, file_label: str,
                     continue
                 raw = uses[use]
                 decision = raw.get("decision") if isinstance(raw, dict) else None
-                if decision not in ("deny", "allow", "license"):
+                if decision not in DECISIONS:
                     problems.append(SignalProblem(
                         format="c2pa", source=f"unreadable signal at C2PA {label} {use} in {file_label}",
                         message=f"decision {str(decision)[:40]!r} is not deny, allow or license"))

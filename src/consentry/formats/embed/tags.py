@@ -13,6 +13,7 @@ import json
 import os
 from typing import Mapping
 
+from consentry.domain.terms import DECISIONS
 from consentry.domain.signals import Signal, SignalProblem
 from consentry.domain.usage import USES
 from consentry.formats.embed.terms import (
@@ -223,7 +224,7 @@ def signals_from_tags(values: Mapping[str, str], *, family: str, file_label: str
             continue
         value = clean[key].strip().lower()
         value = _CAWG_WORDS.get(value, value)  # tolerate "notAllowed"/"allowed"/"constrained"
-        if value not in ("deny", "allow", "license"):
+        if value not in DECISIONS:
             problem(key, f"value {clean[key][:40]!r} is not deny, allow or license")
             continue
         decisions[use] = value

@@ -7,6 +7,7 @@ from typing import Optional
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from consentry.domain.terms import DECISIONS
 from consentry.domain.accounts import Principal
 from consentry.domain.errors import InputError
 from consentry.domain.works import Terms, parse_date
@@ -27,7 +28,7 @@ UPLOAD_BODY = {
         "type": "object", "required": ["files"],
         "properties": {
             "files": {"type": "array", "items": {"type": "string", "format": "binary"}, "description": "Audio files (one work each)."},
-            "terms": {"type": "string", "enum": ["deny", "allow", "license"], "default": "deny"},
+            "terms": {"type": "string", "enum": list(DECISIONS), "default": "deny"},
             "price": {"type": "number"}, "currency": {"type": "string"},
             "title": {"type": "string", "description": "Only with one file (default: its title tag, else its name)."},
             "creator": {"type": "string", "description": "Admins: whose works these are (a creator account registers its own)."},
