@@ -122,6 +122,11 @@ def test_a_text_dataset_scan_decides_each_row_and_prices_text_licences(tmp_path)
         f = items[5]["findings"][0]
         assert f["medium"] == "text" and f["detail"]["matched_words"] >= 150
         assert items[5]["medium"] == "text" and items[5]["unit"] == "char"
+        # The HTML report words a text item's stretches in characters, not seconds.
+        from consentry.reporting.scan_report import render_scan_html
+
+        html = render_scan_html(summary, reg.store.iter_scan_items(summary["scan_id"]))
+        assert "characters " in html and "s</td>" not in html.split("characters ", 1)[1][:200]
         # A CSV whose text column has another name: --text-column.
         csv = tmp_path / "t.csv"
         csv.write_text("n,body_text\n1,\"" + passage(works["a.txt"], 700, 100)[0].replace('"', "'") + "\"\n",

@@ -207,6 +207,8 @@ def _item_row(item: Mapping[str, Any]) -> dict:
     decision = str(item.get("decision") or "unknown")
     from consentry.reporting.findings import confidence_text, group_matches
 
+    unit = item.get("unit") or "s"  # another medium's items (text: characters) keep their own unit
+    span = _span if unit == "s" else (lambda a, b: _unit_span(a, b, unit))
     findings = []
     for f in group_matches(item.get("findings") or ()):  # one finding per work, its segments under it
         findings.append(
@@ -218,10 +220,11 @@ def _item_row(item: Mapping[str, Any]) -> dict:
                 + (" \u2014 disputed" if f.get("disputed") else ""),
                 "confidence_words": confidence_text(f.get("confidence")),
                 "segments": [{
-                    "in_item": _span(g.get("query_start_s"), g.get("query_end_s")),
-                    "in_work": _span(g.get("work_start_s"), g.get("work_end_s")),
-                    "speed": (_fixed(g.get("speed"), ".2f") + "\u00d7") if g.get("speed") is not None else _DASH,
-                    "pitch": _signed(g.get("pitch_shift_semitones"), "semitones"),
+                    "in_item": span(g.get("query_start_s"), g.get("query_end_s")),
+                    "in_work": span(g.get("work_start_s"), g.get("work_end_s")),
+                    "speed": (_fixed(g.get("speed"), ".2f") + "\u00d7") if g.get("speed") is not None and unit == "s"
+                    else _DASH,
+                    "pitch": _signed(g.get("pitch_shift_semitones"), "semitones") if unit == "s" else _DASH,
                     "score": _fixed(g.get("score"), ".1f"),
                     "confidence": _fixed(g.get("confidence"), ".6g"),
                 } for g in f["segments"]],
@@ -233,12 +236,30 @@ def _item_row(item: Mapping[str, Any]) -> dict:
         "name": _text(item.get("name") or item.get("item_id")),
         "decision": decision,
         "decision_label": DECISION_LABELS.get(decision, decision),
-        "duration": _seconds(item.get("duration_s")),
-        "covered": _seconds(item.get("covered_s")),
+        "duration": _seconds(item.get("duration_s")) if unit == "s" else _amount(item.get("size"), unit),
+        "covered": _seconds(item.get("covered_s")) if unit == "s" else _amount(item.get("covered_s"), unit),
         "coverage": _fraction(item.get("coverage")) if item.get("coverage") is not None else _DASH,
         "error": item.get("error"),
         "findings": findings,
     }
+
+
+_UNIT_WORDS = {"char": "characters", "px": "px"}
+
+
+def _unit_span(start: Any, end: Any, unit: str) -> str:
+    """A stretch in another medium's unit: ``characters 120\u2013890``."""
+    try:
+        return f"{_UNIT_WORDS.get(unit, unit)} {int(float(start)):,}\u2013{int(float(end)):,}"
+    except (TypeError, ValueError):
+        return _DASH
+
+
+def _amount(value: Any, unit: str) -> str:
+    try:
+        return f"{int(float(value)):,} {_UNIT_WORDS.get(unit, unit)}"
+    except (TypeError, ValueError):
+        return _DASH
 
 
 def _span(start: Any, end: Any) -> str:
