@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from consentry import Registry  # noqa: E402
 from consentry.testing import alterations as alt  # noqa: E402
 from consentry.io.decode import decode_audio  # noqa: E402
-from consentry.engines.music.params import ENGINE_NAME, ENGINE_VERSION  # noqa: E402
+from consentry.engines.music.params import ENGINE_NAME, params_for  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fitting import fit_fmr_tail  # noqa: E402
@@ -56,6 +56,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--out", default=None)
     ap.add_argument("--record", default=None, help="write the negatives' best scores and the tail fit here (JSON)")
+    ap.add_argument("--engine-version", default="1",
+                    help="music engine version (default 1, whose _FMR_LOG_A/_B these are; benchmarks/calibrate_v2.py "
+                         "calibrates version 2 on other data)")
     args = ap.parse_args()
     corpus = Path(args.corpus)
     wesnoth = sorted((corpus / "wesnoth-1.16-music").rglob("*.ogg"))
@@ -64,10 +67,11 @@ def main() -> None:
     sr = 22050
     info = run_info()
     with tempfile.TemporaryDirectory() as tmp:
-        neg_reg = Registry.open(Path(tmp) / "neg.db")
-        engine = f"{ENGINE_NAME}/{getattr(neg_reg.params, 'version', ENGINE_VERSION)}/{neg_reg.param_hash}"
+        params = params_for(args.engine_version)
+        neg_reg = Registry.open(Path(tmp) / "neg.db", params=params)
+        engine = f"{ENGINE_NAME}/{params.version}/{neg_reg.param_hash}"
         neg_reg.register(wesnoth, workers=2)
-        pos_reg = Registry.open(Path(tmp) / "pos.db")
+        pos_reg = Registry.open(Path(tmp) / "pos.db", params=params)
         pos_reg.register(singularity, workers=2)
         decoded = {f: decode_audio(f, sample_rate_hz=sr).samples for f in singularity}
         neg_scores, pos_scores = [], []
@@ -78,7 +82,7 @@ def main() -> None:
             clip = alt.excerpt(x, start_s=start, duration_s=10.0, sample_rate_hz=sr)
             variant = VARIANTS[i % len(VARIANTS)]
             y, ysr = alt.apply_variant(variant, clip, sample_rate_hz=sr, seed=i)
-            y8 = decode_audio(wav_bytes(y, sample_rate_hz=ysr), sample_rate_hz=8000, name="clip").samples
+            y8 = decode_audio(wav_bytes(y, sample_rate_hz=ysr), sample_rate_hz=params.sample_rate_hz, name="clip").samples
             neg = neg_reg.identify_samples(y8, min_score=3)
             neg_scores.append(max((m.score for m in neg), default=0.0))
             pos = [m.score for m in pos_reg.identify_samples(y8, min_score=3) if Path(m.source) == f.resolve()]

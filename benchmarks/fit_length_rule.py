@@ -17,7 +17,9 @@ excerpt goes with its track.  Half A fits: the step is the smallest on a
 ``min_score_for(its length)``.  Half B is measured with it and does not
 take part in the choice.  ``--record`` writes the rows (track, half,
 length, best score) and the fit, which tests/test_constants.py refits and
-compares with the shipped constant.
+compares with the shipped constant.  ``--engine-version`` (default 1, whose
+rule ``SCORE_PER_DOUBLING`` is) chooses the music engine the registry
+fingerprints with; the record names it.
 """
 
 from __future__ import annotations
@@ -53,8 +55,8 @@ def output_rows(folder: Path) -> list[dict]:
     return rows
 
 
-def _best_chance(args: tuple[str, dict]) -> dict:
-    reg_path, row = args
+def _best_chance(args: tuple[str, str, dict]) -> dict:
+    reg_path, version, row = args
     global _REG
     from consentry.io.decode import decode_audio
 
@@ -62,12 +64,15 @@ def _best_chance(args: tuple[str, dict]) -> dict:
         from consentry.services.registry import Registry
         from consentry.runtime.threads import limit_worker_threads
 
+        from consentry.engines.music.params import params_for
+
         limit_worker_threads()
-        _REG = Registry.open(reg_path, create=False)
-    y = decode_audio(row["path"], sample_rate_hz=8000).samples
+        _REG = Registry.open(reg_path, create=False, params=params_for(version))
+    rate = _REG.params.sample_rate_hz
+    y = decode_audio(row["path"], sample_rate_hz=rate).samples
     found = _REG.identify_samples(y, min_score=CHANCE_MIN_SCORE)
     return {**{k: row[k] for k in ("track", "half", "kind")}, "output": Path(row["path"]).name,
-            "duration_s": round(y.size / 8000, 3), "best": max((float(m.score) for m in found), default=0.0)}
+            "duration_s": round(y.size / rate, 3), "best": max((float(m.score) for m in found), default=0.0)}
 
 
 def main() -> None:
@@ -78,11 +83,13 @@ def main() -> None:
     ap.add_argument("--registry", help="a registry of the Wesnoth works only (default: built in a temporary folder)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--record", help="write the rows and the fit here (JSON)")
+    ap.add_argument("--engine-version", default="1", help="music engine version to fingerprint with (default 1)")
     a = ap.parse_args()
 
-    from consentry.engines.music.params import ENGINE_NAME, ENGINE_VERSION
+    from consentry.engines.music.params import ENGINE_NAME, params_for
     from consentry.services.registry import Registry
 
+    params = params_for(a.engine_version)
     rows = output_rows(Path(a.music_dir))
     if not rows:
         raise SystemExit(f"fit_length_rule: no outputs in {a.music_dir}; run run_check.py false-alarms first")
@@ -93,23 +100,27 @@ def main() -> None:
             files = sorted((Path(a.corpus) / "wesnoth-1.16-music").rglob("*.ogg"))
             if not files:
                 raise SystemExit(f"fit_length_rule: no Wesnoth music in {a.corpus}; run bash benchmarks/fetch_corpus.sh")
-            with Registry.open(reg_path) as reg:
+            with Registry.open(reg_path, params=params) as reg:
                 reg.register(files, workers=a.workers, melody=False)
-        with Registry.open(reg_path, create=False) as reg:
+        with Registry.open(reg_path, create=False, params=params) as reg:
             works = reg.works()
-            engine = f"{ENGINE_NAME}/{getattr(reg.params, 'version', ENGINE_VERSION)}/{reg.param_hash}"
+            engine = f"{ENGINE_NAME}/{params.version}/{reg.param_hash}"
         if any("wesnoth" not in (w.source or "") for w in works):
             raise SystemExit(f"{reg_path}: holds works other than Wesnoth's; the outputs' music must be unregistered")
         t0 = time.perf_counter()
         with ProcessPoolExecutor(max_workers=a.workers) as pool:
-            scored = list(pool.map(_best_chance, [(str(reg_path), r) for r in rows], chunksize=4))
+            scored = list(pool.map(_best_chance, [(str(reg_path), a.engine_version, r) for r in rows], chunksize=4))
         seconds = time.perf_counter() - t0
-    fit = fit_score_per_doubling(scored)
+    from consentry.engines.music import engine as music_engine
+
+    base = music_engine.min_score_for(10.0, version=a.engine_version)
+    fit = fit_score_per_doubling(scored, base=base)
     step = fit["step"]
     held = [r for r in scored if r["half"] == "B"]
     from fitting import min_score_with_step
 
-    false_b = sum(r["best"] >= min_score_with_step(r["duration_s"], step) for r in held) if step is not None else None
+    false_b = (sum(r["best"] >= min_score_with_step(r["duration_s"], step, base=base) for r in held)
+               if step is not None else None)
     out = {"run": info, "engine": engine, "registry_works": len(works), "outputs": len(scored),
            "seconds": round(seconds, 1), "step": step,
            "held_out_B": {"outputs": len(held), "false": false_b,

@@ -36,7 +36,8 @@ __all__ = [
 #: Fewest consistent hash matches (distinct inlier anchors) reported as a
 #: match in a query of up to :data:`REFERENCE_QUERY_S` seconds.  From
 #: benchmarks/calibrate.py (data kept apart from the benchmark): the best
-#: score of 320 unrelated 10-s queries never reached 13; 14 leaves a margin
+#: score of 320 unrelated 10-s queries never reached 13 (2026-11-23 and
+#: again 2026-12-07, benchmarks/fits/fmr_tail.json); 14 leaves a margin
 #: for larger indexes.  See benchmarks/RESULTS.md.
 DEFAULT_MIN_SCORE = 14
 #: Length of the queries the threshold and the confidence were calibrated on (s).
@@ -50,10 +51,12 @@ SCORE_PER_DOUBLING = 1.3
 MAX_POSTINGS_PER_RANGE = 20000
 
 # The chance that an unrelated 10-s query scores at least s falls off
-# exponentially: log P = _FMR_LOG_A + _FMR_LOG_B * s, fitted on the same
-# calibration run for s = 5..12 (P(>=6) = 0.51, P(>=12) = 0.006).
-_FMR_LOG_A = 3.595
-_FMR_LOG_B = -0.715
+# exponentially: log P = _FMR_LOG_A + _FMR_LOG_B * s, least squares over
+# s = 5..12 on the negatives of ``benchmarks/calibrate.py --excerpts 320``
+# (P(>=6) = 0.58, P(>=12) = 0.003), as it prints them; its data are in
+# benchmarks/fits/fmr_tail.json and tests/test_constants.py refits them.
+_FMR_LOG_A = 4.187
+_FMR_LOG_B = -0.775
 
 
 #: Version 2's decision rule: its own threshold for 10-s queries and its own
@@ -101,8 +104,8 @@ def min_score_for(searched_s: float, *, version: str | None = None) -> int:
     excerpts, searched in the 41 Wesnoth works), as
     ``benchmarks/fit_length_rule.py`` fits it; half B is measured with it
     (0 of 161 outputs).  It was 1.4 on the scores of the matcher before
-    its joint offset x pitch-shift candidates; the calibrated tail alone (``log P`` falls 0.715 per point)
-    would give 0.97 per doubling if chance alignments in different 10-s
+    its joint offset x pitch-shift candidates; the calibrated tail alone (``log P`` falls 0.775 per point)
+    would give 0.89 per doubling if chance alignments in different 10-s
     stretches were independent, but in a long query a line gathers
     coincidences over minutes.
     ``searched_s`` is the length of the whole query (file, output or dataset
@@ -130,7 +133,7 @@ def confidence(score: float, *, searched_s: float = REFERENCE_QUERY_S, version: 
 
     The chance is :func:`false_match_rate` per :data:`REFERENCE_QUERY_S` of
     audio searched, times the number of such stretches.  For a 10-s query
-    at the default threshold (14) it is 0.998; at 20, 0.99998.
+    at the default threshold (14) it is 0.9987; at 20, 0.99999.
     """
     n = max(1.0, float(searched_s) / REFERENCE_QUERY_S) if math.isfinite(searched_s) else 1.0
     return round(max(0.0, 1.0 - n * false_match_rate(score, version=version)), 6)
