@@ -48,6 +48,15 @@ def test_documents_register_as_text_works_and_a_copy_is_identified_by_character_
         [r] = reg.identify_many([str(q)])
         out = r.as_dict()
         assert out["medium"] == "text" and out["unit"] == "char" and len(out["matches"]) == 1
+        # The CLI's table gives the passage in characters (aligned), as the JSON does.
+        import os
+        import subprocess
+        import sys
+
+        out = subprocess.run([sys.executable, "-m", "consentry.adapters.cli.main", "--registry", str(library["db"]),
+                              "identify", str(q)], capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"},
+                             timeout=300)
+        assert out.returncode == 0 and f"chars {d['query_start_char']:,}-{d['query_end_char']:,} = {a:,}-{b:,}" in out.stdout
         # Unrelated text finds nothing; the same files again are duplicates.
         q.write_text(prose(99, 500))
         assert reg.identify(q) == []
@@ -114,6 +123,7 @@ def test_a_text_dataset_scan_decides_each_row_and_prices_text_licences(tmp_path)
         works_found = {w["work_id"]: w for w in summary["works"]}
         assert set(works_found) == {wa.work_id, wb.work_id, wc.work_id}
         assert works_found[wb.work_id]["items"] == 2
+        assert {w["medium"] for w in works_found.values()} == {"text"}  # covered_s holds characters
         b = works_found[wb.work_id]
         # 200 + 100 words copied; a scan counts from each passage's first seed to its last (no re-reading of works)
         assert b["unit"] == "per-1000-words" and 240 <= b["words"] <= 300

@@ -17,7 +17,10 @@ from typing import Any, Iterable, Mapping
 
 #: Fields of a match that belong to one segment (the rest describe the work and its terms).
 SEGMENT_FIELDS = ("query_start_s", "query_end_s", "work_start_s", "work_end_s", "speed", "pitch_shift_semitones",
-                  "score", "confidence")
+                  "score", "confidence",
+                  # a text passage's own fields (docs/text.md); another medium's extents
+                  "query_start_char", "query_end_char", "work_start_char", "work_end_char", "matched_words",
+                  "query_extent", "work_extent")
 
 #: Lower bounds of the words for a calibrated confidence (probability that the finding is right), highest first.
 CONFIDENCE_WORDS = ((0.999, "certain"), (0.99, "almost certain"), (0.9, "very likely"), (0.7, "likely"),
@@ -95,7 +98,7 @@ def group_matches(matches: Iterable[Mapping[str, Any]], *, key: str = "work_id")
         g["segments"].append({f: m[f] for f in SEGMENT_FIELDS if f in m})
     out = []
     for g in groups.values():
-        segs = sorted(g["segments"], key=lambda s: (s.get("query_start_s") or 0.0))
+        segs = sorted(g["segments"], key=lambda s: (s.get("query_start_s") or s.get("query_start_char") or 0.0))
         g["segments"] = segs
         g["n_segments"] = len(segs)
         confidences = [s["confidence"] for s in segs if s.get("confidence") is not None]
@@ -105,7 +108,8 @@ def group_matches(matches: Iterable[Mapping[str, Any]], *, key: str = "work_id")
         g["query_covered_s"] = covered_seconds(
             (s["query_start_s"], s["query_end_s"]) for s in segs if s.get("query_start_s") is not None)
         out.append(g)
-    out.sort(key=lambda g: (-(g["confidence"] or 0.0), g["segments"][0].get("query_start_s") or 0.0))
+    out.sort(key=lambda g: (-(g["confidence"] or 0.0),
+                            g["segments"][0].get("query_start_s") or g["segments"][0].get("query_start_char") or 0.0))
     return out
 
 

@@ -565,7 +565,8 @@ class Registry:
                     from consentry.services.media import identify_signal
 
                     signal = other.decode(q, name=os.path.basename(str(q)))
-                    yield IdentifyResult(query=str(q), matches=identify_signal(self, other, signal, min_score=min_score),
+                    yield IdentifyResult(query=str(q), matches=identify_signal(self, other, signal, min_score=min_score,
+                                                                               refine=True),
                                          medium=other.medium, size=signal.size, unit=signal.unit)
                     continue
                 audio = decode_audio(q, sample_rate_hz=self.params.sample_rate_hz)

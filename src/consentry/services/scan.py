@@ -270,6 +270,15 @@ def decide_result(result: dict, snapshot: dict) -> dict:
 
 
 # -- the scan -------------------------------------------------------------------
+def _medium_of_engine(name: str) -> str:
+    from consentry import engines
+
+    try:
+        return engines.by_engine_name(name).medium
+    except (KeyError, ImportError):
+        return "music"
+
+
 def terms_snapshot(registry) -> dict:
     """The terms of every live work, as in force now: work_id -> dict.
 
@@ -289,6 +298,9 @@ def terms_snapshot(registry) -> dict:
             "terms_version": w["terms_version"], "uses": w["terms"]["uses"],
             "copyright_registered_on": work.copyright_registered_on, "first_published_on": work.first_published_on,
         }
+        medium = _medium_of_engine(work.engine)
+        if medium != "music":  # a text work (issue 18): its findings are in characters, not seconds
+            out[w["work_id"]]["medium"] = medium
         if "dispute" in w:  # under an ownership claim: the strictest of the parties' terms (docs/claims.md)
             out[w["work_id"]]["disputed"] = True
             out[w["work_id"]]["claims"] = w["dispute"]["claims"]
@@ -563,6 +575,8 @@ def summarize_scan(registry, scan_id: str) -> dict:
                     "unit": t.get("unit") or ("per-work" if t.get("decision") == "license" else None),
                     "items": 0, "covered_s": 0.0, "amount": None,
                 }
+                if t.get("medium"):
+                    works[work_id]["medium"] = t["medium"]  # covered_s then holds characters (text)
                 if t.get("disputed"):
                     works[work_id].update(disputed=True, claims=t.get("claims", []))
             works[work_id]["items"] += 1

@@ -136,7 +136,8 @@ def _print_summary(summary: dict, *, to_stderr: bool = False) -> None:
         for w in summary["works"][:20]:
             terms = w["decision"] if w["decision"] != "license" else f"license {w['price']:g} {w['currency']}"
             table.add_row(f"{w['title']} [dim]{w['work_id'][:8]}[/]", w["creator"] or "", f"{terms} (v{w['terms_version']})",
-                          str(w["items"]), _fmt_time(w["covered_s"]))
+                          str(w["items"]), f"{int(w['covered_s']):,} chars" if w.get("medium") == "text"
+                          else _fmt_time(w["covered_s"]))
         out.print(table)
         if len(summary["works"]) > 20:
             out.print(f"... and {len(summary['works']) - 20} more works (see the report)")

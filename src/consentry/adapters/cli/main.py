@@ -344,6 +344,12 @@ def _fmt_time(s: float) -> str:
 
 
 def _segment_text(seg: dict) -> str:
+    if "query_start_char" in seg:  # a text passage: character offsets in each side's extracted text (docs/text.md)
+        return (f"chars {seg['query_start_char']:,}-{seg['query_end_char']:,} = {seg['work_start_char']:,}-"
+                f"{seg['work_end_char']:,} ({seg.get('matched_words', 0)} words)")
+    if "query_start_s" not in seg:  # another medium without times: its extents as given
+        q, w = seg.get("query_extent") or {}, seg.get("work_extent") or {}
+        return f"{q.get('start')}-{q.get('end')} = {w.get('start')}-{w.get('end')} {q.get('unit') or ''}".strip()
     text = f"{_fmt_time(seg['query_start_s'])}-{_fmt_time(seg['query_end_s'])} = {_fmt_time(seg['work_start_s'])}-{_fmt_time(seg['work_end_s'])}"
     alt = []
     if abs(float(seg.get("speed") or 1.0) - 1.0) >= 0.005:
@@ -364,8 +370,10 @@ def _print_result(result) -> None:
     from consentry.reporting.findings import confidence_percent, confidence_words, group_matches
 
     found = group_matches(m.as_dict() for m in result.matches)
+    where = ("the passage's characters in the query's and the work's text" if result.medium == "text"
+             else "the segment's place in the query and in the work (m:ss.s)")
     table = Table(title=f"{result.query}", title_justify="left", show_lines=len(found) > 1,
-                  caption="query = work: the segment's place in the query and in the work (m:ss.s)",
+                  caption=f"query = work: {where}",
                   caption_justify="left")
     table.add_column("work", ratio=3, overflow="fold")
     table.add_column("terms", ratio=1, overflow="fold")
