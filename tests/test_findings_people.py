@@ -70,3 +70,30 @@ def test_terms_lines_say_what_each_use_allows():
                         {"ai_training": "AI training", "tdm": "text and data mining"})
     assert [line["words"] for line in lines] == ["only with a licence: 40.00 EUR per work", "not allowed", "allowed"]
     assert forbidden_uses(lines) == ["text and data mining"]
+
+
+def test_friendly_times_for_past_stamps_and_deadlines():
+    from datetime import datetime, timezone
+
+    from consentry.adapters.web.render import friendly_time
+
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=timezone.utc)
+    assert str(friendly_time("2026-12-07T11:57:00+00:00", now)).endswith(">3 minutes ago · 7 Dec 2026, 11:57 UTC</time>")
+    assert ">in 2 days · 9 Dec 2026, 12:00 UTC<" in str(friendly_time("2026-12-09T12:00:00+00:00", now))
+    assert ">6 Jan 2027, 12:00 UTC<" in str(friendly_time("2027-01-06T12:00:00+00:00", now))  # far: the date alone
+    assert str(friendly_time("not a date", now)) == "not a date" and str(friendly_time(None, now)) == ""
+    assert "<script>" not in str(friendly_time("<script>", now))
+
+
+def test_the_check_summary_report_gives_one_finding_per_work_with_its_segments():
+    from types import SimpleNamespace
+
+    from consentry.services.check.service import render_summary_html
+
+    result = SimpleNamespace(error=None, output="gen.wav", duration_s=40.0, has_findings=True, copied_share=0.4,
+                             recording=[match("a", 20.0, 28.0, 5.0, 13.0, confidence=0.999),
+                                        match("a", 0.0, 8.0, 5.0, 13.0, confidence=0.995)],
+                             melody=[], voice_matches=[], voice_note=None, skipped={})
+    html = render_summary_html([result])
+    assert html.count("Ta (a)") == 1 and "certain (99.90 %)" in html
+    assert html.index("0.0-8.0 s (work 5.0-13.0 s") < html.index("20.0-28.0 s (work 5.0-13.0 s")

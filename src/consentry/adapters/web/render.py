@@ -69,17 +69,17 @@ def _seconds(value) -> str:
 
 
 def _ago(moment: datetime, now: datetime) -> str:
+    """ "3 minutes ago", "in 2 days" (a deadline), "just now"; "" beyond a week either way (the date says it)."""
     seconds = (now - moment).total_seconds()
-    if seconds < -60:
-        return "in the future"
-    if seconds < 60:
+    if abs(seconds) < 60:
         return "just now"
     for size, unit in ((86400 * 7, None), (86400, "day"), (3600, "hour"), (60, "minute")):
-        if seconds >= size:
+        if abs(seconds) >= size:
             if unit is None:
                 return ""
-            n = int(seconds // size)
-            return f"{n} {unit}{'' if n == 1 else 's'} ago"
+            n = int(abs(seconds) // size)
+            words = f"{n} {unit}{'' if n == 1 else 's'}"
+            return f"{words} ago" if seconds > 0 else f"in {words}"
     return ""
 
 

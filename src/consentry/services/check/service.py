@@ -715,8 +715,13 @@ def render_summary_html(results: list[CheckResult]) -> str:
         if r.error is not None:
             rows.append(f"<tr class=err><td>{e(r.output)}</td><td colspan=4>error: {e(r.error)}</td></tr>")
             continue
-        rec = "<br>".join(f"{e(m['title'])} ({e(m['work_id'])}) {m['query_start_s']:.1f}-{m['query_end_s']:.1f} s, "
-                          f"speed {m['speed']:.3f}, pitch {m['pitch_shift_semitones']:+.2f} st" for m in r.recording)
+        from consentry.reporting.findings import confidence_text, group_matches
+
+        rec = "<br>".join(  # one finding per work, its segments under it
+            f"{e(f['title'])} ({e(f['work_id'])}), {e(confidence_text(f['confidence']))}: " + "; ".join(
+                f"{m['query_start_s']:.1f}-{m['query_end_s']:.1f} s (work {m['work_start_s']:.1f}-{m['work_end_s']:.1f} s, "
+                f"speed {m['speed']:.3f}, pitch {m['pitch_shift_semitones']:+.2f} st)" for m in f["segments"])
+            for f in group_matches(r.recording))
         if r.recording:
             rec += f"<br><b>{100 * r.copied_share:.1f}% of the output copied</b>"
         mel = "<br>".join(f"{e(m['title'])} ({e(m['work_id'])}): {m['n_matched_notes']} notes at {m['query_start_s']:.1f} s "
