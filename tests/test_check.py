@@ -402,7 +402,9 @@ def test_voice_prints_are_campplus_and_prints_of_another_model_are_named(world, 
         assert [v.creator for v in ctx.voices] == ["Ana Lima"] and ctx.voice_skipped is None
         res = service.check_output(ctx, sample)
     assert res.voice_matches and res.voice_matches[0]["creator"] == "Ana Lima"
-    assert res.voice_matches[0]["creators_compared"] == 1 and res.voice_matches[0]["threshold"] == 0.672
+    from consentry.engines.voice.score import WINDOW_THRESHOLD
+
+    assert res.voice_matches[0]["creators_compared"] == 1 and res.voice_matches[0]["threshold"] == WINDOW_THRESHOLD
 
 
 def test_window_prints_pad_short_spans_and_take_none():
