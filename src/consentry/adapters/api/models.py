@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from consentry.domain.terms import Decision, Unit, Use
 
@@ -79,6 +79,31 @@ class TokenCreatedOut(BaseModel):
 
 
 # -- works and terms ------------------------------------------------------------------
+class UseTermsOut(BaseModel):
+    """One use's terms, as every terms document of the API gives them."""
+
+    decision: Decision
+    price: Optional[float] = None
+    currency: Optional[str] = None
+    unit: Optional[Unit] = None
+    contact: Optional[str] = None
+    licence_url: Optional[str] = None
+
+    @model_serializer(mode="wrap")
+    def _set_fields_only(self, handler):
+        # A use's terms name only what is set (docs/terms-model.md): no null price on a deny.
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+
+class TrainingTermsOut(BaseModel):
+    """A work's AI-training terms, in short."""
+
+    model_config = ConfigDict(extra="allow")
+    decision: Decision
+    price: Optional[float] = None
+    currency: Optional[str] = None
+
+
 class WorkOut(BaseModel):
     work_id: str
     title: str
@@ -88,7 +113,7 @@ class WorkOut(BaseModel):
     registered_at: str
     removed_at: Optional[str] = None
     terms_version: int
-    terms: dict[str, Any] = Field(description="The AI-training terms (decision, price, currency).")
+    terms: TrainingTermsOut = Field(description="The AI-training terms (decision, price, currency).")
     engine: str
     engine_version: str
     n_hashes: int
@@ -112,11 +137,28 @@ class TermsIn(_In):
     jurisdiction: Optional[str] = Field(None, max_length=100)
 
 
+class TermsBodyOut(BaseModel):
+    """A version of terms: each use's terms, validity and jurisdiction."""
+
+    uses: dict[Use, UseTermsOut] = Field(default_factory=dict)
+    valid_from: Optional[str] = None
+    valid_until: Optional[str] = None
+    jurisdiction: Optional[str] = None
+
+
+class PartyOut(BaseModel):
+    """A party to an ownership dispute: its work and creator, and that work's own terms."""
+
+    model_config = ConfigDict(extra="allow")
+    work_id: str
+    creator: Optional[str] = None
+
+
 class TermsOut(BaseModel):
     work_id: Optional[str] = None
     creator: Optional[str] = None
     version: int
-    uses: dict[str, Any]
+    uses: dict[Use, UseTermsOut]
     valid_from: Optional[str] = None
     valid_until: Optional[str] = None
     jurisdiction: Optional[str] = None
@@ -126,13 +168,25 @@ class TermsOut(BaseModel):
                                      "strictest of the parties' until the claim is decided (docs/claims.md).")
     claims: Optional[list[str]] = Field(None, description="While disputed: the active claims.")
     note: Optional[str] = Field(None, description="While disputed: what the dispute is.")
-    own_terms: Optional[dict[str, Any]] = Field(None, description="While disputed: the work's own terms.")
+    own_terms: Optional[TermsBodyOut] = Field(None, description="While disputed: the work's own terms.")
     own_source: Optional[dict[str, str]] = Field(None, description="While disputed: where the work's own terms come from.")
-    parties: Optional[list[dict[str, Any]]] = Field(None, description="While disputed: each party's work, creator and terms.")
+    parties: Optional[list[PartyOut]] = Field(None, description="While disputed: each party's work, creator and terms.")
+
+
+class TermsVersionOut(BaseModel):
+    """One stored version of a work's terms (append-only)."""
+
+    model_config = ConfigDict(extra="allow")
+    version: int
+    recorded_at: Optional[str] = None
+    uses: dict[Use, UseTermsOut] = Field(default_factory=dict)
+    valid_from: Optional[str] = None
+    valid_until: Optional[str] = None
+    jurisdiction: Optional[str] = None
 
 
 class TermsHistoryOut(BaseModel):
-    versions: list[dict[str, Any]]
+    versions: list[TermsVersionOut]
 
 
 class WorkDetailOut(BaseModel):
@@ -160,10 +214,45 @@ class JobOut(BaseModel):
 
 
 # -- identify, scans, checks, voices ------------------------------------------------------------
+class MatchOut(BaseModel):
+    """A registered work found in a query (docs/engines.md): music gives seconds, speed and pitch; other media give
+    their own located fields (``query_start_char``..., ``query_box``...), kept as they are. The server's path of
+    the work's file is never shown."""
+
+    model_config = ConfigDict(extra="allow")
+    work_id: str
+    title: str
+    creator: Optional[str] = None
+    terms: str = Field(description="The terms in force, in words (the strictest of the parties while disputed).")
+    score: float
+    confidence: float
+    medium: str = "music"
+    query_start_s: Optional[float] = None
+    query_end_s: Optional[float] = None
+    work_start_s: Optional[float] = None
+    work_end_s: Optional[float] = None
+    speed: Optional[float] = None
+    pitch_shift_semitones: Optional[float] = None
+    disputed_claims: list[str] = Field(default_factory=list)
+
+    @model_serializer(mode="wrap")
+    def _own_fields_only(self, handler):
+        # Other media have no seconds, speed or pitch: leave those fields out rather than send nulls.
+        out = handler(self)
+        if out.get("medium", "music") != "music":
+            for k in MUSIC_ONLY:
+                if out.get(k) is None:
+                    out.pop(k, None)
+        return out
+
+
+MUSIC_ONLY = ("query_start_s", "query_end_s", "work_start_s", "work_end_s", "speed", "pitch_shift_semitones")
+
+
 class IdentifyOut(BaseModel):
     name: str
     duration_s: float
-    matches: list[dict[str, Any]]
+    matches: list[MatchOut]
 
 
 class ScanUrlsIn(_In):
@@ -201,12 +290,71 @@ class LedgerUseIn(_In):
     note: Optional[str] = Field(None, max_length=2000)
 
 
+class LedgerEntryOut(BaseModel):
+    """One entry of the hash-chained ledger: a use of a licensed work by a training run (docs/audit.md)."""
+
+    model_config = ConfigDict(extra="allow")
+    seq: int
+    entry_id: str
+    recorded_at: str
+    entry_hash: str
+    kind: str
+    run: Optional[str] = None
+    used_on: Optional[str] = None
+    scan_id: Optional[str] = None
+    dataset_fingerprint: Optional[str] = None
+    work_id: Optional[str] = None
+    title: Optional[str] = None
+    creator: Optional[str] = None
+    terms_version: Optional[int] = None
+    price: Optional[float] = None
+    currency: Optional[str] = None
+    unit: Optional[str] = None
+    uses: Optional[float] = None
+    amount: Optional[float] = None
+    items: Optional[int] = None
+    note: Optional[str] = None
+
+
 class LedgerEntriesOut(BaseModel):
-    entries: list[dict[str, Any]]
+    entries: list[LedgerEntryOut]
+
+
+class StatementLineOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    work_id: str
+    title: Optional[str] = None
+    terms_version: Optional[int] = None
+    price: Optional[float] = None
+    currency: Optional[str] = None
+    unit: Optional[str] = None
+    uses: Optional[float] = None
+    amount: Optional[float] = None
+    items: Optional[int] = None
+    entry_ids: list[str] = Field(default_factory=list)
+    recorded_at: Optional[str] = None
+    run: Optional[str] = None
+    scan_id: Optional[str] = None
+
+
+class StatementBasisOut(BaseModel):
+    kind: Literal["scan", "ledger"]
+    scan_id: Optional[str] = None
+    run: Optional[str] = None
+
+
+class StatementOut(BaseModel):
+    """What one creator is owed, from a scan (what would be owed) or from the ledger (what was recorded)."""
+
+    creator: str
+    generated_at: str
+    basis: StatementBasisOut
+    totals: dict[str, float] = Field(description="Amount per currency code, to the cent.")
+    lines: list[StatementLineOut]
 
 
 class StatementsOut(BaseModel):
-    statements: list[dict[str, Any]]
+    statements: list[StatementOut]
 
 
 # -- audit -----------------------------------------------------------------------------------
