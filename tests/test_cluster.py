@@ -256,8 +256,9 @@ def _cli(*args: str, registry: Path, ray_address: str | None = None, **kw) -> su
 def test_driver_killed_mid_scan_resumes_to_the_same_result(cluster, catalogue, tmp_path):
     _, reg_path, data, _, local, local_items = catalogue
     reg_copy = _copy_registry(reg_path, tmp_path / "r.db")
-    driver = _cli("scan", str(data), "--ray", cluster.address, "--workers", "1", registry=reg_copy,
-                  start_new_session=True)
+    # The registry named relative to the driver's folder: the workers must open the same one.
+    driver = _cli("scan", str(data), "--ray", cluster.address, "--workers", "1", registry=Path(reg_copy.name),
+                  cwd=reg_copy.parent, start_new_session=True)
     deadline = time.monotonic() + 90
     stored = 0
     while time.monotonic() < deadline and driver.poll() is None:
@@ -275,7 +276,8 @@ def test_driver_killed_mid_scan_resumes_to_the_same_result(cluster, catalogue, t
         (killed_scan,), = db.execute("SELECT scan_id FROM scans WHERE status != 'complete'").fetchall()
     # Resumed with --ray auto: the cluster named by RAY_ADDRESS.
     resumed = _cli("scan", str(data), "--ray", "auto", "--resume", "--fail-on", "refused",
-                   "--clean-manifest", str(tmp_path / "clean.txt"), registry=reg_copy, ray_address=cluster.address)
+                   "--clean-manifest", str(tmp_path / "clean.txt"), registry=Path(reg_copy.name), cwd=reg_copy.parent,
+                   ray_address=cluster.address)
     out, err = resumed.communicate(timeout=180)
     assert resumed.returncode == 2, err      # refused items found: the exit code a local scan gives
     assert f"resuming scan {killed_scan}" in err

@@ -38,10 +38,17 @@ WORKER_RESTARTS = 3
 
 
 class ScanWorker:
-    """Ray actor body: ``initializer(*initargs)`` once, then ``work(task)`` per call."""
+    """Ray actor body: ``initializer(*initargs)`` once, then ``work(task)`` per call.
 
-    def __init__(self, work: Callable, initializer: Callable | None, initargs: tuple) -> None:
+    The worker first moves to the driver's working folder ``cwd`` when this
+    node has it, so relative paths (``--registry consentry.db``) mean what
+    they mean to the driver.
+    """
+
+    def __init__(self, work: Callable, initializer: Callable | None, initargs: tuple, cwd: str | None = None) -> None:
         self._work = work
+        if cwd and os.path.isdir(cwd):
+            os.chdir(cwd)
         if initializer is not None:
             initializer(*initargs)
 
@@ -145,7 +152,7 @@ class RayExecutor:
         if self.count is None:
             raise ClusterError("the Ray executor was not started (call start(registry) first)")
         actor = ray.remote(num_cpus=1, max_restarts=WORKER_RESTARTS, max_task_retries=WORKER_RESTARTS)(ScanWorker)
-        self._actors = [actor.remote(work, initializer, initargs) for _ in range(self.count.workers)]
+        self._actors = [actor.remote(work, initializer, initargs, os.getcwd()) for _ in range(self.count.workers)]
         load = [0] * len(self._actors)
         running: dict = {}
         tasks = iter(tasks)
