@@ -51,15 +51,18 @@ need_update=0
 for p in "${packages[@]}"; do
     [ -n "$(candidate "$p")" ] || need_update=1
 done
-if ! command -v sox >/dev/null 2>&1; then
+sox_ok() {  # SoX with its MP3 writer (libsox-fmt-mp3): make_queries.py and run_check.py write mp3_64k
+    command -v sox >/dev/null 2>&1 && sox -h 2>/dev/null | grep -q 'AUDIO FILE FORMATS:.* mp3'
+}
+if ! sox_ok; then
     need_update=1
 fi
 if [ "$need_update" -eq 1 ]; then
     echo "fetch_corpus: apt-get update" >&2
     apt-get update -qq
 fi
-if ! command -v sox >/dev/null 2>&1; then
-    echo "fetch_corpus: installing SoX" >&2
+if ! sox_ok; then
+    echo "fetch_corpus: installing SoX and its formats (MP3 included)" >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sox libsox-fmt-all >/dev/null
 fi
 
