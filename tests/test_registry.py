@@ -133,7 +133,7 @@ def test_bad_inputs_are_reported_and_skipped(tmp_path):
     (d / "truncated.mp3").write_bytes(data[: len(data) // 2])
     (d / "tiny.mp3").write_bytes(data[:100])
     (d / "random.mp3").write_bytes(np.random.default_rng(0).bytes(20000))
-    (d / "notes.txt").write_text("not audio")
+    (d / "notes.log").write_text("not audio")
     (d / "text.wav").write_text("RIFF? no, just text\n")
     write_wav(d / "mono_8k.wav", notes(10, duration_s=4.0, sr=8000), sample_rate_hz=8000)
     x192 = notes(11, duration_s=4.0, sr=192000)
@@ -144,7 +144,7 @@ def test_bad_inputs_are_reported_and_skipped(tmp_path):
         s = reg.register([d], workers=2)
         errors = {Path(p).name: reason for p, reason in s.errors}
         titles = {w.title for w in s.registered}
-        # notes.txt is not picked up from a folder (not an audio suffix)
+        # notes.log is not picked up from a folder (no engine names its suffix; .txt would be text, issue 18)
         assert set(errors) == {"empty.wav", "short.wav", "tiny.mp3", "random.mp3", "text.wav"}, errors
         assert errors["empty.wav"] == "empty file"
         assert "too short" in errors["short.wav"]
@@ -155,8 +155,8 @@ def test_bad_inputs_are_reported_and_skipped(tmp_path):
         # A query by its non-ASCII name finds it.
         assert reg.identify(d / "Canção_ñ_日本.wav")[0].title == "Canção_ñ_日本"
         # Files named explicitly are tried even with another suffix.
-        s2 = reg.register([d / "notes.txt"], workers=1)
-        assert s2.errors and "notes.txt" in s2.errors[0][0]
+        s2 = reg.register([d / "notes.log"], workers=1)
+        assert s2.errors and "notes.log" in s2.errors[0][0]
         with pytest.raises(InputError, match="no such file or folder"):
             reg.register([tmp_path / "absent"])
         with pytest.raises(DecodeError, match="file not found"):

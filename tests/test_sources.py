@@ -140,8 +140,8 @@ def test_folder_nested_with_skips_stable_order_and_ids(tmp_path):
     write(root / "a" / "deep" / "x.MP3", wav)
     write(root / "no_extension_audio", wav)
     write(root / "no_extension_text", "just words\n")
-    write(root / "notes.txt", "hello")
-    write(root / "a" / "readme.txt", "hello")
+    write(root / "notes.log", "hello")  # .log: no engine reads it (.txt would be a text item, issue 18)
+    write(root / "a" / "readme.log", "hello")
     write(root / "cover.png", b"\x89PNG\r\n\x1a\n")
     write(root / ".hidden.wav", wav)
     write(root / ".git" / "objects.wav", wav)
@@ -164,7 +164,7 @@ def test_folder_nested_with_skips_stable_order_and_ids(tmp_path):
     assert found["broken.wav"].error == "broken symbolic link"
     assert "not a regular file" in found["pipe.wav"].error  # never opened: a fifo would block
     assert ds.skipped == {
-        "not audio by extension (.txt)": 2,
+        "not audio by extension (.log)": 2,
         "not audio by extension (.png)": 1,
         "no extension, not audio (text/plain)": 1,
         "hidden file (name starts with '.')": 1,
@@ -473,7 +473,7 @@ def test_webdataset_groups_samples_and_sidecars(tmp_path):
     wav = wav_bytes()
     shard = make_tar(tmp_path / "data-000.tar", [
         ("dir/0001.flac", wav), ("dir/0001.json", b'{"caption": "a"}'),
-        ("dir/0002.json", b"{}"), ("dir/0002.txt", b"words"),            # no audio member
+        ("dir/0002.json", b"{}"), ("dir/0002.log", b"words"),            # no audio member
         ("dir/0003.json", b"{}"), ("dir/0003.bin", wav),                 # audio found by content
         ("dir/0004.seg.wav", wav), ("dir/0004.cls", b"1"),
         ("dir/._0005.wav", b"AppleDouble"),                              # hidden: skipped
@@ -486,7 +486,7 @@ def test_webdataset_groups_samples_and_sidecars(tmp_path):
                                           "data-000.tar#dir/0001@9"]
     found = by_id(items)
     assert found["data-000.tar#dir/0001"].name == "dir/0001.flac" and found["data-000.tar#dir/0001"].data == wav
-    assert found["data-000.tar#dir/0002"].error == "not audio (members: .json, .txt)"
+    assert found["data-000.tar#dir/0002"].error == "not audio (members: .json, .log)"
     assert found["data-000.tar#dir/0003"].name == "dir/0003.bin" and found["data-000.tar#dir/0003"].data == wav
     assert found["data-000.tar#dir/0004"].name == "dir/0004.seg.wav"
     assert ds.skipped == {"hidden member (name starts with '.')": 1}
@@ -615,14 +615,14 @@ def patch_zip_member(data: bytes, name: str, *, file_size: int | None = None, fl
 def test_zip_members_skips_and_clean_manifest(tmp_path):
     wav = wav_bytes()
     archive = zip_with(tmp_path / "set.zip", [
-        ("a/one.wav", wav), ("a/readme.txt", b"hi"), ("a/noext", wav), ("a/notes", b"text"),
+        ("a/one.wav", wav), ("a/readme.log", b"hi"), ("a/noext", wav), ("a/notes", b"text"),
         ("__MACOSX/a/._one.wav", b"junk"), ("b/two.flac", wav),
     ])
     ds, items = items_of(archive)
     assert ds.kind == "zip" and ds.name == "set"
     assert [i.item_id for i in items] == ["set.zip#a/one.wav", "set.zip#a/noext", "set.zip#b/two.flac"]
     assert all(i.data == wav and i.size == len(wav) for i in items)
-    assert ds.skipped == {"not audio by extension (.txt)": 1, "no extension, not audio (text/plain)": 1,
+    assert ds.skipped == {"not audio by extension (.log)": 1, "no extension, not audio (text/plain)": 1,
                           "hidden member (name starts with '.' or is in __MACOSX)": 1}
     skipped = dict(ds.skipped)
     out = tmp_path / "clean.jsonl"
