@@ -290,22 +290,12 @@ class LedgerUseIn(_In):
     note: Optional[str] = Field(None, max_length=2000)
 
 
-class LedgerEntryOut(BaseModel):
-    """One entry of the hash-chained ledger: a use of a licensed work by a training run (docs/audit.md)."""
+class _UseLineOut(BaseModel):
+    """What a ledger entry and a statement line share: one licensed work, its terms and what its use costs."""
 
     model_config = ConfigDict(extra="allow")
-    seq: int
-    entry_id: str
-    recorded_at: str
-    entry_hash: str
-    kind: str
-    run: Optional[str] = None
-    used_on: Optional[str] = None
-    scan_id: Optional[str] = None
-    dataset_fingerprint: Optional[str] = None
     work_id: Optional[str] = None
     title: Optional[str] = None
-    creator: Optional[str] = None
     terms_version: Optional[int] = None
     price: Optional[float] = None
     currency: Optional[str] = None
@@ -313,6 +303,21 @@ class LedgerEntryOut(BaseModel):
     uses: Optional[float] = None
     amount: Optional[float] = None
     items: Optional[int] = None
+    run: Optional[str] = None
+    scan_id: Optional[str] = None
+
+
+class LedgerEntryOut(_UseLineOut):
+    """One entry of the hash-chained ledger: a use of a licensed work by a training run (docs/audit.md)."""
+
+    seq: int
+    entry_id: str
+    recorded_at: str
+    entry_hash: str
+    kind: str
+    used_on: Optional[str] = None
+    dataset_fingerprint: Optional[str] = None
+    creator: Optional[str] = None
     note: Optional[str] = None
 
 
@@ -320,21 +325,12 @@ class LedgerEntriesOut(BaseModel):
     entries: list[LedgerEntryOut]
 
 
-class StatementLineOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class StatementLineOut(_UseLineOut):
+    """One line of a statement: a work, what its use costs, and the ledger entries behind it (none for a scan)."""
+
     work_id: str
-    title: Optional[str] = None
-    terms_version: Optional[int] = None
-    price: Optional[float] = None
-    currency: Optional[str] = None
-    unit: Optional[str] = None
-    uses: Optional[float] = None
-    amount: Optional[float] = None
-    items: Optional[int] = None
     entry_ids: list[str] = Field(default_factory=list)
     recorded_at: Optional[str] = None
-    run: Optional[str] = None
-    scan_id: Optional[str] = None
 
 
 class StatementBasisOut(BaseModel):
