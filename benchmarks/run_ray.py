@@ -7,12 +7,16 @@ would, one process per run:
 
     .venv/bin/python benchmarks/run_ray.py --seed 1 --out benchmarks/work/ray/seed1.json
 
-- throughput: the same folder of ``--items`` items scanned locally (``--workers
-  1``, in one process, and ``--workers 2``) and on Ray with 1 and 2 worker
-  actors, ``--repeat`` times alternating; best of the runs; every run must
-  give the same totals;
-- overhead: Ray with 1 worker against the local scan of the same items, and
-  the fixed cost (joining, starting the worker actors) from a 2-item scan;
+- throughput: a folder of ``--items`` items and one of three times as many
+  (10-s excerpts of the catalogue with noise, and unrelated pieces), each
+  scanned locally (``--workers 1``, in one process; ``--workers 2``) and on
+  Ray with 1 and 2 worker actors, ``--repeat`` times alternating; best of the
+  runs. The difference between the two sizes is the time per item with the
+  fixed costs (start, joining the cluster, the workers' imports) cancelled;
+  every run of a size must give the same totals. CPU time of the driver, its
+  workers and the cluster's processes is sampled too (cores a run kept busy);
+- overhead: Ray with 1 worker against the local scan, per item and in fixed
+  seconds;
 - driver memory: peak RSS of the ``consentry scan --ray`` process (the
   registry's writer) on WebDataset shards of short items, for each size of
   ``--memory-items``.
@@ -25,17 +29,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from machine import cli, run_info, wav_bytes
-from run_scan import make_shards, run_and_watch
+from machine import run_info, wav_bytes
+from run_scan import make_shards
 
 HERE = Path(__file__).resolve().parent
 SR = 22050
+
+
+def remove_registry(path: Path) -> Path:
+    """Delete a registry left by an earlier run (database, its sidecars, its index folder); returns ``path``."""
+    for side in ("", "-wal", "-shm", ".lock"):
+        Path(str(path) + side).unlink(missing_ok=True)
+    shutil.rmtree(str(path) + ".index", ignore_errors=True)
+    return path
 
 
 def make_catalogue(work: Path, *, seed: int, works: int, work_s: float) -> tuple[Path, list[np.ndarray]]:
@@ -43,10 +57,7 @@ def make_catalogue(work: Path, *, seed: int, works: int, work_s: float) -> tuple
     from consentry import Registry
     from consentry.testing.synth import synthesise_piece
 
-    reg_path = work / "ray-bench.db"
-    for side in ("", "-wal", "-shm"):
-        Path(str(reg_path) + side).unlink(missing_ok=True)
-    shutil.rmtree(str(reg_path) + ".index", ignore_errors=True)
+    reg_path = remove_registry(work / "ray-bench.db")
     folder = work / "catalogue"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -83,6 +94,25 @@ def make_dataset(folder: Path, pieces: list[np.ndarray], *, seed: int, items: in
     return items * item_s
 
 
+def driver_peak_rss(cmd: list[str], log: Path) -> tuple[float, int, int]:
+    """Run ``cmd`` (its standard error into ``log``); returns (seconds, exit code, peak RSS of that process, kB)."""
+    import subprocess
+
+    t0 = time.perf_counter()
+    with open(log, "w") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        peak = 0
+        while proc.poll() is None:
+            try:
+                for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]))
+            except OSError:
+                pass
+            time.sleep(0.25)
+    return time.perf_counter() - t0, proc.returncode, peak
+
+
 def newest_scan(reg: Path) -> dict:
     """The summary of the newest scan stored in ``reg``."""
     from consentry import Registry
@@ -92,9 +122,58 @@ def newest_scan(reg: Path) -> dict:
         return scan_summary(r, scans_of(r)[0]["scan_id"])
 
 
-def scan_seconds(reg: Path, data: Path, *extra: str) -> tuple[float, dict]:
-    t, _ = cli("scan", str(data), *extra, registry=reg)
-    return t, newest_scan(reg)
+def _cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far (None once it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            kids = [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+        except OSError:
+            kids = []
+        out += kids
+        todo += kids
+    return out
+
+
+def scan_seconds(reg: Path, data: Path, *extra: str, cluster=None) -> tuple[float, dict, float]:
+    """Run ``consentry scan``; (wall seconds, the scan's summary, CPU seconds of the driver and its workers).
+
+    CPU time is sampled every 0.1 s for the driver, its child processes and
+    (with ``cluster``) every process of the cluster (head, raylet, workers),
+    counting only what each spent during the run; what a process spends
+    after its last sample is not counted.
+    """
+    import subprocess
+
+    cmd = [sys.executable, "-m", "consentry.adapters.cli.main", "--registry", str(reg), "scan", str(data), *extra]
+    before = {pid: _cpu_s(pid) or 0.0 for pid in (cluster.processes() if cluster else [])}
+    t0 = time.perf_counter()
+    err_file = tempfile.TemporaryFile("w+")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err_file, text=True)
+    cpu: dict[int, float] = {}
+    while proc.poll() is None:
+        for pid in [proc.pid, *_children(proc.pid), *(cluster.processes() if cluster else [])]:
+            c = _cpu_s(pid)
+            if c is not None:
+                cpu[pid] = max(cpu.get(pid, 0.0), c - before.get(pid, 0.0))
+        time.sleep(0.1)
+    t = time.perf_counter() - t0
+    err_file.seek(0)
+    err = err_file.read()
+    err_file.close()
+    if proc.returncode not in (0, 2):
+        raise SystemExit(f"consentry scan {' '.join(extra)} failed: {err.strip()[-800:]}")
+    return t, newest_scan(reg), sum(cpu.values())
 
 
 def main() -> None:
@@ -102,7 +181,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--works", type=int, default=12)
     ap.add_argument("--work-s", type=float, default=60.0)
-    ap.add_argument("--items", type=int, default=80)
+    ap.add_argument("--items", type=int, default=40, help="the small dataset; the large one has three times as many")
     ap.add_argument("--item-s", type=float, default=10.0)
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--cpus", type=int, default=2)
@@ -111,63 +190,82 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
 
+    from consentry import Registry
     from consentry.testing.ray_cluster import LocalCluster
 
     info = run_info()
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
     reg, pieces = make_catalogue(work, seed=a.seed, works=a.works, work_s=a.work_s)
-    data = work / "dataset"
-    audio_s = make_dataset(data, pieces, seed=a.seed, items=a.items, item_s=a.item_s)
-    tiny = work / "tiny"
-    make_dataset(tiny, pieces, seed=a.seed + 7, items=2, item_s=a.item_s)
-    for f in data.iterdir():
+    large = work / "dataset-large"
+    make_dataset(large, pieces, seed=a.seed, items=3 * a.items, item_s=a.item_s)
+    small = work / "dataset-small"
+    shutil.rmtree(small, ignore_errors=True)
+    small.mkdir()
+    for f in sorted(large.iterdir())[:a.items]:
+        os.symlink(f, small / f.name)
+    for f in large.iterdir():
         f.read_bytes()  # the page cache warm for every run alike
-    out: dict = {**info, "seed": a.seed, "works": a.works, "items": a.items, "item_s": a.item_s,
-                 "audio_hours": round(audio_s / 3600, 4), "cpus": a.cpus}
+    sizes = {"small": (small, a.items), "large": (large, 3 * a.items)}
+    out: dict = {**info, "seed": a.seed, "works": a.works, "items": {k: n for k, (_, n) in sizes.items()},
+                 "item_s": a.item_s, "cpus": a.cpus}
+    configs = {"local_1": ("--workers", "1"), "local_2": ("--workers", "2")}
     with LocalCluster(num_cpus=a.cpus) as cluster:
-        runs: dict[str, list[float]] = {"local_1": [], "local_2": [], "ray_1": [], "ray_2": []}
-        tiny_runs: dict[str, list[float]] = {"local_1": [], "ray_1": []}
-        totals = set()
+        configs.update({"ray_1": ("--ray", cluster.address, "--workers", "1"),
+                        "ray_2": ("--ray", cluster.address, "--workers", "2")})
+        runs = {size: {k: [] for k in configs} for size in sizes}
+        cpu = {size: {k: [] for k in configs} for size in sizes}
+        totals = {size: set() for size in sizes}
         for rep in range(a.repeat):
-            for name, extra in (("local_1", ("--workers", "1")), ("local_2", ("--workers", "2")),
-                                ("ray_1", ("--ray", cluster.address, "--workers", "1")),
-                                ("ray_2", ("--ray", cluster.address, "--workers", "2"))):
-                t, scan = scan_seconds(reg, data, *extra)
-                runs[name].append(round(t, 2))
-                totals.add(json.dumps(scan["totals"], sort_keys=True))
-                print(f"{name} run {rep + 1}: {t:.1f} s {scan['executor']}", file=sys.stderr)
-            for name, extra in (("local_1", ("--workers", "1")), ("ray_1", ("--ray", cluster.address, "--workers", "1"))):
-                t, _ = scan_seconds(reg, tiny, *extra)
-                tiny_runs[name].append(round(t, 2))
-        if len(totals) != 1:
-            raise SystemExit(f"runs disagree on the totals: {sorted(totals)}")
-        best = {k: min(v) for k, v in runs.items()}
-        tiny_best = {k: min(v) for k, v in tiny_runs.items()}
-        fixed = tiny_best["ray_1"] - tiny_best["local_1"]
+            for name, extra in configs.items():
+                for size, (folder, n) in sizes.items():
+                    t, scan, cpu_s = scan_seconds(reg, folder, *extra, cluster=cluster if name.startswith("ray") else None)
+                    runs[size][name].append(round(t, 2))
+                    cpu[size][name].append(round(cpu_s, 2))
+                    totals[size].add(json.dumps(scan["totals"], sort_keys=True))
+                    print(f"{name} {size} run {rep + 1}: {t:.1f} s, {cpu_s:.1f} CPU-s {scan['executor']}", file=sys.stderr)
+        if any(len(v) != 1 for v in totals.values()):
+            raise SystemExit(f"runs disagree on the totals: {totals}")
+        best = {size: {k: min(v) for k, v in r.items()} for size, r in runs.items()}
+        extra_items = 2 * a.items
+        # Time per item beyond the fixed costs (starting, joining, workers' imports): the difference of the two sizes.
+        per_item = {k: (best["large"][k] - best["small"][k]) / extra_items for k in configs}
+        fixed = {k: best["small"][k] - a.items * per_item[k] for k in configs}
         out["throughput"] = {
-            "seconds": runs, "totals": json.loads(totals.pop()),
-            "hours_of_audio_per_second": {k: round(audio_s / 3600 / v, 5) for k, v in best.items()},
-            "speedup_ray_2_vs_1_workers": round(best["ray_1"] / best["ray_2"], 3),
-            "speedup_local_2_vs_1_workers": round(best["local_1"] / best["local_2"], 3),
+            "seconds": runs,
+            "totals_large": json.loads(totals["large"].pop()),
+            "marginal_ms_per_item": {k: round(1000 * v, 1) for k, v in per_item.items()},
+            "marginal_hours_of_audio_per_second": {k: round(a.item_s / 3600 / v, 5) for k, v in per_item.items()},
+            "speedup_ray_2_vs_1_workers": round(per_item["ray_1"] / per_item["ray_2"], 3),
+            "speedup_local_2_vs_1_workers": round(per_item["local_1"] / per_item["local_2"], 3),
+            "cpu_seconds": cpu,
+            # CPU per item beyond the fixed costs, from the least CPU of each size (contention inflates CPU little)
+            "marginal_cpu_ms_per_item": {k: round(1000 * (min(cpu["large"][k]) - min(cpu["small"][k])) / extra_items, 1)
+                                         for k in configs},
+            # cores a run kept busy on average (large dataset, best run): at most its workers (+ the driver's share);
+            # less when other load on the machine takes the rest
+            "cores_busy_large": {k: round(cpu["large"][k][runs["large"][k].index(best["large"][k])] / best["large"][k], 2)
+                                 for k in configs},
         }
         out["overhead"] = {
-            "ray_1_over_local_1": round(best["ray_1"] / best["local_1"], 3),
-            "two_item_scan_seconds": tiny_runs,
-            "fixed_seconds_joining_and_starting_workers": round(fixed, 2),
-            "per_item_ms_beyond_fixed": round(1000 * (best["ray_1"] - best["local_1"] - fixed) / a.items, 1),
+            "ray_1_over_local_1_per_item": round(per_item["ray_1"] / per_item["local_1"], 3),
+            "ray_1_over_local_1_large_dataset": round(best["large"]["ray_1"] / best["large"]["local_1"], 3),
+            "fixed_seconds": {k: round(v, 2) for k, v in fixed.items()},
+            "fixed_cpu_seconds": {k: round(min(cpu["small"][k]) - a.items * (min(cpu["large"][k]) - min(cpu["small"][k]))
+                                           / extra_items, 2) for k in configs},
         }
         mem = []
         for n in a.memory_items:
             spec = make_shards(work / f"shards-{n}", n)
-            mreg = work / f"mem-{n}.db"
-            with __import__("consentry").Registry.open(reg) as r:
+            mreg = remove_registry(work / f"mem-{n}.db")
+            with Registry.open(reg) as r:
                 r.backup(mreg)
-            cmd = [sys.executable, "-m", "consentry.cli.main", "--registry", str(mreg), "scan", spec,
+            cmd = [sys.executable, "-m", "consentry.adapters.cli.main", "--registry", str(mreg), "scan", spec,
                    "--ray", cluster.address, "--workers", str(a.cpus)]
-            t, code, driver_kb, _ = run_and_watch(cmd)
+            log = work / f"mem-{n}.stderr"
+            t, code, driver_kb = driver_peak_rss(cmd, log)
             if code not in (0, 2):
-                raise SystemExit(f"memory run of {n} items failed (exit {code})")
+                raise SystemExit(f"memory run of {n} items failed (exit {code}): {log.read_text()[-800:]}")
             mem.append({"items": n, "seconds": round(t, 1), "items_per_second": round(n / t, 1),
                         "driver_peak_rss_mb": round(driver_kb / 1024, 1)})
             print(f"memory {n}: {mem[-1]}", file=sys.stderr)
