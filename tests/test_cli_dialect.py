@@ -94,7 +94,8 @@ def test_identify_table_puts_repeated_sections_of_a_work_in_one_row(capsys):
              "work_end_s": w0 + 7.8, "speed": 1.0, "pitch_shift_semitones": 0.0}
         return SimpleNamespace(as_dict=lambda: d)
 
-    result = SimpleNamespace(query="mix.wav", error=None, matches=[m(28.0, 5.0, 0.9999), m(0.0, 5.0, 0.9996)])
+    result = SimpleNamespace(query="mix.wav", error=None, medium="music",
+                             matches=[m(28.0, 5.0, 0.9999), m(0.0, 5.0, 0.9996)])
     width = cli_main.console.width
     cli_main.console.width = 80
     try:
