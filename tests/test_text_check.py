@@ -56,6 +56,18 @@ def test_a_text_output_reproducing_two_passages_is_checked_with_evidence(tmp_pat
 
         load_pem_public_key(z.read("signer.pub")).verify(z.read("facts.json.sig"), z.read("facts.json"))
     assert facts["medium"] == "text" and len(facts["passages"]) == 2
+    # consentry evidence verify checks a text bundle too: signatures, the output and the works by SHA-256.
+    from consentry.services.evidence import verify_bundle
+    from consentry.services.evidence.keys import registry_key_fingerprint
+
+    files = tmp_path / "files"
+    files.mkdir()
+    for f in [output, *(tmp_path / "works").iterdir()]:
+        (files / f.name).write_bytes(f.read_bytes())
+    with Registry.open(db) as reg:
+        result = verify_bundle(bundle, registry_fingerprint=registry_key_fingerprint(reg.local_dir), files_dir=files)
+    assert result.ok, result
+    assert {r["name"] for r in facts["references"]} == {"river.txt", "ledger.md"}
     assert any(op[0] == "replace" for p in facts["passages"] for op in p["ops"])
     assert "<mark>SUBMARINE</mark>" in html and "The Ledger" in html
     seeds = facts["passages"][0]["evidence"]["matched_shingles"]

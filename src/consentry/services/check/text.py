@@ -186,19 +186,35 @@ def _covered(spans: list[tuple[int, int]]) -> int:
 
 def write_text_evidence(registry, res: TextCheckResult, out_dir: str | os.PathLike, *, now: dt.datetime | None = None) -> Path:
     """Write ``out_dir/<output>.evidence.zip`` for a text output with findings (see the module docstring)."""
-    from consentry.reporting.text_diff import side_by_side_html
+    from consentry.domain.hashing import sha256_and_size
     from consentry.services.evidence.bundle import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, _zip_bytes
     from consentry.services.evidence.canonical import canonical_json, to_plain
     from consentry.services.evidence.keys import key_fingerprint, load_or_create_signing_key, public_key_pem
 
     checked_at = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).replace(microsecond=0)
     engine = engines.get("text")
+    references = []
+    for v in res.views:
+        work = registry.store.get_work(v["work_id"])
+        ref = {"id": work.work_id, "kind": "work", "name": Path(work.source.split("#row:")[0]).name,
+               "sha256": work.sha256, "size_bytes": None, "present": False}
+        try:
+            sha, size = sha256_and_size(work.source)
+            ref.update(size_bytes=size, present=sha == work.sha256)
+        except OSError:
+            pass
+        if ref not in references:
+            references.append(ref)
+    row = res.output.split("#", 1)[1] if "#" in res.output else None
     facts = to_plain({
         "format": BUNDLE_FORMAT, "format_version": BUNDLE_FORMAT_VERSION, "medium": "text",
-        "checked_at": checked_at.isoformat().replace("+00:00", "Z"), "tool_version": __version__,
+        "tool": {"name": "consentry", "version": __version__},
+        "checked_at": checked_at.isoformat().replace("+00:00", "Z"),
         "engine": engine.id.as_dict(),
-        "output": {"name": Path(res.output.split("#")[0]).name + ("#" + res.output.split("#", 1)[1] if "#" in res.output else ""),
-                   "sha256": res.sha256, "chars": res.chars, "words": res.words},
+        "output": {"name": Path(res.output.split("#")[0]).name + (f"#{row}" if row else ""), "sha256": res.sha256,
+                   "size_bytes": len(res.text.encode("utf-8", "surrogatepass")) if row else _size(res.output),
+                   "chars": res.chars, "words": res.words},
+        "references": references,
         "copied_share": round(res.copied_share, 4),
         "passages": [{**p, "evidence": v["facts"], "ops": v.get("ops"), "terms": v["terms"]}
                      for p, v in zip(res.passages, res.views)],
@@ -229,6 +245,13 @@ def write_text_evidence(registry, res: TextCheckResult, out_dir: str | os.PathLi
         temporary.unlink(missing_ok=True)
         raise InputError(f"{target}: cannot write the evidence bundle ({exc.strerror or exc})") from None
     return target
+
+
+def _size(path: str) -> int | None:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return None
 
 
 def _report_html(res: TextCheckResult, fingerprint: str) -> str:
