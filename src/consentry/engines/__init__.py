@@ -34,6 +34,7 @@ __all__ = [
 _BUILTIN: dict[str, str] = {
     "music": "consentry.engines.music:MusicEngine",
     "text": "consentry.engines.text:TextEngine",
+    "image": "consentry.engines.image:ImageEngine",
 }
 
 _lock = threading.Lock()

@@ -1,0 +1,140 @@
+"""Frozen parameters of the image engine, its name and version.
+
+Every field that changes a fingerprint, a posting or a decision is here;
+:meth:`ImageEngineParams.param_hash` covers them all and is stored with every
+fingerprint and index segment (``docs/engines.md``).  Changing a default that
+changes the output bumps :data:`ENGINE_VERSION` and rewrites the golden
+vector (``tools/make_golden_image.py``).
+
+Where the decision constants come from: ``pdq_max_distance`` is the
+threshold the PDQ paper (Facebook, "The TMK+PDQF and PDQ hashing
+algorithms", 2019) recommends for 256-bit hashes; ``min_inliers`` and the
+chance-inlier tail (``chance_inliers_at``, ``chance_inliers_per_e``) are
+measured by ``benchmarks/run_image.py --negatives`` on never-registered
+images (benchmarks/RESULTS.md, "Images").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from functools import cached_property
+
+import numpy as np
+
+__all__ = ["ENGINE_NAME", "ENGINE_VERSION", "ImageEngineParams", "DEFAULT_PARAMS"]
+
+ENGINE_NAME = "consentry-image-pdq-orb"
+ENGINE_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class ImageEngineParams:
+    """Parameters of the image engine (pixels are those of the image unless named ``work``).
+
+    Attributes
+    ----------
+    max_pixels : int
+        Larger images (width x height, from the header, before any pixel is
+        read) are refused as decompression bombs.
+    max_side_px : int
+        Longest side accepted, pixels.
+    work_side_px : int
+        Longest side of the working image that features are computed on
+        (smaller images are not enlarged).
+    orb_levels, orb_scale_factor, orb_fast_threshold, orb_edge_px :
+        OpenCV ORB's pyramid levels, scale step, FAST threshold and border (working pixels).
+    index_keypoints : int
+        Keypoints kept per registered image (the index budget: each is one 12-byte posting).
+    query_keypoints : int
+        Keypoints detected per query image (and again on its mirror image).
+    grid_cells : int
+        Keypoints are chosen round-robin over a ``grid_cells x grid_cells`` grid,
+        strongest first, so that every part of an image keeps some (for crops).
+    key_bits, check_bits, key_bit_seed : int
+        A posting's key is ``key_bits`` bits of the 256-bit ORB descriptor and
+        its value keeps ``check_bits`` more to reject chance hits; which bits is
+        a fixed permutation drawn from ``key_bit_seed`` (not fitted to data).
+    max_check_distance : int
+        Most differing check bits of a kept keypoint correspondence.
+    query_key_flips : int
+        1: each query key is also looked up with each of its bits flipped
+        (``key_bits + 1`` lookups a keypoint); 0: the key alone.
+    max_postings_per_key : int
+        Keys holding more postings than this are skipped at query time (stop words).
+    max_candidate_works : int
+        Works, ranked by voting query keypoints, that go on to geometric verification.
+    min_votes : int
+        Fewest voting query keypoints for a work to be verified.
+    ransac_work_px : float
+        RANSAC reprojection threshold, in query working pixels.
+    ransac_iterations : int
+    min_scale, max_scale : float
+        Query pixels per work pixel that a geometric match may have.
+    min_inliers : int
+        The decision rule: fewest geometrically verified keypoints reported.
+    chance_inliers_at, chance_inliers_per_e : float
+        The measured tail of the best chance match's inliers,
+        ``P(chance >= s) ~ exp(-(s - at) / per_e)``, behind :meth:`confidence`.
+    pdq_max_distance : int
+        Most differing bits (of 256) of a whole-image PDQ near-duplicate.
+    pdq_min_quality : int
+        PDQ quality (0-100) below which an image's PDQ hash is not trusted (flat images).
+    query_mirrored : bool
+        Also search the query's mirror image (local features; PDQ always tries both).
+    iscc_bits : int
+        Bits of the ISCC Image-Code stored for interoperability.
+    """
+
+    max_pixels: int = 100_000_000
+    max_side_px: int = 30_000
+    work_side_px: int = 512
+    orb_levels: int = 6
+    orb_scale_factor: float = 1.3
+    orb_fast_threshold: int = 7
+    orb_edge_px: int = 31
+    index_keypoints: int = 120
+    query_keypoints: int = 600
+    grid_cells: int = 4
+    key_bits: int = 20
+    check_bits: int = 6
+    key_bit_seed: int = 19
+    max_check_distance: int = 1
+    query_key_flips: int = 1
+    max_postings_per_key: int = 4000
+    max_candidate_works: int = 24
+    min_votes: int = 4
+    ransac_work_px: float = 3.0
+    ransac_iterations: int = 600
+    min_scale: float = 0.05
+    max_scale: float = 20.0
+    min_inliers: int = 14
+    chance_inliers_at: float = 3.0
+    chance_inliers_per_e: float = 1.55
+    pdq_max_distance: int = 31
+    pdq_min_quality: int = 10
+    query_mirrored: bool = True
+    iscc_bits: int = 64
+
+    def __post_init__(self) -> None:
+        if not 8 <= self.key_bits <= 30:
+            raise ValueError(f"key_bits must be 8..30, not {self.key_bits}")
+        if not 0 <= self.check_bits <= 6:
+            raise ValueError(f"check_bits must be 0..6 (a posting has room for 6), not {self.check_bits}")
+        if not 64 <= self.work_side_px <= 1024:
+            raise ValueError(f"work_side_px must be 64..1024, not {self.work_side_px}")
+
+    def param_hash(self) -> str:
+        """SHA-256 (first 16 hex digits) of the parameters as canonical JSON."""
+        blob = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    @cached_property
+    def descriptor_bits(self) -> np.ndarray:
+        """Positions (int64, shape (key_bits + check_bits,)) of the descriptor bits kept: key bits, then check bits."""
+        order = np.random.default_rng(self.key_bit_seed).permutation(256)
+        return order[: self.key_bits + self.check_bits].astype(np.int64)
+
+
+DEFAULT_PARAMS = ImageEngineParams()

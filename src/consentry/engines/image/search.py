@@ -1,0 +1,413 @@
+"""Searching the index for an image: the query's features, candidate lookup, geometric verification.
+
+Two routes, both through the same segments:
+
+- **whole-image near duplicates** by PDQ: the query's hash and its mirror
+  image's hash are looked up by multi-index hashing (each of the 16 bands
+  of 16 bits, and every band one bit away: any stored hash within 31 bits
+  shares at least one such band), then compared in full with each
+  candidate's record (its whole hash);
+- **parts** by ORB keypoints: each query keypoint's descriptor key (and the
+  mirror image's) is looked up, hits are kept whose check bits agree, works
+  are ranked by voting keypoints, and the best are verified by a RANSAC fit
+  of a similarity (scale, rotation, shift) from work to query, after a
+  vote on the keypoints' rotation difference.  The score is the number of
+  keypoints that agree with the fit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..base import Extent, Located, SegmentLike
+from . import features as F
+from .params import ImageEngineParams
+
+__all__ = ["ImageExtra", "ImageHits", "MatchedPoints", "QueryPrint", "QuerySide", "candidates", "verify"]
+
+
+@dataclass(frozen=True)
+class QuerySide:
+    """The query's features as seen directly (``mirrored=False``) or in its left-right mirror image."""
+
+    mirrored: bool
+    keypoints: F.Keypoints
+    keys: np.ndarray      # uint32 (n,)
+    check: np.ndarray     # uint32 (n,)
+    pdq: F.PdqHash
+
+
+@dataclass(frozen=True)
+class QueryPrint:
+    """The query side's features.
+
+    Attributes
+    ----------
+    sides : tuple of QuerySide
+        The image itself, then (if the engine searches mirror images) its mirror image.
+    width_px, height_px : int
+        The query image's size (pixels, EXIF orientation applied).
+    work_width_px, work_height_px : int
+        Its working image's size (pixels).
+    """
+
+    sides: tuple[QuerySide, ...]
+    width_px: int
+    height_px: int
+    work_width_px: int
+    work_height_px: int
+
+
+@dataclass(frozen=True)
+class ImageHits:
+    """What the query's keys reach in the index.
+
+    Attributes
+    ----------
+    kp_side, kp_index : ndarray of int64, shape (k,)
+        Which side and which of its keypoints each hit belongs to.
+    kp_values : ndarray of uint64, shape (k,)
+        The postings hit (only those whose check bits agree, for the works kept for verification).
+    kp_keys : ndarray of uint32, shape (k,) or None
+        Their keys, when looked up ``with_keys``.
+    records : dict
+        ``fp_id -> (PdqHash, width_px, height_px)`` of every work a PDQ band reaches.
+    pdq_fp_ids : ndarray of int64
+        Works that share a PDQ band (within one bit) with a side of the query.
+    """
+
+    kp_side: np.ndarray
+    kp_index: np.ndarray
+    kp_values: np.ndarray
+    kp_keys: np.ndarray | None
+    records: dict
+    pdq_fp_ids: np.ndarray
+
+
+@dataclass(frozen=True)
+class MatchedPoints:
+    """The keypoint correspondences behind a match (inliers), in each image's pixels.
+
+    Attributes
+    ----------
+    query_xy, work_xy : ndarray of float32, shape (k, 2)
+    keys : ndarray of uint32, shape (k,) or None
+    total : int
+        Inliers in all (the arrays may hold fewer, ``max_evidence``).
+    query_pdq, work_pdq : str
+        The two PDQ hashes (hex) and their distance, for a whole-image match.
+    """
+
+    query_xy: np.ndarray
+    work_xy: np.ndarray
+    keys: np.ndarray | None
+    total: int
+    query_pdq: str = ""
+    work_pdq: str = ""
+
+
+@dataclass(frozen=True)
+class ImageExtra:
+    """What an image match says beyond its boxes.
+
+    The query holds the work (the part in ``work``) scaled by ``scale``
+    (query pixels per work pixel), rotated by ``rotation_deg`` (clockwise
+    as displayed), then mirrored left-right when ``mirrored``.
+
+    Attributes
+    ----------
+    method : str
+        ``"keypoints"`` (a geometric fit of local features) or ``"pdq"``
+        (a whole-image near duplicate by PDQ hash).
+    scale : float
+    rotation_deg : float
+    mirrored : bool
+    inliers : int
+        Keypoints that agree with the fit (0 for ``"pdq"``).
+    pdq_distance : int or None
+        Bits (of 256) by which the two PDQ hashes differ, when both are trusted.
+    work_to_query : tuple of 6 floats
+        The affine map ``[a, b, c, d, e, f]`` taking work pixels ``(x, y)`` to
+        query pixels ``(a x + b y + c, d x + e y + f)``.
+    """
+
+    method: str
+    scale: float
+    rotation_deg: float
+    mirrored: bool
+    inliers: int
+    pdq_distance: int | None
+    work_to_query: tuple[float, ...] = field(default=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0))
+
+
+# ---------------------------------------------------------------------------- lookup
+def _gather(segments, keys: np.ndarray, *, cap: int, with_keys: bool = False):
+    """``(query key index int64, values uint64)`` of every posting of ``keys``; keys over ``cap`` postings skipped."""
+    keys = np.ascontiguousarray(keys, dtype=np.uint32)
+    idx_parts, val_parts = [], []
+    for seg in segments:
+        if keys.size == 0 or len(seg.keys) == 0:
+            continue
+        lo, hi = seg.find_ranges(keys, keys)
+        n = (np.asarray(hi) - np.asarray(lo)).astype(np.int64)
+        ok = (n > 0) & (n <= cap)
+        if not ok.any():
+            continue
+        which = np.flatnonzero(ok)
+        lo, n = np.asarray(lo, np.int64)[ok], n[ok]
+        total = int(n.sum())
+        pos = np.repeat(lo, n) + (np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(n) - n, n))
+        idx_parts.append(np.repeat(which, n))
+        val_parts.append(np.asarray(seg.values[pos], dtype=np.uint64))
+    if not idx_parts:
+        return np.zeros(0, np.int64), np.zeros(0, np.uint64)
+    return np.concatenate(idx_parts), np.concatenate(val_parts)
+
+
+def _fp(values: np.ndarray) -> np.ndarray:
+    return (np.asarray(values, np.uint64) >> np.uint64(F.PAYLOAD_BITS)).astype(np.int64)
+
+
+def _payload(values: np.ndarray) -> np.ndarray:
+    return np.asarray(values, np.uint64) & np.uint64((1 << F.PAYLOAD_BITS) - 1)
+
+
+def _probe_keys(pdq: F.PdqHash) -> np.ndarray:
+    """The 16 band keys of a hash and every key one bit away (uint32, shape (16 * 17,))."""
+    base = F.band_keys(pdq.bits)
+    flips = np.left_shift(np.uint32(1), np.arange(16, dtype=np.uint32))
+    return np.concatenate([base, (base[:, None] ^ flips[None, :]).ravel()]).astype(np.uint32)
+
+
+def _records(segments, fp_ids: np.ndarray, record_ids: np.ndarray) -> dict:
+    """``fp_id -> (PdqHash, width_px, height_px)`` of the works whose record ids are known."""
+    if fp_ids.size == 0:
+        return {}
+    pairs = np.unique(np.stack([np.asarray(fp_ids, np.int64), np.asarray(record_ids, np.int64)]), axis=1)
+    rids = np.unique(pairs[1])
+    idx, values = _gather(segments, (F.TAG_RECORD | rids.astype(np.uint32)).astype(np.uint32),
+                          cap=64 * F.RECORD_CHUNKS)
+    wanted = set(pairs[0].tolist())
+    fps = _fp(values)
+    out = {}
+    for fp_id in np.unique(fps).tolist():
+        if fp_id in wanted:
+            rec = F.unpack_record(_payload(values[fps == fp_id]))
+            if rec is not None:
+                out[int(fp_id)] = rec
+    return out
+
+
+def candidates(query: QueryPrint, segments, params: ImageEngineParams, *, with_keys: bool = False) -> ImageHits:
+    """Look the query up in ``segments``: PDQ band hits, and keypoint hits of the works most keypoints vote for.
+
+    Keypoint keys holding more than ``params.max_postings_per_key`` postings
+    in a segment are skipped (stop words); hits whose ``check_bits`` differ
+    in more than ``params.max_check_distance`` bits are dropped; of the rest,
+    the ``params.max_candidate_works`` (work, side) pairs with the most
+    distinct voting keypoints (at least ``params.min_votes``) are kept.
+    """
+    sides = query.sides
+    # Keypoints.
+    side_of = np.concatenate([np.full(len(s.keys), i, np.int64) for i, s in enumerate(sides)])
+    index_of = np.concatenate([np.arange(len(s.keys), dtype=np.int64) for s in sides])
+    all_keys = np.concatenate([s.keys for s in sides]).astype(np.uint32)
+    all_check = np.concatenate([s.check for s in sides]).astype(np.uint32)
+    probes = all_keys[:, None]
+    if params.query_key_flips:  # every key one bit away too
+        flips = np.left_shift(np.uint32(1), np.arange(params.key_bits, dtype=np.uint32))
+        probes = np.concatenate([probes, probes ^ flips[None, :]], axis=1)
+    pi, values = _gather(segments, probes.ravel(), cap=params.max_postings_per_key)
+    qi = pi // probes.shape[1]
+    probe_keys = probes.ravel()[pi] if with_keys else None
+    payload = _payload(values)
+    diff = ((payload >> np.uint64(32)) & np.uint64(63)).astype(np.uint8) ^ all_check[qi].astype(np.uint8)
+    ok = np.unpackbits(diff[:, None], axis=1).sum(axis=1) <= params.max_check_distance
+    qi, values = qi[ok], values[ok]
+    fp = _fp(values)
+    pair = fp * 2 + side_of[qi]
+    keep_pairs = np.zeros(0, np.int64)
+    if pair.size:
+        u = np.unique(np.stack([pair, qi]), axis=1)  # distinct (pair, query keypoint)
+        p, votes = np.unique(u[0], return_counts=True)
+        good = votes >= params.min_votes
+        p, votes = p[good], votes[good]
+        keep_pairs = p[np.argsort(-votes, kind="stable")[: params.max_candidate_works]]
+    keep = np.isin(pair, keep_pairs)
+    # PDQ bands (within one bit), for each side whose hash is trusted.
+    band_values = [np.zeros(0, np.uint64)]
+    for s in sides:
+        if s.pdq.quality >= params.pdq_min_quality:
+            band_values.append(_gather(segments, _probe_keys(s.pdq), cap=params.max_postings_per_key)[1])
+    bv = np.concatenate(band_values)
+    pdq_fp_ids = np.unique(_fp(bv))
+    # A keypoint candidate's record is known only when one of its bands was reached too.
+    records = _records(segments, _fp(bv), _payload(bv) & np.uint64((1 << 30) - 1))
+    return ImageHits(side_of[qi[keep]], index_of[qi[keep]], values[keep],
+                     probe_keys[ok][keep] if with_keys else None, records, pdq_fp_ids)
+
+
+# ---------------------------------------------------------------------------- verification
+def _boxes(m: np.ndarray, wq: float, hq: float, ww: float, hw: float, *,
+           work_known: bool = True) -> tuple[Extent, Extent] | None:
+    """The matched region in each image under ``m`` (2x3, work pixels -> query pixels).
+
+    The work box is the query's frame mapped into the work, cut to the work's
+    frame; the query box is that work box mapped into the query, cut to the
+    query's frame.  When the work's size is not known (``work_known`` false,
+    ``ww`` and ``hw`` an upper bound) the work box may reach past the work's
+    edge where the query holds more than the work.
+    """
+    a = np.vstack([m, [0.0, 0.0, 1.0]])
+    try:
+        inv = np.linalg.inv(a)[:2]
+    except np.linalg.LinAlgError:
+        return None
+
+    def box(mat, x0, y0, x1, y1, w_to, h_to):
+        c = np.array([[x0, y0, 1], [x1, y0, 1], [x1, y1, 1], [x0, y1, 1]], np.float64) @ mat.T
+        bx0, by0 = max(0.0, c[:, 0].min()), max(0.0, c[:, 1].min())
+        bx1, by1 = min(float(w_to), c[:, 0].max()), min(float(h_to), c[:, 1].max())
+        return None if bx1 <= bx0 or by1 <= by0 else (bx0, by0, bx1, by1)
+
+    w = box(inv, 0.0, 0.0, wq, hq, ww, hw)
+    if w is None:
+        return None
+    q = box(m, *w, wq, hq)
+    if q is None:
+        return None
+    return Extent.box(*(round(v, 1) for v in q)), Extent.box(*(round(v, 1) for v in w))
+
+
+def _fit(work_xy: np.ndarray, query_xy: np.ndarray, threshold_px: float, params: ImageEngineParams):
+    import cv2
+
+    m, inl = cv2.estimateAffinePartial2D(work_xy.reshape(-1, 1, 2), query_xy.reshape(-1, 1, 2), method=cv2.RANSAC,
+                                         ransacReprojThreshold=threshold_px, maxIters=params.ransac_iterations,
+                                         confidence=0.995, refineIters=10)
+    if m is None or inl is None:
+        return None, None
+    return m.astype(np.float64), inl.ravel().astype(bool)
+
+
+def _peak(bins: np.ndarray, n_bins: int, *, circular: bool) -> np.ndarray:
+    """Which entries of ``bins`` (int, -1 = ignore) lie in the fullest window of three neighbouring bins."""
+    counts = np.bincount(bins[bins >= 0], minlength=n_bins)[:n_bins]
+    if circular:
+        window = counts + np.roll(counts, 1) + np.roll(counts, -1)
+        peak = int(np.argmax(window))
+        return (bins >= 0) & (((bins - peak + 1) % n_bins) <= 2)
+    window = np.convolve(counts, np.ones(3, np.int64), mode="same")
+    peak = int(np.argmax(window))
+    return (bins >= 0) & (np.abs(bins - peak) <= 1)
+
+
+def _pdq_confidence(distance: int) -> float:
+    # Chance that two unrelated 256-bit hashes (fair coin bits) differ in at most ``distance`` bits.
+    tail = sum(math.comb(256, k) for k in range(distance + 1)) / 2.0 ** 256
+    return 1.0 - tail
+
+
+def local_confidence(score: float, params: ImageEngineParams) -> float:
+    """Confidence of a keypoint match of ``score`` inliers, from the measured chance tail (params)."""
+    return float(min(1.0, max(0.0, 1.0 - math.exp(-(score - params.chance_inliers_at) / params.chance_inliers_per_e))))
+
+
+def verify(hits: ImageHits, query: QueryPrint, params: ImageEngineParams, *, min_score: float,
+           with_evidence: bool = False, max_evidence: int | None = None) -> list[Located[ImageExtra]]:
+    """The works the query holds, located in both images, best first (one match per work).
+
+    A keypoint match needs ``min_score`` inliers of a similarity fit whose
+    scale is within ``params.min_scale`` .. ``params.max_scale``; a PDQ
+    match, both hashes trusted and at most ``params.pdq_max_distance`` bits
+    apart (its score is ``128 - distance``, the agreeing bits beyond chance).
+    Where both find a work, the keypoint match is kept (it locates the part).
+    """
+    wq, hq = query.width_px, query.height_px
+    qrx, qry = query.work_width_px / wq, query.work_height_px / hq
+    best: dict[int, Located] = {}
+    # Keypoints.
+    pair = _fp(hits.kp_values) * 2 + hits.kp_side
+    for p in np.unique(pair).tolist():
+        fp_id, side_i = p // 2, p % 2
+        sel = np.flatnonzero(pair == p)
+        side = query.sides[side_i]
+        kp = side.keypoints
+        w_xy, w_ang, w_oct, _ = F.unpack_keypoint_payload(_payload(hits.kp_values[sel]))
+        rec = hits.records.get(fp_id)
+        if rec is not None:
+            ww, hw = rec[1], rec[2]
+        else:  # the work's size is not known: at most what its coordinates can hold
+            limit = 1024.0 * float(1 << int((_payload(hits.kp_values[sel[0]]) >> np.uint64(20)) & np.uint64(15)))
+            ww = hw = limit
+        q_idx = hits.kp_index[sel]
+        q_ang = (np.floor(kp.angle_deg[q_idx] * (F.ANGLE_BINS / 360.0)).astype(np.int64)) % F.ANGLE_BINS
+        # Vote on the rotation difference, then on the pyramid-level difference (the scale):
+        # keep the peak bin and its neighbours of each.
+        near = _peak(((q_ang - w_ang) % F.ANGLE_BINS), F.ANGLE_BINS, circular=True)
+        d_oct = (kp.octave[q_idx].astype(np.int64) - w_oct) + 7
+        near &= _peak(np.where(near, d_oct, -1), 15, circular=False)
+        if near.sum() < max(2, min_score):
+            continue
+        q_xy = kp.xy[q_idx[near]].astype(np.float64) / [qrx, qry]
+        wxy = w_xy[near]
+        m, inl = _fit(wxy, q_xy, params.ransac_work_px / qrx, params)
+        if m is None:
+            continue
+        n_in = min(np.unique(q_idx[near][inl]).size, np.unique(np.round(wxy[inl], 1), axis=0).shape[0])
+        scale = math.hypot(m[0, 0], m[1, 0])
+        if n_in < min_score or not params.min_scale <= scale <= params.max_scale:
+            continue
+        rotation = math.degrees(math.atan2(m[1, 0], m[0, 0]))
+        if side.mirrored:  # the fit is to the mirror image: x -> width - x
+            m = np.array([[-1.0, 0.0, float(wq)], [0.0, 1.0, 0.0]]) @ np.vstack([m, [0.0, 0.0, 1.0]])
+        boxes = _boxes(m, wq, hq, ww, hw, work_known=rec is not None)
+        if boxes is None:
+            continue
+        ev = None
+        if with_evidence:
+            order = np.flatnonzero(inl)[:max_evidence]
+            qpts = q_xy[order].copy()
+            if side.mirrored:
+                qpts[:, 0] = wq - qpts[:, 0]
+            ev = MatchedPoints(qpts.astype(np.float32), wxy[order].astype(np.float32),
+                               None if hits.kp_keys is None else hits.kp_keys[sel][near][order], int(n_in))
+        extra = ImageExtra("keypoints", round(scale, 4), round(rotation, 2), side.mirrored, int(n_in), None,
+                           tuple(round(float(v), 4) for v in m.ravel()))
+        found = Located(fp_id, float(n_in), local_confidence(n_in, params), boxes[0], boxes[1], extra, evidence=ev)
+        if fp_id not in best or best[fp_id].score < found.score:
+            best[fp_id] = found
+    # Whole-image near duplicates.
+    for fp_id in hits.pdq_fp_ids.tolist():
+        rec = hits.records.get(fp_id)
+        if rec is None or rec[0].quality < params.pdq_min_quality:
+            continue
+        work_pdq, ww, hw = rec
+        dist = [(int(np.count_nonzero(s.pdq.bits != work_pdq.bits)), s) for s in query.sides
+                if s.pdq.quality >= params.pdq_min_quality]
+        if not dist:
+            continue
+        d, side = min(dist, key=lambda t: t[0])
+        if d > params.pdq_max_distance or 128 - d < min_score:
+            continue
+        if fp_id in best:
+            best[fp_id] = _with_pdq(best[fp_id], d)
+            continue
+        sx, sy = wq / ww, hq / hw
+        m = np.array([[-sx if side.mirrored else sx, 0.0, float(wq) if side.mirrored else 0.0], [0.0, sy, 0.0]])
+        ev = MatchedPoints(np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32), None, 0,
+                           side.pdq.hex(), work_pdq.hex()) if with_evidence else None
+        extra = ImageExtra("pdq", round(math.sqrt(sx * sy), 4), 0.0, side.mirrored, 0, d,
+                           tuple(round(float(v), 4) for v in m.ravel()))
+        best[fp_id] = Located(fp_id, float(128 - d), _pdq_confidence(d), Extent.box(0, 0, wq, hq),
+                              Extent.box(0, 0, ww, hw), extra, evidence=ev)
+    return sorted(best.values(), key=lambda m: (-m.score, m.fp_id))
+
+
+def _with_pdq(found: Located, distance: int) -> Located:
+    from dataclasses import replace
+
+    return replace(found, extra=replace(found.extra, pdq_distance=distance))

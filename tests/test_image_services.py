@@ -1,0 +1,93 @@
+"""Images through the services: register a folder, identify a copy with boxes, scan a WebDataset shard."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from consentry import Registry
+from consentry.testing.pictures import picture
+
+
+def _jpeg(px: np.ndarray, quality: int = 80) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(px)).save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def pictures() -> dict[str, np.ndarray]:
+    return {name: picture(200 + i, width_px=900, height_px=600) for i, name in enumerate(("a", "b", "c"))}
+
+
+@pytest.fixture
+def library(tmp_path, pictures) -> dict:
+    folder = tmp_path / "works"
+    folder.mkdir()
+    Image.fromarray(pictures["a"]).save(folder / "a.jpg", "JPEG", quality=95)
+    Image.fromarray(pictures["b"]).save(folder / "b.png", "PNG")
+    Image.fromarray(pictures["c"]).save(folder / "c.webp", "WEBP", quality=95)
+    (folder / "notes.log").write_text("not an image")
+    return {"folder": folder, "db": tmp_path / "r.db", "tmp": tmp_path}
+
+
+def test_images_register_and_a_copy_is_identified_with_boxes_and_transform(library, pictures):
+    with Registry.open(library["db"]) as reg:
+        s = reg.register([library["folder"]], creator="Ines Duarte", terms="deny", workers=1)
+        assert not s.errors, s.errors
+        by_name = {Path(w.source).name: w for w in s.registered}
+        assert set(by_name) == {"a.jpg", "b.png", "c.webp"}
+        assert all(w.engine == "consentry-image-pdq-orb" and w.duration_s == 900 * 600 for w in s.registered)
+        q = library["tmp"] / "found.jpg"
+        q.write_bytes(_jpeg(pictures["b"][:, ::-1], 50))  # mirrored, re-encoded
+        [m] = reg.identify(q)
+        d = m.as_dict()
+        assert d["medium"] == "image" and d["work_id"] == by_name["b.png"].work_id and d["terms"] == "deny"
+        assert d["transform"]["mirrored"] is True and abs(d["transform"]["scale"] - 1.0) < 0.02
+        assert d["query_box"][0] < 10 and d["query_box"][2] > 890 and d["work_box"][2] > 890
+        [r] = reg.identify_many([str(q)])
+        out = r.as_dict()
+        assert out["medium"] == "image" and out["unit"] == "px" and out["size"] == 900 * 600
+        json.dumps(out)
+        # A crop of two thirds of the picture, located in the work.
+        q.write_bytes(_jpeg(pictures["c"][50:540, 60:800], 85))
+        [m] = reg.identify(q)
+        wb = m.as_dict()["work_box"]
+        assert m.work_id == by_name["c.webp"].work_id and all(abs(a - b) < 15 for a, b in zip(wb, (60, 50, 800, 540)))
+        # An unrelated picture finds nothing; the same files again are duplicates.
+        q.write_bytes(_jpeg(picture(999)))
+        assert reg.identify(q) == []
+        again = reg.register([library["folder"]], creator="Ines Duarte", workers=1)
+        assert len(again.duplicates) == 3 and not again.registered
+
+
+def test_a_webdataset_shard_of_images_is_scanned_item_by_item(library, pictures):
+    shard = library["tmp"] / "shard-000.tar"
+    members = {"0000.jpg": _jpeg(picture(500)), "0001.jpg": _jpeg(pictures["a"][::2, ::2], 70),
+               "0002.png": _jpeg(picture(501)), "0003.webp": _jpeg(picture(502))}
+    with tarfile.open(shard, "w") as tar:
+        for name, data in members.items():
+            for member, payload in ((name, data), (name.rsplit(".", 1)[0] + ".txt", b"a caption")):
+                info = tarfile.TarInfo(member)
+                info.size = len(payload)
+                tar.addfile(info, io.BytesIO(payload))
+    from consentry.services.scan import scan_dataset
+
+    with Registry.open(library["db"]) as reg:
+        s = reg.register([library["folder"] / "a.jpg"], creator="Ines Duarte", terms="deny", workers=1)
+        summary = scan_dataset(reg, str(shard), workers=1)
+        assert summary["source"]["kind"] == "webdataset"
+        assert summary["totals"]["items"] == 4 and summary["totals"]["refused"] == 1
+        assert summary["totals"]["error"] == 0
+        items = list(reg.store.iter_scan_items(summary["scan_id"]))
+        found = [it for it in items if it["findings"]]
+        assert len(found) == 1 and found[0]["medium"] == "image" and found[0]["unit"] == "px"
+        f = found[0]["findings"][0]
+        assert f["work_id"] == s.registered[0].work_id and f["medium"] == "image"
+        assert abs(f["detail"]["transform"]["scale"] - 0.5) < 0.02 and f["detail"]["work_box"][2] > 890
