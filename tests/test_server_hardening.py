@@ -86,9 +86,11 @@ def test_findings_page_shows_a_licensee_only_its_own_scans_and_checks(server, wo
     assert scanned["scan_id"] in admin.get("/app/findings").text
     ana, _ = browser(server, "ana@example.org")
     page = ana.get("/app/findings").text
-    assert scanned["scan_id"] in page  # where the creator's own work was found
+    # Where the creator's own work was found: by the dataset's name (the scan is the licensee's, not linked for it).
+    assert "secret-dataset" in page and f"/app/scans/{scanned['scan_id']}" not in page
     assert "built-in method" not in page
-    row = re.search(r"<tr><td><a href=\"/app/works/[^\"]+\">ana2</a></td><td>[^<]*</td><td>([^<]*)</td>", page)
+    row = re.search(r'<a href="/app/works/[^"]+">ana2</a></td><td data-label="Dataset">[^<]*</td>'
+                    r'<td data-label="Items">([^<]*)</td>', page)
     assert row and row.group(1) == "1", page[:3000]
 
 

@@ -23,7 +23,7 @@ from consentry.domain.works import Terms, Work
 from consentry.domain.usage import TermsVersion, UseTerms
 from consentry.store.segments import IndexSegment, build_directory
 from consentry.store.sqlite import SCHEMA_VERSION, SQLiteStore
-from consentry.store.sqlite_audit import ScanNotFoundError
+from consentry.domain.errors import ScanNotFoundError
 
 
 def make_work(i: int, terms: Terms = Terms(), creator: str | None = "Ana Lima") -> Work:

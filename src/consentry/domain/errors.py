@@ -18,6 +18,10 @@ class InputError(ConsentryError):
     """A file, folder or argument given by the user cannot be used."""
 
 
+class ScanNotFoundError(InputError):
+    """No scan with the given id is stored in the registry."""
+
+
 class DecodeError(InputError):
     """An audio input could not be decoded.
 

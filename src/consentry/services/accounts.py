@@ -3,11 +3,13 @@
 Secrets are never stored: passwords as argon2id hashes (re-hashed at the next
 sign-in when the parameters change), API tokens and session ids as the
 SHA-256 of a 256-bit random secret (a high-entropy secret needs no slow
-hash).  Every function takes the store and the settings it needs explicitly.
+hash).  Every function takes the registry (what the adapters hold) or, from the services below it, the store,
+and the settings it needs explicitly.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -21,9 +23,19 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from consentry.domain.accounts import ROLES, SIGNUP_ROLES, AuthError, Conflict, Principal, Throttled, check_scopes
 from consentry.domain.clock import iso, now as now_utc  # noqa: F401  (the one clock; names kept for importers)
 from consentry.domain.errors import InputError
-from consentry.domain.accounts import ROLES, SIGNUP_ROLES, AuthError, Conflict, Principal, Throttled, check_scopes
+from consentry.store import store_of
+
+
+def _on_store(fn):
+    """Let a use case be called with the registry or with its store (:func:`consentry.store.store_of`)."""
+    @functools.wraps(fn)
+    def call(holder, *args, **kwargs):
+        return fn(store_of(holder), *args, **kwargs)
+    return call
+
 
 TOKEN_PREFIX = "cst_"
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s.]{2,63}$")
@@ -119,6 +131,7 @@ def public_account(row: dict) -> dict:
 
 
 # ---------------------------------------------------------------- accounts
+@_on_store
 def create_account(store, *, email: str, password: str, role: str, creator: str | None = None,
                    display_name: str | None = None, auth: AuthSettings = AuthSettings(),
                    existing_creators: set[str] | None = None) -> dict:
@@ -167,6 +180,7 @@ def create_account(store, *, email: str, password: str, role: str, creator: str 
 
 
 # ---------------------------------------------------------------- who controls a work
+@_on_store
 def bind_creator(store, account: dict) -> None:
     """An admin binds a creator account to its creator name: it then controls every work under the name,
     whoever registered it (see :func:`controls_work`)."""
@@ -175,11 +189,13 @@ def bind_creator(store, account: dict) -> None:
     store.set_owner("creator", [account["creator"].casefold()], account_id=account["account_id"], at=iso(now_utc()))
 
 
+@_on_store
 def creator_bound(store, account_id: str, creator: str) -> bool:
     """Whether an admin bound ``account_id`` to the creator name (at creation or later)."""
     return store.owner_of("creator", creator.casefold()) == account_id
 
 
+@_on_store
 def unbound_holder(store, creator: str) -> dict | None:
     """The creator account that holds ``creator`` (case-insensitively) without an admin's binding, if any: works
     registered by anyone else under that name would take the defaults that account set (see :func:`controls_work`)."""
@@ -189,6 +205,7 @@ def unbound_holder(store, creator: str) -> dict | None:
     return None
 
 
+@_on_store
 def refuse_unbound_holder(store, creator: str | None) -> None:
     """:class:`Conflict` when a signed-up account holds ``creator`` unbound: bind it first, or use another name."""
     holder = unbound_holder(store, creator) if creator else None
@@ -197,6 +214,7 @@ def refuse_unbound_holder(store, creator: str | None) -> None:
                        "is not bound to it: bind it first (consentry accounts bind), or register under another name")
 
 
+@_on_store
 def record_registrant(store, work_ids, *, account_id: str) -> None:
     """Record the account through which works were registered (the works' registrant)."""
     ids = list(work_ids)
@@ -204,6 +222,7 @@ def record_registrant(store, work_ids, *, account_id: str) -> None:
         store.set_owner("work", ids, account_id=account_id, at=iso(now_utc()))
 
 
+@_on_store
 def record_control_of_earlier_registrations(store) -> None:
     """Fill in who controls what for a registry made before the rule of :func:`controls_work` (idempotent; the
     server runs it at start): the account of each finished registration job registered its new works, and each
@@ -218,6 +237,7 @@ def record_control_of_earlier_registrations(store) -> None:
                 bind_creator(store, account)
 
 
+@_on_store
 def controlled_work_ids(store, principal, works) -> set[str]:
     """The ids of ``works`` that a creator account controls (:func:`controls_work`), in two queries."""
     if principal is None or principal.role != "creator" or not principal.creator:
@@ -229,6 +249,7 @@ def controlled_work_ids(store, principal, works) -> set[str]:
     return {w.work_id for w in named if w.work_id in registered}
 
 
+@_on_store
 def controls_work(store, principal, work) -> bool:
     """Whether a creator account controls a work (may change its terms, remove it, read it as its own).
 
@@ -246,6 +267,7 @@ def signup_roles() -> tuple[str, ...]:
     return SIGNUP_ROLES
 
 
+@_on_store
 def find_account(store, ref: str) -> dict:
     """An account by id or e-mail (InputError if none)."""
     row = store.get_account(ref)
@@ -259,6 +281,7 @@ def find_account(store, ref: str) -> dict:
     return row
 
 
+@_on_store
 def disable_account(store, ref: str) -> dict:
     """Disable an account: it can no longer sign in; its sessions and tokens stop working."""
     row = find_account(store, ref)
@@ -269,6 +292,7 @@ def disable_account(store, ref: str) -> dict:
     return public_account(store.get_account(row["account_id"]))
 
 
+@_on_store
 def enable_account(store, ref: str) -> dict:
     """Enable a disabled account again: it can sign in (its old sessions and revoked tokens stay ended)."""
     row = find_account(store, ref)
@@ -347,6 +371,7 @@ def _throttle_fail(store, key: str, now: datetime, *, max_failures: int, auth: A
     store.put_login_failure(key, failures=failures, first_at=iso(first), locked_until=locked)
 
 
+@_on_store
 def authenticate(store, *, email: str, password: str, ip: str | None, auth: AuthSettings = AuthSettings(),
                  now: datetime | None = None) -> dict:
     """The account for an e-mail and password, or :class:`AuthError` / :class:`Throttled`.
@@ -396,6 +421,7 @@ def authenticate(store, *, email: str, password: str, ip: str | None, auth: Auth
     return row
 
 
+@_on_store
 def set_password(store, ref: str, password: str, *, auth: AuthSettings = AuthSettings()) -> dict:
     row = find_account(store, ref)
     store.update_account(row["account_id"], password_hash=hash_password(check_password(password), auth=auth))
@@ -404,6 +430,7 @@ def set_password(store, ref: str, password: str, *, auth: AuthSettings = AuthSet
 
 
 # ---------------------------------------------------------------- API tokens
+@_on_store
 def create_token(store, *, account: dict, name: str, scopes: list[str] | tuple[str, ...],
                  expires_in_days: float | None = 90.0, now: datetime | None = None) -> tuple[dict, str]:
     """Make an API token; returns (token row without the secret hash, the secret -- shown once)."""
@@ -429,6 +456,7 @@ def public_token(row: dict) -> dict:
             "revoked_at": row["revoked_at"], "last_used_at": row["last_used_at"]}
 
 
+@_on_store
 def revoke_token(store, token_id: str, *, account_id: str | None = None) -> dict:
     """Revoke a token (of ``account_id`` unless None = an admin acting on any)."""
     row = store.get_token(token_id)
@@ -438,6 +466,7 @@ def revoke_token(store, token_id: str, *, account_id: str | None = None) -> dict
     return public_token(store.get_token(row["token_id"]))
 
 
+@_on_store
 def principal_from_token(store, secret: str, *, now: datetime | None = None, touch_every_s: float = 60.0) -> Principal:
     """The principal of a Bearer token, or :class:`AuthError` saying what is wrong with it."""
     now = now or now_utc()
@@ -462,6 +491,7 @@ def principal_from_token(store, secret: str, *, now: datetime | None = None, tou
 
 
 # ---------------------------------------------------------------- web sessions
+@_on_store
 def create_session(store, *, account: dict, ip: str | None, user_agent: str | None, auth: AuthSettings = AuthSettings(),
                    now: datetime | None = None) -> str:
     """Start a session; returns the session id (the cookie's value; only its hash is stored)."""
@@ -483,6 +513,7 @@ def csrf_ok(session_id: str, sent: str | None) -> bool:
     return bool(sent) and hmac.compare_digest(csrf_token(session_id), str(sent))
 
 
+@_on_store
 def principal_from_session(store, session_id: str, *, auth: AuthSettings = AuthSettings(),
                            now: datetime | None = None, touch_every_s: float = 30.0) -> Principal:
     """The principal of a session cookie, or :class:`AuthError` (expired, idle too long, signed out)."""
@@ -508,11 +539,13 @@ def principal_from_session(store, session_id: str, *, auth: AuthSettings = AuthS
                      creator=account["creator"], via="session", scopes=frozenset(), session_sha256=digest)
 
 
+@_on_store
 def end_session(store, session_id: str) -> None:
     store.revoke_session(sha256_hex(session_id), at=iso(now_utc()))
 
 
 # ---------------------------------------------------------------- audit log
+@_on_store
 def audit(store, *, principal: Principal | None, action: str, target_kind: str | None = None,
           target_id: str | None = None, ip: str | None = None, details: dict | None = None,
           actor: str | None = None) -> None:

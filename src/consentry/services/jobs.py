@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from consentry.store import store_of
 from consentry.services.accounts import audit, iso, now_utc
 from consentry.domain.errors import ConsentryError, DecodeError, InputError, RegistryError
 from consentry.runtime.pools import worker_count
@@ -120,7 +121,8 @@ class JobRunner:
 
     # -- submitting ---------------------------------------------------------------
     def submit(self, store, *, kind: str, account_id: str, params: dict) -> dict:
-        """Store a queued job and schedule it; returns its row."""
+        """Store a queued job and schedule it; returns its row (``store``: the registry, or its store)."""
+        store = store_of(store)
         if kind not in self.handlers:
             raise ValueError(f"unknown job kind {kind!r}")
         row = {"job_id": new_job_id(), "kind": kind, "account_id": account_id, "status": "queued", "params": params,

@@ -635,9 +635,7 @@ class Registry:
             works = self.works()
             work_terms = self.store.all_work_terms()
             creator_terms = self.store.all_creator_terms()
-            recorded = dict(self.store._conn.execute(
-                "SELECT t.work_id, t.recorded_at FROM terms t WHERE t.version = (SELECT MAX(version) FROM terms WHERE work_id = t.work_id)"
-            ).fetchall())
+            recorded = self.store.terms_recorded_at()
         taken: set[str] = set()
         creator_ids: dict = {}
         for w in works:
@@ -699,6 +697,14 @@ class Registry:
                 continue
             merged += self.store.compact(**other.id.store_key(), unpack_fp_id=other.fp_ids)
         return merged
+
+    def change_stamp(self) -> str:
+        """A string that changes whenever a work, a removal or a terms version is added (a cache key)."""
+        return self.store.change_stamp()
+
+    def end_open_transaction(self) -> None:
+        """Roll back a transaction left open (a pooled registry goes back clean); never raises."""
+        self.store.end_open_transaction()
 
     def backup(self, dest: str | os.PathLike) -> dict:
         """Copy this registry (database and index) to ``dest`` while it stays in use.

@@ -13,6 +13,7 @@ the client's file name is kept, sanitised, as metadata only.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import secrets
 import unicodedata
@@ -22,6 +23,7 @@ from typing import AsyncIterator
 
 from consentry.io.decode.audio import AUDIO_EXTENSIONS
 from consentry.domain.errors import ConsentryError, InputError
+from consentry.store import store_of
 from consentry.formats.sniff import SNIFF_BYTES, is_audio_media, sniff_media
 
 CHUNK_BYTES = 64 * 1024
@@ -292,9 +294,10 @@ def check_file(f: ReceivedFile, *, purpose: str) -> str:
     return _suffix(f, purpose)
 
 
-def accept_file(store, f: ReceivedFile, *, purpose: str, account_id: str, uploads_dir: Path, created_at: str,
+def accept_file(registry, f: ReceivedFile, *, purpose: str, account_id: str, uploads_dir: Path, created_at: str,
                 validate=None) -> dict:
-    """Check ``f``'s content, move it to its server-chosen name and record it; returns the upload row.
+    """Check ``f``'s content, move it to its server-chosen name and record it in ``registry`` (or a store);
+    returns the upload row.
 
     ``validate(path)``, if given, is called on the file at its final name
     before it is recorded; if it raises, the file is deleted and nothing is
@@ -320,7 +323,61 @@ def accept_file(store, f: ReceivedFile, *, purpose: str, account_id: str, upload
     row = {"upload_id": upload_id, "account_id": account_id, "purpose": purpose, "original_name": f.original_name,
            "media_type": f.media_type, "bytes": f.bytes, "sha256": f.sha256, "stored_name": stored_name,
            "created_at": created_at}
-    store.add_upload(row)
+    store_of(registry).add_upload(row)
+    return row
+
+
+def remove_stale_parts(registry, *, incoming_dir: str | os.PathLike) -> list[str]:
+    """Delete the partial uploads (``.part-*`` in ``incoming_dir``) a stopped server left, unless a queued or
+    running job names one; call it holding the data folder's lock (no other server writes there).  Returns the
+    names removed."""
+    import logging
+
+    incoming = Path(incoming_dir)
+    if not incoming.is_dir():
+        return []
+    named = set()
+    for job in store_of(registry).list_jobs(statuses=("queued", "running"), limit=100_000):
+        p = job.get("params") or {}
+        for path in list(p.get("paths") or []) + ([p["path"]] if p.get("path") else []):
+            named.add(Path(path).name)
+    removed = []
+    log = logging.getLogger("consentry.server")
+    for path in incoming.glob(".part-*"):
+        if path.name in named or not path.is_file():
+            continue
+        try:
+            path.unlink()
+            removed.append(path.name)
+        except OSError as exc:
+            log.warning("cannot remove the stale partial upload %s: %s", path, exc)
+    if removed:
+        log.info("removed %d partial upload(s) a previous server left in %s", len(removed), incoming)
+    return removed
+
+
+def upload_row(registry, upload_id: str) -> dict | None:
+    """The stored row of an upload, or None."""
+    return store_of(registry).get_upload(upload_id)
+
+
+def store_url_list(registry, *, uploads_dir: Path, urls: list[str], name: str, account_id: str,
+                   created_at: str) -> dict:
+    """Keep a list of URLs to scan as a JSON-lines dataset upload (one ``{"audio": url}`` per line); returns its row.
+
+    The URLs must already be checked (http(s), one line each). ``registry`` is
+    the registry (or its store) the upload is recorded in.
+    """
+    uploads_dir.mkdir(parents=True, exist_ok=True)
+    upload_id = f"up-{secrets.token_hex(10)}"
+    path = uploads_dir / f"{upload_id}.jsonl"
+    with open(path, "w", encoding="utf-8") as fh:
+        for u in urls:
+            fh.write(json.dumps({"audio": u}) + "\n")
+    row = {"upload_id": upload_id, "account_id": account_id, "purpose": "dataset", "original_name": name,
+           "media_type": "application/json", "bytes": path.stat().st_size, "sha256": "", "stored_name": path.name,
+           "created_at": created_at}
+    store_of(registry).add_upload(row)
     return row
 
 

@@ -11,3 +11,13 @@ from __future__ import annotations
 def is_postgres_url(spec: object) -> bool:
     """True for a registry spec that names a PostgreSQL database."""
     return isinstance(spec, str) and spec.lower().startswith(("postgresql://", "postgres://"))
+
+
+def store_of(holder: object):
+    """The store of a registry (``registry.store``), or ``holder`` itself when it is a store.
+
+    Use cases that work on the store take either: adapters hand them the
+    registry they opened (and never reach into its store), the services below
+    pass the store they already hold.
+    """
+    return getattr(holder, "store", holder)

@@ -565,6 +565,29 @@ class SQLStore(AuditTablesMixin, CheckTablesMixin, ServiceTablesMixin, ClaimsTab
             self._after_segments_dropped(stems)
             return len(rows)
 
+    def terms_recorded_at(self) -> dict[str, str]:
+        """When each work's terms in force were recorded: work_id -> ISO time of its latest terms version."""
+        return dict(self._conn.execute(
+            "SELECT t.work_id, t.recorded_at FROM terms t WHERE t.version = (SELECT MAX(version) FROM terms WHERE "
+            "work_id = t.work_id)").fetchall())
+
+    def change_stamp(self) -> str:
+        """A string that changes whenever a work, a removal or a terms version is added (a cache key)."""
+        row = self._conn.execute(
+            "SELECT (SELECT COUNT(*) FROM works), (SELECT COUNT(*) FROM works WHERE removed_at IS NOT NULL), "
+            "(SELECT COUNT(*) FROM terms), (SELECT COUNT(*) FROM creator_terms), (SELECT MAX(registered_at) FROM works)"
+        ).fetchone()
+        return "/".join(str(x) for x in row)
+
+    def end_open_transaction(self) -> None:
+        """Roll back a transaction a caller left open (a pooled connection goes back clean); never raises."""
+        conn = getattr(self, "_conn", None)
+        if getattr(conn, "in_transaction", False):
+            try:
+                conn.execute("ROLLBACK")
+            except Exception:  # noqa: BLE001 - a broken connection is replaced by its pool
+                pass
+
     def stats(self) -> dict:
         c = self._conn
         with self.snapshot():

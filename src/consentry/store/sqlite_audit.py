@@ -14,7 +14,7 @@ import json
 import sqlite3
 from typing import Iterable, Iterator, Sequence
 
-from consentry.domain.errors import InputError
+from consentry.domain.errors import InputError, ScanNotFoundError
 from consentry.domain.ledger import GENESIS_HASH, chain_entry
 
 SCAN_COLUMNS = (
@@ -30,10 +30,6 @@ FINDING_COLUMNS = (
 )
 #: Columns of a finding of a medium other than music (schema 7): its medium, and its own fields as JSON.
 OTHER_FINDING_COLUMNS = ("medium", "detail")
-
-
-class ScanNotFoundError(InputError):
-    """No scan with the given id is stored in the registry."""
 
 
 class AuditTablesMixin:

@@ -24,11 +24,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from consentry import __version__
 from consentry.domain.accounts import AuthError, Conflict, PermissionDenied, Throttled
-from consentry.domain.errors import ConsentryError, FieldError, InputError, RegistryError, WorkNotFoundError
+from consentry.domain.errors import (
+    ConsentryError, FieldError, InputError, RegistryError, ScanNotFoundError, WorkNotFoundError,
+)
 from consentry.services.jobs import JobRunner
 from consentry.runtime.pools import worker_count
-from consentry.store.sqlite_audit import ScanNotFoundError
-from consentry.services.uploads import UnsupportedUpload, UploadTooLarge
+from consentry.services.uploads import UnsupportedUpload, UploadTooLarge, remove_stale_parts
 from consentry.adapters.api.publicfiles import PublishCache
 from consentry.adapters.api.ratelimit import RateLimiter
 from consentry.adapters.api.settings import ServerSettings
@@ -84,12 +85,7 @@ class RegistryPool:
         try:
             yield reg
         finally:
-            conn = getattr(reg.store, "_conn", None)
-            if getattr(conn, "in_transaction", False):
-                try:
-                    conn.execute("ROLLBACK")
-                except Exception:  # noqa: BLE001 - a broken connection is replaced
-                    pass
+            reg.end_open_transaction()
             self._idle.put(reg)
 
     def close(self) -> None:
@@ -229,33 +225,6 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def remove_stale_parts(settings: ServerSettings, store) -> list[str]:
-    """Delete the partial uploads (``incoming/.part-*``) a stopped server left, unless a queued or running job
-    names one; call it holding the data folder's lock (no other server writes there).  Returns the names removed."""
-    from pathlib import Path
-
-    incoming = Path(settings.incoming_dir)
-    if not incoming.is_dir():
-        return []
-    named = set()
-    for job in store.list_jobs(statuses=("queued", "running"), limit=100_000):
-        p = job.get("params") or {}
-        for path in list(p.get("paths") or []) + ([p["path"]] if p.get("path") else []):
-            named.add(Path(path).name)
-    removed = []
-    for path in incoming.glob(".part-*"):
-        if path.name in named or not path.is_file():
-            continue
-        try:
-            path.unlink()
-            removed.append(path.name)
-        except OSError as exc:
-            log.warning("cannot remove the stale partial upload %s: %s", path, exc)
-    if removed:
-        log.info("removed %d partial upload(s) a previous server left in %s", len(removed), incoming)
-    return removed
-
-
 def _docs_page(app: FastAPI) -> str:
     """The API's operations from the OpenAPI document, as one self-contained page (no script, nothing fetched)."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -310,10 +279,10 @@ def create_app(settings: ServerSettings, *, extra_routers: list | None = None) -
             pass  # create or migrate the registry before anything else
         ctx.recovered = runner.start()  # takes the data folder's lock
         with pool.registry() as reg:
-            remove_stale_parts(settings, reg.store)
+            remove_stale_parts(reg, incoming_dir=settings.incoming_dir)
             from consentry.services.accounts import record_control_of_earlier_registrations
 
-            record_control_of_earlier_registrations(reg.store)
+            record_control_of_earlier_registrations(reg)
         sweeper = asyncio.create_task(_sweep_claims(pool, settings.claims_sweep_s))
         try:
             yield
@@ -370,7 +339,7 @@ def expire_claims_now(pool: RegistryPool) -> list:
     with pool.registry() as reg:
         changed = expire_overdue(reg)
         for claim in changed:
-            audit(reg.store, principal=None, actor="system", action="claims.deadline", target_kind="claim",
+            audit(reg, principal=None, actor="system", action="claims.deadline", target_kind="claim",
                   target_id=claim.claim_id, details={"state": claim.state})
     return changed
 

@@ -56,7 +56,7 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def resolve_principal(request: Request, store) -> Principal | None:
+def resolve_principal(request: Request, registry) -> Principal | None:
     """The principal of the request (cached on ``request.state``); AuthError for a bad Bearer token."""
     if hasattr(request.state, "principal"):
         return request.state.principal
@@ -69,12 +69,12 @@ def resolve_principal(request: Request, store) -> Principal | None:
         scheme, _, credentials = header.partition(" ")
         if scheme.lower() != "bearer" or not credentials.strip():
             raise AuthError("Authorization header: send 'Bearer <API token>'")
-        principal = principal_from_token(store, credentials.strip())
+        principal = principal_from_token(registry, credentials.strip())
     else:
         session_id = request.cookies.get(SESSION_COOKIE)
         if session_id:
             try:
-                principal = principal_from_session(store, session_id, auth=ctx.settings.auth)
+                principal = principal_from_session(registry, session_id, auth=ctx.settings.auth)
                 request.state.session_id = session_id
             except AuthError as exc:
                 request.state.session_problem = str(exc)
@@ -113,7 +113,7 @@ def authorize(action: str):
 
         def resolve() -> Principal | None:
             with ctx.pool.registry() as reg:
-                return resolve_principal(request, reg.store)
+                return resolve_principal(request, reg)
 
         if request.method in UNSAFE_METHODS and not request.headers.get("authorization"):
             check_origin(request)
@@ -242,7 +242,7 @@ def lookup(kind: str, ref: str):
     :func:`no_such` (the same answer as someone else's resource, see :func:`ensure_allowed`)."""
     from consentry.domain.claims import ClaimNotFoundError
     from consentry.domain.errors import WorkNotFoundError
-    from consentry.store.sqlite_audit import ScanNotFoundError
+    from consentry.domain.errors import ScanNotFoundError
     from consentry.adapters.api.app import NotFound
 
     try:

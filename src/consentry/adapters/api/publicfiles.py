@@ -28,13 +28,9 @@ MEDIA_TYPES = {
 PRIVATE_FILES = ("headers.json", "server/")
 
 
-def registry_version(store) -> str:
+def registry_version(registry) -> str:
     """A string that changes whenever a work, a removal or a terms version is added."""
-    row = store._conn.execute(
-        "SELECT (SELECT COUNT(*) FROM works), (SELECT COUNT(*) FROM works WHERE removed_at IS NOT NULL), "
-        "(SELECT COUNT(*) FROM terms), (SELECT COUNT(*) FROM creator_terms), (SELECT MAX(registered_at) FROM works)"
-    ).fetchone()
-    return "/".join(str(x) for x in row)
+    return registry.change_stamp()
 
 
 @dataclass(frozen=True)
@@ -84,7 +80,7 @@ class PublishCache:
         self.builds = 0
 
     def get(self, registry) -> BuiltSite:
-        key = f"{registry_version(registry.store)}|{date.today().isoformat()}"
+        key = f"{registry_version(registry)}|{date.today().isoformat()}"
         built = self._built
         if built is not None and self._key == key and time.monotonic() - built.built_at < self.max_age_s:
             return built

@@ -446,7 +446,7 @@ def summary(
     """Draft the EU AI Act public summary of training content (Art. 53(1)(d), Commission template of July 2025)."""
     from consentry.reporting.summary import build_summary, load_declaration, render_summary
     from consentry.services.scan import scan_summary
-    from consentry.store.sqlite import utc_now
+    from consentry.domain.clock import now_iso as utc_now
 
     if fmt not in ("md", "html", "json"):
         raise InputError(f"--format {fmt!r}: choose md, html or json")

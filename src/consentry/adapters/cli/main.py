@@ -215,7 +215,7 @@ def _register(paths, *, creator, title, terms, price, currency, copyright_regist
     with _open() as reg, _progress() as bar:
         from consentry.services.accounts import refuse_unbound_holder
 
-        refuse_unbound_holder(reg.store, creator)  # a name a signed-up account took, unbound (docs/server.md, roles)
+        refuse_unbound_holder(reg, creator)  # a name a signed-up account took, unbound (docs/server.md, roles)
         task = bar.add_task("fingerprinting", total=None, current="")
 
         def on_progress(done: int, total: int, path: str) -> None:

@@ -201,8 +201,8 @@ def accounts_password(account: str = typer.Argument(..., help="Account id or e-m
 
     password = _read_password(password_file)
     with _open(create=False) as reg:
-        row = set_password(reg.store, account, password)
-        audit(reg.store, principal=None, actor=_cli_actor(), action="accounts.password", target_kind="account",
+        row = set_password(reg, account, password)
+        audit(reg, principal=None, actor=_cli_actor(), action="accounts.password", target_kind="account",
               target_id=row["account_id"])
     if as_json:
         typer.echo(json.dumps({"account_id": row["account_id"], "password_set": True}))
@@ -227,7 +227,7 @@ def tokens_create(
 
     scopes = [s for item in scope for s in item.replace(",", " ").split()]
     with _open(create=False) as reg:
-        row = find_account(reg.store, account)
+        row = find_account(reg, account)
         token, secret = create_token(reg, by=_cli_acted_by(), account=row, name=name, scopes=scopes,
                                      expires_in_days=None if not expires_days else expires_days)
     if as_json:
@@ -246,7 +246,7 @@ def tokens_list(account: Optional[str] = typer.Option(None, "--account", help="O
     from consentry.services.account_views import list_tokens
 
     with _open(create=False) as reg:
-        account_id = find_account(reg.store, account)["account_id"] if account else None
+        account_id = find_account(reg, account)["account_id"] if account else None
         rows = [public_token(t) for t in list_tokens(reg, account_id=account_id)]
     if as_json:
         for r in rows:

@@ -192,12 +192,12 @@ async def signin(request: Request, principal: Optional[Principal] = page("sessio
 
     def run():
         with get_ctx(request).pool.registry() as reg:
-            row = accounts.authenticate(reg.store, email=email, password=password, ip=client_ip(request), auth=settings.auth)
-            session_id = accounts.create_session(reg.store, account=row, ip=client_ip(request),
+            row = accounts.authenticate(reg, email=email, password=password, ip=client_ip(request), auth=settings.auth)
+            session_id = accounts.create_session(reg, account=row, ip=client_ip(request),
                                                  user_agent=request.headers.get("user-agent"), auth=settings.auth)
             who = Principal(account_id=row["account_id"], email=row["email"], role=row["role"], creator=row["creator"],
                             via="session")
-            record(request, reg.store, who, "session.create", target_kind="account", target_id=row["account_id"])
+            record(request, reg, who, "session.create", target_kind="account", target_id=row["account_id"])
             return session_id
 
     from consentry.domain.accounts import AuthError
@@ -243,13 +243,13 @@ async def signup(request: Request, principal: Optional[Principal] = page("accoun
 
             with get_ctx(request).pool.registry() as reg:
                 account = accounts.create_account(
-                    reg.store, email=form.get("email", ""), password=form.get("password", ""), role=role, creator=creator,
+                    reg, email=form.get("email", ""), password=form.get("password", ""), role=role, creator=creator,
                     display_name=form.get("display_name") or None, auth=settings.auth,
                     existing_creators=creator_names(reg))
-                record(request, reg.store, None, "accounts.signup", target_kind="account", target_id=account["account_id"],
+                record(request, reg, None, "accounts.signup", target_kind="account", target_id=account["account_id"],
                        details={"role": account["role"], "creator": account["creator"]}, actor=account["email"])
                 row = get_account(reg, account["account_id"])
-                return accounts.create_session(reg.store, account=row, ip=client_ip(request),
+                return accounts.create_session(reg, account=row, ip=client_ip(request),
                                                user_agent=request.headers.get("user-agent"), auth=settings.auth)
 
         session_id = await run_in_threadpool(run)
@@ -269,8 +269,8 @@ async def signup(request: Request, principal: Optional[Principal] = page("accoun
 def signout(request: Request, principal: Principal = page("session:delete"), reg=Depends(registry_dep)):
     session_id = getattr(request.state, "session_id", None)
     if session_id:
-        accounts.end_session(reg.store, session_id)
-        record(request, reg.store, principal, "session.delete", target_kind="account", target_id=principal.account_id)
+        accounts.end_session(reg, session_id)
+        record(request, reg, principal, "session.delete", target_kind="account", target_id=principal.account_id)
     response = see_other("/app/signin")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -507,7 +507,7 @@ def findings_page(request: Request, principal: Principal = page("works:list"), r
     """Where the creator's works were found: dataset scans and AI-output checks."""
     if principal.role == "creator":  # where its works were found, in anybody's scans and checks
         found = creator_findings(reg, principal.creator, work_ids=accounts.controlled_work_ids(
-            reg.store, principal, reg.works(include_removed=True)))
+            reg, principal, reg.works(include_removed=True)))
     else:  # a licensee: its own scans and checks; an admin: all
         found = creator_findings(reg, None, principal=principal)
     return render(request, "findings.html.j2", title="Where your works were found", **found)

@@ -43,10 +43,10 @@ def job_out(job: dict) -> dict:
                                     "finished_at", "error", "result")} | {"links": job_links(job)}
 
 
-def record(request: Request, store, principal: Principal | None, action: str, *, target_kind: str | None = None,
+def record(request: Request, registry, principal: Principal | None, action: str, *, target_kind: str | None = None,
            target_id: str | None = None, details: dict | None = None, actor: str | None = None) -> None:
     """Write the audit record of a change made by this request."""
-    audit(store, principal=principal, action=action, target_kind=target_kind, target_id=target_id,
+    audit(registry, principal=principal, action=action, target_kind=target_kind, target_id=target_id,
           ip=client_ip(request), details=details, actor=actor)
 
 
@@ -62,7 +62,7 @@ def owner_of_work(reg, principal: Principal | None, w) -> str | None:
     the account controls the work (:func:`consentry.services.accounts.controls_work`), else nobody's."""
     from consentry.services.accounts import controls_work
 
-    if principal is not None and principal.role == "creator" and not controls_work(reg.store, principal, w):
+    if principal is not None and principal.role == "creator" and not controls_work(reg, principal, w):
         return None
     return w.creator
 
@@ -104,7 +104,7 @@ def allow_creator_terms(reg, principal: Principal, creator: str) -> None:
     if principal.role != "creator":
         return
     named = [w for w in reg.works(include_removed=True) if w.creator == principal.creator]
-    if len(controlled_work_ids(reg.store, principal, named)) < len(named):
+    if len(controlled_work_ids(reg, principal, named)) < len(named):
         raise PermissionDenied(f"works under {principal.creator!r} were registered by someone else; the creator's "
                                "default terms would change them too: ask an administrator to bind your account to the name")
 
@@ -116,7 +116,7 @@ def terms_in(body) -> dict:
     return {use: UseTerms(**t.model_dump()) for use, t in body.uses.items()}
 
 
-def accept_uploads(request: Request, store, form: ReceivedForm, files, *, purpose: str, account_id: str,
+def accept_uploads(request: Request, registry, form: ReceivedForm, files, *, purpose: str, account_id: str,
                    validate=None) -> list[dict]:
     """Check and store the given received files (all or none); returns their upload rows."""
     ctx = get_ctx(request)
@@ -124,7 +124,7 @@ def accept_uploads(request: Request, store, form: ReceivedForm, files, *, purpos
 
     for f in files:
         check_file(f, purpose=purpose)
-    return [accept_file(store, f, purpose=purpose, account_id=account_id, uploads_dir=ctx.settings.uploads_dir,
+    return [accept_file(registry, f, purpose=purpose, account_id=account_id, uploads_dir=ctx.settings.uploads_dir,
                         created_at=iso(now_utc()), validate=validate) for f in files]
 
 
@@ -140,13 +140,13 @@ def submit_upload_job(request: Request, principal: Principal, form: ReceivedForm
 
     ctx = get_ctx(request)
     with ctx.pool.registry() as reg:
-        rows = accept_uploads(request, reg.store, form, files, purpose=purpose, account_id=principal.account_id,
+        rows = accept_uploads(request, reg, form, files, purpose=purpose, account_id=principal.account_id,
                               validate=validate)
         paths = [str(upload_path(u, ctx.settings.uploads_dir)) for u in rows]
         uploads = [{"upload_id": u["upload_id"], "original_name": u["original_name"]} for u in rows]
         params = {"ip": client_ip(request), **params_of(paths, uploads)}
-        job = ctx.jobs.submit(reg.store, kind=kind, account_id=principal.account_id, params=params)
-        record(request, reg.store, principal, "uploads.create", target_kind="job", target_id=job["job_id"],
+        job = ctx.jobs.submit(reg, kind=kind, account_id=principal.account_id, params=params)
+        record(request, reg, principal, "uploads.create", target_kind="job", target_id=job["job_id"],
                details={"uploads": uploads, "purpose": kind})
         return job_out(job)
 

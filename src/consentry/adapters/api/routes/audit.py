@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import tempfile
 from pathlib import Path
 from typing import Literal, Optional
@@ -23,6 +22,7 @@ from consentry.adapters.api.models import (
     ErrorOut, IdentifyOut, JobOut, LedgerEntriesOut, LedgerUseIn, ScanOut, ScanUrlsIn, StatementsOut,
 )
 from consentry.services.jobs import match_public
+from consentry.services.uploads import upload_row
 from consentry.adapters.api.routes._common import acted_by, job_out, load_job, record, submit_upload_job
 
 router = APIRouter(responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut},
@@ -182,23 +182,18 @@ def scan_urls(body: ScanUrlsIn, request: Request, principal: Principal = Depends
             ok = False
         if not ok or any(ch in u for ch in "\r\n\x00"):
             raise InputError(f"urls[{n}] {u[:100]!r}: not an http(s) URL")
-    ctx.settings.uploads_dir.mkdir(parents=True, exist_ok=True)
-    upload_id = f"up-{secrets.token_hex(10)}"
-    path = ctx.settings.uploads_dir / f"{upload_id}.jsonl"
-    with open(path, "w", encoding="utf-8") as fh:
-        for u in body.urls:
-            fh.write(json.dumps({"audio": u}) + "\n")
     name = (body.name or "url-list").strip()[:200] or "url-list"
     with ctx.pool.registry() as reg:
-        from consentry.services.accounts import iso, now_utc
+        from consentry.domain.clock import now_iso
+        from consentry.services.uploads import store_url_list
 
-        reg.store.add_upload({"upload_id": upload_id, "account_id": principal.account_id, "purpose": "dataset",
-                              "original_name": name, "media_type": "application/json", "bytes": path.stat().st_size,
-                              "sha256": "", "stored_name": path.name, "created_at": iso(now_utc())})
-        job = ctx.jobs.submit(reg.store, kind="scan", account_id=principal.account_id,
-                              params={"path": str(path), "name": name, "upload_id": upload_id, "fetch_urls": body.fetch,
-                                      "ip": client_ip(request), "total_items": len(body.urls)})
-        record(request, reg.store, principal, "uploads.create", target_kind="job", target_id=job["job_id"],
+        row = store_url_list(reg, uploads_dir=ctx.settings.uploads_dir, urls=body.urls, name=name,
+                             account_id=principal.account_id, created_at=now_iso())
+        path = ctx.settings.uploads_dir / row["stored_name"]
+        job = ctx.jobs.submit(reg, kind="scan", account_id=principal.account_id,
+                              params={"path": str(path), "name": name, "upload_id": row["upload_id"],
+                                      "fetch_urls": body.fetch, "ip": client_ip(request), "total_items": len(body.urls)})
+        record(request, reg, principal, "uploads.create", target_kind="job", target_id=job["job_id"],
                details={"urls": len(body.urls), "purpose": "scan"})
         return job_out(job)
 
@@ -309,7 +304,7 @@ def clean_manifest(scan_id: str, request: Request, principal: Principal = Depend
         fmt.update(write_clean_manifest(reg, scan["scan_id"], path, accept_licensed=accept_licensed,
                                         keep_unreadable=keep_unreadable))
         if fmt.get("format") == "jsonl":
-            _hide_server_paths(path, reg.store, get_ctx(request).settings.uploads_dir)
+            _hide_server_paths(path, reg, get_ctx(request).settings.uploads_dir)
 
     response = _temp_file_response(write, media_type="application/octet-stream", filename="clean")
     suffix = {"csv": "csv", "jsonl": "jsonl", "parquet": "parquet"}.get(fmt.get("format"), "jsonl")
@@ -322,7 +317,7 @@ def clean_manifest(scan_id: str, request: Request, principal: Principal = Depend
     return response
 
 
-def _hide_server_paths(path: Path, store, uploads_dir: Path) -> None:
+def _hide_server_paths(path: Path, registry, uploads_dir: Path) -> None:
     """Rewrite a JSON-lines clean manifest so it names uploads by the name the user gave, not by the server's path.
 
     Archives and shards that were uploaded are written by the dataset readers
@@ -342,7 +337,7 @@ def _hide_server_paths(path: Path, store, uploads_dir: Path) -> None:
         except ValueError:
             return value
         if value not in names:
-            row = store.get_upload(p.name.split(".", 1)[0])
+            row = upload_row(registry, p.name.split(".", 1)[0])
             names[value] = (row or {}).get("original_name") or p.name
         return names[value]
 

@@ -25,13 +25,13 @@ def sign_in(body: SessionIn, request: Request, response: Response, principal: Op
             reg=Depends(registry_dep)) -> dict:
     """Sign in with e-mail and password: sets the session cookie (HttpOnly, SameSite=Lax) and returns the CSRF token."""
     settings = get_ctx(request).settings
-    row = accounts.authenticate(reg.store, email=body.email, password=body.password, ip=client_ip(request), auth=settings.auth)
-    session_id = accounts.create_session(reg.store, account=row, ip=client_ip(request),
+    row = accounts.authenticate(reg, email=body.email, password=body.password, ip=client_ip(request), auth=settings.auth)
+    session_id = accounts.create_session(reg, account=row, ip=client_ip(request),
                                          user_agent=request.headers.get("user-agent"), auth=settings.auth)
     response.set_cookie(SESSION_COOKIE, session_id, max_age=int(settings.auth.session_max_age_s), httponly=True,
                         samesite="lax", secure=settings.secure_cookies, path="/")
     who = Principal(account_id=row["account_id"], email=row["email"], role=row["role"], creator=row["creator"], via="session")
-    record(request, reg.store, who, "session.create", target_kind="account", target_id=row["account_id"])
+    record(request, reg, who, "session.create", target_kind="account", target_id=row["account_id"])
     return {"account": accounts.public_account(row), "via": "session", "csrf_token": accounts.csrf_token(session_id),
             "scopes": []}
 
@@ -50,8 +50,8 @@ def sign_out(request: Request, principal: Principal = Depends(authorize("session
     """Sign out: the session is revoked on the server and the cookie cleared."""
     session_id = getattr(request.state, "session_id", None)
     if session_id:
-        accounts.end_session(reg.store, session_id)
-        record(request, reg.store, principal, "session.delete", target_kind="account", target_id=principal.account_id)
+        accounts.end_session(reg, session_id)
+        record(request, reg, principal, "session.delete", target_kind="account", target_id=principal.account_id)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -64,10 +64,10 @@ def sign_up(body: SignupIn, request: Request, principal: Optional[Principal] = D
     settings = get_ctx(request).settings
     if not settings.signup:
         raise PermissionDenied("sign-up is closed on this server; ask an administrator for an account")
-    account = accounts.create_account(reg.store, email=body.email, password=body.password, role=body.role,
+    account = accounts.create_account(reg, email=body.email, password=body.password, role=body.role,
                                       creator=body.creator, display_name=body.display_name, auth=settings.auth,
                                       existing_creators=creator_names(reg))
-    record(request, reg.store, principal, "accounts.signup", target_kind="account", target_id=account["account_id"],
+    record(request, reg, principal, "accounts.signup", target_kind="account", target_id=account["account_id"],
            details={"role": account["role"], "creator": account["creator"]}, actor=account["email"])
     return account
 

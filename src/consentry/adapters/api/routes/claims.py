@@ -74,7 +74,7 @@ def parties_for(reg, claim, principal: Principal | None) -> list[tuple[str, str]
                 work = reg.work(work_id)
             except ConsentryError:  # the work is gone: nothing to control
                 continue
-            if not controls_work(reg.store, principal, work):
+            if not controls_work(reg, principal, work):
                 continue
         out.append((kind, name))
     return out
@@ -163,7 +163,7 @@ def list_claims(principal: Principal = Depends(authorize("claims:read")), reg=De
 
         with lookup("work", work_id):
             work = reg.work(work_id)
-        if principal.role == "creator" and not controls_work(reg.store, principal, work):
+        if principal.role == "creator" and not controls_work(reg, principal, work):
             raise NotFound(no_such("work", work_id))
         work_id = work.work_id
     with claim_errors():

@@ -65,7 +65,7 @@ def _refuse_unbound_holder(reg, creator: str) -> None:
     take that account's default terms (it cannot change the works themselves, :func:`._common.owner_of_work`)."""
     from consentry.services.accounts import refuse_unbound_holder
 
-    refuse_unbound_holder(reg.store, creator)
+    refuse_unbound_holder(reg, creator)
 
 
 # -- works --------------------------------------------------------------------------------
