@@ -118,7 +118,8 @@ class ServerContext:
             self.identify_slots = threading.BoundedSemaphore(slots.workers)
 
 
-def _status_for(exc: Exception) -> int:
+def status_for(exc: Exception) -> int:
+    """The HTTP status of a domain error (shared by the API's JSON errors and the web app's pages)."""
     if isinstance(exc, Throttled):
         return 429
     if isinstance(exc, AuthError):
@@ -140,16 +141,18 @@ def _status_for(exc: Exception) -> int:
     return 500
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
+    """An error detail on one line, at most 1,000 characters (API and web app)."""
     return " ".join(str(text).split())[:1000]
 
 
-def _validation_detail(exc: RequestValidationError) -> str:
+def validation_detail(exc: RequestValidationError) -> str:
+    """A request-validation error in a line that names the fields (API and web app)."""
     parts = []
     for err in exc.errors()[:3]:
         loc = ".".join(str(x) for x in err.get("loc", ()) if x not in ("body", "query", "path", "header"))
         parts.append(f"{loc or 'request'}: {err.get('msg', 'invalid')}")
-    return _one_line("; ".join(parts) or "invalid request")
+    return one_line("; ".join(parts) or "invalid request")
 
 
 def _wants_page(request: Request) -> bool:
@@ -165,18 +168,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ConsentryError)
     async def consentry_error(request: Request, exc: ConsentryError):
-        status = _status_for(exc)
+        status = status_for(exc)
         headers = {}
         if isinstance(exc, Throttled):
             headers["Retry-After"] = str(int(exc.retry_after_s + 0.999))
         if status == 401:
             headers["WWW-Authenticate"] = 'Bearer realm="consentry"'
         detail = exc.worded(str) if isinstance(exc, FieldError) else str(exc)  # fields as the request body names them
-        return JSONResponse({"detail": _one_line(detail)}, status_code=status, headers=headers)
+        return JSONResponse({"detail": one_line(detail)}, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
-        return JSONResponse({"detail": _validation_detail(exc)}, status_code=422)
+        return JSONResponse({"detail": validation_detail(exc)}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
@@ -185,7 +188,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
             return not_found_page(request)
         detail = exc.detail if isinstance(exc.detail, str) else "error"
-        return JSONResponse({"detail": _one_line(detail)}, status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse({"detail": one_line(detail)}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception):

@@ -192,14 +192,14 @@ def safe_next(value: str | None) -> str:
 
 def error_response(request: Request, exc: Exception) -> Response:
     """The response for an error in a web route: HTML for a browser, the API's JSON otherwise."""
-    from consentry.adapters.api.app import _one_line, _status_for, _validation_detail
+    from consentry.adapters.api.app import one_line, status_for, validation_detail
 
     if isinstance(exc, RequestValidationError):
-        status, detail = 422, _validation_detail(exc)
+        status, detail = 422, validation_detail(exc)
     elif isinstance(exc, StarletteHTTPException):  # e.g. Starlette's own refusal of a form it cannot parse
-        status, detail = exc.status_code, _one_line(exc.detail if isinstance(exc.detail, str) else "bad request")
+        status, detail = exc.status_code, one_line(exc.detail if isinstance(exc.detail, str) else "bad request")
     else:
-        status, detail = _status_for(exc), _one_line(web_message(exc) if wants_html(request) else str(exc))
+        status, detail = status_for(exc), one_line(web_message(exc) if wants_html(request) else str(exc))
     headers = {}
     if isinstance(exc, Throttled):
         headers["Retry-After"] = str(int(exc.retry_after_s + 0.999))

@@ -254,10 +254,10 @@ async def signup(request: Request, principal: Optional[Principal] = page("accoun
 
         session_id = await run_in_threadpool(run)
     except (InputError, PermissionDenied) as exc:
-        from consentry.adapters.api.app import _status_for
+        from consentry.adapters.api.app import status_for
 
         safe = {k: form.get(k, "") for k in ("email", "role", "creator", "display_name")}
-        return render(request, "signup.html.j2", status=_status_for(exc), principal=None, title="Create an account",
+        return render(request, "signup.html.j2", status=status_for(exc), principal=None, title="Create an account",
                       error=str(exc), form=safe, signup=settings.signup)
     response = see_other("/app")
     response.set_cookie(SESSION_COOKIE, session_id, max_age=int(settings.auth.session_max_age_s), httponly=True,
@@ -524,7 +524,7 @@ def statements_page(request: Request, principal: Principal = page("ledger:statem
 @router.get("/publish", **act("publish:download"))
 def publish_page(request: Request, principal: Principal = page("publish:download"), reg=Depends(registry_dep)):
     """The publish files (zip) and the web-server snippets that send each work's AI-use headers."""
-    site = api_audit._site_for(reg, request, principal)
+    site = api_audit.site_for(reg, request, principal)
     snippets = {label: site.files[name].decode("utf-8") for label, name in
                 (("nginx", "server/nginx.conf"), ("apache", "server/apache.htaccess"), ("caddy", "server/Caddyfile"))
                 if name in site.files}

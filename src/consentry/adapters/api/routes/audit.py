@@ -435,7 +435,8 @@ def record_use(body: LedgerUseIn, request: Request, principal: Principal = Depen
 
 
 # -- publish -------------------------------------------------------------------------------------
-def _site_for(reg, request: Request, principal: Principal):
+def site_for(reg, request: Request, principal: Principal):
+    """The published site a principal may download: a creator's own works, else everything (API and web app)."""
     from consentry.services.publish import build_site
     from consentry.adapters.api.publicfiles import export_for_creator
 
@@ -451,7 +452,7 @@ def publish_zip(request: Request, principal: Principal = Depends(authorize("publ
     """Every publish file (robots.txt, ai.txt, TDMRep, RSL, terms pages, server snippets) as a zip (a creator: their works)."""
     from consentry.adapters.api.publicfiles import site_zip
 
-    data = site_zip(_site_for(reg, request, principal))
+    data = site_zip(site_for(reg, request, principal))
     return Response(data, media_type="application/zip",
                     headers={"content-disposition": 'attachment; filename="consentry-publish.zip"'})
 
@@ -461,7 +462,7 @@ def publish_headers(server: Literal["nginx", "apache", "caddy"], request: Reques
                     principal: Principal = Depends(authorize("publish:download")), reg=Depends(registry_dep)):
     """The HTTP-header snippet for nginx, Apache or Caddy (sends each work's AI-use headers)."""
     name = {"nginx": "server/nginx.conf", "apache": "server/apache.htaccess", "caddy": "server/Caddyfile"}[server]
-    return PlainTextResponse(_site_for(reg, request, principal).files[name].decode("utf-8"))
+    return PlainTextResponse(site_for(reg, request, principal).files[name].decode("utf-8"))
 
 
 # -- jobs ------------------------------------------------------------------------------------------
