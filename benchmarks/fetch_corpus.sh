@@ -3,9 +3,16 @@
 # Debian packages.
 #
 #   registered:  wesnoth-1.16-music, singularity-music            (~3.2 h)
+#                openarena-088-data, xmoto-data, frozen-bubble-data (issue 17;
+#                electronic, rock and percussive; ~0.4 h registered, and
+#                four of their tracks are negatives: benchmarks/corpus_lists.py)
 #   negatives:   fretsonfire-songs-muldjord, fretsonfire-songs-sectoid
 #                (never registered; each song folder holds stems, song.ogg
 #                and guitar.ogg, that make_queries.py mixes into the full song)
+#
+# openarena-data itself holds no music (only sound effects): OpenArena's
+# music is in openarena-088-data's pak6-patch088.pk3 (a zip), whose
+# music/*.ogg are unpacked into benchmarks/corpus/openarena-088-data/music/.
 #   held out:    hyperrogue-music (never registered, and used by nothing that
 #                was tuned or fitted: the backgrounds of run_check.py copies
 #                --backgrounds held-out; only its music/ folder is used)
@@ -101,6 +108,24 @@ for p in "${packages[@]}"; do
             rm -rf "$corpus/$p.old"
         fi
     fi
+    if [ "$p" = openarena-088-data ] && [ ! -d "$corpus/$p/music" ]; then
+        "$python" - "$corpus/$p" <<'PY'
+"""Unpack OpenArena's music (music/*.ogg) from the package's .pk3 archive."""
+import sys
+import zipfile
+from pathlib import Path
+
+root = Path(sys.argv[1])
+(pk3,) = root.rglob("pak6-patch088.pk3")
+out = root / "music.tmp"
+out.mkdir(exist_ok=True)
+with zipfile.ZipFile(pk3) as z:
+    for info in z.infolist():
+        if info.filename.startswith("music/") and info.filename.endswith(".ogg"):
+            (out / Path(info.filename).name).write_bytes(z.read(info))
+out.rename(root / "music")
+PY
+    fi
     printf '%s\t%s\t%s\t%s\n' "$p" "$version" "$(basename "$deb")" "$(sha256sum "$deb" | cut -d' ' -f1)" \
         >> "$corpus/MANIFEST.tsv.tmp"
 done
@@ -147,7 +172,10 @@ width = max(len(r[0]) for r in rows)
 print(f"{'package':<{width}}  {'version':<12} {'files':>5} {'songs':>5} {'hours':>6}")
 for package, version, _, _, n_files, n_songs, hours in rows:
     print(f"{package:<{width}}  {version:<12} {n_files:>5} {n_songs:>5} {hours:>6}")
-registered = sum(float(r[6]) for r in rows if r[0] in ("wesnoth-1.16-music", "singularity-music"))
-negative = sum(float(r[6]) for r in rows if r[0].startswith("fretsonfire-"))
-print(f"registered: {registered:.2f} h; negatives (full songs): {negative:.2f} h")
+sys.path.insert(0, str(corpus.parent))
+from corpus_lists import negative_sources, registered_files, stems, stream_duration_s  # noqa: E402
+
+registered = sum(stream_duration_s(f) for f in registered_files(corpus)) / 3600
+negative = sum(max(stream_duration_s(f) for f in stems(s)) for s in negative_sources(corpus)) / 3600
+print(f"registered (benchmarks/corpus_lists.py): {registered:.2f} h; negatives (whole songs): {negative:.2f} h")
 PY

@@ -7,11 +7,14 @@ Positives: ``--n-positive`` excerpts of the registered packages, each at a
 random offset in a file drawn with probability proportional to its duration
 (so every second of registered music is equally likely to be picked).  Every
 excerpt is written in every variant below.  Negatives: ``--n-negative``
-excerpts of the never-registered Frets on Fire songs, drawn the same way, in
-the variants of ``--negative-variants`` (all of them by default).  A Frets on
-Fire song is a folder of stems (``song.ogg`` is the backing track,
-``guitar.ogg`` the lead guitar, sometimes ``rhythm.ogg``); they are summed
-into the full song, which is what a listener hears.
+excerpts of the never-registered songs, drawn the same way, in the variants
+of ``--negative-variants`` (all of them by default).  Which files are
+registered and which are negatives is said once, in ``corpus_lists.py``
+(issue 17 added openarena-088-data, xmoto-data and frozen-bubble-data; some
+of their files are negatives).  A Frets on Fire song is a folder of stems
+(``song.ogg`` is the backing track, ``guitar.ogg`` the lead guitar, sometimes
+``rhythm.ogg``); they are summed into the full song, which is what a
+listener hears; any other negative is one file.
 
 Nothing here uses Consentry: sources are decoded with PyAV at their own
 sample rate and channel count, the alterations come from the SoX program
@@ -70,9 +73,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-REGISTERED_PACKAGES = ("wesnoth-1.16-music", "singularity-music")
-NEGATIVE_PACKAGES = ("fretsonfire-songs-muldjord", "fretsonfire-songs-sectoid")
-AUDIO_SUFFIXES = {".ogg", ".oga", ".mp3", ".flac", ".wav", ".opus"}
+from corpus_lists import negative_sources, registered_files, stems, stream_duration_s
+
 
 EXCERPT_S = 10.0
 SHORT_S = 5.0
@@ -114,44 +116,10 @@ def query_duration(variant: str) -> float:
 
 
 # -- corpus ------------------------------------------------------------------
-
-def registered_files(corpus: Path) -> list[Path]:
-    """Every audio file of the registered packages, sorted, absolute."""
-    files = []
-    for package in REGISTERED_PACKAGES:
-        root = corpus / package
-        if not root.is_dir():
-            sys.exit(f"make_queries: {root} is missing; run bash benchmarks/fetch_corpus.sh first")
-        files += [f.resolve() for f in root.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES]
-    return sorted(files)
-
-
-def negative_songs(corpus: Path) -> list[Path]:
-    """Every song folder (a folder holding audio stems) of the negative packages."""
-    folders = set()
-    for package in NEGATIVE_PACKAGES:
-        root = corpus / package
-        if not root.is_dir():
-            sys.exit(f"make_queries: {root} is missing; run bash benchmarks/fetch_corpus.sh first")
-        folders |= {f.parent.resolve() for f in root.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES}
-    return sorted(folders)
-
-
-def stems(folder: Path) -> list[Path]:
-    return sorted(f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES)
-
+# Which files are registered and which are negatives: corpus_lists.py.
 
 def package_of(path: Path, corpus: Path) -> str:
     return path.resolve().relative_to(corpus.resolve()).parts[0]
-
-
-def stream_duration_s(path: Path) -> float:
-    """Duration of the first audio stream from the container's header, in seconds."""
-    with av.open(str(path)) as container:
-        stream = container.streams.audio[0]
-        if stream.duration is not None:
-            return float(stream.duration * stream.time_base)
-        return float(container.duration or 0) / av.time_base
 
 
 # -- audio in and out ---------------------------------------------------------
@@ -393,7 +361,7 @@ def main() -> None:
     file_durations = np.array([stream_duration_s(f) for f in files])
     positives = draw_excerpts(rng, file_durations, args.n_positive, [stream_rate(f) for f in files],
                               prefix="p", longest_cut_s=longest_cut)
-    songs = negative_songs(corpus)
+    songs = negative_sources(corpus)
     song_durations = np.array([min(stream_duration_s(f) for f in stems(s)) for s in songs])
     negatives = draw_excerpts(rng, song_durations, args.n_negative, [stream_rate(stems(s)[0]) for s in songs],
                               prefix="n", longest_cut_s=longest_cut)

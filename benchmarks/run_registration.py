@@ -3,7 +3,8 @@
     python benchmarks/run_registration.py --registry benchmarks/work/bench.db \\
         --corpus benchmarks/corpus --workers 2 --out benchmarks/work/registration.json
 
-The files are every audio file of the registered packages.  After their bytes
+The files are every registered music file of the corpus (benchmarks/corpus_lists.py).
+``--engine-version 1`` registers with the music engine's version 1 (default: the current one).  After their bytes
 are read once (so that no step pays for the first read from disk):
 
 1. plain decode, one process: every frame of each file's first audio stream
@@ -42,21 +43,15 @@ from pathlib import Path
 
 import av
 
+from corpus_lists import registered_files as corpus_registered_files
 from machine import run_info
 
-REGISTERED_PACKAGES = ("wesnoth-1.16-music", "singularity-music")
-AUDIO_SUFFIXES = {".ogg", ".oga", ".mp3", ".flac", ".wav", ".opus"}
 RATIO_TARGET = 1.5
 
 
 def registered_files(corpus: Path) -> list[str]:
-    files = []
-    for package in REGISTERED_PACKAGES:
-        root = corpus / package
-        if not root.is_dir():
-            sys.exit(f"run_registration: {root} is missing; run bash benchmarks/fetch_corpus.sh first")
-        files += [str(f.resolve()) for f in root.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES]
-    return sorted(files)
+    """Every registered music file (benchmarks/corpus_lists.py), as strings."""
+    return [str(f) for f in corpus_registered_files(corpus)]
 
 
 def plain_decode(path: str) -> float:
@@ -119,12 +114,16 @@ def main() -> None:
     ap.add_argument("--corpus", default="benchmarks/corpus", help="folder filled by fetch_corpus.sh")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", default=None, help="JSON file for the results")
+    ap.add_argument("--engine-version", default=None,
+                    help="music engine version to register with (default: the current one; 1 for version 1)")
     ap.add_argument("--melody", choices=("off", "on", "both"), default="both",
                     help="register without melodies, with them (consentry register's default), or both (default)")
     args = ap.parse_args()
 
     from consentry import Registry
+    from consentry.engines.music.params import DEFAULT_PARAMS, params_for
 
+    params = DEFAULT_PARAMS if args.engine_version is None else params_for(args.engine_version)
     files = registered_files(Path(args.corpus))
     db = Path(args.registry).resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
@@ -142,7 +141,7 @@ def main() -> None:
             print(f"removing {p}", file=sys.stderr)
             shutil.rmtree(p) if p.is_dir() else p.unlink()
         t0 = time.perf_counter()
-        reg = Registry.open(path)
+        reg = Registry.open(path, params=params)
         try:
             summary = reg.register(files, workers=args.workers, progress=Progress(), melody=melody)
         finally:
@@ -171,6 +170,7 @@ def main() -> None:
     result = {
         **info,
         "registry": str(db),
+        "engine": f"{params.version}/{params.param_hash()}",
         "files": len(files),
         "registered": len(summary.registered),
         "duplicates": len(summary.duplicates),

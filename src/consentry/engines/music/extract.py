@@ -280,10 +280,35 @@ def zone_table(peaks: Peaks, params: MusicEngineParams, *, fanout: int) -> np.nd
     dt = t[cand_c] - t[:, None]
     dfreq = np.abs(f[cand_c] - f[:, None])
     ok = inside & (dt >= params.zone_min_frames) & (dt <= params.zone_max_frames) & (dfreq <= params.zone_max_semitones)
+    if getattr(params, "zone_by_strength", False):
+        return _strongest_in_zone(peaks, cand, ok, fanout)
     rank = np.cumsum(ok, axis=1) - 1
     ok &= rank < fanout
     rows, cols = np.nonzero(ok)
     table[rows, rank[rows, cols]] = cand[rows, cols]
+    return table
+
+
+def _strongest_in_zone(peaks: Peaks, cand: np.ndarray, ok: np.ndarray, fanout: int) -> np.ndarray:
+    """Version 2's zone table: the ``fanout`` strongest peaks of each zone, in time order (-1 after them).
+
+    Version 1 takes the first peaks of the zone in time; then a peak that a
+    query has and the index has not (a weaker partial the query's larger
+    budget keeps, or one that noise made) and that comes early in the zone
+    pushes the index's own peaks out of the query's quads.  The strongest
+    peaks of a zone are the ones an altered copy keeps, so both sides take
+    those.  Ties go to the earlier peak.
+    """
+    n, width = cand.shape
+    strength = np.where(ok, peaks.strength[np.minimum(cand, len(peaks) - 1)].astype(np.float64), -np.inf)
+    k = min(fanout, width)
+    order = np.argsort(-strength, axis=1, kind="stable")[:, :k]
+    chosen = np.take_along_axis(strength, order, axis=1) > -np.inf
+    cols = np.sort(np.where(chosen, order, width), axis=1)  # time order, missing ones last
+    table = np.full((n, fanout), -1, dtype=np.int64)
+    real = cols < width
+    rows = np.broadcast_to(np.arange(n)[:, None], cols.shape)
+    table[:, :k] = np.where(real, cand[rows, np.minimum(cols, width - 1)], -1)
     return table
 
 

@@ -115,6 +115,9 @@ class MusicEngineParams2(MusicEngineParams):
     ratio_tolerance_bins: float = 0.25
     #: Step of the pitch differences in the key (semitones).
     semitone_step: float = 0.5
+    #: A quad's other three peaks come from the ``fanout`` strongest of the
+    #: anchor's zone (version 1: the first ones in time).
+    zone_by_strength: bool = True
     #: Peaks are ranked by strength + this * (level - loudest level in the block) (dB per dB).
     rank_level_weight: float = 0.0
     #: Most postings gathered for one query, rarest keys first (bounds the

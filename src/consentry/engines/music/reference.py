@@ -83,15 +83,19 @@ def reference_keys(peaks, params: MusicEngineParams, *, fanout: int):
     for i, (t1, f1, _) in enumerate(peaks):
         f1 = float(np.float32(f1))
         zone = []
+        by_strength = getattr(params, "zone_by_strength", False)
         for j in range(i + 1, len(peaks)):
-            t, f, _ = peaks[j]
+            t, f, strength = peaks[j]
             f = float(np.float32(f))
             if t - t1 > params.zone_max_frames:
                 break
             if t - t1 >= params.zone_min_frames and abs(f - f1) <= params.zone_max_semitones:
-                zone.append((t, f))
-            if len(zone) == fanout:
+                zone.append((t, f, float(np.float32(strength)), j))
+            if len(zone) == fanout and not by_strength:
                 break
+        if by_strength:  # version 2: the strongest of the zone (the earlier on a tie), in time order
+            zone = sorted(sorted(zone, key=lambda z: (-z[2], z[3]))[:fanout], key=lambda z: z[3])
+        zone = [(t, f) for t, f, _, _ in zone]
         for a in range(len(zone)):
             for b in range(a + 1, len(zone)):
                 for c in range(b + 1, len(zone)):

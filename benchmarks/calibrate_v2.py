@@ -1,0 +1,156 @@
+"""Music engine version 2's threshold and confidence, fitted on half of the negatives, measured on the other half.
+
+    python benchmarks/calibrate_v2.py --registry benchmarks/work/bench.db --per-half 1200 \\
+        --record benchmarks/fits/fmr_tail_v2.json
+
+The negatives are never-registered songs (``corpus_lists.negative_sources``),
+split in two halves by a hash of the song's name, so the halves share no
+song: half F (fit) and half T (test).  From each half, ``--per-half``
+10-second excerpts (a song with probability proportional to its length, then
+a uniform start) are each altered in every one of :data:`VARIANTS` with
+Consentry's own alterations module (independent of the SoX queries of
+make_queries.py), and searched in ``--registry`` with the engine the registry
+uses (version 2 by default) at a low threshold (5), keeping the best score of
+anything found.
+
+Fitted on half F only:
+
+- the exponential tail ``log P(best >= s) = a + b * s`` over s = 5..12
+  (:func:`fitting.fit_fmr_tail`): the engine's ``_FMR_LOG_A_V2`` and
+  ``_FMR_LOG_B_V2`` (the confidence of a match is ``1 - P``);
+- the threshold ``DEFAULT_MIN_SCORE_V2`` = the highest best score of half F
+  plus :data:`MARGIN`, at least :data:`FLOOR` (a margin for indexes larger
+  than the registry used here).
+
+Measured on half T (never used to fit): false matches at that threshold
+(queries with a best score at or above it), with a 95% upper bound, and the
+tail's predicted rate beside the observed one.  ``--record`` writes the fit
+and both halves' scores; tests/test_constants_v2.py refits it and compares
+with what the engine ships.  With ``--workers`` the queries run in that many
+processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from corpus_lists import negative_sources, stems  # noqa: E402
+from fitting import fit_fmr_tail  # noqa: E402
+from machine import run_info  # noqa: E402
+
+VARIANTS = ["clean", "mp3_64k", "noise_10db", "speed_+3", "speed_-3", "pitch_+2st", "pitch_-2st", "tempo_+5",
+            "tempo_-5", "phone", "reverb"]
+MARGIN = 2
+FLOOR = 10
+SR = 22050
+_STATE: dict = {}
+
+
+def half_of(song: Path) -> str:
+    """'F' (fit) or 'T' (test), from a hash of the song's file or folder name."""
+    return "F" if hashlib.sha256(song.name.encode()).digest()[0] % 2 == 0 else "T"
+
+
+def _song_audio(song: Path) -> np.ndarray:
+    from consentry.io.decode import decode_audio
+
+    parts = [decode_audio(str(f), sample_rate_hz=SR).samples for f in stems(song)]
+    y = np.zeros(max(p.size for p in parts), dtype=np.float32)
+    for p in parts:
+        y[: p.size] += p
+    return y / max(1.0, float(np.abs(y).max()) / 0.999)
+
+
+def _init(registry: str, songs: list[str]) -> None:
+    from consentry.services.registry import Registry
+    from consentry.runtime.threads import limit_worker_threads
+
+    limit_worker_threads()
+    reg = Registry.open(registry, create=False)
+    _STATE["reg"] = reg
+    _STATE["songs"] = {s: _song_audio(Path(s)) for s in songs}
+
+
+def _best_score(job: tuple[str, float, str, int]) -> float:
+    """Best score of anything found in one altered excerpt (0 if nothing reaches 5)."""
+    from machine import wav_bytes
+
+    from consentry.io.decode import decode_audio
+    from consentry.testing import alterations as alt
+
+    song, start_s, variant, seed = job
+    clip = alt.excerpt(_STATE["songs"][song], start_s=start_s, duration_s=10.0, sample_rate_hz=SR)
+    y, ysr = alt.apply_variant(variant, clip, sample_rate_hz=SR, seed=seed)
+    y8 = decode_audio(wav_bytes(y, sample_rate_hz=ysr), sample_rate_hz=8000, name="clip").samples
+    return max((m.score for m in _STATE["reg"].identify_samples(y8, min_score=5)), default=0.0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--registry", required=True, help="a registry of the registered corpus (run_registration.py)")
+    ap.add_argument("--corpus", default="benchmarks/corpus")
+    ap.add_argument("--per-half", type=int, default=1000, help="excerpts per half (each in every variant)")
+    ap.add_argument("--seed", type=int, default=4321)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--record", default=None, help="write the fit and the scores here (JSON)")
+    args = ap.parse_args()
+
+    from consentry.engines.music.params import ENGINE_NAME
+    from consentry.io.decode import decode_audio
+    from consentry.services.registry import Registry
+
+    with Registry.open(args.registry, create=False) as reg:
+        engine = f"{ENGINE_NAME}/{reg.params.version}/{reg.param_hash}"
+    songs = negative_sources(Path(args.corpus))
+    lengths = {s: max(decode_audio(str(f), sample_rate_hz=8000).duration_s for f in stems(s)) for s in songs}
+    rng = np.random.default_rng(args.seed)
+    jobs: dict[str, list] = {"F": [], "T": []}
+    for half in ("F", "T"):
+        members = [s for s in songs if half_of(s) == half]
+        w = np.array([lengths[s] - 11.0 for s in members])
+        w = np.clip(w, 0, None) / np.clip(w, 0, None).sum()
+        for i in range(args.per_half):
+            s = members[int(rng.choice(len(members), p=w))]
+            start = float(rng.uniform(0, lengths[s] - 11.0))
+            for v in VARIANTS:
+                jobs[half].append((str(s), start, v, int(rng.integers(1 << 30))))
+    scores = {}
+    with ProcessPoolExecutor(args.workers, initializer=_init, initargs=(args.registry, [str(s) for s in songs])) as pool:
+        for half in ("F", "T"):
+            scores[half] = np.array(list(pool.map(_best_score, jobs[half], chunksize=16)))
+            print(f"half {half}: {scores[half].size} negative queries from "
+                  f"{len({j[0] for j in jobs[half]})} songs; best score max {scores[half].max():.0f}", flush=True)
+    fit = fit_fmr_tail(scores["F"])
+    threshold = max(FLOOR, int(scores["F"].max()) + MARGIN)
+    t = scores["T"]
+    false = int((t >= threshold).sum())
+    upper = 1 - 0.05 ** (1 / t.size) if false == 0 else None
+    print(f"\nfit on half F ({scores['F'].size} queries): log P(best >= s) = {fit['a']} + {fit['b']} * s; "
+          f"threshold {threshold} (max {scores['F'].max():.0f} + {MARGIN})")
+    print(f"half T ({t.size} queries, no song shared with F): {false} at or above {threshold}"
+          + (f" (95% upper bound {upper:.2e} per query)" if upper is not None else ""))
+    print("score  P(best >= s) half F  half T  tail")
+    for s in range(5, threshold + 3):
+        print(f"{s:5d}  {np.mean(scores['F'] >= s):18.5f}  {np.mean(t >= s):6.5f}  {np.exp(fit['a'] + fit['b'] * s):.5f}")
+    if args.record:
+        Path(args.record).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.record).write_text(json.dumps({
+            **run_info(), "engine": engine, "fit": fit, "threshold": threshold, "margin": MARGIN, "floor": FLOOR,
+            "variants": VARIANTS, "per_half": args.per_half, "seed": args.seed,
+            "half_f": scores["F"].tolist(), "half_t": t.tolist(),
+            "test": {"queries": int(t.size), "false_matches": false, "upper_95": upper}}, indent=1) + "\n")
+        print(f"wrote {args.record}")
+
+
+if __name__ == "__main__":
+    main()
