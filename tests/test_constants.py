@@ -113,6 +113,24 @@ def test_speech_gate_refits_from_its_recorded_half_a_windows():
     assert int((~data["is_speech"]).sum()) == meta["train_music"]
 
 
+def test_window_threshold_and_its_companions_are_the_half_a_fit_of_run_voice_windowed():
+    rec = record("voice_window.json")
+    fit = fitting.fit_window_threshold(rec["rows_half_A"])
+    assert fit["threshold"] == rec["fit"]["threshold"]
+    assert score.WINDOW_THRESHOLD == fit["threshold"]
+    assert score.WINDOW_THRESHOLD_VOICES == fit["voices"]
+    assert score.WINDOW_THRESHOLD_TAIL == fit["tail_scale"]
+    assert (score.WINDOW_CALIBRATION.slope, score.WINDOW_CALIBRATION.offset) == (
+        fit["calibration"]["slope"], fit["calibration"]["offset"])
+
+
+def test_window_threshold_lets_one_percent_of_half_a_outputs_match_falsely():
+    rows = record("voice_window.json")["rows_half_A"]
+    false = sum(max(r["nontargets"], default=0.0) >= score.WINDOW_THRESHOLD for r in rows)
+    assert false <= math.floor(0.01 * len(rows))
+    assert len(rows) >= 100
+
+
 def test_wilson_interval_matches_its_closed_form_on_known_values():
     # 0 of 126: upper bound 3.84 / (126 + 3.84) = 2.96 %; 107 of 108: 94.9-99.8 %.
     lo, hi = fitting.wilson(0, 126)
