@@ -190,12 +190,19 @@ def test_sharded_index_gives_the_same_hits_and_matches_as_one_index(cluster, cat
                         assert all(np.array_equal(getattr(h1, f), getattr(h2, f)) for f in ("key", "query_frame", "work_frame"))
                 # Hits themselves, with a cap low enough that ranges are skipped as too common.
                 qh = query_hashes(queries[0], reg.params)
-                for cap in (1, 3, 20000):
-                    a = lookup(segments, qh.key_lo, qh.key_hi, qh.owner, max_postings_per_range=cap, with_keys=True)
-                    b = index.lookup(qh.key_lo, qh.key_hi, qh.owner, max_postings_per_range=cap, with_keys=True)
+                # And under a total budget (engine version 2: the rarest ranges first).
+                for cap, budget in ((1, None), (3, None), (20000, None), (20000, 10), (3, 5)):
+                    a = lookup(segments, qh.key_lo, qh.key_hi, qh.owner, max_postings_per_range=cap, with_keys=True,
+                               max_postings_total=budget)
+                    b = index.lookup(qh.key_lo, qh.key_hi, qh.owner, max_postings_per_range=cap, with_keys=True,
+                                     max_postings_total=budget)
                     assert len(a) > 0 or cap == 1
+                    if (cap, budget) == (20000, None):
+                        everything = len(a)
+                    elif budget is not None:
+                        assert len(a) < everything   # the budget dropped ranges
                     for f in ("owner", "fp_id", "frame", "midi", "key"):
-                        assert np.array_equal(getattr(a, f), getattr(b, f)), (n_shards, cap, f)
+                        assert np.array_equal(getattr(a, f), getattr(b, f)), (n_shards, cap, budget, f)
                 # The identify use case through the shards: the same matches, terms and all.
                 attached = index.attach(reg)
                 assert [attached.identify_samples(q) for q in queries] == plain

@@ -22,7 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from consentry.cluster import ClusterError, import_ray
-from consentry.cluster.shards import ShardLayoutError, cut_layout, lookup_shard, merge_lookups, open_shard, read_layout
+from consentry.cluster.shards import (
+    ShardLayoutError, allowed_cells, cut_layout, lookup_shard, merge_lookups, open_shard, read_layout,
+)
 
 #: Calls one shard actor serves at once (threads; NumPy releases the GIL in the lookups).
 SHARD_CONCURRENCY = 4
@@ -38,10 +40,11 @@ class IndexShard:
         """Postings held (entries of every segment part)."""
         return sum(len(p.segment) for p in self.parts)
 
-    def lookup(self, ranges: np.ndarray, max_postings_per_range: int, with_keys: bool) -> dict:
+    def lookup(self, ranges: np.ndarray, max_postings_per_range: int, with_keys: bool, counts_only: bool = False,
+               allowed: np.ndarray | None = None) -> dict:
         """See :func:`consentry.cluster.shards.lookup_shard`; ``ranges`` is ``[key_lo, key_hi]``, shape (2, r)."""
         return lookup_shard(self.parts, ranges[0], ranges[1], max_postings_per_range=max_postings_per_range,
-                            with_keys=with_keys)
+                            with_keys=with_keys, counts_only=counts_only, allowed=allowed)
 
 
 class ShardedIndex:
@@ -57,10 +60,11 @@ class ShardedIndex:
         Ray actor handles, shard ``k`` at position ``k``.
     """
 
-    def __init__(self, folder: str, engine_key: dict, shards: list) -> None:
+    def __init__(self, folder: str, engine_key: dict, shards: list, n_segments: int) -> None:
         self.folder = folder
         self.engine_key = dict(engine_key)
         self.shards = list(shards)
+        self.n_segments = int(n_segments)
 
     @property
     def n_shards(self) -> int:
@@ -88,7 +92,7 @@ class ShardedIndex:
                 ray.kill(s)
             raise ClusterError(f"{folder}: an index shard could not be opened on the cluster ({_first_line(exc)}); "
                                "the folder must be readable by every node") from None
-        return cls(str(folder), doc["engine"], shards)
+        return cls(str(folder), doc["engine"], shards, len(doc["segments"]))
 
     def stop(self) -> None:
         """End the shard actors."""
@@ -98,8 +102,13 @@ class ShardedIndex:
         self.shards = []
 
     def lookup(self, key_lo: np.ndarray, key_hi: np.ndarray, owner: np.ndarray, *, max_postings_per_range: int,
-               with_keys: bool = False):
+               with_keys: bool = False, max_postings_total: int | None = None):
         """The engine's ``lookup`` over the whole index, answered by the shards (same hits, same order).
+
+        Without a budget, one round: every shard returns its counts and
+        postings.  With ``max_postings_total``, two: the counts, then only
+        the postings of the ranges the budget keeps, so no shard sends
+        what the budget drops.
 
         Parameters
         ----------
@@ -107,6 +116,7 @@ class ShardedIndex:
         owner : ndarray of int64, shape (r,)
         max_postings_per_range : int
         with_keys : bool
+        max_postings_total : int, optional
 
         Returns
         -------
@@ -119,12 +129,20 @@ class ShardedIndex:
         ranges = np.stack([np.asarray(key_lo)[order], np.asarray(key_hi)[order]]).astype(np.uint32)
         owner = np.asarray(owner)[order]
         ref = ray.put(ranges)
+        cap, n = int(max_postings_per_range), ranges.shape[1]
         try:
-            parts = ray.get([s.lookup.remote(ref, int(max_postings_per_range), bool(with_keys)) for s in self.shards])
+            if max_postings_total is None:
+                parts = ray.get([s.lookup.remote(ref, cap, bool(with_keys)) for s in self.shards])
+                allowed = allowed_cells(parts, self.n_segments, n, max_postings_per_range=cap)
+            else:
+                counts = ray.get([s.lookup.remote(ref, cap, False, True) for s in self.shards])
+                allowed = allowed_cells(counts, self.n_segments, n, max_postings_per_range=cap,
+                                        max_postings_total=int(max_postings_total))
+                allowed_ref = ray.put(allowed)
+                parts = ray.get([s.lookup.remote(ref, cap, bool(with_keys), False, allowed_ref) for s in self.shards])
         except Exception as exc:  # noqa: BLE001 - the actor died beyond its restarts
             raise ClusterError(f"index shard lost ({_first_line(exc)}); run again to restart the shards") from None
-        hit_range, values, keys = merge_lookups(parts, ranges.shape[1], max_postings_per_range=max_postings_per_range,
-                                                with_keys=with_keys)
+        hit_range, values, keys = merge_lookups(parts, allowed, with_keys=with_keys)
         fp_id, frame, midi = unpack_postings(values)
         return Hits(owner[hit_range].astype(np.int64), fp_id, frame, midi, keys)
 
@@ -148,9 +166,11 @@ class _ShardedStore:
         return getattr(self._store, name)
 
     def index_segments(self, *, engine: str, engine_version: str, param_hash: str):
+        """The sharded index for the engine it was cut for; the store's own segments for any other
+        (an older engine version's segments, kept until ``consentry reindex``)."""
         asked = {"engine": engine, "engine_version": engine_version, "param_hash": param_hash}
         if asked != self._index.engine_key:
-            raise ClusterError(f"{self._index.folder}: the shard layout is for {self._index.engine_key}, not {asked}")
+            return self._store.index_segments(**asked)
         return self._index
 
 
@@ -160,10 +180,10 @@ def cut_registry_layout(registry, *, n_shards: int, root: str | os.PathLike | No
     This is also how a registry is re-sharded: the same segments in another
     number of shards make another layout beside the first.
     """
-    from consentry.engines.music.params import ENGINE_NAME, ENGINE_VERSION
+    from consentry.engines.music.params import ENGINE_NAME
     from consentry.engines.music.postings import unpack_postings
 
-    key = {"engine": ENGINE_NAME, "engine_version": ENGINE_VERSION, "param_hash": registry.param_hash}
+    key = {"engine": ENGINE_NAME, "engine_version": registry.params.version, "param_hash": registry.param_hash}
     store = registry.store
     root = Path(root) if root is not None else Path(registry.local_dir) / "shards"
     for _ in range(3):

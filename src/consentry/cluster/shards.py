@@ -229,7 +229,8 @@ def open_shard(folder: str | os.PathLike, k: int) -> list[ShardSegment]:
 
 
 def lookup_shard(shard: Sequence[ShardSegment], key_lo: np.ndarray, key_hi: np.ndarray, *,
-                 max_postings_per_range: int, with_keys: bool = False) -> dict:
+                 max_postings_per_range: int, with_keys: bool = False, counts_only: bool = False,
+                 allowed: np.ndarray | None = None) -> dict:
     """Look up sorted key ranges in one shard: counts per (segment, range), and the postings.
 
     Parameters
@@ -240,11 +241,16 @@ def lookup_shard(shard: Sequence[ShardSegment], key_lo: np.ndarray, key_hi: np.n
         Inclusive key ranges, sorted by ``key_lo`` (the order
         :func:`~consentry.engines.music.postings.lookup` looks them up in).
     max_postings_per_range : int
-        Postings of a range are not returned when this shard alone holds
-        more than this many (the whole index holds more still: the range is
-        skipped); its count is returned all the same.
+        Without ``allowed``: postings of a range are not returned when this
+        shard alone holds more than this many (the whole index holds more
+        still: the range is skipped); its count is returned all the same.
     with_keys : bool
         Also return the key of each posting.
+    counts_only : bool
+        Return the counts only (the first round of a lookup under a budget).
+    allowed : ndarray of bool, shape (n_segments, r), optional
+        Return the postings of exactly these (segment, range) cells
+        (decided from every shard's counts: :func:`allowed_cells`).
 
     Returns
     -------
@@ -268,7 +274,9 @@ def lookup_shard(shard: Sequence[ShardSegment], key_lo: np.ndarray, key_hi: np.n
         parts["seg"].append(np.full(nz.size, s, dtype=np.int64))
         parts["range"].append(nz.astype(np.int64))
         parts["count"].append(counts[nz].astype(np.int64))
-        keep = nz[counts[nz] <= max_postings_per_range]
+        if counts_only:
+            continue
+        keep = nz[allowed[s, nz]] if allowed is not None else nz[counts[nz] <= max_postings_per_range]
         c = counts[keep]
         total = int(c.sum())
         if total == 0:
@@ -289,14 +297,40 @@ def lookup_shard(shard: Sequence[ShardSegment], key_lo: np.ndarray, key_hi: np.n
     return out
 
 
-def merge_lookups(parts: Sequence[dict], n_ranges: int, *, max_postings_per_range: int,
-                  with_keys: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Merge every shard's :func:`lookup_shard` answer into what one lookup over the whole index gives.
+def allowed_cells(parts: Sequence[dict], n_segments: int, n_ranges: int, *, max_postings_per_range: int,
+                  max_postings_total: int | None = None) -> np.ndarray:
+    """The (segment, range) cells whose postings one lookup over the whole index would gather.
 
-    A (segment, range) whose postings over all shards are more than
-    ``max_postings_per_range`` is dropped, as a single index drops it; the
-    rest are ordered by segment, range (in the sorted order), then position
-    in the segment: the single index's order.
+    From every shard's counts: a cell with more than
+    ``max_postings_per_range`` postings in all is too common and dropped; with
+    ``max_postings_total``, ranges are then taken rarest first (fewest
+    postings over all segments, ties in range order) while the total stays
+    within it, as :func:`~consentry.engines.music.postings.lookup` does.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_segments, n_ranges)
+    """
+    counts = np.zeros((max(1, n_segments), max(0, n_ranges)), dtype=np.int64)
+    for p in parts:
+        np.add.at(counts, (p["seg"], p["range"]), p["count"])
+    counts[counts > max_postings_per_range] = 0
+    if max_postings_total is not None and counts.size:
+        per_range = counts.sum(axis=0)
+        if int(per_range.sum()) > max_postings_total:
+            rarest = np.argsort(per_range, kind="stable")
+            over = rarest[np.cumsum(per_range[rarest]) > max_postings_total]
+            counts[:, over] = 0
+    return counts > 0
+
+
+def merge_lookups(parts: Sequence[dict], allowed: np.ndarray, *,
+                  with_keys: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Merge every shard's :func:`lookup_shard` postings into what one lookup over the whole index gives.
+
+    Postings of the ``allowed`` cells (:func:`allowed_cells`) are kept and
+    ordered by segment, range (in the sorted order), then position in the
+    segment: the single index's order.
 
     Returns
     -------
@@ -305,24 +339,13 @@ def merge_lookups(parts: Sequence[dict], n_ranges: int, *, max_postings_per_rang
     values : ndarray of uint64, shape (h,)
     keys : ndarray of uint32, shape (h,), or None without ``with_keys``
     """
-    seg = np.concatenate([p["seg"] for p in parts]) if parts else np.zeros(0, np.int64)
-    rng = np.concatenate([p["range"] for p in parts]) if parts else np.zeros(0, np.int64)
-    cnt = np.concatenate([p["count"] for p in parts]) if parts else np.zeros(0, np.int64)
-    width = max(1, int(n_ranges))
-    cells, inverse = np.unique(seg * width + rng, return_inverse=True)
-    totals = np.bincount(inverse, weights=cnt, minlength=cells.size) if cells.size else np.zeros(0)
-    too_common = cells[totals > max_postings_per_range]
-    hit_seg = np.concatenate([p["hit_seg"] for p in parts]) if parts else np.zeros(0, np.int64)
-    hit_range = np.concatenate([p["hit_range"] for p in parts]) if parts else np.zeros(0, np.int64)
-    hit_pos = np.concatenate([p["hit_pos"] for p in parts]) if parts else np.zeros(0, np.int64)
-    values = np.concatenate([p["hit_value"] for p in parts]) if parts else np.zeros(0, np.uint64)
-    keys = np.concatenate([p["hit_key"] for p in parts]) if (parts and with_keys) else None
-    keep = ~np.isin(hit_seg * width + hit_range, too_common) if too_common.size else np.ones(hit_seg.size, bool)
+    def cat(name: str, dtype) -> np.ndarray:
+        arrays = [p[name] for p in parts if name in p]
+        return np.concatenate(arrays) if arrays else np.zeros(0, dtype=dtype)
+
+    hit_seg, hit_range, hit_pos = cat("hit_seg", np.int64), cat("hit_range", np.int64), cat("hit_pos", np.int64)
+    values = cat("hit_value", np.uint64)
+    keys = cat("hit_key", np.uint32) if with_keys else None
+    keep = allowed[hit_seg, hit_range] if hit_seg.size else np.zeros(0, dtype=bool)
     order = np.lexsort((hit_pos[keep], hit_range[keep], hit_seg[keep]))
-    ranges = hit_range[keep][order]
-    values = values[keep][order]
-    if keys is not None:
-        keys = keys[keep][order]
-    elif with_keys:
-        keys = np.zeros(0, np.uint32)
-    return ranges, values, keys
+    return hit_range[keep][order], values[keep][order], (keys[keep][order] if keys is not None else None)

@@ -235,8 +235,7 @@ def identify_segments(
     qh = query_hashes(samples, params)
     find = segments.lookup if hasattr(segments, "lookup") else partial(lookup, segments)
     budget = {}
-    if getattr(params, "max_postings_per_query", None) is not None and not hasattr(segments, "lookup"):
-        # (a sharded index's lookup takes no budget yet: it gathers every posting, as version 1 does)
+    if getattr(params, "max_postings_per_query", None) is not None:
         budget["max_postings_total"] = params.max_postings_per_query
     hits = find(qh.key_lo, qh.key_hi, qh.owner, max_postings_per_range=MAX_POSTINGS_PER_RANGE, with_keys=with_hashes,
                 **budget)
