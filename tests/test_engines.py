@@ -418,10 +418,10 @@ def test_a_new_medium_registers_and_is_identified_through_the_registry(shingle_m
     folder = tmp_path / "works"
     folder.mkdir()
     for fp_id, text in WORKS.items():
-        (folder / f"w{fp_id}.txt").write_text(text)
+        (folder / f"w{fp_id}.toy").write_text(text)
     # Folder walks pick up the suffixes the engine names; this toy names none, so the files are given one by one.
     with Registry.open(tmp_path / "r.db") as reg:
-        summary = reg.register([folder / "w1.txt", folder / "w2.txt"], creator="Ana Lima", terms="deny")
+        summary = reg.register([folder / "w1.toy", folder / "w2.toy"], creator="Ana Lima", terms="deny")
         assert not summary.errors and len(summary.registered) == 2
         w = summary.registered[1]
         assert (w.engine, w.duration_s, w.title) == ("test-byte-shingles", float(len(WORKS[2])), "w2")
@@ -429,7 +429,7 @@ def test_a_new_medium_registers_and_is_identified_through_the_registry(shingle_m
         segs = reg.store.index_segments(**shingle_medium.id.store_key())
         assert len(segs) == 1 and segs[0].keys.size == sum(len(t) - SHINGLE + 1 for t in WORKS.values())
         # Identify a file of the new medium: the same Match type, medium set, located fields in the JSON.
-        q = tmp_path / "q.txt"
+        q = tmp_path / "q.toy"
         q.write_text("A preface of no interest. " + WORKS[2][13:80].upper() + " An end.")
         [m] = reg.identify(q)
         assert (m.medium, m.work_id, m.query_start_s) == ("bytes", w.work_id, None)
@@ -440,7 +440,7 @@ def test_a_new_medium_registers_and_is_identified_through_the_registry(shingle_m
         [r] = reg.identify_many([str(q)])
         assert r.as_dict()["medium"] == "bytes" and r.as_dict()["unit"] == "char" and len(r.matches) == 1
         # A second registration of the same content is a duplicate, as for audio.
-        again = reg.register([folder / "w2.txt"], creator="Ana Lima")
+        again = reg.register([folder / "w2.toy"], creator="Ana Lima")
         assert again.duplicates and not again.registered
         # Removing a work drops it from the medium's matches, and compaction keeps the media apart.
         reg.remove(w.work_id)
@@ -458,10 +458,10 @@ def test_a_batch_of_two_media_is_stored_as_one_segment_per_engine(shingle_medium
 
     folder = tmp_path / "mixed"
     folder.mkdir()
-    (folder / "poem.txt").write_text(WORKS[1])
+    (folder / "poem.toy").write_text(WORKS[1])
     song = write_wav(folder / "song.wav", synthesise_piece(7, duration_s=12.0), sample_rate_hz=22050)
     with Registry.open(tmp_path / "r.db") as reg:
-        s = reg.register([folder / "poem.txt", song], creator="Ana Lima", workers=1)
+        s = reg.register([folder / "poem.toy", song], creator="Ana Lima", workers=1)
         assert not s.errors and sorted(w.engine for w in s.registered) == sorted([ENGINE_NAME, "test-byte-shingles"])
         assert s.batches == 1
         assert len(reg.store.index_segments(**shingle_medium.id.store_key())) == 1
@@ -476,28 +476,38 @@ def test_a_dataset_scan_decides_items_of_a_new_medium(shingle_medium, tmp_path):
     from consentry.services.scan import scan_dataset, scan_items
 
     class NamedSuffixes(ShingleEngine):
-        extensions = (".txt",)
+        extensions = (".toy",)
 
     engines.register("bytes", NamedSuffixes, replace=True)
     works = tmp_path / "works"
     works.mkdir()
     for fp_id, text in WORKS.items():
-        (works / f"w{fp_id}.txt").write_text(text)
+        (works / f"w{fp_id}.toy").write_text(text)
     data = tmp_path / "dataset"
     data.mkdir()
-    (data / "copy.txt").write_text("Intro. " + WORKS[2][10:90] + " Outro.")
-    (data / "other.txt").write_text("A note on nothing registered at all, for the negative side of the scan.")
+    (data / "copy.toy").write_text("Intro. " + WORKS[2][10:90] + " Outro.")
+    (data / "other.toy").write_text("A note on nothing registered at all, for the negative side of the scan.")
     (data / "notes.xyz").write_text("not an item of any medium")
     with Registry.open(tmp_path / "r.db") as reg:
-        s = reg.register([works], creator="Ana Lima", terms="deny")  # the folder walk takes .txt now
+        s = reg.register([works], creator="Ana Lima", terms="deny")  # the folder walk takes .toy now
         assert len(s.registered) == 2
         w2 = next(w for w in s.registered if w.title == "w2")
         result = scan_dataset(reg, str(data), workers=1)
         items = {it["name"]: it for it in scan_items(reg, result["scan_id"])}
-        assert set(items) == {"copy.txt", "other.txt"}
-        copy = items["copy.txt"]
+        assert set(items) == {"copy.toy", "other.toy"}
+        copy = items["copy.toy"]
         assert copy["decision"] == "refused" and copy["medium"] == "bytes" and copy["unit"] == "char"
         [f] = copy["findings"]
         assert f["work_id"] == w2.work_id and f["medium"] == "bytes"
         assert f["detail"]["work_extent"]["start"] == [10.0] and (f["query_start_s"], f["work_start_s"]) == (7.0, 10.0)
-        assert items["other.txt"]["findings"] == [] and items["other.txt"]["decision"] == "unknown"
+        assert items["other.toy"]["findings"] == [] and items["other.toy"]["decision"] == "unknown"
+
+
+def test_a_file_named_for_one_medium_is_read_by_that_medium_only():
+    """Content decides, but a suffix that belongs to a medium keeps the other engines away (issue 16)."""
+    text = b"A plain sentence of text, nothing else in it at all.\n" * 4
+    assert engines.for_head(text, name="notes").medium == "text"  # no suffix: sniffed by every engine
+    assert engines.for_head(text, name="broken.wav") is None  # a damaged .wav is unreadable audio, not a text
+    jpeg = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(200)
+    assert engines.for_head(jpeg, name="photo.wav") is None
+    assert engines.for_head(jpeg, name="photo.bin").medium == "image"

@@ -119,13 +119,43 @@ def in_sniff_order() -> list[MediaEngine]:
 
 
 def for_head(head: bytes, *, name: str | None = None) -> MediaEngine | None:
-    """The engine whose sniffer claims an input starting with ``head`` (4 KiB are enough), or None."""
+    """The engine whose sniffer claims an input starting with ``head`` (4 KiB are enough), or None.
+
+    Content decides, with one rule for names: a file whose suffix belongs to
+    one medium (``song.wav`` to music, ``photo.jpg`` to images) is read by that
+    medium's engine or by none. So a damaged ``.wav`` that happens to hold
+    ASCII is reported as unreadable audio, not read as a text; a file without
+    such a suffix (``data.bin``, ``0001``, a dataset member) is sniffed by
+    every engine.
+    """
+    owner = _suffix_owner(name)
     for engine in in_sniff_order():
+        if owner is not None and engine.medium != owner:
+            continue
         try:
             if engine.sniff(head, name=name):
                 return engine
         except Exception:  # noqa: BLE001 - a sniffer that cannot read the head does not claim it
             continue
+    return None
+
+
+def _suffix_owner(name: str | None) -> str | None:
+    """The medium whose files carry the suffix of ``name`` (music: the audio suffixes), or None."""
+    if not name:
+        return None
+    import os
+
+    suffix = os.path.splitext(name)[1].lower()
+    if not suffix:
+        return None
+    from consentry.io.decode.audio import AUDIO_EXTENSIONS
+
+    if suffix in AUDIO_EXTENSIONS:
+        return "music"
+    for engine in in_sniff_order():
+        if engine.medium != "music" and suffix in getattr(engine, "extensions", ()):
+            return engine.medium
     return None
 
 
