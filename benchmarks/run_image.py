@@ -315,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1, help="1 = development, 2 = held out")
     ap.add_argument("--negatives", type=int, default=10_000, help="never-registered queries to make")
     ap.add_argument("--negative-dirs", nargs="*", default=NEG_DIRS)
+    ap.add_argument("--negative-part", default="0/1", help="I/N: only every N-th negative image from the I-th "
+                    "(to run the negatives in N processes at once; the parts share no image)")
     ap.add_argument("--rate-images", type=int, default=200)
     ap.add_argument("--scale", type=int, default=0, help="synthetic works for the scale run (0: none)")
     ap.add_argument("--scale-queries", type=int, default=1000, help="negatives re-identified in the scale run")
@@ -367,7 +369,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {n:18s} {v['found']:4d}/{v['of']:<4d} {100 * v['rate']:.1f}%", flush=True)
     # Negatives: the odd-numbered images (sorted by path); the even-numbered ones are for --calibrate only.
     all_negs = negative_corpus(args.negative_dirs)
-    negs = all_negs[1::2]
+    part, parts = (int(v) for v in args.negative_part.split("/"))
+    negs = all_negs[1::2][part::parts]
     report["negative_images"] = len(negs)
     per = max(1, -(-args.negatives // max(1, len(negs))))
     false, n_neg, neg_times, false_examples = 0, 0, [], []
@@ -403,12 +406,12 @@ def main(argv: list[str] | None = None) -> int:
     from PIL import Image
 
     rate_jpegs = []
-    for p in negs[: args.rate_images]:
+    for p in negs[: args.rate_images] if args.rate_images else []:
         im = base_copy(p)
         s = (1_000_000 / (im.width * im.height)) ** 0.5
         rate_jpegs.append(jpeg(im.resize((max(1, round(im.width * s)), max(1, round(im.height * s)))), 85))
     t0 = time.process_time()
-    for data in rate_jpegs:
+    for data in rate_jpegs if rate_jpegs else []:
         with Image.open(io.BytesIO(data)) as im:
             im.convert("RGB").load()
     t_decode = time.process_time() - t0
@@ -416,9 +419,10 @@ def main(argv: list[str] | None = None) -> int:
     for data in rate_jpegs:
         engine.locate(engine.decode(data), [seg])
     t_scan = time.process_time() - t0
-    report["rate"] = {"images": len(rate_jpegs), "plain_decode_per_cpu_s": round(len(rate_jpegs) / t_decode, 1),
-                      "scan_per_cpu_s": round(len(rate_jpegs) / t_scan, 1),
-                      "scan_over_decode": round(t_decode / t_scan, 3)}
+    report["rate"] = {"images": len(rate_jpegs),
+                      "plain_decode_per_cpu_s": round(len(rate_jpegs) / t_decode, 1) if rate_jpegs else None,
+                      "scan_per_cpu_s": round(len(rate_jpegs) / t_scan, 1) if rate_jpegs else None,
+                      "scan_over_decode": round(t_decode / t_scan, 3) if rate_jpegs else None}
     print(f"rate: {report['rate']}", flush=True)
     # Scale.
     if args.scale:

@@ -309,8 +309,13 @@ def test_whole_copies_are_found_with_full_boxes(engine, works, index):
 def test_a_crop_is_located_in_the_work(engine, works, index):
     x0, y0, x1, y1 = 120, 80, 120 + 744, 80 + 496  # 60 % of the area (benchmarks/run_image.py measures 50 %)
     crop = np.ascontiguousarray(works[3][y0:y1, x0:x1])
-    [m] = engine.locate(_jpeg_signal(engine, crop), index)
+    sig = _jpeg_signal(engine, crop)
+    [m] = engine.locate(sig, index)
     assert m.fp_id == 3 and m.extra.method == "keypoints" and not m.extra.mirrored
+    # Without the work's size the boxes hold the matched points; refined with the work, the whole crop.
+    qb, wb = m.query.as_box(), m.work.as_box()
+    assert 0 <= qb[0] < qb[2] <= 744 and x0 <= wb[0] < wb[2] <= x1 and y0 <= wb[1] < wb[3] <= y1
+    m = engine.refine(sig, m, engine.signal(works[3]))
     wb = m.work.as_box()
     assert all(abs(a - b) < 12 for a, b in zip(wb, (x0, y0, x1, y1))), wb
     assert m.query.as_box() == (0.0, 0.0, 744.0, 496.0) and abs(m.extra.scale - 1.0) < 0.03 and abs(m.extra.rotation_deg) < 1.0

@@ -91,3 +91,51 @@ def test_a_webdataset_shard_of_images_is_scanned_item_by_item(library, pictures)
         f = found[0]["findings"][0]
         assert f["work_id"] == s.registered[0].work_id and f["medium"] == "image"
         assert abs(f["detail"]["transform"]["scale"] - 0.5) < 0.02 and f["detail"]["work_box"][2] > 890
+
+
+def test_a_generated_image_holding_a_registered_one_is_checked_with_a_signed_bundle(library, pictures, tmp_path):
+    """The output pastes a registered picture, scaled to 90 % and mirrored, into a new one."""
+    import zipfile
+
+    from consentry.services.check.image import check_image_output, is_image_output, write_image_evidence
+    from consentry.services.evidence import verify_bundle
+    from consentry.services.evidence.keys import registry_key_fingerprint
+
+    canvas = Image.fromarray(picture(777, width_px=1200, height_px=900))
+    pasted = Image.fromarray(pictures["a"]).transpose(Image.Transpose.FLIP_LEFT_RIGHT).resize((810, 540))
+    canvas.paste(pasted, (400, 300))
+    output = tmp_path / "generated.png"
+    canvas.save(output, "PNG")
+    with Registry.open(library["db"]) as reg:
+        [work] = reg.register([library["folder"] / "a.jpg"], creator="Ines Duarte", terms="deny", workers=1).registered
+        assert is_image_output(output) and not is_image_output(library["folder"] / "notes.log")
+        res = check_image_output(reg, output)
+        assert res.error is None and res.has_findings and (res.width_px, res.height_px) == (1200, 900)
+        [m] = res.matches
+        assert m["work_id"] == work.work_id and m["transform"]["mirrored"] is True
+        assert abs(m["transform"]["scale"] - 0.9) < 0.03
+        qb = m["query_box"]  # refined with the registered file: the pasted region
+        assert all(abs(a - b) < 20 for a, b in zip(qb, (400, 300, 1200, 840))), qb
+        json.dumps(res.as_dict())
+        bundle = write_image_evidence(reg, res, tmp_path / "evidence")
+        bad = check_image_output(reg, library["folder"] / "notes.log")
+        assert bad.error and "\n" not in bad.error and "not an image" in bad.error  # the CLI prefixes the name
+    with zipfile.ZipFile(bundle) as z:
+        names = set(z.namelist())
+        assert {"facts.json", "facts.json.sig", "signer.pub", "report.html", "manifest.json", "manifest.json.sig"} <= names
+        facts = json.loads(z.read("facts.json"))
+        html = z.read("report.html").decode()
+    assert facts["medium"] == "image" and facts["matches"][0]["evidence"]["matched_points"]
+    assert html.count("<svg") == 2 and html.count("data:image/jpeg;base64,") == 2 and "<circle" in html
+    # The matched points re-check with the facts alone: work points mapped by work_to_query land on the output's.
+    ev = facts["matches"][0]["evidence"]
+    a, b, c, d, e, f = ev["transform"]["work_to_query"]
+    err = [abs(a * p["work_xy"][0] + b * p["work_xy"][1] + c - p["query_xy"][0]) for p in ev["matched_points"]]
+    assert sorted(err)[len(err) // 2] < 5.0
+    files = tmp_path / "files"
+    files.mkdir()
+    for src in (output, library["folder"] / "a.jpg"):
+        (files / src.name).write_bytes(src.read_bytes())
+    with Registry.open(library["db"]) as reg:
+        result = verify_bundle(bundle, registry_fingerprint=registry_key_fingerprint(reg.local_dir), files_dir=files)
+    assert result.ok, result

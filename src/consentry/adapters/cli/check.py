@@ -42,6 +42,7 @@ def check(
     """
     from consentry.services.check.service import check_output, iter_outputs, prepare_check, render_summary_html, write_evidence
     from consentry.services.check.text import check_text_outputs, is_text_output, write_text_evidence
+    from consentry.services.check.image import check_image_output, is_image_output, write_image_evidence
     from consentry.adapters.cli.main import fail_option
 
     fail = fail_option(fail_on, fail_on_match, choices=("match",), old="--fail-on-match", new="--fail-on match")
@@ -63,6 +64,19 @@ def check(
             task = bar.add_task("checking", total=len(files), current="")
             for f in files:
                 bar.update(task, current=f.name)
+                if is_image_output(f):  # an image output (issue 19)
+                    res = check_image_output(reg, f)
+                    results_text.append(res)
+                    if res.error is None and evidence is not None and res.has_findings:
+                        res.notes.append(f"evidence: {write_image_evidence(reg, res, evidence)}")
+                    if json_out is not None:
+                        line = json.dumps(res.as_dict(), ensure_ascii=False)
+                        sink.write(line + "\n") if sink is not None else typer.echo(line)
+                    if json_out is None or sink is not None:
+                        _print_image_check(res)
+                    any_error |= res.error is not None
+                    bar.advance(task)
+                    continue
                 if is_text_output(f):  # a text output, or a JSONL of them (issue 18)
                     for res in check_text_outputs(reg, f):
                         results_text.append(res)
@@ -99,6 +113,24 @@ def check(
         raise typer.Exit(EXIT_ERROR)
     if fail and any(r.has_findings for r in results + results_text):
         raise typer.Exit(EXIT_FINDINGS)
+
+
+def _print_image_check(res) -> None:
+    if res.error is not None:
+        err_console.print(f"[red]error[/] {res.output}: {res.error}", highlight=False)
+        return
+    head = f"[bold]{res.output}[/] ({res.width_px} x {res.height_px} px)"
+    if not res.has_findings:
+        console.print(f"{head}: nothing registered found", highlight=False)
+        return
+    console.print(f"{head}: {len(res.matches)} registered image(s)", highlight=False)
+    for m in res.matches:
+        t = m.get("transform") or {}
+        console.print(f"  image  {m['title']} [dim]{m['work_id'][:8]}[/] box {m['query_box']} = work {m['work_box']}"
+                      f", scale {t.get('scale')}, rotation {t.get('rotation_deg')} deg"
+                      f"{', mirrored' if t.get('mirrored') else ''} (terms: {m['terms']})", highlight=False)
+    for note in res.notes:
+        console.print(f"  {note}", highlight=False)
 
 
 def _print_text_check(res) -> None:

@@ -15,7 +15,10 @@ interface              image engine
 
 Boxes in :class:`Located` are ``[x0, y0, x1, y1]`` in each image's pixels
 (EXIF orientation applied), end exclusive; :class:`ImageExtra` has the
-transform (scale, rotation, mirrored) and the affine map behind it.
+transform (scale, rotation, mirrored) and the affine map behind it.  When the
+registered image's size is known (its PDQ bands were reached, or
+:meth:`ImageEngine.refine` is given its signal) the boxes are the query's
+frame mapped into the work and back; otherwise they box the matched points.
 """
 
 from __future__ import annotations
@@ -184,6 +187,26 @@ class ImageEngine:
         return self.verify(self.candidates(q, segments, with_keys=with_evidence), q,
                            min_score=self.min_score_for(searched) if min_score is None else min_score,
                            searched=searched, with_evidence=with_evidence, max_evidence=max_evidence)
+
+    def refine(self, signal: Signal, match: Located, work_signal: Signal) -> Located:
+        """The match with boxes from the fitted transform and the registered image's own size.
+
+        Without the work's size (a keypoint match that reached no PDQ band of
+        the work) the engine boxes the matched points; the services call this
+        with the registered file, when it is still at its path, and the boxes
+        become the query's frame mapped into the work (cut to the work) and
+        that region mapped into the query.
+        """
+        from dataclasses import replace
+
+        from .search import _boxes
+
+        x = match.extra
+        if x.method != "keypoints":
+            return match
+        m = np.asarray(x.work_to_query, np.float64).reshape(2, 3)
+        boxes = _boxes(m, signal.extent[0], signal.extent[1], work_signal.extent[0], work_signal.extent[1])
+        return match if boxes is None else replace(match, query=boxes[0], work=boxes[1])
 
     # -- decision and evidence --------------------------------------------------
     def min_score_for(self, searched: float) -> float:

@@ -109,9 +109,9 @@ class ImageEngineParams:
     ransac_iterations: int = 600
     min_scale: float = 0.05
     max_scale: float = 20.0
-    min_inliers: int = 14
+    min_inliers: int = 11
     chance_inliers_at: float = 3.0
-    chance_inliers_per_e: float = 1.55
+    chance_inliers_per_e: float = 1.38
     pdq_max_distance: int = 31
     pdq_min_quality: int = 10
     query_mirrored: bool = True

@@ -251,15 +251,12 @@ def candidates(query: QueryPrint, segments, params: ImageEngineParams, *, with_k
 
 
 # ---------------------------------------------------------------------------- verification
-def _boxes(m: np.ndarray, wq: float, hq: float, ww: float, hw: float, *,
-           work_known: bool = True) -> tuple[Extent, Extent] | None:
+def _boxes(m: np.ndarray, wq: float, hq: float, ww: float, hw: float) -> tuple[Extent, Extent] | None:
     """The matched region in each image under ``m`` (2x3, work pixels -> query pixels).
 
     The work box is the query's frame mapped into the work, cut to the work's
     frame; the query box is that work box mapped into the query, cut to the
-    query's frame.  When the work's size is not known (``work_known`` false,
-    ``ww`` and ``hw`` an upper bound) the work box may reach past the work's
-    edge where the query holds more than the work.
+    query's frame.
     """
     a = np.vstack([m, [0.0, 0.0, 1.0]])
     try:
@@ -280,6 +277,18 @@ def _boxes(m: np.ndarray, wq: float, hq: float, ww: float, hw: float, *,
     if q is None:
         return None
     return Extent.box(*(round(v, 1) for v in q)), Extent.box(*(round(v, 1) for v in w))
+
+
+def _point_boxes(q_xy: np.ndarray, w_xy: np.ndarray, wq: float, hq: float) -> tuple[Extent, Extent] | None:
+    """Boxes around matched points (shapes (k, 2), pixels): within the matched region, never past it."""
+    if len(q_xy) < 2:
+        return None
+    q0, q1 = np.clip(q_xy.min(axis=0), 0, None), np.minimum(q_xy.max(axis=0), [wq, hq])
+    w0, w1 = np.clip(w_xy.min(axis=0), 0, None), w_xy.max(axis=0)
+    if (q1 <= q0).any() or (w1 <= w0).any():
+        return None
+    return (Extent.box(*(round(float(v), 1) for v in (*q0, *q1))),
+            Extent.box(*(round(float(v), 1) for v in (*w0, *w1))))
 
 
 def _fit(work_xy: np.ndarray, query_xy: np.ndarray, threshold_px: float, params: ImageEngineParams):
@@ -340,9 +349,8 @@ def verify(hits: ImageHits, query: QueryPrint, params: ImageEngineParams, *, min
         rec = hits.records.get(fp_id)
         if rec is not None:
             ww, hw = rec[1], rec[2]
-        else:  # the work's size is not known: at most what its coordinates can hold
-            limit = 1024.0 * float(1 << int((_payload(hits.kp_values[sel[0]]) >> np.uint64(20)) & np.uint64(15)))
-            ww = hw = limit
+        else:
+            ww = hw = 0
         q_idx = hits.kp_index[sel]
         q_ang = (np.floor(kp.angle_deg[q_idx] * (F.ANGLE_BINS / 360.0)).astype(np.int64)) % F.ANGLE_BINS
         # Vote on the rotation difference, then on the pyramid-level difference (the scale):
@@ -364,7 +372,13 @@ def verify(hits: ImageHits, query: QueryPrint, params: ImageEngineParams, *, min
         rotation = math.degrees(math.atan2(m[1, 0], m[0, 0]))
         if side.mirrored:  # the fit is to the mirror image: x -> width - x
             m = np.array([[-1.0, 0.0, float(wq)], [0.0, 1.0, 0.0]]) @ np.vstack([m, [0.0, 0.0, 1.0]])
-        boxes = _boxes(m, wq, hq, ww, hw, work_known=rec is not None)
+        if rec is not None:
+            boxes = _boxes(m, wq, hq, ww, hw)
+        else:  # the work's size is not known: the boxes around the matched points, in each image
+            qpts = q_xy[inl].copy()
+            if side.mirrored:
+                qpts[:, 0] = wq - qpts[:, 0]
+            boxes = _point_boxes(qpts, wxy[inl], wq, hq)
         if boxes is None:
             continue
         ev = None
