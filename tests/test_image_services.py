@@ -139,3 +139,14 @@ def test_a_generated_image_holding_a_registered_one_is_checked_with_a_signed_bun
     with Registry.open(library["db"]) as reg:
         result = verify_bundle(bundle, registry_fingerprint=registry_key_fingerprint(reg.local_dir), files_dir=files)
     assert result.ok, result
+
+
+def test_the_cli_words_an_image_match_in_pixels():
+    from consentry.adapters.cli.main import _segment_text
+    from consentry.reporting.findings import group_matches
+
+    m = {"work_id": "w1", "title": "t", "score": 20.0, "confidence": 0.99, "query_box": [0.0, 10.2, 700.0, 500.0],
+         "work_box": [99.4, 48.2, 800.8, 550.7], "transform": {"scale": 0.5, "rotation_deg": -8.2, "mirrored": True},
+         "method": "keypoints", "inliers": 20, "pdq_distance": None}
+    [g] = group_matches([m])
+    assert _segment_text(g["segments"][0]) == "px 0,10-700,500 = 99,48-801,551 (x0.50, -8.2 deg, mirrored)"

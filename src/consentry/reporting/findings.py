@@ -20,6 +20,8 @@ SEGMENT_FIELDS = ("query_start_s", "query_end_s", "work_start_s", "work_end_s", 
                   "score", "confidence",
                   # a text passage's own fields (docs/text.md); another medium's extents
                   "query_start_char", "query_end_char", "work_start_char", "work_end_char", "matched_words",
+                  # an image match's own fields (docs/images.md)
+                  "query_box", "work_box", "transform", "method", "inliers", "pdq_distance",
                   "query_extent", "work_extent")
 
 #: Lower bounds of the words for a calibrated confidence (probability that the finding is right), highest first.

@@ -344,6 +344,13 @@ def _fmt_time(s: float) -> str:
 
 
 def _segment_text(seg: dict) -> str:
+    if "query_box" in seg:  # an image: boxes [x0, y0, x1, y1] in each image's pixels (docs/images.md)
+        t = seg.get("transform") or {}
+        alt = [f"x{float(t.get('scale') or 1.0):.2f}"] + ([f"{float(t['rotation_deg']):+.1f} deg"]
+                                                         if abs(float(t.get("rotation_deg") or 0.0)) >= 0.5 else [])
+        alt += ["mirrored"] if t.get("mirrored") else []
+        q, w = ([int(round(v)) for v in seg[k]] for k in ("query_box", "work_box"))
+        return f"px {q[0]},{q[1]}-{q[2]},{q[3]} = {w[0]},{w[1]}-{w[2]},{w[3]} ({', '.join(alt)})"
     if "query_start_char" in seg:  # a text passage: character offsets in each side's extracted text (docs/text.md)
         return (f"chars {seg['query_start_char']:,}-{seg['query_end_char']:,} = {seg['work_start_char']:,}-"
                 f"{seg['work_end_char']:,} ({seg.get('matched_words', 0)} words)")
@@ -371,7 +378,8 @@ def _print_result(result) -> None:
 
     found = group_matches(m.as_dict() for m in result.matches)
     where = ("the passage's characters in the query's and the work's text" if result.medium == "text"
-             else "the segment's place in the query and in the work (m:ss.s)")
+             else "the matched region's box x0,y0-x1,y1 in the query's and the work's pixels"
+             if result.medium == "image" else "the segment's place in the query and in the work (m:ss.s)")
     table = Table(title=f"{result.query}", title_justify="left", show_lines=len(found) > 1,
                   caption=f"query = work: {where}",
                   caption_justify="left")
