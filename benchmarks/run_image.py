@@ -306,6 +306,12 @@ def _params(pairs: list[str]) -> ImageEngineParams:
     return dataclasses.replace(base, **kw)
 
 
+def _save(path: Path | None, report: dict) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2) + "\n")
+
+
 def _pct(xs: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(xs), q)) if xs else float("nan")
 
@@ -323,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--param", action="append", default=[], help="NAME=VALUE of ImageEngineParams (exploring only)")
     ap.add_argument("--calibrate", type=int, default=0,
                     help="only measure the best chance score on this many queries of the calibration negatives")
+    ap.add_argument("--skip-positives", action="store_true", help="only the negatives (to run them in parts)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     import machine
@@ -348,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     # Positive queries.
     queries: list[tuple[int, str, bytes]] = []
-    for fp_id, p in works.items():
+    for fp_id, p in works.items() if not args.skip_positives else []:
         im = base_copy(p)
         for name in TRANSFORMS:
             queries.append((fp_id, name, alter(im, name, rng)))
@@ -361,10 +368,11 @@ def main(argv: list[str] | None = None) -> int:
         found[name].append(bool(res) and res[0].fp_id == fp_id)
         wrong_top += bool(res) and res[0].fp_id != fp_id
     report["found_top1"] = {n: {"found": int(sum(v)), "of": len(v), "rate": round(sum(v) / len(v), 4),
-                                "target": TARGETS.get(n, 0.97)} for n, v in found.items()}
+                                "target": TARGETS.get(n, 0.97)} for n, v in found.items() if v}
     report["positive_wrong_top1"] = int(wrong_top)
     report["positive_query_ms"] = {"median": round(1000 * statistics.median(times), 1),
-                                   "p95": round(1000 * _pct(times, 95), 1)}
+                                   "p95": round(1000 * _pct(times, 95), 1)} if times else None
+    _save(args.out, report)
     for n, v in report["found_top1"].items():
         print(f"  {n:18s} {v['found']:4d}/{v['of']:<4d} {100 * v['rate']:.1f}%", flush=True)
     # Negatives: the odd-numbered images (sorted by path); the even-numbered ones are for --calibrate only.
@@ -397,8 +405,11 @@ def main(argv: list[str] | None = None) -> int:
                     m = res[0]
                     false_examples.append({"query_of": str(p), "work": str(works[m.fp_id]), "score": m.score,
                                            "method": m.extra.method})
-        if n_neg and n_neg % 1000 < per:
+        if n_neg and n_neg % 250 < per:
             print(f"  negatives {n_neg}: {false} false", flush=True)
+            report["negatives"] = {"queries": n_neg, "false_matches": false, "examples": false_examples,
+                                   "partial": True}
+            _save(args.out, report)
     report["negatives"] = {"queries": n_neg, "false_matches": false, "examples": false_examples,
                            "query_ms_median": round(1000 * statistics.median(neg_times), 1) if neg_times else None}
     print(f"negatives: {false} false matches in {n_neg} queries", flush=True)

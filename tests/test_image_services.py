@@ -150,3 +150,26 @@ def test_the_cli_words_an_image_match_in_pixels():
          "method": "keypoints", "inliers": 20, "pdq_distance": None}
     [g] = group_matches([m])
     assert _segment_text(g["segments"][0]) == "px 0,10-700,500 = 99,48-801,551 (x0.50, -8.2 deg, mirrored)"
+
+
+def test_terms_embedded_into_a_registered_image_are_read_back_and_it_is_still_found(library):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from consentry.services.embed import read_embedded_signals
+
+    with Registry.open(library["db"]) as reg:
+        [work] = reg.register([library["folder"] / "a.jpg"], creator="Ines Duarte", terms="deny", workers=1).registered
+    copy = library["tmp"] / "a-published.jpg"
+    shutil.copy(library["folder"] / "a.jpg", copy)
+    out = subprocess.run([sys.executable, "-m", "consentry.adapters.cli.main", "--registry", str(library["db"]), "embed",
+                          str(copy), "--base-url", "https://example.org/terms"], capture_output=True, text=True,
+                         env={**os.environ, "COLUMNS": "200"}, timeout=300)
+    assert out.returncode == 0 and work.work_id in out.stdout and "wrote xmp" in out.stdout, out.stdout + out.stderr
+    signals = read_embedded_signals(copy).signals
+    assert signals and any("deny" in str(s) for s in signals)
+    with Registry.open(library["db"]) as reg:
+        [m] = reg.identify(copy)
+        assert m.work_id == work.work_id and m.as_dict()["medium"] == "image"
