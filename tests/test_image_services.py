@@ -173,3 +173,56 @@ def test_terms_embedded_into_a_registered_image_are_read_back_and_it_is_still_fo
     with Registry.open(library["db"]) as reg:
         [m] = reg.identify(copy)
         assert m.work_id == work.work_id and m.as_dict()["medium"] == "image"
+
+
+@pytest.fixture
+def image_server(pictures):
+    """A local HTTP server of three JPEGs: /0.jpg and /2.jpg unrelated, /1.jpg a copy of picture "b" at half size."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    files = {"/0.jpg": _jpeg(picture(600)), "/1.jpg": _jpeg(pictures["b"][::2, ::2], 75), "/2.jpg": _jpeg(picture(601))}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            body = files.get(self.path)
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_parquet_datasets_of_image_bytes_and_of_urls_are_scanned(library, pictures, image_server):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from consentry.services.scan import scan_dataset
+
+    hf = library["tmp"] / "hf.parquet"  # the Hugging Face Image feature: a struct of bytes and path
+    images = [{"bytes": _jpeg(picture(610)), "path": "x.jpg"},
+              {"bytes": _jpeg(np.ascontiguousarray(pictures["b"][:, ::-1]), 60), "path": "y.jpg"}]
+    pq.write_table(pa.table({"image": images, "text": ["a cat", "a copy"]}), hf)
+    laion = library["tmp"] / "laion.parquet"  # LAION style: URL and caption
+    pq.write_table(pa.table({"url": [f"{image_server}/{i}.jpg" for i in range(3)],
+                             "caption": ["one", "two", "three"]}), laion)
+    with Registry.open(library["db"]) as reg:
+        [work] = reg.register([library["folder"] / "b.png"], creator="Ines Duarte", terms="deny", workers=1).registered
+        s = scan_dataset(reg, str(hf), workers=1)
+        assert s["totals"]["items"] == 2 and s["totals"]["refused"] == 1 and s["totals"]["error"] == 0
+        [hit] = [it for it in reg.store.iter_scan_items(s["scan_id"]) if it["findings"]]
+        assert hit["findings"][0]["work_id"] == work.work_id and hit["findings"][0]["detail"]["transform"]["mirrored"]
+        s = scan_dataset(reg, str(laion), workers=1, fetch_urls=True)
+        assert s["totals"]["items"] == 3 and s["totals"]["refused"] == 1 and s["totals"]["error"] == 0
+        [hit] = [it for it in reg.store.iter_scan_items(s["scan_id"]) if it["findings"]]
+        assert abs(hit["findings"][0]["detail"]["transform"]["scale"] - 0.5) < 0.02
