@@ -91,6 +91,12 @@ def test_a_webdataset_shard_of_images_is_scanned_item_by_item(library, pictures)
         f = found[0]["findings"][0]
         assert f["work_id"] == s.registered[0].work_id and f["medium"] == "image"
         assert abs(f["detail"]["transform"]["scale"] - 0.5) < 0.02 and f["detail"]["work_box"][2] > 890
+        # The HTML report words an image item's regions as boxes in pixels.
+        from consentry.reporting.scan_report import render_scan_html
+
+        html = render_scan_html(summary, reg.store.iter_scan_items(summary["scan_id"]))
+        wb = [int(round(v)) for v in f["detail"]["work_box"]]
+        assert f"px {wb[0]},{wb[1]}\u2013{wb[2]},{wb[3]}" in html
 
 
 def test_a_generated_image_holding_a_registered_one_is_checked_with_a_signed_bundle(library, pictures, tmp_path):

@@ -210,7 +210,9 @@ def _item_row(item: Mapping[str, Any]) -> dict:
     unit = item.get("unit") or "s"  # another medium's items (text: characters) keep their own unit
     span = _span if unit == "s" else (lambda a, b: _unit_span(a, b, unit))
     findings = []
-    for f in group_matches(item.get("findings") or ()):  # one finding per work, its segments under it
+    # An image finding's boxes are in its detail (docs/images.md): brought up to be kept per segment.
+    found = [{**(f.get("detail") or {}), **f} if unit == "px" else f for f in item.get("findings") or ()]
+    for f in group_matches(found):  # one finding per work, its segments under it
         findings.append(
             {
                 "title": _text(f.get("title")),
@@ -220,8 +222,10 @@ def _item_row(item: Mapping[str, Any]) -> dict:
                 + (" \u2014 disputed" if f.get("disputed") else ""),
                 "confidence_words": confidence_text(f.get("confidence")),
                 "segments": [{
-                    "in_item": span(g.get("query_start_s"), g.get("query_end_s")),
-                    "in_work": span(g.get("work_start_s"), g.get("work_end_s")),
+                    "in_item": _box(g.get("query_box")) if "query_box" in g
+                    else span(g.get("query_start_s"), g.get("query_end_s")),
+                    "in_work": _box(g.get("work_box")) if "work_box" in g
+                    else span(g.get("work_start_s"), g.get("work_end_s")),
                     "speed": (_fixed(g.get("speed"), ".2f") + "\u00d7") if g.get("speed") is not None and unit == "s"
                     else _DASH,
                     "pitch": _signed(g.get("pitch_shift_semitones"), "semitones") if unit == "s" else _DASH,
@@ -253,6 +257,15 @@ def _unit_span(start: Any, end: Any, unit: str) -> str:
         return f"{_UNIT_WORDS.get(unit, unit)} {int(float(start)):,}\u2013{int(float(end)):,}"
     except (TypeError, ValueError):
         return _DASH
+
+
+def _box(box: Any) -> str:
+    """An image region: ``px 0,10–700,500`` (x0,y0–x1,y1 in the image's pixels)."""
+    try:
+        x0, y0, x1, y1 = (int(round(float(v))) for v in box)
+    except (TypeError, ValueError):
+        return _DASH
+    return f"px {x0},{y0}–{x1},{y1}"
 
 
 def _amount(value: Any, unit: str) -> str:
