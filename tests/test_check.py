@@ -128,7 +128,7 @@ def test_bad_outputs_each_one_line_and_run_goes_on(world, tmp_path):
     write_wav(bad / "stereo.wav", song[2 * SR:14 * SR], sample_rate_hz=SR, channels=2)
     write_wav(bad / "clipped.wav", np.clip(song[2 * SR:14 * SR] * 3, -1, 1), sample_rate_hz=SR)  # 5% of samples clipped
     (bad / "fake.wav").write_bytes(b"not audio at all" * 50)
-    (bad / "readme.txt").write_text("not an audio file: skipped in a folder")
+    (bad / "readme.log").write_text("not an output of any medium: skipped in a folder")  # .txt would be a text output
     r, res = check_json(reg, bad)
     assert r.returncode == 1
     assert set(res) == {"silent.wav", "short.wav", "stereo.wav", "clipped.wav", "fake.wav"}
@@ -327,7 +327,8 @@ def test_long_noise_and_silence_give_no_recording_finding(world, tmp_path):
         res = service.check_output(ctx, out)
         copy = service.check_output(ctx, outs / "copy.wav")
     assert res.error is None and res.recording == [] and res.copied_share == 0.0
-    assert res.recording_min_score == min_score_for(300.0) == 21 and res.as_dict()["recording_min_score"] == 21
+    # 19: the length rule's step per doubling (1.3) as benchmarks/fit_length_rule.py fits it (issue 21)
+    assert res.recording_min_score == min_score_for(300.0) == 19 and res.as_dict()["recording_min_score"] == 19
     # A short output keeps a low threshold, and its copy is still found.
     assert copy.recording_min_score == min_score_for(copy.checked_s) < 21 and copy.recording
 

@@ -19,6 +19,7 @@ import pytest
 from conftest import notes, write_wav
 from typer.testing import CliRunner
 
+from consentry.engines.music.params import ENGINE_VERSION
 from consentry.adapters.cli import main as cli_main
 from consentry.adapters.cli.main import main
 
@@ -120,7 +121,7 @@ def test_works_list_show_remove_and_stats(setup, tmp_path):
     assert r.returncode == 0 and "song2" in r.stdout
     r = cli("stats", "--json", registry=reg)
     stats = json.loads(r.stdout)
-    assert stats["works"] == 3 and stats["index_entries"] > 0 and stats["engine"]["version"] == "1"
+    assert stats["works"] == 3 and stats["index_entries"] > 0 and stats["engine"]["version"] == ENGINE_VERSION
     r = cli("works", "show", "ffffffff", registry=reg)
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "no work with id" in r.stderr
 
