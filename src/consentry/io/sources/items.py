@@ -271,3 +271,35 @@ def other_media_extensions() -> frozenset[str]:
     from consentry import engines
 
     return engines.extensions()
+
+
+def capped_lines(handle: BinaryIO, *, max_bytes: int, label: object = None) -> Iterator[tuple[int, bytes | None]]:
+    """``(line number, raw bytes)`` for each non-blank line of a binary ``handle``, reading at most ``max_bytes``
+    of a line at a time; ``None`` for a longer line (skipped to its end). A UTF-8 BOM on the first line is dropped.
+
+    With ``label``, a read error (a damaged gzip stream, a failing disk) is an :class:`InputError` naming
+    ``label`` and the line; without it, the error propagates.
+    """
+    import codecs
+    import gzip
+
+    number = 0
+    while True:
+        try:
+            raw = handle.readline(max_bytes + 1)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            if label is None:
+                raise
+            raise InputError(f"{label}: cannot read line {number + 1} ({exc})") from None
+        if not raw:
+            return
+        number += 1
+        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[3:]
+        if len(raw) > max_bytes and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):
+                raw = handle.readline(1024 * 1024)
+            yield number, None
+            continue
+        if raw.strip():
+            yield number, raw

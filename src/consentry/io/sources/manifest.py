@@ -33,7 +33,7 @@ from urllib.request import url2pathname
 
 from consentry.domain.errors import InputError
 from consentry.io.sources.fetch import FetchJob, FetchOptions, fetch_in_order
-from consentry.io.sources.items import Dataset, DatasetItem, atomic_output
+from consentry.io.sources.items import Dataset, DatasetItem, atomic_output, capped_lines
 
 __all__ = ["PATH_COLUMN_NAMES", "CsvManifest", "JsonlManifest", "ParquetManifest", "choose_column"]
 
@@ -403,21 +403,7 @@ class JsonlManifest(_Manifest):
         except OSError as exc:
             raise InputError(f"{self.path}: cannot read ({exc.strerror or exc})") from None
         with handle:
-            number = 0
-            while True:
-                raw = handle.readline(MAX_LINE_BYTES + 1)
-                if not raw:
-                    return
-                number += 1
-                if number == 1 and raw.startswith(codecs.BOM_UTF8):
-                    raw = raw[3:]
-                if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-                    while raw and not raw.endswith(b"\n"):
-                        raw = handle.readline(1024 * 1024)
-                    yield number, None
-                    continue
-                if raw.strip():
-                    yield number, raw
+            yield from capped_lines(handle, max_bytes=MAX_LINE_BYTES)
 
     def _rows(self) -> Iterator[DatasetItem | FetchJob]:
         name = self.path.name

@@ -29,7 +29,6 @@ a time.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import gzip
 import io
@@ -42,7 +41,7 @@ from typing import Callable, Iterator
 
 from consentry.domain.errors import InputError
 from consentry.io.sources.archives import ArchiveLimits
-from consentry.io.sources.items import Dataset, DatasetItem, atomic_output
+from consentry.io.sources.items import Dataset, DatasetItem, atomic_output, capped_lines
 
 __all__ = ["TEXT_COLUMN_NAMES", "open_text_dataset", "choose_text_column", "TextRowsDataset",
            "TextWebDataset", "WarcDataset", "DocumentFolder"]
@@ -174,27 +173,14 @@ class TextRowsDataset(Dataset):
         except OSError as exc:
             raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
         with handle:
-            number = 0
-            while True:
-                try:
-                    raw = handle.readline(MAX_LINE_BYTES + 1)
-                except (OSError, EOFError, gzip.BadGzipFile) as exc:
-                    raise InputError(f"{path}: cannot read line {number + 1} ({exc})") from None
-                if not raw:
-                    return
-                number += 1
-                if number == 1 and raw.startswith(codecs.BOM_UTF8):
-                    raw = raw[3:]
-                if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-                    while raw and not raw.endswith(b"\n"):
-                        raw = handle.readline(1024 * 1024)
+            for number, raw in capped_lines(handle, max_bytes=MAX_LINE_BYTES, label=path):
+                if raw is None:
                     yield number, None
                     continue
-                if raw.strip():
-                    try:
-                        yield number, raw.decode("utf-8")
-                    except UnicodeDecodeError:
-                        raise InputError(f"{path}: not UTF-8 text (line {number}); save it as UTF-8") from None
+                try:
+                    yield number, raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise InputError(f"{path}: not UTF-8 text (line {number}); save it as UTF-8") from None
 
     def _jsonl_items(self, path: Path) -> Iterator[DatasetItem]:
         for row, (line, raw) in enumerate(self._jsonl_lines(path)):
