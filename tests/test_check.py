@@ -469,3 +469,24 @@ def test_voice_in_a_second_thread_gives_the_same_result(world, tmp_path, monkeyp
         d.pop("seconds", None)
     assert two == one
     assert two["voice"] and two["voice"][0]["is_match"] and two["melody"]
+
+
+def test_evidence_names_an_uploaded_work_by_the_name_its_owner_gave(tmp_path):
+    """A work uploaded to the server is stored as up-….wav; its evidence names it as sent (issue 22)."""
+    from consentry import Registry
+    from consentry.services.check.service import given_name
+
+    from consentry.services.accounts import create_account
+
+    with Registry.open(tmp_path / "r.db") as reg:
+        account = create_account(reg, email="ana@example.org", password="a long enough password", role="creator",
+                                 creator="Ana Lima")
+        reg.store.add_upload({"upload_id": "up-0123456789abcdef0123", "account_id": account["account_id"],
+                              "purpose": "audio",
+                              "original_name": "Morning Tide (final mix).wav", "media_type": "audio/wav", "bytes": 4,
+                              "sha256": "0" * 64, "stored_name": "up-0123456789abcdef0123.wav",
+                              "created_at": "2026-12-07T06:00:00+00:00"})
+        assert given_name(reg, "/srv/uploads/up-0123456789abcdef0123.wav") == "Morning Tide (final mix).wav"
+        assert given_name(reg, "/home/ana/song.flac") == "song.flac"
+        assert given_name(reg, "/srv/uploads/up-ffffffffffffffffffff.wav") == "up-ffffffffffffffffffff.wav"
+        assert given_name(reg, None) is None

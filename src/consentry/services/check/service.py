@@ -673,11 +673,25 @@ def evidence_findings(ctx: CheckContext, res: CheckResult, *, all_voices: bool =
     findings = {"recording": res.recording, "melody": res.melody, "voice": voice, "engines": engines, "terms": terms,
                 "output_duration_s": round(res.duration_s, 3), "copied_share": round(res.copied_share, 4),
                 "tool_version": __version__}
-    references = [{"id": wid, "path": reg.store.get_work(wid).source, "kind": "work"} for wid in work_ids]
+    references = [{"id": wid, "path": (src := reg.store.get_work(wid).source), "kind": "work",
+                   "name": given_name(reg, src)} for wid in work_ids]
     by_id = {v.voice_id: v for v in ctx.voices}
     references += [{"id": f["voice_id"], "path": by_id[f["voice_id"]].source, "kind": "voice"}
                    for f in voice if f["voice_id"] in by_id]
     return findings, references
+
+
+def given_name(registry, source: str | None) -> str | None:
+    """The file name a work's owner gave it: an uploaded work's original name (its stored file is named by the
+    server, ``up-….wav``), else the base name of its source."""
+    if not source:
+        return None
+    path = Path(source)
+    if path.name.startswith("up-"):
+        row = registry.store.get_upload(path.name.split(".", 1)[0])
+        if row and row.get("original_name"):
+            return Path(str(row["original_name"])).name
+    return path.name
 
 
 def write_evidence(ctx: CheckContext, res: CheckResult, out_dir: str | os.PathLike, *, pdf: bool = True,

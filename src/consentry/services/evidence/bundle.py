@@ -129,8 +129,9 @@ def build_facts(*, output_path: Path, findings: dict, references: list[dict], to
     for reference in references:
         ref_id = _reference_id(reference)
         path = Path(reference["path"]) if reference.get("path") is not None else None
+        given = reference.get("name")  # the name its owner gave the file (an upload's), when known
         entry: dict[str, Any] = {"id": ref_id, "kind": str(reference.get("kind", "work")),
-                                 "name": path.name if path else None}
+                                 "name": _base_name(given) if given else (path.name if path else None)}
         if path is not None and path.is_file():
             entry["sha256"], entry["size_bytes"] = sha256_and_size(path)
             entry["present"] = True
