@@ -80,6 +80,9 @@ def test_front_door_and_a_404_page_inside_the_app(server):
     signed_in, _ = browser(server, "ana@example.org")
     r = signed_in.get("/", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/app"
+    # a signed-in person's 404 keeps their menu (and their way out)
+    r = signed_in.get("/app/no-such-page")
+    assert r.status_code == 404 and "Sign out" in r.text and 'href="/app/signin"' not in r.text
 
 
 def test_a_repeated_section_is_one_finding_with_its_segments(server, world, repeated_scan):

@@ -228,9 +228,21 @@ def error_response(request: Request, exc: Exception) -> Response:
 ERROR_TITLES = {404: "Page not found", 403: "Not allowed", 413: "Too large", 429: "Too many requests"}
 
 
+def _signed_in(request: Request):
+    """Who is signed in on this browser (their session cookie), for the menu of a page outside every route; None
+    when no one is or it cannot be told."""
+    try:
+        from consentry.adapters.api.deps import get_ctx, resolve_principal
+
+        with get_ctx(request).pool.registry() as reg:
+            return resolve_principal(request, reg)
+    except Exception:  # noqa: BLE001 - a 404 page never fails for its menu: it shows the signed-out one
+        return None
+
+
 def not_found_page(request: Request) -> Response:
     """The HTML 404 page inside the app's frame, for an address that is no page at all (the API answers JSON)."""
-    response = render(request, "error.html.j2", status=404, principal=None, title="Page not found",
+    response = render(request, "error.html.j2", status=404, principal=_signed_in(request), title="Page not found",
                       error=f"There is no page at {request.url.path[:200]}.", status_code=404, back="/")
     for k, v in SECURITY_HEADERS.items():
         response.headers[k] = v
