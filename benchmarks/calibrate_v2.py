@@ -100,6 +100,8 @@ def main() -> None:
     ap.add_argument("--registry", required=True, help="a registry of the registered corpus (run_registration.py)")
     ap.add_argument("--corpus", default="benchmarks/corpus")
     ap.add_argument("--per-half", type=int, default=1000, help="excerpts per half (each in every variant)")
+    ap.add_argument("--fit-excerpts", type=int, default=None, help="excerpts of half F (default: --per-half)")
+    ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated alterations (default: all)")
     ap.add_argument("--seed", type=int, default=4321)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--record", default=None, help="write the fit and the scores here (JSON)")
@@ -113,16 +115,21 @@ def main() -> None:
         engine = f"{ENGINE_NAME}/{reg.params.version}/{reg.param_hash}"
     songs = negative_sources(Path(args.corpus))
     lengths = {s: max(decode_audio(str(f), sample_rate_hz=8000).duration_s for f in stems(s)) for s in songs}
+    variants = [v for v in args.variants.split(",") if v]
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown:
+        sys.exit(f"calibrate_v2: unknown variants {unknown}; choose from {VARIANTS}")
+    counts = {"F": args.fit_excerpts or args.per_half, "T": args.per_half}
     rng = np.random.default_rng(args.seed)
     jobs: dict[str, list] = {"F": [], "T": []}
     for half in ("F", "T"):
         members = [s for s in songs if half_of(s) == half]
         w = np.array([lengths[s] - 11.0 for s in members])
         w = np.clip(w, 0, None) / np.clip(w, 0, None).sum()
-        for i in range(args.per_half):
+        for i in range(counts[half]):
             s = members[int(rng.choice(len(members), p=w))]
             start = float(rng.uniform(0, lengths[s] - 11.0))
-            for v in VARIANTS:
+            for v in variants:
                 jobs[half].append((str(s), start, v, int(rng.integers(1 << 30))))
     scores = {}
     with ProcessPoolExecutor(args.workers, initializer=_init, initargs=(args.registry, [str(s) for s in songs])) as pool:
@@ -130,23 +137,30 @@ def main() -> None:
             scores[half] = np.array(list(pool.map(_best_score, jobs[half], chunksize=16)))
             print(f"half {half}: {scores[half].size} negative queries from "
                   f"{len({j[0] for j in jobs[half]})} songs; best score max {scores[half].max():.0f}", flush=True)
-    fit = fit_fmr_tail(scores["F"])
+    hits = scores["F"][scores["F"] >= 5]
+    if np.unique(hits).size < 2:  # too few chance scores to fit a line: say so, keep the scores
+        fit = {"a": None, "b": None, "points": int(np.unique(hits).size), "n": int(scores["F"].size),
+               "max": float(scores["F"].max())}
+    else:
+        fit = fit_fmr_tail(scores["F"], lo=5, hi=int(hits.max()))
     threshold = max(FLOOR, int(scores["F"].max()) + MARGIN)
     t = scores["T"]
     false = int((t >= threshold).sum())
     upper = 1 - 0.05 ** (1 / t.size) if false == 0 else None
-    print(f"\nfit on half F ({scores['F'].size} queries): log P(best >= s) = {fit['a']} + {fit['b']} * s; "
+    print(f"\nfit on half F ({scores['F'].size} queries, s = 5 to its highest score): log P(best >= s) = "
+          f"{fit['a']} + {fit['b']} * s; "
           f"threshold {threshold} (max {scores['F'].max():.0f} + {MARGIN})")
     print(f"half T ({t.size} queries, no song shared with F): {false} at or above {threshold}"
           + (f" (95% upper bound {upper:.2e} per query)" if upper is not None else ""))
     print("score  P(best >= s) half F  half T  tail")
     for s in range(5, threshold + 3):
-        print(f"{s:5d}  {np.mean(scores['F'] >= s):18.5f}  {np.mean(t >= s):6.5f}  {np.exp(fit['a'] + fit['b'] * s):.5f}")
+        tail = np.exp(fit["a"] + fit["b"] * s) if fit["a"] is not None else float("nan")
+        print(f"{s:5d}  {np.mean(scores['F'] >= s):18.5f}  {np.mean(t >= s):6.5f}  {tail:.5f}")
     if args.record:
         Path(args.record).parent.mkdir(parents=True, exist_ok=True)
         Path(args.record).write_text(json.dumps({
             **run_info(), "engine": engine, "fit": fit, "threshold": threshold, "margin": MARGIN, "floor": FLOOR,
-            "variants": VARIANTS, "per_half": args.per_half, "seed": args.seed,
+            "variants": variants, "excerpts": counts, "seed": args.seed,
             "half_f": scores["F"].tolist(), "half_t": t.tolist(),
             "test": {"queries": int(t.size), "false_matches": false, "upper_95": upper}}, indent=1) + "\n")
         print(f"wrote {args.record}")
