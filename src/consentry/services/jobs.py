@@ -273,10 +273,17 @@ def _input_paths(job: dict) -> list[str]:
     return out
 
 
-def match_public(match) -> dict:
-    """A match as the server shows it: the work file's base name (``source_name``), never its server path."""
+def match_public(match, registry=None) -> dict:
+    """A match as the server shows it: the work file's name (``source_name``: as its owner sent it when
+    ``registry`` can tell, else its base name), never its server path."""
     d = match.as_dict()
-    d["source_name"] = Path(d.pop("source", "") or "").name or None
+    source = d.pop("source", "") or ""
+    if registry is not None:
+        from consentry.services.check.service import given_name
+
+        d["source_name"] = given_name(registry, source)
+    else:
+        d["source_name"] = Path(source).name or None
     return d
 
 
@@ -375,7 +382,7 @@ def run_identify(ctx: JobContext) -> dict:
         raise InputError(f"{p['name']}: {exc.reason}") from None
     matches = ctx.registry.identify_samples(audio.samples, min_score=p.get("min_score"))
     return {"name": p["name"], "duration_s": round(audio.duration_s, 3),
-            "matches": [match_public(m) for m in matches], "_done": 1}
+            "matches": [match_public(m, ctx.registry) for m in matches], "_done": 1}
 
 
 def run_scan(ctx: JobContext) -> dict:

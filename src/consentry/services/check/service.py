@@ -319,7 +319,7 @@ def _identify_with_hashes(reg, samples: np.ndarray, *, offset_s: float, searched
     out = []
     for m, h in identify_samples_with_hashes(reg, samples, searched_s=searched_s):
         out.append({
-            "work_id": m.work_id, "title": m.title, "source_name": Path(m.source).name, "creator": m.creator,
+            "work_id": m.work_id, "title": m.title, "source_name": given_name(reg, m.source), "creator": m.creator,
             "terms": m.terms, "disputed_claims": list(m.disputed_claims), "score": m.score, "confidence": m.confidence,
             "query_start_s": round(m.query_start_s + offset_s, 3), "query_end_s": round(m.query_end_s + offset_s, 3),
             "work_start_s": m.work_start_s, "work_end_s": m.work_end_s,

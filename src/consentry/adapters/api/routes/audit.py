@@ -106,7 +106,7 @@ async def identify_clip(request: Request, principal: Principal = Depends(authori
                     raise InputError(f"{f.original_name}: longer than {cap:g} s; send it to POST /api/v1/identify/jobs")
                 matches = reg.identify_samples(audio.samples, min_score=min_score)
                 return {"name": f.original_name, "duration_s": round(audio.duration_s, 3),
-                        "matches": [match_public(m) for m in matches]}
+                        "matches": [match_public(m, reg) for m in matches]}
 
         return await run_in_threadpool(run)
     finally:
