@@ -4,6 +4,11 @@ Prints one JSON object. Run from the repository root:
 
     .venv/bin/python benchmarks/run_melody.py                      # measure with the shipped NULL_MODEL
     .venv/bin/python benchmarks/run_melody.py --calibrate          # also fit lambda and K (on other seeds)
+    .venv/bin/python benchmarks/run_melody.py --calibrate --merge -1.5 --use-fitted   # another scoring, its own null
+
+--merge sets ``Scoring.merge`` (merge steps for dropped and added notes; "off"
+for none); the default is the shipped scoring. --use-fitted measures with the
+null model fitted in the same run (with --calibrate) instead of NULL_MODEL.
 
 All melodies are made up (consentry.engines.melody.synthetic); nothing is downloaded.
 Unrelated pairs mix the two generators (random walk / motif-based tonal),
@@ -18,6 +23,7 @@ fitted values there to use them).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import sys
@@ -29,7 +35,7 @@ prefer_one_thread_env()
 
 import numpy as np  # noqa: E402
 
-from consentry.engines.melody import NULL_MODEL, Melody, NullModel, contour_of, match_contours  # noqa: E402
+from consentry.engines.melody import NULL_MODEL, Melody, NullModel, Scoring, contour_of, match_contours  # noqa: E402
 from consentry.engines.melody.align import best_local_score, fit_null  # noqa: E402
 from consentry.engines.melody.synthetic import alter_melody, random_walk_melody, render_notes, tonal_melody  # noqa: E402
 
@@ -40,7 +46,8 @@ def _length(rng: np.random.Generator, lo: int, hi: int) -> int:
     return int(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
-def null_scores(seed: int, trials: int, lo: int, hi: int, *, kinds: tuple[str, str] | None = None) -> dict[str, np.ndarray]:
+def null_scores(seed: int, trials: int, lo: int, hi: int, *, kinds: tuple[str, str] | None = None,
+                scoring: Scoring = Scoring()) -> dict[str, np.ndarray]:
     """Best local scores of ``trials`` unrelated pairs, with lengths and generator kinds.
 
     ``kinds`` fixes the generators of both sides (default: each drawn at random).
@@ -51,14 +58,15 @@ def null_scores(seed: int, trials: int, lo: int, hi: int, *, kinds: tuple[str, s
         ka, kb = kinds or (rng.choice(list(_GENERATORS)), rng.choice(list(_GENERATORS)))
         a = contour_of(_GENERATORS[ka](rng, n_notes=_length(rng, lo, hi)))
         b = contour_of(_GENERATORS[kb](rng, n_notes=_length(rng, lo, hi)))
-        out["score"].append(best_local_score(a, b))
+        out["score"].append(best_local_score(a, b, scoring))
         out["m"].append(len(a))
         out["n"].append(len(b))
         out["kind"].append("-".join(sorted((ka, kb))))
     return {k: np.asarray(v) for k, v in out.items()}
 
 
-def false_alarms(seed: int, trials: int, lo: int, hi: int) -> dict:
+def false_alarms(seed: int, trials: int, lo: int, hi: int, *, scoring: Scoring = Scoring(),
+                 model: NullModel = NULL_MODEL) -> dict:
     """Share of unrelated pairs with a significant phrase (the full decision, min_notes included)."""
     rng = np.random.default_rng(seed)
     hits = {"all": [0, 0]}
@@ -67,7 +75,7 @@ def false_alarms(seed: int, trials: int, lo: int, hi: int) -> dict:
         ka, kb = rng.choice(list(_GENERATORS)), rng.choice(list(_GENERATORS))
         a = contour_of(_GENERATORS[ka](rng, n_notes=_length(rng, lo, hi)))
         b = contour_of(_GENERATORS[kb](rng, n_notes=_length(rng, lo, hi)))
-        hit = bool(match_contours(a, b, max_phrases=1))
+        hit = bool(match_contours(a, b, max_phrases=1, scoring=scoring, null_model=model))
         for key in ("all", "-".join(sorted((ka, kb)))):
             hits.setdefault(key, [0, 0])
             hits[key][0] += hit
@@ -78,7 +86,7 @@ def false_alarms(seed: int, trials: int, lo: int, hi: int) -> dict:
     }
 
 
-def detections(seed: int, trials: int) -> dict:
+def detections(seed: int, trials: int, *, scoring: Scoring = Scoring(), model: NullModel = NULL_MODEL) -> dict:
     """Altered copies of an 8-16-note phrase of a registered melody, inside an unrelated query."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -99,7 +107,7 @@ def detections(seed: int, trials: int) -> dict:
         after = random_walk_melody(rng, n_notes=int(rng.integers(5, 60)), start_s=float(copy.onsets_s[-1]) + 0.6)
         query = Melody(np.concatenate([before.onsets_s, copy.onsets_s, after.onsets_s]),
                        np.concatenate([before.pitches, copy.pitches, after.pitches]))
-        found = match_contours(contour_of(query), contour_of(ref), max_phrases=1)
+        found = match_contours(contour_of(query), contour_of(ref), max_phrases=1, scoring=scoring, null_model=model)
         ok = bool(found) and abs(found[0].query_start_s - start) < 2.0 and abs(
             found[0].reference_start_s - phrase.onsets_s[0]) < 2.0 * 1.25
         rows.append({
@@ -156,7 +164,14 @@ def main() -> None:
     parser.add_argument("--min-events", type=int, default=16)
     parser.add_argument("--max-events", type=int, default=400)
     parser.add_argument("--audio-s", type=float, default=60.0)
+    parser.add_argument("--merge", default=None,
+                        help='Scoring.merge for this run: a number, or "off" (default: the shipped Scoring)')
+    parser.add_argument("--use-fitted", action="store_true", help="measure with the null fitted here (needs --calibrate)")
+    parser.add_argument("--no-speed", action="store_true", help="skip transcription and alignment timing")
     args = parser.parse_args()
+    scoring = Scoring()
+    if args.merge is not None:
+        scoring = dataclasses.replace(scoring, merge=None if args.merge == "off" else float(args.merge))
 
     result: dict = {"machine": platform.processor() or platform.machine(), "python": sys.version.split()[0]}
     model = NULL_MODEL
@@ -164,7 +179,7 @@ def main() -> None:
         # lambda (the slope of the tail) by maximum likelihood on all pairs; K then raised so that
         # in each family of pairs (walk-walk, tonal-walk, tonal-tonal) at most 1% of the calibration
         # pairs reach p <= 1%: the Gumbel fit follows the bulk, the decision lives in the tail.
-        null = null_scores(1001, args.calibration_trials, args.min_events, args.max_events)
+        null = null_scores(1001, args.calibration_trials, args.min_events, args.max_events, scoring=scoring)
         mle = fit_null(null["score"], null["m"], null["n"])
         per_family = {}
         for kind in sorted(set(null["kind"])):
@@ -176,10 +191,16 @@ def main() -> None:
                                  "k_mle": float(f"{mle.k:.4g}"),
                                  "k_tail_per_family": {k: float(f"{v:.4g}") for k, v in per_family.items()},
                                  "k": float(f"{model.k:.4g}")}
-    result["null_model_used"] = {"lam": NULL_MODEL.lam, "k": NULL_MODEL.k}
-    result["false_alarms"] = false_alarms(2002, args.null_trials, args.min_events, args.max_events)
-    result["detection"] = detections(3003, args.detection_trials)
-    result["speed"] = speed(args.audio_s)
+    if args.use_fitted and not args.calibrate:
+        parser.error("--use-fitted needs --calibrate")
+    used = model if args.use_fitted else NULL_MODEL
+    result["scoring"] = dataclasses.asdict(scoring)
+    result["null_model_used"] = {"lam": used.lam, "k": used.k}
+    result["false_alarms"] = false_alarms(2002, args.null_trials, args.min_events, args.max_events,
+                                          scoring=scoring, model=used)
+    result["detection"] = detections(3003, args.detection_trials, scoring=scoring, model=used)
+    if not args.no_speed:
+        result["speed"] = speed(args.audio_s)
     print(json.dumps(result, indent=2))
 
 

@@ -14,7 +14,8 @@ import pytest
 
 from consentry.engines.melody import NULL_MODEL, Melody, contour_of, match_melodies, melody_from_notes
 from consentry.engines.melody.align import (
-    _local_alignment_reference, best_local_score, local_alignment, substitution_scores,
+    Scoring, _local_alignment_reference, best_local_score, local_alignment, match_contours, merge_scores,
+    merged_events, substitution_scores,
 )
 from consentry.engines.melody.synthetic import alter_melody, random_walk_melody, tonal_melody
 from consentry.engines.melody.transcribe import ModelUnavailable, Note, find_model_path
@@ -94,6 +95,42 @@ def test_fast_alignment_agrees_with_reference_loop():
         s = rng.normal(0.0, 2.0, size=(m, n))
         h, _ = local_alignment(s, gap=gap)
         np.testing.assert_allclose(h, _local_alignment_reference(s, gap=gap))
+
+
+def test_fast_alignment_agrees_with_reference_loop_with_merge_steps():
+    rng = np.random.default_rng(1)
+    for m, n in ((1, 1), (2, 3), (5, 9), (13, 4), (20, 31)):
+        s = rng.normal(0.0, 2.0, size=(m, n))
+        drop, insert = rng.normal(0.0, 2.0, size=(m, n)), rng.normal(0.0, 2.0, size=(m, n))
+        drop[:, 0] = -1e6
+        insert[0, :] = -1e6
+        h, _ = local_alignment(s, gap=-2.5, merges=(drop, insert))
+        np.testing.assert_allclose(h, _local_alignment_reference(s, gap=-2.5, merges=(drop, insert)))
+
+
+def test_merged_events_sum_two_intervals_and_their_ioi():
+    c = contour_of(_tune())
+    iv, rh, known, valid = merged_events(c)
+    assert iv.tolist()[1:] == (c.intervals[:-1] + c.intervals[1:]).tolist()
+    assert not valid[0] and valid[1:].all() and not known[:2].any() and known[2:].all()
+    # Merged event 2 spans notes 1..3 (IOIs 1 + 0.5 beats) after notes 0..1 (0.5 beats): round(log2(3) * 4) = 6;
+    # merged event 3 spans notes 2..4 (0.5 + 1.5 beats) after notes 1..2 (1 beat): log2(2) * 4 = 4.
+    assert rh[2:4].tolist() == [6, 4]
+
+
+def test_merge_step_pairs_across_a_dropped_note():
+    """With merge steps a dropped note costs one step: the notes on both sides of it stay paired."""
+    reference = _tune(beat_s=0.4)
+    keep = [k for k in range(len(reference)) if k != 7]
+    query = Melody(reference.onsets_s[keep] * 1.1 + 3.0, reference.pitches[keep] + 2)
+    q, r = contour_of(query), contour_of(reference)
+    with_merge, without = Scoring(merge=-1.0), Scoring(merge=None)
+    assert merge_scores(q, r, without) is None
+    assert best_local_score(q, r, with_merge) > best_local_score(q, r, without)
+    found = match_contours(q, r, scoring=with_merge, max_false_alarm=1.0, min_notes=2, max_phrases=1)
+    assert found and found[0].transposition_semitones == 2
+    pairs = dict(found[0].pairs)
+    assert pairs[6] == 6 and pairs[7] == 8  # query note 7 is the reference's note 8: note 7 was dropped
 
 
 def test_contour_golden_vector():

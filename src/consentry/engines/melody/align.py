@@ -13,15 +13,23 @@ substitution score, the sum of a pitch part and a rhythm part
 - rhythm: same quantised IOI ratio ``+rhythm_exact``, one step off
   ``rhythm_near``, otherwise ``rhythm_miss``; 0 when either is unknown.
 
-A gap (an event of one side left out: a dropped, added or split note) costs
-``gap``. Smith-Waterman finds the highest-scoring pair of stretches, so a
+A gap (an event of one side left out) costs ``gap``. A note dropped from
+one side merges two of its events into one whose interval is their sum;
+a *merge* step pairs such a merged event (two successive events of one
+side, scored as one: the summed interval, and the IOI ratio of the merged
+inter-onset interval to the one before it) with one event of the other
+side, at its substitution score plus ``merge`` (``merge=None`` turns merge
+steps off). A dropped note then costs about one event's score instead of
+two mismatches and a gap; an added note is the same step the other way
+round. Smith-Waterman finds the highest-scoring pair of stretches, so a
 phrase of 8 notes inside 3 minutes is found as well as a whole song.
 
 The fast version fills the dynamic-programming table one query row at a
 time with NumPy: the chain of horizontal gaps within a row, ``H[j] =
 max(E[j], H[j-1] + gap)``, is ``max_k<=j (E[k] - gap*k) + gap*j``, a running
-maximum (:func:`numpy.maximum.accumulate`). :func:`_local_alignment_reference`
-is the plain double loop it must agree with.
+maximum (:func:`numpy.maximum.accumulate`); the merge steps look one and
+two rows back. :func:`_local_alignment_reference` is the plain double loop
+it must agree with.
 
 What a score means
 ------------------
@@ -52,6 +60,8 @@ __all__ = [
     "fit_null",
     "local_alignment",
     "match_contours",
+    "merge_scores",
+    "merged_events",
     "substitution_scores",
 ]
 
@@ -68,6 +78,9 @@ class Scoring:
     rhythm_near: float = 0.0
     rhythm_miss: float = -1.0
     gap: float = -2.5
+    #: Added to the substitution score of a merge step (two events of one side against one of the
+    #: other: a dropped or added note); None: no merge steps.
+    merge: float | None = None
 
 
 @dataclass(frozen=True)
@@ -118,7 +131,7 @@ class PhraseMatch:
     n_notes : int
         Notes of the query within the phrase.
     n_matched_notes : int
-        Notes paired one to one with the reference (aligned events + 1).
+        Notes paired one to one with the reference (paired steps + 1; a merge step is one).
     score : float
         Local alignment score.
     false_alarm : float
@@ -148,6 +161,21 @@ class PhraseMatch:
     pairs: list[tuple[int, int]] = field(repr=False, default_factory=list)
 
 
+def _pair_scores(q: tuple[np.ndarray, np.ndarray, np.ndarray], r: tuple[np.ndarray, np.ndarray, np.ndarray],
+                 scoring: Scoring) -> np.ndarray:
+    """Scores of events ``q`` against events ``r``, each ``(intervals, rhythm, rhythm_known)``: shape (len q, len r)."""
+    qi = q[0].astype(np.int32)[:, None]
+    ri = r[0].astype(np.int32)[None, :]
+    d = np.abs(qi - ri)
+    unison = (qi == 0) & (ri == 0)
+    pitch = np.where(d == 0, np.where(unison, scoring.unison_exact, scoring.interval_exact),
+                     np.where(d == 1, scoring.interval_near, scoring.interval_miss))
+    dr = np.abs(q[1].astype(np.int32)[:, None] - r[1].astype(np.int32)[None, :])
+    rhythm = np.where(dr == 0, scoring.rhythm_exact, np.where(dr == 1, scoring.rhythm_near, scoring.rhythm_miss))
+    known = q[2][:, None] & r[2][None, :]
+    return pitch + np.where(known, rhythm, 0.0)
+
+
 def substitution_scores(query: Contour, reference: Contour, scoring: Scoring = Scoring()) -> np.ndarray:
     """Score of every query event against every reference event.
 
@@ -155,23 +183,73 @@ def substitution_scores(query: Contour, reference: Contour, scoring: Scoring = S
     -------
     numpy.ndarray of float64, shape (len(query), len(reference))
     """
-    qi = query.intervals.astype(np.int32)[:, None]
-    ri = reference.intervals.astype(np.int32)[None, :]
-    d = np.abs(qi - ri)
-    unison = (qi == 0) & (ri == 0)
-    pitch = np.where(d == 0, np.where(unison, scoring.unison_exact, scoring.interval_exact),
-                     np.where(d == 1, scoring.interval_near, scoring.interval_miss))
-    dr = np.abs(query.rhythm.astype(np.int32)[:, None] - reference.rhythm.astype(np.int32)[None, :])
-    rhythm = np.where(dr == 0, scoring.rhythm_exact, np.where(dr == 1, scoring.rhythm_near, scoring.rhythm_miss))
-    known = query.rhythm_known[:, None] & reference.rhythm_known[None, :]
-    return pitch + np.where(known, rhythm, 0.0)
+    return _pair_scores((query.intervals, query.rhythm, query.rhythm_known),
+                        (reference.intervals, reference.rhythm, reference.rhythm_known), scoring)
+
+
+def merged_events(contour: Contour) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Events ``j-1`` and ``j`` of a contour merged into one (the note between them left out), for each ``j``.
+
+    Returns
+    -------
+    intervals : numpy.ndarray of int16, shape (n,)
+        ``intervals[j-1] + intervals[j]``, clipped to ±MAX_INTERVAL.
+    rhythm : numpy.ndarray of int16, shape (n,)
+        Quantised log2 ratio of the merged inter-onset interval (note ``j-1`` to ``j+1``) to the one
+        before it (note ``j-2`` to ``j-1``).
+    rhythm_known : numpy.ndarray of bool, shape (n,)
+        False where there is no IOI before the merged one (``j < 2``).
+    valid : numpy.ndarray of bool, shape (n,)
+        False at ``j = 0``, which has no event before it.
+    """
+    from consentry.engines.melody.contour import MAX_INTERVAL, MAX_RHYTHM, RHYTHM_STEP_OCT
+
+    n = len(contour)
+    iv = np.zeros(n, dtype=np.int16)
+    rh = np.zeros(n, dtype=np.int16)
+    known = np.zeros(n, dtype=bool)
+    valid = np.zeros(n, dtype=bool)
+    if n >= 2:
+        iv[1:] = np.clip(contour.intervals[:-1].astype(np.int32) + contour.intervals[1:], -MAX_INTERVAL, MAX_INTERVAL)
+        valid[1:] = True
+    if n >= 3:
+        t = contour.melody.onsets_s
+        merged = np.maximum(t[3:n + 1] - t[1:n - 1], 1e-3)   # j = 2..n-1: note j-1 to note j+1
+        before = np.maximum(t[1:n - 1] - t[0:n - 2], 1e-3)   # note j-2 to note j-1
+        rh[2:] = np.clip(np.rint(np.log2(merged / before) / RHYTHM_STEP_OCT), -MAX_RHYTHM, MAX_RHYTHM)
+        known[2:] = True
+    return iv, rh, known, valid
+
+
+def merge_scores(query: Contour, reference: Contour, scoring: Scoring = Scoring()
+                 ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Scores of the merge steps, or None when ``scoring.merge`` is None.
+
+    Returns
+    -------
+    drop : numpy.ndarray of float64, shape (len(query), len(reference))
+        ``drop[i, j]``: query event ``i`` against reference events ``j-1, j`` merged (a note of the
+        reference missing from the query), plus ``scoring.merge``; ``_BLOCKED`` at ``j = 0``.
+    insert : numpy.ndarray of float64, shape (len(query), len(reference))
+        ``insert[i, j]``: query events ``i-1, i`` merged against reference event ``j`` (a note added
+        in the query), plus ``scoring.merge``; ``_BLOCKED`` at ``i = 0``.
+    """
+    if scoring.merge is None:
+        return None
+    q_events = (query.intervals, query.rhythm, query.rhythm_known)
+    r_events = (reference.intervals, reference.rhythm, reference.rhythm_known)
+    rm, qm = merged_events(reference), merged_events(query)
+    drop = np.where(rm[3][None, :], _pair_scores(q_events, rm[:3], scoring) + scoring.merge, _BLOCKED)
+    insert = np.where(qm[3][:, None], _pair_scores(qm[:3], r_events, scoring) + scoring.merge, _BLOCKED)
+    return drop, insert
 
 
 # Traceback pointers.
-_STOP, _DIAG, _UP, _LEFT = 0, 1, 2, 3
+_STOP, _DIAG, _UP, _LEFT, _MERGE_REFERENCE, _MERGE_QUERY = 0, 1, 2, 3, 4, 5
 
 
-def local_alignment(s: np.ndarray, *, gap: float) -> tuple[np.ndarray, np.ndarray]:
+def local_alignment(s: np.ndarray, *, gap: float, merges: tuple[np.ndarray, np.ndarray] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """Smith-Waterman table with linear gaps, filled one row at a time with NumPy.
 
     Parameters
@@ -180,37 +258,55 @@ def local_alignment(s: np.ndarray, *, gap: float) -> tuple[np.ndarray, np.ndarra
         Substitution scores.
     gap : float
         Score of a gap (negative).
+    merges : (drop, insert) or None
+        Scores of the merge steps, each shape (m, n) (:func:`merge_scores`): cell ``(i, j)`` may also
+        come from ``(i-1, j-2)`` with ``drop[i-1, j-1]`` or from ``(i-2, j-1)`` with ``insert[i-1, j-1]``.
 
     Returns
     -------
     h : numpy.ndarray of float64, shape (m+1, n+1)
         Best score of an alignment ending at each cell (row/column 0 are 0).
     pointer : numpy.ndarray of int8, shape (m+1, n+1)
-        0 start, 1 diagonal, 2 up (query event unpaired), 3 left (reference event unpaired).
+        0 start, 1 diagonal, 2 up (query event unpaired), 3 left (reference event unpaired),
+        4 merge of two reference events, 5 merge of two query events.
     """
     m, n = s.shape
     h = np.zeros((m + 1, n + 1), dtype=np.float64)
     ptr = np.zeros((m + 1, n + 1), dtype=np.int8)
     idx = np.arange(1, n + 1, dtype=np.float64)
+    cand = np.full((5, n), _BLOCKED)
+    cand[0] = 0.0
     for i in range(1, m + 1):
-        diag = h[i - 1, :-1] + s[i - 1]
-        up = h[i - 1, 1:] + gap
-        e = np.maximum(np.maximum(diag, up), 0.0)
+        cand[1] = h[i - 1, :-1] + s[i - 1]
+        cand[2] = h[i - 1, 1:] + gap
+        if merges is not None:
+            cand[3, 1:] = h[i - 1, :-2] + merges[0][i - 1, 1:]
+            if i >= 2:
+                cand[4] = h[i - 2, :-1] + merges[1][i - 1]
+        e = cand.max(axis=0)
         row = np.maximum.accumulate(e - gap * idx) + gap * idx
         row = np.maximum(row, e)
         h[i, 1:] = row
-        p = np.where(row > e + 1e-9, _LEFT, np.where(e <= 0.0, _STOP, np.where(diag >= up, _DIAG, _UP)))
-        ptr[i, 1:] = p
+        # Ties go to the first: start, diagonal, up, merges (as before merges existed).
+        best = np.where(e <= 0.0, _STOP, np.argmax(cand[1:], axis=0) + 1)
+        best = np.where(best == 3, _MERGE_REFERENCE, np.where(best == 4, _MERGE_QUERY, best))
+        ptr[i, 1:] = np.where(row > e + 1e-9, _LEFT, best)
     return h, ptr
 
 
-def _local_alignment_reference(s: np.ndarray, *, gap: float) -> np.ndarray:
+def _local_alignment_reference(s: np.ndarray, *, gap: float,
+                               merges: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """The plain double loop of Smith-Waterman (slow; for tests). Returns the (m+1, n+1) table."""
     m, n = s.shape
     h = np.zeros((m + 1, n + 1))
     for i in range(1, m + 1):
         for j in range(1, n + 1):
-            h[i, j] = max(0.0, h[i - 1, j - 1] + s[i - 1, j - 1], h[i - 1, j] + gap, h[i, j - 1] + gap)
+            best = max(0.0, h[i - 1, j - 1] + s[i - 1, j - 1], h[i - 1, j] + gap, h[i, j - 1] + gap)
+            if merges is not None and j >= 2:
+                best = max(best, h[i - 1, j - 2] + merges[0][i - 1, j - 1])
+            if merges is not None and i >= 2:
+                best = max(best, h[i - 2, j - 1] + merges[1][i - 1, j - 1])
+            h[i, j] = best
     return h
 
 
@@ -218,26 +314,37 @@ def best_local_score(query: Contour, reference: Contour, scoring: Scoring = Scor
     """The best local alignment score (0 when either contour is empty)."""
     if len(query) == 0 or len(reference) == 0:
         return 0.0
-    h, _ = local_alignment(substitution_scores(query, reference, scoring), gap=scoring.gap)
+    h, _ = local_alignment(substitution_scores(query, reference, scoring), gap=scoring.gap,
+                           merges=merge_scores(query, reference, scoring))
     return float(h.max())
 
 
-def _traceback(ptr: np.ndarray, i: int, j: int) -> list[tuple[int, int]]:
-    """Diagonal steps (query event, reference event) of the alignment ending at cell (i, j), in order."""
-    pairs = []
+def _traceback(ptr: np.ndarray, i: int, j: int) -> list[tuple[int, int, int, int]]:
+    """Paired steps of the alignment ending at cell (i, j), in order.
+
+    Each step is ``(first query event, last query event, first reference event, last reference
+    event)``: one event each for a diagonal step, two on one side for a merge step.
+    """
+    steps = []
     while i > 0 and j > 0:
         p = ptr[i, j]
         if p == _STOP:
             break
         if p == _DIAG:
-            pairs.append((i - 1, j - 1))
+            steps.append((i - 1, i - 1, j - 1, j - 1))
             i, j = i - 1, j - 1
+        elif p == _MERGE_REFERENCE:
+            steps.append((i - 1, i - 1, j - 2, j - 1))
+            i, j = i - 1, j - 2
+        elif p == _MERGE_QUERY:
+            steps.append((i - 2, i - 1, j - 1, j - 1))
+            i, j = i - 2, j - 1
         elif p == _UP:
             i -= 1
         else:
             j -= 1
-    pairs.reverse()
-    return pairs
+    steps.reverse()
+    return steps
 
 
 def match_contours(
@@ -271,47 +378,56 @@ def match_contours(
     if m == 0 or n == 0:
         return []
     s = substitution_scores(query, reference, scoring)
+    merges = merge_scores(query, reference, scoring)
     found: list[PhraseMatch] = []
     for _ in range(max_phrases):
-        h, ptr = local_alignment(s, gap=scoring.gap)
+        h, ptr = local_alignment(s, gap=scoring.gap, merges=merges)
         i, j = np.unravel_index(int(np.argmax(h)), h.shape)
         score = float(h[i, j])
         if score <= 0:
             break
-        pairs = _traceback(ptr, int(i), int(j))
-        if not pairs:
+        steps = _traceback(ptr, int(i), int(j))
+        if not steps:
             break
-        phrase = _phrase(query, reference, pairs, score, null_model.false_alarm(score, m, n))
+        phrase = _phrase(query, reference, steps, score, null_model.false_alarm(score, m, n))
         ok = phrase.false_alarm <= max_false_alarm and phrase.n_matched_notes >= min_notes
         if not ok:
             break
         found.append(PhraseMatch(**{**phrase.__dict__, "significant": True}))
-        q0, q1 = pairs[0][0], pairs[-1][0]
-        r0, r1 = pairs[0][1], pairs[-1][1]
+        q0, q1 = steps[0][0], steps[-1][1]
+        r0, r1 = steps[0][2], steps[-1][3]
         s = s.copy()
         s[q0:q1 + 1, :] = _BLOCKED
         s[:, r0:r1 + 1] = _BLOCKED
+        if merges is not None:
+            # A merged event ending at event k also holds event k-1.
+            drop, insert = merges[0].copy(), merges[1].copy()
+            drop[q0:q1 + 1, :] = _BLOCKED
+            drop[:, r0:r1 + 2] = _BLOCKED
+            insert[q0:q1 + 2, :] = _BLOCKED
+            insert[:, r0:r1 + 1] = _BLOCKED
+            merges = (drop, insert)
     return found
 
 
-def _phrase(query: Contour, reference: Contour, pairs: list[tuple[int, int]], score: float,
+def _phrase(query: Contour, reference: Contour, steps: list[tuple[int, int, int, int]], score: float,
             false_alarm: float) -> PhraseMatch:
-    """A :class:`PhraseMatch` (not yet judged) from the aligned event pairs."""
+    """A :class:`PhraseMatch` (not yet judged) from the aligned steps (see :func:`_traceback`)."""
     qt, qp = query.melody.onsets_s, query.melody.pitches.astype(np.int32)
     rt, rp = reference.melody.onsets_s, reference.melody.pitches.astype(np.int32)
-    ev = np.asarray(pairs)
-    # Event j joins notes j and j+1: paired events pair both of their notes.
-    note_pairs = sorted({(int(a), int(b)) for a, b in ev} | {(int(a) + 1, int(b) + 1) for a, b in ev})
+    # Events a..b join notes a and b+1: a paired step pairs its first notes and its last notes
+    # (the note inside a merged pair of events has no partner).
+    note_pairs = sorted({(qa, ra) for qa, _, ra, _ in steps} | {(qb + 1, rb + 1) for _, qb, _, rb in steps})
     npairs = np.asarray(note_pairs)
-    q0, q1 = int(ev[0, 0]), int(ev[-1, 0]) + 1
-    r0, r1 = int(ev[0, 1]), int(ev[-1, 1]) + 1
+    q0, q1 = steps[0][0], steps[-1][1] + 1
+    r0, r1 = steps[0][2], steps[-1][3] + 1
     q_dur = qt[q1] - qt[q0]
     r_dur = rt[r1] - rt[r0]
     transposition = int(np.rint(np.median(qp[npairs[:, 0]] - rp[npairs[:, 1]])))
     return PhraseMatch(
         query_start_s=float(qt[q0]), query_end_s=float(qt[q1]),
         reference_start_s=float(rt[r0]), reference_end_s=float(rt[r1]),
-        n_notes=q1 - q0 + 1, n_matched_notes=len(pairs) + 1, score=score, false_alarm=float(false_alarm),
+        n_notes=q1 - q0 + 1, n_matched_notes=len(steps) + 1, score=score, false_alarm=float(false_alarm),
         transposition_semitones=transposition,
         tempo_ratio=float(r_dur / q_dur) if q_dur > 0 else float("nan"),
         significant=False, pairs=note_pairs,

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install what benchmarks/run_melody_real.py needs (issue 21, melodies on real
+# music), all from Debian packages; nothing here is needed by consentry itself.
+#
+#   fluidsynth                 renders MIDI to audio
+#   fluid-soundfont-gm         soundfont A (FluidR3_GM.sf2): the registered renders
+#   timgm6mb-soundfont         soundfont B (TimGM6mb.sf2): the outputs' renders
+#   openttd-openmsx            31 MIDI tunes (OpenTTD's OpenMSX music set)
+#   planetblupi-music-midi     10 MIDI tunes (Planet Blupi)
+#   abcmidi                    abc2midi and six folk tunes in its examples
+#
+# Run as root (as CI does):  bash benchmarks/fetch_melody_midi.sh
+set -euo pipefail
+packages=(fluidsynth fluid-soundfont-gm timgm6mb-soundfont openttd-openmsx planetblupi-music-midi abcmidi)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ -z "$(apt-cache policy "${missing[0]}" 2>/dev/null | awk '/Candidate:/ {print $2}' | grep -v '(none)')" ]; then
+        apt-get update -q
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+for p in "${packages[@]}"; do
+    printf '%s\t%s\n' "$p" "$(dpkg-query -W -f='${Version}' "$p")"
+done

@@ -1,0 +1,438 @@
+"""Melodies on real music (issue 21): phrases of real tunes, played by other instruments, found in the registry?
+
+Data (Debian packages; ``bash benchmarks/fetch_melody_midi.sh`` installs them):
+the MIDI tunes of openttd-openmsx (31, OpenTTD's music) and
+planetblupi-music-midi (10, Planet Blupi's), and six folk tunes of abcmidi's
+examples (converted with abc2midi). Every tune is cut to its first
+``--cap-s`` seconds (240).
+
+- **Registered works** are rendered with soundfont A (fluid-soundfont-gm,
+  FluidR3_GM) and transcribed, as ``consentry works melodies`` would.
+- **Positive outputs**: an 8-16-note phrase of a registered tune (8-16
+  onsets of its skyline: the highest pitched note of each onset group, the
+  ground-truth melody), cut from the MIDI with the whole arrangement,
+  transposed by ±1-6 semitones, played 0.8-1.25 times as fast, with one of
+  no note error / one note a semitone off / one dropped note / one inserted
+  note / one dropped and one inserted note (on the skyline, never its first
+  or last note), in half of them with every pitched channel moved to
+  another General MIDI instrument; rendered with soundfont B
+  (timgm6mb-soundfont, TimGM6mb) and put between two 8-15 s passages of an
+  unregistered tune of the same half (also rendered with B).
+- **Negative outputs**: 30-s windows of the unregistered tunes of the half,
+  rendered with B once as written and once transposed, faster or slower and
+  re-orchestrated.
+
+Each output is checked as ``consentry check`` checks a melody
+(consentry.services.check.service._melody_check): the skyline of its
+transcribed notes against every registered melody of the half, with the
+per-output budget ``MELODY_FALSE_ALARM_PER_OUTPUT`` shared among them. A
+positive is *found* when a phrase names its tune within 2 s of where the
+copy starts in the output. A *false finding* is a phrase that names another
+tune (or lies outside the copy) in a positive output, or any phrase in a
+negative output.
+
+Tunes are split by a hash of their name into a development half ("dev") and
+a held-out half ("held-out"), and within each half a third (by another byte
+of the hash) stays unregistered. Run from the repository root:
+
+    nice -n 10 .venv/bin/python benchmarks/run_melody_real.py --half dev
+    nice -n 10 .venv/bin/python benchmarks/run_melody_real.py --half held-out      # once, at the end
+
+Renders, queries and transcriptions are cached in benchmarks/work/melody-real/
+(``--work``), so a second run only aligns. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from consentry.runtime.threads import prefer_one_thread_env  # noqa: E402
+
+prefer_one_thread_env()
+
+import numpy as np  # noqa: E402
+
+import melody_midi as mm  # noqa: E402
+from fitting import wilson  # noqa: E402
+
+SOUNDFONT_A = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+SOUNDFONT_B = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
+MIDI_DIRS = {"openmsx": Path("/usr/share/games/openttd/baseset/openmsx"),
+             "blupi": Path("/usr/share/planetblupi/music")}
+ABC_DIR = Path("/usr/share/doc/abcmidi/examples")
+#: abcmidi's examples that are tunes (the others demonstrate features: drums, temperaments, detuning).
+ABC_TUNES = ("araber", "baym_rebin", "boys", "coleraine", "daramud", "dergasn")
+#: General MIDI programs (0-based) a re-orchestrated output moves its pitched channels to.
+OTHER_PROGRAMS = (0, 4, 11, 19, 24, 40, 48, 56, 65, 71, 73, 80, 81)
+ERRORS = ("none", "semitone", "drop", "insert", "drop+insert")
+SR = 22050
+
+
+# ---------------------------------------------------------------- tunes and the split
+def tunes(work: Path) -> dict[str, Path]:
+    """``{"package/name": midi path}`` of every tune (abc tunes converted into ``work``/abc)."""
+    out = {}
+    for pkg, folder in MIDI_DIRS.items():
+        for p in sorted(folder.glob("*.mid")):
+            out[f"{pkg}/{p.stem}"] = p
+    (work / "abc").mkdir(parents=True, exist_ok=True)
+    for name in ABC_TUNES:
+        mid = work / "abc" / f"{name}.mid"
+        if not mid.exists():
+            subprocess.run(["abc2midi", str(ABC_DIR / f"{name}.abc"), "-o", str(mid), "-silent"],
+                           capture_output=True, check=False)
+        if mid.exists():
+            out[f"abc/{name}"] = mid
+    if not out:
+        raise SystemExit("run_melody_real: no MIDI tunes found: bash benchmarks/fetch_melody_midi.sh")
+    return out
+
+
+def half_of(name: str) -> str:
+    return "dev" if hashlib.sha256(name.encode()).digest()[0] % 2 == 0 else "held-out"
+
+
+def registered(name: str) -> bool:
+    return hashlib.sha256(name.encode()).digest()[1] % 3 != 0
+
+
+def capped(song: mm.Song, cap_s: float) -> mm.Song:
+    notes = [mm.MidiNote(n.start_s, min(n.end_s, cap_s + 1.0), n.pitch, n.velocity, n.channel)
+             for n in song.notes if n.start_s < cap_s]
+    return mm.with_notes(song, notes, [c for c in song.controls if c[0] < cap_s])
+
+
+# ---------------------------------------------------------------- alterations (MIDI level)
+def controls_at(song: mm.Song, t0: float, t1: float) -> list[tuple[float, bytes]]:
+    """Controls in force at ``t0`` (the last of each kind, moved to ``t0``) and those in [t0, t1)."""
+    state: dict[tuple, tuple[float, bytes]] = {}
+    inside = []
+    for t, msg in song.controls:
+        if t < t0:
+            key = (msg[0], msg[1]) if msg[0] >> 4 == 0xB else (msg[0],)
+            state[key] = (t0, msg)
+        elif t < t1:
+            inside.append((t, msg))
+    return sorted(state.values(), key=lambda c: c[1][0] >> 4 != 0xC) + inside
+
+
+def reorchestrate(song: mm.Song, rng: np.random.Generator) -> mm.Song:
+    """Every pitched channel moved to another General MIDI program (drums kept)."""
+    channels = sorted({n.channel for n in song.notes if n.channel != mm.DRUM_CHANNEL})
+    new = {ch: int(rng.choice(OTHER_PROGRAMS)) for ch in channels}
+    controls = [c for c in song.controls if not (c[1][0] >> 4 == 0xC and (c[1][0] & 0x0F) in new)]
+    t0 = min((c[0] for c in song.controls), default=0.0)
+    controls = [(t0, bytes([0xC0 | ch, p])) for ch, p in new.items()] + controls
+    return mm.with_notes(song, song.notes, sorted(controls, key=lambda c: c[0]))
+
+
+def transform(song: mm.Song, *, transpose: int, tempo: float, shift_s: float) -> mm.Song:
+    """Transpose pitched notes, play ``tempo`` times as fast, and move everything by ``shift_s`` (after scaling)."""
+    notes = [mm.MidiNote(n.start_s / tempo + shift_s, n.end_s / tempo + shift_s,
+                         n.pitch if n.channel == mm.DRUM_CHANNEL else int(np.clip(n.pitch + transpose, 0, 127)),
+                         n.velocity, n.channel) for n in song.notes]
+    controls = [(t / tempo + shift_s, msg) for t, msg in song.controls]
+    return mm.with_notes(song, notes, controls)
+
+
+def phrase_excerpt(song: mm.Song, rng: np.random.Generator, *, length: int, errors: str) -> tuple[mm.Song, dict]:
+    """An excerpt holding ``length`` skyline notes, with note errors applied; times start at the phrase."""
+    groups = mm.skyline_indices(song.notes)
+    k0 = int(rng.integers(0, len(groups) - length))
+    t0 = song.notes[groups[k0][0]].start_s
+    last = song.notes[groups[k0 + length - 1][0]]
+    t1 = song.notes[groups[k0 + length][0]].start_s if k0 + length < len(groups) else last.end_s
+    t1 = min(t1, last.start_s + 2.0)
+    sky = [groups[k0 + i][0] for i in range(length)]
+    notes = {k: song.notes[k] for g in groups[k0:k0 + length] for k in g}
+    inner = list(range(1, length - 1))
+    info = {"k0": k0, "t0_s": t0}
+    if "drop" in errors:
+        d = int(rng.choice(inner))
+        for k in groups[k0 + d]:
+            notes.pop(k, None)
+        info["dropped"] = d
+    if "insert" in errors:
+        choices = [i for i in range(0, length - 1) if i + 1 != info.get("dropped") and i != info.get("dropped")]
+        i = int(rng.choice(choices))
+        a, b = song.notes[sky[i]], song.notes[sky[i + 1]]
+        mid = (a.start_s + b.start_s) / 2
+        step = int(rng.choice([-4, -3, -2, -1, 1, 2, 3, 4]))
+        notes[-1] = mm.MidiNote(mid, mid + max(0.06, (b.start_s - mid) * 0.9), int(np.clip(a.pitch + step, 0, 127)),
+                                a.velocity, a.channel)
+        info["inserted_after"] = i
+    if errors == "semitone":
+        s = int(rng.choice(inner))
+        n = notes[sky[s]]
+        notes[sky[s]] = mm.MidiNote(n.start_s, n.end_s, n.pitch + int(rng.choice([-1, 1])), n.velocity, n.channel)
+        info["semitone"] = s
+    cut = [mm.MidiNote(n.start_s - t0, min(n.end_s, t1 + 0.4) - t0, n.pitch, n.velocity, n.channel)
+           for n in notes.values()]
+    ctl = [(t - t0, msg) for t, msg in controls_at(song, t0, t1)]
+    return mm.with_notes(song, cut, ctl), info
+
+
+# ---------------------------------------------------------------- audio, transcription, cache
+def wav_read(path: Path) -> np.ndarray:
+    from consentry.io.decode import decode_audio
+
+    return decode_audio(path, sample_rate_hz=SR).samples.astype(np.float32)
+
+
+def wav_write(path: Path, x: np.ndarray) -> None:
+    import wave
+
+    y = (np.clip(x, -1, 1) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as fh:
+        fh.setnchannels(1)
+        fh.setsampwidth(2)
+        fh.setframerate(SR)
+        fh.writeframes(y.tobytes())
+
+
+def render_song(song: mm.Song, wav: Path, soundfont: Path) -> None:
+    if wav.exists():
+        return
+    mid = wav.with_suffix(".mid")
+    mm.write_midi(song, mid)
+    tmp = wav.with_suffix(".tmp.wav")
+    mm.render(mid, tmp, soundfont=soundfont, sample_rate_hz=SR)
+    tmp.rename(wav)
+
+
+def notes_of(wav: Path, cache: Path) -> list[list[float]]:
+    """Transcribed notes ``[[start_s, end_s, midi, amplitude], ...]`` of a WAV file, cached as JSON."""
+    if cache.exists():
+        return json.loads(cache.read_text())
+    from consentry.engines.melody import transcribe_file
+
+    notes = [[round(n.start_s, 4), round(n.end_s, 4), int(n.midi_pitch), round(float(n.amplitude), 4)]
+             for n in transcribe_file(wav)]
+    tmp = cache.with_suffix(".tmp")
+    tmp.write_text(json.dumps(notes))
+    tmp.rename(cache)
+    return notes
+
+
+# ---------------------------------------------------------------- building the outputs
+def build(half: str, args, work: Path) -> dict:
+    """Render and transcribe what the half needs; returns works, positives and negatives (notes, truths)."""
+    all_tunes = {k: v for k, v in tunes(work).items() if half_of(k) == half}
+    for sub in ("reg", "neg", "pos"):
+        (work / sub).mkdir(parents=True, exist_ok=True)
+    songs = {k: capped(mm.read_midi(p), args.cap_s) for k, p in all_tunes.items()}
+    reg = sorted(k for k in songs if registered(k))
+    unreg = sorted(k for k in songs if not registered(k))
+    safe = {k: k.replace("/", "__") for k in songs}
+    t_start = time.process_time()
+    works = {}
+    for k in reg:
+        wav = work / "reg" / f"{safe[k]}.A.wav"
+        cache = wav.with_suffix(".notes.json")
+        if not cache.exists():
+            render_song(songs[k], wav, SOUNDFONT_A)
+        works[k] = notes_of(wav, cache)
+        wav.unlink(missing_ok=True)
+    negatives, backgrounds = [], {}
+    for k in unreg:
+        plain = work / "neg" / f"{safe[k]}.B.wav"
+        render_song(songs[k], plain, SOUNDFONT_B)
+        backgrounds[k] = plain
+        rng = np.random.default_rng([args.seed, int(hashlib.sha256(k.encode()).hexdigest()[:8], 16)])
+        transpose = int(rng.choice([-1, 1])) * int(rng.integers(1, 7))
+        tempo = float(np.exp(rng.uniform(np.log(0.8), np.log(1.25))))
+        altered = work / "neg" / f"{safe[k]}.B.t{transpose:+d}.x{tempo:.3f}.wav"
+        render_song(transform(reorchestrate(songs[k], rng), transpose=transpose, tempo=tempo, shift_s=0.0),
+                    altered, SOUNDFONT_B)
+        for wav, how in ((plain, "as written"), (altered, f"{transpose:+d} st, x{tempo:.3f}, other instruments")):
+            notes = notes_of(wav, wav.with_suffix(".notes.json"))
+            end = max((n[1] for n in notes), default=0.0)
+            for w0 in np.arange(0.0, max(end - args.window_s / 2, 0.0), args.window_s):
+                sel = [[n[0] - w0, n[1] - w0, n[2], n[3]] for n in notes if w0 <= n[0] < w0 + args.window_s]
+                negatives.append({"tune": k, "alteration": how, "start_s": float(w0), "notes": sel})
+    if not backgrounds:
+        raise SystemExit(f"run_melody_real: the {half} half has no unregistered tune for backgrounds")
+    bg_audio = {k: wav_read(p) for k, p in backgrounds.items()}
+    positives = []
+    for k in reg:
+        for j in range(args.phrases_per_tune):
+            rng = np.random.default_rng([args.seed, int(hashlib.sha256(k.encode()).hexdigest()[:8], 16), j])
+            length = int(rng.integers(8, 17))
+            errors = ERRORS[int(rng.integers(0, len(ERRORS)))]
+            transpose = int(rng.choice([-1, 1])) * int(rng.integers(1, 7))
+            tempo = float(np.exp(rng.uniform(np.log(0.8), np.log(1.25))))
+            other = bool(rng.integers(0, 2))
+            excerpt, info = phrase_excerpt(songs[k], rng, length=length, errors=errors)
+            if other:
+                excerpt = reorchestrate(excerpt, rng)
+            excerpt = transform(excerpt, transpose=transpose, tempo=tempo, shift_s=0.1)
+            bg = str(rng.choice(sorted(bg_audio)))
+            x = bg_audio[bg]
+            pieces = []
+            for _ in range(2):
+                n = int(rng.uniform(8, 15) * SR)
+                s0 = int(rng.integers(0, max(1, x.size - n)))
+                pieces.append(x[s0:s0 + n])
+            key = f"{safe[k]}.{j}"
+            query = work / "pos" / f"{key}.wav"
+            cache = query.with_suffix(".notes.json")
+            if not cache.exists():
+                phrase_wav = work / "pos" / f"{key}.phrase.wav"
+                render_song(excerpt, phrase_wav, SOUNDFONT_B)
+                audio = np.concatenate([pieces[0], wav_read(phrase_wav), pieces[1]])
+                wav_write(query, audio)
+                notes_of(query, cache)
+                for p in (query, phrase_wav, phrase_wav.with_suffix(".mid")):
+                    p.unlink(missing_ok=True)
+            positives.append({
+                "tune": k, "index": j, "length": length, "errors": errors, "transpose": transpose,
+                "tempo": round(tempo, 4), "other_instruments": other, "background": bg,
+                "copy_start_s": pieces[0].size / SR + 0.1, "reference_start_s": info["t0_s"],
+                "notes": json.loads(cache.read_text()),
+            })
+    return {"works": works, "positives": positives, "negatives": negatives, "registered": reg,
+            "unregistered": unreg, "prepare_cpu_s": round(time.process_time() - t_start, 1)}
+
+
+# ---------------------------------------------------------------- the check, as consentry does it
+def check_outputs(data: dict, *, matcher: dict) -> dict:
+    """Every output checked against every registered melody; counts and per-output rows."""
+    from consentry.engines.melody import Melody, Note, contour_of, match_contours, melody_from_notes
+    from consentry.services.check.service import MELODY_FALSE_ALARM_PER_OUTPUT
+
+    from consentry.engines.melody import NullModel, Scoring
+
+    skyline = matcher.get("skyline", {})
+    options = dict(matcher.get("options", {}))
+    if "scoring" in matcher:
+        options["scoring"] = Scoring(**{**Scoring().__dict__, **matcher["scoring"]})
+    if "null" in matcher:
+        options["null_model"] = NullModel(**matcher["null"])
+
+    def melody(notes):
+        return melody_from_notes([Note(n[0], n[1], int(n[2]), n[3]) for n in notes], **skyline)
+
+    refs = {k: contour_of(melody(v)) for k, v in data["works"].items()}
+    budget = MELODY_FALSE_ALARM_PER_OUTPUT / max(1, len(refs))
+
+    def findings(notes):
+        mel = melody(notes)
+        if len(mel) < 7:
+            return []
+        q = contour_of(Melody(mel.onsets_s, mel.pitches))
+        out = []
+        for k, ref in refs.items():
+            for ph in match_contours(q, ref, max_false_alarm=budget, **options):
+                out.append((k, ph))
+        return out
+
+    rows = []
+    for p in data["positives"]:
+        found = findings(p["notes"])
+        right = [ph for k, ph in found if k == p["tune"] and abs(ph.query_start_s - p["copy_start_s"]) < 2.0]
+        wrong = [(k, ph) for k, ph in found if not (k == p["tune"] and abs(ph.query_start_s - p["copy_start_s"]) < 2.0)]
+        rows.append({**{k: v for k, v in p.items() if k != "notes"}, "found": bool(right),
+                     "reference_place_ok": bool(right) and any(
+                         abs(ph.reference_start_s - p["reference_start_s"]) < 2.0 for ph in right),
+                     "transposition_ok": bool(right) and right[0].transposition_semitones == p["transpose"],
+                     "false_findings": [{"work": k, "query_start_s": round(ph.query_start_s, 2),
+                                         "reference_start_s": round(ph.reference_start_s, 2),
+                                         "n_notes": ph.n_matched_notes, "false_alarm": float(f"{ph.false_alarm:.3g}")}
+                                        for k, ph in wrong]})
+    neg_rows = []
+    for n in data["negatives"]:
+        found = findings(n["notes"])
+        neg_rows.append({"tune": n["tune"], "alteration": n["alteration"], "start_s": n["start_s"],
+                         "false_findings": [{"work": k, "query_start_s": round(ph.query_start_s, 2),
+                                             "reference_start_s": round(ph.reference_start_s, 2),
+                                             "n_notes": ph.n_matched_notes,
+                                             "false_alarm": float(f"{ph.false_alarm:.3g}")} for k, ph in found]})
+    return {"budget_per_comparison": budget, "positives": rows, "negatives": neg_rows}
+
+
+def share(k: int, n: int) -> dict:
+    lo, hi = wilson(k, n)
+    return {"k": k, "n": n, "rate": round(k / max(1, n), 4), "wilson95": [round(lo, 4), round(hi, 4)]}
+
+
+def summarise(res: dict) -> dict:
+    pos, neg = res["positives"], res["negatives"]
+    out = {"found": share(sum(r["found"] for r in pos), len(pos))}
+    for e in ERRORS:
+        sub = [r["found"] for r in pos if r["errors"] == e]
+        out[f"found_errors_{e}"] = share(sum(sub), len(sub))
+    for lo, hi in ((8, 10), (11, 13), (14, 16)):
+        sub = [r["found"] for r in pos if lo <= r["length"] <= hi]
+        out[f"found_{lo}-{hi}_notes"] = share(sum(sub), len(sub))
+    for flag, label in ((False, "same_instruments"), (True, "other_instruments")):
+        sub = [r["found"] for r in pos if r["other_instruments"] == flag]
+        out[f"found_{label}"] = share(sum(sub), len(sub))
+    found = [r for r in pos if r["found"]]
+    out["reference_place_ok_of_found"] = share(sum(r["reference_place_ok"] for r in found), len(found))
+    out["transposition_ok_of_found"] = share(sum(r["transposition_ok"] for r in found), len(found))
+    out["positive_outputs_with_a_false_finding"] = share(sum(bool(r["false_findings"]) for r in pos), len(pos))
+    out["negative_outputs_with_a_finding"] = share(sum(bool(r["false_findings"]) for r in neg), len(neg))
+    out["all_outputs_with_a_false_finding"] = share(
+        sum(bool(r["false_findings"]) for r in pos + neg), len(pos) + len(neg))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--half", choices=("dev", "held-out"), required=True)
+    parser.add_argument("--work", type=Path, default=Path("benchmarks/work/melody-real"))
+    parser.add_argument("--seed", type=int, default=21)
+    parser.add_argument("--cap-s", type=float, default=240.0, help="tunes cut to their first seconds")
+    parser.add_argument("--phrases-per-tune", type=int, default=16)
+    parser.add_argument("--window-s", type=float, default=30.0, help="length of the negative outputs")
+    parser.add_argument("--matcher", type=json.loads, default={},
+                        help='JSON: {"skyline": {melody_from_notes options}, "options": {match_contours options}, '
+                             '"scoring": {Scoring fields}, "null": {"lam": .., "k": ..}} (default: as shipped)')
+    parser.add_argument("--variants", type=json.loads, default=None,
+                        help='JSON object {name: matcher JSON}: measure each on the same outputs (development)')
+    parser.add_argument("--rows", type=Path, help="write every output's row here (JSON)")
+    args = parser.parse_args()
+    for sf in (SOUNDFONT_A, SOUNDFONT_B):
+        if not sf.exists():
+            raise SystemExit(f"run_melody_real: {sf} missing: bash benchmarks/fetch_melody_midi.sh")
+    started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    load0 = os.getloadavg()[0]
+    data = build(args.half, args, args.work)
+    if args.variants:
+        out = {"half": args.half, "started": started, "load_average_1min": round(load0, 2), "variants": {}}
+        for name, matcher in args.variants.items():
+            t = time.process_time()
+            res = check_outputs(data, matcher=matcher)
+            out["variants"][name] = {"matcher": matcher, "check_cpu_s": round(time.process_time() - t, 1),
+                                     **summarise(res)}
+            print(json.dumps({name: out["variants"][name]}), file=sys.stderr, flush=True)
+        print(json.dumps(out, indent=2))
+        return
+    t = time.process_time()
+    res = check_outputs(data, matcher=args.matcher)
+    result = {
+        "half": args.half, "started": started, "machine": platform.processor() or platform.machine(),
+        "load_average_1min": [round(load0, 2), round(os.getloadavg()[0], 2)], "seed": args.seed,
+        "matcher": args.matcher, "registered": data["registered"], "unregistered": data["unregistered"],
+        "prepare_cpu_s": data["prepare_cpu_s"], "check_cpu_s": round(time.process_time() - t, 1),
+        "budget_per_comparison": res["budget_per_comparison"], **summarise(res),
+        "false_findings": [{"output": r["tune"], **f} for r in res["positives"] + res["negatives"]
+                           for f in r["false_findings"]],
+    }
+    if args.rows:
+        args.rows.write_text(json.dumps(res, indent=1))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
