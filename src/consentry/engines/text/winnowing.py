@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -99,20 +100,35 @@ def code_points(text: str) -> np.ndarray:
 
 
 def words(text: str) -> Words:
-    """Normalise ``text`` into words with hashes and offsets (see the module docstring)."""
-    cls_t, len_t, fold_t, _ = fold_table()
-    cp = code_points(text)
-    n = cp.shape[0]
+    """Normalise ``text`` into words with hashes and offsets (see the module docstring).
+
+    Notes
+    -----
+    Text that is all ASCII is read one byte per character through the
+    table's first 256 entries (no character folds to more than one there);
+    other text one code point at a time.  A word's polynomial is taken from
+    prefix sums over all its folded characters at once:
+    ``sum_j c_j B**j = (P[stop] - P[first]) * B**-first`` with
+    ``P[t] = sum_{u < t} c_u B**u`` (``B`` is odd, so invertible modulo 2**64).
+    """
+    n = len(text)
     if n == 0:
         return _no_words()
-    bmp = cp.astype(np.uint16)
-    if n and int(cp.max()) > 0xFFFF:
-        bmp[cp > 0xFFFF] = 0x20
-    cls = cls_t[bmp]
-    length = len_t[bmp]
+    cls_t, len_t, fold_t, _ = fold_table()
+    if text.isascii():
+        codes = np.frombuffer(text.encode("ascii"), np.uint8)
+        cls = cls_t[codes]
+        length = None
+    else:
+        cp = code_points(text)
+        codes = cp.astype(np.uint16)
+        if int(cp.max()) > 0xFFFF:
+            codes[cp > 0xFFFF] = 0x20
+        cls = cls_t[codes]
+        length = len_t[codes]
     joins = np.flatnonzero(cls == JOIN)
+    dropped = False
     if joins.size:
-        cls = cls.copy()
         prev_word = np.zeros(joins.size, bool)
         next_word = np.zeros(joins.size, bool)
         ok = joins > 0
@@ -122,18 +138,27 @@ def words(text: str) -> Words:
         inner = prev_word & next_word
         cls[joins[~inner]] = SEP
         cls[joins[inner]] = DROP
+        dropped = bool(inner.any())
     if "\n" in text:
         for m in _DEHYPHEN.finditer(text):
             if m.start() > 0 and cls[m.start() - 1] == WORD:
                 cls[m.start():m.end()] = DROP
+                dropped = True
+    if length is None:
+        # ASCII: every word character folds to one character; nothing is dropped but inner joiners and hyphens.
+        if dropped:
+            src = np.flatnonzero(cls != DROP)
+            fcls, folded = cls[src], _ascii_fold()[codes[src]]
+        else:
+            src, fcls, folded = None, cls, _ascii_fold()[codes]
+        return _hash_words(fcls, folded, src)
     # Each code point becomes 0 marks (dropped), 1 (a separator, or a letter folded to one) or up to 4.
     length = np.where(cls == SEP, np.uint8(1), np.where(cls == DROP, np.uint8(0), length))
     multi = np.flatnonzero(length > 1)
     if multi.size == 0:
-        keep = length > 0
-        src = np.flatnonzero(keep)
-        fcls = cls[keep]
-        folded = fold_t[:, 0][bmp[keep]]
+        src = np.flatnonzero(length)
+        fcls = cls[src]
+        folded = fold_t[:, 0][codes[src]]
     else:
         total = int(length.sum(dtype=np.int64))
         first = np.cumsum(length, dtype=np.int64) - length
@@ -146,41 +171,70 @@ def words(text: str) -> Words:
             sel = multi[length[multi] > j]
             k[first[sel] + j] = j
         fcls = cls[src]
-        folded = fold_t.reshape(-1)[bmp[src].astype(np.int64) * fold_t.shape[1] + k]
-    if src.size == 0:
+        folded = fold_t.reshape(-1)[codes[src].astype(np.int64) * fold_t.shape[1] + k]
+    return _hash_words(fcls, folded, src)
+
+
+@lru_cache(maxsize=1)
+def _ascii_fold() -> np.ndarray:
+    """Folded code of each ASCII byte (0 for non-word bytes), uint64 of shape (256,)."""
+    cls_t, len_t, fold_t, _ = fold_table()
+    if (len_t[:128] > 1).any() or ((cls_t[:128] != SEP) & (cls_t[:128] != WORD) & (cls_t[:128] != JOIN)).any():
+        raise RuntimeError("fold_table.npz: an ASCII character folds to more than one or is dropped")
+    out = np.zeros(256, np.uint64)
+    out[:128] = np.where(cls_t[:128] == WORD, fold_t[:128, 0], 0)
+    return out
+
+
+#: Powers ``B**t`` and ``B**-t`` (mod 2**64) kept for texts up to this many folded characters.
+_POWER_CACHE_LIMIT = 1 << 20
+_B_INV = np.uint64(pow(int(_B), -1, 1 << 64))
+_power_cache: tuple[np.ndarray, np.ndarray] = (np.ones(1, np.uint64), np.ones(1, np.uint64))
+
+
+def _power_tables(m: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(B**t, B**-t)`` for t in 0 .. m-1 at least (uint64, wrapping)."""
+    global _power_cache
+    if m > _POWER_CACHE_LIMIT:
+        return _powers(_B, m), _powers(_B_INV, m)
+    if _power_cache[0].shape[0] < m:
+        size = min(_POWER_CACHE_LIMIT, max(1 << 16, 1 << (m - 1).bit_length()))
+        _power_cache = (_powers(_B, size), _powers(_B_INV, size))
+    return _power_cache
+
+
+def _hash_words(fcls: np.ndarray, folded: np.ndarray, src: np.ndarray | None) -> Words:
+    """Words of the folded marks: ``fcls`` their classes (SEP, WORD or SOLO), ``folded`` their codes (0 for
+    separators), ``src`` each mark's code point in the text (None: the marks are the text's characters)."""
+    m = fcls.shape[0]
+    if m == 0:
         return _no_words()
     is_word = fcls != SEP
+    starts = is_word.copy()
+    starts[1:] &= ~is_word[:-1]
     solo = fcls == SOLO
-    prev = np.empty_like(is_word)
-    prev[0] = False
-    prev[1:] = is_word[:-1]
-    starts = ~prev
     if solo.any():
         # Every solo mark is a word, and so the mark after it begins one.
-        prev_solo = np.empty_like(solo)
-        prev_solo[0] = False
-        prev_solo[1:] = solo[:-1]
-        starts |= solo | prev_solo
-    wpos = np.flatnonzero(is_word)
-    if wpos.size == 0:
+        starts |= solo
+        starts[1:] |= solo[:-1] & is_word[1:]
+    first = np.flatnonzero(starts)
+    if first.size == 0:
         return _no_words()
-    wstart = starts[wpos]
-    first_mark = np.flatnonzero(wstart)                   # index into wpos of each word's first mark
-    idx = np.arange(wpos.size, dtype=np.int64)
-    pos_in_word = idx - np.maximum.accumulate(np.where(wstart, idx, 0))
-    pw = _powers(_B, int(pos_in_word.max()) + 1)
+    last = np.empty(m, bool)
+    last[-1] = True
+    last[:-1] = ~is_word[1:] | starts[1:]
+    stop = np.flatnonzero(last & is_word) + 1
+    pw, inv = _power_tables(m)
+    prefix = np.zeros(m + 1, np.uint64)
     with np.errstate(over="ignore"):
-        contrib = folded[wpos].astype(np.uint64) * pw[pos_in_word] + np.uint64(1)
-    h = np.add.reduceat(contrib, first_mark)
-    last_mark = np.empty_like(first_mark)
-    last_mark[:-1] = first_mark[1:] - 1
-    last_mark[-1] = wpos.size - 1
-    start_char = src[wpos[first_mark]]
-    end_char = src[wpos[last_mark]] + 1
-    lengths = (last_mark - first_mark + 1).astype(np.uint64)
-    with np.errstate(over="ignore"):
+        np.multiply(folded, pw[:m], out=prefix[1:], dtype=np.uint64, casting="unsafe")
+        np.cumsum(prefix, out=prefix)
+        lengths = (stop - first).astype(np.uint64)
+        h = (prefix[stop] - prefix[first]) * inv[first] + lengths
         hashes = mix64(h ^ (lengths * _C))
-    return Words(hashes, start_char, end_char)
+    if src is None:
+        return Words(hashes, first.astype(np.int64), stop.astype(np.int64))
+    return Words(hashes, src[first], src[stop - 1] + 1)
 
 
 def _no_words() -> Words:
@@ -222,6 +276,50 @@ def shingles(w: Words, *, shingle_words: int) -> Shingles:
     return Shingles(mix64(acc), w.start_char[:n], w.end_char[k - 1:])
 
 
+def window_minima(hashes: np.ndarray, *, window: int) -> np.ndarray:
+    """Position of the smallest hash of every ``window`` consecutive hashes, the rightmost on ties.
+
+    Parameters
+    ----------
+    hashes : ndarray of uint64, shape (n,)
+    window : int
+
+    Returns
+    -------
+    ndarray of int64, shape (n - window + 1,): entry ``i`` is the position of
+    the rightmost minimum of ``hashes[i:i + window]``.  Fewer hashes than
+    ``window``: shape (1,), the rightmost minimum of all; none: shape (0,).
+
+    Notes
+    -----
+    A sparse table: minima of spans of 1, 2, 4, ... hashes, each the smaller
+    of two half spans (the right one on ties, so the rightmost minimum wins),
+    and the window the smaller of two overlapping power-of-two spans: about
+    ``3 * log2(window)`` passes over the array.
+    """
+    h = np.asarray(hashes, np.uint64)
+    n = h.shape[0]
+    if n == 0:
+        return np.zeros(0, np.int64)
+    if n <= window:
+        return np.array([n - 1 - int(np.argmin(h[::-1]))], np.int64)
+    val, pos = h, np.arange(n, dtype=np.int64)
+    span = 1
+    while span * 2 <= window:
+        val, pos = _rightmost_min(val[:-span], pos[:-span], val[span:], pos[span:])
+        span *= 2
+    if span < window:
+        d = window - span
+        val, pos = _rightmost_min(val[:-d], pos[:-d], val[d:], pos[d:])
+    return pos
+
+
+def _rightmost_min(a_val: np.ndarray, a_pos: np.ndarray, b_val: np.ndarray, b_pos: np.ndarray):
+    """Elementwise the smaller of two (value, position) pairs, ``b`` (the right span) on ties."""
+    right = b_val <= a_val
+    return np.where(right, b_val, a_val), np.where(right, b_pos, a_pos)
+
+
 def winnow(hashes: np.ndarray, *, window: int) -> np.ndarray:
     """Positions kept by winnowing (Schleimer, Wilkerson & Aiken 2003): in every ``window``
     consecutive hashes the smallest, the rightmost on ties, each position once.
@@ -236,16 +334,7 @@ def winnow(hashes: np.ndarray, *, window: int) -> np.ndarray:
     ndarray of int64, shape (p,), sorted.  Fewer hashes than ``window``: the
     position of the smallest (rightmost on ties); none: empty.
     """
-    n = hashes.shape[0]
-    if n == 0:
-        return np.zeros(0, np.int64)
-    if n <= window:
-        rev = hashes[::-1]
-        return np.array([n - 1 - int(np.argmin(rev))], np.int64)
-    view = np.lib.stride_tricks.sliding_window_view(hashes[::-1], window)
-    # Over the reversed array, argmin finds the first minimum = the rightmost one in the original.
-    pos_rev = np.arange(view.shape[0], dtype=np.int64) + np.argmin(view, axis=1)
-    return np.unique(n - 1 - pos_rev)
+    return np.unique(window_minima(hashes, window=window))
 
 
 def key_of(h: np.ndarray) -> np.ndarray:
