@@ -31,8 +31,9 @@ from typing import Callable, Iterable, Iterator
 
 from consentry.cluster import AUTO, ClusterError, cluster_cpus, connect, import_ray
 
-#: Items sent to a worker before its earlier ones come back.
-IN_FLIGHT_PER_WORKER = 2
+#: Items sent to a worker before its earlier ones come back (4: a worker does not wait while the driver
+#: stores a result; benchmarks/RESULTS.md, "Scans on Ray", re-run on a quiet machine).
+IN_FLIGHT_PER_WORKER = 4
 #: Times Ray restarts a dead worker actor (and re-runs its items) before the scan gives up.
 WORKER_RESTARTS = 3
 
