@@ -32,7 +32,7 @@ except ImportError:
 
 from consentry import Registry  # noqa: E402
 from consentry.cluster import ClusterError  # noqa: E402
-from consentry.cluster.executor import RayExecutor  # noqa: E402
+from consentry.cluster.executor import WORKER_DIED, RayExecutor  # noqa: E402
 from consentry.cluster.index import ShardedIndex, cut_registry_layout  # noqa: E402
 from consentry.engines.music import engine  # noqa: E402
 from consentry.engines.music.params import ENGINE_NAME, ENGINE_VERSION  # noqa: E402
@@ -329,3 +329,34 @@ def test_an_unreachable_cluster_is_a_one_line_error(catalogue):
     out, err = p.communicate(timeout=120)
     assert p.returncode == 1
     assert err.strip().splitlines()[-1].startswith(f"error: --ray 127.0.0.1:{port}: no Ray cluster answers"), err
+
+
+def _crash_on_poison(task: dict) -> dict:
+    """A worker's work for the test below: its process dies on a task named ``poison`` (no Python exception)."""
+    if task["name"] == "poison":
+        os._exit(3)
+    return {"seq": task["seq"], "name": task["name"]}
+
+
+def test_an_item_that_kills_its_worker_is_an_item_error(cluster):
+    """Ray restarts the worker and re-runs the item; when the item kills it every time, it is tried alone on a
+    fresh worker and becomes the caller's item error, and every other item (those queued on the dead worker
+    too) is still done, once."""
+    import ray.cloudpickle
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this test module
+    names = [f"item{i}" for i in range(10)]
+    names[4] = "poison"
+    with RayExecutor(cluster.address, workers=2) as ex:
+        ex.start(None)
+        got = [r for batch in ex.map(_crash_on_poison, [{"seq": i, "name": n} for i, n in enumerate(names)],
+                                     lost=lambda task, reason: {"seq": task["seq"], "error": reason})
+               for r in batch]
+        assert sorted(r["seq"] for r in got) == list(range(10))
+        by_seq = {r["seq"]: r for r in got}
+        assert by_seq[4]["error"] == WORKER_DIED
+        assert all(by_seq[i] == {"seq": i, "name": n} for i, n in enumerate(names) if i != 4)
+        # Without ``lost`` the caller hears of it: the scan stops and resumes later, as before.
+        with pytest.raises(ClusterError):
+            for _ in ex.map(_crash_on_poison, [{"seq": 0, "name": "poison"}]):
+                pass

@@ -15,9 +15,14 @@ fingerprinting and identifying move to the cluster.  The executor:
   finished at least every :data:`~consentry.runtime.interrupts.POLL_S`
   seconds (so Ctrl-C is acted on);
 - lets Ray restart a worker that dies (``max_restarts``) and re-run its items
-  (``max_task_retries``); a worker lost for good ends the scan with
-  :class:`~consentry.cluster.ClusterError`, the scan is marked interrupted,
-  and ``--resume`` continues it, as after a crash of the caller itself.
+  (``max_task_retries``).  A worker lost for good is replaced; the items it
+  held are tried again one at a time, each on a fresh worker of its own, and
+  one that kills that worker too is the caller's ``lost(task, reason)``
+  result (an item error in a scan: a hostile file that crashes the decoder
+  must not stop the scan, nor its resume, for ever).  Without ``lost``, or
+  when workers die before taking any item, the scan ends with
+  :class:`~consentry.cluster.ClusterError`, is marked interrupted, and
+  ``--resume`` continues it, as after a crash of the caller itself.
 
 With ``index_shards``, the index is served by shard actors
 (:class:`~consentry.cluster.index.ShardedIndex`) and the workers look up
@@ -34,8 +39,10 @@ from consentry.cluster import AUTO, ClusterError, cluster_cpus, connect, import_
 #: Items sent to a worker before its earlier ones come back (4: a worker does not wait while the driver
 #: stores a result; benchmarks/RESULTS.md, "Scans on Ray", re-run on a quiet machine).
 IN_FLIGHT_PER_WORKER = 4
-#: Times Ray restarts a dead worker actor (and re-runs its items) before the scan gives up.
+#: Times Ray restarts a dead worker actor (and re-runs its items) before the items are tried alone.
 WORKER_RESTARTS = 3
+#: The reason given to ``lost`` for an item whose worker died while reading it, alone too.
+WORKER_DIED = "the Ray worker reading it died, also when it read it alone (a decoder crash or out of memory); not scanned"
 
 
 class ScanWorker:
@@ -139,13 +146,16 @@ class RayExecutor:
 
     # -- running ----------------------------------------------------------------------
     def map(self, work: Callable[[dict], dict], tasks: Iterable[dict], *, initializer: Callable | None = None,
-            initargs: tuple = ()) -> Iterator[list[dict]]:
+            initargs: tuple = (), lost: Callable[[dict, str], dict] | None = None) -> Iterator[list[dict]]:
         """Run ``work(task)`` on the workers; yields lists of results as they finish (possibly empty).
 
         ``work`` and ``initializer`` must be importable module-level
         functions (Ray sends them by name).  An empty list comes at least
         every ``POLL_S`` seconds while items run, so the caller can act on
-        Ctrl-C; leaving the loop early ends the workers.
+        Ctrl-C; leaving the loop early ends the workers.  ``lost(task,
+        reason)`` gives the result of an item that kills its worker even when
+        run alone (see the module docstring); without it such an item raises
+        :class:`~consentry.cluster.ClusterError`.
         """
         from consentry.runtime.interrupts import POLL_S, raise_if_stopping
 
@@ -153,9 +163,13 @@ class RayExecutor:
         if self.count is None:
             raise ClusterError("the Ray executor was not started (call start(registry) first)")
         actor = ray.remote(num_cpus=1, max_restarts=WORKER_RESTARTS, max_task_retries=WORKER_RESTARTS)(ScanWorker)
-        self._actors = [actor.remote(work, initializer, initargs, os.getcwd()) for _ in range(self.count.workers)]
+
+        def new_worker():
+            return actor.remote(work, initializer, initargs, os.getcwd())
+
+        self._actors = [new_worker() for _ in range(self.count.workers)]
         load = [0] * len(self._actors)
-        running: dict = {}
+        running: dict = {}  # ref -> (worker index, task)
         tasks = iter(tasks)
         exhausted = False
         try:
@@ -167,7 +181,7 @@ class RayExecutor:
                         exhausted = True
                         break
                     i = min(range(len(load)), key=load.__getitem__)
-                    running[self._actors[i].run.remote(task)] = i
+                    running[self._actors[i].run.remote(task)] = (i, task)
                     load[i] += 1
                 if not running:
                     return
@@ -176,19 +190,67 @@ class RayExecutor:
                     rest = [r for r in running if r not in ready]
                     more, _ = ray.wait(rest, num_returns=len(rest), timeout=0) if rest else ([], [])
                     ready = ready + more
-                results = []
+                results: list[dict] = []
+                suspects: list[dict] = []
                 for ref in ready:
-                    load[running.pop(ref)] -= 1
+                    if ref not in running:  # taken with a worker lost earlier in this round
+                        continue
+                    i, task = running.pop(ref)
+                    load[i] -= 1
                     try:
                         results.append(ray.get(ref))
-                    except Exception as exc:  # noqa: BLE001 - a worker lost beyond its restarts
-                        raise ClusterError(f"a Ray worker was lost ({_first_line(exc)}); "
-                                           "the items stored so far are kept: run the scan again with --resume") from None
+                    except ray.exceptions.RayActorError as exc:
+                        if lost is None:
+                            raise ClusterError(f"a Ray worker was lost ({_first_line(exc)}); the items stored so "
+                                               "far are kept: run the scan again with --resume") from None
+                        # lost for good: its other items go with it, to be tried alone; a new worker takes its place
+                        suspects.append(task)
+                        for other in [r for r, (j, _t) in running.items() if j == i]:
+                            _j, other_task = running.pop(other)
+                            load[i] -= 1
+                            if ray.wait([other], timeout=0)[0]:
+                                try:
+                                    results.append(ray.get(other))
+                                    continue
+                                except ray.exceptions.RayActorError:
+                                    pass
+                            suspects.append(other_task)
+                        ray.kill(self._actors[i])
+                        self._actors[i] = new_worker()
+                    except Exception as exc:  # noqa: BLE001 - the work itself failed: a bug, not an item
+                        raise ClusterError(f"a Ray worker failed ({_first_line(exc)}); the items stored so far "
+                                           "are kept: run the scan again with --resume") from None
+                for task in suspects:
+                    result = self._alone(work, initializer, initargs, task)
+                    results.append(result if result is not None else lost(task, WORKER_DIED))
                 yield results
         finally:
             for a in self._actors:
                 ray.kill(a)
             self._actors = []
+
+    def _alone(self, work: Callable, initializer: Callable | None, initargs: tuple, task: dict) -> dict | None:
+        """``work(task)`` on a fresh worker of its own that Ray does not restart; ``None`` when it dies on it."""
+        from consentry.runtime.interrupts import POLL_S, raise_if_stopping
+
+        ray = import_ray()
+        # No CPU reserved: the scan's workers hold the cluster's CPUs, and this one lives for one item.
+        solo = ray.remote(num_cpus=0, max_restarts=0, max_task_retries=0)(ScanWorker).remote(
+            work, initializer, initargs, os.getcwd())
+        try:
+            try:
+                ray.get(solo.pid.remote())
+            except ray.exceptions.RayActorError as exc:
+                raise ClusterError(f"Ray workers die before taking any item ({_first_line(exc)})") from None
+            ref = solo.run.remote(task)
+            while not ray.wait([ref], timeout=POLL_S)[0]:
+                raise_if_stopping()
+            try:
+                return ray.get(ref)
+            except ray.exceptions.RayActorError:
+                return None
+        finally:
+            ray.kill(solo)
 
 
 def _first_line(exc: BaseException) -> str:

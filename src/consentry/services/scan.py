@@ -22,7 +22,6 @@ import hashlib
 import os
 import secrets
 import time
-from concurrent.futures import FIRST_COMPLETED, wait
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
@@ -33,12 +32,13 @@ from consentry import __version__
 from consentry.domain.errors import ConsentryError, DecodeError, InputError
 from consentry.domain.money import add_money, money
 from consentry.engines.music.params import ENGINE_NAME, ENGINE_VERSION, MusicEngineParams
-from consentry.runtime.interrupts import POLL_S, Interrupted, deferred_interrupts, polled, raise_if_stopping
-from consentry.runtime.pools import WorkerCount, process_pool, worker_count
+from consentry.runtime.interrupts import Interrupted, deferred_interrupts, polled, raise_if_stopping
+from consentry.runtime.pools import WorkerCount, worker_count
 from consentry.domain.audit import coverage_histogram, covered_seconds, decide_item, estimate_exposure
 from consentry.store.sqlite import utc_now
 from consentry.store.sqlite_audit import FINDING_COLUMNS
 from consentry.runtime.threads import limit_worker_threads
+from consentry.services.scan_pool import run_in_pool
 
 #: Items longer than this are searched in windows of ``WINDOW_S`` (memory stays bounded).
 WINDOW_S = 600.0
@@ -402,8 +402,9 @@ def scan_dataset(
         Where the items are read and identified instead of local processes
         (this process still decides and stores every item): an object with
         ``start(registry) -> WorkerCount``, ``map(work, tasks, initializer=,
-        initargs=)`` yielding lists of finished results (possibly empty, at
-        least every ``POLL_S``), ``index`` (None, or a sharded index for the
+        initargs=, lost=)`` yielding lists of finished results (possibly
+        empty, at least every ``POLL_S``; ``lost(task, reason)`` is the result
+        of an item that kills its worker), ``index`` (None, or a sharded index for the
         workers) and ``describe() -> dict`` (the summary's ``executor``), such
         as :class:`consentry.cluster.executor.RayExecutor` (docs/cluster.md).
 
@@ -493,29 +494,15 @@ def scan_dataset(
         if executor is not None:
             with polled():
                 for results in executor.map(_identify_in_worker, tasks, initializer=_init_worker,
-                                            initargs=(registry.spec, registry.params, executor.index)):
+                                            initargs=(registry.spec, registry.params, executor.index), lost=_error):
                     store_results(results)
         elif n_workers == 1:
             for task in tasks:
                 store_results([identify_item(registry, task)])
         else:
-            # Ctrl-C is acted on between waits (consentry.runtime.interrupts.polled).
-            with polled(), process_pool(n_workers, initializer=_init_worker,
-                                        initargs=(registry.spec, registry.params)) as pool:
-                running = set()
-                exhausted = False
-                while running or not exhausted:
-                    while not exhausted and len(running) < 2 * n_workers:
-                        raise_if_stopping()
-                        task = next(tasks, None)
-                        if task is None:
-                            exhausted = True
-                        else:
-                            running.add(pool.submit(_identify_in_worker, task))
-                    if not running:
-                        break
-                    finished, running = wait(running, timeout=POLL_S, return_when=FIRST_COMPLETED)
-                    store_results([f.result() for f in finished])
+            # Ctrl-C is acted on between waits; an item that kills its worker becomes an item error.
+            run_in_pool(_identify_in_worker, tasks, workers=n_workers, initializer=_init_worker,
+                        initargs=(registry.spec, registry.params), store=store_results, lost=_error)
     except KeyboardInterrupt as exc:
         with deferred_interrupts():
             store.update_scan(scan_id, status="interrupted")
