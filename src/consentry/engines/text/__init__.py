@@ -32,10 +32,10 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from ..base import EngineId, Extent, Fingerprint, Located, SegmentLike, Signal, Source
-from .match import Seeds, TextQuery, chain_seeds, lookup
+from .match import Chain, Seeds, TextQuery, chain_seeds, find_seeds
 from .params import DEFAULT_PARAMS, ENGINE_NAME, ENGINE_VERSION, TextEngineParams
 from .read import extract_text, read_bytes, sniff_kind
-from .winnowing import Words, check_of, key_of, pack_postings, shingles, unpack_postings, winnow, words
+from .winnowing import Words, check_of, key_of, pack_postings, shingles, unpack_postings, window_minima, winnow, words
 
 __all__ = ["TextEngine", "TextExtra", "TextSeed", "Alignment", "TextEngineParams", "DEFAULT_PARAMS",
            "ENGINE_NAME", "ENGINE_VERSION"]
@@ -57,6 +57,9 @@ class TextExtra:
         Shared shingles behind the passage.
     common_shingles : int
         Query shingles left out because many registered works hold them.
+    missed_anchors : int
+        The query's anchors between the first and last seed that the work
+        does not hold there (:mod:`.match`): where the copy was edited.
     work_share : float or None
         Share of the work's characters the passage covers, in [0, 1], when
         the work's length is known (:meth:`TextEngine.with_work_length`).
@@ -67,6 +70,7 @@ class TextExtra:
     matched_words: int
     seeds: int
     common_shingles: int = 0
+    missed_anchors: int = 0
     work_share: float | None = None
     aligned: bool = False
 
@@ -200,40 +204,51 @@ class TextEngine:
         """Every shingle of the query text, not winnowed."""
         text = self._text(signal)
         w = words(text)
-        return TextQuery(shingles(w, shingle_words=self.params.shingle_words), len(w), len(text))
+        sh = shingles(w, shingle_words=self.params.shingle_words)
+        return TextQuery(sh, len(w), len(text), window_minima(sh.hashes, window=self.params.winnow_window))
 
     def candidates(self, query: TextQuery, segments: Sequence[SegmentLike], *, with_keys: bool = False) -> Seeds:
-        """Seeds: postings the query's shingles reach (key and check agree), common shingles left out."""
-        return lookup(query, segments, self.params)
+        """Seeds: postings the query's shingles reach (key and check agree), common shingles left out; the
+        query's anchors first, then the shingles near those that are seeds (:func:`.match.find_seeds`)."""
+        return find_seeds(query, segments, self.params)
 
     def verify(self, candidates: Seeds, query: TextQuery, *, min_score: float, searched: float,
                with_evidence: bool = False, max_evidence: int | None = None) -> list[Located[TextExtra]]:
-        """Passages of at least ``min_score`` matched words and ``params.min_seeds`` seeds, best first."""
-        k = self.params.shingle_words
-        sh = query.shingles
+        """Passages of at least ``min_score`` matched words whose seed weight, less ``params.miss_weight`` per
+        missed anchor, reaches ``params.min_seeds``; best first."""
         out = []
-        for fp_id, chain in chain_seeds(candidates, query, self.params):
-            qs = [q for q, _, _, _ in chain]
-            matched = qs[-1] + k - qs[0]
-            if matched < min_score:
-                continue
-            q0 = int(sh.start_char[qs[0]])
-            q1 = int(sh.end_char[qs[-1]])
-            w0 = min(c[1] for c in chain)
-            w1 = max(w + int(sh.end_char[q] - sh.start_char[q]) for q, w, _, _ in chain)
-            evidence = None
-            if with_evidence:
-                rows = [TextSeed(kk, int(sh.start_char[q]), int(sh.end_char[q]), w, hold) for q, w, kk, hold in chain]
-                evidence = rows if max_evidence is None else rows[:max_evidence]
-            out.append(Located(
-                fp_id=int(fp_id), score=float(matched),
-                confidence=self.confidence(matched, searched=searched),
-                query=Extent.span(q0, q1, unit="char"), work=Extent.span(w0, w1, unit="char"),
-                extra=TextExtra(matched_words=int(matched), seeds=len(chain),
-                                common_shingles=int(candidates.common_shingles)),
-                evidence=evidence))
+        for found in chain_seeds(candidates, query, self.params):
+            m = self.passage(found, query, searched=searched, common_shingles=candidates.common_shingles,
+                             with_evidence=with_evidence, max_evidence=max_evidence)
+            if m.score >= min_score:
+                out.append(m)
         out.sort(key=lambda m: (-m.score, m.fp_id, m.query.start[0]))
         return out
+
+    def passage(self, chain: Chain, query: TextQuery, *, searched: float, common_shingles: int = 0,
+                with_evidence: bool = False, max_evidence: int | None = None) -> Located[TextExtra]:
+        """One candidate passage (:class:`.match.Chain`) as a match: extents from its first seed's first word
+        to its last seed's last word, ``score`` = ``matched_words``, whether it counts or not."""
+        k = self.params.shingle_words
+        sh = query.shingles
+        chain_rows = chain.seeds
+        qs = [q for q, _, _, _ in chain_rows]
+        matched = qs[-1] + k - qs[0]
+        q0 = int(sh.start_char[qs[0]])
+        q1 = int(sh.end_char[qs[-1]])
+        w0 = min(c[1] for c in chain_rows)
+        w1 = max(w + int(sh.end_char[q] - sh.start_char[q]) for q, w, _, _ in chain_rows)
+        evidence = None
+        if with_evidence:
+            rows = [TextSeed(kk, int(sh.start_char[q]), int(sh.end_char[q]), w, hold) for q, w, kk, hold in chain_rows]
+            evidence = rows if max_evidence is None else rows[:max_evidence]
+        return Located(
+            fp_id=int(chain.fp_id), score=float(matched),
+            confidence=self.confidence(matched, searched=searched),
+            query=Extent.span(q0, q1, unit="char"), work=Extent.span(w0, w1, unit="char"),
+            extra=TextExtra(matched_words=int(matched), seeds=len(chain_rows), common_shingles=int(common_shingles),
+                            missed_anchors=int(chain.missed)),
+            evidence=evidence)
 
     def locate(self, signal: Signal, segments: Sequence[SegmentLike], *, min_score: float | None = None,
                searched: float | None = None, with_evidence: bool = False,
@@ -244,6 +259,14 @@ class TextEngine:
         query = self.query_print(signal)
         return self.verify(self.candidates(query, segments), query, min_score=threshold, searched=searched,
                            with_evidence=with_evidence, max_evidence=max_evidence)
+
+    def locate_many(self, signals: Sequence[Signal], segments: Sequence[SegmentLike], *,
+                    min_score: float | None = None) -> list[list[Located[TextExtra]]]:
+        """:meth:`locate` of every signal (no evidence rows), the texts of the batch read and looked up
+        together (:mod:`.batch`): the same matches, without the fixed cost of each call per text."""
+        from .batch import locate_many
+
+        return locate_many(self, [self._text(s) for s in signals], segments, min_score=min_score)
 
     # -- refinement with both texts ---------------------------------------------
     def align(self, query_text: str, work_text: str, match: Located[TextExtra], *,
@@ -364,7 +387,8 @@ class TextEngine:
             "medium": MEDIUM, "engine": self.id.as_dict(), "fp_id": match.fp_id, "score": match.score,
             "confidence": match.confidence, "query_start_char": int(q0), "query_end_char": int(q1),
             "work_start_char": int(w0), "work_end_char": int(w1), "matched_words": e.matched_words,
-            "seeds": e.seeds, "common_shingles": e.common_shingles, "work_share": e.work_share, "aligned": e.aligned,
+            "seeds": e.seeds, "common_shingles": e.common_shingles, "missed_anchors": e.missed_anchors,
+            "work_share": e.work_share, "aligned": e.aligned,
         }
         if match.evidence is not None:
             facts["matched_shingles"] = [

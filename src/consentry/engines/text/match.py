@@ -4,23 +4,49 @@ A *seed* is a query shingle whose key and check bits are found in a work's
 postings.  Seeds of one work that follow each other in both texts, no more
 than ``max_gap_words`` apart in the query and agreeing on the offset between
 the two texts within ``drift_chars + drift_per_char * distance``, form one
-*passage*; a passage whose seeds weigh at least ``min_seeds`` and that has
-``min_score`` matched words is a finding.  A seed weighs ``1 / c`` when ``c``
-registered works hold its shingle: text shared by a few works must be
-longer to count, which keeps short stock phrases from pairing up.  Shingles held by ``common_min_works`` or more
-registered works are common text (boilerplate) and are not seeds: what is
-common is read from the registry's own postings at each lookup.
+*passage*.  A seed weighs ``1 / c`` when ``c`` registered works hold its
+shingle: text shared by a few works must be longer to count, which keeps
+short stock phrases from pairing up.  Shingles held by ``common_min_works``
+or more registered works are common text (boilerplate) and are not seeds:
+what is common is read from the registry's own postings at each lookup.
+
+Anchors and missed anchors
+--------------------------
+Winnowing is deterministic: a registered work keeps the smallest hash of
+every ``winnow_window`` consecutive shingles, so wherever a query holds the
+same ``winnow_window`` shingles as the work (a copied run of at least
+``shingle_words + winnow_window - 1`` words), the query's own smallest hash
+of that window is a posting of the work.  The query's window minima are its
+*anchors*.  Between a passage's first and last seed, every window that lies
+wholly inside the passage has an anchor that a copy holds; an anchor that is
+not a seed of the passage (nor common text) is *missed*: the query differs
+from the work there.  A passage whose seeds lie within one window (a
+*short* one) has no window wholly inside it and cannot miss an anchor: it
+must span ``min_short_passage_words`` words instead.  A passage counts when
+its seed weight less ``miss_weight`` per missed anchor reaches ``min_seeds``
+and it spans ``min_score`` words: two short stock phrases that two unrelated texts
+happen to share, 40 or 80 words apart, miss every anchor between them; a
+copy misses only where it was edited.
+
+Lookup order
+------------
+The anchors are looked up first (about ``2 / (winnow_window + 1)`` of the
+query's shingles).  When none is a seed, nothing is found and nothing more is
+read: a copy of ``shingle_words + winnow_window - 1`` words or more always
+has one.  Otherwise every shingle within ``max_gap_words`` words of an anchor
+that is a seed is looked up too; the seeds of a passage are those.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 
+from . import kernels
 from .params import TextEngineParams
-from .winnowing import MAX_FP_ID, Shingles, check_of, key_of, unpack_postings
+from .winnowing import MAX_FP_ID, Shingles, check_of, key_of, unpack_postings, window_minima
 
 
 @dataclass(frozen=True)
@@ -35,11 +61,22 @@ class TextQuery:
         Words in the query.
     n_chars : int
         Characters in the query's text.
+    window_min : ndarray of int64, shape (max(1, n - w + 1),) or (0,), or None
+        Per window of ``winnow_window`` consecutive shingles, the position of
+        its smallest hash (:func:`.winnowing.window_minima`); computed from
+        the shingles when None.  The distinct entries are the query's anchors.
     """
 
     shingles: Shingles
     n_words: int
     n_chars: int
+    window_min: np.ndarray | None = None
+
+    def minima(self, window: int) -> np.ndarray:
+        """``window_min``, computed for ``window`` when not given."""
+        if self.window_min is not None:
+            return self.window_min
+        return window_minima(self.shingles.hashes, window=window)
 
 
 @dataclass(frozen=True)
@@ -58,6 +95,8 @@ class Seeds:
         How many registered works hold the seed's shingle (1 for text only that work has).
     common_shingles : int
         Query shingles skipped because the registry holds them in many works.
+    common_at : ndarray of int64, shape (c,)
+        Those shingles' positions in the query, sorted.
     """
 
     query_shingle: np.ndarray
@@ -66,30 +105,47 @@ class Seeds:
     key: np.ndarray
     works_holding: np.ndarray
     common_shingles: int
+    common_at: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
-def lookup(query: TextQuery, segments: Sequence, params: TextEngineParams) -> Seeds:
+def lookup(query: TextQuery, segments: Sequence, params: TextEngineParams,
+           positions: np.ndarray | None = None) -> Seeds:
     """Every posting of every segment that a query shingle reaches, common shingles left out.
+
+    Parameters
+    ----------
+    positions : ndarray of int64, shape (p,), optional
+        Look up only these query shingles (sorted, distinct); all when None.
 
     The query's keys are sorted once (radix sort) and found in each segment's
     sorted keys with one vectorised binary search per side, so a run of
     unrelated text costs one search per shingle and reads no postings.
     """
     h = query.shingles.hashes
+    if positions is not None:
+        h = h[positions]
     empty = np.zeros(0, np.int64)
     if h.size == 0 or not segments:
         return Seeds(empty, empty, empty, np.zeros(0, np.uint32), empty, 0)
     keys = key_of(h)
-    order = np.argsort(keys, kind="stable")
-    sk = keys[order]
+    compiled = kernels.AVAILABLE and all(hasattr(seg, "directory") for seg in segments)
+    # Sorted query keys make np.searchsorted walk the segment's keys in order; the compiled search goes
+    # through the segment's bucket directory and needs no order.
+    order = np.arange(keys.size, dtype=np.int64) if compiled else np.argsort(keys, kind="stable")
+    sk = keys if compiled else keys[order]
     want_check = check_of(h[order]).astype(np.int64)
     rows_q, rows_v = [], []
     too_many = np.zeros(sk.size, bool)
     for seg in segments:
         if len(seg.keys) == 0:
             continue
-        lo = np.searchsorted(seg.keys, sk, side="left")
-        hi = np.searchsorted(seg.keys, sk, side="right")
+        if compiled:
+            lo = np.empty(sk.size, np.int64)
+            hi = np.empty(sk.size, np.int64)
+            kernels.find_ranges_kernel(np.asarray(seg.keys), np.asarray(seg.directory), int(seg.shift), sk, lo, hi)
+        else:
+            lo = np.searchsorted(seg.keys, sk, side="left")
+            hi = np.searchsorted(seg.keys, sk, side="right")
         cnt = (hi - lo).astype(np.int64)
         big = cnt > params.max_postings_per_key
         too_many |= big
@@ -103,9 +159,10 @@ def lookup(query: TextQuery, segments: Sequence, params: TextEngineParams) -> Se
         offs = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(c) - c, c)
         rows_q.append(q)
         rows_v.append(np.asarray(seg.values[np.repeat(lo[hit].astype(np.int64), c) + offs], dtype=np.uint64))
-    n_common = int(too_many.sum())
+    at = order if positions is None else np.asarray(positions, np.int64)[order]
     if not rows_q:
-        return Seeds(empty, empty, empty, np.zeros(0, np.uint32), empty, n_common)
+        return Seeds(empty, empty, empty, np.zeros(0, np.uint32), empty, int(too_many.sum()),
+                     np.sort(at[too_many]))
     q = np.concatenate(rows_q)
     fp, start, chk = unpack_postings(np.concatenate(rows_v))
     ok = chk == want_check[q]
@@ -116,7 +173,35 @@ def lookup(query: TextQuery, segments: Sequence, params: TextEngineParams) -> Se
     common = too_many | (works_per_q >= params.common_min_works)
     keep = ~common[q]
     q, fp, start = q[keep], fp[keep], start[keep]
-    return Seeds(order[q].astype(np.int64), fp, start, sk[q], works_per_q[q].astype(np.int64), int(common.sum()))
+    return Seeds(at[q].astype(np.int64), fp, start, sk[q], works_per_q[q].astype(np.int64), int(common.sum()),
+                 np.sort(at[common]))
+
+
+def find_seeds(query: TextQuery, segments: Sequence, params: TextEngineParams) -> Seeds:
+    """Seeds of the query, anchors first (see "Lookup order" in the module docstring).
+
+    The query's anchors (its window minima) are looked up; when one or more
+    are seeds, so are the other shingles within ``max_gap_words`` words of
+    those, and the two lookups are merged.  A shingle's outcome (its
+    postings, whether it is common) does not depend on which others are
+    looked up with it.
+    """
+    n = len(query.shingles)
+    anchors = np.unique(query.minima(params.winnow_window))
+    first = lookup(query, segments, params, anchors)
+    if first.fp_id.size == 0:
+        return first
+    hits = np.unique(first.query_shingle)
+    edge = np.zeros(n + 1, np.int64)
+    np.add.at(edge, np.maximum(hits - params.max_gap_words, 0), 1)
+    np.add.at(edge, np.minimum(hits + params.max_gap_words + 1, n), -1)
+    near = np.cumsum(edge[:n]) > 0
+    near[anchors] = False
+    rest = lookup(query, segments, params, np.flatnonzero(near))
+    return Seeds(*(np.concatenate([getattr(first, f), getattr(rest, f)])
+                   for f in ("query_shingle", "fp_id", "work_start_char", "key", "works_holding")),
+                 first.common_shingles + rest.common_shingles,
+                 np.sort(np.concatenate([first.common_at, rest.common_at])))
 
 
 @dataclass
@@ -127,16 +212,62 @@ class _Chain:
     last_w: int
 
 
-def chain_seeds(seeds: Seeds, query: TextQuery, params: TextEngineParams) -> list[tuple[int, list]]:
-    """Group each work's seeds into passages (see the module docstring).
+@dataclass(frozen=True)
+class Chain:
+    """Seeds of one work on one alignment (a candidate passage) and how it scores.
 
-    Returns
-    -------
-    list of (fp_id, seeds)
-        ``seeds`` a list of ``(query_shingle, work_start_char, key, works_holding)`` in query order,
-        weighing at least ``params.min_seeds``: each seed weighs ``1 / works_holding`` (text that
-        several registered works share must be longer to count).
+    Attributes
+    ----------
+    fp_id : int
+    seeds : list of tuple
+        ``(query_shingle, work_start_char, key, works_holding)`` in query order.
+    weight : float
+        Sum of ``1 / works_holding`` over the seeds.
+    missed : int
+        Anchors missed between the first and the last seed (module docstring).
+    matched_words : int
+        Query words from the first seed's first word to the last seed's last word.
+    short : bool
+        Whether the seeds lie within one window (no window lies wholly between the first and the last, so
+        no anchor can be missed).
     """
+
+    fp_id: int
+    seeds: list
+    weight: float
+    missed: int
+    matched_words: int = 0
+    short: bool = False
+
+    def score(self, miss_weight: float) -> float:
+        """``weight - miss_weight * missed``."""
+        return self.weight - miss_weight * self.missed
+
+    def counts(self, params: TextEngineParams) -> bool:
+        """Whether the passage counts: its score reaches ``min_seeds`` and, when it is short, it spans
+        ``min_short_passage_words``."""
+        if self.short and self.matched_words < params.min_short_passage_words:
+            return False
+        return self.score(params.miss_weight) >= params.min_seeds - 1e-9
+
+
+def missed_anchors(qs: Sequence[int], window_min: np.ndarray, window: int, common_at: np.ndarray) -> int:
+    """The anchors of the query windows lying wholly between the first and last of the seeds at query
+    shingles ``qs`` (sorted) that are neither among ``qs`` nor common text (``common_at``); 0 when no
+    window lies wholly between them."""
+    a, b = int(qs[0]), int(qs[-1])
+    if window_min.size == 0 or b - a + 1 < window:
+        return 0
+    expected = np.unique(window_min[a:b - window + 2])
+    expected = expected[~np.isin(expected, np.asarray(qs, np.int64))]
+    if common_at.size and expected.size:
+        expected = expected[~np.isin(expected, common_at)]
+    return int(expected.size)
+
+
+def chains(seeds: Seeds, query: TextQuery, params: TextEngineParams) -> list[Chain]:
+    """Group each work's seeds into candidate passages (module docstring), each with its weight and missed
+    anchors, whether it counts or not."""
     if seeds.fp_id.size == 0:
         return []
     fps, counts = np.unique(seeds.fp_id, return_counts=True)
@@ -148,7 +279,8 @@ def chain_seeds(seeds: Seeds, query: TextQuery, params: TextEngineParams) -> lis
     holding = seeds.works_holding[sel]
     order = np.lexsort((wc, qi, fp))
     qstart = query.shingles.start_char
-    out: list[tuple[int, list]] = []
+    window_min = query.minima(params.winnow_window)
+    out: list[Chain] = []
     i, n = 0, order.size
     while i < n:
         f = int(fp[order[i]])
@@ -180,7 +312,18 @@ def chain_seeds(seeds: Seeds, query: TextQuery, params: TextEngineParams) -> lis
                 best.seeds.append((q, w, kk, hold))
                 best.last_q, best.last_qc, best.last_w = q, qc, w
         done.extend(open_)
-        out.extend((f, c.seeds) for c in done
-                   if sum(1.0 / max(1, s[3]) for s in c.seeds) >= params.min_seeds - 1e-9)
+        for c in done:
+            weight = sum(1.0 / max(1, s[3]) for s in c.seeds)
+            if weight < params.min_seeds - 1e-9:
+                continue
+            qs = [s[0] for s in c.seeds]
+            missed = missed_anchors(qs, window_min, params.winnow_window, seeds.common_at)
+            out.append(Chain(f, c.seeds, weight, missed, qs[-1] + params.shingle_words - qs[0],
+                             qs[-1] - qs[0] + 1 < params.winnow_window))
         i = j
     return out
+
+
+def chain_seeds(seeds: Seeds, query: TextQuery, params: TextEngineParams) -> list[Chain]:
+    """The candidate passages (:func:`chains`) that count (:meth:`Chain.counts`)."""
+    return [c for c in chains(seeds, query, params) if c.counts(params)]

@@ -35,6 +35,17 @@ class TextEngineParams:
     min_seeds : int
         Least weight of the shared shingles (seeds) on one alignment for a
         passage; a seed weighs ``1 / c`` when ``c`` registered works hold it.
+    miss_weight : float
+        What each anchor missed between a passage's first and last seed
+        takes off its seed weight (:mod:`.match`, "Anchors and missed
+        anchors"): a passage spanning a window or more counts when
+        ``weight - miss_weight * missed`` reaches ``min_seeds``.  Fitted (``benchmarks/fit_text_rule.py``,
+        ``benchmarks/fits/text_rule.json``, ``tests/test_text_constants.py``).
+    min_short_passage_words : int
+        A passage whose seeds lie within one window (fewer than
+        ``winnow_window`` shingles apart, so that no anchor lies wholly
+        between them) counts only from this many matched words.  Fitted
+        with ``miss_weight``.
     min_passage_words : int
         Default decision rule: fewest query words from the first seed's
         first word to the last seed's last word (``matched_words``); the user
@@ -59,6 +70,8 @@ class TextEngineParams:
     shingle_words: int = 5
     winnow_window: int = 16
     min_seeds: int = 2
+    miss_weight: float = 0.1
+    min_short_passage_words: int = 16
     min_passage_words: int = 12
     max_gap_words: int = 80
     drift_chars: int = 24
@@ -69,6 +82,8 @@ class TextEngineParams:
     def __post_init__(self) -> None:
         if self.shingle_words < 1 or self.winnow_window < 1:
             raise ValueError("shingle_words and winnow_window must be at least 1")
+        if self.miss_weight < 0:
+            raise ValueError("miss_weight must not be negative")
         if self.min_seeds < 1 or self.common_min_works < 2:
             raise ValueError("min_seeds must be at least 1 and common_min_works at least 2")
 

@@ -37,6 +37,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from . import kernels
 from .fold import DROP, JOIN, SEP, SOLO, WORD, fold_table
 
 _B = np.uint64(0x100000001B3)           # odd: invertible modulo 2**64
@@ -51,6 +52,9 @@ MAX_FP_ID = (1 << FP_ID_BITS) - 1
 MAX_CHAR = (1 << CHAR_BITS) - 1
 #: A hyphen ending a line before a word on the next (the word before it is checked by the caller).
 _DEHYPHEN = re.compile(r"[-\u00ad\u2010][ \t]*\r?\n[ \t]*(?=\w)")
+#: The same, one pattern per hyphen (a literal first character is searched for much faster); a match holds
+#: one hyphen, so the union of their matches is the matches of ``_DEHYPHEN``.
+_DEHYPHEN_BY_CHAR = tuple((h, re.compile(re.escape(h) + r"[ \t]*\r?\n[ \t]*(?=\w)")) for h in "-\u00ad\u2010")
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,8 @@ def words(text: str) -> Words:
     if n == 0:
         return _no_words()
     cls_t, len_t, fold_t, _ = fold_table()
+    if kernels.AVAILABLE:
+        return _words_compiled(text, cls_t, len_t, fold_t)
     if text.isascii():
         codes = np.frombuffer(text.encode("ascii"), np.uint8)
         cls = cls_t[codes]
@@ -173,6 +179,33 @@ def words(text: str) -> Words:
         fcls = cls[src]
         folded = fold_t.reshape(-1)[codes[src].astype(np.int64) * fold_t.shape[1] + k]
     return _hash_words(fcls, folded, src)
+
+
+def _words_compiled(text: str, cls_t, len_t, fold_t) -> Words:
+    """:func:`words` through :func:`.kernels.words_kernel` (one pass over the text)."""
+    cp = np.frombuffer(text.encode("ascii"), np.uint8) if text.isascii() else code_points(text)
+    lo, hi = [], []
+    if "\n" in text:
+        for hyphen, pattern in _DEHYPHEN_BY_CHAR:
+            if hyphen in text:
+                for m in pattern.finditer(text):
+                    s = m.start()
+                    if s > 0 and ord(text[s - 1]) <= 0xFFFF and cls_t[ord(text[s - 1])] == WORD:
+                        lo.append(s)
+                        hi.append(m.end())
+    if len(lo) > 1:
+        order = np.argsort(lo)
+        lo_a, hi_a = np.asarray(lo, np.int64)[order], np.asarray(hi, np.int64)[order]
+    else:
+        lo_a, hi_a = np.asarray(lo, np.int64), np.asarray(hi, np.int64)
+    for cap in (cp.shape[0] + 2, 4 * cp.shape[0] + 2):
+        out_h = np.empty(cap, np.uint64)
+        out_s = np.empty(cap, np.int64)
+        out_e = np.empty(cap, np.int64)
+        nw = kernels.words_kernel(cp, cls_t, len_t, fold_t, lo_a, hi_a, out_h, out_s, out_e)
+        if nw >= 0:
+            return Words(out_h[:nw], out_s[:nw], out_e[:nw])
+    raise AssertionError("unreachable: a text folds to at most 4 marks per character")
 
 
 @lru_cache(maxsize=1)
@@ -269,6 +302,10 @@ def shingles(w: Words, *, shingle_words: int) -> Shingles:
     if n <= 0:
         z = np.zeros(0, np.int64)
         return Shingles(np.zeros(0, np.uint64), z, z)
+    if kernels.AVAILABLE:
+        out = np.empty(n, np.uint64)
+        kernels.shingles_kernel(w.hashes, k, out)
+        return Shingles(out, w.start_char[:n], w.end_char[k - 1:])
     acc = np.zeros(n, np.uint64)
     with np.errstate(over="ignore"):
         for t in range(k):
@@ -303,6 +340,10 @@ def window_minima(hashes: np.ndarray, *, window: int) -> np.ndarray:
         return np.zeros(0, np.int64)
     if n <= window:
         return np.array([n - 1 - int(np.argmin(h[::-1]))], np.int64)
+    if kernels.AVAILABLE:
+        out = np.empty(n - window + 1, np.int64)
+        kernels.minima_kernel(h, window, out)
+        return out
     val, pos = h, np.arange(n, dtype=np.int64)
     span = 1
     while span * 2 <= window:

@@ -1,0 +1,66 @@
+"""The compiled loops (consentry.engines.text.kernels) give what the NumPy code gives."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from consentry.engines.text import kernels
+from consentry.engines.text import winnowing as W
+from consentry.engines.text.match import lookup
+from consentry.engines.text import TextEngine
+
+from test_text_engine import prose, segment_of
+
+pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba is not installed")
+
+
+def _texts() -> list[str]:
+    rng = random.Random(12)
+    alphabets = ["abcXY 09\n\t.,-'`_", "abcXY 09\n\t.,-'\u2019\u00e9\u0301\ufb01\u00df\u65e5\u00ad\u200b\U0001F600"
+                 "\u00a0\uff21\u3042\u30ff\u309f\u2010\r"]
+    out = ["", "-\nx", "a-\n b", "a\u00ad\nb", "\u30ff\u30ff", "x" * 5000]
+    for i in range(400):
+        a = alphabets[i % 2]
+        out.append("".join(rng.choice(a) for _ in range(rng.randint(1, 200))))
+    out.append(prose(5, 3000))
+    return out
+
+
+def test_compiled_words_shingles_and_minima_equal_the_numpy_path(monkeypatch):
+    texts = _texts()
+    compiled = [W.words(t) for t in texts]
+    sh_c = [W.shingles(w, shingle_words=5) for w in compiled]
+    wm_c = [W.window_minima(s.hashes, window=16) for s in sh_c]
+    monkeypatch.setattr(kernels, "AVAILABLE", False)
+    for t, w, s, m in zip(texts, compiled, sh_c, wm_c):
+        ref = W.words(t)
+        for f in ("hashes", "start_char", "end_char"):
+            np.testing.assert_array_equal(getattr(w, f), getattr(ref, f), err_msg=repr(t))
+        np.testing.assert_array_equal(s.hashes, W.shingles(ref, shingle_words=5).hashes)
+        np.testing.assert_array_equal(m, W.window_minima(s.hashes, window=16))
+
+
+def test_compiled_key_search_finds_the_runs_searchsorted_finds(monkeypatch):
+    engine = TextEngine()
+    works = {i: prose(60 + i, 800) for i in range(1, 4)}
+    works[4] = works[1][:2000]  # keys held twice
+    index = [segment_of(engine, works)]
+    queries = [works[2][1000:3000], prose(61, 300), works[4]]
+    compiled = [lookup(engine.query_print(engine.signal(q)), index, engine.params) for q in queries]
+    monkeypatch.setattr(kernels, "AVAILABLE", False)
+    for q, got in zip(queries, compiled):
+        want = lookup(engine.query_print(engine.signal(q)), index, engine.params)
+        rows = lambda s: sorted(zip(s.query_shingle.tolist(), s.fp_id.tolist(), s.work_start_char.tolist(),  # noqa: E731
+                                    s.works_holding.tolist()))
+        assert rows(got) == rows(want) and got.common_shingles == want.common_shingles
+    keys = np.array([3, 3, 9, 100, 100, 100, 4000], np.uint32)
+    from consentry.store.segments import build_directory
+    directory, shift = build_directory(keys, entries_per_bucket=2)
+    q = np.array([0, 3, 4, 100, 3999, 4000, 4001, 2**32 - 1], np.uint32)
+    lo, hi = np.empty(q.size, np.int64), np.empty(q.size, np.int64)
+    kernels.find_ranges_kernel(keys, directory, shift, q, lo, hi)
+    assert lo.tolist() == np.searchsorted(keys, q, side="left").tolist()
+    assert hi.tolist() == np.searchsorted(keys, q, side="right").tolist()
