@@ -73,7 +73,7 @@ def setup(tmp_path_factory):
     reg = root / "r.db"
     r = cli("register", str(cat), "--creator", "Ana Lima", "--terms", "license", "--price", "25", "--currency", "EUR", registry=reg)
     assert r.returncode == 0, r.stderr
-    assert "registered 3 work(s)" in r.stdout
+    assert "registered 3 work(s) (3 recordings, 0.02 h of audio)" in r.stdout
     q = write_wav(root / "q.wav", works[1][6 * SR: 16 * SR], sample_rate_hz=SR)
     u = write_wav(root / "u.wav", notes(999, duration_s=10.0, sr=SR), sample_rate_hz=SR)
     return root, reg, q, u

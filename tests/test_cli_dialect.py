@@ -171,3 +171,17 @@ def test_serve_says_where_the_web_app_is_and_how_to_make_the_first_admin(tmp_pat
     err = capsys.readouterr().err
     assert "Consentry web app: http://127.0.0.1:8123/app" in err
     assert "No admin account yet" in err and "accounts create --email" in err and "--role admin" in err
+
+
+def test_register_names_what_it_registered_by_medium(tmp_path):
+    """Texts are not counted as "0.00 h of audio": each medium is named with its own count."""
+    write_wav(tmp_path / "song.wav", notes(813, duration_s=12.0, sr=SR), sample_rate_hz=SR)
+    words = "harbour lantern quietly archive measure ledger orchard weaving signal copper meadow distant".split()
+    (tmp_path / "essay.txt").write_text(" ".join(words[i * 7 % len(words)] for i in range(400)))
+    r = cli("register", str(tmp_path / "song.wav"), str(tmp_path / "essay.txt"), "--creator", "Ana Lima",
+            "--no-melody", registry=tmp_path / "r.db")
+    assert r.returncode == 0, r.stderr
+    assert "registered 2 work(s) (1 recording, 0.00 h of audio; 1 text)" in r.stdout \
+        or "registered 2 work(s) (1 text; 1 recording, 0.00 h of audio)" in r.stdout, r.stdout
+    again = cli("register", str(tmp_path / "essay.txt"), "--creator", "Ana Lima", registry=tmp_path / "r.db")
+    assert "registered 0 work(s) in" in again.stdout and "1 already registered" in again.stdout

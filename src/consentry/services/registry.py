@@ -57,6 +57,19 @@ class RegisterSummary:
         """Seconds of music registered (the other media's sizes are in characters or pixels)."""
         return float(sum(w.duration_s for w in self.registered if w.engine == ENGINE_NAME))
 
+    def media(self) -> dict[str, int]:
+        """Works registered per medium (``{"music": 2, "text": 1}``), in the order first met."""
+        from consentry import engines
+
+        counts: dict[str, int] = {}
+        for w in self.registered:
+            try:
+                medium = engines.by_engine_name(w.engine).medium
+            except (KeyError, ImportError):
+                medium = "music" if w.engine == ENGINE_NAME else w.engine
+            counts[medium] = counts.get(medium, 0) + 1
+        return counts
+
 
 @dataclass(frozen=True)
 class IdentifyResult:

@@ -156,10 +156,10 @@ def register(
         if not summary.registered and not summary.duplicates and not summary.errors:
             _say_nothing_to_register(paths)
             raise typer.Exit(EXIT_ERROR)
-        hours = summary.audio_s / 3600
         console.print(
-            f"[green]registered {len(summary.registered)}[/] work(s) ({hours:.2f} h of audio) in {summary.seconds:.1f} s; "
-            f"{len(summary.duplicates)} already registered; {len(summary.errors)} skipped with errors.",
+            f"[green]registered {len(summary.registered)}[/] work(s){_what_registered(summary)} in "
+            f"{summary.seconds:.1f} s; {len(summary.duplicates)} already registered; {len(summary.errors)} skipped "
+            "with errors.",
             highlight=False,
         )
         for c in summary.claims:
@@ -168,6 +168,22 @@ def register(
                           "terms are reported as disputed", highlight=False)
     if summary.errors and not summary.registered and not summary.duplicates:
         raise typer.Exit(EXIT_ERROR)
+
+
+#: How a registration summary names each medium's works (one, several).
+_MEDIUM_WORDS = {"music": ("recording", "recordings"), "text": ("text", "texts"), "image": ("image", "images")}
+
+
+def _what_registered(summary) -> str:
+    """`` (2 recordings, 0.08 h of audio; 1 text)``: the works registered by medium, or nothing when none was."""
+    parts = []
+    for medium, n in summary.media().items():
+        one, many = _MEDIUM_WORDS.get(medium, (f"{medium} work", f"{medium} works"))
+        part = f"{n} {one if n == 1 else many}"
+        if medium == "music":
+            part += f", {summary.audio_s / 3600:.2f} h of audio"
+        parts.append(part)
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def _say_nothing_to_register(paths) -> None:
