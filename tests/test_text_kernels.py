@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -47,15 +48,21 @@ def test_compiled_key_search_finds_the_runs_searchsorted_finds(monkeypatch):
     engine = TextEngine()
     works = {i: prose(60 + i, 800) for i in range(1, 4)}
     works[4] = works[1][:2000]  # keys held twice
-    index = [segment_of(engine, works)]
+    works[5] = works[1][:2000]  # the same text in another segment
+    one = [segment_of(engine, {k: v for k, v in works.items() if k != 5})]
+    two = one + [segment_of(engine, {5: works[5]})]
     queries = [works[2][1000:3000], prose(61, 300), works[4]]
-    compiled = [lookup(engine.query_print(engine.signal(q)), index, engine.params) for q in queries]
+    params = [engine.params, replace(engine.params, common_min_works=2), replace(engine.params, max_postings_per_key=1)]
+    cases = [(q, index, p) for q in queries for index in (one, two) for p in params]
+    compiled = [lookup(engine.query_print(engine.signal(q)), index, p) for q, index, p in cases]
     monkeypatch.setattr(kernels, "AVAILABLE", False)
-    for q, got in zip(queries, compiled):
-        want = lookup(engine.query_print(engine.signal(q)), index, engine.params)
+    for (q, index, p), got in zip(cases, compiled):
+        want = lookup(engine.query_print(engine.signal(q)), index, p)
         rows = lambda s: sorted(zip(s.query_shingle.tolist(), s.fp_id.tolist(), s.work_start_char.tolist(),  # noqa: E731
                                     s.works_holding.tolist()))
         assert rows(got) == rows(want) and got.common_shingles == want.common_shingles
+        assert got.common_at.tolist() == want.common_at.tolist()
+    assert any(s.common_shingles for s in compiled)
     keys = np.array([3, 3, 9, 100, 100, 100, 4000], np.uint32)
     from consentry.store.segments import build_directory
     directory, shift = build_directory(keys, entries_per_bucket=2)

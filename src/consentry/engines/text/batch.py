@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .match import Seeds, TextQuery, lookup
+from .match import Seeds, TextQuery, lookup, sorted_unique
 from .winnowing import Shingles, shingles, window_minima, words
 
 _PAD = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -90,11 +90,11 @@ def locate_many(engine, texts: Sequence[str], segments: Sequence, *, min_score: 
     count = np.bincount(item_s, minlength=n_texts).astype(np.int64)
     first = np.cumsum(count) - count
     minima = batch_minima(hashes, first, count, window)
-    anchors = np.unique(np.concatenate(minima)) if minima else np.zeros(0, np.int64)
+    anchors = sorted_unique(np.concatenate(minima)) if minima else np.zeros(0, np.int64)
     joint = TextQuery(Shingles(hashes, sh.start_char[keep], sh.end_char[keep]), len(w), len(joined))
     seeds = lookup(joint, segments, p, anchors)
     if seeds.fp_id.size:
-        hits = np.unique(seeds.query_shingle)
+        hits = sorted_unique(seeds.query_shingle)
         lo = np.maximum(hits - p.max_gap_words, first[item_s[hits]])
         hi = np.minimum(hits + p.max_gap_words + 1, first[item_s[hits]] + count[item_s[hits]])
         edge = np.zeros(hashes.size + 1, np.int64)

@@ -180,3 +180,49 @@ if AVAILABLE:
                     z = m
             lo_out[i] = start
             hi_out[i] = a
+
+    @_jit
+    def gather_kernel(values, lo, hi, want_check, max_per_key, out_q, out_fp, out_start, too_many):
+        """The postings of each query key's run ``[lo, hi)`` whose check bits agree (rows in query order);
+        a run longer than ``max_per_key`` marks ``too_many`` and is not read.  Returns the rows written.
+
+        The same rows as ``match.lookup``'s NumPy path: ``fp_id = v >> 38``, ``start = (v >> 12) & (2**26 - 1)``,
+        ``check = v & 4095``.
+        """
+        m = 0
+        for i in range(lo.shape[0]):
+            c = hi[i] - lo[i]
+            if c <= 0:
+                continue
+            if c > max_per_key:
+                too_many[i] = True
+                continue
+            want = np.uint64(want_check[i])
+            for p in range(lo[i], hi[i]):
+                v = np.uint64(values[p])
+                if (v & np.uint64(4095)) == want:
+                    out_q[m] = i
+                    out_fp[m] = np.int64(v >> np.uint64(38))
+                    out_start[m] = np.int64((v >> np.uint64(12)) & np.uint64(67108863))
+                    m += 1
+        return m
+
+    @_jit
+    def distinct_kernel(q, fp, works_per_q):
+        """``works_per_q[i]``: distinct ``fp`` among the rows with ``q == i`` (rows grouped by ``q``)."""
+        n = q.shape[0]
+        a = 0
+        while a < n:
+            b = a + 1
+            while b < n and q[b] == q[a]:
+                b += 1
+            if b - a == 1:
+                works_per_q[q[a]] = 1
+            else:
+                s = np.sort(fp[a:b])
+                d = 1
+                for t in range(1, s.shape[0]):
+                    if s[t] != s[t - 1]:
+                        d += 1
+                works_per_q[q[a]] = d
+            a = b

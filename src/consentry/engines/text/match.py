@@ -33,8 +33,8 @@ Lookup order
 The anchors are looked up first (about ``2 / (winnow_window + 1)`` of the
 query's shingles).  When none is a seed, nothing is found and nothing more is
 read: a copy of ``shingle_words + winnow_window - 1`` words or more always
-has one.  Otherwise every shingle within ``max_gap_words`` words of an anchor
-that is a seed is looked up too; the seeds of a passage are those.
+has one.  Otherwise every shingle within ``max_gap_words`` words of an
+anchor that is a seed is looked up too; the seeds of a passage are those.
 """
 
 from __future__ import annotations
@@ -134,18 +134,16 @@ def lookup(query: TextQuery, segments: Sequence, params: TextEngineParams,
     order = np.arange(keys.size, dtype=np.int64) if compiled else np.argsort(keys, kind="stable")
     sk = keys if compiled else keys[order]
     want_check = check_of(h[order]).astype(np.int64)
+    if compiled:
+        return _lookup_compiled(sk, want_check, order if positions is None else
+                                np.asarray(positions, np.int64)[order], segments, params)
     rows_q, rows_v = [], []
     too_many = np.zeros(sk.size, bool)
     for seg in segments:
         if len(seg.keys) == 0:
             continue
-        if compiled:
-            lo = np.empty(sk.size, np.int64)
-            hi = np.empty(sk.size, np.int64)
-            kernels.find_ranges_kernel(np.asarray(seg.keys), np.asarray(seg.directory), int(seg.shift), sk, lo, hi)
-        else:
-            lo = np.searchsorted(seg.keys, sk, side="left")
-            hi = np.searchsorted(seg.keys, sk, side="right")
+        lo = np.searchsorted(seg.keys, sk, side="left")
+        hi = np.searchsorted(seg.keys, sk, side="right")
         cnt = (hi - lo).astype(np.int64)
         big = cnt > params.max_postings_per_key
         too_many |= big
@@ -177,21 +175,67 @@ def lookup(query: TextQuery, segments: Sequence, params: TextEngineParams,
                  np.sort(at[common]))
 
 
+def _lookup_compiled(sk: np.ndarray, want_check: np.ndarray, at: np.ndarray, segments: Sequence,
+                     params: TextEngineParams) -> Seeds:
+    """:func:`lookup` through the compiled key search and postings reader (:mod:`.kernels`): the same seeds."""
+    n = sk.size
+    too_many = np.zeros(n, bool)
+    parts = []
+    for seg in segments:
+        if len(seg.keys) == 0:
+            continue
+        lo = np.empty(n, np.int64)
+        hi = np.empty(n, np.int64)
+        kernels.find_ranges_kernel(np.asarray(seg.keys), np.asarray(seg.directory), int(seg.shift), sk, lo, hi)
+        cnt = hi - lo
+        total = int(cnt[cnt <= params.max_postings_per_key].sum())
+        if total == 0 and not (cnt > params.max_postings_per_key).any():
+            continue
+        out_q = np.empty(total, np.int64)
+        out_fp = np.empty(total, np.int64)
+        out_start = np.empty(total, np.int64)
+        m = kernels.gather_kernel(np.asarray(seg.values), lo, hi, want_check, params.max_postings_per_key,
+                                  out_q, out_fp, out_start, too_many)
+        parts.append((out_q[:m], out_fp[:m], out_start[:m]))
+    empty = np.zeros(0, np.int64)
+    q = np.concatenate([p[0] for p in parts]) if parts else empty
+    fp = np.concatenate([p[1] for p in parts]) if parts else empty
+    start = np.concatenate([p[2] for p in parts]) if parts else empty
+    if len(parts) > 1:
+        by_q = np.argsort(q, kind="stable")
+        q, fp, start = q[by_q], fp[by_q], start[by_q]
+    works_per_q = np.zeros(n, np.int64)
+    if q.size:
+        kernels.distinct_kernel(q, fp, works_per_q)
+    common = too_many | (works_per_q >= params.common_min_works)
+    keep = ~common[q]
+    q, fp, start = q[keep], fp[keep], start[keep]
+    return Seeds(at[q].astype(np.int64), fp, start, sk[q], works_per_q[q], int(common.sum()), np.sort(at[common]))
+
+
+def sorted_unique(a: np.ndarray) -> np.ndarray:
+    """The distinct values of an int64 array, sorted (``np.unique`` without its hashing, for short arrays)."""
+    a = np.sort(np.asarray(a, np.int64))
+    if a.size < 2:
+        return a
+    return a[np.concatenate(([True], a[1:] != a[:-1]))]
+
+
 def find_seeds(query: TextQuery, segments: Sequence, params: TextEngineParams) -> Seeds:
     """Seeds of the query, anchors first (see "Lookup order" in the module docstring).
 
     The query's anchors (its window minima) are looked up; when one or more
-    are seeds, so are the other shingles within ``max_gap_words`` words of
-    those, and the two lookups are merged.  A shingle's outcome (its
+    are seeds, so are the other shingles within ``max_gap_words`` words
+    of those, and the two lookups are merged.  A shingle's outcome (its
     postings, whether it is common) does not depend on which others are
     looked up with it.
     """
     n = len(query.shingles)
-    anchors = np.unique(query.minima(params.winnow_window))
+    anchors = sorted_unique(query.minima(params.winnow_window))
     first = lookup(query, segments, params, anchors)
     if first.fp_id.size == 0:
         return first
-    hits = np.unique(first.query_shingle)
+    hits = sorted_unique(first.query_shingle)
     edge = np.zeros(n + 1, np.int64)
     np.add.at(edge, np.maximum(hits - params.max_gap_words, 0), 1)
     np.add.at(edge, np.minimum(hits + params.max_gap_words + 1, n), -1)

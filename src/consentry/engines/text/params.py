@@ -51,7 +51,9 @@ class TextEngineParams:
         first word to the last seed's last word (``matched_words``); the user
         may set another with ``min_score``.
     max_gap_words : int
-        Largest gap, in query words, between two seeds of one passage.
+        Largest gap, in query words, between two seeds of one passage; also
+        how far from an anchor that is a seed the other shingles are looked
+        up (:func:`.match.find_seeds`).
     drift_chars : int
         Fixed tolerance, in characters, for how far two seeds of one passage
         may disagree on the offset between query and work.
