@@ -469,7 +469,9 @@ def main() -> int:
     result["recall"] = run_recall(engine, index, reg_texts, unrel, rng, args.queries, vocab)
     result["found_by_length_and_min_words"] = run_length_curve(engine, index, reg_texts, rng, max(50, args.queries // 2))
     unrel_test = [d["text"] for d in docs if not is_registered(d) and not fit_half(d)]
-    before = TextEngine(replace(engine.params, miss_weight=0.0))
+    # The rule before missed anchors: seeds weighing 2 and 12 words, short or not.
+    before = TextEngine(replace(engine.params, miss_weight=0.0,
+                                min_short_passage_words=engine.params.min_passage_words))
     result["false_matches"] = run_false(engine, index, reg_texts, unrel_test, rng, args.false, before=before)
     fm = result["false_matches"]
     print(f"unrelated passages: {fm['with_a_finding']} of {args.false} with a finding, {fm['false_matches']} false",
