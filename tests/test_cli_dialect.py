@@ -185,3 +185,13 @@ def test_register_names_what_it_registered_by_medium(tmp_path):
         or "registered 2 work(s) (1 text; 1 recording, 0.00 h of audio)" in r.stdout, r.stdout
     again = cli("register", str(tmp_path / "essay.txt"), "--creator", "Ana Lima", registry=tmp_path / "r.db")
     assert "registered 0 work(s) in" in again.stdout and "1 already registered" in again.stdout
+    # stats and works list give each medium its own measure (a text is not 0.00 h of audio nor "57:12" long)
+    chars = len((tmp_path / "essay.txt").read_text())
+    stats = json.loads(cli("stats", "--json", registry=tmp_path / "r.db").stdout)
+    assert stats["media"]["text"] == {"works": 1, "size": chars, "unit": "char"}
+    assert stats["media"]["music"]["works"] == 1 and abs(stats["hours"] - 12.0 / 3600) < 1e-3
+    assert stats["works_needing_reindex"] == 0   # a text work is not a music work on an old engine
+    table = cli("stats", registry=tmp_path / "r.db").stdout
+    assert f"1 ({chars:,} characters)" in table
+    listing = cli("works", "list", registry=tmp_path / "r.db").stdout
+    assert f"{chars:,} characters" in listing and "0:12" in listing

@@ -71,3 +71,17 @@ def test_terms_words_are_declared_once():
     assert usage.USES is words.USES and usage.USE_LABELS is words.USE_LABELS and set(words.USE_LABELS) == set(words.USES)
     assert api_models.Decision is words.Decision and api_models.Use is words.Use
     assert audit.ITEM_DECISIONS is words.ITEM_DECISIONS and scan_report.DECISIONS is words.ITEM_DECISIONS
+
+
+def test_lengths_are_worded_in_each_medium_s_terms():
+    from consentry.adapters.web.render import _item_length, _work_length
+    from consentry.reporting.format import format_length
+
+    assert format_length(205, "music") == "3:25" and format_length(3725, "music") == "1:02:05"
+    assert format_length(20709, "text") == "20,709 characters" and format_length(1, "text") == "1 character"
+    assert format_length(2073600, "image") == "2.1 megapixels" and format_length(64 * 48, "image") == "3,072 pixels"
+    assert format_length(None, "text") == format_length("x") == format_length(float("nan")) == "\u2014"
+    assert _work_length({"duration_s": 20709.0, "engine": "consentry-text-winnow"}) == "20,709 characters"
+    assert _work_length({"duration_s": 65.0, "engine": "consentry-music-landmark"}) == "1:05"
+    assert _item_length({"medium": "image", "size": 2073600.0, "duration_s": 0.0}) == "2.1 megapixels"
+    assert _item_length({"medium": None, "duration_s": 10.0}) == "0:10"

@@ -199,7 +199,7 @@ def test_remove_and_compact(store_factory):
     stats = store.stats()
     assert (stats["works"], stats["removed_works"], stats["index_segments"], stats["schema_version"]) == (2, 1, 2, SCHEMA_VERSION)
     assert stats["index_entries"] == 200 and stats["index_bytes"] > 200 * 12 and stats["database_bytes"] > 0
-    assert stats["engines"] == [{"engine": "e", "engine_version": "1", "param_hash": "p", "works": 2}]
+    assert stats["engines"] == [{"engine": "e", "engine_version": "1", "param_hash": "p", "works": 2, "size": 120.0}]
 
 
 def test_compact_of_everything_removed_leaves_an_empty_segment(store_factory):

@@ -26,8 +26,8 @@ from consentry.engines.base import EngineId, Extent, Fingerprint, Located, Media
 
 __all__ = [
     "EngineId", "Extent", "Fingerprint", "Located", "MediaEngine", "Signal",
-    "by_engine_name", "extensions", "for_head", "get", "in_sniff_order", "item_extensions", "media", "register",
-    "unregister",
+    "by_engine_name", "extensions", "for_head", "get", "in_sniff_order", "item_extensions", "media", "medium_of_engine",
+    "register", "unregister",
 ]
 
 #: Built-in media: medium -> "module:factory" (a class or function called with ``params=`` or nothing).
@@ -99,6 +99,28 @@ def by_engine_name(name: str) -> MediaEngine:
         if engine.id.name == name:
             return engine
     raise KeyError(f"no engine named {name!r}")
+
+
+def medium_of_engine(name: str) -> str:
+    """The medium of the engine named ``name`` (as stored with a work), without importing engines when it can.
+
+    Engines already made answer first; then the naming rule of the built-in
+    engines (``consentry-<medium>-…``); then every engine is asked
+    (:func:`by_engine_name`).  An unknown name is ``"music"``: works stored
+    before there were other media name no other engine.
+    """
+    with _lock:
+        made = list(_default.items())
+    for medium, engine in made:
+        if engine.id.name == name:
+            return medium
+    parts = name.split("-")
+    if len(parts) > 2 and parts[0] == "consentry" and parts[1] in _BUILTIN:
+        return parts[1]
+    try:
+        return by_engine_name(name).medium
+    except (KeyError, ImportError):
+        return "music"
 
 
 def in_sniff_order() -> list[MediaEngine]:

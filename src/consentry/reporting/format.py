@@ -134,6 +134,32 @@ def format_hms(seconds: Any) -> str:
     return f"{h}:{m:02d}:{s:02d}"
 
 
+def format_length(size: Any, medium: str | None = "music") -> str:
+    """A work's or item's size for people, in its medium's terms.
+
+    ``size`` is what the registry stores as ``duration_s``: seconds of music,
+    characters of text, pixels (width times height) of an image.
+
+    >>> format_length(205, "music"), format_length(20709, "text"), format_length(2073600, "image")
+    ('3:25', '20,709 characters', '2.1 megapixels')
+    """
+    try:
+        value = float(size)
+    except (TypeError, ValueError):
+        return DASH
+    if not math.isfinite(value):
+        return DASH
+    if medium == "text":
+        n = int(round(value))
+        return f"{n:,} character{'' if n == 1 else 's'}"
+    if medium == "image":
+        return f"{value / 1e6:.1f} megapixels" if value >= 1e5 else f"{int(round(value)):,} pixels"
+    total = int(round(max(0.0, value)))
+    h, rest = divmod(total, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
 # ---------------------------------------------------------------- CSV
 
 

@@ -39,6 +39,10 @@ MAX_WORK_DURATION_S = 12 * 3600.0
 ProgressCallback = Callable[[int, int, str], None]
 
 
+#: The unit of a work's size (its ``duration_s``) in each medium.
+_UNITS = {"music": "s", "text": "char", "image": "px"}
+
+
 @dataclass
 class RegisterSummary:
     """What a call to :meth:`Registry.register` did."""
@@ -739,11 +743,29 @@ class Registry:
         return done
 
     def stats(self) -> dict:
+        """The registry in numbers: works, ``hours`` of music, ``media`` (works and size per medium), index, engines.
+
+        ``media`` is ``{medium: {"works", "size", "unit"}}``, size in the
+        medium's unit (seconds, characters, pixels).  ``works_needing_reindex``
+        counts music works fingerprinted by another engine version or
+        parameters (``consentry reindex``).
+        """
+        from consentry import engines
+
         s = self.store.stats()
         s["engine"] = {"name": ENGINE_NAME, "version": self.params.version, "param_hash": self.param_hash}
+        media: dict[str, dict] = {}
+        for e in s["engines"]:
+            medium = engines.medium_of_engine(e["engine"])
+            m = media.setdefault(medium, {"works": 0, "size": 0.0, "unit": _UNITS.get(medium, "")})
+            m["works"] += e["works"]
+            m["size"] += e.get("size", 0.0)
+        s["media"] = media
+        s["hours"] = media.get("music", {}).get("size", 0.0) / 3600.0
         s["works_needing_reindex"] = sum(
             e["works"] for e in s["engines"]
-            if (e["engine"], e["engine_version"], e["param_hash"]) != (ENGINE_NAME, self.params.version, self.param_hash)
+            if e["engine"] == ENGINE_NAME and (e["engine_version"], e["param_hash"]) != (self.params.version,
+                                                                                        self.param_hash)
         )
         s["index_bytes_per_hour"] = s["index_bytes"] / s["hours"] if s["hours"] else 0.0
         return s

@@ -596,9 +596,10 @@ class SQLStore(AuditTablesMixin, CheckTablesMixin, ServiceTablesMixin, ClaimsTab
             n_removed = c.execute("SELECT COUNT(*) FROM works WHERE removed_at IS NOT NULL").fetchone()[0]
             segs = c.execute("SELECT COUNT(*), COALESCE(SUM(n_entries), 0) FROM index_segments").fetchone()
             engines = [
-                {"engine": r[0], "engine_version": r[1], "param_hash": r[2], "works": r[3]}
+                {"engine": r[0], "engine_version": r[1], "param_hash": r[2], "works": r[3], "size": float(r[4] or 0.0)}
                 for r in c.execute(
-                    "SELECT engine, engine_version, param_hash, COUNT(*) FROM works WHERE removed_at IS NULL "
+                    "SELECT engine, engine_version, param_hash, COUNT(*), SUM(duration_s) FROM works "
+                    "WHERE removed_at IS NULL "
                     "GROUP BY engine, engine_version, param_hash ORDER BY engine, engine_version, param_hash"
                 )
             ]

@@ -422,12 +422,15 @@ def works_list(
         for w in works:
             typer.echo(json.dumps(w.as_dict(), ensure_ascii=False))
         return
+    from consentry.engines import medium_of_engine
+    from consentry.reporting.format import format_length
+
     table = Table()
-    for col in ("id", "title", "creator", "terms", "duration", "registered"):
+    for col in ("id", "title", "creator", "terms", "length", "registered"):
         table.add_column(col)
     for w in works:
         table.add_row(w.work_id, w.title, w.creator or "", w.terms.describe() + (" (removed)" if w.removed_at else ""),
-                      _fmt_time(w.duration_s), w.registered_at)
+                      format_length(w.duration_s, medium_of_engine(w.engine)), w.registered_at)
     console.print(table)
     console.print(f"{len(works)} work(s)")
 
@@ -493,6 +496,11 @@ def stats(as_json: bool = typer.Option(False, "--json")) -> None:
     table.add_row("registry", s["registry"])
     table.add_row("works", f"{s['works']} ({s['removed_works']} removed)")
     table.add_row("audio", f"{s['hours']:.2f} h")
+    from consentry.reporting.format import format_length
+
+    for medium, m in s["media"].items():
+        if medium != "music":
+            table.add_row(f"{medium} works", f"{m['works']:,} ({format_length(m['size'], medium)})")
     table.add_row("engine", f"{s['engine']['name']} v{s['engine']['version']} ({s['engine']['param_hash']})")
     table.add_row("index", f"{s['index_entries']:,} hashes in {s['index_segments']} segment(s), {s['index_bytes'] / 1e6:.2f} MB "
                   f"({s['index_bytes_per_hour'] / 1e6:.2f} MB per hour)")

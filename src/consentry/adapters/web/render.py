@@ -28,7 +28,7 @@ from consentry.services.accounts import csrf_token
 from consentry.domain.claims import STATE_WORDS
 from consentry.domain.errors import ConsentryError, FieldError
 from consentry.reporting.findings import confidence_text, segment_words, terms_lines, timeline_svg
-from consentry.reporting.format import format_money, format_size
+from consentry.reporting.format import format_length, format_money, format_size
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -66,6 +66,21 @@ def _seconds(value) -> str:
         return ""
     v = float(value)
     return f"{int(v // 60)}:{v % 60:04.1f}"
+
+
+def _work_length(work) -> str:
+    """A work's length in its medium's terms ("3:25", "20,709 characters", "2.1 megapixels")."""
+    from consentry.engines import medium_of_engine
+
+    get = work.get if isinstance(work, dict) else (lambda key: getattr(work, key, None))
+    return format_length(get("duration_s"), medium_of_engine(get("engine") or ""))
+
+
+def _item_length(item: dict) -> str:
+    """A scanned item's length in its medium's terms (music items keep their duration; others their size)."""
+    medium = item.get("medium") or "music"
+    size = item.get("duration_s") if medium == "music" or item.get("size") is None else item.get("size")
+    return format_length(size, medium)
 
 
 def _ago(moment: datetime, now: datetime) -> str:
@@ -125,6 +140,8 @@ _env.globals["role_words"] = {"a": "the claimant", "b": "the respondent", "admin
 _env.filters["money"] = _money
 _env.filters["terms_words"] = _terms_words
 _env.filters["mmss"] = _seconds
+_env.filters["work_length"] = _work_length
+_env.filters["item_length"] = _item_length
 _env.filters["pretty_json"] = lambda v: json.dumps(v, indent=2, sort_keys=True, ensure_ascii=False, default=str)
 
 #: Navigation per role: (path, label).
