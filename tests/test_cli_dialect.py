@@ -181,12 +181,15 @@ def test_register_names_what_it_registered_by_medium(tmp_path):
     r = cli("register", str(tmp_path / "song.wav"), str(tmp_path / "essay.txt"), "--creator", "Ana Lima",
             "--no-melody", registry=tmp_path / "r.db")
     assert r.returncode == 0, r.stderr
-    assert "registered 2 work(s) (1 recording, 0.00 h of audio; 1 text)" in r.stdout \
-        or "registered 2 work(s) (1 text; 1 recording, 0.00 h of audio)" in r.stdout, r.stdout
+    chars = len((tmp_path / "essay.txt").read_text())
+    assert f"registered 2 work(s) (1 recording, 0.00 h of audio; 1 text, {chars:,} characters)" in r.stdout \
+        or f"registered 2 work(s) (1 text, {chars:,} characters; 1 recording, 0.00 h of audio)" in r.stdout, r.stdout
+    scan = cli("scan", str(tmp_path), "--report", str(tmp_path / "report.html"), registry=tmp_path / "r.db")
+    assert f"1 recording, 0.00 h of audio; 1 text, {chars:,} characters" in scan.stdout + scan.stderr
+    assert f"(read: 1 recording, 0.00 h of audio; 1 text, {chars:,} characters)" in (tmp_path / "report.html").read_text()
     again = cli("register", str(tmp_path / "essay.txt"), "--creator", "Ana Lima", registry=tmp_path / "r.db")
     assert "registered 0 work(s) in" in again.stdout and "1 already registered" in again.stdout
     # stats and works list give each medium its own measure (a text is not 0.00 h of audio nor "57:12" long)
-    chars = len((tmp_path / "essay.txt").read_text())
     stats = json.loads(cli("stats", "--json", registry=tmp_path / "r.db").stdout)
     assert stats["media"]["text"] == {"works": 1, "size": chars, "unit": "char"}
     assert stats["media"]["music"]["works"] == 1 and abs(stats["hours"] - 12.0 / 3600) < 1e-3

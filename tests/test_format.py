@@ -85,3 +85,15 @@ def test_lengths_are_worded_in_each_medium_s_terms():
     assert _work_length({"duration_s": 65.0, "engine": "consentry-music-landmark"}) == "1:05"
     assert _item_length({"medium": "image", "size": 2073600.0, "duration_s": 0.0}) == "2.1 megapixels"
     assert _item_length({"medium": None, "duration_s": 10.0}) == "0:10"
+
+
+def test_media_are_counted_in_words():
+    from consentry.reporting.format import format_media
+
+    assert format_media({"music": {"items": 2, "size": 7200.0}, "text": {"items": 1, "size": 20709.0},
+                         "image": {"items": 3, "size": 6e6}}) == \
+        "2 recordings, 2.00 h of audio; 1 text, 20,709 characters; 3 images"
+    assert format_media({"music": {"works": 1, "size": 30.0}}) == "1 recording, 0.01 h of audio"
+    assert format_media({}) == ""
+    # a scan JSON read back may hold anything: what is not a count is left out, nothing raises
+    assert format_media({"text": {"items": "many"}, "music": "x", "image": {"n": 1}}) == "1 image"

@@ -160,6 +160,33 @@ def format_length(size: Any, medium: str | None = "music") -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+#: How people call one and several works or items of a medium.
+MEDIUM_WORDS = {"music": ("recording", "recordings"), "text": ("text", "texts"), "image": ("image", "images")}
+
+
+def format_media(media: Mapping[str, Mapping[str, Any]]) -> str:
+    """Counts per medium with their size: ``"2 recordings, 0.08 h of audio; 1 text, 20,709 characters"``.
+
+    ``media`` maps a medium to ``{"n": count, "size": total in the medium's
+    unit}`` (``"items"`` or ``"works"`` may stand for ``"n"``); an empty map is "".
+    """
+    parts = []
+    for medium, m in media.items():
+        try:  # a scan JSON read back may hold anything: what is not a count is left out
+            n = int(m.get("n", m.get("items", m.get("works", 0))) or 0)
+            size = None if m.get("size") is None else float(m["size"])
+        except (AttributeError, TypeError, ValueError, OverflowError):
+            continue
+        one, many = MEDIUM_WORDS.get(str(medium), (f"{medium} work", f"{medium} works"))
+        part = f"{n:,} {one if n == 1 else many}"
+        if medium == "music" and size is not None and math.isfinite(size):
+            part += f", {size / 3600:.2f} h of audio"
+        elif medium == "text" and size is not None:
+            part += f", {format_length(size, 'text')}"
+        parts.append(part)
+    return "; ".join(parts)
+
+
 # ---------------------------------------------------------------- CSV
 
 

@@ -34,7 +34,7 @@ from consentry.domain.terms import ITEM_DECISIONS
 from consentry.reporting import charts
 from consentry.reporting.format import (
     DASH, csv_safe, format_fixed as _fixed, format_fraction as _fraction, format_hms as _clock, format_money,
-    format_money_map, format_number as _num, format_seconds as _seconds, format_signed as _signed, format_size as _size,
+    format_media, format_money_map, format_number as _num, format_seconds as _seconds, format_signed as _signed, format_size as _size,
     text_or_dash as _text, to_cents,
 )
 from consentry.reporting.templating import STYLESHEET, template_environment  # noqa: F401  (importable from here)
@@ -438,6 +438,7 @@ def _scan_context(scan: Mapping[str, Any]) -> dict:
         },
         "totals": {
             "n_items": _num(totals.get("items")),
+            "media": format_media(totals.get("media") or {}) if isinstance(totals.get("media"), dict) else "",
             "audio_clock": _clock(totals.get("audio_s")),
             "audio_s": _seconds(totals.get("audio_s")),
             "size": _size(totals.get("bytes")),

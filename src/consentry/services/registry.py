@@ -67,12 +67,19 @@ class RegisterSummary:
 
         counts: dict[str, int] = {}
         for w in self.registered:
-            try:
-                medium = engines.by_engine_name(w.engine).medium
-            except (KeyError, ImportError):
-                medium = "music" if w.engine == ENGINE_NAME else w.engine
+            medium = engines.medium_of_engine(w.engine)
             counts[medium] = counts.get(medium, 0) + 1
         return counts
+
+    def sizes(self) -> dict[str, float]:
+        """Size registered per medium, in its unit (seconds of music, characters of text, pixels of images)."""
+        from consentry import engines
+
+        out: dict[str, float] = {}
+        for w in self.registered:
+            medium = engines.medium_of_engine(w.engine)
+            out[medium] = out.get(medium, 0.0) + float(w.duration_s)
+        return out
 
 
 @dataclass(frozen=True)

@@ -178,7 +178,7 @@ class AuditTablesMixin:
         }
 
     def scan_totals(self, scan_id: str) -> dict:
-        """Item counts per decision, audio seconds and bytes of a scan."""
+        """Item counts per decision, audio seconds and bytes of a scan; ``media``: items read and their size per medium."""
         out = {"items": 0, "audio_s": 0.0, "bytes": 0, "refused": 0, "licensable": 0, "allowed": 0, "unknown": 0, "error": 0}
         for decision, n, audio_s, nbytes in self._conn.execute(
             "SELECT decision, COUNT(*), COALESCE(SUM(duration_s), 0), COALESCE(SUM(bytes), 0) FROM scan_items "
@@ -188,6 +188,17 @@ class AuditTablesMixin:
             out["items"] += int(n)
             out["audio_s"] += float(audio_s)
             out["bytes"] += int(nbytes)
+        # Items read, per medium, with their size in its unit (music items stored before schema 7 have no medium).
+        media = {}
+        for medium, unit, n, size in self._conn.execute(
+            "SELECT COALESCE(medium, 'music'), COALESCE(unit, 's'), COUNT(*), "
+            "COALESCE(SUM(COALESCE(size, duration_s)), 0) FROM scan_items "
+            "WHERE scan_id = ? AND decision != 'error' GROUP BY 1, 2 ORDER BY 1, 2", (scan_id,),
+        ):
+            m = media.setdefault(medium, {"items": 0, "size": 0.0, "unit": unit})
+            m["items"] += int(n)
+            m["size"] += float(size)
+        out["media"] = media
         return out
 
     def scan_findings_by_work(self, scan_id: str) -> Iterator[tuple[str, int, float, float]]:

@@ -109,7 +109,10 @@ def _print_summary(summary: dict, *, to_stderr: bool = False) -> None:
     t = summary["totals"]
     head = Table(show_header=False, title=f"scan {summary['scan_id']} ({summary['status']})", title_justify="left")
     head.add_row("source", f"{summary['source']['spec']} [dim]({summary['source']['kind']})[/]")
-    head.add_row("items", f"{t['items']:,} ({t['audio_s'] / 3600:.2f} h of audio)")
+    from consentry.reporting.format import format_media
+
+    read = format_media(t.get("media") or {}) or f"{t['audio_s'] / 3600:.2f} h of audio"
+    head.add_row("items", f"{t['items']:,} ({read})")
     for d in ITEM_DECISIONS:
         share = t[d] / t["items"] if t["items"] else 0.0
         head.add_row(f"[{DECISION_STYLE[d]}]{d}[/]", f"{t[d]:,} ({share:.1%})")

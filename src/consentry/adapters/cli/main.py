@@ -170,20 +170,12 @@ def register(
         raise typer.Exit(EXIT_ERROR)
 
 
-#: How a registration summary names each medium's works (one, several).
-_MEDIUM_WORDS = {"music": ("recording", "recordings"), "text": ("text", "texts"), "image": ("image", "images")}
-
-
 def _what_registered(summary) -> str:
-    """`` (2 recordings, 0.08 h of audio; 1 text)``: the works registered by medium, or nothing when none was."""
-    parts = []
-    for medium, n in summary.media().items():
-        one, many = _MEDIUM_WORDS.get(medium, (f"{medium} work", f"{medium} works"))
-        part = f"{n} {one if n == 1 else many}"
-        if medium == "music":
-            part += f", {summary.audio_s / 3600:.2f} h of audio"
-        parts.append(part)
-    return f" ({'; '.join(parts)})" if parts else ""
+    """`` (2 recordings, 0.08 h of audio; 1 text, 20,709 characters)``: the works registered by medium, or ""."""
+    from consentry.reporting.format import format_media
+
+    media = {m: {"n": n, "size": summary.sizes().get(m)} for m, n in summary.media().items()}
+    return f" ({format_media(media)})" if media else ""
 
 
 def _say_nothing_to_register(paths) -> None:
