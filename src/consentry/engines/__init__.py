@@ -151,9 +151,14 @@ def for_head(head: bytes, *, name: str | None = None) -> MediaEngine | None:
     every engine.
     """
     owner = _suffix_owner(name)
-    for engine in in_sniff_order():
-        if owner is not None and engine.medium != owner:
-            continue
+    if owner is not None:  # only that medium's engine is asked (the others are not even imported)
+        try:
+            candidates = [get(owner)]
+        except ImportError:
+            return None
+    else:
+        candidates = in_sniff_order()
+    for engine in candidates:
         try:
             if engine.sniff(head, name=name):
                 return engine
