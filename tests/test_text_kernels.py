@@ -18,6 +18,11 @@ from test_text_engine import prose, segment_of
 pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba is not installed")
 
 
+@pytest.fixture(autouse=True)
+def compiled():
+    assert kernels.load() and kernels.ready()
+
+
 def _texts() -> list[str]:
     rng = random.Random(12)
     alphabets = ["abcXY 09\n\t.,-'`_", "abcXY 09\n\t.,-'\u2019\u00e9\u0301\ufb01\u00df\u65e5\u00ad\u200b\U0001F600"
@@ -28,6 +33,14 @@ def _texts() -> list[str]:
         out.append("".join(rng.choice(a) for _ in range(rng.randint(1, 200))))
     out.append(prose(5, 3000))
     return out
+
+
+def test_a_process_loads_the_compiled_loops_only_after_reading_enough_text(monkeypatch):
+    monkeypatch.setattr(kernels, "_built", False)
+    monkeypatch.setattr(kernels, "_seen", 0)
+    monkeypatch.setattr(kernels, "LOAD_AFTER_CHARS", 1000)
+    assert not kernels.ready(400) and not kernels.ready(0) and not kernels._built
+    assert kernels.ready(600) and kernels._built
 
 
 def test_compiled_words_shingles_and_minima_equal_the_numpy_path(monkeypatch):
@@ -68,6 +81,8 @@ def test_compiled_key_search_finds_the_runs_searchsorted_finds(monkeypatch):
     directory, shift = build_directory(keys, entries_per_bucket=2)
     q = np.array([0, 3, 4, 100, 3999, 4000, 4001, 2**32 - 1], np.uint32)
     lo, hi = np.empty(q.size, np.int64), np.empty(q.size, np.int64)
-    kernels.find_ranges_kernel(keys, directory, shift, q, lo, hi)
+    from consentry.engines.text import _loops
+
+    _loops.find_ranges_kernel(keys, directory, shift, q, lo, hi)
     assert lo.tolist() == np.searchsorted(keys, q, side="left").tolist()
     assert hi.tolist() == np.searchsorted(keys, q, side="right").tolist()

@@ -1,9 +1,10 @@
 """Compiled loops for the text engine's hot path (Numba), with the same output as the NumPy code they replace.
 
 The word pass, the shingle hashes, the window minima and the key search run
-here, one pass over the text or the keys, when Numba is installed (a
-dependency of the package; :data:`AVAILABLE` is False without it and the
-NumPy code in :mod:`.winnowing` and :mod:`.match` runs instead).  Each
+here (:mod:`._loops`), one pass over the text or the keys, when Numba is
+installed (a dependency of the package; :data:`AVAILABLE` is False without
+it and the NumPy code in :mod:`.winnowing` and :mod:`.match` runs instead)
+and the process has read enough text for their load to pay (:func:`ready`).  Each
 function says which NumPy function it equals; ``tests/test_text_kernels.py``
 compares them on random and real text, and ``tests/test_text_engine.py``
 compares both with the plain-Python reference.  Compiled code is cached on
@@ -12,14 +13,18 @@ disk by Numba (``cache=True``), so a process compiles it once per install.
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 
-try:  # pragma: no cover - exercised by whichever is installed
-    import numba
-except ImportError:  # pragma: no cover
-    numba = None
-
-AVAILABLE = numba is not None
+#: Whether Numba is installed (found without importing it: importing it and loading the cached loops costs
+#: one to two seconds, paid once per process, see :func:`ready`).
+AVAILABLE = importlib.util.find_spec("numba") is not None
+#: A process loads the compiled loops once it has read this many characters of text with the NumPy path
+#: (their load then pays for itself); a one-shot ``identify`` of a short text never loads them.
+LOAD_AFTER_CHARS = 8_000_000
+_built = False
+_seen = 0
 
 _B = np.uint64(0x100000001B3)
 _C = np.uint64(0x9E3779B97F4A7C15)
@@ -29,200 +34,37 @@ _S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 _ONE, _ZERO = np.uint64(1), np.uint64(0)
 _SEP, _WORD, _JOIN, _DROP, _SOLO = 0, 1, 2, 3, 4
 
-if AVAILABLE:
-    _jit = numba.njit(cache=True, nogil=True)
 
-    @_jit
-    def _mix(x):
-        x = x ^ (x >> _S30)
-        x = x * _M1
-        x = x ^ (x >> _S27)
-        x = x * _M2
-        return x ^ (x >> _S31)
+def ready(chars: int = 0) -> bool:
+    """Whether to run the compiled loops: Numba is installed and they are loaded, or loaded now because
+    this process has read :data:`LOAD_AFTER_CHARS` characters of text (``chars`` more now)."""
+    global _seen
+    if _built or not AVAILABLE:
+        return AVAILABLE and _built
+    _seen += chars
+    return load() if _seen >= LOAD_AFTER_CHARS else False
 
-    @_jit
-    def _class_of(cp, cls_t):
-        c = np.int64(cp)
-        if c > 0xFFFF:
-            return _SEP
-        return np.int64(cls_t[c])
 
-    @_jit
-    def words_kernel(cp, cls_t, len_t, fold_t, drop_lo, drop_hi, out_hash, out_start, out_end):
-        """:func:`.winnowing.words` on code points ``cp`` (uint8 for ASCII text, else uint32).
+def load() -> bool:
+    """Load the compiled loops now (Numba compiles them, or loads its cache); False when Numba is missing
+    or fails to import (the NumPy path runs)."""
+    global AVAILABLE, _built
+    if AVAILABLE and not _built:
+        try:
+            from . import _loops  # noqa: F401
+        except ImportError:  # pragma: no cover - a broken Numba install
+            AVAILABLE = False
+        _built = True
+    return AVAILABLE
 
-        ``drop_lo``/``drop_hi``: sorted, disjoint character ranges removed by
-        de-hyphenation (the regex stays in Python).  Writes each word's hash,
-        start and end (end exclusive) into the ``out_*`` arrays (at least
-        ``len(cp) + 2`` long each) and returns the number of words, or -1 when they hold too few (solo
-        characters folding to several marks).
-        """
-        n = cp.shape[0]
-        nw = 0
-        is_open = False
-        h = _ZERO
-        pw = _ONE
-        length = _ZERO
-        ws = 0
-        we = 0
-        hp = 0
-        nd = drop_lo.shape[0]
-        for i in range(n):
-            c = np.int64(cp[i])
-            k = _class_of(c, cls_t)
-            if k == _JOIN:
-                inner = False
-                if i > 0 and i < n - 1:
-                    inner = _class_of(cp[i - 1], cls_t) == _WORD and _class_of(cp[i + 1], cls_t) == _WORD
-                k = _DROP if inner else _SEP
-            while hp < nd and drop_hi[hp] <= i:
-                hp += 1
-            if hp < nd and drop_lo[hp] <= i:
-                k = _DROP
-            if k == _DROP:
-                continue
-            if k == _SEP:
-                if is_open:
-                    out_hash[nw] = _mix((h + length) ^ (length * _C))
-                    out_start[nw] = ws
-                    out_end[nw] = we
-                    nw += 1
-                    is_open = False
-                continue
-            if k == _SOLO:
-                if is_open:
-                    out_hash[nw] = _mix((h + length) ^ (length * _C))
-                    out_start[nw] = ws
-                    out_end[nw] = we
-                    nw += 1
-                    is_open = False
-                # Every folded mark of a solo character is a word of its own (as the NumPy path reads it).
-                for j in range(len_t[c]):
-                    if nw >= out_hash.shape[0] - 1:
-                        return -1
-                    out_hash[nw] = _mix((np.uint64(fold_t[c, j]) + _ONE) ^ _C)
-                    out_start[nw] = i
-                    out_end[nw] = i + 1
-                    nw += 1
-                continue
-            if not is_open:
-                is_open = True
-                h = _ZERO
-                pw = _ONE
-                length = _ZERO
-                ws = i
-            for j in range(len_t[c]):
-                h = h + np.uint64(fold_t[c, j]) * pw
-                pw = pw * _B
-                length = length + _ONE
-            we = i + 1
-        if is_open:
-            out_hash[nw] = _mix((h + length) ^ (length * _C))
-            out_start[nw] = ws
-            out_end[nw] = we
-            nw += 1
-        return nw
 
-    @_jit
-    def shingles_kernel(word_hashes, k, out):
-        """:func:`.winnowing.shingles`' hashes: the mixed polynomial of every ``k`` consecutive word hashes."""
-        n = word_hashes.shape[0] - k + 1
-        for i in range(n):
-            acc = _ZERO
-            for t in range(k):
-                acc = acc * _B + word_hashes[i + t]
-            out[i] = _mix(acc)
-        return n
+#: The loops :mod:`._loops` defines (after :func:`ready`).
+_NAMES = ("words_kernel", "shingles_kernel", "minima_kernel", "find_ranges_kernel", "gather_kernel", "distinct_kernel")
 
-    @_jit
-    def minima_kernel(hashes, window, out):
-        """:func:`.winnowing.window_minima` for ``len(hashes) > window``: the rightmost minimum of each window."""
-        n = hashes.shape[0]
-        best = -1
-        for i in range(n - window + 1):
-            last = i + window - 1
-            if best < i:
-                best = i
-                for p in range(i + 1, last + 1):
-                    if hashes[p] <= hashes[best]:
-                        best = p
-            elif hashes[last] <= hashes[best]:
-                best = last
-            out[i] = best
-        return n - window + 1
 
-    @_jit
-    def find_ranges_kernel(keys, directory, shift, query_keys, lo_out, hi_out):
-        """Each query key's run ``[lo, hi)`` in sorted ``keys``, through the segment's bucket directory
-        (``np.searchsorted`` left and right, restricted to the key's bucket)."""
-        n_buckets = directory.shape[0] - 1
-        for i in range(query_keys.shape[0]):
-            q = np.int64(query_keys[i])
-            b = q >> shift
-            if b >= n_buckets:
-                b = n_buckets - 1
-            lo = np.int64(directory[b])
-            hi = np.int64(directory[b + 1])
-            a, z = lo, hi
-            while a < z:
-                m = (a + z) >> 1
-                if np.int64(keys[m]) < q:
-                    a = m + 1
-                else:
-                    z = m
-            start = a
-            z = hi
-            while a < z:
-                m = (a + z) >> 1
-                if np.int64(keys[m]) <= q:
-                    a = m + 1
-                else:
-                    z = m
-            lo_out[i] = start
-            hi_out[i] = a
+def __getattr__(name: str):
+    if name in _NAMES and load():
+        from . import _loops
 
-    @_jit
-    def gather_kernel(values, lo, hi, want_check, max_per_key, out_q, out_fp, out_start, too_many):
-        """The postings of each query key's run ``[lo, hi)`` whose check bits agree (rows in query order);
-        a run longer than ``max_per_key`` marks ``too_many`` and is not read.  Returns the rows written.
-
-        The same rows as ``match.lookup``'s NumPy path: ``fp_id = v >> 38``, ``start = (v >> 12) & (2**26 - 1)``,
-        ``check = v & 4095``.
-        """
-        m = 0
-        for i in range(lo.shape[0]):
-            c = hi[i] - lo[i]
-            if c <= 0:
-                continue
-            if c > max_per_key:
-                too_many[i] = True
-                continue
-            want = np.uint64(want_check[i])
-            for p in range(lo[i], hi[i]):
-                v = np.uint64(values[p])
-                if (v & np.uint64(4095)) == want:
-                    out_q[m] = i
-                    out_fp[m] = np.int64(v >> np.uint64(38))
-                    out_start[m] = np.int64((v >> np.uint64(12)) & np.uint64(67108863))
-                    m += 1
-        return m
-
-    @_jit
-    def distinct_kernel(q, fp, works_per_q):
-        """``works_per_q[i]``: distinct ``fp`` among the rows with ``q == i`` (rows grouped by ``q``)."""
-        n = q.shape[0]
-        a = 0
-        while a < n:
-            b = a + 1
-            while b < n and q[b] == q[a]:
-                b += 1
-            if b - a == 1:
-                works_per_q[q[a]] = 1
-            else:
-                s = np.sort(fp[a:b])
-                d = 1
-                for t in range(1, s.shape[0]):
-                    if s[t] != s[t - 1]:
-                        d += 1
-                works_per_q[q[a]] = d
-            a = b
+        return getattr(_loops, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

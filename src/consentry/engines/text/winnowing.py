@@ -119,7 +119,7 @@ def words(text: str) -> Words:
     if n == 0:
         return _no_words()
     cls_t, len_t, fold_t, _ = fold_table()
-    if kernels.AVAILABLE:
+    if kernels.ready(n):
         return _words_compiled(text, cls_t, len_t, fold_t)
     if text.isascii():
         codes = np.frombuffer(text.encode("ascii"), np.uint8)
@@ -302,7 +302,7 @@ def shingles(w: Words, *, shingle_words: int) -> Shingles:
     if n <= 0:
         z = np.zeros(0, np.int64)
         return Shingles(np.zeros(0, np.uint64), z, z)
-    if kernels.AVAILABLE:
+    if kernels.ready():
         out = np.empty(n, np.uint64)
         kernels.shingles_kernel(w.hashes, k, out)
         return Shingles(out, w.start_char[:n], w.end_char[k - 1:])
@@ -340,7 +340,7 @@ def window_minima(hashes: np.ndarray, *, window: int) -> np.ndarray:
         return np.zeros(0, np.int64)
     if n <= window:
         return np.array([n - 1 - int(np.argmin(h[::-1]))], np.int64)
-    if kernels.AVAILABLE:
+    if kernels.ready():
         out = np.empty(n - window + 1, np.int64)
         kernels.minima_kernel(h, window, out)
         return out
