@@ -276,7 +276,7 @@ def test_numbers_add_up_across_scans(scan_a, scan_b, declaration):
     assert s31["consent_registry_check"]["datasets"] == [a["scan_id"], b["scan_id"]]
     narrative = field(summary, "3.1", "rights_reservations.consent_registry_check")
     assert narrative["status"] == "from scans"
-    for phrase in ("2 datasets (1,500 items, 1.50 hours of audio)", "120 to 125 registered works",
+    for phrase in ("2 datasets (1,500 items: 1.50 hours of audio)", "120 to 125 registered works",
                    "5 items contained a registered work whose rights holder refuses training (3 distinct works)",
                    "6 items contained works offered for training under licence (2 distinct works, licence cost EUR 200.00)",
                    "1,470 items matched no registered work", "17 items could not be read",
@@ -306,6 +306,37 @@ def test_audio_size_from_scans_uses_the_template_ranges(scan_a, scan_b):
     summary = build_summary([scan_b], {}, generated_at=GENERATED_AT)
     audio = next(r for r in sections_by_number(summary)["1.3"]["modalities"] if r["modality"] == "audio")
     assert audio["training_data_size"]["value"].startswith("10 000 to 1 million hours")
+
+
+def test_text_and_image_datasets_are_their_own_modalities(scan_a, scan_b):
+    """A scan that read texts and images (totals.media) puts them in their template modalities with their sizes;
+    its audio is no longer the only modality, and nothing is counted as hours of audio that was not audio."""
+    scan_b["totals"]["media"] = {"music": {"items": 10, "size": 3600.0, "unit": "s"},
+                                 "text": {"items": 500, "size": 8_000_000_000.0, "unit": "char"},
+                                 "image": {"items": 1_200_000, "size": 2.4e12, "unit": "px"}}
+    summary = build_summary([scan_b], {}, generated_at=GENERATED_AT)
+    rows = {r["modality"]: r for r in sections_by_number(summary)["1.3"]["modalities"]}
+    for m in ("audio", "text", "image"):
+        assert rows[m]["checked"]["value"] is True and rows[m]["checked"]["status"] == "from scans", m
+    assert rows["video"]["checked"]["value"] is None
+    text = rows["text"]["training_data_size"]
+    assert text["value"] == ("1 billion to 10 trillion tokens; approximately 8,000,000,000 characters of text "
+                             "in the scanned datasets")
+    assert "4 characters per token" in text["note"]   # an estimate, and said to be one
+    assert rows["image"]["training_data_size"]["value"].startswith("1 million to 1 billion images; approximately "
+                                                                    "1,200,000 images")
+    assert rows["audio"]["training_data_size"]["value"].startswith("Less than 10 000 hours; approximately 1.00 hours")
+    narrative = field(summary, "3.1", "rights_reservations.consent_registry_check")["value"]
+    assert "8,000,000,000 characters of text, 1,200,000 images, 1.00 hours of audio" in narrative
+    for fmt in FORMATS:  # every format renders the dataset's modalities
+        assert "Image" in render_summary(summary, fmt=fmt)
+    # a scan without totals.media (made before there were other media) is audio, as before
+    legacy = build_summary([scan_a], {}, generated_at=GENERATED_AT)
+    assert [r["modality"] for r in sections_by_number(legacy)["1.3"]["modalities"]
+            if r["checked"]["value"] is True] == ["audio"]
+    scan_b["totals"]["media"] = {"text": {"items": -1, "size": 3.0}}
+    with pytest.raises(InputError, match="totals.media.text"):
+        build_summary([scan_b], {}, generated_at=GENERATED_AT)
 
 
 def test_an_incomplete_scan_is_flagged(scan_a, scan_b):

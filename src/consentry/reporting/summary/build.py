@@ -7,7 +7,7 @@ from consentry.domain.errors import InputError
 from consentry.reporting.format import format_money_codes_first as _fmt_money
 from consentry.reporting.summary.declaration import _describe, validate_declaration
 from consentry.reporting.summary.model import (
-    CATEGORIES, DECLARED, FORMAT_NAME, FORMAT_VERSION, FROM_SCANS, LEGAL_BASIS, MODALITIES, TEMPLATE, TITLE,
+    CATEGORIES, CHARS_PER_TOKEN, DECLARED, FORMAT_NAME, FORMAT_VERSION, FROM_SCANS, LEGAL_BASIS, MODALITIES, TEMPLATE, TITLE,
     TO_COMPLETE, _MODALITY_LABELS, _field, _fmt_number, _modality_names, _plural, _section, _size_range,
 )
 from consentry.reporting.summary.scans import _DECISION_KEYS, _dataset_from_scan, _scan_error, _totals
@@ -17,6 +17,23 @@ from consentry.reporting.summary.scans import _DECISION_KEYS, _dataset_from_scan
 # Building the summary
 # ---------------------------------------------------------------------------
 
+
+
+def _scanned_size(modality: str, m: dict | None) -> tuple[str, str, str | None] | None:
+    """(template size range, the amount in words, a note on how it was estimated) of what the scans read."""
+    if not m:
+        return None
+    if modality == "audio":
+        hours = m["size"] / 3600.0
+        return _size_range("audio", hours), f"{_fmt_number(hours, 2)} hours of audio", None
+    if modality == "text":
+        tokens = m["size"] / CHARS_PER_TOKEN
+        return (_size_range("text", tokens), f"{_fmt_number(m['size'])} characters of text",
+                f" The token range assumes about {CHARS_PER_TOKEN:g} characters per token; count with the model's "
+                "own tokenizer to confirm.")
+    if modality == "image":
+        return _size_range("image", m["items"]), _plural(int(m["items"]), "image"), None
+    return None
 
 def _used_state(decl: dict, category: str, datasets: list[dict]) -> tuple[bool | None, str | None]:
     """Whether the provider used this kind of source: declared, implied by assigned datasets, or unknown."""
@@ -37,13 +54,14 @@ def _used_state(decl: dict, category: str, datasets: list[dict]) -> tuple[bool |
 
 def _modalities_field(key: str, label: str, decl: dict, category: str, datasets: list[dict], used: bool | None) -> dict:
     declared = decl.get(category, {}).get("modalities", [])
-    assigned = any(d["category"] == category for d in datasets)
+    scanned = [m for m in MODALITIES if any(d["category"] == category and m in d["modalities"] for d in datasets)]
     mods = list(declared)
+    added = [m for m in scanned if m not in mods]
+    mods += added
     note = None
-    if assigned and "audio" not in mods:
-        mods.append("audio")
-        if declared:
-            note = "Audio added by Consentry: the scanned datasets in this category hold audio."
+    if added and declared:
+        words = " and ".join(_MODALITY_LABELS[m] for m in added)
+        note = f"{words} added by Consentry: the scanned datasets in this category hold {words.lower()}."
     source = DECLARED if declared else FROM_SCANS
     return _field(key, label, _modality_names(mods), declare=f"{category}.modalities", source=source,
                   applicable=used is not False, note=note)
@@ -241,7 +259,7 @@ def _general_information(decl: dict, datasets: list[dict], totals: dict) -> dict
     rows = []
     for m in MODALITIES:
         entry = declared_mods.get(m) if declared_mods is not None else None
-        scanned = m == "audio" and bool(datasets)
+        scanned = bool(datasets) and m in totals["media"]
         label = f"Other ({entry['name']})" if m == "other" and entry else _MODALITY_LABELS[m]
         if entry is not None:
             checked = _field(f"modality_{m}", f"Modality: {label}", True, declare=f"training_data.modalities.{m}")
@@ -256,21 +274,20 @@ def _general_information(decl: dict, datasets: list[dict], totals: dict) -> dict
                                   "with its training data size and types of content.")
         in_use = checked["value"] is not False
         size_parts = [p for p in ((entry or {}).get("size_range"), (entry or {}).get("approximate_size")) if p]
+        scanned_size = _scanned_size(m, totals["media"].get(m)) if scanned else None
         scanned_note = (
-            f"Consentry scanned {_fmt_number(totals['audio_hours'], 2)} hours of audio in "
-            f"{_plural(len(datasets), 'dataset')}."
-            if scanned else None
+            f"Consentry scanned {scanned_size[1]} in {_plural(len(datasets), 'dataset')}." if scanned_size else None
         )
         if size_parts:
             size = _field(f"size_{m}", f"Training data size ({label})", "; approximately ".join(size_parts),
                           declare=f"training_data.modalities.{m}.size_range", note=scanned_note)
-        elif scanned:
+        elif scanned_size:
             size = _field(
                 f"size_{m}", f"Training data size ({label})",
-                f"{_size_range('audio', totals['audio_hours'])}; approximately "
-                f"{_fmt_number(totals['audio_hours'], 2)} hours in the scanned datasets",
+                f"{scanned_size[0]}; approximately {scanned_size[1]} in the scanned datasets",
                 source=FROM_SCANS, declare=f"training_data.modalities.{m}.size_range",
-                note="Covers the scanned datasets only: confirm that they hold all the audio used for training.",
+                note=f"Covers the scanned datasets only: confirm that they hold all the {label.lower()} used for "
+                     "training." + (scanned_size[2] or ""),
             )
         else:
             size = _field(f"size_{m}", f"Training data size ({label})", None, applicable=in_use,
@@ -477,19 +494,21 @@ def _consentry_narrative(datasets: list[dict], totals: dict) -> str | None:
         else f"{_fmt_number(works['min'])} to {_fmt_number(works['max'])} registered works (it grew between scans)"
     )
     t = totals
+    read = ", ".join(_scanned_size(m, t["media"][m])[1] for m in MODALITIES if m in t["media"]) \
+        or f"{_fmt_number(t['audio_hours'], 2)} hours of audio"
     text = (
-        f"Before training, {_plural(n, 'dataset')} ({_plural(t['items'], 'item')}, "
-        f"{_fmt_number(t['audio_hours'], 2)} hours of audio) {'was' if n == 1 else 'were'} checked with Consentry "
+        f"Before training, {_plural(n, 'dataset')} ({_plural(t['items'], 'item')}: "
+        f"{read}) {'was' if n == 1 else 'were'} checked with Consentry "
         f"against a consent registry of {registry}, in which rights holders state whether their works may be used "
         "for training AI models (refused, allowed, or licensed at a price). Works were identified by their content "
-        f"(audio identification engine: {', '.join(t['engines'])}), not by file names or metadata. "
+        f"(identification engine named in the scans: {', '.join(t['engines'])}), not by file names or metadata. "
         f"Across all scanned datasets: {_plural(t['refused'], 'item')} contained a registered work whose rights "
         f"holder refuses training ({_plural(t['refused_works'], 'distinct work')}); "
         f"{_plural(t['licensable'], 'item')} contained works offered for training under licence "
         f"({_plural(t['licensable_works'], 'distinct work')}, licence cost {_fmt_money(t['licence_cost'])}); "
         f"{_plural(t['allowed'], 'item')} contained only works whose rights holders allow training; "
         f"{_plural(t['unknown'], 'item')} matched no registered work; "
-        f"{_plural(t['error'], 'item')} could not be read or were not audio. "
+        f"{_plural(t['error'], 'item')} could not be read or were of no medium Consentry identifies. "
         "This check covers the reservations recorded in that registry only."
     )
     if t["incomplete_scans"]:

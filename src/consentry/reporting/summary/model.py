@@ -111,10 +111,20 @@ def _modality_names(modalities: list[str]) -> list[str]:
     ]
 
 
+#: Characters per token assumed to place scanned text in the template's token ranges (English prose with
+#: common subword tokenizers averages about four); the summary says it is an estimate.
+CHARS_PER_TOKEN = 4.0
+
+
 def _size_range(modality: str, amount: float) -> str:
+    """The template's size range for ``amount``: hours of audio or video, tokens of text, number of images."""
     low, mid, high = SIZE_RANGES[modality]
     if modality in ("audio", "video"):
         return low if amount < 10_000 else mid if amount <= 1_000_000 else high
+    if modality == "text":
+        return low if amount < 1e9 else mid if amount <= 1e13 else high
+    if modality == "image":
+        return low if amount < 1e6 else mid if amount <= 1e9 else high
     raise ValueError(modality)
 
 

@@ -153,7 +153,7 @@ def _md_datasets(ids: list[str], by_id: dict[str, dict]) -> list[str]:
         d = by_id[scan_id]
         rows.append([
             _md(d["name"]), _md(d["kind"] or "—"), _md(d["spec"] or "—"), _md(d["items"]),
-            _md(_fmt_number(d["audio_hours"], 2)), _md(_fmt_bytes(d["bytes"])), _md(_MODALITY_LABELS[d["modality"]]),
+            _md(_fmt_number(d["audio_hours"], 2)), _md(_fmt_bytes(d["bytes"])), _md(", ".join(_MODALITY_LABELS.get(m, m) for m in d["modalities"])),
             _md(f"{d['scan_id']} ({d['scan_status']})"), _md(d["dataset_fingerprint"] or "— (scan not complete)"),
             _md(d["scanned_at"]),
         ])

@@ -76,6 +76,7 @@ def _dataset_from_scan(index: int, scan: Any) -> tuple[dict, list[dict]]:
 
     spec = text(src.get("spec"))
     audio_s = float(totals["audio_s"])
+    media = _media(index, scan, totals.get("media"), audio_s=audio_s, items=totals["items"])
     dataset = {
         "scan_id": scan["scan_id"],
         "scan_status": scan["status"],
@@ -84,7 +85,9 @@ def _dataset_from_scan(index: int, scan: Any) -> tuple[dict, list[dict]]:
         "name": text(src.get("name")) or spec or scan["scan_id"],
         "kind": text(src.get("kind")),
         "spec": spec,
-        "modality": "audio",
+        "modality": max(media, key=lambda m: media[m]["items"]) if media else "audio",  # the main one
+        "modalities": sorted(media) or ["audio"],
+        "media": media,  # template modality -> {"items", "size", "unit"} (size: seconds, characters, images)
         "items": totals["items"],
         "audio_s": round(audio_s, 3),
         "audio_hours": round(audio_s / 3600.0, 2),
@@ -104,6 +107,33 @@ def _dataset_from_scan(index: int, scan: Any) -> tuple[dict, list[dict]]:
     return dataset, works
 
 
+#: The registry's media as the template's modalities, and the unit each is measured in here.
+_TEMPLATE_MODALITY = {"music": "audio", "text": "text", "image": "image"}
+_UNIT = {"audio": "s", "text": "char", "image": "image"}
+
+
+def _media(index: int, scan: dict, value: Any, *, audio_s: float, items: int) -> dict[str, dict]:
+    """The items a scan read per template modality (``totals.media``, docs/scan-format.md).
+
+    Scans made before there were other media have no ``media``: their items
+    are audio.  Images are counted (the template sizes images by number);
+    text is measured in characters; audio in seconds.
+    """
+    if value is None:
+        return {"audio": {"items": items, "size": audio_s, "unit": "s"}} if items else {}
+    if not isinstance(value, dict):
+        raise _scan_error(index, scan, "totals.media must map each medium to its items and size")
+    out: dict[str, dict] = {}
+    for medium, m in value.items():
+        if not isinstance(m, dict) or not _count(m.get("items")) or not _amount(m.get("size", 0.0)):
+            raise _scan_error(index, scan, f"totals.media.{medium} must give items (a whole number) and size (>= 0)")
+        modality = _TEMPLATE_MODALITY.get(medium, "other")
+        entry = out.setdefault(modality, {"items": 0, "size": 0.0, "unit": _UNIT.get(modality, "")})
+        entry["items"] += m["items"]
+        entry["size"] += float(m["items"] if modality == "image" else m.get("size", 0.0))
+    return out
+
+
 def _totals(datasets: list[dict], works_by_scan: dict[str, list[dict]], notes: list[str]) -> dict:
     totals: dict[str, Any] = {"datasets": len(datasets)}
     for key in ("items", "bytes", *_DECISION_KEYS):
@@ -111,6 +141,13 @@ def _totals(datasets: list[dict], works_by_scan: dict[str, list[dict]], notes: l
     audio_s = sum(d["audio_s"] for d in datasets)
     totals["audio_s"] = round(audio_s, 3)
     totals["audio_hours"] = round(audio_s / 3600.0, 2)
+    media: dict[str, dict] = {}
+    for d in datasets:
+        for modality, m in d["media"].items():
+            entry = media.setdefault(modality, {"items": 0, "size": 0.0, "unit": m["unit"]})
+            entry["items"] += m["items"]
+            entry["size"] += m["size"]
+    totals["media"] = media
 
     # Distinct works across scans: a work found in two datasets is one work (and one licence).
     latest: dict[str, dict] = {}
