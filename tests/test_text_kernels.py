@@ -83,6 +83,11 @@ def test_compiled_key_search_finds_the_runs_searchsorted_finds(monkeypatch):
     lo, hi = np.empty(q.size, np.int64), np.empty(q.size, np.int64)
     from consentry.engines.text import _loops
 
-    _loops.find_ranges_kernel(keys, directory, shift, q, lo, hi)
-    assert lo.tolist() == np.searchsorted(keys, q, side="left").tolist()
-    assert hi.tolist() == np.searchsorted(keys, q, side="right").tolist()
+    for bitmap, bit_shift in ((np.zeros(0, np.uint8), 0), kernels.presence(keys)):
+        _loops.find_ranges_kernel(keys, directory, shift, q, lo, hi, bitmap, bit_shift)
+        found = hi > lo
+        assert lo[found].tolist() == np.searchsorted(keys, q[found], side="left").tolist()
+        assert (hi - lo).tolist() == (np.searchsorted(keys, q, side="right") - np.searchsorted(keys, q)).tolist()
+    bitmap, bit_shift = kernels.presence(keys)
+    assert kernels.presence(keys)[0] is bitmap  # built once per keys array
+    assert all((bitmap[(int(k) >> bit_shift) >> 3] >> ((int(k) >> bit_shift) & 7)) & 1 for k in keys.tolist())

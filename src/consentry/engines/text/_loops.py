@@ -138,12 +138,24 @@ def minima_kernel(hashes, window, out):
 
 
 @_jit
-def find_ranges_kernel(keys, directory, shift, query_keys, lo_out, hi_out):
+def find_ranges_kernel(keys, directory, shift, query_keys, lo_out, hi_out, presence, presence_shift):
     """Each query key's run ``[lo, hi)`` in sorted ``keys``, through the segment's bucket directory
-    (``np.searchsorted`` left and right, restricted to the key's bucket)."""
+    (``np.searchsorted`` left and right, restricted to the key's bucket).
+
+    ``presence``: a bitmap (uint8) with bit ``key >> presence_shift`` set for every key of the segment
+    (:func:`presence_kernel`); a key whose bit is clear is absent, and its run ``[0, 0)`` is given
+    without reading the directory or the keys.  An empty ``presence`` reads them for every key.
+    """
     n_buckets = directory.shape[0] - 1
+    use_bits = presence.shape[0] > 0
     for i in range(query_keys.shape[0]):
         q = np.int64(query_keys[i])
+        if use_bits:
+            bit = q >> presence_shift
+            if (presence[bit >> 3] >> (bit & 7)) & 1 == 0:
+                lo_out[i] = 0
+                hi_out[i] = 0
+                continue
         b = q >> shift
         if b >= n_buckets:
             b = n_buckets - 1
@@ -166,6 +178,14 @@ def find_ranges_kernel(keys, directory, shift, query_keys, lo_out, hi_out):
                 z = m
         lo_out[i] = start
         hi_out[i] = a
+
+
+@_jit
+def presence_kernel(keys, presence_shift, out):
+    """Set bit ``key >> presence_shift`` of the bitmap ``out`` (uint8, zeroed) for every key."""
+    for i in range(keys.shape[0]):
+        bit = np.int64(keys[i]) >> presence_shift
+        out[bit >> 3] |= np.uint8(1 << (bit & 7))
 
 
 @_jit

@@ -59,7 +59,41 @@ def load() -> bool:
 
 
 #: The loops :mod:`._loops` defines (after :func:`ready`).
-_NAMES = ("words_kernel", "shingles_kernel", "minima_kernel", "find_ranges_kernel", "gather_kernel", "distinct_kernel")
+_NAMES = ("words_kernel", "shingles_kernel", "minima_kernel", "find_ranges_kernel", "gather_kernel", "distinct_kernel",
+          "presence_kernel")
+
+
+#: Bits of a segment's presence bitmap per key (about 1 in 8 bits set), between these sizes in bits.
+_BITS_PER_KEY, _MIN_BITS, _MAX_BITS = 8, 1 << 16, 1 << 30
+_presence_cache: dict[int, tuple] = {}
+
+
+def presence(keys: np.ndarray) -> tuple[np.ndarray, int]:
+    """The presence bitmap of a segment's sorted uint32 ``keys`` and its shift (:func:`._loops.find_ranges_kernel`),
+    built once per keys array and kept while the array lives.
+
+    Returns
+    -------
+    bitmap : ndarray of uint8, shape (bits / 8,)
+        Bit ``key >> shift`` set for every key: about ``_BITS_PER_KEY`` bits per key, so that a key the
+        segment does not hold is told absent, most of the time, by one read of a small array.
+    shift : int
+    """
+    import weakref
+
+    hit = _presence_cache.get(id(keys))
+    if hit is not None and hit[0]() is keys:
+        return hit[1], hit[2]
+    n = int(keys.shape[0])
+    bits = min(_MAX_BITS, max(_MIN_BITS, 1 << max(0, (n * _BITS_PER_KEY - 1).bit_length())))
+    shift = 32 - (bits.bit_length() - 1)
+    bitmap = np.zeros(bits // 8, np.uint8)
+    from . import _loops
+
+    _loops.presence_kernel(np.asarray(keys), shift, bitmap)
+    key_id = id(keys)
+    _presence_cache[key_id] = (weakref.ref(keys, lambda _ref: _presence_cache.pop(key_id, None)), bitmap, shift)
+    return bitmap, shift
 
 
 def __getattr__(name: str):

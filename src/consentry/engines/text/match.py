@@ -128,7 +128,7 @@ def lookup(query: TextQuery, segments: Sequence, params: TextEngineParams,
     if h.size == 0 or not segments:
         return Seeds(empty, empty, empty, np.zeros(0, np.uint32), empty, 0)
     keys = key_of(h)
-    compiled = kernels.AVAILABLE and all(hasattr(seg, "directory") for seg in segments)
+    compiled = kernels.ready() and all(hasattr(seg, "directory") for seg in segments)
     # Sorted query keys make np.searchsorted walk the segment's keys in order; the compiled search goes
     # through the segment's bucket directory and needs no order.
     order = np.arange(keys.size, dtype=np.int64) if compiled else np.argsort(keys, kind="stable")
@@ -186,7 +186,9 @@ def _lookup_compiled(sk: np.ndarray, want_check: np.ndarray, at: np.ndarray, seg
             continue
         lo = np.empty(n, np.int64)
         hi = np.empty(n, np.int64)
-        kernels.find_ranges_kernel(np.asarray(seg.keys), np.asarray(seg.directory), int(seg.shift), sk, lo, hi)
+        bitmap, bit_shift = kernels.presence(seg.keys)
+        kernels.find_ranges_kernel(np.asarray(seg.keys), np.asarray(seg.directory), int(seg.shift), sk, lo, hi,
+                                   bitmap, bit_shift)
         cnt = hi - lo
         total = int(cnt[cnt <= params.max_postings_per_key].sum())
         if total == 0 and not (cnt > params.max_postings_per_key).any():
