@@ -168,6 +168,8 @@ def main() -> None:
                         help='Scoring.merge for this run: a number, or "off" (default: the shipped Scoring)')
     parser.add_argument("--use-fitted", action="store_true", help="measure with the null fitted here (needs --calibrate)")
     parser.add_argument("--no-speed", action="store_true", help="skip transcription and alignment timing")
+    parser.add_argument("--detection-seed", type=int, default=3003,
+                        help="seed of the detection trials (3003 reported; another one to choose a scoring)")
     args = parser.parse_args()
     scoring = Scoring()
     if args.merge is not None:
@@ -198,7 +200,8 @@ def main() -> None:
     result["null_model_used"] = {"lam": used.lam, "k": used.k}
     result["false_alarms"] = false_alarms(2002, args.null_trials, args.min_events, args.max_events,
                                           scoring=scoring, model=used)
-    result["detection"] = detections(3003, args.detection_trials, scoring=scoring, model=used)
+    result["detection"] = detections(args.detection_seed, args.detection_trials, scoring=scoring, model=used)
+    result["detection"]["seed"] = args.detection_seed
     if not args.no_speed:
         result["speed"] = speed(args.audio_s)
     print(json.dumps(result, indent=2))

@@ -265,6 +265,8 @@ def build(half: str, args, work: Path) -> dict:
     bg_audio = {k: wav_read(p) for k, p in backgrounds.items()}
     positives = []
     for k in reg:
+        if len(mm.skyline_indices(songs[k].notes)) < 20:
+            continue  # too short to hold a phrase with notes around it
         for j in range(args.phrases_per_tune):
             rng = np.random.default_rng([args.seed, int(hashlib.sha256(k.encode()).hexdigest()[:8], 16), j])
             length = int(rng.integers(8, 17))
@@ -401,6 +403,8 @@ def main() -> None:
     parser.add_argument("--variants", type=json.loads, default=None,
                         help='JSON object {name: matcher JSON}: measure each on the same outputs (development)')
     parser.add_argument("--rows", type=Path, help="write every output's row here (JSON)")
+    parser.add_argument("--prepare-only", action="store_true",
+                        help="render and transcribe into the cache, print only the counts (no matching)")
     args = parser.parse_args()
     for sf in (SOUNDFONT_A, SOUNDFONT_B):
         if not sf.exists():
@@ -408,6 +412,11 @@ def main() -> None:
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     load0 = os.getloadavg()[0]
     data = build(args.half, args, args.work)
+    if args.prepare_only:
+        print(json.dumps({"half": args.half, "started": started, "prepare_cpu_s": data["prepare_cpu_s"],
+                          "registered": len(data["registered"]), "unregistered": len(data["unregistered"]),
+                          "positives": len(data["positives"]), "negatives": len(data["negatives"])}))
+        return
     if args.variants:
         out = {"half": args.half, "started": started, "load_average_1min": round(load0, 2), "variants": {}}
         for name, matcher in args.variants.items():
