@@ -90,22 +90,22 @@ async function main() {
     await page.getByLabel("Terms").selectOption("license");
     if (!(await page.getByLabel("Price").isVisible())) fail("the price is hidden for a licence");
     // a licence without a price, and a file over the limit: refused before anything is sent
-    await page.getByLabel(/Audio files/).setInputFiles([scenario.works[0]]);
+    await page.getByLabel(/Files \(one work each\)/).setInputFiles([scenario.works[0]]);
     await page.getByRole("button", { name: "Upload and register" }).click();
     await page.locator(".file-progress li.error", { hasText: "a licence needs a price" }).waitFor();
     await page.getByLabel("Terms").selectOption("deny");
-    await page.getByLabel(/Audio files/).setInputFiles([scenario.big]);
+    await page.getByLabel(/Files \(one work each\)/).setInputFiles([scenario.big]);
     await page.getByRole("button", { name: "Upload and register" }).click();
     await page.locator(".file-progress li.error", { hasText: "larger than the 2 MB" }).waitFor();
     if (uploads.length) fail(`refused uploads were sent anyway (${uploads.length})`);
     await shoot(page, "refused-before-sending");
 
     // two works, then one of them again: "already registered"; a file the server refuses: the bar says so
-    await page.getByLabel(/Audio files/).setInputFiles(scenario.works);
+    await page.getByLabel(/Files \(one work each\)/).setInputFiles(scenario.works);
     await page.getByRole("button", { name: "Upload and register" }).click();
     await page.locator(".file-progress li.ok").nth(1).waitFor({ timeout: 120_000 });
     await page.reload();
-    await page.getByLabel(/Audio files/).setInputFiles([scenario.works[0], scenario.not_audio]);
+    await page.getByLabel(/Files \(one work each\)/).setInputFiles([scenario.works[0], scenario.not_audio]);
     await page.getByRole("button", { name: "Upload and register" }).click();
     await page.locator(".file-progress li.ok", { hasText: "already registered" }).waitFor({ timeout: 120_000 });
     const refused = page.locator(".file-progress li.error", { hasText: "refused:" });

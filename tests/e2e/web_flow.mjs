@@ -139,7 +139,7 @@ async function main() {
 
     // 2. two works and a broken file at once: a progress bar per file, then each registration job's outcome
     await page.goto(`${BASE}/app/works`);
-    await page.getByLabel(/Audio files/).setInputFiles([...scenario.works, scenario.broken_work]);
+    await page.getByLabel(/Files \(one work each\)/).setInputFiles([...scenario.works, scenario.broken_work]);
     await page.getByRole("button", { name: "Upload and register" }).click();
     const rows = page.locator(".file-progress li");
     await rows.nth(2).waitFor();
@@ -223,7 +223,7 @@ async function main() {
     // 6. a second creator registers a copy of the first work: a claim opens
     await signUp(page, { email: "copycat.e2e@example.org", role: "creator", creator: scenario.creator_b });
     await page.goto(`${BASE}/app/works`);
-    await page.getByLabel(/Audio files/).setInputFiles([scenario.works[0]]);
+    await page.getByLabel(/Files \(one work each\)/).setInputFiles([scenario.works[0]]);
     await page.getByRole("button", { name: "Upload and register" }).click();
     const claimLink = page.locator(".file-progress a", { hasText: /claim .* opened/ });
     await claimLink.waitFor({ timeout: 120_000 });

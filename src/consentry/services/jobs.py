@@ -372,17 +372,35 @@ def run_register(ctx: JobContext) -> dict:
 
 
 def run_identify(ctx: JobContext) -> dict:
-    """Identify one long uploaded clip."""
+    """Identify one uploaded file: a long clip, a text or an image."""
+    p = ctx.params
+    return {**identify_upload(ctx.registry, p["path"], p["name"], min_score=p.get("min_score")), "_done": 1}
+
+
+def identify_upload(registry, path: str, name: str, *, min_score: float | None = None,
+                    max_duration_s: float | None = None) -> dict:
+    """What the server answers for an uploaded query: ``{"name", "medium", "matches"}`` and the audio's
+    ``duration_s``; errors name the upload as its sender called it, never its server path."""
     from consentry.io.decode import decode_audio
 
-    p = ctx.params
+    other = registry._other_medium(path)
     try:
-        audio = decode_audio(p["path"], sample_rate_hz=ctx.registry.params.sample_rate_hz, name=p["name"])
+        if other is not None:  # a text or an image (issues 18, 19)
+            from consentry.services.media import identify_path
+
+            matches = identify_path(registry, path, engine=other, min_score=min_score)
+            return {"name": name, "medium": other.medium, "matches": [match_public(m, registry) for m in matches]}
+        audio = decode_audio(path, sample_rate_hz=registry.params.sample_rate_hz, name=name,
+                             max_duration_s=None if max_duration_s is None else max_duration_s + 1.0)
     except DecodeError as exc:
-        raise InputError(f"{p['name']}: {exc.reason}") from None
-    matches = ctx.registry.identify_samples(audio.samples, min_score=p.get("min_score"))
-    return {"name": p["name"], "duration_s": round(audio.duration_s, 3),
-            "matches": [match_public(m, ctx.registry) for m in matches], "_done": 1}
+        raise InputError(f"{name}: {exc.reason}") from None
+    except ConsentryError as exc:
+        raise InputError(str(exc).replace(str(path), name)) from None
+    if max_duration_s is not None and audio.duration_s > max_duration_s:
+        raise InputError(f"{name}: longer than {max_duration_s:g} s; send it to POST /api/v1/identify/jobs")
+    matches = registry.identify_samples(audio.samples, min_score=min_score)
+    return {"name": name, "medium": "music", "duration_s": round(audio.duration_s, 3),
+            "matches": [match_public(m, registry) for m in matches]}
 
 
 def run_scan(ctx: JobContext) -> dict:
@@ -447,9 +465,15 @@ def _without_server_paths(result: dict) -> dict:
 
 def run_check(ctx: JobContext) -> dict:
     """Check one uploaded AI output; write its evidence bundle when something was found."""
+    from consentry.services.check.image import is_image_output
     from consentry.services.check.service import check_output, prepare_check, write_evidence
+    from consentry.services.check.text import is_text_output
 
     p = ctx.params
+    if is_image_output(p["path"]):
+        return _check_image(ctx)
+    if is_text_output(p["path"]):
+        return _check_text(ctx)
     check_ctx = prepare_check(ctx.registry, melody=bool(p.get("melody", True)), voice=bool(p.get("voice", True)))
     res = check_output(check_ctx, p["path"])
     if res.error is not None:
@@ -463,6 +487,43 @@ def run_check(ctx: JobContext) -> dict:
         evidence = bundle.name
     out["evidence"] = evidence
     out["_done"] = 1
+    return out
+
+
+def _check_image(ctx: JobContext) -> dict:
+    """An image output: the registered images it reproduces (issue 19), with a bundle when any."""
+    from consentry.services.check.image import check_image_output, write_image_evidence
+
+    p = ctx.params
+    res = check_image_output(ctx.registry, p["path"])
+    if res.error is not None:
+        raise InputError(f"{p['name']}: {res.error}".replace(p["path"], p["name"]))
+    res.path, res.output = p["path"], p["name"]  # read from the server's file, named as its sender named it
+    out = {**res.as_dict(), "output": p["name"], "evidence": None, "_done": 1}
+    if p.get("evidence", True) and res.has_findings:
+        folder = ctx.settings.outputs_dir / ctx.job["job_id"]
+        out["evidence"] = write_image_evidence(ctx.registry, res, folder).name
+    return out
+
+
+def _check_text(ctx: JobContext) -> dict:
+    """A text output, or a JSONL of outputs: the registered passages each reproduces (issue 18); the bundle
+    of the first output with findings."""
+    from consentry.services.check.text import check_text_outputs, write_text_evidence
+
+    p = ctx.params
+    results = check_text_outputs(ctx.registry, p["path"])
+    if len(results) == 1 and results[0].error is not None:
+        raise InputError(f"{p['name']}: {results[0].error}".replace(p["path"], p["name"]))
+    for r in results:  # read from the server's file, named as its sender named it
+        r.path, r.output = p["path"], r.output.replace(p["path"], p["name"])
+    first = results[0].as_dict() if len(results) == 1 else {"medium": "text"}
+    out = {**first, "output": p["name"], "outputs": [r.as_dict() for r in results] if len(results) > 1 else None,
+           "findings": sum(len(r.passages) for r in results), "evidence": None, "_done": 1}
+    found = [r for r in results if r.has_findings]
+    if p.get("evidence", True) and found:
+        folder = ctx.settings.outputs_dir / ctx.job["job_id"]
+        out["evidence"] = write_text_evidence(ctx.registry, found[0], folder).name
     return out
 
 

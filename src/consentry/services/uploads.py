@@ -273,7 +273,42 @@ def _suffix(f: ReceivedFile, purpose: str) -> str:
         return _AUDIO_SUFFIX.get(media, ".audio")
     if media == "application/x-empty":
         raise InputError(f"file {f.original_name!r} is empty")
+    if purpose in OTHER_MEDIA_PURPOSES:
+        engine = _other_medium(f)
+        if engine is not None:  # a text or an image (issues 18, 19): kept under a suffix its engine reads
+            if original.suffix in {s.lower() for s in getattr(engine, "extensions", ())}:
+                return original.suffix
+            if purpose == "output" and engine.medium == "text" and original.suffix in (".jsonl", ".ndjson"):
+                return original.suffix  # a JSONL of text outputs, one per row
+            return _OTHER_SUFFIX.get(media) or _MEDIUM_SUFFIX.get(engine.medium, ".bin")
+        raise UnsupportedUpload(f"file {f.original_name!r} is {media}, not audio, a text or an image Consentry reads; "
+                                "send an audio file (WAV, FLAC, MP3, ...), a text (TXT, HTML, PDF, EPUB, DOCX) or an image "
+                                "(JPEG, PNG, WebP, TIFF, GIF, BMP)")
     raise UnsupportedUpload(f"file {f.original_name!r} is {media}, not audio; send an audio file (WAV, FLAC, MP3, ...)")
+
+
+#: Upload purposes that take any medium an engine reads (works, outputs to check, clips to identify); voice
+#: samples are audio only.
+OTHER_MEDIA_PURPOSES = ("audio", "output")
+#: Suffixes to store other media under when the sender's name has none their engine reads.
+_OTHER_SUFFIX = {"text/html": ".html", "application/pdf": ".pdf", "application/epub+zip": ".epub",
+                 "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+                 "text/plain": ".txt", "text/markdown": ".md", "image/jpeg": ".jpg", "image/png": ".png",
+                 "image/webp": ".webp", "image/gif": ".gif", "image/tiff": ".tif", "image/bmp": ".bmp",
+                 "image/heic": ".heic", "image/avif": ".avif"}
+_MEDIUM_SUFFIX = {"text": ".txt", "image": ".img"}
+
+
+def _other_medium(f: ReceivedFile):
+    """The engine of a medium other than music whose sniffer claims ``f``'s first bytes, or None."""
+    from consentry import engines
+    from consentry.services.media import read_head
+
+    try:  # the whole upload is on disk by now: its first 4 KiB, as a registration would read them
+        engine = engines.for_head(read_head(f.path), name=f.original_name)
+    except Exception:  # noqa: BLE001 - an engine that cannot look at the head does not claim it
+        return None
+    return engine if engine is not None and engine.medium != "music" else None
 
 
 def human_size(n: int) -> str:

@@ -251,7 +251,8 @@ MUSIC_ONLY = ("query_start_s", "query_end_s", "work_start_s", "work_end_s", "spe
 
 class IdentifyOut(BaseModel):
     name: str
-    duration_s: float
+    medium: str = Field("music", description="music, text or image: the query's medium, sniffed by content.")
+    duration_s: Optional[float] = Field(None, description="Seconds of audio (music queries only).")
     matches: list[MatchOut]
 
 

@@ -54,6 +54,8 @@ def _money(value, currency=None) -> str:
 def _terms_words(t) -> str:
     if not t:
         return "—"
+    if isinstance(t, str):  # terms already in words (a match's "deny", "license 25 EUR per-work")
+        return t
     d = t.get("decision", "—")
     if d == "license" and t.get("price") is not None:
         unit = t.get("unit") or "per-work"

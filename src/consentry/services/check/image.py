@@ -142,6 +142,7 @@ def write_image_evidence(registry, res: ImageCheckResult, out_dir: str | os.Path
                          now: dt.datetime | None = None) -> Path:
     """Write ``out_dir/<output>.evidence.zip`` for an image output with findings (see the module docstring)."""
     from consentry.domain.hashing import sha256_and_size
+    from consentry.services.check.service import given_name
     from consentry.services.evidence.bundle import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, _zip_bytes
     from consentry.services.evidence.canonical import canonical_json, to_plain
     from consentry.services.evidence.keys import key_fingerprint, load_or_create_signing_key, public_key_pem
@@ -151,13 +152,14 @@ def write_image_evidence(registry, res: ImageCheckResult, out_dir: str | os.Path
     pictures: dict[str, bytes] = {}
     scales: dict[str, float] = {}
     sizes: dict[str, tuple[int, int]] = {}
-    out_pic = _picture(res.output, name=res.output)
+    src = getattr(res, "path", None) or res.output  # the file checked (the server names it for its sender)
+    out_pic = _picture(src, name=res.output)
     if out_pic is not None:
         pictures["output.jpg"], scales["output.jpg"], _ = out_pic
     references, views = [], []
     for m in res.matches:
         work = registry.store.get_work(m["work_id"])
-        ref = {"id": work.work_id, "kind": "work", "name": Path(work.source).name, "sha256": work.sha256,
+        ref = {"id": work.work_id, "kind": "work", "name": given_name(registry, work.source), "sha256": work.sha256,
                "size_bytes": None, "present": False}
         try:
             sha, size = sha256_and_size(work.source)
@@ -178,7 +180,7 @@ def write_image_evidence(registry, res: ImageCheckResult, out_dir: str | os.Path
         "tool": {"name": "consentry", "version": __version__},
         "checked_at": checked_at.isoformat().replace("+00:00", "Z"),
         "engine": engine.id.as_dict(),
-        "output": {"name": Path(res.output).name, "sha256": res.sha256, "size_bytes": _size(res.output),
+        "output": {"name": Path(res.output).name, "sha256": res.sha256, "size_bytes": _size(src),
                    "width_px": res.width_px, "height_px": res.height_px},
         "references": references,
         "matches": [{**v["match"], "terms": v["terms"]} for v in views],

@@ -187,6 +187,7 @@ def _covered(spans: list[tuple[int, int]]) -> int:
 def write_text_evidence(registry, res: TextCheckResult, out_dir: str | os.PathLike, *, now: dt.datetime | None = None) -> Path:
     """Write ``out_dir/<output>.evidence.zip`` for a text output with findings (see the module docstring)."""
     from consentry.domain.hashing import sha256_and_size
+    from consentry.services.check.service import given_name
     from consentry.services.evidence.bundle import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, _zip_bytes
     from consentry.services.evidence.canonical import canonical_json, to_plain
     from consentry.services.evidence.keys import key_fingerprint, load_or_create_signing_key, public_key_pem
@@ -196,7 +197,7 @@ def write_text_evidence(registry, res: TextCheckResult, out_dir: str | os.PathLi
     references = []
     for v in res.views:
         work = registry.store.get_work(v["work_id"])
-        ref = {"id": work.work_id, "kind": "work", "name": Path(work.source.split("#row:")[0]).name,
+        ref = {"id": work.work_id, "kind": "work", "name": given_name(registry, work.source.split("#row:")[0]),
                "sha256": work.sha256, "size_bytes": None, "present": False}
         try:
             sha, size = sha256_and_size(work.source)
@@ -212,7 +213,8 @@ def write_text_evidence(registry, res: TextCheckResult, out_dir: str | os.PathLi
         "checked_at": checked_at.isoformat().replace("+00:00", "Z"),
         "engine": engine.id.as_dict(),
         "output": {"name": Path(res.output.split("#")[0]).name + (f"#{row}" if row else ""), "sha256": res.sha256,
-                   "size_bytes": len(res.text.encode("utf-8", "surrogatepass")) if row else _size(res.output),
+                   "size_bytes": len(res.text.encode("utf-8", "surrogatepass")) if row
+                   else _size(getattr(res, "path", None) or res.output),  # the file checked (a server names it)
                    "chars": res.chars, "words": res.words},
         "references": references,
         "copied_share": round(res.copied_share, 4),

@@ -14,7 +14,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from consentry.domain.accounts import Principal
-from consentry.domain.errors import DecodeError, InputError
+from consentry.domain.errors import InputError
 from consentry.adapters.api.deps import (
     act, authorize, client_ip, ensure_allowed, get_ctx, lookup, read_upload_form, registry_dep,
 )
@@ -80,11 +80,11 @@ def _submit_job(request: Request, principal: Principal, form, files, *, purpose:
 
 # -- identify -------------------------------------------------------------------------
 @router.post("/identify", response_model=IdentifyOut, tags=["identify"],
-             **act("identify", openapi_extra=_one_file_body("file", "An audio clip (at most identify_max_s seconds).",
+             **act("identify", openapi_extra=_one_file_body("file", "An audio clip (at most identify_max_s seconds), a text or an image.",
                                           {"min_score": {"type": "number"}})))
 async def identify_clip(request: Request, principal: Principal = Depends(authorize("identify"))) -> dict:
     """Identify a short clip now: every registered work in it, best first (longer clips: POST /identify/jobs)."""
-    from consentry.io.decode import decode_audio
+    from consentry.services.jobs import identify_upload
     from consentry.services.uploads import check_file
 
     ctx = get_ctx(request)
@@ -97,16 +97,7 @@ async def identify_clip(request: Request, principal: Principal = Depends(authori
 
         def run() -> dict:
             with ctx.identify_slots, ctx.pool.registry() as reg:
-                try:
-                    audio = decode_audio(f.path, sample_rate_hz=reg.params.sample_rate_hz, max_duration_s=cap + 1.0,
-                                         name=f.original_name)
-                except DecodeError as exc:
-                    raise InputError(f"{f.original_name}: {exc.reason}") from None
-                if audio.duration_s > cap:
-                    raise InputError(f"{f.original_name}: longer than {cap:g} s; send it to POST /api/v1/identify/jobs")
-                matches = reg.identify_samples(audio.samples, min_score=min_score)
-                return {"name": f.original_name, "duration_s": round(audio.duration_s, 3),
-                        "matches": [match_public(m, reg) for m in matches]}
+                return identify_upload(reg, str(f.path), f.original_name, min_score=min_score, max_duration_s=cap)
 
         return await run_in_threadpool(run)
     finally:
@@ -114,7 +105,7 @@ async def identify_clip(request: Request, principal: Principal = Depends(authori
 
 
 @router.post("/identify/jobs", status_code=202, response_model=JobOut, tags=["identify"],
-             **act("identify", openapi_extra=_one_file_body("file", "An audio file of any length.", {"min_score": {"type": "number"}})))
+             **act("identify", openapi_extra=_one_file_body("file", "An audio file of any length, a text or an image.", {"min_score": {"type": "number"}})))
 async def identify_job(request: Request, principal: Principal = Depends(authorize("identify"))) -> dict:
     """Identify a long recording in the background (poll the job)."""
     form = await read_upload_form(request, purpose="audio")
@@ -366,7 +357,7 @@ def scan_statements(scan_id: str, principal: Principal = Depends(authorize("scan
 
 # -- checks --------------------------------------------------------------------------------
 @router.post("/checks", status_code=202, response_model=JobOut, tags=["checks"],
-             **act("checks:create", openapi_extra=_one_file_body("file", "An AI output (audio).", {
+             **act("checks:create", openapi_extra=_one_file_body("file", "An AI output: audio, a text (or a JSONL of text outputs) or an image.", {
                  "evidence": {"type": "boolean"}, "melody": {"type": "boolean"}, "voice": {"type": "boolean"}})))
 async def upload_check(request: Request, principal: Principal = Depends(authorize("checks:create"))) -> dict:
     """Check an AI output for copied recordings, reused melodies and cloned voices (a background job)."""
