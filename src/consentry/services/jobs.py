@@ -383,7 +383,7 @@ def identify_upload(registry, path: str, name: str, *, min_score: float | None =
     ``duration_s``; errors name the upload as its sender called it, never its server path."""
     from consentry.io.decode import decode_audio
 
-    other = registry._other_medium(path)
+    other = registry.other_medium(path)
     try:
         if other is not None:  # a text or an image (issues 18, 19)
             from consentry.services.media import identify_path

@@ -561,7 +561,7 @@ class Registry:
         DecodeError
             If the query cannot be decoded.
         """
-        other = self._other_medium(query)
+        other = self.other_medium(query)
         if other is not None:
             from consentry.services.media import identify_path
 
@@ -570,7 +570,7 @@ class Registry:
         return self.identify_samples(audio.samples, min_score=min_score)
 
     @staticmethod
-    def _other_medium(query: str | os.PathLike):
+    def other_medium(query: str | os.PathLike):
         """The engine of ``query`` when it is not music, else None (music also when nothing claims it)."""
         from consentry.services.media import engine_for_path
 
@@ -584,7 +584,7 @@ class Registry:
         """Identify each query in turn; a query that fails gets an error result and the others go on."""
         for q in queries:
             try:
-                other = self._other_medium(q)
+                other = self.other_medium(q)
                 if other is not None:
                     from consentry.services.media import identify_signal
 
