@@ -59,28 +59,45 @@ _FMR_LOG_A = 4.187
 _FMR_LOG_B = -0.775
 
 
-#: Version 2's decision rule: its own threshold for 10-s queries and its own
-#: fitted tail (``benchmarks/calibrate_v2.py`` on the development seed's
-#: negatives; benchmarks/RESULTS.md).  The growth per doubling of the audio
-#: searched is version 1's (not refitted for version 2).
-DEFAULT_MIN_SCORE_V2 = 12
-_FMR_LOG_A_V2 = 3.595
-_FMR_LOG_B_V2 = -0.715
+#: Version 2's decision rule, each constant as its committed command printed
+#: it (benchmarks/RESULTS.md, "Music engine v2"; tests/test_constants_v2.py
+#: refits them from the records in benchmarks/fits/).  Threshold for 10-s
+#: queries and false-match tail: ``benchmarks/calibrate_v2.py`` (fitted on
+#: half F of the never-registered songs, measured on half T; record
+#: fmr_tail_v2.json, 2026-12-07: half F's 5,500 altered 10-s excerpts of
+#: 7 songs scored at most 9, so 9 + 2; half T, 5,500 of 5 other songs: none
+#: at 11).  The tail is least squares of log P(best >= s) over s = 5..9 on
+#: half F; half T's chance scores were more frequent than it predicts
+#: (P(>= 9) 0.0013 against 0.0001), so confidences near the threshold are
+#: optimistic for some music.
+DEFAULT_MIN_SCORE_V2 = 11
+_FMR_LOG_A_V2 = 5.011
+_FMR_LOG_B_V2 = -1.609
+#: Version 2's step per doubling of the audio searched:
+#: ``benchmarks/fit_length_rule.py --engine-version 2`` (half A of
+#: run_check.py false-alarms' outputs; record score_per_doubling_v2.json).
+#: It prints 0: no unregistered output of 30 s to 6 min came within one
+#: point of the 10-s threshold (best chance score 10 of 199 half-A outputs;
+#: half B: 9 of 161, none at 11).  So version 2's threshold does not grow up
+#: to the lengths measured; longer audio (an hour, a dataset item) is not
+#: measured (benchmarks/RESULTS.md, "Music engine v2").
+SCORE_PER_DOUBLING_V2 = 0.0
 
 
-def _rule(version: str | None) -> tuple[int, float, float]:
-    """(threshold at 10 s, tail intercept, tail slope) of an engine version (default: :data:`ENGINE_VERSION`, 2)."""
+def _rule(version: str | None) -> tuple[int, float, float, float]:
+    """(threshold at 10 s, step per doubling, tail intercept, tail slope) of an engine version
+    (default: :data:`ENGINE_VERSION`, 2)."""
     if version is None:
         version = ENGINE_VERSION
     if str(version) == "1":
-        return DEFAULT_MIN_SCORE, _FMR_LOG_A, _FMR_LOG_B
-    return DEFAULT_MIN_SCORE_V2, _FMR_LOG_A_V2, _FMR_LOG_B_V2
+        return DEFAULT_MIN_SCORE, SCORE_PER_DOUBLING, _FMR_LOG_A, _FMR_LOG_B
+    return DEFAULT_MIN_SCORE_V2, SCORE_PER_DOUBLING_V2, _FMR_LOG_A_V2, _FMR_LOG_B_V2
 
 
 def false_match_rate(score: float, *, version: str | None = None) -> float:
     """Estimated probability that a 10-s query of unrelated music scores at least ``score``
     (with engine ``version``'s calibration; default: the current version)."""
-    _, a, b = _rule(version)
+    _, _, a, b = _rule(version)
     return float(min(1.0, math.exp(a + b * score)))
 
 
@@ -108,6 +125,10 @@ def min_score_for(searched_s: float, *, version: str | None = None) -> int:
     would give 0.89 per doubling if chance alignments in different 10-s
     stretches were independent, but in a long query a line gathers
     coincidences over minutes.
+    Version 2 (``version="2"``) has its own base and step,
+    :data:`DEFAULT_MIN_SCORE_V2` and :data:`SCORE_PER_DOUBLING_V2`, fitted
+    the same way by benchmarks/calibrate_v2.py and
+    ``fit_length_rule.py --engine-version 2``.
     ``searched_s`` is the length of the whole query (file, output or dataset
     item), also when it is searched in pieces, so that the rate of false
     findings per query stays within the calibrated budget whatever its
@@ -118,14 +139,16 @@ def min_score_for(searched_s: float, *, version: str | None = None) -> int:
     ----------
     searched_s : float
         Duration of the whole query (seconds).
+    version : str, optional
+        Engine version whose rule applies (default: the current one, 2).
 
     Returns
     -------
     int
     """
-    base = _rule(version)[0]
+    base, step = _rule(version)[:2]
     ratio = max(1.0, float(searched_s) / REFERENCE_QUERY_S) if math.isfinite(searched_s) else 1.0
-    return int(math.ceil(base + SCORE_PER_DOUBLING * math.log2(ratio) - 0.1))
+    return int(math.ceil(base + step * math.log2(ratio) - 0.1))
 
 
 def confidence(score: float, *, searched_s: float = REFERENCE_QUERY_S, version: str | None = None) -> float:
@@ -133,7 +156,9 @@ def confidence(score: float, *, searched_s: float = REFERENCE_QUERY_S, version: 
 
     The chance is :func:`false_match_rate` per :data:`REFERENCE_QUERY_S` of
     audio searched, times the number of such stretches.  For a 10-s query
-    at the default threshold (14) it is 0.9987; at 20, 0.99999.
+    at version 1's threshold (14) it is 0.9987; at 20, 0.99999; version 2
+    at its threshold (11), 0.999997 (its own tail, fitted on half F of
+    benchmarks/calibrate_v2.py's negatives: optimistic for half T's songs).
     """
     n = max(1.0, float(searched_s) / REFERENCE_QUERY_S) if math.isfinite(searched_s) else 1.0
     return round(max(0.0, 1.0 - n * false_match_rate(score, version=version)), 6)
