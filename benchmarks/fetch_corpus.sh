@@ -35,7 +35,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(dirname "$here")"
 corpus="$here/corpus"
 debs="$corpus/debs"
-packages=(wesnoth-1.16-music singularity-music fretsonfire-songs-muldjord fretsonfire-songs-sectoid hyperrogue-music)
+packages=(wesnoth-1.16-music singularity-music openarena-088-data xmoto-data frozen-bubble-data
+          fretsonfire-songs-muldjord fretsonfire-songs-sectoid hyperrogue-music)
 
 python="${PYTHON:-$repo/.venv/bin/python}"
 if [ ! -x "$python" ]; then

@@ -24,7 +24,12 @@ are read once (so that no step pays for the first read from disk):
 
 The ratio is registration time / plain decode time with the same number of
 processes, against the *faster* of the two decode runs (the conservative
-choice), with melodies off and on.  Also reported: hours of audio, x realtime per core
+choice), with melodies off and on.  Each step's **CPU time** is measured
+too: user + system time of this process and of its worker processes (which
+are joined at the end of each step, so ``getrusage(RUSAGE_CHILDREN)`` holds
+them), so the CPU ratio (registration CPU / plain decode CPU, against the
+smallest decode CPU of the runs) does not depend on what else the machine
+runs.  The wall ratio does: on a shared machine read the CPU one.  Also reported: hours of audio, x realtime per core
 (audio seconds / registration seconds / workers) and the registry's size on
 disk (every file whose name starts with the registry file's name, folders
 included) in bytes and MB per hour of audio.
@@ -35,6 +40,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import sys
 import time
@@ -54,6 +60,12 @@ def registered_files(corpus: Path) -> list[str]:
     return [str(f) for f in corpus_registered_files(corpus)]
 
 
+def cpu_s() -> float:
+    """User + system CPU seconds of this process and of its joined children so far."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def plain_decode(path: str) -> float:
     """Decode every frame of the first audio stream to an array; returns seconds of audio."""
     frames = 0
@@ -65,16 +77,16 @@ def plain_decode(path: str) -> float:
         return frames / stream.rate
 
 
-def decode_all(files: list[str], workers: int) -> tuple[float, float]:
+def decode_all(files: list[str], workers: int) -> tuple[float, float, float]:
     """Plain-decode every file in ``workers`` processes (1: this process).
-    Returns (wall seconds, audio seconds)."""
-    t0 = time.perf_counter()
+    Returns (wall seconds, audio seconds, CPU seconds of this process and the workers)."""
+    t0, c0 = time.perf_counter(), cpu_s()
     if workers <= 1:
         audio_s = sum(plain_decode(f) for f in files)
     else:
         with ProcessPoolExecutor(workers) as pool:
             audio_s = sum(pool.map(plain_decode, files))
-    return time.perf_counter() - t0, audio_s
+    return time.perf_counter() - t0, audio_s, cpu_s() - c0
 
 
 def registry_side_files(db: Path) -> list[Path]:
@@ -131,37 +143,40 @@ def main() -> None:
 
     for f in files:  # into the page cache
         Path(f).read_bytes()
-    decode_1_s, audio_s = decode_all(files, 1)
-    print(f"plain decode, 1 process: {decode_1_s:.1f} s for {audio_s / 3600:.2f} h", file=sys.stderr)
-    decode_n_s, _ = decode_all(files, args.workers)
-    print(f"plain decode, {args.workers} processes: {decode_n_s:.1f} s", file=sys.stderr)
+    decode_1_s, audio_s, decode_1_cpu = decode_all(files, 1)
+    print(f"plain decode, 1 process: {decode_1_s:.1f} s ({decode_1_cpu:.1f} CPU-s) for {audio_s / 3600:.2f} h",
+          file=sys.stderr)
+    decode_n_s, _, decode_n_cpu = decode_all(files, args.workers)
+    print(f"plain decode, {args.workers} processes: {decode_n_s:.1f} s ({decode_n_cpu:.1f} CPU-s)", file=sys.stderr)
 
     def register(path: Path, melody: bool):
         for p in registry_side_files(path):
             print(f"removing {p}", file=sys.stderr)
             shutil.rmtree(p) if p.is_dir() else p.unlink()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_s()
         reg = Registry.open(path, params=params)
         try:
             summary = reg.register(files, workers=args.workers, progress=Progress(), melody=melody)
         finally:
             reg.close()
-        seconds = time.perf_counter() - t0
-        print(f"\nregistration, {args.workers} processes, melodies {'on' if melody else 'off'}: {seconds:.1f} s",
-              file=sys.stderr)
-        return summary, seconds
+        seconds, cpu = time.perf_counter() - t0, cpu_s() - c0
+        print(f"\nregistration, {args.workers} processes, melodies {'on' if melody else 'off'}: {seconds:.1f} s"
+              f" ({cpu:.1f} CPU-s)", file=sys.stderr)
+        return summary, seconds, cpu
 
-    register_s = melody_s = None
+    register_s = melody_s = register_cpu = melody_cpu = None
     if args.melody in ("off", "both"):
-        summary, register_s = register(db, False)
+        summary, register_s, register_cpu = register(db, False)
     melody_db = db.with_name(db.stem + "-melody" + db.suffix)
     if args.melody in ("on", "both"):
-        melody_summary, melody_s = register(melody_db, True)
+        melody_summary, melody_s, melody_cpu = register(melody_db, True)
         if register_s is None:
-            summary, register_s, db = melody_summary, melody_s, melody_db
+            summary, register_s, register_cpu, db = melody_summary, melody_s, melody_cpu, melody_db
 
-    decode_n2_s, _ = decode_all(files, args.workers)
-    print(f"plain decode, {args.workers} processes, after: {decode_n2_s:.1f} s", file=sys.stderr)
+    decode_n2_s, _, decode_n2_cpu = decode_all(files, args.workers)
+    print(f"plain decode, {args.workers} processes, after: {decode_n2_s:.1f} s ({decode_n2_cpu:.1f} CPU-s)",
+          file=sys.stderr)
+    decode_ref_cpu = min(decode_1_cpu, decode_n_cpu, decode_n2_cpu)
 
     side = registry_side_files(db)
     registry_bytes = size_on_disk(side)
@@ -184,6 +199,14 @@ def main() -> None:
         "ratio_target": RATIO_TARGET,
         "ratio_met": register_s / decode_ref_s <= RATIO_TARGET,
         "ratio_register_to_1_process_decode": round(register_s / decode_1_s, 3),
+        "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
+        "cpu_s": {"plain_decode_1_process": round(decode_1_cpu, 2),
+                  "plain_decode_workers": [round(decode_n_cpu, 2), round(decode_n2_cpu, 2)],
+                  "register": round(register_cpu, 2),
+                  "register_with_melody": round(melody_cpu, 2) if melody_cpu is not None else None},
+        "cpu_ratio_register_to_decode": round(register_cpu / decode_ref_cpu, 3),
+        "cpu_ratio_register_with_melody_to_decode": (round(melody_cpu / decode_ref_cpu, 3)
+                                                     if melody_cpu is not None else None),
         "melody": args.melody,
         "register_with_melody_s": round(melody_s, 2) if melody_s is not None else None,
         "ratio_register_with_melody_to_decode": round(melody_s / decode_ref_s, 3) if melody_s is not None else None,
@@ -195,18 +218,21 @@ def main() -> None:
         "registry_files": {p.name: size_on_disk([p]) for p in side},
     }
     print(f"""
-| | seconds | x realtime per core |
-|---|---|---|
-| plain PyAV decode, 1 process | {decode_1_s:.1f} | {audio_s / decode_1_s:.0f} |
-| plain PyAV decode, {args.workers} processes (before / after) | {decode_n_s:.1f} / {decode_n2_s:.1f} | {result['plain_decode_x_realtime_per_core']:.0f} |
-| registration, {args.workers} processes{' (melodies on)' if args.melody == 'on' else ''} | {register_s:.1f} | {result['x_realtime_per_core']:.0f} |
-{f"| registration with melodies, {args.workers} processes | {melody_s:.1f} | {audio_s / melody_s / args.workers:.0f} |" if melody_s is not None and args.melody == 'both' else ''}
+| | wall seconds | CPU seconds | x realtime per core (wall) |
+|---|---|---|---|
+| plain PyAV decode, 1 process | {decode_1_s:.1f} | {decode_1_cpu:.1f} | {audio_s / decode_1_s:.0f} |
+| plain PyAV decode, {args.workers} processes (before / after) | {decode_n_s:.1f} / {decode_n2_s:.1f} | {decode_n_cpu:.1f} / {decode_n2_cpu:.1f} | {result['plain_decode_x_realtime_per_core']:.0f} |
+| registration, {args.workers} processes{' (melodies on)' if args.melody == 'on' else ''} | {register_s:.1f} | {register_cpu:.1f} | {result['x_realtime_per_core']:.0f} |
+{f"| registration with melodies, {args.workers} processes | {melody_s:.1f} | {melody_cpu:.1f} | {audio_s / melody_s / args.workers:.0f} |" if melody_s is not None and args.melody == 'both' else ''}
 
 {len(files)} files, {hours:.2f} h of audio; {len(summary.registered)} registered, {len(summary.duplicates)} duplicates, \
 {len(summary.errors)} errors.
 Registration / plain decode ({args.workers} processes, the faster decode run): \
 **{result['ratio_register_to_decode']:.2f}x** (target ≤ {RATIO_TARGET}x: {'met' if result['ratio_met'] else 'missed'}){
 f"; with melodies (consentry register's default): **{result['ratio_register_with_melody_to_decode']:.2f}x**" if melody_s is not None and args.melody == 'both' else ''}.
+In CPU time (against the smallest plain-decode CPU, {decode_ref_cpu:.1f} s): registration \
+**{result['cpu_ratio_register_to_decode']:.2f}x**{
+f", with melodies **{result['cpu_ratio_register_with_melody_to_decode']:.2f}x**" if melody_cpu is not None and args.melody == 'both' else ''}.
 Registry on disk: {registry_bytes / 1e6:.1f} MB, {result['registry_mb_per_hour']:.2f} MB per hour of audio.""")
     for path, reason in summary.errors:
         print(f"error: {path}: {reason}")

@@ -36,10 +36,13 @@ mostly measures the other jobs, the CPU time what a query costs;
 ``load_average`` is the 1-minute load when the size's run ended): for each
 query, the wall time of
 ``Registry.identify(path)`` in this process, one query at a time, after one
-warm-up query that is not counted: decoding the query's WAV file (10 s,
-written beforehand at the source's own rate), hashing, the index lookup in
-every segment (the real ones and the synthetic one, memory-mapped; the first
-run of a size reads cold pages too) and verification.  The false matches are
+warm-up query that is not counted: reading the query's WAV file (10 s, mono,
+written beforehand at the engine's own rate, 8 kHz, so the timed decode
+resamples nothing: a query as a 44.1-kHz stereo or compressed file costs its
+decoding and resampling on top), hashing, the index lookup in every segment
+(the real ones and the synthetic one, memory-mapped; the first run of a size
+reads cold pages too) and verification.  Not timed: cutting the excerpts
+from the registered files and writing the WAV files (before the runs).  The false matches are
 counted by a second, untimed search of the same samples through the engine
 (``engines.get("music")...locate``), which also reports matches to works the
 registry does not know (the synthetic ones), which ``identify`` drops.
