@@ -140,3 +140,31 @@ def test_licence_amount_units():
     assert licence_amount(price=5, unit="per-training-run", items=7, covered_s=600) == (1.0, 5.0)
     assert licence_amount(price=5, unit="per-item", items=7, covered_s=600) == (7.0, 35.0)
     assert licence_amount(price=0.5, unit="per-minute", items=7, covered_s=90) == (1.5, 0.75)
+
+
+def test_licence_units_fit_the_work_s_medium(tmp_path):
+    """per-minute measures audio and per-1000-words text: a work of another medium is refused them (naming the
+    units that fit), and a scan that meets one anyway (a creator's default terms reach every medium) counts
+    items, never 'minutes' of characters."""
+    song = write_wav(tmp_path / "song.wav", notes(61, duration_s=12.0, sr=SR), sample_rate_hz=SR)
+    words = "harbour lantern quietly archive measure ledger orchard weaving signal copper meadow distant".split()
+    essay = tmp_path / "essay.txt"
+    essay.write_text(" ".join(words[(i * 5) % len(words)] for i in range(500)))
+    with Registry.open(tmp_path / "r.db") as reg:
+        s = reg.register([song, essay], creator="Ana Lima", workers=1, melody=False)
+        by_engine = {w.engine.split("-")[1]: w for w in s.registered}
+        text, music = by_engine["text"], by_engine["music"]
+        with pytest.raises(FieldError) as info:
+            reg.set_work_terms(text.work_id, {"ai_training": UseTerms("license", 10.0, "EUR", unit="per-minute")})
+        assert info.value.field == "unit" and "does not measure a text" in str(info.value)
+        assert "per-1000-words" in str(info.value) and "per-minute" not in str(info.value).split("choose one of")[1]
+        with pytest.raises(FieldError, match="does not measure a recording"):
+            reg.set_work_terms(music.work_id, {"ai_training": UseTerms("license", 1.0, "EUR", unit="per-1000-words")})
+        reg.set_work_terms(text.work_id, {"ai_training": UseTerms("license", 2.0, "EUR", unit="per-1000-words")})
+        reg.set_work_terms(music.work_id, {"ai_training": UseTerms("license", 3.0, "EUR", unit="per-minute")})
+    # the amounts: a unit of another medium counts the items
+    assert licence_amount(price=5.0, unit="per-minute", items=2, covered_s=20_000.0, medium="text") == (2.0, 10.0)
+    assert licence_amount(price=5.0, unit="per-minute", items=2, covered_s=120.0, medium="music") == (2.0, 10.0)
+    assert licence_amount(price=5.0, unit="per-1000-words", items=3, covered_s=9.0, words=None,
+                          medium="music") == (3.0, 15.0)
+    assert licence_amount(price=5.0, unit="per-minute", items=1, covered_s=600.0, medium="image") == (1.0, 5.0)

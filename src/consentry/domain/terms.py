@@ -28,6 +28,10 @@ USE_LABELS: dict[str, str] = {
 #: it, each minute of audio or each 1,000 words of text of the dataset it covers, a training run.
 Unit = Literal["per-work", "per-item", "per-minute", "per-training-run", "per-article", "per-1000-words"]
 UNITS: tuple[str, ...] = get_args(Unit)
+#: The units that measure one medium's content (minutes of audio, words of text).  A work of another medium
+#: cannot be given them; on one that has them anyway (a creator's default terms reach every medium) a scan
+#: counts the items it is in, as per-item does.
+UNIT_MEDIUM: dict[str, str] = {"per-minute": "music", "per-1000-words": "text"}
 
 #: What a dataset audit decides for an item, most serious first (docs/scan-format.md).
 ItemDecision = Literal["refused", "licensable", "allowed", "unknown", "error"]

@@ -624,7 +624,20 @@ class Registry:
 
     def set_work_terms(self, work_id: str, changes: dict[str, UseTerms], *, valid_from: str | None = None,
                        valid_until: str | None = None, jurisdiction: str | None = None) -> Work:
-        """Append a terms version for a work that changes these uses (the others, validity and jurisdiction kept)."""
+        """Append a terms version for a work that changes these uses (the others, validity and jurisdiction kept).
+
+        A licence unit that measures another medium than the work's (per-minute of a text, per-1000-words of
+        a recording) is a :class:`FieldError` on ``unit``.
+        """
+        from consentry import engines
+        from consentry.domain.terms import UNIT_MEDIUM, UNITS
+
+        medium = engines.medium_of_engine(self.work(work_id).engine)
+        for t in changes.values():
+            if UNIT_MEDIUM.get(t.unit or "", medium) != medium:
+                fits = ", ".join(u for u in UNITS if UNIT_MEDIUM.get(u, medium) == medium)
+                noun = {"music": "a recording", "text": "a text", "image": "an image"}.get(medium, medium)
+                raise FieldError("unit", f"{{unit}} {quote(t.unit)} does not measure {noun}; choose one of {fits}")
         current = self.store.work_terms(work_id)
         return self.store.set_work_terms(work_id, current.with_uses(
             changes, valid_from=valid_from, valid_until=valid_until, jurisdiction=jurisdiction))

@@ -31,6 +31,7 @@ import numpy as np
 from consentry import __version__
 from consentry.domain.errors import ConsentryError, DecodeError, InputError
 from consentry.domain.money import add_money, money
+from consentry.domain.terms import UNIT_MEDIUM
 from consentry.engines.music.params import ENGINE_NAME, ENGINE_VERSION, MusicEngineParams
 from consentry.runtime.interrupts import Interrupted, deferred_interrupts, polled, raise_if_stopping
 from consentry.runtime.pools import WorkerCount, worker_count
@@ -308,14 +309,17 @@ def terms_snapshot(registry) -> dict:
 
 
 def licence_amount(*, price: float, unit: str | None, items: int, covered_s: float,
-                   words: float | None = None) -> tuple[float, float]:
+                   words: float | None = None, medium: str | None = None) -> tuple[float, float]:
     """(quantity, amount) owed for one licensed work used in a dataset, by the licence's unit.
 
     per-work and per-training-run: one; per-item and per-article: the items it is in;
     per-minute: the minutes of the dataset it covers (to the hundredth); per-1000-words: the words of
     the dataset's texts its passages cover (``words``, the findings' matched words), in thousands (to
-    the thousandth).
+    the thousandth).  Given the work's ``medium``, a unit that measures another medium (per-minute of a
+    text or an image, per-1000-words of a recording) counts the items it is in, as per-item does.
     """
+    if medium is not None and UNIT_MEDIUM.get(unit or "", medium) != medium:
+        unit = "per-item"
     if unit in ("per-item", "per-article"):
         quantity = float(items)
     elif unit == "per-1000-words":
@@ -577,7 +581,8 @@ def summarize_scan(registry, scan_id: str) -> dict:
             w["words"] = words[w["work_id"]]
         if w["decision"] == "license":
             w["quantity"], w["amount"] = licence_amount(price=w["price"], unit=w["unit"], items=w["items"],
-                                                        covered_s=w["covered_s"], words=w.get("words"))
+                                                        covered_s=w["covered_s"], words=w.get("words"),
+                                                        medium=w.get("medium") or "music")
     work_list = sorted(works.values(), key=lambda w: (-w["items"], -w["covered_s"], w["work_id"]))
 
     creators: dict = {}
