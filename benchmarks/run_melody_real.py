@@ -296,13 +296,16 @@ def build(half: str, args, work: Path) -> dict:
                 notes_of(query, cache)
                 for p in (query, phrase_wav, phrase_wav.with_suffix(".mid")):
                     p.unlink(missing_ok=True)
+            truth = [[excerpt.notes[g[0]].start_s, excerpt.notes[g[0]].pitch] for g in mm.skyline_indices(excerpt.notes)]
             positives.append({
-                "tune": k, "index": j, "length": length, "errors": errors, "transpose": transpose,
+                "truth": truth, "tune": k, "index": j, "length": length, "errors": errors, "transpose": transpose,
                 "tempo": round(tempo, 4), "other_instruments": other, "background": bg,
                 "copy_start_s": pieces[0].size / SR + 0.1, "reference_start_s": info["t0_s"],
                 "notes": json.loads(cache.read_text()),
             })
-    return {"works": works, "positives": positives, "negatives": negatives, "registered": reg,
+    works_truth = {k: [[songs[k].notes[g[0]].start_s, songs[k].notes[g[0]].pitch]
+                       for g in mm.skyline_indices(songs[k].notes)] for k in reg}
+    return {"works": works, "works_truth": works_truth, "positives": positives, "negatives": negatives, "registered": reg,
             "unregistered": unreg, "prepare_cpu_s": round(time.process_time() - t_start, 1)}
 
 
@@ -343,7 +346,7 @@ def check_outputs(data: dict, *, matcher: dict) -> dict:
         found = findings(p["notes"])
         right = [ph for k, ph in found if k == p["tune"] and abs(ph.query_start_s - p["copy_start_s"]) < 2.0]
         wrong = [(k, ph) for k, ph in found if not (k == p["tune"] and abs(ph.query_start_s - p["copy_start_s"]) < 2.0)]
-        rows.append({**{k: v for k, v in p.items() if k != "notes"}, "found": bool(right),
+        rows.append({**{k: v for k, v in p.items() if k not in ("notes", "truth")}, "found": bool(right),
                      "reference_place_ok": bool(right) and any(
                          abs(ph.reference_start_s - p["reference_start_s"]) < 2.0 for ph in right),
                      "transposition_ok": bool(right) and right[0].transposition_semitones == p["transpose"],
@@ -360,6 +363,58 @@ def check_outputs(data: dict, *, matcher: dict) -> dict:
                                              "n_notes": ph.n_matched_notes,
                                              "false_alarm": float(f"{ph.false_alarm:.3g}")} for k, ph in found]})
     return {"budget_per_comparison": budget, "positives": rows, "negatives": neg_rows}
+
+
+def diagnose(data: dict) -> dict:
+    """Where the misses come from, with the shipped matcher and budget.
+
+    - ``symbolic``: the positives' phrases as written in the MIDI (the skyline of the altered
+      excerpt) against the skyline of the registered tune's MIDI, judged at the threshold the
+      transcribed output met (its length in events): what a perfect transcriber would give.
+    - ``chance``: the false-alarm probability (NULL_MODEL) of the best score of every unrelated
+      pair (a negative output against each work, a positive output against the other works),
+      and how many positives score better against their own tune than every unrelated pair.
+    """
+    from consentry.engines.melody import NULL_MODEL, Melody, Note, best_local_score, contour_of, melody_from_notes
+    from consentry.services.check.service import MELODY_FALSE_ALARM_PER_OUTPUT
+
+    budget = MELODY_FALSE_ALARM_PER_OUTPUT / max(1, len(data["works"]))
+
+    def of_pairs(rows):
+        a = np.asarray(rows, float).reshape(-1, 2)
+        return contour_of(Melody(a[:, 0], a[:, 1].astype(np.int16)))
+
+    def transcribed(notes):
+        return contour_of(melody_from_notes([Note(n[0], n[1], int(n[2]), n[3]) for n in notes]))
+
+    sym_refs = {k: of_pairs(v) for k, v in data["works_truth"].items()}
+    refs = {k: transcribed(v) for k, v in data["works"].items()}
+    sym_found, own_p, unrelated_p = [], [], []
+    for p in data["positives"]:
+        q_len = max(1, len(transcribed(p["notes"])))
+        s = best_local_score(of_pairs(p["truth"]), sym_refs[p["tune"]])
+        sym_found.append((p["errors"], p["length"], NULL_MODEL.false_alarm(s, q_len, len(sym_refs[p["tune"]])) <= budget))
+    for o in data["positives"] + data["negatives"]:
+        q = transcribed(o["notes"])
+        for k, ref in refs.items():
+            pv = NULL_MODEL.false_alarm(best_local_score(q, ref), len(q), len(ref))
+            (own_p if "truth" in o and k == o["tune"] else unrelated_p).append(pv)
+    own_p, unrelated_p = np.asarray(own_p), np.asarray(unrelated_p)
+    out = {"symbolic_found": share(sum(f for _, _, f in sym_found), len(sym_found))}
+    for e in ERRORS:
+        sub = [f for err, _, f in sym_found if err == e]
+        out[f"symbolic_found_errors_{e}"] = share(sum(sub), len(sub))
+    for lo, hi in ((8, 10), (11, 13), (14, 16)):
+        sub = [f for _, n, f in sym_found if lo <= n <= hi]
+        out[f"symbolic_found_{lo}-{hi}_notes"] = share(sum(sub), len(sub))
+    out["chance"] = {
+        "unrelated_pairs": int(unrelated_p.size),
+        "smallest_false_alarm_probability": float(f"{unrelated_p.min():.3g}") if unrelated_p.size else None,
+        "unrelated_pairs_at_or_below_0.01": share(int((unrelated_p <= 0.01).sum()), int(unrelated_p.size)),
+        "positives_below_every_unrelated_pair": share(int((own_p < unrelated_p.min()).sum()), int(own_p.size)),
+        "positives_at_or_below_budget": share(int((own_p <= budget).sum()), int(own_p.size)),
+    }
+    return out
 
 
 def share(k: int, n: int) -> dict:
@@ -403,6 +458,8 @@ def main() -> None:
     parser.add_argument("--variants", type=json.loads, default=None,
                         help='JSON object {name: matcher JSON}: measure each on the same outputs (development)')
     parser.add_argument("--rows", type=Path, help="write every output's row here (JSON)")
+    parser.add_argument("--diagnose", action="store_true",
+                        help="also the symbolic ceiling and the chance scores of unrelated pairs (shipped matcher)")
     parser.add_argument("--prepare-only", action="store_true",
                         help="render and transcribe into the cache, print only the counts (no matching)")
     args = parser.parse_args()
@@ -419,6 +476,8 @@ def main() -> None:
         return
     if args.variants:
         out = {"half": args.half, "started": started, "load_average_1min": round(load0, 2), "variants": {}}
+        if args.diagnose:
+            out["diagnosis"] = diagnose(data)
         for name, matcher in args.variants.items():
             t = time.process_time()
             res = check_outputs(data, matcher=matcher)
@@ -438,6 +497,8 @@ def main() -> None:
         "false_findings": [{"output": r["tune"], **f} for r in res["positives"] + res["negatives"]
                            for f in r["false_findings"]],
     }
+    if args.diagnose:
+        result["diagnosis"] = diagnose(data)
     if args.rows:
         args.rows.write_text(json.dumps(res, indent=1))
     print(json.dumps(result, indent=2))
