@@ -120,14 +120,13 @@ def negative_corpus(dirs: list[str]) -> list[Path]:
 
 
 def base_copy(path: Path):
-    """The image as shown, RGB, at most 2048 pixels a side."""
+    """The image as shown (transparency as the engine shows it), RGB, at most 2048 pixels a side."""
     from PIL import Image, ImageOps
 
+    from consentry.engines.image.decode import flatten_alpha
+
     with Image.open(path) as im:
-        im = ImageOps.exif_transpose(im)
-        im = im.convert("RGBA")
-        white = Image.new("RGBA", im.size, (255, 255, 255, 255))
-        im = Image.alpha_composite(white, im).convert("RGB")
+        im = flatten_alpha(ImageOps.exif_transpose(im))
     im.thumbnail((2048, 2048), Image.Resampling.LANCZOS)
     return im
 
@@ -268,12 +267,14 @@ def _timed(fn):
 def calibrate(engine: ImageEngine, seg, negs: list[Path], n: int, rng) -> dict:
     """The best keypoint score of each never-registered query (even-numbered negatives), and the tail fit.
 
-    ``min_inliers`` is set two above the largest chance score seen; the tail
-    ``P(best chance >= s) ~ exp(-(s - at) / per_e)`` is fitted to the scores
-    above their median (maximum likelihood of an exponential), which
-    :meth:`ImageEngine.confidence` uses.
+    ``min_inliers`` is set two above the largest chance score seen, and
+    ``pdq_max_distance`` four below the smallest PDQ distance of a chance
+    match (at most the lookup's reach, 31 bits); the tail
+    ``P(best chance >= s | a fit) ~ exp(-(s - at) / per_e)`` is fitted to the
+    scores of at least 3 (``at`` = 3, the fewest inliers of a fit; maximum
+    likelihood of an exponential), which :meth:`ImageEngine.confidence` uses.
     """
-    best = []
+    best, pdq = [], []
     per = max(1, -(-n // max(1, len(negs))))
     for p in negs:
         if len(best) >= n:
@@ -286,14 +287,17 @@ def calibrate(engine: ImageEngine, seg, negs: list[Path], n: int, rng) -> dict:
             res = engine.locate(engine.decode(negative_query(im, rng)), [seg], min_score=3)
             kp = [m.score for m in res if m.extra.method == "keypoints"]
             best.append(max(kp) if kp else 0.0)
+            pdq += [m.extra.pdq_distance for m in res if m.extra.pdq_distance is not None]
     b = np.asarray(best)
-    at = float(np.median(b))
-    tail = b[b > at]
+    at = 3.0  # the fewest inliers a fit has: the tail is fitted to the queries that gave one
+    tail = b[b >= at]
     per_e = float(np.mean(tail - at)) if tail.size else 1.0
     hist = {int(k): int(v) for k, v in zip(*np.unique(b.astype(int), return_counts=True))}
     return {"queries": int(b.size), "negative_images": len(negs), "best_score_counts": hist,
             "max_chance_score": float(b.max()) if b.size else 0.0, "min_inliers": int(b.max()) + 2 if b.size else 0,
-            "chance_inliers_at": round(at, 2), "chance_inliers_per_e": round(per_e, 2)}
+            "chance_inliers_at": round(at, 2), "chance_inliers_per_e": round(per_e, 2),
+            "pdq_chance_distances": sorted(int(d) for d in pdq),
+            "pdq_max_distance": min(engine.params.pdq_max_distance, min(pdq, default=999) - 4)}
 
 
 def _params(pairs: list[str]) -> ImageEngineParams:
@@ -302,7 +306,10 @@ def _params(pairs: list[str]) -> ImageEngineParams:
     for pair in pairs:
         name, _, value = pair.partition("=")
         kind = type(getattr(base, name))
-        kw[name] = (value.lower() in ("1", "true", "yes")) if kind is bool else kind(value)
+        if kind is tuple:
+            kw[name] = tuple(int(v) for v in value.split(","))
+        else:
+            kw[name] = (value.lower() in ("1", "true", "yes")) if kind is bool else kind(value)
     return dataclasses.replace(base, **kw)
 
 

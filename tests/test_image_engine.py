@@ -371,3 +371,81 @@ def test_the_sqlite_store_keeps_image_segments_under_the_image_engine_id(engine,
         assert m.fp_id == 9
     finally:
         store.close()
+
+
+# ---------------------------------------------------------------- version 2: faint pictures, logos, mirror, rotation
+def test_a_light_drawing_on_a_transparent_ground_is_shown_over_black(engine):
+    from consentry.engines.image.decode import flatten_alpha
+
+    rgba = np.zeros((120, 160, 4), np.uint8)
+    rgba[30:90, 40:120] = (255, 255, 255, 255)  # a white logo, transparent around it
+    sig = engine.decode(_encode(rgba, "PNG"))
+    assert sig.data[60, 80].min() == 255 and sig.data[5, 5].max() == 0
+    dark = rgba.copy()
+    dark[30:90, 40:120] = (20, 20, 90, 255)  # a dark drawing keeps the white ground
+    assert (np.asarray(flatten_alpha(Image.fromarray(dark)))[5, 5] == 255).all()
+
+
+def test_mirror_side_descriptors_are_those_of_the_mirror_image(engine, works):
+    g = engine._grey(engine.signal(works[1]).data)
+    kp = F.orb_keypoints(g, n=200, params=engine.params)
+    mk = F.mirrored_keypoints(g, kp, params=engine.params)
+    assert len(mk) == len(kp) > 100
+    np.testing.assert_allclose(mk.xy[:, 0], g.shape[1] - 1 - kp.xy[:, 0], atol=1e-3)
+    # The same spots found by detecting in the mirror image have the same descriptors.
+    direct = F.orb_keypoints(np.ascontiguousarray(g[:, ::-1]), n=200, params=engine.params)
+    pos = {(round(float(x), 1), round(float(y), 1), int(o)): d.tobytes()
+           for (x, y), o, d in zip(direct.xy, direct.octave, direct.descriptors)}
+    same = [pos[k] == d.tobytes() for k, d in zip(((round(float(x), 1), round(float(y), 1), int(o))
+                                                    for (x, y), o in zip(mk.xy, mk.octave)), mk.descriptors) if k in pos]
+    assert len(same) > 50 and np.mean(same) > 0.95
+
+
+def test_a_faint_picture_keeps_its_keypoints(engine):
+    """A picture of a few grey levels (a dark wallpaper) is stretched before keypoints are found."""
+    faint = (picture(314, width_px=900, height_px=600).astype(np.float32) * 0.06 + 90).astype(np.uint8)
+    v1 = ImageEngine(replace(engine.params, max_contrast_gain=1.0))
+    sig = engine.signal(faint)
+    n = engine.params.index_keypoints
+    assert len(F.orb_keypoints(engine._grey(sig.data), n=n, params=engine.params)) == n
+    assert len(F.orb_keypoints(v1._grey(sig.data), n=n, params=engine.params)) < n // 10
+    seg = _segment([engine.postings(engine.fingerprint(sig), fp_id=4)])
+    found = engine.locate(engine.decode(_encode(np.ascontiguousarray(faint[:, ::-1]), "PNG")), [seg])
+    assert found and found[0].fp_id == 4 and found[0].extra.method == "keypoints" and found[0].extra.mirrored
+    g = F.grey(faint)
+    assert F.stretched(g, max_gain=1.0) is g
+
+
+def test_rotation_beyond_the_limit_is_not_a_keypoint_match(engine, works, index):
+    im = np.asarray(Image.fromarray(works[2]).rotate(40, resample=Image.Resampling.BICUBIC))
+    sig = _jpeg_signal(engine, im)
+    assert not [m for m in engine.locate(sig, index) if m.extra.method == "keypoints"]
+    wide = ImageEngine(replace(engine.params, max_rotation_deg=60.0))
+    wide_index = [_segment([wide.postings(wide.fingerprint(wide.signal(px)), fp_id=i) for i, px in works.items()])]
+    found = wide.locate(_jpeg_signal(wide, im), wide_index)
+    assert found and found[0].fp_id == 2 and abs(abs(found[0].extra.rotation_deg) - 40) < 2
+
+
+def test_jittered_orientations_find_the_same_work(engine, works, index):
+    jit = ImageEngine(replace(engine.params, query_angle_jitter_deg=7.0))
+    jit_index = [_segment([jit.postings(jit.fingerprint(jit.signal(px)), fp_id=i) for i, px in works.items()])]
+    crop = np.ascontiguousarray(works[3][80:560, 100:820])
+    q = jit.query_print(_jpeg_signal(jit, crop))
+    assert q.sides[0].jitter_keys.shape == (len(q.sides[0].keys), 2)
+    found = jit.locate(_jpeg_signal(jit, crop), jit_index)
+    assert found and found[0].fp_id == 3
+
+
+def test_the_lookup_reads_every_posting_of_every_key(engine, works, index):
+    from consentry.engines.image.search import _gather
+
+    seg = index[0]
+    rng = np.random.default_rng(3)
+    probes = np.concatenate([rng.choice(np.asarray(seg.keys), 300), rng.integers(0, 1 << 30, 300).astype(np.uint32)])
+    qi, values = _gather([seg], probes, cap=10_000)
+    got = sorted(zip(qi.tolist(), values.tolist()))
+    keys, vals = np.asarray(seg.keys), np.asarray(seg.values)
+    want = sorted((i, int(v)) for i, k in enumerate(probes.tolist()) for v in vals[keys == k].tolist())
+    assert got == want and len(want) >= 300
+    qi, _ = _gather([seg], probes, cap=0)
+    assert qi.size == 0

@@ -97,6 +97,10 @@ class ImageEngine:
                 (ww, wh), Image.Resampling.BILINEAR, reducing_gap=2.0))
         return Signal(MEDIUM, np.ascontiguousarray(px), ww / w, (float(w), float(h)), "px")
 
+    def _grey(self, rgb: np.ndarray) -> np.ndarray:
+        """The grey image keypoints are found in: luminance, contrast stretched (``max_contrast_gain``)."""
+        return F.stretched(F.grey(rgb), max_gain=self.params.max_contrast_gain)
+
     def _pixels(self, signal: Signal) -> np.ndarray:
         if signal.medium != MEDIUM or signal.unit != "px":
             raise ValueError(f"the image engine needs an image signal, not {signal.medium} in {signal.unit}")
@@ -112,7 +116,7 @@ class ImageEngine:
         """
         rgb = self._pixels(signal)
         width, height = (int(round(v)) for v in signal.extent)
-        kp = F.orb_keypoints(F.grey(rgb), n=self.params.index_keypoints, params=self.params)
+        kp = F.orb_keypoints(self._grey(rgb), n=self.params.index_keypoints, params=self.params)
         keys, check = F.descriptor_keys(kp.descriptors, self.params)
         pdq = F.pdq_hash(rgb)
         rid = F.record_id(pdq, width, height, kp.descriptors)
@@ -153,19 +157,27 @@ class ImageEngine:
     def query_print(self, signal: Signal) -> QueryPrint:
         """Keypoints (``query_keypoints``), keys and PDQ hash of the query, and of its mirror image."""
         rgb = self._pixels(signal)
-        g = F.grey(rgb)
+        g = self._grey(rgb)
+        kp = F.orb_keypoints(g, n=self.params.query_keypoints, params=self.params)
         sides = []
-        for mirrored in ((False, True) if self.params.query_mirrored else (False,)):
-            gi = np.ascontiguousarray(g[:, ::-1]) if mirrored else g
-            kp = F.orb_keypoints(gi, n=self.params.query_keypoints, params=self.params)
+        for mirrored in (False, True):
+            if mirrored:  # the same keypoints described in the mirror image (detection commutes with it)
+                kp = F.mirrored_keypoints(g, kp, params=self.params) if self.params.query_mirrored else \
+                    F.Keypoints(np.zeros((0, 2), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int16),
+                                np.zeros((0, 32), np.uint8))
+                g = np.ascontiguousarray(g[:, ::-1])
             keys, check = F.descriptor_keys(kp.descriptors, self.params)
+            jk, jc = [], []
+            for turn in ((-self.params.query_angle_jitter_deg, self.params.query_angle_jitter_deg)
+                         if self.params.query_angle_jitter_deg > 0 else ()):
+                desc = F.described_at(g, kp, turn_deg=turn, params=self.params)
+                if desc is not None:
+                    k, c = F.descriptor_keys(desc, self.params)
+                    jk.append(k)
+                    jc.append(c)
+            jitter = (np.stack(jk, axis=1), np.stack(jc, axis=1)) if jk else ()
             pdq = F.pdq_hash(np.ascontiguousarray(rgb[:, ::-1]) if mirrored else rgb)
-            sides.append(QuerySide(mirrored, kp, keys, check, pdq))
-        if not self.params.query_mirrored:
-            sides.append(QuerySide(True, F.Keypoints(np.zeros((0, 2), np.float32), np.zeros(0, np.float32),
-                                                     np.zeros(0, np.int16), np.zeros((0, 32), np.uint8)),
-                                   np.zeros(0, np.uint32), np.zeros(0, np.uint32),
-                                   F.pdq_hash(np.ascontiguousarray(rgb[:, ::-1]))))
+            sides.append(QuerySide(mirrored, kp, keys, check, pdq, *jitter))
         width, height = (int(round(v)) for v in signal.extent)
         return QueryPrint(tuple(sides), width, height, rgb.shape[1], rgb.shape[0])
 

@@ -4,6 +4,8 @@ The signal an image becomes (:func:`decode_image`):
 
 - orientation: the EXIF orientation is applied, so pixels are as a viewer shows them;
 - colour: 8-bit sRGB-like RGB; transparent pixels are composed over white,
+  or over black when what is drawn is light (a white logo on a transparent
+  ground is shown on dark pages: over white it would vanish; :func:`flatten_alpha`),
   palette and grey images expanded, 16-bit and float images scaled to 8 bits;
   no colour-profile conversion (features are computed on luminance);
 - size: the working image is the image scaled so that its longest side is at
@@ -31,7 +33,7 @@ import numpy as np
 
 from ..base import Signal, Source
 
-__all__ = ["FORMATS", "IMAGE_MEDIA_TYPES", "decode_image", "sniff_image", "working_size"]
+__all__ = ["FORMATS", "IMAGE_MEDIA_TYPES", "decode_image", "flatten_alpha", "sniff_image", "working_size"]
 
 #: Pillow format names parsed (everything else is refused before parsing).
 FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "TIFF", "GIF", "BMP", "AVIF", "HEIF")
@@ -101,10 +103,35 @@ def _to_rgb(im: Any) -> Any:
         scale = 255.0 / hi if hi > 255.0 else 1.0
         im = Image.fromarray(np.clip(a * scale, 0, 255).astype(np.uint8), "L")
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-        rgba = im.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
+        return flatten_alpha(im)
     return im if im.mode == "RGB" else im.convert("RGB")
+
+
+def flatten_alpha(im: Any) -> Any:
+    """An image with transparency as RGB: composed over white, or over black when what is drawn is light.
+
+    The drawn part's mean luminance (BT.601, weighted by opacity) decides:
+    above mid-grey (128) the ground is black, otherwise white, so that the
+    drawing keeps its contrast.  Fully transparent images become white.
+
+    Parameters
+    ----------
+    im : PIL.Image.Image
+        Any mode; converted to RGBA first.
+    """
+    from PIL import Image
+
+    rgba = im.convert("RGBA")
+    if rgba.getextrema()[3][0] == 255:  # opaque
+        return rgba.convert("RGB")
+    small = rgba.copy()
+    small.thumbnail((256, 256), Image.Resampling.BOX)  # the decision needs no more pixels
+    a = np.asarray(small, dtype=np.float32)
+    alpha = a[:, :, 3] / 255.0
+    drawn = float(alpha.sum())
+    lum = (a[:, :, :3] @ np.array([0.299, 0.587, 0.114], np.float32)) * alpha
+    ground = (0, 0, 0, 255) if drawn > 0 and float(lum.sum()) / drawn > 128.0 else (255, 255, 255, 255)
+    return Image.alpha_composite(Image.new("RGBA", rgba.size, ground), rgba).convert("RGB")
 
 
 def decode_image(source: Source, *, work_side_px: int, max_pixels: int, max_side_px: int,

@@ -35,7 +35,9 @@ from .params import ImageEngineParams
 __all__ = [
     "FP_ID_BITS", "Keypoints", "PdqHash", "TAG_BAND", "TAG_KEYPOINT", "TAG_RECORD", "RECORD_CHUNKS",
     "band_keys", "coordinate_shift", "descriptor_keys", "grey", "iscc_image_code", "keypoint_payload",
-    "orb_keypoints", "pack_record", "pdq_hash", "record_id", "unpack_keypoint_payload", "unpack_record",
+    "mirrored_keypoints", "orb_keypoints", "pack_record", "pdq_hash", "record_id", "stretched",
+    "described_at",
+    "unpack_keypoint_payload", "unpack_record",
 ]
 
 FP_ID_BITS = 26
@@ -65,12 +67,15 @@ class Keypoints:
         Pyramid level the keypoint was found at (0 = full working size).
     descriptors : ndarray of uint8, shape (n, 32)
         The 256-bit ORB descriptors.
+    size : ndarray of float32, shape (n,), or None
+        OpenCV's keypoint diameter (working pixels), to describe the same keypoints again.
     """
 
     xy: np.ndarray
     angle_deg: np.ndarray
     octave: np.ndarray
     descriptors: np.ndarray
+    size: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.xy.shape[0])
@@ -96,6 +101,35 @@ def grey(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
 
 
+def stretched(grey_px: np.ndarray, *, max_gain: float) -> np.ndarray:
+    """Grey levels stretched so that the 0.5th..99.5th percentiles span 0..255, by at most ``max_gain``.
+
+    Faint pictures (dark or pale gradients, low-contrast art) then give
+    keypoints too; ORB's descriptor bits compare intensities and do not
+    change under the stretch, only which corners pass the FAST threshold.
+    The stretch is centred on the percentiles' midpoint when the gain is capped.
+
+    Parameters
+    ----------
+    grey_px : ndarray of uint8, shape (h, w)
+    max_gain : float
+        Largest factor applied (1: none).
+    """
+    import cv2
+
+    if max_gain <= 1.0 or grey_px.size == 0:
+        return grey_px
+    cdf = np.cumsum(np.bincount(grey_px.ravel(), minlength=256))
+    lo = int(np.searchsorted(cdf, 0.005 * cdf[-1], side="right"))
+    hi = int(np.searchsorted(cdf, 0.995 * cdf[-1], side="left"))
+    gain = min(max_gain, 255.0 / max(1, hi - lo))
+    if gain <= 1.0:
+        return grey_px
+    mid = 0.5 * (lo + hi)
+    lut = np.clip(np.round((np.arange(256) - mid) * gain + 127.5), 0, 255).astype(np.uint8)
+    return cv2.LUT(grey_px, lut)
+
+
 def _orb(params: ImageEngineParams, n: int):
     import cv2
 
@@ -107,11 +141,11 @@ def _orb(params: ImageEngineParams, n: int):
 def orb_keypoints(grey_px: np.ndarray, *, n: int, params: ImageEngineParams) -> Keypoints:
     """The ``n`` strongest ORB keypoints of a grey working image, spread over a grid.
 
-    Detects up to ``3 n`` keypoints, then takes them round-robin over
+    Detects up to ``params.orb_detect_factor * n`` keypoints, then takes them round-robin over
     ``params.grid_cells`` x ``params.grid_cells`` cells, strongest first in
     each cell, so that every part of the image keeps some (a crop then still
-    holds keypoints of the registered image).  Deterministic (OpenCV runs
-    single-threaded here).
+    holds keypoints of the registered image); descriptors are computed for
+    the chosen ones only.  Deterministic (OpenCV runs single-threaded here).
 
     Parameters
     ----------
@@ -124,17 +158,14 @@ def orb_keypoints(grey_px: np.ndarray, *, n: int, params: ImageEngineParams) -> 
 
     cv2.setNumThreads(1)
     h, w = grey_px.shape
-    empty = Keypoints(np.zeros((0, 2), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int16),
-                      np.zeros((0, 32), np.uint8))
     if min(h, w) <= 2 * params.orb_edge_px + 1:
-        return empty
-    kps, desc = _orb(params, 3 * n).detectAndCompute(grey_px, None)
-    if desc is None or not kps:
-        return empty
+        return _no_keypoints()
+    orb = _orb(params, params.orb_detect_factor * n)
+    kps = orb.detect(grey_px, None)
+    if not kps:
+        return _no_keypoints()
     xy = np.array([k.pt for k in kps], dtype=np.float32).reshape(-1, 2)
     response = np.array([k.response for k in kps], dtype=np.float64)
-    angle = np.array([k.angle for k in kps], dtype=np.float32) % 360.0
-    octave = np.array([k.octave for k in kps], dtype=np.int16)
     g = params.grid_cells
     cell = (np.minimum(xy[:, 1] * g // h, g - 1) * g + np.minimum(xy[:, 0] * g // w, g - 1)).astype(np.int64)
     # Rank within each cell by response (strongest 0), then take rank 0 of every cell, rank 1, ...
@@ -144,7 +175,58 @@ def orb_keypoints(grey_px: np.ndarray, *, n: int, params: ImageEngineParams) -> 
     rank[order] = np.arange(order.size) - np.repeat(first, np.diff(np.r_[first, order.size]))
     pick = np.lexsort((-response, rank))[:n]
     pick.sort()
-    return Keypoints(xy[pick], angle[pick], octave[pick], np.ascontiguousarray(desc[pick]))
+    return _described(orb, grey_px, [kps[i] for i in pick.tolist()])
+
+
+def _no_keypoints() -> Keypoints:
+    return Keypoints(np.zeros((0, 2), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int16),
+                     np.zeros((0, 32), np.uint8), np.zeros(0, np.float32))
+
+
+def _described(orb, grey_px: np.ndarray, kps: list) -> Keypoints:
+    """ORB descriptors of given OpenCV keypoints (positions, sizes and angles kept as given)."""
+    kps, desc = orb.compute(grey_px, kps)
+    if desc is None or not kps:
+        return _no_keypoints()
+    return Keypoints(np.array([k.pt for k in kps], dtype=np.float32).reshape(-1, 2),
+                     np.array([k.angle for k in kps], dtype=np.float32) % 360.0,
+                     np.array([k.octave for k in kps], dtype=np.int16), np.ascontiguousarray(desc),
+                     np.array([k.size for k in kps], dtype=np.float32))
+
+
+def described_at(grey_px: np.ndarray, kp: Keypoints, *, turn_deg: float, params: ImageEngineParams) -> np.ndarray | None:
+    """Descriptors (uint8 (n, 32)) of the same keypoints with their orientations turned by ``turn_deg``.
+
+    A copy's keypoint orientation is off by a few degrees (resampling, JPEG,
+    rotation); the bits that then change are those a query also probes with
+    these descriptors' keys.  None when OpenCV does not describe every keypoint.
+    """
+    import cv2
+
+    if len(kp) == 0 or kp.size is None:
+        return None
+    ks = [cv2.KeyPoint(float(x), float(y), float(s), float((a + turn_deg) % 360.0), 0.0, int(o))
+          for (x, y), s, a, o in zip(kp.xy.tolist(), kp.size.tolist(), kp.angle_deg.tolist(), kp.octave.tolist())]
+    ks, desc = _orb(params, len(ks)).compute(grey_px, ks)
+    return None if desc is None or len(ks) != len(kp) else np.ascontiguousarray(desc)
+
+
+def mirrored_keypoints(grey_px: np.ndarray, kp: Keypoints, *, params: ImageEngineParams) -> Keypoints:
+    """The same keypoints seen in the left-right mirror image, described there.
+
+    Detection commutes with the mirror, so only the descriptors are computed
+    again: a keypoint at ``(x, y)`` with angle ``a`` is at ``(w - 1 - x, y)``
+    with angle ``180 - a`` in the mirror image (``grey_px`` is the image
+    itself, uint8 (h, w); ``kp`` from :func:`orb_keypoints` of it).
+    """
+    import cv2
+
+    if len(kp) == 0 or kp.size is None:
+        return _no_keypoints()
+    w = grey_px.shape[1]
+    mk = [cv2.KeyPoint(float(w - 1 - x), float(y), float(s), float((180.0 - a) % 360.0), 0.0, int(o))
+          for (x, y), s, a, o in zip(kp.xy.tolist(), kp.size.tolist(), kp.angle_deg.tolist(), kp.octave.tolist())]
+    return _described(_orb(params, len(mk)), np.ascontiguousarray(grey_px[:, ::-1]), mk)
 
 
 def descriptor_keys(desc: np.ndarray, params: ImageEngineParams) -> tuple[np.ndarray, np.ndarray]:

@@ -38,6 +38,15 @@ class QuerySide:
     keys: np.ndarray      # uint32 (n,)
     check: np.ndarray     # uint32 (n,)
     pdq: F.PdqHash
+    #: uint32 (n, j): keys and check bits of the same keypoints described at jittered orientations
+    #: (``params.query_angle_jitter_deg``): more chances that a key survives the copy's changes.
+    jitter_keys: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.uint32))
+    jitter_check: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.uint32))
+
+    def __post_init__(self) -> None:
+        if self.jitter_keys.shape[0] != len(self.keys):  # no jitter: no columns
+            object.__setattr__(self, "jitter_keys", np.zeros((len(self.keys), 0), np.uint32))
+            object.__setattr__(self, "jitter_check", np.zeros((len(self.keys), 0), np.uint32))
 
 
 @dataclass(frozen=True)
@@ -145,19 +154,27 @@ class ImageExtra:
 
 # ---------------------------------------------------------------------------- lookup
 def _gather(segments, keys: np.ndarray, *, cap: int, with_keys: bool = False):
-    """``(query key index int64, values uint64)`` of every posting of ``keys``; keys over ``cap`` postings skipped."""
+    """``(query key index int64, values uint64)`` of every posting of ``keys``; keys over ``cap`` postings skipped.
+
+    Each distinct key is looked up once (a binary search of the segment's sorted keys, NumPy's
+    ``searchsorted`` over the sorted distinct keys).
+    """
     keys = np.ascontiguousarray(keys, dtype=np.uint32)
     idx_parts, val_parts = [], []
+    if keys.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.uint64)
+    distinct, inverse = np.unique(keys, return_inverse=True)
     for seg in segments:
-        if keys.size == 0 or len(seg.keys) == 0:
+        if len(seg.keys) == 0:
             continue
-        lo, hi = seg.find_ranges(keys, keys)
-        n = (np.asarray(hi) - np.asarray(lo)).astype(np.int64)
-        ok = (n > 0) & (n <= cap)
-        if not ok.any():
+        lo_d = np.searchsorted(seg.keys, distinct, side="left").astype(np.int64)
+        n_d = np.searchsorted(seg.keys, distinct, side="right").astype(np.int64) - lo_d
+        n_d[n_d > cap] = 0
+        n = n_d[inverse]
+        which = np.flatnonzero(n)
+        if which.size == 0:
             continue
-        which = np.flatnonzero(ok)
-        lo, n = np.asarray(lo, np.int64)[ok], n[ok]
+        lo, n = lo_d[inverse][which], n[which]
         total = int(n.sum())
         pos = np.repeat(lo, n) + (np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(n) - n, n))
         idx_parts.append(np.repeat(which, n))
@@ -201,12 +218,19 @@ def _records(segments, fp_ids: np.ndarray, record_ids: np.ndarray) -> dict:
     return out
 
 
+def _rotation_bins(params: ImageEngineParams) -> int:
+    """Angle bins by which a hit's keypoint orientations may differ: the largest rotation, and one bin of binning."""
+    return min(F.ANGLE_BINS // 2, int(math.ceil(params.max_rotation_deg * F.ANGLE_BINS / 360.0)) + 1)
+
+
 def candidates(query: QueryPrint, segments, params: ImageEngineParams, *, with_keys: bool = False) -> ImageHits:
     """Look the query up in ``segments``: PDQ band hits, and keypoint hits of the works most keypoints vote for.
 
     Keypoint keys holding more than ``params.max_postings_per_key`` postings
     in a segment are skipped (stop words); hits whose ``check_bits`` differ
-    in more than ``params.max_check_distance`` bits are dropped; of the rest,
+    in more than ``params.max_check_distance`` bits are dropped, and those whose
+    keypoint orientations differ by more than ``params.max_rotation_deg`` (and a
+    bin); of the rest,
     the ``params.max_candidate_works`` (work, side) pairs with the most
     distinct voting keypoints (at least ``params.min_votes``) are kept.
     """
@@ -214,18 +238,32 @@ def candidates(query: QueryPrint, segments, params: ImageEngineParams, *, with_k
     # Keypoints.
     side_of = np.concatenate([np.full(len(s.keys), i, np.int64) for i, s in enumerate(sides)])
     index_of = np.concatenate([np.arange(len(s.keys), dtype=np.int64) for s in sides])
-    all_keys = np.concatenate([s.keys for s in sides]).astype(np.uint32)
-    all_check = np.concatenate([s.check for s in sides]).astype(np.uint32)
-    probes = all_keys[:, None]
-    if params.query_key_flips:  # every key one bit away too
-        flips = np.left_shift(np.uint32(1), np.arange(params.key_bits, dtype=np.uint32))
-        probes = np.concatenate([probes, probes ^ flips[None, :]], axis=1)
+    # Each keypoint's keys: its own, then those of its descriptors at jittered orientations (columns).
+    all_keys = np.concatenate([np.column_stack([s.keys, s.jitter_keys]) for s in sides]).astype(np.uint32)
+    all_check = np.concatenate([np.column_stack([s.check, s.jitter_check]) for s in sides]).astype(np.uint32)
+    flips = np.left_shift(np.uint32(1), np.arange(params.key_bits, dtype=np.uint32))
+    per_key = 1 + (params.key_bits if params.query_key_flips else 0)  # every key one bit away too
+    probes = all_keys[:, :, None] ^ np.r_[np.uint32(0), flips][None, None, :per_key]
     pi, values = _gather(segments, probes.ravel(), cap=params.max_postings_per_key)
-    qi = pi // probes.shape[1]
+    row = all_keys.shape[1] * per_key  # probes per keypoint
+    qi, col = pi // row, (pi % row) // per_key
     probe_keys = probes.ravel()[pi] if with_keys else None
     payload = _payload(values)
-    diff = ((payload >> np.uint64(32)) & np.uint64(63)).astype(np.uint8) ^ all_check[qi].astype(np.uint8)
+    diff = ((payload >> np.uint64(32)) & np.uint64(63)).astype(np.uint8) ^ all_check[qi, col].astype(np.uint8)
     ok = np.unpackbits(diff[:, None], axis=1).sum(axis=1) <= params.max_check_distance
+    # Orientations must differ by at most the largest rotation (plus a bin either way for binning).
+    all_angle = np.concatenate([s.keypoints.angle_deg for s in sides]).astype(np.float64)
+    q_bin = np.floor(all_angle[qi] * (F.ANGLE_BINS / 360.0)).astype(np.int64) % F.ANGLE_BINS
+    w_bin = ((payload >> np.uint64(24)) & np.uint64(31)).astype(np.int64)
+    turn = (q_bin - w_bin) % F.ANGLE_BINS
+    reach = _rotation_bins(params)
+    ok &= np.minimum(turn, F.ANGLE_BINS - turn) <= reach
+    if all_keys.shape[1] > 1:  # a posting reached through several of a keypoint's keys counts once
+        first = np.zeros(pi.size, bool)
+        sel = np.flatnonzero(ok)
+        order = sel[np.lexsort((values[sel], qi[sel]))]
+        first[order] = np.r_[True, (np.diff(qi[order]) != 0) | (np.diff(values[order].astype(np.int64)) != 0)]
+        ok &= first
     qi, values = qi[ok], values[ok]
     fp = _fp(values)
     pair = fp * 2 + side_of[qi]
@@ -330,7 +368,8 @@ def verify(hits: ImageHits, query: QueryPrint, params: ImageEngineParams, *, min
     """The works the query holds, located in both images, best first (one match per work).
 
     A keypoint match needs ``min_score`` inliers of a similarity fit whose
-    scale is within ``params.min_scale`` .. ``params.max_scale``; a PDQ
+    scale is within ``params.min_scale`` .. ``params.max_scale`` and whose
+    rotation is at most ``params.max_rotation_deg``; a PDQ
     match, both hashes trusted and at most ``params.pdq_max_distance`` bits
     apart (its score is ``128 - distance``, the agreeing bits beyond chance).
     Where both find a work, the keypoint match is kept (it locates the part).
@@ -367,9 +406,10 @@ def verify(hits: ImageHits, query: QueryPrint, params: ImageEngineParams, *, min
             continue
         n_in = min(np.unique(q_idx[near][inl]).size, np.unique(np.round(wxy[inl], 1), axis=0).shape[0])
         scale = math.hypot(m[0, 0], m[1, 0])
-        if n_in < min_score or not params.min_scale <= scale <= params.max_scale:
-            continue
         rotation = math.degrees(math.atan2(m[1, 0], m[0, 0]))
+        if n_in < min_score or not params.min_scale <= scale <= params.max_scale or \
+                abs(rotation) > params.max_rotation_deg:
+            continue
         if side.mirrored:  # the fit is to the mirror image: x -> width - x
             m = np.array([[-1.0, 0.0, float(wq)], [0.0, 1.0, 0.0]]) @ np.vstack([m, [0.0, 0.0, 1.0]])
         if rec is not None:
