@@ -466,8 +466,11 @@ def test_a_batch_of_two_media_is_stored_as_one_segment_per_engine(shingle_medium
         assert s.batches == 1
         assert len(reg.store.index_segments(**shingle_medium.id.store_key())) == 1
         assert len(reg.store.index_segments(**engines.get("music").id.store_key())) == 1
-        # The song is still found by the music engine after the mixed batch.
-        assert [m.work_id for m in reg.identify(song)] == [w.work_id for w in s.registered if w.engine == ENGINE_NAME]
+        # The song is still found by the music engine after the mixed batch (a second, weaker line of the same
+        # work may be reported beside the first: identify reports every segment that reaches the threshold).
+        found = reg.identify(song)
+        assert found and found[0].work_id == next(w.work_id for w in s.registered if w.engine == ENGINE_NAME)
+        assert {m.work_id for m in found} == {w.work_id for w in s.registered if w.engine == ENGINE_NAME}
 
 
 def test_a_dataset_scan_decides_items_of_a_new_medium(shingle_medium, tmp_path):
