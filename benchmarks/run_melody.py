@@ -28,6 +28,7 @@ import json
 import platform
 import sys
 import time
+from pathlib import Path
 
 from consentry.runtime.threads import prefer_one_thread_env
 
@@ -63,6 +64,25 @@ def null_scores(seed: int, trials: int, lo: int, hi: int, *, kinds: tuple[str, s
         out["n"].append(len(b))
         out["kind"].append("-".join(sorted((ka, kb))))
     return {k: np.asarray(v) for k, v in out.items()}
+
+
+def fit_null_model(null: dict[str, np.ndarray]) -> tuple[NullModel, dict]:
+    """The shipped null from unrelated pairs' scores (``null_scores``): lambda by maximum likelihood,
+    then K raised so that in each family of pairs at most 1% of them reach p <= 1%.
+
+    Returns the model rounded as shipped (lambda to 4 decimals, K to 4 significant digits) and the
+    details (K by maximum likelihood, K from each family's tail).
+    """
+    mle = fit_null(null["score"], null["m"], null["n"])
+    per_family = {}
+    for kind in sorted(set(null["kind"])):
+        sel = null["kind"] == kind
+        e = null["m"][sel] * null["n"][sel] * np.exp(-mle.lam * null["score"][sel])
+        per_family[kind] = float(-np.log1p(-0.01) / np.quantile(e, 0.01))  # 1% of pairs have K*e <= e(1%)
+    k = max(mle.k, *per_family.values())
+    model = NullModel(lam=round(mle.lam, 4), k=float(f"{k:.4g}"))
+    return model, {"lam": model.lam, "k_mle": float(f"{mle.k:.4g}"),
+                   "k_tail_per_family": {kk: float(f"{v:.4g}") for kk, v in per_family.items()}, "k": model.k}
 
 
 def false_alarms(seed: int, trials: int, lo: int, hi: int, *, scoring: Scoring = Scoring(),
@@ -168,6 +188,8 @@ def main() -> None:
                         help='Scoring.merge for this run: a number, or "off" (default: the shipped Scoring)')
     parser.add_argument("--use-fitted", action="store_true", help="measure with the null fitted here (needs --calibrate)")
     parser.add_argument("--no-speed", action="store_true", help="skip transcription and alignment timing")
+    parser.add_argument("--record", type=Path,
+                        help="with --calibrate: write the calibration pairs and the fit here (benchmarks/fits/melody_null.json)")
     parser.add_argument("--detection-seed", type=int, default=3003,
                         help="seed of the detection trials (3003 reported; another one to choose a scoring)")
     args = parser.parse_args()
@@ -182,17 +204,15 @@ def main() -> None:
         # in each family of pairs (walk-walk, tonal-walk, tonal-tonal) at most 1% of the calibration
         # pairs reach p <= 1%: the Gumbel fit follows the bulk, the decision lives in the tail.
         null = null_scores(1001, args.calibration_trials, args.min_events, args.max_events, scoring=scoring)
-        mle = fit_null(null["score"], null["m"], null["n"])
-        per_family = {}
-        for kind in sorted(set(null["kind"])):
-            sel = null["kind"] == kind
-            e = null["m"][sel] * null["n"][sel] * np.exp(-mle.lam * null["score"][sel])
-            per_family[kind] = float(-np.log1p(-0.01) / np.quantile(e, 0.01))  # 1% of pairs have K*e <= e(1%)
-        model = NullModel(lam=mle.lam, k=max(mle.k, *per_family.values()))
-        result["calibration"] = {"seed": 1001, "trials": args.calibration_trials, "lam": round(model.lam, 4),
-                                 "k_mle": float(f"{mle.k:.4g}"),
-                                 "k_tail_per_family": {k: float(f"{v:.4g}") for k, v in per_family.items()},
-                                 "k": float(f"{model.k:.4g}")}
+        model, fitted = fit_null_model(null)
+        result["calibration"] = {"seed": 1001, "trials": args.calibration_trials, **fitted}
+        if args.record:
+            args.record.write_text(json.dumps({
+                "command": "benchmarks/run_melody.py --calibrate" + (f" --merge={args.merge}" if args.merge else ""),
+                "seed": 1001, "min_events": args.min_events, "max_events": args.max_events,
+                "scoring": dataclasses.asdict(scoring), "fitted": fitted,
+                "score": null["score"].tolist(), "m": null["m"].tolist(), "n": null["n"].tolist(),
+                "kind": null["kind"].tolist()}) + "\n")
     if args.use_fitted and not args.calibrate:
         parser.error("--use-fitted needs --calibrate")
     used = model if args.use_fitted else NULL_MODEL
