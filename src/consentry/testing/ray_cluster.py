@@ -41,6 +41,22 @@ def _free_ports(n: int) -> list[int]:
             s.close()
 
 
+def _worker_port_range(taken: list[int], span: int = 200) -> int:
+    """The first of ``span`` ports for Ray's workers: below the kernel's ephemeral range (where the ports of
+    :func:`_free_ports` come from), varied by process so that clusters of parallel test runs rarely meet, and
+    never over a port already given to another component (Ray refuses to start then: "the same port is used by
+    multiple components")."""
+    try:
+        ephemeral_lo = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_lo = 32768
+    top = max(10000 + span, ephemeral_lo - span)
+    lo = 10000 + (os.getpid() * 7) % (top - 10000)
+    while any(lo <= p <= lo + span for p in taken):
+        lo = 10000 + (lo + span + 1 - 10000) % (top - 10000)
+    return lo
+
+
 def _session_pids(sid: int) -> list[int]:
     """Processes in session ``sid`` (from /proc), other than this one."""
     out = []
@@ -78,7 +94,7 @@ class LocalCluster:
 
     def start(self) -> "LocalCluster":
         ports = _free_ports(8)
-        worker_lo = 20000 + (os.getpid() * 7) % 30000
+        worker_lo = _worker_port_range(ports)
         # Ray's socket paths must stay short (108 bytes), hence a short temporary folder.
         self._tmp = Path(tempfile.mkdtemp(prefix="rc-", dir="/tmp"))
         log = open(self._tmp / "head.log", "w+")
