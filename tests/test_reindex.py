@@ -87,3 +87,34 @@ def test_cli_reindex_reports_what_it_did(tmp_path):
     assert got["reindexed"] == 1 and got["remaining"] == 0
     assert got["engine"] == f"{ENGINE_NAME}/2/{DEFAULT_PARAMS.param_hash()}"
     assert np.isfinite(got["dropped_segments"])
+
+
+def test_an_image_of_an_older_image_engine_is_reindexed_and_found_again(tmp_path):
+    """Texts and images are searched with their medium's current engine only: a work fingerprinted by an older
+    version is not found until `reindex` makes it again (stats says so meanwhile)."""
+    import sqlite3
+
+    from PIL import Image
+
+    from consentry.testing.pictures import picture
+
+    Image.fromarray(picture(5)).save(tmp_path / "photo.png")
+    Image.fromarray(picture(5)[40:400, 60:560]).save(tmp_path / "crop.png")
+    db = tmp_path / "reg.db"
+    with Registry.open(db) as reg:
+        (work,) = reg.register([str(tmp_path / "photo.png")], creator="Ann", melody=False).registered
+        assert [m.work_id for m in reg.identify(str(tmp_path / "crop.png"))] == [work.work_id]
+    # as if it had been registered by an earlier image engine: its row and its segment name that version
+    with sqlite3.connect(db) as c:
+        c.execute("UPDATE works SET engine_version = '0', param_hash = 'older' WHERE work_id = ?", (work.work_id,))
+        c.execute("UPDATE index_segments SET engine_version = '0', param_hash = 'older' WHERE engine = ?",
+                  (work.engine,))
+    with Registry.open(db) as reg:
+        assert reg.identify(str(tmp_path / "crop.png")) == []          # not searched with today's engine
+        assert reg.stats()["works_needing_reindex"] == 1
+        assert [w.work_id for w in works_to_reindex(reg)] == [work.work_id]
+        summary = reindex(reg)
+        assert (summary.reindexed, summary.remaining, summary.failed) == (1, 0, [])
+        assert reg.work(work.work_id).engine_version == work.engine_version
+        assert [m.work_id for m in reg.identify(str(tmp_path / "crop.png"))] == [work.work_id]
+        assert reg.stats()["works_needing_reindex"] == 0

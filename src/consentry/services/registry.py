@@ -767,8 +767,8 @@ class Registry:
 
         ``media`` is ``{medium: {"works", "size", "unit"}}``, size in the
         medium's unit (seconds, characters, pixels).  ``works_needing_reindex``
-        counts music works fingerprinted by another engine version or
-        parameters (``consentry reindex``).
+        counts works fingerprinted by another version or parameters of their
+        medium's engine (``consentry reindex``).
         """
         from consentry import engines
 
@@ -782,10 +782,18 @@ class Registry:
             m["size"] += e.get("size", 0.0)
         s["media"] = media
         s["hours"] = media.get("music", {}).get("size", 0.0) / 3600.0
+        def current(engine_name: str) -> tuple[str, str] | None:
+            if engine_name == ENGINE_NAME:
+                return self.params.version, self.param_hash
+            try:
+                now = engines.by_engine_name(engine_name).id
+            except (KeyError, ImportError):
+                return None
+            return now.version, now.param_hash
+
         s["works_needing_reindex"] = sum(
             e["works"] for e in s["engines"]
-            if e["engine"] == ENGINE_NAME and (e["engine_version"], e["param_hash"]) != (self.params.version,
-                                                                                        self.param_hash)
+            if current(e["engine"]) not in (None, (e["engine_version"], e["param_hash"]))
         )
         s["index_bytes_per_hour"] = s["index_bytes"] / s["hours"] if s["hours"] else 0.0
         return s

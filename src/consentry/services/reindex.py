@@ -1,4 +1,4 @@
-"""Re-fingerprint a registry's works with the current music engine (``consentry reindex``).
+"""Re-fingerprint a registry's works with the current engine of their medium (``consentry reindex``).
 
 A registry made with engine version 1 keeps working after an upgrade: its
 works stay searchable with version 1 (``services.identify`` searches each
@@ -58,9 +58,30 @@ class ReindexSummary:
 
 
 def works_to_reindex(registry) -> list:
-    """Live music works whose fingerprint was made by another engine version or parameters than the registry's."""
+    """Live works whose fingerprint was made by another engine version or parameters than their medium's engine
+    now uses: music works against the registry's music engine, texts and images against the default engine of
+    their medium (a work of another medium's old version is not found until it is re-indexed)."""
     current = (registry.params.version, registry.param_hash)
-    return [w for w in registry.works() if w.engine == ENGINE_NAME and (w.engine_version, w.param_hash) != current]
+    out = []
+    for w in registry.works():
+        if w.engine == ENGINE_NAME:
+            if (w.engine_version, w.param_hash) != current:
+                out.append(w)
+            continue
+        now = _current_id(w.engine)
+        if now is not None and (w.engine_version, w.param_hash) != (now.version, now.param_hash):
+            out.append(w)
+    return out
+
+
+def _current_id(engine_name: str):
+    """The id of the default engine of the medium whose engine is named ``engine_name`` (None: unknown here)."""
+    from consentry import engines
+
+    try:
+        return engines.by_engine_name(engine_name).id
+    except (KeyError, ImportError):
+        return None
 
 
 def reindex(registry, *, progress: Callable[[int, int], None] | None = None) -> ReindexSummary:
@@ -80,31 +101,39 @@ def reindex(registry, *, progress: Callable[[int, int], None] | None = None) -> 
     summary = ReindexSummary(engine=f"{ENGINE_NAME}/{params.version}/{registry.param_hash}")
     todo = works_to_reindex(registry)
     total = len(todo)
-    batch: list = []
+    music_id = (ENGINE_NAME, params.version, registry.param_hash)
+    batches: dict[tuple[str, str, str], list] = {}  # engine id -> works re-fingerprinted with it, not yet stored
 
-    def commit() -> None:
+    def commit(engine_id: tuple[str, str, str]) -> None:
+        batch = batches.pop(engine_id, [])
         with deferred_interrupts():
             summary.reindexed += registry.store.reindex_works(
-                batch, engine=ENGINE_NAME, engine_version=params.version, param_hash=registry.param_hash)
-        batch.clear()
+                batch, engine=engine_id[0], engine_version=engine_id[1], param_hash=engine_id[2])
 
     for i, work in enumerate(todo, 1):
         raise_if_stopping()
         reason = _source_problem(work)
         if reason is None:
-            try:
-                audio = decode_audio(work.source, sample_rate_hz=params.sample_rate_hz)
-                keys, frames, midis = engine.index_hashes(audio.samples, params)
-                batch.append((work.fp_id, int(keys.size), keys, engine.pack_postings(work.fp_id, frames, midis)))
-            except DecodeError as exc:
-                reason = exc.reason
+            if work.engine == ENGINE_NAME:
+                engine_id = music_id
+                try:
+                    audio = decode_audio(work.source, sample_rate_hz=params.sample_rate_hz)
+                    keys, frames, midis = engine.index_hashes(audio.samples, params)
+                    entry = (work.fp_id, int(keys.size), keys, engine.pack_postings(work.fp_id, frames, midis))
+                except DecodeError as exc:
+                    reason = exc.reason
+            else:
+                engine_id, entry, reason = _other_medium_entry(work)
+            if reason is None:
+                batches.setdefault(engine_id, []).append(entry)
+                if len(batches[engine_id]) >= BATCH_WORKS:
+                    commit(engine_id)
         if reason is not None:
             summary.failed.append((work.work_id, reason))
-        if len(batch) >= BATCH_WORKS:
-            commit()
         if progress is not None:
             progress(i, total)
-    commit()
+    for engine_id in list(batches):
+        commit(engine_id)
     summary.remaining = len(works_to_reindex(registry))
     if summary.remaining == 0:
         for other in KNOWN_PARAMS:
@@ -112,6 +141,21 @@ def reindex(registry, *, progress: Callable[[int, int], None] | None = None) -> 
                 summary.dropped_segments += registry.store.drop_segments(
                     engine=ENGINE_NAME, engine_version=other.version, param_hash=other.param_hash())
     return summary
+
+
+def _other_medium_entry(work):
+    """``(engine id, (fp_id, n_hashes, keys, values), None)`` for a text's or an image's work made again with its
+    medium's current engine, or ``(None, None, reason)``."""
+    from consentry import engines
+    from consentry.services.media import fingerprint_path
+
+    engine_now = engines.by_engine_name(work.engine)
+    result = fingerprint_path(work.source, engine_now.medium)
+    if "error" in result:
+        return None, None, result["error"]
+    keys, values = engine_now.postings(result["fingerprint"], fp_id=work.fp_id)
+    engine_id = (engine_now.id.name, engine_now.id.version, engine_now.id.param_hash)
+    return engine_id, (work.fp_id, int(len(keys)), keys, values), None
 
 
 def _source_problem(work) -> str | None:

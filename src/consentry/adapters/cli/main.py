@@ -497,7 +497,8 @@ def stats(as_json: bool = typer.Option(False, "--json")) -> None:
     table.add_row("index", f"{s['index_entries']:,} hashes in {s['index_segments']} segment(s), {s['index_bytes'] / 1e6:.2f} MB "
                   f"({s['index_bytes_per_hour'] / 1e6:.2f} MB per hour)")
     table.add_row("works needing re-index", str(s["works_needing_reindex"]) + (
-        " (run `consentry reindex`: they are still found, with their older engine)" if s["works_needing_reindex"] else ""))
+        " (run `consentry reindex`: recordings are found with their older engine meanwhile, texts and images only "
+        "once re-indexed)" if s["works_needing_reindex"] else ""))
     console.print(table)
 
 
@@ -511,10 +512,10 @@ def compact() -> None:
 
 @app.command()
 def reindex(as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON.")) -> None:
-    """Re-fingerprint works registered with an older music engine, from their stored source files.
+    """Re-fingerprint works registered with an older engine of their medium, from their stored source files.
 
-    Until then those works are still found, with the engine they were
-    registered with. Works are committed in batches: Ctrl-C or SIGTERM stops
+    Until then recordings are still found, with the engine they were
+    registered with; texts and images are found again once re-indexed. Works are committed in batches: Ctrl-C or SIGTERM stops
     within two seconds and keeps what was committed; run it again to go on.
     Exit codes: 0 all done, 1 some works could not be re-indexed (their source
     is missing or changed; listed), 130/143 interrupted.
