@@ -478,7 +478,7 @@ def works_remove(work_id: str, as_json: bool = typer.Option(False, "--json")) ->
 
 @app.command()
 def stats(as_json: bool = typer.Option(False, "--json")) -> None:
-    """Works, hours of audio, index size and engine version."""
+    """Works per medium, hours of audio, index size and engine version."""
     with _open(create=False) as reg:
         s = reg.stats()
     if as_json:
