@@ -50,7 +50,7 @@ def music_engine_id() -> str:
 
 # ---------------------------------------------------------------- music engine, version 1
 # ``SCORE_PER_DOUBLING`` and ``DEFAULT_MIN_SCORE``, ``_FMR_LOG_A/_B`` are version 1's rule (version 2 has its
-# own base and tail, from benchmarks/calibrate_v2.py, not checked here).
+# own base, step and tail, checked in tests/test_constants_v2.py).
 def test_music_records_were_made_with_the_shipped_engine():
     """A record fitted on another engine's scores says nothing about this one: re-run its command."""
     for name, command in (("score_per_doubling.json", "benchmarks/fit_length_rule.py"),
