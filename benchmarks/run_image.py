@@ -207,13 +207,13 @@ def segment_bytes(seg: IndexSegment) -> int:
     return int(seg.keys.nbytes + seg.values.nbytes + seg.directory.nbytes)
 
 
-def register(engine: ImageEngine, paths: list[Path]):
-    """Register the corpus in order, dropping an image the engine already finds registered."""
+def register(engine: ImageEngine, paths: list[Path], *, drop_found: bool = True):
+    """Register the corpus in order, dropping an image the engine already finds registered (``drop_found``)."""
     parts, works, dropped = [], {}, []
     seg = None
     for p in paths:
         sig = engine.decode(p)
-        if seg is not None:
+        if seg is not None and drop_found:
             found = engine.locate(sig, [seg])
             if found:
                 dropped.append((str(p), str(works[found[0].fp_id])))
@@ -336,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--param", action="append", default=[], help="NAME=VALUE of ImageEngineParams (exploring only)")
     ap.add_argument("--calibrate", type=int, default=0,
                     help="only measure the best chance score on this many queries of the calibration negatives")
+    ap.add_argument("--works", type=Path, help="register exactly these images (one path a line; none dropped), "
+                    "e.g. benchmarks/image_works_v1.txt: the 67 that version 1 registered, to compare versions")
     ap.add_argument("--skip-positives", action="store_true", help="only the negatives (to run them in parts)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
@@ -346,8 +348,12 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {"engine": str(engine.id), "seed": args.seed, "started_utc": time.strftime("%Y-%m-%d %H:%M:%S",
                     time.gmtime()), "load_average_start": machine.load_average(), "cpu": machine.cpu_model()}
     # Register.
-    paths = dev_corpus()
-    (works, seg, dropped), t_reg = _timed(lambda: register(engine, paths))
+    if args.works:
+        paths = [Path(line) for line in args.works.read_text().split() if line]
+        (works, seg, dropped), t_reg = _timed(lambda: register(engine, paths, drop_found=False))
+    else:
+        paths = dev_corpus()
+        (works, seg, dropped), t_reg = _timed(lambda: register(engine, paths))
     report["corpus"] = {"images": len(paths), "registered": len(works), "dropped_as_found": len(dropped),
                         "register_s": round(t_reg, 1)}
     report["index_bytes_per_image"] = round(segment_bytes(seg) / len(works), 1)
