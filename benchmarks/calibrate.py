@@ -18,7 +18,7 @@ priors (printed for comparison; the engine does not use it).  The default
 threshold (``DEFAULT_MIN_SCORE``) must lie above every negative's best score.
 The constants are copied into the music engine by hand, with the run recorded
 in benchmarks/RESULTS.md; ``--record`` writes the negatives and the fit, which
-tests/test_constants.py refits and compares with what the engine ships.
+tests/engines/test_constants.py refits and compares with what the engine ships.
 
     python benchmarks/calibrate.py --corpus benchmarks/corpus --excerpts 320 \
         --record benchmarks/fits/fmr_tail.json

@@ -28,7 +28,7 @@ Fitted on half F only:
 Measured on half T (never used to fit): false matches at that threshold
 (queries with a best score at or above it), with a 95% upper bound, and the
 tail's predicted rate beside the observed one.  ``--record`` writes the fit
-and both halves' scores; tests/test_constants_v2.py refits it and compares
+and both halves' scores; tests/engines/test_constants_v2.py refits it and compares
 with what the engine ships.  With ``--workers`` the queries run in that many
 processes.
 """

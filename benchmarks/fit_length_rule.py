@@ -16,7 +16,7 @@ excerpt goes with its track.  Half A fits: the step is the smallest on a
 0.1 grid for which no output of half A has a chance score at or above
 ``min_score_for(its length)``.  Half B is measured with it and does not
 take part in the choice.  ``--record`` writes the rows (track, half,
-length, best score) and the fit, which tests/test_constants.py refits and
+length, best score) and the fit, which tests/engines/test_constants.py refits and
 compares with the shipped constant.  ``--engine-version`` (default 1, whose
 rule ``SCORE_PER_DOUBLING`` is; 2 for ``SCORE_PER_DOUBLING_V2``) chooses the
 music engine the registry fingerprints with and the threshold at 10 s the

@@ -19,7 +19,7 @@ alignment, as ``run_text.py`` measures false matches).
 :func:`fitting_text.fit_rule` chooses the least ``min_short_passage_words``
 and the least ``miss_weight`` on a 0.05 grid with which no false row
 counts.  ``--record`` writes the rows and the fit for
-``tests/test_text_constants.py``.
+``tests/engines/test_text_constants.py``.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Each benchmark command that produces a shipped constant (benchmarks/RESULTS.md,
 "Where each constant comes from") gathers its data, calls one of these
 functions and prints the result; it also writes the data the fit saw to
-``benchmarks/fits/``, so that ``tests/test_constants.py`` can run the same
+``benchmarks/fits/``, so that ``tests/engines/test_constants.py`` can run the same
 function on the same data and compare with the value the engine ships.
 Only NumPy and SciPy here: no decoding, no models.
 """

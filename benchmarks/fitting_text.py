@@ -4,7 +4,7 @@
 makes on passages of unrelated documents of the fitting half (never those
 the false-match benchmark draws from), calls :func:`fit_rule` and prints the
 result; with ``--record`` it writes the rows to
-``benchmarks/fits/text_rule.json``, so that ``tests/test_text_constants.py``
+``benchmarks/fits/text_rule.json``, so that ``tests/engines/test_text_constants.py``
 can run this function on the same rows and compare with the values the
 engine ships.  Only the standard library here.
 """

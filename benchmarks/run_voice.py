@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--music-dir", help="with --fit-gate / --windowed: the outputs of run_check.py false-alarms "
                         "(default benchmarks/work/fa-outputs)")
     parser.add_argument("--record", help="with --fit-gate / --windowed: write the fit and its data here (JSON), "
-                        "for tests/test_constants.py")
+                        "for tests/engines/test_constants.py")
     args = parser.parse_args(argv)
     if args.fit_gate:
         json.dump(fit_gate(args), sys.stdout, indent=2)
@@ -458,7 +458,7 @@ def windowed(args) -> dict:
       the shipped ``WINDOW_THRESHOLD``.
 
     With ``--record FILE``, half A's CAM++ rows (the data of the fit) are
-    written there for tests/test_constants.py.
+    written there for tests/engines/test_constants.py.
     """
     from fitting import fit_window_threshold, wilson
 
@@ -603,7 +603,7 @@ def fit_gate(args) -> dict:
     speech windows through.  With ``--write``, the weights go to
     src/consentry/engines/voice/gate_weights.py; with ``--record FILE``, the fit and
     its data (half A's window prints, as float16, in ``FILE`` with the
-    suffix ``.npz``) are written for tests/test_constants.py.
+    suffix ``.npz``) are written for tests/engines/test_constants.py.
     """
     from fitting import fit_speech_gate, wilson
 

@@ -18,7 +18,7 @@ What each file holds (all arrays; ``np.load(..., allow_pickle=False)``):
 ``music.npz``
     ``samples`` float32 (48000,): 6 s at 8 kHz, the input of the music
     engine's historic golden vector (``notes(20261123, duration_s=6.0)`` of
-    tests/test_engine.py); ``keys`` uint32, ``anchor_frame`` int32,
+    tests/engines/test_engine.py); ``keys`` uint32, ``anchor_frame`` int32,
     ``anchor_midi`` float32 of :func:`index_hashes`; ``query_sha256``: the
     digest of :func:`query_hashes`' ``key_lo``, ``key_hi``, ``owner``;
     ``match_work`` int16 (80000,): 10 s at 8 kHz of ``consentry.testing.synth.synthesise_piece(11)``
@@ -35,13 +35,13 @@ What each file holds (all arrays; ``np.load(..., allow_pickle=False)``):
     are checked: version 1 stays in use for v1 registries and evidence.
 ``melody.npz``
     ``samples`` int16 at ``sample_rate_hz`` (11025): a 16-note tune
-    (tests/test_melody.py's ``_tune`` at 0.25 s a beat) as harmonic tones;
+    (tests/engines/test_melody.py's ``_tune`` at 0.25 s a beat) as harmonic tones;
     ``notes`` float64 (k, 4): start_s, end_s, midi_pitch, amplitude of
     :func:`consentry.engines.melody.transcribe`; ``intervals``, ``rhythm`` of its contour;
     ``engine``.
 ``voice.npz``
     ``samples`` float32 (48000,): 3 s at 16 kHz, ``voiced(4, duration_s=3.0)``
-    of tests/test_voice.py (the input of its historic golden components);
+    of tests/engines/test_voice.py (the input of its historic golden components);
     ``ge2e`` float32 (256,) of :func:`consentry.engines.voice.embed_voice`;
     ``campplus`` float32 (192,) of CAM++'s ``embed`` of the same samples;
     ``ge2e_engine``, ``campplus_engine``.
@@ -51,7 +51,7 @@ What each file holds (all arrays; ``np.load(..., allow_pickle=False)``):
 ``campplus.npz``
     ``a`` float32 (64000,) and ``b`` float32 (32000,) at 16 kHz: the inputs
     whose PyTorch CAM++ embeddings tests/data/campplus_golden.npz holds (that
-    file has their parameters and RMS; tests/test_campplus.py's docstring
+    file has their parameters and RMS; tests/engines/test_campplus.py's docstring
     says how it was made).  Float32, because rounding to 16 bits moves the
     embedding by more than the test's 1e-4.
 """
@@ -120,7 +120,7 @@ def music_match_signals(match_work_int16: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def music_input() -> dict[str, np.ndarray]:
-    sys.path.insert(0, str(TESTS))
+    sys.path[:0] = [str(TESTS), str(TESTS / "engines")]  # conftest, and the test modules whose makers it uses
     from test_engine import notes  # the historic golden input's synthesiser
 
     from consentry.testing.synth import synthesise_piece
@@ -156,7 +156,7 @@ def melody_expected(inputs) -> dict[str, np.ndarray]:
 
 
 def melody_input() -> np.ndarray:
-    sys.path.insert(0, str(TESTS))
+    sys.path[:0] = [str(TESTS), str(TESTS / "engines")]  # conftest, and the test modules whose makers it uses
     import test_melody as tm
 
     rng = np.random.default_rng(20261207)
@@ -194,7 +194,7 @@ def voice_expected(inputs) -> dict[str, np.ndarray]:
 
 
 def voice_input() -> np.ndarray:
-    sys.path.insert(0, str(TESTS))
+    sys.path[:0] = [str(TESTS), str(TESTS / "engines")]  # conftest, and the test modules whose makers it uses
     from test_voice import voiced  # the historic golden input's synthesiser
 
     return {"samples": voiced(4, duration_s=3.0)}
@@ -206,7 +206,7 @@ def campplus_input() -> dict[str, np.ndarray]:
     That file keeps each input's parameters and RMS, not the samples; the
     samples are kept here, checked against the stored RMS when made.
     """
-    sys.path.insert(0, str(TESTS))
+    sys.path[:0] = [str(TESTS), str(TESTS / "engines")]  # conftest, and the test modules whose makers it uses
     from test_campplus import voice_like_signal
 
     golden = np.load(TESTS / "data" / "campplus_golden.npz", allow_pickle=False)

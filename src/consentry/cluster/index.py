@@ -10,7 +10,7 @@ every node: shared storage, or the same path on each).  :meth:`ShardedIndex.look
 has the signature and the result of the engine's
 :func:`~consentry.engines.music.postings.lookup`, so the engine's
 ``identify_segments`` takes a :class:`ShardedIndex` where it takes a list of
-segments, and verification sees the same hits (``tests/test_cluster.py``
+segments, and verification sees the same hits (``tests/cluster/test_cluster.py``
 checks the matches against one index).
 """
 

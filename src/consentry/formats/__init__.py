@@ -14,6 +14,6 @@
 
 publish writes a site and :func:`consentry.services.publish.check_site` reads it back;
 verify reads anyone's site; both go through these readers, so a format read
-one way by one and another way by the other fails ``tests/test_formats.py``.
+one way by one and another way by the other fails ``tests/formats/test_formats.py``.
 XMP, ID3/Vorbis/MP4 tags and C2PA stay in :mod:`consentry.formats.embed` for now.
 """

@@ -3,7 +3,7 @@
 SQLite (:mod:`consentry.store.sqlite`) is the embedded default; PostgreSQL
 (:mod:`consentry.store.postgres`) serves a shared deployment.  Both share
 their queries (:mod:`consentry.store.sqlbase`) and pass the same tests
-(``tests/test_store.py``, run on each backend).
+(``tests/store/test_store.py``, run on each backend).
 """
 
 from __future__ import annotations

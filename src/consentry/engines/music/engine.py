@@ -45,7 +45,7 @@ REFERENCE_QUERY_S = 10.0
 #: Score added to the threshold each time the audio searched doubles past
 #: :data:`REFERENCE_QUERY_S` (see :func:`min_score_for`).  Printed by
 #: ``benchmarks/fit_length_rule.py`` (its data in benchmarks/fits/score_per_doubling.json;
-#: tests/test_constants.py refits it).
+#: tests/engines/test_constants.py refits it).
 SCORE_PER_DOUBLING = 1.3
 #: A posting list longer than this is a stop word and skipped.
 MAX_POSTINGS_PER_RANGE = 20000
@@ -54,13 +54,13 @@ MAX_POSTINGS_PER_RANGE = 20000
 # exponentially: log P = _FMR_LOG_A + _FMR_LOG_B * s, least squares over
 # s = 5..12 on the negatives of ``benchmarks/calibrate.py --excerpts 320``
 # (P(>=6) = 0.58, P(>=12) = 0.003), as it prints them; its data are in
-# benchmarks/fits/fmr_tail.json and tests/test_constants.py refits them.
+# benchmarks/fits/fmr_tail.json and tests/engines/test_constants.py refits them.
 _FMR_LOG_A = 4.187
 _FMR_LOG_B = -0.775
 
 
 #: Version 2's decision rule, each constant as its committed command printed
-#: it (benchmarks/RESULTS.md, "Music engine v2"; tests/test_constants_v2.py
+#: it (benchmarks/RESULTS.md, "Music engine v2"; tests/engines/test_constants_v2.py
 #: refits them from the records in benchmarks/fits/).  Threshold for 10-s
 #: queries and false-match tail: ``benchmarks/calibrate_v2.py`` (fitted on
 #: half F of the never-registered songs, measured on half T; record

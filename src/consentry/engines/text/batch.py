@@ -10,7 +10,7 @@ its shingles padded with ``winnow_window - 1`` largest hashes, and the
 anchors of all texts, then the shingles near the anchors that are seeds, are
 looked up in one search each.  Only texts with seeds are verified one by
 one.  The result is that of :meth:`locate` on each text
-(``tests/test_text_batch.py``).
+(``tests/engines/test_text_batch.py``).
 """
 
 from __future__ import annotations

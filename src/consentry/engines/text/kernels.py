@@ -5,8 +5,8 @@ here (:mod:`._loops`), one pass over the text or the keys, when Numba is
 installed (a dependency of the package; :data:`AVAILABLE` is False without
 it and the NumPy code in :mod:`.winnowing` and :mod:`.match` runs instead)
 and the process has read enough text for their load to pay (:func:`ready`).  Each
-function says which NumPy function it equals; ``tests/test_text_kernels.py``
-compares them on random and real text, and ``tests/test_text_engine.py``
+function says which NumPy function it equals; ``tests/engines/test_text_kernels.py``
+compares them on random and real text, and ``tests/engines/test_text_engine.py``
 compares both with the plain-Python reference.  Compiled code is cached on
 disk by Numba (``cache=True``), so a process compiles it once per install.
 """

@@ -40,7 +40,7 @@ class TextEngineParams:
         takes off its seed weight (:mod:`.match`, "Anchors and missed
         anchors"): a passage spanning a window or more counts when
         ``weight - miss_weight * missed`` reaches ``min_seeds``.  Fitted (``benchmarks/fit_text_rule.py``,
-        ``benchmarks/fits/text_rule.json``, ``tests/test_text_constants.py``).
+        ``benchmarks/fits/text_rule.json``, ``tests/engines/test_text_constants.py``).
     min_short_passage_words : int
         A passage whose seeds lie within one window (fewer than
         ``winnow_window`` shingles apart, so that no anchor lies wholly

@@ -2,7 +2,7 @@
 
 Written from the definitions (``docs/text.md``) one character and one window
 at a time, using the Unicode database directly rather than the shipped
-table; ``tests/test_text_engine.py`` checks that the fast path
+table; ``tests/engines/test_text_engine.py`` checks that the fast path
 (:mod:`.winnowing`) gives the same hashes, offsets and winnowed positions.
 """
 

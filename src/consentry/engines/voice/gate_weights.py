@@ -10,7 +10,7 @@ through.  Held out (half B: 16 other speakers, 10 other tracks): 214 of
 214 speech windows pass (95% Wilson interval 98.2-100%), 2 of 643 music
 windows pass (0.31%, 0.09-1.1%).  Written by
 ``benchmarks/run_voice.py --fit-gate --write --record benchmarks/fits/gate.json``
-(2026-12-07); tests/test_constants.py checks these values against that
+(2026-12-07); tests/engines/test_constants.py checks these values against that
 record and refits them from its data.  Generated; do not edit by hand.
 """
 

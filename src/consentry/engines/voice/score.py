@@ -178,7 +178,7 @@ def decide(
 #: median of 17); no speaker of half B is pasted, heard or compared there.
 #: On held-out half B, 1 of 126 outputs got a false match (95 % Wilson
 #: upper bound 4.4 %; docs/voice.md).  Printed by that command, whose
-#: data are in benchmarks/fits/voice_window.json (tests/test_constants.py
+#: data are in benchmarks/fits/voice_window.json (tests/engines/test_constants.py
 #: refits it).  Per comparison, 1 of half A's 3,060 non-target
 #: comparisons reached it.
 WINDOW_THRESHOLD = 0.5802

@@ -1,0 +1,47 @@
+"""The melody null model shipped in consentry.engines.melody.align is what its committed command fits.
+
+``benchmarks/run_melody.py --calibrate --record benchmarks/fits/melody_null.json``
+writes the best local scores of its 3,000 unrelated calibration pairs (seed
+1001, made-up melodies of consentry.engines.melody.synthetic) with the
+scoring it used. This test runs the same fit (``run_melody.fit_null_model``)
+on the recorded scores and compares it with ``NULL_MODEL``, and checks that
+the record was made with the scoring that ships: a change of ``Scoring``
+makes the record stale until the command is run again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RECORD = ROOT / "benchmarks" / "fits" / "melody_null.json"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from consentry.engines.melody.align import NULL_MODEL, Scoring  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def record() -> dict:
+    if not RECORD.exists():
+        pytest.fail(f"{RECORD} is missing: run benchmarks/run_melody.py --calibrate --record {RECORD}")
+    return json.loads(RECORD.read_text())
+
+
+def test_record_was_made_with_the_shipped_scoring(record):
+    assert record["scoring"] == dataclasses.asdict(Scoring())
+    assert record["seed"] == 1001 and len(record["score"]) == len(record["m"]) == len(record["n"]) == 3000
+
+
+def test_shipped_null_model_is_the_fit_of_the_record(record):
+    import run_melody
+
+    null = {key: np.asarray(record[key]) for key in ("score", "m", "n", "kind")}
+    model, fitted = run_melody.fit_null_model(null)
+    assert fitted == record["fitted"]
+    assert (model.lam, model.k) == (NULL_MODEL.lam, NULL_MODEL.k)

@@ -1,0 +1,79 @@
+"""TextEngine.locate_many: the matches of locate on each text, read and looked up together."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from consentry.engines.text import TextEngine
+from consentry.engines.text import winnowing as W
+from consentry.engines.text.batch import batch_minima
+
+from textkit import passage, prose, segment_of
+
+
+@pytest.fixture(scope="module")
+def engine() -> TextEngine:
+    return TextEngine()
+
+
+@pytest.fixture(scope="module")
+def works() -> dict[int, str]:
+    return {i: prose(800 + i, 1000) for i in range(1, 5)}
+
+
+@pytest.fixture(scope="module")
+def index(engine, works):
+    return [segment_of(engine, works)]
+
+
+def _rows(engine, works) -> list[str]:
+    rng = random.Random(4)
+    rows = ["", "   ", "one", "exam-", "ple and more", "a" * 50, "\u65e5\u672c\u8a9e " * 30, "\x00 nul \x00"]
+    for i in range(60):
+        kind = rng.randrange(5)
+        if kind == 0:
+            rows.append(prose(3000 + i, rng.randrange(1, 400)))
+        else:
+            fp = rng.choice(list(works))
+            p, _, _ = passage(works[fp], rng.randrange(0, 800), rng.choice([25, 40, 90, 150]))
+            if kind == 2:
+                p = " ".join("QUARTZ" if rng.random() < 0.1 else x.upper() for x in p.split())
+            rows.append(prose(4000 + i, rng.randrange(0, 200)) + "\n" + p + "\n" + prose(5000 + i, rng.randrange(0, 200)))
+        if kind == 4 and rows[-1]:  # two copies in one row, one of them across the row boundary if joined badly
+            rows[-1] = rows[-1] + " " + passage(works[1], 10, 60)[0]
+    rows.append(passage(works[2], 100, 200)[0] + "-\n")
+    rows.append("continued " + passage(works[2], 300, 30)[0])
+    return rows
+
+
+def test_locate_many_gives_what_locate_gives_on_each_text(engine, works, index):
+    rows = _rows(engine, works)
+    one_by_one = [engine.locate(engine.signal(t), index) for t in rows]
+    assert sum(1 for r in one_by_one if r) > 30
+    for size in (1, 7, len(rows)):
+        batched = []
+        for i in range(0, len(rows), size):
+            batched += engine.locate_many([engine.signal(t) for t in rows[i:i + size]], index)
+        assert batched == one_by_one
+    assert engine.locate_many([engine.signal(t) for t in rows], index, min_score=60) == \
+        [engine.locate(engine.signal(t), index, min_score=60) for t in rows]
+    assert engine.locate_many([], index) == []
+
+
+def test_batch_window_minima_are_each_texts_own():
+    rng = np.random.default_rng(2)
+    counts = np.array([0, 1, 3, 16, 17, 40, 0, 5], np.int64)
+    h = rng.integers(0, 6, int(counts.sum()), dtype=np.uint64)  # ties everywhere
+    first = np.cumsum(counts) - counts
+    for window in (1, 4, 16):
+        got = batch_minima(h, first, counts, window)
+        for j, c in enumerate(counts.tolist()):
+            want = first[j] + W.window_minima(h[first[j]:first[j] + c], window=window)
+            assert got[j].tolist() == want.tolist()
+    h[3] = np.uint64(2**64 - 1)  # a hash equal to the padding
+    got = batch_minima(h, first, counts, 4)
+    assert all(got[j].tolist() == (first[j] + W.window_minima(h[first[j]:first[j] + c], window=4)).tolist()
+               for j, c in enumerate(counts.tolist()))
