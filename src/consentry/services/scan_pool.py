@@ -44,16 +44,19 @@ def run_in_pool(work: Callable[[dict], dict], tasks: Iterable[dict], *, workers:
         with polled(), process_pool(workers, initializer=initializer, initargs=initargs) as pool:
             running: dict[Future, dict] = {}
             while running or not exhausted:
-                while not exhausted and len(running) < 2 * workers:
+                while not exhausted and len(running) < 2 * workers and not suspects:
                     raise_if_stopping()
                     task = next(tasks, None)
                     if task is None:
                         exhausted = True
-                    else:
+                        break
+                    try:
                         running[pool.submit(work, task)] = task
-                if not running:
+                    except BrokenProcessPool:  # a worker died before this task went in: it is tried alone too
+                        suspects.append(task)
+                if not running and not suspects:
                     break
-                finished, _ = wait(running, timeout=POLL_S, return_when=FIRST_COMPLETED)
+                finished, _ = wait(running, timeout=POLL_S, return_when=FIRST_COMPLETED) if running else (set(), set())
                 results = _collect({f: running.pop(f) for f in finished}, suspects)
                 if suspects:
                     # the pool is broken: what had finished is kept, the rest is tried again alone
@@ -86,15 +89,15 @@ def _collect(futures: dict[Future, dict], suspects: list[dict]) -> list[dict]:
 def _alone(work: Callable[[dict], dict], task: dict, *, initializer: Callable, initargs: tuple) -> dict | None:
     """``work(task)`` in a pool of one fresh worker; ``None`` when the worker dies on it."""
     with polled(), process_pool(1, initializer=initializer, initargs=initargs) as solo:
-        probe = solo.submit(int)  # the worker's set-up must succeed before the item is blamed
-        try:
+        try:  # the worker's set-up must succeed before the item is blamed
+            probe = solo.submit(int)
             _wait(probe)
             probe.result()
         except BrokenProcessPool:
             raise WorkersCannotStart("the scan's worker processes die before taking any item "
                                      "(see the messages above)") from None
-        future = solo.submit(work, task)
         try:
+            future = solo.submit(work, task)
             _wait(future)
             return future.result()
         except BrokenProcessPool:
