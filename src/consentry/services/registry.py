@@ -61,24 +61,16 @@ class RegisterSummary:
         """Seconds of music registered (the other media's sizes are in characters or pixels)."""
         return float(sum(w.duration_s for w in self.registered if w.engine == ENGINE_NAME))
 
-    def media(self) -> dict[str, int]:
-        """Works registered per medium (``{"music": 2, "text": 1}``), in the order first met."""
+    def media(self) -> dict[str, dict]:
+        """Works registered per medium, in the order first met: ``{"music": {"n": 2, "size": 120.0}, ...}``, the
+        size in the medium's unit (seconds of music, characters of text, pixels of images)."""
         from consentry import engines
 
-        counts: dict[str, int] = {}
+        out: dict[str, dict] = {}
         for w in self.registered:
-            medium = engines.medium_of_engine(w.engine)
-            counts[medium] = counts.get(medium, 0) + 1
-        return counts
-
-    def sizes(self) -> dict[str, float]:
-        """Size registered per medium, in its unit (seconds of music, characters of text, pixels of images)."""
-        from consentry import engines
-
-        out: dict[str, float] = {}
-        for w in self.registered:
-            medium = engines.medium_of_engine(w.engine)
-            out[medium] = out.get(medium, 0.0) + float(w.duration_s)
+            m = out.setdefault(engines.medium_of_engine(w.engine), {"n": 0, "size": 0.0})
+            m["n"] += 1
+            m["size"] += float(w.duration_s)
         return out
 
 
@@ -762,6 +754,20 @@ class Registry:
             raise RegistryError(f"{done['registry']}: the backup fails SQLite's integrity check ({problem}); keep the original")
         return done
 
+    def current_engine(self, engine_name: str) -> tuple[str, str] | None:
+        """``(version, param_hash)`` a work fingerprinted by the engine named ``engine_name`` should have now: this
+        registry's music parameters, else the default engine of that medium (None: no such engine here).  A work
+        with another pair needs ``consentry reindex``."""
+        if engine_name == ENGINE_NAME:
+            return self.params.version, self.param_hash
+        from consentry import engines
+
+        try:
+            now = engines.by_engine_name(engine_name).id
+        except (KeyError, ImportError):
+            return None
+        return now.version, now.param_hash
+
     def stats(self) -> dict:
         """The registry in numbers: works, ``hours`` of music, ``media`` (works and size per medium), index, engines.
 
@@ -782,18 +788,9 @@ class Registry:
             m["size"] += e.get("size", 0.0)
         s["media"] = media
         s["hours"] = media.get("music", {}).get("size", 0.0) / 3600.0
-        def current(engine_name: str) -> tuple[str, str] | None:
-            if engine_name == ENGINE_NAME:
-                return self.params.version, self.param_hash
-            try:
-                now = engines.by_engine_name(engine_name).id
-            except (KeyError, ImportError):
-                return None
-            return now.version, now.param_hash
-
         s["works_needing_reindex"] = sum(
             e["works"] for e in s["engines"]
-            if current(e["engine"]) not in (None, (e["engine_version"], e["param_hash"]))
+            if self.current_engine(e["engine"]) not in (None, (e["engine_version"], e["param_hash"]))
         )
         s["index_bytes_per_hour"] = s["index_bytes"] / s["hours"] if s["hours"] else 0.0
         return s

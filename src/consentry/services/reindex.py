@@ -59,29 +59,11 @@ class ReindexSummary:
 
 def works_to_reindex(registry) -> list:
     """Live works whose fingerprint was made by another engine version or parameters than their medium's engine
-    now uses: music works against the registry's music engine, texts and images against the default engine of
-    their medium (a work of another medium's old version is not found until it is re-indexed)."""
-    current = (registry.params.version, registry.param_hash)
-    out = []
-    for w in registry.works():
-        if w.engine == ENGINE_NAME:
-            if (w.engine_version, w.param_hash) != current:
-                out.append(w)
-            continue
-        now = _current_id(w.engine)
-        if now is not None and (w.engine_version, w.param_hash) != (now.version, now.param_hash):
-            out.append(w)
-    return out
-
-
-def _current_id(engine_name: str):
-    """The id of the default engine of the medium whose engine is named ``engine_name`` (None: unknown here)."""
-    from consentry import engines
-
-    try:
-        return engines.by_engine_name(engine_name).id
-    except (KeyError, ImportError):
-        return None
+    now uses (:meth:`Registry.current_engine`): music works against the registry's music engine, texts and images
+    against the default engine of their medium (a work of another medium's old version is not found until it is
+    re-indexed)."""
+    return [w for w in registry.works()
+            if registry.current_engine(w.engine) not in (None, (w.engine_version, w.param_hash))]
 
 
 def reindex(registry, *, progress: Callable[[int, int], None] | None = None) -> ReindexSummary:

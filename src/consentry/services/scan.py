@@ -271,15 +271,6 @@ def decide_result(result: dict, snapshot: dict) -> dict:
 
 
 # -- the scan -------------------------------------------------------------------
-def _medium_of_engine(name: str) -> str:
-    from consentry import engines
-
-    try:
-        return engines.by_engine_name(name).medium
-    except (KeyError, ImportError):
-        return "music"
-
-
 def terms_snapshot(registry) -> dict:
     """The terms of every live work, as in force now: work_id -> dict.
 
@@ -287,6 +278,8 @@ def terms_snapshot(registry) -> dict:
     terms (what a scan decides by); ``uses`` holds the effective terms of
     every use.
     """
+    from consentry import engines
+
     out = {}
     export = registry.terms_export()
     dates = {w.work_id: w for w in registry.works()}
@@ -299,7 +292,7 @@ def terms_snapshot(registry) -> dict:
             "terms_version": w["terms_version"], "uses": w["terms"]["uses"],
             "copyright_registered_on": work.copyright_registered_on, "first_published_on": work.first_published_on,
         }
-        medium = _medium_of_engine(work.engine)
+        medium = engines.medium_of_engine(work.engine)
         if medium != "music":  # a text work (issue 18): its findings are in characters, not seconds
             out[w["work_id"]]["medium"] = medium
         if "dispute" in w:  # under an ownership claim: the strictest of the parties' terms (docs/claims.md)

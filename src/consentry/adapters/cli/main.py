@@ -174,7 +174,7 @@ def _what_registered(summary) -> str:
     """`` (2 recordings, 0.08 h of audio; 1 text, 20,709 characters)``: the works registered by medium, or ""."""
     from consentry.reporting.format import format_media
 
-    media = {m: {"n": n, "size": summary.sizes().get(m)} for m, n in summary.media().items()}
+    media = summary.media()
     return f" ({format_media(media)})" if media else ""
 
 
