@@ -31,9 +31,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy import fft as sfft
-from scipy import ndimage
 
+from consentry.engines.music.arith import SparseColumns, box_max, box_mean, box_mean_1d, rfft_rows
 from consentry.engines.music.params import MusicEngineParams
 
 #: Rows of :attr:`Quads.values`: pitch differences to the anchor of peaks 2, 3
@@ -131,11 +130,9 @@ def log_frequency_weights(params: MusicEngineParams) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def _sparse_weights(params: MusicEngineParams):
-    """:func:`log_frequency_weights` as a SciPy CSR matrix (about 1% of its entries are non-zero)."""
-    from scipy import sparse
-
-    return sparse.csr_matrix(log_frequency_weights(params))
+def _sparse_weights(params: MusicEngineParams) -> SparseColumns:
+    """:func:`log_frequency_weights` as a sparse product (about 1% of its entries are non-zero)."""
+    return SparseColumns(log_frequency_weights(params))
 
 
 def log_spectrogram(samples: np.ndarray, params: MusicEngineParams) -> np.ndarray:
@@ -160,16 +157,16 @@ def log_spectrogram(samples: np.ndarray, params: MusicEngineParams) -> np.ndarra
         return np.zeros((0, params.n_bins), dtype=np.float32)
     window = np.hanning(params.n_fft).astype(np.float32)
     frames = np.lib.stride_tricks.sliding_window_view(x, params.n_fft)[:: params.hop]
-    spec = sfft.rfft(frames * window, axis=1)
+    spec = rfft_rows(frames * window)
     power = spec.real.astype(np.float32) ** 2 + spec.imag.astype(np.float32) ** 2
     if params.version == "1":
         mapped = power @ log_frequency_weights(params)
     else:  # the same weights as a sparse matrix: most of the dense product is zeros
-        mapped = np.asarray(_sparse_weights(params).__rmatmul__(power), dtype=np.float32)
+        mapped = np.asarray(power @ _sparse_weights(params), dtype=np.float32)
     if params.smooth_frames > 1:
         # Averaging power over a few frames lets sustained partials stand out
         # of noise, whose fluctuations average away.
-        mapped = ndimage.uniform_filter1d(mapped, params.smooth_frames, axis=0, mode="nearest")
+        mapped = box_mean_1d(mapped, params.smooth_frames, axis=0)
     return (10.0 * np.log10(mapped + 1e-10)).astype(np.float32)
 
 
@@ -210,8 +207,8 @@ def pick_peaks(logspec: np.ndarray, params: MusicEngineParams, *, peaks_per_s: f
     if n_frames == 0:
         return empty
     rt, rb = params.peak_radius_frames, params.peak_radius_bins
-    local_max = ndimage.maximum_filter(logspec, size=(2 * rt + 1, 2 * rb + 1), mode="nearest")
-    background = ndimage.uniform_filter(logspec, size=(2 * rt + 1, 4 * rb + 1), mode="nearest")
+    local_max = box_max(logspec, (2 * rt + 1, 2 * rb + 1))
+    background = box_mean(logspec, (2 * rt + 1, 4 * rb + 1))
     floor = float(logspec.max()) - params.floor_db
     is_peak = (logspec == local_max) & (logspec > floor)
     # A flat plateau (silence, clipping) is not a peak.
