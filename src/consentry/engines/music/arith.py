@@ -91,23 +91,29 @@ def rfft_rows(frames: np.ndarray) -> np.ndarray:
     return module.r2c(x, (1,), True, 0, None, 1)
 
 
-def _edge_padded(x: np.ndarray, size: int) -> np.ndarray:
-    """``x`` (axis 0) with ``size // 2`` copies of its first row before it and the rest after."""
+def _box_mean_along(x: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """Running mean over ``size`` entries along ``axis`` (edges repeated), in float64, ndimage's order.
+
+    The first window is summed entry by entry, then each step adds ``new - old``
+    (one rounding), and every running sum is divided by ``size``.
+    """
     before = size // 2
-    after = size - before - 1
-    return np.concatenate([np.repeat(x[:1], before, axis=0), x, np.repeat(x[-1:], after, axis=0)], axis=0)
+    pad = [(0, 0)] * x.ndim
+    pad[axis] = (before, size - before - 1)
+    padded = np.pad(x.astype(np.float64), pad, mode="edge")
 
+    def part(start: int, stop: int | None) -> tuple:
+        index = [slice(None)] * x.ndim
+        index[axis] = slice(start, stop)
+        return tuple(index)
 
-def _box_mean_axis0(x: np.ndarray, size: int) -> np.ndarray:
-    """Running mean over ``size`` rows (edges repeated), float64, ndimage's order of operations."""
-    padded = _edge_padded(x.astype(np.float64), size)
-    steps = np.empty((x.shape[0],) + x.shape[1:], dtype=np.float64)
-    first = padded[0].copy()
+    steps = np.empty(x.shape, dtype=np.float64)
+    first = padded[part(0, 1)].copy()
     for k in range(1, size):
-        first += padded[k]
-    steps[0] = first
-    np.subtract(padded[size:], padded[: padded.shape[0] - size], out=steps[1:])
-    np.cumsum(steps, axis=0, out=steps)
+        first += padded[part(k, k + 1)]
+    steps[part(0, 1)] = first
+    np.subtract(padded[part(size, None)], padded[part(0, padded.shape[axis] - size)], out=steps[part(1, None)])
+    np.cumsum(steps, axis=axis, out=steps)
     steps /= size
     return steps
 
@@ -128,9 +134,8 @@ def box_mean(x: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
     for axis, length in enumerate(size):
         if length <= 1 or out.size == 0:
             continue
-        moved = np.moveaxis(out, axis, 0)
-        out = np.moveaxis(_box_mean_axis0(moved, int(length)).astype(out.dtype), 0, axis)
-    return np.ascontiguousarray(out)
+        out = _box_mean_along(out, int(length), axis).astype(out.dtype)
+    return out
 
 
 def box_mean_1d(x: np.ndarray, size: int, axis: int) -> np.ndarray:
@@ -142,8 +147,19 @@ def box_mean_1d(x: np.ndarray, size: int, axis: int) -> np.ndarray:
     out = np.array(x)
     if out.size == 0:
         return out
-    moved = np.moveaxis(out, axis, 0)
-    return np.ascontiguousarray(np.moveaxis(_box_mean_axis0(moved, int(size)).astype(out.dtype), 0, axis))
+    return _box_mean_along(out, int(size), axis).astype(out.dtype)
+
+
+def _box_max_axis0(x: np.ndarray, size: int) -> np.ndarray:
+    """Maximum over ``size`` rows (edges repeated): maxima of 1, 2, 4, ... rows, then two overlapping ones."""
+    before = size // 2
+    padded = np.concatenate([np.repeat(x[:1], before, axis=0), x, np.repeat(x[-1:], size - before - 1, axis=0)])
+    n = x.shape[0]
+    span, best = 1, padded
+    while 2 * span <= size:
+        best = np.maximum(best[:-span], best[span:])  # row i: the maximum of rows i .. i + 2 span - 1
+        span *= 2
+    return np.maximum(best[:n], best[size - span : size - span + n])
 
 
 def box_max(x: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
@@ -152,11 +168,8 @@ def box_max(x: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
     for axis, length in enumerate(size):
         if length <= 1 or out.size == 0:
             continue
-        before = length // 2
-        pad = [(0, 0)] * out.ndim
-        pad[axis] = (before, length - before - 1)
-        windows = np.lib.stride_tricks.sliding_window_view(np.pad(out, pad, mode="edge"), length, axis=axis)
-        out = windows.max(axis=-1)
+        moved = np.ascontiguousarray(np.moveaxis(out, axis, 0))
+        out = np.moveaxis(_box_max_axis0(moved, int(length)), 0, axis)
     return np.ascontiguousarray(out)
 
 
@@ -193,7 +206,9 @@ class SparseColumns:
     def __rmatmul__(self, dense: np.ndarray) -> np.ndarray:
         dense = np.asarray(dense)
         dtype = np.result_type(dense.dtype, self.dtype)
-        out = np.zeros((dense.shape[0], self.n_out), dtype=dtype)
+        # Work on the transposes, as SciPy does: rows are contiguous, so the gathers are cheap.
+        dense_t = np.ascontiguousarray(dense.T, dtype=dtype)
+        out_t = np.zeros((self.n_out, dense.shape[0]), dtype=dtype)
         for out_cols, in_cols, values in self._steps:
-            out[:, out_cols] += dense[:, in_cols].astype(dtype, copy=False) * values.astype(dtype, copy=False)
-        return out
+            out_t[out_cols] += dense_t[in_cols] * values.astype(dtype, copy=False)[:, None]
+        return out_t.T
