@@ -127,12 +127,35 @@ def identify_signal(registry, engine: engines.MediaEngine, signal, *, min_score:
     With ``with_evidence``, each match's ``detail["evidence"]`` holds the
     engine's :meth:`evidence_facts` (JSON-safe, for evidence bundles).
     """
-    from consentry.services.identify import disputed_terms
-
     segments = registry.store.index_segments(**engine.id.store_key())
     if not segments:
         return []
     located = engine.locate(signal, segments, min_score=min_score, searched=searched, with_evidence=with_evidence)
+    return _matches(registry, engine, signal, located, refine=refine, with_evidence=with_evidence)
+
+
+def identify_signals(registry, engine: engines.MediaEngine, signals: Sequence, *,
+                     min_score: float | None = None) -> list[list[Match]]:
+    """:func:`identify_signal` of each of ``signals`` (no refinement, no evidence), searched together when the
+    engine has ``locate_many`` (text: a scan's rows, ``docs/text.md``): the same matches, one lookup per batch."""
+    if not signals:
+        return []
+    segments = registry.store.index_segments(**engine.id.store_key())
+    if not segments:
+        return [[] for _ in signals]
+    many = getattr(engine, "locate_many", None)
+    if many is not None:
+        located = many(signals, segments, min_score=min_score)
+    else:
+        located = [engine.locate(s, segments, min_score=min_score) for s in signals]
+    return [_matches(registry, engine, s, found, refine=False, with_evidence=False) if found else []
+            for s, found in zip(signals, located)]
+
+
+def _matches(registry, engine, signal, located, *, refine: bool, with_evidence: bool) -> list[Match]:
+    """Located matches as :class:`Match` rows of live works, disputed terms applied (:func:`identify_signal`)."""
+    from consentry.services.identify import disputed_terms
+
     if not located:
         return []
     works = registry.store.works_by_fp_id(m.fp_id for m in located)

@@ -70,6 +70,8 @@ def _init_worker(registry_path: str, params: MusicEngineParams, index=None) -> N
 
 
 def _error(task: dict, reason: str, **extra) -> dict:
+    if "batch" in task:  # a batch of text rows whose worker died twice (services/scan_text.py)
+        return {"batch": [_error(t, reason, **extra) for t in task["batch"]]}
     return {"seq": task["seq"], "item_id": task["item_id"], "name": task["name"], "decision": "error",
             "error": reason, "findings": [], **extra}
 
@@ -179,6 +181,11 @@ def _identify_other(registry, engine, task: dict, data: bytes, facts: dict) -> d
         return _error(task, str(exc), **facts)
     except MemoryError:
         return _error(task, "too large to read in memory", **facts)
+    return _other_result(task, engine, signal, matches, facts)
+
+
+def _other_result(task: dict, engine, signal, matches, facts: dict) -> dict:
+    """The item result of :func:`_identify_other` from its engine's matches."""
     findings = []
     for m in matches:
         q, w = _first_axis(m.detail, "query"), _first_axis(m.detail, "work")
@@ -255,7 +262,16 @@ def signals_of_url(url: str, cache: dict) -> dict | None:
 
 
 def _identify_in_worker(task: dict) -> dict:
-    return identify_item(_WORKER["registry"], task)
+    return _identify_task(_WORKER["registry"], task)
+
+
+def _identify_task(registry, task: dict) -> dict:
+    """One task: an item (:func:`identify_item`) or a batch of text rows (:mod:`.scan_text`)."""
+    if "batch" in task:
+        from consentry.services.scan_text import identify_batch
+
+        return identify_batch(registry, task)
+    return identify_item(registry, task)
 
 
 def decide_result(result: dict, snapshot: dict) -> dict:
@@ -325,6 +341,13 @@ def licence_amount(*, price: float, unit: str | None, items: int, covered_s: flo
 
 
 def _tasks(ds, done: set[int], min_score, embedded_signals: bool) -> Iterator[dict]:
+    from consentry.services.scan_text import batched, batches_rows
+
+    tasks = _item_tasks(ds, done, min_score, embedded_signals)
+    return batched(tasks) if batches_rows(ds) else tasks
+
+
+def _item_tasks(ds, done: set[int], min_score, embedded_signals: bool) -> Iterator[dict]:
     for seq, item in enumerate(ds.items()):
         if seq in done:
             continue
@@ -465,6 +488,7 @@ def scan_dataset(
     def store_results(results: list[dict]) -> None:
         nonlocal n_done
         raise_if_stopping()
+        results = [r for res in results for r in (res["batch"] if "batch" in res else (res,))]
         if not results:
             return
         if check_web_signals:
@@ -495,7 +519,7 @@ def scan_dataset(
                     store_results(results)
         elif n_workers == 1:
             for task in tasks:
-                store_results([identify_item(registry, task)])
+                store_results([_identify_task(registry, task)])
         else:
             # Ctrl-C is acted on between waits; an item that kills its worker becomes an item error.
             run_in_pool(_identify_in_worker, tasks, workers=n_workers, initializer=_init_worker,

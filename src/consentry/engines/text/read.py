@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,10 @@ def sniff_kind(head: bytes, *, name: str | None = None) -> str | None:
     return "text"
 
 
+#: Control characters that plain text does not hold: C0 but tab, line feed, form feed and carriage return; DEL; C1.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+
+
 def _head_text(head: bytes) -> str | None:
     """The first bytes as text, or None when they look binary."""
     for bom, enc in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
@@ -87,7 +92,7 @@ def _head_text(head: bytes) -> str | None:
     if b"\x00" in head:
         return None
     text = head.decode("utf-8", "ignore") if _mostly_utf8(head) else head.decode("latin-1")
-    bad = sum(1 for c in text if (ord(c) < 32 and c not in "\t\n\r\f") or 0x7f <= ord(c) < 0xa0)
+    bad = len(_CONTROLS.findall(text))
     return None if bad > max(2, len(text) // 50) else text
 
 

@@ -1,0 +1,84 @@
+"""A scan's text rows in batches (services/scan_text.py, issue 18): grouping, and the same items as one row at a time."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from consentry import Registry
+from consentry.services import scan_text
+from consentry.services.scan import _error, scan_dataset
+from textkit import passage, prose
+
+
+def _rows(n: int, size: int, **extra) -> list[dict]:
+    return [{"seq": i, "item_id": f"row:{i}", "name": f"t row {i}", "data": b"x" * size, **extra} for i in range(n)]
+
+
+def test_rows_are_grouped_up_to_the_batch_limits_and_large_or_file_items_go_alone(monkeypatch):
+    monkeypatch.setattr(scan_text, "TEXT_BATCH_ITEMS", 4)
+    tasks = _rows(10, 10)
+    out = list(scan_text.batched(tasks))
+    assert [len(t["batch"]) if "batch" in t else 1 for t in out] == [4, 4, 2]
+    assert [t["seq"] for t in out] == [0, 4, 8] and out[1]["item_id"] == "row:4"
+    assert [r for t in out for r in t["batch"]] == tasks  # every row once, in order
+    big = {"seq": 3, "item_id": "row:3", "name": "big", "data": b"y" * (scan_text.TEXT_BATCH_BYTES + 1)}
+    on_disk = {"seq": 5, "item_id": "f", "name": "f", "path": "/x/f.txt"}
+    mixed = _rows(3, 10) + [big] + [dict(r, seq=4 + i) for i, r in enumerate(_rows(1, 10))] + [on_disk]
+    out = list(scan_text.batched(mixed))
+    assert [t.get("name") for t in out] == ["t row 0", "big", "t row 0", "f"]
+    assert len(out[0]["batch"]) == 3 and "batch" not in out[2]  # a lone row stays a plain task
+    monkeypatch.setattr(scan_text, "TEXT_BATCH_ITEMS", 1000)
+    monkeypatch.setattr(scan_text, "TEXT_BATCH_BYTES", 25)
+    assert [len(t["batch"]) for t in scan_text.batched(_rows(6, 10))] == [3, 3]
+
+
+def test_a_batch_whose_worker_died_twice_is_an_error_of_each_of_its_rows():
+    batch = {"seq": 0, "item_id": "row:0", "name": "t row 0", "batch": _rows(3, 5)}
+    lost = _error(batch, "the worker died")
+    assert [(r["item_id"], r["decision"], r["error"]) for r in lost["batch"]] == \
+        [(f"row:{i}", "error", "the worker died") for i in range(3)]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_text_dataset_gives_the_same_items_batched_as_one_row_at_a_time(tmp_path, monkeypatch, workers):
+    works = {name: prose(seed, 1500) for name, seed in (("a.txt", 31), ("b.txt", 32))}
+    folder = tmp_path / "w"
+    folder.mkdir()
+    for name, text in works.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    rows = [{"text": prose(600 + i, 120 + 40 * (i % 5))} for i in range(30)]
+    rows[3]["text"] += " " + passage(works["a.txt"], 200, 120)[0]
+    rows[11]["text"] = passage(works["b.txt"], 40, 90)[0] + "\n\n" + passage(works["a.txt"], 900, 60)[0]
+    rows[17]["text"] = ""                                                   # empty: an item error
+    rows[20]["text"] = ("<!DOCTYPE html><html><head><meta name='tdm-reservation' content='1'></head><body><p>"
+                        + passage(works["b.txt"], 700, 100)[0] + "</p></body></html>")   # HTML with TDMRep
+    rows[25]["text"] = "\x01\x02\x03\x04 binary \x05\x06\x07\x08" * 20       # not text after all
+    ds = tmp_path / "rows.jsonl"
+    ds.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+    def items(batch_items: int) -> list[dict]:
+        monkeypatch.setattr(scan_text, "TEXT_BATCH_ITEMS", batch_items)
+        summary = scan_dataset(reg, str(ds), workers=workers)
+        out = []
+        for it in reg.store.iter_scan_items(summary["scan_id"]):
+            it = {k: v for k, v in it.items() if k not in ("scan_id",)}
+            for s in (it.get("signals") or {}).get("embedded", []):
+                s.pop("source", None)   # names the temporary file the signals were read from
+                s.pop("location", None)
+            out.append(it)
+        return out
+
+    with Registry.open(tmp_path / "r.db") as reg:
+        reg.register([folder / "a.txt"], creator="A", terms="deny", workers=1)
+        reg.register([folder / "b.txt"], creator="B", terms="allow", workers=1)
+        one_by_one, batched = items(1), items(7)
+    assert len(batched) == 30 and batched == one_by_one
+    by_id = {it["item_id"]: it for it in batched}
+    assert by_id["row:3"]["decision"] == "refused" and by_id["row:11"]["decision"] == "refused"
+    assert len(by_id["row:11"]["findings"]) == 2
+    assert by_id["row:17"]["decision"] == "error" and by_id["row:25"]["decision"] in ("error", "unknown")
+    assert by_id["row:20"]["decision"] == "allowed"
+    assert by_id["row:20"]["signals"]["verdicts"]["tdm"] == "deny"
+    assert sum(1 for it in batched if it["findings"]) == 3
