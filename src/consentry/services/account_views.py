@@ -7,6 +7,8 @@ The changes (create, disable, bind, passwords, tokens, sessions) are the use cas
 
 from __future__ import annotations
 
+from consentry.services.results import AccountView, TokenView
+
 
 def list_accounts(registry) -> list[dict]:
     """Every account row (with its password hash: show them through ``accounts.service.public_account``)."""
@@ -37,7 +39,7 @@ def audit_log(registry, *, limit: int = 100, before_seq: int | None = None, acco
 
 # -- changes: the account use cases of consentry.services.accounts, each with its audit record ------------------------
 def create_account(registry, *, by, email: str, password: str, role: str, creator: str | None = None,
-                   display_name: str | None = None, **options) -> dict:
+                   display_name: str | None = None, **options) -> AccountView:
     """Create an account (an administrator's act, or the first admin on the command line); audit ``accounts.create``.
 
     ``options`` go to :func:`consentry.services.accounts.create_account` (``auth=``, ``existing_creators=``).
@@ -52,7 +54,7 @@ def create_account(registry, *, by, email: str, password: str, role: str, creato
     return account
 
 
-def disable_account(registry, ref: str, *, by) -> dict:
+def disable_account(registry, ref: str, *, by) -> AccountView:
     """Disable an account (an id or e-mail): it can no longer sign in, its sessions end and its tokens stop working;
     audit ``accounts.disable``."""
     from consentry.services import accounts
@@ -63,7 +65,7 @@ def disable_account(registry, ref: str, *, by) -> dict:
     return row
 
 
-def enable_account(registry, ref: str, *, by) -> dict:
+def enable_account(registry, ref: str, *, by) -> AccountView:
     """Enable a disabled account (an id or e-mail) again; audit ``accounts.enable``."""
     from consentry.services import accounts as accounts
     from consentry.services.works import record_change
@@ -86,7 +88,7 @@ def bind_account(registry, ref: str, *, by) -> dict:
     return row
 
 
-def create_token(registry, *, by, account: dict, name: str, scopes, expires_in_days: float | None) -> tuple[dict, str]:
+def create_token(registry, *, by, account: dict, name: str, scopes, expires_in_days: float | None) -> tuple[TokenView, str]:
     """Make an API token for ``account`` (a row); audit ``tokens.create`` with the account, name, scopes and expiry
     (the same record from the CLI and the API). Returns ``(token row, secret)``: the secret is shown once."""
     from consentry.services import accounts
@@ -100,7 +102,7 @@ def create_token(registry, *, by, account: dict, name: str, scopes, expires_in_d
     return token, secret
 
 
-def revoke_token(registry, token_id: str, *, by) -> dict:
+def revoke_token(registry, token_id: str, *, by) -> TokenView:
     """Revoke an API token; audit ``tokens.revoke``."""
     from consentry.services import accounts
     from consentry.services.works import record_change

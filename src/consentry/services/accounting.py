@@ -17,10 +17,12 @@ from consentry.domain.errors import FieldError, InputError
 from consentry.domain.ledger import verify_chain
 from consentry.domain.works import parse_date
 from consentry.reporting.format import add_money
+from consentry.services.results import LedgerCheck, LedgerEntry, ScanSummary, Statement, StatementBasis
 from consentry.services.scan import scan_summary
 
 
-def _lines_from_scan(summary: dict) -> list[dict]:
+def _lines_from_scan(summary: ScanSummary) -> list[dict]:
+    """Statement lines with each work's creator (:func:`_statements` groups by it and takes it out)."""
     lines = []
     for w in summary["works"]:
         if w["decision"] != "license":
@@ -34,7 +36,7 @@ def _lines_from_scan(summary: dict) -> list[dict]:
     return lines
 
 
-def _statements(lines: list[dict], *, basis: dict, generated_at: str) -> list[dict]:
+def _statements(lines: list[dict], *, basis: StatementBasis, generated_at: str) -> list[Statement]:
     by_creator: dict = {}
     for line in lines:
         by_creator.setdefault(line["creator"], []).append(line)
@@ -49,14 +51,14 @@ def _statements(lines: list[dict], *, basis: dict, generated_at: str) -> list[di
     return out
 
 
-def scan_statements(registry, scan_id: str) -> list[dict]:
+def scan_statements(registry, scan_id: str) -> list[Statement]:
     """Per-creator statements of what the licensable works found by a scan would cost (one use each)."""
     summary = scan_summary(registry, scan_id)
     return _statements(_lines_from_scan(summary), basis={"kind": "scan", "scan_id": summary["scan_id"], "run": None},
                        generated_at=now_iso())
 
 
-def ledger_entries(registry) -> list[dict]:
+def ledger_entries(registry) -> list[LedgerEntry]:
     """Every ledger entry, its body decoded, oldest first."""
     out = []
     for e in registry.store.iter_ledger():
@@ -67,7 +69,7 @@ def ledger_entries(registry) -> list[dict]:
 
 
 def record_use(registry, *, run: str, scan_id: str | None = None, work_ids: list[str] | None = None,
-               used_on: str | None = None, note: str | None = None) -> list[dict]:
+               used_on: str | None = None, note: str | None = None) -> list[LedgerEntry]:
     """Record that training run ``run`` used licensable works; returns the new ledger entries.
 
     The works are those a scan found (``scan_id``, under the scan's terms
@@ -120,7 +122,7 @@ def record_use(registry, *, run: str, scan_id: str | None = None, work_ids: list
              **json.loads(e["body_json"])} for e in stored]
 
 
-def ledger_statements(registry, *, run: str | None = None, work_ids: set[str] | None = None) -> list[dict]:
+def ledger_statements(registry, *, run: str | None = None, work_ids: set[str] | None = None) -> list[Statement]:
     """Per-creator statements of what the ledger records as owed (all runs, or one; all works, or ``work_ids``)."""
     lines = []
     for e in ledger_entries(registry):
@@ -135,7 +137,7 @@ def ledger_statements(registry, *, run: str | None = None, work_ids: set[str] | 
     return _statements(lines, basis={"kind": "ledger", "scan_id": None, "run": run}, generated_at=now_iso())
 
 
-def verify_ledger(registry, *, head: str | None = None) -> dict:
+def verify_ledger(registry, *, head: str | None = None) -> LedgerCheck:
     """Check the ledger's hash chain against the registry's recorded head (and ``head`` if given)."""
     store = registry.store
     n, problems = verify_chain(store.iter_ledger(), head=store.ledger_head())

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from consentry.services.results import AccountView, TokenView
 from consentry.domain.accounts import ROLES, SIGNUP_ROLES, AuthError, Conflict, Principal, Throttled, check_scopes
 from consentry.domain.clock import iso, now as now_utc  # noqa: F401  (the one clock; names kept for importers)
 from consentry.domain.errors import InputError
@@ -125,7 +126,7 @@ def normalize_creator(name: str | None) -> str:
     return n
 
 
-def public_account(row: dict) -> dict:
+def public_account(row: dict) -> AccountView:
     """An account without its password hash."""
     return {k: row[k] for k in ("account_id", "email", "role", "creator", "display_name", "created_at", "disabled_at")}
 
@@ -134,7 +135,7 @@ def public_account(row: dict) -> dict:
 @_on_store
 def create_account(store, *, email: str, password: str, role: str, creator: str | None = None,
                    display_name: str | None = None, auth: AuthSettings = AuthSettings(),
-                   existing_creators: set[str] | None = None) -> dict:
+                   existing_creators: set[str] | None = None) -> AccountView:
     """Create an account; returns it (without the password hash).
 
     Parameters
@@ -282,7 +283,7 @@ def find_account(store, ref: str) -> dict:
 
 
 @_on_store
-def disable_account(store, ref: str) -> dict:
+def disable_account(store, ref: str) -> AccountView:
     """Disable an account: it can no longer sign in; its sessions and tokens stop working."""
     row = find_account(store, ref)
     at = iso(now_utc())
@@ -293,7 +294,7 @@ def disable_account(store, ref: str) -> dict:
 
 
 @_on_store
-def enable_account(store, ref: str) -> dict:
+def enable_account(store, ref: str) -> AccountView:
     """Enable a disabled account again: it can sign in (its old sessions and revoked tokens stay ended)."""
     row = find_account(store, ref)
     if row["disabled_at"] is not None:
@@ -422,7 +423,7 @@ def authenticate(store, *, email: str, password: str, ip: str | None, auth: Auth
 
 
 @_on_store
-def set_password(store, ref: str, password: str, *, auth: AuthSettings = AuthSettings()) -> dict:
+def set_password(store, ref: str, password: str, *, auth: AuthSettings = AuthSettings()) -> AccountView:
     row = find_account(store, ref)
     store.update_account(row["account_id"], password_hash=hash_password(check_password(password), auth=auth))
     store.revoke_account_sessions(row["account_id"], at=iso(now_utc()))
@@ -432,7 +433,7 @@ def set_password(store, ref: str, password: str, *, auth: AuthSettings = AuthSet
 # ---------------------------------------------------------------- API tokens
 @_on_store
 def create_token(store, *, account: dict, name: str, scopes: list[str] | tuple[str, ...],
-                 expires_in_days: float | None = 90.0, now: datetime | None = None) -> tuple[dict, str]:
+                 expires_in_days: float | None = 90.0, now: datetime | None = None) -> tuple[TokenView, str]:
     """Make an API token; returns (token row without the secret hash, the secret -- shown once)."""
     now = now or now_utc()
     name = (name or "").strip()
@@ -450,14 +451,14 @@ def create_token(store, *, account: dict, name: str, scopes: list[str] | tuple[s
     return public_token(row), secret
 
 
-def public_token(row: dict) -> dict:
+def public_token(row: dict) -> TokenView:
     return {"token_id": row["token_id"], "account_id": row["account_id"], "name": row["name"],
             "scopes": row["scopes"].split(), "created_at": row["created_at"], "expires_at": row["expires_at"],
             "revoked_at": row["revoked_at"], "last_used_at": row["last_used_at"]}
 
 
 @_on_store
-def revoke_token(store, token_id: str, *, account_id: str | None = None) -> dict:
+def revoke_token(store, token_id: str, *, account_id: str | None = None) -> TokenView:
     """Revoke a token (of ``account_id`` unless None = an admin acting on any)."""
     row = store.get_token(token_id)
     if row is None or (account_id is not None and row["account_id"] != account_id):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from consentry.services.results import LedgerEntry, Statement
+
 
 def _controlled_works(registry, principal) -> set[str]:
     """The ids of the works a creator account controls (registered through it, or its name bound by an admin)."""
@@ -18,7 +20,7 @@ def _controlled_works(registry, principal) -> set[str]:
 
 
 def record_use(registry, *, by, run: str, scan_id: str | None = None, work_ids: Iterable[str] | None = None,
-               used_on: str | None = None, note: str | None = None) -> list[dict]:
+               used_on: str | None = None, note: str | None = None) -> list[LedgerEntry]:
     """Record that training run ``run`` used licensable works (from a scan, or named works): append-only,
     hash-chained entries (:func:`consentry.services.accounting.record_use`). A signed-in account (``by.principal``)
     owns the entries it recorded; audit ``ledger.record``. Returns the entries."""
@@ -41,7 +43,7 @@ def ledger_head(registry) -> str | None:
     return registry.store.ledger_head()
 
 
-def entries_for(registry, principal=None) -> list[dict]:
+def entries_for(registry, principal=None) -> list[LedgerEntry]:
     """Ledger entries, oldest first: all (``principal`` None or an admin), a creator account's works' entries, or
     the entries a licensee recorded."""
     from consentry.services.accounting import ledger_entries
@@ -56,7 +58,7 @@ def entries_for(registry, principal=None) -> list[dict]:
     return [e for e in out if e["entry_id"] in mine]
 
 
-def statements_for(registry, principal=None, *, run: str | None = None) -> list[dict]:
+def statements_for(registry, principal=None, *, run: str | None = None) -> list[Statement]:
     """What licensees owe, per creator, from the ledger: every creator's, or a creator account's own (only for the
     works it controls)."""
     from consentry.services.accounting import ledger_statements

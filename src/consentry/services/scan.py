@@ -39,6 +39,7 @@ from consentry.domain.audit import coverage_histogram, covered_seconds, decide_i
 from consentry.store.sqlite import utc_now
 from consentry.store.sqlite_audit import FINDING_COLUMNS
 from consentry.runtime.threads import limit_worker_threads
+from consentry.services.results import ScanSummary
 from consentry.services.scan_pool import run_in_pool
 
 #: Items longer than this are searched in windows of ``WINDOW_S`` (memory stays bounded).
@@ -382,7 +383,7 @@ def scan_dataset(
     check_web_signals: bool = False,
     on_workers: Callable[[WorkerCount], None] | None = None,
     executor=None,
-) -> dict:
+) -> ScanSummary:
     """Scan a dataset against ``registry`` and store the results; returns the scan summary.
 
     Parameters
@@ -557,7 +558,7 @@ def _words_by_work(store, scan_id: str, works: dict[str, dict]) -> dict[str, int
 
 
 # -- reading stored scans -------------------------------------------------------------
-def summarize_scan(registry, scan_id: str) -> dict:
+def summarize_scan(registry, scan_id: str) -> ScanSummary:
     """The scan summary (docs/scan-format.md), computed from the stored items."""
     store = registry.store
     scan = store.get_scan(scan_id)
@@ -708,7 +709,7 @@ def findings_by_work(registry, scan_id: str) -> Iterator[tuple[str, int, float, 
     return registry.store.scan_findings_by_work(scan_id)
 
 
-def scan_summary(registry, scan_id: str) -> dict:
+def scan_summary(registry, scan_id: str) -> ScanSummary:
     """The stored summary of a finished scan, or one computed now for an unfinished one."""
     scan = registry.store.get_scan(scan_id)
     if scan["status"] == "complete" and scan["summary"] is not None:
