@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from consentry.adapters.api.deps import act, get_ctx, registry_dep
-from consentry.adapters.api.routes import claims as api_claims
+from consentry.adapters.api import claim_views
 from consentry.adapters.web.render import render, see_other
 from consentry.adapters.web.routes import form_of, one_line_validation, page, router
 from consentry.domain.accounts import Principal
@@ -25,10 +25,10 @@ from consentry.services import claims
 @router.get("/claims", **act("claims:read"))
 def claims_page(request: Request, principal: Principal = page("claims:read"), reg=Depends(registry_dep),
                 state: Optional[str] = Query(None, pattern="^(active|open|contested|resolved_a|resolved_b|withdrawn)$")):
-    actor = None if principal.is_admin else api_claims.claim_actor(principal)
-    with api_claims.claim_errors():
+    actor = None if principal.is_admin else claim_views.claim_actor(principal)
+    with claim_views.claim_errors():
         found = claims.list_claims(reg, actor=actor, states=[state] if state else None)
-    shown = [api_claims.claim_out(c, principal) for c in api_claims.visible_claims(reg, found, principal)]
+    shown = [claim_views.claim_out(c, principal) for c in claim_views.visible_claims(reg, found, principal)]
     for c in shown:
         c["title"] = _work_title(reg, c["party_b"]["work_id"])
     return render(request, "claims.html.j2", title="Claims", claims=list(reversed(shown)), state=state)
@@ -46,7 +46,7 @@ def _work_title(reg, work_id: str | None) -> str | None:
 
 @router.get("/claims/{claim_id}", **act("claims:read"))
 def claim_page(claim_id: str, request: Request, principal: Principal = page("claims:read"), reg=Depends(registry_dep)):
-    claim = api_claims.claim_out(api_claims.load_claim(reg, claim_id, principal, "claims:read"), principal)
+    claim = claim_views.claim_out(claim_views.load_claim(reg, claim_id, principal, "claims:read"), principal)
     titles = {}
     for wid in (claim["party_a"]["work_id"], claim["party_b"]["work_id"]):
         if wid:
@@ -78,13 +78,13 @@ async def _claim_form_action(request: Request, principal: Principal, claim_id: s
 
 @router.post("/claims/{claim_id}/answer", **act("claims:act"))
 async def claim_answer(claim_id: str, request: Request, principal: Principal = page("claims:act"),
-                      claim=Depends(api_claims.claim_for("claims:act"))):
+                      claim=Depends(claim_views.claim_for("claims:act"))):
     def call(form, reg):
         answer = form.get("answer", "")
         if answer not in ("contest", "concede"):
             raise InputError("answer: choose contest or concede")
-        body = api_claims.AnswerIn(contest=answer == "contest", note=_form_note(form))
-        return api_claims.change_claim(request, reg, principal, claim_id, lambda actor, by: claims.answer_claim(
+        body = claim_views.AnswerIn(contest=answer == "contest", note=_form_note(form))
+        return claim_views.change_claim(request, reg, principal, claim_id, lambda actor, by: claims.answer_claim(
             reg, claim_id, actor=actor, contest=body.contest, note=body.note, by=by))
 
     return await _claim_form_action(request, principal, claim_id, call)
@@ -92,10 +92,10 @@ async def claim_answer(claim_id: str, request: Request, principal: Principal = p
 
 @router.post("/claims/{claim_id}/withdraw", **act("claims:act"))
 async def claim_withdraw(claim_id: str, request: Request, principal: Principal = page("claims:act"),
-                        claim=Depends(api_claims.claim_for("claims:act"))):
+                        claim=Depends(claim_views.claim_for("claims:act"))):
     def call(form, reg):
-        body = api_claims.NoteIn(note=_form_note(form))
-        return api_claims.change_claim(request, reg, principal, claim_id, lambda actor, by: claims.withdraw_claim(
+        body = claim_views.NoteIn(note=_form_note(form))
+        return claim_views.change_claim(request, reg, principal, claim_id, lambda actor, by: claims.withdraw_claim(
             reg, claim_id, actor=actor, note=body.note, by=by))
 
     return await _claim_form_action(request, principal, claim_id, call)
@@ -103,10 +103,10 @@ async def claim_withdraw(claim_id: str, request: Request, principal: Principal =
 
 @router.post("/claims/{claim_id}/notes", **act("claims:act"))
 async def claim_note(claim_id: str, request: Request, principal: Principal = page("claims:act"),
-                    claim=Depends(api_claims.claim_for("claims:act"))):
+                    claim=Depends(claim_views.claim_for("claims:act"))):
     def call(form, reg):
-        body = api_claims.NoteIn(note=_form_note(form))
-        return api_claims.change_claim(request, reg, principal, claim_id, lambda actor, by: claims.add_note(
+        body = claim_views.NoteIn(note=_form_note(form))
+        return claim_views.change_claim(request, reg, principal, claim_id, lambda actor, by: claims.add_note(
             reg, claim_id, actor=actor, note=body.note, by=by))
 
     return await _claim_form_action(request, principal, claim_id, call)
@@ -114,12 +114,12 @@ async def claim_note(claim_id: str, request: Request, principal: Principal = pag
 
 @router.post("/claims/{claim_id}/evidence", **act("claims:act", upload=True))
 async def claim_evidence(claim_id: str, request: Request, principal: Principal = page("claims:act"),
-                        claim=Depends(api_claims.claim_for("claims:act"))):
+                        claim=Depends(claim_views.claim_for("claims:act"))):
     from consentry.adapters.api.deps import read_upload_form
 
     form = await read_upload_form(request, purpose="evidence")
     try:
-        out = await run_in_threadpool(api_claims.submit_evidence_form, request, principal, claim_id, form)
+        out = await run_in_threadpool(claim_views.submit_evidence_form, request, principal, claim_id, form)
     finally:
         form.discard()
     return see_other(f"/app/claims/{out['claim_id']}")
@@ -127,14 +127,14 @@ async def claim_evidence(claim_id: str, request: Request, principal: Principal =
 
 @router.post("/claims/{claim_id}/resolve", **act("claims:resolve"))
 async def claim_resolve(claim_id: str, request: Request, principal: Principal = page("claims:resolve"),
-                       claim=Depends(api_claims.claim_for("claims:resolve"))):
+                       claim=Depends(claim_views.claim_for("claims:resolve"))):
     def call(form, reg):
         try:
-            body = api_claims.ResolveIn(for_party=form.get("for_party", ""), note=_form_note(form),
+            body = claim_views.ResolveIn(for_party=form.get("for_party", ""), note=_form_note(form),
                                         keep_losing_work=form.get("keep_losing_work") in ("1", "on", "true"))
         except ValidationError as exc:
             raise one_line_validation(exc) from None
-        return api_claims.change_claim(request, reg, principal, claim_id, lambda actor, by: claims.resolve_claim(
+        return claim_views.change_claim(request, reg, principal, claim_id, lambda actor, by: claims.resolve_claim(
             reg, claim_id, for_party=body.for_party, actor=actor, note=body.note,
             retire_losing_work=not body.keep_losing_work, by=by), action="claims:resolve")
 

@@ -25,11 +25,10 @@ from consentry.adapters.api.deps import (
     SESSION_COOKIE, act, authorize, check_origin, client_ip, get_ctx, read_form, registry_dep,
 )
 from consentry.adapters.api.models import ScanUrlsIn, TermsIn
-from consentry.adapters.api.routes import audit as api_audit
-from consentry.adapters.api.routes import claims as api_claims
-from consentry.adapters.api.routes import works as api_works
+from consentry.adapters.api import submissions
+from consentry.adapters.api import claim_views
 from consentry.adapters.api.routes._common import (
-    acted_by, allow_creator_terms, job_out, load_job, load_work, record, terms_in, work_out,
+    acted_by, allow_creator_terms, job_out, load_job, load_work, record, scan_out, site_for, terms_in, work_out,
 )
 from consentry.services import claims
 from consentry.domain.terms import DECISIONS, UNITS, USE_LABELS, USES
@@ -158,8 +157,8 @@ def home(request: Request, principal: Optional[Principal] = page("public:read"),
     jobs = [dict(job_out(j), name=(j.get("params") or {}).get("name")) for j in
             jobs_of(reg, account_id=principal.account_id, limit=10)]
     ctx = {"jobs": jobs}
-    actor = api_claims.claim_actor(principal)
-    ctx["active_claims"] = api_claims.visible_claims(
+    actor = claim_views.claim_actor(principal)
+    ctx["active_claims"] = claim_views.visible_claims(
         reg, claims.list_claims(reg, actor=None if principal.is_admin else actor, states=["active"]), principal)
     if principal.role == "creator":
         from consentry.services.works import works_of
@@ -308,7 +307,7 @@ def works_page(request: Request, principal: Principal = page("works:list"), reg=
 @router.post("/works", **act("works:create", upload=True))
 async def upload_works(request: Request, principal: Principal = page("works:create")):
     """Upload audio files (the form without JavaScript): a registration job, then its page."""
-    job = await api_works.upload_works(request, principal)
+    job = await submissions.submit_works(request, principal)
     return see_other(f"/app/jobs/{job['job_id']}")
 
 
@@ -351,8 +350,8 @@ def _work_context(reg, principal: Principal, work_id: str) -> dict:
     return {"work": work_out(w), "terms": work_terms(reg, wid).as_dict(), "history": terms_history(reg, wid),
             "uses": USES, "labels": USE_LABELS,
             "decisions": DECISIONS, "units": UNITS, "dispute": claims.work_dispute(reg, wid),
-            "claims": api_claims.visible_claims(reg, claims.list_claims(
-                reg, work_id=wid, actor=None if principal.is_admin else api_claims.claim_actor(principal)), principal)}
+            "claims": claim_views.visible_claims(reg, claims.list_claims(
+                reg, work_id=wid, actor=None if principal.is_admin else claim_views.claim_actor(principal)), principal)}
 
 
 @router.get("/works/{work_id}", **act("works:read"))
@@ -448,7 +447,7 @@ def voices_page(request: Request, principal: Principal = page("voices:read"), re
 
 @router.post("/voices", **act("voices:enroll", upload=True))
 async def enroll_voice(request: Request, principal: Principal = page("voices:enroll")):
-    job = await api_works.enroll_voices(request, principal)
+    job = await submissions.submit_voices(request, principal)
     return see_other(f"/app/jobs/{job['job_id']}")
 
 
@@ -524,7 +523,7 @@ def statements_page(request: Request, principal: Principal = page("ledger:statem
 @router.get("/publish", **act("publish:download"))
 def publish_page(request: Request, principal: Principal = page("publish:download"), reg=Depends(registry_dep)):
     """The publish files (zip) and the web-server snippets that send each work's AI-use headers."""
-    site = api_audit.site_for(reg, request, principal)
+    site = site_for(reg, request, principal)
     snippets = {label: site.files[name].decode("utf-8") for label, name in
                 (("nginx", "server/nginx.conf"), ("apache", "server/apache.htaccess"), ("caddy", "server/Caddyfile"))
                 if name in site.files}
@@ -549,7 +548,7 @@ def scans_page(request: Request, principal: Principal = page("scans:read"), reg=
 
 @router.post("/scans", **act("scans:create", upload=True))
 async def upload_scan(request: Request, principal: Principal = page("scans:create")):
-    job = await api_audit.upload_scan(request, principal)
+    job = await submissions.submit_scan_upload(request, principal)
     return see_other(f"/app/jobs/{job['job_id']}")
 
 
@@ -565,7 +564,7 @@ async def scan_urls(request: Request, principal: Principal = page("scans:create"
                           name=(form.get("name") or "").strip() or None)
     except ValidationError as exc:
         raise one_line_validation(exc) from None
-    job = await run_in_threadpool(api_audit.scan_urls, body, request, principal)
+    job = await run_in_threadpool(submissions.submit_url_scan, body, request, principal)
     return see_other(f"/app/jobs/{job['job_id']}")
 
 
@@ -575,7 +574,7 @@ def scan_page(scan_id: str, request: Request, principal: Principal = page("scans
     """A scan: its totals, the items with findings (dispute one), and the downloads."""
     from consentry.services.scan import scan_items
 
-    scan = api_audit.show_scan(scan_id, principal, reg)
+    scan = scan_out(reg, scan_id, principal)
     decisions = None if show == "all" else ("refused", "licensable", "allowed")
     items, cache = [], {}
     for item in scan_items(reg, scan["scan_id"], decisions=decisions):
@@ -595,18 +594,18 @@ def scan_page(scan_id: str, request: Request, principal: Principal = page("scans
 
 @router.post("/scans/{scan_id}/disputes", **act("claims:dispute"))
 async def dispute_finding(scan_id: str, request: Request, principal: Principal = page("claims:dispute"),
-                          scan=Depends(api_claims.scan_for_dispute)):
+                          scan=Depends(claim_views.scan_for_dispute)):
     form = await form_of(request)
     try:
-        body = api_claims.DisputeIn(item_id=form.get("item_id", ""), reason=form.get("reason", ""),
+        body = claim_views.DisputeIn(item_id=form.get("item_id", ""), reason=form.get("reason", ""),
                                     work_id=form.get("work_id") or None)
     except ValidationError as exc:
         raise one_line_validation(exc) from None
 
     def run():
         with get_ctx(request).pool.registry() as reg:
-            with api_claims.claim_errors():
-                return claims.dispute_finding(reg, scan["scan_id"], body.item_id, actor=api_claims.claim_actor(principal),
+            with claim_views.claim_errors():
+                return claims.dispute_finding(reg, scan["scan_id"], body.item_id, actor=claim_views.claim_actor(principal),
                                               reason=body.reason, work_id=body.work_id, by=acted_by(request, principal))
 
     opened = await run_in_threadpool(run)
@@ -628,7 +627,7 @@ def checks_page(request: Request, principal: Principal = page("checks:read"), re
 
 @router.post("/checks", **act("checks:create", upload=True))
 async def upload_check(request: Request, principal: Principal = page("checks:create")):
-    job = await api_audit.upload_check(request, principal)
+    job = await submissions.submit_check(request, principal)
     return see_other(f"/app/jobs/{job['job_id']}")
 
 

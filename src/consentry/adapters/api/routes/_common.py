@@ -1,4 +1,5 @@
-"""Small helpers the routers share: response shapes, the audit record of a request, upload handling."""
+"""Small helpers the routers and the web pages share: response shapes, the audit record of a request, upload
+handling, a scan as a principal may see it, the published site a principal may download."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from fastapi import Request
 from consentry.domain.accounts import Principal
 from consentry.services.accounts import audit, iso, now_utc
 from consentry.services.uploads import ReceivedForm, accept_file
-from consentry.adapters.api.deps import client_ip, get_ctx
+from consentry.adapters.api.deps import client_ip, ensure_allowed, get_ctx, lookup
 
 WORK_FIELDS = ("work_id", "title", "creator", "sha256", "duration_s", "registered_at", "removed_at", "terms_version",
                "engine", "engine_version", "n_hashes", "copyright_registered_on", "first_published_on")
@@ -150,3 +151,42 @@ def submit_upload_job(request: Request, principal: Principal, form: ReceivedForm
                details={"uploads": uploads, "purpose": kind})
         return job_out(job)
 
+
+# -- scans and the published site, for the API routes and the web pages ----------------------
+def public_summary(summary: dict) -> dict:
+    """A scan summary without the server's path of the uploaded dataset."""
+    source = dict(summary.get("source") or {})
+    if "spec" in source:
+        source["spec"] = source.get("name")
+    return {**summary, "source": source}
+
+
+def load_scan(reg, scan_id: str, principal: Principal) -> dict:
+    """The scan of an id (or unambiguous prefix) from the request; someone else's is a 404, as an unknown id."""
+    from consentry.services.scan import get_scan, scan_owner
+
+    with lookup("scan", scan_id):
+        scan = get_scan(reg, scan_id)
+    ensure_allowed("scans:read", principal, owner_account=scan_owner(reg, scan["scan_id"]), resource=("scan", scan_id))
+    return scan
+
+
+def scan_out(reg, scan_id: str, principal: Principal) -> dict:
+    """A scan as ``GET /scans/{id}`` and the web app's scan page show it (its summary without server paths)."""
+    from consentry.services.scan import scan_summary
+
+    scan = load_scan(reg, scan_id, principal)
+    summary = public_summary(scan_summary(reg, scan["scan_id"]))
+    return {"scan_id": scan["scan_id"], "status": scan["status"], "created_at": scan["created_at"],
+            "finished_at": scan["finished_at"], "source_name": scan["source_name"], "summary": summary}
+
+
+def site_for(reg, request: Request, principal: Principal):
+    """The published site a principal may download: a creator's own works, else everything (API and web app)."""
+    from consentry.services.publish import build_site
+    from consentry.adapters.api.publicfiles import export_for_creator
+
+    ctx = get_ctx(request)
+    if principal.role == "creator":
+        return build_site(export_for_creator(reg.terms_export(), principal.creator), base_url=ctx.settings.public_url)
+    return ctx.publish.get(reg).site

@@ -14,16 +14,17 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from consentry.domain.accounts import Principal
-from consentry.domain.errors import InputError
+from consentry.adapters.api import submissions
 from consentry.adapters.api.deps import (
-    act, authorize, client_ip, ensure_allowed, get_ctx, lookup, read_upload_form, registry_dep,
+    act, authorize, get_ctx, read_upload_form, registry_dep,
 )
 from consentry.adapters.api.models import (
     ErrorOut, IdentifyOut, JobOut, LedgerEntriesOut, LedgerUseIn, ScanOut, ScanUrlsIn, StatementsOut,
 )
-from consentry.services.jobs import match_public
 from consentry.services.uploads import upload_row
-from consentry.adapters.api.routes._common import acted_by, job_out, load_job, record, submit_upload_job
+from consentry.adapters.api.routes._common import (
+    acted_by, job_out, load_job, load_scan, public_summary, scan_out, site_for,
+)
 
 router = APIRouter(responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut},
                               404: {"model": ErrorOut}, 413: {"model": ErrorOut}, 415: {"model": ErrorOut},
@@ -35,47 +36,6 @@ def _one_file_body(field: str, description: str, extra: dict | None = None) -> d
     props.update(extra or {})
     return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
         "type": "object", "required": [field], "properties": props}}}}}
-
-
-def _the_file(form, field: str):
-    files = form.files_named(field) or form.files
-    if len(files) != 1:
-        raise InputError(f"{field}: send exactly one file in the '{field}' field")
-    return files[0]
-
-
-def _float_field(form, name: str) -> float | None:
-    raw = form.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InputError(f"{name} {raw!r}: not a number") from None
-    if not (0 <= value < 1e6):
-        raise InputError(f"{name} {raw!r}: give a number between 0 and 1000000")
-    return value
-
-
-def _bool_field(form, name: str, default: bool) -> bool:
-    raw = form.get(name)
-    if raw in (None, ""):
-        return default
-    if raw.strip().lower() in ("1", "true", "yes", "on"):
-        return True
-    if raw.strip().lower() in ("0", "false", "no", "off"):
-        return False
-    raise InputError(f"{name} {raw!r}: give true or false")
-
-
-def _submit_job(request: Request, principal: Principal, form, files, *, purpose: str, kind: str, params: dict,
-                check=None) -> dict:
-    """A ``kind`` job on one uploaded file (``check(path)`` validates it before it is recorded)."""
-    return submit_upload_job(
-        request, principal, form, files, purpose=purpose, kind=kind,
-        validate=(lambda path: check(str(path))) if check is not None else None,
-        params_of=lambda paths, uploads: {"path": paths[0], "name": uploads[0]["original_name"],
-                                          "upload_id": uploads[0]["upload_id"], **params})
 
 
 # -- identify -------------------------------------------------------------------------
@@ -90,9 +50,9 @@ async def identify_clip(request: Request, principal: Principal = Depends(authori
     ctx = get_ctx(request)
     form = await read_upload_form(request, purpose="identify")
     try:
-        f = _the_file(form, "file")
+        f = submissions.the_file(form, "file")
         check_file(f, purpose="audio")
-        min_score = _float_field(form, "min_score")
+        min_score = submissions.float_field(form, "min_score")
         cap = ctx.settings.identify_max_s
 
         def run() -> dict:
@@ -108,103 +68,22 @@ async def identify_clip(request: Request, principal: Principal = Depends(authori
              **act("identify", openapi_extra=_one_file_body("file", "An audio file of any length, a text or an image.", {"min_score": {"type": "number"}})))
 async def identify_job(request: Request, principal: Principal = Depends(authorize("identify"))) -> dict:
     """Identify a long recording in the background (poll the job)."""
-    form = await read_upload_form(request, purpose="audio")
-    try:
-        f = _the_file(form, "file")
-        params = {"min_score": _float_field(form, "min_score")}
-        return await run_in_threadpool(_submit_job, request, principal, form, [f], purpose="audio", kind="identify",
-                                       params=params)
-    finally:
-        form.discard()
+    return await submissions.submit_identify(request, principal)
 
 
 # -- scans ------------------------------------------------------------------------------
-def _refuse_local_references(path: str) -> None:
-    """A manifest sent to the server may hold URLs or audio bytes, never paths of the server's files."""
-    import re
-
-    from consentry.io.sources import open_dataset
-
-    ds = open_dataset(path)
-    if ds.kind not in ("csv", "jsonl", "parquet"):
-        return
-    url = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
-    for item in ds.items():
-        if item.data is not None:
-            continue
-        local = item.path is not None or (item.name != item.item_id and (not url.match(item.name)
-                                                                          or item.name.lower().startswith("file:")))
-        if local:
-            raise InputError(f"manifest {item.item_id}: names a file path ({item.name[:100]!r}); a manifest sent to the "
-                             "server may list only http(s) URLs or hold the audio bytes")
-
-
 @router.post("/scans", status_code=202, response_model=JobOut, tags=["scans"],
              **act("scans:create", openapi_extra=_one_file_body("dataset", "A zip or tar archive, a CSV/JSONL/Parquet manifest, or an audio file.",
                                           {"fetch_urls": {"type": "boolean"}})))
 async def upload_scan(request: Request, principal: Principal = Depends(authorize("scans:create"))) -> dict:
     """Upload a dataset and scan it against the registry (a background job with progress)."""
-    ctx = get_ctx(request)
-    form = await read_upload_form(request, purpose="dataset")
-    try:
-        f = _the_file(form, "dataset")
-        fetch = _bool_field(form, "fetch_urls", False)
-        if fetch and not ctx.settings.allow_url_fetch:
-            raise InputError("fetch_urls: this server does not download URLs for scans (setting allow_url_fetch)")
-        return await run_in_threadpool(_submit_job, request, principal, form, [f], purpose="dataset", kind="scan",
-                                       params={"fetch_urls": fetch}, check=_refuse_local_references)
-    finally:
-        form.discard()
+    return await submissions.submit_scan_upload(request, principal)
 
 
 @router.post("/scans/urls", status_code=202, response_model=JobOut, tags=["scans"], **act("scans:create"))
 def scan_urls(body: ScanUrlsIn, request: Request, principal: Principal = Depends(authorize("scans:create"))) -> dict:
     """Scan a list of audio URLs (downloaded only with `fetch: true`, when the server allows it)."""
-    from urllib.parse import urlsplit
-
-    ctx = get_ctx(request)
-    if body.fetch and not ctx.settings.allow_url_fetch:
-        raise InputError("fetch: this server does not download URLs for scans (setting allow_url_fetch)")
-    for n, u in enumerate(body.urls):
-        try:
-            parts = urlsplit(u)
-            ok = parts.scheme in ("http", "https") and bool(parts.hostname) and len(u) <= 4000
-        except ValueError:
-            ok = False
-        if not ok or any(ch in u for ch in "\r\n\x00"):
-            raise InputError(f"urls[{n}] {u[:100]!r}: not an http(s) URL")
-    name = (body.name or "url-list").strip()[:200] or "url-list"
-    with ctx.pool.registry() as reg:
-        from consentry.domain.clock import now_iso
-        from consentry.services.uploads import store_url_list
-
-        row = store_url_list(reg, uploads_dir=ctx.settings.uploads_dir, urls=body.urls, name=name,
-                             account_id=principal.account_id, created_at=now_iso())
-        path = ctx.settings.uploads_dir / row["stored_name"]
-        job = ctx.jobs.submit(reg, kind="scan", account_id=principal.account_id,
-                              params={"path": str(path), "name": name, "upload_id": row["upload_id"],
-                                      "fetch_urls": body.fetch, "ip": client_ip(request), "total_items": len(body.urls)})
-        record(request, reg, principal, "uploads.create", target_kind="job", target_id=job["job_id"],
-               details={"urls": len(body.urls), "purpose": "scan"})
-        return job_out(job)
-
-
-def _public_summary(summary: dict) -> dict:
-    """A scan summary without the server's path of the uploaded dataset."""
-    source = dict(summary.get("source") or {})
-    if "spec" in source:
-        source["spec"] = source.get("name")
-    return {**summary, "source": source}
-
-
-def _load_scan(reg, scan_id: str, principal: Principal) -> dict:
-    """The scan of an id (or unambiguous prefix) from the request; someone else's is a 404, as an unknown id."""
-    from consentry.services.scan import get_scan, scan_owner
-
-    with lookup("scan", scan_id):
-        scan = get_scan(reg, scan_id)
-    ensure_allowed("scans:read", principal, owner_account=scan_owner(reg, scan["scan_id"]), resource=("scan", scan_id))
-    return scan
+    return submissions.submit_url_scan(body, request, principal)
 
 
 @router.get("/scans", response_model=list[ScanOut], tags=["scans"], **act("scans:read"))
@@ -219,12 +98,7 @@ def list_scans(principal: Principal = Depends(authorize("scans:read")), reg=Depe
 @router.get("/scans/{scan_id}", response_model=ScanOut, tags=["scans"], **act("scans:read"))
 def show_scan(scan_id: str, principal: Principal = Depends(authorize("scans:read")), reg=Depends(registry_dep)) -> dict:
     """A scan's summary (docs/scan-format.md)."""
-    from consentry.services.scan import scan_summary
-
-    scan = _load_scan(reg, scan_id, principal)
-    summary = _public_summary(scan_summary(reg, scan["scan_id"]))
-    return {"scan_id": scan["scan_id"], "status": scan["status"], "created_at": scan["created_at"],
-            "finished_at": scan["finished_at"], "source_name": scan["source_name"], "summary": summary}
+    return scan_out(reg, scan_id, principal)
 
 
 def _temp_file_response(write, *, media_type: str, filename: str) -> FileResponse:
@@ -247,11 +121,11 @@ def scan_report(scan_id: str, fmt: Literal["html", "json", "csv"], principal: Pr
     from consentry.reporting.scan_report import render_scan_html, write_scan_csv, write_scan_json
     from consentry.services.scan import scan_items, scan_summary
 
-    scan = _load_scan(reg, scan_id, principal)
+    scan = load_scan(reg, scan_id, principal)
     sid = scan["scan_id"]
 
     def write(path: Path) -> None:
-        summary = _public_summary(scan_summary(reg, sid))
+        summary = public_summary(scan_summary(reg, sid))
         with open(path, "w", encoding="utf-8", newline="") as fh:
             if fmt == "html":
                 fh.write(render_scan_html(summary, scan_items(reg, sid)))
@@ -288,7 +162,7 @@ def clean_manifest(scan_id: str, request: Request, principal: Principal = Depend
     """The dataset without refused items (and licensable ones unless accepted), in the dataset's manifest format."""
     from consentry.services.scan import write_clean_manifest
 
-    scan = _load_scan(reg, scan_id, principal)
+    scan = load_scan(reg, scan_id, principal)
     fmt = {}
 
     def write(path: Path) -> None:
@@ -351,7 +225,7 @@ def scan_statements(scan_id: str, principal: Principal = Depends(authorize("scan
     """What the licensable works a scan found would cost, per creator (one use each)."""
     from consentry.services.accounting import scan_statements as statements
 
-    scan = _load_scan(reg, scan_id, principal)
+    scan = load_scan(reg, scan_id, principal)
     return {"statements": statements(reg, scan["scan_id"])}
 
 
@@ -361,15 +235,7 @@ def scan_statements(scan_id: str, principal: Principal = Depends(authorize("scan
                  "evidence": {"type": "boolean"}, "melody": {"type": "boolean"}, "voice": {"type": "boolean"}})))
 async def upload_check(request: Request, principal: Principal = Depends(authorize("checks:create"))) -> dict:
     """Check an AI output for copied recordings, reused melodies and cloned voices (a background job)."""
-    form = await read_upload_form(request, purpose="output")
-    try:
-        f = _the_file(form, "file")
-        params = {"evidence": _bool_field(form, "evidence", True), "melody": _bool_field(form, "melody", True),
-                  "voice": _bool_field(form, "voice", True)}
-        return await run_in_threadpool(_submit_job, request, principal, form, [f], purpose="output", kind="check",
-                                       params=params)
-    finally:
-        form.discard()
+    return await submissions.submit_check(request, principal)
 
 
 @router.get("/checks/{job_id}", response_model=JobOut, tags=["checks"], **act("checks:read"))
@@ -420,23 +286,12 @@ def record_use(body: LedgerUseIn, request: Request, principal: Principal = Depen
     from consentry.services.ledger import record_use as record_ledger_use
 
     if body.scan_id is not None:
-        _load_scan(reg, body.scan_id, principal)
+        load_scan(reg, body.scan_id, principal)
     return {"entries": record_ledger_use(reg, by=acted_by(request, principal), run=body.run, scan_id=body.scan_id,
                                          work_ids=body.work_ids, used_on=body.used_on, note=body.note)}
 
 
 # -- publish -------------------------------------------------------------------------------------
-def site_for(reg, request: Request, principal: Principal):
-    """The published site a principal may download: a creator's own works, else everything (API and web app)."""
-    from consentry.services.publish import build_site
-    from consentry.adapters.api.publicfiles import export_for_creator
-
-    ctx = get_ctx(request)
-    if principal.role == "creator":
-        return build_site(export_for_creator(reg.terms_export(), principal.creator), base_url=ctx.settings.public_url)
-    return ctx.publish.get(reg).site
-
-
 @router.get("/publish/site.zip", tags=["publish"], response_class=Response,
             responses={200: {"content": {"application/zip": {}}}}, **act("publish:download"))
 def publish_zip(request: Request, principal: Principal = Depends(authorize("publish:download")), reg=Depends(registry_dep)):

@@ -5,19 +5,16 @@ from __future__ import annotations
 from typing import Optional
 
 from fastapi import APIRouter, Depends, Query, Request
-from starlette.concurrency import run_in_threadpool
 
 from consentry.domain.terms import DECISIONS
 from consentry.domain.accounts import Principal
-from consentry.domain.errors import InputError
-from consentry.domain.works import Terms, parse_date
-from consentry.domain.usage import UseTerms
-from consentry.adapters.api.deps import act, authorize, ensure_allowed, get_ctx, read_upload_form, registry_dep
+from consentry.adapters.api import submissions
+from consentry.adapters.api.deps import act, authorize, registry_dep
 from consentry.adapters.api.models import (
     ErrorOut, JobOut, TermsHistoryOut, TermsIn, TermsOut, VoiceOut, WorkDetailOut, WorkOut,
 )
 from consentry.adapters.api.routes._common import (
-    acted_by, allow_creator_terms, load_work, submit_upload_job, terms_in, work_out,
+    acted_by, allow_creator_terms, load_work, terms_in, work_out,
 )
 
 router = APIRouter(tags=["works"], responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut},
@@ -47,27 +44,6 @@ VOICE_BODY = {
 }
 
 
-def _creator_for(principal: Principal, requested: str | None, action: str) -> str:
-    """The creator an upload is for: a creator account's own name, or the one an admin names."""
-    if principal.role == "creator":
-        if requested not in (None, "", principal.creator):
-            ensure_allowed(action, principal, owner_creator=requested)
-        return principal.creator
-    if not requested or not requested.strip():
-        raise InputError("creator: name the creator these are for")
-    from consentry.services.accounts import normalize_creator
-
-    return normalize_creator(requested)
-
-
-def _refuse_unbound_holder(reg, creator: str) -> None:
-    """An admin's upload under a creator name that a signed-up account holds, unbound: refused, or the works would
-    take that account's default terms (it cannot change the works themselves, :func:`._common.owner_of_work`)."""
-    from consentry.services.accounts import refuse_unbound_holder
-
-    refuse_unbound_holder(reg, creator)
-
-
 # -- works --------------------------------------------------------------------------------
 @router.get("/works", response_model=list[WorkOut], **act("works:list"))
 def list_works(principal: Principal = Depends(authorize("works:list")), reg=Depends(registry_dep),
@@ -80,40 +56,8 @@ def list_works(principal: Principal = Depends(authorize("works:list")), reg=Depe
 
 @router.post("/works", status_code=202, response_model=JobOut, **act("works:create", openapi_extra=UPLOAD_BODY))
 async def upload_works(request: Request, principal: Principal = Depends(authorize("works:create"))) -> dict:
-    """Upload audio files and register them (a background job: poll its `links.self`)."""
-    form = await read_upload_form(request, purpose="audio")
-    try:
-        files = form.files_named("files") or form.files
-        if not files:
-            raise InputError("files: send at least one audio file in the 'files' field")
-        creator = _creator_for(principal, form.get("creator"), "works:create")
-        if principal.role != "creator":
-            await run_in_threadpool(_with_registry, request, lambda reg: _refuse_unbound_holder(reg, creator))
-        decision = (form.get("terms") or "deny").strip()
-        try:
-            price = float(form.get("price")) if form.get("price") not in (None, "") else None
-        except ValueError:
-            raise InputError(f"price {form.get('price')!r}: not a number") from None
-        currency = form.get("currency") or None
-        Terms(decision=decision, price=price, currency=currency)  # validates (InputError)
-        UseTerms(decision=decision, price=price, currency=currency)
-        title = (form.get("title") or "").strip() or None
-        if title is not None and len(files) != 1:
-            raise InputError(f"title names one work, but {len(files)} files were sent; leave it out")
-        dates = {k: parse_date(form.get(k) or None, what=k) for k in ("copyright_registered_on", "first_published_on")}
-        melody = get_ctx(request).settings.store_melodies
-        return await run_in_threadpool(
-            submit_upload_job, request, principal, form, files, purpose="audio", kind="register",
-            params_of=lambda paths, uploads: {
-                "paths": paths, "uploads": uploads, "creator": creator, "title": title[:300] if title else None,
-                "terms": {"decision": decision, "price": price, "currency": currency}, "melody": melody, **dates})
-    finally:
-        form.discard()
-
-
-def _with_registry(request: Request, call):
-    with get_ctx(request).pool.registry() as reg:
-        return call(reg)
+    """Upload audio files, texts or images and register them (a background job: poll its `links.self`)."""
+    return await submissions.submit_works(request, principal)
 
 
 @router.get("/works/{work_id}", response_model=WorkDetailOut, **act("works:read"))
@@ -208,14 +152,4 @@ def list_voices(principal: Principal = Depends(authorize("voices:read")), reg=De
 @router.post("/voices", status_code=202, response_model=JobOut, tags=["voices"], **act("voices:enroll", openapi_extra=VOICE_BODY))
 async def enroll_voices(request: Request, principal: Principal = Depends(authorize("voices:enroll"))) -> dict:
     """Upload speech samples and enrol them as the creator's voice (a background job)."""
-    form = await read_upload_form(request, purpose="voice")
-    try:
-        files = form.files_named("files") or form.files
-        if not files:
-            raise InputError("files: send at least one speech sample in the 'files' field")
-        creator = _creator_for(principal, form.get("creator"), "voices:enroll")
-        return await run_in_threadpool(
-            submit_upload_job, request, principal, form, files, purpose="voice", kind="enroll",
-            params_of=lambda paths, uploads: {"paths": paths, "uploads": uploads, "creator": creator})
-    finally:
-        form.discard()
+    return await submissions.submit_voices(request, principal)
