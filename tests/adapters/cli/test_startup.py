@@ -17,7 +17,8 @@ from conftest import notes, write_wav
 
 #: Libraries that cost tens to hundreds of milliseconds to import, and that no part of start-up needs.
 HEAVY = ("numpy", "scipy", "av", "soxr", "psycopg", "onnxruntime", "fastapi", "starlette", "uvicorn", "jinja2",
-         "pyarrow", "PIL", "cryptography", "argon2", "mutagen", "c2pa", "iscc_core", "yaml", "httpx", "threadpoolctl")
+         "pyarrow", "PIL", "cryptography", "argon2", "mutagen", "c2pa", "iscc_core", "yaml", "httpx", "threadpoolctl",
+         "pydantic")  # pydantic: typer 0.29 loads it for every command (pyproject.toml keeps typer below it)
 
 
 def _loaded_after(code: str) -> list[str]:

@@ -107,7 +107,7 @@ def _progress(transient: bool = True) -> Progress:
 
 @app.command()
 def register(
-    paths: List[Path] = typer.Argument(..., help="Audio files and folders (searched recursively)."),
+    paths: List[Path] = typer.Argument(..., help="Audio, text and image files, article tables (JSONL/CSV/Parquet, one work per row) and folders (searched recursively)."),
     creator: Optional[str] = typer.Option(None, help="Creator of the works (default: the artist tag)."),
     title: Optional[str] = typer.Option(None, help="Title (one file only; default: the title tag, else the file name)."),
     terms: str = typer.Option("deny", help="AI-use terms: deny, allow or license."),
@@ -121,7 +121,7 @@ def register(
     melody: Optional[bool] = typer.Option(None, "--melody/--no-melody", help="Transcribe and store each work's melody for "
                                           "the melody check (default: on; the model ships with consentry)."),
 ) -> None:
-    """Register audio files with their AI-use terms (idempotent: same content is not registered twice).
+    """Register works (music, texts, images) with their AI-use terms (idempotent: same content is not registered twice).
 
     Works are committed in batches. Ctrl-C or SIGTERM stops within two
     seconds and keeps every batch committed; run the same command again to
@@ -238,7 +238,7 @@ def _register(paths, *, creator, title, terms, price, currency, copyright_regist
 
 @app.command()
 def identify(
-    queries: List[Path] = typer.Argument(..., help="Audio files to search for registered works."),
+    queries: List[Path] = typer.Argument(..., help="Audio, text or image files to search for registered works."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per query, one per line, instead of the table."),
     json_out: Optional[Path] = typer.Option(None, "--json-out", help="Also write the JSON lines to this file."),
     min_score: Optional[float] = typer.Option(None, help="Fewest consistent hash matches to report (default: the engine's calibrated threshold)."),
