@@ -25,10 +25,12 @@ from __future__ import annotations
 import os
 import signal
 import time
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
+
+if TYPE_CHECKING:  # imported where a pool is made: multiprocessing costs a one-shot command that makes none
+    from concurrent.futures import ProcessPoolExecutor
 
 #: Seconds terminated workers get to exit before they are killed.
 TERMINATE_WAIT_S = 0.5
@@ -117,6 +119,8 @@ def process_pool(workers: int, *, initializer: Callable | None = None, initargs:
     ``initializer(*initargs)`` runs in each worker, which ignores SIGINT.
     """
     from consentry.runtime.interrupts import deferred_interrupts
+
+    from concurrent.futures import ProcessPoolExecutor
 
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(initializer, tuple(initargs)))
     try:
