@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 
 __all__ = ["SNIFF_BYTES", "sniff_media", "is_audio_media", "KINDS", "sniff_bytes", "sniff_kind"]
 
@@ -84,6 +85,8 @@ _PREFIXES: tuple[tuple[bytes, str], ...] = (
 #: Control characters that do not occur in text (all of C0 except tab,
 #: line feed, form feed, carriage return and escape).
 _BINARY_CONTROLS = frozenset(range(0x20)) - {0x09, 0x0A, 0x0C, 0x0D, 0x1B}
+#: The same characters as a pattern (searched in C: a Python loop over a 4 KiB head cost ~0.7 ms per item).
+_BINARY_CONTROL_RE = re.compile("[" + "".join(f"\\x{c:02x}" for c in sorted(_BINARY_CONTROLS)) + "]")
 
 
 def sniff_media(head: bytes) -> str:
@@ -212,7 +215,7 @@ def _text_type(head: bytes) -> str:
         text = codecs.getincrementaldecoder("utf-8")().decode(body, final=False)
     except UnicodeDecodeError:
         return "application/octet-stream"
-    if any(ord(ch) in _BINARY_CONTROLS for ch in text):
+    if _BINARY_CONTROL_RE.search(text):
         return "application/octet-stream"
     stripped = text.lstrip()
     if stripped[:1] in ("{", "["):
