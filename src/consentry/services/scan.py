@@ -22,7 +22,8 @@ import hashlib
 import os
 import secrets
 import time
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -30,16 +31,15 @@ import numpy as np
 
 from consentry import __version__
 from consentry.domain.errors import ConsentryError, DecodeError, InputError
-from consentry.domain.money import add_money, money
-from consentry.domain.terms import UNIT_MEDIUM
 from consentry.engines.music.params import ENGINE_NAME, ENGINE_VERSION, MusicEngineParams
 from consentry.runtime.interrupts import Interrupted, deferred_interrupts, polled, raise_if_stopping
 from consentry.runtime.pools import WorkerCount, worker_count
-from consentry.domain.audit import coverage_histogram, covered_seconds, decide_item, estimate_exposure
+from consentry.domain.audit import covered_seconds, decide_item
 from consentry.store.sqlite import utc_now
 from consentry.store.sqlite_audit import FINDING_COLUMNS
 from consentry.runtime.threads import limit_worker_threads
 from consentry.services.results import ScanSummary
+from consentry.services.scan_summary import summarize_scan
 from consentry.services.scan_pool import run_in_pool
 
 #: Items longer than this are searched in windows of ``WINDOW_S`` (memory stays bounded).
@@ -318,51 +318,34 @@ def terms_snapshot(registry) -> dict:
     return out
 
 
-def licence_amount(*, price: float, unit: str | None, items: int, covered_s: float,
-                   words: float | None = None, medium: str | None = None) -> tuple[float, float]:
-    """(quantity, amount) owed for one licensed work used in a dataset, by the licence's unit.
-
-    per-work and per-training-run: one; per-item and per-article: the items it is in;
-    per-minute: the minutes of the dataset it covers (to the hundredth); per-1000-words: the words of
-    the dataset's texts its passages cover (``words``, the findings' matched words), in thousands (to
-    the thousandth).  Given the work's ``medium``, a unit that measures another medium (per-minute of a
-    text or an image, per-1000-words of a recording) counts the items it is in, as per-item does.
-    """
-    if medium is not None and UNIT_MEDIUM.get(unit or "", medium) != medium:
-        unit = "per-item"
-    if unit in ("per-item", "per-article"):
-        quantity = float(items)
-    elif unit == "per-1000-words":
-        quantity = round((words or 0.0) / 1000.0, 3)
-    elif unit == "per-minute":
-        quantity = round(covered_s / 60.0, 2)
-    else:
-        quantity = 1.0
-    return quantity, money(price * quantity)
-
-
-def _tasks(ds, done: set[int], min_score, embedded_signals: bool) -> Iterator[dict]:
+def _tasks(ds, done: set[int], min_score, embedded_signals: bool, numbering: str = "sequential") -> Iterator[dict]:
     from consentry.services.scan_text import batched, batches_rows
 
-    tasks = _item_tasks(ds, done, min_score, embedded_signals)
+    tasks = _item_tasks(ds, done, min_score, embedded_signals, numbering)
     return batched(tasks) if batches_rows(ds) else tasks
 
 
-def _item_tasks(ds, done: set[int], min_score, embedded_signals: bool) -> Iterator[dict]:
-    for seq, item in enumerate(ds.items()):
-        if seq in done:
-            continue
-        task = {"seq": seq, "item_id": item.item_id, "name": item.name, "min_score": min_score,
-                "embedded_signals": embedded_signals}
-        if item.error:
-            task["error"] = item.error
-        elif item.data is not None:
-            task["data"] = item.data
-        elif item.path is not None:
-            task["path"] = str(item.path)
-        else:
-            task["error"] = "nothing to read"
-        yield task
+def _item_tasks(ds, done: set[int], min_score, embedded_signals: bool, numbering: str) -> Iterator[dict]:
+    from consentry.io.sources.parts import numbered_items  # seq: per shard for tar shards and Parquet (issue 20)
+
+    for seq, item in numbered_items(ds, numbering, wanted=lambda seq: seq not in done):
+        if seq not in done:
+            yield task_of(seq, item, min_score=min_score, embedded_signals=embedded_signals)
+
+
+def task_of(seq: int, item, *, min_score, embedded_signals: bool) -> dict:
+    """The task :func:`identify_item` takes for one dataset item (made by a cluster's workers too)."""
+    task = {"seq": seq, "item_id": item.item_id, "name": item.name, "min_score": min_score,
+            "embedded_signals": embedded_signals}
+    if item.error:
+        task["error"] = item.error
+    elif item.data is not None:
+        task["data"] = item.data
+    elif item.path is not None:
+        task["path"] = str(item.path)
+    else:
+        task["error"] = "nothing to read"
+    return task
 
 
 def scan_dataset(
@@ -442,6 +425,7 @@ def scan_dataset(
         is marked ``interrupted`` and ``resume=True`` goes on from there.
     """
     from consentry.io.sources import ArchiveLimits, FetchOptions, open_dataset
+    from consentry.io.sources.parts import SEQUENTIAL, numbering_of, parts_of
 
     ds = open_dataset(source, fetch_urls=fetch_urls, fetch=fetch or FetchOptions(), limits=limits or ArchiveLimits(),
                       path_column=path_column, text_column=text_column)
@@ -463,7 +447,8 @@ def scan_dataset(
             "options": {"min_score": min_score, "fetch_urls": fetch_urls, "path_column": path_column,
                         **({"text_column": text_column} if text_column is not None else {}),
                         "embedded_signals": embedded_signals, "check_web_signals": check_web_signals,
-                        "tool_version": __version__, "registry_works": len(snapshot)},
+                        "tool_version": __version__, "registry_works": len(snapshot),
+                        **({"numbering": numbering_of(ds)} if numbering_of(ds) != SEQUENTIAL else {})},
             "terms_snapshot": snapshot, "terms_snapshot_at": now, "summary": None,
         }
         store.create_scan(scan)
@@ -477,6 +462,7 @@ def scan_dataset(
         check_web_signals = scan["options"].get("check_web_signals", check_web_signals)
         resumed = True
     scan_id, snapshot = scan["scan_id"], scan["terms_snapshot"]
+    numbering = scan["options"].get("numbering", SEQUENTIAL)  # scans begun before issue 20's parts: one sequence
     if on_scan_id:
         on_scan_id(scan_id, resumed)
 
@@ -512,8 +498,15 @@ def scan_dataset(
         on_workers(count)
     n_workers = count.workers
     try:
-        tasks = _tasks(ds, done, min_score, embedded_signals)
-        if executor is not None:
+        tasks = _tasks(ds, done, min_score, embedded_signals, numbering)
+        parts = parts_of(ds) if numbering != SEQUENTIAL and hasattr(executor, "map_parts") else None
+        if parts is not None:  # the workers read the shards themselves (docs/cluster.md)
+            with polled():
+                for results in executor.map_parts(_identify_in_worker, parts, done=done, dataset=ds, make_task=partial(
+                        task_of, min_score=min_score, embedded_signals=embedded_signals), initializer=_init_worker,
+                        initargs=(registry.spec, registry.params, executor.index), lost=_error):
+                    store_results(results)
+        elif executor is not None:
             with polled():
                 for results in executor.map(_identify_in_worker, tasks, initializer=_init_worker,
                                             initargs=(registry.spec, registry.params, executor.index), lost=_error):
@@ -544,147 +537,7 @@ def scan_dataset(
     return summary
 
 
-def _words_by_work(store, scan_id: str, works: dict[str, dict]) -> dict[str, int]:
-    """Matched words of the text findings of each work licensed per 1,000 words (read only when one is)."""
-    wanted = {wid for wid, w in works.items() if w["decision"] == "license" and w["unit"] == "per-1000-words"}
-    if not wanted:
-        return {}
-    out = dict.fromkeys(wanted, 0)
-    for item in store.iter_scan_items(scan_id, decisions=("licensable",)):
-        for f in item.get("findings", ()):
-            if f.get("work_id") in wanted:
-                out[f["work_id"]] += int((f.get("detail") or {}).get("matched_words") or 0)
-    return out
-
-
 # -- reading stored scans -------------------------------------------------------------
-def summarize_scan(registry, scan_id: str) -> ScanSummary:
-    """The scan summary (docs/scan-format.md), computed from the stored items."""
-    store = registry.store
-    scan = store.get_scan(scan_id)
-    snapshot = scan["terms_snapshot"]
-    scan_id = scan["scan_id"]
-    works: dict[str, dict] = {}
-    current_work, current_seq, intervals = None, None, []
-
-    def close_item() -> None:
-        if current_work is not None and intervals:
-            works[current_work]["covered_s"] += covered_seconds(intervals)
-
-    for work_id, seq, q0, q1 in store.scan_findings_by_work(scan_id):
-        if (work_id, seq) != (current_work, current_seq):
-            close_item()
-            intervals = []
-            if work_id not in works:
-                t = snapshot.get(work_id, {})
-                works[work_id] = {
-                    "work_id": work_id, "title": t.get("title"), "creator": t.get("creator"),
-                    "decision": t.get("decision"), "terms_version": t.get("terms_version"),
-                    "price": t.get("price"), "currency": t.get("currency"),
-                    "unit": t.get("unit") or ("per-work" if t.get("decision") == "license" else None),
-                    "items": 0, "covered_s": 0.0, "amount": None,
-                }
-                if t.get("medium"):
-                    works[work_id]["medium"] = t["medium"]  # covered_s then holds characters (text)
-                if t.get("disputed"):
-                    works[work_id].update(disputed=True, claims=t.get("claims", []))
-            works[work_id]["items"] += 1
-            current_work, current_seq = work_id, seq
-        intervals.append((q0, q1))
-    close_item()
-    words = _words_by_work(store, scan_id, works)
-    for w in works.values():
-        w["covered_s"] = round(w["covered_s"], 3)
-        if w["work_id"] in words:
-            w["words"] = words[w["work_id"]]
-        if w["decision"] == "license":
-            w["quantity"], w["amount"] = licence_amount(price=w["price"], unit=w["unit"], items=w["items"],
-                                                        covered_s=w["covered_s"], words=w.get("words"),
-                                                        medium=w.get("medium") or "music")
-    work_list = sorted(works.values(), key=lambda w: (-w["items"], -w["covered_s"], w["work_id"]))
-
-    creators: dict = {}
-    licence_cost: dict[str, float] = {}
-    for w in work_list:
-        c = creators.setdefault(w["creator"], {"creator": w["creator"], "works": 0, "items": 0, "refused_works": 0,
-                                               "licensable_works": 0, "amount": {}})
-        c["works"] += 1
-        c["items"] += w["items"]
-        if w["decision"] == "deny":
-            c["refused_works"] += 1
-        elif w["decision"] == "license":
-            c["licensable_works"] += 1
-            c["amount"][w["currency"]] = add_money(c["amount"].get(w["currency"], 0.0), w["amount"])
-            licence_cost[w["currency"]] = add_money(licence_cost.get(w["currency"], 0.0), w["amount"])
-    creator_list = sorted(creators.values(), key=lambda c: (-c["items"], str(c["creator"])))
-
-    refused = [{"work_id": w["work_id"], "title": w["title"], "creator": w["creator"],
-                "copyright_registered_on": snapshot.get(w["work_id"], {}).get("copyright_registered_on"),
-                "first_published_on": snapshot.get(w["work_id"], {}).get("first_published_on")}
-               for w in work_list if w["decision"] == "deny"]
-    began = date.fromisoformat(scan["created_at"][:10])
-    return {
-        "scan_id": scan_id,
-        "status": scan["status"],
-        "created_at": scan["created_at"],
-        "finished_at": scan["finished_at"],
-        "tool": {"name": "consentry", "version": scan["options"].get("tool_version", __version__)},
-        "source": {"spec": scan["source_spec"], "kind": scan["source_kind"], "name": scan["source_name"]},
-        "dataset_fingerprint": scan["dataset_fingerprint"],
-        "registry": {"path": str(registry.path), "works": len(snapshot)},
-        "engine": {"name": scan["engine"], "version": scan["engine_version"], "param_hash": scan["param_hash"]},
-        "options": {k: v for k, v in scan["options"].items() if k not in ("tool_version", "registry_works")},
-        "terms_snapshot_at": scan["terms_snapshot_at"],
-        "totals": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in store.scan_totals(scan_id).items()},
-        "works": work_list,
-        "creators": creator_list,
-        "licence_cost": licence_cost,
-        "exposure": estimate_exposure(refused, began_on=began),
-        "coverage_histogram": coverage_histogram(store.scan_coverages(scan_id)),
-        "errors": store.scan_error_reasons(scan_id),
-        "signals": summarize_signals(store.iter_item_signals(scan_id)),
-    }
-
-
-#: The training decision an item's own signals imply, compared with what the registry decided.
-_TRAINING_SIGNAL_FOR_DECISION = {"refused": "deny", "licensable": "license", "allowed": "allow"}
-
-
-def summarize_signals(rows) -> dict:
-    """Counts of items carrying AI-use signals, and of those whose signals disagree with the registry.
-
-    A disagreement: the item's embedded or web verdict for ``ai_training``
-    differs from what the registered works found in it decide (for example,
-    a file tagged "training allowed" that holds a work whose creator denies
-    it).  Up to 20 examples are listed.  ``items_declared_ai_generated``
-    counts the items whose own metadata declares them made by generative AI
-    (C2PA actions, IPTC XMP ``DigitalSourceType``); up to 20 are listed in
-    ``ai_generated_examples``.
-    """
-    out = {"items_with_embedded": 0, "items_with_web": 0, "items_with_problems": 0, "disagreements": 0, "examples": [],
-           "items_declared_ai_generated": 0, "ai_generated_examples": []}
-    for item_id, decision, sig in rows:
-        if sig.get("ai_generated"):
-            out["items_declared_ai_generated"] += 1
-            if len(out["ai_generated_examples"]) < 20:
-                first = sig["ai_generated"][0]
-                out["ai_generated_examples"].append({"item_id": item_id, "source_type": first.get("source_type"),
-                                                     "source": first.get("source")})
-        out["items_with_embedded"] += bool(sig.get("embedded"))
-        out["items_with_web"] += bool(sig.get("web"))
-        out["items_with_problems"] += bool(sig.get("problems") or sig.get("web_problems"))
-        expected = _TRAINING_SIGNAL_FOR_DECISION.get(decision)
-        for kind in ("verdicts", "web_verdicts"):
-            said = (sig.get(kind) or {}).get("ai_training")
-            if expected and said and said != expected:
-                out["disagreements"] += 1
-                if len(out["examples"]) < 20:
-                    out["examples"].append({"item_id": item_id, "decision": decision, "signal": said,
-                                            "where": "embedded in the file" if kind == "verdicts" else "published for its URL"})
-                break
-    return out
-
-
 def scans_of(registry, principal=None) -> list[dict]:
     """Stored scans, newest first: every scan (``principal`` None or an admin), or those the account started."""
     scans = registry.store.list_scans()
