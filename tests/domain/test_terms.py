@@ -12,7 +12,8 @@ from consentry import Registry
 from consentry.domain.errors import FieldError, InputError
 from consentry.domain.works import Terms
 from consentry.domain.usage import USES, TermsVersion, UseTerms, creator_slug, resolve_terms
-from consentry.services.scan import licence_amount, scan_dataset
+from consentry.services.scan import scan_dataset
+from consentry.services.scan_summary import licence_amount
 
 SR = 22050
 

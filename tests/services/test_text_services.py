@@ -147,7 +147,7 @@ def test_a_text_dataset_scan_decides_each_row_and_prices_text_licences(tmp_path)
 
 def test_text_licence_units():
     from consentry.domain.terms import UNITS
-    from consentry.services.scan import licence_amount
+    from consentry.services.scan_summary import licence_amount
 
     assert {"per-article", "per-1000-words"} <= set(UNITS)
     assert licence_amount(price=2.0, unit="per-article", items=3, covered_s=900.0) == (3.0, 6.0)

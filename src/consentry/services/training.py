@@ -36,7 +36,7 @@ from consentry.domain.errors import ConsentryError, DecodeError, InputError
 from consentry.domain.audit import ITEM_DECISIONS, covered_seconds, decide_item
 from consentry.domain.money import add_money
 from consentry.domain.works import Match
-from consentry.services.scan import licence_amount
+from consentry.services.scan_summary import licence_amount
 
 #: What a filter lets through unless told otherwise.
 DEFAULT_ACCEPT = ("allowed", "unknown")
