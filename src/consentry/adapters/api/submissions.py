@@ -47,6 +47,14 @@ def the_file(form, field: str):
     return files[0]
 
 
+def _the_files(form, what: str) -> list:
+    """The files of the form's ``files`` field (or all its files); none is an error naming ``what`` is wanted."""
+    files = form.files_named("files") or form.files
+    if not files:
+        raise InputError(f"files: send at least one {what} in the 'files' field")
+    return files
+
+
 def float_field(form, name: str) -> float | None:
     raw = form.get(name)
     if raw in (None, ""):
@@ -105,9 +113,7 @@ async def submit_works(request: Request, principal: Principal) -> dict:
     """``POST /works`` and the web app's upload page: files to register, as a job (the job's public form)."""
     form = await read_upload_form(request, purpose="audio")
     try:
-        files = form.files_named("files") or form.files
-        if not files:
-            raise InputError("files: send at least one audio file in the 'files' field")
+        files = _the_files(form, "file to register (audio, a text or an image)")
         creator = creator_for(principal, form.get("creator"), "works:create")
         if principal.role != "creator":
             # An admin's upload under a name that a signed-up account holds, unbound, would give the works that
@@ -141,9 +147,7 @@ async def submit_voices(request: Request, principal: Principal) -> dict:
     """``POST /voices`` and the web app: speech samples to enrol as the creator's voice, as a job."""
     form = await read_upload_form(request, purpose="voice")
     try:
-        files = form.files_named("files") or form.files
-        if not files:
-            raise InputError("files: send at least one speech sample in the 'files' field")
+        files = _the_files(form, "speech sample")
         creator = creator_for(principal, form.get("creator"), "voices:enroll")
         return await run_in_threadpool(
             submit_upload_job, request, principal, form, files, purpose="voice", kind="enroll",
