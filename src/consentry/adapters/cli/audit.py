@@ -21,7 +21,7 @@ from consentry.domain.errors import InputError
 from consentry.runtime.interrupts import Interrupted, stop_on_signals
 from consentry.domain.audit import FAIL_ON, ITEM_DECISIONS
 from consentry.adapters.cli.main import (
-    EXIT_ERROR, EXIT_FINDINGS, _fmt_time, _open, _progress, app, console, err_console, say_workers, works_app,
+    EXIT_ERROR, EXIT_FINDINGS, _fmt_time, _open, _progress, app, console, err_console, say_workers,
 )
 
 scans_app = typer.Typer(help="List, show, re-report and compare stored dataset scans.", no_args_is_help=True)
@@ -603,22 +603,3 @@ def terms_history(
                       f"{tv.valid_from or ''}..{tv.valid_until or ''}" if (tv.valid_from or tv.valid_until) else "",
                       tv.jurisdiction or "")
     console.print(table)
-
-
-@works_app.command("set")
-def works_set(
-    work_id: str,
-    copyright_registered: Optional[str] = typer.Option(None, "--copyright-registered", help="Effective date of the US copyright registration (YYYY-MM-DD)."),
-    published: Optional[str] = typer.Option(None, "--published", help="Date of first publication (YYYY-MM-DD)."),
-    as_json: bool = typer.Option(False, "--json"),
-) -> None:
-    """Record a work's registration and publication dates (used by the exposure estimate, 17 U.S.C. 412)."""
-    if copyright_registered is None and published is None:
-        raise InputError("give --copyright-registered and/or --published")
-    with _open(create=False) as reg:
-        w = reg.set_work_dates(work_id, copyright_registered_on=copyright_registered, first_published_on=published)
-    if as_json:
-        typer.echo(json.dumps(w.as_dict(), ensure_ascii=False))
-    else:
-        console.print(f"{w.work_id} ({w.title}): registered {w.copyright_registered_on or '?'}, published {w.first_published_on or '?'}",
-                      highlight=False)

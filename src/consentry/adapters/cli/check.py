@@ -13,8 +13,7 @@ import typer
 from rich.table import Table
 
 from consentry.domain.errors import InputError
-from consentry.runtime.interrupts import Interrupted, stop_on_signals
-from consentry.adapters.cli.main import EXIT_ERROR, EXIT_FINDINGS, _open, _progress, app, console, err_console, say_workers, works_app
+from consentry.adapters.cli.main import EXIT_ERROR, EXIT_FINDINGS, _open, _progress, app, console, err_console
 
 voices_app = typer.Typer(help="Enroll and list voices (for the cloned-voice check).", no_args_is_help=True)
 evidence_app = typer.Typer(help="Verify evidence bundles written by check --evidence.", no_args_is_help=True)
@@ -229,41 +228,6 @@ def voices_list(as_json: bool = typer.Option(False, "--json", help="JSON lines, 
         table.add_row(v.voice_id, v.creator, v.source_name, f"{v.speech_s:.1f} s", v.engine, v.enrolled_at)
     console.print(table)
     console.print(f"{len(voices)} voice print(s)")
-
-
-@works_app.command("melodies")
-def works_melodies(
-    workers: Optional[int] = typer.Option(None, min=1, help="Parallel processes (default and most: one per core, "
-                                          "and one per work)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-) -> None:
-    """Transcribe and store the melody of every work that has none (for the melody check).
-
-    Ctrl-C or SIGTERM stops within two seconds and keeps the melodies stored
-    so far; run it again for the rest (exit code 130, or 143 for SIGTERM).
-    """
-    from consentry.services.check.service import compute_missing_melodies
-
-    with stop_on_signals(), _open(create=False) as reg, _progress() as bar:
-        task = bar.add_task("transcribing", total=None, current="")
-        try:
-            done = compute_missing_melodies(
-                reg, workers=workers, progress=lambda d, t, name: bar.update(task, completed=d, total=t, current=name),
-                on_workers=lambda count: say_workers(count, items_name="works"))
-        except Interrupted as exc:
-            n = exc.kept.get("melodies", 0)
-            err_console.print(f"interrupted: {n} melod{'y' if n == 1 else 'ies'} stored; run the same command again "
-                              "to resume", highlight=False)
-            raise typer.Exit(exc.exit_code) from None
-    if as_json:
-        typer.echo(json.dumps({"computed": done.computed, "errors": [{"work_id": w, "error": e} for w, e in done.errors],
-                               "seconds": round(done.seconds, 3)}))
-    else:
-        for _, reason in done.errors:
-            err_console.print(f"[yellow]skipped[/] {reason}", highlight=False)
-        console.print(f"stored {len(done.computed)} melody(ies) in {done.seconds:.1f} s; {len(done.errors)} skipped", highlight=False)
-    if done.errors and not done.computed:
-        raise typer.Exit(EXIT_ERROR)
 
 
 @evidence_app.command("verify")

@@ -39,7 +39,8 @@ if TYPE_CHECKING:  # the services (NumPy, the audio stack) load when a command o
 
 EXIT_OK, EXIT_ERROR, EXIT_FINDINGS = 0, 1, 2
 
-HELP = """Consentry: register works with their AI-use terms and find them in other audio.
+HELP = """Consentry: register works (music, texts, images) with their AI-use terms and find them in datasets,
+queries and AI outputs.
 
 Exit codes: 0 ok, 1 error, 2 findings you asked to fail on (--fail-on of identify, scan, check and verify),
 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
@@ -48,8 +49,6 @@ Output: a readable table for people; --json prints JSON to standard output inste
 several records); --json-out PATH writes the same JSON to a file (scan, scans show, identify, check)."""
 
 app = typer.Typer(help=HELP, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
-works_app = typer.Typer(help="Registered works: list, show, remove, set dates, store melodies.", no_args_is_help=True)
-app.add_typer(works_app, name="works")
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)  # messages stay one line each, whatever the width
@@ -402,54 +401,6 @@ def _print_result(result) -> None:
     console.print(table)
 
 
-@works_app.command("list")
-def works_list(
-    as_json: bool = typer.Option(False, "--json", help="JSON lines, one per work."),
-    removed: bool = typer.Option(False, "--removed", help="Include removed works."),
-) -> None:
-    """List registered works."""
-    with _open(create=False) as reg:
-        works = reg.works(include_removed=removed)
-    if as_json:
-        for w in works:
-            typer.echo(json.dumps(w.as_dict(), ensure_ascii=False))
-        return
-    from consentry.engines import medium_of_engine
-    from consentry.reporting.format import format_length
-
-    table = Table()
-    for col in ("id", "title", "creator", "terms", "length", "registered"):
-        table.add_column(col)
-    for w in works:
-        table.add_row(w.work_id, w.title, w.creator or "", w.terms.describe() + (" (removed)" if w.removed_at else ""),
-                      format_length(w.duration_s, medium_of_engine(w.engine)), w.registered_at)
-    console.print(table)
-    console.print(f"{len(works)} work(s)")
-
-
-@works_app.command("show")
-def works_show(work_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
-    """Show one work (an unambiguous id prefix is enough)."""
-    from consentry.services.claims import work_dispute
-
-    with _open(create=False) as reg:
-        w = reg.work(work_id)
-        dispute = work_dispute(reg, w.work_id)
-    shown = {**w.as_dict(), "disputed": dispute is not None}
-    if dispute is not None:  # docs/claims.md: the strictest of the parties' terms are reported
-        shown["dispute"] = dispute
-    if as_json:
-        typer.echo(json.dumps(shown, ensure_ascii=False))
-        return
-    table = Table(show_header=False)
-    for k, v in shown.items():
-        if k != "dispute":
-            table.add_row(k, json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else str(v))
-    console.print(table)
-    if dispute is not None:
-        console.print(f"[bold red]DISPUTED[/] ({', '.join(dispute['claims'])}): {dispute['note']}", highlight=False)
-
-
 def _cli_acted_by():
     """Who makes a change from the command line, as the audit log records it: ``cli:<user>``."""
     import getpass
@@ -461,19 +412,6 @@ def _cli_acted_by():
     except Exception:  # noqa: BLE001 - no user name: the uid will do
         user = str(os.getuid())
     return ActedBy(name=f"cli:{user}")
-
-
-@works_app.command("remove")
-def works_remove(work_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
-    """Remove a work: it is no longer matched; the record stays, marked removed."""
-    from consentry.services.works import remove_work
-
-    with _open(create=False) as reg:
-        w = remove_work(reg, work_id, by=_cli_acted_by())
-    if as_json:
-        typer.echo(json.dumps(w.as_dict(), ensure_ascii=False))
-    else:
-        console.print(f"removed {w.work_id} ({w.title})", highlight=False)
 
 
 @app.command()
@@ -577,9 +515,10 @@ def demo(
         raise typer.Exit(EXIT_ERROR)
 
 
+from consentry.adapters.cli import works as _works  # noqa: E402,F401  (registers works)
 from consentry.adapters.cli import audit as _audit  # noqa: E402,F401  (registers scan, scans, ledger, summary, terms)
 from consentry.adapters.cli import signals as _signals  # noqa: E402,F401  (registers publish, embed, verify)
-from consentry.adapters.cli import check as _check  # noqa: E402,F401  (registers check, voices, evidence, works melodies)
+from consentry.adapters.cli import check as _check  # noqa: E402,F401  (registers check, voices, evidence)
 from consentry.adapters.cli import claims as _claims  # noqa: E402,F401  (registers claims)
 from consentry.adapters.cli import server as _server  # noqa: E402,F401  (registers serve, accounts, tokens)
 
