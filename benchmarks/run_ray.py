@@ -18,8 +18,13 @@ would, one process per run:
 - overhead: Ray with 1 worker against the local scan, per item and in fixed
   seconds;
 - driver memory: peak RSS of the ``consentry scan --ray`` process (the
-  registry's writer) on WebDataset shards of short items, for each size of
-  ``--memory-items``.
+  registry's writer) on WebDataset shards of short items
+  (``--memory-per-shard`` items a shard), for each size of ``--memory-items``.
+
+With ``--archive``, the throughput datasets are WebDataset tar shards of
+``--per-shard`` items (the same items), which the Ray workers read
+themselves (issue 20, docs/cluster.md); a local scan reads them in its own
+process and hands the bytes to its workers.
 
 Figures are ratios of runs made here, in the same invocation (the machine is
 shared). Needs ``pip install 'consentry[ray]'``.
@@ -113,6 +118,20 @@ def driver_peak_rss(cmd: list[str], log: Path) -> tuple[float, int, int]:
     return time.perf_counter() - t0, proc.returncode, peak
 
 
+def pack_shards(files: list[Path], folder: Path, *, per_shard: int) -> Path:
+    """The files as WebDataset shards of ``per_shard`` samples (``part-0000.tar``, ...); returns a brace pattern."""
+    import tarfile
+
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    n_shards = (len(files) + per_shard - 1) // per_shard
+    for s in range(n_shards):
+        with tarfile.open(folder / f"part-{s:04d}.tar", "w") as tar:
+            for f in files[s * per_shard:(s + 1) * per_shard]:
+                tar.add(f, arcname=f.name)
+    return folder / ("part-{0000..%04d}.tar" % (n_shards - 1))
+
+
 def newest_scan(reg: Path) -> dict:
     """The summary of the newest scan stored in ``reg``."""
     from consentry import Registry
@@ -186,6 +205,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--cpus", type=int, default=2)
     ap.add_argument("--memory-items", type=int, nargs="*", default=[500, 5000])
+    ap.add_argument("--memory-per-shard", type=int, default=250)
+    ap.add_argument("--archive", action="store_true", help="throughput on tar shards instead of a folder")
+    ap.add_argument("--per-shard", type=int, default=5, help="items per shard with --archive")
     ap.add_argument("--work", default=str(HERE / "work" / "ray"))
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
@@ -204,11 +226,19 @@ def main() -> None:
     small.mkdir()
     for f in sorted(large.iterdir())[:a.items]:
         os.symlink(f, small / f.name)
+    sizes = {"small": (small, a.items), "large": (large, 3 * a.items)}
+    if a.archive:
+        files = sorted(large.iterdir())
+        sizes = {"small": (pack_shards(files[:a.items], work / "shards-small", per_shard=a.per_shard), a.items),
+                 "large": (pack_shards(files, work / "shards-large", per_shard=a.per_shard), 3 * a.items)}
+        for folder in (work / "shards-small", work / "shards-large"):
+            for f in folder.iterdir():
+                f.read_bytes()
     for f in large.iterdir():
         f.read_bytes()  # the page cache warm for every run alike
-    sizes = {"small": (small, a.items), "large": (large, 3 * a.items)}
     out: dict = {**info, "seed": a.seed, "works": a.works, "items": {k: n for k, (_, n) in sizes.items()},
-                 "item_s": a.item_s, "cpus": a.cpus}
+                 "item_s": a.item_s, "cpus": a.cpus,
+                 "dataset": f"tar shards of {a.per_shard} items" if a.archive else "folder"}
     configs = {"local_1": ("--workers", "1"), "local_2": ("--workers", "2")}
     with LocalCluster(num_cpus=a.cpus) as cluster:
         configs.update({"ray_1": ("--ray", cluster.address, "--workers", "1"),
@@ -256,7 +286,7 @@ def main() -> None:
         }
         mem = []
         for n in a.memory_items:
-            spec = make_shards(work / f"shards-{n}", n)
+            spec = make_shards(work / f"shards-{n}", n, per_shard=a.memory_per_shard)
             mreg = remove_registry(work / f"mem-{n}.db")
             with Registry.open(reg) as r:
                 r.backup(mreg)
@@ -266,7 +296,7 @@ def main() -> None:
             t, code, driver_kb = driver_peak_rss(cmd, log)
             if code not in (0, 2):
                 raise SystemExit(f"memory run of {n} items failed (exit {code}): {log.read_text()[-800:]}")
-            mem.append({"items": n, "seconds": round(t, 1), "items_per_second": round(n / t, 1),
+            mem.append({"items": n, "shards": -(-n // a.memory_per_shard), "seconds": round(t, 1), "items_per_second": round(n / t, 1),
                         "driver_peak_rss_mb": round(driver_kb / 1024, 1)})
             print(f"memory {n}: {mem[-1]}", file=sys.stderr)
         out["driver_memory"] = mem

@@ -63,6 +63,18 @@ class ScanWorker:
     def run(self, task: dict) -> dict:
         return self._work(task)
 
+    def run_part(self, make_task: Callable, part, skip: frozenset) -> dict:
+        """Read a part of a shard here and ``work`` its items (:func:`consentry.cluster.parts.run_part`)."""
+        from consentry.cluster.parts import run_part
+
+        return run_part(self._work, make_task, part, skip)
+
+    def list_part(self, part, skip: frozenset) -> dict:
+        """The items of a part, nothing decoded (:func:`consentry.cluster.parts.list_part`)."""
+        from consentry.cluster.parts import list_part
+
+        return list_part(part, skip)
+
     def pid(self) -> int:
         return os.getpid()
 
@@ -229,8 +241,34 @@ class RayExecutor:
                 ray.kill(a)
             self._actors = []
 
+    def map_parts(self, work: Callable[[dict], dict], parts: Iterable, *, done: set[int], dataset, make_task: Callable,
+                  initializer: Callable | None = None, initargs: tuple = (),
+                  lost: Callable[[dict, str], dict] | None = None) -> Iterator[list[dict]]:
+        """Like :meth:`map`, but the workers read the dataset: ``parts`` are shards and ranges
+        (:func:`consentry.io.sources.parts.parts_of`), ``make_task(seq, item)`` makes each item's task
+        on the worker; see :mod:`consentry.cluster.parts`."""
+        from consentry.cluster.parts import map_parts
+
+        ray = import_ray()
+        if self.count is None:
+            raise ClusterError("the Ray executor was not started (call start(registry) first)")
+        actor = ray.remote(num_cpus=1, max_restarts=WORKER_RESTARTS, max_task_retries=WORKER_RESTARTS)(ScanWorker)
+
+        def new_worker():
+            return actor.remote(work, initializer, initargs, os.getcwd())
+
+        def alone(method: str, *args):
+            return self._solo(work, initializer, initargs, method, *args)
+
+        return map_parts(self, work, parts, done=done, dataset=dataset, make_task=make_task, initializer=initializer,
+                         initargs=initargs, lost=lost, new_worker=new_worker, alone=alone)
+
     def _alone(self, work: Callable, initializer: Callable | None, initargs: tuple, task: dict) -> dict | None:
         """``work(task)`` on a fresh worker of its own that Ray does not restart; ``None`` when it dies on it."""
+        return self._solo(work, initializer, initargs, "run", task)
+
+    def _solo(self, work: Callable, initializer: Callable | None, initargs: tuple, method: str, *args) -> dict | None:
+        """``method(*args)`` on a fresh worker of its own that Ray does not restart; ``None`` when it dies on it."""
         from consentry.runtime.interrupts import POLL_S, raise_if_stopping
 
         ray = import_ray()
@@ -242,7 +280,7 @@ class RayExecutor:
                 ray.get(solo.pid.remote())
             except ray.exceptions.RayActorError as exc:
                 raise ClusterError(f"Ray workers die before taking any item ({_first_line(exc)})") from None
-            ref = solo.run.remote(task)
+            ref = getattr(solo, method).remote(*args)
             while not ray.wait([ref], timeout=POLL_S)[0]:
                 raise_if_stopping()
             try:

@@ -161,13 +161,14 @@ def numbered_items(ds: Dataset, numbering: str = SEQUENTIAL, *,
         raise ValueError(f"{ds.kind} datasets are not numbered per shard")
 
 
-def parts_of(ds: Dataset, *, items_per_part: int = PART_ITEMS) -> Iterator[Part] | None:
+def parts_of(ds: Dataset, *, items_per_part: int | None = None) -> Iterator[Part] | None:
     """The parts a cluster's workers read ``ds`` in, or None when the driver reads it (see the module docstring).
 
     For tar shards, the first part of each shard (the next ones come from
     :attr:`PartReading.next`); for a Parquet file, every part.  Read lazily:
     the driver holds one shard's listing at a time.
     """
+    items_per_part = items_per_part or PART_ITEMS
     if isinstance(ds, WebDataset):
         return (Part("tar", shard_no, str(shard), 0, items_per_part, rel=ds._relative(shard), start=TarStart(),
                      options={"limits": ds.limits})

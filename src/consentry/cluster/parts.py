@@ -1,0 +1,180 @@
+"""Workers that read the dataset themselves: a scan's shards handed out in parts (issue 20).
+
+For tar shards and Parquet files the driver does not read the items: it
+hands each worker a :class:`~consentry.io.sources.parts.Part` (a shard and a
+range of positions in it), and the worker opens the shard on the storage
+every node sees, reads the items of its range, scans each with the scan's
+own ``work`` function and sends back the results, what it skipped, and,
+for a tar shard, where the next part begins.  The driver decides and
+stores the results as they come, exactly as for items it read itself.
+
+Memory of the driver: the shard list, at most :data:`PARTS_PER_WORKER` parts
+in flight per worker, and, for each tar shard being read, the sample keys
+met so far (to number a key met twice as the whole read does).  The
+parts of one tar shard follow one another (each starts where the one
+before ended); different shards run side by side, so a dataset needs at
+least as many shards as workers to keep them all busy (WebDataset sets
+have thousands).  Parquet parts are independent.
+
+A worker that dies is restarted by Ray and its parts run again.  A part
+whose worker is lost for good is listed on a fresh worker without decoding
+anything, then each of its items runs alone on a fresh worker of its own;
+the one that kills that worker too is ``lost(task, reason)``, an item
+error (as for items the driver read, :mod:`consentry.cluster.executor`).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Iterator
+
+from consentry.cluster import ClusterError, import_ray
+
+#: Parts sent to a worker before its earlier ones come back.
+PARTS_PER_WORKER = 2
+
+
+def run_part(work: Callable[[dict], dict], make_task: Callable, part, skip: frozenset) -> dict:
+    """On a worker: read ``part`` and ``work`` each item whose position is not in ``skip`` (already stored).
+
+    Returns ``{"results": [...], "skipped": {reason: count}, "next": Part or None}``.
+    """
+    from consentry.io.sources.parts import read_part
+
+    reading = read_part(part, wanted=lambda position: position not in skip)
+    results = [work(make_task(seq, item)) for seq, item in reading]
+    return {"results": results, "skipped": reading.skipped, "next": reading.next}
+
+
+def list_part(part, skip: frozenset) -> dict:
+    """On a worker: the items of ``part`` not in ``skip``, as ``(seq, item_id, name)``, nothing decoded."""
+    from consentry.io.sources.parts import read_part
+
+    reading = read_part(part, wanted=lambda position: position not in skip, read_audio=False)
+    listed = [(seq, item.item_id, item.name) for seq, item in reading]
+    return {"listed": listed, "skipped": reading.skipped, "next": reading.next}
+
+
+def map_parts(executor, work: Callable[[dict], dict], parts: Iterable, *, done: set[int], dataset, make_task: Callable,
+              initializer: Callable | None, initargs: tuple, lost: Callable[[dict, str], dict] | None,
+              new_worker: Callable, alone: Callable) -> Iterator[list[dict]]:
+    """Run the parts on ``executor``'s workers; yields lists of results as parts finish (possibly empty).
+
+    ``done`` holds the seqs already stored (they are read past, not
+    scanned); what workers skip is counted into ``dataset.skipped``.
+    ``new_worker()`` starts a worker actor, ``alone(fn, *args)`` runs one call
+    on a fresh worker of its own (None when that worker dies).
+    """
+    from consentry.runtime.interrupts import POLL_S, raise_if_stopping
+
+    ray = import_ray()
+    dataset.skipped = {}
+    actors = executor._actors = [new_worker() for _ in range(executor.count.workers)]
+    load = [0] * len(actors)
+    running: dict = {}  # ref -> (worker index, part)
+    follow: list = []   # next parts of shards being read: before new shards, so few shards are open at once
+    fresh = iter(parts)
+    exhausted = False
+
+    def skip_of(part) -> frozenset:
+        return frozenset(p for p in range(part.lo, part.hi + 1) if part.seq(p) in done) if done else frozenset()
+
+    def count_skipped(skipped: dict) -> None:
+        for reason, n in skipped.items():
+            dataset.skipped[reason] = dataset.skipped.get(reason, 0) + n
+
+    try:
+        while True:
+            while len(running) < PARTS_PER_WORKER * len(actors):
+                raise_if_stopping()
+                part = follow.pop(0) if follow else None
+                if part is None and not exhausted:
+                    part = next(fresh, None)
+                    exhausted = part is None
+                if part is None:
+                    break
+                if part.kind == "parquet" and done and all(part.seq(p) in done for p in range(part.lo, part.hi)):
+                    continue  # every row stored; a Parquet part has nothing else to say
+                i = min(range(len(load)), key=load.__getitem__)
+                running[actors[i].run_part.remote(make_task, part, skip_of(part))] = (i, part)
+                load[i] += 1
+            if not running:
+                return
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=POLL_S)
+            if ready:
+                rest = [r for r in running if r not in ready]
+                more, _ = ray.wait(rest, num_returns=len(rest), timeout=0) if rest else ([], [])
+                ready = ready + more
+            results: list[dict] = []
+            suspects: list = []
+            for ref in ready:
+                if ref not in running:
+                    continue
+                i, part = running.pop(ref)
+                load[i] -= 1
+                try:
+                    outcome = ray.get(ref)
+                except ray.exceptions.RayActorError as exc:
+                    if lost is None:
+                        raise ClusterError(f"a Ray worker was lost ({_first_line(exc)}); the items stored so far "
+                                           "are kept: run the scan again with --resume") from None
+                    suspects.append(part)
+                    for other in [r for r, (j, _p) in running.items() if j == i]:
+                        _j, other_part = running.pop(other)
+                        load[i] -= 1
+                        suspects.append(other_part)
+                    ray.kill(actors[i])
+                    actors[i] = new_worker()
+                    continue
+                except Exception as exc:  # noqa: BLE001 - the work itself failed: a bug, not an item
+                    raise ClusterError(f"a Ray worker failed ({_first_line(exc)}); the items stored so far are "
+                                       "kept: run the scan again with --resume") from None
+                results += outcome["results"]
+                count_skipped(outcome["skipped"])
+                if outcome["next"] is not None:
+                    follow.append(outcome["next"])
+            for part in suspects:
+                results += _part_alone(part, skip_of(part), work=work, make_task=make_task, lost=lost, alone=alone,
+                                       count_skipped=count_skipped, follow=follow)
+            yield results
+    finally:
+        for a in actors:
+            ray.kill(a)
+        executor._actors = []
+
+
+def _part_alone(part, skip: frozenset, *, work, make_task, lost, alone, count_skipped, follow) -> list[dict]:
+    """A part whose worker was lost for good: the whole part on a fresh worker, else item by item."""
+    outcome = alone("run_part", make_task, part, skip)
+    if outcome is None:
+        listing = alone("list_part", part, skip)
+        if listing is None:
+            raise ClusterError(f"Ray workers die while listing {part.path} (positions {part.lo}-{part.hi - 1}), "
+                               "without decoding anything; the items stored so far are kept")
+        results = []
+        for seq, item_id, name in listing["listed"]:
+            position = seq - part.seq(0)
+            others = frozenset(range(part.lo, part.hi + 1)) - {position}
+            one = alone("run_part", make_task, part, others | skip)
+            if one is not None:
+                results += one["results"]
+            else:
+                results.append(lost({"seq": seq, "item_id": item_id, "name": name}, _worker_died()))
+        outcome = {"results": results, "skipped": listing["skipped"], "next": listing["next"]}
+    count_skipped(outcome["skipped"])
+    if outcome["next"] is not None:
+        follow.append(outcome["next"])
+    return outcome["results"]
+
+
+def _worker_died() -> str:
+    from consentry.cluster.executor import WORKER_DIED
+
+    return WORKER_DIED
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+
+
+__all__ = ["PARTS_PER_WORKER", "run_part", "list_part", "map_parts"]
