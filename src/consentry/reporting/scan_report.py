@@ -206,6 +206,7 @@ def select_item_rows(items: Iterable[dict], *, max_rows: int) -> ItemSelection:
 def _item_row(item: Mapping[str, Any]) -> dict:
     decision = str(item.get("decision") or "unknown")
     from consentry.reporting.findings import confidence_text, group_matches
+    from consentry.reporting.thumbnails import safe_data_uri
 
     unit = item.get("unit") or "s"  # another medium's items (text: characters) keep their own unit
     span = _span if unit == "s" else (lambda a, b: _unit_span(a, b, unit))
@@ -221,6 +222,8 @@ def _item_row(item: Mapping[str, Any]) -> dict:
                 "terms": _terms(f.get("decision"), f.get("terms_version"), f.get("price"), f.get("currency"))
                 + (" \u2014 disputed" if f.get("disputed") else ""),
                 "confidence_words": confidence_text(f.get("confidence")),
+                # An image item's thumbnail with the matched region outlined (stored with the finding; checked again).
+                "thumbnail": safe_data_uri(f.get("item_thumbnail")),
                 "segments": [{
                     "in_item": _box(g.get("query_box")) if "query_box" in g
                     else span(g.get("query_start_s"), g.get("query_end_s")),

@@ -28,6 +28,7 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
   overflow-wrap: anywhere; }
 .muted { color: #4d4d4d; }
 .small { font-size: 0.875rem; }
+.thumb { display: block; max-width: 128px; max-height: 128px; margin: 0.25rem 0; border: 1px solid #999999; }
 dl.facts { display: grid; grid-template-columns: minmax(10rem, max-content) 1fr; gap: 0.25rem 1rem; margin: 0.5rem 0; }
 dl.facts dt { font-weight: 600; }
 dl.facts dd { margin: 0; overflow-wrap: anywhere; }

@@ -193,11 +193,23 @@ def _other_result(task: dict, engine, signal, matches, facts: dict) -> dict:
         findings.append({
             "work_id": m.work_id, "score": m.score, "confidence": m.confidence,
             "query_start_s": q[0], "query_end_s": q[1], "work_start_s": w[0], "work_end_s": w[1],
-            "speed": 1.0, "pitch_shift_semitones": 0.0, "medium": engine.medium, "detail": m.detail,
+            "speed": 1.0, "pitch_shift_semitones": 0.0, "medium": engine.medium,
+            "detail": _with_thumbnail(m.detail, signal) if engine.medium == "image" else m.detail,
         })
     return {"seq": task["seq"], "item_id": task["item_id"], "name": task["name"], "duration_s": 0.0,
             "medium": engine.medium, "size": signal.size, "unit": signal.unit,
             "error": None, "findings": findings, **facts}
+
+
+def _with_thumbnail(detail: dict, signal) -> dict:
+    """An image finding's detail with ``item_thumbnail``: the item, its matched region outlined (the reports show it)."""
+    from consentry.reporting.thumbnails import outlined_thumbnail
+
+    try:
+        thumb = outlined_thumbnail(signal.data, extent=signal.extent, boxes=[detail.get("query_box")])
+    except (ValueError, OSError):  # a picture the report cannot show is not a reason to lose the finding
+        return detail
+    return {**detail, "item_thumbnail": thumb}
 
 
 def _first_axis(detail: dict, side: str) -> tuple[float, float]:
