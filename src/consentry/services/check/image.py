@@ -22,10 +22,8 @@ mapped by ``work_to_query``, land on those of the output.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,7 +141,7 @@ def write_image_evidence(registry, res: ImageCheckResult, out_dir: str | os.Path
     """Write ``out_dir/<output>.evidence.zip`` for an image output with findings (see the module docstring)."""
     from consentry.domain.hashing import sha256_and_size
     from consentry.services.check.service import given_name
-    from consentry.services.evidence.bundle import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, _zip_bytes
+    from consentry.services.evidence.bundle import BUNDLE_FORMAT, BUNDLE_FORMAT_VERSION, seal, write_atomically
     from consentry.services.evidence.canonical import canonical_json, to_plain
     from consentry.services.evidence.keys import key_fingerprint, load_or_create_signing_key, public_key_pem
 
@@ -190,26 +188,9 @@ def write_image_evidence(registry, res: ImageCheckResult, out_dir: str | os.Path
     fingerprint = key_fingerprint(key)
     members = {"facts.json": facts_bytes, "facts.json.sig": key.sign(facts_bytes), "signer.pub": public_key_pem(key),
                "report.html": _report_html(res, views, pictures, scales, sizes, fingerprint).encode("utf-8")}
-    manifest = {"format": BUNDLE_FORMAT, "format_version": BUNDLE_FORMAT_VERSION, "key_fingerprint": fingerprint,
-                "signature_algorithm": "Ed25519",
-                "files": {n: {"sha256": hashlib.sha256(b).hexdigest(), "size_bytes": len(b)} for n, b in members.items()},
-                "pdf": {"included": False, "reason": "not made for image outputs"}}
-    manifest_bytes = canonical_json(manifest)
-    members["manifest.json"] = manifest_bytes
-    members["manifest.json.sig"] = key.sign(manifest_bytes)
-    data = _zip_bytes(members.items(), date_time=(checked_at.year, checked_at.month, checked_at.day,
-                                                  checked_at.hour, checked_at.minute, checked_at.second))
-    folder = Path(out_dir)
-    target = folder / f"{Path(res.output).stem or 'output'}.evidence.zip"
-    temporary = folder / f".{target.name}.{secrets.token_hex(6)}.tmp"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        temporary.write_bytes(data)
-        os.replace(temporary, target)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise InputError(f"{target}: cannot write the evidence bundle ({exc.strerror or exc})") from None
-    return target
+    data = seal(members, key=key, fingerprint=fingerprint, pdf={"included": False, "reason": "not made for image outputs"},
+                checked_at=checked_at)
+    return write_atomically(out_dir, f"{Path(res.output).stem or 'output'}.evidence.zip", data)
 
 
 def _size(path: str) -> int | None:

@@ -323,6 +323,55 @@ def _zip_bytes(members: Iterable[tuple[str, bytes]], *, date_time: tuple[int, ..
     return buffer.getvalue()
 
 
+def seal(members: dict[str, bytes], *, key, fingerprint: str, pdf: dict, checked_at: dt.datetime,
+         order: Iterable[str] | None = None) -> bytes:
+    """The bundle's zip: ``members`` plus ``manifest.json`` (every file's SHA-256 and size, ``pdf``) and its signature.
+
+    Every bundle, whatever the medium of its output, is sealed here, so that
+    ``consentry evidence verify`` reads them all the same way.  ``members`` gets
+    the two manifest files added; ``order`` lists the members in the order they
+    are zipped (default: as given).  Entries are dated ``checked_at`` (UTC), so
+    the same facts give the same zip.
+    """
+    manifest = {
+        "format": BUNDLE_FORMAT,
+        "format_version": BUNDLE_FORMAT_VERSION,
+        "key_fingerprint": fingerprint,
+        "signature_algorithm": "Ed25519",
+        "files": {name: {"sha256": hashlib.sha256(data).hexdigest(), "size_bytes": len(data)}
+                  for name, data in members.items()},
+        "pdf": pdf,
+    }
+    manifest_bytes = canonical_json(manifest)
+    members["manifest.json"] = manifest_bytes
+    members["manifest.json.sig"] = key.sign(manifest_bytes)
+    names = [name for name in order if name in members] if order is not None else list(members)
+    stamp = checked_at.astimezone(dt.timezone.utc)
+    return _zip_bytes(((name, members[name]) for name in names),
+                      date_time=(max(1980, stamp.year), stamp.month, stamp.day, stamp.hour, stamp.minute, stamp.second))
+
+
+def write_atomically(folder: str | os.PathLike, name: str, data: bytes) -> Path:
+    """Write ``folder/name`` whole or not at all (a temporary file, synced, then renamed); a one-line error names it."""
+    folder = Path(folder)
+    target = folder / name
+    temporary = folder / f".{target.name}.{secrets.token_hex(6)}.tmp"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(temporary, "xb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, target)
+    except OSError as exc:
+        try:
+            temporary.unlink()
+        except OSError:
+            pass
+        raise InputError(f"{target}: cannot write the evidence bundle ({exc.strerror or exc})") from None
+    return target
+
+
 def write_bundle(out_dir: str | os.PathLike, *, output_path: str | os.PathLike, findings: dict,
                  references: list[dict], registry_dir: str | os.PathLike, tool_version: str,
                  now: dt.datetime | None = None, pdf: bool = True,
@@ -403,36 +452,7 @@ def write_bundle(out_dir: str | os.PathLike, *, output_path: str | os.PathLike, 
     members["report.html"] = html
     if pdf_bytes is not None:
         members["report.pdf"] = pdf_bytes
-    manifest = {
-        "format": BUNDLE_FORMAT,
-        "format_version": BUNDLE_FORMAT_VERSION,
-        "key_fingerprint": fingerprint,
-        "signature_algorithm": "Ed25519",
-        "files": {name: {"sha256": hashlib.sha256(data).hexdigest(), "size_bytes": len(data)}
-                  for name, data in members.items()},
-        "pdf": {"included": pdf_bytes is not None, "reason": pdf_reason},
-    }
-    manifest_bytes = canonical_json(manifest)
-    members["manifest.json"] = manifest_bytes
-    members["manifest.json.sig"] = key.sign(manifest_bytes)
     stamp = dt.datetime.fromisoformat(checked_at.replace("Z", "+00:00"))
-    data = _zip_bytes(((name, members[name]) for name in MEMBER_NAMES if name in members),
-                      date_time=(max(1980, stamp.year), stamp.month, stamp.day, stamp.hour, stamp.minute,
-                                 stamp.second))
-    folder = Path(out_dir)
-    target = folder / bundle_name(_base_name(output_name) if output_name else output_path)
-    temporary = folder / f".{target.name}.{secrets.token_hex(6)}.tmp"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(temporary, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, target)
-    except OSError as exc:
-        try:
-            temporary.unlink()
-        except OSError:
-            pass
-        raise InputError(f"{target}: cannot write the evidence bundle ({exc.strerror or exc})") from None
-    return target
+    data = seal(members, key=key, fingerprint=fingerprint, pdf={"included": pdf_bytes is not None, "reason": pdf_reason},
+                checked_at=stamp, order=MEMBER_NAMES)
+    return write_atomically(out_dir, bundle_name(_base_name(output_name) if output_name else output_path), data)
