@@ -45,7 +45,6 @@ def rows_of(engine: TextEngine, index, reg_texts: list[str], text: str, *, with_
     sig = engine.signal(text)
     q = engine.query_print(sig)
     seeds = engine.candidates(q, index)
-    anchors = set(q.minima(engine.params.winnow_window).tolist())
     out = []
     for c in chains(seeds, q, engine.params):  # every candidate whose seeds weigh min_seeds
         m = engine.passage(c, q, searched=sig.size)
@@ -53,10 +52,9 @@ def rows_of(engine: TextEngine, index, reg_texts: list[str], text: str, *, with_
             continue
         if with_fp is not None and c.fp_id != with_fp:
             continue
-        qs = [s[0] for s in c.seeds]
         out.append({"fp": c.fp_id, "weight": round(c.weight, 6), "missed": c.missed, "short": c.short,
                     "seeds": len(c.seeds),
-                    "anchor_seeds": sum(1 for x in qs if x in anchors), "matched_words": m.extra.matched_words,
+                    "anchor_seeds": c.anchors, "exact": c.exact, "matched_words": m.extra.matched_words,
                     "shared_run": run_text.longest_common_run(engine, text, reg_texts[c.fp_id - 1], m)})
     return out
 
@@ -94,7 +92,8 @@ def main() -> int:
             r["passage"] = done
             rows.append(r)
     p = engine.params
-    fit = fitting_text.fit_rule(rows, min_seeds=p.min_seeds, min_words=p.min_passage_words)
+    fit = fitting_text.fit_rule(rows, min_seeds=p.min_seeds, min_words=p.min_passage_words,
+                                min_anchors=p.min_anchor_seeds)
     print(json.dumps(fit, indent=1), flush=True)
     positives = {}
     if args.positives:
@@ -110,7 +109,8 @@ def main() -> int:
                     q = run_text.replace_words(q, rng, vocab, 0.10)
                 got.append(rows_of(engine, index, reg_texts, q, with_fp=fp + 1))
             positives[form] = {
-                f"{w}/{a}": sum(any(fitting_text.passes(r, w, a, min_seeds=p.min_seeds, min_words=p.min_passage_words)
+                f"{w}/{a}": sum(any(fitting_text.passes(r, w, a, min_seeds=p.min_seeds, min_words=p.min_passage_words,
+                                                        min_anchors=p.min_anchor_seeds)
                                     for r in rs) for rs in got) / len(got)
                 for w, a in sorted({(0.0, p.min_passage_words), (fit["miss_weight"], fit["min_short_passage_words"]),
                                     (2 * fit["miss_weight"], fit["min_short_passage_words"]),
@@ -122,6 +122,7 @@ def main() -> int:
             "command": "benchmarks/fit_text_rule.py " + " ".join(sys.argv[1:]),
             "engine": str(engine.id), "machine": run_info(), "seed": args.seed, "passages": args.passages,
             "settings": {"min_seeds": p.min_seeds, "min_passage_words": p.min_passage_words,
+                         "min_anchor_seeds": p.min_anchor_seeds,
                          "shingle_words": p.shingle_words, "winnow_window": p.winnow_window,
                          "common_min_works": p.common_min_works, "max_gap_words": p.max_gap_words,
                          "drift_chars": p.drift_chars, "drift_per_char": p.drift_per_char},

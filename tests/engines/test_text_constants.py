@@ -36,7 +36,8 @@ def record() -> dict:
 
 def _fit(rec: dict) -> dict:
     p = DEFAULT_PARAMS
-    return fitting_text.fit_rule(rec["rows"], min_seeds=p.min_seeds, min_words=p.min_passage_words)
+    return fitting_text.fit_rule(rec["rows"], min_seeds=p.min_seeds, min_words=p.min_passage_words,
+                                 min_anchors=p.min_anchor_seeds)
 
 
 def test_the_record_was_made_with_the_shipped_engine_and_settings(record):
@@ -57,7 +58,7 @@ def test_the_shipped_constants_are_what_the_fit_chooses_on_the_recorded_rows(rec
 def test_no_false_row_counts_with_them_and_less_strict_ones_let_one_through(record):
     p = DEFAULT_PARAMS
     fit = _fit(record)
-    kw = {"min_seeds": p.min_seeds, "min_words": p.min_passage_words}
+    kw = {"min_seeds": p.min_seeds, "min_words": p.min_passage_words, "min_anchors": p.min_anchor_seeds}
     false = [r for r in record["rows"] if r["shared_run"] < 12]
     assert fit["unstoppable"] == 0
     assert not any(fitting_text.passes(r, p.miss_weight, p.min_short_passage_words, **kw) for r in false)
@@ -69,9 +70,11 @@ def test_no_false_row_counts_with_them_and_less_strict_ones_let_one_through(reco
 
 def test_the_fits_rule_is_the_engines_rule(record):
     p = DEFAULT_PARAMS
-    for params in (p, replace(p, miss_weight=0.0, min_short_passage_words=12), replace(p, miss_weight=1.0)):
+    for params in (p, replace(p, miss_weight=0.0, min_short_passage_words=12), replace(p, miss_weight=1.0),
+                   replace(p, min_anchor_seeds=0), replace(p, min_anchor_seeds=2)):
         for r in record["rows"]:
-            chain = Chain(r["fp"], [], r["weight"], r["missed"], r["matched_words"], r["short"])
+            chain = Chain(r["fp"], [], r["weight"], r["missed"], r["matched_words"], r["short"], r["anchor_seeds"],
+                          r["exact"])
             assert chain.counts(params) == fitting_text.passes(
                 r, params.miss_weight, params.min_short_passage_words, min_seeds=params.min_seeds,
-                min_words=p.min_passage_words)
+                min_words=p.min_passage_words, min_anchors=params.min_anchor_seeds)

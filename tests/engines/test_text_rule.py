@@ -78,10 +78,12 @@ def test_missed_anchors_count_the_windows_wholly_between_the_first_and_last_seed
     assert missed_anchors([3, 11], window_min, 4, np.array([7])) == 0  # common text is no evidence either way
     assert missed_anchors([2, 3], window_min, 4, none) == 0  # no window wholly between them: a short passage
     p = TextEngineParams(min_short_passage_words=16, miss_weight=0.5)
-    assert Chain(1, [], 2.0, 0, 16, short=True).counts(p) and not Chain(1, [], 2.0, 0, 15, short=True).counts(p)
-    assert not Chain(1, [], 1.5, 0, 19, short=True).counts(p)
-    assert Chain(1, [], 3.0, 2, 40).counts(p) and not Chain(1, [], 3.0, 3, 40).counts(p)
-    assert Chain(1, [], 2.0, 0, 12).counts(p)  # a longer passage that misses nothing
+    assert Chain(1, [], 2.0, 0, 16, short=True, anchors=1, exact=True).counts(p)
+    assert not Chain(1, [], 2.0, 0, 16, short=True, anchors=1, exact=False).counts(p)  # a short one: no edit
+    assert not Chain(1, [], 2.0, 0, 15, short=True, anchors=1, exact=True).counts(p)
+    assert not Chain(1, [], 1.5, 0, 19, short=True, anchors=1, exact=True).counts(p)
+    assert Chain(1, [], 3.0, 2, 40, anchors=1).counts(p) and not Chain(1, [], 3.0, 3, 40, anchors=1).counts(p)
+    assert Chain(1, [], 2.0, 0, 12, anchors=2).counts(p)  # a longer passage that misses nothing
     assert missed_anchors([4, 10], window_min, 4, none) == 1  # windows 4..7: anchor 7
     assert missed_anchors([0, 12], window_min, 4, none) == 3
     assert Chain(1, [], 2.0, 1).score(0.5) == 1.5
@@ -140,3 +142,92 @@ def test_nothing_is_looked_up_beyond_the_anchors_when_none_is_a_seed(engine, ind
     seeds = find_seeds(q, index, engine.params)
     assert seeds.fp_id.size == 0 and len(calls) == 1
     assert calls[0].size == np.unique(q.window_min).size < len(q.shingles) / 4
+
+
+def test_a_passage_counts_only_when_it_holds_an_anchor_of_the_query():
+    p = TextEngineParams()
+    assert p.min_anchor_seeds == 1
+    assert not Chain(1, [], 5.0, 0, 40, anchors=0).counts(p) and Chain(1, [], 5.0, 0, 40, anchors=1).counts(p)
+    assert Chain(1, [], 5.0, 0, 40, anchors=0).counts(replace(p, min_anchor_seeds=0))
+
+
+def test_every_copy_of_a_window_of_words_holds_an_anchor(engine):
+    """The winnowing guarantee the anchor rule rests on: a copy of shingle_words + winnow_window - 1 words, set
+    among other words, always has a seed that is one of the query's window minima."""
+    p = engine.params
+    n = p.shingle_words + p.winnow_window - 1
+    rng = random.Random(5)
+    work = prose(4242, 3000)
+    index = [segment_of(engine, {1: work})]
+    for trial in range(40):
+        copy, _, _ = passage(work, rng.randrange(0, 2900), n)
+        query = prose(5000 + trial, rng.randrange(0, 60)) + " " + copy + " " + prose(6000 + trial, rng.randrange(0, 60))
+        q = engine.query_print(engine.signal(query))
+        seeds = engine.candidates(q, index)
+        anchors = set(q.window_min.tolist())
+        assert anchors & set(seeds.query_shingle[seeds.fp_id == 1].tolist()), trial
+
+
+def test_seeds_that_are_none_of_the_querys_window_minima_make_no_finding(engine):
+    """Template text (a dictionary's "of or pertaining to ... of which ... is the type"): shared phrases shorter
+    than a window are seeds because the *work's* windows chose them; when none is also one of the query's own
+    window minima, the candidate passage holds no anchor and does not count."""
+    from consentry.engines.text.match import Seeds, TextQuery
+    from consentry.engines.text.winnowing import Shingles
+
+    p = engine.params
+    n = 60
+    hashes = np.arange(1, n + 1, dtype=np.uint64) * np.uint64(1 << 40)   # increasing: every window's minimum is its
+    q = TextQuery(Shingles(hashes, np.arange(n) * 6, np.arange(n) * 6 + 29), n + 4, 6 * n + 30,   # first shingle
+                  W.window_minima(hashes, window=p.winnow_window))
+    anchors = set(q.window_min.tolist())
+
+    def seeds_at(rows):
+        qs = np.array(rows, np.int64)
+        return Seeds(qs, np.ones(qs.size, np.int64), 1000 + qs * 6, np.zeros(qs.size, np.uint32),
+                     np.ones(qs.size, np.int64), 0)
+
+    off = [45, 51, 58]                                                 # one short passage of 18 words
+    assert not anchors & set(off) and off[-1] - off[0] + p.shingle_words >= p.min_short_passage_words
+    (chain,) = chains(seeds_at(off), q, p)
+    assert chain.anchors == 0 and chain.weight >= p.min_seeds and not chain.counts(p)
+    assert engine.verify(seeds_at(off), q, min_score=12, searched=float(q.n_chars)) == []
+    assert chain.counts(replace(p, min_anchor_seeds=0))
+    held = [max(anchors)] + off[1:]
+    (chain,) = chains(seeds_at(held), q, p)
+    assert chain.anchors == 1 and chain.counts(p)
+
+
+def test_a_short_passage_counts_only_unedited(engine):
+    """Seeds within one window can miss no anchor, so a short passage must be exact: an excerpt found verbatim
+    is not found once a word between its seeds is replaced by a longer one (the offsets then disagree)."""
+    work = prose(777, 4000)
+    index = [segment_of(engine, {1: work})]
+    rng = random.Random(3)
+    made = 0
+    for _ in range(600):
+        copy, _, _ = passage(work, rng.randrange(0, 3950), 19)
+        query = prose(rng.randrange(10**6), 40) + " " + copy + " " + prose(rng.randrange(10**6), 40)
+        q = engine.query_print(engine.signal(query))
+        found = [c for c in chains(engine.candidates(q, index), q, engine.params) if c.counts(engine.params)]
+        if len(found) != 1 or not found[0].short or len(found[0].seeds) < 2:
+            continue
+        assert found[0].exact
+        (a, _, _, _), (b, _, _, _) = found[0].seeds[0], found[0].seeds[-1]
+        if b - a < 2:
+            continue
+        words = query.split()
+        start = query[:q.shingles.start_char[a]].count(" ") + 1  # whitespace-separated words before seed a
+        words[start + (b - a) // 2 + 2] = "extraordinarilyunusual"
+        edited = " ".join(words)
+        q2 = engine.query_print(engine.signal(edited))
+        again = [c for c in chains(engine.candidates(q2, index), q2, engine.params) if c.fp_id == 1]
+        if not again or any(len(c.seeds) < 2 for c in again):
+            continue
+        assert all(not c.exact for c in again if c.short)
+        assert not any(c.counts(engine.params) for c in again if c.short)
+        assert any(c.counts(replace(engine.params, min_short_passage_words=12)) for c in found)
+        made += 1
+        if made >= 3:
+            return
+    pytest.skip(f"only {made} short copies made")

@@ -37,8 +37,8 @@ def words_kernel(cp, cls_t, len_t, fold_t, drop_lo, drop_hi, out_hash, out_start
     ``drop_lo``/``drop_hi``: sorted, disjoint character ranges removed by
     de-hyphenation (the regex stays in Python).  Writes each word's hash,
     start and end (end exclusive) into the ``out_*`` arrays (at least
-    ``len(cp) + 2`` long each) and returns the number of words, or -1 when they hold too few (solo
-    characters folding to several marks).
+    ``len(cp) + 2`` long each) and returns the number of words (at most one per character; -1 when the
+    arrays hold too few).
     """
     n = cp.shape[0]
     nw = 0
@@ -50,14 +50,20 @@ def words_kernel(cp, cls_t, len_t, fold_t, drop_lo, drop_hi, out_hash, out_start
     we = 0
     hp = 0
     nd = drop_lo.shape[0]
+    run_end = -1          # the joiners at i < run_end are one run, removed when run_inner
+    run_inner = False
     for i in range(n):
         c = np.int64(cp[i])
         k = _class_of(c, cls_t)
         if k == _JOIN:
-            inner = False
-            if i > 0 and i < n - 1:
-                inner = _class_of(cp[i - 1], cls_t) == _WORD and _class_of(cp[i + 1], cls_t) == _WORD
-            k = _DROP if inner else _SEP
+            if i >= run_end:
+                j = i + 1
+                while j < n and _class_of(cp[j], cls_t) == _JOIN:
+                    j += 1
+                run_end = j
+                run_inner = i > 0 and j < n and _class_of(cp[i - 1], cls_t) == _WORD and \
+                    _class_of(cp[j], cls_t) == _WORD
+            k = _DROP if run_inner else _SEP
         while hp < nd and drop_hi[hp] <= i:
             hp += 1
         if hp < nd and drop_lo[hp] <= i:
@@ -79,14 +85,18 @@ def words_kernel(cp, cls_t, len_t, fold_t, drop_lo, drop_hi, out_hash, out_start
                 out_end[nw] = we
                 nw += 1
                 is_open = False
-            # Every folded mark of a solo character is a word of its own (as the NumPy path reads it).
+            # A solo character is one word, whatever it folds to (``ゟ`` -> ``より``: one word of two marks).
+            sh = _ZERO
+            spw = _ONE
+            slen = _ZERO
             for j in range(len_t[c]):
-                if nw >= out_hash.shape[0] - 1:
-                    return -1
-                out_hash[nw] = _mix((np.uint64(fold_t[c, j]) + _ONE) ^ _C)
-                out_start[nw] = i
-                out_end[nw] = i + 1
-                nw += 1
+                sh = sh + np.uint64(fold_t[c, j]) * spw
+                spw = spw * _B
+                slen = slen + _ONE
+            out_hash[nw] = _mix((sh + slen) ^ (slen * _C))
+            out_start[nw] = i
+            out_end[nw] = i + 1
+            nw += 1
             continue
         if not is_open:
             is_open = True

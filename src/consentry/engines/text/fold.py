@@ -9,11 +9,17 @@ it with the shipped file when the Unicode versions agree.
 For each code point ``cp < 0x10000``:
 
 ``cls[cp]`` (uint8)
-    :data:`SEP` (0): a separator (space, punctuation, symbols, astral code
-    points); :data:`WORD` (1): part of a word; :data:`JOIN` (2): an
-    apostrophe, hyphen or full stop, removed inside a word
-    (``don't`` -> ``dont``, ``well-known`` -> ``wellknown``, ``U.S`` -> ``us``)
-    and a separator elsewhere; :data:`DROP` (3): removed (combining marks,
+    :data:`SEP` (0): a separator (spaces, line breaks, control characters,
+    astral code points); :data:`WORD` (1): part of a word; :data:`JOIN` (2):
+    punctuation or a symbol (Unicode categories P and S, and the
+    apostrophes, hyphens and full stop of :data:`JOINERS`) that folds to
+    nothing: a run of them between two word characters is removed
+    (``don't`` -> ``dont``, ``well-known`` -> ``wellknown``, ``U.S`` -> ``us``,
+    ``loop.is_closed()`` -> ``loopisclosed``, ``f(x)`` -> ``fx``,
+    ``:meth:`x``` -> ``methx``), and anywhere else it separates words (engine
+    version 2; version 1 removed a single apostrophe, hyphen or full stop
+    only), so that a copy whose punctuation was deleted has the same words;
+    :data:`DROP` (3): removed (combining marks,
     format characters such as the soft hyphen and zero-width joiners);
     :data:`SOLO` (4): a word by itself (Han ideographs, kana: scripts written
     without spaces).
@@ -33,7 +39,8 @@ import numpy as np
 
 SEP, WORD, JOIN, DROP, SOLO = 0, 1, 2, 3, 4
 MAX_FOLD = 4
-#: Characters removed between two word characters and separators elsewhere.
+#: Characters removed between two word characters and separators elsewhere (with every other punctuation and
+#: symbol character that folds to nothing: ``build_fold_table``).
 JOINERS = "'\u2019\u02bc\u2018`\u00b4-\u2010\u2011."
 TABLE_PATH = Path(__file__).with_name("fold_table.npz")
 
@@ -71,6 +78,8 @@ def build_fold_table() -> dict[str, np.ndarray]:
             continue
         f = _fold_char(ch)[:MAX_FOLD]
         if not f:
+            if unicodedata.category(ch)[0] in "PS":
+                cls[cp] = JOIN
             continue
         cls[cp] = SOLO if any(lo <= cp <= hi for lo, hi in _SOLO_RANGES) else WORD
         length[cp] = len(f)

@@ -22,11 +22,20 @@ wholly inside the passage has an anchor that a copy holds; an anchor that is
 not a seed of the passage (nor common text) is *missed*: the query differs
 from the work there.  A passage whose seeds lie within one window (a
 *short* one) has no window wholly inside it and cannot miss an anchor: it
-must span ``min_short_passage_words`` words instead.  A passage counts when
-its seed weight less ``miss_weight`` per missed anchor reaches ``min_seeds``
-and it spans ``min_score`` words: two short stock phrases that two unrelated texts
-happen to share, 40 or 80 words apart, miss every anchor between them; a
-copy misses only where it was edited.
+must be *exact* instead -- its seeds agree exactly on the offset between the
+two texts (as many characters between any two of them on both sides: no
+edit between its first and last seed) -- and span
+``min_short_passage_words`` words.  A passage counts when
+its seed weight less ``miss_weight`` per missed anchor reaches ``min_seeds``,
+it spans ``min_score`` words, and it *holds an anchor*: at least
+``min_anchor_seeds`` of its seeds are anchors of the query.  Two short stock
+phrases that two unrelated texts happen to share, 40 or 80 words apart, miss
+every anchor between them; a copy misses only where it was edited.  And a
+copy of ``shingle_words + winnow_window - 1`` words or more always holds an
+anchor (the window it copies has the same smallest hash on both sides),
+whereas shared phrases shorter than that (template text: "of or pertaining
+to a natural order of plants ... of which ... is the type") are seeds only
+because the *work's* windows chose them, and often hold none.
 
 Lookup order
 ------------
@@ -276,6 +285,11 @@ class Chain:
     short : bool
         Whether the seeds lie within one window (no window lies wholly between the first and the last, so
         no anchor can be missed).
+    anchors : int
+        Seeds that are anchors of the query (the smallest hash of one of its windows), each position once.
+    exact : bool
+        Whether every seed has the same offset between work and query (``work_start_char - query_start_char``):
+        as many characters between any two seeds on both sides.
     """
 
     fp_id: int
@@ -284,15 +298,19 @@ class Chain:
     missed: int
     matched_words: int = 0
     short: bool = False
+    anchors: int = 0
+    exact: bool = False
 
     def score(self, miss_weight: float) -> float:
         """``weight - miss_weight * missed``."""
         return self.weight - miss_weight * self.missed
 
     def counts(self, params: TextEngineParams) -> bool:
-        """Whether the passage counts: its score reaches ``min_seeds`` and, when it is short, it spans
-        ``min_short_passage_words``."""
-        if self.short and self.matched_words < params.min_short_passage_words:
+        """Whether the passage counts: it holds ``min_anchor_seeds`` anchors, its score reaches ``min_seeds``
+        and, when it is short, it is exact and spans ``min_short_passage_words``."""
+        if self.anchors < params.min_anchor_seeds:
+            return False
+        if self.short and (not self.exact or self.matched_words < params.min_short_passage_words):
             return False
         return self.score(params.miss_weight) >= params.min_seeds - 1e-9
 
@@ -326,6 +344,8 @@ def chains(seeds: Seeds, query: TextQuery, params: TextEngineParams) -> list[Cha
     order = np.lexsort((wc, qi, fp))
     qstart = query.shingles.start_char
     window_min = query.minima(params.winnow_window)
+    is_anchor = np.zeros(len(query.shingles), bool)
+    is_anchor[window_min] = True
     out: list[Chain] = []
     i, n = 0, order.size
     while i < n:
@@ -364,8 +384,10 @@ def chains(seeds: Seeds, query: TextQuery, params: TextEngineParams) -> list[Cha
                 continue
             qs = [s[0] for s in c.seeds]
             missed = missed_anchors(qs, window_min, params.winnow_window, seeds.common_at)
+            offsets = {w - int(qstart[q]) for q, w, _, _ in c.seeds}
             out.append(Chain(f, c.seeds, weight, missed, qs[-1] + params.shingle_words - qs[0],
-                             qs[-1] - qs[0] + 1 < params.winnow_window))
+                             qs[-1] - qs[0] + 1 < params.winnow_window, int(is_anchor[sorted(set(qs))].sum()),
+                             len(offsets) == 1))
         i = j
     return out
 

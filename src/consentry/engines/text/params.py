@@ -12,9 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 ENGINE_NAME = "consentry-text-winnow"
-ENGINE_VERSION = "1"
+#: 2: a run of punctuation and symbols between two word characters is removed (1: one apostrophe, hyphen or
+#: full stop only), so copies with their punctuation deleted keep their words.
+ENGINE_VERSION = "2"
 #: The parameters that change fingerprints and postings (and so the parameter hash).
 INDEX_FIELDS = ("shingle_words", "winnow_window")
 
@@ -44,8 +47,14 @@ class TextEngineParams:
     min_short_passage_words : int
         A passage whose seeds lie within one window (fewer than
         ``winnow_window`` shingles apart, so that no anchor lies wholly
-        between them) counts only from this many matched words.  Fitted
-        with ``miss_weight``.
+        between them) counts only when its seeds agree exactly on the
+        offset between the texts (no edit between them) and from this many
+        matched words.  Fitted with ``miss_weight``.
+    min_anchor_seeds : int
+        Fewest seeds of a passage that are anchors of the query (the
+        smallest hash of one of its windows of ``winnow_window`` shingles):
+        a copy of ``shingle_words + winnow_window - 1`` words or more holds
+        one by the winnowing guarantee (:mod:`.match`); not fitted.
     min_passage_words : int
         Default decision rule: fewest query words from the first seed's
         first word to the last seed's last word (``matched_words``); the user
@@ -72,8 +81,9 @@ class TextEngineParams:
     shingle_words: int = 5
     winnow_window: int = 16
     min_seeds: int = 2
-    miss_weight: float = 0.1
-    min_short_passage_words: int = 16
+    miss_weight: float = 0.05
+    min_short_passage_words: int = 12
+    min_anchor_seeds: int = 1
     min_passage_words: int = 12
     max_gap_words: int = 80
     drift_chars: int = 24
@@ -96,9 +106,15 @@ class TextEngineParams:
         made with other search settings (seeds, passage length, drift, common
         works) is the same index, and needs no reindex.
         """
-        blob = json.dumps({k: v for k, v in asdict(self).items() if k in INDEX_FIELDS},
-                          sort_keys=True, separators=(",", ":")).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        return _param_hash(self)
+
+
+@lru_cache(maxsize=64)
+def _param_hash(params: TextEngineParams) -> str:
+    """:meth:`TextEngineParams.param_hash`, once per parameters (an engine's ``id`` is asked for per scanned item)."""
+    blob = json.dumps({k: v for k, v in asdict(params).items() if k in INDEX_FIELDS},
+                      sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 DEFAULT_PARAMS = TextEngineParams()

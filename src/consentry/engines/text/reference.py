@@ -35,17 +35,26 @@ def _kind(ch: str) -> str:
     if unicodedata.category(ch) in ("Mn", "Me", "Cf"):
         return "drop"
     if not _fold_char(ch):
-        return "sep"
+        return "join" if unicodedata.category(ch)[0] in "PS" else "sep"
     return "solo" if any(lo <= cp <= hi for lo, hi in _SOLO_RANGES) else "word"
 
 
 def words(text: str) -> list[tuple[int, int, int]]:
     """``(hash, start_char, end_char)`` of each normalised word."""
     kinds = [_kind(c) for c in text]
-    for i, k in enumerate(kinds):
-        if k == "join":
-            inner = 0 < i < len(text) - 1 and _kind(text[i - 1]) == "word" and _kind(text[i + 1]) == "word"
-            kinds[i] = "drop" if inner else "sep"
+    i = 0
+    while i < len(text):
+        if kinds[i] != "join":
+            i += 1
+            continue
+        j = i
+        while j < len(text) and kinds[j] == "join":
+            j += 1
+        # A run of punctuation and symbols between two word characters is removed; elsewhere it separates.
+        inner = i > 0 and j < len(text) and kinds[i - 1] == "word" and kinds[j] == "word"
+        for t in range(i, j):
+            kinds[t] = "drop" if inner else "sep"
+        i = j
     for m in re.finditer(r"[-\u00ad\u2010][ \t]*\r?\n[ \t]*(?=\w)", text):
         if m.start() > 0 and kinds[m.start() - 1] == "word":
             for i in range(m.start(), m.end()):

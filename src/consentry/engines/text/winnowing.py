@@ -5,12 +5,13 @@ Normalisation (what makes two copies of a passage the same words)
 The extracted text is read one code point at a time through the character
 table (:mod:`.fold`): letters and digits are folded (NFKD, combining marks
 removed, case-folded, compatibility forms such as ligatures and full-width
-letters expanded), apostrophes, hyphens and full stops *between two word
-characters* are removed (``don't`` = ``dont``, ``e-mail`` = ``email``),
+letters expanded), punctuation and symbols *between two word characters*
+are removed, a run of them at once (``don't`` = ``dont``, ``e-mail`` =
+``email``, ``loop.is_closed()`` = ``loopisclosed``; :mod:`.fold`),
 a hyphen at a line end followed by a word character on the next line is
 removed with the line break (de-hyphenation), soft hyphens, zero-width
 characters and combining marks vanish, and everything else (spaces, line
-breaks, punctuation, symbols, emoji) separates words.  Han ideographs and kana
+breaks, other punctuation and symbols, emoji) separates words.  Han ideographs and kana
 are one word each.  So case, punctuation, Unicode form, hyphenation and
 line breaks do not change the words.
 
@@ -135,13 +136,15 @@ def words(text: str) -> Words:
     joins = np.flatnonzero(cls == JOIN)
     dropped = False
     if joins.size:
-        prev_word = np.zeros(joins.size, bool)
-        next_word = np.zeros(joins.size, bool)
-        ok = joins > 0
-        prev_word[ok] = cls[joins[ok] - 1] == WORD
-        ok = joins < n - 1
-        next_word[ok] = cls[joins[ok] + 1] == WORD
-        inner = prev_word & next_word
+        # Runs of consecutive joiners: removed when a word character stands right before and right after the run.
+        first = np.ones(joins.size, bool)
+        first[1:] = joins[1:] != joins[:-1] + 1
+        last = np.ones(joins.size, bool)
+        last[:-1] = first[1:]
+        run_start, run_end = joins[first], joins[last]
+        prev_word = (run_start > 0) & (cls[np.maximum(run_start - 1, 0)] == WORD)
+        next_word = (run_end < n - 1) & (cls[np.minimum(run_end + 1, n - 1)] == WORD)
+        inner = (prev_word & next_word)[np.cumsum(first) - 1]
         cls[joins[~inner]] = SEP
         cls[joins[inner]] = DROP
         dropped = bool(inner.any())
@@ -247,9 +250,12 @@ def _hash_words(fcls: np.ndarray, folded: np.ndarray, src: np.ndarray | None) ->
     starts[1:] &= ~is_word[:-1]
     solo = fcls == SOLO
     if solo.any():
-        # Every solo mark is a word, and so the mark after it begins one.
-        starts |= solo
-        starts[1:] |= solo[:-1] & is_word[1:]
+        # A solo character is a word (all its marks: ``ゟ`` folds to two), and so the mark after it begins one.
+        same = np.zeros(m, bool)
+        if src is not None:
+            same[1:] = src[1:] == src[:-1]
+        starts |= solo & ~same
+        starts[1:] |= solo[:-1] & is_word[1:] & ~same[1:]
     first = np.flatnonzero(starts)
     if first.size == 0:
         return _no_words()
