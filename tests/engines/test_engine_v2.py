@@ -64,6 +64,58 @@ def test_query_keys_are_every_combination_of_the_components_near_an_edge():
         assert got[i] == reference_query_keys(quads.values[:, i], P)
 
 
+def test_query_keys_come_in_the_order_of_their_combinations():
+    # Quad by quad, combination j takes the neighbour of the b-th component that has one when bit b
+    # of j is set; combinations with a neighbour outside a component's range are left out. Written
+    # the slow way (one combination at a time, packed by pack_key) against the vectorised expansion.
+    x = notes(5, duration_s=6.0)
+    peaks = E.pick_peaks(E.log_spectrogram(x, P), P, peaks_per_s=P.query_peaks_per_s)
+    quads = E.make_quads(peaks, P, fanout=P.query_fanout)
+    q = E.expand_query(quads, P)
+    tol = [0.0] * E.N_COMPONENTS
+    tol[E.BAND] = P.max_pitch_shift_semitones / P.anchor_band_semitones
+    tol[E.SPAN] = min(0.49, (np.log1p(P.max_speed_change) + P.log_span_tolerance) / P.log_span_step)
+    for c in (E.DF2, E.DF3, E.DF4):
+        tol[c] = P.semitone_tolerance / E.semitone_step(P)
+    tol[E.R2] = tol[E.R3] = P.ratio_tolerance_bins
+    sizes = E.component_sizes(P)
+    base = E.quantise(quads.values, P)
+    want_keys, want_owner = [], []
+    for i in range(len(quads)):
+        own = [int(v) for v in base[:, i]]
+        neighbours = []
+        for c in range(E.N_COMPONENTS):
+            f = quads.values[c, i] - np.floor(quads.values[c, i])
+            alt = own[c] - 1 if f < tol[c] else own[c]
+            alt = alt + 1 if f > 1.0 - tol[c] else alt
+            if alt != own[c]:
+                neighbours.append((c, alt))
+        for j in range(1 << len(neighbours)):
+            comp = list(own)
+            for b, (c, alt) in enumerate(neighbours):
+                if j >> b & 1:
+                    comp[c] = alt
+            if all(0 <= comp[c] < sizes[c] for c in range(E.N_COMPONENTS)):
+                want_keys.append(int(E.pack_key(np.array(comp, dtype=np.int64)[:, None], P)[0]))
+                want_owner.append(i)
+    assert len(want_keys) > 2 * len(quads) > 100
+    assert q.key_lo.tolist() == want_keys and q.owner.tolist() == want_owner
+
+
+def test_verification_counts_distinct_values_as_np_unique_does():
+    from consentry.engines.music.match import _distinct, _n_distinct, _runs
+
+    rng = np.random.default_rng(3)
+    for x in (np.zeros(0, np.int64), np.array([7]), rng.integers(-5, 5, 200), rng.integers(0, 2**40, 1000),
+              np.array([0.0, -0.0, 1.5, 1.5, -2.0]), rng.integers(0, 50, 300).astype(np.float64) / 3):
+        np.testing.assert_array_equal(_distinct(x), np.unique(x))
+        assert _n_distinct(x) == np.unique(x).size
+        values, counts = _runs(np.sort(x))
+        want_values, want_counts = np.unique(x, return_counts=True)
+        np.testing.assert_array_equal(values, want_values)
+        np.testing.assert_array_equal(counts, want_counts)
+
+
 def test_key_mix_is_the_reference_and_spreads_neighbouring_descriptors():
     d = np.arange(1000, 3000, dtype=np.uint64)
     keys = E.mix_key(d)

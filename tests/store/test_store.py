@@ -215,6 +215,24 @@ def test_compact_of_everything_removed_leaves_an_empty_segment(store_factory):
     assert len(segments(store_factory())) == 1
 
 
+def test_asking_for_another_engine_keeps_this_engines_segments_open(store_factory):
+    # An identify asks for each engine version in turn; each must not make the store open the other's again.
+    store = store_factory()
+    store.add_works([batch_entry(1)])
+    (first,) = segments(store)
+    assert store.index_segments(engine="e", engine_version="2", param_hash="q") == []
+    (again,) = segments(store)
+    assert again is first
+    store.add_works([batch_entry(2)])
+    assert [s is first for s in segments(store)] == [True, False]
+    assert compact(store) == 2
+    (merged,) = segments(store)
+    assert merged is not first and len(merged) == 200
+    start, stop = merged.find_ranges(first.keys[:5], first.keys[:5])
+    assert (stop > start).all()
+    store.close()
+
+
 def test_reopen_sees_everything(store_factory):
     store = store_factory()
     store.add_works([batch_entry(1), batch_entry(2)])
@@ -484,3 +502,27 @@ def test_directory_ranges_agree_with_binary_search(n):
     start, stop = seg.find_ranges(lo, hi)
     assert np.array_equal(start, np.searchsorted(keys, lo, side="left"))
     assert np.array_equal(stop, np.searchsorted(keys, hi, side="right"))
+
+
+@pytest.mark.parametrize("n", [1, 50, 5000, 200_000])
+def test_point_lookups_agree_with_binary_search_in_small_and_crowded_buckets(n):
+    # Engine version 2 looks up points (lo == hi); a common key makes a bucket far larger than
+    # SMALL_BUCKET (searched by bisection), the others are read whole. Targets sorted or not,
+    # repeated, below the first key, above the last.
+    from consentry.store.segments import SMALL_BUCKET
+
+    rng = np.random.default_rng(n + 1)
+    keys = rng.integers(0, 2**32, n, dtype=np.uint64).astype(np.uint32)
+    common = keys[: max(1, n // 3)].copy()
+    keys = np.sort(np.concatenate([keys, np.repeat(common[:3], 3 * SMALL_BUCKET)]))
+    directory, shift = build_directory(keys)
+    assert np.diff(directory).max() > SMALL_BUCKET
+    seg = IndexSegment(keys, np.arange(keys.size, dtype=np.uint64), directory, shift)
+    targets = np.concatenate([keys[rng.integers(0, keys.size, 300)], rng.integers(0, 2**32, 300, dtype=np.uint64)
+                              .astype(np.uint32), np.array([0, 2**32 - 1, keys[0], keys[-1]], np.uint32)])
+    for t in (targets, np.sort(targets)):
+        start, stop = seg.find_ranges(t, t)
+        assert np.array_equal(start, np.searchsorted(keys, t, side="left"))
+        assert np.array_equal(stop, np.searchsorted(keys, t, side="right"))
+        start, stop = seg.find_ranges(t, t.copy())  # equal arrays, not the same object
+        assert np.array_equal(stop - start, np.searchsorted(keys, t, side="right") - np.searchsorted(keys, t))

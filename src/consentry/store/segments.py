@@ -49,9 +49,21 @@ class IndexSegment:
     def find_ranges(self, key_lo: np.ndarray, key_hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Positions ``[start, stop)`` of the keys within each inclusive range.
 
+        ``start`` is the first key ``>= key_lo`` and ``stop`` the first key
+        ``> key_hi`` (never before ``start``), as ``np.searchsorted`` over
+        the whole key array gives them.  A segment with fewer than
+        :data:`WHOLE_SEARCH_KEYS_PER_TARGET` keys per range is searched whole
+        (the ranges would read most of its buckets anyway).  In a larger one
+        each bound is searched only in its key's bucket of the directory,
+        where it lies: buckets of at most :data:`SMALL_BUCKET` keys (nearly
+        all) are gathered into one sorted array and searched there; the
+        buckets of very common keys by a vectorised bisection.  Either way
+        only the pages of the buckets asked for are read.
+
         Parameters
         ----------
         key_lo, key_hi : ndarray of uint32, shape (r,)
+            Sorted by ``key_lo`` is fastest (as :func:`consentry.engines.music.postings.lookup` asks).
 
         Returns
         -------
@@ -61,13 +73,87 @@ class IndexSegment:
         if len(self) == 0 or key_lo.size == 0:
             z = np.zeros(key_lo.shape[0], dtype=np.int64)
             return z, z
+        keys = np.asarray(self.keys)  # a plain view: indexing a memmap object costs more than the lookup
+        point = key_hi is key_lo or np.array_equal(key_lo, key_hi)  # engine version 2 looks up points
+        if keys.shape[0] < WHOLE_SEARCH_KEYS_PER_TARGET * key_lo.shape[0]:
+            return _search(keys, key_lo, None if point else key_hi)
+        directory = np.asarray(self.directory)
         b_lo = np.minimum(key_lo.astype(np.int64) >> self.shift, n_buckets - 1)
+        if point:
+            return _search_buckets(keys, directory, key_lo, b_lo, both=True)
         b_hi = np.minimum(key_hi.astype(np.int64) >> self.shift, n_buckets - 1)
-        first = np.asarray(self.directory[b_lo], dtype=np.int64)
-        last = np.asarray(self.directory[b_hi + 1], dtype=np.int64)
-        start = _bisect(self.keys, key_lo.astype(np.int64), first, last, right=False)
-        stop = _bisect(self.keys, key_hi.astype(np.int64), start, last, right=True)
-        return start, stop
+        start, _ = _search_buckets(keys, directory, key_lo, b_lo, both=False)
+        stop, _ = _search_buckets(keys, directory, key_hi, b_hi, both=False, right=True)
+        return start, np.maximum(stop, start)
+
+
+#: A segment with fewer keys than this per range asked for is searched whole by
+#: :meth:`IndexSegment.find_ranges` (the ranges touch most of its buckets).
+WHOLE_SEARCH_KEYS_PER_TARGET = 8
+#: Buckets with at most this many keys are gathered and searched together by :meth:`IndexSegment.find_ranges`.
+SMALL_BUCKET = 64
+
+
+def _search(sorted_keys: np.ndarray, key_lo: np.ndarray, key_hi: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """``np.searchsorted`` of ``key_lo`` (left) and ``key_hi`` (right; ``None``: the same points), stop never
+    before start.  For points, only the targets whose key is present are searched a second time: for the others
+    (most of a query's) both bounds are the same."""
+    t = np.asarray(key_lo, dtype=sorted_keys.dtype)
+    start = np.searchsorted(sorted_keys, t, side="left").astype(np.int64, copy=False)
+    if key_hi is not None:
+        stop = np.searchsorted(sorted_keys, np.asarray(key_hi, dtype=sorted_keys.dtype), side="right")
+        return start, np.maximum(stop.astype(np.int64, copy=False), start)
+    stop = start.copy()
+    there = start < sorted_keys.shape[0]
+    there[there] = sorted_keys[start[there]] == t[there]
+    stop[there] = np.searchsorted(sorted_keys, t[there], side="right")
+    return start, stop
+
+
+def _search_buckets(keys: np.ndarray, directory: np.ndarray, targets: np.ndarray, bucket: np.ndarray, *,
+                    both: bool, right: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """The first position of sorted ``keys`` whose key is ``>= target`` (``> target`` when ``right``), each
+    target searched only within its ``bucket`` of the directory (where the answer lies); with ``both``, also
+    the first position ``> target`` (the two bounds of a point).
+
+    The distinct small buckets are gathered into one sorted array (buckets are disjoint, consecutive runs of
+    ``keys``); a target's position in it, less its bucket's start there, is its position in the bucket.
+    """
+    first = directory[bucket]
+    last = directory[bucket + 1]
+    one = np.empty(targets.shape[0], dtype=np.int64)
+    two = np.empty(targets.shape[0], dtype=np.int64) if both else None
+    small = (last - first) <= SMALL_BUCKET
+    every = bool(small.all())
+    if small.any():
+        b = bucket if every else bucket[small]
+        if b.size < 2 or bool((b[1:] >= b[:-1]).all()):  # sorted targets (as lookups give them): no sort
+            new = np.empty(b.size, dtype=bool)
+            new[:1] = True
+            np.not_equal(b[1:], b[:-1], out=new[1:])
+            uniq, which = b[new], np.cumsum(new) - 1
+        else:
+            uniq, which = np.unique(b, return_inverse=True)
+        u_first = directory[uniq]
+        u_size = directory[uniq + 1] - u_first
+        u_start = np.cumsum(u_size) - u_size  # where each distinct bucket begins in the gathered array
+        gathered = keys[np.repeat(u_first - u_start, u_size) + np.arange(int(u_start[-1] + u_size[-1]))]
+        t = targets if every else targets[small]
+        base = (first if every else first[small]) - u_start[which]
+        if both:
+            lo, hi = _search(gathered, t, None)
+        else:
+            lo, hi = np.searchsorted(gathered, np.asarray(t, dtype=keys.dtype), side="right" if right else "left"), None
+        one[small if not every else slice(None)] = lo + base
+        if both:
+            two[small if not every else slice(None)] = hi + base
+    if not every:
+        big = ~small
+        t, f, l = targets[big].astype(np.int64), first[big], last[big]
+        one[big] = _bisect(keys, t, f, l, right=right)
+        if both:
+            two[big] = _bisect(keys, t, one[big], l, right=True)
+    return one, two
 
 
 def _bisect(keys: np.ndarray, targets: np.ndarray, lo: np.ndarray, hi: np.ndarray, *, right: bool) -> np.ndarray:

@@ -57,6 +57,7 @@ class SQLStore(AuditTablesMixin, CheckTablesMixin, ServiceTablesMixin, ClaimsTab
 
     def __init__(self) -> None:
         self._segments: dict[str, IndexSegment] = {}
+        self._segment_engine: dict[str, tuple[str, str, str]] = {}  # stem -> (engine, version, param hash)
 
     # -- hooks -------------------------------------------------------------------
     def _begin_write(self) -> None:
@@ -144,6 +145,7 @@ class SQLStore(AuditTablesMixin, CheckTablesMixin, ServiceTablesMixin, ClaimsTab
 
     def close(self) -> None:
         self._segments.clear()
+        self._segment_engine.clear()
         self._conn.close()
 
     # -- transactions ------------------------------------------------------------------
@@ -521,10 +523,16 @@ class SQLStore(AuditTablesMixin, CheckTablesMixin, ServiceTablesMixin, ClaimsTab
                         if stem not in self._segments:
                             self._segments[stem] = self._open_segment(stem, n_entries, shift)
                         out.append(self._segments[stem])
+                # Forget this engine's segments that are gone (merged or dropped); another engine's stay
+                # open (an identify asks for each engine version in turn: evicting the others' made every
+                # query open every segment again).
+                key = (engine, str(engine_version), param_hash)
                 live = {r[0] for r in rows}
-                for stem in list(self._segments):
-                    if stem not in live:
-                        del self._segments[stem]
+                for stem in [s for s, k in self._segment_engine.items() if k == key and s not in live]:
+                    self._segments.pop(stem, None)
+                    del self._segment_engine[stem]
+                for stem in live:
+                    self._segment_engine[stem] = key
                 return out
             except FileNotFoundError:
                 # A compaction replaced the segments between our read and open.

@@ -538,33 +538,44 @@ def expand_query_v2(quads: Quads, params: MusicEngineParams) -> QueryHashes:
         R2: params.ratio_tolerance_bins,
         R3: params.ratio_tolerance_bins,
     }
-    # Each quad's own alternatives: column 0 its bin, column 1 the neighbour (or the bin again).
-    alt = np.empty((N_COMPONENTS, 2, m), dtype=np.int64)
+    # Each quad's own alternatives: its bin, and the neighbour (or the bin again).
+    # Combination j of quad i picks, for each component that has a neighbour,
+    # bit b of j (b counts those components in the order of the components).
+    # The key's descriptor is a sum of each component times its place value
+    # (descriptor()), so a combination's descriptor is the quad's own plus
+    # the steps of the neighbours it picks: integer sums, the same numbers
+    # as packing each combination's components (tests/engines/test_engine_v2.py).
+    sizes = component_sizes(params)
+    place = {}
+    weight = 1
+    for c in reversed(KEY_ORDER):
+        place[c] = weight
+        weight *= int(sizes[c])
+    own = descriptor(base, params).astype(np.int64)
     n_alt = np.ones(m, dtype=np.int64)
+    n_bits = np.zeros(m, dtype=np.int64)
+    bad = np.zeros(m, dtype=np.int64)  # bits of neighbours outside the component's range
+    steps = []  # (bit of each quad's neighbour, 0 where none; its step of the descriptor)
     for c in range(N_COMPONENTS):
         a = base[c].copy()
         a[frac[c] < tolerances[c]] -= 1
         a[frac[c] > 1.0 - tolerances[c]] += 1
-        alt[c, 0] = base[c]
-        alt[c, 1] = a
-        n_alt *= 1 + (a != base[c])
-    # Enumerate each quad's combinations: combination j of quad i picks, for
-    # each component that has a neighbour, bit b of j (b counts those components).
+        has = a != base[c]
+        if not has.any():
+            continue
+        bit = np.where(has, np.left_shift(1, n_bits), 0)
+        bad |= np.where((a < 0) | (a >= sizes[c]), bit, 0)
+        steps.append((bit, (a - base[c]) * place[c]))
+        n_bits += has
+        n_alt <<= has.astype(np.int64)
     owner = np.repeat(np.arange(m), n_alt)
     j = np.arange(owner.size) - np.repeat(np.cumsum(n_alt) - n_alt, n_alt)
-    q = np.empty((N_COMPONENTS, owner.size), dtype=np.int64)
-    bit = np.zeros(owner.size, dtype=np.int64)
-    for c in range(N_COMPONENTS):
-        has = (alt[c, 1] != alt[c, 0])[owner]
-        pick = has & ((j >> bit) & 1).astype(bool)
-        q[c] = np.where(pick, alt[c, 1][owner], alt[c, 0][owner])
-        bit += has
-    sizes = component_sizes(params)
-    ok = np.ones(owner.size, dtype=bool)
-    for c in range(N_COMPONENTS):
-        ok &= (q[c] >= 0) & (q[c] < sizes[c])
-    q, owner = q[:, ok], owner[ok]
-    key = pack_key(q, params)
+    ok = (j & bad[owner]) == 0
+    owner, j = owner[ok], j[ok]
+    desc = own[owner]
+    for bit, step in steps:
+        desc += np.where((j & bit[owner]) != 0, step[owner], 0)
+    key = mix_key(desc.astype(np.uint64))
     return QueryHashes(key_lo=key, key_hi=key, owner=owner.astype(np.int64), quads=quads)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import ClassVar
 
 ENGINE_NAME = "consentry-music-landmark"
@@ -93,8 +94,14 @@ class MusicEngineParams:
 
     def param_hash(self) -> str:
         """SHA-256 (first 16 hex digits) of the parameters as canonical JSON."""
-        blob = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return _param_hash(self)
+
+
+@lru_cache(maxsize=32)
+def _param_hash(params: MusicEngineParams) -> str:
+    # Cached: every identify asks for it several times (it is frozen, so it cannot change).
+    blob = json.dumps(asdict(params), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

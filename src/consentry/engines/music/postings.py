@@ -134,7 +134,9 @@ def lookup(
     parts_t, parts_v, parts_k = [], [], []
     # Looking keys up in ascending order keeps reads of a memory map local.
     order = np.argsort(key_lo, kind="stable")
-    key_lo, key_hi, owner = key_lo[order], key_hi[order], owner[order]
+    points = key_hi is key_lo  # engine version 2: the segments then search each key once
+    key_lo, owner = key_lo[order], owner[order]
+    key_hi = key_lo if points else key_hi[order]
     found = []
     for seg in segments:
         if key_lo.shape[0] == 0:
@@ -158,10 +160,11 @@ def lookup(
         lo, counts, own = lo[nz], counts[nz], owner[nz]
         starts = np.cumsum(counts) - counts
         pos = np.repeat(lo - starts, counts) + np.arange(total)
-        parts_v.append(np.asarray(seg.values[pos]))
+        # np.asarray first: a plain view of a memory map indexes faster than the memmap object.
+        parts_v.append(np.asarray(seg.values)[pos])
         parts_t.append(np.repeat(own, counts))
         if with_keys:
-            parts_k.append(np.asarray(seg.keys[pos], dtype=np.uint32))
+            parts_k.append(np.asarray(np.asarray(seg.keys)[pos], dtype=np.uint32))
     if not parts_t:
         z = np.zeros(0, dtype=np.int64)
         return Hits(z, z, z, np.zeros(0), np.zeros(0, np.uint32) if with_keys else None)
