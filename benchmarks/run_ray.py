@@ -99,23 +99,27 @@ def make_dataset(folder: Path, pieces: list[np.ndarray], *, seed: int, items: in
     return items * item_s
 
 
-def driver_peak_rss(cmd: list[str], log: Path) -> tuple[float, int, int]:
-    """Run ``cmd`` (its standard error into ``log``); returns (seconds, exit code, peak RSS of that process, kB)."""
+def driver_peak_rss(cmd: list[str], log: Path) -> tuple[float, int, int, int]:
+    """Run ``cmd`` (its standard error into ``log``); returns (seconds, exit code, peak RSS of that process, kB,
+    bytes it read: ``rchar`` of /proc/PID/io, every read call, page cache or not, at its last sample)."""
     import subprocess
 
     t0 = time.perf_counter()
     with open(log, "w") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
-        peak = 0
+        peak = read = 0
         while proc.poll() is None:
             try:
                 for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
                     if line.startswith("VmHWM:"):
                         peak = max(peak, int(line.split()[1]))
+                for line in Path(f"/proc/{proc.pid}/io").read_text().splitlines():
+                    if line.startswith("rchar:"):
+                        read = max(read, int(line.split()[1]))
             except OSError:
                 pass
             time.sleep(0.25)
-    return time.perf_counter() - t0, proc.returncode, peak
+    return time.perf_counter() - t0, proc.returncode, peak, read
 
 
 def pack_shards(files: list[Path], folder: Path, *, per_shard: int) -> Path:
@@ -208,6 +212,7 @@ def main() -> None:
     ap.add_argument("--memory-per-shard", type=int, default=250)
     ap.add_argument("--archive", action="store_true", help="throughput on tar shards instead of a folder")
     ap.add_argument("--per-shard", type=int, default=5, help="items per shard with --archive")
+    ap.add_argument("--memory-only", action="store_true", help="only the driver-memory runs")
     ap.add_argument("--work", default=str(HERE / "work" / "ray"))
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
@@ -246,7 +251,7 @@ def main() -> None:
         runs = {size: {k: [] for k in configs} for size in sizes}
         cpu = {size: {k: [] for k in configs} for size in sizes}
         totals = {size: set() for size in sizes}
-        for rep in range(a.repeat):
+        for rep in range(0 if a.memory_only else a.repeat):
             for name, extra in configs.items():
                 for size, (folder, n) in sizes.items():
                     t, scan, cpu_s = scan_seconds(reg, folder, *extra, cluster=cluster if name.startswith("ray") else None)
@@ -254,36 +259,37 @@ def main() -> None:
                     cpu[size][name].append(round(cpu_s, 2))
                     totals[size].add(json.dumps(scan["totals"], sort_keys=True))
                     print(f"{name} {size} run {rep + 1}: {t:.1f} s, {cpu_s:.1f} CPU-s {scan['executor']}", file=sys.stderr)
-        if any(len(v) != 1 for v in totals.values()):
+        if not a.memory_only and any(len(v) != 1 for v in totals.values()):
             raise SystemExit(f"runs disagree on the totals: {totals}")
-        best = {size: {k: min(v) for k, v in r.items()} for size, r in runs.items()}
-        extra_items = 2 * a.items
-        # Time per item beyond the fixed costs (starting, joining, workers' imports): the difference of the two sizes.
-        per_item = {k: (best["large"][k] - best["small"][k]) / extra_items for k in configs}
-        fixed = {k: best["small"][k] - a.items * per_item[k] for k in configs}
-        out["throughput"] = {
-            "seconds": runs,
-            "totals_large": json.loads(totals["large"].pop()),
-            "marginal_ms_per_item": {k: round(1000 * v, 1) for k, v in per_item.items()},
-            "marginal_hours_of_audio_per_second": {k: round(a.item_s / 3600 / v, 5) for k, v in per_item.items()},
-            "speedup_ray_2_vs_1_workers": round(per_item["ray_1"] / per_item["ray_2"], 3),
-            "speedup_local_2_vs_1_workers": round(per_item["local_1"] / per_item["local_2"], 3),
-            "cpu_seconds": cpu,
-            # CPU per item beyond the fixed costs, from the least CPU of each size (contention inflates CPU little)
-            "marginal_cpu_ms_per_item": {k: round(1000 * (min(cpu["large"][k]) - min(cpu["small"][k])) / extra_items, 1)
-                                         for k in configs},
-            # cores a run kept busy on average (large dataset, best run): at most its workers (+ the driver's share);
-            # less when other load on the machine takes the rest
-            "cores_busy_large": {k: round(cpu["large"][k][runs["large"][k].index(best["large"][k])] / best["large"][k], 2)
-                                 for k in configs},
-        }
-        out["overhead"] = {
-            "ray_1_over_local_1_per_item": round(per_item["ray_1"] / per_item["local_1"], 3),
-            "ray_1_over_local_1_large_dataset": round(best["large"]["ray_1"] / best["large"]["local_1"], 3),
-            "fixed_seconds": {k: round(v, 2) for k, v in fixed.items()},
-            "fixed_cpu_seconds": {k: round(min(cpu["small"][k]) - a.items * (min(cpu["large"][k]) - min(cpu["small"][k]))
-                                           / extra_items, 2) for k in configs},
-        }
+        if not a.memory_only:
+            best = {size: {k: min(v) for k, v in r.items()} for size, r in runs.items()}
+            extra_items = 2 * a.items
+            # Time per item beyond the fixed costs (starting, joining, workers' imports): the difference of the two sizes.
+            per_item = {k: (best["large"][k] - best["small"][k]) / extra_items for k in configs}
+            fixed = {k: best["small"][k] - a.items * per_item[k] for k in configs}
+            out["throughput"] = {
+                "seconds": runs,
+                "totals_large": json.loads(totals["large"].pop()),
+                "marginal_ms_per_item": {k: round(1000 * v, 1) for k, v in per_item.items()},
+                "marginal_hours_of_audio_per_second": {k: round(a.item_s / 3600 / v, 5) for k, v in per_item.items()},
+                "speedup_ray_2_vs_1_workers": round(per_item["ray_1"] / per_item["ray_2"], 3),
+                "speedup_local_2_vs_1_workers": round(per_item["local_1"] / per_item["local_2"], 3),
+                "cpu_seconds": cpu,
+                # CPU per item beyond the fixed costs, from the least CPU of each size (contention inflates CPU little)
+                "marginal_cpu_ms_per_item": {k: round(1000 * (min(cpu["large"][k]) - min(cpu["small"][k])) / extra_items, 1)
+                                             for k in configs},
+                # cores a run kept busy on average (large dataset, best run): at most its workers (+ the driver's share);
+                # less when other load on the machine takes the rest
+                "cores_busy_large": {k: round(cpu["large"][k][runs["large"][k].index(best["large"][k])] / best["large"][k], 2)
+                                     for k in configs},
+            }
+            out["overhead"] = {
+                "ray_1_over_local_1_per_item": round(per_item["ray_1"] / per_item["local_1"], 3),
+                "ray_1_over_local_1_large_dataset": round(best["large"]["ray_1"] / best["large"]["local_1"], 3),
+                "fixed_seconds": {k: round(v, 2) for k, v in fixed.items()},
+                "fixed_cpu_seconds": {k: round(min(cpu["small"][k]) - a.items * (min(cpu["large"][k]) - min(cpu["small"][k]))
+                                               / extra_items, 2) for k in configs},
+            }
         mem = []
         for n in a.memory_items:
             spec = make_shards(work / f"shards-{n}", n, per_shard=a.memory_per_shard)
@@ -293,11 +299,13 @@ def main() -> None:
             cmd = [sys.executable, "-m", "consentry.adapters.cli.main", "--registry", str(mreg), "scan", spec,
                    "--ray", cluster.address, "--workers", str(a.cpus)]
             log = work / f"mem-{n}.stderr"
-            t, code, driver_kb = driver_peak_rss(cmd, log)
+            t, code, driver_kb, driver_read = driver_peak_rss(cmd, log)
             if code not in (0, 2):
                 raise SystemExit(f"memory run of {n} items failed (exit {code}): {log.read_text()[-800:]}")
             mem.append({"items": n, "shards": -(-n // a.memory_per_shard), "seconds": round(t, 1), "items_per_second": round(n / t, 1),
-                        "driver_peak_rss_mb": round(driver_kb / 1024, 1)})
+                        "driver_peak_rss_mb": round(driver_kb / 1024, 1),
+                        "dataset_mb": round(sum(f.stat().st_size for f in (work / f"shards-{n}").iterdir()) / 2**20, 1),
+                        "driver_read_mb": round(driver_read / 2**20, 1)})
             print(f"memory {n}: {mem[-1]}", file=sys.stderr)
         out["driver_memory"] = mem
         if len(mem) >= 2:

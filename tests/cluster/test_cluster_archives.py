@@ -1,7 +1,7 @@
 """Archives and Parquet rows read by the Ray workers themselves (issue 20; docs/cluster.md).
 
 The driver lists the shards and hands out parts; the workers open the tar
-shards and the Parquet file, read, decode and identify.  Checked on a real
+shards, the zip and the Parquet file, read, decode and identify.  Checked on a real
 local cluster (its own, started by ``test_cluster``'s fixture): the same
 decisions, findings, skip counts, summary and clean manifest as a local
 scan, with the driver forbidden to read any item; a worker killed mid-scan
@@ -37,6 +37,7 @@ from consentry.io.sources import parts as parts_module
 from consentry.io.sources.manifest import ParquetManifest
 from consentry.io.sources.parts import SHARD_STRIDE, parts_of
 from consentry.io.sources.webdataset import WebDataset
+from consentry.io.sources.ziparchive import ZipArchive
 from consentry.services.scan import scan_dataset, scan_summary, task_of, write_clean_manifest
 
 SAME = ("totals", "works", "creators", "licence_cost", "coverage_histogram", "errors", "signals", "dataset_fingerprint",
@@ -106,7 +107,17 @@ def archives(tmp_path_factory):
     audio = [{"bytes": clip(i), "path": f"row{i}.wav"} if i != 3 else None for i in range(9)]
     table = pa.table({"audio": pa.array(audio, type=pa.struct([("bytes", pa.binary()), ("path", pa.string())]))})
     pq.write_table(table, root / "rows.parquet", row_group_size=4)
-    specs = {"tar": str(shards / "train-{000..002}.tar"), "parquet": str(root / "rows.parquet")}
+    import zipfile
+
+    with zipfile.ZipFile(root / "clips.zip", "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for i in range(7):
+            archive.writestr(f"clips/c{i}.wav", clip(20 + i))
+            if i == 2:
+                archive.writestr("clips/readme.txt", b"not audio")
+                archive.writestr("clips/.hidden.wav", b"x")
+        archive.writestr("clips/c1.wav", clip(30))  # a second member of the same name: refused
+    specs = {"tar": str(shards / "train-{000..002}.tar"), "parquet": str(root / "rows.parquet"),
+             "zip": str(root / "clips.zip")}
     local = {}
     with Registry.open(reg_path) as reg:
         for kind, spec in specs.items():
@@ -123,15 +134,17 @@ def _forbid_reading_in_this_process(monkeypatch) -> None:
 
     monkeypatch.setattr(WebDataset, "_take_audio", refuse)
     monkeypatch.setattr(ParquetManifest, "_resolve", refuse)
+    monkeypatch.setattr(ZipArchive, "_attempt", refuse)
 
 
-@pytest.mark.parametrize("kind", ["tar", "parquet"])
-def test_workers_read_the_archives_and_give_the_local_decisions(cluster, archives, tmp_path, monkeypatch, kind):  # noqa: F811
+@pytest.mark.parametrize("kind, workers", [("tar", 2), ("parquet", 2), ("zip", 1)])
+def test_workers_read_the_archives_and_give_the_local_decisions(cluster, archives, tmp_path, monkeypatch, kind,  # noqa: F811
+                                                               workers):
     root, reg_path, specs, local = archives
     local_summary, local_items = local[kind]
     assert {v[0] for v in local_items.values()} >= {"refused", "licensable", "allowed", "unknown", "error"}
     monkeypatch.setattr(parts_module, "PART_ITEMS", 2)  # several parts per shard and per row group
-    with Registry.open(reg_path) as reg, RayExecutor(cluster.address, workers=2) as ex:
+    with Registry.open(reg_path) as reg, RayExecutor(cluster.address, workers=workers) as ex:
         with monkeypatch.context() as m:
             _forbid_reading_in_this_process(m)
             summary = scan_dataset(reg, specs[kind], executor=ex)
@@ -146,8 +159,20 @@ def test_workers_read_the_archives_and_give_the_local_decisions(cluster, archive
     if kind == "tar":
         assert summary["skipped"] == {"hidden member (name starts with '.')": 1}
         assert max(seqs) // SHARD_STRIDE == 2  # numbered per shard: shard 2's items
-    else:
+    elif kind == "parquet":
         assert seqs == list(range(9))
+    else:
+        assert summary["skipped"]["hidden member (name starts with '.' or is in __MACOSX)"] == 1
+        assert seqs == list(range(len(seqs)))
+
+
+def test_fewer_shards_than_workers_are_read_by_the_driver(cluster, archives, tmp_path):  # noqa: F811
+    """One zip (its parts follow one another) and two workers: the driver reads, both workers scan; same items."""
+    _, reg_path, specs, local = archives
+    with Registry.open(reg_path) as reg, RayExecutor(cluster.address, workers=2) as ex:
+        summary = scan_dataset(reg, specs["zip"], executor=ex)
+        assert _items(reg, summary["scan_id"]) == local["zip"][1]
+    assert summary["skipped"] == local["zip"][0]["skipped"]
 
 
 def test_worker_killed_mid_scan_of_shards_ends_complete(cluster, archives, tmp_path, monkeypatch):  # noqa: F811
@@ -221,7 +246,7 @@ def test_an_archive_item_that_kills_its_worker_is_an_item_error(cluster, tmp_pat
         for name in names:
             _add(tar, name, b"RIFF" + bytes(40))
     ds = open_dataset(tmp_path / "p.tar")
-    with RayExecutor(cluster.address, workers=2) as ex:
+    with RayExecutor(cluster.address, workers=1) as ex:  # one worker, one shard: the worker reads the shard
         ex.start(None)
         got = [r for batch in ex.map_parts(
             _crash_on_poison, parts_of(ds, items_per_part=3), done=set(), dataset=ds,

@@ -246,12 +246,23 @@ class RayExecutor:
                   lost: Callable[[dict, str], dict] | None = None) -> Iterator[list[dict]]:
         """Like :meth:`map`, but the workers read the dataset: ``parts`` are shards and ranges
         (:func:`consentry.io.sources.parts.parts_of`), ``make_task(seq, item)`` makes each item's task
-        on the worker; see :mod:`consentry.cluster.parts`."""
-        from consentry.cluster.parts import map_parts
+        on the worker; see :mod:`consentry.cluster.parts`.
 
-        ray = import_ray()
+        When the dataset has fewer shards read one part after another (tar shards, a zip) than there
+        are workers, the workers could not all be kept busy: the items are then read here and sent
+        to the workers (:meth:`map`), numbered as the parts would number them.
+        """
+        from consentry.cluster.parts import map_parts, sequential_streams
+        from consentry.io.sources.parts import PER_SHARD, numbered_items
+
         if self.count is None:
             raise ClusterError("the Ray executor was not started (call start(registry) first)")
+        streams = sequential_streams(dataset)
+        if streams is not None and streams < self.count.workers:
+            items = numbered_items(dataset, PER_SHARD, wanted=lambda seq: seq not in done)
+            tasks = (make_task(seq, item) for seq, item in items if seq not in done)
+            return self.map(work, tasks, initializer=initializer, initargs=initargs, lost=lost)
+        ray = import_ray()
         actor = ray.remote(num_cpus=1, max_restarts=WORKER_RESTARTS, max_task_retries=WORKER_RESTARTS)(ScanWorker)
 
         def new_worker():

@@ -14,7 +14,9 @@ met so far (to number a key met twice as the whole read does).  The
 parts of one tar shard follow one another (each starts where the one
 before ended); different shards run side by side, so a dataset needs at
 least as many shards as workers to keep them all busy (WebDataset sets
-have thousands).  Parquet parts are independent.
+have thousands); with fewer, the driver reads the items and sends them, as
+it does for folders (``RayExecutor.map_parts``).  Parquet parts are
+independent.
 
 A worker that dies is restarted by Ray and its parts run again.  A part
 whose worker is lost for good is listed on a fresh worker without decoding
@@ -31,6 +33,18 @@ from consentry.cluster import ClusterError, import_ray
 
 #: Parts sent to a worker before its earlier ones come back.
 PARTS_PER_WORKER = 2
+
+
+def sequential_streams(dataset) -> int | None:
+    """How many parts of ``dataset`` can run at once: its tar shards (a zip is one), None for no bound (Parquet)."""
+    from consentry.io.sources.webdataset import WebDataset
+    from consentry.io.sources.ziparchive import ZipArchive
+
+    if isinstance(dataset, WebDataset):
+        return len(dataset.shards)
+    if isinstance(dataset, ZipArchive):
+        return 1
+    return None
 
 
 def run_part(work: Callable[[dict], dict], make_task: Callable, part, skip: frozenset) -> dict:
@@ -177,4 +191,4 @@ def _first_line(exc: BaseException) -> str:
     return (text.splitlines()[0] if text else type(exc).__name__)[:200]
 
 
-__all__ = ["PARTS_PER_WORKER", "run_part", "list_part", "map_parts"]
+__all__ = ["PARTS_PER_WORKER", "sequential_streams", "run_part", "list_part", "map_parts"]

@@ -42,8 +42,9 @@ from consentry.io.sources.manifest import ParquetManifest
 from consentry.io.sources.webdataset import (
     _END_OK, WebDataset, _decompressing_reader, _hidden, _reason, _SafeTarInfo, _Sample,
 )
+from consentry.io.sources.ziparchive import ZipArchive
 
-__all__ = ["SHARD_STRIDE", "SEQUENTIAL", "PER_SHARD", "Part", "TarStart", "PartReading", "numbering_of",
+__all__ = ["SHARD_STRIDE", "SEQUENTIAL", "PER_SHARD", "Part", "TarStart", "ZipCursor", "PartReading", "numbering_of",
            "numbered_items", "parts_of", "read_part"]
 
 #: Positions per shard in a scan's item numbering (``seq = shard × SHARD_STRIDE + position``).
@@ -82,12 +83,30 @@ class TarStart:
     last_member: str | None = None
 
 
+@dataclass
+class ZipCursor:
+    """Where a part of a zip archive begins (``index``: a member of the central directory; ``total``: bytes
+    read from the archive before it, counted against its cap) and, once read, where the next begins."""
+
+    index: int = 0
+    total: int = 0
+    limit: int | None = None
+    taken: int = 0
+    stopped: bool = False
+
+    def full(self) -> bool:
+        return self.limit is not None and self.taken >= self.limit
+
+    def stop(self, *, index: int, total: int) -> None:
+        self.index, self.total, self.stopped = index, total, True
+
+
 @dataclass(frozen=True)
 class Part:
     """A range of positions ``[lo, hi)`` of one shard of a dataset, with what a worker needs to read it.
 
-    ``kind`` is ``"tar"`` or ``"parquet"``; ``rel`` is the shard's name in
-    item ids (tar); ``start`` where a tar part begins; ``group`` and
+    ``kind`` is ``"tar"``, ``"zip"`` or ``"parquet"``; ``rel`` is the shard's name in
+    item ids (tar); ``start`` where a tar part begins (a zip part: a :class:`ZipCursor`); ``group`` and
     ``group_start`` the Parquet row group and its first row; ``options`` the
     reader's settings (limits, column, downloads).
     """
@@ -98,7 +117,7 @@ class Part:
     lo: int
     hi: int
     rel: str = ""
-    start: TarStart | None = None
+    start: TarStart | ZipCursor | None = None
     group: int = 0
     group_start: int = 0
     options: dict = field(default_factory=dict)
@@ -115,7 +134,7 @@ class PartReading:
     shard's end (and always for Parquet, whose parts are all listed at once).
     """
 
-    def __init__(self, items: Iterator[tuple[int, DatasetItem]], rules: Dataset, reader: "_TarPart | None" = None) -> None:
+    def __init__(self, items: Iterator[tuple[int, DatasetItem]], rules: Dataset, reader=None) -> None:
         self._items = items
         self._rules = rules
         self._reader = reader
@@ -133,8 +152,11 @@ class PartReading:
 
 
 def numbering_of(ds: Dataset) -> str:
-    """The item numbering a new scan of ``ds`` uses: :data:`PER_SHARD` for tar shards and Parquet files."""
-    return PER_SHARD if isinstance(ds, (WebDataset, ParquetManifest)) else SEQUENTIAL
+    """The item numbering a new scan of ``ds`` uses: :data:`PER_SHARD` for tar shards, zips and Parquet files.
+
+    (A zip archive is one shard: its per-shard numbering is the single sequence it always had.)
+    """
+    return PER_SHARD if isinstance(ds, (WebDataset, ParquetManifest, ZipArchive)) else SEQUENTIAL
 
 
 def numbered_items(ds: Dataset, numbering: str = SEQUENTIAL, *,
@@ -157,6 +179,8 @@ def numbered_items(ds: Dataset, numbering: str = SEQUENTIAL, *,
     elif isinstance(ds, ParquetManifest):
         for item in ds.items():
             yield int(item.item_id.partition(":")[2]), item
+    elif isinstance(ds, ZipArchive):
+        yield from enumerate(ds.items())
     else:
         raise ValueError(f"{ds.kind} datasets are not numbered per shard")
 
@@ -173,6 +197,8 @@ def parts_of(ds: Dataset, *, items_per_part: int | None = None) -> Iterator[Part
         return (Part("tar", shard_no, str(shard), 0, items_per_part, rel=ds._relative(shard), start=TarStart(),
                      options={"limits": ds.limits})
                 for shard_no, shard in enumerate(ds.shards))
+    if isinstance(ds, ZipArchive):
+        return iter([Part("zip", 0, str(ds.path), 0, items_per_part, start=ZipCursor(), options={"limits": ds.limits})])
     if isinstance(ds, ParquetManifest):
         return _parquet_parts(ds, items_per_part)
     return None
@@ -203,6 +229,10 @@ def read_part(part: Part, *, wanted: Callable[[int], bool] = lambda _position: T
     if part.kind == "tar":
         rules = WebDataset([Path(part.path)], spec=part.path, name="", limits=part.options.get("limits", ArchiveLimits()))
         reader = _TarPart(part, rules, read_audio=read_audio)
+        return PartReading(reader.read(wanted), rules, reader)
+    if part.kind == "zip":
+        rules = ZipArchive(Path(part.path), limits=part.options.get("limits", ArchiveLimits()))
+        reader = _ZipPart(part, rules, read_audio=read_audio)
         return PartReading(reader.read(wanted), rules, reader)
     if part.kind == "parquet":
         rules = ParquetManifest(Path(part.path), fetch_urls=part.options.get("fetch_urls", False),
@@ -242,6 +272,30 @@ def _parquet_rows(part: Part, rules: ParquetManifest, wanted: Callable[[int], bo
                 yield row, DatasetItem(item_id=f"row:{row}", name=f"row:{row}",
                                        error=f"{name} rows {row}-{group_end - 1}: unreadable row group "
                                              f"({parquet_reason(exc)})")
+
+
+class _ZipPart:
+    """The items ``[lo, hi)`` of a zip archive, read by :meth:`ZipArchive._entries` from the part's cursor."""
+
+    def __init__(self, part: Part, rules: ZipArchive, *, read_audio: bool = True) -> None:
+        self.part = part
+        self.rules = rules
+        self.read_audio = read_audio
+        self.next: Part | None = None
+
+    def read(self, wanted: Callable[[int], bool]) -> Iterator[tuple[int, DatasetItem]]:
+        part = self.part
+        start = part.start or ZipCursor()
+        cursor = ZipCursor(index=start.index, total=start.total, limit=part.hi - part.lo)
+        position = part.lo
+        for item, _member in self.rules._entries(read_audio=self.read_audio, cursor=cursor):
+            cursor.taken += 1
+            if wanted(position):
+                yield part.seq(position), item
+            position += 1
+        if cursor.stopped:
+            self.next = replace(part, lo=part.hi, hi=part.hi + (part.hi - part.lo),
+                                start=ZipCursor(index=cursor.index, total=cursor.total))
 
 
 class _TarPart:

@@ -97,8 +97,13 @@ class ZipArchive(Dataset):
     def _input_files(self) -> list[Path]:
         return [self.path]
 
-    def _entries(self, *, read_audio: bool) -> Iterator[tuple[DatasetItem, str | None]]:
-        """Items with their member names (None for an archive-level error)."""
+    def _entries(self, *, read_audio: bool, cursor=None) -> Iterator[tuple[DatasetItem, str | None]]:
+        """Items with their member names (None for an archive-level error).
+
+        With ``cursor`` (:class:`consentry.io.sources.parts.ZipCursor`), reading begins at member
+        ``cursor.index`` with ``cursor.total`` bytes counted against the archive's cap, and stops before
+        the next member once ``cursor.full()``, leaving there the member and the count to go on from.
+        """
         prefix = self.path.name
         try:
             archive = zipfile.ZipFile(self.path)
@@ -109,9 +114,15 @@ class ZipArchive(Dataset):
         with archive:
             infos = archive.infolist()
             overlapping = _overlapping(infos)
-            seen: set[str] = set()
-            total = 0
+            first = cursor.index if cursor is not None else 0
+            seen: set[str] = {i.filename for i in infos[:first] if not i.is_dir()}
+            total = cursor.total if cursor is not None else 0
             for index, info in enumerate(infos):
+                if index < first:
+                    continue
+                if cursor is not None and cursor.full():
+                    cursor.stop(index=index, total=total)
+                    return
                 name = info.filename
                 if info.is_dir():
                     continue
