@@ -449,3 +449,70 @@ def test_the_lookup_reads_every_posting_of_every_key(engine, works, index):
     assert got == want and len(want) >= 300
     qi, _ = _gather([seg], probes, cap=0)
     assert qi.size == 0
+
+
+# ---------------------------------------------------------------- version 3: stable keypoints, matched regions
+def _crop_query(engine, px: np.ndarray, box) -> "object":
+    x0, y0, x1, y1 = box
+    return _jpeg_signal(engine, np.ascontiguousarray(px[y0:y1, x0:x1]))
+
+
+def test_without_views_the_registered_keypoints_are_the_strongest_on_the_grid(engine, works):
+    plain = replace(engine.params, stable_candidates=1, stable_view_scales=())
+    g = engine._grey(engine.signal(works[1]).data)
+    a = F.stable_keypoints(g, n=80, params=plain)
+    b = F.orb_keypoints(g, n=80, params=plain)
+    np.testing.assert_array_equal(a.xy, b.xy)
+    np.testing.assert_array_equal(a.descriptors, b.descriptors)
+
+
+def test_registered_keypoints_are_those_that_survive_resampled_views(engine, works):
+    """The keypoints kept survive more views than the candidates left out, and than those chosen by strength."""
+    p = engine.params
+    assert p.stable_view_scales and p.stable_candidates == p.orb_detect_factor > 1
+    g = engine._grey(engine.signal(works[2]).data)
+    kept = F.stable_keypoints(g, n=p.index_keypoints, params=p)
+    assert len(kept) == p.index_keypoints
+    by_strength = F.orb_keypoints(g, n=p.index_keypoints, params=p)
+    # The candidates: every keypoint ORB detects when asked for orb_detect_factor x index_keypoints.
+    pool = F.stable_keypoints(g, n=p.stable_candidates * p.index_keypoints,
+                              params=replace(p, stable_view_scales=(), orb_detect_factor=1))
+    kept_at = {tuple(xy) for xy in kept.xy.tolist()}
+    assert kept_at <= {tuple(xy) for xy in pool.xy.tolist()}
+    s_pool = F.views_survived(g, pool, params=p)
+    left_out = np.array([tuple(xy) not in kept_at for xy in pool.xy.tolist()])
+    s_kept = F.views_survived(g, kept, params=p)
+    assert s_kept.mean() > s_pool[left_out].mean()
+    assert s_kept.mean() > F.views_survived(g, by_strength, params=p).mean()
+    assert s_kept.max() <= len(p.stable_view_scales)
+
+
+def test_stable_keypoints_find_half_crops_with_more_inliers(engine, works):
+    """A 50 % area crop, shown larger at the working size, keeps more of the stable keys than of the strongest."""
+    plain = ImageEngine(replace(engine.params, stable_candidates=1, stable_view_scales=()))
+    idx = {e: [_segment([e.postings(e.fingerprint(e.signal(px)), fp_id=i) for i, px in works.items()])]
+           for e in (engine, plain)}
+    w, h = 679, 452  # 50 % of 960 x 640
+    inliers = {engine: [], plain: []}
+    for i, (x0, y0) in zip((1, 2, 3, 1, 2, 3), ((0, 0), (281, 188), (140, 90), (281, 0), (0, 188), (60, 30))):
+        for e in inliers:
+            found = [m for m in e.locate(_crop_query(e, works[i], (x0, y0, x0 + w, y0 + h)), idx[e], min_score=3)
+                     if m.fp_id == i]
+            inliers[e].append(found[0].extra.inliers if found else 0)
+    assert sum(inliers[engine]) > sum(inliers[plain]), inliers
+
+
+def test_a_region_shared_with_an_unrelated_picture_is_reported_as_a_part(engine, works, index):
+    """A registered picture's quarter pasted into an unrelated one is found as a part: its box and share of the work."""
+    other = picture(977, width_px=960, height_px=640).copy()
+    x0, y0, x1, y1 = 240, 160, 720, 480  # the work's middle quarter
+    other[40:40 + (y1 - y0), 60:60 + (x1 - x0)] = works[1][y0:y1, x0:x1]
+    [m] = [m for m in engine.locate(_jpeg_signal(engine, other), index) if m.fp_id == 1]
+    bx0, by0, bx1, by1 = m.extra.matched_work_box
+    assert x0 - 8 <= bx0 < bx1 <= x1 + 8 and y0 - 8 <= by0 < by1 <= y1 + 8
+    fields = engine.match_fields(m, work=type("W", (), {"duration_s": 960.0 * 640.0})())
+    assert 0.02 < fields["work_share"] <= 0.25 and fields["matched_work_box"] == list(m.extra.matched_work_box)
+    # A whole copy covers most of the work.
+    [whole] = [m for m in engine.locate(_jpeg_signal(engine, works[1]), index) if m.fp_id == 1]
+    assert whole.extra.work_share is not None and whole.extra.work_share > max(0.4, 4 * fields["work_share"])
+    assert engine.evidence_facts(whole)["work_share"] == whole.extra.work_share

@@ -22,6 +22,7 @@ SEGMENT_FIELDS = ("query_start_s", "query_end_s", "work_start_s", "work_end_s", 
                   "query_start_char", "query_end_char", "work_start_char", "work_end_char", "matched_words",
                   # an image match's own fields (docs/images.md)
                   "query_box", "work_box", "transform", "method", "inliers", "pdq_distance",
+                  "matched_work_box", "work_share",
                   "query_extent", "work_extent")
 
 #: Lower bounds of the words for a calibrated confidence (probability that the finding is right), highest first.

@@ -356,6 +356,8 @@ def _segment_text(seg: dict) -> str:
         alt = [f"x{float(t.get('scale') or 1.0):.2f}"] + ([f"{float(t['rotation_deg']):+.1f} deg"]
                                                          if abs(float(t.get("rotation_deg") or 0.0)) >= 0.5 else [])
         alt += ["mirrored"] if t.get("mirrored") else []
+        if seg.get("work_share") is not None:  # the matched points' box: a small share is a part, e.g. a logo
+            alt += [f"matched {100 * float(seg['work_share']):.0f} % of the work"]
         q, w = ([int(round(v)) for v in seg[k]] for k in ("query_box", "work_box"))
         return f"px {q[0]},{q[1]}-{q[2]},{q[3]} = {w[0]},{w[1]}-{w[2]},{w[3]} ({', '.join(alt)})"
     if "query_start_char" in seg:  # a text passage: character offsets in each side's extracted text (docs/text.md)

@@ -116,7 +116,7 @@ class ImageEngine:
         """
         rgb = self._pixels(signal)
         width, height = (int(round(v)) for v in signal.extent)
-        kp = F.orb_keypoints(self._grey(rgb), n=self.params.index_keypoints, params=self.params)
+        kp = F.stable_keypoints(self._grey(rgb), n=self.params.index_keypoints, params=self.params)
         keys, check = F.descriptor_keys(kp.descriptors, self.params)
         pdq = F.pdq_hash(rgb)
         rid = F.record_id(pdq, width, height, kp.descriptors)
@@ -211,13 +211,18 @@ class ImageEngine:
         """
         from dataclasses import replace
 
-        from .search import _boxes
+        from .search import _boxes, matched_region
 
         x = match.extra
         if x.method != "keypoints":
             return match
         m = np.asarray(x.work_to_query, np.float64).reshape(2, 3)
-        boxes = _boxes(m, signal.extent[0], signal.extent[1], work_signal.extent[0], work_signal.extent[1])
+        ww, hw = work_signal.extent[0], work_signal.extent[1]
+        if x.matched_work_box is not None and x.work_share is None:
+            b = x.matched_work_box
+            match = replace(match, extra=replace(x, work_share=matched_region(
+                np.array([[b[0], b[1]], [b[2], b[3]]]), (ww, hw))[1]))
+        boxes = _boxes(m, signal.extent[0], signal.extent[1], ww, hw)
         return match if boxes is None else replace(match, query=boxes[0], work=boxes[1])
 
     # -- decision and evidence --------------------------------------------------
@@ -234,13 +239,20 @@ class ImageEngine:
         ``query_box`` and ``work_box`` are ``[x0, y0, x1, y1]`` in each image's
         pixels (EXIF orientation applied, end exclusive); ``transform`` says
         how the work appears in the query; ``method`` whether keypoints or
-        the whole-image PDQ hash found it.
+        the whole-image PDQ hash found it; ``matched_work_box`` the box around
+        the matched points in the work and ``work_share`` the fraction of the
+        work's area inside it (None when the work's size is not known): a
+        small share is a part of the work, such as a logo, not the whole
+        (the registered work's pixel count, its ``duration_s``, gives the
+        share when the engine did not know the work's size).
         """
         x = match.extra
         return {"query_box": [round(v, 1) for v in match.query.as_box()],
                 "work_box": [round(v, 1) for v in match.work.as_box()],
                 "transform": {"scale": x.scale, "rotation_deg": x.rotation_deg, "mirrored": x.mirrored},
-                "method": x.method, "inliers": x.inliers, "pdq_distance": x.pdq_distance}
+                "method": x.method, "inliers": x.inliers, "pdq_distance": x.pdq_distance,
+                "matched_work_box": None if x.matched_work_box is None else list(x.matched_work_box),
+                "work_share": _work_share(x, work)}
 
     def evidence_facts(self, match: Located) -> dict[str, Any]:
         """Engine, boxes, transform and (with evidence) the matched points or both PDQ hashes, as JSON."""
@@ -252,6 +264,8 @@ class ImageEngine:
             "transform": {"scale": x.scale, "rotation_deg": x.rotation_deg, "mirrored": x.mirrored,
                           "work_to_query": list(x.work_to_query)},
             "score": match.score, "inliers": x.inliers, "pdq_distance": x.pdq_distance,
+            "matched_work_box": None if x.matched_work_box is None else list(x.matched_work_box),
+            "work_share": x.work_share,
         }
         ev = match.evidence
         if isinstance(ev, MatchedPoints):
@@ -263,3 +277,14 @@ class ImageEngine:
             if ev.query_pdq:
                 facts["query_pdq"], facts["work_pdq"] = ev.query_pdq, ev.work_pdq
         return facts
+
+
+def _work_share(extra: ImageExtra, work: Any) -> float | None:
+    """``extra.work_share``, or the matched box's area over the registered work's pixels (``work.duration_s``)."""
+    if extra.work_share is not None or extra.matched_work_box is None:
+        return extra.work_share
+    pixels = float(getattr(work, "duration_s", 0.0) or 0.0)
+    if pixels <= 0:
+        return None
+    x0, y0, x1, y1 = extra.matched_work_box
+    return round(min(1.0, max(0.0, (x1 - x0) * (y1 - y0)) / pixels), 3)

@@ -35,6 +35,7 @@ from .params import ImageEngineParams
 __all__ = [
     "FP_ID_BITS", "Keypoints", "PdqHash", "TAG_BAND", "TAG_KEYPOINT", "TAG_RECORD", "RECORD_CHUNKS",
     "band_keys", "coordinate_shift", "descriptor_keys", "grey", "iscc_image_code", "keypoint_payload",
+    "stable_keypoints", "views_survived",
     "mirrored_keypoints", "orb_keypoints", "pack_record", "pdq_hash", "record_id", "stretched",
     "described_at",
     "unpack_keypoint_payload", "unpack_record",
@@ -138,6 +139,41 @@ def _orb(params: ImageEngineParams, n: int):
                           fastThreshold=params.orb_fast_threshold)
 
 
+def _detected(grey_px: np.ndarray, *, n: int, params: ImageEngineParams):
+    """``(orb, kps, xy float32 (k, 2), order)``: ORB's keypoints (up to ``orb_detect_factor * n``) and the grid order.
+
+    ``order`` (int64, (k,)) takes them round-robin over ``grid_cells`` x ``grid_cells`` cells, strongest
+    first in each cell; None when the image is too small or has no keypoints.
+    """
+    import cv2
+
+    cv2.setNumThreads(1)
+    h, w = grey_px.shape
+    if min(h, w) <= 2 * params.orb_edge_px + 1:
+        return None
+    orb = _orb(params, params.orb_detect_factor * n)
+    kps = orb.detect(grey_px, None)
+    if not kps:
+        return None
+    xy = np.array([k.pt for k in kps], dtype=np.float32).reshape(-1, 2)
+    response = np.array([k.response for k in kps], dtype=np.float64)
+    return orb, kps, xy, _grid_order(xy, (h, w), params.grid_cells, -response)
+
+
+def _grid_order(xy: np.ndarray, shape: tuple[int, int], g: int, *rank_keys: np.ndarray) -> np.ndarray:
+    """Indices of points ``xy`` (working pixels) round-robin over a g x g grid, each cell ordered by ``rank_keys``.
+
+    ``rank_keys`` as for ``np.lexsort`` (last is primary; smaller first): rank 0 of every cell, then rank 1, ...
+    """
+    h, w = shape
+    cell = (np.minimum(xy[:, 1] * g // h, g - 1) * g + np.minimum(xy[:, 0] * g // w, g - 1)).astype(np.int64)
+    order = np.lexsort((*rank_keys, cell))
+    first = np.r_[0, np.flatnonzero(np.diff(cell[order])) + 1]
+    rank = np.empty(order.size, np.int64)
+    rank[order] = np.arange(order.size) - np.repeat(first, np.diff(np.r_[first, order.size]))
+    return np.lexsort((*rank_keys, rank))
+
+
 def orb_keypoints(grey_px: np.ndarray, *, n: int, params: ImageEngineParams) -> Keypoints:
     """The ``n`` strongest ORB keypoints of a grey working image, spread over a grid.
 
@@ -154,28 +190,107 @@ def orb_keypoints(grey_px: np.ndarray, *, n: int, params: ImageEngineParams) -> 
         Keypoints wanted.
     params : ImageEngineParams
     """
+    found = _detected(grey_px, n=n, params=params)
+    if found is None:
+        return _no_keypoints()
+    orb, kps, _, order = found
+    pick = np.sort(order[:n])
+    return _described(orb, grey_px, [kps[i] for i in pick.tolist()])
+
+
+def stable_keypoints(grey_px: np.ndarray, *, n: int, params: ImageEngineParams) -> Keypoints:
+    """The ``n`` keypoints of a registered image whose index keys best survive re-sampling, spread over a grid.
+
+    A copy found in the wild is the picture re-sampled at another scale and
+    pixel grid (a crop is shown larger at the same working size), and a
+    keypoint's 256 descriptor bits then differ in 10-15 % of places: most
+    stored keys (``key_bits`` bits, looked up within ``query_key_flips``) are
+    lost.  Candidates (``stable_candidates`` times ``n``, chosen as
+    :func:`orb_keypoints` chooses) are therefore looked for again in views of
+    the image itself, resized by each of ``params.stable_view_scales``, with
+    the query's own detector (:func:`orb_keypoints` with ``query_keypoints``); a
+    candidate *survives* a view when a view keypoint lies within
+    ``ransac_work_px`` view pixels of where it maps, and its key and check
+    bits would be found by the lookup (at most ``query_key_flips`` and
+    ``max_check_distance`` bits apart).  The ``n`` kept are taken round-robin
+    over the grid as before, by views survived, then strength.  No view is
+    fitted to data: the scales are those the alterations bring (docs/images.md).
+
+    Parameters
+    ----------
+    grey_px : ndarray of uint8, shape (h, w)
+    n : int
+        Keypoints wanted.
+    params : ImageEngineParams
+    """
     import cv2
 
-    cv2.setNumThreads(1)
+    found = _detected(grey_px, n=n, params=params)
+    if found is None:
+        return _no_keypoints()
+    orb, kps, _, order = found
+    ks, desc = orb.compute(grey_px, [kps[i] for i in np.sort(order[: params.stable_candidates * n]).tolist()])
+    if desc is None or not ks:
+        return _no_keypoints()
+    cand = _keypoints_of(ks, desc)
+    strength = -np.array([k.response for k in ks], np.float64)
+    if len(cand) <= n or not params.stable_view_scales:
+        return _subset(cand, np.sort(_grid_order(cand.xy, grey_px.shape, params.grid_cells, strength)[:n]))
+    survived = views_survived(grey_px, cand, params=params)
+    keep = _grid_order(cand.xy, grey_px.shape, params.grid_cells, strength, -survived)[:n]
+    return _subset(cand, np.sort(keep))
+
+
+def views_survived(grey_px: np.ndarray, kp: Keypoints, *, params: ImageEngineParams) -> np.ndarray:
+    """In how many views of the image (``params.stable_view_scales``) each keypoint would be found again.
+
+    A view is the grey image resized by the scale (area averaging down, bilinear up) and searched
+    by the query's detector (:func:`orb_keypoints`, ``query_keypoints``); a keypoint survives it when
+    a view keypoint lies within ``params.ransac_work_px`` view pixels of where it maps, with a key at
+    most ``query_key_flips`` bits and check bits at most ``max_check_distance`` bits away, and an
+    orientation within ``max_rotation_deg`` (what the lookup of :mod:`.search` would accept).
+
+    Parameters
+    ----------
+    grey_px : ndarray of uint8, shape (h, w)
+    kp : Keypoints
+        Keypoints of ``grey_px`` (working pixels) with their descriptors.
+    params : ImageEngineParams
+
+    Returns
+    -------
+    ndarray of int64, shape (len(kp),)
+    """
+    import cv2
+
+    keys, check = descriptor_keys(kp.descriptors, params)
+    survived = np.zeros(len(kp), np.int64)
     h, w = grey_px.shape
-    if min(h, w) <= 2 * params.orb_edge_px + 1:
-        return _no_keypoints()
-    orb = _orb(params, params.orb_detect_factor * n)
-    kps = orb.detect(grey_px, None)
-    if not kps:
-        return _no_keypoints()
-    xy = np.array([k.pt for k in kps], dtype=np.float32).reshape(-1, 2)
-    response = np.array([k.response for k in kps], dtype=np.float64)
-    g = params.grid_cells
-    cell = (np.minimum(xy[:, 1] * g // h, g - 1) * g + np.minimum(xy[:, 0] * g // w, g - 1)).astype(np.int64)
-    # Rank within each cell by response (strongest 0), then take rank 0 of every cell, rank 1, ...
-    order = np.lexsort((-response, cell))
-    first = np.r_[0, np.flatnonzero(np.diff(cell[order])) + 1]
-    rank = np.empty(order.size, np.int64)
-    rank[order] = np.arange(order.size) - np.repeat(first, np.diff(np.r_[first, order.size]))
-    pick = np.lexsort((-response, rank))[:n]
-    pick.sort()
-    return _described(orb, grey_px, [kps[i] for i in pick.tolist()])
+    for s in params.stable_view_scales:
+        vw, vh = max(1, int(round(w * s))), max(1, int(round(h * s)))
+        view = cv2.resize(grey_px, (vw, vh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+        vk = orb_keypoints(view, n=params.query_keypoints, params=params)
+        if len(vk) == 0 or len(kp) == 0:
+            continue
+        vkeys, vcheck = descriptor_keys(vk.descriptors, params)
+        at = kp.xy * np.float32([vw / w, vh / h])
+        near = np.hypot(at[:, None, 0] - vk.xy[None, :, 0], at[:, None, 1] - vk.xy[None, :, 1]) <= params.ransac_work_px
+        turn = np.abs((kp.angle_deg[:, None] - vk.angle_deg[None, :] + 180.0) % 360.0 - 180.0)
+        ok = near & (_popcount(keys[:, None] ^ vkeys[None, :]) <= params.query_key_flips) & \
+            (_popcount(check[:, None] ^ vcheck[None, :]) <= params.max_check_distance) & (turn <= params.max_rotation_deg)
+        survived += ok.any(axis=1)
+    return survived
+
+
+def _popcount(x: np.ndarray) -> np.ndarray:
+    """Set bits of each uint32 (any shape), as int64."""
+    b = np.ascontiguousarray(x, dtype=np.uint32)
+    return np.unpackbits(b.view(np.uint8).reshape(*b.shape, 4), axis=-1).sum(axis=-1).astype(np.int64)
+
+
+def _subset(kp: Keypoints, idx: np.ndarray) -> Keypoints:
+    return Keypoints(kp.xy[idx], kp.angle_deg[idx], kp.octave[idx], np.ascontiguousarray(kp.descriptors[idx]),
+                     None if kp.size is None else kp.size[idx])
 
 
 def _no_keypoints() -> Keypoints:
@@ -188,6 +303,11 @@ def _described(orb, grey_px: np.ndarray, kps: list) -> Keypoints:
     kps, desc = orb.compute(grey_px, kps)
     if desc is None or not kps:
         return _no_keypoints()
+    return _keypoints_of(kps, desc)
+
+
+def _keypoints_of(kps, desc: np.ndarray) -> Keypoints:
+    """:class:`Keypoints` of OpenCV keypoints and their descriptors (uint8 (n, 32))."""
     return Keypoints(np.array([k.pt for k in kps], dtype=np.float32).reshape(-1, 2),
                      np.array([k.angle for k in kps], dtype=np.float32) % 360.0,
                      np.array([k.octave for k in kps], dtype=np.int16), np.ascontiguousarray(desc),

@@ -6,7 +6,7 @@ fingerprint and index segment (``docs/engines.md``).  Changing a default that
 changes the output bumps :data:`ENGINE_VERSION` and rewrites the golden
 vector (``tools/make_golden_image.py``).
 
-Where the decision constants come from (version 2): ``min_inliers`` (two
+Where the decision constants come from (version 3; version 2's came the same way): ``min_inliers`` (two
 above the best chance score), the chance-inlier tail (``chance_inliers_at``,
 ``chance_inliers_per_e``) and the check of ``pdq_max_distance`` (the PDQ
 paper's 31 bits for 256-bit hashes, Facebook, "The TMK+PDQF and PDQ hashing
@@ -28,7 +28,7 @@ import numpy as np
 __all__ = ["ENGINE_NAME", "ENGINE_VERSION", "ImageEngineParams", "DEFAULT_PARAMS"]
 
 ENGINE_NAME = "consentry-image-pdq-orb"
-ENGINE_VERSION = "2"
+ENGINE_VERSION = "3"
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,15 @@ class ImageEngineParams:
         keypoints are found (faint pictures); 1: not stretched.
     index_keypoints : int
         Keypoints kept per registered image (the index budget: each is one 12-byte posting).
+    stable_candidates : int
+        A registered image's keypoints are chosen from this many times ``index_keypoints``
+        candidates, by how many views they survive (:func:`.features.stable_keypoints`).
+    stable_view_scales : tuple of float
+        Scales of the views of a registered image that its candidate keypoints are looked for
+        again in (empty: keypoints chosen by strength alone).  Version 3: a quarter octave down,
+        a quarter and a half octave up, the scales at which the issue's copies show the picture
+        (a 50 % area crop is shown 2^0.5 times larger at the same working size, a 70 % crop 2^0.25
+        times); not fitted to any image.
     query_keypoints : int
         Keypoints detected per query image (and again on its mirror image).
     grid_cells : int
@@ -90,6 +99,10 @@ class ImageEngineParams:
     max_rotation_deg : float
         Largest rotation (degrees, either way) of a geometric match: copies are "slightly
         rotated"; hits whose keypoint orientations differ by more are not counted.
+    inlier_cell_px : float
+        A fit's inliers count once per cell of this many query working pixels (about half of
+        ORB's 31-pixel patch: nearer keypoints share most of their pixels; 0: not merged).
+        Version 3.
     min_inliers : int
         The decision rule: fewest geometrically verified keypoints reported.
     chance_inliers_at, chance_inliers_per_e : float
@@ -115,6 +128,8 @@ class ImageEngineParams:
     orb_detect_factor: int = 3
     max_contrast_gain: float = 4.0
     index_keypoints: int = 120
+    stable_candidates: int = 3
+    stable_view_scales: tuple[float, ...] = (2 ** -0.25, 2 ** 0.25, 2 ** 0.5)
     query_keypoints: int = 600
     grid_cells: int = 4
     key_bits: int = 20
@@ -132,9 +147,10 @@ class ImageEngineParams:
     min_scale: float = 0.05
     max_scale: float = 20.0
     max_rotation_deg: float = 20.0
-    min_inliers: int = 10
+    inlier_cell_px: float = 16.0
+    min_inliers: int = 7
     chance_inliers_at: float = 3.0
-    chance_inliers_per_e: float = 0.55
+    chance_inliers_per_e: float = 0.11
     pdq_max_distance: int = 31
     pdq_min_quality: int = 1
     query_mirrored: bool = True

@@ -141,6 +141,12 @@ class ImageExtra:
     work_to_query : tuple of 6 floats
         The affine map ``[a, b, c, d, e, f]`` taking work pixels ``(x, y)`` to
         query pixels ``(a x + b y + c, d x + e y + f)``.
+    matched_work_box : tuple of 4 floats or None
+        ``(x0, y0, x1, y1)``, work pixels: the box around the matched keypoints in the work (the
+        whole work for ``"pdq"``): the part of the work that the evidence shows is in the query.
+    work_share : float or None
+        Fraction (0-1) of the work's area inside ``matched_work_box``, when the work's size is
+        known: a small share is a *part* of the work (a logo it shares with the query), not the work.
     """
 
     method: str
@@ -150,6 +156,8 @@ class ImageExtra:
     inliers: int
     pdq_distance: int | None
     work_to_query: tuple[float, ...] = field(default=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0))
+    matched_work_box: tuple[float, ...] | None = None
+    work_share: float | None = None
 
 
 # ---------------------------------------------------------------------------- lookup
@@ -358,6 +366,32 @@ def _pdq_confidence(distance: int) -> float:
     return 1.0 - tail
 
 
+def independent_inliers(q_index: np.ndarray, q_work_xy: np.ndarray, work_xy: np.ndarray,
+                        params: ImageEngineParams) -> int:
+    """The score of a fit: its inliers that are independent evidence.
+
+    Distinct query keypoints, at distinct work positions, and (``params.inlier_cell_px`` > 0) in
+    distinct cells of that many query working pixels: keypoints closer than about half of ORB's
+    31-pixel patch describe mostly the same pixels (the same corner found at several pyramid levels,
+    a tight texture), and a fit that a handful of such spots carry is what chance gives on text,
+    logos and repeating patterns.
+
+    Parameters
+    ----------
+    q_index : ndarray of int64, shape (k,)
+        The inliers' query keypoint numbers.
+    q_work_xy : ndarray of float, shape (k, 2)
+        Their positions in query working pixels.
+    work_xy : ndarray of float, shape (k, 2)
+        Their positions in the work, pixels.
+    params : ImageEngineParams
+    """
+    n = min(np.unique(q_index).size, np.unique(np.round(work_xy, 1), axis=0).shape[0])
+    if params.inlier_cell_px > 0 and len(q_work_xy):
+        n = min(n, np.unique(np.floor(np.asarray(q_work_xy, np.float64) / params.inlier_cell_px), axis=0).shape[0])
+    return int(n)
+
+
 def local_confidence(score: float, params: ImageEngineParams) -> float:
     """Confidence of a keypoint match of ``score`` inliers, from the measured chance tail (params)."""
     return float(min(1.0, max(0.0, 1.0 - math.exp(-(score - params.chance_inliers_at) / params.chance_inliers_per_e))))
@@ -404,7 +438,7 @@ def verify(hits: ImageHits, query: QueryPrint, params: ImageEngineParams, *, min
         m, inl = _fit(wxy, q_xy, params.ransac_work_px / qrx, params)
         if m is None:
             continue
-        n_in = min(np.unique(q_idx[near][inl]).size, np.unique(np.round(wxy[inl], 1), axis=0).shape[0])
+        n_in = independent_inliers(q_idx[near][inl], q_xy[inl] * [qrx, qry], wxy[inl], params)
         scale = math.hypot(m[0, 0], m[1, 0])
         rotation = math.degrees(math.atan2(m[1, 0], m[0, 0]))
         if n_in < min_score or not params.min_scale <= scale <= params.max_scale or \
@@ -429,8 +463,9 @@ def verify(hits: ImageHits, query: QueryPrint, params: ImageEngineParams, *, min
                 qpts[:, 0] = wq - qpts[:, 0]
             ev = MatchedPoints(qpts.astype(np.float32), wxy[order].astype(np.float32),
                                None if hits.kp_keys is None else hits.kp_keys[sel][near][order], int(n_in))
+        region = matched_region(wxy[inl], (ww, hw) if rec is not None else None)
         extra = ImageExtra("keypoints", round(scale, 4), round(rotation, 2), side.mirrored, int(n_in), None,
-                           tuple(round(float(v), 4) for v in m.ravel()))
+                           tuple(round(float(v), 4) for v in m.ravel()), *region)
         found = Located(fp_id, float(n_in), local_confidence(n_in, params), boxes[0], boxes[1], extra, evidence=ev)
         if fp_id not in best or best[fp_id].score < found.score:
             best[fp_id] = found
@@ -455,10 +490,27 @@ def verify(hits: ImageHits, query: QueryPrint, params: ImageEngineParams, *, min
         ev = MatchedPoints(np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32), None, 0,
                            side.pdq.hex(), work_pdq.hex()) if with_evidence else None
         extra = ImageExtra("pdq", round(math.sqrt(sx * sy), 4), 0.0, side.mirrored, 0, d,
-                           tuple(round(float(v), 4) for v in m.ravel()))
+                           tuple(round(float(v), 4) for v in m.ravel()), (0.0, 0.0, float(ww), float(hw)), 1.0)
         best[fp_id] = Located(fp_id, float(128 - d), _pdq_confidence(d), Extent.box(0, 0, wq, hq),
                               Extent.box(0, 0, ww, hw), extra, evidence=ev)
     return sorted(best.values(), key=lambda m: (-m.score, m.fp_id))
+
+
+def matched_region(work_xy: np.ndarray, work_size: tuple[float, float] | None) -> tuple[tuple[float, ...] | None,
+                                                                                    float | None]:
+    """``(matched_work_box, work_share)`` of matched points ``work_xy`` (float, (k, 2), work pixels).
+
+    The box around the points, and the fraction of the work's area (``work_size``: width and
+    height in pixels, or None when not known) that it covers, rounded to 3 digits.
+    """
+    if len(work_xy) == 0:
+        return None, None
+    lo, hi = np.asarray(work_xy, np.float64).min(axis=0), np.asarray(work_xy, np.float64).max(axis=0)
+    box = tuple(round(float(v), 1) for v in (*lo, *hi))
+    if work_size is None or not work_size[0] or not work_size[1]:
+        return box, None
+    share = (min(hi[0], work_size[0]) - max(lo[0], 0.0)) * (min(hi[1], work_size[1]) - max(lo[1], 0.0))
+    return box, round(float(max(0.0, share) / (float(work_size[0]) * float(work_size[1]))), 3)
 
 
 def _with_pdq(found: Located, distance: int) -> Located:

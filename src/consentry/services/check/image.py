@@ -105,7 +105,8 @@ def check_image_output(registry, path: str | os.PathLike) -> ImageCheckResult:
         d = m.as_dict()
         res.matches.append({k: d[k] for k in ("work_id", "title", "creator", "terms", "score", "confidence",
                                               "query_box", "work_box", "transform", "method", "inliers",
-                                              "pdq_distance", "disputed_claims") if k in d}
+                                              "pdq_distance", "matched_work_box", "work_share",
+                                              "disputed_claims") if k in d}
                            | {"evidence": _trimmed(m.detail.get("evidence") or {})})
     return res
 
