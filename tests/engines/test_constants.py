@@ -124,6 +124,16 @@ def test_window_threshold_and_its_companions_are_the_half_a_fit_of_run_voice_win
         fit["calibration"]["slope"], fit["calibration"]["offset"])
 
 
+def test_window_threshold_was_fitted_on_the_windows_the_check_takes():
+    """The record's statistic and least speech per window are the check's (a threshold fitted on other windows
+    would not hold for these)."""
+    from consentry.services.check.service import VOICE_MIN_WINDOW_SPEECH_S
+
+    rec = record("voice_window.json")
+    assert rec["statistic"] == "best_window"
+    assert rec["min_window_speech_s"] == VOICE_MIN_WINDOW_SPEECH_S
+
+
 def test_window_threshold_lets_one_percent_of_half_a_outputs_match_falsely():
     rows = record("voice_window.json")["rows_half_A"]
     false = sum(max(r["nontargets"], default=0.0) >= score.WINDOW_THRESHOLD for r in rows)

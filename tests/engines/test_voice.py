@@ -474,3 +474,22 @@ def test_window_threshold_rises_with_the_creators_compared():
     # Each doubling of the creators compared adds the tail's scale times ln 2 (rounded to 4 decimals).
     assert window_threshold(2 * n0) - WINDOW_THRESHOLD == pytest.approx(WINDOW_THRESHOLD_TAIL * np.log(2), abs=1e-4)
     assert window_threshold(50 * n0) == pytest.approx(WINDOW_THRESHOLD + WINDOW_THRESHOLD_TAIL * np.log(50), abs=1e-4)
+
+
+def test_cohort_normalised_agrees_with_its_reference_and_refuses_a_small_cohort():
+    from consentry.engines.voice.score import COHORT_MIN, cohort_normalised, cohort_normalised_reference
+
+    rng = np.random.default_rng(21)
+    scores = rng.uniform(-0.2, 0.9, size=(9, COHORT_MIN + 6))
+    scores[:, 3] = 0.5  # a constant column: its cohorts still vary
+    assert np.allclose(cohort_normalised(scores), cohort_normalised_reference(scores), atol=1e-12)
+    # A window that is close to every voice (a house sound) does not stand out; one close to a single voice does.
+    flat = np.full((1, COHORT_MIN + 1), 0.6)
+    assert np.allclose(cohort_normalised(flat), 0.0)
+    lone = np.full((1, COHORT_MIN + 1), 0.2)
+    lone[0, 4] = 0.6
+    z = cohort_normalised(lone)[0]
+    assert z.argmax() == 4 and z[4] > 10 and np.all(np.delete(z, 4) < 0)
+    with pytest.raises(ValueError, match="creators"):
+        cohort_normalised(np.zeros((3, COHORT_MIN)))
+

@@ -55,6 +55,9 @@ VOICE_SLICE_S = 60.0
 #: The voice check compares windows of this length, this far apart, with the enrolled voices (seconds).
 VOICE_WINDOW_S = 3.0
 VOICE_HOP_S = 1.5
+#: A window enters the voice check when the voice-activity detector kept at least this much speech in it (seconds;
+#: 1.5 until 2026-12-07: 0.5 finds more brief voices at the same false-match rate, benchmarks/run_voice.py --windowed).
+VOICE_MIN_WINDOW_SPEECH_S = 0.5
 #: The melody check aligns at most this many notes of an output at a time (windows overlap by the second).
 MELODY_WINDOW_NOTES = 1500
 MELODY_WINDOW_OVERLAP_NOTES = 100
@@ -574,7 +577,8 @@ def _voice_windows(ctx: CheckContext, body: np.ndarray, offset_s: float, out: li
         if i > 0 and piece.size < MELODY_SAMPLE_RATE_HZ * 2:
             break  # a tail under 2 s: its windows were in the previous slice
         track = embed_voice_windows(piece, sample_rate_hz=MELODY_SAMPLE_RATE_HZ, encoder=model.ge2e,
-                                    window_s=VOICE_WINDOW_S, hop_s=VOICE_HOP_S)
+                                    window_s=VOICE_WINDOW_S, hop_s=VOICE_HOP_S,
+                                    min_window_speech_s=VOICE_MIN_WINDOW_SPEECH_S)
         if not track.whole.has_speech:
             reason = reason or track.whole.no_speech_reason
             continue
