@@ -16,6 +16,7 @@ from typing import Iterable, Iterator, Sequence
 
 from consentry.domain.errors import InputError, ScanNotFoundError
 from consentry.domain.ledger import GENESIS_HASH, chain_entry
+from consentry.domain.seqset import SeqSet
 
 SCAN_COLUMNS = (
     "scan_id", "created_at", "finished_at", "status", "source_spec", "source_kind", "source_name",
@@ -98,9 +99,10 @@ class AuditTablesMixin:
         with self.transaction() as c:
             c.execute(f"UPDATE scans SET {sets} WHERE scan_id = ?", [*values, scan_id])
 
-    def done_seqs(self, scan_id: str) -> set[int]:
-        """Positions of the items of a scan that are already stored."""
-        return {r[0] for r in self._conn.execute("SELECT seq FROM scan_items WHERE scan_id = ?", (scan_id,))}
+    def done_seqs(self, scan_id: str) -> SeqSet:
+        """Positions of the items of a scan that are already stored, as ranges (memory grows with the gaps)."""
+        return SeqSet.from_sorted(r[0] for r in self._conn.execute(
+            "SELECT seq FROM scan_items WHERE scan_id = ? ORDER BY seq", (scan_id,)))
 
     def add_scan_items(self, scan_id: str, items: Iterable[dict]) -> int:
         """Store finished items (dicts as in docs/scan-format.md, findings without work details), in one transaction."""
