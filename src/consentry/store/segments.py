@@ -12,7 +12,9 @@ readers) with a common stem:
 
 With the directory, finding a key range touches two directory entries and
 one small bucket (about :data:`ENTRIES_PER_BUCKET` keys) instead of a binary
-search over the whole, possibly uncached, key file.
+search over the whole, possibly uncached, key file.  (A segment with fewer
+than :data:`WHOLE_SEARCH_KEYS_PER_TARGET` keys per key asked for is searched
+whole: so many keys would read most of its buckets anyway.)
 
 The SQLite store keeps these files beside the database; the PostgreSQL store
 keeps the same bytes in the database and a :class:`SegmentCache` of them on
