@@ -228,6 +228,8 @@ def test_align_refines_extents_and_marks_the_differences(engine, works, index):
     facts = engine.evidence_facts(shared)
     json.dumps(facts)
     assert facts["work_start_char"] == a and facts["medium"] == "text" and facts["engine"] == engine.id.as_dict()
+    # Why it counted: it holds anchors of the query; a copy with a word replaced is not exact.
+    assert facts["anchor_seeds"] >= engine.params.min_anchor_seeds and facts["exact"] is False
 
 
 def test_the_user_sets_how_long_a_passage_must_be(engine, works, index):

@@ -60,6 +60,12 @@ class TextExtra:
     missed_anchors : int
         The query's anchors between the first and last seed that the work
         does not hold there (:mod:`.match`): where the copy was edited.
+    anchor_seeds : int
+        Seeds that are anchors of the query (a passage counts only with
+        ``min_anchor_seeds`` of them).
+    exact : bool
+        Whether the seeds agree exactly on the offset between the texts (a
+        short passage counts only so).
     work_share : float or None
         Share of the work's characters the passage covers, in [0, 1], when
         the work's length is known (:meth:`TextEngine.with_work_length`).
@@ -71,6 +77,8 @@ class TextExtra:
     seeds: int
     common_shingles: int = 0
     missed_anchors: int = 0
+    anchor_seeds: int = 0
+    exact: bool = False
     work_share: float | None = None
     aligned: bool = False
 
@@ -247,7 +255,7 @@ class TextEngine:
             confidence=self.confidence(matched, searched=searched),
             query=Extent.span(q0, q1, unit="char"), work=Extent.span(w0, w1, unit="char"),
             extra=TextExtra(matched_words=int(matched), seeds=len(chain_rows), common_shingles=int(common_shingles),
-                            missed_anchors=int(chain.missed)),
+                            missed_anchors=int(chain.missed), anchor_seeds=int(chain.anchors), exact=bool(chain.exact)),
             evidence=evidence)
 
     def locate(self, signal: Signal, segments: Sequence[SegmentLike], *, min_score: float | None = None,
@@ -388,6 +396,7 @@ class TextEngine:
             "confidence": match.confidence, "query_start_char": int(q0), "query_end_char": int(q1),
             "work_start_char": int(w0), "work_end_char": int(w1), "matched_words": e.matched_words,
             "seeds": e.seeds, "common_shingles": e.common_shingles, "missed_anchors": e.missed_anchors,
+            "anchor_seeds": e.anchor_seeds, "exact": e.exact,
             "work_share": e.work_share, "aligned": e.aligned,
         }
         if match.evidence is not None:
