@@ -62,6 +62,21 @@ def test_case_punctuation_unicode_hyphenation_and_line_breaks_do_not_change_the_
     assert not np.array_equal(W.words("dont stop the well known example find the cafe see 3").hashes, base)
 
 
+def test_punctuation_deleted_inside_words_does_not_change_them():
+    """Engine version 2: a run of punctuation and symbols between two word characters is removed, so a copy with
+    its punctuation deleted (as `re.sub(r"[^\\w\\s]", "", text)` does) has the same words; elsewhere they separate."""
+    original = "Call :meth:`loop.is_closed()` or f(x) on 1,000 U.S.A. files/dirs -- \u00abdone\u00bb"
+    deleted = "Call methloopisclosed or fx on 1000 USA filesdirs  done"
+    assert W.words(original).hashes.tolist() == W.words(deleted).hashes.tolist()
+    got = [original[a:b] for a, b in zip(W.words(original).start_char.tolist(), W.words(original).end_char.tolist())]
+    assert got == ["Call", "meth:`loop.is_closed", "or", "f(x", "on", "1,000", "U.S.A", "files/dirs", "done"]
+    assert W.words("and/or").hashes.tolist() != W.words("and or").hashes.tolist()  # the cost: spaces differ
+    for text in (original, deleted, "\u309f \u30ff\u309f x\u309fy"):                   # and agree with the reference
+        w = W.words(text)
+        assert list(zip(w.hashes.tolist(), w.start_char.tolist(), w.end_char.tolist())) == ref.words(text)
+    assert len(W.words("\u309f")) == 1  # a kana folding to two letters is one word (version 1: two)
+
+
 def test_word_offsets_point_into_the_original_text():
     text = "  \u201cHello,\u201d she\u00a0said \u2014 exam-\n ple \ufb01ne \u65e5\u672c  "
     w = W.words(text)
@@ -71,7 +86,7 @@ def test_word_offsets_point_into_the_original_text():
 
 def _random_texts(n: int) -> list[str]:
     rng = random.Random(7)
-    alphabet = "abcXY 09\n\t.,-'\u2019\u00e9\u0301\ufb01\u00df\u65e5\u00ad\u200b\U0001F600\u00a0\uff21"
+    alphabet = "abcXY 09\n\t.,-'\u2019\u00e9\u0301\ufb01\u00df\u65e5\u00ad\u200b\U0001F600\u00a0\uff21(/_:\u309f"
     return [""] + ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 120))) for _ in range(n)]
 
 
