@@ -121,3 +121,27 @@ def test_the_web_pages_say_what_a_text_or_an_image_is(server):
     assert "characters" in page.text   # the text work's length, not "345:09"
     checks = srv.client(world.tokens["lic"]).get("/app/checks")
     assert checks.status_code == 200 and "copied passages in a text" in checks.text
+
+
+def test_a_scan_of_images_shows_each_item_found_as_a_thumbnail(server):
+    """The web page of a scan and its HTML report show an image item found as a thumbnail, the region outlined."""
+    srv, world = server
+    ana = srv.client(world.tokens["ana"])
+    lic = srv.client(world.tokens["lic"])
+    art = picture(21)
+    r = ana.post("/api/v1/works", data={"terms": "deny"}, files=[("files", ("Harbour Lights.png", jpeg(art, 95), "image/jpeg"))])
+    assert r.status_code == 202 and wait_job(ana, r.json()["job_id"])["status"] == "succeeded"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("set/crop.jpg", jpeg(art.crop((80, 60, 600, 560)), 80))
+        z.writestr("set/other.jpg", jpeg(picture(22), 80))
+    r = lic.post("/api/v1/scans", files={"dataset": ("set.zip", buf.getvalue(), "application/zip")})
+    assert r.status_code == 202, r.text
+    job = wait_job(lic, r.json()["job_id"])
+    assert job["status"] == "succeeded", job
+    scan_id = job["result"]["scan_id"]
+    thumb = '<img class="thumb" src="data:image/jpeg;base64,'
+    page = lic.get(f"/app/scans/{scan_id}")
+    assert page.status_code == 200 and page.text.count(thumb) == 1 and "Harbour Lights" in page.text
+    report = lic.get(f"/api/v1/scans/{scan_id}/report/html")
+    assert report.status_code == 200 and report.text.count(thumb) == 1

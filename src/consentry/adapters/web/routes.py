@@ -104,6 +104,7 @@ def _findings_for_people(reg, matches, *, item_s=None, cache: dict | None = None
     in force in words (what each use allows), for the finding macros of the templates.  ``cache`` keeps each
     work's details between calls (a scan page shows many items)."""
     from consentry.reporting.findings import group_matches, terms_lines
+    from consentry.reporting.thumbnails import safe_data_uri
     from consentry.services.works import work_terms
 
     cache = {} if cache is None else cache
@@ -119,6 +120,8 @@ def _findings_for_people(reg, matches, *, item_s=None, cache: dict | None = None
             except InputError:  # removed since: the finding stays, without the work's details
                 cache[wid] = (None, [])
         f["work_s"], f["terms_lines"] = cache[wid]
+        # An image item found in a scan: its thumbnail with the matched region outlined (docs/scan-format.md).
+        f["thumbnail"] = safe_data_uri((f.get("detail") or {}).get("item_thumbnail"))
     return found
 
 
