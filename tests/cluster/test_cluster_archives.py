@@ -91,6 +91,7 @@ def archives(tmp_path_factory):
             n += 1
             if k == 2:
                 _add(tar, ".hidden", b"x")
+        _add(tar, "s001.flac", clip(1))  # a key met three parts before: the id a whole read gives (@member)
         _add(tar, "notes.txt", b"no audio here")
     with tarfile.open(shards / "train-001.tar", "w:gz") as tar:  # compressed (read by its content)
         for _ in range(4):
@@ -159,6 +160,7 @@ def test_workers_read_the_archives_and_give_the_local_decisions(cluster, archive
     if kind == "tar":
         assert summary["skipped"] == {"hidden member (name starts with '.')": 1}
         assert max(seqs) // SHARD_STRIDE == 2  # numbered per shard: shard 2's items
+        assert "train-000.tar#s001@13" in local_items
     elif kind == "parquet":
         assert seqs == list(range(9))
     else:

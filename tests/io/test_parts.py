@@ -22,7 +22,7 @@ from test_sources import add_member, make_tar, wav_bytes, write
 
 from consentry.io.sources import open_dataset
 from consentry.io.sources.parts import (
-    PER_SHARD, SEQUENTIAL, SHARD_STRIDE, numbered_items, numbering_of, parts_of, read_part,
+    PER_SHARD, SEQUENTIAL, SHARD_STRIDE, ShardKeys, numbered_items, numbering_of, parts_of, read_part,
 )
 
 
@@ -33,11 +33,14 @@ def _item(item) -> tuple:
 def _in_parts(ds, items_per_part: int, *, wanted=lambda seq: True) -> tuple[list, dict, int]:
     """Every part of ``ds``, each read on its own as a worker reads it; (items, skipped counts, parts read)."""
     out, skipped, n_parts = [], {}, 0
+    keys = ShardKeys()  # what the driver does with the keys each tar part returns
     for first in parts_of(ds, items_per_part=items_per_part):
         part = first
         while part is not None:
             reading = read_part(part, wanted=lambda position, p=part: wanted(p.seq(position)))
-            out += [(seq, _item(item)) for seq, item in reading]
+            got = [(seq, _item(item)) for seq, item in reading]
+            renamed = keys.settle(part, reading.keys, last=reading.next is None) if part.kind == "tar" else {}
+            out += [(seq, (renamed.get(seq, i[0]), *i[1:])) for seq, i in got]
             for reason, n in reading.skipped.items():
                 skipped[reason] = skipped.get(reason, 0) + n
             n_parts += 1
@@ -73,9 +76,11 @@ def _shards(root: Path) -> str:
         ("0005.wav", wav), ("0005.json", b"{}"), (".DS_Store", b"x"), ("../evil.wav", wav),
         (_long_name(6) + ".wav", wav), (_long_name(6) + ".json", b"{}"), ("0007.wav", wav),
         ("0008.wav", wav, {"kind": tarfile.SYMTYPE, "linkname": "0007.wav"}), ("0009.wav", wav),
+        ("0001.flac", wav), ("0005.wav", wav), ("0010.wav", wav), ("0001.wav", wav),  # keys met parts before
     ])
     make_tar(root / "s-001.tar", [])
-    make_tar(root / "s-002.tar", [("0100.wav", wav), (".h", b""), ("0101.wav", wav), ("0102.wav", wav)], mode="w:gz")
+    make_tar(root / "s-002.tar", [("0100.wav", wav), (".h", b""), ("0101.wav", wav), ("0102.wav", wav),
+                                  ("0100.wav", wav)], mode="w:gz")
     full = make_tar(root / "full.tar", [("0001.wav", wav), ("0002.wav", wav), ("0003.wav", wav), ("0004.wav", wav)])
     with tarfile.open(full) as tar:
         cut = {m.name: m.offset_data for m in tar.getmembers()}["0003.wav"] + 100
@@ -100,6 +105,7 @@ def test_tar_shards_read_in_parts_give_the_whole_reads_items(tmp_path):
     assert sorted(by_shard) == [0, 2, 3, 4, 5, 6]
     ids = [i[0] for _, i in numbered]
     assert "s-000.tar#0002@7" in ids and "s-003.tar" in ids and "s-005.tar" in ids
+    assert {"s-000.tar#0001@17", "s-000.tar#0005@18", "s-000.tar#0001@20", "s-002.tar#0100@4"} <= set(ids)
 
 
 def test_uncompressed_parts_seek_instead_of_reading_from_the_start(tmp_path):

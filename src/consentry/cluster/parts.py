@@ -10,7 +10,8 @@ stores the results as they come, exactly as for items it read itself.
 
 Memory of the driver: the shard list, at most :data:`PARTS_PER_WORKER` parts
 in flight per worker, and, for each tar shard being read, the sample keys
-met so far (to number a key met twice as the whole read does).  The
+met so far (a part returns its own; a key met twice gets the id a whole
+read gives it, :class:`~consentry.io.sources.parts.ShardKeys`).  The
 parts of one tar shard follow one another (each starts where the one
 before ended); different shards run side by side, so a dataset needs at
 least as many shards as workers to keep them all busy (WebDataset sets
@@ -56,7 +57,7 @@ def run_part(work: Callable[[dict], dict], make_task: Callable, part, skip: froz
 
     reading = read_part(part, wanted=lambda position: position not in skip)
     results = [work(make_task(seq, item)) for seq, item in reading]
-    return {"results": results, "skipped": reading.skipped, "next": reading.next}
+    return {"results": results, "skipped": reading.skipped, "next": reading.next, "keys": reading.keys}
 
 
 def list_part(part, skip: frozenset) -> dict:
@@ -65,7 +66,7 @@ def list_part(part, skip: frozenset) -> dict:
 
     reading = read_part(part, wanted=lambda position: position not in skip, read_audio=False)
     listed = [(seq, item.item_id, item.name) for seq, item in reading]
-    return {"listed": listed, "skipped": reading.skipped, "next": reading.next}
+    return {"listed": listed, "skipped": reading.skipped, "next": reading.next, "keys": reading.keys}
 
 
 def map_parts(executor, work: Callable[[dict], dict], parts: Iterable, *, done: set[int], dataset, make_task: Callable,
@@ -78,10 +79,12 @@ def map_parts(executor, work: Callable[[dict], dict], parts: Iterable, *, done: 
     ``new_worker()`` starts a worker actor, ``alone(fn, *args)`` runs one call
     on a fresh worker of its own (None when that worker dies).
     """
+    from consentry.io.sources.parts import ShardKeys
     from consentry.runtime.interrupts import POLL_S, raise_if_stopping
 
     ray = import_ray()
     dataset.skipped = {}
+    shard_keys = ShardKeys()  # a tar sample key met in an earlier part of its shard: the id a whole read gives
     actors = executor._actors = [new_worker() for _ in range(executor.count.workers)]
     load = [0] * len(actors)
     running: dict = {}  # ref -> (worker index, part)
@@ -142,13 +145,13 @@ def map_parts(executor, work: Callable[[dict], dict], parts: Iterable, *, done: 
                 except Exception as exc:  # noqa: BLE001 - the work itself failed: a bug, not an item
                     raise ClusterError(f"a Ray worker failed ({_first_line(exc)}); the items stored so far are "
                                        "kept: run the scan again with --resume") from None
-                results += outcome["results"]
+                results += _settled(outcome, part, shard_keys)
                 count_skipped(outcome["skipped"])
                 if outcome["next"] is not None:
                     follow.append(outcome["next"])
             for part in suspects:
                 results += _part_alone(part, skip_of(part), work=work, make_task=make_task, lost=lost, alone=alone,
-                                       count_skipped=count_skipped, follow=follow)
+                                       count_skipped=count_skipped, follow=follow, shard_keys=shard_keys)
             yield results
     finally:
         for a in actors:
@@ -156,7 +159,17 @@ def map_parts(executor, work: Callable[[dict], dict], parts: Iterable, *, done: 
         executor._actors = []
 
 
-def _part_alone(part, skip: frozenset, *, work, make_task, lost, alone, count_skipped, follow) -> list[dict]:
+def _settled(outcome: dict, part, shard_keys) -> list[dict]:
+    """A part's results, each tar sample whose key an earlier part of its shard met renamed as a whole read names it."""
+    renamed = shard_keys.settle(part, outcome.get("keys") or [], last=outcome["next"] is None) if part.kind == "tar" else {}
+    for r in outcome["results"]:
+        if r["seq"] in renamed:
+            r["item_id"] = renamed[r["seq"]]
+    return outcome["results"]
+
+
+def _part_alone(part, skip: frozenset, *, work, make_task, lost, alone, count_skipped, follow,
+                shard_keys) -> list[dict]:
     """A part whose worker was lost for good: the whole part on a fresh worker, else item by item."""
     outcome = alone("run_part", make_task, part, skip)
     if outcome is None:
@@ -173,11 +186,11 @@ def _part_alone(part, skip: frozenset, *, work, make_task, lost, alone, count_sk
                 results += one["results"]
             else:
                 results.append(lost({"seq": seq, "item_id": item_id, "name": name}, _worker_died()))
-        outcome = {"results": results, "skipped": listing["skipped"], "next": listing["next"]}
+        outcome = {"results": results, "skipped": listing["skipped"], "next": listing["next"], "keys": listing["keys"]}
     count_skipped(outcome["skipped"])
     if outcome["next"] is not None:
         follow.append(outcome["next"])
-    return outcome["results"]
+    return _settled(outcome, part, shard_keys)
 
 
 def _worker_died() -> str:

@@ -44,8 +44,8 @@ from consentry.io.sources.webdataset import (
 )
 from consentry.io.sources.ziparchive import ZipArchive
 
-__all__ = ["SHARD_STRIDE", "SEQUENTIAL", "PER_SHARD", "Part", "TarStart", "ZipCursor", "PartReading", "numbering_of",
-           "numbered_items", "parts_of", "read_part"]
+__all__ = ["SHARD_STRIDE", "SEQUENTIAL", "PER_SHARD", "Part", "TarStart", "ZipCursor", "PartReading", "ShardKeys",
+           "numbering_of", "numbered_items", "parts_of", "read_part"]
 
 #: Positions per shard in a scan's item numbering (``seq = shard × SHARD_STRIDE + position``).
 SHARD_STRIDE = 10 ** 9
@@ -70,8 +70,6 @@ class TarStart:
         shards with a pax global header).
     member_index : int
         Index (among all the shard's members) of the member before it.
-    seen_keys : frozenset of str
-        Sample keys met before it (a key met again gets ``@<member index>``).
     last_member : str or None
         The name of the member before it (named in error messages).
     """
@@ -79,7 +77,6 @@ class TarStart:
     ordinal: int = 0
     offset: int | None = 0
     member_index: int = -1
-    seen_keys: frozenset = frozenset()
     last_member: str | None = None
 
 
@@ -147,8 +144,36 @@ class PartReading:
         return self._reader.next if self._reader is not None else None
 
     @property
+    def keys(self) -> list[tuple[int, str, str]]:
+        """Tar: ``(seq, sample key, id with @<member index>)`` of every sample of the part, read or not
+        (for :class:`ShardKeys`); empty for other kinds."""
+        return list(getattr(self._reader, "keys", ()))
+
+    @property
     def skipped(self) -> dict[str, int]:
         return dict(self._rules.skipped)
+
+
+class ShardKeys:
+    """The driver's memory of the sample keys met in each tar shard being read in parts.
+
+    A part read from a byte offset knows only its own keys; a key met in an
+    earlier part of the same shard must get the id a whole read gives it
+    (``<shard>#<key>@<member index>``).  Feed it each part's
+    :attr:`PartReading.keys`, in the shard's order; it returns the ids to
+    change, by seq.  The keys of a shard are dropped when its last part is in.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[int, set[str]] = {}
+
+    def settle(self, part: Part, keys: list[tuple[int, str, str]], *, last: bool) -> dict[int, str]:
+        seen = self._seen.setdefault(part.shard_no, set())
+        renamed = {seq: repeated for seq, key, repeated in keys if key in seen}
+        seen.update(key for _seq, key, _repeated in keys)
+        if last:
+            del self._seen[part.shard_no]
+        return renamed
 
 
 def numbering_of(ds: Dataset) -> str:
@@ -312,6 +337,7 @@ class _TarPart:
         self.rules = rules
         self.read_audio = read_audio
         self.next: Part | None = None
+        self.keys: list[tuple[int, str, str]] = []  # (seq, sample key, id if the key was met before)
 
     def read(self, wanted: Callable[[int], bool]) -> Iterator[tuple[int, DatasetItem]]:
         part, start = self.part, self.part.start or TarStart()
@@ -382,12 +408,15 @@ class _TarPart:
         part, rules = self.part, self.rules
         start = part.start or TarStart()
         index = start.member_index if seek else -1
-        seen: set[str] = set(start.seen_keys) if seek else set()
+        seen: set[str] = set()  # from a byte offset: this part's keys only; the driver knows the earlier ones
+        sample_index = -1
         handled_before = -1 if seek else start.member_index  # members an earlier part counted already
         sample: _Sample | None = None
 
         def finish(done: _Sample) -> Iterator[tuple[int, DatasetItem]]:
             position = state["position"]
+            if part.lo <= position:
+                self.keys.append((part.seq(position), done.key, f"{part.rel}#{done.key}@{sample_index}"))
             if part.lo <= position and wanted(position):
                 yield part.seq(position), done.item()
             state["position"] = position + 1
@@ -409,7 +438,7 @@ class _TarPart:
                     seekable = stream.raw is None and not tar.pax_headers
                     self.next = replace(part, lo=part.hi, hi=part.hi + (part.hi - part.lo), start=TarStart(
                         ordinal=state["position"], offset=base + member.offset if seekable else None,
-                        member_index=index - 1, seen_keys=frozenset(seen), last_member=member.name))
+                        member_index=index - 1, last_member=member.name))
                     return
             if sample is None:
                 if _hidden(member.name) and unsafe_name_reason(member.name) is None:
@@ -420,6 +449,7 @@ class _TarPart:
                     raise ArchiveLimitError(f"the shard holds more than {SHARD_STRIDE - 1} samples; split it")
                 item_id = f"{part.rel}#{key}" if key not in seen else f"{part.rel}#{key}@{index}"
                 seen.add(key)
+                sample_index = index
                 sample = _Sample(key=key, item_id=item_id, first_member=member.name)
             sample.extensions.append(extension)
             refusal = rules._refusal(member)
