@@ -16,8 +16,10 @@ named by the caller.  Each row becomes a work of the text engine:
 
 Rows are fingerprinted in this process and committed in batches (each
 whole: works and their index segment), so an interruption keeps whole
-batches.  Ownership claims between creators are not opened for articles
-(the music path's conflict detection is not run on rows).
+batches.  A row whose text covers at least half of another creator's work,
+or whose work it covers half of, opens an ownership claim against that work
+as a document does (``docs/claims.md``; extents in characters); rows of one
+file are not compared with each other.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def register_articles(registry, path: str | os.PathLike, summary, *, creator: st
                       terms: Terms, text_column: str | None = None, title_column: str | None = None,
                       creator_column: str | None = None, date_column: str | None = None,
                       copyright_registered_on: str | None = None, first_published_on: str | None = None,
-                      batch_size: int = 256,
+                      batch_size: int = 256, detect_claims: bool = True, claim_rules=None, now=None,
                       progress: Callable[[int, int, str], None] | None = None) -> None:
     """Register each row of the file at ``path`` as a text work, adding to ``summary`` (a RegisterSummary).
 
@@ -91,12 +93,33 @@ def register_articles(registry, path: str | os.PathLike, summary, *, creator: st
     resolved = str(source.resolve())
     pending: list = []
     seen: dict[str, str] = {}
+    # Ownership claims (docs/claims.md): rows are identified against the works registered before them, when
+    # some have a creator; works committed by others since are checked again at each commit.
+    known = registry.works() if detect_claims else []
+    snapshot_fp_id = max((w.fp_id for w in known), default=0)
+    detect = any(w.creator is not None for w in known)
+    conflicts: dict[str, list[dict]] = {}  # sha256 -> works found in the row
 
     def flush() -> None:
         if pending:
+            opened: list = []
+            claims_for = None
+            if detect_claims:
+                from consentry.services.claims import ownership_claims_at_commit
+
+                def claims_for(added: list) -> list:
+                    opened[:] = ownership_claims_at_commit(
+                        registry, added, snapshot_fp_id=snapshot_fp_id,
+                        registered_here=[w.work_id for w in summary.registered],
+                        matches={w.work_id: conflicts.get(w.sha256, []) for w in added}, now=now, rules=claim_rules)
+                    return opened
+
             with deferred_interrupts():
-                summary.registered.extend(registry.store.add_works(pending))
+                summary.registered.extend(registry.store.add_works(pending, claims_for=claims_for))
+                summary.claims.extend(opened)
                 summary.batches += 1
+            for w, *_ in pending:
+                conflicts.pop(w.sha256, None)
             pending.clear()
 
     done = 0
@@ -142,6 +165,16 @@ def register_articles(registry, path: str | os.PathLike, summary, *, creator: st
             n_hashes=int(len(fp)), terms=terms,
             copyright_registered_on=copyright_registered_on, first_published_on=published,
         )
+        if detect and row_creator is not None:
+            from consentry.services.media import conflict_matches
+
+            try:
+                found = conflict_matches(registry, engine, signal)
+            except ConsentryError as exc:
+                summary.errors.append((label, str(exc).removeprefix(f"{label}: ")))
+                continue
+            if found:
+                conflicts[sha] = found
         pending.append((work, fp.keys, lambda fp_id, fp=fp: engine.postings(fp, fp_id=fp_id)[1]))
         seen[sha] = work.work_id
         if len(pending) >= batch_size:

@@ -191,8 +191,10 @@ def find_ownership_conflicts(registry, works: Sequence[Work], *, matches: Mappin
                 candidates[wid] = {
                     "match": "fingerprint", "share_of_new": round(new_share, 3), "share_of_registered": round(old_share, 3),
                     "min_share": min_share, "best_score": max(float(s["score"]) for s in segs),
-                    "segments": [{k: s.get(k) for k in ("query_start_s", "query_end_s", "work_start_s", "work_end_s",
-                                                        "speed", "pitch_shift_semitones", "confidence")} for s in segs[:20]],
+                    # A text's extents are characters (``unit``), kept under the same keys.
+                    "segments": [{**{k: s.get(k) for k in ("query_start_s", "query_end_s", "work_start_s", "work_end_s",
+                                                          "speed", "pitch_shift_semitones", "confidence")},
+                                  **({"unit": s["unit"]} if s.get("unit") else {})} for s in segs[:20]],
                 }
         for wid, basis in candidates.items():
             other = others.get(wid) or store.get_work(wid)

@@ -61,11 +61,13 @@ def folder_extensions() -> frozenset[str]:
 # -- registration ---------------------------------------------------------------------------------------------------
 
 
-def fingerprint_path(path: str, medium: str) -> dict:
+def fingerprint_path(path: str, medium: str, *, match_in=None) -> dict:
     """Worker: decode and fingerprint one input of ``medium`` (picklable result, as for music).
 
     Returns ``{"path", "medium", "size", "unit", "fingerprint"}`` or ``{"path", "error"}``
-    (a one-line reason; the caller names the file).
+    (a one-line reason; the caller names the file).  With ``match_in`` (a registry), also
+    ``"matches"``: the registered works found in the input (:func:`conflict_matches`, for ownership
+    claims, docs/claims.md).
     """
     engine = engines.get(medium)
     try:
@@ -80,8 +82,42 @@ def fingerprint_path(path: str, medium: str) -> dict:
     if len(fp) == 0:
         return {"path": path, "error": f"nothing distinctive to identify it by (empty or too short {medium})"}
     title_of = getattr(engine, "title_of", None)  # optional: a title the document itself gives (HTML, EPUB, tags)
-    return {"path": path, "medium": medium, "size": float(signal.size), "unit": signal.unit, "fingerprint": fp,
-            "title": title_of(signal) if title_of is not None else None}
+    result = {"path": path, "medium": medium, "size": float(signal.size), "unit": signal.unit, "fingerprint": fp,
+              "title": title_of(signal) if title_of is not None else None}
+    if match_in is not None:
+        try:
+            result["matches"] = conflict_matches(match_in, engine, signal)
+        except ConsentryError as exc:
+            return {"path": path, "error": str(exc).removeprefix(f"{path}: ")}
+    return result
+
+
+def conflict_matches(registry, engine: engines.MediaEngine, signal) -> list[dict]:
+    """The registered works ``engine`` finds in an input being registered, as the ownership check takes them
+    (plain dicts, cheap to send between processes): ``work_id``, ``creator``, ``score``, ``confidence``, the
+    extents along the first axis in the input's unit under ``query_start_s`` .. ``work_end_s`` (characters
+    for a text, as its work's ``duration_s`` holds), and that ``unit``."""
+    out = []
+    for m in identify_signal(registry, engine, signal):
+        q, w = first_axis(m.detail, "query"), first_axis(m.detail, "work")
+        out.append({"work_id": m.work_id, "creator": m.creator, "query_start_s": q[0], "query_end_s": q[1],
+                    "work_start_s": w[0], "work_end_s": w[1], "score": m.score, "confidence": m.confidence,
+                    "unit": signal.unit})
+    return out
+
+
+def first_axis(detail: dict, side: str) -> tuple[float, float]:
+    """``(start, end)`` along the first axis of a located match's ``query``/``work`` side (``detail``: the
+    engine's match fields), in its unit: characters of a text, pixels of an image."""
+    ext = detail.get(f"{side}_extent")
+    if ext:
+        return float(ext["start"][0]), float(ext["end"][0])
+    if f"{side}_start_char" in detail:
+        return float(detail[f"{side}_start_char"]), float(detail[f"{side}_end_char"])
+    box = detail.get(f"{side}_box")
+    if box:
+        return float(box[0]), float(box[2])
+    return 0.0, 0.0
 
 
 def pending_work(result: dict, path: Path, sha: str, *, creator: str | None, title: str | None, terms: Terms,

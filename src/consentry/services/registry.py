@@ -110,7 +110,10 @@ def _fingerprint_file(path: str, params: MusicEngineParams, melody: bool = False
     if medium != "music":
         from consentry.services.media import fingerprint_path
 
-        return fingerprint_path(path, medium)
+        if medium == "text" and registry is None and match_spec is not None:  # ownership claims by content (chars)
+            registry = _MATCH_REGISTRIES.get(match_spec) or _MATCH_REGISTRIES.setdefault(
+                match_spec, Registry.open(match_spec, create=False, params=params))
+        return fingerprint_path(path, medium, match_in=registry if medium == "text" else None)
     result = _fingerprint_only(path, params, match_spec=match_spec, registry=registry)
     if melody and "error" not in result:
         from consentry.services.check.service import transcribe_notes_json
@@ -338,7 +341,8 @@ class Registry:
         if articles and title is not None:
             raise InputError("--title names one work; a file of articles takes each work's title from its rows")
         for p in articles:
-            register_articles(self, p, summary, creator=creator, terms=the_terms, **dates)
+            register_articles(self, p, summary, creator=creator, terms=the_terms, detect_claims=detect_claims,
+                              claim_rules=claim_rules, now=now, **dates)
         paths = [p for p in paths if p not in articles]
         if articles and not paths:
             summary.seconds = time.perf_counter() - started

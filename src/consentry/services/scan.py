@@ -213,17 +213,9 @@ def _with_thumbnail(detail: dict, signal) -> dict:
 
 
 def _first_axis(detail: dict, side: str) -> tuple[float, float]:
-    """``(start, end)`` along the first axis of a located match's ``query``/``work`` side, in its unit."""
-    ext = detail.get(f"{side}_extent")
-    if ext:
-        return float(ext["start"][0]), float(ext["end"][0])
-    for a, b in ((f"{side}_start_char", f"{side}_end_char"),):
-        if a in detail:
-            return float(detail[a]), float(detail[b])
-    box = detail.get(f"{side}_box")
-    if box:
-        return float(box[0]), float(box[2])
-    return 0.0, 0.0
+    from consentry.services.media import first_axis
+
+    return first_axis(detail, side)
 
 
 def signals_of_file(data: bytes | None, path: str | None, name: str) -> dict | None:

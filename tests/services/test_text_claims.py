@@ -1,0 +1,63 @@
+"""Ownership claims by content for texts (issue 18): documents and rows of a file of articles that copy another
+creator's work open a claim, as audio does (docs/claims.md); extents are characters."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from consentry import Registry
+from textkit import passage, prose
+
+
+def _articles(path, rows: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_document_copying_another_creators_text_opens_an_ownership_claim(tmp_path, workers):
+    original = prose(41, 1500)
+    (tmp_path / "a.txt").write_text(original, encoding="utf-8")
+    copy, _, _ = passage(original, 100, 1000)
+    (tmp_path / "b.txt").write_text("A foreword of my own. " + copy + " And an ending.", encoding="utf-8")
+    (tmp_path / "c.txt").write_text(prose(42, 800), encoding="utf-8")
+    with Registry.open(tmp_path / "r.db") as reg:
+        wa = reg.register([tmp_path / "a.txt"], creator="Ana", terms="deny", workers=1).registered[0]
+        s = reg.register([tmp_path / "b.txt", tmp_path / "c.txt"], creator="Bo", terms="deny", workers=workers)
+        assert len(s.registered) == 2 and len(s.claims) == 1
+        claim = s.claims[0].as_dict()
+        assert claim["party_a"]["work_id"] == wa.work_id and claim["party_b"]["name"] == "Bo"
+        basis = claim["basis"]
+        assert basis["match"] == "fingerprint" and basis["share_of_new"] >= 0.9
+        assert 0.55 <= basis["share_of_registered"] <= 0.75  # 1,000 of 1,500 words
+        seg = basis["segments"][0]
+        assert seg["unit"] == "char" and seg["work_end_s"] - seg["work_start_s"] > 0.6 * len(copy)
+        # The same creator copying herself (a part Bo did not copy) opens nothing; nor does anyone when detection
+        # is off.
+        (tmp_path / "d.txt").write_text(passage(original, 1150, 340)[0] + " Coda.", encoding="utf-8")
+        assert reg.register([tmp_path / "d.txt"], creator="Ana", terms="deny", workers=1).claims == []
+        (tmp_path / "e.txt").write_text("Another foreword. " + copy, encoding="utf-8")
+        assert reg.register([tmp_path / "e.txt"], creator="Cy", terms="deny", workers=1,
+                            detect_claims=False).claims == []
+
+
+def test_a_row_of_a_file_of_articles_copying_another_creators_text_opens_an_ownership_claim(tmp_path):
+    original = prose(51, 1200)
+    (tmp_path / "a.txt").write_text(original, encoding="utf-8")
+    copy, _, _ = passage(original, 50, 1000)
+    rows = [{"title": f"Story {i}", "author": "Bo", "body": prose(600 + i, 300)} for i in range(4)]
+    rows[2]["body"] = copy
+    rows.append({"title": "Her own", "author": "Ana", "body": copy + " with a new ending of hers."})
+    _articles(tmp_path / "news.jsonl", rows)
+    with Registry.open(tmp_path / "r.db") as reg:
+        wa = reg.register([tmp_path / "a.txt"], creator="Ana", terms="deny", workers=1).registered[0]
+        s = reg.register([tmp_path / "news.jsonl"], terms="deny")
+        assert len(s.registered) == 5 and not s.errors
+        assert len(s.claims) == 1
+        claim = s.claims[0].as_dict()
+        row = next(w for w in s.registered if w.title == "Story 2")
+        assert claim["party_a"]["work_id"] == wa.work_id
+        assert claim["party_b"]["work_id"] == row.work_id and claim["party_b"]["name"] == "Bo"
+        assert claim["basis"]["segments"][0]["unit"] == "char" and claim["basis"]["share_of_new"] >= 0.9
+        assert [c.claim_id for c in reg.store.list_claims()] == [s.claims[0].claim_id]
