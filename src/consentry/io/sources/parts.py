@@ -1,21 +1,23 @@
 """Reading a dataset in parts, shard by shard and range by range, by whichever process holds the part.
 
 A scan on a cluster (docs/cluster.md) does not read archives in the driver:
-the driver lists the *shards* (the tar files of a WebDataset, the row groups
-of a Parquet file) and hands each worker a :class:`Part` (a shard and a range
-of positions in it); the worker opens the shard itself, reads the items of
-its range and scans them.  For that, an item's identity must not depend on
-the items of other shards, so these datasets number their items per shard:
+the driver lists the *shards* (the tar files of a WebDataset, a zip archive,
+the row groups of a Parquet file) and hands each worker a :class:`Part` (a
+shard and a range of positions in it); the worker opens the shard itself,
+reads the items of its range and scans them.  For that, an item's identity
+must not depend on the items of other shards, so these datasets number their
+items per shard:
 
     seq = shard number × :data:`SHARD_STRIDE` + position in the shard
 
 (a tar shard: the sample's position among the shard's samples, the shard's
-own error, if any, after them; a Parquet file, one shard: the row number).
+own error, if any, after them; a zip, one shard: the item's position, the
+single sequence it always had; a Parquet file, one shard: the row number).
 A local scan numbers them the same way (:func:`numbered_items`), reading
 each shard whole with the same code, so the items, their ids and their
 order are the same whichever process read them, and a scan interrupted on
 one can be resumed on the other.  Other datasets (folders, CSV and JSONL
-manifests, zips, text datasets) keep one sequence over the dataset
+manifests, text datasets) keep one sequence over the dataset
 (:data:`SEQUENTIAL`); their items are read by the driver, as before.
 
 A tar shard cannot be cut at a byte offset without reading it from the
@@ -23,7 +25,9 @@ start, so its parts follow one another: the outcome of one part says where
 the next begins (:class:`TarStart`: the byte offset of its first member in
 an uncompressed shard, which the next part seeks to; a compressed shard is
 decompressed from its start again and the earlier samples are passed over
-unread).  Parquet parts are independent (row ranges of row groups).
+unread), and which sample keys it met (:class:`ShardKeys`).  A zip's parts
+follow one another too (:class:`ZipCursor`).  Parquet parts are independent
+(row ranges of row groups).
 """
 
 from __future__ import annotations
