@@ -31,3 +31,13 @@ def test_runs_cost_ranges_not_positions():
 def test_positions_out_of_order_are_refused():
     with pytest.raises(ValueError, match="increasing order"):
         SeqSet.from_sorted([5, 9, 3])
+
+
+def test_seq_label_reads_a_per_shard_position_as_shard_and_position():
+    from consentry.domain.seqset import SHARD_STRIDE, seq_label
+
+    assert seq_label(2 * SHARD_STRIDE + 17, "shard") == "2:17"
+    assert seq_label(17, "shard") == "0:17"
+    assert seq_label(2 * SHARD_STRIDE + 17, "sequential") == str(2 * SHARD_STRIDE + 17)
+    assert seq_label(2 * SHARD_STRIDE + 17, None) == str(2 * SHARD_STRIDE + 17)
+    assert seq_label(None, "shard") == "" and seq_label("x", "shard") == "x" and seq_label(True, "shard") == "True"

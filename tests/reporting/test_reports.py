@@ -333,6 +333,15 @@ def test_scan_html_item_table_orders_and_details_findings():
     assert "Error: not audio (image/jpeg)" in rows[3]
 
 
+def test_scan_html_shows_a_per_shard_position_as_shard_and_position():
+    """A scan that numbers items per shard (options.numbering "shard") lists them as "shard:position"."""
+    scan = sample_scan()
+    scan["options"] = {**(scan.get("options") or {}), "numbering": "shard"}
+    html = render_scan_html(scan, [item(3 * 10**9 + 7, "refused"), item(12, "error", error="damaged")])
+    rows = re.findall(r'<tr class="item">(.*?)</tr>', section_text(html, "items"), flags=re.S)
+    assert [re.match(r'<td class="num">([^<]+)</td>', r).group(1) for r in rows] == ["3:7", "0:12"]
+
+
 def test_scan_html_escapes_hostile_strings():
     html = render_scan_html(hostile_scan(), hostile_items())
     page = check_page(html)

@@ -14,7 +14,18 @@ from array import array
 from bisect import bisect_right
 from typing import Iterable, Iterator
 
-__all__ = ["SeqSet"]
+__all__ = ["SHARD_STRIDE", "SeqSet", "seq_label"]
+
+#: Positions per shard when a scan numbers its items per shard (``seq = shard × SHARD_STRIDE + position``,
+#: the scan's ``options.numbering`` is then ``"shard"``; docs/scan-format.md).
+SHARD_STRIDE = 10 ** 9
+
+
+def seq_label(seq: object, numbering: str | None) -> str:
+    """An item's position as people read it: ``"3:17"`` (shard 3, item 17) when numbered per shard, else the number."""
+    if numbering == "shard" and isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0:
+        return f"{seq // SHARD_STRIDE}:{seq % SHARD_STRIDE}"
+    return "" if seq is None else str(seq)
 
 
 class SeqSet:

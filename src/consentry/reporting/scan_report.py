@@ -30,6 +30,7 @@ from typing import Any, Iterable, Mapping, TextIO
 
 from markupsafe import Markup
 
+from consentry.domain.seqset import seq_label
 from consentry.domain.terms import ITEM_DECISIONS
 from consentry.reporting import charts
 from consentry.reporting.format import (
@@ -165,7 +166,7 @@ class ItemSelection:
         return sum(self.seen.values())
 
 
-def select_item_rows(items: Iterable[dict], *, max_rows: int) -> ItemSelection:
+def select_item_rows(items: Iterable[dict], *, max_rows: int, numbering: str | None = None) -> ItemSelection:
     """Choose the items of the HTML table in one pass, holding at most ``max_rows``.
 
     Keeps the first items in dataset order of each decision, by priority:
@@ -197,13 +198,13 @@ def select_item_rows(items: Iterable[dict], *, max_rows: int) -> ItemSelection:
             kept -= 1
         seq = item.get("seq")
         order = float(seq) if isinstance(seq, (int, float)) else float(arrival)
-        buckets[r].append((order, arrival, _item_row(item)))
+        buckets[r].append((order, arrival, _item_row(item, numbering)))
         kept += 1
     rows = [row for bucket in buckets for _, _, row in sorted(bucket, key=lambda t: (t[0], t[1]))]
     return ItemSelection(rows=rows, seen=seen, omitted=omitted, max_rows=max_rows)
 
 
-def _item_row(item: Mapping[str, Any]) -> dict:
+def _item_row(item: Mapping[str, Any], numbering: str | None = None) -> dict:
     decision = str(item.get("decision") or "unknown")
     from consentry.reporting.findings import confidence_text, group_matches
     from consentry.reporting.thumbnails import safe_data_uri
@@ -238,7 +239,7 @@ def _item_row(item: Mapping[str, Any]) -> dict:
             }
         )
     return {
-        "seq": _text(item.get("seq")),
+        "seq": _text(seq_label(item.get("seq"), numbering) or None),  # "shard:position" when numbered per shard
         "item_id": _text(item.get("item_id")),
         "name": _text(item.get("name") or item.get("item_id")),
         "decision": decision,
@@ -307,7 +308,7 @@ def render_scan_html(scan: dict, items: Iterable[dict], *, max_rows: int = 2000)
     str
         HTML5 text (UTF-8 when written out), with inline CSS and SVG only.
     """
-    selection = select_item_rows(items, max_rows=max_rows)
+    selection = select_item_rows(items, max_rows=max_rows, numbering=(scan.get("options") or {}).get("numbering"))
     context = _scan_context(scan)
     context["table"] = selection
     return template_environment().get_template("scan_report.html.j2").render(**context)

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
+from consentry.domain.seqset import SHARD_STRIDE  # positions per shard: seq = shard × SHARD_STRIDE + position
 from consentry.io.sources.archives import (
     ArchiveLimitError, ArchiveLimits, CountingReader, GuardedStream, member_key, unsafe_name_reason,
 )
@@ -51,8 +52,6 @@ from consentry.io.sources.ziparchive import ZipArchive
 __all__ = ["SHARD_STRIDE", "SEQUENTIAL", "PER_SHARD", "Part", "TarStart", "ZipCursor", "PartReading", "ShardKeys",
            "numbering_of", "numbered_items", "parts_of", "read_part"]
 
-#: Positions per shard in a scan's item numbering (``seq = shard × SHARD_STRIDE + position``).
-SHARD_STRIDE = 10 ** 9
 #: Item numberings: one sequence over the dataset, or per shard (stored in the scan's options as ``numbering``).
 SEQUENTIAL = "sequential"
 PER_SHARD = "shard"
