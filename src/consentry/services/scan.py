@@ -304,6 +304,7 @@ def terms_snapshot(registry) -> dict:
     out = {}
     export = registry.terms_export()
     dates = {w.work_id: w for w in registry.works()}
+    media: dict[str, str] = {}  # engine name -> medium, asked once per engine (not once per work)
     for w in export["works"]:
         training = w["terms"]["uses"]["ai_training"]
         work = dates[w["work_id"]]
@@ -313,7 +314,7 @@ def terms_snapshot(registry) -> dict:
             "terms_version": w["terms_version"], "uses": w["terms"]["uses"],
             "copyright_registered_on": work.copyright_registered_on, "first_published_on": work.first_published_on,
         }
-        medium = engines.medium_of_engine(work.engine)
+        medium = media.get(work.engine) or media.setdefault(work.engine, engines.medium_of_engine(work.engine))
         if medium != "music":  # a text work (issue 18): its findings are in characters, not seconds
             out[w["work_id"]]["medium"] = medium
         if "dispute" in w:  # under an ownership claim: the strictest of the parties' terms (docs/claims.md)
