@@ -82,3 +82,17 @@ def test_a_text_dataset_gives_the_same_items_batched_as_one_row_at_a_time(tmp_pa
     assert by_id["row:20"]["decision"] == "allowed"
     assert by_id["row:20"]["signals"]["verdicts"]["tdm"] == "deny"
     assert sum(1 for it in batched if it["findings"]) == 3
+
+
+def test_signals_of_a_row_name_the_row_not_the_temporary_copy():
+    """A row's embedded signals (here TDMRep in an HTML row) are read from a temporary copy; they name the row."""
+    import json as _json
+
+    from consentry.services.scan import signals_of_file
+
+    html = (b'<!doctype html><html><head><meta name="tdm-reservation" content="1">'
+            b'<title>A</title></head><body><p>Words of an article.</p></body></html>')
+    out = signals_of_file(html, None, "articles.jsonl#3.html")
+    text = _json.dumps(out)
+    assert out["verdicts"]["ai_training"] == "deny"
+    assert "tmp" not in text and "TDMRep in articles.jsonl#3.html" in text

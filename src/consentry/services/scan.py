@@ -233,12 +233,14 @@ def signals_of_file(data: bytes | None, path: str | None, name: str) -> dict | N
         return None
     from consentry.domain.signals import combine
 
+    temporary = None
     if path is not None:
         reading = read_embedded_signals(path)
     else:
         with tempfile.NamedTemporaryFile(suffix=Path(name).suffix[:12] or ".bin") as tmp:
             tmp.write(data)
             tmp.flush()
+            temporary = tmp.name
             reading = read_embedded_signals(tmp.name)
     signals, problems = reading
     ai_generated = [label.as_dict() for label in getattr(reading, "ai_generated", [])]
@@ -250,9 +252,23 @@ def signals_of_file(data: bytes | None, path: str | None, name: str) -> dict | N
     verdicts = combine(signals)
     out = {"embedded": [s.as_dict() for s in signals], "problems": [p.as_dict() for p in problems],
            "verdicts": {u: v.decision for u, v in verdicts.items() if v.decision != "unspecified"}}
+    if temporary is not None:  # the item was read from a temporary copy: name the item, not the copy
+        for key in ("embedded", "problems"):
+            out[key] = _renamed(_renamed(out[key], temporary, name), os.path.basename(temporary), name)
     if ai_generated:
         out["ai_generated"] = ai_generated
     return out
+
+
+def _renamed(value, old: str, new: str):
+    """``value`` (JSON-like) with ``old`` replaced by ``new`` in every string it holds."""
+    if isinstance(value, str):
+        return value.replace(old, new)
+    if isinstance(value, list):
+        return [_renamed(v, old, new) for v in value]
+    if isinstance(value, dict):
+        return {k: _renamed(v, old, new) for k, v in value.items()}
+    return value
 
 
 def signals_of_url(url: str, cache: dict) -> dict | None:
