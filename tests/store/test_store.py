@@ -505,11 +505,16 @@ def test_directory_ranges_agree_with_binary_search(n):
 
 
 @pytest.mark.parametrize("n", [1, 50, 5000, 200_000])
-def test_point_lookups_agree_with_binary_search_in_small_and_crowded_buckets(n):
+@pytest.mark.parametrize("at_once", [None, 97])
+def test_point_lookups_agree_with_binary_search_in_small_and_crowded_buckets(n, at_once, monkeypatch):
     # Engine version 2 looks up points (lo == hi); a common key makes a bucket far larger than
     # SMALL_BUCKET (searched by bisection), the others are read whole. Targets sorted or not,
-    # repeated, below the first key, above the last.
+    # repeated, below the first key, above the last; also taken a few at a time (a long query).
+    from consentry.store import segments as segments_module
     from consentry.store.segments import SMALL_BUCKET
+
+    if at_once:
+        monkeypatch.setattr(segments_module, "MAX_TARGETS_AT_ONCE", at_once)
 
     rng = np.random.default_rng(n + 1)
     keys = rng.integers(0, 2**32, n, dtype=np.uint64).astype(np.uint32)

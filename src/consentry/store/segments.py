@@ -75,6 +75,12 @@ class IndexSegment:
         if len(self) == 0 or key_lo.size == 0:
             z = np.zeros(key_lo.shape[0], dtype=np.int64)
             return z, z
+        if key_lo.shape[0] > MAX_TARGETS_AT_ONCE:  # a long query: bounded memory for the gathered buckets
+            points = key_hi is key_lo
+            parts = [self.find_ranges(key_lo[i:i + MAX_TARGETS_AT_ONCE],
+                                      key_lo[i:i + MAX_TARGETS_AT_ONCE] if points else key_hi[i:i + MAX_TARGETS_AT_ONCE])
+                     for i in range(0, key_lo.shape[0], MAX_TARGETS_AT_ONCE)]
+            return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
         keys = np.asarray(self.keys)  # a plain view: indexing a memmap object costs more than the lookup
         point = key_hi is key_lo or np.array_equal(key_lo, key_hi)  # engine version 2 looks up points
         if keys.shape[0] < WHOLE_SEARCH_KEYS_PER_TARGET * key_lo.shape[0]:
@@ -94,6 +100,9 @@ class IndexSegment:
 WHOLE_SEARCH_KEYS_PER_TARGET = 8
 #: Buckets with at most this many keys are gathered and searched together by :meth:`IndexSegment.find_ranges`.
 SMALL_BUCKET = 64
+#: :meth:`IndexSegment.find_ranges` takes at most this many ranges at a time (the gathered buckets stay under
+#: 64 times as many keys).
+MAX_TARGETS_AT_ONCE = 1 << 20
 
 
 def _search(sorted_keys: np.ndarray, key_lo: np.ndarray, key_hi: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
