@@ -417,6 +417,39 @@ def diagnose(data: dict) -> dict:
     return out
 
 
+def melody_recall(data: dict, *, tolerance_s: float = 0.07) -> dict:
+    """Where the true melody sits in the transcriptions: the share of its notes found in the skyline the check
+    matches, among all transcribed notes, and among all notes by pitch class only.
+
+    A true note (the MIDI skyline, as altered and moved into the output) is found when a transcribed note of the
+    same pitch (or pitch class) starts within ``tolerance_s`` of it.  For the positives (the outputs' phrases) and
+    the registered works (their renders with soundfont A); means over phrases or works.
+    """
+    from consentry.engines.melody import melody_from_notes
+    from consentry.engines.melody.transcribe import Note
+
+    def recall(truth, notes) -> dict:
+        sky = melody_from_notes([Note(n[0], n[1], int(n[2]), n[3]) for n in notes])
+        lines = {"skyline": (np.asarray(sky.onsets_s), np.asarray(sky.pitches, dtype=int)),
+                 "all_notes": (np.array([n[0] for n in notes]), np.array([int(n[2]) for n in notes], dtype=int))}
+        out = {}
+        for name, (onsets, pitches) in lines.items():
+            near = [pitches[np.abs(onsets - t) <= tolerance_s] - p for t, p in truth]
+            out[name] = float(np.mean([np.any(d == 0) for d in near]))
+            out[name + "_pitch_class"] = float(np.mean([np.any(d % 12 == 0) for d in near]))
+        return out
+
+    def mean(rows: list[dict]) -> dict:
+        return {k: round(float(np.mean([r[k] for r in rows])), 3) for k in rows[0]} | {"n": len(rows)} if rows else {}
+
+    pos = [(p["other_instruments"], recall([(p["copy_start_s"] - 0.1 + t, q) for t, q in p["truth"]], p["notes"]))
+           for p in data["positives"]]
+    works = [recall(data["works_truth"][k], notes) for k, notes in data["works"].items()]
+    return {"tolerance_s": tolerance_s, "positives": mean([r for _, r in pos]),
+            "positives_same_instruments": mean([r for o, r in pos if not o]),
+            "positives_other_instruments": mean([r for o, r in pos if o]), "registered_works": mean(works)}
+
+
 def share(k: int, n: int) -> dict:
     lo, hi = wilson(k, n)
     return {"k": k, "n": n, "rate": round(k / max(1, n), 4), "wilson95": [round(lo, 4), round(hi, 4)]}
@@ -460,6 +493,8 @@ def main() -> None:
     parser.add_argument("--rows", type=Path, help="write every output's row here (JSON)")
     parser.add_argument("--diagnose", action="store_true",
                         help="also the symbolic ceiling and the chance scores of unrelated pairs (shipped matcher)")
+    parser.add_argument("--recall", action="store_true",
+                        help="only where the true melody sits in the transcriptions (melody_recall), no matching")
     parser.add_argument("--prepare-only", action="store_true",
                         help="render and transcribe into the cache, print only the counts (no matching)")
     args = parser.parse_args()
@@ -473,6 +508,9 @@ def main() -> None:
         print(json.dumps({"half": args.half, "started": started, "prepare_cpu_s": data["prepare_cpu_s"],
                           "registered": len(data["registered"]), "unregistered": len(data["unregistered"]),
                           "positives": len(data["positives"]), "negatives": len(data["negatives"])}))
+        return
+    if args.recall:
+        print(json.dumps({"half": args.half, "started": started, "recall": melody_recall(data)}, indent=2))
         return
     if args.variants:
         out = {"half": args.half, "started": started, "load_average_1min": round(load0, 2), "variants": {}}
