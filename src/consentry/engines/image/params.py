@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -170,14 +170,20 @@ class ImageEngineParams:
             raise ValueError(f"work_side_px must be 64..1024, not {self.work_side_px}")
 
     def param_hash(self) -> str:
-        """SHA-256 (first 16 hex digits) of the parameters as canonical JSON."""
-        blob = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        """SHA-256 (first 16 hex digits) of the parameters as canonical JSON (computed once per parameter set)."""
+        return _param_hash(self)
 
     @cached_property
     def descriptor_bits(self) -> np.ndarray:
         """Positions (int64, shape (key_bits + check_bits,)) of the descriptor bits kept: key bits, then check bits."""
         return np.asarray(self.key_bit_positions, np.int64)
+
+
+@lru_cache(maxsize=64)
+def _param_hash(params: ImageEngineParams) -> str:
+    # A scan asks every work's engine id: hashing the JSON each time cost seconds (benchmarks/RESULTS.md).
+    blob = json.dumps(asdict(params), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 DEFAULT_PARAMS = ImageEngineParams()
