@@ -88,12 +88,38 @@ def test_friendly_times_for_past_stamps_and_deadlines():
 def test_the_check_summary_report_gives_one_finding_per_work_with_its_segments():
     from types import SimpleNamespace
 
-    from consentry.services.check.service import render_summary_html
+    from consentry.reporting.check_report import render_check_html
 
     result = SimpleNamespace(error=None, output="gen.wav", duration_s=40.0, has_findings=True, copied_share=0.4,
                              recording=[match("a", 20.0, 28.0, 5.0, 13.0, confidence=0.999),
                                         match("a", 0.0, 8.0, 5.0, 13.0, confidence=0.995)],
-                             melody=[], voice_matches=[], voice_note=None, skipped={})
-    html = render_summary_html([result])
+                             melody=[], voice_matches=[], voice_note=None, skipped={"melody": "no melody model"})
+    html = render_check_html([result], checked_at="2026-12-07T15:00:00+00:00")
     assert html.count("Ta (a)") == 1 and "certain (99.90 %)" in html
     assert html.index("0.0-8.0 s (work 5.0-13.0 s") < html.index("20.0-28.0 s (work 5.0-13.0 s")
+    assert "40.0 % of the output copied" in html and "skipped: no melody model" in html
+
+
+def test_the_check_summary_report_covers_texts_images_and_errors_and_escapes_them():
+    from types import SimpleNamespace
+
+    from consentry.reporting.check_report import render_check_html
+
+    text = SimpleNamespace(medium="text", error=None, output="answers.jsonl#2", has_findings=True, words=1200,
+                           copied_share=0.25, passages=[{
+                               "title": "The <Harbour> Essay", "work_id": "t1", "matched_words": 300,
+                               "query_start_char": 10, "query_end_char": 1900, "work_start_char": 4000,
+                               "work_end_char": 5890, "terms": "deny"}])
+    image = SimpleNamespace(medium="image", error=None, output="gen.png", has_findings=True, width_px=640,
+                            height_px=480, matches=[{"title": "Sunrise", "work_id": "i1", "confidence": 0.9999,
+                                                     "query_box": [0, 0, 320, 240], "work_box": [100, 50, 740, 530],
+                                                     "transform": {"scale": 0.5, "rotation_deg": 0.0, "mirrored": True},
+                                                     "terms": "license"}])
+    broken = SimpleNamespace(medium="text", error="<script>alert(1)</script>", output="bad.txt", has_findings=False)
+    html = render_check_html([text, image, broken], checked_at="2026-12-07T15:00:00+00:00")
+    assert "3 output(s) checked" in html and "2 with findings, 1 with errors" in html
+    assert "The &lt;Harbour&gt; Essay (t1): 300 words, characters 10-1900 of the output = 4000-5890 of the work" in html
+    assert "25.0 % of the output is registered text" in html and "1,200 words" in html
+    assert "Sunrise (i1)" in html and "box [0, 0, 320, 240] of the output = [100, 50, 740, 530] of the work" in html
+    assert "mirrored" in html and "640 x 480 px" in html
+    assert "<script>" not in html and "error: &lt;script&gt;" in html

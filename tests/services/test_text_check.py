@@ -88,9 +88,14 @@ def test_a_jsonl_of_outputs_is_checked_row_by_row_and_the_cli_words_it(tmp_path)
     assert results[2].error and "\n" not in results[2].error
     env = {**os.environ, "COLUMNS": "200"}
     out = subprocess.run([sys.executable, "-m", "consentry.adapters.cli.main", "--registry", str(db), "check", str(f),
-                          "--json", "--no-melody", "--no-voice", "--evidence", str(tmp_path / "ev")],
+                          "--json", "--no-melody", "--no-voice", "--evidence", str(tmp_path / "ev"),
+                          "--report", str(tmp_path / "check.html")],
                          capture_output=True, text=True, env=env, timeout=300)
     lines = [json.loads(x) for x in out.stdout.splitlines() if x.startswith("{")]
     assert out.returncode == 1, out.stderr  # row 2 holds no text: an error, the others still checked
     assert [x["findings"] if "findings" in x else None for x in lines] == [0, 1, None]
     assert len(list((tmp_path / "ev").glob("*.evidence.zip"))) == 1
+    # --report covers text outputs: each row, the passage found, the row that could not be checked
+    report = (tmp_path / "check.html").read_text(encoding="utf-8")
+    assert "3 output(s) checked" in report and "1 with findings, 1 with errors" in report
+    assert "The River (" in report and "words, characters" in report and "#row:2" in report

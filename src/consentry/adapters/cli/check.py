@@ -27,7 +27,7 @@ def check(
     evidence: Optional[Path] = typer.Option(None, "--evidence", help="Write a signed evidence bundle per output with findings into this folder."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per output, one per line, instead of the text."),
     json_out: Optional[Path] = typer.Option(None, "--json-out", help="Write the JSON lines to this file ('-' for standard output)."),
-    report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML summary to this file."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write a self-contained HTML summary of every output (audio, texts, images) to this file."),
     fail_on: Optional[str] = typer.Option(None, "--fail-on", help="match: exit with 2 if any output has a finding."),
     fail_on_match: bool = typer.Option(False, "--fail-on-match", hidden=True, help="Deprecated: --fail-on match."),
     melody: bool = typer.Option(True, "--melody/--no-melody", help="Run the reused-melody check."),
@@ -39,7 +39,7 @@ def check(
     Exit codes: 0 ok; 1 an output could not be checked (the others still are)
     or another error; 2 findings, with --fail-on match.
     """
-    from consentry.services.check.service import check_output, iter_outputs, prepare_check, render_summary_html, write_evidence
+    from consentry.services.check.service import check_output, iter_outputs, prepare_check, write_evidence
     from consentry.services.check.text import check_text_outputs, is_text_output, write_text_evidence
     from consentry.services.check.image import check_image_output, is_image_output, write_image_evidence
     from consentry.adapters.cli.main import fail_option
@@ -106,8 +106,11 @@ def check(
     finally:
         if sink is not None:
             sink.close()
-    if report is not None:
-        report.write_text(render_summary_html(results), encoding="utf-8")
+    if report is not None:  # every output checked, whatever its medium (reporting/check_report.py)
+        from consentry.domain.clock import now_iso
+        from consentry.reporting.check_report import render_check_html
+
+        report.write_text(render_check_html([*results, *results_text], checked_at=now_iso()), encoding="utf-8")
     if any_error:
         raise typer.Exit(EXIT_ERROR)
     if fail and any(r.has_findings for r in results + results_text):

@@ -18,7 +18,6 @@ when an output is longer.
 
 from __future__ import annotations
 
-import html
 import os
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -722,49 +721,3 @@ def rematch_with(ctx: CheckContext) -> Callable[[Path, dict], dict]:
             raise InputError(res.error)
         return evidence_findings(ctx, res, all_voices=True)[0]
     return rematch
-
-
-# ---------------------------------------------------------------- the HTML summary
-def render_summary_html(results: list[CheckResult]) -> str:
-    """A small self-contained HTML page (no scripts, no external assets) summarising a check run."""
-    e = lambda x: html.escape(str(x), quote=True)  # noqa: E731
-    rows = []
-    for r in results:
-        if r.error is not None:
-            rows.append(f"<tr class=err><td>{e(r.output)}</td><td colspan=4>error: {e(r.error)}</td></tr>")
-            continue
-        from consentry.reporting.findings import confidence_text, group_matches
-
-        rec = "<br>".join(  # one finding per work, its segments under it
-            f"{e(f['title'])} ({e(f['work_id'])}), {e(confidence_text(f['confidence']))}: " + "; ".join(
-                f"{m['query_start_s']:.1f}-{m['query_end_s']:.1f} s (work {m['work_start_s']:.1f}-{m['work_end_s']:.1f} s, "
-                f"speed {m['speed']:.3f}, pitch {m['pitch_shift_semitones']:+.2f} st)" for m in f["segments"])
-            for f in group_matches(r.recording))
-        if r.recording:
-            rec += f"<br><b>{100 * r.copied_share:.1f}% of the output copied</b>"
-        mel = "<br>".join(f"{e(m['title'])} ({e(m['work_id'])}): {m['n_matched_notes']} notes at {m['query_start_s']:.1f} s "
-                          f"(work {m['reference_start_s']:.1f} s), {m['transposition_semitones']:+d} st, "
-                          f"tempo x{m['tempo_ratio']}, false alarm {m['false_alarm']:.1e}" for m in r.melody)
-        voi = "<br>".join(f"{e(v['creator'])}: similarity {v['score']:.3f} (threshold {v['threshold']:.2f}, "
-                          f"P {v['probability']:.2f})"
-                          + (f" at {v['window_start_s']:.1f}-{v['window_end_s']:.1f} s" if "window_start_s" in v else "")
-                          for v in r.voice_matches)
-        voi = voi or e(r.voice_note or "")
-        for check, reason in r.skipped.items():
-            if check == "melody":
-                mel = mel or f"<i>skipped: {e(reason)}</i>"
-            else:
-                voi = voi or f"<i>skipped: {e(reason)}</i>"
-        rows.append(f"<tr><td>{e(r.output)}<br><small>{r.duration_s:.1f} s</small></td><td>{rec or '-'}</td>"
-                    f"<td>{mel or '-'}</td><td>{voi or '-'}</td></tr>")
-    n_find = sum(r.has_findings for r in results)
-    n_err = sum(r.error is not None for r in results)
-    return ("<!doctype html><html><head><meta charset=utf-8>"
-            "<meta http-equiv=Content-Security-Policy content=\"default-src 'none'; style-src 'unsafe-inline'\">"
-            "<title>Consentry check</title><style>body{font-family:sans-serif;margin:2em}"
-            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.4em;vertical-align:top}"
-            ".err td{color:#a00}</style></head><body>"
-            f"<h1>Consentry check</h1><p>{len(results)} output(s) checked at {e(utc_now())} by consentry "
-            f"{e(__version__)}: {n_find} with findings, {n_err} with errors.</p>"
-            "<table><tr><th>output</th><th>copied recordings</th><th>reused melodies</th><th>cloned voices</th></tr>"
-            + "".join(rows) + "</table></body></html>")
