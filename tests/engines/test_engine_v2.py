@@ -116,6 +116,15 @@ def test_verification_counts_distinct_values_as_np_unique_does():
         np.testing.assert_array_equal(counts, want_counts)
 
 
+def test_verification_medians_are_np_median():
+    from consentry.engines.music.match import _median
+
+    rng = np.random.default_rng(4)
+    for n in (1, 2, 3, 4, 7, 10, 101, 1000):
+        for x in (rng.normal(0, 3, n), rng.integers(-20, 20, n) * 0.25, np.full(n, 1.5), rng.normal(0, 1e-9, n) + 1e6):
+            assert _median(x) == float(np.median(x))  # exactly, not approximately
+
+
 def test_key_mix_is_the_reference_and_spreads_neighbouring_descriptors():
     d = np.arange(1000, 3000, dtype=np.uint64)
     keys = E.mix_key(d)
