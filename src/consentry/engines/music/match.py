@@ -105,10 +105,9 @@ def match_segments(
     """
     if len(hits) == 0:
         return []
-    q_frame = quads.anchor_frame[hits.owner].astype(np.float64)
-    q_end = q_frame + quads.span_frames[hits.owner]
     shift = quads.anchor_midi[hits.owner].astype(np.float64) - hits.midi
     ok = np.abs(shift) <= params.max_pitch_shift_semitones + SHIFT_KEEP_ST
+    rows_ok = np.flatnonzero(ok)  # the hits within the pitch shifts searched (a quarter, typically)
     # Candidates: works ranked by their best coarse time alignment, counted in
     # distinct query anchors.  Common hashes give a work many hits at random
     # offsets; a real occurrence puts many into one offset bin (wide enough
@@ -135,20 +134,21 @@ def match_segments(
         if counts[idx] < min_inliers:
             break
         fp = int(fp_ids[idx])
-        sel = ok & (hits.fp_id == fp)
+        rows = rows_ok[fp_ok == fp]  # this work's hits, in their order
+        owner = hits.owner[rows]
+        q_frame = quads.anchor_frame[owner].astype(np.float64)
         found = verify_work(
                 fp,
-                q_frame=q_frame[sel],
-                q_end=q_end[sel],
-                w_frame=hits.frame[sel].astype(np.float64),
-                shift=shift[sel],
-                q_quad=hits.owner[sel],
+                q_frame=q_frame,
+                q_end=q_frame + quads.span_frames[owner],
+                w_frame=hits.frame[rows].astype(np.float64),
+                shift=shift[rows],
+                q_quad=owner,
                 params=params,
                 min_inliers=min_inliers,
                 max_segments=max_segments_per_work,
             )
         if with_hits:
-            rows = np.flatnonzero(sel)
             found = [replace(m, inlier_hits=rows[m.inlier_hits]) for m in found]
         else:
             found = [replace(m, inlier_hits=None) for m in found]
