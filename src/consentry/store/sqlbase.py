@@ -57,7 +57,6 @@ class SQLStore(AuditTablesMixin, CheckTablesMixin, ServiceTablesMixin, ClaimsTab
 
     def __init__(self) -> None:
         self._segments: dict[str, IndexSegment] = {}
-        self._segment_engine: dict[str, tuple[str, str, str]] = {}  # stem -> (engine, version, param hash)
 
     # -- hooks -------------------------------------------------------------------
     def _begin_write(self) -> None:
@@ -145,7 +144,6 @@ class SQLStore(AuditTablesMixin, CheckTablesMixin, ServiceTablesMixin, ClaimsTab
 
     def close(self) -> None:
         self._segments.clear()
-        self._segment_engine.clear()
         self._conn.close()
 
     # -- transactions ------------------------------------------------------------------
@@ -490,9 +488,12 @@ class SQLStore(AuditTablesMixin, CheckTablesMixin, ServiceTablesMixin, ClaimsTab
         self._store_segment_data(c, written)
 
     # -- index segments -------------------------------------------------------
-    def _segment_rows(self, engine: str | None = None, engine_version: str | None = None, param_hash: str | None = None):
-        sql = "SELECT stem, n_entries, engine, engine_version, param_hash, dir_shift FROM index_segments"
-        rows = self._conn.execute(sql + " ORDER BY segment_id").fetchall()
+    def _segment_rows(self, engine: str | None = None, engine_version: str | None = None, param_hash: str | None = None,
+                      *, rows: list | None = None):
+        """The index_segments rows of an engine (None: any), in index order; from ``rows`` when given (all rows)."""
+        if rows is None:
+            sql = "SELECT stem, n_entries, engine, engine_version, param_hash, dir_shift FROM index_segments"
+            rows = self._conn.execute(sql + " ORDER BY segment_id").fetchall()
         return [
             r for r in rows
             if (engine is None or r[2] == engine) and (engine_version is None or r[3] == engine_version)
@@ -517,22 +518,19 @@ class SQLStore(AuditTablesMixin, CheckTablesMixin, ServiceTablesMixin, ClaimsTab
         for attempt in range(3):
             try:
                 with self.snapshot():
-                    rows = self._segment_rows(engine, engine_version, param_hash)
+                    every = self._segment_rows()
+                    rows = self._segment_rows(engine, engine_version, param_hash, rows=every)
                     out = []
                     for stem, n_entries, *_, shift in rows:
                         if stem not in self._segments:
                             self._segments[stem] = self._open_segment(stem, n_entries, shift)
                         out.append(self._segments[stem])
-                # Forget this engine's segments that are gone (merged or dropped); another engine's stay
-                # open (an identify asks for each engine version in turn: evicting the others' made every
-                # query open every segment again).
-                key = (engine, str(engine_version), param_hash)
-                live = {r[0] for r in rows}
-                for stem in [s for s, k in self._segment_engine.items() if k == key and s not in live]:
-                    self._segments.pop(stem, None)
-                    del self._segment_engine[stem]
-                for stem in live:
-                    self._segment_engine[stem] = key
+                # Forget the segments that are gone (merged or dropped), of any engine; the other engines'
+                # live ones stay open (an identify asks for each engine version in turn: forgetting the
+                # others' made every query open every segment again).
+                live = {r[0] for r in every}
+                for stem in [s for s in self._segments if s not in live]:
+                    del self._segments[stem]
                 return out
             except FileNotFoundError:
                 # A compaction replaced the segments between our read and open.
