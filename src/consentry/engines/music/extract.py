@@ -135,6 +135,10 @@ def _sparse_weights(params: MusicEngineParams) -> SparseColumns:
     return SparseColumns(log_frequency_weights(params))
 
 
+#: Frames per block in :func:`log_spectrogram` (version 2): 1,024 frames of 513 bins, 2 MB of float32 power.
+_BLOCK_FRAMES = 1024
+
+
 def log_spectrogram(samples: np.ndarray, params: MusicEngineParams) -> np.ndarray:
     """Log-frequency power spectrogram.
 
@@ -157,12 +161,20 @@ def log_spectrogram(samples: np.ndarray, params: MusicEngineParams) -> np.ndarra
         return np.zeros((0, params.n_bins), dtype=np.float32)
     window = np.hanning(params.n_fft).astype(np.float32)
     frames = np.lib.stride_tricks.sliding_window_view(x, params.n_fft)[:: params.hop]
-    spec = rfft_rows(frames * window)
-    power = spec.real.astype(np.float32) ** 2 + spec.imag.astype(np.float32) ** 2
     if params.version == "1":
+        spec = rfft_rows(frames * window)
+        power = spec.real.astype(np.float32) ** 2 + spec.imag.astype(np.float32) ** 2
         mapped = power @ log_frequency_weights(params)
     else:  # the same weights as a sparse matrix: most of the dense product is zeros
-        mapped = np.asarray(power @ _sparse_weights(params), dtype=np.float32)
+        # In blocks of frames: the FFT, the power and the sparse product work frame by frame, so the
+        # blocks give the whole's numbers bit for bit, and each block's arrays stay in the processor's
+        # cache (20-40 % less CPU on corpus files; found by the music helper, issue 17).
+        weights = _sparse_weights(params)
+        mapped = np.empty((frames.shape[0], params.n_bins), dtype=np.float32)
+        for start in range(0, frames.shape[0], _BLOCK_FRAMES):
+            spec = rfft_rows(frames[start:start + _BLOCK_FRAMES] * window)
+            power = spec.real.astype(np.float32, copy=False) ** 2 + spec.imag.astype(np.float32, copy=False) ** 2
+            mapped[start:start + _BLOCK_FRAMES] = np.asarray(power @ weights, dtype=np.float32)
     if params.smooth_frames > 1:
         # Averaging power over a few frames lets sustained partials stand out
         # of noise, whose fluctuations average away.
