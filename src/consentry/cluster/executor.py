@@ -79,6 +79,23 @@ class ScanWorker:
         return os.getpid()
 
 
+
+def finished_refs(ray, running) -> list:
+    """The refs of ``running`` that have finished: waits up to ``POLL_S`` for the first, then takes all done by then.
+
+    Waiting with a timeout lets the caller look at Ctrl-C and lost workers
+    between waits; taking every finished ref at once stores them in one batch.
+    """
+    from consentry.runtime.interrupts import POLL_S
+
+    ready, _ = ray.wait(list(running), num_returns=1, timeout=POLL_S)
+    if ready:
+        rest = [r for r in running if r not in ready]
+        more, _ = ray.wait(rest, num_returns=len(rest), timeout=0) if rest else ([], [])
+        ready = ready + more
+    return ready
+
+
 class RayExecutor:
     """Runs a scan's items on a Ray cluster (see the module docstring).
 
@@ -169,7 +186,7 @@ class RayExecutor:
         run alone (see the module docstring); without it such an item raises
         :class:`~consentry.cluster.ClusterError`.
         """
-        from consentry.runtime.interrupts import POLL_S, raise_if_stopping
+        from consentry.runtime.interrupts import raise_if_stopping
 
         ray = import_ray()
         if self.count is None:
@@ -197,11 +214,7 @@ class RayExecutor:
                     load[i] += 1
                 if not running:
                     return
-                ready, _ = ray.wait(list(running), num_returns=1, timeout=POLL_S)
-                if ready:
-                    rest = [r for r in running if r not in ready]
-                    more, _ = ray.wait(rest, num_returns=len(rest), timeout=0) if rest else ([], [])
-                    ready = ready + more
+                ready = finished_refs(ray, running)
                 results: list[dict] = []
                 suspects: list[dict] = []
                 for ref in ready:

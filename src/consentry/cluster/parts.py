@@ -80,7 +80,8 @@ def map_parts(executor, work: Callable[[dict], dict], parts: Iterable, *, done: 
     on a fresh worker of its own (None when that worker dies).
     """
     from consentry.io.sources.parts import ShardKeys
-    from consentry.runtime.interrupts import POLL_S, raise_if_stopping
+    from consentry.cluster.executor import finished_refs
+    from consentry.runtime.interrupts import raise_if_stopping
 
     ray = import_ray()
     dataset.skipped = {}
@@ -116,11 +117,7 @@ def map_parts(executor, work: Callable[[dict], dict], parts: Iterable, *, done: 
                 load[i] += 1
             if not running:
                 return
-            ready, _ = ray.wait(list(running), num_returns=1, timeout=POLL_S)
-            if ready:
-                rest = [r for r in running if r not in ready]
-                more, _ = ray.wait(rest, num_returns=len(rest), timeout=0) if rest else ([], [])
-                ready = ready + more
+            ready = finished_refs(ray, running)
             results: list[dict] = []
             suspects: list = []
             for ref in ready:
