@@ -360,3 +360,24 @@ def test_an_item_that_kills_its_worker_is_an_item_error(cluster):
         with pytest.raises(ClusterError):
             for _ in ex.map(_crash_on_poison, [{"seq": 0, "name": "poison"}]):
                 pass
+
+
+def test_a_postgresql_registry_scans_on_the_cluster_as_locally(cluster, catalogue, pg_url):
+    """The registry a cluster is meant to use (docs/cluster.md): PostgreSQL, which the workers open by its URL.
+
+    The catalogue's five works are registered into a fresh PostgreSQL database; the dataset scanned on the
+    cluster gets the local scan's decisions and findings (the workers keep their segment caches where a
+    worker process keeps them by default, as on the nodes of a real cluster).
+    """
+    root, _, data, _, _, _ = catalogue
+    with Registry.open(pg_url) as reg:
+        for name, terms in TERMS.items():
+            assert reg.register([root / f"{name}.wav"], creator="Ana Lima", terms=terms, workers=1).registered
+        local = scan_dataset(reg, data, workers=1)
+        local_items = _items(reg, local["scan_id"])
+        with RayExecutor(cluster.address, workers=2) as ex:
+            on_ray = scan_dataset(reg, data, executor=ex)
+        assert on_ray["executor"]["kind"] == "ray" and on_ray["scan_id"] != local["scan_id"]
+        assert _items(reg, on_ray["scan_id"]) == local_items
+    assert {v[0] for v in local_items.values()} >= {"refused", "licensable", "allowed", "unknown", "error"}
+    assert on_ray["totals"] == local["totals"] and on_ray["works"] == local["works"]
