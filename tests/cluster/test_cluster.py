@@ -260,16 +260,13 @@ def _cli(*args: str, registry: Path, ray_address: str | None = None, **kw) -> su
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, **kw)
 
 
-def test_driver_killed_mid_scan_resumes_to_the_same_result(cluster, catalogue, tmp_path):
-    _, reg_path, data, _, local, local_items = catalogue
-    reg_copy = _copy_registry(reg_path, tmp_path / "r.db")
-    # The registry named relative to the driver's folder: the workers must open the same one.
-    driver = _cli("scan", str(data), "--ray", cluster.address, "--workers", "1", registry=Path(reg_copy.name),
-                  cwd=reg_copy.parent, start_new_session=True)
-    deadline = time.monotonic() + 90
+def _kill_once_two_are_stored(driver: subprocess.Popen, registry: Path, *, timeout_s: float) -> tuple[int, str]:
+    """SIGKILL the scanning ``driver`` once at least two items of its scan are stored in the SQLite ``registry``;
+    returns (items stored then, the unfinished scan's id).  The driver must still be running at that point."""
+    deadline = time.monotonic() + timeout_s
     stored = 0
     while time.monotonic() < deadline and driver.poll() is None:
-        with sqlite3.connect(f"file:{reg_copy}?mode=ro", uri=True) as db:
+        with sqlite3.connect(f"file:{registry}?mode=ro", uri=True) as db:
             stored = db.execute("SELECT count(*) FROM scan_items WHERE scan_id IN "
                                 "(SELECT scan_id FROM scans WHERE status != 'complete')").fetchone()[0]
         if stored >= 2:
@@ -278,9 +275,19 @@ def test_driver_killed_mid_scan_resumes_to_the_same_result(cluster, catalogue, t
     assert driver.poll() is None, driver.communicate()
     os.kill(driver.pid, signal.SIGKILL)
     driver.wait(10)
-    assert 2 <= stored < len(local_items)
-    with sqlite3.connect(f"file:{reg_copy}?mode=ro", uri=True) as db:
+    with sqlite3.connect(f"file:{registry}?mode=ro", uri=True) as db:
         (killed_scan,), = db.execute("SELECT scan_id FROM scans WHERE status != 'complete'").fetchall()
+    return stored, killed_scan
+
+
+def test_driver_killed_mid_scan_resumes_to_the_same_result(cluster, catalogue, tmp_path):
+    _, reg_path, data, _, local, local_items = catalogue
+    reg_copy = _copy_registry(reg_path, tmp_path / "r.db")
+    # The registry named relative to the driver's folder: the workers must open the same one.
+    driver = _cli("scan", str(data), "--ray", cluster.address, "--workers", "1", registry=Path(reg_copy.name),
+                  cwd=reg_copy.parent, start_new_session=True)
+    stored, killed_scan = _kill_once_two_are_stored(driver, reg_copy, timeout_s=90)
+    assert 2 <= stored < len(local_items)
     # Resumed with --ray auto: the cluster named by RAY_ADDRESS.
     resumed = _cli("scan", str(data), "--ray", "auto", "--resume", "--fail-on", "refused",
                    "--clean-manifest", str(tmp_path / "clean.txt"), registry=Path(reg_copy.name), cwd=reg_copy.parent,

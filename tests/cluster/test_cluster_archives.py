@@ -16,10 +16,8 @@ import io
 import json
 import os
 import signal
-import sqlite3
 import sys
 import tarfile
-import time
 from functools import partial
 from pathlib import Path
 
@@ -28,7 +26,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import notes, write_wav
-from test_cluster import SR, TERMS, WORK_S, _cli, _copy_registry, _items, cluster  # noqa: F401 - cluster: fixture
+from test_cluster import (  # noqa: F401 - cluster: fixture
+    SR, TERMS, WORK_S, _cli, _copy_registry, _items, _kill_once_two_are_stored, cluster,
+)
 
 from consentry import Registry
 from consentry.cluster.executor import WORKER_DIED, RayExecutor
@@ -203,21 +203,8 @@ def test_driver_killed_mid_scan_of_shards_resumes_to_the_same_result(cluster, ar
     reg_copy = _copy_registry(reg_path, tmp_path / "r.db")
     driver = _cli("scan", specs["tar"], "--ray", cluster.address, "--workers", "1", registry=reg_copy,
                   start_new_session=True)
-    deadline = time.monotonic() + 120
-    stored = 0
-    while time.monotonic() < deadline and driver.poll() is None:
-        with sqlite3.connect(f"file:{reg_copy}?mode=ro", uri=True) as db:
-            stored = db.execute("SELECT count(*) FROM scan_items WHERE scan_id IN "
-                                "(SELECT scan_id FROM scans WHERE status != 'complete')").fetchone()[0]
-        if stored >= 2:
-            break
-        time.sleep(0.05)
-    assert driver.poll() is None, driver.communicate()
-    os.kill(driver.pid, signal.SIGKILL)
-    driver.wait(10)
+    stored, killed_scan = _kill_once_two_are_stored(driver, reg_copy, timeout_s=120)
     assert 2 <= stored < len(local_items)
-    with sqlite3.connect(f"file:{reg_copy}?mode=ro", uri=True) as db:
-        (killed_scan,), = db.execute("SELECT scan_id FROM scans WHERE status != 'complete'").fetchall()
     resumed = _cli("scan", specs["tar"], "--ray", cluster.address, "--resume", "--fail-on", "refused",
                    "--clean-manifest", str(tmp_path / "clean.jsonl"), registry=reg_copy)
     out, err = resumed.communicate(timeout=240)
