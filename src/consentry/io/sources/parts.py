@@ -32,21 +32,16 @@ follow one another too (:class:`ZipCursor`).  Parquet parts are independent
 
 from __future__ import annotations
 
-import tarfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
 from consentry.domain.seqset import SHARD_STRIDE  # positions per shard: seq = shard × SHARD_STRIDE + position
-from consentry.io.sources.archives import (
-    ArchiveLimitError, ArchiveLimits, CountingReader, GuardedStream, member_key, unsafe_name_reason,
-)
+from consentry.io.sources.archives import ArchiveLimits
 from consentry.io.sources.fetch import FetchJob, FetchOptions
 from consentry.io.sources.items import Dataset, DatasetItem
 from consentry.io.sources.manifest import ParquetManifest
-from consentry.io.sources.webdataset import (
-    _END_OK, WebDataset, _decompressing_reader, _hidden, _reason, _SafeTarInfo, _Sample,
-)
+from consentry.io.sources.webdataset import ShardRead, TarStart, WebDataset
 from consentry.io.sources.ziparchive import ZipArchive
 
 __all__ = ["SHARD_STRIDE", "SEQUENTIAL", "PER_SHARD", "Part", "TarStart", "ZipCursor", "PartReading", "ShardKeys",
@@ -57,30 +52,6 @@ SEQUENTIAL = "sequential"
 PER_SHARD = "shard"
 #: Samples (tar) or rows (Parquet) in one part handed to a worker.
 PART_ITEMS = 16
-
-
-@dataclass(frozen=True)
-class TarStart:
-    """Where a part of a tar shard begins.
-
-    Attributes
-    ----------
-    ordinal : int
-        Position of the part's first sample in the shard.
-    offset : int or None
-        Byte offset of the member that begins it (uncompressed shards), to
-        seek to; None: read the shard from its start (compressed shards,
-        shards with a pax global header).
-    member_index : int
-        Index (among all the shard's members) of the member before it.
-    last_member : str or None
-        The name of the member before it (named in error messages).
-    """
-
-    ordinal: int = 0
-    offset: int | None = 0
-    member_index: int = -1
-    last_member: str | None = None
 
 
 @dataclass
@@ -327,142 +298,30 @@ class _ZipPart:
 
 
 class _TarPart:
-    """The samples ``[lo, hi)`` of one tar shard, grouped exactly as :class:`WebDataset` groups them.
-
-    ``rules`` (a :class:`WebDataset`) refuses members, takes the audio and
-    counts what is skipped, so every rule is the reader's own; this class
-    only adds where to begin and where to stop.  After :meth:`read`,
-    ``next`` is the shard's next part, or None at its end.
-    """
+    """The samples ``[lo, hi)`` of one tar shard: the WebDataset reader's own loop (:class:`ShardRead`), begun
+    where the part begins and stopped at its end.  After :meth:`read`, ``next`` is the shard's next part, or
+    None at its end, and ``keys`` the part's samples as :class:`ShardKeys` takes them."""
 
     def __init__(self, part: Part, rules: WebDataset, *, read_audio: bool = True) -> None:
         self.part = part
         self.rules = rules
         self.read_audio = read_audio
         self.next: Part | None = None
-        self.keys: list[tuple[int, str, str]] = []  # (seq, sample key, id if the key was met before)
+        self._reading: ShardRead | None = None
 
     def read(self, wanted: Callable[[int], bool]) -> Iterator[tuple[int, DatasetItem]]:
-        part, start = self.part, self.part.start or TarStart()
-        shard = Path(part.path)
-        position = start.ordinal
-        asked = wanted
-        wanted = lambda p: p >= part.lo and asked(p)  # noqa: E731 - nothing before the part is its own
+        part = self.part
+        reading = self._reading = ShardRead(self.rules, Path(part.path), part.rel, start=part.start, lo=part.lo,
+                                            hi=part.hi, wanted=wanted, read_audio=self.read_audio,
+                                            max_samples=SHARD_STRIDE - 1)
+        for entry in reading.entries():
+            yield part.seq(entry.position), entry.item
+        if reading.next_start is not None:
+            self.next = replace(part, lo=part.hi, hi=part.hi + (part.hi - part.lo), start=reading.next_start)
 
-        def shard_error(reason: str):
-            return part.seq(position), DatasetItem(item_id=part.rel, name=str(shard), error=reason)
-
-        if not shard.is_file():
-            if wanted(position):
-                yield shard_error("shard not found" if not shard.exists() else "shard is not a regular file")
-            return
-        try:
-            raw = open(shard, "rb")
-        except OSError as exc:
-            if wanted(position):
-                yield shard_error(f"cannot read shard ({exc.strerror or exc})")
-            return
-        seek = bool(start.offset)
-        with raw:
-            try:
-                if seek:
-                    raw.seek(start.offset)
-                    stream = GuardedStream(CountingReader(raw), None, limits=self.rules.limits)
-                    stream.count = start.offset
-                else:
-                    stream = _decompressing_reader(raw, limits=self.rules.limits)
-                tar = tarfile.open(fileobj=stream, mode="r|", tarinfo=_SafeTarInfo)
-            except ArchiveLimitError as exc:
-                if wanted(position):
-                    yield shard_error(f"refused the shard: {exc}")
-                return
-            except Exception as exc:  # any failure to read the first header: not a tar
-                if wanted(position):
-                    yield shard_error(f"not a readable tar shard ({_reason(exc)})")
-                return
-            # from the shard's start (compressed), positions count from 0; the earlier ones are passed over
-            state = {"position": position if seek else 0, "last": start.last_member if seek else None}
-            try:
-                yield from self._samples(tar, stream, state, wanted, base=start.offset if seek else 0, seek=seek)
-            except ArchiveLimitError as exc:
-                position = state["position"]
-                self.next = None
-                if wanted(position):
-                    yield shard_error(f"refused the rest of the shard at member '{state['last']}': {exc}")
-                return
-            except Exception as exc:  # truncated or corrupt data, in whatever layer it shows
-                position = state["position"]
-                self.next = None
-                where = f"at member '{state['last']}'" if state["last"] else "at its start"
-                if wanted(position):
-                    yield shard_error(f"truncated or corrupt tar shard {where} ({_reason(exc)}); rest of shard not read")
-                return
-            if self.next is not None:
-                return
-            position = state["position"]
-            end = getattr(tar, "consentry_end", _END_OK)
-            if end != _END_OK and wanted(position):
-                where = f"after member '{state['last']}'" if state["last"] else "at its start"
-                yield shard_error(f"truncated or corrupt tar shard {where}: {end}")
-
-    def _samples(self, tar: tarfile.TarFile, stream: GuardedStream, state: dict, wanted: Callable[[int], bool], *,
-                 base: int, seek: bool) -> Iterator[tuple[int, DatasetItem]]:
-        """Group consecutive members by key (as ``WebDataset._samples``), from the part's start to its end."""
-        part, rules = self.part, self.rules
-        start = part.start or TarStart()
-        index = start.member_index if seek else -1
-        seen: set[str] = set()  # from a byte offset: this part's keys only; the driver knows the earlier ones
-        sample_index = -1
-        handled_before = -1 if seek else start.member_index  # members an earlier part counted already
-        sample: _Sample | None = None
-
-        def finish(done: _Sample) -> Iterator[tuple[int, DatasetItem]]:
-            position = state["position"]
-            if part.lo <= position:
-                self.keys.append((part.seq(position), done.key, f"{part.rel}#{done.key}@{sample_index}"))
-            if part.lo <= position and wanted(position):
-                yield part.seq(position), done.item()
-            state["position"] = position + 1
-
-        while True:
-            member = tar.next()
-            tar.members.clear()  # stream mode would keep every header: memory must stay flat
-            if member is None:
-                break
-            index += 1
-            state["last"] = member.name
-            if member.isdir():
-                continue
-            key, extension = member_key(member.name)
-            if sample is not None and key != sample.key:
-                yield from finish(sample)
-                sample = None
-                if state["position"] >= part.hi:
-                    seekable = stream.raw is None and not tar.pax_headers
-                    self.next = replace(part, lo=part.hi, hi=part.hi + (part.hi - part.lo), start=TarStart(
-                        ordinal=state["position"], offset=base + member.offset if seekable else None,
-                        member_index=index - 1, last_member=member.name))
-                    return
-            if sample is None:
-                if _hidden(member.name) and unsafe_name_reason(member.name) is None:
-                    if index > handled_before:
-                        rules._skip("hidden member (name starts with '.')")
-                    continue
-                if state["position"] >= SHARD_STRIDE - 1:
-                    raise ArchiveLimitError(f"the shard holds more than {SHARD_STRIDE - 1} samples; split it")
-                item_id = f"{part.rel}#{key}" if key not in seen else f"{part.rel}#{key}@{index}"
-                seen.add(key)
-                sample_index = index
-                sample = _Sample(key=key, item_id=item_id, first_member=member.name)
-            sample.extensions.append(extension)
-            refusal = rules._refusal(member)
-            if refusal is not None:
-                if sample.refusal is None:
-                    sample.refusal = f"refused tar member '{member.name}': {refusal} (shard {part.rel})"
-                continue
-            if sample.refusal is None and not sample.audio_by_extension:
-                position = state["position"]
-                read = self.read_audio and part.lo <= position < part.hi and wanted(position)
-                rules._take_audio(tar, member, sample, read_audio=read)
-        if sample is not None:
-            yield from finish(sample)
+    @property
+    def keys(self) -> list[tuple[int, str, str]]:
+        """``(seq, sample key, id with @<member index>)`` of every sample of the part, read or not."""
+        part = self.part
+        return [(part.seq(position), key, f"{part.rel}#{key}@{index}")
+                for position, key, index in (self._reading.keys if self._reading else ())]

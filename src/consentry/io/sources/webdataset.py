@@ -32,7 +32,7 @@ from consentry.io.sources.items import Dataset, DatasetItem, atomic_output, form
 from consentry.formats.sniff import SNIFF_BYTES, is_audio_media, sniff_media
 from consentry.io.sources.items import other_media_extensions
 
-__all__ = ["WebDataset", "TAR_SUFFIXES", "is_tar_name", "shard_stem"]
+__all__ = ["WebDataset", "ShardRead", "TarStart", "TAR_SUFFIXES", "is_tar_name", "shard_stem"]
 
 #: Shard file suffixes read (lower case).
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
@@ -112,21 +112,40 @@ class _Sample:
         return DatasetItem(item_id=self.item_id, name=self.audio_name, data=self.audio_data, size=size)
 
 
-@dataclass
-class _Progress:
-    """How far a shard was read (for error messages)."""
+@dataclass(frozen=True)
+class TarStart:
+    """Where a read of a tar shard begins (a whole read: the defaults).
 
+    Attributes
+    ----------
+    ordinal : int
+        Position of the first sample to read among the shard's samples.
+    offset : int or None
+        Byte offset of the member that begins it in an uncompressed shard,
+        to seek to; 0 or None: read the shard from its start, passing over
+        the samples before ``ordinal`` unread (compressed shards, shards
+        with a pax global header).
+    member_index : int
+        Index (among all the shard's members) of the member before it.
+    last_member : str or None
+        The name of the member before it (named in error messages).
+    """
+
+    ordinal: int = 0
+    offset: int | None = 0
+    member_index: int = -1
     last_member: str | None = None
 
 
 @dataclass(frozen=True)
 class _Entry:
-    """A sample (or a shard-level error) with where it came from."""
+    """A sample (or a shard-level error) with where it came from: its position among the shard's samples."""
 
     item: DatasetItem
     shard: Path
     key: str | None
     member: str | None
+    position: int = 0
 
 
 class WebDataset(Dataset):
@@ -188,80 +207,7 @@ class WebDataset(Dataset):
 
     def _shard_entries(self, shard: Path, *, read_audio: bool) -> Iterator[_Entry]:
         """The samples of one shard, then at most one shard-level error."""
-        rel = self._relative(shard)
-
-        def shard_error(reason: str) -> _Entry:
-            return _Entry(DatasetItem(item_id=rel, name=str(shard), error=reason), shard, None, None)
-
-        if not shard.is_file():
-            yield shard_error("shard not found" if not shard.exists() else "shard is not a regular file")
-            return
-        try:
-            raw = open(shard, "rb")
-        except OSError as exc:
-            yield shard_error(f"cannot read shard ({exc.strerror or exc})")
-            return
-        with raw:
-            try:
-                tar = tarfile.open(fileobj=_decompressing_reader(raw, limits=self.limits), mode="r|",
-                                   tarinfo=_SafeTarInfo)
-            except ArchiveLimitError as exc:
-                yield shard_error(f"refused the shard: {exc}")
-                return
-            except Exception as exc:  # any failure to read the first header: not a tar
-                yield shard_error(f"not a readable tar shard ({_reason(exc)})")
-                return
-            progress = _Progress()
-            try:
-                yield from self._samples(tar, shard, rel, progress, read_audio=read_audio)
-            except ArchiveLimitError as exc:
-                yield shard_error(f"refused the rest of the shard at member '{progress.last_member}': {exc}")
-                return
-            except Exception as exc:  # truncated or corrupt data, in whatever layer it shows
-                where = f"at member '{progress.last_member}'" if progress.last_member else "at its start"
-                yield shard_error(f"truncated or corrupt tar shard {where} ({_reason(exc)}); rest of shard not read")
-                return
-            end = getattr(tar, "consentry_end", _END_OK)
-            if end != _END_OK:
-                where = f"after member '{progress.last_member}'" if progress.last_member else "at its start"
-                yield shard_error(f"truncated or corrupt tar shard {where}: {end}")
-
-    def _samples(self, tar: tarfile.TarFile, shard: Path, rel: str, progress: "_Progress", *,
-                 read_audio: bool) -> Iterator[_Entry]:
-        """Group consecutive members by key; one entry per sample."""
-        sample: _Sample | None = None
-        seen_keys: set[str] = set()  # per shard: a key met again gets a distinct id
-        index = -1
-        while True:
-            member = tar.next()
-            tar.members.clear()  # stream mode would keep every header: memory must stay flat
-            if member is None:
-                break
-            index += 1
-            progress.last_member = member.name
-            if member.isdir():
-                continue
-            key, extension = member_key(member.name)
-            if sample is not None and key != sample.key:
-                yield _Entry(sample.item(), shard, sample.key, sample.audio_name or sample.first_member)
-                sample = None
-            if sample is None:
-                if _hidden(member.name) and unsafe_name_reason(member.name) is None:
-                    self._skip("hidden member (name starts with '.')")
-                    continue
-                item_id = f"{rel}#{key}" if key not in seen_keys else f"{rel}#{key}@{index}"
-                seen_keys.add(key)
-                sample = _Sample(key=key, item_id=item_id, first_member=member.name)
-            sample.extensions.append(extension)
-            refusal = self._refusal(member)
-            if refusal is not None:
-                if sample.refusal is None:
-                    sample.refusal = f"refused tar member '{member.name}': {refusal} (shard {rel})"
-                continue
-            if sample.refusal is None and not sample.audio_by_extension:
-                self._take_audio(tar, member, sample, read_audio=read_audio)
-        if sample is not None:
-            yield _Entry(sample.item(), shard, sample.key, sample.audio_name or sample.first_member)
+        return ShardRead(self, shard, self._relative(shard), read_audio=read_audio).entries()
 
     def _refusal(self, member: tarfile.TarInfo) -> str | None:
         """Why a member is refused, or None."""
@@ -301,6 +247,171 @@ class WebDataset(Dataset):
         if is_audio_media(sniff_media(head)):
             sample.audio_name = member.name
             sample.audio_data = head + _read_all(handle, member.size - len(head)) if read_audio else None
+
+
+class ShardRead:
+    """One read of a tar shard: its samples at positions ``[lo, hi)``, from ``start``, grouped and judged by ``rules``.
+
+    The whole read (:meth:`WebDataset.items`, the clean manifest) and a
+    cluster worker's read of one part (``consentry.io.sources.parts``) are
+    this same loop: a part begins at ``start`` (seeking to its byte offset
+    in an uncompressed shard) and stops before the sample at ``hi``;
+    ``rules`` (a :class:`WebDataset`) refuses members, takes the audio and
+    counts what is skipped.
+
+    Parameters
+    ----------
+    rules : WebDataset
+        Limits and member rules; its ``skipped`` counts are added to.
+    shard : Path
+        The shard file.
+    rel : str
+        The shard's name in item ids.
+    start : TarStart, optional
+        Where to begin (default: the shard's start).
+    lo, hi : int
+        Positions of the samples read (``hi`` None: to the shard's end);
+        earlier samples are passed over unread, and so is the shard's error
+        when it comes at an earlier position.
+    wanted : callable, optional
+        ``wanted(position)``: False passes a sample over unread (already
+        scanned); its entry is not given.
+    read_audio : bool
+        False lists samples without reading their audio bytes.
+    max_samples : int, optional
+        Samples a shard may hold; the rest of a larger shard is refused.
+
+    After :meth:`entries` is consumed, ``next_start`` is where the sample at
+    ``hi`` begins (None: the shard ended before it), and ``keys`` holds
+    ``(position, key, member index)`` of every sample from ``lo``, read or not.
+    """
+
+    def __init__(self, rules: "WebDataset", shard: Path, rel: str, *, start: TarStart | None = None, lo: int = 0,
+                 hi: int | None = None, wanted: Callable[[int], bool] | None = None, read_audio: bool = True,
+                 max_samples: int | None = None) -> None:
+        self.rules, self.shard, self.rel = rules, shard, rel
+        self.start = start or TarStart()
+        self.lo, self.hi = lo, hi
+        self._asked = wanted
+        self.read_audio = read_audio
+        self.max_samples = max_samples
+        self.next_start: TarStart | None = None
+        self.keys: list[tuple[int, str, int]] = []
+        self._position = self.start.ordinal
+        self._last = self.start.last_member
+
+    def _wanted(self, position: int) -> bool:
+        return position >= self.lo and (self._asked is None or self._asked(position))
+
+    def _error(self, reason: str) -> Iterator[_Entry]:
+        if self._wanted(self._position):
+            yield _Entry(DatasetItem(item_id=self.rel, name=str(self.shard), error=reason), self.shard, None, None,
+                         self._position)
+
+    def entries(self) -> Iterator[_Entry]:
+        """The wanted samples of the range, then the shard's own error if it falls in the range."""
+        shard, start = self.shard, self.start
+        if not shard.is_file():
+            yield from self._error("shard not found" if not shard.exists() else "shard is not a regular file")
+            return
+        try:
+            raw = open(shard, "rb")
+        except OSError as exc:
+            yield from self._error(f"cannot read shard ({exc.strerror or exc})")
+            return
+        seek = bool(start.offset)
+        with raw:
+            try:
+                if seek:
+                    raw.seek(start.offset)
+                    stream = GuardedStream(CountingReader(raw), None, limits=self.rules.limits)
+                    stream.count = start.offset
+                else:
+                    stream = _decompressing_reader(raw, limits=self.rules.limits)
+                tar = tarfile.open(fileobj=stream, mode="r|", tarinfo=_SafeTarInfo)
+            except ArchiveLimitError as exc:
+                yield from self._error(f"refused the shard: {exc}")
+                return
+            except Exception as exc:  # any failure to read the first header: not a tar
+                yield from self._error(f"not a readable tar shard ({_reason(exc)})")
+                return
+            if not seek:  # from the shard's start: positions count from 0, the earlier samples are passed over
+                self._position, self._last = 0, None
+            try:
+                yield from self._samples(tar, stream, seek=seek)
+            except ArchiveLimitError as exc:
+                self.next_start = None
+                yield from self._error(f"refused the rest of the shard at member '{self._last}': {exc}")
+                return
+            except Exception as exc:  # truncated or corrupt data, in whatever layer it shows
+                self.next_start = None
+                where = f"at member '{self._last}'" if self._last else "at its start"
+                yield from self._error(f"truncated or corrupt tar shard {where} ({_reason(exc)}); rest of shard not read")
+                return
+            if self.next_start is not None:
+                return
+            end = getattr(tar, "consentry_end", _END_OK)
+            if end != _END_OK:
+                where = f"after member '{self._last}'" if self._last else "at its start"
+                yield from self._error(f"truncated or corrupt tar shard {where}: {end}")
+
+    def _samples(self, tar: tarfile.TarFile, stream: GuardedStream, *, seek: bool) -> Iterator[_Entry]:
+        """Group consecutive members by key; one entry per wanted sample, up to the one at ``hi``."""
+        rules, rel, start = self.rules, self.rel, self.start
+        base = start.offset if seek else 0
+        index = start.member_index if seek else -1
+        handled_before = -1 if seek else start.member_index  # members an earlier part counted already
+        seen_keys: set[str] = set()  # a key met again gets a distinct id (from an offset: the driver knows earlier ones)
+        sample: _Sample | None = None
+        sample_index = -1
+
+        def finish(done: _Sample) -> Iterator[_Entry]:
+            position = self._position
+            if position >= self.lo:
+                self.keys.append((position, done.key, sample_index))
+                if self._wanted(position):
+                    yield _Entry(done.item(), self.shard, done.key, done.audio_name or done.first_member, position)
+            self._position = position + 1
+
+        while True:
+            member = tar.next()
+            tar.members.clear()  # stream mode would keep every header: memory must stay flat
+            if member is None:
+                break
+            index += 1
+            self._last = member.name
+            if member.isdir():
+                continue
+            key, extension = member_key(member.name)
+            if sample is not None and key != sample.key:
+                yield from finish(sample)
+                sample = None
+                if self.hi is not None and self._position >= self.hi:
+                    seekable = stream.raw is None and not tar.pax_headers
+                    self.next_start = TarStart(ordinal=self._position, offset=base + member.offset if seekable else None,
+                                               member_index=index - 1, last_member=member.name)
+                    return
+            if sample is None:
+                if _hidden(member.name) and unsafe_name_reason(member.name) is None:
+                    if index > handled_before:
+                        rules._skip("hidden member (name starts with '.')")
+                    continue
+                if self.max_samples is not None and self._position >= self.max_samples:
+                    raise ArchiveLimitError(f"the shard holds more than {self.max_samples} samples; split it")
+                item_id = f"{rel}#{key}" if key not in seen_keys else f"{rel}#{key}@{index}"
+                seen_keys.add(key)
+                sample_index = index
+                sample = _Sample(key=key, item_id=item_id, first_member=member.name)
+            sample.extensions.append(extension)
+            refusal = rules._refusal(member)
+            if refusal is not None:
+                if sample.refusal is None:
+                    sample.refusal = f"refused tar member '{member.name}': {refusal} (shard {rel})"
+                continue
+            if sample.refusal is None and not sample.audio_by_extension:
+                rules._take_audio(tar, member, sample, read_audio=self.read_audio and self._wanted(self._position))
+        if sample is not None:
+            yield from finish(sample)
 
 
 def _decompressing_reader(raw, *, limits: ArchiveLimits) -> GuardedStream:
