@@ -516,3 +516,19 @@ def test_a_region_shared_with_an_unrelated_picture_is_reported_as_a_part(engine,
     [whole] = [m for m in engine.locate(_jpeg_signal(engine, works[1]), index) if m.fp_id == 1]
     assert whole.extra.work_share is not None and whole.extra.work_share > max(0.4, 4 * fields["work_share"])
     assert engine.evidence_facts(whole)["work_share"] == whole.extra.work_share
+
+
+def test_an_image_with_nothing_to_find_it_by_is_named_unfindable(engine, works):
+    flat = np.full((300, 400, 3), (40, 120, 200), np.uint8)
+    clear = np.zeros((300, 400, 4), np.uint8)  # fully transparent: shown over white
+    for px, fmt in ((flat, "JPEG"), (clear, "PNG")):
+        fp = engine.fingerprint(engine.decode(_encode(px, fmt)))
+        why = engine.unfindable_reason(fp)
+        assert why and "0 keypoints" in why and "\n" not in why
+    assert engine.unfindable_reason(engine.fingerprint(engine.signal(works[1]))) is None
+    # A gentle gradient has no keypoints but a whole-image hash: its exact copies can be found.
+    ramp = np.repeat(np.linspace(0, 255, 400, dtype=np.float64)[None, :, None], 300, axis=0)
+    ramp = np.repeat(ramp + np.linspace(0, 60, 300)[:, None, None], 3, axis=2).clip(0, 255).astype(np.uint8)
+    fp = engine.fingerprint(engine.signal(ramp))
+    assert engine.unfindable_reason(fp) is None and engine.locate(engine.signal(ramp), [_segment([
+        engine.postings(fp, fp_id=5)])])[0].fp_id == 5

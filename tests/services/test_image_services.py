@@ -232,3 +232,32 @@ def test_parquet_datasets_of_image_bytes_and_of_urls_are_scanned(library, pictur
         assert s["totals"]["items"] == 3 and s["totals"]["refused"] == 1 and s["totals"]["error"] == 0
         [hit] = [it for it in reg.store.iter_scan_items(s["scan_id"]) if it["findings"]]
         assert abs(hit["findings"][0]["detail"]["transform"]["scale"] - 0.5) < 0.02
+
+
+def test_registering_an_image_with_nothing_to_find_it_by_warns_naming_it(tmp_path, pictures):
+    import os
+    import subprocess
+    import sys
+
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    Image.fromarray(np.full((300, 400, 3), 200, np.uint8)).save(folder / "grey card.png")
+    Image.fromarray(np.zeros((300, 400, 4), np.uint8)).save(folder / "clear.png")  # fully transparent
+    Image.fromarray(pictures["a"]).save(folder / "art.jpg", quality=90)
+    with Registry.open(tmp_path / "r.db") as reg:
+        s = reg.register([folder], creator="Ines Duarte", workers=1)
+    assert len(s.registered) == 3 and not s.errors  # registered all the same: the warning says why it is useless
+    assert sorted(Path(p).name for p, _ in s.warnings) == ["clear.png", "grey card.png"]
+    assert all("nothing to identify it by" in why for _, why in s.warnings)
+    env = {**os.environ, "COLUMNS": "300"}
+    Image.fromarray(np.full((200, 200, 3), (10, 90, 30), np.uint8)).save(tmp_path / "green.webp")
+    cmd = [sys.executable, "-m", "consentry.adapters.cli.main", "--registry", str(tmp_path / "r.db"), "register"]
+    out = subprocess.run([*cmd, str(tmp_path / "green.webp")], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0 and "registered 1" in out.stdout, out.stdout + out.stderr
+    [line] = [ln for ln in out.stderr.splitlines() if ln.startswith("warning")]
+    assert f"{tmp_path / 'green.webp'}: registered, but nothing to identify it by" in line
+    Image.fromarray(np.full((200, 200, 3), 255, np.uint8)).save(tmp_path / "white.jpg")
+    out = subprocess.run([*cmd, "--json", str(tmp_path / "white.jpg")], capture_output=True, text=True, env=env,
+                         timeout=300)
+    [w] = json.loads(out.stdout)["warnings"]
+    assert out.returncode == 0 and w["path"] == str(tmp_path / "white.jpg") and "single colour" in w["warning"]

@@ -315,7 +315,7 @@ def run_register(ctx: JobContext) -> dict:
 
     p = ctx.params
     terms = Terms(decision=p["terms"]["decision"], price=p["terms"].get("price"), currency=p["terms"].get("currency"))
-    works, errors, duplicates, claims, melody_errors = [], [], [], [], []
+    works, errors, duplicates, claims, melody_errors, warnings = [], [], [], [], [], []
     failed = set()  # upload ids that registered nothing
     total = len(p["paths"])
     for n, (path, upload) in enumerate(zip(p["paths"], p["uploads"])):
@@ -358,6 +358,9 @@ def run_register(ctx: JobContext) -> dict:
         for _, reason in summary.melody_errors:
             melody_errors.append({"upload_id": upload["upload_id"], "name": upload["original_name"],
                                   "error": f"registered, but its melody was not stored: {reason}"})
+        for _, reason in summary.warnings:  # registered, but never findable (an image of one colour)
+            warnings.append({"upload_id": upload["upload_id"], "name": upload["original_name"],
+                             "warning": f"{upload['original_name']}: registered, but {reason}"})
         for c in getattr(summary, "claims", None) or []:
             claims.append(c.as_dict() if hasattr(c, "as_dict") else c)
             _audit(ctx, "claims.open", target_kind="claim", target_id=c.claim_id,
@@ -368,7 +371,7 @@ def run_register(ctx: JobContext) -> dict:
         _audit(ctx, "works.register", target_kind="work", target_id=new_ids[0] if len(new_ids) == 1 else None,
                details={"work_ids": new_ids, "creator": p["creator"], "terms": p["terms"]})
     return {"works": works, "duplicates": duplicates, "errors": errors, "claims": claims,
-            "melody_errors": melody_errors, "_done": total, "_failed": len(failed)}
+            "melody_errors": melody_errors, "warnings": warnings, "_done": total, "_failed": len(failed)}
 
 
 def run_identify(ctx: JobContext) -> dict:

@@ -67,7 +67,8 @@ def fingerprint_path(path: str, medium: str, *, match_in=None) -> dict:
     Returns ``{"path", "medium", "size", "unit", "fingerprint"}`` or ``{"path", "error"}``
     (a one-line reason; the caller names the file).  With ``match_in`` (a registry), also
     ``"matches"``: the registered works found in the input (:func:`conflict_matches`, for ownership
-    claims, docs/claims.md).
+    claims, docs/claims.md); ``"warning"`` when the engine says no copy of the input could ever be identified
+    (its optional ``unfindable_reason``: an image of a single colour).
     """
     engine = engines.get(medium)
     try:
@@ -84,6 +85,9 @@ def fingerprint_path(path: str, medium: str, *, match_in=None) -> dict:
     title_of = getattr(engine, "title_of", None)  # optional: a title the document itself gives (HTML, EPUB, tags)
     result = {"path": path, "medium": medium, "size": float(signal.size), "unit": signal.unit, "fingerprint": fp,
               "title": title_of(signal) if title_of is not None else None}
+    unfindable = getattr(engine, "unfindable_reason", None)
+    if unfindable is not None and (why := unfindable(fp)):
+        result["warning"] = why
     if match_in is not None:
         try:
             result["matches"] = conflict_matches(match_in, engine, signal)

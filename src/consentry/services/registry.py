@@ -22,6 +22,7 @@ import numpy as np
 from consentry.io.decode import decode_audio, iter_audio_files, read_tags
 from consentry.domain.errors import ConsentryError, DecodeError, FieldError, InputError, RegistryError, quote
 from consentry.domain.hashing import sha256_and_size
+from consentry import engines
 from consentry.engines.music import engine
 from consentry.engines.music.params import DEFAULT_PARAMS, ENGINE_NAME, MusicEngineParams
 from consentry.runtime.interrupts import POLL_S, Interrupted, deferred_interrupts, polled, raise_if_stopping
@@ -51,6 +52,7 @@ class RegisterSummary:
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (path, existing work_id)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     melody_errors: list[tuple[str, str]] = field(default_factory=list)  # (path, reason): registered, melody not stored
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (path, reason): registered, can never be found
     claims: list = field(default_factory=list)  # consentry.domain.claims.Claim opened against other creators' works
     seconds: float = 0.0
     batches: int = 0  # batches committed
@@ -64,7 +66,6 @@ class RegisterSummary:
     def media(self) -> dict[str, dict]:
         """Works registered per medium, in the order first met: ``{"music": {"n": 2, "size": 120.0}, ...}``, the
         size in the medium's unit (seconds of music, characters of text, pixels of images)."""
-        from consentry import engines
 
         out: dict[str, dict] = {}
         for w in self.registered:
@@ -453,6 +454,7 @@ class Registry:
 
                 work = pending_work(result, f, sha, creator=creator, title=title, terms=the_terms, dates=dates,
                                     registered_at=utc_now())
+                summary.warnings += [(str(f), result["warning"])] if result.get("warning") else []
                 held = None if creator is not None else self._held_by_unbound_account(work[0].creator, held_names)
             elif "error" not in result:
                 work = self._pending_work(result, f, sha, creator, title, the_terms, dates)
@@ -625,7 +627,6 @@ class Registry:
         A licence unit that measures another medium than the work's (per-minute of a text, per-1000-words of
         a recording) is a :class:`FieldError` on ``unit``.
         """
-        from consentry import engines
         from consentry.domain.terms import UNIT_MEDIUM, UNITS
 
         medium = engines.medium_of_engine(self.work(work_id).engine)
@@ -715,7 +716,6 @@ class Registry:
 
     def compact(self) -> int:
         """Merge index segments (each medium's apart) and drop removed works' entries; returns segments merged."""
-        from consentry import engines
 
         merged = self.store.compact(
             engine=ENGINE_NAME, engine_version=self.params.version, param_hash=self.param_hash,
@@ -764,7 +764,6 @@ class Registry:
         with another pair needs ``consentry reindex``."""
         if engine_name == ENGINE_NAME:
             return self.params.version, self.param_hash
-        from consentry import engines
 
         try:
             now = engines.by_engine_name(engine_name).id
@@ -780,7 +779,6 @@ class Registry:
         counts works fingerprinted by another version or parameters of their
         medium's engine (``consentry reindex``).
         """
-        from consentry import engines
 
         s = self.store.stats()
         s["engine"] = {"name": ENGINE_NAME, "version": self.params.version, "param_hash": self.param_hash}

@@ -145,3 +145,19 @@ def test_a_scan_of_images_shows_each_item_found_as_a_thumbnail(server):
     assert page.status_code == 200 and page.text.count(thumb) == 1 and "Harbour Lights" in page.text
     report = lic.get(f"/api/v1/scans/{scan_id}/report/html")
     assert report.status_code == 200 and report.text.count(thumb) == 1
+
+
+def test_an_uploaded_image_of_one_colour_is_registered_with_a_warning_naming_it(server):
+    srv, world = server
+    ana = srv.client(world.tokens["ana"])
+    flat = Image.new("RGB", (320, 240), (30, 60, 90))
+    r = ana.post("/api/v1/works", data={"terms": "deny"},
+                 files=[("files", ("Blue Card.png", jpeg(flat, 90), "image/jpeg")),
+                        ("files", ("Busy.jpg", jpeg(picture(31)), "image/jpeg"))])
+    assert r.status_code == 202, r.text
+    job = wait_job(ana, r.json()["job_id"])
+    assert job["status"] == "succeeded", job
+    assert {w["name"] for w in job["result"]["works"]} == {"Blue Card.png", "Busy.jpg"}
+    [w] = job["result"]["warnings"]
+    assert w["name"] == "Blue Card.png" and w["warning"].startswith("Blue Card.png: registered, but nothing to identify")
+    assert str(srv.settings.data_dir) not in w["warning"]

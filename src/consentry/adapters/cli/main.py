@@ -143,6 +143,7 @@ def register(
             "duplicates": [{"path": p, "work_id": w} for p, w in summary.duplicates],
             "errors": [{"path": p, "error": e} for p, e in summary.errors],
             "melody_errors": [{"path": p, "error": e} for p, e in summary.melody_errors],
+            "warnings": [{"path": p, "warning": w} for p, w in summary.warnings],
             "claims": [c.as_dict(with_events=False) for c in summary.claims],
             "seconds": round(summary.seconds, 3),
             "workers": summary.workers.as_dict() if summary.workers else None,
@@ -152,6 +153,8 @@ def register(
             err_console.print(f"[yellow]skipped[/] {path}: {reason}", highlight=False)
         for path, reason in summary.melody_errors:
             err_console.print(f"[yellow]no melody stored[/] {path}: {reason}", highlight=False)
+        for path, reason in summary.warnings:
+            err_console.print(f"[yellow]warning[/] {path}: registered, but {reason}", highlight=False)
         if not summary.registered and not summary.duplicates and not summary.errors:
             _say_nothing_to_register(paths)
             raise typer.Exit(EXIT_ERROR)

@@ -128,6 +128,27 @@ class ImageEngine:
             np.full(bands.size, rid, np.uint64), F.pack_record(pdq, width, height)])
         return Fingerprint(self.id, keys.astype(np.uint32), {"payload": payload.astype(np.uint64)}, signal.extent, "px")
 
+    def unfindable_reason(self, fp: Fingerprint) -> str | None:
+        """Why no copy of this registered image could ever be identified, or None when one could.
+
+        A match needs ``min_inliers`` keypoints or the PDQ bands (whole-image
+        near duplicates): a flat colour, a fully transparent image (shown over
+        white) or one too plain for either has neither, and registering it stores
+        a work that no scan, check or identify will ever report.
+
+        Parameters
+        ----------
+        fp : Fingerprint
+            A fingerprint made by :meth:`fingerprint` with this engine's parameters.
+        """
+        tags = np.asarray(fp.keys, np.uint32) & F.TAG_MASK
+        keypoints = int(np.count_nonzero(tags == F.TAG_KEYPOINT))
+        if keypoints >= self.params.min_inliers or np.any(tags == F.TAG_BAND):
+            return None
+        return (f"nothing to identify it by ({keypoints} keypoint{'' if keypoints == 1 else 's'}, a match needs "
+                f"{self.params.min_inliers}, and too flat for a whole-image hash): a single colour or fully "
+                "transparent image? No copy of it can be found")
+
     def postings(self, fp: Fingerprint, *, fp_id: int) -> tuple[np.ndarray, np.ndarray]:
         """``(keys, values)``: values are ``fp_id << 38 | payload`` (the keys do not depend on ``fp_id``)."""
         if fp.engine != self.id:
