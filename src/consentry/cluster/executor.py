@@ -96,6 +96,87 @@ def finished_refs(ray, running) -> list:
     return ready
 
 
+class Workers:
+    """A scan's worker actors and the calls in flight on them: the part the item loop (:meth:`RayExecutor.map`)
+    and the parts loop (:mod:`consentry.cluster.parts`) share.
+
+    :meth:`send` gives a call to the least loaded worker; :meth:`collect`
+    waits for calls to finish and sorts them into outcomes and *suspects*:
+    the calls of a worker lost for good (Ray's restarts used up), which the
+    caller runs again alone.  The worker is replaced.  What is kept of a
+    lost worker's other calls is the caller's choice: ``keep_finished``
+    True (the item loop) keeps the outcomes of those that had finished
+    before it was lost; False (the parts loop) makes them all suspects, to
+    be read again alone.  Both are correct, since a finished call's outcome
+    is whole; the parts loop re-reads at most ``PARTS_PER_WORKER - 1`` parts
+    this way, which is how its lost-worker tests have always run.
+    """
+
+    def __init__(self, executor: "RayExecutor", new_worker: Callable, per_worker: int) -> None:
+        self._ray = import_ray()
+        self._new = new_worker
+        self.actors = executor._actors = [new_worker() for _ in range(executor.count.workers)]
+        self._executor = executor
+        self._limit = per_worker * len(self.actors)
+        self._load = [0] * len(self.actors)
+        self._running: dict = {}  # ref -> (worker index, task)
+
+    def room(self) -> bool:
+        return len(self._running) < self._limit
+
+    def busy(self) -> bool:
+        return bool(self._running)
+
+    def send(self, method: str, task, *args) -> None:
+        """``worker.method(*args)`` on the least loaded worker; ``task`` comes back with its outcome."""
+        i = min(range(len(self._load)), key=self._load.__getitem__)
+        self._running[getattr(self.actors[i], method).remote(*args)] = (i, task)
+        self._load[i] += 1
+
+    def collect(self, *, lost_ok: bool, keep_finished: bool) -> tuple[list[tuple], list]:
+        """``([(task, outcome), ...], suspects)`` for the calls finished within ``POLL_S`` (both may be empty).
+
+        Without ``lost_ok`` a worker lost for good raises :class:`ClusterError`;
+        so does a call that fails in the work itself (a bug, not an item).
+        """
+        ray = self._ray
+        done: list[tuple] = []
+        suspects: list = []
+        for ref in finished_refs(ray, self._running):
+            if ref not in self._running:  # taken with a worker lost earlier in this round
+                continue
+            i, task = self._running.pop(ref)
+            self._load[i] -= 1
+            try:
+                done.append((task, ray.get(ref)))
+            except ray.exceptions.RayActorError as exc:
+                if not lost_ok:
+                    raise ClusterError(f"a Ray worker was lost ({_first_line(exc)}); the items stored so far are "
+                                       "kept: run the scan again with --resume") from None
+                suspects.append(task)
+                for other in [r for r, (j, _t) in self._running.items() if j == i]:
+                    _j, other_task = self._running.pop(other)
+                    self._load[i] -= 1
+                    if keep_finished and ray.wait([other], timeout=0)[0]:
+                        try:
+                            done.append((other_task, ray.get(other)))
+                            continue
+                        except ray.exceptions.RayActorError:
+                            pass
+                    suspects.append(other_task)
+                ray.kill(self.actors[i])
+                self.actors[i] = self._new()
+            except Exception as exc:  # noqa: BLE001 - the work itself failed: a bug, not an item
+                raise ClusterError(f"a Ray worker failed ({_first_line(exc)}); the items stored so far are kept: "
+                                   "run the scan again with --resume") from None
+        return done, suspects
+
+    def close(self) -> None:
+        for a in self.actors:
+            self._ray.kill(a)
+        self.actors = self._executor._actors = []
+
+
 class RayExecutor:
     """Runs a scan's items on a Ray cluster (see the module docstring).
 
@@ -188,71 +269,30 @@ class RayExecutor:
         """
         from consentry.runtime.interrupts import raise_if_stopping
 
-        ray = import_ray()
         if self.count is None:
             raise ClusterError("the Ray executor was not started (call start(registry) first)")
-        actor = ray.remote(num_cpus=1, max_restarts=WORKER_RESTARTS, max_task_retries=WORKER_RESTARTS)(ScanWorker)
-
-        def new_worker():
-            return actor.remote(work, initializer, initargs, os.getcwd())
-
-        self._actors = [new_worker() for _ in range(self.count.workers)]
-        load = [0] * len(self._actors)
-        running: dict = {}  # ref -> (worker index, task)
+        workers = Workers(self, self._worker_maker(work, initializer, initargs), IN_FLIGHT_PER_WORKER)
         tasks = iter(tasks)
         exhausted = False
         try:
             while True:
-                while not exhausted and len(running) < IN_FLIGHT_PER_WORKER * len(self._actors):
+                while not exhausted and workers.room():
                     raise_if_stopping()
                     task = next(tasks, None)
                     if task is None:
                         exhausted = True
                         break
-                    i = min(range(len(load)), key=load.__getitem__)
-                    running[self._actors[i].run.remote(task)] = (i, task)
-                    load[i] += 1
-                if not running:
+                    workers.send("run", task, task)
+                if not workers.busy():
                     return
-                ready = finished_refs(ray, running)
-                results: list[dict] = []
-                suspects: list[dict] = []
-                for ref in ready:
-                    if ref not in running:  # taken with a worker lost earlier in this round
-                        continue
-                    i, task = running.pop(ref)
-                    load[i] -= 1
-                    try:
-                        results.append(ray.get(ref))
-                    except ray.exceptions.RayActorError as exc:
-                        if lost is None:
-                            raise ClusterError(f"a Ray worker was lost ({_first_line(exc)}); the items stored so "
-                                               "far are kept: run the scan again with --resume") from None
-                        # lost for good: its other items go with it, to be tried alone; a new worker takes its place
-                        suspects.append(task)
-                        for other in [r for r, (j, _t) in running.items() if j == i]:
-                            _j, other_task = running.pop(other)
-                            load[i] -= 1
-                            if ray.wait([other], timeout=0)[0]:
-                                try:
-                                    results.append(ray.get(other))
-                                    continue
-                                except ray.exceptions.RayActorError:
-                                    pass
-                            suspects.append(other_task)
-                        ray.kill(self._actors[i])
-                        self._actors[i] = new_worker()
-                    except Exception as exc:  # noqa: BLE001 - the work itself failed: a bug, not an item
-                        raise ClusterError(f"a Ray worker failed ({_first_line(exc)}); the items stored so far "
-                                           "are kept: run the scan again with --resume") from None
+                done, suspects = workers.collect(lost_ok=lost is not None, keep_finished=True)
+                results = [outcome for _task, outcome in done]
                 for task in suspects:
                     result = self._alone(work, initializer, initargs, task)
                     results.append(result if result is not None else lost(task, WORKER_DIED))
                 yield results
         finally:
-            for a in self._actors:
-                ray.kill(a)
-            self._actors = []
+            workers.close()
 
     def map_parts(self, work: Callable[[dict], dict], parts: Iterable, *, done: set[int], dataset, make_task: Callable,
                   initializer: Callable | None = None, initargs: tuple = (),
@@ -275,17 +315,19 @@ class RayExecutor:
             items = numbered_items(dataset, PER_SHARD, wanted=lambda seq: seq not in done)
             tasks = (make_task(seq, item) for seq, item in items if seq not in done)
             return self.map(work, tasks, initializer=initializer, initargs=initargs, lost=lost)
-        ray = import_ray()
-        actor = ray.remote(num_cpus=1, max_restarts=WORKER_RESTARTS, max_task_retries=WORKER_RESTARTS)(ScanWorker)
-
-        def new_worker():
-            return actor.remote(work, initializer, initargs, os.getcwd())
 
         def alone(method: str, *args):
             return self._solo(work, initializer, initargs, method, *args)
 
-        return map_parts(self, work, parts, done=done, dataset=dataset, make_task=make_task, initializer=initializer,
-                         initargs=initargs, lost=lost, new_worker=new_worker, alone=alone)
+        return map_parts(self, work, parts, done=done, dataset=dataset, make_task=make_task, lost=lost,
+                         new_worker=self._worker_maker(work, initializer, initargs), alone=alone)
+
+    def _worker_maker(self, work: Callable, initializer: Callable | None, initargs: tuple) -> Callable:
+        """A function starting one worker actor (restarted by Ray up to :data:`WORKER_RESTARTS` times)."""
+        ray = import_ray()
+        actor = ray.remote(num_cpus=1, max_restarts=WORKER_RESTARTS, max_task_retries=WORKER_RESTARTS)(ScanWorker)
+        cwd = os.getcwd()
+        return lambda: actor.remote(work, initializer, initargs, cwd)
 
     def _alone(self, work: Callable, initializer: Callable | None, initargs: tuple, task: dict) -> dict | None:
         """``work(task)`` on a fresh worker of its own that Ray does not restart; ``None`` when it dies on it."""

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Iterator
 
-from consentry.cluster import ClusterError, import_ray
+from consentry.cluster import ClusterError
 
 #: Parts sent to a worker before its earlier ones come back.
 PARTS_PER_WORKER = 2
@@ -70,25 +70,23 @@ def list_part(part, skip: frozenset) -> dict:
 
 
 def map_parts(executor, work: Callable[[dict], dict], parts: Iterable, *, done: set[int], dataset, make_task: Callable,
-              initializer: Callable | None, initargs: tuple, lost: Callable[[dict, str], dict] | None,
-              new_worker: Callable, alone: Callable) -> Iterator[list[dict]]:
+              lost: Callable[[dict, str], dict] | None, new_worker: Callable, alone: Callable) -> Iterator[list[dict]]:
     """Run the parts on ``executor``'s workers; yields lists of results as parts finish (possibly empty).
 
     ``done`` holds the seqs already stored (they are read past, not
     scanned); what workers skip is counted into ``dataset.skipped``.
     ``new_worker()`` starts a worker actor, ``alone(fn, *args)`` runs one call
-    on a fresh worker of its own (None when that worker dies).
+    on a fresh worker of its own (None when that worker dies).  Of a worker
+    lost for good, every part it held is read again alone, finished or not
+    (:class:`~consentry.cluster.executor.Workers`, ``keep_finished=False``).
     """
+    from consentry.cluster.executor import Workers
     from consentry.io.sources.parts import ShardKeys
-    from consentry.cluster.executor import finished_refs
     from consentry.runtime.interrupts import raise_if_stopping
 
-    ray = import_ray()
     dataset.skipped = {}
     shard_keys = ShardKeys()  # a tar sample key met in an earlier part of its shard: the id a whole read gives
-    actors = executor._actors = [new_worker() for _ in range(executor.count.workers)]
-    load = [0] * len(actors)
-    running: dict = {}  # ref -> (worker index, part)
+    workers = Workers(executor, new_worker, PARTS_PER_WORKER)
     follow: list = []   # next parts of shards being read: before new shards, so few shards are open at once
     fresh = iter(parts)
     exhausted = False
@@ -102,7 +100,7 @@ def map_parts(executor, work: Callable[[dict], dict], parts: Iterable, *, done: 
 
     try:
         while True:
-            while len(running) < PARTS_PER_WORKER * len(actors):
+            while workers.room():
                 raise_if_stopping()
                 part = follow.pop(0) if follow else None
                 if part is None and not exhausted:
@@ -112,36 +110,12 @@ def map_parts(executor, work: Callable[[dict], dict], parts: Iterable, *, done: 
                     break
                 if part.kind == "parquet" and done and all(part.seq(p) in done for p in range(part.lo, part.hi)):
                     continue  # every row stored; a Parquet part has nothing else to say
-                i = min(range(len(load)), key=load.__getitem__)
-                running[actors[i].run_part.remote(make_task, part, skip_of(part))] = (i, part)
-                load[i] += 1
-            if not running:
+                workers.send("run_part", part, make_task, part, skip_of(part))
+            if not workers.busy():
                 return
-            ready = finished_refs(ray, running)
+            finished, suspects = workers.collect(lost_ok=lost is not None, keep_finished=False)
             results: list[dict] = []
-            suspects: list = []
-            for ref in ready:
-                if ref not in running:
-                    continue
-                i, part = running.pop(ref)
-                load[i] -= 1
-                try:
-                    outcome = ray.get(ref)
-                except ray.exceptions.RayActorError as exc:
-                    if lost is None:
-                        raise ClusterError(f"a Ray worker was lost ({_first_line(exc)}); the items stored so far "
-                                           "are kept: run the scan again with --resume") from None
-                    suspects.append(part)
-                    for other in [r for r, (j, _p) in running.items() if j == i]:
-                        _j, other_part = running.pop(other)
-                        load[i] -= 1
-                        suspects.append(other_part)
-                    ray.kill(actors[i])
-                    actors[i] = new_worker()
-                    continue
-                except Exception as exc:  # noqa: BLE001 - the work itself failed: a bug, not an item
-                    raise ClusterError(f"a Ray worker failed ({_first_line(exc)}); the items stored so far are "
-                                       "kept: run the scan again with --resume") from None
+            for part, outcome in finished:
                 results += _settled(outcome, part, shard_keys)
                 count_skipped(outcome["skipped"])
                 if outcome["next"] is not None:
@@ -151,9 +125,7 @@ def map_parts(executor, work: Callable[[dict], dict], parts: Iterable, *, done: 
                                        count_skipped=count_skipped, follow=follow, shard_keys=shard_keys)
             yield results
     finally:
-        for a in actors:
-            ray.kill(a)
-        executor._actors = []
+        workers.close()
 
 
 def _settled(outcome: dict, part, shard_keys) -> list[dict]:
@@ -194,11 +166,6 @@ def _worker_died() -> str:
     from consentry.cluster.executor import WORKER_DIED
 
     return WORKER_DIED
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
 
 
 __all__ = ["PARTS_PER_WORKER", "sequential_streams", "run_part", "list_part", "map_parts"]
