@@ -55,6 +55,12 @@ def test_a_text_dataset_gives_the_same_items_batched_as_one_row_at_a_time(tmp_pa
     rows[20]["text"] = ("<!DOCTYPE html><html><head><meta name='tdm-reservation' content='1'></head><body><p>"
                         + passage(works["b.txt"], 700, 100)[0] + "</p></body></html>")   # HTML with TDMRep
     rows[25]["text"] = "\x01\x02\x03\x04 binary \x05\x06\x07\x08" * 20       # not text after all
+    # Rows the one-sniff path must hand to the whole item path (services/scan_text._RowSniffer):
+    rows[5]["text"] = "ID3 tags name the song. " + rows[5]["text"]      # an audio magic number (ID3) at the start
+    rows[7]["text"] = "BM " + rows[7]["text"]                             # a BMP's first two bytes
+    rows[8]["text"] = "RIFF" + rows[8]["text"]                            # a RIFF header without a form type
+    rows[13]["text"] = "<b>x</b> " + prose(77, 120) + " <p>" + passage(works["b.txt"], 300, 80)[0]  # HTML only past 512 bytes
+    rows[22]["text"] = prose(78, 120) + "\x01\x02" * 300                  # text for 512 bytes, binary in 4 KiB
     ds = tmp_path / "rows.jsonl"
     ds.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
 
@@ -81,7 +87,39 @@ def test_a_text_dataset_gives_the_same_items_batched_as_one_row_at_a_time(tmp_pa
     assert by_id["row:17"]["decision"] == "error" and by_id["row:25"]["decision"] in ("error", "unknown")
     assert by_id["row:20"]["decision"] == "allowed"
     assert by_id["row:20"]["signals"]["verdicts"]["tdm"] == "deny"
-    assert sum(1 for it in batched if it["findings"]) == 3
+    assert sum(1 for it in batched if it["findings"]) == 4
+    assert by_id["row:13"]["findings"]   # read as plain text (its first 512 bytes), as one row at a time
+    assert by_id["row:5"]["decision"] == "error" and by_id["row:22"]["decision"] == "error"
+
+
+def test_rows_sniffed_once_give_what_the_whole_item_path_gives(tmp_path, monkeypatch):
+    """identify_batch (one sniff per row) against identify_item (every engine's sniffer) row by row,
+    including names whose suffix belongs to a medium and rows with magic numbers."""
+    from consentry.services.scan import identify_item
+
+    work = prose(41, 1200)
+    (tmp_path / "w.txt").write_text(work, encoding="utf-8")
+    copy = passage(work, 100, 120)[0]
+    cases = [("r row 0", copy), ("x.wav", copy), ("y.jpg", copy), ("z.txt", copy), ("page.html", copy),
+             ("r row 5", "<html><body><p>" + copy + "</p></body></html>"), ("r row 6", "fLaC" + copy),
+             ("r row 7", "\ufeff" + copy), ("r row 8", prose(42, 80)), ("r row 9", "OggS" + copy),
+             ("r row 10", "\xff\xfb\x90\x00" + copy), ("r row 11", "%PDF-1.4 " + copy)]
+    tasks = []
+    for i, (name, text) in enumerate(cases):
+        data = text.encode("latin-1") if name == "r row 10" else text.encode("utf-8")
+        tasks.append({"seq": i, "item_id": f"row:{i}", "name": name, "data": data, "min_score": None,
+                      "embedded_signals": False})
+    with Registry.open(tmp_path / "r.db") as reg:
+        reg.register([tmp_path / "w.txt"], creator="A", terms="deny", workers=1)
+        alone = [identify_item(reg, t) for t in tasks]
+        whole_path = []
+        monkeypatch.setattr("consentry.services.scan.identify_item",
+                            lambda r, t: whole_path.append(t["name"]) or identify_item(r, t))
+        batched = scan_text.identify_batch(reg, {"seq": 0, "item_id": "row:0", "name": "r row 0", "batch": tasks})
+    assert batched["batch"] == alone
+    assert whole_path == ["x.wav", "y.jpg", "r row 6", "r row 9", "r row 10", "r row 11"]   # the others: one sniff
+    found = [r["item_id"] for r in alone if r.get("findings")]
+    assert "row:0" in found and "row:3" in found and "row:1" not in found   # x.wav: read as audio, not text
 
 
 def test_signals_of_a_row_name_the_row_not_the_temporary_copy():

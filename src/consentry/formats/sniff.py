@@ -21,7 +21,7 @@ import codecs
 import os
 import re
 
-__all__ = ["SNIFF_BYTES", "sniff_media", "is_audio_media", "KINDS", "sniff_bytes", "sniff_kind"]
+__all__ = ["SNIFF_BYTES", "sniff_media", "sniff_magic", "is_audio_media", "KINDS", "sniff_bytes", "sniff_kind"]
 
 #: Bytes from the start of a file that :func:`sniff_media` looks at (an MPEG
 #: transport stream needs its second sync byte at offset 188).
@@ -82,6 +82,9 @@ _PREFIXES: tuple[tuple[bytes, str], ...] = (
     (b"PAR1", "application/vnd.apache.parquet"),
     (b"SQLite format 3\x00", "application/vnd.sqlite3"),
 )
+#: :data:`_PREFIXES` by their first byte, in the same order (one dictionary look-up instead of 35 comparisons).
+_PREFIXES_BY_BYTE: dict[int, tuple[tuple[bytes, str], ...]] = {
+    b: tuple(p for p in _PREFIXES if p[0][0] == b) for b in {p[0][0] for p in _PREFIXES}}
 #: Control characters that do not occur in text (all of C0 except tab,
 #: line feed, form feed, carriage return and escape).
 _BINARY_CONTROLS = frozenset(range(0x20)) - {0x09, 0x0A, 0x0C, 0x0D, 0x1B}
@@ -119,6 +122,27 @@ def sniff_media(head: bytes) -> str:
     head = bytes(head[:SNIFF_BYTES])
     if not head:
         return "application/x-empty"
+    return sniff_magic(head) or _text_type(head)
+
+
+def sniff_magic(head: bytes) -> str | None:
+    """The media type a magic number at the start of a file names (as :func:`sniff_media`), or None.
+
+    None when no signature :func:`sniff_media` knows matches: :func:`sniff_media`
+    then names the file by whether its bytes decode as text.  A text dataset's
+    rows are asked this first, so that a row of text is not sniffed for audio
+    and images (``services/scan_text.py``).
+
+    Examples
+    --------
+    >>> sniff_magic(b"fLaC\\x00\\x00\\x00\\x22")
+    'audio/flac'
+    >>> sniff_magic(b"The quick brown fox") is None
+    True
+    """
+    head = bytes(head[:SNIFF_BYTES])
+    if not head:
+        return None
     riff = _riff_type(head)
     if riff:
         return riff
@@ -128,7 +152,7 @@ def sniff_media(head: bytes) -> str:
         return "audio/aiff"
     if head[:4] == b"\x1a\x45\xdf\xa3":
         return "video/webm" if b"webm" in head[:64] else "video/x-matroska"
-    for prefix, media_type in _PREFIXES:
+    for prefix, media_type in _PREFIXES_BY_BYTE.get(head[0], ()):
         if head.startswith(prefix):
             return media_type
     frame = _mpeg_frame_type(head)
@@ -140,7 +164,7 @@ def sniff_media(head: bytes) -> str:
         return "application/x-tar"
     if head[:2] == b"\x0b\x77":
         return "audio/ac3"
-    return _text_type(head)
+    return None
 
 
 def is_audio_media(media_type: str) -> bool:
@@ -211,8 +235,8 @@ def _text_type(head: bytes) -> str:
     """``application/json``, ``text/plain`` or ``application/octet-stream``."""
     body = head[3:] if head.startswith(codecs.BOM_UTF8) else head
     try:
-        # final=False: the head may end inside a multi-byte character.
-        text = codecs.getincrementaldecoder("utf-8")().decode(body, final=False)
+        # final=False: the head may end inside a multi-byte character (the incremental decoder's own call).
+        text, _ = codecs.utf_8_decode(body, "strict", False)
     except UnicodeDecodeError:
         return "application/octet-stream"
     if _BINARY_CONTROL_RE.search(text):

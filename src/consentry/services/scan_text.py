@@ -13,6 +13,13 @@ Plain-text rows carry no embedded signal Consentry reads (TDMRep is read
 from HTML and EPUB; C2PA does not take plain text), so only HTML and EPUB
 rows are given to the embedded-signal readers (which need a file).
 
+Each row is sniffed once (:class:`_RowSniffer`): a row that starts with no
+magic number the music and image sniffers know (:func:`.formats.sniff.sniff_magic`)
+is not given to them, and the text sniffer's kind of document serves the
+decoder and the TDMRep check.  A row the sniffer is not sure of (a magic
+number, a name whose suffix belongs to another medium, an engine sniffed
+before text that it does not know, no text) takes the whole item path.
+
 A batch is one task for the worker pool: a batch whose worker dies twice
 is stored as that error for each of its rows (``scan._error``).
 """
@@ -64,29 +71,82 @@ def batched(tasks: Iterable[dict]) -> Iterator[dict]:
     yield from close()
 
 
+class _RowSniffer:
+    """The text engine's kind of document of a row (``"text"``, ``"html"``), when :func:`.scan._other_engine`
+    would choose the text engine for it; None otherwise (the row then takes the whole item path).
+
+    :func:`consentry.engines.for_head` asks the engines in their sniff order (music, images, then text),
+    or only the engine owning the name's suffix.  Without a magic number (:func:`sniff_magic`; a BMP's
+    ``BM`` is taken as one) neither music nor images claims a row, so only the text sniffer is asked: on the
+    first 512 bytes (the kind the decoder would sniff) and, for a longer row, on the 4 KiB the engine's
+    sniffer reads (both must say text).
+    """
+
+    def __init__(self) -> None:
+        from consentry import engines
+
+        self.engine = engines.get("text")
+        before = []
+        for e in engines.in_sniff_order():
+            if e.medium == "text":
+                break
+            before.append(e.medium)
+        #: Whether every engine asked before text is one this sniffer knows to pass over.
+        self.known_order = set(before) <= {"music", "image"}
+        from consentry.io.decode.audio import AUDIO_EXTENSIONS
+
+        #: Suffixes some medium owns (a row's name, ``"data.jsonl row 7"``, has none of them).
+        self.owned = frozenset(AUDIO_EXTENSIONS) | engines.extensions()
+        self.owners: dict[str, str | None] = {}
+
+    def kind(self, data: bytes, name: str) -> str | None:
+        import os
+
+        from consentry import engines
+        from consentry.engines.text.read import sniff_kind
+        from consentry.formats.sniff import sniff_magic
+        from consentry.services.media import HEAD_BYTES
+
+        suffix = os.path.splitext(name)[1].lower()
+        owner = None
+        if suffix in self.owned:
+            if suffix not in self.owners:
+                self.owners[suffix] = engines._suffix_owner(name)  # noqa: SLF001 - for_head's rule for names
+            owner = self.owners[suffix]
+        if owner not in (None, "text") or (owner is None and not self.known_order):
+            return None
+        if data[:2] == b"BM" or sniff_magic(data[:512]) is not None:
+            return None
+        kind = sniff_kind(data[:512])
+        if kind not in ("text", "html"):
+            return None
+        if len(data) > 512 and sniff_kind(data[:HEAD_BYTES]) is None:
+            return None
+        return kind
+
+
 def identify_batch(registry, task: dict) -> dict:
     """``{"batch": [item result, ...]}``: :func:`.scan.identify_item` of each row of a batch, in order, the
     text rows located together."""
     from consentry.domain.errors import ConsentryError, DecodeError
-    from consentry.formats.embed.text_terms import text_kind
     from consentry.services.media import identify_signals
-    from consentry.services.scan import _error, _other_engine, _other_result, identify_item, signals_of_file
+    from consentry.services.scan import _error, _other_result, identify_item, signals_of_file
 
     results: list[dict | None] = []
     texts: list[tuple[int, dict, object, dict]] = []   # (result slot, row task, signal, facts)
-    engine = None
+    sniffer = _RowSniffer()
+    engine = sniffer.engine
     for sub in task["batch"]:
         data = sub.get("data")
         if sub.get("error") or not data:
             results.append(identify_item(registry, sub))   # an error or an empty row: said as for any item
             continue
-        facts = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
-        row_engine = _other_engine(data, sub["name"])
-        if row_engine is None or row_engine.medium != "text" or (engine is not None and row_engine.id != engine.id):
-            results.append(identify_item(registry, sub))   # not text after all: the whole item path
+        kind = sniffer.kind(data, sub["name"])
+        if kind is None:
+            results.append(identify_item(registry, sub))   # not surely text: the whole item path
             continue
-        engine = row_engine
-        if sub.get("embedded_signals", True) and text_kind(data) is not None:
+        facts = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+        if sub.get("embedded_signals", True) and kind == "html":   # TDMRep (text_terms.text_kind: HTML or EPUB)
             try:
                 found = signals_of_file(data, None, sub["name"])
             except Exception as exc:  # noqa: BLE001 - a reader bug must not lose the item (as identify_item)
@@ -95,7 +155,7 @@ def identify_batch(registry, task: dict) -> dict:
             if found:
                 facts["signals"] = found
         try:
-            signal = engine.decode(data, name=sub["name"])
+            signal = engine.decode(data, name=sub["name"], kind=kind)
         except DecodeError as exc:
             results.append(_error(sub, exc.reason, **facts))
             continue

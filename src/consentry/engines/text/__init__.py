@@ -146,13 +146,17 @@ class TextEngine:
         """True when the bytes are a text document: plain text, Markdown, HTML, EPUB, PDF or DOCX."""
         return sniff_kind(head, name=name) is not None
 
-    def decode(self, source: Source, *, max_extent: float | None = None, name: str | None = None) -> Signal:
+    def decode(self, source: Source, *, max_extent: float | None = None, name: str | None = None,
+               kind: str | None = None) -> Signal:
         """Extract the text of a document (:mod:`.read`); ``max_extent`` in characters.
+
+        ``kind``: the document kind when the caller sniffed it already (:func:`.read.sniff_kind` of its
+        first 512 bytes, as a scan does for a text row), else None.
 
         Raises :class:`~consentry.domain.errors.DecodeError` (one line naming the input).
         """
         data, label = read_bytes(source, name=name)
-        text, _ = extract_text(data, label=label)
+        text, _ = extract_text(data, label=label, kind=kind)
         if max_extent is not None:
             text = text[:int(max_extent)]
         return self.signal(text)

@@ -91,17 +91,14 @@ def _head_text(head: bytes) -> str | None:
             return head[len(bom):].decode(enc, "ignore")
     if b"\x00" in head:
         return None
-    text = head.decode("utf-8", "ignore") if _mostly_utf8(head) else head.decode("latin-1")
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as e:  # cut inside the last character: UTF-8 still; else Latin-1
+        text = head.decode("utf-8", "ignore") if e.start >= len(head) - 3 else head.decode("latin-1")
+    if _CONTROLS.search(text) is None:  # most texts: none to count
+        return text
     bad = len(_CONTROLS.findall(text))
     return None if bad > max(2, len(text) // 50) else text
-
-
-def _mostly_utf8(b: bytes) -> bool:
-    try:
-        b.decode("utf-8")
-        return True
-    except UnicodeDecodeError as e:
-        return e.start >= len(b) - 3  # cut inside the last character
 
 
 def read_bytes(source: Any, *, name: str | None = None) -> tuple[bytes, str]:
@@ -127,6 +124,9 @@ def read_bytes(source: Any, *, name: str | None = None) -> tuple[bytes, str]:
 
 def extract_text(data: bytes, *, label: str, kind: str | None = None) -> tuple[str, str]:
     """``(text, kind)``: the extracted text of a document (see the module docstring).
+
+    ``kind``, when given, is :func:`sniff_kind` of the document's first 512 bytes, sniffed already by the
+    caller (a scan's text rows are sniffed once); None sniffs them here.
 
     Raises
     ------
@@ -168,9 +168,7 @@ def decode_text(data: bytes, *, label: str) -> str:
 
 
 def _plain(data: bytes, label: str) -> str:
-    head = _head_text(data[:512])
-    if head is None:
-        raise _error(label, "binary data, not text")
+    # The kind "text" is sniff_kind's answer for the first 512 bytes: _head_text found them text already.
     return decode_text(data, label=label)
 
 
