@@ -61,3 +61,33 @@ def test_a_row_of_a_file_of_articles_copying_another_creators_text_opens_an_owne
         assert claim["party_b"]["work_id"] == row.work_id and claim["party_b"]["name"] == "Bo"
         assert claim["basis"]["segments"][0]["unit"] == "char" and claim["basis"]["share_of_new"] >= 0.9
         assert [c.claim_id for c in reg.store.list_claims()] == [s.claims[0].claim_id]
+
+
+def test_a_row_whose_text_is_another_creators_work_is_a_work_of_its_own_with_a_same_content_claim(tmp_path):
+    original = prose(61, 600)
+    (tmp_path / "a.txt").write_text(original, encoding="utf-8")
+    rows = [{"title": "Taken", "author": "Bo", "body": original},            # Ana's text, byte for byte
+            {"title": "Hers again", "author": "Ana", "body": original},      # Ana's own: a duplicate
+            {"title": "Nobody's", "body": original},                         # no creator: a duplicate
+            {"title": "Bo's own", "author": "Bo", "body": prose(62, 300)}]
+    _articles(tmp_path / "news.jsonl", rows)
+    with Registry.open(tmp_path / "r.db") as reg:
+        wa = reg.register([tmp_path / "a.txt"], creator="Ana", terms="deny", workers=1).registered[0]
+        s = reg.register([tmp_path / "news.jsonl"], terms="allow")
+        assert sorted(w.title for w in s.registered) == ["Bo's own", "Taken"] and not s.errors
+        taken = next(w for w in s.registered if w.title == "Taken")
+        assert taken.sha256 == wa.sha256 and taken.work_id != wa.work_id
+        assert [d[1] for d in s.duplicates] == [wa.work_id, wa.work_id]
+        assert len(s.claims) == 1
+        claim = s.claims[0].as_dict()
+        assert claim["party_a"]["work_id"] == wa.work_id and claim["party_b"]["work_id"] == taken.work_id
+        assert claim["basis"]["match"] == "sha256" and claim["basis"]["sha256"] == wa.sha256
+        # The same file again: every row a duplicate, no second claim.
+        again = reg.register([tmp_path / "news.jsonl"], terms="allow")
+        assert again.registered == [] and again.claims == [] and len(again.duplicates) == 4
+        assert len(reg.store.list_claims()) == 1
+        # A document with that text by a third creator: a work and a claim against each earlier creator's work.
+        (tmp_path / "c.txt").write_text(original, encoding="utf-8")
+        third = reg.register([tmp_path / "c.txt"], creator="Cy", terms="deny", workers=1)
+        assert len(third.registered) == 1
+        assert sorted(c.as_dict()["party_a"]["work_id"] for c in third.claims) == sorted([wa.work_id, taken.work_id])

@@ -19,7 +19,11 @@ whole: works and their index segment), so an interruption keeps whole
 batches.  A row whose text covers at least half of another creator's work,
 or whose work it covers half of, opens an ownership claim against that work
 as a document does (``docs/claims.md``; extents in characters); rows of one
-file are not compared with each other.
+file are not compared with each other.  A row whose text (its SHA-256) is
+already a work of another creator becomes a work of its own with a
+same-content claim, as a document or a recording does; the same text
+registered again by its creator (or a row without a creator) is a
+duplicate.
 """
 
 from __future__ import annotations
@@ -99,6 +103,7 @@ def register_articles(registry, path: str | os.PathLike, summary, *, creator: st
     snapshot_fp_id = max((w.fp_id for w in known), default=0)
     detect = any(w.creator is not None for w in known)
     conflicts: dict[str, list[dict]] = {}  # sha256 -> works found in the row
+    same_content: dict[str, list] = {}  # sha256 -> other creators' live works with the row's text
 
     def flush() -> None:
         if pending:
@@ -111,7 +116,9 @@ def register_articles(registry, path: str | os.PathLike, summary, *, creator: st
                     opened[:] = ownership_claims_at_commit(
                         registry, added, snapshot_fp_id=snapshot_fp_id,
                         registered_here=[w.work_id for w in summary.registered],
-                        matches={w.work_id: conflicts.get(w.sha256, []) for w in added}, now=now, rules=claim_rules)
+                        matches={w.work_id: conflicts.get(w.sha256, []) for w in added},
+                        same_content={w.work_id: same_content.get(w.sha256, []) for w in added},
+                        now=now, rules=claim_rules)
                     return opened
 
             with deferred_interrupts():
@@ -120,6 +127,7 @@ def register_articles(registry, path: str | os.PathLike, summary, *, creator: st
                 summary.batches += 1
             for w, *_ in pending:
                 conflicts.pop(w.sha256, None)
+                same_content.pop(w.sha256, None)
             pending.clear()
 
     done = 0
@@ -140,15 +148,16 @@ def register_articles(registry, path: str | os.PathLike, summary, *, creator: st
             continue
         data = value.encode("utf-8", "surrogatepass")
         sha = hashlib.sha256(data).hexdigest()
-        existing = registry.store.find_by_sha256(sha)
-        if existing is not None or sha in seen:
-            summary.duplicates.append((label, existing.work_id if existing is not None else seen[sha]))
+        row_creator = creator or (_text(record.get(creator_col)) if creator_col else None)
+        existing = registry.store.live_works_with_sha256(sha)
+        mine = [w for w in existing if row_creator is None or w.creator in (row_creator, None)]
+        if mine or sha in seen:
+            summary.duplicates.append((label, mine[0].work_id if mine else seen[sha]))
             continue
         try:
             signal = engine.decode(data, name=label)
             fp = engine.fingerprint(signal)
             published = (_date(record.get(date_col)) if date_col else None) or first_published_on
-            row_creator = creator or (_text(record.get(creator_col)) if creator_col else None)
             title = (_text(record.get(title_col)) if title_col else None) or engine.title_of(signal) or \
                 f"{source.stem} {item_id}"
         except ConsentryError as exc:
@@ -175,6 +184,8 @@ def register_articles(registry, path: str | os.PathLike, summary, *, creator: st
                 continue
             if found:
                 conflicts[sha] = found
+        if existing:  # other creators' works with this text: a work of its own, and a same-content claim
+            same_content[sha] = existing
         pending.append((work, fp.keys, lambda fp_id, fp=fp: engine.postings(fp, fp_id=fp_id)[1]))
         seen[sha] = work.work_id
         if len(pending) >= batch_size:
