@@ -75,6 +75,12 @@ class ScanWorker:
 
         return list_part(part, skip)
 
+    def count_lines(self, rng, reader):
+        """Lines and rows of a byte range of a JSONL file (:func:`consentry.cluster.parts.count_lines`)."""
+        from consentry.cluster.parts import count_lines
+
+        return count_lines(rng, reader)
+
     def pid(self) -> int:
         return os.getpid()
 

@@ -1,6 +1,6 @@
 """Workers that read the dataset themselves: a scan's shards handed out in parts (issue 20).
 
-For tar shards and Parquet files the driver does not read the items: it
+For tar shards, zips, Parquet files and JSONL rows the driver does not read the items: it
 hands each worker a :class:`~consentry.io.sources.parts.Part` (a shard and a
 range of positions in it), and the worker opens the shard on the storage
 every node sees, reads the items of its range, scans each with the scan's
@@ -17,7 +17,11 @@ before ended); different shards run side by side, so a dataset needs at
 least as many shards as workers to keep them all busy (WebDataset sets
 have thousands); with fewer, the driver reads the items and sends them, as
 it does for folders (``RayExecutor.map_parts``).  Parquet parts are
-independent.
+independent.  So are the byte ranges of JSONL files (manifests and text
+datasets, :mod:`consentry.io.sources.lineparts`), read in two passes: the
+workers first count each range's lines and rows (:func:`count_lines`), the
+driver adds the counts up into each range's first row, then hands the
+ranges out as parts (text rows worked in batches, as locally).
 
 A worker that dies is restarted by Ray and its parts run again.  A part
 whose worker is lost for good is listed on a fresh worker without decoding
@@ -51,22 +55,57 @@ def sequential_streams(dataset) -> int | None:
 def run_part(work: Callable[[dict], dict], make_task: Callable, part, skip: frozenset) -> dict:
     """On a worker: read ``part`` and ``work`` each item whose position is not in ``skip`` (already stored).
 
-    Returns ``{"results": [...], "skipped": {reason: count}, "next": Part or None}``.
+    Returns ``{"results": [...], "skipped": {reason: count}, "next": Part or None, "keys": [...]}``, or
+    ``{"input_error": message}`` when the reader refuses the input (a text row that is not UTF-8: the
+    driver raises it, as a local scan's reader does).  Text rows are worked in batches, as locally.
     """
+    from consentry.domain.errors import InputError
     from consentry.io.sources.parts import read_part
+    from consentry.services.scan_text import batched, batches_rows
 
     reading = read_part(part, wanted=lambda position: position not in skip)
-    results = [work(make_task(seq, item)) for seq, item in reading]
+    try:
+        tasks = (make_task(seq, item) for seq, item in reading)
+        if part.kind == "lines" and batches_rows(part.options["reader"]):
+            tasks = batched(tasks)
+        results = [work(task) for task in tasks]
+    except InputError as exc:
+        return {"input_error": str(exc)}
     return {"results": results, "skipped": reading.skipped, "next": reading.next, "keys": reading.keys}
 
 
 def list_part(part, skip: frozenset) -> dict:
     """On a worker: the items of ``part`` not in ``skip``, as ``(seq, item_id, name)``, nothing decoded."""
+    from consentry.domain.errors import InputError
     from consentry.io.sources.parts import read_part
 
     reading = read_part(part, wanted=lambda position: position not in skip, read_audio=False)
-    listed = [(seq, item.item_id, item.name) for seq, item in reading]
+    try:
+        listed = [(seq, item.item_id, item.name) for seq, item in reading]
+    except InputError as exc:
+        return {"input_error": str(exc)}
     return {"listed": listed, "skipped": reading.skipped, "next": reading.next, "keys": reading.keys}
+
+
+def count_lines(rng, reader) -> tuple[int, int] | dict:
+    """On a worker: ``(lines, rows)`` of a byte range of a JSONL file (:func:`~consentry.io.sources.lineparts.count_range`),
+    or ``{"input_error": message}``."""
+    from consentry.domain.errors import InputError
+    from consentry.io.sources.lineparts import count_range
+
+    try:
+        return count_range(rng, reader)
+    except InputError as exc:
+        return {"input_error": str(exc)}
+
+
+def _checked(outcome):
+    """``outcome``, unless it reports the reader's refusal of the input: then that :class:`InputError`, here."""
+    if isinstance(outcome, dict) and "input_error" in outcome:
+        from consentry.domain.errors import InputError
+
+        raise InputError(outcome["input_error"])
+    return outcome
 
 
 def map_parts(executor, work: Callable[[dict], dict], parts: Iterable, *, done: set[int], dataset, make_task: Callable,
@@ -81,6 +120,7 @@ def map_parts(executor, work: Callable[[dict], dict], parts: Iterable, *, done: 
     (:class:`~consentry.cluster.executor.Workers`, ``keep_finished=False``).
     """
     from consentry.cluster.executor import Workers
+    from consentry.io.sources.lineparts import LineParts
     from consentry.io.sources.parts import ShardKeys
     from consentry.runtime.interrupts import raise_if_stopping
 
@@ -99,6 +139,8 @@ def map_parts(executor, work: Callable[[dict], dict], parts: Iterable, *, done: 
             dataset.skipped[reason] = dataset.skipped.get(reason, 0) + n
 
     try:
+        if isinstance(parts, LineParts) and parts.counts is None:  # JSONL rows: first count them, range by range
+            parts.counts = _counted(workers, parts, alone=alone, lost_ok=lost is not None)
         while True:
             while workers.room():
                 raise_if_stopping()
@@ -108,15 +150,15 @@ def map_parts(executor, work: Callable[[dict], dict], parts: Iterable, *, done: 
                     exhausted = part is None
                 if part is None:
                     break
-                if part.kind == "parquet" and done and all(part.seq(p) in done for p in range(part.lo, part.hi)):
-                    continue  # every row stored; a Parquet part has nothing else to say
+                if part.kind in ("parquet", "lines") and done and all(p in done for p in range(part.lo, part.hi)):
+                    continue  # every row stored; an independent part has nothing else to say
                 workers.send("run_part", part, make_task, part, skip_of(part))
             if not workers.busy():
                 return
             finished, suspects = workers.collect(lost_ok=lost is not None, keep_finished=False)
             results: list[dict] = []
             for part, outcome in finished:
-                results += _settled(outcome, part, shard_keys)
+                results += _settled(_checked(outcome), part, shard_keys)
                 count_skipped(outcome["skipped"])
                 if outcome["next"] is not None:
                     follow.append(outcome["next"])
@@ -130,7 +172,9 @@ def map_parts(executor, work: Callable[[dict], dict], parts: Iterable, *, done: 
 
 def _settled(outcome: dict, part, shard_keys) -> list[dict]:
     """A part's results, each tar sample whose key an earlier part of its shard met renamed as a whole read names it."""
-    renamed = shard_keys.settle(part, outcome.get("keys") or [], last=outcome["next"] is None) if part.kind == "tar" else {}
+    if part.kind != "tar":
+        return outcome["results"]
+    renamed = shard_keys.settle(part, outcome.get("keys") or [], last=outcome["next"] is None)
     for r in outcome["results"]:
         if r["seq"] in renamed:
             r["item_id"] = renamed[r["seq"]]
@@ -140,9 +184,9 @@ def _settled(outcome: dict, part, shard_keys) -> list[dict]:
 def _part_alone(part, skip: frozenset, *, work, make_task, lost, alone, count_skipped, follow,
                 shard_keys) -> list[dict]:
     """A part whose worker was lost for good: the whole part on a fresh worker, else item by item."""
-    outcome = alone("run_part", make_task, part, skip)
+    outcome = _checked(alone("run_part", make_task, part, skip))
     if outcome is None:
-        listing = alone("list_part", part, skip)
+        listing = _checked(alone("list_part", part, skip))
         if listing is None:
             raise ClusterError(f"Ray workers die while listing {part.path} (positions {part.lo}-{part.hi - 1}), "
                                "without decoding anything; the items stored so far are kept")
@@ -150,7 +194,7 @@ def _part_alone(part, skip: frozenset, *, work, make_task, lost, alone, count_sk
         for seq, item_id, name in listing["listed"]:
             position = seq - part.seq(0)
             others = frozenset(range(part.lo, part.hi + 1)) - {position}
-            one = alone("run_part", make_task, part, others | skip)
+            one = _checked(alone("run_part", make_task, part, others | skip))
             if one is not None:
                 results += one["results"]
             else:
@@ -162,10 +206,39 @@ def _part_alone(part, skip: frozenset, *, work, make_task, lost, alone, count_sk
     return _settled(outcome, part, shard_keys)
 
 
+def _counted(workers, parts, *, alone: Callable, lost_ok: bool) -> list[tuple[int, int]]:
+    """The first pass over JSONL files: ``(lines, rows)`` of each byte range, counted by the workers."""
+    from consentry.runtime.interrupts import raise_if_stopping
+
+    counts: list = [None] * len(parts.ranges)
+    todo = iter(enumerate(parts.ranges))
+    exhausted = False
+    while True:
+        while not exhausted and workers.room():
+            raise_if_stopping()
+            job = next(todo, None)
+            if job is None:
+                exhausted = True
+                break
+            workers.send("count_lines", job[0], job[1], parts.reader)
+        if not workers.busy():
+            return counts
+        finished, suspects = workers.collect(lost_ok=lost_ok, keep_finished=True)
+        for i, outcome in finished:
+            counts[i] = _checked(outcome)
+        for i in suspects:  # counting decodes nothing: a worker that dies on it alone too is not an item's fault
+            outcome = alone("count_lines", parts.ranges[i], parts.reader)
+            if outcome is None:
+                rng = parts.ranges[i]
+                raise ClusterError(f"Ray workers die while counting the lines of {rng.path} (bytes {rng.begin}-"
+                                   f"{rng.end if rng.end is not None else 'end'}); the items stored so far are kept")
+            counts[i] = _checked(outcome)
+
+
 def _worker_died() -> str:
     from consentry.cluster.executor import WORKER_DIED
 
     return WORKER_DIED
 
 
-__all__ = ["PARTS_PER_WORKER", "sequential_streams", "run_part", "list_part", "map_parts"]
+__all__ = ["PARTS_PER_WORKER", "sequential_streams", "run_part", "list_part", "count_lines", "map_parts"]

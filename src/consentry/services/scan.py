@@ -520,7 +520,7 @@ def scan_dataset(
     n_workers = count.workers
     try:
         tasks = _tasks(ds, done, min_score, embedded_signals, numbering)
-        parts = parts_of(ds) if numbering != SEQUENTIAL and hasattr(executor, "map_parts") else None
+        parts = parts_of(ds, numbering) if hasattr(executor, "map_parts") else None
         if parts is not None:  # the workers read the shards themselves (docs/cluster.md)
             with polled():
                 for results in executor.map_parts(_identify_in_worker, parts, done=done, dataset=ds, make_task=partial(

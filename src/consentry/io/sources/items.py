@@ -273,18 +273,24 @@ def other_media_extensions() -> frozenset[str]:
     return engines.extensions()
 
 
-def capped_lines(handle: BinaryIO, *, max_bytes: int, label: object = None) -> Iterator[tuple[int, bytes | None]]:
+def capped_lines(handle: BinaryIO, *, max_bytes: int, label: object = None, number: int = 0,
+                 end: int | None = None) -> Iterator[tuple[int, bytes | None]]:
     """``(line number, raw bytes)`` for each non-blank line of a binary ``handle``, reading at most ``max_bytes``
     of a line at a time; ``None`` for a longer line (skipped to its end). A UTF-8 BOM on the first line is dropped.
 
     With ``label``, a read error (a damaged gzip stream, a failing disk) is an :class:`InputError` naming
-    ``label`` and the line; without it, the error propagates.
+    ``label`` and the line; without it, the error propagates.  A range of a file (a cluster's worker,
+    ``consentry.io.sources.parts``): ``handle`` at the start of a line, ``number`` the lines before it,
+    and ``end`` a byte offset: no line that begins at or after it is read.  Returns the number of the
+    last line read (blank or not).
     """
     import codecs
     import gzip
 
-    number = 0
+    file_start = number == 0 and (end is None or handle.tell() == 0)  # where a byte order mark may be
     while True:
+        if end is not None and handle.tell() >= end:
+            return number
         try:
             raw = handle.readline(max_bytes + 1)
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
@@ -292,9 +298,9 @@ def capped_lines(handle: BinaryIO, *, max_bytes: int, label: object = None) -> I
                 raise
             raise InputError(f"{label}: cannot read line {number + 1} ({exc})") from None
         if not raw:
-            return
+            return number
         number += 1
-        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+        if number == 1 and file_start and raw.startswith(codecs.BOM_UTF8):
             raw = raw[3:]
         if len(raw) > max_bytes and not raw.endswith(b"\n"):
             while raw and not raw.endswith(b"\n"):

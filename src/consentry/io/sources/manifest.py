@@ -405,9 +405,11 @@ class JsonlManifest(_Manifest):
         with handle:
             yield from capped_lines(handle, max_bytes=MAX_LINE_BYTES)
 
-    def _rows(self) -> Iterator[DatasetItem | FetchJob]:
+    def _rows(self, lines: Iterator[tuple[int, bytes | None]] | None = None,
+              first_row: int = 0) -> Iterator[DatasetItem | FetchJob]:
+        """One item per row: of the whole file, or of ``lines`` from row ``first_row`` (a part, on a cluster)."""
         name = self.path.name
-        for row, (line, raw) in enumerate(self._lines()):
+        for row, (line, raw) in enumerate(self._lines() if lines is None else lines, first_row):
             where = f"{name} line {line}"
             item_id = f"row:{row}"
             if raw is None:

@@ -16,9 +16,11 @@ single sequence it always had; a Parquet file, one shard: the row number).
 A local scan numbers them the same way (:func:`numbered_items`), reading
 each shard whole with the same code, so the items, their ids and their
 order are the same whichever process read them, and a scan interrupted on
-one can be resumed on the other.  Other datasets (folders, CSV and JSONL
-manifests, text datasets) keep one sequence over the dataset
-(:data:`SEQUENTIAL`); their items are read by the driver, as before.
+one can be resumed on the other.  Other datasets keep one sequence over the
+dataset (:data:`SEQUENTIAL`): the rows of JSONL files (manifests and text
+datasets) are read by the workers in byte ranges numbered in two passes
+(:mod:`consentry.io.sources.lineparts`); the items of folders, CSV
+manifests and other text datasets are read by the driver, as before.
 
 A tar shard cannot be cut at a byte offset without reading it from the
 start, so its parts follow one another: the outcome of one part says where
@@ -34,12 +36,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Callable, Iterator
 
 from consentry.domain.seqset import SHARD_STRIDE  # positions per shard: seq = shard × SHARD_STRIDE + position
 from consentry.io.sources.archives import ArchiveLimits
 from consentry.io.sources.fetch import FetchJob, FetchOptions
 from consentry.io.sources.items import Dataset, DatasetItem
+from consentry.io.sources.lineparts import LineParts, LineRange, line_files, read_lines_part
 from consentry.io.sources.manifest import ParquetManifest
 from consentry.io.sources.webdataset import ShardRead, TarStart, WebDataset
 from consentry.io.sources.ziparchive import ZipArchive
@@ -76,10 +80,12 @@ class ZipCursor:
 class Part:
     """A range of positions ``[lo, hi)`` of one shard of a dataset, with what a worker needs to read it.
 
-    ``kind`` is ``"tar"``, ``"zip"`` or ``"parquet"``; ``rel`` is the shard's name in
-    item ids (tar); ``start`` where a tar part begins (a zip part: a :class:`ZipCursor`); ``group`` and
-    ``group_start`` the Parquet row group and its first row; ``options`` the
-    reader's settings (limits, column, downloads).
+    ``kind`` is ``"tar"``, ``"zip"``, ``"parquet"`` or ``"lines"``; ``rel`` is the shard's name in
+    item ids (tar); ``start`` where a tar part begins (a zip part: a :class:`ZipCursor`; JSONL rows:
+    a :class:`~consentry.io.sources.lineparts.LineRange`); ``group`` and
+    ``group_start`` the Parquet row group and its first row (JSONL rows: the file and its first seq);
+    ``options`` the reader's settings (limits, column, downloads; JSONL rows: the reader itself).
+    JSONL rows keep one sequence over the dataset: their positions are the scan's seqs.
     """
 
     kind: str
@@ -88,7 +94,7 @@ class Part:
     lo: int
     hi: int
     rel: str = ""
-    start: TarStart | ZipCursor | None = None
+    start: TarStart | ZipCursor | LineRange | None = None
     group: int = 0
     group_start: int = 0
     options: dict = field(default_factory=dict)
@@ -184,13 +190,23 @@ def numbered_items(ds: Dataset, numbering: str = SEQUENTIAL, *,
         raise ValueError(f"{ds.kind} datasets are not numbered per shard")
 
 
-def parts_of(ds: Dataset, *, items_per_part: int | None = None) -> Iterator[Part] | None:
+def parts_of(ds: Dataset, numbering: str | None = None, *,
+             items_per_part: int | None = None) -> Iterator[Part] | LineParts | None:
     """The parts a cluster's workers read ``ds`` in, or None when the driver reads it (see the module docstring).
 
     For tar shards, the first part of each shard (the next ones come from
     :attr:`PartReading.next`); for a Parquet file, every part.  Read lazily:
-    the driver holds one shard's listing at a time.
+    the driver holds one shard's listing at a time.  For JSONL rows, a
+    :class:`~consentry.io.sources.lineparts.LineParts` (byte ranges, numbered
+    once counted).  ``numbering``: the scan's (None when no scan holds it);
+    a scan whose numbering is not the one ``ds`` is read in part by (begun
+    before parts) gets None.
     """
+    if numbering is not None and numbering != numbering_of(ds):
+        return None
+    files = line_files(ds)
+    if files is not None:
+        return LineParts(ds, files)
     items_per_part = items_per_part or PART_ITEMS
     if isinstance(ds, WebDataset):
         return (Part("tar", shard_no, str(shard), 0, items_per_part, rel=ds._relative(shard), start=TarStart(),
@@ -233,6 +249,8 @@ def read_part(part: Part, *, wanted: Callable[[int], bool] = lambda _position: T
         rules = ZipArchive(Path(part.path), limits=part.options.get("limits", ArchiveLimits()))
         reader = _ZipPart(part, rules, read_audio=read_audio)
         return PartReading(reader.read(wanted), rules, reader)
+    if part.kind == "lines":
+        return PartReading(read_lines_part(part, wanted), SimpleNamespace(skipped={}))
     if part.kind == "parquet":
         rules = ParquetManifest(Path(part.path), fetch_urls=part.options.get("fetch_urls", False),
                                 fetch=part.options.get("fetch") or FetchOptions(),

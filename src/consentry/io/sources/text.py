@@ -166,24 +166,30 @@ class TextRowsDataset(Dataset):
             raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
     @staticmethod
-    def _jsonl_lines(path: Path) -> Iterator[tuple[int, str | None]]:
-        opener = gzip.open if path.name.endswith(".gz") else open
-        try:
-            handle = opener(path, "rb")
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-        with handle:
-            for number, raw in capped_lines(handle, max_bytes=MAX_LINE_BYTES, label=path):
-                if raw is None:
-                    yield number, None
-                    continue
-                try:
-                    yield number, raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    raise InputError(f"{path}: not UTF-8 text (line {number}); save it as UTF-8") from None
+    def _jsonl_lines(path: Path, raw_lines: Iterator[tuple[int, bytes | None]] | None = None
+                     ) -> Iterator[tuple[int, str | None]]:
+        """``(line number, text)`` of the file's rows, or of ``raw_lines`` read from a range of it (a cluster)."""
+        if raw_lines is None:
+            opener = gzip.open if path.name.endswith(".gz") else open
+            try:
+                handle = opener(path, "rb")
+            except OSError as exc:
+                raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+            with handle:
+                raw_lines = capped_lines(handle, max_bytes=MAX_LINE_BYTES, label=path)
+                yield from TextRowsDataset._jsonl_lines(path, raw_lines)
+            return
+        for number, raw in raw_lines:
+            if raw is None:
+                yield number, None
+                continue
+            try:
+                yield number, raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InputError(f"{path}: not UTF-8 text (line {number}); save it as UTF-8") from None
 
-    def _jsonl_items(self, path: Path) -> Iterator[DatasetItem]:
-        for row, (line, raw) in enumerate(self._jsonl_lines(path)):
+    def _jsonl_items(self, path: Path, raw_lines=None, first_row: int = 0) -> Iterator[DatasetItem]:
+        for row, (line, raw) in enumerate(self._jsonl_lines(path, raw_lines), first_row):
             where = f"{path.name} line {line}"
             if raw is None:
                 yield DatasetItem(item_id=self._id(path, row), name=where,

@@ -1,0 +1,159 @@
+"""JSONL rows read by the Ray workers themselves (issue 20; docs/cluster.md, consentry/io/sources/lineparts.py).
+
+A JSONL manifest of audio (base64 bytes and paths) and a text dataset of
+JSONL files (plain and gzip) are scanned on a real local cluster (its own,
+started by ``test_cluster``'s fixture) with the driver forbidden to make any
+row's item: the workers count the rows of each byte range, then read them.
+The items, seqs, findings, summary and clean manifest are the local scan's;
+a scan begun locally and interrupted is resumed on the cluster to the local
+result; a text row that is not UTF-8 stops the scan with the local error.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+
+import numpy as np
+import pytest
+from conftest import notes, write_wav
+from test_cluster import SR, TERMS, WORK_S, _items, cluster  # noqa: F401 - cluster: fixture
+from test_cluster_archives import _wav
+from textkit import passage, prose
+
+from consentry import Registry
+from consentry.cluster.executor import RayExecutor
+from consentry.domain.errors import InputError
+from consentry.io.sources import lineparts
+from consentry.io.sources.manifest import JsonlManifest
+from consentry.io.sources.text import TextRowsDataset
+from consentry.runtime.interrupts import Interrupted
+from consentry.services.scan import scan_dataset, write_clean_manifest
+
+SAME = ("totals", "works", "creators", "licence_cost", "coverage_histogram", "errors", "signals", "dataset_fingerprint",
+        "exposure", "skipped", "options")
+
+
+@pytest.fixture(scope="module")
+def rows(tmp_path_factory):
+    """A registry of five audio works and two texts; a JSONL manifest of clips and a folder of JSONL texts."""
+    root = tmp_path_factory.mktemp("rows")
+    signals = {name: notes(80 + i, duration_s=WORK_S, sr=SR) for i, name in enumerate(TERMS)}
+    texts = {"a.txt": prose(31, 1500), "b.txt": prose(32, 1500)}
+    reg_path = root / "r.db"
+    with Registry.open(reg_path) as reg:
+        for name in TERMS:
+            write_wav(root / f"{name}.wav", signals[name], sample_rate_hz=SR)
+        s = reg.register([root / f"{n}.wav" for n in TERMS], creator="Ana Lima", terms=TERMS["denied"], workers=1)
+        assert len(s.registered) == len(TERMS), s.errors
+        for w in s.registered:
+            reg.set_terms(w.work_id, TERMS[w.title])
+        for name, terms in (("a.txt", "deny"), ("b.txt", "allow")):
+            (root / name).write_text(texts[name], encoding="utf-8")
+            reg.register([root / name], creator="Bea Roth", terms=terms, workers=1)
+    rng = np.random.default_rng(5)
+    names = ["denied_2", "licensed", "allowed", "licensed_2"]
+
+    def clip(i: int) -> bytes:
+        if i % 5 == 4:
+            return _wav(notes(800 + i, duration_s=9.0, sr=SR))
+        start = float(rng.uniform(0, WORK_S - 10))
+        x = signals[names[i % 5]][int(start * SR):int((start + 9) * SR)]
+        return _wav(x + 0.01 * rng.standard_normal(x.size).astype(np.float32))
+
+    (root / "on-disk.wav").write_bytes(clip(1))
+    lines = [json.dumps({"audio": {"bytes": base64.b64encode(clip(i)).decode(), "path": f"c{i}.wav"}})
+             for i in range(6)]
+    lines[2:2] = ["", json.dumps({"audio": "on-disk.wav"}), "{not json", json.dumps({"audio": None})]
+    (root / "clips.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    data = root / "texts" / "data"
+    data.mkdir(parents=True)
+    docs = [{"text": prose(600 + i, 80 + 30 * (i % 4))} for i in range(14)]
+    docs[2]["text"] += " " + passage(texts["a.txt"], 200, 120)[0]
+    docs[6]["text"] = passage(texts["b.txt"], 40, 90)[0]
+    docs[9]["text"] = ""
+    docs[12]["text"] = passage(texts["a.txt"], 700, 100)[0]
+    (data / "train-0.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs[:8]) + "\n", encoding="utf-8")
+    with gzip.open(data / "train-1.jsonl.gz", "wt", encoding="utf-8") as fh:
+        fh.write("".join(json.dumps(d) + "\n" for d in docs[8:]))
+    specs = {"manifest": str(root / "clips.jsonl"), "text": str(root / "texts")}
+    local = {}
+    with Registry.open(reg_path) as reg:
+        for kind, spec in specs.items():
+            summary = scan_dataset(reg, spec, workers=1)
+            write_clean_manifest(reg, summary["scan_id"], root / f"local-{kind}.clean")
+            local[kind] = (summary, _items(reg, summary["scan_id"]), _seqs(reg, summary["scan_id"]))
+    return root, reg_path, specs, local
+
+
+def _seqs(reg, scan_id: str) -> list[tuple[int, str]]:
+    return [(it["seq"], it["item_id"]) for it in reg.store.iter_scan_items(scan_id)]
+
+
+def _forbid_reading_rows_in_this_process(monkeypatch) -> None:
+    """The driver must not count or make rows: those functions fail here (the workers are other processes)."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the driver read a row")
+
+    monkeypatch.setattr(JsonlManifest, "_rows", refuse)
+    monkeypatch.setattr(TextRowsDataset, "_jsonl_items", refuse)
+    monkeypatch.setattr(lineparts, "count_range", refuse)  # the first pass too
+
+
+@pytest.mark.parametrize("kind", ["manifest", "text"])
+def test_workers_read_jsonl_rows_and_give_the_local_decisions(cluster, rows, tmp_path, monkeypatch, kind):  # noqa: F811
+    root, reg_path, specs, local = rows
+    local_summary, local_items, local_seqs = local[kind]
+    decisions = {v[0] for v in local_items.values()}
+    assert decisions >= ({"refused", "licensable", "allowed", "unknown", "error"} if kind == "manifest"
+                         else {"refused", "allowed", "unknown", "error"})
+    monkeypatch.setattr(lineparts, "PART_BYTES", 700)  # many ranges, cut inside rows
+    with Registry.open(reg_path) as reg, RayExecutor(cluster.address, workers=2) as ex:
+        with monkeypatch.context() as m:
+            _forbid_reading_rows_in_this_process(m)
+            summary = scan_dataset(reg, specs[kind], executor=ex)
+        assert _items(reg, summary["scan_id"]) == local_items
+        assert _seqs(reg, summary["scan_id"]) == local_seqs
+        write_clean_manifest(reg, summary["scan_id"], tmp_path / "ray.clean")
+    assert {k: summary[k] for k in SAME} == {k: local_summary[k] for k in SAME}
+    assert (tmp_path / "ray.clean").read_bytes() == (root / f"local-{kind}.clean").read_bytes()
+    assert summary["executor"]["kind"] == "ray"
+
+
+def test_a_scan_begun_locally_resumes_on_the_cluster(cluster, rows, tmp_path, monkeypatch):  # noqa: F811
+    root, reg_path, specs, local = rows
+    local_summary, local_items, local_seqs = local["manifest"]
+    monkeypatch.setattr(lineparts, "PART_BYTES", 900)
+
+    def stop_after_three(done: int, item_id: str) -> None:
+        if done >= 3:
+            raise KeyboardInterrupt
+
+    with Registry.open(reg_path) as reg:
+        reg.backup(tmp_path / "r.db")
+    with Registry.open(tmp_path / "r.db") as reg:
+        with pytest.raises(Interrupted) as stopped:
+            scan_dataset(reg, specs["manifest"], workers=1, progress=stop_after_three)
+        scan_id = stopped.value.kept["scan_id"]
+        assert 3 <= len(_seqs(reg, scan_id)) < len(local_seqs)
+        with RayExecutor(cluster.address, workers=2) as ex, monkeypatch.context() as m:
+            _forbid_reading_rows_in_this_process(m)
+            summary = scan_dataset(reg, specs["manifest"], executor=ex, resume=True)
+        assert summary["scan_id"] == scan_id and summary["status"] == "complete"
+        assert _items(reg, scan_id) == local_items and _seqs(reg, scan_id) == local_seqs
+    assert {k: summary[k] for k in SAME} == {k: local_summary[k] for k in SAME}
+
+
+def test_a_text_row_that_is_not_utf8_stops_the_cluster_scan_as_locally(cluster, rows, tmp_path):  # noqa: F811
+    _, reg_path, _, _ = rows
+    path = tmp_path / "bad.jsonl"
+    good = b"".join(b'{"text": "row %d of plain words"}\n' % n for n in range(60))  # opening reads the first 50
+    path.write_bytes(good + b'{"text": "caf\xe9"}\n' + good)
+    with Registry.open(reg_path) as reg:
+        with pytest.raises(InputError) as locally:
+            scan_dataset(reg, path, text_column="text", workers=1)
+        with RayExecutor(cluster.address, workers=2) as ex, pytest.raises(InputError) as on_ray:
+            scan_dataset(reg, path, text_column="text", executor=ex)
+    assert str(on_ray.value) == str(locally.value) and "line 61" in str(locally.value)

@@ -1,0 +1,139 @@
+"""JSONL rows read in byte ranges (issue 20): counted, then read, range by range, they are the whole read's rows.
+
+Each file here is read whole by its dataset's reader (``ds.items()``) and in
+parts (:class:`LineParts`: ranges counted, then each part read on its own, as
+a cluster's workers do), with ranges of a few bytes (cut inside lines, inside
+a byte order mark, inside multi-byte characters) up to the whole file; the
+items, their ids, data and errors (with their line numbers) and their seqs
+must be the same.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_sources import wav_bytes
+
+from consentry.domain.errors import InputError
+from consentry.io.sources import lineparts, manifest, open_dataset, text
+from consentry.io.sources.lineparts import LineParts, count_range
+from consentry.io.sources.parts import SEQUENTIAL, numbered_items, parts_of, read_part
+
+SIZES = (1, 2, 7, 40, 333, 10**6)
+
+
+def _item(item) -> tuple:
+    return item.item_id, item.name, item.data, item.error, str(item.path) if item.path else None
+
+
+def _in_parts(ds, part_bytes: int, *, wanted=lambda seq: True) -> list:
+    """Every part of ``ds``, counted and read one at a time: [(seq, item)]."""
+    files = lineparts.line_files(ds)
+    parts = LineParts(ds, files, part_bytes=part_bytes)
+    parts.counts = [count_range(r, ds) for r in parts.ranges]  # what the workers send back in the first pass
+    out = []
+    for part in parts:
+        reading = read_part(part, wanted=wanted)
+        out += [(seq, _item(item)) for seq, item in reading]
+        assert reading.next is None and reading.skipped == {}
+    return out
+
+
+def _check_same_ways(ds, sizes=SIZES) -> list:
+    whole = [(seq, _item(item)) for seq, item in numbered_items(ds, SEQUENTIAL)]
+    assert isinstance(parts_of(ds, SEQUENTIAL), LineParts)
+    for size in sizes:
+        assert _in_parts(ds, size) == whole, size
+    return whole
+
+
+def _manifest_lines(root: Path) -> list[str]:
+    wav = wav_bytes(200)
+    (root / "clip.wav").write_bytes(wav)
+    b64 = base64.b64encode(wav).decode()
+    return [json.dumps({"audio": {"bytes": b64, "path": "a.wav"}}), "", "   ",
+            json.dumps({"audio": "clip.wav", "note": "é ü 漢字"}), "{not json", json.dumps({"audio": {"bytes": "!!"}}),
+            "[1, 2]", json.dumps({"audio": None}), json.dumps({"audio": "missing.wav"}),
+            json.dumps({"audio": "http://example.com/x.wav"}), json.dumps({"audio": {"bytes": b64}})]
+
+
+def test_a_jsonl_manifest_read_in_ranges_gives_the_whole_reads_rows(tmp_path):
+    lines = _manifest_lines(tmp_path)
+    (tmp_path / "m.jsonl").write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode("utf-8"))  # BOM, CRLF, no last \n
+    whole = _check_same_ways(open_dataset(tmp_path / "m.jsonl"))
+    assert [seq for seq, _ in whole] == list(range(9))
+    errors = [i[3] for _, i in whole]
+    assert errors[0] is None and whole[1][1][4] == str(tmp_path / "clip.wav")
+    assert errors[2].startswith("m.jsonl line 5: not valid JSON") and "line 7" in errors[4]
+
+
+def test_resumed_ranges_pass_over_the_rows_already_scanned(tmp_path):
+    (tmp_path / "m.jsonl").write_text("\n".join(_manifest_lines(tmp_path)) + "\n", encoding="utf-8")
+    ds = open_dataset(tmp_path / "m.jsonl")
+    whole = _check_same_ways(ds, sizes=(50,))
+    done = {0, 3, 4, 8}
+    assert _in_parts(ds, 50, wanted=lambda seq: seq not in done) == [w for w in whole if w[0] not in done]
+
+
+def test_an_overlong_line_is_one_row_error_in_every_range(tmp_path, monkeypatch):
+    monkeypatch.setattr(manifest, "MAX_LINE_BYTES", 64)
+    lines = _manifest_lines(tmp_path)
+    lines[3] = json.dumps({"audio": "clip.wav", "pad": "x" * 300})
+    (tmp_path / "m.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    whole = _check_same_ways(open_dataset(tmp_path / "m.jsonl"), sizes=(1, 13, 64, 200, 10**6))
+    assert sum("longer than" in (i[3] or "") for _, i in whole) >= 2
+
+
+def test_text_rows_of_several_files_and_a_gzip_file_keep_one_sequence(tmp_path):
+    data = tmp_path / "ds" / "data"
+    data.mkdir(parents=True)
+    rows = [{"text": f"Row {n}: the river lantern, quietly. Ünïcödé ✓ {'word ' * n}"} for n in range(12)]
+    (data / "train-0.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:5]) + "\n\n", encoding="utf-8")
+    (data / "train-1.jsonl").write_text(json.dumps(rows[5]) + "\n" + "{broken\n" + json.dumps({"text": 3}) + "\n",
+                                        encoding="utf-8")
+    (data / "train-2.jsonl").write_bytes(b"")
+    with gzip.open(data / "train-3.jsonl.gz", "wt", encoding="utf-8") as fh:
+        fh.write("".join(json.dumps(r) + "\n" for r in rows[6:]))
+    ds = open_dataset(tmp_path / "ds")
+    assert isinstance(ds, text.TextRowsDataset)
+    whole = _check_same_ways(ds)
+    assert [seq for seq, _ in whole] == list(range(14))
+    assert [i[0] for _, i in whole][4:8] == ["train-0.jsonl#row:4", "train-1.jsonl#row:0", "train-1.jsonl#row:1",
+                                            "train-1.jsonl#row:2"]
+    assert whole[13][1][0] == "train-3.jsonl.gz#row:5"
+
+
+def test_a_text_row_that_is_not_utf8_stops_the_read_with_the_readers_error(tmp_path):
+    path = tmp_path / "t.jsonl"
+    good = b"".join(b'{"text": "row %d"}\n' % n for n in range(60))  # opening reads the first 50 rows
+    path.write_bytes(good + b'\n{"text": "tw\xff"}\n{"text": "three"}\n')
+    ds = open_dataset(path, text_column="text")
+    with pytest.raises(InputError) as whole:
+        list(ds.items())
+    for size in (1, 5, 100):
+        with pytest.raises(InputError) as parts:
+            _in_parts(ds, size)
+        assert str(parts.value) == str(whole.value) and "line 62" in str(whole.value)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.one_of(
+           st.builds(lambda s: json.dumps({"text": s}, ensure_ascii=False), st.text(max_size=30)),
+           st.sampled_from(["", " ", "\t", "{", "[]", "null", '{"text": null}', '{"other": "x"}', "\ufeff"])),
+           max_size=25),
+       newline=st.sampled_from(["\n", "\r\n"]), last_newline=st.booleans(), bom=st.booleans(),
+       size=st.integers(1, 120))
+def test_random_text_rows_read_in_ranges_give_the_whole_reads_rows(tmp_path_factory, lines, newline, last_newline,
+                                                                    bom, size):
+    root = tmp_path_factory.mktemp("rows")
+    body = newline.join(['{"text": "the first row names the column"}', *lines]) + (newline if last_newline else "")
+    (root / "t.jsonl").write_bytes((b"\xef\xbb\xbf" if bom else b"") + body.encode("utf-8"))
+    ds = open_dataset(root / "t.jsonl", text_column="text")
+    _check_same_ways(ds, sizes=(size, 10**6))
+
