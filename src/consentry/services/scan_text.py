@@ -74,6 +74,7 @@ def batched(tasks: Iterable[dict]) -> Iterator[dict]:
 class _RowSniffer:
     """The text engine's kind of document of a row (``"text"``, ``"html"``), when :func:`.scan._other_engine`
     would choose the text engine for it; None otherwise (the row then takes the whole item path).
+    A row of UTF-8 text without control characters is decoded in the same pass (``sniff_utf8``).
 
     :func:`consentry.engines.for_head` asks the engines in their sniff order (music, images, then text),
     or only the engine owning the name's suffix.  Without a magic number (:func:`sniff_magic`; a BMP's
@@ -99,11 +100,14 @@ class _RowSniffer:
         self.owned = frozenset(AUDIO_EXTENSIONS) | engines.extensions()
         self.owners: dict[str, str | None] = {}
 
-    def kind(self, data: bytes, name: str) -> str | None:
+    def read(self, data: bytes, name: str) -> tuple[str, str | None] | None:
+        """``(kind, text)``: the row's kind, and its text when it is plain UTF-8 text read already
+        (:func:`~consentry.engines.text.read.sniff_utf8`; None: the decoder reads it); None when the row
+        takes the whole item path."""
         import os
 
         from consentry import engines
-        from consentry.engines.text.read import sniff_kind
+        from consentry.engines.text.read import sniff_kind, sniff_utf8
         from consentry.formats.sniff import sniff_magic
         from consentry.services.media import HEAD_BYTES
 
@@ -117,12 +121,15 @@ class _RowSniffer:
             return None
         if data[:2] == b"BM" or sniff_magic(data[:512]) is not None:
             return None
+        read = sniff_utf8(data)
+        if read is not None:
+            return read
         kind = sniff_kind(data[:512])
         if kind not in ("text", "html"):
             return None
         if len(data) > 512 and sniff_kind(data[:HEAD_BYTES]) is None:
             return None
-        return kind
+        return kind, None
 
 
 def identify_batch(registry, task: dict) -> dict:
@@ -141,10 +148,11 @@ def identify_batch(registry, task: dict) -> dict:
         if sub.get("error") or not data:
             results.append(identify_item(registry, sub))   # an error or an empty row: said as for any item
             continue
-        kind = sniffer.kind(data, sub["name"])
-        if kind is None:
+        read = sniffer.read(data, sub["name"])
+        if read is None:
             results.append(identify_item(registry, sub))   # not surely text: the whole item path
             continue
+        kind, text = read
         facts = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
         if sub.get("embedded_signals", True) and kind == "html":   # TDMRep (text_terms.text_kind: HTML or EPUB)
             try:
@@ -155,7 +163,7 @@ def identify_batch(registry, task: dict) -> dict:
             if found:
                 facts["signals"] = found
         try:
-            signal = engine.decode(data, name=sub["name"], kind=kind)
+            signal = engine.signal(text) if text is not None else engine.decode(data, name=sub["name"], kind=kind)
         except DecodeError as exc:
             results.append(_error(sub, exc.reason, **facts))
             continue

@@ -72,11 +72,43 @@ def sniff_kind(head: bytes, *, name: str | None = None) -> str | None:
     text = _head_text(head)
     if text is None:
         return None
+    return _markup_kind(text)
+
+
+def _markup_kind(text: str) -> str:
+    """``"html"`` or ``"text"`` for the first bytes of a text document, decoded."""
     low = text.lstrip("\ufeff \t\r\n").lower()
     if low.startswith(("<!doctype html", "<html", "<head", "<body")) or \
             (low.startswith("<") and any(t in low for t in ("<html", "<body", "<p>", "<div", "<head", "<meta"))):
         return "html"
     return "text"
+
+
+def sniff_utf8(data: bytes) -> tuple[str, str | None] | None:
+    """A whole document in memory that is UTF-8 without a BOM or control characters, sniffed and read in one pass.
+
+    Returns ``(kind, text)``: ``kind`` is :func:`sniff_kind` of its first 512
+    bytes (``"text"`` or ``"html"``; :func:`sniff_kind` of its first 4 KiB is
+    not None either), and ``text`` is what :func:`extract_text` gives for the
+    kind ``"text"`` (None for HTML, which needs extracting).  None for any
+    other bytes (empty, a BOM, a PDF or ZIP signature, not UTF-8, a control
+    character anywhere): the caller then sniffs them as usual.  A scan's text
+    rows are read this way (``services/scan_text.py``).
+
+    Why the answers agree: every prefix of valid UTF-8 decodes to a prefix of
+    its text (a character cut at the end left out, as :func:`_head_text`
+    does), without control characters when the whole text has none.
+    """
+    if not data or data.startswith((b"\xef\xbb\xbf", b"%PDF-", b"PK\x03\x04")):
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if _CONTROLS.search(text) is not None:
+        return None
+    kind = _markup_kind(data[:512].decode("utf-8", "ignore"))
+    return kind, (text if kind == "text" else None)
 
 
 #: Control characters that plain text does not hold: C0 but tab, line feed, form feed and carriage return; DEL; C1.
