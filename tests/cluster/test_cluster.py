@@ -139,6 +139,29 @@ def test_ray_scan_through_index_shards(cluster, catalogue):
     assert summary["executor"]["index_shards"] == 3
 
 
+@pytest.mark.parametrize("index_shards", [0, 2])
+def test_a_work_registered_during_a_scan_is_not_found_by_it(cluster, catalogue, tmp_path, index_shards):  # noqa: F811
+    """A scan decides by the works of its start (its terms snapshot): one registered while it runs is not found
+    by it, whether the workers search the live index (no shards) or the shards cut at its start."""
+    _, reg_path, data, _, _, local_items = catalogue
+    assert local_items["other0.wav"][0] == "unknown"
+    reg_copy = _copy_registry(reg_path, tmp_path / "r.db")
+    registered = []
+
+    def register_other0(done: int, item_id: str) -> None:  # items are scanned in name order: other0.wav is 16th
+        if done >= 2 and not registered:
+            with Registry.open(reg_copy) as writer:
+                s = writer.register([data / "other0.wav"], creator="Cy Late", terms=Terms("deny"), workers=1)
+            registered.extend(w.work_id for w in s.registered)
+
+    with Registry.open(reg_copy) as reg:
+        with RayExecutor(cluster.address, workers=2, index_shards=index_shards) as ex:
+            summary = scan_dataset(reg, data, executor=ex, progress=register_other0)
+        assert len(registered) == 1
+        assert _items(reg, summary["scan_id"]) == local_items  # other0.wav: still unknown
+        assert registered[0] in {m.work_id for m in reg.identify(data / "other0.wav")}  # found from now on
+
+
 def _queries(signals: dict) -> list[np.ndarray]:
     """Excerpts of registered works (some altered, one mixing two) and an unrelated clip, at 8 kHz."""
     from consentry.io.decode import decode_audio
