@@ -213,3 +213,20 @@ def test_damaged_zips_read_in_parts_give_the_whole_reads_items(tmp_path_factory,
     except Exception:  # the directory itself is unreadable: the whole source is refused, no parts
         return
     _check_same_ways(str(path), sizes=(1, 2))
+
+
+def test_a_zip_member_with_an_empty_name_is_refused_not_a_crash(tmp_path):
+    """Found by the Hypothesis test above: an edited central directory gave a member the name '' and
+    ``ZipInfo.is_dir()`` raised IndexError, stopping the whole read."""
+    path = _zip(tmp_path / "e.zip", [("a.wav", wav_bytes(100)), ("x", wav_bytes(100)), ("b.wav", wav_bytes(100))])
+    raw = bytearray(path.read_bytes())
+    header = raw.index(b"PK\x01\x02")  # the central directory's first entry ...
+    while raw[header + 46:header + 47] != b"x":  # ... on to the member "x"
+        header = raw.index(b"PK\x01\x02", header + 4)
+    assert raw[header + 28:header + 30] == b"\x01\x00" and raw[header + 32:header + 34] == b"\x00\x00"
+    raw[header + 28:header + 30], raw[header + 32:header + 34] = b"\x00\x00", b"\x01\x00"  # name '' and comment 'x'
+    path.write_bytes(bytes(raw))
+    numbered = _check_same_ways(str(path), sizes=(1, 2))
+    errors = {i[0]: i[3] for _, i in numbered}
+    assert errors["e.zip#a.wav"] is None and errors["e.zip#b.wav"] is None
+    assert "empty name" in errors["e.zip#"]

@@ -115,7 +115,7 @@ class ZipArchive(Dataset):
             infos = archive.infolist()
             overlapping = _overlapping(infos)
             first = cursor.index if cursor is not None else 0
-            seen: set[str] = {i.filename for i in infos[:first] if not i.is_dir()}
+            seen: set[str] = {i.filename for i in infos[:first] if not i.filename.endswith("/")}
             total = cursor.total if cursor is not None else 0
             for index, info in enumerate(infos):
                 if index < first:
@@ -124,7 +124,7 @@ class ZipArchive(Dataset):
                     cursor.stop(index=index, total=total)
                     return
                 name = info.filename
-                if info.is_dir():
+                if name.endswith("/"):  # a folder (ZipInfo.is_dir() fails on an empty name)
                     continue
                 item_id = f"{prefix}#{name}" if name not in seen else f"{prefix}#{name}@{index}"
                 duplicate = name in seen
