@@ -25,6 +25,7 @@ def _cases() -> list[bytes]:
             text.encode("utf-16"), text.encode("latin-1", "replace") + b"\xe9\xe8",
             text[:3000].encode() + b"\x00" + text[:100].encode(),             # NUL past 512 bytes
             text[:600].encode() + "\u0085".encode() * 40,                      # C1 controls (NEL) past 512 bytes
+            ("°" + text[:900] + "\u0085").encode(),                             # one C1 control among 0xC2 letters
             text[:5000].encode() + b"\x01" * 200,                              # controls past 4 KiB
             b"%PDF-1.4 " + text[:100].encode(), b"PK\x03\x04" + text[:100].encode(), b"\x0b\x0c" + text[:50].encode()]
     for _ in range(20):   # random mixtures of text, markup and control characters
@@ -51,7 +52,8 @@ def test_plain_utf8_text_is_read_in_one_pass_and_other_bytes_are_left_to_the_sni
     text = prose(91, 400)
     assert sniff_utf8(text.encode()) == ("text", text)
     assert sniff_utf8(("a" * 511 + "€" + text).encode())[0] == "text"
+    assert sniff_utf8(("© 2026, 30 °C: " + text).encode()) == ("text", "© 2026, 30 °C: " + text)  # 0xC2, no C1
     assert sniff_utf8(b"<html><body><p>x</p></body></html>") == ("html", None)
     for other in (b"", ("\ufeff" + text).encode(), text.encode("utf-16"), b"caf\xe9 " + text.encode(),
-                  text.encode() + b"\x01", b"%PDF-1.7\n", b"PK\x03\x04rest"):
+                  text.encode() + b"\x01", ("°" + text + "\u0085").encode(), b"%PDF-1.7\n", b"PK\x03\x04rest"):
         assert sniff_utf8(other) is None

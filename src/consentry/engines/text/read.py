@@ -105,7 +105,7 @@ def sniff_utf8(data: bytes) -> tuple[str, str | None] | None:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    if _CONTROLS.search(text) is not None:
+    if data.translate(None, _NOT_CONTROL_BYTES) and _CONTROLS.search(text) is not None:
         return None
     kind = _markup_kind(data[:512].decode("utf-8", "ignore"))
     return kind, (text if kind == "text" else None)
@@ -113,6 +113,10 @@ def sniff_utf8(data: bytes) -> tuple[str, str | None] | None:
 
 #: Control characters that plain text does not hold: C0 but tab, line feed, form feed and carriage return; DEL; C1.
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+#: Every byte but those of C0/DEL controls and 0xC2 (which leads C1 controls in UTF-8): what deleting them
+#: leaves of UTF-8 text is empty when the text holds no control character (bytes.translate: ~5x the regex).
+_NOT_CONTROL_BYTES = bytes(b for b in range(256) if not (b < 0x20 and b not in (0x09, 0x0A, 0x0C, 0x0D))
+                           and b not in (0x7F, 0xC2))
 
 
 def _head_text(head: bytes) -> str | None:
