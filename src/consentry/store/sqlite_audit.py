@@ -106,33 +106,43 @@ class AuditTablesMixin:
 
     def add_scan_items(self, scan_id: str, items: Iterable[dict]) -> int:
         """Store finished items (dicts as in docs/scan-format.md, findings without work details), in one transaction."""
-        n = 0
+        items = list(items)
+        if not items:
+            return 0
+        columns = FINDING_COLUMNS + OTHER_FINDING_COLUMNS
+        item_sql = (
+            "INSERT INTO scan_items (scan_id, seq, item_id, name, decision, duration_s, covered_s, "
+            "sha256, bytes, error, signals, medium, size, unit) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT (scan_id, seq) DO UPDATE SET item_id = excluded.item_id, name = excluded.name, "
+            "decision = excluded.decision, duration_s = excluded.duration_s, covered_s = excluded.covered_s, "
+            "sha256 = excluded.sha256, bytes = excluded.bytes, error = excluded.error, signals = excluded.signals, "
+            "medium = excluded.medium, size = excluded.size, unit = excluded.unit")
+        finding_sql = (f"INSERT INTO scan_findings (scan_id, seq, {', '.join(columns)}) "
+                       f"VALUES (?, ?, {', '.join('?' * len(columns))})")
+
+        def item_row(it: dict) -> tuple:
+            return (scan_id, it["seq"], it["item_id"], it["name"], it["decision"], it.get("duration_s"),
+                    float(it.get("covered_s") or 0.0), it.get("sha256"), it.get("bytes"), it.get("error"),
+                    json.dumps(it["signals"]) if it.get("signals") else None,
+                    it.get("medium"), it.get("size"), it.get("unit"))
+
+        def finding_rows(part: list[dict]) -> list[tuple]:
+            return [(scan_id, it["seq"], *(f[k] for k in FINDING_COLUMNS), f.get("medium"),
+                     json.dumps(f["detail"], sort_keys=True) if f.get("detail") else None)
+                    for it in part for f in it.get("findings", ())]
+
         with self.transaction() as c:
-            for it in items:
-                c.execute("DELETE FROM scan_findings WHERE scan_id = ? AND seq = ?", (scan_id, it["seq"]))
-                c.execute(
-                    "INSERT INTO scan_items (scan_id, seq, item_id, name, decision, duration_s, covered_s, "
-                    "sha256, bytes, error, signals, medium, size, unit) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-                    "ON CONFLICT (scan_id, seq) DO UPDATE SET item_id = excluded.item_id, name = excluded.name, "
-                    "decision = excluded.decision, duration_s = excluded.duration_s, covered_s = excluded.covered_s, "
-                    "sha256 = excluded.sha256, bytes = excluded.bytes, error = excluded.error, signals = excluded.signals, "
-                    "medium = excluded.medium, size = excluded.size, unit = excluded.unit",
-                    (scan_id, it["seq"], it["item_id"], it["name"], it["decision"], it.get("duration_s"),
-                     float(it.get("covered_s") or 0.0), it.get("sha256"), it.get("bytes"), it.get("error"),
-                     json.dumps(it["signals"]) if it.get("signals") else None,
-                     it.get("medium"), it.get("size"), it.get("unit")),
-                )
-                columns = FINDING_COLUMNS + OTHER_FINDING_COLUMNS
-                for f in it.get("findings", ()):
-                    detail = f.get("detail")
-                    c.execute(
-                        f"INSERT INTO scan_findings (scan_id, seq, {', '.join(columns)}) "
-                        f"VALUES (?, ?, {', '.join('?' * len(columns))})",
-                        (scan_id, it["seq"], *(f[k] for k in FINDING_COLUMNS), f.get("medium"),
-                         json.dumps(detail, sort_keys=True) if detail else None),
-                    )
-                n += 1
-        return n
+            # Items of distinct seqs in three statements (a scan's text rows come ~1,000 at a time); an item given
+            # twice in one call is written in turn, the later one replacing the earlier with its findings.
+            parts = [items] if len({it["seq"] for it in items}) == len(items) else [[it] for it in items]
+            for part in parts:
+                c.executemany("DELETE FROM scan_findings WHERE scan_id = ? AND seq = ?",
+                              [(scan_id, it["seq"]) for it in part])
+                c.executemany(item_sql, [item_row(it) for it in part])
+                rows = finding_rows(part)
+                if rows:
+                    c.executemany(finding_sql, rows)
+        return len(items)
 
     def iter_scan_items(self, scan_id: str, *, decisions: Sequence[str] | None = None) -> Iterator[dict]:
         """Stored items of a scan in dataset order, each with its raw findings (streamed)."""
