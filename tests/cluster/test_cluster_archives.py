@@ -177,6 +177,25 @@ def test_fewer_shards_than_workers_are_read_by_the_driver(cluster, archives, tmp
     assert summary["skipped"] == local["zip"][0]["skipped"]
 
 
+def test_one_large_tar_is_listed_then_read_side_by_side_by_the_workers(cluster, archives, tmp_path,  # noqa: F811
+                                                                         monkeypatch):
+    """One uncompressed shard, two workers: a worker lists it, then both read its parts; the driver reads no item."""
+    root, reg_path, _, _ = archives
+    one = str(root / "shards" / "train-000.tar")  # a hidden member, a key met three parts before, a text member
+    monkeypatch.setattr(parts_module, "PART_ITEMS", 2)
+    with Registry.open(_copy_registry(reg_path, tmp_path / "r.db")) as reg:
+        local = scan_dataset(reg, one, workers=1)
+        with RayExecutor(cluster.address, workers=2) as ex, monkeypatch.context() as m:
+            _forbid_reading_in_this_process(m)
+            summary = scan_dataset(reg, one, executor=ex)
+        assert _items(reg, summary["scan_id"]) == _items(reg, local["scan_id"])
+        assert [it["seq"] for it in reg.store.iter_scan_items(summary["scan_id"])] == \
+            [it["seq"] for it in reg.store.iter_scan_items(local["scan_id"])]
+        assert "train-000.tar#s001@13" in _items(reg, summary["scan_id"])
+    assert {k: summary[k] for k in SAME} == {k: local[k] for k in SAME}
+    assert summary["skipped"] == {"hidden member (name starts with '.')": 1}
+
+
 def test_worker_killed_mid_scan_of_shards_ends_complete(cluster, archives, tmp_path, monkeypatch):  # noqa: F811
     _, reg_path, specs, local = archives
     monkeypatch.setattr(parts_module, "PART_ITEMS", 2)

@@ -16,13 +16,14 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_sources import add_member, make_tar, wav_bytes, write
 
 from consentry.io.sources import open_dataset
 from consentry.io.sources.parts import (
-    PER_SHARD, SEQUENTIAL, SHARD_STRIDE, ShardKeys, numbered_items, numbering_of, parts_of, read_part,
+    PER_SHARD, SEQUENTIAL, SHARD_STRIDE, ShardKeys, list_tar, numbered_items, numbering_of, parts_of, read_part,
 )
 
 
@@ -213,6 +214,45 @@ def test_damaged_zips_read_in_parts_give_the_whole_reads_items(tmp_path_factory,
     except Exception:  # the directory itself is unreadable: the whole source is refused, no parts
         return
     _check_same_ways(str(path), sizes=(1, 2))
+
+
+def _listed_in_parts(ds, items_per_part: int, *, wanted=lambda seq: True) -> tuple[list, dict]:
+    """Each tar shard listed once, then its parts read in any order (here: last first), as workers read them."""
+    out, skipped = [], {}
+    for first in parts_of(ds, items_per_part=items_per_part):
+        for part in reversed(list_tar(first)):
+            reading = read_part(part, wanted=lambda position, p=part: wanted(p.seq(position)))
+            got = [(seq, _item(item)) for seq, item in reading]
+            assert reading.next is None  # a listed part does not lead on
+            renamed = part.options["renamed"]
+            out += [(seq, (renamed.get(seq, i[0]), *i[1:])) for seq, i in got]
+            for reason, n in reading.skipped.items():
+                skipped[reason] = skipped.get(reason, 0) + n
+    return sorted(out, key=lambda pair: pair[0]), skipped
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 16])
+def test_a_listed_shard_read_in_parts_side_by_side_gives_the_whole_reads_items(tmp_path, size):
+    ds = open_dataset(_shards(tmp_path))
+    numbered = [(seq, _item(i)) for seq, i in numbered_items(ds, PER_SHARD)]
+    assert _listed_in_parts(ds, size) == (numbered, ds.skipped)
+    done = {seq for k, (seq, _) in enumerate(numbered) if k % 3 == 0}
+    items, _ = _listed_in_parts(ds, size, wanted=lambda seq: seq not in done)
+    assert items == [(seq, i) for seq, i in numbered if seq not in done]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=6),
+       cut=st.none() | st.integers(0, 6000), size=st.integers(1, 4))
+def test_damaged_shards_listed_and_read_side_by_side_give_the_whole_reads_items(tmp_path_factory, edits, cut, size):
+    raw = bytearray(_valid_tar(False))
+    for position, value in edits:
+        raw[position % len(raw)] = value
+    root = tmp_path_factory.mktemp("lfuzz")
+    write(root / "shard.tar", bytes(raw[:cut] if cut is not None else raw))
+    ds = open_dataset(str(root / "shard.tar"))
+    numbered = [(seq, _item(i)) for seq, i in numbered_items(ds, PER_SHARD)]
+    assert _listed_in_parts(ds, size) == (numbered, ds.skipped)
 
 
 def test_a_zip_member_with_an_empty_name_is_refused_not_a_crash(tmp_path):

@@ -81,6 +81,12 @@ class ScanWorker:
 
         return count_lines(rng, reader)
 
+    def list_tar(self, first):
+        """All the parts of a tar shard, listed here (:func:`consentry.io.sources.parts.list_tar`)."""
+        from consentry.io.sources.parts import list_tar
+
+        return list_tar(first)
+
     def pid(self) -> int:
         return os.getpid()
 
@@ -308,16 +314,19 @@ class RayExecutor:
         on the worker; see :mod:`consentry.cluster.parts`.
 
         When the dataset has fewer shards read one part after another (tar shards, a zip) than there
-        are workers, the workers could not all be kept busy: the items are then read here and sent
-        to the workers (:meth:`map`), numbered as the parts would number them.
+        are workers, the workers could not all be kept busy that way: uncompressed tar shards are
+        then listed first (one worker a shard, nothing decoded) and their parts read side by side;
+        compressed shards and a zip are read here and their items sent to the workers
+        (:meth:`map`), numbered as the parts would number them.
         """
-        from consentry.cluster.parts import map_parts, sequential_streams
+        from consentry.cluster.parts import listable, map_parts, sequential_streams
         from consentry.io.sources.parts import PER_SHARD, numbered_items
 
         if self.count is None:
             raise ClusterError("the Ray executor was not started (call start(registry) first)")
         streams = sequential_streams(dataset)
-        if streams is not None and streams < self.count.workers:
+        few = streams is not None and streams < self.count.workers
+        if few and not listable(dataset):
             items = numbered_items(dataset, PER_SHARD, wanted=lambda seq: seq not in done)
             tasks = (make_task(seq, item) for seq, item in items if seq not in done)
             return self.map(work, tasks, initializer=initializer, initargs=initargs, lost=lost)
@@ -326,7 +335,7 @@ class RayExecutor:
             return self._solo(work, initializer, initargs, method, *args)
 
         return map_parts(self, work, parts, done=done, dataset=dataset, make_task=make_task, lost=lost,
-                         new_worker=self._worker_maker(work, initializer, initargs), alone=alone)
+                         new_worker=self._worker_maker(work, initializer, initargs), alone=alone, list_shards=few)
 
     def _worker_maker(self, work: Callable, initializer: Callable | None, initargs: tuple) -> Callable:
         """A function starting one worker actor (restarted by Ray up to :data:`WORKER_RESTARTS` times)."""

@@ -109,11 +109,14 @@ def _checked(outcome):
 
 
 def map_parts(executor, work: Callable[[dict], dict], parts: Iterable, *, done: set[int], dataset, make_task: Callable,
-              lost: Callable[[dict, str], dict] | None, new_worker: Callable, alone: Callable) -> Iterator[list[dict]]:
+              lost: Callable[[dict, str], dict] | None, new_worker: Callable, alone: Callable,
+              list_shards: bool = False) -> Iterator[list[dict]]:
     """Run the parts on ``executor``'s workers; yields lists of results as parts finish (possibly empty).
 
     ``done`` holds the seqs already stored (they are read past, not
     scanned); what workers skip is counted into ``dataset.skipped``.
+    ``list_shards``: the tar shards are listed first and their parts read side
+    by side (a few large shards; :func:`listable`).
     ``new_worker()`` starts a worker actor, ``alone(fn, *args)`` runs one call
     on a fresh worker of its own (None when that worker dies).  Of a worker
     lost for good, every part it held is read again alone, finished or not
@@ -128,7 +131,6 @@ def map_parts(executor, work: Callable[[dict], dict], parts: Iterable, *, done: 
     shard_keys = ShardKeys()  # a tar sample key met in an earlier part of its shard: the id a whole read gives
     workers = Workers(executor, new_worker, PARTS_PER_WORKER)
     follow: list = []   # next parts of shards being read: before new shards, so few shards are open at once
-    fresh = iter(parts)
     exhausted = False
 
     def skip_of(part) -> frozenset:
@@ -141,6 +143,9 @@ def map_parts(executor, work: Callable[[dict], dict], parts: Iterable, *, done: 
     try:
         if isinstance(parts, LineParts) and parts.counts is None:  # JSONL rows: first count them, range by range
             parts.counts = _counted(workers, parts, alone=alone, lost_ok=lost is not None)
+        elif list_shards:  # a few large tar shards: listed, then their parts read side by side
+            parts = _listed(workers, list(parts), alone=alone, lost_ok=lost is not None)
+        fresh = iter(parts)
         while True:
             while workers.room():
                 raise_if_stopping()
@@ -174,7 +179,10 @@ def _settled(outcome: dict, part, shard_keys) -> list[dict]:
     """A part's results, each tar sample whose key an earlier part of its shard met renamed as a whole read names it."""
     if part.kind != "tar":
         return outcome["results"]
-    renamed = shard_keys.settle(part, outcome.get("keys") or [], last=outcome["next"] is None)
+    if part.options.get("listed"):  # the listing named them
+        renamed = part.options["renamed"]
+    else:
+        renamed = shard_keys.settle(part, outcome.get("keys") or [], last=outcome["next"] is None)
     for r in outcome["results"]:
         if r["seq"] in renamed:
             r["item_id"] = renamed[r["seq"]]
@@ -206,12 +214,13 @@ def _part_alone(part, skip: frozenset, *, work, make_task, lost, alone, count_sk
     return _settled(outcome, part, shard_keys)
 
 
-def _counted(workers, parts, *, alone: Callable, lost_ok: bool) -> list[tuple[int, int]]:
-    """The first pass over JSONL files: ``(lines, rows)`` of each byte range, counted by the workers."""
+def _first_pass(workers, calls: list[tuple], *, alone: Callable, lost_ok: bool, what: Callable) -> list:
+    """The outcomes of ``calls`` (``(method, *args)`` of a worker), in order: a first pass over the dataset
+    (counting the rows of JSONL ranges, listing tar shards), which decodes nothing."""
     from consentry.runtime.interrupts import raise_if_stopping
 
-    counts: list = [None] * len(parts.ranges)
-    todo = iter(enumerate(parts.ranges))
+    out: list = [None] * len(calls)
+    todo = iter(enumerate(calls))
     exhausted = False
     while True:
         while not exhausted and workers.room():
@@ -220,19 +229,52 @@ def _counted(workers, parts, *, alone: Callable, lost_ok: bool) -> list[tuple[in
             if job is None:
                 exhausted = True
                 break
-            workers.send("count_lines", job[0], job[1], parts.reader)
+            workers.send(job[1][0], job[0], *job[1][1:])
         if not workers.busy():
-            return counts
+            return out
         finished, suspects = workers.collect(lost_ok=lost_ok, keep_finished=True)
         for i, outcome in finished:
-            counts[i] = _checked(outcome)
-        for i in suspects:  # counting decodes nothing: a worker that dies on it alone too is not an item's fault
-            outcome = alone("count_lines", parts.ranges[i], parts.reader)
+            out[i] = _checked(outcome)
+        for i in suspects:  # nothing is decoded: a worker that dies on it alone too is not an item's fault
+            outcome = alone(*calls[i])
             if outcome is None:
-                rng = parts.ranges[i]
-                raise ClusterError(f"Ray workers die while counting the lines of {rng.path} (bytes {rng.begin}-"
-                                   f"{rng.end if rng.end is not None else 'end'}); the items stored so far are kept")
-            counts[i] = _checked(outcome)
+                raise ClusterError(f"Ray workers die while {what(calls[i])}; the items stored so far are kept")
+            out[i] = _checked(outcome)
+
+
+def _counted(workers, parts, *, alone: Callable, lost_ok: bool) -> list[tuple[int, int]]:
+    """The first pass over JSONL files: ``(lines, rows)`` of each byte range, counted by the workers."""
+    def what(call) -> str:
+        rng = call[1]
+        return f"counting the lines of {rng.path} (bytes {rng.begin}-{rng.end if rng.end is not None else 'end'})"
+
+    return _first_pass(workers, [("count_lines", rng, parts.reader) for rng in parts.ranges], alone=alone,
+                       lost_ok=lost_ok, what=what)
+
+
+def _listed(workers, firsts: list, *, alone: Callable, lost_ok: bool) -> list:
+    """The first pass over a few large tar shards: each listed by a worker and cut into parts read side by side."""
+    listings = _first_pass(workers, [("list_tar", first) for first in firsts], alone=alone, lost_ok=lost_ok,
+                           what=lambda call: f"listing {call[1].path}")
+    return [part for listing in listings for part in listing]
+
+
+def listable(dataset) -> bool:
+    """Whether ``dataset`` is tar shards that can be listed and then read side by side: uncompressed ones
+    (a compressed shard has no offsets to begin a part at; looked at by its first bytes)."""
+    from consentry.io.sources.webdataset import WebDataset
+
+    if not isinstance(dataset, WebDataset):
+        return False
+    for shard in dataset.shards:
+        try:
+            with open(shard, "rb") as fh:
+                magic = fh.read(6)
+        except OSError:
+            continue  # missing or unreadable: the shard's error, from whichever worker lists it
+        if magic[:2] == b"\x1f\x8b" or magic[:3] == b"BZh" or magic == b"\xfd7zXZ\x00":
+            return False
+    return True
 
 
 def _worker_died() -> str:
@@ -241,4 +283,4 @@ def _worker_died() -> str:
     return WORKER_DIED
 
 
-__all__ = ["PARTS_PER_WORKER", "sequential_streams", "run_part", "list_part", "count_lines", "map_parts"]
+__all__ = ["PARTS_PER_WORKER", "sequential_streams", "listable", "run_part", "list_part", "count_lines", "map_parts"]

@@ -49,7 +49,7 @@ from consentry.io.sources.webdataset import ShardRead, TarStart, WebDataset
 from consentry.io.sources.ziparchive import ZipArchive
 
 __all__ = ["SHARD_STRIDE", "SEQUENTIAL", "PER_SHARD", "Part", "TarStart", "ZipCursor", "PartReading", "ShardKeys",
-           "numbering_of", "numbered_items", "parts_of", "read_part"]
+           "numbering_of", "numbered_items", "parts_of", "read_part", "list_tar"]
 
 #: Item numberings: one sequence over the dataset, or per shard (stored in the scan's options as ``numbering``).
 SEQUENTIAL = "sequential"
@@ -334,7 +334,7 @@ class _TarPart:
                                             max_samples=SHARD_STRIDE - 1)
         for entry in reading.entries():
             yield part.seq(entry.position), entry.item
-        if reading.next_start is not None:
+        if reading.next_start is not None and not part.options.get("listed"):
             self.next = replace(part, lo=part.hi, hi=part.hi + (part.hi - part.lo), start=reading.next_start)
 
     @property
@@ -343,3 +343,27 @@ class _TarPart:
         part = self.part
         return [(part.seq(position), key, f"{part.rel}#{key}@{index}")
                 for position, key, index in (self._reading.keys if self._reading else ())]
+
+
+def list_tar(first: Part) -> list[Part]:
+    """All the parts of a tar shard, found by one read of it without its audio (a cluster's first pass).
+
+    ``first`` is the shard's first part (:func:`parts_of`); the parts have
+    its size and begin where the whole read's samples at ``hi - lo``,
+    ``2 (hi - lo)``, ... begin, so they can be read side by side, each
+    stopping where the next begins (``options["listed"]``).  A sample whose
+    key an earlier sample of the shard has is given the whole read's id in
+    ``options["renamed"]`` (seq -> id), since a part read from its offset
+    does not know the keys before it.
+    """
+    size = first.hi - first.lo
+    rules = WebDataset([Path(first.path)], spec=first.path, name="", limits=first.options.get("limits", ArchiveLimits()))
+    reading = ShardRead(rules, Path(first.path), first.rel, read_audio=False, max_samples=SHARD_STRIDE - 1, cut=size)
+    renamed: dict[int, dict[int, str]] = {}
+    for entry in reading.entries():
+        if entry.key is not None and entry.item.item_id != f"{first.rel}#{entry.key}":
+            renamed.setdefault(entry.position // size, {})[first.seq(entry.position)] = entry.item.item_id
+    starts = [TarStart(), *reading.starts]
+    return [replace(first, lo=k * size, hi=(k + 1) * size, start=start,
+                    options={**first.options, "listed": True, "renamed": renamed.get(k, {})})
+            for k, start in enumerate(starts)]

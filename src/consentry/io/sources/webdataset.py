@@ -280,16 +280,22 @@ class ShardRead:
         False lists samples without reading their audio bytes.
     max_samples : int, optional
         Samples a shard may hold; the rest of a larger shard is refused.
+    cut : int, optional
+        Note where every ``cut``-th sample begins (a listing of the shard
+        cut into parts, read side by side by a cluster's workers).
 
     After :meth:`entries` is consumed, ``next_start`` is where the sample at
-    ``hi`` begins (None: the shard ended before it), and ``keys`` holds
-    ``(position, key, member index)`` of every sample from ``lo``, read or not.
+    ``hi`` begins (None: the shard ended before it), ``keys`` holds
+    ``(position, key, member index)`` of every sample from ``lo``, read or not,
+    and with ``cut``, ``starts`` where the samples at ``cut``, ``2 * cut``, ... begin.
     """
 
     def __init__(self, rules: "WebDataset", shard: Path, rel: str, *, start: TarStart | None = None, lo: int = 0,
                  hi: int | None = None, wanted: Callable[[int], bool] | None = None, read_audio: bool = True,
-                 max_samples: int | None = None) -> None:
+                 max_samples: int | None = None, cut: int | None = None) -> None:
         self.rules, self.shard, self.rel = rules, shard, rel
+        self.cut = cut
+        self.starts: list[TarStart] = []
         self.start = start or TarStart()
         self.lo, self.hi = lo, hi
         self._asked = wanted
@@ -386,11 +392,15 @@ class ShardRead:
             if sample is not None and key != sample.key:
                 yield from finish(sample)
                 sample = None
-                if self.hi is not None and self._position >= self.hi:
+                at_hi = self.hi is not None and self._position >= self.hi
+                if at_hi or (self.cut and self._position % self.cut == 0):
                     seekable = stream.raw is None and not tar.pax_headers
-                    self.next_start = TarStart(ordinal=self._position, offset=base + member.offset if seekable else None,
-                                               member_index=index - 1, last_member=member.name)
-                    return
+                    here = TarStart(ordinal=self._position, offset=base + member.offset if seekable else None,
+                                    member_index=index - 1, last_member=member.name)
+                    if at_hi:
+                        self.next_start = here
+                        return
+                    self.starts.append(here)
             if sample is None:
                 if _hidden(member.name) and unsafe_name_reason(member.name) is None:
                     if index > handled_before:
