@@ -77,3 +77,19 @@ def test_batch_window_minima_are_each_texts_own():
     got = batch_minima(h, first, counts, 4)
     assert all(got[j].tolist() == (first[j] + W.window_minima(h[first[j]:first[j] + c], window=4)).tolist()
                for j, c in enumerate(counts.tolist()))
+
+
+def test_sorted_unique_equals_np_unique_for_arrays_in_order_or_not():
+    from consentry.engines.text.match import sorted_unique
+
+    rng = np.random.default_rng(3)
+    cases = [np.zeros(0, np.int64), np.array([7]), np.array([5, 5, 5]), np.array([3, 1, 2, 3, 1])]
+    for n in (2, 50, 5000):
+        a = rng.integers(0, n // 2 + 2, n)
+        cases += [a, np.sort(a), np.sort(a)[::-1], np.sort(a) + np.arange(n)]
+    for a in cases:
+        got = sorted_unique(a)
+        assert got.dtype == np.int64 and np.array_equal(got, np.unique(a))
+        if a.size:
+            got[0] = -1
+            assert a.min() >= 0   # a new array: the input is never changed
