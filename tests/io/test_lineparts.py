@@ -137,3 +137,58 @@ def test_random_text_rows_read_in_ranges_give_the_whole_reads_rows(tmp_path_fact
     ds = open_dataset(root / "t.jsonl", text_column="text")
     _check_same_ways(ds, sizes=(size, 10**6))
 
+
+
+def _refusal(path: Path, size: int) -> str | None:
+    """The error a manifest opened unchecked (as on a cluster) gives once its ranges are counted, or None."""
+    ds = open_dataset(path, check_text=False)
+    try:
+        _in_parts(ds, size)
+    except InputError as exc:
+        return str(exc)
+    return None
+
+
+def test_a_manifest_checked_by_its_ranges_is_refused_as_when_opened(tmp_path, monkeypatch):
+    """On a cluster the driver checks the first MiB of a JSONL manifest and the workers the rest, range by range;
+    the file's first problem is refused with the message opening it here gives."""
+    monkeypatch.setattr(manifest, "_TEXT_PREFIX", 64)
+    good = b"".join(b'{"audio": "a%d.wav"}\n' % n for n in range(8))
+    cases = {"latin": good + b'{"audio": "caf\xe9.wav"}\n' + good,
+             "nul after a bad byte": good + b'{"audio": "\xff"}\n{"audio": "x\x00"}\n',
+             "nul first": good + b'{"audio": "x\x00\xff"}\n',
+             "cut character at the end": good + b'{"audio": "a.wav"}\xe2\x82',
+             "utf-16 later": good + '{"audio": "b.wav"}\n'.encode("utf-16-le")}
+    for name, data in cases.items():
+        path = tmp_path / f"{name}.jsonl"
+        path.write_bytes(data)
+        with pytest.raises(InputError) as opened:
+            open_dataset(path)
+        for size in (1, 7, 50, 10**6):
+            assert _refusal(path, size) == str(opened.value), (name, size)
+    (tmp_path / "fine.jsonl").write_bytes(good + "{\"audio\": \"é.wav\"}\n".encode() * 20)
+    assert _refusal(tmp_path / "fine.jsonl", 5) is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.binary(max_size=300), size=st.integers(1, 80))
+def test_the_first_text_problem_by_ranges_is_the_whole_files(data, size):
+    """text_problem over a file's line ranges, first range first, finds what it finds over the whole file."""
+    import io
+
+    from consentry.io.sources.manifest import text_problem
+
+    whole = text_problem(io.BytesIO(data))
+    lines, found, begin = 0, None, 0
+    while begin < len(data) and found is None:
+        handle = io.BytesIO(data)
+        end = min(len(data), begin + size)
+        while end < len(data) and data[end - 1:end] != b"\n":  # ranges end where a line begins
+            end += 1
+        handle.seek(begin)
+        problem = text_problem(handle, end=end)
+        if problem is not None:
+            found = (lines + problem[0], problem[1])
+        lines += data.count(b"\n", begin, end)
+        begin = end
+    assert found == whole

@@ -87,8 +87,8 @@ def list_part(part, skip: frozenset) -> dict:
     return {"listed": listed, "skipped": reading.skipped, "next": reading.next, "keys": reading.keys}
 
 
-def count_lines(rng, reader) -> tuple[int, int] | dict:
-    """On a worker: ``(lines, rows)`` of a byte range of a JSONL file (:func:`~consentry.io.sources.lineparts.count_range`),
+def count_lines(rng, reader) -> tuple | dict:
+    """On a worker: ``(lines, rows, problem)`` of a byte range of a JSONL file (:func:`~consentry.io.sources.lineparts.count_range`),
     or ``{"input_error": message}``."""
     from consentry.domain.errors import InputError
     from consentry.io.sources.lineparts import count_range
@@ -242,8 +242,8 @@ def _first_pass(workers, calls: list[tuple], *, alone: Callable, lost_ok: bool, 
             out[i] = _checked(outcome)
 
 
-def _counted(workers, parts, *, alone: Callable, lost_ok: bool) -> list[tuple[int, int]]:
-    """The first pass over JSONL files: ``(lines, rows)`` of each byte range, counted by the workers."""
+def _counted(workers, parts, *, alone: Callable, lost_ok: bool) -> list[tuple]:
+    """The first pass over JSONL files: ``(lines, rows, problem)`` of each byte range, counted by the workers."""
     def what(call) -> str:
         rng = call[1]
         return f"counting the lines of {rng.path} (bytes {rng.begin}-{rng.end if rng.end is not None else 'end'})"

@@ -449,7 +449,8 @@ def scan_dataset(
     from consentry.io.sources.parts import SEQUENTIAL, numbering_of, parts_of
 
     ds = open_dataset(source, fetch_urls=fetch_urls, fetch=fetch or FetchOptions(), limits=limits or ArchiveLimits(),
-                      path_column=path_column, text_column=text_column)
+                      path_column=path_column, text_column=text_column,
+                      check_text=not hasattr(executor, "map_parts"))  # on a cluster, the workers check a JSONL's text
     # Items are streamed: their number is not known here.  A cluster is joined before the scan is stored.
     count = executor.start(registry) if executor is not None else worker_count(workers)
     store = registry.store

@@ -37,7 +37,7 @@ _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 def open_dataset(spec: str | os.PathLike, *, fetch_urls: bool = False, fetch: FetchOptions | None = None,
                  limits: ArchiveLimits | None = None, path_column: str | None = None,
-                 text_column: str | None = None) -> Dataset:
+                 text_column: str | None = None, check_text: bool = True) -> Dataset:
     """The reader for a dataset, from the path or pattern a user gave.
 
     Parameters
@@ -62,6 +62,10 @@ def open_dataset(spec: str | os.PathLike, *, fetch_urls: bool = False, fetch: Fe
         first struct column with a ``bytes`` field, else the first column
         named ``audio``, ``path``, ``file``, ... (see
         :data:`~consentry.io.sources.manifest.PATH_COLUMN_NAMES`).
+    check_text : bool, default True
+        Check here that a JSONL manifest is UTF-8 throughout; False checks
+        its first MiB only, for a cluster's workers check the rest while
+        counting its rows (``consentry.io.sources.lineparts``).
 
     Returns
     -------
@@ -111,16 +115,19 @@ def open_dataset(spec: str | os.PathLike, *, fetch_urls: bool = False, fetch: Fe
     if not stat.S_ISREG(info.st_mode):
         raise InputError(f"{text}: not a regular file or folder (a fifo, socket or device); {_WHAT_IS_READ}")
     refuse_held(path, text)
-    return _open_file(path, text, fetch_urls=fetch_urls, fetch=fetch, limits=limits, path_column=path_column)
+    return _open_file(path, text, fetch_urls=fetch_urls, fetch=fetch, limits=limits, path_column=path_column,
+                      check_text=check_text)
 
 
 def _open_file(path: Path, text: str, *, fetch_urls: bool, fetch: FetchOptions, limits: ArchiveLimits,
-               path_column: str | None) -> Dataset:
+               path_column: str | None, check_text: bool = True) -> Dataset:
     """The reader for one file, by suffix, else by content."""
     lower = path.name.lower()
     manifest_options = dict(fetch_urls=fetch_urls, fetch=fetch, path_column=path_column)
     manifest = {".csv": CsvManifest, ".jsonl": JsonlManifest, ".ndjson": JsonlManifest, ".parquet": ParquetManifest,
                 ".pq": ParquetManifest}.get(os.path.splitext(lower)[1])
+    if manifest is JsonlManifest:
+        manifest_options["check_text"] = check_text
     if manifest is not None:
         try:
             return manifest(path, **manifest_options)

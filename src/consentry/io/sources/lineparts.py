@@ -88,8 +88,9 @@ class LineParts:
 
     Iterating gives the :class:`~consentry.io.sources.parts.Part` of each
     range holding rows, in the dataset's order.  Set ``counts`` (``(lines,
-    rows)`` of each of ``ranges``, counted by a cluster's workers) first;
-    otherwise they are counted here.
+    rows, problem)`` of each of ``ranges``, :func:`count_range`, counted by a
+    cluster's workers) first; otherwise they are counted here.  A manifest
+    found not UTF-8 is refused with the error its reader gives at opening.
     """
 
     def __init__(self, ds: Dataset, files: list[Path], *, part_bytes: int | None = None) -> None:
@@ -106,21 +107,35 @@ class LineParts:
                 continue
             self.ranges += [LineRange(file_no, str(path), begin, min(begin + part_bytes, size))
                             for begin in range(0, size, part_bytes)]
-        self.counts: list[tuple[int, int]] | None = None
+        self.counts: list[tuple] | None = None
 
     def __iter__(self):
         from consentry.io.sources.parts import Part
 
         counts = self.counts if self.counts is not None else [count_range(r, self.reader) for r in self.ranges]
+        self._refuse_text(counts)
         seq = 0
         file_no, lines, rows, file_seq = -1, 0, 0, 0
-        for rng, (n_lines, n_rows) in zip(self.ranges, counts):
+        for rng, (n_lines, n_rows, _problem) in zip(self.ranges, counts):
             if rng.file_no != file_no:
                 file_no, lines, rows, file_seq = rng.file_no, 0, 0, seq
             if n_rows:
                 yield Part("lines", 0, rng.path, seq, seq + n_rows, start=replace(rng, lines=lines, rows=rows),
                            group=rng.file_no, group_start=file_seq, options={"reader": self.reader})
             lines, rows, seq = lines + n_lines, rows + n_rows, seq + n_rows
+
+
+    def _refuse_text(self, counts: list) -> None:
+        """The error the reader gives at opening a manifest that is not UTF-8, from the first range with a problem."""
+        from consentry.io.sources.manifest import not_utf8
+
+        lines, file_no = 0, -1
+        for rng, (n_lines, _rows, problem) in zip(self.ranges, counts):
+            lines = 0 if rng.file_no != file_no else lines
+            file_no = rng.file_no
+            if problem is not None:
+                raise not_utf8(Path(rng.path), lines + problem[0], problem[1], kind="JSONL")
+            lines += n_lines
 
 
 def _open_at_line(rng: LineRange):
@@ -143,17 +158,29 @@ def _open_at_line(rng: LineRange):
     return handle
 
 
-def count_range(rng: LineRange, reader: Dataset) -> tuple[int, int]:
-    """On a worker: ``(lines, rows)`` of the lines that begin in ``rng`` (rows: as ``reader`` counts them)."""
+def count_range(rng: LineRange, reader: Dataset) -> tuple[int, int, tuple[int, str] | None]:
+    """On a worker: ``(lines, rows, problem)`` of the lines that begin in ``rng`` (rows: as ``reader`` counts
+    them; ``problem``: for a JSONL manifest whose text the driver did not check, the first place that is
+    not UTF-8 text, ``(line in the range, kind)``, :func:`~consentry.io.sources.manifest.text_problem`)."""
+    from consentry.io.sources.manifest import JsonlManifest, text_problem
+
     rows = 0
     with _open_at_line(rng) as handle:
+        begin = handle.tell()
         lines = capped_lines(handle, max_bytes=_max_line_bytes(reader), label=rng.path, end=rng.end)
         while True:
             try:
                 next(lines)
             except StopIteration as stop:
-                return stop.value, rows
+                n_lines = stop.value
+                break
             rows += 1
+        problem = None
+        if isinstance(reader, JsonlManifest) and not reader.text_checked:
+            end = handle.tell()
+            handle.seek(begin)
+            problem = text_problem(handle, end=end)
+    return n_lines, rows, problem
 
 
 def read_lines_part(part, wanted: Callable[[int], bool]) -> Iterator[tuple[int, DatasetItem]]:

@@ -48,6 +48,8 @@ MAX_LINE_BYTES = 768 * 1024 * 1024
 _BYTES_BATCH_ROWS = 16
 _PATH_BATCH_ROWS = 4096
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
+#: Bytes of a JSONL manifest whose text the driver checks when the workers check the rest (a Ray scan).
+_TEXT_PREFIX = 1024 * 1024
 #: JSONL objects whose keys are looked at to choose the column.
 _JSONL_SCHEMA_LINES = 100
 
@@ -226,8 +228,8 @@ def _local_item(item_id: str, name: str, path: Path) -> DatasetItem:
     return DatasetItem(item_id=item_id, name=name, path=path, size=info.st_size)
 
 
-def check_utf8(path: Path, *, kind: str) -> bool:
-    """Check that a text manifest is UTF-8 throughout, reading it in chunks.
+def check_utf8(path: Path, *, kind: str, prefix: int | None = None) -> bool:
+    """Check that a text manifest is UTF-8 throughout (or its first ``prefix`` bytes), reading it in chunks.
 
     Returns
     -------
@@ -237,33 +239,58 @@ def check_utf8(path: Path, *, kind: str) -> bool:
     Raises
     ------
     InputError
-        If the file cannot be read or is not UTF-8 (naming the line); NUL
-        bytes count as not UTF-8 text: they are how UTF-16 without a byte
-        order mark, or a binary file, shows (and would otherwise end up in
-        column names and error messages).
+        If the file cannot be read or is not UTF-8 (naming the line of the
+        first problem); NUL bytes count as not UTF-8 text: they are how
+        UTF-16 without a byte order mark, or a binary file, shows (and would
+        otherwise end up in column names and error messages).
     """
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    line = 1
     try:
         with open(path, "rb") as handle:
             bom = handle.read(3) == codecs.BOM_UTF8
             handle.seek(0)
-            while True:
-                chunk = handle.read(1024 * 1024)
-                try:
-                    decoder.decode(chunk, final=not chunk)
-                except UnicodeDecodeError as exc:
-                    line += chunk.count(b"\n", 0, exc.start)
-                    raise InputError(f"{path}: not UTF-8 text (line {line}); save the {kind} manifest as UTF-8") from None
-                if (nul := chunk.find(b"\0")) >= 0:
-                    line += chunk.count(b"\n", 0, nul)
-                    raise InputError(f"{path}: not UTF-8 text (line {line} holds NUL bytes: UTF-16, or not text); "
-                                     f"save the {kind} manifest as UTF-8")
-                if not chunk:
-                    return bom
-                line += chunk.count(b"\n")
+            problem = text_problem(handle, end=prefix, partial=prefix is not None)
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if problem is not None:
+        raise not_utf8(path, *problem, kind=kind)
+    return bom
+
+
+def text_problem(handle, *, end: int | None = None, partial: bool = False) -> tuple[int, str] | None:
+    """The first byte from ``handle``'s position to ``end`` (None: its end) that makes it not UTF-8 text:
+    ``(line, "nul" or "utf8")``, the line counted from 1 at the position; None when there is none.
+
+    The position must be the start of a line (a range of a file read by a cluster's worker begins
+    at one): the first problem of a file is the first problem of the first of its ranges that has one.
+    ``partial``: ``end`` may cut a character (a prefix of the file), which is then not a problem.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    left = end - handle.tell() if end is not None else None
+    while True:
+        chunk = handle.read(1024 * 1024 if left is None else min(1024 * 1024, left))
+        if left is not None:
+            left -= len(chunk)
+        nul = chunk.find(b"\0")
+        try:
+            decoder.decode(chunk, final=not chunk and not partial)
+        except UnicodeDecodeError as exc:
+            held = len(exc.object) - len(chunk)  # bytes of an unfinished character carried from the chunk before
+            if nul < 0 or exc.start - held < nul:
+                return line + exc.object.count(b"\n", 0, exc.start), "utf8"
+        if nul >= 0:
+            return line + chunk.count(b"\n", 0, nul), "nul"
+        if not chunk:
+            return None
+        line += chunk.count(b"\n")
+
+
+def not_utf8(path: Path, line: int, problem: str, *, kind: str) -> InputError:
+    """The error of a manifest that is not UTF-8 text (see :func:`text_problem`)."""
+    if problem == "nul":
+        return InputError(f"{path}: not UTF-8 text (line {line} holds NUL bytes: UTF-16, or not text); "
+                          f"save the {kind} manifest as UTF-8")
+    return InputError(f"{path}: not UTF-8 text (line {line}); save the {kind} manifest as UTF-8")
 
 
 class CsvManifest(_Manifest):
@@ -369,9 +396,13 @@ class JsonlManifest(_Manifest):
 
     kind = "jsonl"
 
-    def __init__(self, path: Path, *, fetch_urls: bool, fetch: FetchOptions, path_column: str | None) -> None:
+    def __init__(self, path: Path, *, fetch_urls: bool, fetch: FetchOptions, path_column: str | None,
+                 check_text: bool = True) -> None:
         super().__init__(path, fetch_urls=fetch_urls, fetch=fetch)
-        self._bom = check_utf8(path, kind="JSONL")
+        # check_text False (a Ray scan): the first MiB here, the rest by the workers counting the rows
+        # (consentry.io.sources.lineparts); the same first problem is refused
+        self._bom = check_utf8(path, kind="JSONL", prefix=None if check_text else _TEXT_PREFIX)
+        self.text_checked = check_text
         columns: dict[str, None] = {}
         byte_structs: dict[str, None] = {}
         seen = 0
