@@ -93,3 +93,14 @@ def test_sorted_unique_equals_np_unique_for_arrays_in_order_or_not():
         if a.size:
             got[0] = -1
             assert a.min() >= 0   # a new array: the input is never changed
+
+
+def test_passages_are_the_same_with_the_small_array_paths_of_match_off(engine, works, index, monkeypatch):
+    """match.chains and missed_anchors count a passage's few seeds with Python sets; NumPy's path agrees."""
+    from consentry.engines.text import match
+
+    rows = _rows(engine, works) + [works[3][:3000] + " " + prose(77, 500) + " " + works[1]]  # many seeds
+    with_sets = [engine.locate(engine.signal(t), index) for t in rows]
+    monkeypatch.setattr(match, "_SMALL", -1)
+    assert [engine.locate(engine.signal(t), index) for t in rows] == with_sets
+    assert sum(1 for r in with_sets if r) > 30

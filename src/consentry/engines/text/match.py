@@ -48,6 +48,7 @@ anchor that is a seed is looked up too; the seeds of a passage are those.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -329,11 +330,21 @@ def missed_anchors(qs: Sequence[int], window_min: np.ndarray, window: int, commo
     a, b = int(qs[0]), int(qs[-1])
     if window_min.size == 0 or b - a + 1 < window:
         return 0
-    expected = np.unique(window_min[a:b - window + 2])
+    span = window_min[a:b - window + 2]
+    if span.size <= _SMALL and common_at.size <= _SMALL:  # most passages: sets cost less than NumPy's calls
+        expected = set(span.tolist()).difference(int(q) for q in qs)
+        if expected and common_at.size:
+            expected.difference_update(common_at.tolist())
+        return len(expected)
+    expected = np.unique(span)
     expected = expected[~np.isin(expected, np.asarray(qs, np.int64))]
     if common_at.size and expected.size:
         expected = expected[~np.isin(expected, common_at)]
     return int(expected.size)
+
+
+#: Arrays up to this size are handled with Python sets in :func:`chains` and :func:`missed_anchors`.
+_SMALL = 256
 
 
 def chains(seeds: Seeds, query: TextQuery, params: TextEngineParams) -> list[Chain]:
@@ -341,11 +352,19 @@ def chains(seeds: Seeds, query: TextQuery, params: TextEngineParams) -> list[Cha
     anchors, whether it counts or not."""
     if seeds.fp_id.size == 0:
         return []
-    fps, counts = np.unique(seeds.fp_id, return_counts=True)
-    wanted = fps[counts >= params.min_seeds]
-    if wanted.size == 0:
-        return []
-    sel = np.isin(seeds.fp_id, wanted)
+    if seeds.fp_id.size <= _SMALL:  # a row's few seeds: counted in Python (the same works kept)
+        fp_list = seeds.fp_id.tolist()
+        per_work = Counter(fp_list)
+        kept = {f for f, c in per_work.items() if c >= params.min_seeds}
+        if not kept:
+            return []
+        sel = np.fromiter((f in kept for f in fp_list), bool, len(fp_list))
+    else:
+        fps, counts = np.unique(seeds.fp_id, return_counts=True)
+        wanted = fps[counts >= params.min_seeds]
+        if wanted.size == 0:
+            return []
+        sel = np.isin(seeds.fp_id, wanted)
     fp, qi, wc, key = seeds.fp_id[sel], seeds.query_shingle[sel], seeds.work_start_char[sel], seeds.key[sel]
     holding = seeds.works_holding[sel]
     order = np.lexsort((wc, qi, fp))
