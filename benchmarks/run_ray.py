@@ -19,7 +19,9 @@ would, one process per run:
   seconds;
 - driver memory: peak RSS of the ``consentry scan --ray`` process (the
   registry's writer) on WebDataset shards of short items
-  (``--memory-per-shard`` items a shard), for each size of ``--memory-items``.
+  (``--memory-per-shard`` items a shard), for each size of ``--memory-items``;
+  with ``--memory-format jsonl``, the same items as one JSONL manifest of
+  base64 rows (read by the workers in two passes since issue 20's session 5).
 
 With ``--archive``, the throughput datasets are WebDataset tar shards of
 ``--per-shard`` items (the same items), which the Ray workers read
@@ -136,6 +138,23 @@ def pack_shards(files: list[Path], folder: Path, *, per_shard: int) -> Path:
     return folder / ("part-{0000..%04d}.tar" % (n_shards - 1))
 
 
+def shards_to_jsonl(folder: Path, out: Path) -> Path:
+    """The samples of the shards in ``folder`` as one JSONL manifest, a row ``{"audio": {"bytes": base64, "path"}}``
+    per member (what a Hugging Face export of an audio column looks like)."""
+    import base64
+    import tarfile
+
+    with open(out, "w", encoding="utf-8") as fh:
+        for shard in sorted(folder.glob("*.tar")):
+            with tarfile.open(shard) as tar:
+                for member in tar:
+                    if member.isfile():
+                        data = tar.extractfile(member).read()
+                        fh.write(json.dumps({"audio": {"bytes": base64.b64encode(data).decode(), "path": member.name}})
+                                 + "\n")
+    return out
+
+
 def newest_scan(reg: Path) -> dict:
     """The summary of the newest scan stored in ``reg``."""
     from consentry import Registry
@@ -213,6 +232,8 @@ def main() -> None:
     ap.add_argument("--archive", action="store_true", help="throughput on tar shards instead of a folder")
     ap.add_argument("--per-shard", type=int, default=5, help="items per shard with --archive")
     ap.add_argument("--memory-only", action="store_true", help="only the driver-memory runs")
+    ap.add_argument("--memory-format", choices=["tar", "jsonl"], default="tar",
+                    help="the driver-memory datasets: tar shards, or one JSONL manifest of base64 rows")
     ap.add_argument("--work", default=str(HERE / "work" / "ray"))
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
@@ -293,6 +314,10 @@ def main() -> None:
         mem = []
         for n in a.memory_items:
             spec = make_shards(work / f"shards-{n}", n, per_shard=a.memory_per_shard)
+            files = list((work / f"shards-{n}").iterdir())
+            if a.memory_format == "jsonl":
+                spec = str(shards_to_jsonl(work / f"shards-{n}", work / f"rows-{n}.jsonl"))
+                files = [Path(spec)]
             mreg = remove_registry(work / f"mem-{n}.db")
             with Registry.open(reg) as r:
                 r.backup(mreg)
@@ -304,7 +329,7 @@ def main() -> None:
                 raise SystemExit(f"memory run of {n} items failed (exit {code}): {log.read_text()[-800:]}")
             mem.append({"items": n, "shards": -(-n // a.memory_per_shard), "seconds": round(t, 1), "items_per_second": round(n / t, 1),
                         "driver_peak_rss_mb": round(driver_kb / 1024, 1),
-                        "dataset_mb": round(sum(f.stat().st_size for f in (work / f"shards-{n}").iterdir()) / 2**20, 1),
+                        "format": a.memory_format, "dataset_mb": round(sum(f.stat().st_size for f in files) / 2**20, 1),
                         "driver_read_mb": round(driver_read / 2**20, 1)})
             print(f"memory {n}: {mem[-1]}", file=sys.stderr)
         out["driver_memory"] = mem
