@@ -531,3 +531,31 @@ def test_point_lookups_agree_with_binary_search_in_small_and_crowded_buckets(n, 
         assert np.array_equal(stop, np.searchsorted(keys, t, side="right"))
         start, stop = seg.find_ranges(t, t.copy())  # equal arrays, not the same object
         assert np.array_equal(stop - start, np.searchsorted(keys, t, side="right") - np.searchsorted(keys, t))
+
+
+@pytest.mark.parametrize("n", [0, 1, 5000, 200_000])
+def test_point_runs_are_the_same_before_and_after_the_presence_bitmap(n):
+    # find_points gives each present key its run and every absent key an empty one, by the bucket search
+    # on its first calls and through the presence bitmap from PRESENCE_AFTER_CALLS on.
+    from consentry.store.segments import PRESENCE_AFTER_CALLS, presence_bitmap
+
+    rng = np.random.default_rng(n + 7)
+    keys = np.sort(np.concatenate([rng.integers(0, 2**32, n, dtype=np.uint64).astype(np.uint32),
+                                   np.repeat(np.uint32(2**32 - 1), min(n, 3))]))
+    directory, shift = build_directory(keys)
+    seg = IndexSegment(keys, np.arange(keys.size, dtype=np.uint64), directory, shift)
+    present = keys[rng.integers(0, keys.size, 200)] if n else np.zeros(0, np.uint32)
+    targets = np.concatenate([present, rng.integers(0, 2**32, 2000, dtype=np.uint64).astype(np.uint32),
+                              np.array([0, 2**32 - 1], np.uint32)])
+    want = np.searchsorted(keys, targets, side="right") - np.searchsorted(keys, targets, side="left")
+    for call in range(1, PRESENCE_AFTER_CALLS + 2):
+        start, stop = seg.find_points(targets)
+        assert np.array_equal(stop - start, want), call
+        there = want > 0
+        assert np.array_equal(start[there], np.searchsorted(keys, targets[there], side="left")), call
+    assert ("bitmap" in seg._points) == (n > 0)
+    if n:
+        bitmap, bshift = presence_bitmap(keys)
+        bit = keys.astype(np.int64) >> bshift
+        assert ((bitmap[bit >> 3] >> (bit & 7).astype(np.uint8)) & 1).all()  # every key's bit is set
+        assert np.unpackbits(bitmap).sum() == np.unique(bit).size  # and no other

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
@@ -44,9 +44,49 @@ class IndexSegment:
     values: np.ndarray
     directory: np.ndarray
     shift: int
+    #: What :meth:`find_points` keeps between calls: how many it answered, and the presence bitmap.
+    _points: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __len__(self) -> int:
         return int(self.keys.shape[0])
+
+    def find_points(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Positions ``[start, stop)`` of each key's run, where only the runs of present keys matter.
+
+        For a key of the segment, ``start`` and ``stop`` are its run, as
+        :meth:`find_ranges` gives it; for an absent key ``start == stop``,
+        at a position that says nothing.  From the
+        :data:`PRESENCE_AFTER_CALLS`-th call on (a segment kept open for a
+        batch of queries, not a one-shot look-up), a presence bitmap of the
+        segment (:func:`presence_bitmap`, built once, about one byte per
+        key) answers most absent keys (about 90 % of a query's) without
+        reading the directory or the keys.
+
+        Parameters
+        ----------
+        keys : ndarray of uint32, shape (r,)
+            Sorted is fastest.
+
+        Returns
+        -------
+        start, stop : ndarray of int64, shape (r,)
+        """
+        state = self._points
+        calls = state.get("calls", 0) + 1
+        state["calls"] = calls
+        if len(self) == 0 or keys.size == 0 or calls < PRESENCE_AFTER_CALLS:
+            return self.find_ranges(keys, keys)
+        if "bitmap" not in state:  # two threads may both build it: the same bytes either way
+            state["bitmap"] = presence_bitmap(np.asarray(self.keys))
+        bits, shift = state["bitmap"]
+        pos = keys.astype(np.int64) >> shift
+        maybe = np.flatnonzero((bits[pos >> 3] >> (pos & 7).astype(np.uint8)) & 1)
+        start = np.zeros(keys.shape[0], dtype=np.int64)
+        stop = np.zeros(keys.shape[0], dtype=np.int64)
+        if maybe.size:
+            sub = keys[maybe]
+            start[maybe], stop[maybe] = self.find_ranges(sub, sub)
+        return start, stop
 
     def find_ranges(self, key_lo: np.ndarray, key_hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Positions ``[start, stop)`` of the keys within each inclusive range.
@@ -103,6 +143,45 @@ SMALL_BUCKET = 64
 #: :meth:`IndexSegment.find_ranges` takes at most this many ranges at a time (the gathered buckets stay under
 #: 64 times as many keys).
 MAX_TARGETS_AT_ONCE = 1 << 20
+
+
+#: :meth:`IndexSegment.find_points` builds the presence bitmap at its call this many (a one-shot look-up never does).
+PRESENCE_AFTER_CALLS = 3
+#: Bits of the presence bitmap per key (rounded up to a power of two; at most one bit per 32-bit key value).
+PRESENCE_BITS_PER_KEY = 8
+
+
+def presence_bitmap(sorted_keys: np.ndarray) -> tuple[np.ndarray, int]:
+    """A bitmap with bit ``key >> shift`` set for every key of a segment.
+
+    ``8 * len(bitmap)`` is the power of two at or above
+    :data:`PRESENCE_BITS_PER_KEY` bits per key (at most 2**32: then every key
+    value has its own bit).  For uniformly spread keys (engine version 2's
+    hashed keys) about 1 in 8 bits is set or fewer, so a key that is not
+    there finds its bit clear about 7 times in 8.
+
+    Parameters
+    ----------
+    sorted_keys : ndarray of uint32, shape (n,), sorted ascending
+
+    Returns
+    -------
+    bitmap : ndarray of uint8, shape (2**bits / 8,)
+        Bit ``i & 7`` of byte ``i >> 3`` is bit ``i``.
+    shift : int
+        ``32 - bits``.
+    """
+    n = int(sorted_keys.shape[0])
+    bits = min(32, max(3, int(np.ceil(np.log2(max(1, n) * PRESENCE_BITS_PER_KEY)))))
+    shift = 32 - bits
+    bitmap = np.zeros(1 << (bits - 3), dtype=np.uint8)
+    for start in range(0, n, _CHUNK):
+        pos = np.asarray(sorted_keys[start:start + _CHUNK]).astype(np.int64) >> shift
+        byte = pos >> 3
+        value = np.left_shift(1, pos & 7).astype(np.uint8)
+        first = np.flatnonzero(np.r_[True, byte[1:] != byte[:-1]])  # the keys are sorted: runs of one byte
+        bitmap[byte[first]] |= np.bitwise_or.reduceat(value, first)
+    return bitmap, shift
 
 
 def _search(sorted_keys: np.ndarray, key_lo: np.ndarray, key_hi: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:

@@ -141,7 +141,8 @@ def lookup(
     for seg in segments:
         if key_lo.shape[0] == 0:
             break
-        lo, hi = seg.find_ranges(key_lo, key_hi)
+        # Points (version 2): a segment that has find_points answers most absent keys from a bitmap.
+        lo, hi = seg.find_points(key_lo) if points and hasattr(seg, "find_points") else seg.find_ranges(key_lo, key_hi)
         counts = hi - lo
         counts[counts > max_postings_per_range] = 0
         found.append((seg, lo, counts))
