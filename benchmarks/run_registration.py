@@ -20,7 +20,18 @@ are read once (so that no step pays for the first read from disk):
    melody transcribed and stored as well), into a second fresh registry
    (``REGISTRY`` with ``-melody`` before its suffix);
 5. plain decode in ``--workers`` processes once more, so that a machine that
-   got busier or quieter during the run shows up as two different decode times.
+   got busier or quieter during the run shows up as two different decode times;
+6. the parts of step 3, each in ``--workers`` processes, nothing stored: the
+   decode to the engine's rate alone (``decode_audio``: PyAV, mixing down,
+   resampling), and the decode plus ``engine.index_hashes``: the
+   **fingerprints alone**, which is what issue 17's target (registration
+   ≤ 1.5× plain decode) measures;
+7. with ``--lookup``: the look-up that ``register`` makes when the registry
+   already holds other creators' works (docs/claims.md): each file decoded
+   and identified whole (``Registry.identify_samples``) in the registry of
+   step 3.  Here every file finds itself, which a new work would not: its own
+   work is one more candidate to verify, so this is an upper bound.  The
+   look-up alone is this step minus the decode of step 6.
 
 The ratio is registration time / plain decode time with the same number of
 processes, against the *faster* of the two decode runs (the conservative
@@ -89,6 +100,48 @@ def decode_all(files: list[str], workers: int) -> tuple[float, float, float]:
     return time.perf_counter() - t0, audio_s, cpu_s() - c0
 
 
+def decode_at_rate(path: str, params) -> float:
+    """Decode to the engine's rate, mono, as registration does; returns seconds of audio."""
+    from consentry.io.decode import decode_audio
+
+    return decode_audio(path, sample_rate_hz=params.sample_rate_hz).duration_s
+
+
+def fingerprint_alone(path: str, params) -> int:
+    """Decode as registration does and compute the work's hashes (nothing stored); returns their number."""
+    from consentry.engines.music import engine
+    from consentry.io.decode import decode_audio
+
+    audio = decode_audio(path, sample_rate_hz=params.sample_rate_hz)
+    return int(engine.index_hashes(audio.samples, params)[0].size)
+
+
+_LOOKUP_REGISTRY: dict = {}
+
+
+def lookup_whole(path: str, db: str, params) -> int:
+    """Decode as registration does and identify the whole file in registry ``db``; returns the matches found."""
+    from consentry import Registry
+    from consentry.io.decode import decode_audio
+
+    reg = _LOOKUP_REGISTRY.get(db)
+    if reg is None:
+        reg = _LOOKUP_REGISTRY[db] = Registry.open(db, create=False, params=params)
+    audio = decode_audio(path, sample_rate_hz=params.sample_rate_hz)
+    return len(reg.identify_samples(audio.samples))
+
+
+def run_step(function, files: list[str], workers: int) -> tuple[float, float, list]:
+    """``function(file)`` for every file in ``workers`` processes (1: this one): (wall s, CPU s, results)."""
+    t0, c0 = time.perf_counter(), cpu_s()
+    if workers <= 1:
+        got = [function(f) for f in files]
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            got = list(pool.map(function, files))
+    return time.perf_counter() - t0, cpu_s() - c0, got
+
+
 def registry_side_files(db: Path) -> list[Path]:
     """The registry file and everything beside it whose name starts with its name."""
     if not db.parent.is_dir():
@@ -130,6 +183,8 @@ def main() -> None:
                     help="music engine version to register with (default: the current one; 1 for version 1)")
     ap.add_argument("--melody", choices=("off", "on", "both"), default="both",
                     help="register without melodies, with them (consentry register's default), or both (default)")
+    ap.add_argument("--lookup", action="store_true",
+                    help="also time the look-up among other creators' works (each file identified whole, step 7)")
     args = ap.parse_args()
 
     from consentry import Registry
@@ -178,6 +233,18 @@ def main() -> None:
           file=sys.stderr)
     decode_ref_cpu = min(decode_1_cpu, decode_n_cpu, decode_n2_cpu)
 
+    from functools import partial
+
+    rate_s, rate_cpu, _ = run_step(partial(decode_at_rate, params=params), files, args.workers)
+    print(f"decode to {params.sample_rate_hz} Hz alone: {rate_s:.1f} s ({rate_cpu:.1f} CPU-s)", file=sys.stderr)
+    fp_s, fp_cpu, _ = run_step(partial(fingerprint_alone, params=params), files, args.workers)
+    print(f"fingerprints alone (decode + index_hashes): {fp_s:.1f} s ({fp_cpu:.1f} CPU-s)", file=sys.stderr)
+    lookup_s = lookup_cpu = None
+    if args.lookup:
+        lookup_s, lookup_cpu, _ = run_step(partial(lookup_whole, db=str(db), params=params), files, args.workers)
+        print(f"decode + look-up among the registered works: {lookup_s:.1f} s ({lookup_cpu:.1f} CPU-s)",
+              file=sys.stderr)
+
     side = registry_side_files(db)
     registry_bytes = size_on_disk(side)
     hours = audio_s / 3600
@@ -205,6 +272,15 @@ def main() -> None:
                   "register": round(register_cpu, 2),
                   "register_with_melody": round(melody_cpu, 2) if melody_cpu is not None else None},
         "cpu_ratio_register_to_decode": round(register_cpu / decode_ref_cpu, 3),
+        "decode_at_rate_s": round(rate_s, 2),
+        "fingerprints_alone_s": round(fp_s, 2),
+        "cpu_s_parts": {"decode_at_rate": round(rate_cpu, 2), "fingerprints_alone": round(fp_cpu, 2),
+                        "decode_and_lookup": round(lookup_cpu, 2) if lookup_cpu is not None else None},
+        "cpu_ratio_decode_at_rate_to_decode": round(rate_cpu / decode_ref_cpu, 3),
+        "cpu_ratio_fingerprints_alone_to_decode": round(fp_cpu / decode_ref_cpu, 3),
+        "cpu_ratio_fingerprints_alone_met": fp_cpu / decode_ref_cpu <= RATIO_TARGET,
+        "cpu_ratio_lookup_alone_to_decode": (round((lookup_cpu - rate_cpu) / decode_ref_cpu, 3)
+                                             if lookup_cpu is not None else None),
         "cpu_ratio_register_with_melody_to_decode": (round(melody_cpu / decode_ref_cpu, 3)
                                                      if melody_cpu is not None else None),
         "melody": args.melody,
@@ -217,13 +293,26 @@ def main() -> None:
         "registry_mb_per_hour": round(registry_bytes / 1e6 / hours, 3),
         "registry_files": {p.name: size_on_disk([p]) for p in side},
     }
+    rows = [("plain PyAV decode, 1 process", f"{decode_1_s:.1f}", f"{decode_1_cpu:.1f}", f"{audio_s / decode_1_s:.0f}"),
+            (f"plain PyAV decode, {args.workers} processes (before / after)", f"{decode_n_s:.1f} / {decode_n2_s:.1f}",
+             f"{decode_n_cpu:.1f} / {decode_n2_cpu:.1f}", f"{result['plain_decode_x_realtime_per_core']:.0f}"),
+            (f"registration, {args.workers} processes{' (melodies on)' if args.melody == 'on' else ''}",
+             f"{register_s:.1f}", f"{register_cpu:.1f}", f"{result['x_realtime_per_core']:.0f}")]
+    if melody_s is not None and args.melody == "both":
+        rows.append((f"registration with melodies, {args.workers} processes", f"{melody_s:.1f}", f"{melody_cpu:.1f}",
+                     f"{audio_s / melody_s / args.workers:.0f}"))
+    rows.append((f"decode to {params.sample_rate_hz} Hz alone, {args.workers} processes", f"{rate_s:.1f}",
+                 f"{rate_cpu:.1f}", f"{audio_s / rate_s / args.workers:.0f}"))
+    rows.append((f"fingerprints alone (decode + index_hashes), {args.workers} processes", f"{fp_s:.1f}",
+                 f"{fp_cpu:.1f}", f"{audio_s / fp_s / args.workers:.0f}"))
+    if lookup_s is not None:
+        rows.append((f"decode + look-up among the registered works, {args.workers} processes", f"{lookup_s:.1f}",
+                     f"{lookup_cpu:.1f}", f"{audio_s / lookup_s / args.workers:.0f}"))
+    table = "\n".join("| " + " | ".join(r) + " |" for r in rows)
     print(f"""
 | | wall seconds | CPU seconds | x realtime per core (wall) |
 |---|---|---|---|
-| plain PyAV decode, 1 process | {decode_1_s:.1f} | {decode_1_cpu:.1f} | {audio_s / decode_1_s:.0f} |
-| plain PyAV decode, {args.workers} processes (before / after) | {decode_n_s:.1f} / {decode_n2_s:.1f} | {decode_n_cpu:.1f} / {decode_n2_cpu:.1f} | {result['plain_decode_x_realtime_per_core']:.0f} |
-| registration, {args.workers} processes{' (melodies on)' if args.melody == 'on' else ''} | {register_s:.1f} | {register_cpu:.1f} | {result['x_realtime_per_core']:.0f} |
-{f"| registration with melodies, {args.workers} processes | {melody_s:.1f} | {melody_cpu:.1f} | {audio_s / melody_s / args.workers:.0f} |" if melody_s is not None and args.melody == 'both' else ''}
+{table}
 
 {len(files)} files, {hours:.2f} h of audio; {len(summary.registered)} registered, {len(summary.duplicates)} duplicates, \
 {len(summary.errors)} errors.
@@ -233,6 +322,10 @@ f"; with melodies (consentry register's default): **{result['ratio_register_with
 In CPU time (against the smallest plain-decode CPU, {decode_ref_cpu:.1f} s): registration \
 **{result['cpu_ratio_register_to_decode']:.2f}x**{
 f", with melodies **{result['cpu_ratio_register_with_melody_to_decode']:.2f}x**" if melody_cpu is not None and args.melody == 'both' else ''}.
+Fingerprints alone (the target's measure), in CPU: **{result['cpu_ratio_fingerprints_alone_to_decode']:.2f}x** \
+(target ≤ {RATIO_TARGET}x: {'met' if result['cpu_ratio_fingerprints_alone_met'] else 'missed'}), of which the decode to \
+{params.sample_rate_hz} Hz alone {result['cpu_ratio_decode_at_rate_to_decode']:.2f}x{
+f"; the look-up among other creators' works alone (upper bound: every file finds itself) **{result['cpu_ratio_lookup_alone_to_decode']:.2f}x**" if lookup_cpu is not None else ''}.
 Registry on disk: {registry_bytes / 1e6:.1f} MB, {result['registry_mb_per_hour']:.2f} MB per hour of audio.""")
     for path, reason in summary.errors:
         print(f"error: {path}: {reason}")
