@@ -91,3 +91,34 @@ def test_a_row_whose_text_is_another_creators_work_is_a_work_of_its_own_with_a_s
         third = reg.register([tmp_path / "c.txt"], creator="Cy", terms="deny", workers=1)
         assert len(third.registered) == 1
         assert sorted(c.as_dict()["party_a"]["work_id"] for c in third.claims) == sorted([wa.work_id, taken.work_id])
+
+
+def test_a_row_copying_a_work_registered_by_another_creator_meanwhile_opens_a_claim_at_its_commit(tmp_path):
+    """The registry held no creator's work when the file of articles started (no identify before the lock);
+    another creator's work committed meanwhile is found in the rows at their batch's commit (a row has no
+    file of its own to identify again: its text read at registration is)."""
+    from consentry.domain.works import Terms
+    from consentry.services.articles import register_articles
+    from consentry.services.registry import RegisterSummary
+
+    original = prose(71, 1000)
+    (tmp_path / "a.txt").write_text(original, encoding="utf-8")
+    rows = [{"title": f"Story {i}", "author": "Bo", "body": prose(700 + i, 300)} for i in range(3)]
+    rows[1]["body"] = passage(original, 20, 900)[0]
+    _articles(tmp_path / "news.jsonl", rows)
+    with Registry.open(tmp_path / "r.db") as reg:
+        meanwhile = []
+
+        def progress(done: int, total: int, label: str) -> None:
+            if done == 1:   # after the registration's snapshot, before its batch is committed
+                meanwhile.extend(reg.register([tmp_path / "a.txt"], creator="Ana", terms="deny",
+                                              workers=1).registered)
+
+        summary = RegisterSummary()
+        register_articles(reg, tmp_path / "news.jsonl", summary, terms=Terms(decision="allow"), progress=progress)
+        assert len(meanwhile) == 1 and len(summary.registered) == 3
+        assert len(summary.claims) == 1
+        claim = summary.claims[0].as_dict()
+        row = next(w for w in summary.registered if w.title == "Story 1")
+        assert claim["party_a"]["work_id"] == meanwhile[0].work_id and claim["party_b"]["work_id"] == row.work_id
+        assert claim["basis"]["match"] == "fingerprint" and claim["basis"]["segments"][0]["unit"] == "char"

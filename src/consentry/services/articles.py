@@ -19,7 +19,9 @@ whole: works and their index segment), so an interruption keeps whole
 batches.  A row whose text covers at least half of another creator's work,
 or whose work it covers half of, opens an ownership claim against that work
 as a document does (``docs/claims.md``; extents in characters); rows of one
-file are not compared with each other.  A row whose text (its SHA-256) is
+file are not compared with each other; works other creators commit while
+the file is being registered are looked for again in the rows of each batch
+when it is committed.  A row whose text (its SHA-256) is
 already a work of another creator becomes a work of its own with a
 same-content claim, as a document or a recording does; the same text
 registered again by its creator (or a row without a creator) is a
@@ -103,6 +105,7 @@ def register_articles(registry, path: str | os.PathLike, summary, *, creator: st
     snapshot_fp_id = max((w.fp_id for w in known), default=0)
     detect = any(w.creator is not None for w in known)
     conflicts: dict[str, list[dict]] = {}  # sha256 -> works found in the row
+    signals: dict[str, object] = {}  # sha256 -> the row's text, until its batch is committed (identified again there)
     same_content: dict[str, list] = {}  # sha256 -> other creators' live works with the row's text
 
     def flush() -> None:
@@ -118,7 +121,7 @@ def register_articles(registry, path: str | os.PathLike, summary, *, creator: st
                         registered_here=[w.work_id for w in summary.registered],
                         matches={w.work_id: conflicts.get(w.sha256, []) for w in added},
                         same_content={w.work_id: same_content.get(w.sha256, []) for w in added},
-                        now=now, rules=claim_rules)
+                        now=now, rules=claim_rules, identify_again=identify_again)
                     return opened
 
             with deferred_interrupts():
@@ -128,7 +131,15 @@ def register_articles(registry, path: str | os.PathLike, summary, *, creator: st
             for w, *_ in pending:
                 conflicts.pop(w.sha256, None)
                 same_content.pop(w.sha256, None)
+                signals.pop(w.sha256, None)
             pending.clear()
+
+    def identify_again(work) -> list[dict]:
+        """A row's matches against the registry as it is at its batch's commit (a row has no file to re-read)."""
+        from consentry.services.media import conflict_matches
+
+        signal = signals.get(work.sha256)
+        return conflict_matches(registry, engine, signal) if signal is not None else []
 
     done = 0
     for item_id, where, record, error in ds.records():
@@ -186,6 +197,8 @@ def register_articles(registry, path: str | os.PathLike, summary, *, creator: st
                 conflicts[sha] = found
         if existing:  # other creators' works with this text: a work of its own, and a same-content claim
             same_content[sha] = existing
+        if detect_claims and row_creator is not None:
+            signals[sha] = signal
         pending.append((work, fp.keys, lambda fp_id, fp=fp: engine.postings(fp, fp_id=fp_id)[1]))
         seen[sha] = work.work_id
         if len(pending) >= batch_size:

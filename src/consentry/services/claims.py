@@ -27,7 +27,7 @@ import os
 import zipfile
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from consentry.domain.clock import now_iso
 from consentry.domain.errors import FieldError, InputError, quote
@@ -82,7 +82,8 @@ def detect_ownership_conflicts(registry, works: Sequence[Work], *, matches: Mapp
 def ownership_claims_at_commit(registry, works: Sequence[Work], *, snapshot_fp_id: int,
                                registered_here: Iterable[str] = (), matches: Mapping[str, list] | None = None,
                                same_content: Mapping[str, list] | None = None, now: str | datetime | None = None,
-                               rules: ClaimRules | None = None) -> list[Claim]:
+                               rules: ClaimRules | None = None,
+                               identify_again: Callable[[Work], list[dict]] | None = None) -> list[Claim]:
     """The ownership claims of a registration batch, decided where it is committed (not stored here).
 
     Called by ``store.add_works(..., claims_for=...)``: under the writer lock
@@ -107,6 +108,10 @@ def ownership_claims_at_commit(registry, works: Sequence[Work], *, snapshot_fp_i
     registered_here : iterable of str
         Works committed by earlier batches of the same registration: files
         given in one call are not compared with each other.
+    identify_again : callable(Work) -> list of match dicts, optional
+        How a new work is identified again (default: its file, read from
+        ``work.source``); a row of a file of articles, which has no file of
+        its own, is identified from the text read at registration.
     """
     store = registry.store
     mine = {w.work_id for w in works} | set(registered_here)
@@ -127,7 +132,8 @@ def ownership_claims_at_commit(registry, works: Sequence[Work], *, snapshot_fp_i
         fresh = ({o.work_id for o in since if o.creator != w.creator} - {o.work_id for o in content[w.work_id]}
                  - {m.get("work_id") for m in found[w.work_id]})
         if fresh:
-            found[w.work_id] += [m for m in _identify_source(registry, w) if m["work_id"] in fresh]
+            again = identify_again(w) if identify_again is not None else _identify_source(registry, w)
+            found[w.work_id] += [m for m in again if m["work_id"] in fresh]
     if not any(content.values()) and not any(found.values()):
         return []
     return find_ownership_conflicts(registry, named, matches=found, same_content=content, now=now, rules=rules)
