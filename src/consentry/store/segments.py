@@ -149,6 +149,8 @@ MAX_TARGETS_AT_ONCE = 1 << 20
 PRESENCE_AFTER_CALLS = 3
 #: Bits of the presence bitmap per key (rounded up to a power of two; at most one bit per 32-bit key value).
 PRESENCE_BITS_PER_KEY = 8
+#: Keys read at a time while the bitmap is built (its temporaries stay under about 100 MB).
+_PRESENCE_CHUNK = 1 << 22
 
 
 def presence_bitmap(sorted_keys: np.ndarray) -> tuple[np.ndarray, int]:
@@ -175,8 +177,8 @@ def presence_bitmap(sorted_keys: np.ndarray) -> tuple[np.ndarray, int]:
     bits = min(32, max(3, int(np.ceil(np.log2(max(1, n) * PRESENCE_BITS_PER_KEY)))))
     shift = 32 - bits
     bitmap = np.zeros(1 << (bits - 3), dtype=np.uint8)
-    for start in range(0, n, _CHUNK):
-        pos = np.asarray(sorted_keys[start:start + _CHUNK]).astype(np.int64) >> shift
+    for start in range(0, n, _PRESENCE_CHUNK):
+        pos = np.asarray(sorted_keys[start:start + _PRESENCE_CHUNK]).astype(np.int64) >> shift
         byte = pos >> 3
         value = np.left_shift(1, pos & 7).astype(np.uint8)
         first = np.flatnonzero(np.r_[True, byte[1:] != byte[:-1]])  # the keys are sorted: runs of one byte
