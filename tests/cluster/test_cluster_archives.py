@@ -168,13 +168,28 @@ def test_workers_read_the_archives_and_give_the_local_decisions(cluster, archive
         assert seqs == list(range(len(seqs)))
 
 
-def test_fewer_shards_than_workers_are_read_by_the_driver(cluster, archives, tmp_path):  # noqa: F811
-    """One zip (its parts follow one another) and two workers: the driver reads, both workers scan; same items."""
+def test_one_zip_on_two_workers_is_listed_then_read_side_by_side(cluster, archives, monkeypatch):  # noqa: F811
+    """One zip (its parts would follow one another) and two workers: a worker lists it, both read its parts."""
     _, reg_path, specs, local = archives
+    monkeypatch.setattr(parts_module, "PART_ITEMS", 2)
     with Registry.open(reg_path) as reg, RayExecutor(cluster.address, workers=2) as ex:
-        summary = scan_dataset(reg, specs["zip"], executor=ex)
+        with monkeypatch.context() as m:
+            _forbid_reading_in_this_process(m)
+            summary = scan_dataset(reg, specs["zip"], executor=ex)
         assert _items(reg, summary["scan_id"]) == local["zip"][1]
     assert summary["skipped"] == local["zip"][0]["skipped"]
+
+
+def test_one_compressed_shard_on_two_workers_is_read_by_the_driver(cluster, archives, tmp_path):  # noqa: F811
+    """A gzip shard has no offset to begin a part at: with fewer such shards than workers the driver reads them."""
+    root, reg_path, _, _ = archives
+    one = str(root / "shards" / "train-001.tar")
+    with Registry.open(_copy_registry(reg_path, tmp_path / "r.db")) as reg:
+        local = scan_dataset(reg, one, workers=1)
+        with RayExecutor(cluster.address, workers=2) as ex:
+            summary = scan_dataset(reg, one, executor=ex)
+        assert _items(reg, summary["scan_id"]) == _items(reg, local["scan_id"])
+    assert {k: summary[k] for k in SAME} == {k: local[k] for k in SAME}
 
 
 def test_one_large_tar_is_listed_then_read_side_by_side_by_the_workers(cluster, archives, tmp_path,  # noqa: F811

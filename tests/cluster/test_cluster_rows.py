@@ -6,7 +6,8 @@ started by ``test_cluster``'s fixture) with the driver forbidden to make any
 row's item: the workers count the rows of each byte range, then read them.
 The items, seqs, findings, summary and clean manifest are the local scan's;
 a scan begun locally and interrupted is resumed on the cluster to the local
-result; a text row that is not UTF-8 stops the scan with the local error.
+result, and one whose worker is killed ends complete; a text row, or a
+manifest, that is not UTF-8 stops the scan with the local error.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -144,6 +147,27 @@ def test_a_scan_begun_locally_resumes_on_the_cluster(cluster, rows, tmp_path, mo
         assert summary["scan_id"] == scan_id and summary["status"] == "complete"
         assert _items(reg, scan_id) == local_items and _seqs(reg, scan_id) == local_seqs
     assert {k: summary[k] for k in SAME} == {k: local_summary[k] for k in SAME}
+
+
+def test_a_worker_killed_mid_scan_of_jsonl_rows_ends_complete(cluster, rows, tmp_path, monkeypatch):  # noqa: F811
+    root, reg_path, specs, local = rows
+    local_summary, local_items, local_seqs = local["manifest"]
+    monkeypatch.setattr(lineparts, "PART_BYTES", 700)
+    killed = []
+
+    def progress(done: int, item_id: str) -> None:
+        if done >= 2 and not killed:
+            pids = cluster.worker_pids("ScanWorker")
+            assert pids, "no Ray scan worker found to kill"
+            os.kill(pids[0], signal.SIGKILL)
+            killed.append(pids[0])
+
+    with Registry.open(reg_path) as reg:
+        reg.backup(tmp_path / "r.db")
+    with Registry.open(tmp_path / "r.db") as reg, RayExecutor(cluster.address, workers=2) as ex:
+        summary = scan_dataset(reg, specs["manifest"], executor=ex, progress=progress)
+        assert killed and summary["status"] == "complete"
+        assert _items(reg, summary["scan_id"]) == local_items and _seqs(reg, summary["scan_id"]) == local_seqs
 
 
 def test_a_text_row_that_is_not_utf8_stops_the_cluster_scan_as_locally(cluster, rows, tmp_path):  # noqa: F811

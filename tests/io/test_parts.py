@@ -21,9 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_sources import add_member, make_tar, wav_bytes, write
 
-from consentry.io.sources import open_dataset
+from consentry.io.sources import ArchiveLimits, open_dataset
 from consentry.io.sources.parts import (
-    PER_SHARD, SEQUENTIAL, SHARD_STRIDE, ShardKeys, list_tar, numbered_items, numbering_of, parts_of, read_part,
+    PER_SHARD, SEQUENTIAL, SHARD_STRIDE, ShardKeys, list_shard, numbered_items, numbering_of, parts_of, read_part,
 )
 
 
@@ -217,14 +217,14 @@ def test_damaged_zips_read_in_parts_give_the_whole_reads_items(tmp_path_factory,
 
 
 def _listed_in_parts(ds, items_per_part: int, *, wanted=lambda seq: True) -> tuple[list, dict]:
-    """Each tar shard listed once, then its parts read in any order (here: last first), as workers read them."""
+    """Each tar shard (or the zip) listed once, then its parts read in any order (here: last first), as workers do."""
     out, skipped = [], {}
     for first in parts_of(ds, items_per_part=items_per_part):
-        for part in reversed(list_tar(first)):
+        for part in reversed(list_shard(first)):
             reading = read_part(part, wanted=lambda position, p=part: wanted(p.seq(position)))
             got = [(seq, _item(item)) for seq, item in reading]
             assert reading.next is None  # a listed part does not lead on
-            renamed = part.options["renamed"]
+            renamed = part.options.get("renamed", {})
             out += [(seq, (renamed.get(seq, i[0]), *i[1:])) for seq, i in got]
             for reason, n in reading.skipped.items():
                 skipped[reason] = skipped.get(reason, 0) + n
@@ -270,3 +270,17 @@ def test_a_zip_member_with_an_empty_name_is_refused_not_a_crash(tmp_path):
     errors = {i[0]: i[3] for _, i in numbered}
     assert errors["e.zip#a.wav"] is None and errors["e.zip#b.wav"] is None
     assert "empty name" in errors["e.zip#"]
+
+
+def test_a_listed_zip_read_in_parts_side_by_side_gives_the_whole_reads_items(tmp_path):
+    wav = wav_bytes(300)
+    path = _zip(tmp_path / "a.zip", [("x/0.wav", wav), ("notes.txt", b"x"), (".hidden.wav", wav), ("1.wav", wav),
+                                     ("noext", wav), ("2.flac", wav), ("1.wav", wav), ("3.wav", wav), (".h2", wav)])
+    ds = open_dataset(path)
+    numbered = [(seq, _item(i)) for seq, i in numbered_items(ds, PER_SHARD)]
+    for size in (1, 2, 3, 16):
+        assert _listed_in_parts(ds, size) == (numbered, ds.skipped), size
+    small = open_dataset(path, limits=ArchiveLimits(max_total_bytes=3 * len(wav)))  # the cap counted across parts
+    capped = [(seq, _item(i)) for seq, i in numbered_items(small, PER_SHARD)]
+    assert any("refused the rest of the archive" in (i[3] or "") for _, i in capped)
+    assert _listed_in_parts(small, 2) == (capped, small.skipped)

@@ -81,11 +81,11 @@ class ScanWorker:
 
         return count_lines(rng, reader)
 
-    def list_tar(self, first):
-        """All the parts of a tar shard, listed here (:func:`consentry.io.sources.parts.list_tar`)."""
-        from consentry.io.sources.parts import list_tar
+    def list_shard(self, first):
+        """All the parts of a tar shard or a zip, listed here (:func:`consentry.io.sources.parts.list_shard`)."""
+        from consentry.io.sources.parts import list_shard
 
-        return list_tar(first)
+        return list_shard(first)
 
     def pid(self) -> int:
         return os.getpid()
@@ -314,9 +314,9 @@ class RayExecutor:
         on the worker; see :mod:`consentry.cluster.parts`.
 
         When the dataset has fewer shards read one part after another (tar shards, a zip) than there
-        are workers, the workers could not all be kept busy that way: uncompressed tar shards are
-        then listed first (one worker a shard, nothing decoded) and their parts read side by side;
-        compressed shards and a zip are read here and their items sent to the workers
+        are workers, the workers could not all be kept busy that way: uncompressed tar shards and a
+        zip are then listed first (one worker a shard, nothing decoded) and their parts read side by
+        side; compressed tar shards are read here and their items sent to the workers
         (:meth:`map`), numbered as the parts would number them.
         """
         from consentry.cluster.parts import listable, map_parts, sequential_streams

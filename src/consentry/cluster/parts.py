@@ -15,8 +15,10 @@ read gives it, :class:`~consentry.io.sources.parts.ShardKeys`).  The
 parts of one tar shard follow one another (each starts where the one
 before ended); different shards run side by side, so a dataset needs at
 least as many shards as workers to keep them all busy (WebDataset sets
-have thousands); with fewer, the driver reads the items and sends them, as
-it does for folders (``RayExecutor.map_parts``).  Parquet parts are
+have thousands); with fewer, uncompressed shards and a zip are listed first
+by a worker each (``list_shard``, nothing decoded) and their parts read side
+by side, and compressed shards are read by the driver, which sends the
+items, as it does for folders (``RayExecutor.map_parts``).  Parquet parts are
 independent.  So are the byte ranges of JSONL files (manifests and text
 datasets, :mod:`consentry.io.sources.lineparts`), read in two passes: the
 workers first count each range's lines and rows (:func:`count_lines`), the
@@ -115,8 +117,8 @@ def map_parts(executor, work: Callable[[dict], dict], parts: Iterable, *, done: 
 
     ``done`` holds the seqs already stored (they are read past, not
     scanned); what workers skip is counted into ``dataset.skipped``.
-    ``list_shards``: the tar shards are listed first and their parts read side
-    by side (a few large shards; :func:`listable`).
+    ``list_shards``: the tar shards (or the zip) are listed first and their
+    parts read side by side (a few large shards; :func:`listable`).
     ``new_worker()`` starts a worker actor, ``alone(fn, *args)`` runs one call
     on a fresh worker of its own (None when that worker dies).  Of a worker
     lost for good, every part it held is read again alone, finished or not
@@ -253,17 +255,21 @@ def _counted(workers, parts, *, alone: Callable, lost_ok: bool) -> list[tuple]:
 
 
 def _listed(workers, firsts: list, *, alone: Callable, lost_ok: bool) -> list:
-    """The first pass over a few large tar shards: each listed by a worker and cut into parts read side by side."""
-    listings = _first_pass(workers, [("list_tar", first) for first in firsts], alone=alone, lost_ok=lost_ok,
+    """The first pass over a few large tar shards or a zip: each listed by a worker and cut into parts read side
+    by side."""
+    listings = _first_pass(workers, [("list_shard", first) for first in firsts], alone=alone, lost_ok=lost_ok,
                            what=lambda call: f"listing {call[1].path}")
     return [part for listing in listings for part in listing]
 
 
 def listable(dataset) -> bool:
-    """Whether ``dataset`` is tar shards that can be listed and then read side by side: uncompressed ones
+    """Whether ``dataset`` can be listed and then read side by side: a zip, or uncompressed tar shards
     (a compressed shard has no offsets to begin a part at; looked at by its first bytes)."""
     from consentry.io.sources.webdataset import WebDataset
+    from consentry.io.sources.ziparchive import ZipArchive
 
+    if isinstance(dataset, ZipArchive):
+        return True
     if not isinstance(dataset, WebDataset):
         return False
     for shard in dataset.shards:

@@ -49,7 +49,7 @@ from consentry.io.sources.webdataset import ShardRead, TarStart, WebDataset
 from consentry.io.sources.ziparchive import ZipArchive
 
 __all__ = ["SHARD_STRIDE", "SEQUENTIAL", "PER_SHARD", "Part", "TarStart", "ZipCursor", "PartReading", "ShardKeys",
-           "numbering_of", "numbered_items", "parts_of", "read_part", "list_tar"]
+           "numbering_of", "numbered_items", "parts_of", "read_part", "list_shard", "list_tar", "list_zip"]
 
 #: Item numberings: one sequence over the dataset, or per shard (stored in the scan's options as ``numbering``).
 SEQUENTIAL = "sequential"
@@ -310,7 +310,7 @@ class _ZipPart:
             if wanted(position):
                 yield part.seq(position), item
             position += 1
-        if cursor.stopped:
+        if cursor.stopped and not part.options.get("listed"):
             self.next = replace(part, lo=part.hi, hi=part.hi + (part.hi - part.lo),
                                 start=ZipCursor(index=cursor.index, total=cursor.total))
 
@@ -343,6 +343,43 @@ class _TarPart:
         part = self.part
         return [(part.seq(position), key, f"{part.rel}#{key}@{index}")
                 for position, key, index in (self._reading.keys if self._reading else ())]
+
+
+def list_shard(first: Part) -> list[Part]:
+    """All the parts of a tar shard or a zip, to be read side by side (:func:`list_tar`, :func:`list_zip`)."""
+    return list_tar(first) if first.kind == "tar" else list_zip(first)
+
+
+class _NotingCursor(ZipCursor):
+    """A cursor that reads a whole zip and notes where every ``every``-th item's part would begin."""
+
+    def __init__(self, every: int) -> None:
+        super().__init__()
+        self.every = every
+        self.noted: list[ZipCursor] = []
+
+    def full(self) -> bool:
+        return self.taken > 0 and self.taken % self.every == 0 and len(self.noted) < self.taken // self.every
+
+    def stop(self, *, index: int, total: int) -> None:
+        self.noted.append(ZipCursor(index=index, total=total))
+
+
+def list_zip(first: Part) -> list[Part]:
+    """All the parts of a zip archive, found by one read of it (a cluster's first pass; nothing decoded).
+
+    The members are read (decompressed) once, as a whole read does, so each
+    part begins with the bytes counted against the archive's cap before it,
+    as when the parts follow one another; they can then be read side by side.
+    """
+    size = first.hi - first.lo
+    rules = ZipArchive(Path(first.path), limits=first.options.get("limits", ArchiveLimits()))
+    cursor = _NotingCursor(size)
+    for _item, _member in rules._entries(read_audio=True, cursor=cursor):
+        cursor.taken += 1
+    starts = [first.start or ZipCursor(), *cursor.noted]
+    return [replace(first, lo=k * size, hi=(k + 1) * size, start=start, options={**first.options, "listed": True})
+            for k, start in enumerate(starts)]
 
 
 def list_tar(first: Part) -> list[Part]:

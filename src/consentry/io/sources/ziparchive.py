@@ -122,7 +122,8 @@ class ZipArchive(Dataset):
                     continue
                 if cursor is not None and cursor.full():
                     cursor.stop(index=index, total=total)
-                    return
+                    if cursor.stopped:  # (a cursor that lists the archive notes the place and goes on)
+                        return
                 name = info.filename
                 if name.endswith("/"):  # a folder (ZipInfo.is_dir() fails on an empty name)
                     continue
