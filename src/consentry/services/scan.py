@@ -300,6 +300,9 @@ def decide_result(result: dict, snapshot: dict) -> dict:
     if result.get("decision") == "error":
         result.setdefault("covered_s", 0.0)
         return result
+    if not result["findings"]:  # most items of a text dataset
+        result["decision"], result["covered_s"] = "unknown", 0.0
+        return result
     findings = [f for f in result["findings"] if f["work_id"] in snapshot]
     result["findings"] = findings
     result["decision"] = decide_item(snapshot[f["work_id"]]["decision"] for f in findings)

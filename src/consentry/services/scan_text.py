@@ -27,7 +27,10 @@ is stored as that error for each of its rows (``scan._error``).
 from __future__ import annotations
 
 import hashlib
+import os
 from typing import Iterable, Iterator
+
+from consentry.services.media import HEAD_BYTES
 
 #: Most bytes of rows in one batch (memory: at most twice the workers' batches are in flight).
 TEXT_BATCH_BYTES = 1 << 20
@@ -99,35 +102,34 @@ class _RowSniffer:
         #: Suffixes some medium owns (a row's name, ``"data.jsonl row 7"``, has none of them).
         self.owned = frozenset(AUDIO_EXTENSIONS) | engines.extensions()
         self.owners: dict[str, str | None] = {}
+        from consentry.engines.text.read import sniff_kind, sniff_utf8
+        from consentry.formats.sniff import sniff_magic
+
+        self._sniff_kind, self._sniff_utf8, self._sniff_magic = sniff_kind, sniff_utf8, sniff_magic
 
     def read(self, data: bytes, name: str) -> tuple[str, str | None] | None:
         """``(kind, text)``: the row's kind, and its text when it is plain UTF-8 text read already
         (:func:`~consentry.engines.text.read.sniff_utf8`; None: the decoder reads it); None when the row
         takes the whole item path."""
-        import os
-
-        from consentry import engines
-        from consentry.engines.text.read import sniff_kind, sniff_utf8
-        from consentry.formats.sniff import sniff_magic
-        from consentry.services.media import HEAD_BYTES
-
         suffix = os.path.splitext(name)[1].lower()
         owner = None
         if suffix in self.owned:
             if suffix not in self.owners:
+                from consentry import engines
+
                 self.owners[suffix] = engines._suffix_owner(name)  # noqa: SLF001 - for_head's rule for names
             owner = self.owners[suffix]
         if owner not in (None, "text") or (owner is None and not self.known_order):
             return None
-        if data[:2] == b"BM" or sniff_magic(data[:512]) is not None:
+        if data[:2] == b"BM" or self._sniff_magic(data[:512]) is not None:
             return None
-        read = sniff_utf8(data)
+        read = self._sniff_utf8(data)
         if read is not None:
             return read
-        kind = sniff_kind(data[:512])
+        kind = self._sniff_kind(data[:512])
         if kind not in ("text", "html"):
             return None
-        if len(data) > 512 and sniff_kind(data[:HEAD_BYTES]) is None:
+        if len(data) > 512 and self._sniff_kind(data[:HEAD_BYTES]) is None:
             return None
         return kind, None
 
