@@ -91,28 +91,36 @@ def rfft_rows(frames: np.ndarray) -> np.ndarray:
     return module.r2c(x, (1,), True, 0, None, 1)
 
 
+def _part(ndim: int, axis: int, start: int | None, stop: int | None) -> tuple:
+    """The index of entries ``start:stop`` along ``axis`` of an ``ndim``-dimensional array."""
+    index = [slice(None)] * ndim
+    index[axis] = slice(start, stop)
+    return tuple(index)
+
+
 def _box_mean_along(x: np.ndarray, size: int, axis: int) -> np.ndarray:
     """Running mean over ``size`` entries along ``axis`` (edges repeated), in float64, ndimage's order.
 
     The first window is summed entry by entry, then each step adds ``new - old``
-    (one rounding), and every running sum is divided by ``size``.
+    (one rounding), and every running sum is divided by ``size``.  The padded
+    line is written in float64 as ``x`` is copied into it (one pass, not a
+    conversion and then a pad).
     """
     before = size // 2
-    pad = [(0, 0)] * x.ndim
-    pad[axis] = (before, size - before - 1)
-    padded = np.pad(x.astype(np.float64), pad, mode="edge")
-
-    def part(start: int, stop: int | None) -> tuple:
-        index = [slice(None)] * x.ndim
-        index[axis] = slice(start, stop)
-        return tuple(index)
-
+    n = x.shape[axis]
+    shape = list(x.shape)
+    shape[axis] = n + size - 1
+    padded = np.empty(shape, dtype=np.float64)
+    padded[_part(x.ndim, axis, before, before + n)] = x
+    padded[_part(x.ndim, axis, 0, before)] = x[_part(x.ndim, axis, 0, 1)]
+    padded[_part(x.ndim, axis, before + n, None)] = x[_part(x.ndim, axis, n - 1, n)]
     steps = np.empty(x.shape, dtype=np.float64)
-    first = padded[part(0, 1)].copy()
+    first = padded[_part(x.ndim, axis, 0, 1)].copy()
     for k in range(1, size):
-        first += padded[part(k, k + 1)]
-    steps[part(0, 1)] = first
-    np.subtract(padded[part(size, None)], padded[part(0, padded.shape[axis] - size)], out=steps[part(1, None)])
+        first += padded[_part(x.ndim, axis, k, k + 1)]
+    steps[_part(x.ndim, axis, 0, 1)] = first
+    np.subtract(padded[_part(x.ndim, axis, size, None)], padded[_part(x.ndim, axis, 0, shape[axis] - size)],
+                out=steps[_part(x.ndim, axis, 1, None)])
     np.cumsum(steps, axis=axis, out=steps)
     steps /= size
     return steps
@@ -129,13 +137,16 @@ def box_mean(x: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
     Returns
     -------
     ndarray of x's dtype, x's shape
+        Never sharing memory with ``x``.
     """
-    out = np.array(x)  # a copy: the result never shares memory with x
+    out = np.asarray(x)
+    filtered = False
     for axis, length in enumerate(size):
         if length <= 1 or out.size == 0:
             continue
-        out = _box_mean_along(out, int(length), axis).astype(out.dtype)
-    return out
+        out = _box_mean_along(out, int(length), axis).astype(out.dtype)  # a new array
+        filtered = True
+    return out if filtered else np.array(x)
 
 
 def box_mean_1d(x: np.ndarray, size: int, axis: int) -> np.ndarray:
@@ -144,22 +155,25 @@ def box_mean_1d(x: np.ndarray, size: int, axis: int) -> np.ndarray:
     Unlike :func:`box_mean`, a window of 1 is not skipped: SciPy runs its
     running sum then too, and its rounding shows in the last bits.
     """
-    out = np.array(x)
+    out = np.asarray(x)
     if out.size == 0:
-        return out
+        return np.array(out)
     return _box_mean_along(out, int(size), axis).astype(out.dtype)
 
 
-def _box_max_axis0(x: np.ndarray, size: int) -> np.ndarray:
-    """Maximum over ``size`` rows (edges repeated): maxima of 1, 2, 4, ... rows, then two overlapping ones."""
+def _box_max_along(x: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """Maximum over ``size`` entries along ``axis`` (edges repeated): maxima of 1, 2, 4, ... entries, then two
+    overlapping ones.  Along the axis in place, without moving it first (no transposed copies)."""
     before = size // 2
-    padded = np.concatenate([np.repeat(x[:1], before, axis=0), x, np.repeat(x[-1:], size - before - 1, axis=0)])
-    n = x.shape[0]
+    n = x.shape[axis]
+    padded = np.concatenate([np.repeat(x[_part(x.ndim, axis, 0, 1)], before, axis=axis), x,
+                             np.repeat(x[_part(x.ndim, axis, n - 1, n)], size - before - 1, axis=axis)], axis=axis)
     span, best = 1, padded
     while 2 * span <= size:
-        best = np.maximum(best[:-span], best[span:])  # row i: the maximum of rows i .. i + 2 span - 1
+        # entry i: the maximum of entries i .. i + 2 span - 1
+        best = np.maximum(best[_part(x.ndim, axis, 0, best.shape[axis] - span)], best[_part(x.ndim, axis, span, None)])
         span *= 2
-    return np.maximum(best[:n], best[size - span : size - span + n])
+    return np.maximum(best[_part(x.ndim, axis, 0, n)], best[_part(x.ndim, axis, size - span, size - span + n)])
 
 
 def box_max(x: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
@@ -168,8 +182,7 @@ def box_max(x: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
     for axis, length in enumerate(size):
         if length <= 1 or out.size == 0:
             continue
-        moved = np.ascontiguousarray(np.moveaxis(out, axis, 0))
-        out = np.moveaxis(_box_max_axis0(moved, int(length)), 0, axis)
+        out = _box_max_along(out, int(length), axis)
     return np.ascontiguousarray(out)
 
 
