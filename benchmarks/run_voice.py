@@ -104,6 +104,55 @@ def speakers_fillets(root=Path("/usr/share/games/fillets-ng/sound")) -> dict[str
     return out
 
 
+#: Voices of the Asterisk prompt packages, by the person the package or folder names (one person: the US English
+#: and the Mexican Spanish prompts are both Allison's).  The Colombian Spanish prompts (``es``) credit no speaker.
+ASTERISK_PEOPLE = {"en_US_f_Allison": "Allison", "es_MX_f_Allison": "Allison", "fr_CA_f_June": "June",
+                   "it_IT_m_Carlo": "Carlo", "it_IT_f_Menardi": "Menardi", "ru_RU_f_IvrvoiceRU": "IvrvoiceRU",
+                   "fr": "Armelle Desjardins"}
+
+
+def speakers_asterisk(root=Path("/usr/share/asterisk/sounds")) -> dict[str, list[Path]]:
+    """Telephone prompts (8 kHz) of the Asterisk voice packages: one professional speaker per folder.
+
+    Packages: asterisk-core-sounds-{en,es,fr,it,ru}-wav (folders ``xx_YY_<sex>_<name>``),
+    asterisk-prompt-es-co (``es``), asterisk-prompt-fr-armelle (``fr``) and asterisk-prompt-it-menardi-wav.
+    The prompts shared at the top of ``root`` (``digits``, ``letters``, ...) belong to two packages and are
+    left out, as are the ``silence`` files.
+    """
+    out: dict[str, list[Path]] = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and (p.name in ASTERISK_PEOPLE or p.name == "es")) \
+            if root.is_dir() else []:
+        files = sorted(f for f in folder.rglob("*") if f.suffix in (".wav", ".gsm") and "silence" not in f.parts)
+        if files:
+            out[f"asterisk/{folder.name}"] = files
+    return out
+
+
+def language_of(speaker: str) -> str:
+    """Primary language subtag of a speaker name: ``klettres/en_GB`` -> ``en``, ``fillets/cs-big-fish`` -> ``cs``."""
+    tail = speaker.split("/", 1)[1]
+    return tail.replace("-", "_").split("_")[0]
+
+
+def may_be_same(a: str, b: str) -> bool:
+    """Whether speakers ``a`` and ``b`` may be one person, so that neither is the other's non-target.
+
+    Two voices named after different people (Asterisk's) are different; the two fish of one fillets-ng
+    language are credited to different actors.  Otherwise the volunteers are not named, and the same person
+    may have recorded one language for several packages (klettres/uk and ktuberling/uk, or klettres' en
+    and en_GB): any two speakers of one language may be one person.
+    """
+    if a == b:
+        return True
+    name_a = ASTERISK_PEOPLE.get(a.split("/", 1)[1]) if a.startswith("asterisk/") else None
+    name_b = ASTERISK_PEOPLE.get(b.split("/", 1)[1]) if b.startswith("asterisk/") else None
+    if name_a and name_b:
+        return name_a == name_b
+    if a.startswith("fillets/") and b.startswith("fillets/"):
+        return False
+    return language_of(a) == language_of(b)
+
+
 def build_utterances(files: list[Path], *, utterance_s: float, max_utterances: int, seed: str) -> list[np.ndarray]:
     order = list(files)
     random.Random(seed).shuffle(order)
@@ -213,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the windowed experiment: a 5-s voice inside 60 s of other speech or music")
     parser.add_argument("--fit-gate", action="store_true", help="only fit and measure the speech gate")
     parser.add_argument("--cache", help="with --windowed: keep the outputs' window prints in this file and reuse them")
+    parser.add_argument("--fresh-cache", help="with --windowed: also measure every statistic, at its half-A "
+                        "threshold, on the fresh Asterisk speakers (benchmarks/voice_fresh.py), whose window "
+                        "prints are kept in this file")
     parser.add_argument("--write", action="store_true", help="with --fit-gate: write src/consentry/engines/voice/gate_weights.py")
     parser.add_argument("--music-dir", help="with --fit-gate / --windowed: the outputs of run_check.py false-alarms "
                         "(default benchmarks/work/fa-outputs)")

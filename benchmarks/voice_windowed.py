@@ -18,7 +18,7 @@ import numpy as np
 from consentry.engines.voice.encoder import embed_voice
 from consentry.engines.voice.score import COHORT_MIN, cohort_normalised, equal_error_rate
 from consentry.io.decode.audio import decode_audio
-from run_voice import (RATE_HZ, build_utterances, music_backgrounds, speaker_half, speakers_fillets,
+from run_voice import (RATE_HZ, build_utterances, may_be_same, music_backgrounds, speaker_half, speakers_fillets,
                        speakers_klettres, speakers_ktuberling)
 
 #: Outputs per human speaker in ``--windowed``: (background, seconds of the speaker's voice pasted in).
@@ -109,10 +109,7 @@ def windowed_outputs(cache: Path | None = None, music_dir: Path | None = None) -
     """
     import pickle
 
-    from consentry.services.check.service import VOICE_HOP_S, VOICE_WINDOW_S
-    from consentry.engines.voice.encoder import embed_voice_windows
-    from consentry.engines.voice.gate import is_speech
-    from consentry.engines.voice.model import load_voice_model, voice_print, window_prints
+    from consentry.engines.voice.model import load_voice_model, voice_print
 
     if cache is not None and cache.is_file():
         with open(cache, "rb") as fh:
@@ -130,23 +127,31 @@ def windowed_outputs(cache: Path | None = None, music_dir: Path | None = None) -
             extra = [voice_print(v, sample_rate_hz=RATE_HZ, model=model).vector for v in u[5:]]
             enrolled[s] = {"dataset": dataset, "half": speaker_half(s), "ge2e": old, "campplus": new,
                            "campplus_extra": [v for v in extra if v is not None]}
-    outputs = []
-    for meta, x in windowed_mixes(people, enrolled, music_dir):
-        track = embed_voice_windows(x, sample_rate_hz=RATE_HZ, encoder=model.ge2e, window_s=VOICE_WINDOW_S,
-                                    hop_s=VOICE_HOP_S, min_window_speech_s=WINDOW_SPEECH_FLOOR_S)
-        ge2e = np.stack([w.vector for w in track.windows]) if track.windows else np.zeros((0, 256), np.float32)
-        keep = is_speech(ge2e) if len(ge2e) else np.zeros(0, bool)
-        gated = [(w.start_s, w.end_s) for w, k in zip(track.windows, keep) if k]
-        outputs.append(meta | {"starts": np.array([w[0] for w in gated]),
-                               "speech_s": np.array([w.speech_s for w, k in zip(track.windows, keep) if k]),
-                               "ge2e": ge2e[keep] if len(ge2e) else ge2e,
-                               "campplus": window_prints(model, x, gated)})
+    outputs = [meta | output_prints(model, x) for meta, x in windowed_mixes(people, enrolled, music_dir)]
     data = {"enrolled": enrolled, "outputs": outputs, "engine": model.engine, "recipe": WINDOWED_RECIPE}
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         with open(cache, "wb") as fh:
             pickle.dump(data, fh)
     return data
+
+
+def output_prints(model, x: np.ndarray) -> dict:
+    """One output's speech-gated windows as ``consentry check`` makes them: starts (s), speech (s), GE2E and
+    CAM++ prints (rows), for windows with at least :data:`WINDOW_SPEECH_FLOOR_S` of speech."""
+    from consentry.engines.voice.encoder import embed_voice_windows
+    from consentry.engines.voice.gate import is_speech
+    from consentry.engines.voice.model import window_prints
+    from consentry.services.check.service import VOICE_HOP_S, VOICE_WINDOW_S
+
+    track = embed_voice_windows(x, sample_rate_hz=RATE_HZ, encoder=model.ge2e, window_s=VOICE_WINDOW_S,
+                                hop_s=VOICE_HOP_S, min_window_speech_s=WINDOW_SPEECH_FLOOR_S)
+    ge2e = np.stack([w.vector for w in track.windows]) if track.windows else np.zeros((0, 256), np.float32)
+    keep = is_speech(ge2e) if len(ge2e) else np.zeros(0, bool)
+    gated = [(w.start_s, w.end_s) for w, k in zip(track.windows, keep) if k]
+    return {"starts": np.array([w[0] for w in gated]),
+            "speech_s": np.array([w.speech_s for w, k in zip(track.windows, keep) if k]),
+            "ge2e": ge2e[keep] if len(ge2e) else ge2e, "campplus": window_prints(model, x, gated)}
 
 
 #: The decision statistics compared: (name, statistic, least speech per window in s, enrolment).  The first is
@@ -183,45 +188,60 @@ def enrolled_prints(entry: dict, enrolment: str, model: str = "campplus") -> np.
 
 def decision_rows(data: dict, *, statistic: str, min_speech_s: float, enrolment: str = "one",
                   model: str = "campplus") -> list[dict]:
-    """One row per output: the target's statistic and every compared non-target's.
+    """One row per output of ``data``: the target's statistic and every compared non-target's.
 
-    The registry of an output is every speaker enrolled in its half; the
-    speakers heard in its background are in the registry (so in the cohort of
-    ``statistic="cohort"``) but not compared (a match to them is not false).
-    Windows with less than ``min_speech_s`` of speech are left out, as the
-    check leaves them out.  ``statistic``: ``best_window`` (the best window's
-    similarity), ``mean_of_best_two`` or ``cohort`` (the best window of
-    :func:`consentry.engines.voice.score.cohort_normalised` scores).
+    The registry of an output is every speaker enrolled in its half; see :func:`score_outputs`.
     """
     enrolled, rows = data["enrolled"], []
     for half in ("A", "B"):
         names = sorted(s for s, e in enrolled.items() if e["half"] == half)
-        if not names:
-            continue
-        prints = [enrolled_prints(enrolled[s], enrolment, model) for s in names]
-        if statistic == "cohort" and len(names) < COHORT_MIN + 1:
-            raise SystemExit(f"--windowed: half {half} has {len(names)} speakers, the cohort needs {COHORT_MIN + 1}")
-        for o in (o for o in data["outputs"] if o["half"] == half):
-            keep = o["speech_s"] >= min_speech_s - 1e-9
-            windows = np.asarray(o[model], dtype=np.float64)[keep]
-            starts = o["starts"][keep]
-            if len(windows):
-                sims = np.stack([(windows @ p.T).max(axis=1) for p in prints], axis=1)  # (windows, creators)
-                scored = cohort_normalised(sims) if statistic == "cohort" else sims
-                if statistic == "mean_of_best_two":
-                    per = np.sort(scored, axis=0)[-2:].mean(axis=0)
-                else:
-                    per = scored.max(axis=0)
-                where = scored.argmax(axis=0)
+        if names:
+            rows += score_outputs([o for o in data["outputs"] if o["half"] == half], names,
+                                  [enrolled_prints(enrolled[s], enrolment, model) for s in names],
+                                  statistic=statistic, min_speech_s=min_speech_s, model=model, half=half)
+    return rows
+
+
+def score_outputs(outputs: list[dict], names: list[str], prints: list[np.ndarray], *, statistic: str,
+                  min_speech_s: float, model: str = "campplus", half: str) -> list[dict]:
+    """One row per output against the registry ``names`` (enrolled ``prints``, shape (k, d) each).
+
+    The speakers heard in an output's background, and any registered voice
+    that may be one of them (:func:`run_voice.may_be_same`), are in the
+    registry (so in the cohort of ``statistic="cohort"``) but not compared:
+    a match to them is not false; nor is a match to a voice that may be the
+    pasted speaker's.  Windows with less than ``min_speech_s`` of speech are
+    left out, as the check leaves them out.  ``statistic``: ``best_window``
+    (the best window's similarity), ``mean_of_best_two`` or ``cohort`` (the
+    best window of :func:`consentry.engines.voice.score.cohort_normalised`
+    scores).
+    """
+    if statistic == "cohort" and len(names) < COHORT_MIN + 1:
+        raise SystemExit(f"--windowed: {half} has {len(names)} speakers, the cohort needs {COHORT_MIN + 1}")
+    rows = []
+    for o in outputs:
+        keep = o["speech_s"] >= min_speech_s - 1e-9
+        windows = np.asarray(o[model], dtype=np.float64)[keep]
+        starts = o["starts"][keep]
+        if len(windows):
+            sims = np.stack([(windows @ p.T).max(axis=1) for p in prints], axis=1)  # (windows, creators)
+            scored = cohort_normalised(sims) if statistic == "cohort" else sims
+            if statistic == "mean_of_best_two":
+                per = np.sort(scored, axis=0)[-2:].mean(axis=0)
             else:
-                per, where = np.full(len(names), -10.0 if statistic == "cohort" else 0.0), None
-            value = dict(zip(names, per.tolist()))
-            compared = [s for s in names if s not in o["present"]]
-            j = names.index(o["probe"])
-            rows.append({"half": half, "background": o["background"], "voice_s": o["voice_s"], "probe": o["probe"],
-                         "present": o["present"], "target": value[o["probe"]], "voices": len(compared),
-                         "nontargets": [value[s] for s in compared if s != o["probe"]],
-                         "located": where is not None and abs(float(starts[where[j]]) - o["at_s"]) <= o["voice_s"] + 1.5})
+                per = scored.max(axis=0)
+            where = scored.argmax(axis=0)
+        else:
+            per, where = np.full(len(names), -10.0 if statistic == "cohort" else 0.0), None
+        value = dict(zip(names, per.tolist()))
+        probe = o["probe"]
+        compared = [s for s in names if s == probe or not any(may_be_same(s, p) for p in o["present"])]
+        others = [s for s in compared if not may_be_same(s, probe)]
+        j = names.index(probe)
+        rows.append({"half": half, "background": o["background"], "voice_s": o["voice_s"], "probe": probe,
+                     "present": o["present"], "target": value[probe], "voices": len(compared),
+                     "nontargets": [value[s] for s in others], "nontarget_names": others,
+                     "located": where is not None and abs(float(starts[where[j]]) - o["at_s"]) <= o["voice_s"] + 1.5})
     return rows
 
 
@@ -265,13 +285,16 @@ def windowed(args) -> dict:
 
     Thresholds (:func:`fitting.fit_window_threshold`): 1 % of half A's
     outputs with a false match (the issue's rate, "false alarms <= 1 % on
-    outputs that use nothing registered").  The check's statistic is the
-    best window's CAM++ similarity over windows with at least
-    ``VOICE_MIN_WINDOW_SPEECH_S`` of speech, one print per enrolled sample
-    (``campplus`` in the output; its threshold is the shipped
-    ``WINDOW_THRESHOLD``); ``ge2e`` is the same with GE2E prints.  With
-    ``--record FILE``, half A's rows of the shipped statistic (the data of
-    the fit) are written there for tests/engines/test_constants.py.
+    outputs that use nothing registered").  Over windows with at least
+    ``VOICE_MIN_WINDOW_SPEECH_S`` of speech, one print per enrolled sample,
+    the check decides on the best cohort-normalised window
+    (``COHORT_THRESHOLD``) when more than ``COHORT_MIN`` creators are
+    enrolled, else on the best window's CAM++ similarity (``campplus`` in
+    the output: ``WINDOW_THRESHOLD``); ``ge2e`` is the latter with GE2E
+    prints.  With ``--record FILE``, half A's rows of both (the data of the
+    fits) are written there for tests/engines/test_constants.py.  With
+    ``--fresh-cache FILE``, each one-clip statistic is also measured, at
+    its half-A threshold, on speakers no fit has seen (:func:`fresh`).
     """
     from fitting import fit_window_threshold
 
@@ -287,7 +310,8 @@ def windowed(args) -> dict:
                  "speakers_with_extra_enrolment": sum(bool(e["campplus_extra"]) for e in enrolled.values()),
                  "outputs_per_speaker": [list(o) for o in WINDOWED_OUTPUTS],
                  "background_speakers": BACKGROUND_SPEAKERS, "variants": {}}
-    out["shipped"] = {"statistic": "best_window", "min_window_speech_s": VOICE_MIN_WINDOW_SPEECH_S, "enrolment": "one"}
+    out["shipped"] = {"statistic": f"cohort (more than {COHORT_MIN} creators), else best_window",
+                      "min_window_speech_s": VOICE_MIN_WINDOW_SPEECH_S, "enrolment": "one"}
     for name, statistic, min_speech_s, enrolment in VARIANTS:
         rows = decision_rows(data, statistic=statistic, min_speech_s=min_speech_s, enrolment=enrolment)
         fit = fit_window_threshold([r for r in rows if r["half"] == "A"])
@@ -300,13 +324,43 @@ def windowed(args) -> dict:
     out["campplus"] = {"fit_half_A": fit, "half_A": measure(rows, fit["threshold"], "A"),
                        "half_B": measure(rows, fit["threshold"], "B")}
     record = {"command": "benchmarks/run_voice.py --windowed", "engine": data["engine"], "recipe": WINDOWED_RECIPE,
-              "statistic": "best_window", "min_window_speech_s": VOICE_MIN_WINDOW_SPEECH_S, "fit": fit,
-              "rows_half_A": [{"target": round(r["target"], 6), "nontargets": [round(v, 6) for v in r["nontargets"]]}
+              "statistic": "best_window", "min_window_speech_s": VOICE_MIN_WINDOW_SPEECH_S,
+              "nontargets": "compared voices that may not be the pasted speaker (run_voice.may_be_same)", "fit": fit,
+              "rows_half_A": [{"target": round(r["target"], 6), "nontargets": [round(v, 6) for v in r["nontargets"]],
+                               "probe": r["probe"], "present": r["present"], "nontarget_names": r["nontarget_names"]}
                               for r in fit_rows]}
+    cohort_rows = [r for r in decision_rows(data, statistic="cohort", min_speech_s=VOICE_MIN_WINDOW_SPEECH_S)
+                   if r["half"] == "A"]
+    record["cohort"] = {"statistic": "cohort", "cohort_min": COHORT_MIN, "fit": fit_window_threshold(cohort_rows),
+                        "rows_half_A": [{"target": round(r["target"], 6),
+                                         "nontargets": [round(v, 6) for v in r["nontargets"]]} for r in cohort_rows]}
     ge2e = decision_rows(data, statistic="best_window", min_speech_s=VOICE_MIN_WINDOW_SPEECH_S, model="ge2e")
     fit = fit_window_threshold([r for r in ge2e if r["half"] == "A"])
     out["ge2e"] = {"fit_half_A": fit, "half_A": measure(ge2e, fit["threshold"], "A"),
                    "half_B": measure(ge2e, fit["threshold"], "B")}
+    if getattr(args, "fresh_cache", None):
+        out["fresh"] = fresh(Path(args.fresh_cache), music_dir, data, out["variants"])
     if getattr(args, "record", None):
         Path(args.record).write_text(json.dumps(record, indent=0) + "\n")
+    return out
+
+
+def fresh(cache: Path, music_dir: Path | None, data: dict, variants: dict) -> dict:
+    """Each one-clip variant at its half-A threshold, measured on the fresh speakers (voice_fresh.py)."""
+    from voice_fresh import fresh_outputs, fresh_report, fresh_rows
+
+    new = fresh_outputs(cache, music_dir)
+    out = {"engine": new["engine"], "speakers": sorted(new["enrolled"]), "outputs": len(new["outputs"]),
+           "registry": len(new["enrolled"]) + sum(e["half"] == "B" for e in data["enrolled"].values()),
+           "variants": {}}
+    if new["engine"] != data["engine"]:
+        raise SystemExit(f"--fresh-cache: made with {new['engine']}, the fit with {data['engine']}")
+    known = set(data["enrolled"])
+    if known & set(new["enrolled"]) or any(s in known for o in new["outputs"] for s in [o["probe"], *o["present"]]):
+        raise SystemExit("--fresh-cache: a fresh output holds a speaker of the fitting data")
+    for name, v in variants.items():
+        if v["enrolment"] == "one":
+            rows = fresh_rows(new, data, statistic=v["statistic"], min_speech_s=v["min_window_speech_s"])
+            out["variants"][name] = {"threshold_half_A": v["fit_half_A"]["threshold"]} | fresh_report(
+                rows, v["fit_half_A"]["threshold"])
     return out

@@ -134,6 +134,49 @@ def test_window_threshold_was_fitted_on_the_windows_the_check_takes():
     assert rec["min_window_speech_s"] == VOICE_MIN_WINDOW_SPEECH_S
 
 
+def test_cohort_threshold_and_its_companions_are_the_half_a_fit_of_run_voice_windowed():
+    """The check's statistic with more than COHORT_MIN creators (services/check/service.py), fitted by the same
+    command on the same half-A outputs, its rows kept in the record's ``cohort``."""
+    rec = record("voice_window.json")["cohort"]
+    fit = fitting.fit_window_threshold(rec["rows_half_A"])
+    assert rec["statistic"] == "cohort" and rec["cohort_min"] == score.COHORT_MIN
+    assert fit["threshold"] == rec["fit"]["threshold"] == score.COHORT_THRESHOLD
+    assert score.COHORT_THRESHOLD_VOICES == fit["voices"]
+    assert score.COHORT_THRESHOLD_TAIL == fit["tail_scale"]
+    assert (score.COHORT_CALIBRATION.slope, score.COHORT_CALIBRATION.offset) == (
+        fit["calibration"]["slope"], fit["calibration"]["offset"])
+    rows = rec["rows_half_A"]
+    assert sum(max(r["nontargets"], default=-np.inf) >= score.COHORT_THRESHOLD for r in rows) <= 0.01 * len(rows)
+    assert len(rows) == len(record("voice_window.json")["rows_half_A"])
+
+
+def test_speakers_who_may_be_one_person_are_told_apart_only_when_named_apart():
+    from run_voice import may_be_same
+
+    assert may_be_same("klettres/uk", "ktuberling/uk")  # unnamed volunteers of one language, two packages
+    assert may_be_same("klettres/en", "klettres/en_GB")
+    assert may_be_same("klettres/cs", "fillets/cs-big-fish")
+    assert not may_be_same("fillets/cs-big-fish", "fillets/cs-small-fish")  # credited to two actors
+    assert may_be_same("asterisk/en_US_f_Allison", "asterisk/es_MX_f_Allison")  # both Allison's
+    assert not may_be_same("asterisk/fr", "asterisk/fr_CA_f_June")  # Armelle Desjardins and June
+    assert may_be_same("asterisk/es", "asterisk/es_MX_f_Allison")  # the Colombian prompts credit no speaker
+    assert may_be_same("asterisk/ru_RU_f_IvrvoiceRU", "ktuberling/ru")
+    assert not may_be_same("klettres/uk", "klettres/ru")
+
+
+def test_window_threshold_fit_compares_no_voice_that_may_be_the_pasted_or_a_heard_speaker():
+    """Label noise: a match to a voice that may be the pasted speaker's, or one heard in the output, is not
+    false, so the fit's non-targets leave such voices out (half A has klettres/de and ktuberling/de)."""
+    from run_voice import may_be_same
+
+    rows = record("voice_window.json")["rows_half_A"]
+    pairs = [(r, n) for r in rows for n in r["nontarget_names"]]
+    assert len(pairs) == sum(len(r["nontargets"]) for r in rows)
+    assert not [n for r, n in pairs if may_be_same(n, r["probe"]) or any(may_be_same(n, p) for p in r["present"])]
+    german = [r for r in rows if r["probe"] == "klettres/de"]
+    assert german and all("ktuberling/de" not in r["nontarget_names"] for r in german)
+
+
 def test_window_threshold_lets_one_percent_of_half_a_outputs_match_falsely():
     rows = record("voice_window.json")["rows_half_A"]
     false = sum(max(r["nontargets"], default=0.0) >= score.WINDOW_THRESHOLD for r in rows)

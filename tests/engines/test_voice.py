@@ -476,6 +476,18 @@ def test_window_threshold_rises_with_the_creators_compared():
     assert window_threshold(50 * n0) == pytest.approx(WINDOW_THRESHOLD + WINDOW_THRESHOLD_TAIL * np.log(50), abs=1e-4)
 
 
+def test_cohort_threshold_rises_with_the_creators_compared_as_the_window_threshold_does():
+    from consentry.engines.voice.score import (
+        COHORT_THRESHOLD, COHORT_THRESHOLD_TAIL, COHORT_THRESHOLD_VOICES, cohort_threshold,
+    )
+
+    n0 = COHORT_THRESHOLD_VOICES
+    assert [cohort_threshold(n) for n in (1, 11, n0)] == [COHORT_THRESHOLD] * 3
+    values = [cohort_threshold(n) for n in (n0 + 1, 2 * n0, 50 * n0, 10**6)]
+    assert all(a < b for a, b in zip([COHORT_THRESHOLD] + values, values))
+    assert cohort_threshold(2 * n0) - COHORT_THRESHOLD == pytest.approx(COHORT_THRESHOLD_TAIL * np.log(2), abs=1e-4)
+
+
 def test_cohort_normalised_agrees_with_its_reference_and_refuses_a_small_cohort():
     from consentry.engines.voice.score import COHORT_MIN, cohort_normalised, cohort_normalised_reference
 

@@ -604,16 +604,25 @@ def _voice_windows(ctx: CheckContext, body: np.ndarray, offset_s: float, out: li
 def _voice_check(ctx: CheckContext, windows: list, reason: str | None) -> tuple[list[dict], str | None]:
     """Per enrolled creator, the best window of the output and the decision on it; and a note when none is speech.
 
-    Windows that fail the speech gate (music) are left out.  The decision
-    statistic is the best window's CAM++ similarity, judged by
-    :func:`consentry.engines.voice.score.window_threshold` of the number of
-    creators compared (calibrated for a maximum over windows, per output);
+    Windows that fail the speech gate (music) are left out.  A creator's
+    score in a window is its enrolled voices' best CAM++ similarity there.
+    With more than ``COHORT_MIN`` creators, the decision statistic is the
+    best window's cohort-normalised score (``statistic`` "cohort": each
+    window measured against how it scores with the other creators, which
+    keeps a window that sounds like many voices, a shared recording channel
+    for one, from matching them all), judged by
+    :func:`consentry.engines.voice.score.cohort_threshold`; with fewer, the
+    best window's similarity (``statistic`` "best_window"), judged by
+    :func:`consentry.engines.voice.score.window_threshold`; both of the
+    number of creators compared (calibrated for a maximum over windows, per
+    output).  ``similarity`` is the chosen window's CAM++ similarity;
     ``whole_score`` is the similarity of the mean print of all speech
     windows; ``creators_compared`` says how many creators the threshold
     was set for.
     """
     from consentry.engines.voice import decide
-    from consentry.engines.voice.score import WINDOW_CALIBRATION, window_threshold
+    from consentry.engines.voice.score import (COHORT_CALIBRATION, COHORT_MIN, WINDOW_CALIBRATION,
+                                               cohort_normalised, cohort_threshold, window_threshold)
 
     if not windows:
         return [], reason or "no speech found"
@@ -626,24 +635,31 @@ def _voice_check(ctx: CheckContext, windows: list, reason: str | None) -> tuple[
     whole /= float(np.linalg.norm(whole)) or 1.0
     enrolled = np.stack([v.vector for v in ctx.voices]).astype(np.float64)
     sims = vectors @ enrolled.T  # (windows, voices)
-    best_w = sims.argmax(axis=0)
-    best_s = sims.max(axis=0)
     whole_s = enrolled @ whole
-    best: dict[str, int] = {}
-    for j, v in enumerate(ctx.voices):
-        if v.creator not in best or best_s[j] > best_s[best[v.creator]]:
-            best[v.creator] = j
+    creators = list(dict.fromkeys(v.creator for v in ctx.voices))
+    members = {c: [j for j, v in enumerate(ctx.voices) if v.creator == c] for c in creators}
+    per_creator = np.stack([sims[:, members[c]].max(axis=1) for c in creators], axis=1)  # (windows, creators)
+    # Per window and creator, the voice that gave the creator's similarity there.
+    voice_of = np.stack([np.asarray(members[c])[sims[:, members[c]].argmax(axis=1)] for c in creators], axis=1)
+    if len(creators) > COHORT_MIN:
+        statistic, scored = "cohort", cohort_normalised(per_creator)
+        threshold, calibration = cohort_threshold(len(creators)), COHORT_CALIBRATION
+    else:  # too few creators for a steady cohort
+        statistic, scored = "best_window", per_creator
+        threshold, calibration = window_threshold(len(creators)), WINDOW_CALIBRATION
+    best_w = scored.argmax(axis=0)
     out = []
-    threshold = window_threshold(len(best))  # more creators compared, more chances of a false match
-    for creator, j in best.items():
-        d = decide(float(best_s[j]), threshold=threshold, calibration=WINDOW_CALIBRATION)
-        w = speech[int(best_w[j])]
-        unrelated = sorted(round(float(best_s[k]), 4) for k, u in enumerate(ctx.voices) if u.creator != creator)
+    for k, creator in enumerate(creators):
+        d = decide(float(scored[best_w[k], k]), threshold=threshold, calibration=calibration)
+        j = int(voice_of[best_w[k], k])
+        w = speech[int(best_w[k])]
+        unrelated = sorted(round(float(scored[:, i].max()), 4) for i in range(len(creators)) if i != k)
         out.append({"voice_id": ctx.voices[j].voice_id, "creator": creator, "score": round(d.score, 4),
+                    "statistic": statistic, "similarity": round(float(per_creator[best_w[k], k]), 4),
                     "threshold": d.threshold, "probability": round(d.probability, 4), "is_match": d.is_match,
                     "window_start_s": w.start_s, "window_end_s": w.end_s, "window_speech_s": w.speech_s,
                     "whole_score": round(float(whole_s[j]), 4), "speech_windows": len(speech),
-                    "creators_compared": len(best), "unrelated_scores": unrelated})
+                    "creators_compared": len(creators), "unrelated_scores": unrelated})
     return sorted(out, key=lambda f: -f["score"]), None
 
 

@@ -1,0 +1,108 @@
+"""The voice check's decision statistic (services/check/service.py ``_voice_check``), on made-up prints.
+
+With more than ``COHORT_MIN`` creators enrolled the check decides on the best cohort-normalised window, with
+fewer on the best window's similarity (docs/voice.md); these tests build the window and enrolled prints by
+hand, so no speaker model is needed.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from consentry.engines.voice.score import (COHORT_MIN, WINDOW_THRESHOLD, cohort_normalised_reference,
+                                           cohort_threshold, window_threshold)
+from consentry.services.check.service import _voice_check, _VoiceWindow
+
+DIM = 192
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    return (v / np.linalg.norm(v)).astype(np.float32)
+
+
+def off(rng, size: float) -> np.ndarray:
+    """A random direction of length ``size``."""
+    return size * unit(rng.normal(size=DIM)).astype(np.float64)
+
+
+def registry(n_creators: int, seed: int = 0, *, second_voice_of: int | None = None):
+    """A context with one print per creator (two for ``second_voice_of``), and the shared direction they lean to."""
+    rng = np.random.default_rng(seed)
+    shared = unit(rng.normal(size=DIM)).astype(np.float64)
+    voices = []
+    for i in range(n_creators):
+        for k in range(2 if i == second_voice_of else 1):
+            voices.append(SimpleNamespace(voice_id=f"v{i}-{k}", creator=f"creator {i}",
+                                          vector=unit(shared + off(rng, 1.2))))
+    return SimpleNamespace(voices=voices), unit(shared), rng
+
+
+def window(start_s: float, vector: np.ndarray) -> _VoiceWindow:
+    return _VoiceWindow(start_s, start_s + 3.0, 2.0, vector)
+
+
+def test_many_creators_are_judged_by_the_cohort_score_of_their_best_window():
+    ctx, shared, rng = registry(COHORT_MIN + 2)
+    target = ctx.voices[3].vector
+    windows = [window(0.0, unit(shared + off(rng, 0.3))),  # sounds like everyone a little
+               window(1.5, unit(target + off(rng, 0.4))),
+               window(3.0, None)]  # gated out as music
+    found, note = _voice_check(ctx, windows, None)
+    assert note is None and len(found) == COHORT_MIN + 2
+    speech = np.stack([w.vector for w in windows[:2]]).astype(np.float64)
+    sims = speech @ np.stack([v.vector for v in ctx.voices]).astype(np.float64).T
+    expected = cohort_normalised_reference(sims).max(axis=0)
+    by_creator = {f["creator"]: f for f in found}
+    for i in range(COHORT_MIN + 2):
+        f = by_creator[f"creator {i}"]
+        assert f["statistic"] == "cohort" and f["threshold"] == cohort_threshold(COHORT_MIN + 2)
+        assert f["score"] == pytest.approx(expected[i], abs=1e-4)
+        assert f["creators_compared"] == COHORT_MIN + 2 and f["speech_windows"] == 2
+        assert len(f["unrelated_scores"]) == COHORT_MIN + 1
+    top = found[0]
+    assert top["creator"] == "creator 3" and top["is_match"] and top["window_start_s"] == 1.5
+    assert top["similarity"] == pytest.approx(float(sims[1, 3]), abs=1e-4)
+    assert [f["creator"] for f in found if f["is_match"]] == ["creator 3"]
+
+
+def test_few_creators_are_judged_by_the_best_window_similarity():
+    ctx, shared, rng = registry(COHORT_MIN - 5)
+    windows = [window(0.0, unit(ctx.voices[1].vector + off(rng, 0.2))), window(1.5, unit(shared + off(rng, 1.0)))]
+    found, _ = _voice_check(ctx, windows, None)
+    speech = np.stack([w.vector for w in windows]).astype(np.float64)
+    best = (speech @ np.stack([v.vector for v in ctx.voices]).astype(np.float64).T).max(axis=0)
+    assert {f["statistic"] for f in found} == {"best_window"}
+    assert {f["threshold"] for f in found} == {window_threshold(COHORT_MIN - 5)} == {WINDOW_THRESHOLD}
+    assert sorted(f["score"] for f in found) == pytest.approx(sorted(best), abs=1e-4)
+    assert all(f["score"] == f["similarity"] for f in found)
+    assert found[0]["creator"] == "creator 1" and found[0]["is_match"]
+
+
+def test_a_creator_with_two_voices_is_scored_by_the_voice_nearer_the_window():
+    ctx, shared, rng = registry(COHORT_MIN + 1, seed=4, second_voice_of=2)
+    second = next(v for v in ctx.voices if v.voice_id == "v2-1")
+    found, _ = _voice_check(ctx, [window(6.0, unit(second.vector + off(rng, 0.3)))], None)
+    assert len(found) == COHORT_MIN + 1  # creators, not voices
+    assert found[0]["creator"] == "creator 2" and found[0]["voice_id"] == "v2-1" and found[0]["is_match"]
+
+
+def test_no_speech_window_is_a_note_not_a_finding():
+    ctx, _, _ = registry(COHORT_MIN + 1)
+    found, note = _voice_check(ctx, [window(0.0, None), window(1.5, None)], None)
+    assert found == [] and "2 stretch(es)" in note and "music" in note
+
+
+def test_a_window_that_sounds_like_every_voice_matches_none_of_many_creators():
+    """The reason for the cohort statistic (docs/voice.md, the fresh Asterisk speakers): a window near the
+    direction all enrolled prints share is above the raw window threshold for several creators, but it does
+    not stand out from the cohort, so none of them matches; with too few creators for a cohort, they do."""
+    ctx, shared, rng = registry(COHORT_MIN + 2)
+    hub = [window(0.0, unit(shared + off(rng, 0.3)))]
+    found, _ = _voice_check(ctx, hub, None)
+    assert sum(f["similarity"] >= WINDOW_THRESHOLD for f in found) >= 3
+    assert not any(f["is_match"] for f in found)
+    few, _ = _voice_check(SimpleNamespace(voices=ctx.voices[:COHORT_MIN - 5]), hub, None)
+    assert sum(f["is_match"] for f in few) >= 3
