@@ -112,11 +112,12 @@ def fresh_outputs(cache: Path, music_dir: Path | None = None) -> dict:
     return data
 
 
-def fresh_rows(fresh: dict, base: dict, *, statistic: str, min_speech_s: float,
+def fresh_rows(fresh: dict, base: dict | None, *, statistic: str, min_speech_s: float,
                model: str = "campplus") -> list[dict]:
-    """Rows (:func:`voice_windowed.score_outputs`) of the fresh outputs against the fresh and half-B voices."""
+    """Rows (:func:`voice_windowed.score_outputs`) of the fresh outputs against the fresh and half-B voices
+    (only the fresh ones when ``base`` is None)."""
     registry = {s: e for s, e in fresh["enrolled"].items()}
-    registry |= {s: e for s, e in base["enrolled"].items() if e["half"] == "B"}
+    registry |= {s: e for s, e in (base or {"enrolled": {}})["enrolled"].items() if e["half"] == "B"}
     names = sorted(registry)
     return score_outputs(fresh["outputs"], names, [enrolled_prints(registry[s], "one", model) for s in names],
                          statistic=statistic, min_speech_s=min_speech_s, model=model, half="fresh")

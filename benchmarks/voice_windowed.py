@@ -363,4 +363,9 @@ def fresh(cache: Path, music_dir: Path | None, data: dict, variants: dict) -> di
             rows = fresh_rows(new, data, statistic=v["statistic"], min_speech_s=v["min_window_speech_s"])
             out["variants"][name] = {"threshold_half_A": v["fit_half_A"]["threshold"]} | fresh_report(
                 rows, v["fit_half_A"]["threshold"])
+    # The check's statistic with 10 or fewer creators, against a registry of the fresh voices only.
+    v = variants["best_window_speech_0.5s"]
+    rows = fresh_rows(new, None, statistic="best_window", min_speech_s=v["min_window_speech_s"])
+    out["best_window_fresh_registry_only"] = {"registry": len(new["enrolled"])} | fresh_report(
+        rows, v["fit_half_A"]["threshold"])
     return out
