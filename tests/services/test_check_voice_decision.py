@@ -106,3 +106,22 @@ def test_a_window_that_sounds_like_every_voice_matches_none_of_many_creators():
     assert not any(f["is_match"] for f in found)
     few, _ = _voice_check(SimpleNamespace(voices=ctx.voices[:COHORT_MIN - 5]), hub, None)
     assert sum(f["is_match"] for f in few) >= 3
+
+
+def test_the_check_summary_names_a_cohort_score_as_such():
+    """A cohort score is not a similarity: the run's HTML summary says which one it shows."""
+    from consentry.reporting.check_report import render_check_html
+
+    ctx, shared, rng = registry(COHORT_MIN + 2)
+    found, _ = _voice_check(ctx, [window(1.5, unit(ctx.voices[3].vector + off(rng, 0.4)))], None)
+    few, _ = _voice_check(SimpleNamespace(voices=ctx.voices[:4]), [window(1.5, ctx.voices[3].vector)], None)
+
+    def result(voices):
+        return SimpleNamespace(error=None, output="gen.wav", duration_s=60.0, has_findings=True, copied_share=0.0,
+                               recording=[], melody=[], voice_matches=[f for f in voices if f["is_match"]],
+                               voice_note=None, skipped={})
+
+    html = render_check_html([result(found)], checked_at="2026-12-07T17:00:00+00:00")
+    assert f"creator 3: cohort score {found[0]['score']:.3f}" in html and "similarity" not in html
+    html = render_check_html([result(few)], checked_at="2026-12-07T17:00:00+00:00")
+    assert f"creator 3: similarity {few[0]['score']:.3f}" in html and "cohort score" not in html

@@ -176,7 +176,8 @@ def _print_check(res) -> None:
                       f"(work {m['reference_start_s']:.1f} s) {m['transposition_semitones']:+d} st tempo x{m['tempo_ratio']} "
                       f"false alarm {m['false_alarm']:.1e}", highlight=False)
     for v in res.voice_matches:
-        console.print(f"  voice      {v['creator']} similarity {v['score']:.3f} (threshold {v['threshold']:.2f}, "
+        measure = "cohort score" if v.get("statistic") == "cohort" else "similarity"  # docs/check.md
+        console.print(f"  voice      {v['creator']} {measure} {v['score']:.3f} (threshold {v['threshold']:.2f}, "
                       f"P(same) {v['probability']:.2f})", highlight=False)
     if res.voice_note:
         console.print(f"  [dim]voice: {res.voice_note}[/]", highlight=False)
