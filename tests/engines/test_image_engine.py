@@ -451,6 +451,15 @@ def test_the_lookup_reads_every_posting_of_every_key(engine, works, index):
     assert qi.size == 0
 
 
+def test_probe_masks_reach_every_key_within_the_flips_asked():
+    from consentry.engines.image.search import _flip_masks
+
+    for flips, n in ((0, 1), (1, 21), (2, 211)):
+        masks = _flip_masks(20, flips)
+        weights = np.unpackbits(masks.view(np.uint8)).reshape(-1, 32).sum(axis=1)
+        assert masks.size == n == np.unique(masks).size and weights.max() == flips and weights[0] == 0
+
+
 # ---------------------------------------------------------------- version 3: stable keypoints, matched regions
 def _crop_query(engine, px: np.ndarray, box) -> "object":
     x0, y0, x1, y1 = box

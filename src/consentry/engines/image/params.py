@@ -81,7 +81,8 @@ class ImageEngineParams:
         Most differing check bits of a kept keypoint correspondence.
     query_key_flips : int
         1: each query key is also looked up with each of its bits flipped
-        (``key_bits + 1`` lookups a keypoint); 0: the key alone.
+        (``key_bits + 1`` lookups a keypoint); 0: the key alone; 2: also every two bits flipped
+        (211 lookups at 20 bits; explored, not used: benchmarks/RESULTS.md).
     query_angle_jitter_deg : float
         Each query keypoint is also described with its orientation turned this many degrees
         either way, and those descriptors' keys are looked up too (0: not).

@@ -226,6 +226,16 @@ def _records(segments, fp_ids: np.ndarray, record_ids: np.ndarray) -> dict:
     return out
 
 
+def _flip_masks(key_bits: int, flips: int) -> np.ndarray:
+    """XOR masks (uint32) of every way to flip at most ``flips`` (0-2) of ``key_bits`` bits: 0 first, then one bit, two."""
+    one = np.left_shift(np.uint32(1), np.arange(key_bits, dtype=np.uint32))
+    parts = [np.zeros(1, np.uint32)] + ([one] if flips >= 1 else [])
+    if flips >= 2:
+        i, j = np.triu_indices(key_bits, k=1)
+        parts.append(one[i] | one[j])
+    return np.concatenate(parts).astype(np.uint32)
+
+
 def _rotation_bins(params: ImageEngineParams) -> int:
     """Angle bins by which a hit's keypoint orientations may differ: the largest rotation, and one bin of binning."""
     return min(F.ANGLE_BINS // 2, int(math.ceil(params.max_rotation_deg * F.ANGLE_BINS / 360.0)) + 1)
@@ -249,9 +259,9 @@ def candidates(query: QueryPrint, segments, params: ImageEngineParams, *, with_k
     # Each keypoint's keys: its own, then those of its descriptors at jittered orientations (columns).
     all_keys = np.concatenate([np.column_stack([s.keys, s.jitter_keys]) for s in sides]).astype(np.uint32)
     all_check = np.concatenate([np.column_stack([s.check, s.jitter_check]) for s in sides]).astype(np.uint32)
-    flips = np.left_shift(np.uint32(1), np.arange(params.key_bits, dtype=np.uint32))
-    per_key = 1 + (params.key_bits if params.query_key_flips else 0)  # every key one bit away too
-    probes = all_keys[:, :, None] ^ np.r_[np.uint32(0), flips][None, None, :per_key]
+    masks = _flip_masks(params.key_bits, params.query_key_flips)  # the key, and every key that many bits away
+    per_key = masks.size
+    probes = all_keys[:, :, None] ^ masks[None, None, :]
     pi, values = _gather(segments, probes.ravel(), cap=params.max_postings_per_key)
     row = all_keys.shape[1] * per_key  # probes per keypoint
     qi, col = pi // row, (pi % row) // per_key
@@ -413,9 +423,13 @@ def verify(hits: ImageHits, query: QueryPrint, params: ImageEngineParams, *, min
     best: dict[int, Located] = {}
     # Keypoints.
     pair = _fp(hits.kp_values) * 2 + hits.kp_side
-    for p in np.unique(pair).tolist():
+    by_pair = np.argsort(pair, kind="stable")
+    pairs, first, n_hits = np.unique(pair[by_pair], return_index=True, return_counts=True)
+    for p, at, n in zip(pairs.tolist(), first.tolist(), n_hits.tolist()):
         fp_id, side_i = p // 2, p % 2
-        sel = np.flatnonzero(pair == p)
+        sel = by_pair[at:at + n]
+        if np.unique(hits.kp_index[sel]).size < min_score:  # a fit's score counts distinct query keypoints
+            continue
         side = query.sides[side_i]
         kp = side.keypoints
         w_xy, w_ang, w_oct, _ = F.unpack_keypoint_payload(_payload(hits.kp_values[sel]))
