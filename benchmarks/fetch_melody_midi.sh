@@ -8,10 +8,11 @@
 #   openttd-openmsx            31 MIDI tunes (OpenTTD's OpenMSX music set)
 #   planetblupi-music-midi     10 MIDI tunes (Planet Blupi)
 #   abcmidi                    abc2midi and six folk tunes in its examples
+#   freedoom                   66 distinct MIDI tunes in its two WADs: the second held-out set (session 5)
 #
 # Run as root (as CI does):  bash benchmarks/fetch_melody_midi.sh
 set -euo pipefail
-packages=(fluidsynth fluid-soundfont-gm timgm6mb-soundfont openttd-openmsx planetblupi-music-midi abcmidi)
+packages=(fluidsynth fluid-soundfont-gm timgm6mb-soundfont openttd-openmsx planetblupi-music-midi abcmidi freedoom)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

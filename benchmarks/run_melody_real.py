@@ -38,6 +38,17 @@ of the hash) stays unregistered. Run from the repository root:
     nice -n 10 .venv/bin/python benchmarks/run_melody_real.py --half dev
     nice -n 10 .venv/bin/python benchmarks/run_melody_real.py --half held-out      # once, at the end
 
+The held-out half was measured once in session 3 and is spent (development data since). Session 5 added a
+second held-out set, ``--half freedoom``: the 66 distinct music lumps (Standard MIDI Files) of Debian's
+freedoom package, tunes that share nothing with the two halves; a third of them (by the same hash rule) stay
+unregistered. ``--pitch-sets`` scores every output-work pair with the pitch-set matcher
+(consentry.engines.melody.pitchsets) and/or the skyline, fits the pitch-set null on ``--fit-on`` halves and
+reports found rates and false matches with Wilson intervals (benchmarks/melody_pitchsets.py):
+
+    V='{"pitch_sets": {"sets": {"max_notes": 3}, "scoring": {"unison_exact": 0.0, "choice": 1.5}}}'
+    nice -n 10 .venv/bin/python benchmarks/run_melody_real.py --half dev --fit-on dev --pitch-sets "$V" \
+        --record benchmarks/fits/melody_pitch_sets.json
+
 Renders, queries and transcriptions are cached in benchmarks/work/melody-real/
 (``--work``), so a second run only aligns. Prints one JSON object.
 """
@@ -49,6 +60,7 @@ import hashlib
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -70,6 +82,8 @@ SOUNDFONT_B = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
 MIDI_DIRS = {"openmsx": Path("/usr/share/games/openttd/baseset/openmsx"),
              "blupi": Path("/usr/share/planetblupi/music")}
 ABC_DIR = Path("/usr/share/doc/abcmidi/examples")
+#: Freedoom's game data (Debian package freedoom): the second held-out set of tunes (session 5), used nowhere else.
+FREEDOOM_WADS = (Path("/usr/share/games/doom/freedoom1.wad"), Path("/usr/share/games/doom/freedoom2.wad"))
 #: abcmidi's examples that are tunes (the others demonstrate features: drums, temperaments, detuning).
 ABC_TUNES = ("araber", "baym_rebin", "boys", "coleraine", "daramud", "dergasn")
 #: General MIDI programs (0-based) a re-orchestrated output moves its pitched channels to.
@@ -98,7 +112,36 @@ def tunes(work: Path) -> dict[str, Path]:
     return out
 
 
+def freedoom_tunes(work: Path) -> dict[str, Path]:
+    """``{"freedoom/wad-LUMP": midi path}``: the music lumps (``D_*``, Standard MIDI Files) of Freedoom's two
+    WADs, written into ``work``/freedoom; a lump whose bytes an earlier one already had is left out."""
+    import struct
+
+    out, seen = {}, set()
+    (work / "freedoom").mkdir(parents=True, exist_ok=True)
+    for wad in FREEDOOM_WADS:
+        if not wad.exists():
+            raise SystemExit(f"run_melody_real: {wad} missing: bash benchmarks/fetch_melody_midi.sh")
+        data = wad.read_bytes()
+        _, count, directory = struct.unpack("<4sii", data[:12])
+        for i in range(count):
+            pos, size, raw = struct.unpack("<ii8s", data[directory + 16 * i:directory + 16 * i + 16])
+            lump, body = raw.rstrip(b"\0").decode("ascii"), data[pos:pos + size]
+            digest = hashlib.sha256(body).hexdigest()
+            if not lump.startswith("D_") or body[:4] != b"MThd" or digest in seen:
+                continue
+            seen.add(digest)
+            mid = work / "freedoom" / f"{wad.stem}-{lump}.mid"
+            if not mid.exists():
+                mid.write_bytes(body)
+            out[f"freedoom/{wad.stem}-{lump}"] = mid
+    return out
+
+
 def half_of(name: str) -> str:
+    """"freedoom" (the second held-out set) for Freedoom's tunes, else "dev" or "held-out" by a hash of the name."""
+    if name.startswith("freedoom/"):
+        return "freedoom"
     return "dev" if hashlib.sha256(name.encode()).digest()[0] % 2 == 0 else "held-out"
 
 
@@ -227,7 +270,8 @@ def notes_of(wav: Path, cache: Path) -> list[list[float]]:
 # ---------------------------------------------------------------- building the outputs
 def build(half: str, args, work: Path) -> dict:
     """Render and transcribe what the half needs; returns works, positives and negatives (notes, truths)."""
-    all_tunes = {k: v for k, v in tunes(work).items() if half_of(k) == half}
+    source = freedoom_tunes(work) if half == "freedoom" else tunes(work)
+    all_tunes = {k: v for k, v in source.items() if half_of(k) == half}
     for sub in ("reg", "neg", "pos"):
         (work / sub).mkdir(parents=True, exist_ok=True)
     songs = {k: capped(mm.read_midi(p), args.cap_s) for k, p in all_tunes.items()}
@@ -288,6 +332,8 @@ def build(half: str, args, work: Path) -> dict:
             key = f"{safe[k]}.{j}"
             query = work / "pos" / f"{key}.wav"
             cache = query.with_suffix(".notes.json")
+            if args.cached_only and not cache.exists():
+                continue
             if not cache.exists():
                 phrase_wav = work / "pos" / f"{key}.phrase.wav"
                 render_song(excerpt, phrase_wav, SOUNDFONT_B)
@@ -477,9 +523,59 @@ def summarise(res: dict) -> dict:
     return out
 
 
+def pitch_set_report(args, halves: list[str]) -> dict:
+    """``--pitch-sets``: every matcher's rows on each half, its null (fitted on ``--fit-on`` or shipped), rates."""
+    import melody_pitchsets as mp
+
+    from consentry.engines.melody import NULL_MODEL
+    from consentry.engines.melody.pitchsets import PITCH_SET_NULL
+    from consentry.services.check.service import MELODY_FALSE_ALARM_PER_OUTPUT
+
+    fit_on = [h for h in args.fit_on.split(",") if h]
+    started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    out = {"halves": halves, "fit_on": fit_on, "started": started, "load_average_1min": round(os.getloadavg()[0], 2),
+           "machine": platform.processor() or platform.machine(), "seed": args.seed,
+           "phrases_per_tune": args.phrases_per_tune, "variants": {}}
+    data = {h: build(h, args, args.work) for h in dict.fromkeys(halves + fit_on)}
+    for name, setup in args.pitch_sets.items():
+        matcher = setup.get("matcher", "pitch_sets")
+        key = hashlib.sha256(json.dumps([matcher, setup.get("sets", {}), setup.get("scoring", {})],
+                                        sort_keys=True).encode()).hexdigest()[:12]
+        rows, cpu = {}, {}
+        for h, d in data.items():
+            t = time.process_time()
+            rows[h] = mp.pair_rows(d, matcher=matcher, setup=setup, workers=args.workers,
+                                   cache=args.work / f"pairs-{h}-{key}.json")
+            cpu[h] = round(time.process_time() - t, 1)
+        entry = {"setup": setup, "rows_cache_key": key, "cpu_s_of_this_process": cpu}
+        if matcher == "skyline":
+            null = {"lam": NULL_MODEL.lam, "k": NULL_MODEL.k}
+        elif fit_on:
+            un = [r for h in fit_on for r in rows[h] if not r["own"]]
+            null, entry["fit"] = mp.fit_null(*([r[x] for r in un] for x in ("score", "m", "n")))
+            if args.record:
+                args.record.write_text(json.dumps({
+                    "command": "benchmarks/run_melody_real.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+                    "halves": fit_on, "seed": args.seed, "phrases_per_tune": args.phrases_per_tune,
+                    "setup": setup, "null": null, "fit": entry["fit"], "score": [r["score"] for r in un],
+                    "m": [r["m"] for r in un], "n": [r["n"] for r in un]}))
+        else:
+            null = {"lam": PITCH_SET_NULL.lam, "k": PITCH_SET_NULL.k}
+        entry["null"] = null
+        for h in halves:
+            budget = MELODY_FALSE_ALARM_PER_OUTPUT / max(1, len(data[h]["works"]))
+            entry[h] = {**mp.evaluate(rows[h], null=null, budget=budget),
+                        "at_zero_unrelated_false": mp.at_zero_false(rows[h], null=null)}
+        out["variants"][name] = entry
+        print(json.dumps({name: entry}), file=sys.stderr, flush=True)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--half", choices=("dev", "held-out"), required=True)
+    parser.add_argument("--half", required=True,
+                        help="dev: fitting; held-out: spent (session 3), development since; freedoom: the second "
+                             "held-out set (session 5); with --pitch-sets a comma-separated list")
     parser.add_argument("--work", type=Path, default=Path("benchmarks/work/melody-real"))
     parser.add_argument("--seed", type=int, default=21)
     parser.add_argument("--cap-s", type=float, default=240.0, help="tunes cut to their first seconds")
@@ -497,7 +593,28 @@ def main() -> None:
                         help="only where the true melody sits in the transcriptions (melody_recall), no matching")
     parser.add_argument("--prepare-only", action="store_true",
                         help="render and transcribe into the cache, print only the counts (no matching)")
+    parser.add_argument("--pitch-sets", type=json.loads, default=None,
+                        help='JSON {name: {"matcher": "pitch_sets" or "skyline", "sets": {pitch_sets_from_notes '
+                             'options}, "scoring": {SetScoring fields}}}: score every output-work pair of each half '
+                             'with each matcher (benchmarks/melody_pitchsets.py)')
+    parser.add_argument("--fit-on", default="",
+                        help="with --pitch-sets: halves whose unrelated pairs fit each pitch-set matcher's null "
+                             "(comma-separated; default: none, the shipped PITCH_SET_NULL)")
+    parser.add_argument("--record", type=Path,
+                        help="with --pitch-sets and --fit-on (one pitch-set matcher): write the fit and its "
+                             "unrelated pairs' scores here")
+    parser.add_argument("--workers", type=int, default=2, help="processes scoring pairs (--pitch-sets)")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="leave out the positives not yet rendered and transcribed (a --prepare-only cut short; "
+                             "it makes them tune by tune, in the order of the tunes' names)")
     args = parser.parse_args()
+    halves = args.half.split(",")
+    if any(h not in ("dev", "held-out", "freedoom") for h in halves) or (len(halves) > 1 and not args.pitch_sets):
+        raise SystemExit(f"run_melody_real: --half {args.half}: one of dev, held-out, freedoom "
+                         "(a comma-separated list only with --pitch-sets)")
+    if args.pitch_sets:
+        print(json.dumps(pitch_set_report(args, halves), indent=2))
+        return
     for sf in (SOUNDFONT_A, SOUNDFONT_B):
         if not sf.exists():
             raise SystemExit(f"run_melody_real: {sf} missing: bash benchmarks/fetch_melody_midi.sh")

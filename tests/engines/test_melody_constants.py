@@ -45,3 +45,25 @@ def test_shipped_null_model_is_the_fit_of_the_record(record):
     model, fitted = run_melody.fit_null_model(null)
     assert fitted == record["fitted"]
     assert (model.lam, model.k) == (NULL_MODEL.lam, NULL_MODEL.k)
+
+
+PITCH_SET_RECORD = ROOT / "benchmarks" / "fits" / "melody_pitch_sets.json"
+
+
+def test_pitch_set_null_is_the_fit_of_its_record():
+    """PITCH_SET_NULL is what ``run_melody_real.py --pitch-sets ... --fit-on dev,held-out --record`` fitted, for
+    the pitch sets and scoring that ship (benchmarks/RESULTS.md, "Pitch-set melodies")."""
+    import melody_pitchsets
+
+    from consentry.engines.melody.pitchsets import PITCH_SET_NULL, SetScoring, pitch_sets_from_notes
+
+    if not PITCH_SET_RECORD.exists():
+        pytest.fail(f"{PITCH_SET_RECORD} is missing: see benchmarks/RESULTS.md, 'Pitch-set melodies'")
+    record = json.loads(PITCH_SET_RECORD.read_text())
+    assert record["setup"].get("matcher", "pitch_sets") == "pitch_sets"
+    assert dataclasses.replace(SetScoring(), **record["setup"].get("scoring", {})) == SetScoring()
+    defaults = {k: v.default for k, v in __import__("inspect").signature(pitch_sets_from_notes).parameters.items()
+                if v.kind is v.KEYWORD_ONLY}
+    assert {**defaults, **record["setup"].get("sets", {})} == defaults
+    null, _ = melody_pitchsets.fit_null(record["score"], record["m"], record["n"])
+    assert null == record["null"] == {"lam": PITCH_SET_NULL.lam, "k": PITCH_SET_NULL.k}

@@ -10,6 +10,8 @@ Three steps, each its own module:
   false-alarm probability from a null model calibrated on unrelated melodies.
 
 :func:`match_melodies` ties the last two together. See docs/melody.md.
+:mod:`.pitchsets` (onset groups as pitch sets, any voice) is a benchmarked
+alternative to the skyline that the check does not use (docs/melody.md).
 A check of model outputs, not a media engine with an index (docs/engines.md, "Checks").
 Importing this package does not import onnxruntime.
 """
