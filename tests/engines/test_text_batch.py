@@ -63,7 +63,14 @@ def test_locate_many_gives_what_locate_gives_on_each_text(engine, works, index):
     assert engine.locate_many([], index) == []
 
 
-def test_batch_window_minima_are_each_texts_own():
+@pytest.mark.parametrize("compiled", [False, True])
+def test_batch_window_minima_are_each_texts_own(compiled, monkeypatch):
+    from consentry.engines.text import kernels
+
+    if compiled and not kernels.load():
+        pytest.skip("numba is not installed")
+    if not compiled:
+        monkeypatch.setattr(kernels, "AVAILABLE", False)
     rng = np.random.default_rng(2)
     counts = np.array([0, 1, 3, 16, 17, 40, 0, 5], np.int64)
     h = rng.integers(0, 6, int(counts.sum()), dtype=np.uint64)  # ties everywhere

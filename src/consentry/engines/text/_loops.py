@@ -244,3 +244,37 @@ def distinct_kernel(q, fp, works_per_q):
                     d += 1
             works_per_q[q[a]] = d
         a = b
+
+
+@_jit
+def batch_minima_kernel(hashes, first, count, window, out):
+    """:func:`.batch.batch_minima` flattened: text ``j``'s window minima (``first[j] + window_minima(hashes[first[j]:
+    first[j] + count[j]], window)``: the rightmost minimum of each window, or of all its hashes when it has no
+    more than ``window``) written one text after the other into ``out``; returns how many were written."""
+    k = 0
+    for j in range(first.shape[0]):
+        a = first[j]
+        n = count[j]
+        if n == 0:
+            continue
+        if n <= window:
+            best = a
+            for p in range(a + 1, a + n):
+                if hashes[p] <= hashes[best]:
+                    best = p
+            out[k] = best
+            k += 1
+            continue
+        best = -1
+        for i in range(a, a + n - window + 1):
+            last = i + window - 1
+            if best < i:
+                best = i
+                for p in range(i + 1, last + 1):
+                    if hashes[p] <= hashes[best]:
+                        best = p
+            elif hashes[last] <= hashes[best]:
+                best = last
+            out[k] = best
+            k += 1
+    return k

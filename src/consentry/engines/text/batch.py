@@ -19,6 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
+from . import kernels
 from .match import Seeds, TextQuery, lookup, sorted_unique
 from .winnowing import Shingles, shingles, window_minima, words
 
@@ -42,6 +43,13 @@ def batch_minima(hashes: np.ndarray, first: np.ndarray, count: np.ndarray, windo
     t = first.shape[0]
     if t == 0:
         return []
+    if kernels.ready():  # one compiled pass over every text's shingles, no padding
+        sizes = np.where(count == 0, 0, np.maximum(1, count - window + 1))
+        ends = np.cumsum(sizes)
+        out = np.empty(int(ends[-1]), np.int64)
+        kernels.batch_minima_kernel(np.ascontiguousarray(hashes, np.uint64), np.asarray(first, np.int64),
+                                    np.asarray(count, np.int64), int(window), out)
+        return np.split(out, ends[:-1])
     if hashes.size and (hashes == _PAD).any():  # a real hash equal to the padding: no ties to reason about
         return [first[j] + window_minima(hashes[first[j]:first[j] + count[j]], window=window) for j in range(t)]
     slot = count + (window - 1)
