@@ -1,7 +1,7 @@
 """JSONL rows read by the Ray workers themselves (issue 20; docs/cluster.md, consentry/io/sources/lineparts.py).
 
-A JSONL manifest of audio (base64 bytes and paths) and a text dataset of
-JSONL files (plain and gzip) are scanned on a real local cluster (its own,
+A JSONL manifest of audio (base64 bytes and paths), a text dataset of
+JSONL files (plain and gzip) and one of Parquet files are scanned on a real local cluster (its own,
 started by ``test_cluster``'s fixture) with the driver forbidden to make any
 row's item: the workers count the rows of each byte range, then read them.
 The items, seqs, findings, summary and clean manifest are the local scan's;
@@ -40,7 +40,7 @@ SAME = ("totals", "works", "creators", "licence_cost", "coverage_histogram", "er
 
 @pytest.fixture(scope="module")
 def rows(tmp_path_factory):
-    """A registry of five audio works and two texts; a JSONL manifest of clips and a folder of JSONL texts."""
+    """A registry of five audio works and two texts; a JSONL manifest of clips, folders of JSONL and Parquet texts."""
     root = tmp_path_factory.mktemp("rows")
     signals = {name: notes(80 + i, duration_s=WORK_S, sr=SR) for i, name in enumerate(TERMS)}
     texts = {"a.txt": prose(31, 1500), "b.txt": prose(32, 1500)}
@@ -81,7 +81,14 @@ def rows(tmp_path_factory):
     (data / "train-0.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs[:8]) + "\n", encoding="utf-8")
     with gzip.open(data / "train-1.jsonl.gz", "wt", encoding="utf-8") as fh:
         fh.write("".join(json.dumps(d) + "\n" for d in docs[8:]))
-    specs = {"manifest": str(root / "clips.jsonl"), "text": str(root / "texts")}
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pdata = root / "ptexts" / "data"
+    pdata.mkdir(parents=True)
+    for k, chunk in enumerate((docs[:9], docs[9:])):
+        pq.write_table(pa.table({"text": [d["text"] for d in chunk]}), pdata / f"train-{k}.parquet", row_group_size=4)
+    specs = {"manifest": str(root / "clips.jsonl"), "text": str(root / "texts"), "parquet-text": str(root / "ptexts")}
     local = {}
     with Registry.open(reg_path) as reg:
         for kind, spec in specs.items():
@@ -102,10 +109,11 @@ def _forbid_reading_rows_in_this_process(monkeypatch) -> None:
 
     monkeypatch.setattr(JsonlManifest, "_rows", refuse)
     monkeypatch.setattr(TextRowsDataset, "_jsonl_items", refuse)
+    monkeypatch.setattr(TextRowsDataset, "_item", refuse)  # every row of a text dataset, Parquet ones too
     monkeypatch.setattr(lineparts, "count_range", refuse)  # the first pass too
 
 
-@pytest.mark.parametrize("kind", ["manifest", "text"])
+@pytest.mark.parametrize("kind", ["manifest", "text", "parquet-text"])
 def test_workers_read_jsonl_rows_and_give_the_local_decisions(cluster, rows, tmp_path, monkeypatch, kind):  # noqa: F811
     root, reg_path, specs, local = rows
     local_summary, local_items, local_seqs = local[kind]
@@ -113,6 +121,7 @@ def test_workers_read_jsonl_rows_and_give_the_local_decisions(cluster, rows, tmp
     assert decisions >= ({"refused", "licensable", "allowed", "unknown", "error"} if kind == "manifest"
                          else {"refused", "allowed", "unknown", "error"})
     monkeypatch.setattr(lineparts, "PART_BYTES", 700)  # many ranges, cut inside rows
+    monkeypatch.setattr(lineparts, "TEXT_PART_ROWS", 3)  # Parquet: several parts per row group
     with Registry.open(reg_path) as reg, RayExecutor(cluster.address, workers=2) as ex:
         with monkeypatch.context() as m:
             _forbid_reading_rows_in_this_process(m)

@@ -192,3 +192,30 @@ def test_the_first_text_problem_by_ranges_is_the_whole_files(data, size):
         lines += data.count(b"\n", begin, end)
         begin = end
     assert found == whole
+
+
+@pytest.mark.parametrize("rows_per_part", [1, 3, 1024])
+def test_text_parquet_files_read_in_row_ranges_give_the_whole_reads_rows(tmp_path, rows_per_part):
+    """A text dataset of Parquet files needs no counting pass: row ranges of row groups, one sequence."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from consentry.io.sources.lineparts import text_parquet_parts
+
+    data = tmp_path / "ds" / "data"
+    data.mkdir(parents=True)
+    texts = [f"Row {n}: the river lantern ✓ {'word ' * n}" if n % 6 else None for n in range(23)]
+    pq.write_table(pa.table({"text": texts[:15], "n": list(range(15))}), data / "train-0.parquet", row_group_size=7)
+    pq.write_table(pa.table({"text": texts[15:], "n": list(range(8))}), data / "train-1.parquet", row_group_size=5)
+    ds = open_dataset(tmp_path / "ds")
+    assert isinstance(ds, text.TextRowsDataset) and ds.kind == "parquet"
+    whole = [(seq, _item(item)) for seq, item in numbered_items(ds, SEQUENTIAL)]
+    assert [seq for seq, _ in whole] == list(range(23)) and whole[16][1][0] == "train-1.parquet#row:1"
+    parts = list(text_parquet_parts(ds, rows_per_part=rows_per_part))
+    assert len(parts) == sum(-(-n // rows_per_part) for n in (7, 7, 1, 5, 3))
+    got = [(seq, _item(item)) for part in reversed(parts) for seq, item in read_part(part)]
+    assert sorted(got, key=lambda pair: pair[0]) == whole
+    done = {0, 5, 15, 22}
+    got = [(seq, _item(item)) for part in parts for seq, item in read_part(part, wanted=lambda s: s not in done)]
+    assert got == [w for w in whole if w[0] not in done]
+    assert [p.kind for p in parts_of(ds, SEQUENTIAL)] == ["textparquet"] * 5  # what a cluster's scan is given

@@ -68,7 +68,7 @@ def run_part(work: Callable[[dict], dict], make_task: Callable, part, skip: froz
     reading = read_part(part, wanted=lambda position: position not in skip)
     try:
         tasks = (make_task(seq, item) for seq, item in reading)
-        if part.kind == "lines" and batches_rows(part.options["reader"]):
+        if part.kind in ("lines", "textparquet") and batches_rows(part.options["reader"]):
             tasks = batched(tasks)
         results = [work(task) for task in tasks]
     except InputError as exc:
@@ -157,7 +157,8 @@ def map_parts(executor, work: Callable[[dict], dict], parts: Iterable, *, done: 
                     exhausted = part is None
                 if part is None:
                     break
-                if part.kind in ("parquet", "lines") and done and all(p in done for p in range(part.lo, part.hi)):
+                if part.kind in ("parquet", "lines", "textparquet") and done and \
+                        all(p in done for p in range(part.lo, part.hi)):
                     continue  # every row stored; an independent part has nothing else to say
                 workers.send("run_part", part, make_task, part, skip_of(part))
             if not workers.busy():

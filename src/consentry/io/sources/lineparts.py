@@ -19,8 +19,10 @@ two passes (docs/cluster.md):
    row's item with the reader's own row code, so the items, ids, error
    messages and line numbers are those of a whole read.
 
-The driver so reads no row: it lists the files' sizes and holds two numbers
-per range.  A row that is not UTF-8 stops a text dataset's scan with the
+The driver so reads no row: it lists the files' sizes and holds the counts
+of each range.  The rows of a text dataset of Parquet files need no first
+pass: their numbers are in the files' footers (:func:`text_parquet_parts`:
+row ranges of row groups, numbered over the dataset).  A row that is not UTF-8 stops a text dataset's scan with the
 reader's own error, raised in the driver when the part comes back.
 """
 
@@ -36,10 +38,13 @@ from consentry.domain.errors import InputError
 from consentry.io.sources.fetch import FetchJob
 from consentry.io.sources.items import Dataset, DatasetItem, capped_lines
 
-__all__ = ["PART_BYTES", "LineRange", "LineParts", "line_files", "count_range", "read_lines_part"]
+__all__ = ["PART_BYTES", "TEXT_PART_ROWS", "LineRange", "LineParts", "line_files", "count_range", "read_lines_part",
+           "text_parquet_parts", "read_text_parquet_part"]
 
 #: Bytes of a JSONL file in one range (counted, then read, by one worker call).
 PART_BYTES = 8 * 1024 * 1024
+#: Rows of a Parquet text file in one part.
+TEXT_PART_ROWS = 1024
 #: Bytes read at a time while looking for the start of a range's first line.
 _SEEK_CHUNK = 1024 * 1024
 
@@ -201,3 +206,39 @@ def read_lines_part(part, wanted: Callable[[int], bool]) -> Iterator[tuple[int, 
                 break
             if wanted(position):
                 yield position, item() if isinstance(item, FetchJob) else item
+
+
+def text_parquet_parts(ds: Dataset, *, rows_per_part: int | None = None) -> Iterator:
+    """The parts of a text dataset of Parquet files: ranges of :data:`TEXT_PART_ROWS` rows of a row group,
+    their positions the scan's seqs (rows numbered over the dataset's files in order); footers only are read."""
+    from consentry.io.sources.parts import Part
+
+    rows_per_part = rows_per_part or TEXT_PART_ROWS
+    seq = 0
+    for path in ds.files:
+        meta = ds._parquet(path).metadata
+        file_seq, row = seq, 0
+        for group in range(meta.num_row_groups):
+            n = meta.row_group(group).num_rows
+            for lo in range(row, row + n, rows_per_part):
+                yield Part("textparquet", 0, str(path), file_seq + lo, file_seq + min(lo + rows_per_part, row + n),
+                           group=group, group_start=file_seq + row, options={"reader": ds, "file_seq": file_seq})
+            row += n
+        seq = file_seq + meta.num_rows
+
+
+def read_text_parquet_part(part, wanted: Callable[[int], bool]) -> Iterator[tuple[int, DatasetItem]]:
+    """The rows of a text Parquet part whose seq is ``wanted``, made as the dataset's own reader makes them."""
+    reader, path, file_seq = part.options["reader"], Path(part.path), part.options["file_seq"]
+    position = part.group_start
+    for batch in reader._parquet(path).iter_batches(batch_size=256, row_groups=[part.group], columns=[reader.column]):
+        if position + batch.num_rows <= part.lo:
+            position += batch.num_rows
+            continue
+        for value in batch.column(0).to_pylist():
+            if position >= part.hi:
+                return
+            if position >= part.lo and wanted(position):
+                row = position - file_seq
+                yield position, reader._item(path, row, value, f"{path.name} row {row}")
+            position += 1

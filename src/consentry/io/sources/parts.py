@@ -43,7 +43,10 @@ from consentry.domain.seqset import SHARD_STRIDE  # positions per shard: seq = s
 from consentry.io.sources.archives import ArchiveLimits
 from consentry.io.sources.fetch import FetchJob, FetchOptions
 from consentry.io.sources.items import Dataset, DatasetItem
-from consentry.io.sources.lineparts import LineParts, LineRange, line_files, read_lines_part
+from consentry.io.sources.lineparts import (
+    LineParts, LineRange, line_files, read_lines_part, read_text_parquet_part, text_parquet_parts,
+)
+from consentry.io.sources.text import TextRowsDataset
 from consentry.io.sources.manifest import ParquetManifest
 from consentry.io.sources.webdataset import ShardRead, TarStart, WebDataset
 from consentry.io.sources.ziparchive import ZipArchive
@@ -80,7 +83,7 @@ class ZipCursor:
 class Part:
     """A range of positions ``[lo, hi)`` of one shard of a dataset, with what a worker needs to read it.
 
-    ``kind`` is ``"tar"``, ``"zip"``, ``"parquet"`` or ``"lines"``; ``rel`` is the shard's name in
+    ``kind`` is ``"tar"``, ``"zip"``, ``"parquet"``, ``"lines"`` or ``"textparquet"``; ``rel`` is the shard's name in
     item ids (tar); ``start`` where a tar part begins (a zip part: a :class:`ZipCursor`; JSONL rows:
     a :class:`~consentry.io.sources.lineparts.LineRange`); ``group`` and
     ``group_start`` the Parquet row group and its first row (JSONL rows: the file and its first seq);
@@ -198,7 +201,7 @@ def parts_of(ds: Dataset, numbering: str | None = None, *,
     :attr:`PartReading.next`); for a Parquet file, every part.  Read lazily:
     the driver holds one shard's listing at a time.  For JSONL rows, a
     :class:`~consentry.io.sources.lineparts.LineParts` (byte ranges, numbered
-    once counted).  ``numbering``: the scan's (None when no scan holds it);
+    once counted); for a text dataset of Parquet files, its row ranges.  ``numbering``: the scan's (None when no scan holds it);
     a scan whose numbering is not the one ``ds`` is read in part by (begun
     before parts) gets None.
     """
@@ -207,6 +210,8 @@ def parts_of(ds: Dataset, numbering: str | None = None, *,
     files = line_files(ds)
     if files is not None:
         return LineParts(ds, files)
+    if isinstance(ds, TextRowsDataset) and ds.kind == "parquet":
+        return text_parquet_parts(ds)
     items_per_part = items_per_part or PART_ITEMS
     if isinstance(ds, WebDataset):
         return (Part("tar", shard_no, str(shard), 0, items_per_part, rel=ds._relative(shard), start=TarStart(),
@@ -251,6 +256,8 @@ def read_part(part: Part, *, wanted: Callable[[int], bool] = lambda _position: T
         return PartReading(reader.read(wanted), rules, reader)
     if part.kind == "lines":
         return PartReading(read_lines_part(part, wanted), SimpleNamespace(skipped={}))
+    if part.kind == "textparquet":
+        return PartReading(read_text_parquet_part(part, wanted), SimpleNamespace(skipped={}))
     if part.kind == "parquet":
         rules = ParquetManifest(Path(part.path), fetch_urls=part.options.get("fetch_urls", False),
                                 fetch=part.options.get("fetch") or FetchOptions(),
