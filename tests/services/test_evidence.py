@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -446,3 +447,19 @@ def test_rematch_with_another_voice_model_says_it_cannot_rerun_the_voice(bundle,
     line = result.failures[0]
     assert line.startswith("rematch: voice finding 1 (voice v1") and "made with the voice model voice/1/" in line
     assert f"compares voice-campplus/1/{'d' * 16}, so it cannot re-run it" in line
+
+
+def test_voice_picture_names_the_statistic_it_draws():
+    """A cohort finding's picture is drawn and labelled on the cohort scale, a best-window one as similarity."""
+    from consentry.services.evidence.pictures import voice_distribution_svg
+
+    raw = str(voice_distribution_svg(0.71, unrelated_scores=[0.1, 0.2, 0.35], threshold=0.59))
+    assert "cosine similarity to the enrolled voice" in raw and "cohort" not in raw
+    assert "output 0.710" in raw and "threshold 0.59" in raw
+    cohort = str(voice_distribution_svg(5.2, unrelated_scores=[-1.1, 0.3, 1.4, 2.2], threshold=3.3334,
+                                        statistic="cohort"))
+    assert "cohort score (standard deviations above the mean" in cohort and "cosine" not in cohort
+    assert 'aria-label="Cohort score of unrelated voices (4 scores) and of the output (5.200)"' in cohort
+    # The axis spans the cohort scores in whole-number ticks, the output's 5.2 included.
+    ticks = [float(t) for t in re.findall(r'text-anchor="middle">(-?\d+\.\d)</text>', cohort)]
+    assert ticks == [float(t) for t in range(-2, 6)]

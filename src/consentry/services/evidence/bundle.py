@@ -298,7 +298,8 @@ def report_views(facts: dict, *, output_path: Path, reference_paths: dict[str, P
         item.get("query_notes"), item.get("reference_notes"), item.get("pairs"))) for item in melody]
     voice_view = [dict(item=item, picture=pictures.voice_distribution_svg(
         _number(item, "score", math.nan), unrelated_scores=item.get("unrelated_scores") or [],
-        threshold=_number(item, "threshold"))) for item in voice]
+        threshold=_number(item, "threshold"), statistic=str(item.get("statistic") or "best_window")))
+        for item in voice]
     return dict(facts=facts, recording=recording_view, melody=melody_view, voice=voice_view,
                 duration_s=duration, copied_share=_copied_share(recording, duration))
 

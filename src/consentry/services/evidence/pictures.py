@@ -170,18 +170,24 @@ def melody_alignment_svg(query_notes: Sequence, reference_notes: Sequence, pairs
 
 
 def voice_distribution_svg(score: float, *, unrelated_scores: Sequence[float], threshold: float | None = None,
-                           width_px: int = 640, height_px: int = 200, bins: int = 40) -> Markup | None:
-    """Histogram of similarity scores of unrelated voices, with the output's score marked.
+                           statistic: str = "best_window", width_px: int = 640, height_px: int = 200,
+                           bins: int = 40) -> Markup | None:
+    """Histogram of the scores of unrelated voices, with the output's score marked.
 
     Parameters
     ----------
     score : float
-        Cosine similarity of the output's voice print and the enrolled voice.
+        The output's score for the enrolled voice: a cosine similarity
+        (``statistic="best_window"``) or a cohort-normalised score
+        (``statistic="cohort"``, standard deviations above the other
+        creators' similarities).
     unrelated_scores : sequence of float
-        Similarities of unrelated voices to the enrolled voice (the
+        The same statistic for the other creators' voices (the
         distribution a coincidence would come from).
     threshold : float, optional
         The decision threshold, drawn as a dashed line.
+    statistic : str
+        Which score is drawn; it names the axis.
 
     Returns
     -------
@@ -192,15 +198,19 @@ def voice_distribution_svg(score: float, *, unrelated_scores: Sequence[float], t
                         dtype=np.float64)
     if not (isinstance(score, (int, float)) and math.isfinite(score)):
         return None
-    lo = min(-0.2, float(values.min()) if values.size else 0.0, score) - 0.02
-    hi = max(1.0, float(values.max()) if values.size else 1.0, score) + 0.02
+    cohort = statistic == "cohort"
+    noun = "cohort score" if cohort else "similarity"
+    floor, ceiling = (-2.0, 4.0) if cohort else (-0.2, 1.0)
+    lo = min(floor, float(values.min()) if values.size else 0.0, score) - 0.02
+    hi = max(ceiling, float(values.max()) if values.size else ceiling, score) + 0.02
     counts, edges = np.histogram(values, bins=bins, range=(lo, hi)) if values.size else (np.zeros(bins), np.linspace(lo, hi, bins + 1))
     left, right, top, bottom = 40, 12, 12, 36
     plot_w, plot_h = width_px - left - right, height_px - top - bottom
     x_of = lambda v: left + (v - lo) / (hi - lo) * plot_w  # noqa: E731
     peak = max(1, int(counts.max()))
     parts = [f'<svg role="img" width="{width_px}" height="{height_px}" viewBox="0 0 {width_px} {height_px}" '
-             f'aria-label="Similarity of unrelated voices ({values.size} scores) and of the output ({score:.3f})">']
+             f'aria-label="{noun.capitalize()} of unrelated voices ({values.size} scores) and of the output '
+             f'({score:.3f})">']
     parts.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#f4f4f4" stroke="#bbbbbb"/>')
     for count, a, b in zip(counts, edges[:-1], edges[1:]):
         if count:
@@ -215,9 +225,12 @@ def voice_distribution_svg(score: float, *, unrelated_scores: Sequence[float], t
     x = x_of(score)
     parts.append(f'<line x1="{_num(x)}" y1="{top}" x2="{_num(x)}" y2="{top + plot_h}" stroke="#b2182b" stroke-width="2"/>')
     parts.append(f'<text x="{_num(x + 3)}" y="{top + 28}" {_FONT} fill="#b2182b">output {score:.3f}</text>')
-    for tick in np.arange(math.ceil(lo * 5) / 5, hi, 0.2):
+    step = 1.0 if cohort else 0.2
+    for tick in np.arange(math.ceil(lo / step) * step, hi, step):
         parts.append(f'<text x="{_num(x_of(tick))}" y="{height_px - 20}" {_FONT} text-anchor="middle">{tick:.1f}</text>')
-    parts.append(f'<text x="{left}" y="{height_px - 4}" {_FONT} fill="#555555">cosine similarity to the enrolled voice; '
+    axis = ("cohort score (standard deviations above the mean of the other creators' similarities)" if cohort
+            else "cosine similarity to the enrolled voice")
+    parts.append(f'<text x="{left}" y="{height_px - 4}" {_FONT} fill="#555555">{axis}; '
                  f'grey: {values.size} unrelated voices (peak bar {peak})</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
