@@ -251,16 +251,23 @@ def test_layouts_follow_the_registry_and_reshard(catalogue, tmp_path):
         assert len(json.loads((after / "layout.json").read_text())["segments"]) == 4
 
 
-def test_worker_killed_mid_scan_ends_complete(cluster, catalogue, tmp_path):
-    _, reg_path, data, _, _, local_items = catalogue
-    killed = []
-
+def _kill_a_worker_once(cluster, killed: list[int]):
+    """A scan's ``progress`` callback that SIGKILLs one Ray scan worker once two items are stored (its pid into
+    ``killed``), for the tests of a worker killed mid-scan (items, archives, JSONL rows)."""
     def progress(done: int, item_id: str) -> None:
         if done >= 2 and not killed:
             pids = cluster.worker_pids("ScanWorker")
             assert pids, "no Ray scan worker found to kill"
             os.kill(pids[0], signal.SIGKILL)
             killed.append(pids[0])
+
+    return progress
+
+
+def test_worker_killed_mid_scan_ends_complete(cluster, catalogue, tmp_path):
+    _, reg_path, data, _, _, local_items = catalogue
+    killed: list[int] = []
+    progress = _kill_a_worker_once(cluster, killed)
 
     reg_copy = _copy_registry(reg_path, tmp_path / "r.db")
     with Registry.open(reg_copy) as reg:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
 import sys
 import tarfile
 from functools import partial
@@ -27,7 +26,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import notes, write_wav
 from test_cluster import (  # noqa: F401 - cluster: fixture
-    SR, TERMS, WORK_S, _cli, _copy_registry, _items, _kill_once_two_are_stored, cluster,
+    SR, TERMS, WORK_S, _cli, _copy_registry, _items, _kill_a_worker_once, _kill_once_two_are_stored, cluster,
 )
 
 from consentry import Registry
@@ -58,6 +57,16 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
+def _register_works(reg, root: Path, signals: dict) -> None:
+    """The works of ``TERMS`` (one WAV each, written to ``root``), each with its own terms."""
+    for name in TERMS:
+        write_wav(root / f"{name}.wav", signals[name], sample_rate_hz=SR)
+    s = reg.register([root / f"{n}.wav" for n in TERMS], creator="Ana Lima", terms=TERMS["denied"], workers=1)
+    assert len(s.registered) == len(TERMS), s.errors
+    for w in s.registered:
+        reg.set_terms(w.work_id, TERMS[w.title])
+
+
 @pytest.fixture(scope="module")
 def archives(tmp_path_factory):
     """A registry of five works; tar shards (plain, gzip, truncated) and a Parquet file of clips of them."""
@@ -65,12 +74,7 @@ def archives(tmp_path_factory):
     signals = {name: notes(50 + i, duration_s=WORK_S, sr=SR) for i, name in enumerate(TERMS)}
     reg_path = root / "r.db"
     with Registry.open(reg_path) as reg:
-        for name in TERMS:
-            write_wav(root / f"{name}.wav", signals[name], sample_rate_hz=SR)
-        s = reg.register([root / f"{n}.wav" for n in TERMS], creator="Ana Lima", terms=TERMS["denied"], workers=1)
-        assert len(s.registered) == len(TERMS), s.errors
-        for w in s.registered:
-            reg.set_terms(w.work_id, TERMS[w.title])
+        _register_works(reg, root, signals)
     rng = np.random.default_rng(11)
     names = ["denied_2", "licensed", "allowed", "licensed_2"]  # works whose 9-s excerpts are found
 
@@ -214,14 +218,8 @@ def test_one_large_tar_is_listed_then_read_side_by_side_by_the_workers(cluster, 
 def test_worker_killed_mid_scan_of_shards_ends_complete(cluster, archives, tmp_path, monkeypatch):  # noqa: F811
     _, reg_path, specs, local = archives
     monkeypatch.setattr(parts_module, "PART_ITEMS", 2)
-    killed = []
-
-    def progress(done: int, item_id: str) -> None:
-        if done >= 2 and not killed:
-            pids = cluster.worker_pids("ScanWorker")
-            assert pids, "no Ray scan worker found to kill"
-            os.kill(pids[0], signal.SIGKILL)
-            killed.append(pids[0])
+    killed: list[int] = []
+    progress = _kill_a_worker_once(cluster, killed)
 
     with Registry.open(_copy_registry(reg_path, tmp_path / "r.db")) as reg:
         with RayExecutor(cluster.address, workers=2) as ex:

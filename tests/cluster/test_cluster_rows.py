@@ -15,14 +15,14 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import os
-import signal
 
 import numpy as np
 import pytest
-from conftest import notes, write_wav
-from test_cluster import SR, TERMS, WORK_S, _items, cluster  # noqa: F401 - cluster: fixture
-from test_cluster_archives import _wav
+from conftest import notes
+from test_cluster import (  # noqa: F401 - cluster: fixture
+    SR, TERMS, WORK_S, _copy_registry, _items, _kill_a_worker_once, cluster,
+)
+from test_cluster_archives import _register_works, _wav
 from textkit import passage, prose
 
 from consentry import Registry
@@ -46,12 +46,7 @@ def rows(tmp_path_factory):
     texts = {"a.txt": prose(31, 1500), "b.txt": prose(32, 1500)}
     reg_path = root / "r.db"
     with Registry.open(reg_path) as reg:
-        for name in TERMS:
-            write_wav(root / f"{name}.wav", signals[name], sample_rate_hz=SR)
-        s = reg.register([root / f"{n}.wav" for n in TERMS], creator="Ana Lima", terms=TERMS["denied"], workers=1)
-        assert len(s.registered) == len(TERMS), s.errors
-        for w in s.registered:
-            reg.set_terms(w.work_id, TERMS[w.title])
+        _register_works(reg, root, signals)
         for name, terms in (("a.txt", "deny"), ("b.txt", "allow")):
             (root / name).write_text(texts[name], encoding="utf-8")
             reg.register([root / name], creator="Bea Roth", terms=terms, workers=1)
@@ -143,9 +138,7 @@ def test_a_scan_begun_locally_resumes_on_the_cluster(cluster, rows, tmp_path, mo
         if done >= 3:
             raise KeyboardInterrupt
 
-    with Registry.open(reg_path) as reg:
-        reg.backup(tmp_path / "r.db")
-    with Registry.open(tmp_path / "r.db") as reg:
+    with Registry.open(_copy_registry(reg_path, tmp_path / "r.db")) as reg:
         with pytest.raises(Interrupted) as stopped:
             scan_dataset(reg, specs["manifest"], workers=1, progress=stop_after_three)
         scan_id = stopped.value.kept["scan_id"]
@@ -162,18 +155,11 @@ def test_a_worker_killed_mid_scan_of_jsonl_rows_ends_complete(cluster, rows, tmp
     root, reg_path, specs, local = rows
     local_summary, local_items, local_seqs = local["manifest"]
     monkeypatch.setattr(lineparts, "PART_BYTES", 700)
-    killed = []
+    killed: list[int] = []
+    progress = _kill_a_worker_once(cluster, killed)
 
-    def progress(done: int, item_id: str) -> None:
-        if done >= 2 and not killed:
-            pids = cluster.worker_pids("ScanWorker")
-            assert pids, "no Ray scan worker found to kill"
-            os.kill(pids[0], signal.SIGKILL)
-            killed.append(pids[0])
-
-    with Registry.open(reg_path) as reg:
-        reg.backup(tmp_path / "r.db")
-    with Registry.open(tmp_path / "r.db") as reg, RayExecutor(cluster.address, workers=2) as ex:
+    with Registry.open(_copy_registry(reg_path, tmp_path / "r.db")) as reg, \
+            RayExecutor(cluster.address, workers=2) as ex:
         summary = scan_dataset(reg, specs["manifest"], executor=ex, progress=progress)
         assert killed and summary["status"] == "complete"
         assert _items(reg, summary["scan_id"]) == local_items and _seqs(reg, summary["scan_id"]) == local_seqs
