@@ -34,7 +34,8 @@ each also mirrored, rotated, greyed, shrunk or re-encoded at random, until
 Speed (CPU seconds of this process, ``time.process_time``): ``--rate-images``
 one-megapixel JPEGs (negatives resized to 1,000,000 pixels, quality 85) are
 decoded plainly (Pillow, full size, RGB) and scanned (engine decode,
-fingerprint of the query, lookup, verification) in the same run.
+fingerprint of the query, lookup, verification) in the same run; ``--stages``
+times each stage of those scans too (:func:`stage_times`).
 
 Scale: ``--scale`` synthetic works are added in one more segment; each
 holds ``index_keypoints`` keypoint postings drawn at random from the real
@@ -326,6 +327,53 @@ def calibrate(engine: ImageEngine, seg, negs: list[Path], n: int, rng, works: di
             "pdq_max_distance": min(engine.params.pdq_max_distance, min(pdq, default=999) - 4)}
 
 
+def stage_times(engine: ImageEngine, seg, jpegs: list[bytes]) -> dict:
+    """CPU ms per image of each stage of a scan of ``jpegs`` (one process, one pass), and plain decode's.
+
+    Stages: plain decode (Pillow, full size, RGB); the engine's decode, and of it the JPEG decode in
+    draft mode alone; the query's features (both sides), and of them ORB on one side and PDQ on
+    one side; the lookup; the verification.
+    """
+    import math
+
+    from PIL import Image
+
+    from consentry.engines.image.search import candidates, verify
+
+    def draft(data: bytes):
+        im = Image.open(io.BytesIO(data))
+        s = engine.params.work_side_px / max(im.size)
+        im.draft("RGB", (math.ceil(im.width * s), math.ceil(im.height * s)))
+        im.load()
+        return im
+
+    t: dict[str, float] = {}
+
+    def timed(name, fn):
+        t0 = time.process_time()
+        out = fn()
+        t[name] = t.get(name, 0.0) + time.process_time() - t0
+        return out
+
+    for data in jpegs:
+        timed("plain_decode", lambda: Image.open(io.BytesIO(data)).convert("RGB"))
+        timed("draft_decode_only", lambda: draft(data))
+        sig = timed("engine_decode", lambda: engine.decode(data))
+        grey = timed("grey_and_stretch", lambda: engine._grey(sig.data))
+        timed("orb_one_side", lambda: F.orb_keypoints(grey, n=engine.params.query_keypoints, params=engine.params))
+        timed("pdq_one_side", lambda: F.pdq_hash(sig.data))
+        q = timed("query_features", lambda: engine.query_print(sig))
+        hits = timed("lookup", lambda: candidates(q, [seg], engine.params))
+        timed("verify", lambda: verify(hits, q, engine.params, min_score=engine.params.min_inliers))
+    n = max(1, len(jpegs))
+    out = {k: round(1000 * v / n, 2) for k, v in t.items()}
+    scan = sum(t[k] for k in ("engine_decode", "query_features", "lookup", "verify")) if jpegs else 0.0
+    out["scan"] = round(1000 * scan / n, 2)
+    out["plain_decode_over_scan"] = round(t["plain_decode"] / scan, 3) if scan else None
+    out["images"] = len(jpegs)
+    return out
+
+
 def _params(pairs: list[str]) -> ImageEngineParams:
     base = ImageEngineParams()
     kw = {}
@@ -359,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--negative-part", default="0/1", help="I/N: only every N-th negative image from the I-th "
                     "(to run the negatives in N processes at once; the parts share no image)")
     ap.add_argument("--rate-images", type=int, default=200)
+    ap.add_argument("--stages", action="store_true", help="also time each stage of the --rate-images scans (CPU ms)")
     ap.add_argument("--scale", type=int, default=0, help="synthetic works for the scale run (0: none)")
     ap.add_argument("--scale-queries", type=int, default=1000, help="negatives re-identified in the scale run")
     ap.add_argument("--param", action="append", default=[], help="NAME=VALUE of ImageEngineParams (exploring only)")
@@ -488,6 +537,9 @@ def main(argv: list[str] | None = None) -> int:
                       "scan_per_cpu_s": round(len(rate_jpegs) / t_scan, 1) if rate_jpegs else None,
                       "scan_over_decode": round(t_decode / t_scan, 3) if rate_jpegs else None}
     print(f"rate: {report['rate']}", flush=True)
+    if args.stages:
+        report["stages_cpu_ms"] = stage_times(engine, seg, rate_jpegs)
+        print(f"stages (CPU ms an image): {report['stages_cpu_ms']}", flush=True)
     # Scale.
     if args.scale:
         pool_k, pool_v, pool_pdq = [], [], []
