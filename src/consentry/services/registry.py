@@ -504,6 +504,8 @@ class Registry:
                         accept(ready.pop(next_accept), f, sha)
                         next_accept += 1
         flush()
+        if summary.registered:  # batches each wrote a segment: merge where small ones pile up
+            self.compact(tiered=True)
         summary.seconds = time.perf_counter() - started
         return summary
 
@@ -714,21 +716,20 @@ class Registry:
         """Remove a work: it is no longer matched (its record stays, marked removed)."""
         return self.store.remove_work(work_id)
 
-    def compact(self) -> int:
-        """Merge index segments (each medium's apart) and drop removed works' entries; returns segments merged."""
+    def compact(self, *, tiered: bool = False) -> int:
+        """Merge index segments (each medium's apart) and drop removed works' entries; returns segments merged.
 
-        merged = self.store.compact(
-            engine=ENGINE_NAME, engine_version=self.params.version, param_hash=self.param_hash,
-            unpack_fp_id=lambda v: engine.unpack_postings(v)[0],
-        )
+        ``tiered``: merge only where segments of about one size pile up (:mod:`consentry.store.tiers`), as
+        registration does after each run, instead of all of a medium's segments into one."""
+        merge = self.store.merge_tiers if tiered else self.store.compact
+        merged = merge(engine=ENGINE_NAME, engine_version=self.params.version, param_hash=self.param_hash,
+                       unpack_fp_id=lambda v: engine.unpack_postings(v)[0])
         for medium in engines.media():
-            if medium == "music":
-                continue
             try:
-                other = engines.get(medium)
+                other = None if medium == "music" else engines.get(medium)
             except ImportError:
                 continue
-            merged += self.store.compact(**other.id.store_key(), unpack_fp_id=other.fp_ids)
+            merged += merge(**other.id.store_key(), unpack_fp_id=other.fp_ids) if other else 0
         return merged
 
     def change_stamp(self) -> str:

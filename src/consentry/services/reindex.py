@@ -122,6 +122,8 @@ def reindex(registry, *, progress: Callable[[int, int], None] | None = None) -> 
             if other.param_hash() != registry.param_hash:
                 summary.dropped_segments += registry.store.drop_segments(
                     engine=ENGINE_NAME, engine_version=other.version, param_hash=other.param_hash())
+    if summary.reindexed:  # each batch wrote a segment: merge where small ones pile up
+        registry.compact(tiered=True)
     return summary
 
 

@@ -34,6 +34,7 @@ from consentry.domain.errors import FieldError, NotARegistryError, RegistryError
 from consentry.domain.works import Terms, Work
 from consentry.domain.usage import TermsVersion, UseTerms
 from consentry.store.schema import SCHEMA_VERSION
+from consentry.store import tiers
 from consentry.store.segments import IndexSegment
 from consentry.store.sqlite_audit import AuditTablesMixin
 from consentry.store.sqlite_check import CheckTablesMixin
@@ -540,14 +541,21 @@ class SQLStore(AuditTablesMixin, CheckTablesMixin, ServiceTablesMixin, ClaimsTab
                                     "re-register the works or restore a backup") from None
         raise RegistryError(f"{self.location}: index segments keep changing; try again")
 
-    def compact(self, *, engine: str, engine_version: str, param_hash: str, unpack_fp_id: Callable[[np.ndarray], np.ndarray]) -> int:
-        """Merge all segments of the engine into one, dropping removed works' entries.
+    def compact(self, *, engine: str, engine_version: str, param_hash: str, unpack_fp_id: Callable[[np.ndarray], np.ndarray],
+                stems: Sequence[str] | None = None) -> int:
+        """Merge all segments of the engine into one (or only ``stems``, when given), dropping removed works' entries.
 
-        Returns the number of segments merged.
+        Returns the number of segments merged (0 when fewer than two of
+        ``stems`` are still there: another writer merged them first).
         """
         with self.writer_lock():
             rows = self._segment_rows(engine, engine_version, param_hash)
-            if len(rows) < 2 and not self.removed_fp_ids():
+            if stems is not None:
+                wanted = set(stems)
+                rows = [r for r in rows if r[0] in wanted]
+                if len(rows) < 2:
+                    return 0
+            elif len(rows) < 2 and not self.removed_fp_ids():
                 return 0
             removed = np.array(sorted(self.removed_fp_ids()), dtype=np.int64)
             keys_parts, value_parts = [], []
@@ -570,6 +578,22 @@ class SQLStore(AuditTablesMixin, CheckTablesMixin, ServiceTablesMixin, ClaimsTab
                 self._insert_segment(c, written, int(keys.size), engine, engine_version, param_hash)
             self._after_segments_dropped(stems)
             return len(rows)
+
+    def merge_tiers(self, *, engine: str, engine_version: str, param_hash: str,
+                    unpack_fp_id: Callable[[np.ndarray], np.ndarray]) -> int:
+        """Merge the engine's segments where segments of about one size pile up (:mod:`consentry.store.tiers`).
+
+        Registration calls this after each run; returns the number of segments merged.
+        """
+        merged = 0
+        for _ in range(64):  # each merge empties a tier; 64 bounds a race with other writers
+            rows = self._segment_rows(engine, engine_version, param_hash)
+            chosen = tiers.segments_to_merge([int(r[1]) for r in rows])
+            if not chosen:
+                break
+            merged += self.compact(engine=engine, engine_version=engine_version, param_hash=param_hash,
+                                   unpack_fp_id=unpack_fp_id, stems=[rows[i][0] for i in chosen])
+        return merged
 
     def terms_recorded_at(self) -> dict[str, str]:
         """When each work's terms in force were recorded: work_id -> ISO time of its latest terms version."""
