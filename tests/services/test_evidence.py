@@ -463,3 +463,26 @@ def test_voice_picture_names_the_statistic_it_draws():
     # The axis spans the cohort scores in whole-number ticks, the output's 5.2 included.
     ticks = [float(t) for t in re.findall(r'text-anchor="middle">(-?\d+\.\d)</text>', cohort)]
     assert ticks == [float(t) for t in range(-2, 6)]
+
+
+def test_voice_rerun_differences_say_when_the_cohort_changed():
+    """A cohort score depends on the creators enrolled: a re-run's difference says so and gives the similarity."""
+    from consentry.services.evidence.verify import compare_findings
+
+    claim = {"voice_id": "v1", "creator": "A", "score": 4.1, "statistic": "cohort", "similarity": 0.62,
+             "is_match": True, "creators_compared": 12}
+    same = dict(claim, score=4.12)
+    assert compare_findings({"voice": [claim]}, {"voice": [same]}) == (1, [])
+    total, lines = compare_findings({"voice": [claim]}, {"voice": [dict(claim, score=3.5, creators_compared=30)]})
+    assert total == 1 and len(lines) == 1
+    assert "cohort score 4.1 in the bundle, 3.5 now (tolerance 0.05)" in lines[0]
+    assert "depends on the other creators enrolled: 12 in the bundle, 30 now" in lines[0]
+    assert "similarity: 0.62 in the bundle, 0.62 now" in lines[0]
+    raw = dict(claim, statistic="best_window", score=0.62, is_match=False, creators_compared=4)
+    _, lines = compare_findings({"voice": [claim]}, {"voice": [raw]})
+    assert "decision differs (match in the bundle, no match now)" in lines[0]
+    assert "as a cohort score against 12 creators in the bundle and as a similarity against 4 now" in lines[0]
+    # A best-window finding that moved says "similarity" and adds no cohort note.
+    _, lines = compare_findings({"voice": [raw]}, {"voice": [dict(raw, score=0.5)]})
+    assert lines == [lines[0]] and "similarity 0.62 in the bundle, 0.5 now (tolerance 0.05)" in lines[0]
+    assert "creators" not in lines[0]

@@ -347,6 +347,25 @@ def compare_matched_hashes(claim: dict, found: dict) -> tuple[int, int]:
     return len(listed), len(listed & _hash_rows(found.get("matched_hashes")))
 
 
+def _voice_noun(finding: dict) -> str:
+    """What a voice finding's score is: a cohort score (more than 10 creators enrolled) or a similarity."""
+    return "cohort score" if finding.get("statistic") == "cohort" else "similarity"
+
+
+def _voice_why(claim: dict, found: dict) -> str:
+    """Why a voice finding's score may have moved: the statistic or the creators compared changed (else "")."""
+    then, now = claim.get("statistic") or "best_window", found.get("statistic") or "best_window"
+    n_then, n_now = claim.get("creators_compared"), found.get("creators_compared")
+    if then != now:
+        return (f"; scored as a {_voice_noun(claim)} against {n_then} creators in the bundle and as a "
+                f"{_voice_noun(found)} against {n_now} now: the registry's enrolled voices changed")
+    if then == "cohort" and n_then != n_now:
+        a, b = _num(claim, "similarity"), _num(found, "similarity")
+        return (f"; a cohort score depends on the other creators enrolled: {n_then} in the bundle, {n_now} now "
+                f"(the voice's own similarity: {a} in the bundle, {b} now)")
+    return ""
+
+
 def compare_findings(claimed: dict, found: dict, *, tolerance_s: float = OFFSET_TOLERANCE_S,
                      score_tolerance: float = VOICE_SCORE_TOLERANCE,
                      hash_counts: list | None = None) -> tuple[int, list[str]]:
@@ -394,10 +413,10 @@ def compare_findings(claimed: dict, found: dict, *, tolerance_s: float = OFFSET_
                 if bool(f.get("is_match")) != bool(claim.get("is_match")):
                     differences.append(f"{_label(kind, index, claim)}: decision differs "
                                        f"({'match' if claim.get('is_match') else 'no match'} in the bundle, "
-                                       f"{'match' if f.get('is_match') else 'no match'} now)")
+                                       f"{'match' if f.get('is_match') else 'no match'} now)" + _voice_why(claim, f))
                 elif a is None or b is None or abs(a - b) > score_tolerance:
-                    differences.append(f"{_label(kind, index, claim)}: similarity {a} in the bundle, {b} now "
-                                       f"(tolerance {score_tolerance:g})")
+                    differences.append(f"{_label(kind, index, claim)}: {_voice_noun(claim)} {a} in the bundle, "
+                                       f"{b} now (tolerance {score_tolerance:g})" + _voice_why(claim, f))
                 used.add(k)
                 continue
             best, best_gap = None, math.inf
