@@ -161,3 +161,6 @@ def test_an_uploaded_image_of_one_colour_is_registered_with_a_warning_naming_it(
     [w] = job["result"]["warnings"]
     assert w["name"] == "Blue Card.png" and w["warning"].startswith("Blue Card.png: registered, but nothing to identify")
     assert str(srv.settings.data_dir) not in w["warning"]
+    page = ana.get(f"/app/jobs/{job['job_id']}")  # the web app's job page says so too, naming the file once
+    assert page.status_code == 200 and "Registered, but cannot be found" in page.text
+    assert page.text.count("Blue Card.png: registered, but nothing to identify") == 1
