@@ -265,16 +265,8 @@ def batch_minima_kernel(hashes, first, count, window, out):
             out[k] = best
             k += 1
             continue
-        best = -1
-        for i in range(a, a + n - window + 1):
-            last = i + window - 1
-            if best < i:
-                best = i
-                for p in range(i + 1, last + 1):
-                    if hashes[p] <= hashes[best]:
-                        best = p
-            elif hashes[last] <= hashes[best]:
-                best = last
-            out[k] = best
-            k += 1
+        m = minima_kernel(hashes[a:a + n], window, out[k:])
+        for t in range(k, k + m):
+            out[t] += a
+        k += m
     return k
