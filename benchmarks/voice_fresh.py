@@ -23,10 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from consentry.engines.voice.encoder import embed_voice
-from consentry.io.decode.audio import decode_audio
 from run_voice import RATE_HZ, build_utterances, may_be_same, music_backgrounds, speakers_asterisk
-from voice_windowed import (BACKGROUND_SPEAKERS, WINDOWED_OUTPUTS, enrolled_prints, measure, output_prints,
-                            score_outputs)
+from voice_windowed import WINDOWED_OUTPUTS, enrolled_prints, measure, mix_output, output_prints, score_outputs
 
 #: Version of the fresh outputs' recipe, kept in the cache.
 FRESH_RECIPE = 1
@@ -66,20 +64,7 @@ def fresh_mixes(people: dict[str, list[np.ndarray]], music_dir: Path | None = No
             source = np.concatenate(utts[1:]) if dur > 5 else utts[1 + k % (len(utts) - 1)]
             p0 = int(rng.integers(0, max(1, source.size - dur * RATE_HZ)))
             probe = source[p0:p0 + dur * RATE_HZ]
-            present: list[str] = []
-            if kind == "speech":
-                present = [pool[i] for i in sorted(rng.choice(len(pool), BACKGROUND_SPEAKERS, replace=False))]
-                others = [u for s in present for u in people[s][1:]]
-                order = rng.permutation(len(others))
-                bg = np.concatenate([others[i] for i in order])[:n_out]
-            else:
-                music = decode_audio(tracks[int(rng.integers(len(tracks)))], sample_rate_hz=RATE_HZ).samples
-                m0 = int(rng.integers(0, max(1, music.size - n_out)))
-                bg = music[m0:m0 + n_out] / max(1e-6, float(np.abs(music[m0:m0 + n_out]).max())) * 0.5
-            x = np.zeros(n_out, np.float32)
-            x[: bg.size] = bg
-            at = int(rng.integers(5 * RATE_HZ, (55 - dur) * RATE_HZ))
-            x[at:at + probe.size] = probe
+            present, at, x = mix_output(rng, probe, kind, dur, pool, lambda s: people[s][1:], tracks, n_out)
             yield ({"probe": speaker, "present": present, "dataset": "asterisk", "half": "fresh",
                     "background": kind, "voice_s": dur, "at_s": at / RATE_HZ}, x)
 

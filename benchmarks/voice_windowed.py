@@ -73,22 +73,35 @@ def windowed_mixes(people: dict, enrolled: dict, music_dir: Path | None = None):
             source = np.concatenate(utts[1:]) if dur > 5 else utts[1 + k % (len(utts) - 1)]
             p0 = int(rng.integers(0, max(1, source.size - dur * RATE_HZ)))
             probe = source[p0:p0 + dur * RATE_HZ]
-            present: list[str] = []
-            if kind == "speech":
-                present = [pool[i] for i in sorted(rng.choice(len(pool), BACKGROUND_SPEAKERS, replace=False))]
-                others = [u for s in present for u in people[s][1][1:5]]
-                order = rng.permutation(len(others))
-                bg = np.concatenate([others[i] for i in order])[:n_out]
-            else:
-                music = decode_audio(tracks[int(rng.integers(len(tracks)))], sample_rate_hz=RATE_HZ).samples
-                m0 = int(rng.integers(0, max(1, music.size - n_out)))
-                bg = music[m0:m0 + n_out] / max(1e-6, float(np.abs(music[m0:m0 + n_out]).max())) * 0.5
-            x = np.zeros(n_out, np.float32)
-            x[: bg.size] = bg
-            at = int(rng.integers(5 * RATE_HZ, (55 - dur) * RATE_HZ))
-            x[at:at + probe.size] = probe
+            present, at, x = mix_output(rng, probe, kind, dur, pool, lambda s: people[s][1][1:5], tracks, n_out)
             yield ({"probe": speaker, "present": present, "dataset": dataset, "half": half,
                     "background": kind, "voice_s": dur, "at_s": at / RATE_HZ}, x)
+
+
+def mix_output(rng, probe: np.ndarray, kind: str, dur: int, pool: list[str], utterances_of, tracks: list,
+               n_out: int) -> tuple[list[str], int, np.ndarray]:
+    """One output of ``n_out`` samples: ``probe`` (``dur`` s of the pasted voice) put 5 s or more from either
+    end, over :data:`BACKGROUND_SPEAKERS` speakers of ``pool`` (their utterances by ``utterances_of``, shuffled)
+    when ``kind`` is ``"speech"``, else over a stretch of one of ``tracks`` (peak 0.5).
+
+    Returns ``(present, at, samples)``: the background speakers, where the voice starts (samples), the output.
+    The random draws are made in one fixed order, so a seed gives the same outputs.
+    """
+    present: list[str] = []
+    if kind == "speech":
+        present = [pool[i] for i in sorted(rng.choice(len(pool), BACKGROUND_SPEAKERS, replace=False))]
+        others = [u for s in present for u in utterances_of(s)]
+        order = rng.permutation(len(others))
+        bg = np.concatenate([others[i] for i in order])[:n_out]
+    else:
+        music = decode_audio(tracks[int(rng.integers(len(tracks)))], sample_rate_hz=RATE_HZ).samples
+        m0 = int(rng.integers(0, max(1, music.size - n_out)))
+        bg = music[m0:m0 + n_out] / max(1e-6, float(np.abs(music[m0:m0 + n_out]).max())) * 0.5
+    x = np.zeros(n_out, np.float32)
+    x[: bg.size] = bg
+    at = int(rng.integers(5 * RATE_HZ, (55 - dur) * RATE_HZ))
+    x[at:at + probe.size] = probe
+    return present, at, x
 
 
 def windowed_outputs(cache: Path | None = None, music_dir: Path | None = None) -> dict:
