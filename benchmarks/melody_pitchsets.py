@@ -167,3 +167,24 @@ def at_zero_false(rows: list[dict], *, null: dict, min_notes: int = 6) -> dict:
                 pos[r["output"]] = True
     return {"smallest_unrelated_false_alarm": float(f"{cut:.3g}"), "unrelated_pairs": len(unrelated),
             "found": _share(sum(pos.values()), len(pos))}
+
+
+def combined(parts: list[tuple[list[dict], dict]], *, budget: float, min_notes: int = 6) -> dict:
+    """Several matchers together, each at ``budget / len(parts)`` (so the per-output budget stays ``budget``
+    times the works): an output's tune is found when any matcher finds it; a false match by any is counted."""
+    from consentry.engines.melody.align import NullModel
+
+    share = budget / len(parts)
+    outputs: dict[int, dict] = {}
+    for rows, null in parts:
+        model = NullModel(**null)
+        for r in rows:
+            o = outputs.setdefault(r["output"], {"kind": r["kind"], "found": False, "false": False})
+            if model.false_alarm(r["score"], r["m"], r["n"]) <= share and r["pairs"] >= min_notes:
+                if r["own"] and r["located"]:
+                    o["found"] = True
+                else:
+                    o["false"] = True
+    pos = [o for o in outputs.values() if o["kind"] == "pos"]
+    return {"budget_per_comparison_each": share, "found": _share(sum(o["found"] for o in pos), len(pos)),
+            "outputs_with_a_false_match": _share(sum(o["false"] for o in outputs.values()), len(outputs))}

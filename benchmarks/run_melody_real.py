@@ -565,9 +565,19 @@ def pitch_set_report(args, halves: list[str]) -> dict:
         for h in halves:
             budget = MELODY_FALSE_ALARM_PER_OUTPUT / max(1, len(data[h]["works"]))
             entry[h] = {**mp.evaluate(rows[h], null=null, budget=budget),
+                        "at_half_budget": mp.evaluate(rows[h], null=null, budget=budget / 2),
                         "at_zero_unrelated_false": mp.at_zero_false(rows[h], null=null)}
+        entry["_rows"], entry["_null"] = rows, null
         out["variants"][name] = entry
-        print(json.dumps({name: entry}), file=sys.stderr, flush=True)
+    if len(out["variants"]) > 1:
+        # Every matcher at once, each with an equal share of the budget (an output is checked by all of them).
+        out["all_together"] = {h: mp.combined([(v["_rows"][h], v["_null"]) for v in out["variants"].values()],
+                                              budget=MELODY_FALSE_ALARM_PER_OUTPUT / max(1, len(data[h]["works"])))
+                               for h in halves}
+    for v in out["variants"].values():
+        del v["_rows"], v["_null"]
+        print(json.dumps({name: {k: v for k, v in entry.items() if not k.startswith("_")}}), file=sys.stderr,
+              flush=True)
     return out
 
 
