@@ -523,6 +523,35 @@ def summarise(res: dict) -> dict:
     return out
 
 
+def shared_material(args, half: str, rows_of: list[list[dict]], nulls: list[dict], *, budget: float) -> list[dict]:
+    """The (output tune, work) pairs falsely matched by any matcher, each with the false-alarm probability of
+    the two tunes' MIDI skylines aligned (shipped skyline matcher): ``shared`` when it is within ``budget``, i.e.
+    the two tunes share material as written, and the "false" match may be a true one."""
+    from consentry.engines.melody import NULL_MODEL, Melody, NullModel, best_local_score, contour_of
+
+    flagged = set()
+    for rows, null in zip(rows_of, nulls):
+        model = NullModel(**null)
+        for r in rows:
+            if (r["tune"] != r["work"] and r["pairs"] >= 6
+                    and model.false_alarm(r["score"], r["m"], r["n"]) <= budget):
+                flagged.add((r["tune"], r["work"]))
+    source = freedoom_tunes(args.work) if half == "freedoom" else tunes(args.work)
+
+    def midi_contour(name):
+        song = capped(mm.read_midi(source[name]), args.cap_s)
+        groups = mm.skyline_indices(song.notes)
+        return contour_of(Melody(np.array([song.notes[g[0]].start_s for g in groups]),
+                                 np.array([song.notes[g[0]].pitch for g in groups], dtype=np.int16)))
+
+    out = []
+    for a, b in sorted(flagged):
+        ca, cb = midi_contour(a), midi_contour(b)
+        p = float(NULL_MODEL.false_alarm(best_local_score(ca, cb), len(ca), len(cb)))
+        out.append({"pair": [a, b], "midi_false_alarm": float(f"{p:.3g}"), "shared": p <= budget})
+    return out
+
+
 def pitch_set_report(args, halves: list[str]) -> dict:
     """``--pitch-sets``: every matcher's rows on each half, its null (fitted on ``--fit-on`` or shipped), rates."""
     import melody_pitchsets as mp
@@ -569,6 +598,16 @@ def pitch_set_report(args, halves: list[str]) -> dict:
                         "at_zero_unrelated_false": mp.at_zero_false(rows[h], null=null)}
         entry["_rows"], entry["_null"] = rows, null
         out["variants"][name] = entry
+    for h in halves:
+        shared = shared_material(args, h, [out["variants"][n]["_rows"][h] for n in out["variants"]],
+                                 [out["variants"][n]["_null"] for n in out["variants"]],
+                                 budget=MELODY_FALSE_ALARM_PER_OUTPUT / max(1, len(data[h]["works"])))
+        out.setdefault("shared_material", {})[h] = shared
+        pairs = {tuple(x["pair"]) for x in shared if x["shared"]}
+        for v in out["variants"].values():
+            kept = [r for r in v["_rows"][h] if (r["tune"], r["work"]) not in pairs]
+            v[h]["excluding_pairs_of_tunes_that_share_material"] = mp.evaluate(
+                kept, null=v["_null"], budget=MELODY_FALSE_ALARM_PER_OUTPUT / max(1, len(data[h]["works"])))
     if len(out["variants"]) > 1:
         # Every matcher at once, each with an equal share of the budget (an output is checked by all of them).
         out["all_together"] = {h: mp.combined([(v["_rows"][h], v["_null"]) for v in out["variants"].values()],
