@@ -26,7 +26,7 @@ Event ``j`` (``j = 0 .. n-2``) is the step from note ``j`` to note ``j+1``:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -119,9 +119,25 @@ def melody_from_notes(
     Melody
         Empty for an empty note list.
     """
-    notes = sorted(notes, key=lambda n: n.start_s)
     onsets: list[float] = []
     pitches: list[int] = []
+    for t0, real in onset_groups(notes, onset_window_s=onset_window_s,
+                                 min_relative_amplitude=min_relative_amplitude):
+        onsets.append(t0)
+        pitches.append(max(real, key=lambda n: n.midi_pitch).midi_pitch)
+    return Melody(onsets_s=np.asarray(onsets, dtype=np.float64), pitches=np.asarray(pitches, dtype=np.int16))
+
+
+def onset_groups(notes: Iterable[Note], *, onset_window_s: float,
+                 min_relative_amplitude: float) -> Iterator[tuple[float, list[Note]]]:
+    """The onset groups of a note list, in time order: ``(onset_s, notes)`` for each.
+
+    A group is a note and every later one starting within ``onset_window_s``
+    seconds of it; of these, the notes at least ``min_relative_amplitude`` of
+    the loudest, without those that sit at a harmonic of a stronger note of
+    the group (unless all do), in the order of the sorted list.
+    """
+    notes = sorted(notes, key=lambda n: n.start_s)
     i = 0
     while i < len(notes):
         t0 = notes[i].start_s
@@ -131,12 +147,8 @@ def melody_from_notes(
         group = notes[i:j]
         loudest = max(n.amplitude for n in group)
         strong = [n for n in group if n.amplitude >= min_relative_amplitude * loudest]
-        real = [n for n in strong if not _is_overtone(n, group)] or strong
-        top = max(real, key=lambda n: n.midi_pitch)
-        onsets.append(t0)
-        pitches.append(top.midi_pitch)
+        yield t0, [n for n in strong if not _is_overtone(n, group)] or strong
         i = j
-    return Melody(onsets_s=np.asarray(onsets, dtype=np.float64), pitches=np.asarray(pitches, dtype=np.int16))
 
 
 #: Semitones from a fundamental to its 2nd..8th harmonics (rounded).

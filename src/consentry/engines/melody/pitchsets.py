@@ -68,7 +68,7 @@ from typing import Iterable
 import numpy as np
 
 from consentry.engines.melody.align import NullModel, PhraseMatch
-from consentry.engines.melody.contour import _is_overtone
+from consentry.engines.melody.contour import onset_groups
 from consentry.engines.melody.transcribe import Note
 
 __all__ = [
@@ -189,26 +189,16 @@ def pitch_sets_from_notes(
     """
     if max_notes < 1:
         raise ValueError("max_notes must be at least 1")
-    notes = sorted(notes, key=lambda n: n.start_s)
     onsets: list[float] = []
     groups: list[list[int]] = []
-    i = 0
-    while i < len(notes):
-        t0 = notes[i].start_s
-        j = i
-        while j < len(notes) and notes[j].start_s - t0 <= onset_window_s:
-            j += 1
-        group = notes[i:j]
-        loudest = max(n.amplitude for n in group)
-        strong = [n for n in group if n.amplitude >= min_relative_amplitude * loudest]
-        real = [n for n in strong if not _is_overtone(n, group)] or strong
+    for t0, real in onset_groups(notes, onset_window_s=onset_window_s,
+                                 min_relative_amplitude=min_relative_amplitude):
         kept: list[int] = []
         for n in sorted(real, key=lambda n: (-n.amplitude, -n.midi_pitch)):
             if n.midi_pitch not in kept and len(kept) < max_notes:
                 kept.append(int(n.midi_pitch))
         onsets.append(t0)
         groups.append(kept)
-        i = j
     if not onsets:
         return PitchSets(np.zeros(0), np.full((0, 1), -1, dtype=np.int16), np.zeros(0, dtype=np.int64))
     return PitchSets.from_groups(onsets, groups)
