@@ -51,9 +51,20 @@ def _now(now: str | datetime | None) -> str:
 
 # -- detection at registration ---------------------------------------------------------
 def _shares(work: Work, other: Work, segments: Sequence[Mapping]) -> tuple[float, float]:
-    """(share of ``work`` covered, share of ``other`` covered) by the matched segments."""
-    mine = covered_seconds((s["query_start_s"], s["query_end_s"]) for s in segments)
-    theirs = covered_seconds((s["work_start_s"], s["work_end_s"]) for s in segments)
+    """(share of ``work`` covered, share of ``other`` covered) by the matched segments.
+
+    Along one axis (seconds, characters); for images, of areas: each side's largest box over the image's
+    pixel count (its ``duration_s``). The boxes are the query's frame mapped into the work and back when
+    the registered file could be read again, else they span the matched points (smaller: fewer claims)."""
+    if segments and all(s.get("query_box") and s.get("work_box") for s in segments):
+        def area(box) -> float:
+            return max(0.0, float(box[2]) - float(box[0])) * max(0.0, float(box[3]) - float(box[1]))
+
+        mine = max(area(s["query_box"]) for s in segments)
+        theirs = max(area(s["work_box"]) for s in segments)
+    else:
+        mine = covered_seconds((s["query_start_s"], s["query_end_s"]) for s in segments)
+        theirs = covered_seconds((s["work_start_s"], s["work_end_s"]) for s in segments)
     return (min(1.0, mine / work.duration_s) if work.duration_s else 0.0,
             min(1.0, theirs / other.duration_s) if other.duration_s else 0.0)
 
@@ -64,9 +75,11 @@ def _identify_source(registry, work: Work) -> list[dict]:
         matches = registry.identify(work.source)
     except InputError:
         return []
+    from consentry.services.media import box_fields
+
     return [{"work_id": m.work_id, "creator": m.creator, "query_start_s": m.query_start_s, "query_end_s": m.query_end_s,
              "work_start_s": m.work_start_s, "work_end_s": m.work_end_s, "score": m.score,
-             "confidence": m.confidence} for m in matches]
+             "confidence": m.confidence, **box_fields(m.detail or {})} for m in matches]
 
 
 def detect_ownership_conflicts(registry, works: Sequence[Work], *, matches: Mapping[str, list] | None = None,
@@ -197,10 +210,11 @@ def find_ownership_conflicts(registry, works: Sequence[Work], *, matches: Mappin
                 candidates[wid] = {
                     "match": "fingerprint", "share_of_new": round(new_share, 3), "share_of_registered": round(old_share, 3),
                     "min_share": min_share, "best_score": max(float(s["score"]) for s in segs),
-                    # A text's extents are characters (``unit``), kept under the same keys.
+                    # A text's extents are characters (``unit``), kept under the same keys; an image's are boxes.
                     "segments": [{**{k: s.get(k) for k in ("query_start_s", "query_end_s", "work_start_s", "work_end_s",
                                                           "speed", "pitch_shift_semitones", "confidence")},
-                                  **({"unit": s["unit"]} if s.get("unit") else {})} for s in segs[:20]],
+                                  **({"unit": s["unit"]} if s.get("unit") else {}),
+                                  **{k: s[k] for k in ("query_box", "work_box") if s.get(k)}} for s in segs[:20]],
                 }
         for wid, basis in candidates.items():
             other = others.get(wid) or store.get_work(wid)

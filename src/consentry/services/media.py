@@ -100,14 +100,24 @@ def conflict_matches(registry, engine: engines.MediaEngine, signal) -> list[dict
     """The registered works ``engine`` finds in an input being registered, as the ownership check takes them
     (plain dicts, cheap to send between processes): ``work_id``, ``creator``, ``score``, ``confidence``, the
     extents along the first axis in the input's unit under ``query_start_s`` .. ``work_end_s`` (characters
-    for a text, as its work's ``duration_s`` holds), and that ``unit``."""
+    for a text, as its work's ``duration_s`` holds), and that ``unit``; for an image also :func:`box_fields`
+    (its shares are of areas)."""
     out = []
-    for m in identify_signal(registry, engine, signal):
+    # An image's boxes span the matched points unless the registered file gives the work's size (refine).
+    for m in identify_signal(registry, engine, signal, refine=engine.medium == "image"):
         q, w = first_axis(m.detail, "query"), first_axis(m.detail, "work")
         out.append({"work_id": m.work_id, "creator": m.creator, "query_start_s": q[0], "query_end_s": q[1],
                     "work_start_s": w[0], "work_end_s": w[1], "score": m.score, "confidence": m.confidence,
-                    "unit": signal.unit})
+                    "unit": signal.unit, **box_fields(m.detail)})
     return out
+
+
+def box_fields(detail: dict) -> dict:
+    """An image match's ``query_box`` and ``work_box`` (``[x0, y0, x1, y1]`` pixels), for the ownership
+    check; ``{}`` for other media."""
+    if not (detail.get("query_box") and detail.get("work_box")):
+        return {}
+    return {"query_box": list(detail["query_box"]), "work_box": list(detail["work_box"])}
 
 
 def first_axis(detail: dict, side: str) -> tuple[float, float]:

@@ -111,10 +111,10 @@ def _fingerprint_file(path: str, params: MusicEngineParams, melody: bool = False
     if medium != "music":
         from consentry.services.media import fingerprint_path
 
-        if medium == "text" and registry is None and match_spec is not None:  # ownership claims by content (chars)
+        if medium in ("text", "image") and registry is None and match_spec is not None:  # claims by content
             registry = _MATCH_REGISTRIES.get(match_spec) or _MATCH_REGISTRIES.setdefault(
                 match_spec, Registry.open(match_spec, create=False, params=params))
-        return fingerprint_path(path, medium, match_in=registry if medium == "text" else None)
+        return fingerprint_path(path, medium, match_in=registry if medium in ("text", "image") else None)
     result = _fingerprint_only(path, params, match_spec=match_spec, registry=registry)
     if melody and "error" not in result:
         from consentry.services.check.service import transcribe_notes_json
