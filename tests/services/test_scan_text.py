@@ -134,3 +134,85 @@ def test_signals_of_a_row_name_the_row_not_the_temporary_copy():
     text = _json.dumps(out)
     assert out["verdicts"]["ai_training"] == "deny"
     assert "tmp" not in text and "TDMRep in articles.jsonl#3.html" in text
+
+
+def _crawl(path, pages: list[tuple[str, bytes, str]]) -> None:
+    """A WARC file of HTTP responses ``(uri, body, content type)``."""
+    import io as _io
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    with open(path, "wb") as fh:
+        w = WARCWriter(fh, gzip=path.name.endswith(".gz"))
+        for uri, body, ctype in pages:
+            headers = StatusAndHeaders("200 OK", [("Content-Type", ctype)], protocol="HTTP/1.1")
+            w.write_record(w.create_warc_record(uri, "response", payload=_io.BytesIO(body), http_headers=headers))
+
+
+def test_crawl_archives_and_text_shards_give_the_same_items_batched_as_one_record_at_a_time(tmp_path, monkeypatch):
+    """WARC records and text WebDataset members are batched like rows, with the items of one at a time."""
+    import io as _io
+    import tarfile
+
+    works = {name: prose(seed, 1500) for name, seed in (("a.txt", 51), ("b.txt", 52))}
+    folder = tmp_path / "w"
+    folder.mkdir()
+    for name, text in works.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    html = ("<!DOCTYPE html><html><head><meta name='tdm-reservation' content='1'></head><body><article><p>"
+            + passage(works["b.txt"], 500, 120)[0] + "</p></article></body></html>").encode()
+    pages = [(f"https://example.org/{i}", prose(700 + i, 150).encode(), "text/plain") for i in range(12)]
+    pages[2] = ("https://example.org/copied", (prose(790, 80) + " " + passage(works["a.txt"], 300, 120)[0]).encode(),
+                "text/plain; charset=utf-8")
+    pages[6] = ("https://example.org/tdm.html", html, "text/html")
+    pages[9] = ("https://example.org/song.mp3", b"ID3" + prose(791, 60).encode(), "text/plain")  # an audio name
+    crawl = tmp_path / "crawl.warc.gz"
+    _crawl(crawl, pages)
+    members = {f"s{i:03d}.txt": prose(800 + i, 140).encode() for i in range(10)}
+    members["s004.txt"] = passage(works["b.txt"], 100, 150)[0].encode()
+    members["s005.html"] = html
+    members["s007.json"] = json.dumps({"text": passage(works["a.txt"], 1000, 90)[0]}).encode()
+    shard = tmp_path / "t-000.tar"
+    with tarfile.open(shard, "w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, _io.BytesIO(data))
+
+    def items(source, batching: bool) -> list[dict]:
+        monkeypatch.setattr(scan_text, "batches_rows", lambda ds: batching and type(ds).__name__ in (
+            "WarcDataset", "TextWebDataset", "TextRowsDataset"))
+        column = "text" if source == shard else None   # a tar is read as text shards with a text column
+        summary = scan_dataset(reg, str(source), workers=1, text_column=column)
+        out = []
+        for it in reg.store.iter_scan_items(summary["scan_id"]):
+            it = {k: v for k, v in it.items() if k != "scan_id"}
+            for s in (it.get("signals") or {}).get("embedded", []):
+                s.pop("source", None)
+                s.pop("location", None)
+            out.append(it)
+        return out
+
+    with Registry.open(tmp_path / "r.db") as reg:
+        reg.register([folder / "a.txt"], creator="A", terms="deny", workers=1)
+        reg.register([folder / "b.txt"], creator="B", terms="allow", workers=1)
+        real_batch, calls = scan_text.identify_batch, []
+        monkeypatch.setattr(scan_text, "identify_batch", lambda reg_, task: calls.append(len(task["batch"]))
+                            or real_batch(reg_, task))
+        for source, n, found in ((crawl, 12, 2), (shard, 12, 3)):
+            calls.clear()
+            one_by_one = items(source, False)
+            assert calls == []
+            batched = items(source, True)
+            assert calls == [n]   # one batch of every record or member (the whole path for some, inside it)
+            assert len(batched) == n and batched == one_by_one
+            assert sum(1 for it in batched if it["findings"]) == found, [it["item_id"] for it in batched]
+        by_name = {it["name"]: it for it in batched}
+        assert by_name["s005.html"]["signals"]["verdicts"]["tdm"] == "deny"
+    # The real batches_rows batches both kinds.
+    from consentry.io.sources.text import open_text_dataset
+
+    monkeypatch.undo()
+    assert scan_text.batches_rows(open_text_dataset(crawl))
+    assert scan_text.batches_rows(open_text_dataset(shard, text_column="text"))

@@ -1,8 +1,9 @@
 """A scan's text rows in batches: many rows of a text dataset searched in one pass (issue 18).
 
-A text dataset (JSONL, CSV, Parquet, Hugging Face files with a text column)
-is mostly short rows, and a row costs little next to the fixed cost of each
-engine call.  So :func:`batched` groups consecutive rows into one task of at
+A text dataset (JSONL, CSV, Parquet, Hugging Face files with a text column;
+also the records of a web crawl archive and the members of text WebDataset
+shards, read into memory the same way) is mostly short rows, and a row costs
+little next to the fixed cost of each engine call.  So :func:`batched` groups consecutive rows into one task of at
 most :data:`TEXT_BATCH_BYTES` bytes and :data:`TEXT_BATCH_ITEMS` rows, and
 :func:`identify_batch` reads each row as :func:`.scan.identify_item` does and
 locates all of them at once (:func:`.media.identify_signals`, the text
@@ -39,10 +40,11 @@ TEXT_BATCH_ITEMS = 1024
 
 
 def batches_rows(ds) -> bool:
-    """Whether the dataset's items are rows of a text column (and so are batched)."""
-    from consentry.io.sources.text import TextRowsDataset
+    """Whether the dataset's items are texts held in memory (and so are batched): rows of a text column, the
+    records of web crawl archives (WARC/WET) and the members of text WebDataset shards."""
+    from consentry.io.sources.text import TextRowsDataset, TextWebDataset, WarcDataset
 
-    return isinstance(ds, TextRowsDataset)
+    return isinstance(ds, (TextRowsDataset, TextWebDataset, WarcDataset))
 
 
 def batched(tasks: Iterable[dict]) -> Iterator[dict]:
