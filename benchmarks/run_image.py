@@ -474,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     per = max(1, -(-args.negatives // max(1, len(negs))))
     false, n_neg, neg_times, false_examples, shared_found = 0, 0, [], [], []
     n_shared = 0
-    neg_queries_kept: list[bytes] = []
+    neg_queries_kept: list[tuple[bytes, bool]] = []  # (query, of a SHARED_REGIONS image)
     for p in negs:
         if n_neg >= args.negatives:
             break
@@ -491,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
             n_neg += 1
             n_shared += shares_a_region(p)
             if len(neg_queries_kept) < args.scale_queries:
-                neg_queries_kept.append(data)
+                neg_queries_kept.append((data, shares_a_region(p)))
             if res and shares_a_region(p):
                 m = res[0]
                 shared_found.append({"query_of": str(p), "work": str(works[m.fp_id]), "score": m.score,
@@ -569,19 +569,24 @@ def main(argv: list[str] | None = None) -> int:
             s_times.append(time.process_time() - t0)
             s_found += bool(res) and res[0].fp_id == fp_id
             s_false += sum(1 for m in res if m.fp_id > len(works))
-        n_times, n_false = [], 0
-        for data in neg_queries_kept:
+        n_times, n_false, n_synthetic, n_shared_found = [], 0, 0, 0
+        for data, shared in neg_queries_kept:
             sig = engine.decode(data)
             t0 = time.process_time()
             res = engine.locate(sig, segs)
             n_times.append(time.process_time() - t0)
-            n_false += bool(res)
+            n_synthetic += any(m.fp_id > len(works) for m in res)
+            n_shared_found += bool(res) and shared  # a region shared with a registered work (SHARED_REGIONS)
+            n_false += bool(res) and not shared
         report["scale"] = {
             "synthetic_works": args.scale, "pool_images": len(pool_pdq), "build_s": round(t_build, 1),
             "index_bytes_per_image": round((segment_bytes(seg) + segment_bytes(big)) / (len(works) + args.scale), 1),
             "positive_queries": len(scale_queries), "found_top1": round(s_found / len(scale_queries), 4),
             "synthetic_matches": int(s_false),
             "negative_queries": len(neg_queries_kept), "negative_false_matches": int(n_false),
+            "negative_synthetic_matches": int(n_synthetic),
+            "negative_shared_region_queries": int(sum(sh for _, sh in neg_queries_kept)),
+            "negative_shared_region_matches": int(n_shared_found),
             "query_cpu_ms_after_decode": {"median": round(1000 * statistics.median(s_times + n_times), 1),
                                       "p95": round(1000 * _pct(s_times + n_times, 95), 1)}}
         print(f"scale: {report['scale']}", flush=True)
