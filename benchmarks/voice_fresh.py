@@ -24,7 +24,8 @@ import numpy as np
 
 from consentry.engines.voice.encoder import embed_voice
 from run_voice import RATE_HZ, build_utterances, may_be_same, music_backgrounds, speakers_asterisk
-from voice_windowed import WINDOWED_OUTPUTS, enrolled_prints, measure, mix_output, output_prints, score_outputs
+from voice_windowed import (WINDOWED_OUTPUTS, cached, enrolled_prints, measure, mix_output, output_prints,
+                            score_outputs)
 
 #: Version of the fresh outputs' recipe, kept in the cache.
 FRESH_RECIPE = 1
@@ -74,11 +75,7 @@ def fresh_outputs(cache: Path, music_dir: Path | None = None) -> dict:
     from consentry.engines.voice.model import load_voice_model, voice_print
 
     if cache.is_file():
-        with open(cache, "rb") as fh:
-            data = pickle.load(fh)
-        if data.get("recipe") != FRESH_RECIPE:
-            raise SystemExit(f"{cache}: made by an older fresh recipe; delete it or name another --fresh-cache")
-        return data
+        return cached(cache, FRESH_RECIPE, "fresh recipe", "--fresh-cache")
     model = load_voice_model()
     people = fresh_people()
     enrolled = {}

@@ -11,6 +11,7 @@ enrolment (one 12-s utterance, or that with up to :data:`EXTRA_ENROLMENT` more, 
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +79,15 @@ def windowed_mixes(people: dict, enrolled: dict, music_dir: Path | None = None):
                     "background": kind, "voice_s": dur, "at_s": at / RATE_HZ}, x)
 
 
+def cached(cache: Path, recipe: int, what: str, option: str) -> dict:
+    """The prints kept in ``cache``, refused (exit) when an older ``recipe`` made them."""
+    with open(cache, "rb") as fh:
+        data = pickle.load(fh)
+    if data.get("recipe") != recipe:
+        raise SystemExit(f"{cache}: made by an older {what}; delete it or name another {option}")
+    return data
+
+
 def mix_output(rng, probe: np.ndarray, kind: str, dur: int, pool: list[str], utterances_of, tracks: list,
                n_out: int) -> tuple[list[str], int, np.ndarray]:
     """One output of ``n_out`` samples: ``probe`` (``dur`` s of the pasted voice) put 5 s or more from either
@@ -120,16 +130,10 @@ def windowed_outputs(cache: Path | None = None, music_dir: Path | None = None) -
     that pass, the CAM++ print of the window's audio, exactly as
     ``consentry check`` makes them (consentry.engines.voice.model).
     """
-    import pickle
-
     from consentry.engines.voice.model import load_voice_model, voice_print
 
     if cache is not None and cache.is_file():
-        with open(cache, "rb") as fh:
-            data = pickle.load(fh)
-        if data.get("recipe") != WINDOWED_RECIPE:
-            raise SystemExit(f"{cache}: made by an older --windowed recipe; delete it or name another --cache")
-        return data
+        return cached(cache, WINDOWED_RECIPE, "--windowed recipe", "--cache")
     model = load_voice_model()
     people = windowed_people(extra=EXTRA_ENROLMENT)
     enrolled = {}

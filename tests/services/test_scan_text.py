@@ -16,6 +16,18 @@ def _rows(n: int, size: int, **extra) -> list[dict]:
     return [{"seq": i, "item_id": f"row:{i}", "name": f"t row {i}", "data": b"x" * size, **extra} for i in range(n)]
 
 
+def _stored_items(reg, summary: dict) -> list[dict]:
+    """A scan's stored items, without the scan id and the temporary file names their signals were read from."""
+    out = []
+    for it in reg.store.iter_scan_items(summary["scan_id"]):
+        it = {k: v for k, v in it.items() if k != "scan_id"}
+        for s in (it.get("signals") or {}).get("embedded", []):
+            s.pop("source", None)   # names the temporary file the signals were read from
+            s.pop("location", None)
+        out.append(it)
+    return out
+
+
 def test_rows_are_grouped_up_to_the_batch_limits_and_large_or_file_items_go_alone(monkeypatch):
     monkeypatch.setattr(scan_text, "TEXT_BATCH_ITEMS", 4)
     tasks = _rows(10, 10)
@@ -66,15 +78,7 @@ def test_a_text_dataset_gives_the_same_items_batched_as_one_row_at_a_time(tmp_pa
 
     def items(batch_items: int) -> list[dict]:
         monkeypatch.setattr(scan_text, "TEXT_BATCH_ITEMS", batch_items)
-        summary = scan_dataset(reg, str(ds), workers=workers)
-        out = []
-        for it in reg.store.iter_scan_items(summary["scan_id"]):
-            it = {k: v for k, v in it.items() if k not in ("scan_id",)}
-            for s in (it.get("signals") or {}).get("embedded", []):
-                s.pop("source", None)   # names the temporary file the signals were read from
-                s.pop("location", None)
-            out.append(it)
-        return out
+        return _stored_items(reg, scan_dataset(reg, str(ds), workers=workers))
 
     with Registry.open(tmp_path / "r.db") as reg:
         reg.register([folder / "a.txt"], creator="A", terms="deny", workers=1)
@@ -184,15 +188,7 @@ def test_crawl_archives_and_text_shards_give_the_same_items_batched_as_one_recor
         monkeypatch.setattr(scan_text, "batches_rows", lambda ds: batching and type(ds).__name__ in (
             "WarcDataset", "TextWebDataset", "TextRowsDataset"))
         column = "text" if source == shard else None   # a tar is read as text shards with a text column
-        summary = scan_dataset(reg, str(source), workers=1, text_column=column)
-        out = []
-        for it in reg.store.iter_scan_items(summary["scan_id"]):
-            it = {k: v for k, v in it.items() if k != "scan_id"}
-            for s in (it.get("signals") or {}).get("embedded", []):
-                s.pop("source", None)
-                s.pop("location", None)
-            out.append(it)
-        return out
+        return _stored_items(reg, scan_dataset(reg, str(source), workers=1, text_column=column))
 
     with Registry.open(tmp_path / "r.db") as reg:
         reg.register([folder / "a.txt"], creator="A", terms="deny", workers=1)
