@@ -724,12 +724,12 @@ class Registry:
         merge = self.store.merge_tiers if tiered else self.store.compact
         merged = merge(engine=ENGINE_NAME, engine_version=self.params.version, param_hash=self.param_hash,
                        unpack_fp_id=lambda v: engine.unpack_postings(v)[0])
-        for medium in engines.media():
+        for medium in (m for m in engines.media() if m != "music"):  # music's id is the registry's own
             try:
-                other = None if medium == "music" else engines.get(medium)
+                other = engines.get(medium)
             except ImportError:
                 continue
-            merged += merge(**other.id.store_key(), unpack_fp_id=other.fp_ids) if other else 0
+            merged += merge(**other.id.store_key(), unpack_fp_id=other.fp_ids)
         return merged
 
     def change_stamp(self) -> str:
