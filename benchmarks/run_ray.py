@@ -138,6 +138,22 @@ def pack_shards(files: list[Path], folder: Path, *, per_shard: int) -> Path:
     return folder / ("part-{0000..%04d}.tar" % (n_shards - 1))
 
 
+def pack_zips(files: list[Path], folder: Path, *, per_shard: int) -> Path:
+    """The files as one zip archive (stored, not deflated: WAV), the only kind a zip dataset is; refuses more
+    files than ``per_shard`` (a zip dataset is one archive); returns its path."""
+    import zipfile
+
+    if len(files) > per_shard:
+        raise SystemExit(f"--archive-format zip: {len(files)} items do not fit one zip of --per-shard {per_shard}")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    out = folder / "items.zip"
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
+        for f in files:
+            archive.write(f, arcname=f.name)
+    return out
+
+
 def shards_to_jsonl(folder: Path, out: Path) -> Path:
     """The samples of the shards in ``folder`` as one JSONL manifest, a row ``{"audio": {"bytes": base64, "path"}}``
     per member (what a Hugging Face export of an audio column looks like)."""
@@ -231,6 +247,8 @@ def main() -> None:
     ap.add_argument("--memory-per-shard", type=int, default=250)
     ap.add_argument("--archive", action="store_true", help="throughput on tar shards instead of a folder")
     ap.add_argument("--per-shard", type=int, default=5, help="items per shard with --archive")
+    ap.add_argument("--archive-format", choices=["tar", "zip"], default="tar",
+                    help="with --archive: tar shards, or zip archives of --per-shard items (one zip: one dataset)")
     ap.add_argument("--memory-only", action="store_true", help="only the driver-memory runs")
     ap.add_argument("--memory-format", choices=["tar", "jsonl"], default="tar",
                     help="the driver-memory datasets: tar shards, or one JSONL manifest of base64 rows")
@@ -255,8 +273,9 @@ def main() -> None:
     sizes = {"small": (small, a.items), "large": (large, 3 * a.items)}
     if a.archive:
         files = sorted(large.iterdir())
-        sizes = {"small": (pack_shards(files[:a.items], work / "shards-small", per_shard=a.per_shard), a.items),
-                 "large": (pack_shards(files, work / "shards-large", per_shard=a.per_shard), 3 * a.items)}
+        pack = pack_zips if a.archive_format == "zip" else pack_shards
+        sizes = {"small": (pack(files[:a.items], work / "shards-small", per_shard=a.per_shard), a.items),
+                 "large": (pack(files, work / "shards-large", per_shard=a.per_shard), 3 * a.items)}
         for folder in (work / "shards-small", work / "shards-large"):
             for f in folder.iterdir():
                 f.read_bytes()
@@ -264,7 +283,7 @@ def main() -> None:
         f.read_bytes()  # the page cache warm for every run alike
     out: dict = {**info, "seed": a.seed, "works": a.works, "items": {k: n for k, (_, n) in sizes.items()},
                  "item_s": a.item_s, "cpus": a.cpus,
-                 "dataset": f"tar shards of {a.per_shard} items" if a.archive else "folder"}
+                 "dataset": f"{a.archive_format} archives of {a.per_shard} items" if a.archive else "folder"}
     configs = {"local_1": ("--workers", "1"), "local_2": ("--workers", "2")}
     with LocalCluster(num_cpus=a.cpus) as cluster:
         configs.update({"ray_1": ("--ray", cluster.address, "--workers", "1"),
