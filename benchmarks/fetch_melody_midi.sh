@@ -9,10 +9,13 @@
 #   planetblupi-music-midi     10 MIDI tunes (Planet Blupi)
 #   abcmidi                    abc2midi and six folk tunes in its examples
 #   freedoom                   66 distinct MIDI tunes in its two WADs: the second held-out set (session 5)
+#   python3-venv               a separate environment for music21 (PyPI), whose corpus holds Bach's chorales:
+#                              the third held-out set (session 6), exported to MIDI by benchmarks/melody_chorales.py
 #
 # Run as root (as CI does):  bash benchmarks/fetch_melody_midi.sh
 set -euo pipefail
-packages=(fluidsynth fluid-soundfont-gm timgm6mb-soundfont openttd-openmsx planetblupi-music-midi abcmidi freedoom)
+packages=(fluidsynth fluid-soundfont-gm timgm6mb-soundfont openttd-openmsx planetblupi-music-midi abcmidi freedoom
+          python3-venv)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,3 +29,15 @@ fi
 for p in "${packages[@]}"; do
     printf '%s\t%s\n' "$p" "$(dpkg-query -W -f='${Version}' "$p")"
 done
+# The chorales: music21 in its own environment (not the project's), then its corpus exported to MIDI once.
+here="$(cd "$(dirname "$0")" && pwd)"
+venv="$here/work/music21-venv"
+out="$here/work/melody-real/chorales"
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+fi
+"$venv/bin/python" -c 'import music21' 2>/dev/null || "$venv/bin/pip" install -q 'music21==10.5.1'
+printf 'music21\t%s\n' "$("$venv/bin/python" -c 'import music21; print(music21.__version__)')"
+if [ ! -f "$out/manifest.json" ]; then
+    "$venv/bin/python" "$here/melody_chorales.py" "$out"
+fi

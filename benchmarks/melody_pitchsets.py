@@ -188,3 +188,34 @@ def combined(parts: list[tuple[list[dict], dict]], *, budget: float, min_notes: 
     pos = [o for o in outputs.values() if o["kind"] == "pos"]
     return {"budget_per_comparison_each": share, "found": _share(sum(o["found"] for o in pos), len(pos)),
             "outputs_with_a_false_match": _share(sum(o["false"] for o in outputs.values()), len(outputs))}
+
+
+def found_at_false_outputs(rows: list[dict], *, null: dict, most_false: int = 12, min_notes: int = 6) -> list[dict]:
+    """Found rate at each number ``F`` = 0..``most_false`` of outputs with a false match: the cut on the
+    false-alarm probability is set just below the (F+1)-th smallest of the outputs' best false p (a significant
+    phrase that is not the own tune where it was copied), so that two nulls (two rankings of the same pairs) are
+    compared at the same false-match rate. Returns one ``{"false_outputs", "cut", "found"}`` per F."""
+    from consentry.engines.melody.align import NullModel
+
+    model = NullModel(**null)
+    best_false: dict[int, float] = {}
+    best_true: dict[int, float] = {}
+    for r in rows:
+        best_false.setdefault(r["output"], np.inf)
+        if r["kind"] == "pos":
+            best_true.setdefault(r["output"], np.inf)
+        if r["pairs"] < min_notes:
+            continue
+        p = float(model.false_alarm(r["score"], r["m"], r["n"]))
+        if r["own"] and r["located"]:
+            best_true[r["output"]] = min(best_true[r["output"]], p)
+        else:
+            best_false[r["output"]] = min(best_false[r["output"]], p)
+    false_sorted = np.sort(np.fromiter(best_false.values(), float))
+    true_p = np.fromiter(best_true.values(), float)
+    out = []
+    for f in range(min(most_false, false_sorted.size - 1) + 1):
+        cut = false_sorted[f]
+        out.append({"false_outputs": _share(f, false_sorted.size), "cut": float(f"{cut:.3g}"),
+                    "found": _share(int((true_p < cut).sum()), true_p.size)})
+    return out

@@ -49,6 +49,11 @@ reports found rates and false matches with Wilson intervals (benchmarks/melody_p
     nice -n 10 .venv/bin/python benchmarks/run_melody_real.py --half dev --fit-on dev --pitch-sets "$V" \
         --record benchmarks/fits/melody_pitch_sets.json
 
+Session 6 fitted the skyline's null on real music (``"null": "fit"`` in a skyline entry of ``--pitch-sets``, with
+``--fit-on dev --record benchmarks/fits/melody_skyline_real.json``; it is not the check's null) and added a third
+held-out set, ``--half chorales``: Bach chorales from music21's corpus (benchmarks/melody_chorales.py), where
+the outputs' phrases are cut from another harmonisation of the registered chorale's melody.
+
 Renders, queries and transcriptions are cached in benchmarks/work/melody-real/
 (``--work``), so a second run only aligns. Prints one JSON object.
 """
@@ -138,10 +143,30 @@ def freedoom_tunes(work: Path) -> dict[str, Path]:
     return out
 
 
+def chorale_tunes(work: Path) -> tuple[dict[str, Path], dict[str, str], set[str]]:
+    """The third held-out set (session 6): Bach chorales exported by benchmarks/melody_chorales.py into
+    ``work``/chorales. Returns their MIDI files, ``{registered chorale: sibling}`` (another harmonisation of its
+    melody, where the outputs' phrases are cut) and the unregistered chorales."""
+    manifest = work / "chorales" / "manifest.json"
+    if not manifest.exists():
+        raise SystemExit(f"run_melody_real: {manifest} missing: bash benchmarks/fetch_melody_midi.sh")
+    roles = json.loads(manifest.read_text())["tunes"]
+    files = {k: work / "chorales" / f"{k.split('/', 1)[1]}.mid" for k in roles}
+    siblings = {v["of"]: k for k, v in roles.items() if v["role"] == "sibling"}
+    return files, siblings, {k for k, v in roles.items() if v["role"] == "unregistered"}
+
+
+def tune_files(half: str, work: Path) -> dict[str, Path]:
+    if half == "chorales":
+        return chorale_tunes(work)[0]
+    return freedoom_tunes(work) if half == "freedoom" else tunes(work)
+
+
 def half_of(name: str) -> str:
-    """"freedoom" (the second held-out set) for Freedoom's tunes, else "dev" or "held-out" by a hash of the name."""
-    if name.startswith("freedoom/"):
-        return "freedoom"
+    """"freedoom" / "chorales" (the second / third held-out sets) for their tunes, else "dev" or "held-out" by a
+    hash of the name."""
+    if name.startswith(("freedoom/", "chorales/")):
+        return name.split("/", 1)[0]
     return "dev" if hashlib.sha256(name.encode()).digest()[0] % 2 == 0 else "held-out"
 
 
@@ -270,13 +295,14 @@ def notes_of(wav: Path, cache: Path) -> list[list[float]]:
 # ---------------------------------------------------------------- building the outputs
 def build(half: str, args, work: Path) -> dict:
     """Render and transcribe what the half needs; returns works, positives and negatives (notes, truths)."""
-    source = freedoom_tunes(work) if half == "freedoom" else tunes(work)
+    source = tune_files(half, work)
     all_tunes = {k: v for k, v in source.items() if half_of(k) == half}
+    phrase_from, unreg_set = chorale_tunes(work)[1:] if half == "chorales" else ({}, None)
     for sub in ("reg", "neg", "pos"):
         (work / sub).mkdir(parents=True, exist_ok=True)
     songs = {k: capped(mm.read_midi(p), args.cap_s) for k, p in all_tunes.items()}
-    reg = sorted(k for k in songs if registered(k))
-    unreg = sorted(k for k in songs if not registered(k))
+    reg = sorted(k for k in songs if registered(k)) if unreg_set is None else sorted(phrase_from)
+    unreg = sorted(k for k in songs if not registered(k)) if unreg_set is None else sorted(unreg_set)
     safe = {k: k.replace("/", "__") for k in songs}
     t_start = time.process_time()
     works = {}
@@ -309,7 +335,8 @@ def build(half: str, args, work: Path) -> dict:
     bg_audio = {k: wav_read(p) for k, p in backgrounds.items()}
     positives = []
     for k in reg:
-        if len(mm.skyline_indices(songs[k].notes)) < 20:
+        src = songs[phrase_from.get(k, k)]  # chorales: another harmonisation of the registered melody
+        if len(mm.skyline_indices(src.notes)) < 20:
             continue  # too short to hold a phrase with notes around it
         for j in range(args.phrases_per_tune):
             rng = np.random.default_rng([args.seed, int(hashlib.sha256(k.encode()).hexdigest()[:8], 16), j])
@@ -318,7 +345,7 @@ def build(half: str, args, work: Path) -> dict:
             transpose = int(rng.choice([-1, 1])) * int(rng.integers(1, 7))
             tempo = float(np.exp(rng.uniform(np.log(0.8), np.log(1.25))))
             other = bool(rng.integers(0, 2))
-            excerpt, info = phrase_excerpt(songs[k], rng, length=length, errors=errors)
+            excerpt, info = phrase_excerpt(src, rng, length=length, errors=errors)
             if other:
                 excerpt = reorchestrate(excerpt, rng)
             excerpt = transform(excerpt, transpose=transpose, tempo=tempo, shift_s=0.1)
@@ -536,7 +563,7 @@ def shared_material(args, half: str, rows_of: list[list[dict]], nulls: list[dict
             if (r["tune"] != r["work"] and r["pairs"] >= 6
                     and model.false_alarm(r["score"], r["m"], r["n"]) <= budget):
                 flagged.add((r["tune"], r["work"]))
-    source = freedoom_tunes(args.work) if half == "freedoom" else tunes(args.work)
+    source = tune_files(half, args.work)
 
     def midi_contour(name):
         song = capped(mm.read_midi(source[name]), args.cap_s)
@@ -556,7 +583,7 @@ def pitch_set_report(args, halves: list[str]) -> dict:
     """``--pitch-sets``: every matcher's rows on each half, its null (fitted on ``--fit-on`` or shipped), rates."""
     import melody_pitchsets as mp
 
-    from consentry.engines.melody import NULL_MODEL
+    from consentry.engines.melody import NULL_MODEL, Scoring
     from consentry.engines.melody.pitchsets import PITCH_SET_NULL
     from consentry.services.check.service import MELODY_FALSE_ALARM_PER_OUTPUT
 
@@ -577,7 +604,9 @@ def pitch_set_report(args, halves: list[str]) -> dict:
                                    cache=args.work / f"pairs-{h}-{key}.json")
             cpu[h] = round(time.process_time() - t, 1)
         entry = {"setup": setup, "rows_cache_key": key, "cpu_s_of_this_process": cpu}
-        if matcher == "skyline":
+        if isinstance(setup.get("null"), dict):
+            null = setup["null"]      # a null given as {"lam", "k"}, e.g. a recorded fit measured on other tunes
+        elif matcher == "skyline" and not (fit_on and setup.get("null") == "fit"):
             null = {"lam": NULL_MODEL.lam, "k": NULL_MODEL.k}
         elif fit_on:
             un = [r for h in fit_on for r in rows[h] if not r["own"]]
@@ -587,7 +616,8 @@ def pitch_set_report(args, halves: list[str]) -> dict:
                     "command": "benchmarks/run_melody_real.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
                     "halves": fit_on, "seed": args.seed, "phrases_per_tune": args.phrases_per_tune,
                     "setup": setup, "null": null, "fit": entry["fit"], "score": [r["score"] for r in un],
-                    "m": [r["m"] for r in un], "n": [r["n"] for r in un]}))
+                    "m": [r["m"] for r in un], "n": [r["n"] for r in un],
+                    **({"scoring": Scoring().__dict__} if matcher == "skyline" else {})}))
         else:
             null = {"lam": PITCH_SET_NULL.lam, "k": PITCH_SET_NULL.k}
         entry["null"] = null
@@ -595,7 +625,8 @@ def pitch_set_report(args, halves: list[str]) -> dict:
             budget = MELODY_FALSE_ALARM_PER_OUTPUT / max(1, len(data[h]["works"]))
             entry[h] = {**mp.evaluate(rows[h], null=null, budget=budget),
                         "at_half_budget": mp.evaluate(rows[h], null=null, budget=budget / 2),
-                        "at_zero_unrelated_false": mp.at_zero_false(rows[h], null=null)}
+                        "at_zero_unrelated_false": mp.at_zero_false(rows[h], null=null),
+                        "found_at_false_outputs": mp.found_at_false_outputs(rows[h], null=null)}
         entry["_rows"], entry["_null"] = rows, null
         out["variants"][name] = entry
     for h in halves:
@@ -624,7 +655,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--half", required=True,
                         help="dev: fitting; held-out: spent (session 3), development since; freedoom: the second "
-                             "held-out set (session 5); with --pitch-sets a comma-separated list")
+                             "held-out set (session 5), spent; chorales: the third (session 6); with --pitch-sets a "
+                             "comma-separated list")
     parser.add_argument("--work", type=Path, default=Path("benchmarks/work/melody-real"))
     parser.add_argument("--seed", type=int, default=21)
     parser.add_argument("--cap-s", type=float, default=240.0, help="tunes cut to their first seconds")
@@ -658,8 +690,9 @@ def main() -> None:
                              "it makes them tune by tune, in the order of the tunes' names)")
     args = parser.parse_args()
     halves = args.half.split(",")
-    if any(h not in ("dev", "held-out", "freedoom") for h in halves) or (len(halves) > 1 and not args.pitch_sets):
-        raise SystemExit(f"run_melody_real: --half {args.half}: one of dev, held-out, freedoom "
+    known = ("dev", "held-out", "freedoom", "chorales")
+    if any(h not in known for h in halves) or (len(halves) > 1 and not args.pitch_sets):
+        raise SystemExit(f"run_melody_real: --half {args.half}: one of dev, held-out, freedoom, chorales "
                          "(a comma-separated list only with --pitch-sets)")
     if args.pitch_sets:
         print(json.dumps(pitch_set_report(args, halves), indent=2))

@@ -67,3 +67,45 @@ def test_pitch_set_null_is_the_fit_of_its_record():
     assert {**defaults, **record["setup"].get("sets", {})} == defaults
     null, _ = melody_pitchsets.fit_null(record["score"], record["m"], record["n"])
     assert null == record["null"] == {"lam": PITCH_SET_NULL.lam, "k": PITCH_SET_NULL.k}
+
+
+SKYLINE_REAL_RECORD = ROOT / "benchmarks" / "fits" / "melody_skyline_real.json"
+
+
+def test_skyline_null_fitted_on_real_music_is_the_fit_of_its_record():
+    """The shipped matcher's null refitted on real music (the dev half's unrelated output-work pairs, session 6)
+    is what ``run_melody_real.py --fit-on dev --record`` wrote. It is a benchmarked alternative, not the check's
+    null: at equal false-match rates on dev it finds no more phrases (benchmarks/RESULTS.md, "A skyline null
+    fitted on real music")."""
+    import melody_pitchsets
+
+    if not SKYLINE_REAL_RECORD.exists():
+        pytest.fail(f"{SKYLINE_REAL_RECORD} is missing: see benchmarks/RESULTS.md, 'A skyline null fitted on "
+                    "real music'")
+    record = json.loads(SKYLINE_REAL_RECORD.read_text())
+    assert record["setup"] == {"matcher": "skyline", "null": "fit"} and record["halves"] == ["dev"]
+    assert record["scoring"] == dataclasses.asdict(Scoring())
+    assert len(record["score"]) == len(record["m"]) == len(record["n"]) == record["fit"]["unrelated_pairs"]
+    null, fit = melody_pitchsets.fit_null(record["score"], record["m"], record["n"])
+    assert (null, fit) == (record["null"], record["fit"])
+
+
+def test_found_at_equal_false_outputs_moves_the_cut_below_each_false_match():
+    """found_at_false_outputs: at F false outputs the cut lies at the (F+1)-th smallest false p, and a positive is
+    found when its own located phrase lies strictly below it."""
+    import melody_pitchsets
+
+    null = {"lam": 1.0, "k": 1.0}     # p = 1 - exp(-m n e^-s): with m = n = 1, a higher score is a smaller p
+
+    def row(output, kind, score, *, own=False, located=False, pairs=8):
+        return {"output": output, "kind": kind, "score": score, "m": 1, "n": 1, "own": own, "located": located,
+                "pairs": pairs}
+
+    rows = [row(0, "pos", 9.0, own=True, located=True), row(0, "pos", 1.0),
+            row(1, "pos", 5.0, own=True, located=True), row(1, "pos", 7.0),   # its false phrase beats it
+            row(2, "pos", 6.0, own=True, located=False),                      # own tune, elsewhere: false
+            row(3, "neg", 4.0), row(4, "neg", 8.0, pairs=3)]                 # too few notes: not counted
+    curve = melody_pitchsets.found_at_false_outputs(rows, null=null, most_false=3)
+    assert [c["found"]["k"] for c in curve] == [1, 1, 2, 2]
+    assert [c["false_outputs"]["k"] for c in curve] == [0, 1, 2, 3]
+    assert curve[0]["found"]["n"] == 3 and curve[0]["false_outputs"]["n"] == 5
