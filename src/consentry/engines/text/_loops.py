@@ -31,10 +31,12 @@ def _class_of(cp, cls_t):
 
 
 @_jit
-def words_kernel(cp, cls_t, len_t, fold_t, drop_lo, drop_hi, out_hash, out_start, out_end):
+def words_kernel(cp, cls_t, len_t, fold_t, fold_ascii, drop_lo, drop_hi, out_hash, out_start, out_end):
     """:func:`.winnowing.words` on code points ``cp`` (uint8 for ASCII text, else uint32).
 
-    ``drop_lo``/``drop_hi``: sorted, disjoint character ranges removed by
+    ``fold_ascii``: the folded code of each ASCII character (uint64, shape (128,): ``fold_t[c, 0]`` for a word
+    character, which folds to exactly one there, :func:`.winnowing._ascii_fold`), read for ``c < 128`` instead
+    of the tables.  ``drop_lo``/``drop_hi``: sorted, disjoint character ranges removed by
     de-hyphenation (the regex stays in Python).  Writes each word's hash,
     start and end (end exclusive) into the ``out_*`` arrays (at least
     ``len(cp) + 2`` long each) and returns the number of words (at most one per character; -1 when the
@@ -50,11 +52,12 @@ def words_kernel(cp, cls_t, len_t, fold_t, drop_lo, drop_hi, out_hash, out_start
     we = 0
     hp = 0
     nd = drop_lo.shape[0]
+    next_drop = np.int64(drop_lo[0]) if nd > 0 else np.int64(n)   # no range starts before it
     run_end = -1          # the joiners at i < run_end are one run, removed when run_inner
     run_inner = False
     for i in range(n):
         c = np.int64(cp[i])
-        k = _class_of(c, cls_t)
+        k = np.int64(cls_t[c]) if c < 128 else _class_of(c, cls_t)
         if k == _JOIN:
             if i >= run_end:
                 j = i + 1
@@ -64,10 +67,12 @@ def words_kernel(cp, cls_t, len_t, fold_t, drop_lo, drop_hi, out_hash, out_start
                 run_inner = i > 0 and j < n and _class_of(cp[i - 1], cls_t) == _WORD and \
                     _class_of(cp[j], cls_t) == _WORD
             k = _DROP if run_inner else _SEP
-        while hp < nd and drop_hi[hp] <= i:
-            hp += 1
-        if hp < nd and drop_lo[hp] <= i:
-            k = _DROP
+        if i >= next_drop:
+            while hp < nd and drop_hi[hp] <= i:
+                hp += 1
+            if hp < nd and drop_lo[hp] <= i:
+                k = _DROP
+            next_drop = np.int64(drop_lo[hp]) if hp < nd else np.int64(n)
         if k == _DROP:
             continue
         if k == _SEP:
@@ -104,10 +109,15 @@ def words_kernel(cp, cls_t, len_t, fold_t, drop_lo, drop_hi, out_hash, out_start
             pw = _ONE
             length = _ZERO
             ws = i
-        for j in range(len_t[c]):
-            h = h + np.uint64(fold_t[c, j]) * pw
+        if c < 128:
+            h = h + fold_ascii[c] * pw
             pw = pw * _B
             length = length + _ONE
+        else:
+            for j in range(len_t[c]):
+                h = h + np.uint64(fold_t[c, j]) * pw
+                pw = pw * _B
+                length = length + _ONE
         we = i + 1
     if is_open:
         out_hash[nw] = _mix((h + length) ^ (length * _C))
@@ -119,12 +129,22 @@ def words_kernel(cp, cls_t, len_t, fold_t, drop_lo, drop_hi, out_hash, out_start
 
 @_jit
 def shingles_kernel(word_hashes, k, out):
-    """:func:`.winnowing.shingles`' hashes: the mixed polynomial of every ``k`` consecutive word hashes."""
+    """:func:`.winnowing.shingles`' hashes: the mixed polynomial of every ``k`` consecutive word hashes.
+
+    Rolled: ``acc[i + 1] = (acc[i] - h[i] * B**(k-1)) * B + h[i + k]``, exact in the wrapping uint64 arithmetic
+    that the polynomial ``acc[i] = sum_t h[i + t] * B**(k-1-t)`` is taken in (so equal to it bit for bit)."""
     n = word_hashes.shape[0] - k + 1
-    for i in range(n):
-        acc = _ZERO
-        for t in range(k):
-            acc = acc * _B + word_hashes[i + t]
+    if n <= 0:
+        return n
+    top = _ONE
+    for t in range(k - 1):
+        top = top * _B
+    acc = _ZERO
+    for t in range(k):
+        acc = acc * _B + word_hashes[t]
+    out[0] = _mix(acc)
+    for i in range(1, n):
+        acc = (acc - word_hashes[i - 1] * top) * _B + word_hashes[i + k - 1]
         out[i] = _mix(acc)
     return n
 

@@ -205,7 +205,7 @@ def _words_compiled(text: str, cls_t, len_t, fold_t) -> Words:
         out_h = np.empty(cap, np.uint64)
         out_s = np.empty(cap, np.int64)
         out_e = np.empty(cap, np.int64)
-        nw = kernels.words_kernel(cp, cls_t, len_t, fold_t, lo_a, hi_a, out_h, out_s, out_e)
+        nw = kernels.words_kernel(cp, cls_t, len_t, fold_t, _ascii_fold()[:128], lo_a, hi_a, out_h, out_s, out_e)
         if nw >= 0:
             return Words(out_h[:nw], out_s[:nw], out_e[:nw])
     raise AssertionError("unreachable: a text folds to at most 4 marks per character")
@@ -215,8 +215,9 @@ def _words_compiled(text: str, cls_t, len_t, fold_t) -> Words:
 def _ascii_fold() -> np.ndarray:
     """Folded code of each ASCII byte (0 for non-word bytes), uint64 of shape (256,)."""
     cls_t, len_t, fold_t, _ = fold_table()
-    if (len_t[:128] > 1).any() or ((cls_t[:128] != SEP) & (cls_t[:128] != WORD) & (cls_t[:128] != JOIN)).any():
-        raise RuntimeError("fold_table.npz: an ASCII character folds to more than one or is dropped")
+    if (len_t[:128][cls_t[:128] == WORD] != 1).any() or \
+            ((cls_t[:128] != SEP) & (cls_t[:128] != WORD) & (cls_t[:128] != JOIN)).any():
+        raise RuntimeError("fold_table.npz: an ASCII word character does not fold to exactly one, or one is dropped")
     out = np.zeros(256, np.uint64)
     out[:128] = np.where(cls_t[:128] == WORD, fold_t[:128, 0], 0)
     return out
