@@ -75,11 +75,12 @@ class ScanWorker:
 
         return list_part(part, skip)
 
-    def count_lines(self, rng, reader):
-        """Lines and rows of a byte range of a JSONL file (:func:`consentry.cluster.parts.count_lines`)."""
-        from consentry.cluster.parts import count_lines
+    def first_call(self, fn: Callable, *args):
+        """A first-pass call: a JSONL range's rows counted, a CSV or Arrow file's listed
+        (:func:`consentry.cluster.parts.first_call`)."""
+        from consentry.cluster.parts import first_call
 
-        return count_lines(rng, reader)
+        return first_call(fn, *args)
 
     def list_shard(self, first):
         """All the parts of a tar shard or a zip, listed here (:func:`consentry.io.sources.parts.list_shard`)."""
@@ -223,6 +224,7 @@ class RayExecutor:
         self.index = None
         self.count = None
         self._actors: list = []
+        self._ready = None  # the workers that made a scan's first pass, kept for its parts
 
     # -- lifecycle --------------------------------------------------------------------
     def connect(self) -> str:
@@ -250,7 +252,7 @@ class RayExecutor:
         ray = import_ray()
         for a in self._actors:
             ray.kill(a)
-        self._actors = []
+        self._actors, self._ready = [], None
         if self.index is not None:
             self.index.stop()
             self.index = None
@@ -306,6 +308,27 @@ class RayExecutor:
         finally:
             workers.close()
 
+    def first_pass(self, parts, work: Callable[[dict], dict], *, initializer: Callable | None = None,
+                   initargs: tuple = (), lost_ok: bool = True) -> None:
+        """Count the rows of JSONL files, or list CSV and Arrow files, on the workers, before the scan is stored
+        (:func:`consentry.cluster.parts.first_pass`): raises what opening the files locally refuses.  The
+        workers are kept for :meth:`map_parts` (same ``work`` and ``initializer``); nothing to do for
+        other parts."""
+        from consentry.cluster.parts import PARTS_PER_WORKER, first_pass, needs_first_pass
+
+        if self.count is None:
+            raise ClusterError("the Ray executor was not started (call start(registry) first)")
+        if not needs_first_pass(parts):
+            return
+        workers = Workers(self, self._worker_maker(work, initializer, initargs), PARTS_PER_WORKER)
+        try:
+            first_pass(workers, parts, alone=lambda method, *args: self._solo(work, initializer, initargs, method,
+                                                                             *args), lost_ok=lost_ok)
+        except BaseException:
+            workers.close()
+            raise
+        self._ready = workers
+
     def map_parts(self, work: Callable[[dict], dict], parts: Iterable, *, done: set[int], dataset, make_task: Callable,
                   initializer: Callable | None = None, initargs: tuple = (),
                   lost: Callable[[dict, str], dict] | None = None) -> Iterator[list[dict]]:
@@ -334,8 +357,10 @@ class RayExecutor:
         def alone(method: str, *args):
             return self._solo(work, initializer, initargs, method, *args)
 
+        ready, self._ready = self._ready, None
         return map_parts(self, work, parts, done=done, dataset=dataset, make_task=make_task, lost=lost,
-                         new_worker=self._worker_maker(work, initializer, initargs), alone=alone, list_shards=few)
+                         new_worker=self._worker_maker(work, initializer, initargs), alone=alone, list_shards=few,
+                         workers=ready)
 
     def _worker_maker(self, work: Callable, initializer: Callable | None, initargs: tuple) -> Callable:
         """A function starting one worker actor (restarted by Ray up to :data:`WORKER_RESTARTS` times)."""

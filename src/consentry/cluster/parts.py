@@ -20,10 +20,14 @@ by a worker each (``list_shard``, nothing decoded) and their parts read side
 by side, and compressed shards are read by the driver, which sends the
 items, as it does for folders (``RayExecutor.map_parts``).  Parquet parts are
 independent.  So are the byte ranges of JSONL files (manifests and text
-datasets, :mod:`consentry.io.sources.lineparts`), read in two passes: the
-workers first count each range's lines and rows (:func:`count_lines`), the
-driver adds the counts up into each range's first row, then hands the
-ranges out as parts (text rows worked in batches, as locally).
+datasets, :mod:`consentry.io.sources.lineparts`) and the parts of CSV and
+Arrow files (:mod:`consentry.io.sources.rowparts`), read in two passes
+(:func:`first_pass`): the workers first count each JSONL range's lines and
+rows, or list each CSV or Arrow file (where every part's rows begin), the
+driver numbers the parts, then hands them out (text rows worked in batches,
+as locally).  A scan makes the first pass before it is stored
+(:meth:`~consentry.cluster.executor.RayExecutor.first_pass`), so a file that
+opening it locally would refuse leaves no scan behind, as locally.
 
 A worker that dies is restarted by Ray and its parts run again.  A part
 whose worker is lost for good is listed on a fresh worker without decoding
@@ -57,23 +61,40 @@ def sequential_streams(dataset) -> int | None:
 def run_part(work: Callable[[dict], dict], make_task: Callable, part, skip: frozenset) -> dict:
     """On a worker: read ``part`` and ``work`` each item whose position is not in ``skip`` (already stored).
 
-    Returns ``{"results": [...], "skipped": {reason: count}, "next": Part or None, "keys": [...]}``, or
-    ``{"input_error": message}`` when the reader refuses the input (a text row that is not UTF-8: the
-    driver raises it, as a local scan's reader does).  Text rows are worked in batches, as locally.
+    Returns ``{"results": [...], "skipped": {reason: count}, "next": Part or None, "keys": [...]}``, and
+    ``"raise"``: the exception the reader raised, if it stopped (a text row that is not UTF-8, a damaged
+    Parquet row group), after the results of the items before it: the driver raises it, as a local scan's
+    reader does.  Text rows are worked in batches, as locally.
     """
-    from consentry.domain.errors import InputError
     from consentry.io.sources.parts import read_part
     from consentry.services.scan_text import batched, batches_rows
 
     reading = read_part(part, wanted=lambda position: position not in skip)
+    stopped: list[BaseException] = []
+
+    def items():
+        try:
+            yield from reading
+        except Exception as exc:  # noqa: BLE001 - the reader's own: the driver raises it (the work's are bugs)
+            stopped.append(_portable(exc))
+
+    tasks = (make_task(seq, item) for seq, item in items())
+    if part.kind in ("lines", "rows", "textparquet") and batches_rows(part.options["reader"]):
+        tasks = batched(tasks)
+    results = [work(task) for task in tasks]
+    outcome = {"results": results, "skipped": reading.skipped, "next": reading.next, "keys": reading.keys}
+    return {**outcome, "raise": stopped[0]} if stopped else outcome
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """``exc`` if it survives pickling (it goes back to the driver), else a RuntimeError with its message."""
+    import pickle
+
     try:
-        tasks = (make_task(seq, item) for seq, item in reading)
-        if part.kind in ("lines", "textparquet") and batches_rows(part.options["reader"]):
-            tasks = batched(tasks)
-        results = [work(task) for task in tasks]
-    except InputError as exc:
-        return {"input_error": str(exc)}
-    return {"results": results, "skipped": reading.skipped, "next": reading.next, "keys": reading.keys}
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001 - any exception class that cannot be rebuilt
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
 def list_part(part, skip: frozenset) -> dict:
@@ -89,30 +110,64 @@ def list_part(part, skip: frozenset) -> dict:
     return {"listed": listed, "skipped": reading.skipped, "next": reading.next, "keys": reading.keys}
 
 
-def count_lines(rng, reader) -> tuple | dict:
-    """On a worker: ``(lines, rows, problem)`` of a byte range of a JSONL file (:func:`~consentry.io.sources.lineparts.count_range`),
-    or ``{"input_error": message}``."""
+def first_call(what: str, *args):
+    """On a worker: a first-pass call, ``what(*args)``: ``"count_range"`` (a JSONL range's rows,
+    :func:`~consentry.io.sources.lineparts.count_range`) or ``"list_rows"`` (a CSV or Arrow file's,
+    :func:`~consentry.io.sources.rowparts.list_rows`); or ``{"input_error": message}`` when the reader
+    refuses the input."""
     from consentry.domain.errors import InputError
-    from consentry.io.sources.lineparts import count_range
+    from consentry.io.sources import lineparts, rowparts
 
+    fn = {"count_range": lineparts.count_range, "list_rows": rowparts.list_rows}[what]
     try:
-        return count_range(rng, reader)
+        return fn(*args)
     except InputError as exc:
         return {"input_error": str(exc)}
 
 
+def needs_first_pass(parts) -> bool:
+    """Whether ``parts`` are rows of JSONL, CSV or Arrow files not yet counted or listed."""
+    from consentry.io.sources.lineparts import LineParts
+    from consentry.io.sources.rowparts import RowParts
+
+    return (isinstance(parts, LineParts) and parts.counts is None) or \
+        (isinstance(parts, RowParts) and parts.listings is None)
+
+
+def first_pass(workers, parts, *, alone: Callable, lost_ok: bool) -> None:
+    """Count the rows of each byte range of JSONL files, or list each CSV or Arrow file, on the workers
+    (nothing decoded): what the parts are numbered by.  Raises what opening the files locally refuses."""
+    from consentry.io.sources.lineparts import LineParts
+
+    if isinstance(parts, LineParts):
+        calls = [("first_call", "count_range", rng, parts.reader) for rng in parts.ranges]
+        parts.counts = _first_pass(workers, calls, alone=alone, lost_ok=lost_ok, what=_counting)
+        parts.refuse_text()  # a manifest not UTF-8 past the part its opening checked: refused as opening it does
+    else:
+        parts.listings = _first_pass(workers, [("first_call", *call) for call in parts.calls()], alone=alone,
+                                     lost_ok=lost_ok, what=lambda call: f"listing the rows of {call[4]}")
+
+
+def _counting(call) -> str:
+    rng = call[2]
+    return f"counting the lines of {rng.path} (bytes {rng.begin}-{rng.end if rng.end is not None else 'end'})"
+
+
 def _checked(outcome):
-    """``outcome``, unless it reports the reader's refusal of the input: then that :class:`InputError`, here."""
+    """``outcome``, unless it reports the reader's refusal of the input (an :class:`InputError`) or the
+    exception that stopped the reader: then that, raised here."""
     if isinstance(outcome, dict) and "input_error" in outcome:
         from consentry.domain.errors import InputError
 
         raise InputError(outcome["input_error"])
+    if isinstance(outcome, dict) and "raise" in outcome:
+        raise outcome["raise"]
     return outcome
 
 
 def map_parts(executor, work: Callable[[dict], dict], parts: Iterable, *, done: set[int], dataset, make_task: Callable,
               lost: Callable[[dict, str], dict] | None, new_worker: Callable, alone: Callable,
-              list_shards: bool = False) -> Iterator[list[dict]]:
+              list_shards: bool = False, workers=None) -> Iterator[list[dict]]:
     """Run the parts on ``executor``'s workers; yields lists of results as parts finish (possibly empty).
 
     ``done`` holds the seqs already stored (they are read past, not
@@ -122,18 +177,24 @@ def map_parts(executor, work: Callable[[dict], dict], parts: Iterable, *, done: 
     ``new_worker()`` starts a worker actor, ``alone(fn, *args)`` runs one call
     on a fresh worker of its own (None when that worker dies).  Of a worker
     lost for good, every part it held is read again alone, finished or not
-    (:class:`~consentry.cluster.executor.Workers`, ``keep_finished=False``).
+    (:class:`~consentry.cluster.executor.Workers`, ``keep_finished=False``;
+    ``workers``: those that made the first pass, if one was made before).
+
+    A reader that stops (a text row that is not UTF-8, a damaged Parquet row
+    group; a CSV file its listing found it stops in) stops the scan with its
+    own exception, raised here once the parts already handed out are in and
+    stored (no later part is handed out), as a local scan stops on it.
     """
     from consentry.cluster.executor import Workers
-    from consentry.io.sources.lineparts import LineParts
     from consentry.io.sources.parts import ShardKeys
     from consentry.runtime.interrupts import raise_if_stopping
 
     dataset.skipped = {}
     shard_keys = ShardKeys()  # a tar sample key met in an earlier part of its shard: the id a whole read gives
-    workers = Workers(executor, new_worker, PARTS_PER_WORKER)
+    workers = workers or Workers(executor, new_worker, PARTS_PER_WORKER)
     follow: list = []   # next parts of shards being read: before new shards, so few shards are open at once
     exhausted = False
+    stopped: list[BaseException] = []  # what stopped a reader: raised once the parts in flight are in
 
     def skip_of(part) -> frozenset:
         return frozenset(p for p in range(part.lo, part.hi + 1) if part.seq(p) in done) if done else frozenset()
@@ -143,13 +204,13 @@ def map_parts(executor, work: Callable[[dict], dict], parts: Iterable, *, done: 
             dataset.skipped[reason] = dataset.skipped.get(reason, 0) + n
 
     try:
-        if isinstance(parts, LineParts) and parts.counts is None:  # JSONL rows: first count them, range by range
-            parts.counts = _counted(workers, parts, alone=alone, lost_ok=lost is not None)
+        if needs_first_pass(parts):  # JSONL, CSV, Arrow rows: counted or listed first (scan_dataset does it earlier)
+            first_pass(workers, parts, alone=alone, lost_ok=lost is not None)
         elif list_shards:  # a few large tar shards: listed, then their parts read side by side
             parts = _listed(workers, list(parts), alone=alone, lost_ok=lost is not None)
         fresh = iter(parts)
         while True:
-            while workers.room():
+            while workers.room() and not stopped:
                 raise_if_stopping()
                 part = follow.pop(0) if follow else None
                 if part is None and not exhausted:
@@ -157,18 +218,27 @@ def map_parts(executor, work: Callable[[dict], dict], parts: Iterable, *, done: 
                     exhausted = part is None
                 if part is None:
                     break
-                if part.kind in ("parquet", "lines", "textparquet") and done and \
+                if part.kind in ("parquet", "lines", "rows", "textparquet") and done and \
                         all(p in done for p in range(part.lo, part.hi)):
                     continue  # every row stored; an independent part has nothing else to say
                 workers.send("run_part", part, make_task, part, skip_of(part))
             if not workers.busy():
+                if stopped:
+                    raise stopped[0]
+                refusal = getattr(parts, "refusal", None)
+                if refusal is not None:  # a CSV file the reader stops in: its message, after the rows before it
+                    from consentry.domain.errors import InputError
+
+                    raise InputError(refusal)
                 return
             finished, suspects = workers.collect(lost_ok=lost is not None, keep_finished=False)
             results: list[dict] = []
             for part, outcome in finished:
-                results += _settled(_checked(outcome), part, shard_keys)
+                results += _settled(outcome, part, shard_keys)
                 count_skipped(outcome["skipped"])
-                if outcome["next"] is not None:
+                if "raise" in outcome:
+                    stopped.append(outcome["raise"])
+                elif outcome["next"] is not None:
                     follow.append(outcome["next"])
             for part in suspects:
                 results += _part_alone(part, skip_of(part), work=work, make_task=make_task, lost=lost, alone=alone,
@@ -245,16 +315,6 @@ def _first_pass(workers, calls: list[tuple], *, alone: Callable, lost_ok: bool, 
             out[i] = _checked(outcome)
 
 
-def _counted(workers, parts, *, alone: Callable, lost_ok: bool) -> list[tuple]:
-    """The first pass over JSONL files: ``(lines, rows, problem)`` of each byte range, counted by the workers."""
-    def what(call) -> str:
-        rng = call[1]
-        return f"counting the lines of {rng.path} (bytes {rng.begin}-{rng.end if rng.end is not None else 'end'})"
-
-    return _first_pass(workers, [("count_lines", rng, parts.reader) for rng in parts.ranges], alone=alone,
-                       lost_ok=lost_ok, what=what)
-
-
 def _listed(workers, firsts: list, *, alone: Callable, lost_ok: bool) -> list:
     """The first pass over a few large tar shards or a zip: each listed by a worker and cut into parts read side
     by side."""
@@ -290,4 +350,5 @@ def _worker_died() -> str:
     return WORKER_DIED
 
 
-__all__ = ["PARTS_PER_WORKER", "sequential_streams", "listable", "run_part", "list_part", "count_lines", "map_parts"]
+__all__ = ["PARTS_PER_WORKER", "sequential_streams", "listable", "run_part", "list_part", "first_call", "first_pass",
+           "needs_first_pass", "map_parts"]

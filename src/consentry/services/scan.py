@@ -453,9 +453,13 @@ def scan_dataset(
 
     ds = open_dataset(source, fetch_urls=fetch_urls, fetch=fetch or FetchOptions(), limits=limits or ArchiveLimits(),
                       path_column=path_column, text_column=text_column,
-                      check_text=not hasattr(executor, "map_parts"))  # on a cluster, the workers check a JSONL's text
+                      check_text=not hasattr(executor, "map_parts"))  # on a cluster, the workers check a manifest's text
     # Items are streamed: their number is not known here.  A cluster is joined before the scan is stored.
     count = executor.start(registry) if executor is not None else worker_count(workers)
+    parts = parts_of(ds) if hasattr(executor, "map_parts") else None
+    if parts is not None:  # rows of JSONL/CSV/Arrow files counted or listed by the workers: refused as opening does
+        executor.first_pass(parts, _identify_in_worker, initializer=_init_worker,
+                            initargs=(registry.spec, registry.params, executor.index))
     store = registry.store
     scan = None
     if resume:
@@ -524,7 +528,7 @@ def scan_dataset(
     n_workers = count.workers
     try:
         tasks = _tasks(ds, done, min_score, embedded_signals, numbering)
-        parts = parts_of(ds, numbering) if hasattr(executor, "map_parts") else None
+        parts = parts if parts is not None and numbering == numbering_of(ds) else None  # a scan begun before parts
         if parts is not None:  # the workers read the shards themselves (docs/cluster.md)
             with polled():
                 for results in executor.map_parts(_identify_in_worker, parts, done=done, dataset=ds, make_task=partial(

@@ -63,9 +63,10 @@ def open_dataset(spec: str | os.PathLike, *, fetch_urls: bool = False, fetch: Fe
         named ``audio``, ``path``, ``file``, ... (see
         :data:`~consentry.io.sources.manifest.PATH_COLUMN_NAMES`).
     check_text : bool, default True
-        Check here that a JSONL manifest is UTF-8 throughout; False checks
-        its first MiB only, for a cluster's workers check the rest while
-        counting its rows (``consentry.io.sources.lineparts``).
+        Check here that a JSONL or CSV manifest is UTF-8 throughout; False
+        checks its first MiB only, for a cluster's workers check the rest
+        while counting or listing its rows (``consentry.io.sources.lineparts``,
+        ``consentry.io.sources.rowparts``).
 
     Returns
     -------
@@ -126,7 +127,7 @@ def _open_file(path: Path, text: str, *, fetch_urls: bool, fetch: FetchOptions, 
     manifest_options = dict(fetch_urls=fetch_urls, fetch=fetch, path_column=path_column)
     manifest = {".csv": CsvManifest, ".jsonl": JsonlManifest, ".ndjson": JsonlManifest, ".parquet": ParquetManifest,
                 ".pq": ParquetManifest}.get(os.path.splitext(lower)[1])
-    if manifest is JsonlManifest:
+    if manifest in (JsonlManifest, CsvManifest):
         manifest_options["check_text"] = check_text
     if manifest is not None:
         try:

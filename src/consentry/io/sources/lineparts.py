@@ -117,8 +117,10 @@ class LineParts:
     def __iter__(self):
         from consentry.io.sources.parts import Part
 
-        counts = self.counts if self.counts is not None else [count_range(r, self.reader) for r in self.ranges]
-        self._refuse_text(counts)
+        if self.counts is None:
+            self.counts = [count_range(r, self.reader) for r in self.ranges]
+        self.refuse_text()
+        counts = self.counts
         seq = 0
         file_no, lines, rows, file_seq = -1, 0, 0, 0
         for rng, (n_lines, n_rows, _problem) in zip(self.ranges, counts):
@@ -130,12 +132,13 @@ class LineParts:
             lines, rows, seq = lines + n_lines, rows + n_rows, seq + n_rows
 
 
-    def _refuse_text(self, counts: list) -> None:
-        """The error the reader gives at opening a manifest that is not UTF-8, from the first range with a problem."""
+    def refuse_text(self) -> None:
+        """Once counted: the error the reader gives at opening a manifest that is not UTF-8, from the first
+        range with a problem."""
         from consentry.io.sources.manifest import not_utf8
 
         lines, file_no = 0, -1
-        for rng, (n_lines, _rows, problem) in zip(self.ranges, counts):
+        for rng, (n_lines, _rows, problem) in zip(self.ranges, self.counts):
             lines = 0 if rng.file_no != file_no else lines
             file_no = rng.file_no
             if problem is not None:

@@ -302,9 +302,13 @@ class CsvManifest(_Manifest):
 
     kind = "csv"
 
-    def __init__(self, path: Path, *, fetch_urls: bool, fetch: FetchOptions, path_column: str | None) -> None:
+    def __init__(self, path: Path, *, fetch_urls: bool, fetch: FetchOptions, path_column: str | None,
+                 check_text: bool = True) -> None:
         super().__init__(path, fetch_urls=fetch_urls, fetch=fetch)
-        self._bom = check_utf8(path, kind="CSV")
+        # check_text False (a Ray scan): the first MiB here, the rest by the worker listing the file
+        # (consentry.io.sources.rowparts), before the scan is stored; the same first problem is refused
+        self._bom = check_utf8(path, kind="CSV", prefix=None if check_text else _TEXT_PREFIX)
+        self.text_checked = check_text
         with closing(self._records()) as records:
             first = next(records, None)
         if first is not None and first[3] is not None:
@@ -316,18 +320,29 @@ class CsvManifest(_Manifest):
         self.column = choose_column(self.columns, byte_structs=[], path_column=path_column, source=str(path))
         self._index = self.columns.index(self.column)
 
-    def _records(self) -> Iterator[tuple[int, list[str] | None, str, str | None]]:
-        """``(first line number, fields or None, original text, error or None)`` per non-blank record."""
+    def _records(self, start=None, at=None) -> Iterator[tuple[int, list[str] | None, str, str | None]]:
+        """``(first line number, fields or None, original text, error or None)`` per non-blank record.
+
+        ``start`` (a :class:`~consentry.io.sources.rowparts.RowStart`, a part
+        on a cluster): the records from its byte offset (a record's start) to
+        its end; ``at`` (a :class:`~consentry.io.sources.rowparts.ByteCount`):
+        counts the bytes read (a cluster's listing).
+        """
+        from consentry.io.sources.rowparts import text_range
+
         consumed: list[str] = []
-        lines_read = 0
-        try:
-            handle = open(self.path, encoding="utf-8-sig", newline="")
-        except OSError as exc:
-            raise InputError(f"{self.path}: cannot read ({exc.strerror or exc})") from None
+        lines_read = start.line - 1 if start is not None else 0
+        if start is not None:
+            handle = text_range(start)
+        else:
+            try:
+                handle = open(self.path, encoding="utf-8-sig", newline="")
+            except OSError as exc:
+                raise InputError(f"{self.path}: cannot read ({exc.strerror or exc})") from None
 
         def lines() -> Iterator[str]:
             nonlocal lines_read
-            for line in handle:
+            for line in (at.lines(handle) if at is not None else handle):
                 lines_read += 1
                 consumed.append(line)
                 yield line
@@ -353,16 +368,18 @@ class CsvManifest(_Manifest):
                     continue  # a blank line is not a row
                 yield first_line, fields, text, None
 
-    def _data_records(self) -> Iterator[tuple[int, int, list[str] | None, str, str | None]]:
-        """Like :meth:`_records` for data rows, with the row index first; blank lines counted as skipped."""
-        records = self._records()
-        next(records, None)  # the header
-        for row, (line, fields, text, error) in enumerate(records):
+    def _data_records(self, start=None) -> Iterator[tuple[int, int, list[str] | None, str, str | None]]:
+        """Like :meth:`_records` for data rows, with the row index first; blank lines counted as skipped
+        (``start``: from a part's first row, on a cluster)."""
+        records = self._records(start)
+        if start is None:
+            next(records, None)  # the header
+        for row, (line, fields, text, error) in enumerate(records, start.row if start is not None else 0):
             yield row, line, fields, text, error
 
-    def _rows(self) -> Iterator[DatasetItem | FetchJob]:
+    def _rows(self, start=None) -> Iterator[DatasetItem | FetchJob]:
         name = self.path.name
-        for row, line, fields, _text, error in self._data_records():
+        for row, line, fields, _text, error in self._data_records(start):
             where = f"{name} line {line}"
             if error is not None:
                 yield DatasetItem(item_id=f"row:{row}", name=f"row:{row}", error=f"{where}: {error}")

@@ -19,8 +19,10 @@ order are the same whichever process read them, and a scan interrupted on
 one can be resumed on the other.  Other datasets keep one sequence over the
 dataset (:data:`SEQUENTIAL`): the rows of JSONL files (manifests and text
 datasets) are read by the workers in byte ranges numbered in two passes
-(:mod:`consentry.io.sources.lineparts`); the items of folders, CSV
-manifests and other text datasets are read by the driver, as before.
+(:mod:`consentry.io.sources.lineparts`), the rows of CSV and Arrow files
+(CSV manifests and text datasets) in parts found by a worker listing each
+file (:mod:`consentry.io.sources.rowparts`); the items of folders and other
+text datasets are read by the driver, as before.
 
 A tar shard cannot be cut at a byte offset without reading it from the
 start, so its parts follow one another: the outcome of one part says where
@@ -46,6 +48,7 @@ from consentry.io.sources.items import Dataset, DatasetItem
 from consentry.io.sources.lineparts import (
     LineParts, LineRange, line_files, read_lines_part, read_text_parquet_part, text_parquet_parts,
 )
+from consentry.io.sources.rowparts import RowParts, read_rows_part, row_files
 from consentry.io.sources.text import TextRowsDataset
 from consentry.io.sources.manifest import ParquetManifest
 from consentry.io.sources.webdataset import ShardRead, TarStart, WebDataset
@@ -83,12 +86,13 @@ class ZipCursor:
 class Part:
     """A range of positions ``[lo, hi)`` of one shard of a dataset, with what a worker needs to read it.
 
-    ``kind`` is ``"tar"``, ``"zip"``, ``"parquet"``, ``"lines"`` or ``"textparquet"``; ``rel`` is the shard's name in
-    item ids (tar); ``start`` where a tar part begins (a zip part: a :class:`ZipCursor`; JSONL rows:
-    a :class:`~consentry.io.sources.lineparts.LineRange`); ``group`` and
-    ``group_start`` the Parquet row group and its first row (JSONL rows: the file and its first seq);
-    ``options`` the reader's settings (limits, column, downloads; JSONL rows: the reader itself).
-    JSONL rows keep one sequence over the dataset: their positions are the scan's seqs.
+    ``kind`` is ``"tar"``, ``"zip"``, ``"parquet"``, ``"lines"``, ``"rows"`` or ``"textparquet"``; ``rel`` is
+    the shard's name in item ids (tar); ``start`` where a tar part begins (a zip part: a :class:`ZipCursor`;
+    JSONL rows: a :class:`~consentry.io.sources.lineparts.LineRange`; CSV and Arrow rows: a
+    :class:`~consentry.io.sources.rowparts.RowStart`); ``group`` and
+    ``group_start`` the Parquet row group and its first row (JSONL, CSV and Arrow rows: the file and its first
+    seq); ``options`` the reader's settings (limits, column, downloads; rows: the reader itself).
+    JSONL, CSV and Arrow rows keep one sequence over the dataset: their positions are the scan's seqs.
     """
 
     kind: str
@@ -194,14 +198,17 @@ def numbered_items(ds: Dataset, numbering: str = SEQUENTIAL, *,
 
 
 def parts_of(ds: Dataset, numbering: str | None = None, *,
-             items_per_part: int | None = None) -> Iterator[Part] | LineParts | None:
+             items_per_part: int | None = None) -> Iterator[Part] | LineParts | RowParts | None:
     """The parts a cluster's workers read ``ds`` in, or None when the driver reads it (see the module docstring).
 
     For tar shards, the first part of each shard (the next ones come from
     :attr:`PartReading.next`); for a Parquet file, every part.  Read lazily:
     the driver holds one shard's listing at a time.  For JSONL rows, a
     :class:`~consentry.io.sources.lineparts.LineParts` (byte ranges, numbered
-    once counted); for a text dataset of Parquet files, its row ranges.  ``numbering``: the scan's (None when no scan holds it);
+    once counted); for a CSV manifest and a text dataset of CSV or Arrow
+    files, a :class:`~consentry.io.sources.rowparts.RowParts` (parts found
+    by listing each file); for a text dataset of Parquet files, its row
+    ranges.  ``numbering``: the scan's (None when no scan holds it);
     a scan whose numbering is not the one ``ds`` is read in part by (begun
     before parts) gets None.
     """
@@ -210,6 +217,9 @@ def parts_of(ds: Dataset, numbering: str | None = None, *,
     files = line_files(ds)
     if files is not None:
         return LineParts(ds, files)
+    files = row_files(ds)
+    if files is not None:
+        return RowParts(ds, files)
     if isinstance(ds, TextRowsDataset) and ds.kind == "parquet":
         return text_parquet_parts(ds)
     items_per_part = items_per_part or PART_ITEMS
@@ -258,6 +268,8 @@ def read_part(part: Part, *, wanted: Callable[[int], bool] = lambda _position: T
         return PartReading(read_lines_part(part, wanted), SimpleNamespace(skipped={}))
     if part.kind == "textparquet":
         return PartReading(read_text_parquet_part(part, wanted), SimpleNamespace(skipped={}))
+    if part.kind == "rows":
+        return PartReading(read_rows_part(part, wanted), SimpleNamespace(skipped={}))
     if part.kind == "parquet":
         rules = ParquetManifest(Path(part.path), fetch_urls=part.options.get("fetch_urls", False),
                                 fetch=part.options.get("fetch") or FetchOptions(),

@@ -206,14 +206,23 @@ class TextRowsDataset(Dataset):
                 continue
             yield self._item(path, row, record.get(self.column), where)
 
-    def _csv_items(self, path: Path) -> Iterator[DatasetItem]:
+    def _csv_items(self, path: Path, start=None, at=None) -> Iterator[DatasetItem]:
+        """The file's rows; ``start``: those of a part (a cluster's, :mod:`consentry.io.sources.rowparts`)
+        from its offset; ``at``: counts the bytes read, noting where the first row begins (a listing)."""
+        from consentry.io.sources.rowparts import text_range
+
         csv.field_size_limit(_CSV_FIELD_BYTES)
         with self._open_text(path) as fh:
-            reader = csv.reader(fh)
+            reader = csv.reader(at.lines(fh) if at is not None else fh)
             try:
                 header = next(reader)
                 col = header.index(self.column)
-                for row, record in enumerate(reader):
+                if at is not None:
+                    at.mark()
+                if start is not None:
+                    fh = text_range(start)
+                    reader = csv.reader(fh)
+                for row, record in enumerate(reader, start.row if start is not None else 0):
                     where = f"{path.name} row {row}"
                     value = record[col] if col < len(record) else None
                     yield self._item(path, row, value or None, where)
