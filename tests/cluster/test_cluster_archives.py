@@ -37,6 +37,7 @@ from consentry.io.sources.manifest import ParquetManifest
 from consentry.io.sources.parts import SHARD_STRIDE, parts_of
 from consentry.io.sources.webdataset import WebDataset
 from consentry.io.sources.ziparchive import ZipArchive
+from consentry.runtime.interrupts import Interrupted
 from consentry.services.scan import scan_dataset, scan_summary, task_of, write_clean_manifest
 
 SAME = ("totals", "works", "creators", "licence_cost", "coverage_histogram", "errors", "signals", "dataset_fingerprint",
@@ -184,16 +185,32 @@ def test_one_zip_on_two_workers_is_listed_then_read_side_by_side(cluster, archiv
     assert summary["skipped"] == local["zip"][0]["skipped"]
 
 
-def test_one_compressed_shard_on_two_workers_is_read_by_the_driver(cluster, archives, tmp_path):  # noqa: F811
-    """A gzip shard has no offset to begin a part at: with fewer such shards than workers the driver reads them."""
+def test_one_compressed_shard_on_two_workers_is_read_by_a_feeder_actor(cluster, archives, tmp_path,  # noqa: F811
+                                                                        monkeypatch):
+    """A gzip shard has no offset to begin a part at: with fewer such shards than workers an actor reads them
+    once, in order, and the workers get its items by reference; the driver reads none.  A scan begun
+    locally and interrupted resumes that way to the local result."""
     root, reg_path, _, _ = archives
     one = str(root / "shards" / "train-001.tar")
+
+    def stop_after_two(done: int, item_id: str) -> None:
+        if done >= 2:
+            raise KeyboardInterrupt
+
     with Registry.open(_copy_registry(reg_path, tmp_path / "r.db")) as reg:
         local = scan_dataset(reg, one, workers=1)
-        with RayExecutor(cluster.address, workers=2) as ex:
+        with pytest.raises(Interrupted) as stopped:
+            scan_dataset(reg, one, workers=1, progress=stop_after_two)
+        begun = stopped.value.kept["scan_id"]
+        with RayExecutor(cluster.address, workers=2) as ex, monkeypatch.context() as m:
+            _forbid_reading_in_this_process(m)
             summary = scan_dataset(reg, one, executor=ex)
-        assert _items(reg, summary["scan_id"]) == _items(reg, local["scan_id"])
-    assert {k: summary[k] for k in SAME} == {k: local[k] for k in SAME}
+            resumed = scan_dataset(reg, one, executor=ex, resume=True)
+        assert _items(reg, summary["scan_id"]) == _items(reg, local["scan_id"]) == _items(reg, begun)
+        assert resumed["scan_id"] == begun and resumed["status"] == "complete" and len(_items(reg, begun)) == 4
+    assert summary["executor"]["workers"] == 2
+    for ray_summary in (summary, resumed):
+        assert {k: ray_summary[k] for k in SAME} == {k: local[k] for k in SAME}
 
 
 def test_one_large_tar_is_listed_then_read_side_by_side_by_the_workers(cluster, archives, tmp_path,  # noqa: F811

@@ -93,6 +93,46 @@ class ScanWorker:
 
 
 
+class ShardFeeder:
+    """Ray actor body: reads a dataset's compressed tar shards (fewer than the workers) from start to end, once,
+    and hands out its items' tasks a few at a time, each put in Ray's object store by this actor.
+
+    The driver passes the references on to the scan workers and never reads
+    an item; the workers fetch the bytes from here.  (A compressed shard has
+    no offset a part could begin at: cut into parts, each would decompress
+    the shard again from its start.)  ``done``: seqs already stored.
+    """
+
+    def __init__(self, dataset, done, make_task: Callable) -> None:
+        from consentry.io.sources.parts import PER_SHARD, numbered_items
+
+        self._dataset = dataset
+        self._done = done
+        self._make_task = make_task
+        self._items = numbered_items(dataset, PER_SHARD, wanted=lambda seq: seq not in done)
+
+    def take(self, n: int) -> list[dict]:
+        """The next ``n`` items' ``{"seq", "item_id", "name", "stored": ref of the task}`` (fewer at the end)."""
+        ray = import_ray()
+        out: list[dict] = []
+        for seq, item in self._items:
+            if seq in self._done:
+                continue
+            task = self._make_task(seq, item)
+            out.append({"seq": seq, "item_id": task["item_id"], "name": task["name"], "stored": ray.put(task)})
+            if len(out) >= n:
+                break
+        return out
+
+    def skipped(self) -> dict[str, int]:
+        return dict(self._dataset.skipped)
+
+
+def _arg(task: dict):
+    """What a worker's ``run`` is sent for ``task``: the task, or the reference a :class:`ShardFeeder` stored."""
+    return task.get("stored", task)
+
+
 def finished_refs(ray, running) -> list:
     """The refs of ``running`` that have finished: waits up to ``POLL_S`` for the first, then takes all done by then.
 
@@ -296,7 +336,7 @@ class RayExecutor:
                     if task is None:
                         exhausted = True
                         break
-                    workers.send("run", task, task)
+                    workers.send("run", task, _arg(task))
                 if not workers.busy():
                     return
                 done, suspects = workers.collect(lost_ok=lost is not None, keep_finished=True)
@@ -339,20 +379,18 @@ class RayExecutor:
         When the dataset has fewer shards read one part after another (tar shards, a zip) than there
         are workers, the workers could not all be kept busy that way: uncompressed tar shards and a
         zip are then listed first (one worker a shard, nothing decoded) and their parts read side by
-        side; compressed tar shards are read here and their items sent to the workers
-        (:meth:`map`), numbered as the parts would number them.
+        side; compressed tar shards are read once, in order, by a :class:`ShardFeeder` actor, whose
+        items (numbered as the parts would number them) go to the workers by reference (:meth:`map`).
         """
         from consentry.cluster.parts import listable, map_parts, sequential_streams
-        from consentry.io.sources.parts import PER_SHARD, numbered_items
 
         if self.count is None:
             raise ClusterError("the Ray executor was not started (call start(registry) first)")
         streams = sequential_streams(dataset)
         few = streams is not None and streams < self.count.workers
         if few and not listable(dataset):
-            items = numbered_items(dataset, PER_SHARD, wanted=lambda seq: seq not in done)
-            tasks = (make_task(seq, item) for seq, item in items if seq not in done)
-            return self.map(work, tasks, initializer=initializer, initargs=initargs, lost=lost)
+            return self._fed(work, dataset, done=done, make_task=make_task, initializer=initializer,
+                             initargs=initargs, lost=lost)
 
         def alone(method: str, *args):
             return self._solo(work, initializer, initargs, method, *args)
@@ -361,6 +399,39 @@ class RayExecutor:
         return map_parts(self, work, parts, done=done, dataset=dataset, make_task=make_task, lost=lost,
                          new_worker=self._worker_maker(work, initializer, initargs), alone=alone, list_shards=few,
                          workers=ready)
+
+    def _fed(self, work: Callable, dataset, *, done, make_task: Callable, initializer: Callable | None,
+             initargs: tuple, lost) -> Iterator[list[dict]]:
+        """:meth:`map` of the items a :class:`ShardFeeder` reads (compressed shards fewer than the workers);
+        its skip counts go into ``dataset.skipped`` at the end.  A feeder lost mid-read ends the scan with
+        :class:`ClusterError` (``--resume`` goes on: the feeder passes over the stored items unread)."""
+        from consentry.runtime.interrupts import POLL_S, raise_if_stopping
+
+        ray = import_ray()
+        feeder = ray.remote(num_cpus=0, max_restarts=0, max_task_retries=0)(ShardFeeder).remote(
+            dataset, done, make_task)
+
+        def fetched(ref):
+            while not ray.wait([ref], timeout=POLL_S)[0]:
+                raise_if_stopping()
+            try:
+                return ray.get(ref)
+            except ray.exceptions.RayActorError as exc:
+                raise ClusterError(f"the Ray actor reading {dataset.spec} was lost ({_first_line(exc)}); the items "
+                                   "stored so far are kept: run the scan again with --resume") from None
+
+        def tasks() -> Iterator[dict]:
+            while True:
+                batch = fetched(feeder.take.remote(IN_FLIGHT_PER_WORKER * self.count.workers))
+                if not batch:
+                    dataset.skipped = fetched(feeder.skipped.remote())
+                    return
+                yield from batch
+
+        try:
+            yield from self.map(work, tasks(), initializer=initializer, initargs=initargs, lost=lost)
+        finally:
+            ray.kill(feeder)
 
     def _worker_maker(self, work: Callable, initializer: Callable | None, initargs: tuple) -> Callable:
         """A function starting one worker actor (restarted by Ray up to :data:`WORKER_RESTARTS` times)."""
@@ -371,7 +442,7 @@ class RayExecutor:
 
     def _alone(self, work: Callable, initializer: Callable | None, initargs: tuple, task: dict) -> dict | None:
         """``work(task)`` on a fresh worker of its own that Ray does not restart; ``None`` when it dies on it."""
-        return self._solo(work, initializer, initargs, "run", task)
+        return self._solo(work, initializer, initargs, "run", _arg(task))
 
     def _solo(self, work: Callable, initializer: Callable | None, initargs: tuple, method: str, *args) -> dict | None:
         """``method(*args)`` on a fresh worker of its own that Ray does not restart; ``None`` when it dies on it."""
