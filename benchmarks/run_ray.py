@@ -20,6 +20,9 @@ would, one process per run:
 - driver memory: peak RSS of the ``consentry scan --ray`` process (the
   registry's writer) on WebDataset shards of short items
   (``--memory-per-shard`` items a shard), for each size of ``--memory-items``;
+  with ``--memory-format csvtext``, a text dataset of one CSV file of
+  ``--memory-items`` rows of about 20 kB of words each (quoted, with
+  newlines; listed then read by the workers since issue 20's session 6);
   with ``--memory-format jsonl``, the same items as one JSONL manifest of
   base64 rows (read by the workers in two passes since issue 20's session 5).
 
@@ -154,6 +157,23 @@ def pack_zips(files: list[Path], folder: Path, *, per_shard: int) -> Path:
     return out
 
 
+def csv_texts(out: Path, rows: int, *, seed: int) -> Path:
+    """A CSV text dataset: a header ``id,text`` and ``rows`` rows of about 20 kB of random words, in
+    paragraphs (quoted fields holding newlines); returns its path."""
+    import csv
+
+    rng = np.random.default_rng(seed)
+    words = ["".join(chr(97 + c) for c in rng.integers(0, 26, size=int(rng.integers(2, 9)))) for _ in range(2000)]
+    with open(out, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "text"])
+        for row in range(rows):
+            picks = rng.integers(0, len(words), size=3000)
+            text = "\n\n".join(" ".join(words[i] for i in picks[k:k + 100]) for k in range(0, picks.size, 100))
+            writer.writerow([row, text])
+    return out
+
+
 def shards_to_jsonl(folder: Path, out: Path) -> Path:
     """The samples of the shards in ``folder`` as one JSONL manifest, a row ``{"audio": {"bytes": base64, "path"}}``
     per member (what a Hugging Face export of an audio column looks like)."""
@@ -250,8 +270,8 @@ def main() -> None:
     ap.add_argument("--archive-format", choices=["tar", "zip"], default="tar",
                     help="with --archive: tar shards, or zip archives of --per-shard items (one zip: one dataset)")
     ap.add_argument("--memory-only", action="store_true", help="only the driver-memory runs")
-    ap.add_argument("--memory-format", choices=["tar", "jsonl"], default="tar",
-                    help="the driver-memory datasets: tar shards, or one JSONL manifest of base64 rows")
+    ap.add_argument("--memory-format", choices=["tar", "jsonl", "csvtext"], default="tar",
+                    help="the driver-memory datasets: tar shards, one JSONL manifest of base64 rows, or one CSV of texts")
     ap.add_argument("--work", default=str(HERE / "work" / "ray"))
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
@@ -334,6 +354,9 @@ def main() -> None:
         for n in a.memory_items:
             spec = make_shards(work / f"shards-{n}", n, per_shard=a.memory_per_shard)
             files = list((work / f"shards-{n}").iterdir())
+            if a.memory_format == "csvtext":
+                spec = str(csv_texts(work / f"texts-{n}.csv", n, seed=a.seed))
+                files = [Path(spec)]
             if a.memory_format == "jsonl":
                 spec = str(shards_to_jsonl(work / f"shards-{n}", work / f"rows-{n}.jsonl"))
                 files = [Path(spec)]
