@@ -75,12 +75,12 @@ class ScanWorker:
 
         return list_part(part, skip)
 
-    def first_call(self, fn: Callable, *args):
+    def first_call(self, what: str, *args):
         """A first-pass call: a JSONL range's rows counted, a CSV or Arrow file's listed
         (:func:`consentry.cluster.parts.first_call`)."""
         from consentry.cluster.parts import first_call
 
-        return first_call(fn, *args)
+        return first_call(what, *args)
 
     def list_shard(self, first):
         """All the parts of a tar shard or a zip, listed here (:func:`consentry.io.sources.parts.list_shard`)."""
