@@ -35,13 +35,13 @@ HERE = Path(__file__).resolve().parent
 DATASETS = ("documents", "paragraphs")
 
 
-def side(tree: Path, work: Path, reps: int) -> None:
+def side(tree: Path, work: Path, reps: int, registry_db: Path | None = None) -> None:
     """One process: scan the datasets in ``work`` with the code of ``tree``; JSON lines on stdout."""
     sys.path.insert(0, str(tree / "src"))
     from consentry.services.registry import Registry
     from consentry.services.scan import scan_dataset
 
-    registry = Registry.open(work / "registry.db", create=False)
+    registry = Registry.open(registry_db or work / "registry.db", create=False)
     scan_dataset(registry, str(work / "warm.jsonl"), workers=1)
     for rep in range(reps):
         for name in DATASETS:
@@ -60,8 +60,9 @@ def side(tree: Path, work: Path, reps: int) -> None:
     registry.close()
 
 
-def prepare(work: Path, mb: float, seed: int, cache: Path) -> dict:
-    """The registry (the development corpus's registered documents, one work per row) and the datasets."""
+def prepare(work: Path, mb: float, seed: int, cache: Path, registry_db: Path | None = None) -> dict:
+    """The registry (the development corpus's registered documents, one work per row; or ``registry_db``, made
+    beforehand, which holds them) and the datasets."""
     import random
 
     sys.path.insert(0, str(HERE.parent / "src"))
@@ -79,10 +80,12 @@ def prepare(work: Path, mb: float, seed: int, cache: Path) -> dict:
     with articles.open("w", encoding="utf-8") as fh:
         for i, t in enumerate(registered):
             fh.write(json.dumps({"title": f"doc {i}", "creator": "corpus", "text": t}, ensure_ascii=False) + "\n")
-    with Registry.open(work / "registry.db") as registry:
-        registry.register([articles], terms="deny", workers=1)
+    if registry_db is None:
+        with Registry.open(work / "registry.db") as registry:
+            registry.register([articles], terms="deny", workers=1)
     sets = run_text_scan.datasets(unrelated, registered, random.Random(seed), mb)
-    out = {"registry_mb": round(articles.stat().st_size / 1e6, 2), "registry_works": len(registered)}
+    out = {"registry_mb": round(articles.stat().st_size / 1e6, 2), "registry_works": len(registered)} \
+        if registry_db is None else {"registry": str(registry_db)}
     for name in DATASETS:
         run_text_scan.write_rows(work / f"{name}.jsonl", sets[name])
         out[f"{name}_rows"] = len(sets[name])
@@ -99,12 +102,15 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--reps", type=int, default=2, help="scans of each dataset per process")
     ap.add_argument("--cache", type=Path, default=HERE / "work" / "text-corpus.jsonl")
+    ap.add_argument("--registry", type=Path, default=None,
+                    help="scan against this registry (e.g. run_text_gb.py's 1 GB one) instead of the dev registry; "
+                         "both trees must read its schema; the scans' records are added to it")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--side", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.side is not None:
-        side(args.side, args.work, args.reps)
+        side(args.side, args.work, args.reps, args.registry)
         return 0
     if not args.before:
         ap.error("--before REV is needed")
@@ -131,13 +137,15 @@ def main() -> int:
         work.mkdir()
         result: dict = {"machine": run_info(), "before": rev,
                         "after": after_rev if args.after else f"{after_rev} + working tree", "seed": args.seed,
-                        "data": prepare(work, args.mb, args.seed, args.cache), "runs": []}
+                        "registry": str(args.registry) if args.registry else "dev (made here)",
+                        "data": prepare(work, args.mb, args.seed, args.cache, args.registry), "runs": []}
         print(json.dumps(result["data"]), flush=True)
         for r in range(args.rounds):
             order = [("before", before), ("after", after)]
             for label, tree in (order if r % 2 == 0 else order[::-1]):
                 proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--side", str(tree),
-                                       "--work", str(work), "--reps", str(args.reps)],
+                                       "--work", str(work), "--reps", str(args.reps)]
+                                      + (["--registry", str(args.registry)] if args.registry else []),
                                       check=True, capture_output=True, text=True)
                 for line in proc.stdout.splitlines():
                     run = {"tree": label, "round": r, **json.loads(line)}

@@ -353,13 +353,23 @@ def longest_common_run(engine, a: str, b: str, m) -> int:
     return max((x.size for x in blocks), default=0)
 
 
+_CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+def is_cjk(text: str, *, share: float = 0.3) -> bool:
+    """Whether at least ``share`` of the text's non-space characters are Han, kana or Hangul (each Han or kana
+    character is one word to the engine: a passage of 12 words is a few words of Japanese or Chinese)."""
+    n = sum(1 for c in text if not c.isspace())
+    return n > 0 and len(_CJK.findall(text)) >= share * n
+
+
 def run_false(engine, index, reg_texts, unrelated, rng, n, *, shared_run_words: int = 12, before=None) -> dict:
     """Findings on passages of unrelated documents; a finding is *false* unless the passage and the work share
     a run of at least ``shared_run_words`` consecutive equal words (then it is text they really share).
 
     ``unrelated`` are the documents of the half that no fit drew from (``fit_half``).  With ``before`` (an
     engine with the rule before ``miss_weight``), its findings on the same passages are counted too."""
-    hits = shared = 0
+    hits = shared = cjk_passages = cjk_false = 0
     false_examples, shared_examples = [], []
     false_rows: list[tuple[int, int, bool]] = []
     before_counts = {"with_a_finding": 0, "false_matches": 0}
@@ -370,6 +380,8 @@ def run_false(engine, index, reg_texts, unrelated, rng, n, *, shared_run_words: 
         if p is None:
             continue
         done += 1
+        cjk = is_cjk(p)
+        cjk_passages += cjk
         if before is not None:
             old = before.locate(before.signal(p), index)
             if old:
@@ -388,6 +400,7 @@ def run_false(engine, index, reg_texts, unrelated, rng, n, *, shared_run_words: 
                "missed_anchors": m.extra.missed_anchors, "longest_common_run_words": run,
                "query_text": p[q0:q1][:240]}
         false_rows.append((m.extra.matched_words, m.extra.seeds, run >= shared_run_words))
+        cjk_false += cjk and run < shared_run_words
         if run >= shared_run_words:
             shared += 1
             if len(shared_examples) < 3:
@@ -397,6 +410,7 @@ def run_false(engine, index, reg_texts, unrelated, rng, n, *, shared_run_words: 
     out = {"passages": n, "documents": len(unrelated), "with_a_finding": hits,
            "sharing_a_run_of_%d_words" % shared_run_words: shared,
            "false_matches": hits - shared, "cpu_s": round(time.process_time() - t0, 2),
+           "cjk_passages": cjk_passages, "false_matches_cjk": cjk_false,
            "false_matches_by_min_words": {str(t): sum(1 for w, _, ok in false_rows if not ok and w >= t)
                                           for t in (12, 16, 20, 25, 30, 40)},
            "false_examples": false_examples, "shared_examples": shared_examples}
