@@ -6,8 +6,9 @@ started by ``test_cluster``'s fixture) with the driver forbidden to make any
 row's item: the workers count the rows of each byte range, then read them.
 The items, seqs, findings, summary and clean manifest are the local scan's;
 a scan begun locally and interrupted is resumed on the cluster to the local
-result, and one whose worker is killed ends complete; a text row, or a
-manifest, that is not UTF-8 stops the scan with the local error.
+result, and one whose worker is killed ends complete; a text row that is
+not UTF-8 stops the scan with the local error (a manifest that is not UTF-8:
+``test_cluster_csv.py``, refused before the scan is stored).
 """
 
 from __future__ import annotations
@@ -176,17 +177,3 @@ def test_a_text_row_that_is_not_utf8_stops_the_cluster_scan_as_locally(cluster, 
         with RayExecutor(cluster.address, workers=2) as ex, pytest.raises(InputError) as on_ray:
             scan_dataset(reg, path, text_column="text", executor=ex)
     assert str(on_ray.value) == str(locally.value) and "line 61" in str(locally.value)
-
-
-def test_a_manifest_that_is_not_utf8_past_its_first_mib_is_refused_as_locally(cluster, rows, tmp_path):  # noqa: F811
-    """On a cluster the driver checks a JSONL manifest's first MiB and the workers the rest, while counting."""
-    _, reg_path, _, _ = rows
-    path = tmp_path / "late.jsonl"
-    good = b"".join(b'{"audio": "clip%06d.wav"}\n' % n for n in range(60_000))  # 1.6 MB of good rows
-    path.write_bytes(good + b'{"audio": "caf\xe9.wav"}\n' + good[:1000])
-    with Registry.open(reg_path) as reg:
-        with pytest.raises(InputError) as locally:
-            scan_dataset(reg, path, workers=1)
-        with RayExecutor(cluster.address, workers=2) as ex, pytest.raises(InputError) as on_ray:
-            scan_dataset(reg, path, executor=ex)
-    assert str(on_ray.value) == str(locally.value) and "line 60001" in str(locally.value)
