@@ -173,9 +173,9 @@ def decide(
     return VoiceDecision(float(score), float(threshold), bool(score >= threshold), calibration.probability(score))
 
 
-#: Threshold of the voice check's decision statistic with at most
-#: :data:`COHORT_MIN` creators enrolled (beyond, :data:`COHORT_THRESHOLD`),
-#: the CAM++ similarity of the best speech-gated 3-s window of an output to
+#: Threshold of the voice check's decision statistic, whatever the number of
+#: creators enrolled (from :data:`WINDOW_THRESHOLD_VOICES` on, raised by
+#: :func:`window_threshold`): the CAM++ similarity of the best speech-gated 3-s window of an output to
 #: an enrolled print (windows with at least 0.5 s of speech,
 #: ``VOICE_MIN_WINDOW_SPEECH_S`` of consentry.services.check.service).  Set so that 1 % of outputs get a false
 #: voice match (0.58990, rounded up), on half A of
@@ -187,8 +187,10 @@ def decide(
 #: pasted, heard or compared there.  On half B, 0 of 126 outputs got a false
 #: match (95 % Wilson upper bound 3.0 %) and 82 of 126 voices were found;
 #: on the fresh Asterisk speakers that no fit has seen, 14 of 126 outputs
-#: were falsely matched (6.7-17.8 %), 13 of them to one telephone voice,
-#: which is why the check uses the cohort statistic when it can.
+#: were falsely matched (6.7-17.8 %), 13 of them to one telephone voice
+#: (voices recorded alike: a known weakness, docs/voice.md).  Its false
+#: matches do not depend on whether the output's voice is enrolled (0-1 %
+#: on half A and B either way), which is why the check went back to it.
 #: Printed by that command, whose data are in
 #: benchmarks/fits/voice_window.json (tests/engines/test_constants.py refits
 #: it).  Per comparison, 1 of half A's 2,883 non-target comparisons reached it.
@@ -227,11 +229,14 @@ WINDOW_CALIBRATION = LogisticCalibration(slope=10.87, offset=-4.989)
 
 
 #: Least number of *other* enrolled creators for :func:`cohort_normalised` (their mean and spread are unsteady
-#: with fewer).
+#: with fewer).  The cohort statistic and its constants below are measured but not used by the check (since
+#: 2026-12-07 19:40 UTC; it was from 17:00): fitted with the output's voice enrolled, it falsely matched 19-45 %
+#: of outputs whose voice is *not* enrolled (``benchmarks/run_voice.py --windowed --channel-cache``,
+#: ``unenrolled_voice``; docs/voice.md).
 COHORT_MIN = 10
 
 
-#: Threshold of the voice check's statistic when more than :data:`COHORT_MIN` creators are enrolled: the best
+#: Threshold of the cohort statistic (not used by the check, see :data:`COHORT_MIN`): the best
 #: window's :func:`cohort_normalised` score over windows with at least 0.5 s of speech.  Set, like
 #: :data:`WINDOW_THRESHOLD`, so that 1 % of half A's 180 outputs of ``benchmarks/run_voice.py --windowed`` get
 #: a false match (3.33338, rounded up; a median of 16 voices compared); benchmarks/fits/voice_window.json
@@ -262,8 +267,9 @@ def cohort_threshold(n_creators: int) -> float:
 def cohort_normalised(scores: np.ndarray) -> np.ndarray:
     """Window scores normalised against the registry's other creators (test normalisation, "t-norm").
 
-    The check's statistic when more than :data:`COHORT_MIN` creators are
-    enrolled (:data:`COHORT_THRESHOLD`).  Fitted on half A of
+    Measured, not used by the check (see :data:`COHORT_MIN`: with the
+    output's voice not enrolled, the nearest creator stands out from the
+    others and often passes :data:`COHORT_THRESHOLD`).  Fitted on half A of
     ``benchmarks/run_voice.py --windowed``, it found 107 of half B's 126
     brief voices against 82 for the best raw window (2 of half B's outputs
     falsely matched, 0 for the raw window), and on the fresh Asterisk

@@ -605,24 +605,21 @@ def _voice_check(ctx: CheckContext, windows: list, reason: str | None) -> tuple[
     """Per enrolled creator, the best window of the output and the decision on it; and a note when none is speech.
 
     Windows that fail the speech gate (music) are left out.  A creator's
-    score in a window is its enrolled voices' best CAM++ similarity there.
-    With more than ``COHORT_MIN`` creators, the decision statistic is the
-    best window's cohort-normalised score (``statistic`` "cohort": each
-    window measured against how it scores with the other creators, which
-    keeps a window that sounds like many voices, a shared recording channel
-    for one, from matching them all), judged by
-    :func:`consentry.engines.voice.score.cohort_threshold`; with fewer, the
-    best window's similarity (``statistic`` "best_window"), judged by
-    :func:`consentry.engines.voice.score.window_threshold`; both of the
-    number of creators compared (calibrated for a maximum over windows, per
-    output).  ``similarity`` is the chosen window's CAM++ similarity;
-    ``whole_score`` is the similarity of the mean print of all speech
-    windows; ``creators_compared`` says how many creators the threshold
-    was set for.
+    score in a window is its enrolled voices' best CAM++ similarity there;
+    the decision statistic is the best window's similarity (``statistic``
+    "best_window"), judged by
+    :func:`consentry.engines.voice.score.window_threshold` of the number of
+    creators compared (calibrated for a maximum over windows, per output),
+    whatever their number.  (From 2026-12-07 17:00 to 19:40 UTC, more than
+    ``COHORT_MIN`` creators were judged by a cohort-normalised score; it
+    falsely matched 19-45 % of outputs whose voice is not enrolled, a case its
+    threshold was not fitted on: docs/voice.md.)  ``similarity`` is the
+    chosen window's CAM++ similarity; ``whole_score`` is the similarity of the
+    mean print of all speech windows; ``creators_compared`` says how many
+    creators the threshold was set for.
     """
     from consentry.engines.voice import decide
-    from consentry.engines.voice.score import (COHORT_CALIBRATION, COHORT_MIN, WINDOW_CALIBRATION,
-                                               cohort_normalised, cohort_threshold, window_threshold)
+    from consentry.engines.voice.score import WINDOW_CALIBRATION, window_threshold
 
     if not windows:
         return [], reason or "no speech found"
@@ -641,12 +638,8 @@ def _voice_check(ctx: CheckContext, windows: list, reason: str | None) -> tuple[
     per_creator = np.stack([sims[:, members[c]].max(axis=1) for c in creators], axis=1)  # (windows, creators)
     # Per window and creator, the voice that gave the creator's similarity there.
     voice_of = np.stack([np.asarray(members[c])[sims[:, members[c]].argmax(axis=1)] for c in creators], axis=1)
-    if len(creators) > COHORT_MIN:
-        statistic, scored = "cohort", cohort_normalised(per_creator)
-        threshold, calibration = cohort_threshold(len(creators)), COHORT_CALIBRATION
-    else:  # too few creators for a steady cohort
-        statistic, scored = "best_window", per_creator
-        threshold, calibration = window_threshold(len(creators)), WINDOW_CALIBRATION
+    statistic, scored = "best_window", per_creator
+    threshold, calibration = window_threshold(len(creators)), WINDOW_CALIBRATION
     best_w = scored.argmax(axis=0)
     out = []
     for k, creator in enumerate(creators):
