@@ -265,6 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh-cache", help="with --windowed: also measure every statistic, at its half-A "
                         "threshold, on the fresh Asterisk speakers (benchmarks/voice_fresh.py), whose window "
                         "prints are kept in this file")
+    parser.add_argument("--channel-cache", help="with --windowed: also fit and choose a small-registry statistic "
+                        "on half A as recorded and through a telephone channel (benchmarks/voice_reference.py), "
+                        "whose window prints are kept in this file; with --fresh-cache, measure the choice there")
+    parser.add_argument("--channel", choices=("g711", "band"), default="g711",
+                        help="with --channel-cache: the telephone channel of the dev outputs (benchmarks/voice_channel.py)")
+    parser.add_argument("--write-cohort", help="with --channel-cache: write the reference cohort's prints here (.npz)")
     parser.add_argument("--write", action="store_true", help="with --fit-gate: write src/consentry/engines/voice/gate_weights.py")
     parser.add_argument("--music-dir", help="with --fit-gate / --windowed: the outputs of run_check.py false-alarms "
                         "(default benchmarks/work/fa-outputs)")

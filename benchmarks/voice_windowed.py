@@ -220,7 +220,7 @@ def decision_rows(data: dict, *, statistic: str, min_speech_s: float, enrolment:
 
 
 def score_outputs(outputs: list[dict], names: list[str], prints: list[np.ndarray], *, statistic: str,
-                  min_speech_s: float, model: str = "campplus", half: str) -> list[dict]:
+                  min_speech_s: float, model: str = "campplus", half: str, normalise=None) -> list[dict]:
     """One row per output against the registry ``names`` (enrolled ``prints``, shape (k, d) each).
 
     The speakers heard in an output's background, and any registered voice
@@ -231,7 +231,8 @@ def score_outputs(outputs: list[dict], names: list[str], prints: list[np.ndarray
     left out, as the check leaves them out.  ``statistic``: ``best_window``
     (the best window's similarity), ``mean_of_best_two`` or ``cohort`` (the
     best window of :func:`consentry.engines.voice.score.cohort_normalised`
-    scores).
+    scores); ``normalise(sims, output, windows)``, when given, replaces the latter
+    (voice_reference.py: a reference cohort).
     """
     if statistic == "cohort" and len(names) < COHORT_MIN + 1:
         raise SystemExit(f"--windowed: {half} has {len(names)} speakers, the cohort needs {COHORT_MIN + 1}")
@@ -242,23 +243,27 @@ def score_outputs(outputs: list[dict], names: list[str], prints: list[np.ndarray
         starts = o["starts"][keep]
         if len(windows):
             sims = np.stack([(windows @ p.T).max(axis=1) for p in prints], axis=1)  # (windows, creators)
-            scored = cohort_normalised(sims) if statistic == "cohort" else sims
+            if normalise is not None:
+                scored = normalise(sims, o, windows)
+            else:
+                scored = cohort_normalised(sims) if statistic == "cohort" else sims
             if statistic == "mean_of_best_two":
                 per = np.sort(scored, axis=0)[-2:].mean(axis=0)
             else:
                 per = scored.max(axis=0)
             where = scored.argmax(axis=0)
         else:
-            per, where = np.full(len(names), -10.0 if statistic == "cohort" else 0.0), None
+            per, where = np.full(len(names), -10.0 if statistic in ("cohort", "reference") else 0.0), None
         value = dict(zip(names, per.tolist()))
         probe = o["probe"]
         compared = [s for s in names if s == probe or not any(may_be_same(s, p) for p in o["present"])]
         others = [s for s in compared if not may_be_same(s, probe)]
-        j = names.index(probe)
+        j = names.index(probe) if probe in names else None  # a registry without the pasted voice: no target
         rows.append({"half": half, "background": o["background"], "voice_s": o["voice_s"], "probe": probe,
-                     "present": o["present"], "target": value[probe], "voices": len(compared),
+                     "present": o["present"], "target": value.get(probe), "voices": len(compared),
                      "nontargets": [value[s] for s in others], "nontarget_names": others,
-                     "located": where is not None and abs(float(starts[where[j]]) - o["at_s"]) <= o["voice_s"] + 1.5})
+                     "located": where is not None and j is not None
+                     and abs(float(starts[where[j]]) - o["at_s"]) <= o["voice_s"] + 1.5})
     return rows
 
 
@@ -355,8 +360,18 @@ def windowed(args) -> dict:
     fit = fit_window_threshold([r for r in ge2e if r["half"] == "A"])
     out["ge2e"] = {"fit_half_A": fit, "half_A": measure(ge2e, fit["threshold"], "A"),
                    "half_B": measure(ge2e, fit["threshold"], "B")}
+    fresh_data = None
     if getattr(args, "fresh_cache", None):
         out["fresh"] = fresh(Path(args.fresh_cache), music_dir, data, out["variants"])
+        from voice_fresh import fresh_outputs
+
+        fresh_data = fresh_outputs(Path(args.fresh_cache), music_dir)
+    if getattr(args, "channel_cache", None):
+        from voice_reference import reference
+
+        out["reference"], chosen = reference(args, data, fresh_data, music_dir)
+        if chosen.get("winner"):  # a statistic chosen on dev: its fit and rows, for the test that refits it
+            record["reference"] = chosen
     if getattr(args, "record", None):
         Path(args.record).write_text(json.dumps(record, indent=0) + "\n")
     return out
