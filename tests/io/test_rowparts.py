@@ -42,7 +42,7 @@ def _whole(ds) -> tuple[list, str | None]:
 def _by_parts(ds, files, **sizes) -> tuple[list, str | None]:
     parts = RowParts(ds, files, **sizes)
     rows = [(seq, *_row(item)) for part in parts for seq, item in read_part(part)]
-    return rows, parts.refusal
+    return rows, str(parts.refusal) if parts.refusal is not None else None
 
 
 SIZES = [dict(part_rows=1), dict(part_rows=2), dict(part_rows=3, part_bytes=1), dict(part_rows=1000, part_bytes=7),
@@ -123,6 +123,10 @@ def test_arrow_files_read_in_parts_give_the_whole_reads_rows(tmp_path):
     assert len(whole[0]) == 14 and any(r[3] for r in whole[0])
     for part_rows in (1, 2, 5, 100):
         assert _by_parts(ds, list(ds.files), part_rows=part_rows) == whole, part_rows
+    (tmp_path / "data-1.arrow").write_bytes(b"not arrow at all")  # the second file: the reader stops there
+    whole = _whole(ds)
+    assert len(whole[0]) == 7 and "not a readable Arrow file" in whole[1]
+    assert _by_parts(ds, list(ds.files), part_rows=2) == whole
 
 
 _cells = st.text(alphabet=st.sampled_from('ab,"\n\r é'), max_size=8)

@@ -226,10 +226,8 @@ def map_parts(executor, work: Callable[[dict], dict], parts: Iterable, *, done: 
                 if stopped:
                     raise stopped[0]
                 refusal = getattr(parts, "refusal", None)
-                if refusal is not None:  # a CSV file the reader stops in: its message, after the rows before it
-                    from consentry.domain.errors import InputError
-
-                    raise InputError(refusal)
+                if refusal is not None:  # a CSV or Arrow file the reader stops in: its own, after the rows before
+                    raise refusal
                 return
             finished, suspects = workers.collect(lost_ok=lost is not None, keep_finished=False)
             results: list[dict] = []

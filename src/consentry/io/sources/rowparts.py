@@ -21,8 +21,8 @@ is not always a row start), so each file is *listed* first, by one worker
 The listing also does what opening the file locally does (a CSV manifest's
 UTF-8 check, past the first MiB the driver checked): a refusal there comes
 back before the scan is stored.  A text file the reader stops in (not UTF-8,
-not readable CSV) is listed up to that row: the rows before it are read, and
-then the scan stops with the reader's own message, as locally.
+not readable CSV or Arrow) is listed up to that row: the rows before it are
+read, and then the scan stops with the reader's own exception, as locally.
 """
 
 from __future__ import annotations
@@ -64,12 +64,12 @@ class RowStart:
 
 @dataclass
 class RowListing:
-    """A file as listed by a worker: the starts of its parts, its rows, and the reader's refusal, if it stops
-    in the file (``refusal``: its message; ``rows`` then counts the rows before it)."""
+    """A file as listed by a worker: the starts of its parts, its rows, and what stopped the reader, if it
+    stops in the file (``refusal``: its exception; ``rows`` then counts the rows before it)."""
 
     starts: list[RowStart] = field(default_factory=list)
     rows: int = 0
-    refusal: str | None = None
+    refusal: BaseException | None = None
 
 
 class ByteCount:
@@ -126,7 +126,7 @@ class RowParts:
     a cluster's workers) first; otherwise they are listed here.  Iterating
     gives the :class:`~consentry.io.sources.parts.Part` of each range of
     rows, in the dataset's order, up to the first file the reader stops in;
-    its message is then ``refusal`` (the caller raises it once the parts
+    its exception is then ``refusal`` (the caller raises it once the parts
     before it are read).
     """
 
@@ -137,7 +137,7 @@ class RowParts:
         self.part_rows = part_rows or PART_ROWS
         self.part_bytes = part_bytes or PART_BYTES
         self.listings: list[RowListing] | None = None
-        self.refusal: str | None = None
+        self.refusal: BaseException | None = None
         self.options = {"reader": ds, "field_limit": csv.field_size_limit()}  # the driver's CSV field cap
 
     def calls(self) -> list[tuple]:
@@ -190,7 +190,12 @@ def list_rows(reader: Dataset, file_no: int, path: str, part_rows: int, part_byt
             counted.bytes = 3 if fh.read(3) == codecs.BOM_UTF8 else 0  # dropped by the reader's "utf-8-sig"
         return _cut(file_no, path, counted, (counted.now() for _item in reader._csv_items(Path(path), at=counted)),
                     part_rows, part_bytes)
-    return _arrow_listing(reader, file_no, path, part_rows)
+    listing = RowListing()
+    try:
+        _arrow_listing(listing, reader, file_no, path, part_rows)
+    except Exception as exc:  # noqa: BLE001 - unreadable or damaged: the reader stops there too (a text dataset)
+        listing.refusal = exc
+    return listing
 
 
 def _cut(file_no: int, path: str, counted: ByteCount, ends: Iterator[tuple[int, int]], part_rows: int,
@@ -211,21 +216,19 @@ def _cut(file_no: int, path: str, counted: ByteCount, ends: Iterator[tuple[int, 
             listing.rows += 1
             start = end
     except InputError as exc:
-        listing.refusal = str(exc)
+        listing.refusal = exc
         if listing.starts:
             listing.starts[-1] = replace(listing.starts[-1], end=start[0])
     return listing
 
 
-def _arrow_listing(reader: Dataset, file_no: int, path: str, part_rows: int) -> RowListing:
-    """An Arrow file's parts: ranges of ``part_rows`` rows of a record batch (only the batches' row counts
-    are read; the file is memory-mapped)."""
-    listing = RowListing()
+def _arrow_listing(listing: RowListing, reader: Dataset, file_no: int, path: str, part_rows: int) -> None:
+    """An Arrow file's parts into ``listing``: ranges of ``part_rows`` rows of a record batch (only the
+    batches' row counts are read; the file is memory-mapped); up to a batch the reader cannot read."""
     for batch_no, n in enumerate(_batch_rows(reader, Path(path))):
         for skip in range(0, n, part_rows):
             listing.starts.append(RowStart(file_no, path, batch_no, listing.rows + skip, skip=skip))
         listing.rows += n
-    return listing
 
 
 def _batches(reader: Dataset, path: Path):
