@@ -39,8 +39,9 @@ def _rank(text: str) -> bytes:
     return hashlib.sha256(f"chorales/{text}".encode()).digest()
 
 
-def export(out: Path) -> dict:
-    """Write ``out``/<bwv>.mid for the chorales that have a role and ``out``/manifest.json; returns the manifest."""
+def _families() -> tuple[dict, dict, list[list[str]]]:
+    """music21's BWV listing, the parsed four-part chorales ``{bwv: score}``, and the families (lists of BWV
+    numbers, BWV order), in hash order of their first member."""
     from music21 import corpus
     from music21.corpus import chorales
 
@@ -77,6 +78,12 @@ def export(out: Path) -> dict:
     for b in scores:
         families.setdefault(root(b), []).append(b)
     groups = sorted((sorted(m, key=_bwv_key) for m in families.values()), key=lambda m: _rank(m[0]))
+    return listing, scores, groups
+
+
+def export(out: Path) -> dict:
+    """Write ``out``/<bwv>.mid for the chorales that have a role and ``out``/manifest.json; returns the manifest."""
+    listing, scores, groups = _families()
     manifest = {}
     pairs = [m for m in groups if len(m) >= 2][:FAMILIES]
     singles = [m for m in groups if len(m) == 1][:SINGLES]
@@ -91,13 +98,30 @@ def export(out: Path) -> dict:
     for name in manifest:
         scores[name.split("/bwv", 1)[1]].write("midi", fp=str(out / f"{name.split('/', 1)[1]}.mid"))
     (out / "manifest.json").write_text(json.dumps(
-        {"chorales_parsed": len(scores), "families": len(families), "tunes": manifest}, indent=1, ensure_ascii=False))
+        {"chorales_parsed": len(scores), "families": len(groups), "tunes": manifest}, indent=1, ensure_ascii=False))
     return manifest
 
 
+def export_dev(out: Path) -> list[list[str]]:
+    """Development pairs (session 6, after the held-out run): the first two members of every family with two or
+    more members that the held-out set does not use (families after the first ``FAMILIES``), as MIDI files in
+    ``out`` and ``out``/pairs.json ``[[registered, other harmonisation], ...]``."""
+    _, scores, groups = _families()
+    pairs = [m[:2] for m in groups if len(m) >= 2][FAMILIES:]
+    out.mkdir(parents=True, exist_ok=True)
+    for pair in pairs:
+        for b in pair:
+            scores[b].write("midi", fp=str(out / f"bwv{b}.mid"))
+    (out / "pairs.json").write_text(json.dumps({"pairs": [[f"bwv{a}", f"bwv{b}"] for a, b in pairs]}))
+    return pairs
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--dev":
+        print(json.dumps({"dev_pairs": len(export_dev(Path(sys.argv[2])))}))
+        raise SystemExit(0)
     if len(sys.argv) != 2:
-        raise SystemExit("usage: melody_chorales.py OUT_DIR")
+        raise SystemExit("usage: melody_chorales.py [--dev] OUT_DIR")
     m = export(Path(sys.argv[1]))
     print(json.dumps({role: sum(v["role"] == role for v in m.values())
                       for role in ("registered", "sibling", "unregistered")}))
