@@ -10,7 +10,8 @@ folder; one registry and the datasets of ``run_text_scan.py`` (whole
 documents, ~2 KB paragraphs; ``--seed``) are made once with this tree's
 code; then each round runs one process per tree, before first in odd
 rounds and after first in even ones.  A process imports ``consentry`` from its
-tree, scans a warm-up file (imports, Numba's compiled loops), then scans
+tree, scans a warm-up file (imports, Numba's compiled loops; and the word pass of an
+ASCII and a non-ASCII text, so that neither of its compiled forms loads in a timed scan), then scans
 each dataset ``--reps`` times batched with one worker, and reports CPU
 time (``time.process_time``) and wall time per scan, and a digest of the
 stored items (they must be equal: the same findings and decisions).
@@ -43,6 +44,10 @@ def side(tree: Path, work: Path, reps: int, registry_db: Path | None = None) -> 
 
     registry = Registry.open(registry_db or work / "registry.db", create=False)
     scan_dataset(registry, str(work / "warm.jsonl"), workers=1)
+    from consentry.engines.text import winnowing
+
+    for text in ("plain ascii words " * 50, "caf\u00e9 words " * 50):  # both compiled word passes (uint8, uint32)
+        winnowing.words(text)                                        # loaded here, not in a timed scan
     for rep in range(reps):
         for name in DATASETS:
             path = work / f"{name}.jsonl"
