@@ -24,7 +24,7 @@ figures between runs; delete it when done):
 - scans (``scan_dataset``, one worker, rows batched), each in a fresh process (``--side``) that reports its CPU
   time, wall time and peak RSS (``VmHWM``): the datasets of ``run_text_scan.py`` (whole unrelated documents
   of the development corpus, 5 % with a 200-word registered passage, and the same cut into ~2 KB rows) of
-  ``--scan-mb`` MB, and the 2 KB rows at four times that size (memory as the dataset grows; and the rate
+  ``--scan-mb`` MB, and both at four times that size (memory as the dataset grows; and the rate
   once a scan's fixed costs are paid, from the two sizes' median CPU times), ``--repeat`` processes each;
 - identify: a 1,000-word output (900 unrelated words and a 100-word registered passage, as ``run_text.py``)
   located against the registry's memory-mapped segments (median and 95th percentile, wall and CPU time, of
@@ -248,11 +248,11 @@ def main() -> int:
     small = run_text_scan.datasets(unrelated, registered, rng, args.scan_mb)
     large = run_text_scan.datasets(unrelated, registered, random.Random(args.seed + 100), 4 * args.scan_mb)
     for name, texts in (("documents", small["documents"]), ("paragraphs", small["paragraphs"]),
-                        ("paragraphs_x4", large["paragraphs"])):
+                        ("documents_x4", large["documents"]), ("paragraphs_x4", large["paragraphs"])):
         run_text_scan.write_rows(args.work / f"{name}.jsonl", texts)
     run_text_scan.write_rows(args.work / "warm.jsonl", small["documents"][:400])
     result["scans"] = []
-    order = ["documents", "paragraphs", "paragraphs_x4"] if args.repeat else []
+    order = ["documents", "paragraphs", "documents_x4", "paragraphs_x4"] if args.repeat else []
     for rep in range(args.repeat):
         for name in (order if rep % 2 == 0 else order[::-1]):
             proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--work", str(args.work),
@@ -264,11 +264,12 @@ def main() -> int:
     if order:
         med = {n: {k: statistics.median(r[k] for r in result["scans"] if r["dataset"] == n) for k in ("mb", "cpu_s")}
                for n in order}
-        # The rate once a scan's fixed costs are paid: 2 KB rows, from the 1x and 4x datasets' median CPU times.
-        result["paragraphs_marginal_mb_per_cpu_s"] = round(
-            (med["paragraphs_x4"]["mb"] - med["paragraphs"]["mb"])
-            / (med["paragraphs_x4"]["cpu_s"] - med["paragraphs"]["cpu_s"]), 2)
-        print(f"marginal: {result['paragraphs_marginal_mb_per_cpu_s']} MB/CPU-s", flush=True)
+        # The rate once a scan's fixed costs are paid, from the 1x and 4x datasets' median CPU times.
+        for name in ("documents", "paragraphs"):
+            big = med[f"{name}_x4"]
+            result[f"{name}_marginal_mb_per_cpu_s"] = round(
+                (big["mb"] - med[name]["mb"]) / (big["cpu_s"] - med[name]["cpu_s"]), 2)
+            print(f"{name} marginal: {result[f'{name}_marginal_mb_per_cpu_s']} MB/CPU-s", flush=True)
 
     # Identify: a 1,000-word output against the memory-mapped segments.
     segments = registry.store.index_segments(**engine.id.store_key())
