@@ -1,7 +1,7 @@
 """The voice check's decision statistic (services/check/service.py ``_voice_check``), on made-up prints.
 
 The check decides on the best window's similarity whatever the number of creators enrolled (the cohort-normalised
-score it used with more than ``COHORT_MIN`` creators from 2026-12-07 17:00 to 19:40 UTC falsely matched outputs
+score it used with more than ``COHORT_MIN`` creators from 2026-12-07 17:00 to 19:34 UTC falsely matched outputs
 whose voice is not enrolled: docs/voice.md); these tests build the window and enrolled prints by hand, so no
 speaker model is needed.
 """
@@ -108,7 +108,7 @@ def test_no_speech_window_is_a_note_not_a_finding():
 
 def test_the_check_summary_names_a_cohort_score_as_such():
     """A cohort score is not a similarity: the run's HTML summary says which one it shows (a finding of the
-    check before 19:40 UTC, or re-read from an evidence bundle, may hold one)."""
+    check before 19:34 UTC, or re-read from an evidence bundle, may hold one)."""
     from consentry.reporting.check_report import render_check_html
 
     ctx, shared, rng = registry(COHORT_MIN + 2)

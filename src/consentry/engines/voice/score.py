@@ -230,7 +230,7 @@ WINDOW_CALIBRATION = LogisticCalibration(slope=10.87, offset=-4.989)
 
 #: Least number of *other* enrolled creators for :func:`cohort_normalised` (their mean and spread are unsteady
 #: with fewer).  The cohort statistic and its constants below are measured but not used by the check (since
-#: 2026-12-07 19:40 UTC; it was from 17:00): fitted with the output's voice enrolled, it falsely matched 19-45 %
+#: 2026-12-07 19:34 UTC; it was from 17:00): fitted with the output's voice enrolled, it falsely matched 19-45 %
 #: of outputs whose voice is *not* enrolled (``benchmarks/run_voice.py --windowed --channel-cache``,
 #: ``unenrolled_voice``; docs/voice.md).
 COHORT_MIN = 10

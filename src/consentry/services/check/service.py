@@ -610,7 +610,7 @@ def _voice_check(ctx: CheckContext, windows: list, reason: str | None) -> tuple[
     "best_window"), judged by
     :func:`consentry.engines.voice.score.window_threshold` of the number of
     creators compared (calibrated for a maximum over windows, per output),
-    whatever their number.  (From 2026-12-07 17:00 to 19:40 UTC, more than
+    whatever their number.  (From 2026-12-07 17:00 to 19:34 UTC, more than
     ``COHORT_MIN`` creators were judged by a cohort-normalised score; it
     falsely matched 19-45 % of outputs whose voice is not enrolled, a case its
     threshold was not fitted on: docs/voice.md.)  ``similarity`` is the
