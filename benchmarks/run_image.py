@@ -26,7 +26,8 @@ each way of the issue; every query is saved as JPEG (quality 90 unless the
 alteration says otherwise) and identified.  Found = the best match is the
 right work.  Random choices (crop positions, rotation sign, text box place)
 come from ``--seed``: seed 1 was used while developing; seeds 2 and 3 were held
-out for version 2 and seed 4 for version 3 (benchmarks/RESULTS.md).
+out for version 2, seed 4 for version 3, and seed 5 was spent on a version 4 candidate that
+was not shipped (benchmarks/RESULTS.md, "Images, session 6").
 Negative queries are random crops (20-100 % of the area) of the negatives,
 each also mirrored, rotated, greyed, shrunk or re-encoded at random, until
 ``--negatives`` queries; any match is false.
@@ -414,7 +415,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--calibrate", type=int, default=0,
                     help="only measure the best chance score on this many queries of the calibration negatives")
     ap.add_argument("--works", type=Path, help="register exactly these images (one path a line; none dropped), "
-                    "e.g. benchmarks/image_works_v1.txt: the 67 that version 1 registered, to compare versions")
+                    "e.g. benchmarks/image_works_v1.txt: the 67 that version 1 registered, or image_works_v3.txt: the "
+                    "64 of version 3, to compare versions")
     ap.add_argument("--skip-positives", action="store_true", help="only the negatives (to run them in parts)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)

@@ -102,7 +102,7 @@ def grey(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
 
 
-def stretched(grey_px: np.ndarray, *, max_gain: float) -> np.ndarray:
+def stretched(grey_px: np.ndarray, *, max_gain: float, fence_iqr: float = 0.0) -> np.ndarray:
     """Grey levels stretched so that the 0.5th..99.5th percentiles span 0..255, by at most ``max_gain``.
 
     Faint pictures (dark or pale gradients, low-contrast art) then give
@@ -110,17 +110,34 @@ def stretched(grey_px: np.ndarray, *, max_gain: float) -> np.ndarray:
     change under the stretch, only which corners pass the FAST threshold.
     The stretch is centred on the percentiles' midpoint when the gain is capped.
 
+    With ``fence_iqr`` k > 0 the percentiles are those of the grey levels
+    within Tukey's fences, ``[q1 - k (q3 - q1), q3 + k (q3 - q1)]`` (q1, q3:
+    the quartiles): a minority of pixels far from the picture's own levels (a
+    dark text box laid over a pale picture, the black corners of a rotated
+    copy) then no longer sets the gain; they are clipped like any level
+    outside the percentiles.
+
     Parameters
     ----------
     grey_px : ndarray of uint8, shape (h, w)
     max_gain : float
         Largest factor applied (1: none).
+    fence_iqr : float
+        k of the fences (0: every level counts).
     """
     import cv2
 
     if max_gain <= 1.0 or grey_px.size == 0:
         return grey_px
-    cdf = np.cumsum(np.bincount(grey_px.ravel(), minlength=256))
+    counts = np.bincount(grey_px.ravel(), minlength=256)
+    if fence_iqr > 0:
+        cdf = np.cumsum(counts)
+        q1 = int(np.searchsorted(cdf, 0.25 * cdf[-1], side="left"))
+        q3 = int(np.searchsorted(cdf, 0.75 * cdf[-1], side="left"))
+        spread = fence_iqr * (q3 - q1)
+        levels = np.arange(256)
+        counts = np.where((levels >= q1 - spread) & (levels <= q3 + spread), counts, 0)
+    cdf = np.cumsum(counts)
     lo = int(np.searchsorted(cdf, 0.005 * cdf[-1], side="right"))
     hi = int(np.searchsorted(cdf, 0.995 * cdf[-1], side="left"))
     gain = min(max_gain, 255.0 / max(1, hi - lo))

@@ -53,6 +53,11 @@ class ImageEngineParams:
     max_contrast_gain : float
         The grey image is stretched (:func:`.features.stretched`) by at most this factor before
         keypoints are found (faint pictures); 1: not stretched.
+    contrast_fence_iqr : float
+        The stretch's percentiles are taken of the grey levels within Tukey's fences, this many
+        interquartile ranges beyond the quartiles (0: of all levels, versions 1-3): an overlay or
+        black corners then do not set the gain (:func:`.features.stretched`).  Explored (1.5,
+        Tukey's usual fences) for a version 4, not yet the default (benchmarks/RESULTS.md).
     index_keypoints : int
         Keypoints kept per registered image (the index budget: each is one 12-byte posting).
     stable_candidates : int
@@ -106,6 +111,12 @@ class ImageEngineParams:
         Version 3.
     min_inliers : int
         The decision rule: fewest geometrically verified keypoints reported.
+    guided_min_inliers : int
+        A fit with at least this many inliers but fewer than ``min_inliers`` (a near miss) is
+        extended: the query's keys are looked up again two bits away, for that work only, and the
+        hits that the fit's transform maps within ``ransac_work_px`` of their query keypoint join
+        its inliers (:func:`.search.verify`; 0: not).  Explored (4, ``min_votes``: the fewest voting
+        keypoints that a work needs to be verified at all) for a version 4, not yet the default.
     chance_inliers_at, chance_inliers_per_e : float
         The measured tail of the best chance match's inliers,
         ``P(chance >= s) ~ exp(-(s - at) / per_e)``, behind :meth:`confidence`.
@@ -128,6 +139,7 @@ class ImageEngineParams:
     orb_edge_px: int = 31
     orb_detect_factor: int = 3
     max_contrast_gain: float = 4.0
+    contrast_fence_iqr: float = 0.0
     index_keypoints: int = 120
     stable_candidates: int = 3
     stable_view_scales: tuple[float, ...] = (2 ** -0.25, 2 ** 0.25, 2 ** 0.5)
@@ -150,6 +162,7 @@ class ImageEngineParams:
     max_rotation_deg: float = 20.0
     inlier_cell_px: float = 16.0
     min_inliers: int = 7
+    guided_min_inliers: int = 0
     chance_inliers_at: float = 3.0
     chance_inliers_per_e: float = 0.11
     pdq_max_distance: int = 31
@@ -180,10 +193,16 @@ class ImageEngineParams:
         return np.asarray(self.key_bit_positions, np.int64)
 
 
+#: Fields added after version 3, and the value that leaves the engine as version 3 had it (the default).
+_ADDED_AFTER_V3 = {"contrast_fence_iqr": 0.0, "guided_min_inliers": 0}
+
+
 @lru_cache(maxsize=64)
 def _param_hash(params: ImageEngineParams) -> str:
     # A scan asks every work's engine id: hashing the JSON each time cost seconds (benchmarks/RESULTS.md).
-    blob = json.dumps(asdict(params), sort_keys=True, separators=(",", ":"))
+    # Fields added after version 3 are hashed only when set: a version 3 parameter set keeps its hash.
+    fields = {k: v for k, v in asdict(params).items() if _ADDED_AFTER_V3.get(k, object()) != v}
+    blob = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

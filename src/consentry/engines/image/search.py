@@ -86,6 +86,8 @@ class ImageHits:
         ``fp_id -> (PdqHash, width_px, height_px)`` of every work a PDQ band reaches.
     pdq_fp_ids : ndarray of int64
         Works that share a PDQ band (within one bit) with a side of the query.
+    segments : tuple
+        The segments looked up (for the guided lookup of near misses, ``params.guided_min_inliers``).
     """
 
     kp_side: np.ndarray
@@ -94,6 +96,7 @@ class ImageHits:
     kp_keys: np.ndarray | None
     records: dict
     pdq_fp_ids: np.ndarray
+    segments: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -303,7 +306,8 @@ def candidates(query: QueryPrint, segments, params: ImageEngineParams, *, with_k
     # A keypoint candidate's record is known only when one of its bands was reached too.
     records = _records(segments, _fp(bv), _payload(bv) & np.uint64((1 << 30) - 1))
     return ImageHits(side_of[qi[keep]], index_of[qi[keep]], values[keep],
-                     probe_keys[ok][keep] if with_keys else None, records, pdq_fp_ids)
+                     probe_keys[ok][keep] if with_keys else None, records, pdq_fp_ids,
+                     tuple(segments) if params.guided_min_inliers > 0 else ())
 
 
 # ---------------------------------------------------------------------------- verification
@@ -402,6 +406,55 @@ def independent_inliers(q_index: np.ndarray, q_work_xy: np.ndarray, work_xy: np.
     return int(n)
 
 
+def _agreeing(m: np.ndarray, work_xy: np.ndarray, query_xy: np.ndarray, threshold_px: float) -> np.ndarray:
+    """Which correspondences (work pixels -> query pixels, (k, 2)) the map ``m`` (2x3) takes within ``threshold_px``."""
+    at = work_xy @ m[:, :2].T + m[:, 2]
+    return np.hypot(*(at - query_xy).T) <= threshold_px
+
+
+def guided_hits(segments, side: QuerySide, fp_id: int, turn_bins: float,
+                params: ImageEngineParams) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """More correspondences for a near miss: the side's keys two bits away, postings of work ``fp_id`` only.
+
+    The lookup of :func:`candidates` reaches a stored key one bit away; a copy re-sampled at
+    another scale flips more bits of some keys.  For one work whose fit on this side has too few
+    inliers, every two-bit neighbour of each of the side's keys is looked up and the postings of
+    that work kept whose check bits agree (within ``max_check_distance``) and whose orientation
+    differs from the stored one by the fit's turn within two angle bins; geometry decides the rest
+    (:func:`verify`: those the fit maps within ``ransac_work_px`` of their query keypoint join it).
+
+    Parameters
+    ----------
+    segments : sequence of segments
+    side : QuerySide
+    fp_id : int
+    turn_bins : float
+        The fit's inliers' mean orientation difference (query minus work), in angle bins (0-32).
+    params : ImageEngineParams
+
+    Returns
+    -------
+    (q_index int64 (k,), work_xy float64 (k, 2) work pixels, near bool (k,)) or None when nothing is reached.
+    """
+    masks = _flip_masks(params.key_bits, 2)[1 + params.key_bits:]  # exactly two bits: fewer were looked up
+    if len(side.keys) == 0:
+        return None
+    pi, values = _gather(segments, (side.keys[:, None] ^ masks[None, :]).ravel(), cap=params.max_postings_per_key)
+    mine = _fp(values) == fp_id
+    if not mine.any():
+        return None
+    qi, payload = pi[mine] // masks.size, _payload(values[mine])
+    w_xy, w_ang, _, check = F.unpack_keypoint_payload(payload)
+    diff = (check ^ side.check[qi]).astype(np.uint8)
+    ok = np.unpackbits(diff[:, None], axis=1).sum(axis=1) <= params.max_check_distance
+    q_bin = np.floor(side.keypoints.angle_deg[qi] * (F.ANGLE_BINS / 360.0)).astype(np.int64)
+    turn = (q_bin - w_ang - turn_bins) % F.ANGLE_BINS
+    ok &= np.minimum(turn, F.ANGLE_BINS - turn) <= 2
+    if not ok.any():
+        return None
+    return qi[ok].astype(np.int64), w_xy[ok], np.ones(int(ok.sum()), bool)
+
+
 def local_confidence(score: float, params: ImageEngineParams) -> float:
     """Confidence of a keypoint match of ``score`` inliers, from the measured chance tail (params)."""
     return float(min(1.0, max(0.0, 1.0 - math.exp(-(score - params.chance_inliers_at) / params.chance_inliers_per_e))))
@@ -421,6 +474,8 @@ def verify(hits: ImageHits, query: QueryPrint, params: ImageEngineParams, *, min
     wq, hq = query.width_px, query.height_px
     qrx, qry = query.work_width_px / wq, query.work_height_px / hq
     best: dict[int, Located] = {}
+    guided = params.guided_min_inliers > 0 and bool(hits.segments)
+    floor = min(min_score, params.guided_min_inliers) if guided else min_score  # fewest inliers worth a fit
     # Keypoints.
     pair = _fp(hits.kp_values) * 2 + hits.kp_side
     by_pair = np.argsort(pair, kind="stable")
@@ -428,7 +483,7 @@ def verify(hits: ImageHits, query: QueryPrint, params: ImageEngineParams, *, min
     for p, at, n in zip(pairs.tolist(), first.tolist(), n_hits.tolist()):
         fp_id, side_i = p // 2, p % 2
         sel = by_pair[at:at + n]
-        if np.unique(hits.kp_index[sel]).size < min_score:  # a fit's score counts distinct query keypoints
+        if np.unique(hits.kp_index[sel]).size < floor:  # a fit's score counts distinct query keypoints
             continue
         side = query.sides[side_i]
         kp = side.keypoints
@@ -445,7 +500,7 @@ def verify(hits: ImageHits, query: QueryPrint, params: ImageEngineParams, *, min
         near = _peak(((q_ang - w_ang) % F.ANGLE_BINS), F.ANGLE_BINS, circular=True)
         d_oct = (kp.octave[q_idx].astype(np.int64) - w_oct) + 7
         near &= _peak(np.where(near, d_oct, -1), 15, circular=False)
-        if near.sum() < max(2, min_score):
+        if near.sum() < max(2, floor):
             continue
         q_xy = kp.xy[q_idx[near]].astype(np.float64) / [qrx, qry]
         wxy = w_xy[near]
@@ -453,6 +508,17 @@ def verify(hits: ImageHits, query: QueryPrint, params: ImageEngineParams, *, min
         if m is None:
             continue
         n_in = independent_inliers(q_idx[near][inl], q_xy[inl] * [qrx, qry], wxy[inl], params)
+        if guided and params.guided_min_inliers <= n_in < max(min_score, params.min_inliers):
+            d = 2 * np.pi * ((q_ang - w_ang)[near][inl] % F.ANGLE_BINS) / F.ANGLE_BINS  # the fit's turn, in bins
+            turn = (math.atan2(np.sin(d).mean(), np.cos(d).mean()) * F.ANGLE_BINS / (2 * np.pi)) % F.ANGLE_BINS
+            more = guided_hits(hits.segments, side, fp_id, turn, params)
+            if more is not None:
+                q_idx, w_xy, near = np.r_[q_idx, more[0]], np.r_[w_xy, more[1]], np.r_[near, more[2]]
+                q_xy = kp.xy[q_idx[near]].astype(np.float64) / [qrx, qry]
+                wxy = w_xy[near]
+                inl = _agreeing(m, wxy, q_xy, params.ransac_work_px / qrx)
+                n_in = independent_inliers(q_idx[near][inl], q_xy[inl] * [qrx, qry], wxy[inl], params)
+                sel = None  # the evidence's keys are not kept for guided hits
         scale = math.hypot(m[0, 0], m[1, 0])
         rotation = math.degrees(math.atan2(m[1, 0], m[0, 0]))
         if n_in < min_score or not params.min_scale <= scale <= params.max_scale or \
@@ -476,7 +542,8 @@ def verify(hits: ImageHits, query: QueryPrint, params: ImageEngineParams, *, min
             if side.mirrored:
                 qpts[:, 0] = wq - qpts[:, 0]
             ev = MatchedPoints(qpts.astype(np.float32), wxy[order].astype(np.float32),
-                               None if hits.kp_keys is None else hits.kp_keys[sel][near][order], int(n_in))
+                               None if hits.kp_keys is None or sel is None else hits.kp_keys[sel][near][order],
+                               int(n_in))
         region = matched_region(wxy[inl], (ww, hw) if rec is not None else None)
         extra = ImageExtra("keypoints", round(scale, 4), round(rotation, 2), side.mirrored, int(n_in), None,
                            tuple(round(float(v), 4) for v in m.ravel()), *region)
