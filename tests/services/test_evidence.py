@@ -482,6 +482,10 @@ def test_voice_rerun_differences_say_when_the_cohort_changed():
     _, lines = compare_findings({"voice": [claim]}, {"voice": [raw]})
     assert "decision differs (match in the bundle, no match now)" in lines[0]
     assert "as a cohort score against 12 creators in the bundle and as a similarity against 4 now" in lines[0]
+    # The cohort statistic was withdrawn: the re-run says the check changed, not the registry.
+    assert "the check no longer scores voices by cohort (withdrawn on 2026-12-07" in lines[0]
+    assert "enrolled voices changed" not in lines[0]
+    assert "similarity: 0.62 in the bundle, 0.62 now" in lines[0]
     # A best-window finding that moved says "similarity" and adds no cohort note.
     _, lines = compare_findings({"voice": [raw]}, {"voice": [dict(raw, score=0.5)]})
     assert lines == [lines[0]] and "similarity 0.62 in the bundle, 0.5 now (tolerance 0.05)" in lines[0]

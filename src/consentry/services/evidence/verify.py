@@ -352,13 +352,22 @@ def _voice_noun(finding: dict) -> str:
     return "cohort score" if finding.get("statistic") == "cohort" else "similarity"
 
 
+#: Why a bundle's cohort voice score is not what a re-run gives: only the check of 2026-12-07, 17:00 to 19:34 UTC,
+#: scored voices by cohort (more than 10 creators enrolled); it was withdrawn (docs/voice.md).
+VOICE_COHORT_WITHDRAWN = ("the check no longer scores voices by cohort (withdrawn on 2026-12-07: it falsely matched "
+                          "outputs whose voice is not enrolled; docs/voice.md), and a re-run scores the best window")
+
+
 def _voice_why(claim: dict, found: dict) -> str:
     """Why a voice finding's score may have moved: the statistic or the creators compared changed (else "")."""
     then, now = claim.get("statistic") or "best_window", found.get("statistic") or "best_window"
     n_then, n_now = claim.get("creators_compared"), found.get("creators_compared")
     if then != now:
+        why = (VOICE_COHORT_WITHDRAWN if then == "cohort"
+               else "the check scores voices by another statistic than when the bundle was made")
         return (f"; scored as a {_voice_noun(claim)} against {n_then} creators in the bundle and as a "
-                f"{_voice_noun(found)} against {n_now} now: the registry's enrolled voices changed")
+                f"{_voice_noun(found)} against {n_now} now: {why} (the voice's own similarity: "
+                f"{_num(claim, 'similarity')} in the bundle, {_num(found, 'similarity')} now)")
     if then == "cohort" and n_then != n_now:
         a, b = _num(claim, "similarity"), _num(found, "similarity")
         return (f"; a cohort score depends on the other creators enrolled: {n_then} in the bundle, {n_now} now "
