@@ -41,3 +41,13 @@ def test_seq_label_reads_a_per_shard_position_as_shard_and_position():
     assert seq_label(2 * SHARD_STRIDE + 17, "sequential") == str(2 * SHARD_STRIDE + 17)
     assert seq_label(2 * SHARD_STRIDE + 17, None) == str(2 * SHARD_STRIDE + 17)
     assert seq_label(None, "shard") == "" and seq_label("x", "shard") == "x" and seq_label(True, "shard") == "True"
+
+
+def test_between_gives_the_positions_in_a_range_as_the_set_does():
+    rng = random.Random(8)
+    positions = sorted({rng.randrange(0, 400) for _ in range(150)} | set(range(10**9, 10**9 + 30)))
+    s = SeqSet.from_sorted(positions)
+    for low, high in [(-5, -1), (0, 0), (0, 399), (17, 230), (399, 10**9 + 3), (10**9 + 29, 2 * 10**9),
+                      *((rng.randrange(-10, 420), rng.randrange(-10, 420)) for _ in range(200))]:
+        assert list(s.between(low, high)) == [p for p in positions if low <= p <= high]
+    assert list(SeqSet().between(0, 10)) == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -117,9 +118,13 @@ def test_uncompressed_parts_seek_instead_of_reading_from_the_start(tmp_path):
     list(reading)
     assert reading.next.start.offset > 0 and reading.next.lo == 2 and reading.next.hi == 4
     gz = [p for p in parts_of(ds, items_per_part=1) if p.path.endswith("s-002.tar")][0]
+    assert gz.hi == SHARD_STRIDE  # compressed: one part, decompressed once (a next part would start over)
     reading = read_part(gz)
-    list(reading)
-    assert reading.next.start.offset is None  # compressed: the next part reads from the start
+    whole = [(seq, _item(item)) for seq, item in numbered_items(open_dataset(gz.path), PER_SHARD)]
+    assert [(seq - gz.seq(0), _item(i)) for seq, i in reading] == whole and len(whole) > 1 and reading.next is None
+    cut = read_part(replace(gz, hi=1))
+    list(cut)
+    assert cut.next.start.offset is None  # a part of it cut short: the next would read it from the start
     pax = [p for p in parts_of(ds, items_per_part=1) if p.path.endswith("s-006.tar")][0]
     reading = read_part(pax)
     list(reading)

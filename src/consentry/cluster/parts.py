@@ -41,6 +41,7 @@ from __future__ import annotations
 from typing import Callable, Iterable, Iterator
 
 from consentry.cluster import ClusterError
+from consentry.domain.seqset import SHARD_STRIDE
 
 #: Parts sent to a worker before its earlier ones come back.
 PARTS_PER_WORKER = 2
@@ -197,7 +198,13 @@ def map_parts(executor, work: Callable[[dict], dict], parts: Iterable, *, done: 
     stopped: list[BaseException] = []  # what stopped a reader: raised once the parts in flight are in
 
     def skip_of(part) -> frozenset:
-        return frozenset(p for p in range(part.lo, part.hi + 1) if part.seq(p) in done) if done else frozenset()
+        """The positions of ``part`` already stored (a compressed shard's part spans the whole shard: the stored
+        seqs in its range are looked up, not its billion positions)."""
+        if not done:
+            return frozenset()
+        low, high = part.seq(part.lo), part.seq(min(part.hi, part.lo + SHARD_STRIDE - 1))
+        stored = done.between(low, high) if hasattr(done, "between") else (s for s in done if low <= s <= high)
+        return frozenset(s - part.seq(0) for s in stored)
 
     def count_skipped(skipped: dict) -> None:
         for reason, n in skipped.items():
@@ -270,10 +277,10 @@ def _part_alone(part, skip: frozenset, *, work, make_task, lost, alone, count_sk
             raise ClusterError(f"Ray workers die while listing {part.path} (positions {part.lo}-{part.hi - 1}), "
                                "without decoding anything; the items stored so far are kept")
         results = []
+        listed = frozenset(seq - part.seq(0) for seq, _id, _name in listing["listed"])  # the part's items not stored
         for seq, item_id, name in listing["listed"]:
             position = seq - part.seq(0)
-            others = frozenset(range(part.lo, part.hi + 1)) - {position}
-            one = _checked(alone("run_part", make_task, part, others | skip))
+            one = _checked(alone("run_part", make_task, part, (listed - {position}) | skip))
             if one is not None:
                 results += one["results"]
             else:
@@ -331,15 +338,9 @@ def listable(dataset) -> bool:
         return True
     if not isinstance(dataset, WebDataset):
         return False
-    for shard in dataset.shards:
-        try:
-            with open(shard, "rb") as fh:
-                magic = fh.read(6)
-        except OSError:
-            continue  # missing or unreadable: the shard's error, from whichever worker lists it
-        if magic[:2] == b"\x1f\x8b" or magic[:3] == b"BZh" or magic == b"\xfd7zXZ\x00":
-            return False
-    return True
+    from consentry.io.sources.parts import compressed_shard
+
+    return not any(compressed_shard(shard) for shard in dataset.shards)
 
 
 def _worker_died() -> str:

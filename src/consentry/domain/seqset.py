@@ -71,6 +71,14 @@ class SeqSet:
         for start, end in zip(self._starts, self._ends):
             yield from range(start, end)
 
+    def between(self, low: int, high: int) -> Iterator[int]:
+        """The positions ``low <= p <= high``, in order (a part's stored items; found by bisection)."""
+        i = max(bisect_right(self._starts, low) - 1, 0)
+        for start, end in zip(self._starts[i:], self._ends[i:]):
+            if start > high:
+                return
+            yield from range(max(start, low), min(end, high + 1))
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, SeqSet):
             return self._starts == other._starts and self._ends == other._ends

@@ -27,9 +27,11 @@ text datasets are read by the driver, as before.
 A tar shard cannot be cut at a byte offset without reading it from the
 start, so its parts follow one another: the outcome of one part says where
 the next begins (:class:`TarStart`: the byte offset of its first member in
-an uncompressed shard, which the next part seeks to; a compressed shard is
-decompressed from its start again and the earlier samples are passed over
-unread), and which sample keys it met (:class:`ShardKeys`).  A zip's parts
+an uncompressed shard, which the next part seeks to), and which sample keys
+it met (:class:`ShardKeys`).  A compressed shard is one part (a part after
+the first would decompress it from its start again, passing over the
+earlier samples: cut in parts of 16, a shard of n samples would be
+decompressed n/32 times over).  A zip's parts
 follow one another too (:class:`ZipCursor`).  Parquet parts are independent
 (row ranges of row groups).
 """
@@ -55,7 +57,8 @@ from consentry.io.sources.webdataset import ShardRead, TarStart, WebDataset
 from consentry.io.sources.ziparchive import ZipArchive
 
 __all__ = ["SHARD_STRIDE", "SEQUENTIAL", "PER_SHARD", "Part", "TarStart", "ZipCursor", "PartReading", "ShardKeys",
-           "numbering_of", "numbered_items", "parts_of", "read_part", "list_shard", "list_tar", "list_zip"]
+           "numbering_of", "numbered_items", "parts_of", "compressed_shard", "read_part", "list_shard", "list_tar",
+           "list_zip"]
 
 #: Item numberings: one sequence over the dataset, or per shard (stored in the scan's options as ``numbering``).
 SEQUENTIAL = "sequential"
@@ -223,15 +226,26 @@ def parts_of(ds: Dataset, numbering: str | None = None, *,
     if isinstance(ds, TextRowsDataset) and ds.kind == "parquet":
         return text_parquet_parts(ds)
     items_per_part = items_per_part or PART_ITEMS
-    if isinstance(ds, WebDataset):
-        return (Part("tar", shard_no, str(shard), 0, items_per_part, rel=ds._relative(shard), start=TarStart(),
-                     options={"limits": ds.limits})
+    if isinstance(ds, WebDataset):  # a compressed shard: one part (cut, each part would decompress it again)
+        return (Part("tar", shard_no, str(shard), 0, SHARD_STRIDE if compressed_shard(shard) else items_per_part,
+                     rel=ds._relative(shard), start=TarStart(), options={"limits": ds.limits})
                 for shard_no, shard in enumerate(ds.shards))
     if isinstance(ds, ZipArchive):
         return iter([Part("zip", 0, str(ds.path), 0, items_per_part, start=ZipCursor(), options={"limits": ds.limits})])
     if isinstance(ds, ParquetManifest):
         return _parquet_parts(ds, items_per_part)
     return None
+
+
+def compressed_shard(shard: Path) -> bool:
+    """Whether a tar shard is gzip, bzip2 or xz compressed, by its first bytes (False when it cannot be read:
+    its error comes from whichever process reads it)."""
+    try:
+        with open(shard, "rb") as fh:
+            magic = fh.read(6)
+    except OSError:
+        return False
+    return magic[:2] == b"\x1f\x8b" or magic[:3] == b"BZh" or magic == b"\xfd7zXZ\x00"
 
 
 def _parquet_parts(ds: ParquetManifest, items_per_part: int) -> Iterator[Part]:
