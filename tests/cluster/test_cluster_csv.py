@@ -208,3 +208,5 @@ def test_a_damaged_parquet_text_row_group_stops_both_scans_with_the_same_error(c
         statuses = [s["status"] for s in scans_of(reg) if s["scan_id"] in ids]
     assert type(on_ray.value) is type(locally.value) and str(on_ray.value) == str(locally.value)
     assert "Ray" not in str(on_ray.value) and statuses == ["interrupted", "interrupted"]
+    assert isinstance(locally.value, InputError) and "\n" not in str(locally.value)  # one line, naming the file
+    assert str(locally.value).startswith(f"{path}: damaged Parquet data in row group 1 (rows 4-7: ")

@@ -92,6 +92,51 @@ def test_a_hugging_face_folder_of_parquet_or_arrow_files(tmp_path):
     assert [g[1] for g in _items(open_text_dataset(saved))] == TEXTS
 
 
+def test_a_later_file_without_the_text_column_is_refused_at_open_in_one_line(tmp_path):
+    """Each CSV, Parquet or Arrow file of a dataset must hold the column the first file gave (one line, naming it)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    d = tmp_path / "csvs"
+    d.mkdir()
+    (d / "a.csv").write_text("id,text\n1,Harbour lantern.\n")
+    (d / "b.csv").write_text("id,body\n2,Copper ledger.\n")
+    with pytest.raises(InputError) as err:
+        open_text_dataset(d)
+    assert str(err.value).startswith(str(d / "b.csv")) and "no column 'text'" in str(err.value)
+    assert "columns: id, body" in str(err.value) and "\n" not in str(err.value)
+    p = tmp_path / "pq"
+    p.mkdir()
+    pq.write_table(pa.table({"text": TEXTS[:2]}), p / "train-0.parquet")
+    pq.write_table(pa.table({"content": TEXTS[2:]}), p / "train-1.parquet")
+    with pytest.raises(InputError, match=r"train-1\.parquet: no column 'text'"):
+        open_text_dataset(p)
+
+
+def test_a_damaged_parquet_row_group_is_one_line_naming_the_file_and_row(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "train.parquet"
+    pq.write_table(pa.table({"text": [f"Row {i} of the harbour ledger." for i in range(12)]}), path,
+                   row_group_size=4, compression="NONE")
+    column = pq.ParquetFile(path).metadata.row_group(1).column(0)
+    raw = bytearray(path.read_bytes())
+    start = column.dictionary_page_offset or column.data_page_offset
+    raw[start:start + 24] = b"\xff" * 24  # the second row group's page header: not thrift
+    path.write_bytes(bytes(raw))
+    ds = open_text_dataset(path)  # the footer is whole
+    seen = []
+    with pytest.raises(InputError) as err:
+        for item in ds.items():
+            seen.append(item.item_id)
+    assert seen == [f"row:{i}" for i in range(4)]
+    message = str(err.value)
+    assert message.startswith(f"{path}: damaged Parquet data in row group 1 (rows 4-7: ") and "\n" not in message
+    with pytest.raises(InputError, match=r"damaged Parquet data in row group 1 \(rows 4-7: "):
+        list(ds.records())
+
+
 def test_webdataset_text_and_json_members(tmp_path):
     shard = tmp_path / "s-000.tar"
     with tarfile.open(shard, "w") as tar:

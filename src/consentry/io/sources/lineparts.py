@@ -234,7 +234,7 @@ def read_text_parquet_part(part, wanted: Callable[[int], bool]) -> Iterator[tupl
     """The rows of a text Parquet part whose seq is ``wanted``, made as the dataset's own reader makes them."""
     reader, path, file_seq = part.options["reader"], Path(part.path), part.options["file_seq"]
     position = part.group_start
-    for batch in reader._parquet(path).iter_batches(batch_size=256, row_groups=[part.group], columns=[reader.column]):
+    for batch in reader._parquet_batches(path, row_groups=[part.group], columns=[reader.column]):
         if position + batch.num_rows <= part.lo:
             position += batch.num_rows
             continue

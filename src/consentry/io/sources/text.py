@@ -32,6 +32,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import itertools
 import json
 import os
 import tarfile
@@ -112,6 +113,12 @@ class TextRowsDataset(Dataset):
         self.files = files
         self.columns = self._columns(files[0])
         self.column = choose_text_column(self.columns, text_column=text_column, source=str(files[0]))
+        if kind != "jsonl":  # files with a schema or header: each must hold the column (a JSONL row may lack it)
+            for path in files[1:]:
+                if self.column not in (columns := self._columns(path)):
+                    listed = ", ".join(columns[:20]) + (", ..." if len(columns) > 20 else "")
+                    raise InputError(f"{path}: no column '{self.column}', which {files[0].name} has "
+                                     f"(columns: {listed}); every file of the dataset needs it")
 
     # -- schema ----------------------------------------------------------------
     def _columns(self, path: Path) -> list[str]:
@@ -240,9 +247,28 @@ class TextRowsDataset(Dataset):
         except Exception as exc:  # noqa: BLE001 - pyarrow's many errors, as one line
             raise InputError(f"{path}: not a readable Parquet file ({' '.join(str(exc).split())[:160]})") from None
 
+    @classmethod
+    def _parquet_batches(cls, path: Path, *, row_groups: list[int] | None = None, **options) -> Iterator:
+        """``ParquetFile.iter_batches(batch_size=256, **options)`` one row group at a time; a damaged row group
+        is a one-line error naming the file, the group and its rows (pyarrow's own messages span lines)."""
+        parquet = cls._parquet(path)
+        meta = parquet.metadata
+        starts = list(itertools.accumulate((meta.row_group(g).num_rows for g in range(meta.num_row_groups)), initial=0))
+        for group in range(meta.num_row_groups) if row_groups is None else row_groups:
+            batches = parquet.iter_batches(batch_size=256, row_groups=[group], **options)
+            while True:
+                try:
+                    batch = next(batches, None)
+                except Exception as exc:  # noqa: BLE001 - pyarrow's many errors, as one line
+                    raise InputError(f"{path}: damaged Parquet data in row group {group} (rows {starts[group]}-"
+                                     f"{starts[group + 1] - 1}: {' '.join(str(exc).split())[:160]})") from None
+                if batch is None:
+                    break
+                yield batch
+
     def _parquet_items(self, path: Path) -> Iterator[DatasetItem]:
         row = 0
-        for batch in self._parquet(path).iter_batches(batch_size=256, columns=[self.column]):
+        for batch in self._parquet_batches(path, columns=[self.column]):
             for value in batch.column(0).to_pylist():
                 yield self._item(path, row, value, f"{path.name} row {row}")
                 row += 1
@@ -296,7 +322,7 @@ class TextRowsDataset(Dataset):
                         raise InputError(f"{path}: not a readable UTF-8 CSV file ({exc})") from None
             else:
                 if self.kind == "parquet":
-                    batches = self._parquet(path).iter_batches(batch_size=256)
+                    batches = self._parquet_batches(path)
                 else:
                     reader = self._arrow_reader(path)
                     batches = (reader.get_batch(i) for i in range(reader.num_record_batches)) \
