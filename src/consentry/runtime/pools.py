@@ -22,6 +22,7 @@ worker is left behind.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import time
@@ -109,6 +110,27 @@ def _start_worker(initializer: Callable | None, initargs: tuple) -> None:
 
 
 @contextmanager
+def _frozen_for_fork() -> Iterator[None]:
+    """Fork inside this block with the parent's objects out of the workers' garbage collection.
+
+    A forked worker must never free what the parent's threads were using.
+    An FFmpeg filter graph (PyAV's audio resampler holds one) that the parent
+    left as cyclic garbage owns slice threads that do not exist in the child;
+    a worker's garbage collection that freed it waited for them forever (a
+    registration hung so in CI).  So the parent's garbage is collected first,
+    and what remains is frozen (:func:`gc.freeze`), so that no worker's
+    collection ever frees an object of the parent's; the parent unfreezes
+    them once the workers exist.
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+@contextmanager
 def process_pool(workers: int, *, initializer: Callable | None = None, initargs: tuple = ()) -> Iterator[ProcessPoolExecutor]:
     """A process pool of ``workers`` processes that stops at once when its block raises.
 
@@ -126,7 +148,7 @@ def process_pool(workers: int, *, initializer: Callable | None = None, initargs:
     try:
         # The workers are forked on the first submit.  A signal handler that raised inside Python's
         # at-fork hooks would have its exception dropped, so signals wait until the workers exist.
-        with deferred_interrupts():
+        with deferred_interrupts(), _frozen_for_fork():
             pool.submit(int)
         yield pool
     except BaseException:
