@@ -283,12 +283,21 @@ def test_voices_enroll_and_check(world, tmp_path):
     text = "Please remember to bring your umbrella, because the forecast says it will rain all afternoon."
     _espeak(o / "same.wav", "en+m3", text)
     _espeak(o / "other.wav", "en+f4", text)
+    # The same output through an 8-kHz telephone line: its finding carries the telephone-band caution.
+    import soxr
+
+    from consentry.io.decode import decode_audio
+
+    wide = decode_audio(o / "same.wav", sample_rate_hz=22050).samples
+    write_wav(o / "phone.wav", soxr.resample(wide, 22050, 8000).astype(np.float32), sample_rate_hz=8000)
     r, res = check_json(reg2, o, extra=["--no-melody"])
     assert r.returncode == 0, r.stderr
-    same, other = res["same.wav"], res["other.wav"]
+    same, other, phone = res["same.wav"], res["other.wav"], res["phone.wav"]
     assert same["voice"][0]["creator"] == "Ana Lima" and same["voice"][0]["is_match"], same["voice"]
     assert same["findings"] == 1
     assert not other["voice"][0]["is_match"] and other["findings"] == 0, other["voice"]
+    assert same["voice"][0]["upper_band_db"] > -40 and "caution" not in same["voice"][0]
+    assert phone["voice"][0]["upper_band_db"] < -40 and "telephone-band" in phone["voice"][0]["caution"]
 
 
 def test_long_outputs_are_read_in_chunks_with_the_same_findings(world, monkeypatch):

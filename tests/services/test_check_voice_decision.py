@@ -124,3 +124,45 @@ def test_the_check_summary_names_a_cohort_score_as_such():
     assert "creator 3: cohort score 4.200" in html and "similarity" not in html
     html = render_check_html([result(few)], checked_at="2026-12-07T17:00:00+00:00")
     assert f"creator 3: similarity {few[0]['score']:.3f}" in html and "cohort score" not in html
+
+
+def test_the_upper_band_measure_tells_telephone_band_audio_from_wideband():
+    """Speech-like noise at 22,050 Hz against the same through an 8-kHz channel (nothing above 4 kHz)."""
+    import soxr
+
+    from consentry.services.check.service import VOICE_NARROW_BAND_DB, upper_band_db
+
+    rng = np.random.default_rng(7)
+    sr = 22050
+    wide = rng.normal(size=3 * sr) * np.repeat(rng.uniform(0.2, 1.0, size=30), sr // 10)  # syllable-like bursts
+    phone = soxr.resample(soxr.resample(wide, sr, 8000), 8000, sr)
+    assert upper_band_db(wide, sr) > -10.0  # white-ish: 3.3 of 7.4 kHz, about -3.5 dB
+    assert upper_band_db(phone, sr) < VOICE_NARROW_BAND_DB
+    assert upper_band_db(np.zeros(3 * sr), sr) is None  # silence says nothing
+    assert upper_band_db(phone[:8000 * 3], 8000) is None  # a rate that cannot hold 4.2-7.5 kHz
+
+
+def test_a_finding_in_a_telephone_band_window_carries_a_caution_in_every_view():
+    from consentry.reporting.check_report import render_check_html
+    from consentry.services.check.service import VOICE_NARROW_BAND_CAUTION
+
+    ctx, _, rng = registry(3)
+    target = ctx.voices[1].vector
+    narrow = _VoiceWindow(1.5, 4.5, 2.0, unit(target + off(rng, 0.1)), -52.3)
+    found, _ = _voice_check(ctx, [narrow], None)
+    best = next(f for f in found if f["creator"] == "creator 1")
+    assert best["is_match"] and best["upper_band_db"] == -52.3 and best["caution"] == VOICE_NARROW_BAND_CAUTION
+    wide, _ = _voice_check(ctx, [_VoiceWindow(1.5, 4.5, 2.0, narrow.vector, -21.0)], None)
+    assert all("caution" not in f for f in wide) and wide[0]["upper_band_db"] == -21.0
+    unknown, _ = _voice_check(ctx, [window(1.5, narrow.vector)], None)  # no measure (e.g. an older window)
+    assert all("caution" not in f and "upper_band_db" not in f for f in unknown)
+    result = SimpleNamespace(error=None, output="call.wav", duration_s=60.0, has_findings=True, copied_share=0.0,
+                             recording=[], melody=[], voice_matches=[best], voice_note=None, skipped={})
+    html = render_check_html([result], checked_at="2026-12-07T20:30:00+00:00")
+    assert "caution: little sound above 4.2 kHz in this window (telephone-band or low-rate audio)" in html
+    from consentry.services.evidence.bundle import render_report
+
+    views = dict(facts={"findings": {"voice": [best]}}, recording=[], melody=[],
+                 voice=[dict(item=best, picture=None)], duration_s=60.0, copied_share=0.0)
+    report = render_report(views, fingerprint="x", pdf_status="not made").decode()
+    assert "<tr><th>Caution</th><td>little sound above 4.2 kHz" in report and "(power above 4.2 kHz: -52.3 dB)" in report

@@ -30,6 +30,7 @@ def _audio_row(r: Any) -> dict:
     voices = [f"{v['creator']}: {'cohort score' if v.get('statistic') == 'cohort' else 'similarity'} {v['score']:.3f} "
               f"(threshold {v['threshold']:.2f}, P {v['probability']:.2f})"
               + (f" at {v['window_start_s']:.1f}-{v['window_end_s']:.1f} s" if "window_start_s" in v else "")
+              + (f"; caution: {v['caution']}" if v.get("caution") else "")
               for v in r.voice_matches]
     skipped = dict(r.skipped)
     other_skips = [reason for check, reason in skipped.items() if check != "melody"]

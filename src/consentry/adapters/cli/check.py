@@ -179,6 +179,8 @@ def _print_check(res) -> None:
         measure = "cohort score" if v.get("statistic") == "cohort" else "similarity"  # docs/check.md
         console.print(f"  voice      {v['creator']} {measure} {v['score']:.3f} (threshold {v['threshold']:.2f}, "
                       f"P(same) {v['probability']:.2f})", highlight=False)
+        if v.get("caution"):
+            console.print(f"  [yellow]caution: {v['caution']}[/]", highlight=False)
     if res.voice_note:
         console.print(f"  [dim]voice: {res.voice_note}[/]", highlight=False)
     for check_name, reason in res.skipped.items():

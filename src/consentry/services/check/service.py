@@ -61,6 +61,15 @@ VOICE_MIN_WINDOW_SPEECH_S = 0.5
 MELODY_WINDOW_NOTES = 1500
 MELODY_WINDOW_OVERLAP_NOTES = 100
 VOICE_SAMPLE_RATE_HZ = 16000
+#: A voice finding whose window holds less than this share of its power (dB) in 4.2-7.5 kHz, against 0.1-7.5 kHz,
+#: carries a caution: telephone-band or low-rate audio, where CAM++ prints of different people come out alike
+#: (the check falsely matched 59-95 of 96 such dev outputs: docs/voice.md).  On 3-s windows (docs/voice.md,
+#: "Telephone-band audio"), 84 % of Asterisk telephone-prompt windows fall below it, and 5-8 % of the windows of
+#: wideband speech (KDE, fillets-ng) and of music outputs.
+VOICE_NARROW_BAND_DB = -40.0
+VOICE_NARROW_BAND_CAUTION = ("little sound above 4.2 kHz in this window (telephone-band or low-rate audio): there, "
+                             "different people's voice prints come out alike and the check's false-match rate is "
+                             "far above the probability given (docs/voice.md)")
 #: A recording finding lists at most this many of its hash matches (the strongest), with the total count.
 MATCHED_HASHES_SHOWN = 200
 
@@ -549,6 +558,21 @@ class _VoiceWindow:
     end_s: float
     speech_s: float
     vector: np.ndarray | None
+    upper_band_db: float | None = None
+
+
+def upper_band_db(samples: np.ndarray, sample_rate_hz: int) -> float | None:
+    """Power in 4.2-7.5 kHz against 0.1-7.5 kHz, in dB (None for silence or a rate too low to say)."""
+    x = np.asarray(samples, dtype=np.float64)
+    if x.size < 256 or sample_rate_hz < 15000:
+        return None
+    power = np.abs(np.fft.rfft(x * np.hanning(x.size))) ** 2
+    freqs = np.fft.rfftfreq(x.size, 1.0 / sample_rate_hz)
+    total = float(power[(freqs >= 100.0) & (freqs < 7500.0)].sum())
+    if total <= 1e-6 * x.size:
+        return None
+    upper = float(power[(freqs >= 4200.0) & (freqs < 7500.0)].sum())
+    return round(10.0 * float(np.log10(max(upper, 1e-30) / total)), 1)
 
 
 def _voice_windows(ctx: CheckContext, body: np.ndarray, offset_s: float, out: list, res: CheckResult) -> str | None:
@@ -597,7 +621,9 @@ def _voice_windows(ctx: CheckContext, body: np.ndarray, offset_s: float, out: li
         for w, p in zip(fresh, passed):
             start = round(w[0] + at, 3)
             seen.add(start)
-            out.append(_VoiceWindow(start, round(w[1] + at, 3), w[2], next(prints) if p else None))
+            band = upper_band_db(piece[int(w[0] * MELODY_SAMPLE_RATE_HZ):int(w[1] * MELODY_SAMPLE_RATE_HZ)],
+                                 MELODY_SAMPLE_RATE_HZ) if p else None
+            out.append(_VoiceWindow(start, round(w[1] + at, 3), w[2], next(prints) if p else None, band))
     return reason
 
 
@@ -652,7 +678,10 @@ def _voice_check(ctx: CheckContext, windows: list, reason: str | None) -> tuple[
                     "threshold": d.threshold, "probability": round(d.probability, 4), "is_match": d.is_match,
                     "window_start_s": w.start_s, "window_end_s": w.end_s, "window_speech_s": w.speech_s,
                     "whole_score": round(float(whole_s[j]), 4), "speech_windows": len(speech),
-                    "creators_compared": len(creators), "unrelated_scores": unrelated})
+                    "creators_compared": len(creators), "unrelated_scores": unrelated,
+                    **({"upper_band_db": w.upper_band_db} if w.upper_band_db is not None else {}),
+                    **({"caution": VOICE_NARROW_BAND_CAUTION}
+                       if w.upper_band_db is not None and w.upper_band_db < VOICE_NARROW_BAND_DB else {})})
     return sorted(out, key=lambda f: -f["score"]), None
 
 
