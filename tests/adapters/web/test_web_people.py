@@ -216,3 +216,19 @@ def test_dates_are_for_people_and_pages_have_a_favicon(server, world):
     assert '<link rel="icon" href="data:image/svg+xml,' in html
     terms = server.client().get("/terms/index.html").text
     assert '<link rel="icon" href="data:image/svg+xml,' in terms
+
+
+def test_a_voice_found_in_telephone_band_audio_is_shown_with_its_caution():
+    """The job page's "how sure" words would overstate a telephone-band voice finding: its caution is shown beside."""
+    from consentry.adapters.web.render import _env
+
+    def page(voice: dict) -> str:
+        job = {"job_id": "j1", "kind": "check", "status": "succeeded",
+               "result": {"output": "call.wav", "duration_s": 30.0, "voice": [voice]}}
+        return _env.get_template("job.html.j2").render(principal=None, nav=[], path="/app/jobs/j1", csrf=None,
+                                                        title="Check", job=job, recording=[])
+
+    found = {"creator": "Ana Lima", "is_match": True, "probability": 0.97}
+    html = page(dict(found, caution="little sound above 4.2 kHz in this window (telephone-band or low-rate audio)"))
+    assert "the voice of Ana Lima" in html and "Careful: little sound above 4.2 kHz" in html
+    assert "Careful" not in page(found)
