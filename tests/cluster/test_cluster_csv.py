@@ -20,11 +20,10 @@ import io
 
 import numpy as np
 import pytest
-from conftest import notes
-from test_cluster import SR, TERMS, WORK_S, _copy_registry, _items, cluster  # noqa: F401 - cluster: fixture
-from test_cluster_archives import _register_works, _wav
-from test_cluster_rows import SAME, _seqs
-from textkit import passage, prose
+from test_cluster import _copy_registry, _items, cluster  # noqa: F401 - cluster: fixture
+from test_cluster_archives import _wav
+from test_cluster_rows import SAME, _seqs, clip_of, documents, works_and_texts
+from textkit import prose
 
 from consentry import Registry
 from consentry.cluster.executor import RayExecutor
@@ -41,25 +40,11 @@ def csvrows(tmp_path_factory):
     import pyarrow as pa
 
     root = tmp_path_factory.mktemp("csvrows")
-    signals = {name: notes(90 + i, duration_s=WORK_S, sr=SR) for i, name in enumerate(TERMS)}
-    texts = {"a.txt": prose(41, 1500), "b.txt": prose(42, 1500)}
-    reg_path = root / "r.db"
-    with Registry.open(reg_path) as reg:
-        _register_works(reg, root, signals)
-        for name, terms in (("a.txt", "deny"), ("b.txt", "allow")):
-            (root / name).write_text(texts[name], encoding="utf-8")
-            reg.register([root / name], creator="Bea Roth", terms=terms, workers=1)
+    reg_path, signals, texts = works_and_texts(root, notes_seed=90, prose_seed=41)
     rng = np.random.default_rng(7)
-    names = ["denied_2", "licensed", "allowed", "licensed_2"]
     (root / "clips").mkdir()
     for i in range(6):
-        if i % 5 == 4:
-            x = notes(900 + i, duration_s=9.0, sr=SR)
-        else:
-            start = float(rng.uniform(0, WORK_S - 10))
-            x = signals[names[i % 5]][int(start * SR):int((start + 9) * SR)]
-            x = x + 0.01 * rng.standard_normal(x.size).astype(np.float32)
-        (root / "clips" / f"c{i}.wav").write_bytes(_wav(x))
+        (root / "clips" / f"c{i}.wav").write_bytes(_wav(clip_of(i, signals, rng, unregistered_seed=900)))
     out = io.StringIO(newline="")
     writer = csv.writer(out)
     writer.writerow(["title", "audio"])
@@ -70,11 +55,7 @@ def csvrows(tmp_path_factory):
             writer.writerows([["missing", "clips/none.wav"], ["no audio", ""], ["é\r\nacute", "clips/c1.wav"]])
     (root / "clips.csv").write_bytes(codecs.BOM_UTF8 + out.getvalue().encode("utf-8"))
 
-    docs = [prose(700 + i, 80 + 30 * (i % 4)) for i in range(14)]
-    docs[2] += "\n\n" + passage(texts["a.txt"], 200, 120)[0]
-    docs[6] = passage(texts["b.txt"], 40, 90)[0]
-    docs[9] = ""
-    docs[12] = "a line\nthen " + passage(texts["a.txt"], 700, 100)[0]
+    docs = documents(texts, 700, joiner="\n\n", lead_in="a line\nthen ")
     cdata = root / "ctexts" / "data"
     cdata.mkdir(parents=True)
     for k, chunk in enumerate((docs[:8], docs[8:])):

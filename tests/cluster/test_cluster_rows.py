@@ -39,27 +39,48 @@ SAME = ("totals", "works", "creators", "licence_cost", "coverage_histogram", "er
         "exposure", "skipped", "options")
 
 
-@pytest.fixture(scope="module")
-def rows(tmp_path_factory):
-    """A registry of five audio works and two texts; a JSONL manifest of clips, folders of JSONL and Parquet texts."""
-    root = tmp_path_factory.mktemp("rows")
-    signals = {name: notes(80 + i, duration_s=WORK_S, sr=SR) for i, name in enumerate(TERMS)}
-    texts = {"a.txt": prose(31, 1500), "b.txt": prose(32, 1500)}
+def works_and_texts(root, *, notes_seed: int, prose_seed: int) -> tuple:
+    """A registry at ``root/r.db`` of five audio works (``TERMS``) and two texts (a.txt denied, b.txt allowed);
+    returns its path, the works' signals and the texts (also used by test_cluster_csv.py)."""
+    signals = {name: notes(notes_seed + i, duration_s=WORK_S, sr=SR) for i, name in enumerate(TERMS)}
+    texts = {"a.txt": prose(prose_seed, 1500), "b.txt": prose(prose_seed + 1, 1500)}
     reg_path = root / "r.db"
     with Registry.open(reg_path) as reg:
         _register_works(reg, root, signals)
         for name, terms in (("a.txt", "deny"), ("b.txt", "allow")):
             (root / name).write_text(texts[name], encoding="utf-8")
             reg.register([root / name], creator="Bea Roth", terms=terms, workers=1)
+    return reg_path, signals, texts
+
+
+def clip_of(i: int, signals: dict, rng, *, unregistered_seed: int) -> np.ndarray:
+    """Clip ``i``: every fifth 9 s of unregistered music, the others 9 s of a work with a little noise."""
+    if i % 5 == 4:
+        return notes(unregistered_seed + i, duration_s=9.0, sr=SR)
+    start = float(rng.uniform(0, WORK_S - 10))
+    x = signals[["denied_2", "licensed", "allowed", "licensed_2"][i % 5]][int(start * SR):int((start + 9) * SR)]
+    return x + 0.01 * rng.standard_normal(x.size).astype(np.float32)
+
+
+def documents(texts: dict, seed: int, *, joiner: str = " ", lead_in: str = "") -> list[str]:
+    """14 made-up documents: two hold a passage of a.txt (denied), one is a passage of b.txt (allowed), one is empty."""
+    docs = [prose(seed + i, 80 + 30 * (i % 4)) for i in range(14)]
+    docs[2] += joiner + passage(texts["a.txt"], 200, 120)[0]
+    docs[6] = passage(texts["b.txt"], 40, 90)[0]
+    docs[9] = ""
+    docs[12] = lead_in + passage(texts["a.txt"], 700, 100)[0]
+    return docs
+
+
+@pytest.fixture(scope="module")
+def rows(tmp_path_factory):
+    """A registry of five audio works and two texts; a JSONL manifest of clips, folders of JSONL and Parquet texts."""
+    root = tmp_path_factory.mktemp("rows")
+    reg_path, signals, texts = works_and_texts(root, notes_seed=80, prose_seed=31)
     rng = np.random.default_rng(5)
-    names = ["denied_2", "licensed", "allowed", "licensed_2"]
 
     def clip(i: int) -> bytes:
-        if i % 5 == 4:
-            return _wav(notes(800 + i, duration_s=9.0, sr=SR))
-        start = float(rng.uniform(0, WORK_S - 10))
-        x = signals[names[i % 5]][int(start * SR):int((start + 9) * SR)]
-        return _wav(x + 0.01 * rng.standard_normal(x.size).astype(np.float32))
+        return _wav(clip_of(i, signals, rng, unregistered_seed=800))
 
     (root / "on-disk.wav").write_bytes(clip(1))
     lines = [json.dumps({"audio": {"bytes": base64.b64encode(clip(i)).decode(), "path": f"c{i}.wav"}})
@@ -69,11 +90,7 @@ def rows(tmp_path_factory):
 
     data = root / "texts" / "data"
     data.mkdir(parents=True)
-    docs = [{"text": prose(600 + i, 80 + 30 * (i % 4))} for i in range(14)]
-    docs[2]["text"] += " " + passage(texts["a.txt"], 200, 120)[0]
-    docs[6]["text"] = passage(texts["b.txt"], 40, 90)[0]
-    docs[9]["text"] = ""
-    docs[12]["text"] = passage(texts["a.txt"], 700, 100)[0]
+    docs = [{"text": d} for d in documents(texts, 600)]
     (data / "train-0.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs[:8]) + "\n", encoding="utf-8")
     with gzip.open(data / "train-1.jsonl.gz", "wt", encoding="utf-8") as fh:
         fh.write("".join(json.dumps(d) + "\n" for d in docs[8:]))

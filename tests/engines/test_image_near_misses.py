@@ -14,20 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from test_image_engine import _segment
 
 from consentry.engines.image import ImageEngine, ImageEngineParams
 from consentry.engines.image import features as F
 from consentry.engines.image.search import QueryPrint, QuerySide, candidates, guided_hits, verify
-from consentry.store.segments import IndexSegment, build_directory
 from consentry.testing.pictures import picture
 
 
-def _segment(parts) -> IndexSegment:
-    keys = np.concatenate([k for k, _ in parts]).astype(np.uint32)
-    values = np.concatenate([v for _, v in parts]).astype(np.uint64)
-    order = np.argsort(keys, kind="stable")
-    k = np.ascontiguousarray(keys[order])
-    return IndexSegment(k, np.ascontiguousarray(values[order]), *build_directory(k))
 
 
 def _faint(seed: int) -> np.ndarray:
