@@ -20,9 +20,9 @@ import io
 
 import numpy as np
 import pytest
-from test_cluster import _copy_registry, _items, cluster  # noqa: F401 - cluster: fixture
+from test_cluster import _copy_registry, cluster  # noqa: F401 - cluster: fixture
 from test_cluster_archives import _wav
-from test_cluster_rows import SAME, _seqs, clip_of, documents, works_and_texts
+from test_cluster_rows import _seqs, clip_of, documents, local_scans, scan_on_ray_as_locally, works_and_texts
 from textkit import prose
 
 from consentry import Registry
@@ -31,7 +31,7 @@ from consentry.domain.errors import InputError
 from consentry.io.sources import open_dataset, rowparts
 from consentry.io.sources.manifest import CsvManifest
 from consentry.io.sources.text import TextRowsDataset, open_text_dataset
-from consentry.services.scan import scan_dataset, scans_of, write_clean_manifest
+from consentry.services.scan import scan_dataset, scans_of
 
 
 @pytest.fixture(scope="module")
@@ -71,13 +71,7 @@ def csvrows(tmp_path_factory):
     with pa.ipc.new_file(str(adata / "data-00001-of-00002.arrow"), table.schema) as writer:
         writer.write_table(table.slice(9))
     specs = {"manifest": str(root / "clips.csv"), "csv-text": str(root / "ctexts"), "arrow-text": str(adata)}
-    local = {}
-    with Registry.open(reg_path) as reg:
-        for kind, spec in specs.items():
-            summary = scan_dataset(reg, spec, workers=1)
-            write_clean_manifest(reg, summary["scan_id"], root / f"local-{kind}.clean")
-            local[kind] = (summary, _items(reg, summary["scan_id"]), _seqs(reg, summary["scan_id"]))
-    return root, reg_path, specs, local
+    return root, reg_path, specs, local_scans(reg_path, specs, root)
 
 
 def _forbid_reading_rows_in_this_process(monkeypatch) -> None:
@@ -96,19 +90,11 @@ def _forbid_reading_rows_in_this_process(monkeypatch) -> None:
 def test_workers_list_and_read_csv_and_arrow_rows_with_the_local_decisions(cluster, csvrows, tmp_path, monkeypatch,
                                                                             kind):  # noqa: F811
     root, reg_path, specs, local = csvrows
-    local_summary, local_items, local_seqs = local[kind]
-    assert {v[0] for v in local_items.values()} >= ({"refused", "licensable", "unknown", "error"}
+    assert {v[0] for v in local[kind][1].values()} >= ({"refused", "licensable", "unknown", "error"}
                                                     if kind == "manifest" else {"refused", "allowed", "unknown", "error"})
     monkeypatch.setattr(rowparts, "PART_ROWS", 3)  # several parts a file, cut after quoted newlines
-    with Registry.open(reg_path) as reg, RayExecutor(cluster.address, workers=2) as ex:
-        with monkeypatch.context() as m:
-            _forbid_reading_rows_in_this_process(m)
-            summary = scan_dataset(reg, specs[kind], executor=ex)
-        assert _items(reg, summary["scan_id"]) == local_items
-        assert _seqs(reg, summary["scan_id"]) == local_seqs
-        write_clean_manifest(reg, summary["scan_id"], tmp_path / "ray.clean")
-    assert {k: summary[k] for k in SAME} == {k: local_summary[k] for k in SAME}
-    assert (tmp_path / "ray.clean").read_bytes() == (root / f"local-{kind}.clean").read_bytes()
+    scan_on_ray_as_locally(cluster, reg_path, specs[kind], local[kind], root / f"local-{kind}.clean", tmp_path,
+                           monkeypatch, forbid=_forbid_reading_rows_in_this_process)
 
 
 @pytest.mark.parametrize("suffix", ["jsonl", "csv"])

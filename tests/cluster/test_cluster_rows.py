@@ -102,13 +102,18 @@ def rows(tmp_path_factory):
     for k, chunk in enumerate((docs[:9], docs[9:])):
         pq.write_table(pa.table({"text": [d["text"] for d in chunk]}), pdata / f"train-{k}.parquet", row_group_size=4)
     specs = {"manifest": str(root / "clips.jsonl"), "text": str(root / "texts"), "parquet-text": str(root / "ptexts")}
+    return root, reg_path, specs, local_scans(reg_path, specs, root)
+
+
+def local_scans(reg_path, specs: dict, root) -> dict:
+    """Each spec scanned locally: kind -> (summary, items, seqs); its clean manifest at ``root/local-<kind>.clean``."""
     local = {}
     with Registry.open(reg_path) as reg:
         for kind, spec in specs.items():
             summary = scan_dataset(reg, spec, workers=1)
             write_clean_manifest(reg, summary["scan_id"], root / f"local-{kind}.clean")
             local[kind] = (summary, _items(reg, summary["scan_id"]), _seqs(reg, summary["scan_id"]))
-    return root, reg_path, specs, local
+    return local
 
 
 def _seqs(reg, scan_id: str) -> list[tuple[int, str]]:
@@ -129,22 +134,31 @@ def _forbid_reading_rows_in_this_process(monkeypatch) -> None:
 @pytest.mark.parametrize("kind", ["manifest", "text", "parquet-text"])
 def test_workers_read_jsonl_rows_and_give_the_local_decisions(cluster, rows, tmp_path, monkeypatch, kind):  # noqa: F811
     root, reg_path, specs, local = rows
-    local_summary, local_items, local_seqs = local[kind]
-    decisions = {v[0] for v in local_items.values()}
+    decisions = {v[0] for v in local[kind][1].values()}
     assert decisions >= ({"refused", "licensable", "allowed", "unknown", "error"} if kind == "manifest"
                          else {"refused", "allowed", "unknown", "error"})
     monkeypatch.setattr(lineparts, "PART_BYTES", 700)  # many ranges, cut inside rows
     monkeypatch.setattr(lineparts, "TEXT_PART_ROWS", 3)  # Parquet: several parts per row group
+    summary = scan_on_ray_as_locally(cluster, reg_path, specs[kind], local[kind], root / f"local-{kind}.clean",
+                                     tmp_path, monkeypatch, forbid=_forbid_reading_rows_in_this_process)
+    assert summary["executor"]["kind"] == "ray"
+
+
+def scan_on_ray_as_locally(cluster, reg_path, spec: str, local: tuple, local_clean, tmp_path, monkeypatch, *,
+                           forbid) -> dict:
+    """Scan ``spec`` on the cluster with the driver's readers refused by ``forbid(monkeypatch)``; the items, seqs,
+    summary and clean manifest must be the local scan's (``local``: its summary, items and seqs)."""
+    local_summary, local_items, local_seqs = local
     with Registry.open(reg_path) as reg, RayExecutor(cluster.address, workers=2) as ex:
         with monkeypatch.context() as m:
-            _forbid_reading_rows_in_this_process(m)
-            summary = scan_dataset(reg, specs[kind], executor=ex)
+            forbid(m)
+            summary = scan_dataset(reg, spec, executor=ex)
         assert _items(reg, summary["scan_id"]) == local_items
         assert _seqs(reg, summary["scan_id"]) == local_seqs
         write_clean_manifest(reg, summary["scan_id"], tmp_path / "ray.clean")
     assert {k: summary[k] for k in SAME} == {k: local_summary[k] for k in SAME}
-    assert (tmp_path / "ray.clean").read_bytes() == (root / f"local-{kind}.clean").read_bytes()
-    assert summary["executor"]["kind"] == "ray"
+    assert (tmp_path / "ray.clean").read_bytes() == local_clean.read_bytes()
+    return summary
 
 
 def test_a_scan_begun_locally_resumes_on_the_cluster(cluster, rows, tmp_path, monkeypatch):  # noqa: F811
