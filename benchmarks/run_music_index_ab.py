@@ -20,6 +20,9 @@ The prototype indexes (``register``) keep version 2's peaks and quads and add a 
   (duplicate postings dropped).  Version 2's quads are all still there.
 - ``merge``: version 2's peaks plus up to ``--robust-peaks-per-s`` more per second taken in that
   robust order, one set, one set of quads (the new peaks can enter version 2's zones).
+- ``replace``: like ``merge``, but a block's extra peaks are only those the robust order ranks among
+  its own top ``index_peaks_per_s`` and version 2 did not keep (where version 2's peaks lose contrast
+  under the floor to others), at most ``--robust-peaks-per-s``.
 - ``plain`` (the control): version 2's own ranking with ``--robust-peaks-per-s`` more peaks per second,
   so as many peaks as ``merge`` without the robust order.
 
@@ -89,14 +92,17 @@ def robust_order(logspec: np.ndarray, params, floor_snr_db: float):
     return t, b, strength, rank
 
 
-def _best_per_block(t, b, rank, block: int, quota: int) -> np.ndarray:
-    """Indices of the ``quota`` best-ranked of each block (ties: earlier frame, lower bin); -inf ranks never."""
+def _best_per_block(t, b, rank, block: int, quota) -> np.ndarray:
+    """Indices of the ``quota`` best-ranked of each block (ties: earlier frame, lower bin); -inf ranks never.
+
+    ``quota`` is one count for every block, or an array of counts indexed by block number.
+    """
     order = np.lexsort((b, t, -rank, t // block))
     order = order[np.isfinite(rank[order])]
     blk = (t // block)[order]
     starts = np.flatnonzero(np.r_[True, blk[1:] != blk[:-1]])
     place = np.arange(blk.size) - np.repeat(starts, np.diff(np.r_[starts, blk.size]))
-    return order[place < quota]
+    return order[place < (quota[blk] if isinstance(quota, np.ndarray) else quota)]
 
 
 def _peaks(keep, t, b, strength, logspec, params) -> extract.Peaks:
@@ -112,7 +118,7 @@ def _quad_hashes(peaks, params):
 
 
 def prototype_index_hashes(mode: str, robust_peaks_per_s: float, floor_snr_db: float):
-    """An ``index_hashes(samples, params)`` for the prototype ``mode`` (``union``, ``merge`` or ``plain``)."""
+    """An ``index_hashes(samples, params)`` for the prototype ``mode`` (``union``, ``merge``, ``replace``, ``plain``)."""
 
     def index_hashes(samples, params):
         logspec = extract.log_spectrogram(samples, params)
@@ -134,7 +140,14 @@ def prototype_index_hashes(mode: str, robust_peaks_per_s: float, floor_snr_db: f
             return keys[first], frames[first], midis[first]
         std_bins = np.round((standard.midi - params.min_midi) * params.bins_per_semitone).astype(np.int64)
         is_standard = np.isin(t * logspec.shape[1] + b, standard.frame.astype(np.int64) * logspec.shape[1] + std_bins)
-        extra = _best_per_block(t, b, np.where(is_standard, -np.inf, rank), block, quota)
+        if mode == "replace":
+            # A block's extras are the peaks that the robust order ranks among its own top (as many as
+            # version 2 keeps) and version 2 did not keep, at most ``quota``: none where the orders agree.
+            top = _best_per_block(t, b, rank, block, max(1, int(round(params.index_peaks_per_s * params.budget_block_s))))
+            newcomers = np.bincount(t[top[~is_standard[top]]] // block, minlength=int(t.max()) // block + 1)
+            extra = _best_per_block(t, b, np.where(is_standard, -np.inf, rank), block, np.minimum(newcomers, quota))
+        else:
+            extra = _best_per_block(t, b, np.where(is_standard, -np.inf, rank), block, quota)
         return _quad_hashes(_peaks(np.r_[np.flatnonzero(is_standard), extra], t, b, strength, logspec, params), params)
 
     return index_hashes
@@ -165,6 +178,7 @@ def compare(a) -> None:
         segs = reg.store.index_segments(engine=ENGINE_NAME, engine_version=reg.params.version, param_hash=reg.param_hash)
         regs.append((path, reg, segs, None))
     params = regs[0][1].params
+    segs_of = {path: segs for path, _, segs, _ in regs}
     wanted = set(a.variants.split(",")) if a.variants else None
     picked, count = [], defaultdict(int)
     for line in open(a.queries):
@@ -176,11 +190,13 @@ def compare(a) -> None:
             count[(q["variant"], q["expected"])] += 1
             picked.append(q)
     rows = {path: [] for path, *_ in regs}
-    cpu = defaultdict(float)
+    cpu, hash_cpu = defaultdict(float), 0.0
     for q in picked:
         samples = decode_audio(q["path"], sample_rate_hz=params.sample_rate_hz).samples
         source = os.path.realpath(q["source_file"].replace(a.corpus_was, a.corpus) if a.corpus_was else q["source_file"])
+        c0 = time.process_time()
         qh = extract.query_hashes(samples, params)
+        hash_cpu += time.process_time() - c0
         for path, reg, segs, _ in regs:
             c0 = time.process_time()
             hits = postings.lookup(segs, qh.key_lo, qh.key_hi, qh.owner,
@@ -214,13 +230,16 @@ def compare(a) -> None:
                             "p10": float(np.percentile(scores, 10)), "median": float(np.median(scores))}
         negatives = [r["other"] for r in rows[path] if r["expected"] == "negative"]
         summary[path] = {"variants": per, "cpu_ms_per_query": 1000 * cpu[path] / max(1, len(rows[path])),
+                         "query_cpu_ms_per_query": 1000 * (cpu[path] + hash_cpu) / max(1, len(rows[path])),
+                         "stored_keys": int(sum(len(seg) for seg in segs_of[path])),
                          "negatives": len(negatives), "negatives_max": max(negatives, default=None),
                          "negatives_ge9": sum(s >= 9 for s in negatives),
                          "positives_other_max": max((r["other"] for r in rows[path] if r["expected"] == "positive"),
                                                     default=None)}
     Path(a.out).write_text(json.dumps({"run": info, "queries": len(picked), "summary": summary, "rows": rows}, indent=1))
     for path, s in summary.items():
-        print(f"== {path}: lookup + verification {s['cpu_ms_per_query']:.1f} CPU-ms per query")
+        print(f"== {path}: lookup + verification {s['cpu_ms_per_query']:.1f} CPU-ms per query, with hashing"
+              f" {s['query_cpu_ms_per_query']:.1f}; {s['stored_keys']:,} stored keys")
         for variant, v in s["variants"].items():
             print(f"   {variant:12s} {v['hits']}/{v['n']} [{v['ci95'][0]:.3f}, {v['ci95'][1]:.3f}]"
                   f"  p10 {v['p10']:.0f}  median {v['median']:.0f}")
@@ -234,7 +253,7 @@ def main() -> None:
     r = sub.add_parser("register", help="register the corpus with a prototype index")
     r.add_argument("--registry", required=True)
     r.add_argument("--corpus", default="benchmarks/corpus")
-    r.add_argument("--mode", choices=("union", "merge", "plain"), required=True)
+    r.add_argument("--mode", choices=("union", "merge", "replace", "plain"), required=True)
     r.add_argument("--robust-peaks-per-s", type=float, default=10.0)
     r.add_argument("--floor-snr-db", type=float, default=10.0, help="reference pink floor under the block's power (dB)")
     c = sub.add_parser("compare", help="the same queries in several registries")
