@@ -147,6 +147,11 @@ def test_terms_in_force_at_scan_time_are_kept(catalogue, tmp_path):
         assert again["totals"]["refused"] == 1 and next(w for w in again["works"] if w["work_id"] == wid)["terms_version"] == 1
         assert second["totals"]["refused"] == 0 and second["licence_cost"]["EUR"] == 110.0
         diff = compare_scans(reg, first["scan_id"], second["scan_id"])
+        # A scan under unchanged terms stores no new terms: it shares the second scan's set (schema 8).
+        third = scan_dataset(reg, data, workers=1)
+        sets = [reg.store.get_scan(s["scan_id"])["terms_set"] for s in (first, second, third)]
+        assert sets[0] != sets[1] == sets[2]
+        assert third["totals"] == second["totals"]
     assert diff["same_dataset"] is True
     assert diff["changed"] == [{"item_id": "a_denied.wav", "old": "refused", "new": "licensable"}]
     assert diff["terms_changed"][0]["old"] == "deny" and diff["terms_changed"][0]["new_version"] == 2

@@ -665,6 +665,10 @@ class Registry:
 
     def terms_export(self) -> dict:
         """Every live work's effective terms for every use, and the creators' defaults (docs/terms-model.md)."""
+        return self._terms_export()[0]
+
+    def _terms_export(self) -> tuple[dict, list[Work]]:
+        """:meth:`terms_export` and the live works it was made from (read in the same snapshot)."""
         from consentry import __version__
 
         with self.store.snapshot():
@@ -687,6 +691,9 @@ class Registry:
                 "registered_at": w.registered_at, "terms_version": w.terms_version,
                 "terms_recorded_at": recorded.get(w.work_id), "terms": effective.as_dict(), "terms_source": source,
             })
+        by_creator: dict = {}  # creator -> work ids, in the works' order (one pass: a catalogue has many creators)
+        for w in works:
+            by_creator.setdefault(w.creator, []).append(w.work_id)
         creators = []
         for name, cid in creator_ids.items():
             default = creator_terms.get(name)
@@ -694,14 +701,14 @@ class Registry:
                 "creator_id": cid, "name": name if name is not None else "(unknown creator)",
                 "default_terms": default[1].as_dict() if default else None,
                 "default_terms_version": default[0] if default else None,
-                "works": [w.work_id for w in works if w.creator == name],
+                "works": by_creator[name],
             })
         export = {"generated_at": utc_now(), "tool": {"name": "consentry", "version": __version__}, "uses": list(USES),
                   "creators": creators, "works": export_works}
         # Works under an open or contested ownership claim are reported with the strictest terms of the parties.
         from consentry.domain.disputes import apply_disputes
 
-        return apply_disputes(export, self.store.active_ownership_claims())
+        return apply_disputes(export, self.store.active_ownership_claims()), works
 
     def set_work_dates(self, work_id: str, *, copyright_registered_on: str | None = None,
                        first_published_on: str | None = None) -> Work:

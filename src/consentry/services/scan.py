@@ -303,6 +303,8 @@ def decide_result(result: dict, snapshot: dict) -> dict:
     if not result["findings"]:  # most items of a text dataset
         result["decision"], result["covered_s"] = "unknown", 0.0
         return result
+    if hasattr(snapshot, "prefetch"):  # a stored terms set: one read for the works of this item
+        snapshot.prefetch(f["work_id"] for f in result["findings"])
     findings = [f for f in result["findings"] if f["work_id"] in snapshot]
     result["findings"] = findings
     result["decision"] = decide_item(snapshot[f["work_id"]]["decision"] for f in findings)
@@ -321,8 +323,8 @@ def terms_snapshot(registry) -> dict:
     from consentry import engines
 
     out = {}
-    export = registry.terms_export()
-    dates = {w.work_id: w for w in registry.works()}
+    export, works = registry._terms_export()
+    dates = {w.work_id: w for w in works}
     media: dict[str, str] = {}  # engine name -> medium, asked once per engine (not once per work)
     for w in export["works"]:
         training = w["terms"]["uses"]["ai_training"]
@@ -481,6 +483,8 @@ def scan_dataset(
             "terms_snapshot": snapshot, "terms_snapshot_at": now, "summary": None,
         }
         store.create_scan(scan)
+        del snapshot  # the stored terms set is read per work found from here on (schema 8)
+        scan = store.get_scan(scan["scan_id"])
         done: set[int] = set()
         resumed = False
     else:

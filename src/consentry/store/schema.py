@@ -15,7 +15,7 @@ from __future__ import annotations
 from consentry.store.schema_claims import CLAIMS_SCHEMA
 from consentry.store.schema_service import SERVICE_SCHEMA
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -186,5 +186,26 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE scan_items ADD COLUMN unit TEXT;
     ALTER TABLE scan_findings ADD COLUMN medium TEXT;
     ALTER TABLE scan_findings ADD COLUMN detail TEXT;
+    """,
+    # 8: a scan's terms snapshot in rows (one per work), stored once per distinct
+    # set of terms and shared by the scans made under it, so that a scan reads
+    # only the terms of the works it finds and scans of a large, unchanged
+    # catalogue do not each store it again.  Scans made before keep their
+    # snapshot inline in scans.terms_snapshot (terms_set NULL); later scans
+    # store '{}' there.
+    8: """
+    CREATE TABLE terms_sets (
+        set_no INTEGER PRIMARY KEY,
+        digest TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        works INTEGER NOT NULL
+    );
+    CREATE TABLE terms_set_works (
+        set_no INTEGER NOT NULL REFERENCES terms_sets(set_no),
+        work_id TEXT NOT NULL,
+        terms TEXT NOT NULL,
+        PRIMARY KEY (set_no, work_id)
+    );
+    ALTER TABLE scans ADD COLUMN terms_set INTEGER;
     """,
 }

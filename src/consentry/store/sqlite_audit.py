@@ -10,8 +10,10 @@ triggers refuse UPDATE and DELETE) and hash-chained
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
+from collections.abc import Mapping
 from typing import Iterable, Iterator, Sequence
 
 from consentry.domain.errors import InputError, ScanNotFoundError
@@ -21,9 +23,11 @@ from consentry.domain.seqset import SeqSet
 SCAN_COLUMNS = (
     "scan_id", "created_at", "finished_at", "status", "source_spec", "source_kind", "source_name",
     "dataset_fingerprint", "engine", "engine_version", "param_hash", "options", "terms_snapshot",
-    "terms_snapshot_at", "summary",
+    "terms_snapshot_at", "summary", "terms_set",
 )
-_JSON_COLUMNS = {"options", "terms_snapshot", "summary"}
+_JSON_COLUMNS = {"options", "summary"}
+#: Columns of ``scans`` read by a listing: all but the terms snapshot (inline in scans made before schema 8).
+_LISTED_COLUMNS = tuple(c for c in SCAN_COLUMNS if c != "terms_snapshot")
 
 FINDING_COLUMNS = (
     "work_id", "score", "confidence", "query_start_s", "query_end_s", "work_start_s", "work_end_s",
@@ -33,6 +37,60 @@ FINDING_COLUMNS = (
 OTHER_FINDING_COLUMNS = ("medium", "detail")
 
 
+class ScanTerms(Mapping):
+    """A scan's terms snapshot (work_id -> terms, as ``terms_snapshot`` made it), read from the store as asked.
+
+    A scan made under schema 8 or later names a stored terms set; its terms
+    are fetched per work and kept, so a scan or a report reads only those of
+    the works it found.  A scan made before holds its snapshot inline as JSON,
+    parsed on first use.
+    """
+
+    def __init__(self, store, set_no: int | None, inline: str | None = None):
+        self._store, self._set_no, self._inline = store, set_no, inline
+        self._known: dict[str, dict | None] = {}
+        self._all: dict | None = None
+
+    def _whole(self) -> dict:
+        if self._all is None:
+            if self._set_no is None:
+                self._all = json.loads(self._inline or "{}")
+            else:
+                self._all = dict(self._store.terms_set_entries(self._set_no))
+        return self._all
+
+    def prefetch(self, work_ids: Iterable[str]) -> None:
+        """Fetch the terms of several works in one read (those not asked before)."""
+        if self._set_no is None or self._all is not None:
+            return
+        wanted = [w for w in set(work_ids) if w not in self._known]
+        if wanted:
+            found = dict(self._store.terms_set_entries(self._set_no, wanted))
+            for w in wanted:
+                self._known[w] = found.get(w)
+
+    def __getitem__(self, work_id: str) -> dict:
+        if self._set_no is None or self._all is not None:
+            return self._whole()[work_id]
+        if work_id not in self._known:
+            self.prefetch([work_id])
+        terms = self._known[work_id]
+        if terms is None:
+            raise KeyError(work_id)
+        return terms
+
+    def __len__(self) -> int:
+        if self._set_no is None or self._all is not None:
+            return len(self._whole())
+        return self._store.terms_set_size(self._set_no)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._whole())
+
+    def __repr__(self) -> str:
+        return f"ScanTerms(set={self._set_no!r}, works={len(self)})"
+
+
 class AuditTablesMixin:
     """Scans and ledger persistence; needs ``self._conn``, ``self.transaction``, ``self.writer_lock``."""
 
@@ -40,18 +98,61 @@ class AuditTablesMixin:
 
     # -- scans ---------------------------------------------------------------
     def create_scan(self, scan: dict) -> None:
-        """Insert a new scan row (``scan`` holds every column of ``SCAN_COLUMNS``)."""
-        values = [json.dumps(scan[c]) if c in _JSON_COLUMNS and scan[c] is not None else scan[c] for c in SCAN_COLUMNS]
+        """Insert a new scan row (``scan`` holds every column of ``SCAN_COLUMNS`` but ``terms_set``).
+
+        ``scan["terms_snapshot"]`` (work_id -> terms) is stored as a terms set:
+        one row per work, kept once per distinct snapshot and shared by every
+        scan made under it (schema 8).  The set and the scan are written in one
+        transaction.
+        """
+        rows = sorted((str(w), json.dumps(t, sort_keys=True, separators=(",", ":")))
+                      for w, t in scan["terms_snapshot"].items())
+        digest = hashlib.sha256()
+        for work_id, terms in rows:
+            digest.update(f"{work_id}\0{terms}\n".encode())
         with self.transaction() as c:
+            known = c.execute("SELECT set_no FROM terms_sets WHERE digest = ?", (digest.hexdigest(),)).fetchone()
+            if known is not None:
+                set_no = known[0]
+            else:
+                set_no = c.execute("SELECT COALESCE(MAX(set_no), 0) + 1 FROM terms_sets").fetchone()[0]
+                c.execute("INSERT INTO terms_sets (set_no, digest, created_at, works) VALUES (?, ?, ?, ?)",
+                          (set_no, digest.hexdigest(), scan["terms_snapshot_at"], len(rows)))
+                for i in range(0, len(rows), 10_000):
+                    c.executemany("INSERT INTO terms_set_works (set_no, work_id, terms) VALUES (?, ?, ?)",
+                                  [(set_no, w, t) for w, t in rows[i:i + 10_000]])
+            row = {**scan, "terms_snapshot": "{}", "terms_set": set_no}
+            values = [json.dumps(row[k]) if k in _JSON_COLUMNS and row[k] is not None else row[k] for k in SCAN_COLUMNS]
             c.execute(f"INSERT INTO scans ({', '.join(SCAN_COLUMNS)}) VALUES ({', '.join('?' * len(SCAN_COLUMNS))})", values)
 
-    @staticmethod
-    def _scan_row(r: Sequence) -> dict:
-        d = dict(zip(SCAN_COLUMNS, r))
+    def _scan_row(self, r: Sequence, columns: Sequence[str] = SCAN_COLUMNS) -> dict:
+        d = dict(zip(columns, r))
         for c in _JSON_COLUMNS:
             if d[c] is not None:
                 d[c] = json.loads(d[c])
+        if "terms_snapshot" in d:
+            d["terms_snapshot"] = ScanTerms(self, d["terms_set"], d["terms_snapshot"])
         return d
+
+    def terms_set_size(self, set_no: int) -> int:
+        """The number of works in a stored terms set."""
+        r = self._conn.execute("SELECT works FROM terms_sets WHERE set_no = ?", (set_no,)).fetchone()
+        return int(r[0]) if r else 0
+
+    def terms_set_entries(self, set_no: int, work_ids: Iterable[str] | None = None) -> Iterator[tuple[str, dict]]:
+        """``(work_id, terms)`` of a stored terms set: of the ``work_ids`` given that it holds, or all of it."""
+        if work_ids is None:
+            rows = self._conn.execute("SELECT work_id, terms FROM terms_set_works WHERE set_no = ? ORDER BY work_id",
+                                      (set_no,))
+            return ((w, json.loads(t)) for w, t in rows)
+        wanted = sorted(set(work_ids))
+        out = []
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i:i + 500]
+            out += self._conn.execute(
+                f"SELECT work_id, terms FROM terms_set_works WHERE set_no = ? AND work_id IN ({', '.join('?' * len(chunk))})",
+                (set_no, *chunk)).fetchall()
+        return ((w, json.loads(t)) for w, t in out)
 
     def get_scan(self, scan_id: str) -> dict:
         """The stored scan whose id is ``scan_id`` or starts with it (unambiguously)."""
@@ -71,14 +172,9 @@ class AuditTablesMixin:
 
     def list_scans(self) -> list[dict]:
         """Every stored scan, newest first (without the terms snapshot)."""
-        cols = ", ".join(SCAN_COLUMNS)
+        cols = ", ".join(_LISTED_COLUMNS)
         rows = self._conn.execute(f"SELECT {cols} FROM scans ORDER BY created_at DESC, rowid DESC").fetchall()
-        out = []
-        for r in rows:
-            d = self._scan_row(r)
-            d.pop("terms_snapshot")
-            out.append(d)
-        return out
+        return [self._scan_row(r, _LISTED_COLUMNS) for r in rows]
 
     def find_resumable_scan(self, *, source_spec: str, engine: str, engine_version: str, param_hash: str) -> dict | None:
         """The newest unfinished scan of the same source under the same engine, if any."""
