@@ -408,8 +408,9 @@ def test_finding_dispute_by_a_licensee(world):
             dispute_finding(reg, scan_id, clip, actor=BO, reason="x")
         assert [x.claim_id for x in list_claims(reg, actor=acme)] == [c.claim_id]
         # The creator contests; an admin decides for the creator; the finding's work stays registered.
+        stamp = reg.change_stamp()  # the published site's cache key: every claim event changes it
         c = answer_claim(reg, c.claim_id, actor=ANA, contest=True, note="it is my song", now=T0)
-        assert c.state == "contested"
+        assert c.state == "contested" and reg.change_stamp() != stamp
         with pytest.raises(ClaimError, match="only an admin"):
             resolve_claim(reg, c.claim_id, for_party="a", actor=acme)
         c = resolve_claim(reg, c.claim_id, for_party="b", actor=ADMIN, note="the match is exact", now=T0)

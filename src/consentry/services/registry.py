@@ -740,7 +740,7 @@ class Registry:
         return merged
 
     def change_stamp(self) -> str:
-        """A string that changes whenever a work, a removal or a terms version is added (a cache key)."""
+        """A string that changes whenever a work, a removal, a terms version or a claim event is added (a cache key)."""
         return self.store.change_stamp()
 
     def end_open_transaction(self) -> None:

@@ -602,10 +602,15 @@ class SQLStore(AuditTablesMixin, CheckTablesMixin, ServiceTablesMixin, ClaimsTab
             "work_id = t.work_id)").fetchall())
 
     def change_stamp(self) -> str:
-        """A string that changes whenever a work, a removal or a terms version is added (a cache key)."""
+        """A string that changes whenever a work, a removal, a terms version or a claim event is added (a cache key).
+
+        Claim events count because an ownership claim opening or closing changes
+        the terms reported (the strictest of the parties' while disputed).
+        """
         row = self._conn.execute(
             "SELECT (SELECT COUNT(*) FROM works), (SELECT COUNT(*) FROM works WHERE removed_at IS NOT NULL), "
-            "(SELECT COUNT(*) FROM terms), (SELECT COUNT(*) FROM creator_terms), (SELECT MAX(registered_at) FROM works)"
+            "(SELECT COUNT(*) FROM terms), (SELECT COUNT(*) FROM creator_terms), (SELECT MAX(registered_at) FROM works), "
+            "(SELECT COUNT(*) FROM claim_events)"
         ).fetchone()
         return "/".join(str(x) for x in row)
 

@@ -1,7 +1,8 @@
 """The published site (consentry.services.publish), built from the registry and cached until the terms change.
 
 The cache key is a version of the registry read with one small query (works,
-removals, terms versions, creators' default terms, the newest registration)
+removals, terms versions, creators' default terms, the newest registration,
+claim events: a dispute changes the terms reported)
 plus the day (terms with validity dates come into or go out of force) and,
 as a backstop for changes that query does not see, an age of ``max_age_s``.
 """
@@ -29,7 +30,7 @@ PRIVATE_FILES = ("headers.json", "server/")
 
 
 def registry_version(registry) -> str:
-    """A string that changes whenever a work, a removal or a terms version is added."""
+    """A string that changes whenever a work, a removal, a terms version or a claim event is added."""
     return registry.change_stamp()
 
 
