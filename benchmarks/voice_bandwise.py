@@ -108,33 +108,40 @@ DEV_SIZES = (1, 3, 7)
 HELD_OUT_SIZES = (1, 3, 7, 21)
 #: Share of dev telephone outputs with a false match the penalty is fitted to (the issue's rate).
 PER_OUTPUT_RATE = 0.01
+#: ``band_output`` (a dev diagnostic proposed after the held-out run, never scored on a held-out set): the penalty
+#: applies only in outputs where at least this share of the kept windows is band-limited.
+OUTPUT_NARROW_SHARE = 0.5
 
 
-def penalised(levels: np.ndarray, delta: float):
+def penalised(levels: np.ndarray, delta: float, min_share: float = 0.0):
     """``normalise(sims, output, windows)`` for :func:`voice_windowed.score_outputs`: each window's similarities
-    less ``delta`` where its upper band is under ``VOICE_NARROW_BAND_DB`` (``levels``: key -> per-window dB)."""
+    less ``delta`` where its upper band is under ``VOICE_NARROW_BAND_DB`` (``levels``: key -> per-window dB),
+    in an output where at least ``min_share`` of the kept windows are so (0: every output)."""
     from consentry.services.check.service import VOICE_MIN_WINDOW_SPEECH_S, VOICE_NARROW_BAND_DB
 
     def normalise(sims: np.ndarray, output: dict, windows: np.ndarray) -> np.ndarray:
         keep = output["speech_s"] >= VOICE_MIN_WINDOW_SPEECH_S - 1e-9
         level = levels[_key(output)][keep]
         narrow = np.nan_to_num(level, nan=0.0) < VOICE_NARROW_BAND_DB
+        if narrow.size and narrow.mean() < min_share:
+            return sims
         return sims - delta * narrow[:, None]
 
     return normalise
 
 
-def rows_of(outputs: list[dict], enrolled: dict, names: list[str], levels: dict, delta: float, *,
+def rows_of(outputs: list[dict], enrolled: dict, names: list[str], levels: dict, delta, *,
             enrolment: str = "one") -> list[dict]:
     """:func:`voice_windowed.score_outputs` rows of ``outputs`` against ``names`` with the band penalty ``delta``
-    (0: the shipped raw best window); ``enrolment`` "set": every print of a voice (:func:`both_prints`)."""
+    (0: the shipped raw best window; or ``(delta, min_share)``, :func:`penalised`); ``enrolment`` "set": every
+    print of a voice (:func:`both_prints`)."""
     from voice_windowed import enrolled_prints, score_outputs
 
     from consentry.services.check.service import VOICE_MIN_WINDOW_SPEECH_S
 
     prints = [enrolled_prints(enrolled[s], enrolment) for s in names]
     return score_outputs(outputs, names, prints, statistic="best_window", min_speech_s=VOICE_MIN_WINDOW_SPEECH_S,
-                         half="x", normalise=penalised(levels, delta) if delta else None)
+                         half="x", normalise=penalised(levels, *np.atleast_1d(delta)) if np.any(delta) else None)
 
 
 def dev_sets(wide: dict, phone: dict[str, dict]) -> dict[str, tuple[list[dict], dict, str]]:
@@ -182,9 +189,10 @@ def fit_penalty(rows_at, threshold: float, *, rate: float = PER_OUTPUT_RATE) -> 
 
 
 def by_size(outputs: list[dict], enrolled: dict, pool: list[str] | dict[int, list[str]], levels: dict,
-            rules: dict[str, float], sizes, *, seed: int, enrolment: str = "one") -> dict:
-    """Found and outputs with a false match per registry size and rule (``rules``: name -> penalty), one draw of
-    registries per output (voice_reference.registries), at ``window_threshold`` of the registry's size."""
+            rules: dict, sizes, *, seed: int, enrolment: str = "one") -> dict:
+    """Found and outputs with a false match per registry size and rule (``rules``: name -> penalty, or
+    ``(penalty, min_share)``: :func:`penalised`), one draw of registries per output (voice_reference.registries),
+    at ``window_threshold`` of the registry's size."""
     from fitting import wilson
     from voice_reference import registries
 
@@ -230,7 +238,8 @@ def dev_report(wide: dict, phone: dict[str, dict], levels: dict) -> dict:
     from consentry.engines.voice.score import window_threshold
 
     fit = fit_penalty(rows_at, window_threshold(7)) | {"fitted_on": fit_on}
-    rules = {"check_now": 0.0, "band_step": fit["penalty"]}
+    rules = {"check_now": 0.0, "band_step": fit["penalty"],
+             "band_output": (fit["penalty"], OUTPUT_NARROW_SHARE)}  # the last decides nothing (after the held-out)
     report: dict = {"fit": fit, "conditions": {}}
     for name, (outputs, enrolled, cond) in sets.items():
         half_a = sorted(s for s, e in enrolled.items() if e["half"] == "A")
@@ -330,7 +339,7 @@ def both_prints_report(wide: dict, phone: dict[str, dict], levels: dict, penalty
     enrolled = both_prints(wide, phone["band"])
     half_a = sorted(enrolled)
     folds = language_folds(half_a)
-    rules = {"check_now": 0.0, "band_step": penalty}
+    rules = {"check_now": 0.0, "band_step": penalty, "band_output": (penalty, OUTPUT_NARROW_SHARE)}
     report: dict = {"second_print": "band channel", "voices_with_two_prints": sum(
         bool(e["campplus_extra"]) for e in enrolled.values()), "voices": len(enrolled), "conditions": {}}
     sets = {"wide": ([o for o in wide["outputs"] if o["half"] == "A"], "wide")}
@@ -398,9 +407,20 @@ def main() -> None:
     ap.add_argument("--both-prints", action="store_true",
                     help="also the dev diagnostic of a registry with a telephone-band print per voice")
     ap.add_argument("--gate", action="store_true", help="also count the speech gate's refusals per channel")
+    ap.add_argument("--make-channel", choices=("g711", "band"), default=None,
+                    help="only make half B's outputs through this channel (a held-out set for a later rule: "
+                         "benchmarks/work/voice-channel-B-<channel>-v1.pkl); nothing is scored")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
     t0, c0 = time.time(), time.process_time()
+    if a.make_channel:
+        from voice_channel import channel_outputs
+
+        made = channel_outputs(Path(f"benchmarks/work/voice-channel-B-{a.make_channel}-v1.pkl"), Path(a.music_dir),
+                               a.make_channel, half="B")
+        print(json.dumps({"half": "B", "channel": a.make_channel, "enrolled": sorted(made["enrolled"]),
+                          "outputs": len(made["outputs"]), "wall_s": round(time.time() - t0, 1)}))
+        return
     wide = cached(Path(a.cache), WINDOWED_RECIPE, "--windowed recipe", "--cache")
     phone = {"g711": cached(Path(a.g711_cache), CHANNEL_RECIPE, "channel recipe", "--g711-cache"),
              "band": cached(Path(a.band_cache), CHANNEL_RECIPE, "channel recipe", "--band-cache")}

@@ -9,6 +9,10 @@ channel.  The music backgrounds pass through it too.  No speaker of half B or of
 
 Only the outputs with a speech background are made (the weakness is between voices; 120 of half A's 180).
 Kept in ``--channel-cache``; made once, in :data:`PARTS` processes (about 2.5 CPU-s per output).
+
+``half="B"`` makes half B's speech outputs and enrolments through the channel instead: a held-out set for a
+band-dependent rule chosen on half A (voice_bandwise.py ``--make-channel``); half B's speakers were held out
+before, but never scored through a telephone channel.  Its cache says ``half`` "B" and is refused as dev.
 """
 
 from __future__ import annotations
@@ -58,8 +62,8 @@ def telephone(x: np.ndarray, *, sample_rate_hz: int = RATE_HZ, channel: str = "g
     return fitted
 
 
-def channel_part(part: int, music_dir: Path | None = None, channel: str = "g711") -> dict:
-    """One process's share of :func:`channel_outputs`: every :data:`PARTS`-th speech output of half A (from
+def channel_part(part: int, music_dir: Path | None = None, channel: str = "g711", half: str = "A") -> dict:
+    """One process's share of :func:`channel_outputs`: every :data:`PARTS`-th speech output of ``half`` (from
     ``part``), and for part 0 the enrolments."""
     from consentry.engines.voice.model import load_voice_model, voice_print
 
@@ -67,20 +71,20 @@ def channel_part(part: int, music_dir: Path | None = None, channel: str = "g711"
     people = windowed_people(extra=EXTRA_ENROLMENT)
     enrolled = {}
     for s, (dataset, utts) in people.items():
-        if part == 0 and speaker_half(s) == "A":
+        if part == 0 and speaker_half(s) == half:
             new = voice_print(telephone(utts[0], channel=channel), sample_rate_hz=RATE_HZ, model=model).vector
             if new is not None:
-                enrolled[s] = {"dataset": dataset, "half": "A", "campplus": new, "campplus_extra": []}
-    # Every speaker takes part in the draws as in --windowed, so half A's outputs are the same.
+                enrolled[s] = {"dataset": dataset, "half": half, "campplus": new, "campplus_extra": []}
+    # Every speaker takes part in the draws as in --windowed, so the half's outputs are the same.
     mixes = ((meta, x) for meta, x in windowed_mixes(people, dict.fromkeys(people), music_dir)
-             if meta["half"] == "A" and meta["background"] == "speech")
+             if meta["half"] == half and meta["background"] == "speech")
     outputs = [meta | output_prints(model, telephone(x, channel=channel)) for k, (meta, x) in enumerate(mixes)
                if k % PARTS == part]
     return {"enrolled": enrolled, "outputs": outputs, "engine": model.engine}
 
 
-def channel_outputs(cache: Path, music_dir: Path | None = None, channel: str = "g711") -> dict:
-    """Half A's speech outputs and enrolments through :func:`telephone`, printed as ``consentry check`` prints
+def channel_outputs(cache: Path, music_dir: Path | None = None, channel: str = "g711", half: str = "A") -> dict:
+    """``half``'s speech outputs and enrolments through :func:`telephone`, printed as ``consentry check`` prints
     them (kept in ``cache``)."""
     import subprocess
     import sys
@@ -89,14 +93,16 @@ def channel_outputs(cache: Path, music_dir: Path | None = None, channel: str = "
         data = cached(cache, CHANNEL_RECIPE, "channel recipe", "--channel-cache")
         if data.get("channel", "g711") != channel:
             raise SystemExit(f"{cache}: made with the {data.get('channel', 'g711')} channel, not {channel}")
+        if data.get("half", "A") != half:
+            raise SystemExit(f"{cache}: made of half {data.get('half', 'A')}'s outputs, not half {half}'s")
         return data
     parts = [cache.with_name(f"{cache.name}.part{k}") for k in range(PARTS)]
     code = ("import pickle, sys; from pathlib import Path; sys.path.insert(0, {here!r}); "
             "from voice_channel import channel_part; "
-            "pickle.dump(channel_part({k}, {music!r} and Path({music!r}), {channel!r}), open({out!r}, 'wb'))")
+            "pickle.dump(channel_part({k}, {music!r} and Path({music!r}), {channel!r}, {half!r}), open({out!r}, 'wb'))")
     procs = [subprocess.Popen([sys.executable, "-c", code.format(here=str(Path(__file__).resolve().parent), k=k,
                                                                  music=str(music_dir) if music_dir else None,
-                                                                 channel=channel,
+                                                                 channel=channel, half=half,
                                                                  out=str(p))]) for k, p in enumerate(parts)]
     if any(p.wait() for p in procs):
         raise SystemExit("--channel-cache: a part failed")
@@ -104,7 +110,7 @@ def channel_outputs(cache: Path, music_dir: Path | None = None, channel: str = "
     enrolled = pieces[0]["enrolled"]
     outputs = sorted((o for piece in pieces for o in piece["outputs"]), key=lambda o: (o["probe"], o["at_s"]))
     data = {"enrolled": enrolled, "outputs": [o for o in outputs if o["probe"] in enrolled],
-            "engine": pieces[0]["engine"], "recipe": CHANNEL_RECIPE, "channel": channel}
+            "engine": pieces[0]["engine"], "recipe": CHANNEL_RECIPE, "channel": channel, "half": half}
     cache.parent.mkdir(parents=True, exist_ok=True)
     with open(cache, "wb") as fh:
         pickle.dump(data, fh)

@@ -41,6 +41,9 @@ def test_the_penalty_lowers_only_the_kept_windows_under_the_level():
     sims = np.full((3, 2), 0.8)
     out = vb.penalised(levels, 0.25)(sims, o, None)
     assert np.allclose(out[:, 0], [0.8, 0.55, 0.8]) and np.allclose(out[:, 1], out[:, 0])
+    # With a least share of band-limited windows per output: 1 of 3 kept windows is not enough for 0.5.
+    assert np.array_equal(vb.penalised(levels, 0.25, 0.5)(sims, o, None), sims)
+    assert np.allclose(vb.penalised(levels, 0.25, 0.3)(sims, o, None), out)
 
 
 def _rows_at(pairs):
@@ -116,3 +119,19 @@ def test_the_dev_rule_written_before_scoring(wide_found, phone_found, phone_fals
     verdict = vb.dev_verdict(_conditions(wide_found, phone_found, phone_false))
     assert verdict["wins"] is wins
     assert verdict["totals"]["telephone"]["band_step"] == (phone_found, phone_false, 200)
+
+
+def test_a_half_b_telephone_cache_is_refused_as_dev(tmp_path):
+    import pickle
+
+    from voice_channel import CHANNEL_RECIPE, channel_outputs
+
+    cache = tmp_path / "b.pkl"
+    made = {"enrolled": {}, "outputs": [], "engine": "x", "recipe": CHANNEL_RECIPE, "channel": "g711", "half": "B"}
+    cache.write_bytes(pickle.dumps(made))
+    with pytest.raises(SystemExit, match="half B"):
+        channel_outputs(cache, channel="g711")  # dev (half A) is the default
+    assert channel_outputs(cache, channel="g711", half="B")["half"] == "B"
+    del made["half"]  # the caches made before the argument are half A's
+    cache.write_bytes(pickle.dumps(made))
+    assert channel_outputs(cache, channel="g711")["outputs"] == []
