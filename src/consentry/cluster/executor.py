@@ -376,11 +376,12 @@ class RayExecutor:
         (:func:`consentry.io.sources.parts.parts_of`), ``make_task(seq, item)`` makes each item's task
         on the worker; see :mod:`consentry.cluster.parts`.
 
-        When the dataset has fewer shards read one part after another (tar shards, a zip) than there
-        are workers, the workers could not all be kept busy that way: uncompressed tar shards and a
-        zip are then listed first (one worker a shard, nothing decoded) and their parts read side by
-        side; compressed tar shards are read once, in order, by a :class:`ShardFeeder` actor, whose
-        items (numbered as the parts would number them) go to the workers by reference (:meth:`map`).
+        When the dataset has fewer shards read one part after another (tar shards, a zip, crawl
+        archives) than there are workers, the workers could not all be kept busy that way: uncompressed
+        tar shards, a zip and crawl archives are then listed first (one worker a shard, nothing
+        decoded) and their parts read side by side; compressed tar shards are read once, in order, by a
+        :class:`ShardFeeder` actor, whose items (numbered as the parts would number them) go to the
+        workers by reference (:meth:`map`).
         """
         from consentry.cluster.parts import listable, map_parts, sequential_streams
 

@@ -1,6 +1,6 @@
 """Workers that read the dataset themselves: a scan's shards handed out in parts (issue 20).
 
-For tar shards, zips, Parquet files and JSONL rows the driver does not read the items: it
+For tar shards, zips, crawl archives, Parquet files and JSONL rows the driver does not read the items: it
 hands each worker a :class:`~consentry.io.sources.parts.Part` (a shard and a
 range of positions in it), and the worker opens the shard on the storage
 every node sees, reads the items of its range, scans each with the scan's
@@ -15,10 +15,11 @@ read gives it, :class:`~consentry.io.sources.parts.ShardKeys`).  The
 parts of one tar shard follow one another (each starts where the one
 before ended); different shards run side by side, so a dataset needs at
 least as many shards as workers to keep them all busy (WebDataset sets
-have thousands); with fewer, uncompressed shards and a zip are listed first
-by a worker each (``list_shard``, nothing decoded) and their parts read side
-by side, and compressed shards are read by the driver, which sends the
-items, as it does for folders (``RayExecutor.map_parts``).  Parquet parts are
+have thousands); with fewer, uncompressed shards, a zip and crawl archives
+(WARC/WET, text shards: :mod:`consentry.io.sources.textparts`) are listed
+first by a worker each (``list_shard``, nothing decoded) and their parts read
+side by side, and compressed shards are read by a feeder actor, which sends
+the items (``RayExecutor.map_parts``).  Parquet parts are
 independent.  So are the byte ranges of JSONL files (manifests and text
 datasets, :mod:`consentry.io.sources.lineparts`) and the parts of CSV and
 Arrow files (:mod:`consentry.io.sources.rowparts`), read in two passes
@@ -48,12 +49,16 @@ PARTS_PER_WORKER = 2
 
 
 def sequential_streams(dataset) -> int | None:
-    """How many parts of ``dataset`` can run at once: its tar shards (a zip is one), None for no bound (Parquet)."""
+    """How many parts of ``dataset`` can run at once: its tar shards (a zip is one), its crawl archives, None for
+    no bound (Parquet)."""
+    from consentry.io.sources.text import TextWebDataset, WarcDataset
     from consentry.io.sources.webdataset import WebDataset
     from consentry.io.sources.ziparchive import ZipArchive
 
-    if isinstance(dataset, WebDataset):
+    if isinstance(dataset, (WebDataset, TextWebDataset)):
         return len(dataset.shards)
+    if isinstance(dataset, WarcDataset):
+        return len(dataset.files)
     if isinstance(dataset, ZipArchive):
         return 1
     return None
@@ -80,8 +85,9 @@ def run_part(work: Callable[[dict], dict], make_task: Callable, part, skip: froz
             stopped.append(_portable(exc))
 
     tasks = (make_task(seq, item) for seq, item in items())
-    if part.kind in ("lines", "rows", "textparquet") and batches_rows(part.options["reader"]):
-        tasks = batched(tasks)
+    if part.kind in ("warc", "texttar") or \
+            (part.kind in ("lines", "rows", "textparquet") and batches_rows(part.options["reader"])):
+        tasks = batched(tasks)  # texts in memory: batched as a local scan batches them
     results = [work(task) for task in tasks]
     outcome = {"results": results, "skipped": reading.skipped, "next": reading.next, "keys": reading.keys}
     return {**outcome, "raise": stopped[0]} if stopped else outcome
@@ -329,14 +335,16 @@ def _listed(workers, firsts: list, *, alone: Callable, lost_ok: bool) -> list:
 
 
 def listable(dataset) -> bool:
-    """Whether ``dataset`` can be listed and then read side by side: a zip, or uncompressed tar shards
-    (a compressed shard has no offsets to begin a part at; looked at by its first bytes)."""
+    """Whether ``dataset`` can be listed and then read side by side: a zip, crawl archives (WARC/WET), or
+    uncompressed tar shards, audio or text (a compressed shard has no offsets to begin a part at; looked at by
+    its first bytes)."""
+    from consentry.io.sources.text import TextWebDataset, WarcDataset
     from consentry.io.sources.webdataset import WebDataset
     from consentry.io.sources.ziparchive import ZipArchive
 
-    if isinstance(dataset, ZipArchive):
+    if isinstance(dataset, (ZipArchive, WarcDataset)):
         return True
-    if not isinstance(dataset, WebDataset):
+    if not isinstance(dataset, (WebDataset, TextWebDataset)):
         return False
     from consentry.io.sources.parts import compressed_shard
 

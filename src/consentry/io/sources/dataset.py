@@ -99,7 +99,10 @@ def open_dataset(spec: str | os.PathLike, *, fetch_urls: bool = False, fetch: Fe
     path = Path(absolute)
     if not os.path.lexists(absolute) and has_pattern(text):
         # normpath could fold a ".." written inside braces into the wrong place: braces are left alone
-        return _open_shards(absolute if "{" in absolute else os.path.normpath(absolute), limits=limits)
+        pattern = absolute if "{" in absolute else os.path.normpath(absolute)
+        if text_column is not None:  # text WebDataset shards (they were opened as audio shards)
+            return open_text_dataset(pattern, text_column=text_column, limits=limits)
+        return _open_shards(pattern, limits=limits)
     try:
         info = path.stat()
     except FileNotFoundError:

@@ -21,8 +21,11 @@ dataset (:data:`SEQUENTIAL`): the rows of JSONL files (manifests and text
 datasets) are read by the workers in byte ranges numbered in two passes
 (:mod:`consentry.io.sources.lineparts`), the rows of CSV and Arrow files
 (CSV manifests and text datasets) in parts found by a worker listing each
-file (:mod:`consentry.io.sources.rowparts`); the items of folders and other
-text datasets are read by the driver, as before.
+file (:mod:`consentry.io.sources.rowparts`); the records of crawl archives
+(WARC/WET) and the members of text tar shards are numbered per file, read
+by the loops of :mod:`consentry.io.sources.textparts` (parts of
+:data:`TEXT_PART_ITEMS` records; a compressed text shard is one part); the
+files of folders are sent as paths.
 
 A tar shard cannot be cut at a byte offset without reading it from the
 start, so its parts follow one another: the outcome of one part says where
@@ -51,20 +54,23 @@ from consentry.io.sources.lineparts import (
     LineParts, LineRange, line_files, read_lines_part, read_text_parquet_part, text_parquet_parts,
 )
 from consentry.io.sources.rowparts import RowParts, read_rows_part, row_files
-from consentry.io.sources.text import TextRowsDataset
+from consentry.io.sources.text import TextRowsDataset, TextWebDataset, WarcDataset
+from consentry.io.sources.textparts import RecordStart, TextShardRead, WarcRead
 from consentry.io.sources.manifest import ParquetManifest
 from consentry.io.sources.webdataset import ShardRead, TarStart, WebDataset
 from consentry.io.sources.ziparchive import ZipArchive
 
 __all__ = ["SHARD_STRIDE", "SEQUENTIAL", "PER_SHARD", "Part", "TarStart", "ZipCursor", "PartReading", "ShardKeys",
            "numbering_of", "numbered_items", "parts_of", "compressed_shard", "read_part", "list_shard", "list_tar",
-           "list_zip"]
+           "list_zip", "list_records", "TEXT_PART_ITEMS"]
 
 #: Item numberings: one sequence over the dataset, or per shard (stored in the scan's options as ``numbering``).
 SEQUENTIAL = "sequential"
 PER_SHARD = "shard"
 #: Samples (tar) or rows (Parquet) in one part handed to a worker.
 PART_ITEMS = 16
+#: Records of a crawl archive (WARC/WET) or members of a text shard in one part (items are small texts, batched).
+TEXT_PART_ITEMS = 128
 
 
 @dataclass
@@ -167,11 +173,13 @@ class ShardKeys:
 
 
 def numbering_of(ds: Dataset) -> str:
-    """The item numbering a new scan of ``ds`` uses: :data:`PER_SHARD` for tar shards, zips and Parquet files.
+    """The item numbering a new scan of ``ds`` uses: :data:`PER_SHARD` for tar shards (audio and text), zips,
+    Parquet files and crawl archives (WARC/WET: by record, :mod:`consentry.io.sources.textparts`).
 
     (A zip archive is one shard: its per-shard numbering is the single sequence it always had.)
     """
-    return PER_SHARD if isinstance(ds, (WebDataset, ParquetManifest, ZipArchive)) else SEQUENTIAL
+    per_shard = (WebDataset, ParquetManifest, ZipArchive, TextWebDataset, WarcDataset)
+    return PER_SHARD if isinstance(ds, per_shard) else SEQUENTIAL
 
 
 def numbered_items(ds: Dataset, numbering: str = SEQUENTIAL, *,
@@ -196,6 +204,14 @@ def numbered_items(ds: Dataset, numbering: str = SEQUENTIAL, *,
             yield int(item.item_id.partition(":")[2]), item
     elif isinstance(ds, ZipArchive):
         yield from enumerate(ds.items())
+    elif isinstance(ds, (TextWebDataset, WarcDataset)):  # the loops the workers read parts with, each file whole
+        ds.skipped = {}
+        read = TextShardRead if isinstance(ds, TextWebDataset) else WarcRead
+        for file_no, path in enumerate(ds.shards if isinstance(ds, TextWebDataset) else ds.files):
+            base = file_no * SHARD_STRIDE
+            asked = None if wanted is None else (lambda position, base=base: wanted(base + position))
+            reading = read(ds, path, wanted=asked)
+            yield from ((base + position, item) for position, item in reading.entries())
     else:
         raise ValueError(f"{ds.kind} datasets are not numbered per shard")
 
@@ -225,6 +241,7 @@ def parts_of(ds: Dataset, numbering: str | None = None, *,
         return RowParts(ds, files)
     if isinstance(ds, TextRowsDataset) and ds.kind == "parquet":
         return text_parquet_parts(ds)
+    text_size = items_per_part or TEXT_PART_ITEMS
     items_per_part = items_per_part or PART_ITEMS
     if isinstance(ds, WebDataset):  # a compressed shard: one part (cut, each part would decompress it again)
         return (Part("tar", shard_no, str(shard), 0, SHARD_STRIDE if compressed_shard(shard) else items_per_part,
@@ -234,6 +251,13 @@ def parts_of(ds: Dataset, numbering: str | None = None, *,
         return iter([Part("zip", 0, str(ds.path), 0, items_per_part, start=ZipCursor(), options={"limits": ds.limits})])
     if isinstance(ds, ParquetManifest):
         return _parquet_parts(ds, items_per_part)
+    if isinstance(ds, TextWebDataset):  # a compressed shard: one part, as above
+        return (Part("texttar", shard_no, str(shard), 0, SHARD_STRIDE if compressed_shard(shard) else text_size,
+                     rel=shard.name, start=RecordStart(), options={"limits": ds.limits, "text_column": ds.text_column})
+                for shard_no, shard in enumerate(ds.shards))
+    if isinstance(ds, WarcDataset):  # any record can begin a part (a .warc.gz: one gzip member per record)
+        return (Part("warc", file_no, str(path), 0, text_size, rel=path.name, start=RecordStart(),
+                     options={"max_record_bytes": ds.max_record_bytes}) for file_no, path in enumerate(ds.files))
     return None
 
 
@@ -278,6 +302,9 @@ def read_part(part: Part, *, wanted: Callable[[int], bool] = lambda _position: T
         rules = ZipArchive(Path(part.path), limits=part.options.get("limits", ArchiveLimits()))
         reader = _ZipPart(part, rules, read_audio=read_audio)
         return PartReading(reader.read(wanted), rules, reader)
+    if part.kind in ("warc", "texttar"):
+        rules, reader = _record_rules(part), _RecordPart(part)
+        return PartReading(reader.read(rules, wanted), rules, reader)
     if part.kind == "lines":
         return PartReading(read_lines_part(part, wanted), SimpleNamespace(skipped={}))
     if part.kind == "textparquet":
@@ -379,8 +406,56 @@ class _TarPart:
 
 
 def list_shard(first: Part) -> list[Part]:
-    """All the parts of a tar shard or a zip, to be read side by side (:func:`list_tar`, :func:`list_zip`)."""
+    """All the parts of a tar shard, a zip, a crawl archive or a text shard, to be read side by side
+    (:func:`list_tar`, :func:`list_zip`, :func:`list_records`)."""
+    if first.kind in ("warc", "texttar"):
+        return list_records(first)
     return list_tar(first) if first.kind == "tar" else list_zip(first)
+
+
+def _record_rules(part: Part) -> WarcDataset | TextWebDataset:
+    """The reader of a crawl archive's or text shard's part, with the dataset's settings."""
+    path = Path(part.path)
+    if part.kind == "warc":
+        return WarcDataset([path], spec=part.path, name="", max_record_bytes=part.options["max_record_bytes"])
+    return TextWebDataset([path], spec=part.path, name="", text_column=part.options.get("text_column"),
+                          limits=part.options.get("limits"))
+
+
+class _RecordPart:
+    """The records ``[lo, hi)`` of a crawl archive or members of a text shard, read by the dataset's own loop
+    (:mod:`consentry.io.sources.textparts`) from the part's start; then ``next`` is the file's next part, or
+    None at its end (or after the error that refused the rest of it)."""
+
+    def __init__(self, part: Part) -> None:
+        self.part = part
+        self.next: Part | None = None
+
+    def read(self, rules, wanted: Callable[[int], bool]) -> Iterator[tuple[int, DatasetItem]]:
+        part = self.part
+        read = WarcRead if part.kind == "warc" else TextShardRead
+        reading = read(rules, Path(part.path), start=part.start, lo=part.lo, hi=part.hi, wanted=wanted)
+        for position, item in reading.entries():
+            yield part.seq(position), item
+        if reading.next_start is not None and not part.options.get("listed"):
+            self.next = replace(part, lo=part.hi, hi=part.hi + (part.hi - part.lo), start=reading.next_start)
+
+
+def list_records(first: Part) -> list[Part]:
+    """All the parts of a crawl archive or text shard, found by one whole read of it (a cluster's first pass:
+    the records are read, nothing is scanned), each beginning at the record the read noted.  A text shard
+    not seekable at some cut (global pax headers) is one part, read whole."""
+    size = first.hi - first.lo
+    rules = _record_rules(first)
+    read = WarcRead if first.kind == "warc" else TextShardRead
+    reading = read(rules, Path(first.path), cut=size)
+    for _entry in reading.entries():
+        pass
+    starts = [first.start or RecordStart(), *reading.starts]
+    if any(start.offset is None for start in starts):
+        return [replace(first, hi=SHARD_STRIDE, options={**first.options, "listed": True})]
+    return [replace(first, lo=k * size, hi=(k + 1) * size, start=start, options={**first.options, "listed": True})
+            for k, start in enumerate(starts)]
 
 
 class _NotingCursor(ZipCursor):

@@ -35,8 +35,6 @@ import io
 import itertools
 import json
 import os
-import tarfile
-import zlib
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -367,38 +365,11 @@ class TextWebDataset(Dataset):
         self.limits = limits or ArchiveLimits()
 
     def items(self) -> Iterator[DatasetItem]:
+        from consentry.io.sources.textparts import TextShardRead  # the loop a cluster's workers read parts with
+
         self.skipped = {}
         for shard in self.shards:
-            try:
-                tar = tarfile.open(shard, mode="r|*")
-            except (tarfile.TarError, OSError) as exc:
-                yield DatasetItem(item_id=f"{shard.name}#", name=str(shard), error=f"{shard}: not a readable tar shard ({exc})")
-                continue
-            total = 0
-            with tar:
-                try:
-                    for member in tar:
-                        if not member.isfile():
-                            continue
-                        item_id = f"{shard.name}#{member.name}"
-                        suffix = os.path.splitext(member.name)[1].lower()
-                        if suffix not in DOCUMENT_SUFFIXES and suffix != ".json":
-                            self._skip(f"not text by extension ({suffix or 'none'})")
-                            continue
-                        if member.size > self.limits.max_member_bytes or total + member.size > self.limits.max_total_bytes:
-                            yield DatasetItem(item_id=item_id, name=member.name,
-                                              error=f"{member.name}: {member.size:,} bytes is over the archive limits")
-                            continue
-                        fh = tar.extractfile(member)
-                        data = fh.read(member.size + 1) if fh is not None else b""
-                        total += len(data)
-                        if suffix == ".json":
-                            yield self._json_member(item_id, member.name, data)
-                        else:
-                            yield DatasetItem(item_id=item_id, name=member.name, data=data, size=len(data))
-                except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-                    yield DatasetItem(item_id=f"{shard.name}#", name=str(shard),
-                                      error=f"{shard}: refused the rest of the shard ({exc})")
+            yield from (item for _position, item in TextShardRead(self, shard).entries())
 
     def _json_member(self, item_id: str, name: str, data: bytes) -> DatasetItem:
         try:
@@ -440,28 +411,11 @@ class WarcDataset(Dataset):
         self.max_record_bytes = max_record_bytes
 
     def items(self) -> Iterator[DatasetItem]:
-        from warcio.archiveiterator import ArchiveIterator
-        from warcio.exceptions import ArchiveLoadFailed
+        from consentry.io.sources.textparts import WarcRead  # the loop a cluster's workers read parts with
 
         self.skipped = {}
         for path in self.files:
-            try:
-                handle = open(path, "rb")
-            except OSError as exc:
-                raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-            with handle:
-                n = 0
-                try:
-                    for record in ArchiveIterator(handle):
-                        n += 1
-                        item = self._record_item(path, n - 1, record)
-                        if item is not None:
-                            yield item
-                except (ArchiveLoadFailed, OSError, EOFError, zlib.error, Exception) as exc:  # noqa: BLE001
-                    # warcio also fails with AttributeError/ValueError on damaged records: one line, the rest refused.
-                    yield DatasetItem(item_id=f"{path.name}#record:{n}", name=str(path),
-                                      error=f"{path}: refused the rest of the archive at record {n} "
-                                            f"({' '.join(str(exc).split())[:160]})")
+            yield from (item for _position, item in WarcRead(self, path).entries())
 
     def _record_item(self, path: Path, n: int, record) -> DatasetItem | None:
         kind = record.rec_type
