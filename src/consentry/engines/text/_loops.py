@@ -31,13 +31,22 @@ def _class_of(cp, cls_t):
 
 
 @_jit
-def words_kernel(cp, cls_t, len_t, fold_t, fold_ascii, drop_lo, drop_hi, out_hash, out_start, out_end):
+def _is_space(c):
+    """Whether code point ``c`` is one of :data:`.winnowing.SPACES` (tab, line feed, VT, form feed, CR, space,
+    ideographic space)."""
+    return (0x09 <= c <= 0x0D) or c == 0x20 or c == 0x3000
+
+
+@_jit
+def words_kernel(cp, cls_t, len_t, fold_t, fold_ascii, cut_t, drop_lo, drop_hi, out_hash, out_start, out_end):
     """:func:`.winnowing.words` on code points ``cp`` (uint8 for ASCII text, else uint32).
 
     ``fold_ascii``: the folded code of each ASCII character (uint64, shape (128,): ``fold_t[c, 0]`` for a word
     character, which folds to exactly one there, :func:`.winnowing._ascii_fold`), read for ``c < 128`` instead
-    of the tables.  ``drop_lo``/``drop_hi``: sorted, disjoint character ranges removed by
-    de-hyphenation (the regex stays in Python).  Writes each word's hash,
+    of the tables.  ``cut_t``: :func:`.winnowing.cut_bits` (bool, shape (65536,)): a chunk of Han ideographs and
+    kana ends after a character whose bit is set; white space between two such characters is skipped (an open
+    chunk stays open across it and is closed by whatever else comes next).  ``drop_lo``/``drop_hi``: sorted,
+    disjoint character ranges removed by de-hyphenation (the regex stays in Python).  Writes each word's hash,
     start and end (end exclusive) into the ``out_*`` arrays (at least
     ``len(cp) + 2`` long each) and returns the number of words (at most one per character; -1 when the
     arrays hold too few).
@@ -45,6 +54,7 @@ def words_kernel(cp, cls_t, len_t, fold_t, fold_ascii, drop_lo, drop_hi, out_has
     n = cp.shape[0]
     nw = 0
     is_open = False
+    open_solo = False     # the open word is a chunk of Han/kana
     h = _ZERO
     pw = _ONE
     length = _ZERO
@@ -77,34 +87,23 @@ def words_kernel(cp, cls_t, len_t, fold_t, fold_ascii, drop_lo, drop_hi, out_has
             continue
         if k == _SEP:
             if is_open:
+                if open_solo and _is_space(c):
+                    continue
                 out_hash[nw] = _mix((h + length) ^ (length * _C))
                 out_start[nw] = ws
                 out_end[nw] = we
                 nw += 1
                 is_open = False
             continue
-        if k == _SOLO:
-            if is_open:
-                out_hash[nw] = _mix((h + length) ^ (length * _C))
-                out_start[nw] = ws
-                out_end[nw] = we
-                nw += 1
-                is_open = False
-            # A solo character is one word, whatever it folds to (``ゟ`` -> ``より``: one word of two marks).
-            sh = _ZERO
-            spw = _ONE
-            slen = _ZERO
-            for j in range(len_t[c]):
-                sh = sh + np.uint64(fold_t[c, j]) * spw
-                spw = spw * _B
-                slen = slen + _ONE
-            out_hash[nw] = _mix((sh + slen) ^ (slen * _C))
-            out_start[nw] = i
-            out_end[nw] = i + 1
+        if is_open and open_solo != (k == _SOLO):
+            out_hash[nw] = _mix((h + length) ^ (length * _C))
+            out_start[nw] = ws
+            out_end[nw] = we
             nw += 1
-            continue
+            is_open = False
         if not is_open:
             is_open = True
+            open_solo = k == _SOLO
             h = _ZERO
             pw = _ONE
             length = _ZERO
@@ -119,6 +118,12 @@ def words_kernel(cp, cls_t, len_t, fold_t, fold_ascii, drop_lo, drop_hi, out_has
                 pw = pw * _B
                 length = length + _ONE
         we = i + 1
+        if k == _SOLO and cut_t[c]:
+            out_hash[nw] = _mix((h + length) ^ (length * _C))
+            out_start[nw] = ws
+            out_end[nw] = we
+            nw += 1
+            is_open = False
     if is_open:
         out_hash[nw] = _mix((h + length) ^ (length * _C))
         out_start[nw] = ws

@@ -21,8 +21,9 @@ For each code point ``cp < 0x10000``:
     only), so that a copy whose punctuation was deleted has the same words;
     :data:`DROP` (3): removed (combining marks,
     format characters such as the soft hyphen and zero-width joiners);
-    :data:`SOLO` (4): a word by itself (Han ideographs, kana: scripts written
-    without spaces).
+    :data:`SOLO` (4): Han ideographs and kana (scripts written without
+    spaces), cut into chunks of about two characters by their content
+    (engine version 3, :mod:`.winnowing`; version 2: a word each).
 ``length[cp]`` (uint8, 0-4) and ``folded[cp, :length]`` (uint16)
     The folded form: NFKD, combining marks removed, case-folded, only
     letters and digits kept, at most 4 code points (``ﬁ`` -> ``fi``,

@@ -17,7 +17,9 @@ from functools import lru_cache
 ENGINE_NAME = "consentry-text-winnow"
 #: 2: a run of punctuation and symbols between two word characters is removed (1: one apostrophe, hyphen or
 #: full stop only), so copies with their punctuation deleted keep their words.
-ENGINE_VERSION = "2"
+#: 3: Han ideographs and kana are cut into chunks of about two characters by their content (2: one word each),
+#: white space between two of them ignored (:mod:`.winnowing`).  Text without them gives version 2's words.
+ENGINE_VERSION = "3"
 #: The parameters that change fingerprints and postings (and so the parameter hash).
 INDEX_FIELDS = ("shingle_words", "winnow_window")
 

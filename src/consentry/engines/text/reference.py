@@ -14,6 +14,8 @@ import unicodedata
 from .fold import JOINERS, _SOLO_RANGES, _fold_char
 
 MASK = (1 << 64) - 1
+#: White space skipped between two Han/kana characters.
+SPACES = "\t\n\x0b\x0c\r \u3000"
 B = 0x100000001B3
 C = 0x9E3779B97F4A7C15
 
@@ -59,6 +61,17 @@ def words(text: str) -> list[tuple[int, int, int]]:
         if m.start() > 0 and kinds[m.start() - 1] == "word":
             for i in range(m.start(), m.end()):
                 kinds[i] = "drop"
+    # White space between two Han/kana characters (dropped characters aside) is skipped (version 3).
+    live = [i for i, k in enumerate(kinds) if k != "drop"]
+    t = 0
+    while t < len(live):
+        u = t
+        while u < len(live) and kinds[live[u]] == "sep" and text[live[u]] in SPACES:
+            u += 1
+        if u > t and t > 0 and u < len(live) and kinds[live[t - 1]] == "solo" and kinds[live[u]] == "solo":
+            for v in range(t, u):
+                kinds[live[v]] = "space"
+        t = max(u, t + 1)
     out: list[tuple[int, int, int]] = []
     current: list[tuple[int, str]] = []   # (char index, folded code points) of the word being read
 
@@ -71,17 +84,20 @@ def words(text: str) -> list[tuple[int, int, int]]:
             out.append((mix64(h ^ ((len(folded) * C) & MASK)), current[0][0], current[-1][0] + 1))
             current.clear()
 
+    current_kind = ""
     for i, (ch, k) in enumerate(zip(text, kinds)):
-        if k == "drop":
+        if k in ("drop", "space"):
             continue
         if k == "sep":
             close()
-        elif k == "solo":
+            continue
+        if k != current_kind:   # Han/kana against other letters
             close()
-            current.append((i, _fold_char(ch)[:4]))
+        current_kind = k
+        folded = _fold_char(ch)[:4]
+        current.append((i, folded))
+        if k == "solo" and mix64(ord(folded[0])) & 1:   # the cut bit: a chunk ends after this character
             close()
-        else:
-            current.append((i, _fold_char(ch)[:4]))
     close()
     return out
 

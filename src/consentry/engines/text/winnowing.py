@@ -11,9 +11,20 @@ are removed, a run of them at once (``don't`` = ``dont``, ``e-mail`` =
 a hyphen at a line end followed by a word character on the next line is
 removed with the line break (de-hyphenation), soft hyphens, zero-width
 characters and combining marks vanish, and everything else (spaces, line
-breaks, other punctuation and symbols, emoji) separates words.  Han ideographs and kana
-are one word each.  So case, punctuation, Unicode form, hyphenation and
-line breaks do not change the words.
+breaks, other punctuation and symbols, emoji) separates words.  So case,
+punctuation, Unicode form, hyphenation and line breaks do not change the
+words.
+
+Han ideographs and kana (scripts written without spaces; ``SOLO`` in the
+table) are cut into *chunks* by their content (engine version 3): a run of
+them, white space between two of them ignored, ends a chunk after every
+character whose *cut bit* is set (:func:`cut_bits`: the low bit of the
+mixed hash of its first folded code point, set for about half of them), so
+a chunk holds about two characters and the same characters are cut the same
+way in every text, whatever comes before them (an inserted or deleted
+character changes the chunks around it only).  Version 2 read each
+character as a word, so that five-word shingles and twelve-word passages
+were five and twelve characters, which unrelated texts of one script share.
 
 Offsets
 -------
@@ -153,6 +164,8 @@ def words(text: str) -> Words:
             if m.start() > 0 and cls[m.start() - 1] == WORD:
                 cls[m.start():m.end()] = DROP
                 dropped = True
+    if length is not None and (cls == SOLO).any():
+        _bridge_spaces(cls, cp)
     if length is None:
         # ASCII: every word character folds to one character; nothing is dropped but inner joiners and hyphens.
         if dropped:
@@ -168,6 +181,7 @@ def words(text: str) -> Words:
         src = np.flatnonzero(length)
         fcls = cls[src]
         folded = fold_t[:, 0][codes[src]]
+        last_of_char = None
     else:
         total = int(length.sum(dtype=np.int64))
         first = np.cumsum(length, dtype=np.int64) - length
@@ -181,7 +195,50 @@ def words(text: str) -> Words:
             k[first[sel] + j] = j
         fcls = cls[src]
         folded = fold_t.reshape(-1)[codes[src].astype(np.int64) * fold_t.shape[1] + k]
-    return _hash_words(fcls, folded, src)
+        last_of_char = np.ones(total, bool)
+        last_of_char[:-1] = src[1:] != src[:-1]
+    cut = None
+    solo = fcls == SOLO
+    if solo.any():
+        cut = solo & cut_bits()[codes[src]]
+        if last_of_char is not None:
+            cut &= last_of_char
+    return _hash_words(fcls, folded, src, cut)
+
+
+#: White space that does not end a chunk of Han ideographs and kana when such a character follows it
+#: (a re-flowed Japanese or Chinese text breaks its lines anywhere).
+SPACES = "\t\n\x0b\x0c\r \u3000"
+_SPACE_CODES = np.array([ord(c) for c in SPACES], np.uint32)
+
+
+@lru_cache(maxsize=1)
+def cut_bits() -> np.ndarray:
+    """Each BMP code point's cut bit, bool of shape (65536,): a chunk of Han ideographs and kana ends after a
+    character whose bit is set (the module docstring).  The low bit of :func:`mix64` of its first folded code
+    point; read for ``SOLO`` characters only."""
+    _, _, fold_t, _ = fold_table()
+    return (mix64(fold_t[:, 0].astype(np.uint64)) & np.uint64(1)).astype(bool)
+
+
+def _bridge_spaces(cls: np.ndarray, cp: np.ndarray) -> None:
+    """Set to DROP, in place, each run of :data:`SPACES` between two ``SOLO`` characters (characters already
+    DROP in between are skipped on both sides, as the word pass skips them)."""
+    live = np.flatnonzero(cls != DROP)
+    lc = cls[live]
+    space = (lc == SEP) & np.isin(cp[live], _SPACE_CODES)
+    if not space.any():
+        return
+    at = np.flatnonzero(space)
+    first = np.ones(at.size, bool)
+    first[1:] = at[1:] != at[:-1] + 1
+    last = np.ones(at.size, bool)
+    last[:-1] = first[1:]
+    run_start, run_end = at[first], at[last]
+    before = (run_start > 0) & (lc[np.maximum(run_start - 1, 0)] == SOLO)
+    after = (run_end < lc.size - 1) & (lc[np.minimum(run_end + 1, lc.size - 1)] == SOLO)
+    inner = (before & after)[np.cumsum(first) - 1]
+    cls[live[at[inner]]] = DROP
 
 
 def _words_compiled(text: str, cls_t, len_t, fold_t) -> Words:
@@ -205,7 +262,8 @@ def _words_compiled(text: str, cls_t, len_t, fold_t) -> Words:
         out_h = np.empty(cap, np.uint64)
         out_s = np.empty(cap, np.int64)
         out_e = np.empty(cap, np.int64)
-        nw = kernels.words_kernel(cp, cls_t, len_t, fold_t, _ascii_fold()[:128], lo_a, hi_a, out_h, out_s, out_e)
+        nw = kernels.words_kernel(cp, cls_t, len_t, fold_t, _ascii_fold()[:128], cut_bits(), lo_a, hi_a,
+                                  out_h, out_s, out_e)
         if nw >= 0:
             return Words(out_h[:nw], out_s[:nw], out_e[:nw])
     raise AssertionError("unreachable: a text folds to at most 4 marks per character")
@@ -240,9 +298,11 @@ def _power_tables(m: int) -> tuple[np.ndarray, np.ndarray]:
     return _power_cache
 
 
-def _hash_words(fcls: np.ndarray, folded: np.ndarray, src: np.ndarray | None) -> Words:
+def _hash_words(fcls: np.ndarray, folded: np.ndarray, src: np.ndarray | None,
+                cut: np.ndarray | None = None) -> Words:
     """Words of the folded marks: ``fcls`` their classes (SEP, WORD or SOLO), ``folded`` their codes (0 for
-    separators), ``src`` each mark's code point in the text (None: the marks are the text's characters)."""
+    separators), ``src`` each mark's code point in the text (None: the marks are the text's characters),
+    ``cut`` whether a chunk of ``SOLO`` marks ends after each mark (None: none does)."""
     m = fcls.shape[0]
     if m == 0:
         return _no_words()
@@ -251,12 +311,10 @@ def _hash_words(fcls: np.ndarray, folded: np.ndarray, src: np.ndarray | None) ->
     starts[1:] &= ~is_word[:-1]
     solo = fcls == SOLO
     if solo.any():
-        # A solo character is a word (all its marks: ``ゟ`` folds to two), and so the mark after it begins one.
-        same = np.zeros(m, bool)
-        if src is not None:
-            same[1:] = src[1:] == src[:-1]
-        starts |= solo & ~same
-        starts[1:] |= solo[:-1] & is_word[1:] & ~same[1:]
+        # A word ends where Han/kana meets other letters, and a chunk of Han/kana after a cut character.
+        starts[1:] |= is_word[1:] & is_word[:-1] & (solo[1:] != solo[:-1])
+        if cut is not None:
+            starts[1:] |= cut[:-1] & is_word[1:]
     first = np.flatnonzero(starts)
     if first.size == 0:
         return _no_words()
