@@ -357,8 +357,9 @@ _CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\
 
 
 def is_cjk(text: str, *, share: float = 0.3) -> bool:
-    """Whether at least ``share`` of the text's non-space characters are Han, kana or Hangul (each Han or kana
-    character is one word to the engine: a passage of 12 words is a few words of Japanese or Chinese)."""
+    """Whether at least ``share`` of the text's non-space characters are Han, kana or Hangul (a Han/kana chunk of
+    about two characters is one word to engine version 3, each character one to version 2: 12 words are a few
+    words of Japanese or Chinese; ``run_text_cjk.py`` counts shared characters instead)."""
     n = sum(1 for c in text if not c.isspace())
     return n > 0 and len(_CJK.findall(text)) >= share * n
 

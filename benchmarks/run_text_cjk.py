@@ -198,6 +198,9 @@ def main() -> int:
     ap.add_argument("--false", type=int, default=3000, help="unrelated passages per source")
     ap.add_argument("--queries", type=int, default=300, help="passages per form")
     ap.add_argument("--shared-chars", type=int, default=24)
+    ap.add_argument("--cut", default=None, metavar="M/K",
+                    help="not the shipped engine: cut a chunk after a character when mix64(code) %% M < K (the "
+                         "dev comparison of cut shares, session 7: 3/2 and 4/3); the shipped rule is the low bit")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     here = Path(__file__).resolve().parent
@@ -213,6 +216,13 @@ def main() -> int:
 
     engine = TextEngine()
     fold = fold_table()
+    if args.cut is not None:
+        import numpy as np
+        from consentry.engines.text import winnowing
+
+        mod, below = (int(x) for x in args.cut.split("/"))
+        bits = (winnowing.mix64(fold[2][:, 0].astype(np.uint64)) % np.uint64(mod)) < np.uint64(below)
+        winnowing.cut_bits = lambda: bits   # both word passes read it through the module at each call
     t0, c0 = time.time(), time.process_time()
     docs, _ = run_text.drop_untranslated(run_text.build_corpus(here / "work" / "text-corpus.jsonl", engine))
     dev_reg = [d["text"] for d in docs if run_text.is_registered(d)]
@@ -234,7 +244,7 @@ def main() -> int:
     print(f"engine {engine.id}; registry {stats}; CJK works for recall {len(cjk_works)}", flush=True)
     rng = random.Random(args.seed)
     pool = "".join(c for t in next(iter(unrel_sources.values())) for c in t if _SOLO.match(c))
-    result = {"engine": str(engine.id), "corpus": args.corpus, "seed": args.seed, "registry": stats,
+    result = {"engine": str(engine.id), "cut": args.cut, "corpus": args.corpus, "seed": args.seed, "registry": stats,
               "shared_chars": args.shared_chars, "false": {}}
     for name, texts in unrel_sources.items():
         result["false"][name] = run_false(engine, index, reg_texts, texts, rng, args.false, args.shared_chars,
