@@ -23,6 +23,8 @@ would, one process per run:
   with ``--memory-format csvtext``, a text dataset of one CSV file of
   ``--memory-items`` rows of about 20 kB of words each (quoted, with
   newlines; listed then read by the workers since issue 20's session 6);
+  with ``--memory-format warc``, one ``.warc.gz`` of as many HTML responses
+  holding the same texts (listed then read by the workers since session 7);
   with ``--memory-format jsonl``, the same items as one JSONL manifest of
   base64 rows (read by the workers in two passes since issue 20's session 5).
 
@@ -157,20 +159,43 @@ def pack_zips(files: list[Path], folder: Path, *, per_shard: int) -> Path:
     return out
 
 
+def word_texts(rows: int, *, seed: int):
+    """``rows`` texts of about 20 kB of random words each, in paragraphs."""
+    rng = np.random.default_rng(seed)
+    words = ["".join(chr(97 + c) for c in rng.integers(0, 26, size=int(rng.integers(2, 9)))) for _ in range(2000)]
+    for _row in range(rows):
+        picks = rng.integers(0, len(words), size=3000)
+        yield "\n\n".join(" ".join(words[i] for i in picks[k:k + 100]) for k in range(0, picks.size, 100))
+
+
 def csv_texts(out: Path, rows: int, *, seed: int) -> Path:
     """A CSV text dataset: a header ``id,text`` and ``rows`` rows of about 20 kB of random words, in
     paragraphs (quoted fields holding newlines); returns its path."""
     import csv
 
-    rng = np.random.default_rng(seed)
-    words = ["".join(chr(97 + c) for c in rng.integers(0, 26, size=int(rng.integers(2, 9)))) for _ in range(2000)]
     with open(out, "w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["id", "text"])
-        for row in range(rows):
-            picks = rng.integers(0, len(words), size=3000)
-            text = "\n\n".join(" ".join(words[i] for i in picks[k:k + 100]) for k in range(0, picks.size, 100))
+        for row, text in enumerate(word_texts(rows, seed=seed)):
             writer.writerow([row, text])
+    return out
+
+
+def warc_texts(out: Path, rows: int, *, seed: int) -> Path:
+    """A crawl archive (``.warc.gz``, one gzip member per record) of ``rows`` HTML responses holding the
+    texts of :func:`word_texts`; returns its path."""
+    import io
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    with open(out, "wb") as fh:
+        writer = WARCWriter(fh, gzip=True)
+        for row, text in enumerate(word_texts(rows, seed=seed)):
+            body = ("<html><body><p>" + text.replace("\n\n", "</p><p>") + "</p></body></html>").encode()
+            headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(f"https://example.org/{row}", "response",
+                                                          payload=io.BytesIO(body), http_headers=headers))
     return out
 
 
@@ -270,7 +295,7 @@ def main() -> None:
     ap.add_argument("--archive-format", choices=["tar", "zip"], default="tar",
                     help="with --archive: tar shards, or zip archives of --per-shard items (one zip: one dataset)")
     ap.add_argument("--memory-only", action="store_true", help="only the driver-memory runs")
-    ap.add_argument("--memory-format", choices=["tar", "jsonl", "csvtext"], default="tar",
+    ap.add_argument("--memory-format", choices=["tar", "jsonl", "csvtext", "warc"], default="tar",
                     help="the driver-memory datasets: tar shards, one JSONL manifest of base64 rows, or one CSV of texts")
     ap.add_argument("--work", default=str(HERE / "work" / "ray"))
     ap.add_argument("--out", default=None)
@@ -356,6 +381,9 @@ def main() -> None:
             files = list((work / f"shards-{n}").iterdir())
             if a.memory_format == "csvtext":
                 spec = str(csv_texts(work / f"texts-{n}.csv", n, seed=a.seed))
+                files = [Path(spec)]
+            if a.memory_format == "warc":
+                spec = str(warc_texts(work / f"crawl-{n}.warc.gz", n, seed=a.seed))
                 files = [Path(spec)]
             if a.memory_format == "jsonl":
                 spec = str(shards_to_jsonl(work / f"shards-{n}", work / f"rows-{n}.jsonl"))
