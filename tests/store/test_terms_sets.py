@@ -85,3 +85,26 @@ def test_scans_made_before_schema_8_keep_their_inline_snapshot(store_factory):
     assert scan["terms_set"] is None and scan["terms_snapshot"] == old and len(scan["terms_snapshot"]) == 3
     assert scan["terms_snapshot"]["w-00001"]["decision"] == "deny"
     assert [s["scan_id"] for s in store.list_scans()] == ["old-1"]
+
+
+def test_a_missing_terms_set_is_damage_not_an_empty_snapshot(tmp_path):
+    from consentry.domain.errors import RegistryError
+    from consentry.store.sqlite import SQLiteStore
+
+    store = SQLiteStore.open(tmp_path / "r.db", create=True)
+    try:
+        store.create_scan(_scan("s-1", _terms(10)))
+        store.create_scan(_scan("s-2", _terms(5)))
+        with store.transaction() as c:  # damage, as a bad restore or a hand edit could leave it
+            c.execute("DELETE FROM terms_set_works WHERE set_no = 2 AND work_id = 'w-00001'")
+            c.execute("UPDATE scans SET terms_set = 99 WHERE scan_id = 's-1'")
+        lost = store.get_scan("s-1")["terms_snapshot"]
+        for use in (len, lambda t: t.get("w-00001"), lambda t: "w-00001" in t):
+            with pytest.raises(RegistryError, match="terms set 99 a scan was made under is missing"):
+                use(lost)
+        short = store.get_scan("s-2")["terms_snapshot"]
+        assert short["w-00002"]["title"] == "Work 2 é 'q'"
+        with pytest.raises(RegistryError, match="holds 4 works of 5"):
+            dict(short)
+    finally:
+        store.close()

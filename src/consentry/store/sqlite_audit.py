@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Iterable, Iterator, Sequence
 
-from consentry.domain.errors import InputError, ScanNotFoundError
+from consentry.domain.errors import InputError, RegistryError, ScanNotFoundError
 from consentry.domain.ledger import GENESIS_HASH, chain_entry
 from consentry.domain.seqset import SeqSet
 
@@ -50,19 +50,36 @@ class ScanTerms(Mapping):
         self._store, self._set_no, self._inline = store, set_no, inline
         self._known: dict[str, dict | None] = {}
         self._all: dict | None = None
+        self._size: int | None = None
+
+    def _stored_size(self) -> int:
+        """The set's number of works; a set the scan names but the registry lacks is damage, never 'no terms'."""
+        if self._size is None:
+            size = self._store.terms_set_size(self._set_no)
+            if size is None:
+                raise RegistryError(f"{getattr(self._store, 'location', 'the registry')}: the terms set {self._set_no} a "
+                                    "scan was made under is missing; the registry is damaged (restore a backup)")
+            self._size = size
+        return self._size
 
     def _whole(self) -> dict:
         if self._all is None:
             if self._set_no is None:
                 self._all = json.loads(self._inline or "{}")
             else:
-                self._all = dict(self._store.terms_set_entries(self._set_no))
+                whole = dict(self._store.terms_set_entries(self._set_no))
+                if len(whole) != self._stored_size():
+                    raise RegistryError(f"{getattr(self._store, 'location', 'the registry')}: the terms set "
+                                        f"{self._set_no} holds {len(whole)} works of {self._stored_size()}; "
+                                        "the registry is damaged (restore a backup)")
+                self._all = whole
         return self._all
 
     def prefetch(self, work_ids: Iterable[str]) -> None:
         """Fetch the terms of several works in one read (those not asked before)."""
         if self._set_no is None or self._all is not None:
             return
+        self._stored_size()
         wanted = [w for w in set(work_ids) if w not in self._known]
         if wanted:
             found = dict(self._store.terms_set_entries(self._set_no, wanted))
@@ -82,7 +99,7 @@ class ScanTerms(Mapping):
     def __len__(self) -> int:
         if self._set_no is None or self._all is not None:
             return len(self._whole())
-        return self._store.terms_set_size(self._set_no)
+        return self._stored_size()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._whole())
@@ -134,10 +151,10 @@ class AuditTablesMixin:
             d["terms_snapshot"] = ScanTerms(self, d["terms_set"], d["terms_snapshot"])
         return d
 
-    def terms_set_size(self, set_no: int) -> int:
-        """The number of works in a stored terms set."""
+    def terms_set_size(self, set_no: int) -> int | None:
+        """The number of works in a stored terms set (None: no such set)."""
         r = self._conn.execute("SELECT works FROM terms_sets WHERE set_no = ?", (set_no,)).fetchone()
-        return int(r[0]) if r else 0
+        return int(r[0]) if r else None
 
     def terms_set_entries(self, set_no: int, work_ids: Iterable[str] | None = None) -> Iterator[tuple[str, dict]]:
         """``(work_id, terms)`` of a stored terms set: of the ``work_ids`` given that it holds, or all of it."""
