@@ -5,7 +5,8 @@ Used by ``benchmarks/run_melody_real.py`` (``--pitch-sets``, ``--fit-pitch-sets`
 
 - ``pitch_sets`` (consentry.engines.melody.pitchsets): the best path over onset groups as pitch sets;
 - ``skyline`` (the check's shipped matcher): the best phrase of match_contours, asked for at any false-alarm
-  probability (so that its rows say what every pair scored, not only the significant ones).
+  probability (so that its rows say what every pair scored, not only the significant ones); ``"melody"`` in its
+  setup passes options to melody_from_notes (session 7: ``{"line": "top_voice"}``).
 
 A row is one pair: its score, lengths (groups or events), where the best phrase starts in the output and how
 many notes it pairs. A positive output's own tune is *found* at a budget when the phrase is significant and
@@ -52,7 +53,8 @@ def _prepare(matcher: str, setup: dict, works: dict) -> None:
         _STATE["scoring"] = SetScoring(**setup.get("scoring", {}))
         _STATE["length"] = len
     else:
-        of = lambda rows: contour_of(melody_from_notes(notes(rows)))  # noqa: E731
+        line = setup.get("melody", {})          # melody_from_notes options, e.g. {"line": "top_voice"}
+        of = lambda rows: contour_of(melody_from_notes(notes(rows), **line))  # noqa: E731
         _STATE["length"] = lambda c: len(c.melody)   # the check's guard counts notes; the null counts events
     _STATE.update(matcher=matcher, of=of, refs={k: of(v) for k, v in works.items()})
 

@@ -52,7 +52,10 @@ reports found rates and false matches with Wilson intervals (benchmarks/melody_p
 Session 6 fitted the skyline's null on real music (``"null": "fit"`` in a skyline entry of ``--pitch-sets``, with
 ``--fit-on dev --record benchmarks/fits/melody_skyline_real.json``; it is not the check's null) and added a third
 held-out set, ``--half chorales``: Bach chorales from music21's corpus (benchmarks/melody_chorales.py), where
-the outputs' phrases are cut from another harmonisation of the registered chorale's melody.
+the outputs' phrases are cut from another harmonisation of the registered chorale's melody. Session 7 added a
+fourth, ``--half fiddle``: dance tunes printed in both O'Neill's and Ryan's collections (benchmarks/melody_fiddle.py),
+the outputs' phrases cut from Ryan's setting of the registered O'Neill tune; and ``"melody": {"line": "top_voice"}``
+in a skyline entry of ``--pitch-sets`` (the top-voice line of consentry.engines.melody.contour).
 
 Renders, queries and transcriptions are cached in benchmarks/work/melody-real/
 (``--work``), so a second run only aligns. Prints one JSON object.
@@ -143,29 +146,36 @@ def freedoom_tunes(work: Path) -> dict[str, Path]:
     return out
 
 
-def chorale_tunes(work: Path) -> tuple[dict[str, Path], dict[str, str], set[str]]:
-    """The third held-out set (session 6): Bach chorales exported by benchmarks/melody_chorales.py into
-    ``work``/chorales. Returns their MIDI files, ``{registered chorale: sibling}`` (another harmonisation of its
-    melody, where the outputs' phrases are cut) and the unregistered chorales."""
-    manifest = work / "chorales" / "manifest.json"
+#: Halves whose tunes and roles come from a manifest: the chorales (third held-out set, session 6, spent) from
+#: benchmarks/melody_chorales.py, the fiddle tunes (fourth, session 7) from benchmarks/melody_fiddle.py.
+MANIFEST_HALVES = ("chorales", "fiddle")
+#: Phrases cut per registered tune when --phrases-per-tune is not given (what each half was measured with).
+PHRASES_PER_TUNE = {"dev": 16, "held-out": 16, "freedoom": 4, "chorales": 6, "fiddle": 6}
+
+
+def chorale_tunes(work: Path, half: str = "chorales") -> tuple[dict[str, Path], dict[str, str], set[str]]:
+    """A manifest half's tunes (``MANIFEST_HALVES``), exported into ``work``/``half``. Returns their MIDI files,
+    ``{registered tune: sibling}`` (another harmonisation or setting of its melody, where the outputs' phrases are
+    cut) and the unregistered tunes."""
+    manifest = work / half / "manifest.json"
     if not manifest.exists():
         raise SystemExit(f"run_melody_real: {manifest} missing: bash benchmarks/fetch_melody_midi.sh")
     roles = json.loads(manifest.read_text())["tunes"]
-    files = {k: work / "chorales" / f"{k.split('/', 1)[1]}.mid" for k in roles}
+    files = {k: work / half / f"{k.split('/', 1)[1]}.mid" for k in roles}
     siblings = {v["of"]: k for k, v in roles.items() if v["role"] == "sibling"}
     return files, siblings, {k for k, v in roles.items() if v["role"] == "unregistered"}
 
 
 def tune_files(half: str, work: Path) -> dict[str, Path]:
-    if half == "chorales":
-        return chorale_tunes(work)[0]
+    if half in MANIFEST_HALVES:
+        return chorale_tunes(work, half)[0]
     return freedoom_tunes(work) if half == "freedoom" else tunes(work)
 
 
 def half_of(name: str) -> str:
     """"freedoom" / "chorales" (the second / third held-out sets) for their tunes, else "dev" or "held-out" by a
     hash of the name."""
-    if name.startswith(("freedoom/", "chorales/")):
+    if name.startswith(("freedoom/", "chorales/", "fiddle/")):
         return name.split("/", 1)[0]
     return "dev" if hashlib.sha256(name.encode()).digest()[0] % 2 == 0 else "held-out"
 
@@ -297,7 +307,7 @@ def build(half: str, args, work: Path) -> dict:
     """Render and transcribe what the half needs; returns works, positives and negatives (notes, truths)."""
     source = tune_files(half, work)
     all_tunes = {k: v for k, v in source.items() if half_of(k) == half}
-    phrase_from, unreg_set = chorale_tunes(work)[1:] if half == "chorales" else ({}, None)
+    phrase_from, unreg_set = chorale_tunes(work, half)[1:] if half in MANIFEST_HALVES else ({}, None)
     for sub in ("reg", "neg", "pos"):
         (work / sub).mkdir(parents=True, exist_ok=True)
     songs = {k: capped(mm.read_midi(p), args.cap_s) for k, p in all_tunes.items()}
@@ -338,7 +348,7 @@ def build(half: str, args, work: Path) -> dict:
         src = songs[phrase_from.get(k, k)]  # chorales: another harmonisation of the registered melody
         if len(mm.skyline_indices(src.notes)) < 20:
             continue  # too short to hold a phrase with notes around it
-        for j in range(args.phrases_per_tune):
+        for j in range(args.phrases_per_tune or PHRASES_PER_TUNE[half]):
             rng = np.random.default_rng([args.seed, int(hashlib.sha256(k.encode()).hexdigest()[:8], 16), j])
             length = int(rng.integers(8, 17))
             errors = ERRORS[int(rng.integers(0, len(ERRORS)))]
@@ -591,12 +601,13 @@ def pitch_set_report(args, halves: list[str]) -> dict:
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     out = {"halves": halves, "fit_on": fit_on, "started": started, "load_average_1min": round(os.getloadavg()[0], 2),
            "machine": platform.processor() or platform.machine(), "seed": args.seed,
-           "phrases_per_tune": args.phrases_per_tune, "variants": {}}
+           "phrases_per_tune": {h: args.phrases_per_tune or PHRASES_PER_TUNE[h] for h in halves}, "variants": {}}
     data = {h: build(h, args, args.work) for h in dict.fromkeys(halves + fit_on)}
     for name, setup in args.pitch_sets.items():
         matcher = setup.get("matcher", "pitch_sets")
-        key = hashlib.sha256(json.dumps([matcher, setup.get("sets", {}), setup.get("scoring", {})],
-                                        sort_keys=True).encode()).hexdigest()[:12]
+        keyed = [matcher, setup.get("sets", {}), setup.get("scoring", {})]
+        keyed += [setup["melody"]] if "melody" in setup else []   # so that the caches of earlier setups still hold
+        key = hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:12]
         rows, cpu = {}, {}
         for h, d in data.items():
             t = time.process_time()
@@ -614,7 +625,8 @@ def pitch_set_report(args, halves: list[str]) -> dict:
             if args.record:
                 args.record.write_text(json.dumps({
                     "command": "benchmarks/run_melody_real.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-                    "halves": fit_on, "seed": args.seed, "phrases_per_tune": args.phrases_per_tune,
+                    "halves": fit_on, "seed": args.seed,
+                    "phrases_per_tune": {h: args.phrases_per_tune or PHRASES_PER_TUNE[h] for h in fit_on},
                     "setup": setup, "null": null, "fit": entry["fit"], "score": [r["score"] for r in un],
                     "m": [r["m"] for r in un], "n": [r["n"] for r in un],
                     **({"scoring": Scoring().__dict__} if matcher == "skyline" else {})}))
@@ -655,12 +667,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--half", required=True,
                         help="dev: fitting; held-out: spent (session 3), development since; freedoom: the second "
-                             "held-out set (session 5), spent; chorales: the third (session 6); with --pitch-sets a "
-                             "comma-separated list")
+                             "held-out set (session 5), spent; chorales: the third (session 6), spent; fiddle: the "
+                             "fourth (session 7); with --pitch-sets a comma-separated list")
     parser.add_argument("--work", type=Path, default=Path("benchmarks/work/melody-real"))
     parser.add_argument("--seed", type=int, default=21)
     parser.add_argument("--cap-s", type=float, default=240.0, help="tunes cut to their first seconds")
-    parser.add_argument("--phrases-per-tune", type=int, default=16)
+    parser.add_argument("--phrases-per-tune", type=int, default=None,
+                        help="phrases cut per registered tune (default per half: PHRASES_PER_TUNE)")
     parser.add_argument("--window-s", type=float, default=30.0, help="length of the negative outputs")
     parser.add_argument("--matcher", type=json.loads, default={},
                         help='JSON: {"skyline": {melody_from_notes options}, "options": {match_contours options}, '
@@ -690,9 +703,9 @@ def main() -> None:
                              "it makes them tune by tune, in the order of the tunes' names)")
     args = parser.parse_args()
     halves = args.half.split(",")
-    known = ("dev", "held-out", "freedoom", "chorales")
+    known = tuple(PHRASES_PER_TUNE)
     if any(h not in known for h in halves) or (len(halves) > 1 and not args.pitch_sets):
-        raise SystemExit(f"run_melody_real: --half {args.half}: one of dev, held-out, freedoom, chorales "
+        raise SystemExit(f"run_melody_real: --half {args.half}: one of " + ", ".join(known) + " "
                          "(a comma-separated list only with --pitch-sets)")
     if args.pitch_sets:
         print(json.dumps(pitch_set_report(args, halves), indent=2))

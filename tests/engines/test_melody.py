@@ -224,6 +224,41 @@ def test_skyline_keeps_the_top_strong_note():
     assert mel.onsets_s.tolist() == [0.0, 0.5]
 
 
+def test_top_voice_leaves_out_an_inner_voice_under_a_held_melody_note():
+    # A chorale bar: the soprano holds 72 for a beat while the alto moves 64 -> 65, then both move on.
+    notes = [Note(0.0, 1.0, 72, 0.8), Note(0.0, 0.5, 64, 0.8), Note(0.5, 1.0, 65, 0.8),
+             Note(1.0, 1.5, 74, 0.8), Note(1.0, 1.5, 67, 0.8)]
+    assert melody_from_notes(notes).pitches.tolist() == [72, 65, 74]
+    top = melody_from_notes(notes, line="top_voice")
+    assert top.pitches.tolist() == [72, 74]
+    assert top.onsets_s.tolist() == [0.0, 1.0]
+
+
+def test_top_voice_ignores_short_overlaps_and_lower_held_notes():
+    # A release tail 30 ms past the next onset (under held_s) hides nothing; nor does a held bass note.
+    legato = [Note(0.0, 0.53, 76, 0.8), Note(0.5, 1.0, 74, 0.8), Note(1.0, 1.5, 72, 0.8)]
+    assert melody_from_notes(legato, line="top_voice").pitches.tolist() == [76, 74, 72]
+    assert melody_from_notes(legato, line="top_voice", held_s=0.02).pitches.tolist() == [76, 72]
+    pedal = [Note(0.0, 2.0, 48, 0.8), Note(0.5, 1.0, 67, 0.8), Note(1.0, 1.5, 69, 0.8)]
+    assert melody_from_notes(pedal, line="top_voice").pitches.tolist() == [48, 67, 69]
+
+
+def test_a_melody_doubling_the_bass_two_octaves_up_is_kept_without_the_overtone_filter():
+    # Soprano 72 over a louder bass 48 (24 semitones: the 4th harmonic), then 74 over 50.
+    notes = [Note(0.0, 0.5, 48, 0.9), Note(0.0, 0.5, 64, 0.7), Note(0.0, 0.5, 72, 0.6),
+             Note(0.5, 1.0, 50, 0.9), Note(0.5, 1.0, 65, 0.7), Note(0.5, 1.0, 74, 0.6)]
+    assert melody_from_notes(notes).pitches.tolist() == [64, 65]
+    assert melody_from_notes(notes, drop_overtones=False).pitches.tolist() == [72, 74]
+
+
+def test_top_voice_of_a_single_line_is_its_skyline():
+    tune = _tune()
+    notes = [Note(a, b, p, 0.8) for a, b, p in _notes_of(tune)]
+    assert melody_from_notes(notes, line="top_voice").pitches.tolist() == melody_from_notes(notes).pitches.tolist()
+    with pytest.raises(ValueError, match="top_voice"):
+        melody_from_notes(notes, line="soprano")
+
+
 # ---------------------------------------------------------------------------
 # Transcription (basic-pitch's ONNX model through onnxruntime)
 # ---------------------------------------------------------------------------

@@ -109,3 +109,23 @@ def test_found_at_equal_false_outputs_moves_the_cut_below_each_false_match():
     assert [c["found"]["k"] for c in curve] == [1, 1, 2, 2]
     assert [c["false_outputs"]["k"] for c in curve] == [0, 1, 2, 3]
     assert curve[0]["found"]["n"] == 3 and curve[0]["false_outputs"]["n"] == 5
+
+
+TOP_VOICE_RECORD = ROOT / "benchmarks" / "fits" / "melody_top_voice.json"
+
+
+def test_top_voice_null_is_the_fit_of_its_record():
+    """The top-voice line's null (session 7) is what ``run_melody_real.py --half dev,chorales,freedoom --fit-on
+    dev,chorales,freedoom --record benchmarks/fits/melody_top_voice.json`` fitted on the three development halves'
+    unrelated output-work pairs, with the scoring that ships (benchmarks/RESULTS.md, "The top voice")."""
+    import melody_pitchsets
+
+    if not TOP_VOICE_RECORD.exists():
+        pytest.fail(f"{TOP_VOICE_RECORD} is missing: see benchmarks/RESULTS.md, 'The top voice'")
+    record = json.loads(TOP_VOICE_RECORD.read_text())
+    assert record["setup"] == {"matcher": "skyline", "melody": {"line": "top_voice"}, "null": "fit"}
+    assert record["halves"] == ["dev", "chorales", "freedoom"]
+    assert record["scoring"] == dataclasses.asdict(Scoring())
+    assert len(record["score"]) == len(record["m"]) == len(record["n"]) == record["fit"]["unrelated_pairs"]
+    null, fit = melody_pitchsets.fit_null(record["score"], record["m"], record["n"])
+    assert (null, fit) == (record["null"], record["fit"])

@@ -10,6 +10,18 @@ stronger note of the group (so an overtone the transcriber mistook for a
 note does not win). This is the classic
 "skyline" reduction: in most Western music the tune is on top.
 
+Melody: the top voice (an option, ``line="top_voice"``)
+-------------------------------------------------------
+The skyline takes an inner voice's note wherever the tune holds while an
+inner voice moves (a chorale's soprano on a half note over moving alto
+quavers), so the skyline of one tune depends on its harmonisation. The
+top voice leaves out an onset group whose chosen note lies under a higher
+note still sounding: one of the kept notes of an earlier group that began
+more than ``held_s`` before the group and ends more than ``held_s`` after
+it. On transcribed audio this depends on the transcribed offsets (a
+release tail that outlasts the next onset hides it). It is measured in
+benchmarks/RESULTS.md ("top voice"); the check uses the skyline.
+
 Contour: one event per pair of successive melody notes
 ------------------------------------------------------
 Event ``j`` (``j = 0 .. n-2``) is the step from note ``j`` to note ``j+1``:
@@ -103,8 +115,11 @@ def melody_from_notes(
     *,
     onset_window_s: float = 0.05,
     min_relative_amplitude: float = 0.5,
+    line: str = "skyline",
+    held_s: float = 0.05,
+    drop_overtones: bool = True,
 ) -> Melody:
-    """Skyline melody of a note list: the highest strong note of each onset group.
+    """Melody of a note list: the highest strong note of each onset group (skyline), or the top voice.
 
     Parameters
     ----------
@@ -113,29 +128,50 @@ def melody_from_notes(
         Notes starting within this time of a group's first note join it (seconds).
     min_relative_amplitude : float
         Only notes at least this fraction of the group's strongest compete.
+    line : {"skyline", "top_voice"}
+        ``"top_voice"`` also leaves out a group whose highest kept note lies under a higher kept note of an
+        earlier group still sounding (see the module docstring).
+    held_s : float
+        With ``"top_voice"``: a note hides a group when it began more than this before the group's onset and
+        ends more than this after it (seconds).
+    drop_overtones : bool
+        Leave out a note at a harmonic interval above a stronger note of its group (the default). False keeps
+        it: in four-part writing the melody often doubles the bass two octaves up, and the filter then drops
+        it (benchmarks/RESULTS.md, "The top voice").
 
     Returns
     -------
     Melody
         Empty for an empty note list.
     """
+    if line not in ("skyline", "top_voice"):
+        raise ValueError(f"line must be 'skyline' or 'top_voice', not {line!r}")
     onsets: list[float] = []
     pitches: list[int] = []
+    sounding: list[Note] = []    # kept notes of earlier groups that may still hide a later one (top voice)
     for t0, real in onset_groups(notes, onset_window_s=onset_window_s,
-                                 min_relative_amplitude=min_relative_amplitude):
+                                 min_relative_amplitude=min_relative_amplitude, drop_overtones=drop_overtones):
+        top = max(real, key=lambda n: n.midi_pitch)
+        if line == "top_voice":
+            sounding = [n for n in sounding if n.end_s > t0 + held_s]
+            hidden = any(n.midi_pitch > top.midi_pitch and n.start_s < t0 - held_s for n in sounding)
+            sounding.extend(real)
+            if hidden:
+                continue
         onsets.append(t0)
-        pitches.append(max(real, key=lambda n: n.midi_pitch).midi_pitch)
+        pitches.append(top.midi_pitch)
     return Melody(onsets_s=np.asarray(onsets, dtype=np.float64), pitches=np.asarray(pitches, dtype=np.int16))
 
 
-def onset_groups(notes: Iterable[Note], *, onset_window_s: float,
-                 min_relative_amplitude: float) -> Iterator[tuple[float, list[Note]]]:
+def onset_groups(notes: Iterable[Note], *, onset_window_s: float, min_relative_amplitude: float,
+                 drop_overtones: bool = True) -> Iterator[tuple[float, list[Note]]]:
     """The onset groups of a note list, in time order: ``(onset_s, notes)`` for each.
 
     A group is a note and every later one starting within ``onset_window_s``
     seconds of it; of these, the notes at least ``min_relative_amplitude`` of
-    the loudest, without those that sit at a harmonic of a stronger note of
-    the group (unless all do), in the order of the sorted list.
+    the loudest, without (if ``drop_overtones``) those that sit at a harmonic
+    of a stronger note of the group (unless all do), in the order of the
+    sorted list.
     """
     notes = sorted(notes, key=lambda n: n.start_s)
     i = 0
@@ -147,7 +183,7 @@ def onset_groups(notes: Iterable[Note], *, onset_window_s: float,
         group = notes[i:j]
         loudest = max(n.amplitude for n in group)
         strong = [n for n in group if n.amplitude >= min_relative_amplitude * loudest]
-        yield t0, [n for n in strong if not _is_overtone(n, group)] or strong
+        yield t0, ([n for n in strong if not _is_overtone(n, group)] if drop_overtones else []) or strong
         i = j
 
 
