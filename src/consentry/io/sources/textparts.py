@@ -52,7 +52,8 @@ class RecordStart:
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:160]
+    """``exc``'s message on one line of printable characters (warcio quotes a damaged record's first bytes)."""
+    return "".join(c if c.isprintable() else "?" for c in " ".join(str(exc).split()))[:160]
 
 
 class _Read:
