@@ -109,12 +109,32 @@ def test_an_image_of_an_older_image_engine_is_reindexed_and_found_again(tmp_path
         c.execute("UPDATE works SET engine_version = '0', param_hash = 'older' WHERE work_id = ?", (work.work_id,))
         c.execute("UPDATE index_segments SET engine_version = '0', param_hash = 'older' WHERE engine = ?",
                   (work.engine,))
+    from consentry.adapters.cli.main import app
+    from consentry.services.scan import scan_dataset
+
+    data = tmp_path / "dataset"
+    data.mkdir()
+    (data / "crop.png").write_bytes((tmp_path / "crop.png").read_bytes())
     with Registry.open(db) as reg:
         assert reg.identify(str(tmp_path / "crop.png")) == []          # not searched with today's engine
         assert reg.stats()["works_needing_reindex"] == 1
         assert [w.work_id for w in works_to_reindex(reg)] == [work.work_id]
+        # ... and identify and scan say so, rather than only finding nothing.
+        (result,) = reg.identify_many([str(tmp_path / "crop.png")])
+        assert result.matches == [] and result.as_dict()["unsearched_works"] == 1
+        before = scan_dataset(reg, data, workers=1)
+        assert before["options"]["unsearched_works"] == {"image": 1} and before["totals"]["unknown"] == 1
+    out = CliRunner().invoke(app, ["--registry", str(db), "identify", str(tmp_path / "crop.png")])
+    assert out.exit_code == 0 and "1 registered image work(s) were fingerprinted by an older version" in out.stderr
+    out = CliRunner().invoke(app, ["--registry", str(db), "scan", str(data)])
+    assert out.exit_code == 0 and "consentry reindex" in out.stderr and "may be decided 'unknown'" in out.stderr
+    with Registry.open(db) as reg:
         summary = reindex(reg)
         assert (summary.reindexed, summary.remaining, summary.failed) == (1, 0, [])
         assert reg.work(work.work_id).engine_version == work.engine_version
         assert [m.work_id for m in reg.identify(str(tmp_path / "crop.png"))] == [work.work_id]
         assert reg.stats()["works_needing_reindex"] == 0
+        (result,) = reg.identify_many([str(tmp_path / "crop.png")])
+        assert "unsearched_works" not in result.as_dict() and len(result.matches) == 1
+        after = scan_dataset(reg, data, workers=1)
+        assert "unsearched_works" not in after["options"] and after["totals"]["unknown"] == 0

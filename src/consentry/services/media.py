@@ -166,6 +166,38 @@ def identify_path(registry, path: str | os.PathLike, *, engine: engines.MediaEng
     return identify_signal(registry, engine, signal, min_score=min_score, refine=True)
 
 
+def unsearched_works(registry, engine: engines.MediaEngine) -> int:
+    """Live works of ``engine``'s medium fingerprinted by an older version (or other parameters) of its engine.
+
+    :func:`identify_signal` searches the current version's index only, so these
+    works are not found until ``consentry reindex`` fingerprints them again;
+    identify and scan say so (music searches its older built-in versions
+    itself: :mod:`consentry.services.identify`).
+    """
+    return registry.store.works_indexed_elsewhere(**engine.id.store_key())
+
+
+def unsearched_by_medium(registry) -> dict[str, int]:
+    """:func:`unsearched_works` of every medium but music that has an index, where not 0 (``{medium: works}``)."""
+    out: dict[str, int] = {}
+    for name in registry.store.indexed_engines():
+        try:
+            engine = engines.by_engine_name(name)
+        except (KeyError, ImportError):
+            continue
+        if engine.medium != "music":
+            n = unsearched_works(registry, engine)
+            if n:
+                out[engine.medium] = out.get(engine.medium, 0) + n
+    return out
+
+
+def unsearched_note(medium: str, count: int) -> str:
+    """The one-line warning for :func:`unsearched_works`."""
+    return (f"warning: {count} registered {medium} work(s) were fingerprinted by an older version of the {medium} "
+            f"engine and are not searched until `consentry reindex` fingerprints them again")
+
+
 def identify_signal(registry, engine: engines.MediaEngine, signal, *, min_score: float | None = None,
                     searched: float | None = None, with_evidence: bool = False, refine: bool = False) -> list[Match]:
     """The registered works ``engine`` locates in ``signal``, as matches with disputed terms applied.

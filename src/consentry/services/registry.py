@@ -87,6 +87,8 @@ class IdentifyResult:
     medium: str = "music"
     size: float | None = None
     unit: str = "s"
+    #: Registered works of the query's medium not searched: fingerprinted by an older engine version (reindex them).
+    unsearched_works: int = 0
 
     def as_dict(self) -> dict:
         if self.error is not None:
@@ -95,7 +97,8 @@ class IdentifyResult:
             return {"query": self.query, "duration_s": round(self.duration_s, 3),
                     "matches": [m.as_dict() for m in self.matches]}
         return {"query": self.query, "medium": self.medium, "size": self.size, "unit": self.unit,
-                "matches": [m.as_dict() for m in self.matches]}
+                "matches": [m.as_dict() for m in self.matches],
+                **({"unsearched_works": self.unsearched_works} if self.unsearched_works else {})}
 
 
 def _fingerprint_file(path: str, params: MusicEngineParams, melody: bool = False, match_spec: str | None = None,
@@ -582,16 +585,20 @@ class Registry:
 
     def identify_many(self, queries: Sequence[str], *, min_score: float | None = None) -> Iterable[IdentifyResult]:
         """Identify each query in turn; a query that fails gets an error result and the others go on."""
+        unsearched: dict[str, int] = {}  # per medium, asked once
         for q in queries:
             try:
                 other = self.other_medium(q)
                 if other is not None:
-                    from consentry.services.media import identify_signal
+                    from consentry.services.media import identify_signal, unsearched_works
 
                     signal = other.decode(q, name=os.path.basename(str(q)))
+                    if other.medium not in unsearched:
+                        unsearched[other.medium] = unsearched_works(self, other)
                     yield IdentifyResult(query=str(q), matches=identify_signal(self, other, signal, min_score=min_score,
                                                                                refine=True),
-                                         medium=other.medium, size=signal.size, unit=signal.unit)
+                                         medium=other.medium, size=signal.size, unit=signal.unit,
+                                         unsearched_works=unsearched[other.medium])
                     continue
                 audio = decode_audio(q, sample_rate_hz=self.params.sample_rate_hz)
                 matches = self.identify_samples(audio.samples, min_score=min_score)

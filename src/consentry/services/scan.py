@@ -468,9 +468,12 @@ def scan_dataset(
         scan = store.find_resumable_scan(source_spec=ds.spec, engine=ENGINE_NAME, engine_version=ENGINE_VERSION,
                                          param_hash=registry.param_hash)
     if scan is None:
+        from consentry.services.media import unsearched_by_medium
+
         now = utc_now()
         with store.snapshot():
             snapshot = terms_snapshot(registry)
+            unsearched = unsearched_by_medium(registry)  # works an older engine version indexed: not found
         scan = {
             "scan_id": new_scan_id(), "created_at": now, "finished_at": None, "status": "running",
             "source_spec": ds.spec, "source_kind": ds.kind, "source_name": ds.name, "dataset_fingerprint": None,
@@ -479,7 +482,8 @@ def scan_dataset(
                         **({"text_column": text_column} if text_column is not None else {}),
                         "embedded_signals": embedded_signals, "check_web_signals": check_web_signals,
                         "tool_version": __version__, "registry_works": len(snapshot),
-                        **({"numbering": numbering_of(ds)} if numbering_of(ds) != SEQUENTIAL else {})},
+                        **({"numbering": numbering_of(ds)} if numbering_of(ds) != SEQUENTIAL else {}),
+                        **({"unsearched_works": unsearched} if unsearched else {})},
             "terms_snapshot": snapshot, "terms_snapshot_at": now, "summary": None,
         }
         store.create_scan(scan)

@@ -601,6 +601,26 @@ class SQLStore(AuditTablesMixin, CheckTablesMixin, ServiceTablesMixin, ClaimsTab
             "SELECT t.work_id, t.recorded_at FROM terms t WHERE t.version = (SELECT MAX(version) FROM terms WHERE "
             "work_id = t.work_id)").fetchall())
 
+    def indexed_engines(self) -> list[str]:
+        """Names of the engines that have committed index segments (any version)."""
+        return [r[0] for r in self._conn.execute("SELECT DISTINCT engine FROM index_segments ORDER BY engine")]
+
+    def works_indexed_elsewhere(self, *, engine: str, engine_version: str, param_hash: str) -> int:
+        """Live works of the engine named ``engine`` fingerprinted by another version or parameters of it.
+
+        Their index entries are in that version's segments, which a search of
+        this version's segments does not read (``consentry reindex`` moves
+        them).  Cheap when there are none: the segments are looked at first.
+        """
+        other = self._conn.execute(
+            "SELECT 1 FROM index_segments WHERE engine = ? AND NOT (engine_version = ? AND param_hash = ?) LIMIT 1",
+            (engine, engine_version, param_hash)).fetchone()
+        if other is None:
+            return 0
+        return int(self._conn.execute(
+            "SELECT COUNT(*) FROM works WHERE engine = ? AND removed_at IS NULL "
+            "AND NOT (engine_version = ? AND param_hash = ?)", (engine, engine_version, param_hash)).fetchone()[0])
+
     def change_stamp(self) -> str:
         """A string that changes whenever a work, a removal, a terms version or a claim event is added (a cache key).
 

@@ -104,6 +104,14 @@ def _say_skipped(skipped: dict) -> None:
         err_console.print(f"skipped {n:,} file{' that is' if n == 1 else 's that are'} not media: {reasons}", highlight=False)
 
 
+def _say_unsearched(unsearched: dict) -> None:
+    """Registered works the scan could not find (an older engine version indexed them), one line per medium."""
+    from consentry.services.media import unsearched_note
+
+    for medium, n in sorted(unsearched.items()):
+        err_console.print(unsearched_note(medium, n) + "; their items may be decided 'unknown' here", highlight=False)
+
+
 def _print_summary(summary: dict, *, to_stderr: bool = False) -> None:
     out = err_console if to_stderr else console
     t = summary["totals"]
@@ -242,6 +250,7 @@ def scan(
                               f"left out {written['dropped']:,}", highlight=False)
     _print_summary(summary, to_stderr="-" in (json_out, csv_out, report))
     _say_skipped(summary.get("skipped") or {})
+    _say_unsearched((summary.get("options") or {}).get("unsearched_works") or {})
     if fail_on is not None and any(summary["totals"][d] for d in FAIL_ON[fail_on]):
         err_console.print(f"[red]failing[/]: items found that --fail-on {fail_on} names", highlight=False)
         raise typer.Exit(EXIT_FINDINGS)

@@ -256,10 +256,16 @@ def identify(
     fail = fail_option(fail_on, fail_on_match, choices=("match",), old="--fail-on-match", new="--fail-on match")
     any_error = False
     any_match = False
+    warned: set[str] = set()
     with _open(create=False) as reg, json_sink(json_out) as sink:
         for result in reg.identify_many([str(q) for q in queries], min_score=min_score):
             any_error |= result.error is not None
             any_match |= bool(result.matches)
+            if result.unsearched_works and result.medium not in warned:  # once per medium, on standard error
+                from consentry.services.media import unsearched_note
+
+                warned.add(result.medium)
+                err_console.print(unsearched_note(result.medium, result.unsearched_works), highlight=False, soft_wrap=True)
             line = json.dumps(result.as_dict(), ensure_ascii=False)
             if sink is not None:
                 sink.write(line + "\n")
