@@ -130,6 +130,55 @@ def penalised(levels: np.ndarray, delta: float, min_share: float = 0.0):
     return normalise
 
 
+def split_maxima(levels: dict, wide_side: bool):
+    """``normalise`` that keeps one side of the level: the narrow windows (``wide_side`` False) or the others,
+    the far side lowered by 10 (so a row's non-targets are that side's best similarities)."""
+    from consentry.services.check.service import VOICE_MIN_WINDOW_SPEECH_S, VOICE_NARROW_BAND_DB
+
+    def normalise(sims: np.ndarray, output: dict, windows: np.ndarray) -> np.ndarray:
+        keep = output["speech_s"] >= VOICE_MIN_WINDOW_SPEECH_S - 1e-9
+        narrow = np.nan_to_num(levels[_key(output)][keep], nan=0.0) < VOICE_NARROW_BAND_DB
+        return sims - 10.0 * (narrow if wide_side else ~narrow)[:, None]
+
+    return normalise
+
+
+def fit_record(wide: dict, phone: dict[str, dict], levels: dict) -> dict:
+    """What :func:`fit_penalty` needs to be run again without the audio (``--record``): per dev telephone row, each
+    non-target's best similarity in wideband windows and in band-limited ones (a penalty ``d`` makes it
+    ``max(wide, narrow - d)``), and the fit."""
+    from voice_reference import language_folds
+    from voice_windowed import enrolled_prints, score_outputs
+
+    from consentry.engines.voice.score import window_threshold
+    from consentry.services.check.service import VOICE_MIN_WINDOW_SPEECH_S, VOICE_NARROW_BAND_DB
+
+    sets = dev_sets(wide, phone)
+    rows = []
+    for c in [c for c in sets if c.endswith("_phone")]:
+        outputs, enrolled, cond = sets[c]
+        half_a = sorted(s for s, e in enrolled.items() if e["half"] == "A")
+        folds = language_folds(half_a)
+        for fold in (0, 1):
+            names = [s for s in half_a if folds[s] == fold]
+            prints = [enrolled_prints(enrolled[s], "one") for s in names]
+            mine = [o for o in outputs if folds.get(o["probe"]) == fold]
+            sides = [score_outputs(mine, names, prints, statistic="best_window", half="x",
+                                   min_speech_s=VOICE_MIN_WINDOW_SPEECH_S, normalise=split_maxima(levels[cond], w))
+                     for w in (True, False)]
+            rows += [{"condition": c, "probe": a["probe"], "wide": [round(v, 6) for v in a["nontargets"]],
+                      "narrow": [round(v, 6) for v in b["nontargets"]]} for a, b in zip(*sides)]
+    threshold = window_threshold(7)
+    return {"command": "benchmarks/voice_bandwise.py --record benchmarks/fits/voice_band_penalty.json",
+            "level_db": VOICE_NARROW_BAND_DB, "threshold": threshold, "rate": PER_OUTPUT_RATE, "rows": rows,
+            "fit": fit_penalty(lambda d: recorded_rows(rows, d), threshold)}
+
+
+def recorded_rows(rows: list[dict], delta: float) -> list[dict]:
+    """:func:`fit_record`'s rows as scored with penalty ``delta``."""
+    return [{"nontargets": [max(w, n - delta) for w, n in zip(r["wide"], r["narrow"])]} for r in rows]
+
+
 def rows_of(outputs: list[dict], enrolled: dict, names: list[str], levels: dict, delta, *,
             enrolment: str = "one") -> list[dict]:
     """:func:`voice_windowed.score_outputs` rows of ``outputs`` against ``names`` with the band penalty ``delta``
@@ -410,6 +459,8 @@ def main() -> None:
     ap.add_argument("--make-channel", choices=("g711", "band"), default=None,
                     help="only make half B's outputs through this channel (a held-out set for a later rule: "
                          "benchmarks/work/voice-channel-B-<channel>-v1.pkl); nothing is scored")
+    ap.add_argument("--record", default=None,
+                    help="write the penalty's fit and the rows it was fitted on (benchmarks/fits/voice_band_penalty.json)")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
     t0, c0 = time.time(), time.process_time()
@@ -430,6 +481,12 @@ def main() -> None:
     fresh = cached(Path(a.fresh_cache), FRESH_RECIPE, "fresh recipe", "--fresh-cache")
     levels = band_levels(Path(a.levels_cache), wide=wide, phone=phone, fresh=fresh, music_dir=Path(a.music_dir))
     report: dict = {"dev": dev_report(wide, phone, levels)}
+    if a.record:
+        rec = fit_record(wide, phone, levels)
+        if rec["fit"]["penalty"] != report["dev"]["fit"]["penalty"]:
+            raise SystemExit(f"--record: the recorded rows fit {rec['fit']['penalty']}, the scored ones "
+                             f"{report['dev']['fit']['penalty']}")
+        Path(a.record).write_text(json.dumps(rec, indent=0) + "\n")
     if a.both_prints:
         report["both_prints"] = both_prints_report(wide, phone, levels, report["dev"]["fit"]["penalty"])
     if a.held_out:

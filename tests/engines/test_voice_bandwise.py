@@ -135,3 +135,35 @@ def test_a_half_b_telephone_cache_is_refused_as_dev(tmp_path):
     del made["half"]  # the caches made before the argument are half A's
     cache.write_bytes(pickle.dumps(made))
     assert channel_outputs(cache, channel="g711")["outputs"] == []
+
+
+def test_the_shipped_band_penalty_is_the_fit_of_its_recorded_dev_rows():
+    """benchmarks/fits/voice_band_penalty.json (``voice_bandwise.py --record``): fitting its rows again gives the
+    penalty the check ships, at the check's level and the threshold of the dev registries."""
+    import json
+
+    from consentry.engines.voice.score import window_threshold
+    from consentry.services.check.service import VOICE_NARROW_BAND_PENALTY
+
+    rec = json.loads((Path(__file__).resolve().parents[2] / "benchmarks/fits/voice_band_penalty.json").read_text())
+    assert rec["level_db"] == VOICE_NARROW_BAND_DB and rec["threshold"] == window_threshold(7)
+    assert len(rec["rows"]) >= 150 and {r["condition"] for r in rec["rows"]} == {"g711_phone", "band_phone"}
+    fit = vb.fit_penalty(lambda d: vb.recorded_rows(rec["rows"], d), rec["threshold"], rate=rec["rate"])
+    assert fit["penalty"] == rec["fit"]["penalty"] == VOICE_NARROW_BAND_PENALTY
+    # Without the penalty most of these rows have a false match (the reason for it).
+    assert vb.false_share(vb.recorded_rows(rec["rows"], 0.0), rec["threshold"]) > 0.5
+
+
+def test_split_maxima_give_the_penalised_best_window():
+    """A recorded row (best wideband and best band-limited similarity) scored with a penalty equals the penalty
+    applied to the windows themselves."""
+    rng = np.random.default_rng(8)
+    o = {"half": "A", "probe": "p", "at_s": 1.0, "voice_s": 5, "background": "speech",
+         "speech_s": np.array([2.0, 0.2, 1.0, 2.5, 1.5])}
+    levels = {vb._key(o): np.array([-50.0, -20.0, np.nan, -45.0, -10.0])}
+    sims = rng.uniform(-0.2, 0.9, (4, 3))  # the 4 kept windows x 3 voices
+    wide = vb.split_maxima(levels, True)(sims, o, None).max(axis=0)
+    narrow = vb.split_maxima(levels, False)(sims, o, None).max(axis=0)
+    for d in (0.0, 0.1, 0.2079, 0.6):
+        direct = vb.penalised(levels, d)(sims, o, None).max(axis=0)
+        assert np.allclose(np.maximum(wide, narrow - d), direct)

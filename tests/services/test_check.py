@@ -277,7 +277,9 @@ def test_voices_enroll_and_check(world, tmp_path):
     assert r.returncode == 1
     assert r.stderr.count("noise.wav") == 1 and "nothing enrolled" in r.stderr
     r = run("voices", "list", "--json", registry=reg2)
-    assert [v["source_name"] for v in map(json.loads, r.stdout.splitlines())] == ["a1.wav", "a2.wav"]
+    listed = list(map(json.loads, r.stdout.splitlines()))  # each sample's print and its telephone-band print
+    assert [v["source_name"] for v in listed if not v["engine"].endswith("+tel300-3400")] == ["a1.wav", "a2.wav"]
+    assert [v["source_name"] for v in listed if v["engine"].endswith("+tel300-3400")] == ["a1.wav", "a2.wav"]
     o = tmp_path / "o"
     o.mkdir()
     text = "Please remember to bring your umbrella, because the forecast says it will rain all afternoon."
@@ -298,6 +300,12 @@ def test_voices_enroll_and_check(world, tmp_path):
     assert not other["voice"][0]["is_match"] and other["findings"] == 0, other["voice"]
     assert same["voice"][0]["upper_band_db"] > -40 and "caution" not in same["voice"][0]
     assert phone["voice"][0]["upper_band_db"] < -40 and "telephone-band" in phone["voice"][0]["caution"]
+    # Telephone-band prints are compared by default (docs/voice.md); the voice enrolled has one.
+    assert same["voice"][0]["print"] == "wideband" and same["voice"][0]["telephone_print"] is True
+    assert phone["voice"][0]["creator"] == "Ana Lima" and phone["voice"][0]["telephone_print"] is True
+    r, off = check_json(reg2, o, extra=["--no-melody", "--no-voice-band-prints"])
+    assert r.returncode == 0, r.stderr
+    assert "print" not in off["phone.wav"]["voice"][0] and off["same.wav"]["voice"][0]["is_match"]
 
 
 def test_long_outputs_are_read_in_chunks_with_the_same_findings(world, monkeypatch):

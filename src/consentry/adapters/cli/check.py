@@ -32,6 +32,9 @@ def check(
     fail_on_match: bool = typer.Option(False, "--fail-on-match", hidden=True, help="Deprecated: --fail-on match."),
     melody: bool = typer.Option(True, "--melody/--no-melody", help="Run the reused-melody check."),
     voice: bool = typer.Option(True, "--voice/--no-voice", help="Run the cloned-voice check."),
+    voice_band_prints: Optional[bool] = typer.Option(
+        None, "--voice-band-prints/--no-voice-band-prints",
+        help="Also compare the voices' telephone-band prints, to find telephone copies (docs/voice.md)."),
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Print each bundle's report to PDF with Chromium."),
 ) -> None:
     """Check AI outputs for copied recordings, reused melodies and cloned voices.
@@ -59,7 +62,8 @@ def check(
         sink = open(json_out, "w", encoding="utf-8")
     try:
         with _open(create=False) as reg, _progress() as bar:
-            ctx = prepare_check(reg, melody=melody, voice=voice)
+            ctx = prepare_check(reg, melody=melody, voice=voice,
+                                **({} if voice_band_prints is None else {"voice_band_prints": voice_band_prints}))
             task = bar.add_task("checking", total=len(files), current="")
             for f in files:
                 bar.update(task, current=f.name)
@@ -205,13 +209,20 @@ def voices_enroll(
         outcomes = enroll_voices(reg, creator=creator, paths=[str(f) for f in files])
     for o in outcomes:
         if as_json:
+            band = ({"band_voice_id": o.band_voice.voice_id, "band_new": o.band_new} if o.band_voice else
+                    {"band_error": o.band_error} if o.band_error else {})
             typer.echo(json.dumps({"path": o.path, "error": o.error} if o.error else
-                                  {"path": o.path, "new": o.new, **o.voice.as_dict()}, ensure_ascii=False))
+                                  {"path": o.path, "new": o.new, **o.voice.as_dict(), **band}, ensure_ascii=False))
         elif o.error:
             err_console.print(f"[red]error[/] {o.error}", highlight=False)
         else:
             console.print(f"{'enrolled' if o.new else 'already enrolled'} {o.voice.voice_id} {o.voice.creator} "
                           f"from {Path(o.path).name} ({o.voice.speech_s:.1f} s of speech)", highlight=False)
+            if o.band_voice is not None:
+                console.print(f"  {'added' if o.band_new else 'has'} its telephone-band print "
+                              f"{o.band_voice.voice_id}", highlight=False)
+            elif o.band_error:
+                console.print(f"  [yellow]{o.band_error}[/]", highlight=False)
     if any(o.error for o in outcomes):
         raise typer.Exit(EXIT_ERROR)
 
