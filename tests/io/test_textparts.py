@@ -225,15 +225,33 @@ def test_hostile_text_shards_in_parts(tmp_path):
     junk.write_bytes(b"not a tar at all" * 100)
     pax = tmp_path / "pax.tar"   # a global pax header: no member after it can begin a part
     _tar(pax, _members(12), pax_global={"comment": "made for a test"})
-    small = ArchiveLimits(max_member_bytes=200, max_total_bytes=900)
-    for shard, limits in ((cut, None), (junk, None), (pax, None), (good, small)):
+    forged = {}
+    for suffix, name in ((".tar", "f.txt"), (".tar", "f.jpg"), (".tar.gz", "f.txt")):
+        buf = io.BytesIO()   # a member whose PAX size is 10**14 bytes that are not there (the fuzz finding of
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:   # audio shards): tarfile
+            info = tarfile.TarInfo("a.txt")                                           # skipped nothing for hours
+            info.size = 5
+            tar.addfile(info, io.BytesIO(b"words"))
+            info = tarfile.TarInfo(name)
+            info.pax_headers = {"size": "99999999999999"}
+            tar.addfile(info)
+        path = tmp_path / f"forged-{name}{suffix}"
+        path.write_bytes(gzip.compress(buf.getvalue()) if suffix.endswith(".gz") else buf.getvalue())
+        forged[path] = None
+    small = ArchiveLimits(max_member_bytes=200)
+    capped = ArchiveLimits(max_member_bytes=200, max_total_bytes=3000)   # the shard is 20 kB
+    for shard, limits in ((cut, None), (junk, None), (pax, None), (good, small), (good, capped), *forged.items()):
         ds = TextWebDataset([shard], spec=str(shard), name=shard.name, text_column="text", limits=limits)
         got = _same_in_parts(ds)
         errors = [error for *_, error in got if error]
         assert all("\n" not in e for e in errors)
-        if shard in (cut, junk):
+        if shard in (cut, junk, *forged):
             assert errors and errors[-1].startswith(f"{shard}: ")
-        if limits is not None:
+        if shard in forged:
+            assert "forged size field" in errors[-1] and got[0][2] == b"words"
+        if limits is small:
             assert any("over the archive limits" in e for e in errors)
+        if limits is capped:
+            assert ": decompresses to more than the 2.9 KiB archive limit" in errors[-1]
     first = next(parts_of(TextWebDataset([pax], spec="p", name="p", text_column="text"), items_per_part=4))
     assert [(p.lo, p.hi) for p in list_shard(first)] == [(0, SHARD_STRIDE)]

@@ -183,6 +183,9 @@ class TextShardRead(_Read):
     ``rules`` (a :class:`~consentry.io.sources.text.TextWebDataset`) gives the limits and reads a ``.json``
     member's text; the other parameters and attributes are :class:`WarcRead`'s.  A start without an offset
     (a shard not seekable there) reads the shard from its start, passing over the members before ``lo``.
+    The shard is read through the WebDataset reader's guards (``GuardedStream``: the total and ratio caps,
+    and a forged member size that would keep tarfile skipping nothing for hours; ``_SafeTarInfo``:
+    oversized extended headers, a shard cut at a header).
     """
 
     def __init__(self, rules, shard: Path, *, start: RecordStart | None = None, lo: int = 0, hi: int | None = None,
@@ -196,7 +199,9 @@ class TextShardRead(_Read):
                                         error=f"{self.shard}: {reason}")
 
     def entries(self) -> Iterator[tuple[int, DatasetItem]]:
+        from consentry.io.sources.archives import ArchiveLimitError, CountingReader, GuardedStream
         from consentry.io.sources.text import DOCUMENT_SUFFIXES
+        from consentry.io.sources.webdataset import _END_OK, _decompressing_reader, _reason, _SafeTarInfo
 
         shard, rules = self.shard, self.rules
         start = self.start if self.start.offset else RecordStart()
@@ -208,12 +213,20 @@ class TextShardRead(_Read):
             return
         with raw:
             try:
-                raw.seek(start.offset or 0)
-                tar = tarfile.open(fileobj=raw, mode="r|" if start.offset else "r|*")
-            except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-                yield from self._stop(position, f"not a readable tar shard ({exc})")
+                if start.offset:
+                    raw.seek(start.offset)
+                    stream = GuardedStream(CountingReader(raw), None, limits=rules.limits)
+                    stream.count = start.offset
+                else:
+                    stream = _decompressing_reader(raw, limits=rules.limits)
+                tar = tarfile.open(fileobj=stream, mode="r|", tarinfo=_SafeTarInfo)
+            except ArchiveLimitError as exc:
+                yield from self._stop(position, f"refused the shard: {exc}")
                 return
-            seekable = getattr(tar.fileobj, "comptype", None) == "tar"  # an uncompressed stream
+            except Exception as exc:  # noqa: BLE001 - any failure to read the first header: not a tar
+                yield from self._stop(position, f"not a readable tar shard ({_reason(exc)})")
+                return
+            seekable = stream.raw is None  # an uncompressed stream
             base = start.offset or 0
             with tar:
                 try:
@@ -221,6 +234,9 @@ class TextShardRead(_Read):
                         member = tar.next()
                         tar.members.clear()  # stream mode would keep every header: memory must stay flat
                         if member is None:
+                            end = getattr(tar, "consentry_end", _END_OK)
+                            if end != _END_OK:
+                                yield from self._stop(position, f"refused the rest of the shard ({end})")
                             return
                         if position >= SHARD_STRIDE - 1:
                             raise tarfile.TarError(f"more than {SHARD_STRIDE - 1:,} members; split the shard")
@@ -252,5 +268,7 @@ class TextShardRead(_Read):
                             yield here, rules._json_member(item_id, member.name, data)
                         else:
                             yield here, DatasetItem(item_id=item_id, name=member.name, data=data, size=len(data))
+                except ArchiveLimitError as exc:
+                    yield from self._stop(position, f"refused the rest of the shard: {exc}")
                 except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-                    yield from self._stop(position, f"refused the rest of the shard ({exc})")
+                    yield from self._stop(position, f"refused the rest of the shard ({_reason(exc)})")
