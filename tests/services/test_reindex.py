@@ -86,6 +86,7 @@ def test_cli_reindex_reports_what_it_did(tmp_path):
     got = json.loads(out.output)
     assert got["reindexed"] == 1 and got["remaining"] == 0
     assert got["engine"] == f"{ENGINE_NAME}/2/{DEFAULT_PARAMS.param_hash()}"
+    assert got["engines"] == {f"{ENGINE_NAME}/2/{DEFAULT_PARAMS.param_hash()}": 1}
     assert np.isfinite(got["dropped_segments"])
 
 
@@ -131,6 +132,9 @@ def test_an_image_of_an_older_image_engine_is_reindexed_and_found_again(tmp_path
     with Registry.open(db) as reg:
         summary = reindex(reg)
         assert (summary.reindexed, summary.remaining, summary.failed) == (1, 0, [])
+        # It names the image engine it used, and the older version's segment, which nothing names now, is gone.
+        assert summary.engines == {f"{work.engine}/{work.engine_version}/{work.param_hash}": 1}
+        assert summary.dropped_segments == 1 and (work.engine, "0", "older") not in reg.store.indexed_engine_ids()
         assert reg.work(work.work_id).engine_version == work.engine_version
         assert [m.work_id for m in reg.identify(str(tmp_path / "crop.png"))] == [work.work_id]
         assert reg.stats()["works_needing_reindex"] == 0

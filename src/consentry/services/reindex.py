@@ -51,10 +51,13 @@ class ReindexSummary:
     failed: list[tuple[str, str]] = field(default_factory=list)
     dropped_segments: int = 0
     engine: str = ""
+    #: ``name/version/param_hash`` -> works given a fingerprint of that engine in this run (every medium's).
+    engines: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {"reindexed": self.reindexed, "remaining": self.remaining, "dropped_segments": self.dropped_segments,
-                "engine": self.engine, "failed": [{"work_id": w, "reason": r} for w, r in self.failed]}
+                "engine": self.engine, "engines": dict(self.engines),
+                "failed": [{"work_id": w, "reason": r} for w, r in self.failed]}
 
 
 def works_to_reindex(registry) -> list:
@@ -67,7 +70,11 @@ def works_to_reindex(registry) -> list:
 
 
 def reindex(registry, *, progress: Callable[[int, int], None] | None = None) -> ReindexSummary:
-    """Re-fingerprint every live music work that names another engine, from its stored source.
+    """Re-fingerprint every live work that names another version of its medium's engine, from its stored source.
+
+    Music works get the registry's music engine, texts and images their
+    medium's current engine.  Old segments are dropped once no live work names
+    their engine id (music: only when nothing is left to re-index).
 
     Parameters
     ----------
@@ -89,8 +96,11 @@ def reindex(registry, *, progress: Callable[[int, int], None] | None = None) -> 
     def commit(engine_id: tuple[str, str, str]) -> None:
         batch = batches.pop(engine_id, [])
         with deferred_interrupts():
-            summary.reindexed += registry.store.reindex_works(
+            done = registry.store.reindex_works(
                 batch, engine=engine_id[0], engine_version=engine_id[1], param_hash=engine_id[2])
+        summary.reindexed += done
+        name = "/".join(engine_id)
+        summary.engines[name] = summary.engines.get(name, 0) + done
 
     for i, work in enumerate(todo, 1):
         raise_if_stopping()
@@ -122,6 +132,13 @@ def reindex(registry, *, progress: Callable[[int, int], None] | None = None) -> 
             if other.param_hash() != registry.param_hash:
                 summary.dropped_segments += registry.store.drop_segments(
                     engine=ENGINE_NAME, engine_version=other.version, param_hash=other.param_hash())
+    # Texts' and images' old versions: their segments go once no live work names them (they are never searched).
+    for name, version, param_hash in registry.store.indexed_engine_ids():
+        if name == ENGINE_NAME or registry.current_engine(name) in (None, (version, param_hash)):
+            continue
+        if registry.store.live_works_of(engine=name, engine_version=version, param_hash=param_hash) == 0:
+            summary.dropped_segments += registry.store.drop_segments(
+                engine=name, engine_version=version, param_hash=param_hash)
     if summary.reindexed:  # each batch wrote a segment: merge where small ones pile up
         registry.compact(tiered=True)
     return summary

@@ -487,7 +487,8 @@ def reindex(as_json: bool = typer.Option(False, "--json", help="Print the summar
     else:
         for work_id, reason in summary.failed:
             err_console.print(f"[yellow]not re-indexed[/] {work_id}: {reason}", highlight=False)
-        console.print(f"re-indexed {summary.reindexed} work(s) with {summary.engine}; {summary.remaining} left; "
+        used = ", ".join(f"{n} with {name}" for name, n in sorted(summary.engines.items())) or "none"
+        console.print(f"re-indexed {summary.reindexed} work(s) ({used}); {summary.remaining} left; "
                       f"{summary.dropped_segments} old index segment(s) dropped", highlight=False)
     if summary.failed:
         raise typer.Exit(EXIT_ERROR)
