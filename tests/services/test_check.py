@@ -280,6 +280,8 @@ def test_voices_enroll_and_check(world, tmp_path):
     listed = list(map(json.loads, r.stdout.splitlines()))  # each sample's print and its telephone-band print
     assert [v["source_name"] for v in listed if not v["engine"].endswith("+tel300-3400")] == ["a1.wav", "a2.wav"]
     assert [v["source_name"] for v in listed if v["engine"].endswith("+tel300-3400")] == ["a1.wav", "a2.wav"]
+    r = run("voices", "band-prints", registry=reg2)  # enrolled with them: none to add
+    assert r.returncode == 0 and "0 telephone-band print(s) added" in r.stdout, r.stdout + r.stderr
     o = tmp_path / "o"
     o.mkdir()
     text = "Please remember to bring your umbrella, because the forecast says it will rain all afternoon."

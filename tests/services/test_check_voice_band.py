@@ -145,6 +145,18 @@ def test_enrolment_adds_the_band_print_and_old_enrolments_get_it_again(tmp_path)
                                          for f in res.voice]}}
         assert all("print" not in f for f in rematch(phone_wav, before)["voice"])
         assert all("print" in f for f in rematch(phone_wav, {"findings": {"voice": res.voice}})["voice"])
+        # Bo's band print from the sample where it was enrolled; a sample moved away is named, nothing stored.
+        from consentry.services.check.voice import add_band_prints
+
+        c = say("c2.wav", "en+f4", "A third sample, enrolled and then moved away from where it was enrolled.")
+        service.enroll_voices(reg, creator="Cy", paths=[c], band_print=False)
+        c.rename(tmp_path / "moved.wav")
+        added = {o.creator: o for o in add_band_prints(reg)}
+        assert set(added) == {"Bo", "Cy"} and added["Bo"].error is None
+        assert added["Bo"].band_voice.engine == band_engine_id(old.voice.engine)
+        assert added["Cy"].band_voice is None and "c2.wav" in added["Cy"].error and "not there" in added["Cy"].error
+        assert [o.creator for o in add_band_prints(reg)] == ["Cy"]  # Bo has it now; Cy still cannot
+        assert service.prepare_check(reg, melody=False).band_prints_missing == ["Cy"]
         off = service.prepare_check(reg, melody=False, voice_band_prints=False)
-        assert len(off.voices) == 2 and off.band_voices == [] and off.band_prints_missing == []
+        assert len(off.voices) == 3 and off.band_voices == [] and off.band_prints_missing == []
         assert not any("telephone-band" in n for n in service.check_output(off, phone_wav).notes)

@@ -1,4 +1,4 @@
-"""CLI of the output check: ``check``, ``voices enroll|list``, ``evidence verify``, ``works melodies``.
+"""CLI of the output check: ``check``, ``voices enroll|band-prints|list``, ``evidence verify``, ``works melodies``.
 
 Thin: :mod:`consentry.services.check.service` and :mod:`consentry.services.evidence` do the work.
 """
@@ -223,6 +223,35 @@ def voices_enroll(
                               f"{o.band_voice.voice_id}", highlight=False)
             elif o.band_error:
                 console.print(f"  [yellow]{o.band_error}[/]", highlight=False)
+    if any(o.error for o in outcomes):
+        raise typer.Exit(EXIT_ERROR)
+
+
+@voices_app.command("band-prints")
+def voices_band_prints(
+    creator: Optional[str] = typer.Option(None, "--creator", help="Only this creator's voices."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per voice."),
+) -> None:
+    """Add telephone-band prints to voices enrolled without one, from their samples where they were enrolled.
+
+    Exit codes: 0 every such voice has its print (or there was none to add); 1 a sample is gone, changed or refused.
+    """
+    from consentry.services.check.voice import add_band_prints
+
+    with _open(create=False) as reg:
+        outcomes = add_band_prints(reg, creator=creator)
+    for o in outcomes:
+        if as_json:
+            typer.echo(json.dumps({"voice_id": o.voice_id, "creator": o.creator, "source": o.source,
+                                   **({"error": o.error} if o.error else {"band_voice_id": o.band_voice.voice_id})},
+                                  ensure_ascii=False))
+        elif o.error:
+            err_console.print(f"[red]error[/] {o.error}", highlight=False)
+        else:
+            console.print(f"added {o.band_voice.voice_id}, the telephone-band print of {o.voice_id} "
+                          f"({o.creator})", highlight=False)
+    if not as_json:
+        console.print(f"{sum(o.error is None for o in outcomes)} telephone-band print(s) added", highlight=False)
     if any(o.error for o in outcomes):
         raise typer.Exit(EXIT_ERROR)
 

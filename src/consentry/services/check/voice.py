@@ -112,6 +112,69 @@ def enroll_voices(registry, *, creator: str, paths: Iterable[str | os.PathLike],
     return out
 
 
+@dataclass(frozen=True)
+class BandPrintOutcome:
+    """:func:`add_band_prints` for one enrolled voice: its new telephone-band print, or why there is none."""
+
+    voice_id: str
+    creator: str
+    source: str | None
+    band_voice: EnrolledVoice | None = None
+    error: str | None = None
+
+
+def add_band_prints(registry, *, creator: str | None = None) -> list[BandPrintOutcome]:
+    """Telephone-band prints for the enrolled voices (of the current model) that have none, from their samples.
+
+    Each voice's sample is read again from the path stored when it was
+    enrolled; a sample no longer there, or changed since (another SHA-256),
+    is named in an error outcome and nothing is stored for it (enrolling a
+    copy of the sample again adds the print too).  Voices of an older model
+    are left alone (they are not compared; enrol them again).
+    """
+    from pathlib import Path
+
+    from consentry.engines.voice.band import band_engine_id, telephone_band
+    from consentry.engines.voice.model import load_voice_model, voice_print
+    from consentry.services.check.service import CHUNK_S
+
+    model = load_voice_model()
+    every = registry.store.list_voices()
+    band = band_engine_id(model.engine)
+    have = {(v.creator, v.source_sha256) for v in every if v.engine == band}
+    out = []
+    for v in every:
+        if v.engine != model.engine or (v.creator, v.source_sha256) in have or creator not in (None, v.creator):
+            continue
+        path = Path(v.source) if v.source else None
+        fail = None
+        if path is None or not path.is_file():
+            fail = f"{v.source or v.source_name}: the sample of voice {v.voice_id} is not there any more"
+        elif sha256_and_size(path)[0] != v.source_sha256:
+            fail = f"{path}: changed since voice {v.voice_id} was enrolled from it"
+        if fail is not None:
+            out.append(BandPrintOutcome(v.voice_id, v.creator, v.source, error=f"{fail}; enrol the sample again "
+                                                                            f"(consentry voices enroll)"))
+            continue
+        try:
+            audio = decode_audio(path, sample_rate_hz=VOICE_SAMPLE_RATE_HZ, max_duration_s=CHUNK_S)
+        except DecodeError as exc:
+            out.append(BandPrintOutcome(v.voice_id, v.creator, v.source, error=f"{path}: {exc.reason}"))
+            continue
+        bp = voice_print(telephone_band(audio.samples, sample_rate_hz=VOICE_SAMPLE_RATE_HZ),
+                         sample_rate_hz=VOICE_SAMPLE_RATE_HZ, model=model)
+        if not bp.has_speech:
+            out.append(BandPrintOutcome(v.voice_id, v.creator, v.source,
+                                        error=f"{path}: telephone-band copy: {bp.no_speech_reason}"))
+            continue
+        made, _ = registry.store.add_voice(creator=v.creator, engine=band, vector=bp.vector, source_name=v.source_name,
+                                           source_sha256=v.source_sha256, source=v.source, duration_s=bp.duration_s,
+                                           speech_s=bp.speech_s, enrolled_at=utc_now())
+        have.add((v.creator, v.source_sha256))
+        out.append(BandPrintOutcome(v.voice_id, v.creator, v.source, band_voice=made))
+    return out
+
+
 # ---------------------------------------------------------------- the check of one output
 @dataclass(frozen=True)
 class _VoiceWindow:
