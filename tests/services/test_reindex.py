@@ -123,6 +123,9 @@ def test_an_image_of_an_older_image_engine_is_reindexed_and_found_again(tmp_path
         # ... and identify and scan say so, rather than only finding nothing.
         (result,) = reg.identify_many([str(tmp_path / "crop.png")])
         assert result.matches == [] and result.as_dict()["unsearched_works"] == 1
+        from consentry.services.jobs import identify_upload  # what the server's POST /identify answers
+
+        assert identify_upload(reg, str(tmp_path / "crop.png"), "crop.png")["unsearched_works"] == 1
         before = scan_dataset(reg, data, workers=1)
         assert before["options"]["unsearched_works"] == {"image": 1} and before["totals"]["unknown"] == 1
     out = CliRunner().invoke(app, ["--registry", str(db), "identify", str(tmp_path / "crop.png")])
@@ -140,5 +143,6 @@ def test_an_image_of_an_older_image_engine_is_reindexed_and_found_again(tmp_path
         assert reg.stats()["works_needing_reindex"] == 0
         (result,) = reg.identify_many([str(tmp_path / "crop.png")])
         assert "unsearched_works" not in result.as_dict() and len(result.matches) == 1
+        assert "unsearched_works" not in identify_upload(reg, str(tmp_path / "crop.png"), "crop.png")
         after = scan_dataset(reg, data, workers=1)
         assert "unsearched_works" not in after["options"] and after["totals"]["unknown"] == 0

@@ -389,10 +389,12 @@ def identify_upload(registry, path: str, name: str, *, min_score: float | None =
     other = registry.other_medium(path)
     try:
         if other is not None:  # a text or an image (issues 18, 19)
-            from consentry.services.media import identify_path
+            from consentry.services.media import identify_path, unsearched_works
 
             matches = identify_path(registry, path, engine=other, min_score=min_score)
-            return {"name": name, "medium": other.medium, "matches": [match_public(m, registry) for m in matches]}
+            unsearched = unsearched_works(registry, other)  # an older engine version's works: reindex them
+            return {"name": name, "medium": other.medium, "matches": [match_public(m, registry) for m in matches],
+                    **({"unsearched_works": unsearched} if unsearched else {})}
         audio = decode_audio(path, sample_rate_hz=registry.params.sample_rate_hz, name=name,
                              max_duration_s=None if max_duration_s is None else max_duration_s + 1.0)
     except DecodeError as exc:

@@ -254,6 +254,9 @@ class IdentifyOut(BaseModel):
     medium: str = Field("music", description="music, text or image: the query's medium, sniffed by content.")
     duration_s: Optional[float] = Field(None, description="Seconds of audio (music queries only).")
     matches: list[MatchOut]
+    unsearched_works: Optional[int] = Field(
+        None, description="Texts and images only: registered works of the query's medium that were not searched, "
+                          "because an older version of its engine fingerprinted them (`consentry reindex`).")
 
 
 class ScanUrlsIn(_In):
