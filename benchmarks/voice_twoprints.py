@@ -166,6 +166,77 @@ def held_out(wide: dict, phone_band: dict, b_g711: dict, b_prints: dict, levels_
     return out
 
 
+def write_float_wav(path: Path, x: np.ndarray, rate: int) -> Path:
+    """Mono 32-bit float WAV (no rounding to 16 bits: the product reads the samples made; beyond +-1 it clips)."""
+    import struct
+
+    data = np.asarray(x, "<f4").tobytes()
+    fmt = struct.pack("<HHIIHH", 3, 1, rate, rate * 4, 4, 32)
+    path.write_bytes(b"RIFF" + struct.pack("<I", 4 + 8 + len(fmt) + 8 + len(data)) + b"WAVE"
+                     + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data)
+    return path
+
+
+def end_to_end(wide: dict, phone: dict[str, dict], levels: dict, n: int, workdir: Path,
+               music_dir: Path | None) -> dict:
+    """Dev only: half A's voices enrolled with ``consentry voices enroll``'s code (both prints) in a new registry,
+    and the first ``n`` half-A speech outputs through ``g711`` checked with ``consentry check``'s code; each
+    creator's decision against this benchmark's for the same registry (``two_prints`` from the caches)."""
+    from run_voice import RATE_HZ, may_be_same
+    from voice_bandwise import _key, rows_of
+    from voice_channel import telephone
+    from voice_windowed import EXTRA_ENROLMENT, windowed_mixes, windowed_people
+
+    from consentry.engines.voice.score import window_threshold
+    from consentry.services.check import service
+    from consentry.services.registry import Registry
+    from consentry.services.check.service import VOICE_NARROW_BAND_PENALTY, VOICE_NARROW_OUTPUT_SHARE
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    people = windowed_people(extra=EXTRA_ENROLMENT)
+    half_a = sorted(s for s, e in wide["enrolled"].items() if e["half"] == "A")
+    enrolled = with_second({s: wide["enrolled"][s] for s in half_a},
+                           {s: e["campplus"] for s, e in phone["band"]["enrolled"].items()})
+    cached_out = {_key(o): o for o in phone["g711"]["outputs"]}
+    rows, agree, total = [], 0, 0
+    with Registry.open(workdir / "e2e.db") as reg:
+        for s in half_a:
+            clip = write_float_wav(workdir / f"{s.replace('/', '_')}.wav", people[s][1][0], RATE_HZ)
+            service.enroll_voices(reg, creator=s, paths=[clip])
+        ctx = service.prepare_check(reg, melody=False)
+        threshold = window_threshold(len(half_a))
+        for meta, x in windowed_mixes(people, dict.fromkeys(people), music_dir):
+            if len(rows) >= n:
+                break
+            o = cached_out.get(_key(meta))
+            if o is None:
+                continue
+            path = write_float_wav(workdir / "out.wav", telephone(x, channel="g711"), RATE_HZ)
+            res = service.check_output(ctx, path)
+            bench = rows_of([o], enrolled, half_a, levels["g711"], (VOICE_NARROW_BAND_PENALTY,
+                                                                     VOICE_NARROW_OUTPUT_SHARE), enrolment="set")[0]
+            judged = [s for s in half_a if s == o["probe"] or not any(may_be_same(s, p) for p in
+                                                                      [o["probe"], *o["present"]])]
+            product = {f["creator"]: f["is_match"] for f in res.voice}
+            value = dict(zip(bench["nontarget_names"], bench["nontargets"])) | {o["probe"]: bench["target"]}
+            for s in judged:
+                total += 1
+                agree += bool(product.get(s, False)) == bool(value[s] >= threshold)
+            rows.append({"probe": o["probe"], "found_by_check": bool(product.get(o["probe"])),
+                         "found_by_benchmark": bool(bench["target"] >= threshold),
+                         "false_by_check": sorted(s for s in judged if s != o["probe"] and product.get(s)),
+                         "false_by_benchmark": sorted(s for s in judged if s != o["probe"] and value[s] >= threshold),
+                         "notes": res.notes})
+    from fitting import wilson
+
+    return {"outputs": len(rows), "voices": len(half_a), "decisions": total, "agree": agree,
+            "agree_interval": [round(v, 4) for v in wilson(agree, total)],
+            "found_by_check": sum(r["found_by_check"] for r in rows),
+            "found_by_benchmark": sum(r["found_by_benchmark"] for r in rows),
+            "outputs_false_by_check": sum(bool(r["false_by_check"]) for r in rows),
+            "outputs_false_by_benchmark": sum(bool(r["false_by_benchmark"]) for r in rows), "rows": rows}
+
+
 def main() -> None:
     from voice_channel import CHANNEL_RECIPE
     from voice_windowed import WINDOWED_RECIPE, cached
@@ -182,6 +253,9 @@ def main() -> None:
     ap.add_argument("--b-prints-cache", default="benchmarks/work/voice-twoprints-B-v1.pkl")
     ap.add_argument("--b-levels-cache", default="benchmarks/work/voice-bands-B-g711-v1.pkl")
     ap.add_argument("--held-out", action="store_true", help="also score the held-out sets (once)")
+    ap.add_argument("--end-to-end", type=int, default=0, metavar="N",
+                    help="dev only: enrol half A and check its first N g711 outputs with the product's code")
+    ap.add_argument("--workdir", default="benchmarks/work/voice-twoprints-e2e")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
     t0, c0 = time.time(), time.process_time()
@@ -195,6 +269,8 @@ def main() -> None:
     penalty, share = VOICE_NARROW_BAND_PENALTY, VOICE_NARROW_OUTPUT_SHARE
     report: dict = {"penalty": penalty, "narrow_output_share": share,
                     "dev": dev(wide, phone, levels, penalty, share)}
+    if a.end_to_end:
+        report["end_to_end"] = end_to_end(wide, phone, levels, a.end_to_end, Path(a.workdir), Path(a.music_dir))
     if a.held_out:
         b_g711 = cached(Path(a.b_g711_cache), CHANNEL_RECIPE, "channel recipe", "--b-g711-cache")
         if b_g711.get("half") != "B" or b_g711.get("channel") != "g711":

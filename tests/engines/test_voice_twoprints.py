@@ -46,3 +46,12 @@ def test_the_false_match_allowance_is_one_percent_of_the_draws_or_the_checks_cou
                         for n in (1, 3, 7, 21)})}  # 264 draws: 2.64 allowed, two_prints has 2
     wide = {"y": _cells({1: (126, {"check_now": (82, 0), "two_prints": (82, 0)})})}
     assert vt.verdict(tel, wide)["checks"]["telephone_false_at_most"]
+
+
+def test_the_float_wav_reads_back_sample_for_sample(tmp_path):
+    """The end-to-end run writes its outputs and enrolment clips as float WAV, so the check reads what was made."""
+    from consentry.io.decode import decode_audio
+
+    x = np.random.default_rng(2).uniform(-0.95, 0.95, 16_000 * 2 + 3).astype(np.float32)  # the decoder clips to +-1
+    back = decode_audio(vt.write_float_wav(tmp_path / "x.wav", x, 16_000), sample_rate_hz=16_000).samples
+    assert back.shape == x.shape and np.array_equal(back.astype(np.float32), x)

@@ -470,7 +470,9 @@ def _check_output(ctx: CheckContext, path: str) -> CheckResult:
                 res.notes.append(f"telephone-band print missing for {len(ctx.band_prints_missing)} creator(s) "
                                  f"({', '.join(ctx.band_prints_missing[:5])}"
                                  f"{', ...' if len(ctx.band_prints_missing) > 5 else ''}): a telephone copy of "
-                                 f"their voice is seldom found; enrol their samples again (consentry voices enroll)")
+                                 f"their voice is seldom found. Voices enrolled before band prints get theirs with "
+                                 f"consentry voices band-prints; a sample whose band-limited copy the speech gate "
+                                 f"refused has none (enrol a longer or cleaner one)")
             timings["voice"] += time.perf_counter() - t
     timings["total"] = time.perf_counter() - started
     res.seconds = timings
