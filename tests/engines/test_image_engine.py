@@ -388,12 +388,12 @@ def test_a_light_drawing_on_a_transparent_ground_is_shown_over_black(engine):
 
 def test_mirror_side_descriptors_are_those_of_the_mirror_image(engine, works):
     g = engine._grey(engine.signal(works[1]).data)
-    kp = F.orb_keypoints(g, n=200, params=engine.params)
+    kp = F.orb_keypoints(g, n=300, params=engine.params)  # 200 left 46 spots found on both sides with version 4
     mk = F.mirrored_keypoints(g, kp, params=engine.params)
-    assert len(mk) == len(kp) > 100
+    assert len(mk) == len(kp) > 150
     np.testing.assert_allclose(mk.xy[:, 0], g.shape[1] - 1 - kp.xy[:, 0], atol=1e-3)
     # The same spots found by detecting in the mirror image have the same descriptors.
-    direct = F.orb_keypoints(np.ascontiguousarray(g[:, ::-1]), n=200, params=engine.params)
+    direct = F.orb_keypoints(np.ascontiguousarray(g[:, ::-1]), n=300, params=engine.params)
     pos = {(round(float(x), 1), round(float(y), 1), int(o)): d.tobytes()
            for (x, y), o, d in zip(direct.xy, direct.octave, direct.descriptors)}
     same = [pos[k] == d.tobytes() for k, d in zip(((round(float(x), 1), round(float(y), 1), int(o))

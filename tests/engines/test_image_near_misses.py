@@ -1,5 +1,6 @@
-"""Image engine options explored for a version 4 (off in version 3): a contrast stretch that an overlay does not
-set (``contrast_fence_iqr``), and guided lookups that complete near misses (``guided_min_inliers``).
+"""Image engine version 4's options (off in version 3): a contrast stretch that an overlay does not set
+(``contrast_fence_iqr``, with its floor ``contrast_fence_min_span``), and guided lookups that complete near misses
+(``guided_min_inliers``).
 
 Pictures are drawn by consentry.testing.pictures; the corpus figures are in benchmarks/RESULTS.md ("Images,
 session 6").
@@ -53,6 +54,47 @@ def test_a_minority_of_far_levels_no_longer_sets_the_stretch(kind):
     # Levels spread over the whole range: no level lies beyond the fences, the stretch is version 3's.
     spread = np.random.default_rng(3).integers(40, 200, (480, 720)).astype(np.uint8)
     assert np.array_equal(F.stretched(spread, max_gain=4.0, fence_iqr=1.5), F.stretched(spread, max_gain=4.0))
+
+
+def _white_diagram() -> np.ndarray:
+    """Black boxes, arrows and text on white (uint8 (h, w)), saved and read back as JPEG quality 75."""
+    px = np.full((480, 720), 255, np.uint8)
+    for x0 in (40, 280, 520):
+        px[150:154, x0:x0 + 160] = px[250:254, x0:x0 + 160] = 0
+        px[150:254, x0:x0 + 4] = px[150:254, x0 + 156:x0 + 160] = 0
+        px[195:199, x0 + 160:x0 + 240] = 0
+        px[190:210:3, x0 + 20:x0 + 140:5] = 0
+    buf = io.BytesIO()
+    Image.fromarray(px).save(buf, "JPEG", quality=75)
+    return np.asarray(Image.open(buf).convert("L"))
+
+
+def test_a_flat_picture_keeps_the_stretch_of_all_levels():
+    diagram = _white_diagram()
+    counts = np.bincount(diagram.ravel(), minlength=256)
+    assert np.cumsum(counts)[250] < 0.25 * diagram.size  # its quartiles are near white: the fences hold ~1 level
+    collapsed = F.stretched(diagram, max_gain=4.0, fence_iqr=1.5)
+    # Without a floor on the fenced span, the background is stretched by 4 about its own level: white becomes
+    # mid-grey and the JPEG ringing around the lines spreads over the whole range.
+    assert abs(int(np.median(collapsed)) - 128) <= 8 and np.ptp(collapsed[diagram > 200]) > 40
+    # With the floor, the percentiles of all levels are used: the stretch is version 3's (here none).
+    guarded = F.stretched(diagram, max_gain=4.0, fence_iqr=1.5, fence_min_span=16)
+    assert np.array_equal(guarded, F.stretched(diagram, max_gain=4.0))
+    assert np.median(guarded) >= 250
+
+
+@pytest.mark.parametrize("kind", ["text box", "black corners"])
+def test_the_floor_leaves_the_fences_of_a_faint_picture(kind):
+    altered = _faint(41)
+    if kind == "text box":
+        altered[40:170, 60:460] = 20
+    else:
+        yy, xx = np.mgrid[0:480, 0:720]
+        altered[(yy < 60 - xx / 6) | (yy > 420 + xx / 6)] = 0
+    for k in (0, 16):
+        assert np.array_equal(F.stretched(altered, max_gain=4.0, fence_iqr=1.5, fence_min_span=k),
+                              F.stretched(altered, max_gain=4.0, fence_iqr=1.5))
+    assert not np.array_equal(F.stretched(altered, max_gain=4.0, fence_iqr=1.5), F.stretched(altered, max_gain=4.0))
 
 
 def _two_bits_off(side: QuerySide, every: int, params: ImageEngineParams) -> QuerySide:
@@ -112,11 +154,14 @@ def test_a_near_miss_is_completed_by_the_guided_lookup(setting):
 
 def test_the_options_are_part_of_the_engine_id_only_when_set():
     p = ImageEngineParams()
-    assert (p.contrast_fence_iqr, p.guided_min_inliers) == (0.0, 0)  # version 3 as shipped: off
-    # Set, each makes another parameter hash (its fingerprints or decisions are not version 3's).
-    hashes = {p.param_hash(), replace(p, contrast_fence_iqr=1.5).param_hash(),
-              replace(p, guided_min_inliers=4).param_hash()}
-    assert len(hashes) == 3
+    assert (p.contrast_fence_iqr, p.contrast_fence_min_span, p.guided_min_inliers) == (1.5, 16, 4)  # version 4
+    # Off, the fields added after version 3 are not hashed: version 3's parameters keep the hash they were
+    # published with (its golden vector and benchmarks/RESULTS.md name consentry-image-pdq-orb/3/b674fc4a9cc4ef5f).
+    v3 = replace(p, contrast_fence_iqr=0.0, contrast_fence_min_span=0, guided_min_inliers=0, chance_inliers_per_e=0.11)
+    assert v3.param_hash() == "b674fc4a9cc4ef5f"
+    hashes = {p.param_hash(), v3.param_hash(), replace(v3, contrast_fence_iqr=1.5).param_hash(),
+              replace(v3, guided_min_inliers=4).param_hash(), replace(p, contrast_fence_min_span=0).param_hash()}
+    assert len(hashes) == 5
     # Left at their defaults, the hash is the one the golden vector records (tests/data/golden/image.npz).
     golden = np.load(Path(__file__).parents[1] / "data" / "golden" / "image.npz", allow_pickle=False)
     assert str(golden["engine"]).endswith("/" + p.param_hash())

@@ -100,7 +100,8 @@ class ImageEngine:
     def _grey(self, rgb: np.ndarray) -> np.ndarray:
         """The grey image keypoints are found in: luminance, contrast stretched (``max_contrast_gain``)."""
         return F.stretched(F.grey(rgb), max_gain=self.params.max_contrast_gain,
-                           fence_iqr=self.params.contrast_fence_iqr)
+                           fence_iqr=self.params.contrast_fence_iqr,
+                           fence_min_span=self.params.contrast_fence_min_span)
 
     def _pixels(self, signal: Signal) -> np.ndarray:
         if signal.medium != MEDIUM or signal.unit != "px":

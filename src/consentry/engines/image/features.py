@@ -102,7 +102,7 @@ def grey(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
 
 
-def stretched(grey_px: np.ndarray, *, max_gain: float, fence_iqr: float = 0.0) -> np.ndarray:
+def stretched(grey_px: np.ndarray, *, max_gain: float, fence_iqr: float = 0.0, fence_min_span: int = 0) -> np.ndarray:
     """Grey levels stretched so that the 0.5th..99.5th percentiles span 0..255, by at most ``max_gain``.
 
     Faint pictures (dark or pale gradients, low-contrast art) then give
@@ -115,7 +115,11 @@ def stretched(grey_px: np.ndarray, *, max_gain: float, fence_iqr: float = 0.0) -
     the quartiles): a minority of pixels far from the picture's own levels (a
     dark text box laid over a pale picture, the black corners of a rotated
     copy) then no longer sets the gain; they are clipped like any level
-    outside the percentiles.
+    outside the percentiles.  When the fenced percentiles lie fewer than
+    ``fence_min_span`` levels apart, those of all levels are used: a mostly
+    flat picture (a white diagram, whose quartiles are both 255) would
+    otherwise be stretched by ``max_gain`` about its background level, which
+    makes its compression noise into corners.
 
     Parameters
     ----------
@@ -124,28 +128,37 @@ def stretched(grey_px: np.ndarray, *, max_gain: float, fence_iqr: float = 0.0) -
         Largest factor applied (1: none).
     fence_iqr : float
         k of the fences (0: every level counts).
+    fence_min_span : int
+        Fewest grey levels between the fenced percentiles for them to be used (0: any span).
     """
     import cv2
 
     if max_gain <= 1.0 or grey_px.size == 0:
         return grey_px
     counts = np.bincount(grey_px.ravel(), minlength=256)
+    lo, hi = _percentile_levels(counts)
     if fence_iqr > 0:
         cdf = np.cumsum(counts)
         q1 = int(np.searchsorted(cdf, 0.25 * cdf[-1], side="left"))
         q3 = int(np.searchsorted(cdf, 0.75 * cdf[-1], side="left"))
         spread = fence_iqr * (q3 - q1)
         levels = np.arange(256)
-        counts = np.where((levels >= q1 - spread) & (levels <= q3 + spread), counts, 0)
-    cdf = np.cumsum(counts)
-    lo = int(np.searchsorted(cdf, 0.005 * cdf[-1], side="right"))
-    hi = int(np.searchsorted(cdf, 0.995 * cdf[-1], side="left"))
+        f_lo, f_hi = _percentile_levels(np.where((levels >= q1 - spread) & (levels <= q3 + spread), counts, 0))
+        if f_hi - f_lo >= fence_min_span:
+            lo, hi = f_lo, f_hi
     gain = min(max_gain, 255.0 / max(1, hi - lo))
     if gain <= 1.0:
         return grey_px
     mid = 0.5 * (lo + hi)
     lut = np.clip(np.round((np.arange(256) - mid) * gain + 127.5), 0, 255).astype(np.uint8)
     return cv2.LUT(grey_px, lut)
+
+
+def _percentile_levels(counts: np.ndarray) -> tuple[int, int]:
+    """The 0.5th and 99.5th percentile grey levels of a histogram (counts, shape (256,))."""
+    cdf = np.cumsum(counts)
+    return (int(np.searchsorted(cdf, 0.005 * cdf[-1], side="right")),
+            int(np.searchsorted(cdf, 0.995 * cdf[-1], side="left")))
 
 
 def _orb(params: ImageEngineParams, n: int):

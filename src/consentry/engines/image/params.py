@@ -6,7 +6,7 @@ fingerprint and index segment (``docs/engines.md``).  Changing a default that
 changes the output bumps :data:`ENGINE_VERSION` and rewrites the golden
 vector (``tools/make_golden_image.py``).
 
-Where the decision constants come from (version 3; version 2's came the same way): ``min_inliers`` (two
+Where the decision constants come from (version 4; versions 2 and 3 came the same way): ``min_inliers`` (two
 above the best chance score), the chance-inlier tail (``chance_inliers_at``,
 ``chance_inliers_per_e``) and the check of ``pdq_max_distance`` (the PDQ
 paper's 31 bits for 256-bit hashes, Facebook, "The TMK+PDQF and PDQ hashing
@@ -28,7 +28,7 @@ import numpy as np
 __all__ = ["ENGINE_NAME", "ENGINE_VERSION", "ImageEngineParams", "DEFAULT_PARAMS"]
 
 ENGINE_NAME = "consentry-image-pdq-orb"
-ENGINE_VERSION = "3"
+ENGINE_VERSION = "4"
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,15 @@ class ImageEngineParams:
     contrast_fence_iqr : float
         The stretch's percentiles are taken of the grey levels within Tukey's fences, this many
         interquartile ranges beyond the quartiles (0: of all levels, versions 1-3): an overlay or
-        black corners then do not set the gain (:func:`.features.stretched`).  Explored (1.5,
-        Tukey's usual fences) for a version 4, not yet the default (benchmarks/RESULTS.md).
+        black corners then do not set the gain (:func:`.features.stretched`).  Version 4: 1.5,
+        Tukey's usual fences, not fitted.
+    contrast_fence_min_span : int
+        The fenced percentiles are used only when they lie at least this many grey levels apart;
+        otherwise those of all levels (a white diagram's quartiles are both 255: its fences hold
+        one level).  Version 4: 16 (0 with the fences would stretch a flat picture's noise), set
+        from the spans of the grey images before any run of found copies: the fenced spans of the
+        64 development works are 0-8 or at least 25 levels, those of 513 calibration negatives
+        under 8 or at least 16 but for 3 (benchmarks/RESULTS.md, "Images, session 7").
     index_keypoints : int
         Keypoints kept per registered image (the index budget: each is one 12-byte posting).
     stable_candidates : int
@@ -115,8 +122,8 @@ class ImageEngineParams:
         A fit with at least this many inliers but fewer than ``min_inliers`` (a near miss) is
         extended: the query's keys are looked up again two bits away, for that work only, and the
         hits that the fit's transform maps within ``ransac_work_px`` of their query keypoint join
-        its inliers (:func:`.search.verify`; 0: not).  Explored (4, ``min_votes``: the fewest voting
-        keypoints that a work needs to be verified at all) for a version 4, not yet the default.
+        its inliers (:func:`.search.verify`; 0: not).  Version 4: 4 (``min_votes``, the fewest voting
+        keypoints that a work needs to be verified at all), not fitted.
     chance_inliers_at, chance_inliers_per_e : float
         The measured tail of the best chance match's inliers,
         ``P(chance >= s) ~ exp(-(s - at) / per_e)``, behind :meth:`confidence`.
@@ -139,7 +146,8 @@ class ImageEngineParams:
     orb_edge_px: int = 31
     orb_detect_factor: int = 3
     max_contrast_gain: float = 4.0
-    contrast_fence_iqr: float = 0.0
+    contrast_fence_iqr: float = 1.5
+    contrast_fence_min_span: int = 16
     index_keypoints: int = 120
     stable_candidates: int = 3
     stable_view_scales: tuple[float, ...] = (2 ** -0.25, 2 ** 0.25, 2 ** 0.5)
@@ -162,9 +170,9 @@ class ImageEngineParams:
     max_rotation_deg: float = 20.0
     inlier_cell_px: float = 16.0
     min_inliers: int = 7
-    guided_min_inliers: int = 0
+    guided_min_inliers: int = 4
     chance_inliers_at: float = 3.0
-    chance_inliers_per_e: float = 0.11
+    chance_inliers_per_e: float = 0.12
     pdq_max_distance: int = 31
     pdq_min_quality: int = 1
     query_mirrored: bool = True
@@ -193,8 +201,8 @@ class ImageEngineParams:
         return np.asarray(self.key_bit_positions, np.int64)
 
 
-#: Fields added after version 3, and the value that leaves the engine as version 3 had it (the default).
-_ADDED_AFTER_V3 = {"contrast_fence_iqr": 0.0, "guided_min_inliers": 0}
+#: Fields added after version 3, and the value that leaves the engine as version 3 had it (version 4 sets them).
+_ADDED_AFTER_V3 = {"contrast_fence_iqr": 0.0, "contrast_fence_min_span": 0, "guided_min_inliers": 0}
 
 
 @lru_cache(maxsize=64)
