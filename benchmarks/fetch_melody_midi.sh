@@ -10,7 +10,8 @@
 #   abcmidi                    abc2midi and six folk tunes in its examples
 #   freedoom                   66 distinct MIDI tunes in its two WADs: the second held-out set (session 5)
 #   python3-venv               a separate environment for music21 (PyPI), whose corpus holds Bach's chorales:
-#                              the third held-out set (session 6), exported to MIDI by benchmarks/melody_chorales.py
+#                              the third held-out set (session 6), exported to MIDI by benchmarks/melody_chorales.py,
+#                              and O'Neill's and Ryan's fiddle tunes: the fourth (session 7), benchmarks/melody_fiddle.py
 #
 # Run as root (as CI does):  bash benchmarks/fetch_melody_midi.sh
 set -euo pipefail
@@ -40,4 +41,8 @@ fi
 printf 'music21\t%s\n' "$("$venv/bin/python" -c 'import music21; print(music21.__version__)')"
 if [ ! -f "$out/manifest.json" ]; then
     "$venv/bin/python" "$here/melody_chorales.py" "$out"
+fi
+fiddle="$here/work/melody-real/fiddle"
+if [ ! -f "$fiddle/manifest.json" ]; then
+    "$venv/bin/python" "$here/melody_fiddle.py" "$fiddle"
 fi
