@@ -175,3 +175,10 @@ def stop_pool(pool: ProcessPoolExecutor, *, wait_s: float = TERMINATE_WAIT_S) ->
         if p.exitcode is None:
             p.kill()
             p.join(4 * wait_s)  # a killed process dies at once; a machine under load may take a moment to reap it
+    # The pool's manager thread closes its wake-up pipe as it ends.  Python 3.11's exit hook wakes every pool's
+    # manager thread and can write to that pipe just as it is closed ("OSError: Bad file descriptor", a traceback
+    # after the one-line interrupted message; seen in CI under load): wait for the thread, so the pipe is closed
+    # before the hook runs and the hook passes it over.
+    manager = getattr(pool, "_executor_manager_thread", None)
+    if manager is not None and manager.is_alive():
+        manager.join(4 * wait_s)
