@@ -135,6 +135,10 @@ def test_enrolment_adds_the_band_print_and_old_enrolments_get_it_again(tmp_path)
         assert not third.new and not third.band_new and third.band_voice.voice_id == again.band_voice.voice_id
         ctx = service.prepare_check(reg, melody=False, voice_band_prints=True)
         assert ctx.band_prints_missing == ["Bo"] and len(ctx.voices) == 2
+        # Listings (CLI, API, web) show one row per enrolled sample, with whether it has a band print.
+        from consentry.services.works import voice_rows
+
+        assert [(v["creator"], v["band_print"]) for v in voice_rows(reg)] == [("Ana", True), ("Bo", False)]
         assert [v.voice_id for v in ctx.band_voices] == [again.band_voice.voice_id]
         res = service.check_output(ctx, phone_wav)
         assert any("for 1 creator(s) (Bo)" in n for n in res.notes)

@@ -117,8 +117,31 @@ def creator_names(registry) -> set[str]:
 
 
 def voices(registry, *, creator: str | None = None) -> list:
-    """Enrolled voice prints, of one creator or all."""
-    return [v for v in registry.store.list_voices() if creator is None or v.creator == creator]
+    """Enrolled voice prints, of one creator or all: one per enrolled sample.
+
+    A sample's telephone-band print (a second row of ``voices`` under the
+    model's engine id + ``BAND_SUFFIX``, docs/voice.md) is not listed as a
+    voice of its own; :func:`band_printed` says which samples have one.
+    """
+    from consentry.engines.voice.band import BAND_SUFFIX
+
+    return [v for v in registry.store.list_voices()
+            if not v.engine.endswith(BAND_SUFFIX) and (creator is None or v.creator == creator)]
+
+
+def band_printed(registry) -> set[tuple[str, str, str]]:
+    """``(creator, model engine id, sample SHA-256)`` of every enrolled sample that has a telephone-band print."""
+    from consentry.engines.voice.band import BAND_SUFFIX
+
+    return {(v.creator, v.engine[:-len(BAND_SUFFIX)], v.source_sha256)
+            for v in registry.store.list_voices() if v.engine.endswith(BAND_SUFFIX)}
+
+
+def voice_rows(registry, *, creator: str | None = None) -> list[dict]:
+    """:func:`voices` as dicts, each with ``band_print``: whether the sample also has a telephone-band print."""
+    band = band_printed(registry)
+    return [{**v.as_dict(), "band_print": (v.creator, v.engine, v.source_sha256) in band}
+            for v in voices(registry, creator=creator)]
 
 
 def _nothing_to_change(changes, valid_from, valid_until, jurisdiction) -> None:

@@ -283,6 +283,8 @@ class VoiceOut(BaseModel):
     duration_s: float
     speech_s: float
     enrolled_at: str
+    band_print: bool = Field(False, description="The sample also has a telephone-band print (300-3400 Hz), which "
+                                                "the check compares with band-limited outputs (docs/voice.md).")
 
 
 # -- ledger ---------------------------------------------------------------------------------

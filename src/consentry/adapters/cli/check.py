@@ -257,21 +257,22 @@ def voices_band_prints(
 
 
 @voices_app.command("list")
-def voices_list(as_json: bool = typer.Option(False, "--json", help="JSON lines, one per voice print.")) -> None:
+def voices_list(as_json: bool = typer.Option(False, "--json", help="JSON lines, one per enrolled sample (band_print: it has a telephone-band print too).")) -> None:
     """List enrolled voice prints."""
-    from consentry.services.works import voices as voices_of
+    from consentry.services.works import voice_rows
 
     with _open(create=False) as reg:
-        voices = voices_of(reg)
+        voices = voice_rows(reg)
     if as_json:
         for v in voices:
-            typer.echo(json.dumps(v.as_dict(), ensure_ascii=False))
+            typer.echo(json.dumps(v, ensure_ascii=False))
         return
     table = Table()
-    for col in ("id", "creator", "sample", "speech", "engine", "enrolled"):
+    for col in ("id", "creator", "sample", "speech", "engine", "telephone band", "enrolled"):
         table.add_column(col)
     for v in voices:
-        table.add_row(v.voice_id, v.creator, v.source_name, f"{v.speech_s:.1f} s", v.engine, v.enrolled_at)
+        table.add_row(v["voice_id"], v["creator"], v["source_name"], f"{v['speech_s']:.1f} s", v["engine"],
+                      "yes" if v["band_print"] else "no (`consentry voices band-prints`)", v["enrolled_at"])
     console.print(table)
     console.print(f"{len(voices)} voice print(s)")
 

@@ -442,9 +442,9 @@ async def default_terms(request: Request, principal: Principal = page("terms:wri
 # ---------------------------------------------------------------- voices, findings, statements, publish
 @router.get("/voices", **act("voices:read"))
 def voices_page(request: Request, principal: Principal = page("voices:read"), reg=Depends(registry_dep)):
-    from consentry.services.works import voices as voices_of
+    from consentry.services.works import voice_rows
 
-    voices = [v.as_dict() for v in voices_of(reg, creator=principal.creator if principal.role == "creator" else None)]
+    voices = voice_rows(reg, creator=principal.creator if principal.role == "creator" else None)
     return render(request, "voices.html.j2", title="Voice", voices=voices)
 
 

@@ -144,9 +144,9 @@ def list_voices(principal: Principal = Depends(authorize("voices:read")), reg=De
     """Enrolled voice prints (a creator account: its own)."""
     if principal.role == "creator":
         creator = principal.creator
-    from consentry.services.works import voices
+    from consentry.services.works import voice_rows
 
-    return [v.as_dict() for v in voices(reg, creator=creator)]
+    return voice_rows(reg, creator=creator)
 
 
 @router.post("/voices", status_code=202, response_model=JobOut, tags=["voices"], **act("voices:enroll", openapi_extra=VOICE_BODY))
