@@ -545,7 +545,10 @@ def run_enroll(ctx: JobContext) -> dict:
         if o.error:
             errors.append({"name": name, "error": o.error.replace(o.path, name)})
         else:
-            voices.append({"name": name, "new": o.new, **o.voice.as_dict(), "source_name": name})
+            voices.append({"name": name, "new": o.new, **o.voice.as_dict(), "source_name": name,
+                           # its telephone-band print (docs/voice.md), or why the speech gate refused the band copy
+                           "band_print": o.band_voice is not None,
+                           **({"band_print_error": o.band_error.replace(o.path, name)} if o.band_error else {})})
     new = [v["voice_id"] for v in voices if v["new"]]
     if new:
         _audit(ctx, "voices.enroll", target_kind="creator", target_id=p["creator"], details={"voice_ids": new})

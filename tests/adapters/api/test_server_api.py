@@ -372,6 +372,22 @@ def test_voice_enrolment_job_reports_files_without_speech(server, world):
     assert server.client(world.tokens["lic"]).get("/api/v1/voices").status_code == 403
 
 
+def test_voice_enrolment_job_reports_the_telephone_band_print(server, world, tmp_path):
+    import subprocess
+
+    sample = tmp_path / "ana-voice.wav"
+    subprocess.run(["espeak-ng", "-v", "en+m3", "-w", str(sample), "The quick brown fox jumps over the lazy dog "
+                    "while the children watch from the window."], check=True, capture_output=True)
+    ana = server.client(world.tokens["ana"])
+    r = ana.post("/api/v1/voices", files={"files": ("ana-voice.wav", sample.read_bytes())})
+    job = wait_job(ana, r.json()["job_id"])
+    assert job["status"] == "succeeded", job
+    (voice,) = job["result"]["voices"]
+    assert voice["source_name"] == "ana-voice.wav" and voice["band_print"] is True and "band_print_error" not in voice
+    listed = [v for v in ana.get("/api/v1/voices").json() if v["source_sha256"] == voice["source_sha256"]]
+    assert [(v["voice_id"], v["band_print"]) for v in listed] == [(voice["voice_id"], True)]  # one row, not two
+
+
 def test_publish_files_public_and_for_creators(server, world):
     anon = server.client()
     robots = anon.get("/robots.txt")
