@@ -26,7 +26,8 @@ def _audio_row(r: Any) -> dict:
     } for f in group_matches(r.recording)]
     melodies = [f"{m['title']} ({m['work_id']}): {m['n_matched_notes']} notes at {m['query_start_s']:.1f} s "
                 f"(work {m['reference_start_s']:.1f} s), {m['transposition_semitones']:+d} st, tempo x{m['tempo_ratio']}, "
-                f"false alarm {m['false_alarm']:.1e}" for m in r.melody]
+                f"false alarm {m['false_alarm']:.1e}" + (f"; caution: {m['caution']}" if m.get("caution") else "")
+                for m in r.melody]
     voices = [f"{v['creator']}: {'cohort score' if v.get('statistic') == 'cohort' else 'similarity'} {v['score']:.3f} "
               f"(threshold {v['threshold']:.2f}, P {v['probability']:.2f})"
               + (f" at {v['window_start_s']:.1f}-{v['window_end_s']:.1f} s" if "window_start_s" in v else "")

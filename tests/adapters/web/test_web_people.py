@@ -232,3 +232,20 @@ def test_a_voice_found_in_telephone_band_audio_is_shown_with_its_caution():
     html = page(dict(found, caution="little sound above 4.2 kHz in this window (telephone-band or low-rate audio)"))
     assert "the voice of Ana Lima" in html and "Careful: little sound above 4.2 kHz" in html
     assert "Careful" not in page(found)
+
+
+def test_a_melody_found_in_an_even_stepwise_phrase_is_shown_with_its_caution():
+    """A reused-melody finding in dance-like material carries the check's caution on the job page."""
+    from consentry.adapters.web.render import _env
+    from consentry.services.check.service import MELODY_REGULAR_CAUTION
+
+    def page(melody: dict) -> str:
+        job = {"job_id": "j2", "kind": "check", "status": "succeeded",
+               "result": {"output": "reel.wav", "duration_s": 30.0, "melody": [melody]}}
+        return _env.get_template("job.html.j2").render(principal=None, nav=[], path="/app/jobs/j2", csrf=None,
+                                                        title="Check", job=job, recording=[])
+
+    found = {"work_id": "w1", "title": "The Reel", "creator": "Ana Lima", "confidence": 0.99}
+    html = page(dict(found, caution=MELODY_REGULAR_CAUTION))
+    assert "The Reel" in html and "Careful: an even-rhythm, stepwise phrase" in html
+    assert "Careful" not in page(found)

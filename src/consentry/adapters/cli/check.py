@@ -179,6 +179,8 @@ def _print_check(res) -> None:
         console.print(f"  melody     {m['title']} [dim]{m['work_id'][:8]}[/] {m['n_matched_notes']} notes at {m['query_start_s']:.1f} s "
                       f"(work {m['reference_start_s']:.1f} s) {m['transposition_semitones']:+d} st tempo x{m['tempo_ratio']} "
                       f"false alarm {m['false_alarm']:.1e}", highlight=False)
+        if m.get("caution"):
+            console.print(f"  [yellow]caution: {m['caution']}[/]", highlight=False)
     for v in res.voice_matches:
         measure = "cohort score" if v.get("statistic") == "cohort" else "similarity"  # docs/check.md
         console.print(f"  voice      {v['creator']} {measure} {v['score']:.3f} (threshold {v['threshold']:.2f}, "
