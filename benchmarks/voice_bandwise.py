@@ -493,13 +493,18 @@ def main() -> None:
         report["held_out"] = held_out(wide, fresh, levels, report["dev"]["fit"]["penalty"])
     if a.gate:
         report["gate_refusals"] = gate_refusals()
+    write_report(report, a.out, t0, c0)
+
+
+def write_report(report: dict, out: str | None, t0: float, c0: float) -> None:
+    """Add the run's cost (wall and CPU seconds since ``t0`` / ``c0``) to ``report``, print it, and write it to ``out``."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     report["cost"] = {"wall_s": round(time.time() - t0, 1), "cpu_s": round(time.process_time() - c0, 1),
                       "user_cpu_s": round(usage.ru_utime, 1)}
     text = json.dumps(report, indent=1)
     print(text)
-    if a.out:
-        Path(a.out).write_text(text + "\n")
+    if out:
+        Path(out).write_text(text + "\n")
 
 
 if __name__ == "__main__":

@@ -22,9 +22,7 @@ no penalty), and ``two_prints_band_step`` (the penalty in every output; decides 
 from __future__ import annotations
 
 import argparse
-import json
 import pickle
-import resource
 import time
 from pathlib import Path
 
@@ -279,13 +277,9 @@ def main() -> None:
         levels_b = b_g711_levels(Path(a.b_levels_cache), b_g711, Path(a.music_dir))
         report["held_out"] = held_out(wide, phone["band"], b_g711, b_prints, levels["wide"], levels_b, penalty,
                                       share)
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    report["cost"] = {"wall_s": round(time.time() - t0, 1), "cpu_s": round(time.process_time() - c0, 1),
-                      "user_cpu_s": round(usage.ru_utime, 1)}
-    text = json.dumps(report, indent=1)
-    print(text)
-    if a.out:
-        Path(a.out).write_text(text + "\n")
+    from voice_bandwise import write_report
+
+    write_report(report, a.out, t0, c0)
 
 
 if __name__ == "__main__":

@@ -93,3 +93,19 @@ def _html(body_text: str) -> bytes:
             f"<article><h1>A post</h1>{paras}</article>"
             "<footer>Copyright the publisher. All rights reserved. Contact us. Privacy policy.</footer>"
             "</body></html>").encode()
+
+
+def write_warc(path, records: list[tuple[str, str, bytes, str]], *, gz: bool) -> None:
+    """A WARC file of ``(kind, uri, payload, content type)`` records (``response`` with HTTP headers)."""
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    with open(path, "wb") as fh:
+        w = WARCWriter(fh, gzip=gz)
+        for kind, uri, payload, ctype in records:
+            if kind == "response":
+                headers = StatusAndHeaders("200 OK", [("Content-Type", ctype)], protocol="HTTP/1.1")
+                w.write_record(w.create_warc_record(uri, "response", payload=io.BytesIO(payload), http_headers=headers))
+            else:
+                w.write_record(w.create_warc_record(uri, kind, payload=io.BytesIO(payload),
+                                                    warc_headers_dict={"Content-Type": ctype}))

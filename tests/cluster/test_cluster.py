@@ -310,6 +310,26 @@ def _kill_once_two_are_stored(driver: subprocess.Popen, registry: Path, *, timeo
     return stored, killed_scan
 
 
+def driver_killed_and_resumed(cluster, source: str, reg_copy: Path, clean_out: Path, n_items: int) -> tuple[str, dict, list]:
+    """A Ray scan of ``source`` (one worker) whose driver is SIGKILLed once two items are stored, resumed from the
+    CLI with ``--fail-on refused`` and a clean manifest written to ``clean_out``.  Checks what every such resume
+    must show (exit 2, the same scan, complete, on Ray); returns (scan id, its summary, its items)."""
+    driver = _cli("scan", source, "--ray", cluster.address, "--workers", "1", registry=reg_copy,
+                  start_new_session=True)
+    stored, killed_scan = _kill_once_two_are_stored(driver, reg_copy, timeout_s=120)
+    assert 2 <= stored < n_items
+    resumed = _cli("scan", source, "--ray", cluster.address, "--resume", "--fail-on", "refused",
+                   "--clean-manifest", str(clean_out), registry=reg_copy)
+    out, err = resumed.communicate(timeout=240)
+    assert resumed.returncode == 2, err  # refused items found: the exit code a local scan gives
+    assert f"resuming scan {killed_scan}" in err
+    with Registry.open(reg_copy) as reg:
+        summary = scan_summary(reg, killed_scan)
+        assert summary["status"] == "complete" and summary["executor"]["kind"] == "ray"
+        items = _items(reg, killed_scan)
+    return killed_scan, summary, items
+
+
 def test_driver_killed_mid_scan_resumes_to_the_same_result(cluster, catalogue, tmp_path):
     _, reg_path, data, _, local, local_items = catalogue
     reg_copy = _copy_registry(reg_path, tmp_path / "r.db")

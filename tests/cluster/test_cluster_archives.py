@@ -26,7 +26,8 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import notes, write_wav
 from test_cluster import (  # noqa: F401 - cluster: fixture
-    SR, TERMS, WORK_S, _cli, _copy_registry, _items, _kill_a_worker_once, _kill_once_two_are_stored, cluster,
+    SR, TERMS, WORK_S, _copy_registry, _items, _kill_a_worker_once, cluster,
+    driver_killed_and_resumed,
 )
 
 from consentry import Registry
@@ -38,7 +39,7 @@ from consentry.io.sources.parts import SHARD_STRIDE, parts_of
 from consentry.io.sources.webdataset import WebDataset
 from consentry.io.sources.ziparchive import ZipArchive
 from consentry.runtime.interrupts import Interrupted
-from consentry.services.scan import scan_dataset, scan_summary, task_of, write_clean_manifest
+from consentry.services.scan import scan_dataset, task_of, write_clean_manifest
 
 SAME = ("totals", "works", "creators", "licence_cost", "coverage_histogram", "errors", "signals", "dataset_fingerprint",
         "exposure", "skipped")
@@ -250,19 +251,9 @@ def test_driver_killed_mid_scan_of_shards_resumes_to_the_same_result(cluster, ar
     root, reg_path, specs, local = archives
     local_summary, local_items = local["tar"]
     reg_copy = _copy_registry(reg_path, tmp_path / "r.db")
-    driver = _cli("scan", specs["tar"], "--ray", cluster.address, "--workers", "1", registry=reg_copy,
-                  start_new_session=True)
-    stored, killed_scan = _kill_once_two_are_stored(driver, reg_copy, timeout_s=120)
-    assert 2 <= stored < len(local_items)
-    resumed = _cli("scan", specs["tar"], "--ray", cluster.address, "--resume", "--fail-on", "refused",
-                   "--clean-manifest", str(tmp_path / "clean.jsonl"), registry=reg_copy)
-    out, err = resumed.communicate(timeout=240)
-    assert resumed.returncode == 2, err  # refused items found: the exit code a local scan gives
-    assert f"resuming scan {killed_scan}" in err
-    with Registry.open(reg_copy) as reg:
-        summary = scan_summary(reg, killed_scan)
-        assert summary["status"] == "complete" and summary["executor"]["kind"] == "ray"
-        assert _items(reg, killed_scan) == local_items
+    _, summary, items = driver_killed_and_resumed(cluster, specs["tar"], reg_copy, tmp_path / "clean.jsonl",
+                                                  len(local_items))
+    assert items == local_items
     assert {k: summary[k] for k in SAME} == {k: local_summary[k] for k in SAME}
     assert (tmp_path / "clean.jsonl").read_bytes() == (root / "local-tar.clean").read_bytes()
 

@@ -21,10 +21,11 @@ import tarfile
 
 import pytest
 from test_cluster import (  # noqa: F401 - cluster: fixture
-    _cli, _copy_registry, _items, _kill_a_worker_once, _kill_once_two_are_stored, cluster,
+    _copy_registry, _items, _kill_a_worker_once, cluster,
+    driver_killed_and_resumed,
 )
 from test_cluster_rows import SAME, _seqs
-from textkit import passage, prose
+from textkit import passage, prose, write_warc
 
 from consentry import Registry
 from consentry.cluster import ClusterError
@@ -34,7 +35,7 @@ from consentry.io.sources import textparts
 from consentry.io.sources.text import TextWebDataset, WarcDataset
 from consentry.runtime.interrupts import Interrupted
 from consentry.services import scan_text
-from consentry.services.scan import scan_dataset, scan_summary, write_clean_manifest
+from consentry.services.scan import scan_dataset, write_clean_manifest
 
 
 def _pages(texts: dict, seed: int, n: int) -> list[tuple[str, str, bytes, str]]:
@@ -61,19 +62,6 @@ def _pages(texts: dict, seed: int, n: int) -> list[tuple[str, str, bytes, str]]:
     return out
 
 
-def _write_warc(path, records, *, gz: bool) -> None:
-    from warcio.statusandheaders import StatusAndHeaders
-    from warcio.warcwriter import WARCWriter
-
-    with open(path, "wb") as fh:
-        w = WARCWriter(fh, gzip=gz)
-        for kind, uri, payload, ctype in records:
-            if kind == "response":
-                headers = StatusAndHeaders("200 OK", [("Content-Type", ctype)], protocol="HTTP/1.1")
-                w.write_record(w.create_warc_record(uri, "response", payload=io.BytesIO(payload), http_headers=headers))
-            else:
-                w.write_record(w.create_warc_record(uri, kind, payload=io.BytesIO(payload),
-                                                    warc_headers_dict={"Content-Type": ctype}))
 
 
 def _write_shard(path, texts: dict, seed: int, n: int) -> None:
@@ -104,12 +92,12 @@ def crawls(tmp_path_factory):
         for name, terms in (("a.txt", "deny"), ("b.txt", "allow")):
             (root / name).write_text(texts[name], encoding="utf-8")
             reg.register([root / name], creator="Bea Roth", terms=terms, workers=1)
-    _write_warc(root / "crawl.warc.gz", _pages(texts, 300, 40), gz=True)
+    write_warc(root / "crawl.warc.gz", _pages(texts, 300, 40), gz=True)
     wet = [("conversion", f"https://e.org/w{i}", prose(400 + i, 90).encode(), "text/plain") for i in range(14)]
     wet[2] = (*wet[2][:2], wet[2][2] + b" " + passage(texts["a.txt"], 300, 110)[0].encode(), "text/plain")
     wet[4] = ("conversion", "https://e.org/latin1", "Caf\xe9 cr\xe8me, a page saved as Latin-1. ".encode("latin-1")
               * 8, "text/plain")
-    _write_warc(root / "wet.warc", wet, gz=False)
+    write_warc(root / "wet.warc", wet, gz=False)
     plain = (root / "wet.warc").read_bytes()   # record 11 says it is 9 bytes shorter than it is
     at = plain.index(b"Content-Length: ", plain.index(b"https://e.org/w11"))
     end = plain.index(b"\r\n", at)
@@ -250,24 +238,14 @@ def test_a_driver_killed_mid_scan_of_a_crawl_resumes_to_the_same_result(cluster,
     root, reg_path, _, _ = crawls
     texts = {name: (root / name).read_text(encoding="utf-8") for name in ("a.txt", "b.txt")}
     big = tmp_path / "big.warc.gz"   # parts of 128 records: several, so the driver is killed between them
-    _write_warc(big, _pages(texts, 900, 700), gz=True)
+    write_warc(big, _pages(texts, 900, 700), gz=True)
     reg_copy = _copy_registry(reg_path, tmp_path / "r.db")
     with Registry.open(reg_copy) as reg:
         local = scan_dataset(reg, big, workers=1)
         write_clean_manifest(reg, local["scan_id"], tmp_path / "local.clean")
         local_items = _items(reg, local["scan_id"])
-    driver = _cli("scan", str(big), "--ray", cluster.address, "--workers", "1", registry=reg_copy,
-                  start_new_session=True)
-    stored, killed_scan = _kill_once_two_are_stored(driver, reg_copy, timeout_s=120)
-    assert 2 <= stored < len(local_items)
-    resumed = _cli("scan", str(big), "--ray", cluster.address, "--resume", "--fail-on", "refused",
-                   "--clean-manifest", str(tmp_path / "clean.jsonl"), registry=reg_copy)
-    out, err = resumed.communicate(timeout=240)
-    assert resumed.returncode == 2, err  # refused items found: the exit code a local scan gives
-    assert f"resuming scan {killed_scan}" in err
-    with Registry.open(reg_copy) as reg:
-        summary = scan_summary(reg, killed_scan)
-        assert summary["status"] == "complete" and summary["executor"]["kind"] == "ray"
-        assert _items(reg, killed_scan) == local_items
+    _, summary, items = driver_killed_and_resumed(cluster, str(big), reg_copy, tmp_path / "clean.jsonl",
+                                                  len(local_items))
+    assert items == local_items
     assert {k: summary[k] for k in SAME if k != "options"} == {k: local[k] for k in SAME if k != "options"}
     assert (tmp_path / "clean.jsonl").read_bytes() == (tmp_path / "local.clean").read_bytes()

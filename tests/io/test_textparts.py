@@ -14,6 +14,7 @@ import tarfile
 from collections import Counter
 
 import pytest
+from textkit import write_warc
 
 from consentry.io.sources.archives import ArchiveLimits
 from consentry.io.sources.parts import (
@@ -22,20 +23,6 @@ from consentry.io.sources.parts import (
 from consentry.io.sources.text import TextWebDataset, WarcDataset, open_text_dataset
 
 
-def _warc(path, records: list[tuple[str, str, bytes, str]], *, gz: bool) -> None:
-    """A WARC file of ``(kind, uri, payload, content type)`` records (``response`` with HTTP headers)."""
-    from warcio.statusandheaders import StatusAndHeaders
-    from warcio.warcwriter import WARCWriter
-
-    with open(path, "wb") as fh:
-        w = WARCWriter(fh, gzip=gz)
-        for kind, uri, payload, ctype in records:
-            if kind == "response":
-                headers = StatusAndHeaders("200 OK", [("Content-Type", ctype)], protocol="HTTP/1.1")
-                w.write_record(w.create_warc_record(uri, "response", payload=io.BytesIO(payload), http_headers=headers))
-            else:
-                w.write_record(w.create_warc_record(uri, kind, payload=io.BytesIO(payload),
-                                                    warc_headers_dict={"Content-Type": ctype}))
 
 
 def _pages(n: int) -> list[tuple[str, str, bytes, str]]:
@@ -99,9 +86,9 @@ def crawls(tmp_path):
     """Good and hostile crawl archives: name -> path."""
     files = {}
     for name, gz in (("c.warc.gz", True), ("c.warc", False)):
-        _warc(tmp_path / name, _pages(23), gz=gz)
+        write_warc(tmp_path / name, _pages(23), gz=gz)
         files[name] = tmp_path / name
-    _warc(tmp_path / "c.wet.gz", [("conversion", f"https://e.org/{i}", f"Text {i}.".encode(), "text/plain")
+    write_warc(tmp_path / "c.wet.gz", [("conversion", f"https://e.org/{i}", f"Text {i}.".encode(), "text/plain")
                                    for i in range(9)], gz=True)
     files["c.wet.gz"] = tmp_path / "c.wet.gz"
     good = files["c.warc.gz"].read_bytes()
@@ -123,7 +110,7 @@ def crawls(tmp_path):
     (tmp_path / "cutu.warc").write_bytes(plain[:len(plain) - 300])
     files["cutu.warc"] = tmp_path / "cutu.warc"
     files["whole.warc.gz"] = tmp_path / "whole.warc.gz"
-    _warc(tmp_path / "bad.wet", [("conversion", "https://e.org/x", b"caf\xe9 \xff\xfe not UTF-8", "text/plain"),
+    write_warc(tmp_path / "bad.wet", [("conversion", "https://e.org/x", b"caf\xe9 \xff\xfe not UTF-8", "text/plain"),
                                   ("conversion", "https://e.org/y", b"fine", "text/plain")], gz=False)
     files["bad.wet"] = tmp_path / "bad.wet"
     return files

@@ -3,8 +3,6 @@ penalty in band-limited outputs), and a registry without them still works and sa
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -85,20 +83,7 @@ def test_without_the_option_nothing_of_the_band_is_reported(prints):
     assert all(f["score"] == pytest.approx(f["similarity"], abs=1e-4) for f in out)
 
 
-def _voice_ready() -> str | None:
-    if shutil.which("espeak-ng") is None:
-        return "espeak-ng not installed (apt-get install espeak-ng)"
-    try:
-        from consentry.engines.voice.campplus import find_campplus_weights
-        from consentry.engines.voice.encoder import find_weights
-
-        find_weights()
-        find_campplus_weights()
-    except Exception as exc:  # noqa: BLE001 - any reason the weights are not usable
-        if os.environ.get("CONSENTRY_REQUIRE_VOICE_MODEL"):
-            raise
-        return f"voice model weights not installed ({exc})"
-    return None
+from test_check import _voice_ready  # noqa: E402  (espeak-ng and the voice models, or why the test is skipped)
 
 
 @pytest.mark.skipif(_voice_ready() is not None, reason=str(_voice_ready()))

@@ -218,15 +218,21 @@ def test_dates_are_for_people_and_pages_have_a_favicon(server, world):
     assert '<link rel="icon" href="data:image/svg+xml,' in terms
 
 
-def test_a_voice_found_in_telephone_band_audio_is_shown_with_its_caution():
-    """The job page's "how sure" words would overstate a telephone-band voice finding: its caution is shown beside."""
+def _check_job_page(**result) -> str:
+    """The web app's page of a finished check job whose result holds ``result``."""
     from consentry.adapters.web.render import _env
 
+    job = {"job_id": "j1", "kind": "check", "status": "succeeded",
+           "result": {"output": "out.wav", "duration_s": 30.0, **result}}
+    return _env.get_template("job.html.j2").render(principal=None, nav=[], path="/app/jobs/j1", csrf=None,
+                                                    title="Check", job=job, recording=[])
+
+
+def test_a_voice_found_in_telephone_band_audio_is_shown_with_its_caution():
+    """The job page's "how sure" words would overstate a telephone-band voice finding: its caution is shown beside."""
+
     def page(voice: dict) -> str:
-        job = {"job_id": "j1", "kind": "check", "status": "succeeded",
-               "result": {"output": "call.wav", "duration_s": 30.0, "voice": [voice]}}
-        return _env.get_template("job.html.j2").render(principal=None, nav=[], path="/app/jobs/j1", csrf=None,
-                                                        title="Check", job=job, recording=[])
+        return _check_job_page(voice=[voice])
 
     found = {"creator": "Ana Lima", "is_match": True, "probability": 0.97}
     html = page(dict(found, caution="little sound above 4.2 kHz in this window (telephone-band or low-rate audio)"))
@@ -236,14 +242,10 @@ def test_a_voice_found_in_telephone_band_audio_is_shown_with_its_caution():
 
 def test_a_melody_found_in_an_even_stepwise_phrase_is_shown_with_its_caution():
     """A reused-melody finding in dance-like material carries the check's caution on the job page."""
-    from consentry.adapters.web.render import _env
     from consentry.services.check.service import MELODY_REGULAR_CAUTION
 
     def page(melody: dict) -> str:
-        job = {"job_id": "j2", "kind": "check", "status": "succeeded",
-               "result": {"output": "reel.wav", "duration_s": 30.0, "melody": [melody]}}
-        return _env.get_template("job.html.j2").render(principal=None, nav=[], path="/app/jobs/j2", csrf=None,
-                                                        title="Check", job=job, recording=[])
+        return _check_job_page(melody=[melody])
 
     found = {"work_id": "w1", "title": "The Reel", "creator": "Ana Lima", "confidence": 0.99}
     html = page(dict(found, caution=MELODY_REGULAR_CAUTION))
