@@ -440,18 +440,23 @@ def gate_refusals(channels=("wide", "g711", "band")) -> dict:
             for c, k in counts.items()}
 
 
+def cache_options(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The caches both voice band benchmarks read (dev half A's windows, its telephone channels, their levels)."""
+    ap.add_argument("--music-dir", default="benchmarks/work/fa-outputs")
+    ap.add_argument("--cache", default="benchmarks/work/voice-windowed-v4.pkl")
+    ap.add_argument("--g711-cache", default="benchmarks/work/voice-channel-v1.pkl")
+    ap.add_argument("--band-cache", default="benchmarks/work/voice-channel-band-v1.pkl")
+    ap.add_argument("--levels-cache", default="benchmarks/work/voice-bands-v1.pkl")
+    return ap
+
+
 def main() -> None:
     from voice_channel import CHANNEL_RECIPE
     from voice_fresh import FRESH_RECIPE
     from voice_windowed import WINDOWED_RECIPE, cached
 
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--music-dir", default="benchmarks/work/fa-outputs")
-    ap.add_argument("--cache", default="benchmarks/work/voice-windowed-v4.pkl")
-    ap.add_argument("--g711-cache", default="benchmarks/work/voice-channel-v1.pkl")
-    ap.add_argument("--band-cache", default="benchmarks/work/voice-channel-band-v1.pkl")
+    ap = cache_options(argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
     ap.add_argument("--fresh-cache", default="benchmarks/work/voice-fresh-v1.pkl")
-    ap.add_argument("--levels-cache", default="benchmarks/work/voice-bands-v1.pkl")
     ap.add_argument("--held-out", action="store_true", help="also score the held-out sets (once)")
     ap.add_argument("--both-prints", action="store_true",
                     help="also the dev diagnostic of a registry with a telephone-band print per voice")

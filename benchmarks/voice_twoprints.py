@@ -241,12 +241,9 @@ def main() -> None:
 
     from consentry.services.check.service import VOICE_NARROW_BAND_PENALTY, VOICE_NARROW_OUTPUT_SHARE
 
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--music-dir", default="benchmarks/work/fa-outputs")
-    ap.add_argument("--cache", default="benchmarks/work/voice-windowed-v4.pkl")
-    ap.add_argument("--g711-cache", default="benchmarks/work/voice-channel-v1.pkl")
-    ap.add_argument("--band-cache", default="benchmarks/work/voice-channel-band-v1.pkl")
-    ap.add_argument("--levels-cache", default="benchmarks/work/voice-bands-v1.pkl")
+    from voice_bandwise import cache_options
+
+    ap = cache_options(argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
     ap.add_argument("--b-g711-cache", default="benchmarks/work/voice-channel-B-g711-v1.pkl")
     ap.add_argument("--b-prints-cache", default="benchmarks/work/voice-twoprints-B-v1.pkl")
     ap.add_argument("--b-levels-cache", default="benchmarks/work/voice-bands-B-g711-v1.pkl")
