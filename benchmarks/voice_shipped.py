@@ -16,7 +16,8 @@ voice_fresh.py enrols), through the product's :func:`consentry.engines.voice.ban
 print is known to be of the same clip.  Half B's band prints are voice_twoprints.py's.
 
 ``--pairs``: cosine similarity of the enrolled prints of every pair of KDE/fillets voices (wideband, first clip and
-extra clips), to judge whether two voices of different languages are one person (decides nothing).
+extra clips), and half B's false matches with 21 voices, to judge whether two voices of different languages are one
+person; ``--pitch LANG ...``: a rough pitch of klettres recordings (adult or child voice).  Both decide nothing.
 """
 
 from __future__ import annotations
@@ -179,6 +180,42 @@ def half_b_false_at_21(wide: dict, b_prints: dict, levels_wide: dict) -> list[di
     return false_matches([o for o in wide["outputs"] if o["half"] == "B"], enrolled, pool, levels_wide, 21)
 
 
+def frame_f0(x: np.ndarray, rate: int, *, lo_hz: float = 60.0, hi_hz: float = 500.0) -> list[float]:
+    """Pitch (Hz) of the voiced 40-ms frames (10-ms hop) of ``x`` (mono, shape (n,)): the lag of the highest
+    normalised autocorrelation between 1/``hi_hz`` and 1/``lo_hz``, kept where it is above 0.6 and the frame's level
+    is at least half the clip's RMS.  A rough estimate for telling adult from child voices, not a pitch tracker."""
+    x = np.asarray(x, np.float64)
+    n, hop = int(0.04 * rate), int(0.01 * rate)
+    level = np.sqrt(np.mean(x ** 2)) + 1e-12
+    lo, hi = int(rate / hi_hz), int(rate / lo_hz)
+    out = []
+    for i in range(0, x.size - n, hop):
+        f = x[i:i + n] - x[i:i + n].mean()
+        if np.sqrt(np.mean(f ** 2)) < 0.5 * level:
+            continue
+        ac = np.correlate(f, f, "full")[n - 1:]
+        ac = ac / (ac[0] + 1e-12)
+        k = lo + int(np.argmax(ac[lo:hi]))
+        if ac[k] > 0.6:
+            out.append(rate / k)
+    return out
+
+
+def pitch_of(languages: list[str], root: Path = Path("/usr/share/klettres"), files: int = 60) -> dict:
+    """10th, 50th and 90th percentile of :func:`frame_f0` over the first ``files`` recordings of each klettres
+    language (letters, then syllables, sorted by path)."""
+    from consentry.io.decode import decode_audio
+
+    out = {}
+    for lang in languages:
+        f0: list[float] = []
+        for f in sorted((root / lang).glob("*/*.ogg"))[:files]:
+            f0 += frame_f0(decode_audio(f, sample_rate_hz=16_000).samples, 16_000)
+        q = np.quantile(f0, [0.1, 0.5, 0.9]) if f0 else [np.nan] * 3
+        out[lang] = {"frames": len(f0), "f0_p10_p50_p90_hz": [round(float(v)) for v in q]}
+    return out
+
+
 def main() -> None:
     from voice_bandwise import cache_options, write_report
     from voice_fresh import FRESH_RECIPE
@@ -194,6 +231,8 @@ def main() -> None:
     ap.add_argument("--asterisk-prints-cache", default="benchmarks/work/voice-shipped-asterisk-v1.pkl")
     ap.add_argument("--pairs", nargs="*", default=None, metavar="VOICE",
                     help="also the print similarities of these voices' pairs (default: klettres pt_BR, tn, lt)")
+    ap.add_argument("--pitch", nargs="+", default=None, metavar="LANG",
+                    help="also a rough median pitch of these klettres languages' recordings (e.g. pt_BR tn lt)")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
     t0, c0 = time.time(), time.process_time()
@@ -211,6 +250,8 @@ def main() -> None:
     if a.pairs is not None:
         report["voice_pairs"] = voice_pairs(wide, a.pairs or ["klettres/pt_BR", "klettres/tn", "klettres/lt"])
         report["half_B_false_at_21"] = half_b_false_at_21(wide, b_prints, levels["wide"])
+    if a.pitch:
+        report["pitch"] = pitch_of(a.pitch)
     write_report(report, a.out, t0, c0)
 
 

@@ -82,3 +82,12 @@ def test_false_matches_name_the_voice_that_matched_in_the_draw_without_the_paste
     assert out[0]["windows_band_limited"] == [0, 1] and abs(out[0]["false"]["asterisk/ru"] - 0.7) < 0.01
     levels[vb._key(o)] = np.array([-70.0])  # band-limited: lowered by the penalty, under the threshold
     assert [r["rule"] for r in vs.false_matches([o], enrolled, sorted(enrolled), levels, 1)] == ["check_now"]
+
+
+def test_frame_f0_reads_the_pitch_of_a_harmonic_tone_and_skips_silence():
+    rate = 16_000
+    t = np.arange(rate) / rate
+    x = sum(np.sin(2 * np.pi * 220.0 * k * t) / k for k in (1, 2, 3))
+    x[rate // 2:] = 0.0  # half a second of silence: no frame
+    f0 = vs.frame_f0(x, rate)
+    assert 40 <= len(f0) <= 50 and abs(np.median(f0) - 220.0) < 5.0
