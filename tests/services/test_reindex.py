@@ -126,6 +126,9 @@ def test_an_image_of_an_older_image_engine_is_reindexed_and_found_again(tmp_path
         from consentry.services.jobs import identify_upload  # what the server's POST /identify answers
 
         assert identify_upload(reg, str(tmp_path / "crop.png"), "crop.png")["unsearched_works"] == 1
+        from consentry.services.check.image import check_image_output  # `consentry check` of an image output
+
+        assert any("1 registered image work(s)" in n for n in check_image_output(reg, str(tmp_path / "crop.png")).notes)
         before = scan_dataset(reg, data, workers=1)
         assert before["options"]["unsearched_works"] == {"image": 1} and before["totals"]["unknown"] == 1
     out = CliRunner().invoke(app, ["--registry", str(db), "identify", str(tmp_path / "crop.png")])
@@ -144,5 +147,34 @@ def test_an_image_of_an_older_image_engine_is_reindexed_and_found_again(tmp_path
         (result,) = reg.identify_many([str(tmp_path / "crop.png")])
         assert "unsearched_works" not in result.as_dict() and len(result.matches) == 1
         assert "unsearched_works" not in identify_upload(reg, str(tmp_path / "crop.png"), "crop.png")
+        assert not check_image_output(reg, str(tmp_path / "crop.png")).notes
         after = scan_dataset(reg, data, workers=1)
         assert "unsearched_works" not in after["options"] and after["totals"]["unknown"] == 0
+
+
+def test_a_text_of_an_older_text_engine_is_named_by_check_until_reindexed(tmp_path):
+    """`consentry check` of a text output says how many registered texts it could not compare, until reindex."""
+    import sqlite3
+
+    from textkit import prose
+
+    from consentry.services.check.text import check_text_outputs
+
+    essay = prose(11, 600)
+    (tmp_path / "essay.txt").write_text(essay, encoding="utf-8")
+    (tmp_path / "output.txt").write_text("The model wrote: " + essay[200:1400], encoding="utf-8")
+    db = tmp_path / "reg.db"
+    with Registry.open(db) as reg:
+        (work,) = reg.register([str(tmp_path / "essay.txt")], creator="Ann", melody=False).registered
+        (res,) = check_text_outputs(reg, tmp_path / "output.txt")
+        assert [p["work_id"] for p in res.passages] == [work.work_id] and res.notes == []
+    with sqlite3.connect(db) as c:  # as if an earlier text engine had fingerprinted it
+        c.execute("UPDATE works SET engine_version = '0', param_hash = 'older' WHERE work_id = ?", (work.work_id,))
+        c.execute("UPDATE index_segments SET engine_version = '0', param_hash = 'older' WHERE engine = ?",
+                  (work.engine,))
+    with Registry.open(db) as reg:
+        (res,) = check_text_outputs(reg, tmp_path / "output.txt")
+        assert res.passages == [] and any("1 registered text work(s)" in n for n in res.notes)
+        assert reindex(reg).reindexed == 1
+        (res,) = check_text_outputs(reg, tmp_path / "output.txt")
+        assert [p["work_id"] for p in res.passages] == [work.work_id] and res.notes == []

@@ -79,11 +79,14 @@ def is_image_output(path: str | os.PathLike) -> bool:
 def check_image_output(registry, path: str | os.PathLike) -> ImageCheckResult:
     """Every registered image found in the image at ``path``; bad input gives a result with ``error``."""
     from consentry.domain.hashing import sha256_and_size
-    from consentry.services.media import identify_signal
+    from consentry.services.media import identify_signal, unsearched_note, unsearched_works
 
     label = str(path)
     res = ImageCheckResult(output=label)
     engine = engines.get("image")
+    unsearched = unsearched_works(registry, engine)  # images an older engine version fingerprinted: not compared
+    if unsearched:
+        res.notes.append(unsearched_note("image", unsearched))
     try:
         signal = engine.decode(path, name=label)
         res.sha256 = sha256_and_size(path)[0]

@@ -103,15 +103,18 @@ def _outputs(path: Path) -> Iterator[tuple[str, bytes | None, str | None]]:
 def check_text_outputs(registry, path: str | os.PathLike, *, min_words: float | None = None) -> list[TextCheckResult]:
     """Check each text output in the file at ``path`` (see the module docstring); never raises on content."""
     from consentry.reporting.text_diff import side_by_side
-    from consentry.services.media import identify_signal
+    from consentry.services.media import identify_signal, unsearched_note, unsearched_works
 
     engine = engines.get("text")
+    unsearched = unsearched_works(registry, engine)  # texts an older engine version fingerprinted: not compared
     results = []
     for label, data, error in _outputs(Path(path)):
         res = TextCheckResult(output=label, error=error)
         results.append(res)
         if error is not None:
             continue
+        if unsearched:
+            res.notes.append(unsearched_note("text", unsearched))
         try:
             signal = engine.decode(data, name=label, max_extent=MAX_OUTPUT_CHARS)
             res.sha256 = hashlib.sha256(data).hexdigest()
