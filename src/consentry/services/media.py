@@ -180,7 +180,7 @@ def unsearched_works(registry, engine: engines.MediaEngine) -> int:
 def unsearched_by_medium(registry) -> dict[str, int]:
     """:func:`unsearched_works` of every medium but music that has an index, where not 0 (``{medium: works}``)."""
     out: dict[str, int] = {}
-    for name in registry.store.indexed_engines():
+    for name in sorted({e for e, _, _ in registry.store.indexed_engine_ids()}):
         try:
             engine = engines.by_engine_name(name)
         except (KeyError, ImportError):

@@ -126,17 +126,19 @@ def reindex(registry, *, progress: Callable[[int, int], None] | None = None) -> 
             progress(i, total)
     for engine_id in list(batches):
         commit(engine_id)
-    summary.remaining = len(works_to_reindex(registry))
+    left = works_to_reindex(registry)
+    summary.remaining = len(left)
     if summary.remaining == 0:
         for other in KNOWN_PARAMS:
             if other.param_hash() != registry.param_hash:
                 summary.dropped_segments += registry.store.drop_segments(
                     engine=ENGINE_NAME, engine_version=other.version, param_hash=other.param_hash())
     # Texts' and images' old versions: their segments go once no live work names them (they are never searched).
+    named = {(w.engine, w.engine_version, w.param_hash) for w in left}
     for name, version, param_hash in registry.store.indexed_engine_ids():
         if name == ENGINE_NAME or registry.current_engine(name) in (None, (version, param_hash)):
             continue
-        if registry.store.live_works_of(engine=name, engine_version=version, param_hash=param_hash) == 0:
+        if (name, version, param_hash) not in named:
             summary.dropped_segments += registry.store.drop_segments(
                 engine=name, engine_version=version, param_hash=param_hash)
     if summary.reindexed:  # each batch wrote a segment: merge where small ones pile up

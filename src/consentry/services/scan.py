@@ -36,7 +36,7 @@ from consentry.runtime.interrupts import Interrupted, deferred_interrupts, polle
 from consentry.runtime.pools import WorkerCount, worker_count
 from consentry.domain.audit import covered_seconds, decide_item
 from consentry.store.sqlite import utc_now
-from consentry.store.sqlite_audit import FINDING_COLUMNS
+from consentry.store.sqlite_audit import FINDING_COLUMNS, ScanTerms
 from consentry.runtime.threads import limit_worker_threads
 from consentry.services.results import ScanSummary
 from consentry.services.scan_summary import summarize_scan
@@ -295,7 +295,7 @@ def _identify_task(registry, task: dict) -> dict:
     return identify_item(registry, task)
 
 
-def decide_result(result: dict, snapshot: dict) -> dict:
+def decide_result(result: dict, snapshot: ScanTerms) -> dict:
     """Give an identified item its decision under the terms ``snapshot`` (work_id -> terms)."""
     if result.get("decision") == "error":
         result.setdefault("covered_s", 0.0)
@@ -303,8 +303,7 @@ def decide_result(result: dict, snapshot: dict) -> dict:
     if not result["findings"]:  # most items of a text dataset
         result["decision"], result["covered_s"] = "unknown", 0.0
         return result
-    if hasattr(snapshot, "prefetch"):  # a stored terms set: one read for the works of this item
-        snapshot.prefetch(f["work_id"] for f in result["findings"])
+    snapshot.prefetch(f["work_id"] for f in result["findings"])  # one read for the works of this item
     findings = [f for f in result["findings"] if f["work_id"] in snapshot]
     result["findings"] = findings
     result["decision"] = decide_item(snapshot[f["work_id"]]["decision"] for f in findings)

@@ -601,20 +601,10 @@ class SQLStore(AuditTablesMixin, CheckTablesMixin, ServiceTablesMixin, ClaimsTab
             "SELECT t.work_id, t.recorded_at FROM terms t WHERE t.version = (SELECT MAX(version) FROM terms WHERE "
             "work_id = t.work_id)").fetchall())
 
-    def indexed_engines(self) -> list[str]:
-        """Names of the engines that have committed index segments (any version)."""
-        return [r[0] for r in self._conn.execute("SELECT DISTINCT engine FROM index_segments ORDER BY engine")]
-
     def indexed_engine_ids(self) -> list[tuple[str, str, str]]:
         """``(engine, engine_version, param_hash)`` of every engine id that has committed index segments."""
         return [tuple(r) for r in self._conn.execute(
             "SELECT DISTINCT engine, engine_version, param_hash FROM index_segments ORDER BY 1, 2, 3")]
-
-    def live_works_of(self, *, engine: str, engine_version: str, param_hash: str) -> int:
-        """How many live works were fingerprinted under this engine id."""
-        return int(self._conn.execute(
-            "SELECT COUNT(*) FROM works WHERE engine = ? AND engine_version = ? AND param_hash = ? "
-            "AND removed_at IS NULL", (engine, engine_version, param_hash)).fetchone()[0])
 
     def works_indexed_elsewhere(self, *, engine: str, engine_version: str, param_hash: str) -> int:
         """Live works of the engine named ``engine`` fingerprinted by another version or parameters of it.
