@@ -16,6 +16,7 @@ import numpy as np
 
 __all__ = [
     "fit_fmr_tail",
+    "fit_fmr_tail_envelope",
     "fit_score_per_doubling",
     "fit_speech_gate",
     "fit_window_threshold",
@@ -94,6 +95,58 @@ def fit_fmr_tail(best_scores, *, lo: int = 5, hi: int = 12) -> dict:
     return {"a": round(float(intercept), 3), "b": round(float(slope), 3), "points": int(keep.sum()),
             "survival": {int(v): round(float(q), 5) for v, q in zip(s, p)}, "n": int(neg.size),
             "max": float(neg.max()) if neg.size else None}
+
+
+def fit_fmr_tail_envelope(best_scores, songs, *, lo: int = 7) -> dict:
+    """A false-match tail ``log P(best >= s) = a + b * s`` that bounds the worst song's rate, not the average.
+
+    Chance scores depend on the music by an order of magnitude (benchmarks/RESULTS.md, "Music engine v2":
+    one song of seven gave 17 of half F's 19 scores of 7 or more), so a line through the pooled rate is
+    a rate for an average of the songs measured.  Here:
+
+    - the slope ``b`` is the least-squares slope of the pooled ``log P(best >= s)`` over the upper tail
+      only, integer s from ``lo`` to the highest score (:func:`fit_fmr_tail` with that ``lo``);
+    - the intercept ``a`` is the smallest (rounded up to 0.001) that puts the line at or above the upper
+      95 % Wilson limit of ``k_j(s) / n_j`` for every song j and every integer s >= ``lo`` at which
+      that song has ``k_j(s) >= 1`` queries scoring s or more.
+
+    Parameters
+    ----------
+    best_scores : array_like of float, shape (n,)
+        Best chance score of each unrelated 10-s query (0 when nothing reached the search threshold).
+    songs : sequence of str, length n
+        The song each query was cut from (queries of one song are not independent draws).
+    lo : int
+        Lowest score of the upper tail.
+
+    Returns
+    -------
+    dict
+        ``a``, ``b`` (the engine's ``_FMR_LOG_A_V2``, ``_FMR_LOG_B_V2``), ``lo``, ``n``, ``songs`` (per song:
+        ``n`` and ``k``, the count at or above each s >= ``lo``) and ``binding`` (the song and score that
+        set ``a``).  ``a`` and ``b`` are None when the pooled tail has fewer than two points.
+    """
+    neg = np.asarray(best_scores, dtype=np.float64)
+    names = np.asarray(songs)
+    if names.shape != neg.shape:
+        raise ValueError(f"fit_fmr_tail_envelope: {neg.size} scores but {names.size} song names")
+    top = int(neg.max()) if neg.size else lo
+    per_song = {}
+    for name in sorted(set(names.tolist())):
+        mine = neg[names == name]
+        per_song[name] = {"n": int(mine.size), "k": {s: int((mine >= s).sum()) for s in range(lo, top + 1)}}
+    if int((neg >= lo).sum()) == 0 or np.unique(neg[neg >= lo]).size < 2:
+        return {"a": None, "b": None, "lo": lo, "n": int(neg.size), "songs": per_song, "binding": None}
+    b = fit_fmr_tail(neg, lo=lo, hi=top)["b"]
+    a, binding = -math.inf, None
+    for name, row in per_song.items():
+        for s, k in row["k"].items():
+            if k >= 1:
+                need = math.log(wilson(k, row["n"])[1]) - b * s
+                if need > a:
+                    a, binding = need, {"song": name, "score": s, "k": k, "n": row["n"]}
+    return {"a": math.ceil(round(a * 1000, 6)) / 1000, "b": b, "lo": lo, "n": int(neg.size), "songs": per_song,
+            "binding": binding}
 
 
 # ---------------------------------------------------------------- voice: speech gate and window threshold

@@ -1,7 +1,7 @@
 """Music engine version 2's decision constants are what their committed commands fitted (their --record).
 
 ``DEFAULT_MIN_SCORE_V2`` and ``_FMR_LOG_A_V2/_B_V2``: benchmarks/calibrate_v2.py
-(benchmarks/fits/fmr_tail_v2.json); ``SCORE_PER_DOUBLING_V2``:
+(benchmarks/fits/fmr_tail_v2.json; the tail by ``--refit``, the song envelope); ``SCORE_PER_DOUBLING_V2``:
 benchmarks/fit_length_rule.py --engine-version 2
 (benchmarks/fits/score_per_doubling_v2.json).  As in tests/engines/test_constants.py,
 the fits are re-run on the recorded data (benchmarks/fitting.py) and compared
@@ -43,13 +43,58 @@ def test_threshold_is_the_highest_fit_score_plus_the_margin():
     assert engine.DEFAULT_MIN_SCORE_V2 == rec["threshold"] == max(rec["floor"], int(half_f.max()) + rec["margin"])
 
 
-def test_tail_is_the_fit_of_half_f():
+def _song_names(rec: dict, half: str) -> list[str]:
+    return [rec["songs"][half][i] for i in rec[f"song_{half.lower()}"]]
+
+
+def test_the_record_names_a_song_of_its_own_half_for_every_query():
     rec = record()
-    half_f = np.array(rec["half_f"])
-    hits = half_f[half_f >= 5]
-    fit = fitting.fit_fmr_tail(half_f, lo=5, hi=int(hits.max()))
-    assert (engine._FMR_LOG_A_V2, engine._FMR_LOG_B_V2) == (fit["a"], fit["b"]) == (rec["fit"]["a"], rec["fit"]["b"])
+    for half, key in (("F", "half_f"), ("T", "half_t")):
+        assert len(rec[f"song_{half.lower()}"]) == len(rec[key])
+        assert set(_song_names(rec, half)) == set(rec["songs"][half])
+    assert not set(rec["songs"]["F"]) & set(rec["songs"]["T"])
+
+
+def test_tail_is_the_song_envelope_of_both_halves():
+    rec = record()
+    scores = np.array(rec["half_f"] + rec["half_t"])
+    fit = fitting.fit_fmr_tail_envelope(scores, _song_names(rec, "F") + _song_names(rec, "T"), lo=rec["tail_lo"])
+    assert (engine._FMR_LOG_A_V2, engine._FMR_LOG_B_V2) == (fit["a"], fit["b"])
+    assert (fit["a"], fit["b"]) == (rec["envelope"]["a"], rec["envelope"]["b"])
     assert engine._FMR_LOG_B_V2 < 0
+
+
+def test_the_envelope_bounds_every_songs_upper_limit_and_a_lower_line_would_not():
+    rec = record()
+    scores = np.array(rec["half_f"] + rec["half_t"])
+    names = np.array(_song_names(rec, "F") + _song_names(rec, "T"))
+    margins = []
+    for name in set(names.tolist()):
+        mine = scores[names == name]
+        for s in range(rec["tail_lo"], int(mine.max()) + 1):
+            k = int((mine >= s).sum())
+            if k:
+                margins.append(engine._FMR_LOG_A_V2 + engine._FMR_LOG_B_V2 * s
+                               - np.log(fitting.wilson(k, mine.size)[1]))
+    assert min(margins) >= 0 and min(margins) < 0.001
+
+
+def test_the_rule_fitted_on_half_f_alone_was_not_optimistic_on_half_t():
+    rec = record()
+    env_f = fitting.fit_fmr_tail_envelope(np.array(rec["half_f"]), _song_names(rec, "F"), lo=rec["tail_lo"])
+    assert (env_f["a"], env_f["b"]) == (rec["envelope_f"]["a"], rec["envelope_f"]["b"])
+    half_t = np.array(rec["half_t"])
+    for s in range(7, 13):
+        assert np.mean(half_t >= s) <= np.exp(env_f["a"] + env_f["b"] * s), f"optimistic on half T at {s}"
+    assert not any(row["optimistic"] for row in rec["check_t"])
+
+
+def test_the_shipped_tail_is_not_below_either_halfs_observed_rate():
+    rec = record()
+    for key in ("half_f", "half_t"):
+        scores = np.array(rec[key])
+        for s in range(7, 13):
+            assert np.mean(scores >= s) <= engine.false_match_rate(s, version="2"), (key, s)
 
 
 def test_the_held_out_half_was_measured_at_the_shipped_threshold():
