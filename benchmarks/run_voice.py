@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import random
@@ -274,8 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="with --fit-gate: write src/consentry/engines/voice/gate_weights.py")
     parser.add_argument("--music-dir", help="with --fit-gate / --windowed: the outputs of run_check.py false-alarms "
                         "(default benchmarks/work/fa-outputs)")
-    parser.add_argument("--record", help="with --fit-gate / --windowed: write the fit and its data here (JSON), "
-                        "for tests/engines/test_constants.py")
+    parser.add_argument("--record", help="write the fit and its data here (JSON), for tests/engines/test_constants.py "
+                        "(whole clips: the pooled human trials behind score.DEFAULT_THRESHOLD and DEFAULT_CALIBRATION)")
     args = parser.parse_args(argv)
     if args.fit_gate:
         json.dump(fit_gate(args), sys.stdout, indent=2)
@@ -332,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
         pooled_n.append(n)
     if pooled_t:
         result["datasets"]["human_pooled"] = stats(np.concatenate(pooled_t), np.concatenate(pooled_n))
+        if args.record and args.model == "campplus":
+            write_clip_record(args.record, result, np.concatenate(pooled_t), np.concatenate(pooled_n))
 
     clips: dict[str, list[np.ndarray]] = {}
     if shutil.which("espeak-ng"):
@@ -382,6 +385,30 @@ def main(argv: list[str] | None = None) -> int:
     json.dump(result, sys.stdout, indent=2)
     print()
     return 0
+
+
+def write_clip_record(path: str, result: dict, targets: np.ndarray, nontargets: np.ndarray) -> None:
+    """Write the pooled whole-clip trials and what they fit (``score.DEFAULT_THRESHOLD``, ``DEFAULT_CALIBRATION``).
+
+    tests/engines/test_constants.py fits the recorded scores again with the
+    same functions and checks the shipped constants against them.
+    """
+    fitted = stats(targets, nontargets)
+    record = {
+        "what": "whole-clip voice decision: score.DEFAULT_THRESHOLD (1 % false accepts) and DEFAULT_CALIBRATION",
+        "command": "benchmarks/run_voice.py --record " + path,
+        "engine": result["engine"], "packages": result["packages"],
+        "settings": {k: result["settings"][k] for k in ("utterance_s", "max_utterances", "model")},
+        "false_accept_rate": 0.01,
+        "threshold_far_1pct": fitted["threshold_far_1pct"], "calibration": fitted["calibration"],
+        # What ships: the 1 % threshold rounded UP to 4 digits (rounded to nearest, 0.42501 gave 0.425, which
+        # accepts one non-target more than 1 %).
+        "threshold_shipped": math.ceil(threshold_at_false_accept(nontargets, false_accept_rate=0.01) * 1e4) / 1e4,
+        "eer": fitted["eer"], "eer_threshold": fitted["eer_threshold"],
+        "false_reject_at_far_1pct": fitted["false_reject_at_far_1pct"],
+        "targets": [float(x) for x in targets], "nontargets": [float(x) for x in nontargets],
+    }
+    Path(path).write_text(json.dumps(record, separators=(",", ":")) + "\n")
 
 
 def speaker_half(name: str) -> str:

@@ -190,3 +190,26 @@ def test_wilson_interval_matches_its_closed_form_on_known_values():
     assert lo == 0.0 and hi == pytest.approx(1.959964 ** 2 / (126 + 1.959964 ** 2), rel=1e-9)
     lo, hi = fitting.wilson(107, 108)
     assert (round(lo, 3), round(hi, 3)) == (0.949, 0.998)
+
+
+def test_whole_clip_threshold_and_calibration_are_the_fit_of_run_voice_on_the_pooled_human_trials():
+    """``score.DEFAULT_THRESHOLD`` (1 % false accepts) and ``DEFAULT_CALIBRATION`` for whole clips.
+
+    ``run_voice.py --record benchmarks/fits/voice_clip.json`` wrote every pooled same-speaker and
+    different-speaker score of 3-s clips (klettres, ktuberling, fillets); fitting them again with the
+    functions the command used gives the shipped values, at the precision it prints.
+    """
+    rec = record("voice_clip.json")
+    targets, nontargets = np.array(rec["targets"]), np.array(rec["nontargets"])
+    assert (len(targets), len(nontargets)) == (934, 15195)  # the trial counts the docstring of DEFAULT_CALIBRATION names
+    threshold = score.threshold_at_false_accept(nontargets, false_accept_rate=rec["false_accept_rate"])
+    assert round(threshold, 4) == rec["threshold_far_1pct"]
+    assert math.ceil(threshold * 1e4) / 1e4 == rec["threshold_shipped"] == score.DEFAULT_THRESHOLD  # rounded up
+    assert np.mean(nontargets >= score.DEFAULT_THRESHOLD) <= rec["false_accept_rate"]
+    calibration = score.LogisticCalibration.fit(targets, nontargets)
+    assert (round(calibration.slope, 3), round(calibration.offset, 3)) == (
+        rec["calibration"]["slope"], rec["calibration"]["offset"]) == (
+        score.DEFAULT_CALIBRATION.slope, score.DEFAULT_CALIBRATION.offset)
+    from consentry.engines.voice.model import ENGINE_NAME, ENGINE_VERSION
+
+    assert rec["engine"].startswith(f"{ENGINE_NAME}/{ENGINE_VERSION}/")  # the prints the check compares
