@@ -111,3 +111,96 @@ def test_passages_are_the_same_with_the_small_array_paths_of_match_off(engine, w
     monkeypatch.setattr(match, "_SMALL", -1)
     assert [engine.locate(engine.signal(t), index) for t in rows] == with_sets
     assert sum(1 for r in with_sets if r) > 30
+
+
+def test_compiled_batch_layout_and_flat_minima_equal_the_numpy_path(engine, works, monkeypatch):
+    from consentry.engines.text import kernels
+    from consentry.engines.text.batch import _layout, batch_minima_flat
+
+    if not kernels.load():
+        pytest.skip("numba is not installed")
+    rows = _rows(engine, works)
+    rng = random.Random(9)
+    batches = [rows, rows[:3], ["", ""], ["one two"], ["\x00"], [rows[8], "", rows[9], "a b c d e"]]
+    batches += [rng.sample(rows, rng.randint(1, len(rows))) for _ in range(10)]
+
+    def layouts() -> list:
+        out = []
+        for texts in batches:
+            lengths = np.array([len(t) for t in texts], np.int64)
+            text_start = np.cumsum(lengths + 1) - (lengths + 1)
+            w = W.words("\x00".join(texts))
+            sh = W.shingles(w, shingle_words=engine.params.shingle_words)
+            parts = _layout(w, sh, text_start, engine.params.shingle_words)
+            count = parts[-1]
+            first = np.cumsum(count) - count
+            out.append((parts, batch_minima_flat(parts[1], first, count, engine.params.winnow_window)))
+        return out
+
+    compiled = layouts()
+    assert kernels.ready()
+    monkeypatch.setattr(kernels, "AVAILABLE", False)
+    numpy_path = layouts()
+    assert sum(int(c[0][5].sum()) for c in compiled) > 1000     # shingles kept: the batches hold text
+    for (parts_c, (flat_c, ends_c)), (parts_n, (flat_n, ends_n)) in zip(compiled, numpy_path):
+        for a, b in zip(parts_c, parts_n):
+            assert a.tolist() == b.tolist()
+        assert flat_c.tolist() == flat_n.tolist() and ends_c.tolist() == ends_n.tolist()
+
+
+def test_locate_many_gives_the_same_passages_with_the_compiled_loops(engine, works, index, monkeypatch):
+    from consentry.engines.text import kernels
+
+    if not kernels.load():
+        pytest.skip("numba is not installed")
+    rows = _rows(engine, works)
+    compiled = engine.locate_many([engine.signal(t) for t in rows], index)
+    monkeypatch.setattr(kernels, "AVAILABLE", False)
+    assert not kernels.ready()
+    numpy_path = engine.locate_many([engine.signal(t) for t in rows], index)
+    assert sum(1 for r in compiled if r) > 30
+    assert compiled == numpy_path
+
+
+def test_texts_whose_seeds_cannot_make_a_passage_are_not_verified_and_nothing_changes(engine, monkeypatch):
+    """Pairs of a text and a work with too little seed weight (text held by several works) or no seed at an
+    anchor are left out before verifying: the passages are those of locate, with fewer texts verified."""
+    from consentry.engines.text import batch
+
+    shared = prose(61, 70)          # held by works 1-3: each seed weighs 1/3
+    phrase = prose(62, 14)          # held by works 4 and 5: a few seeds of weight 1/2
+    works = {1: prose(71, 300) + " " + shared, 2: shared + " " + prose(72, 300), 3: prose(73, 200) + " " + shared,
+             4: prose(74, 200) + " " + phrase + " " + prose(75, 100), 5: phrase + " " + prose(76, 300),
+             6: prose(77, 400)}
+    index = [segment_of(engine, works)]
+    rng = random.Random(6)
+    rows = []
+    for i in range(40):
+        kind = i % 4
+        if kind == 0:
+            part = passage(shared, rng.randrange(0, 40), rng.choice([12, 20, 30]))[0]
+        elif kind == 1:
+            part = phrase
+        elif kind == 2:
+            part = passage(works[6], rng.randrange(0, 300), rng.choice([15, 40]))[0]
+        else:
+            part = passage(works[1], rng.randrange(0, 250), 30)[0] + " " + phrase
+        rows.append(prose(900 + i, rng.randrange(0, 60)) + " " + part + " " + prose(950 + i, rng.randrange(0, 60)))
+    verified = []
+    real_verify = type(engine).verify
+
+    def counting_verify(self, candidates, query, **kw):
+        verified.append(int(candidates.fp_id.size))
+        return real_verify(self, candidates, query, **kw)
+
+    monkeypatch.setattr(type(engine), "verify", counting_verify)
+    one_by_one = [engine.locate(engine.signal(t), index) for t in rows]
+    verified.clear()
+    batched = engine.locate_many([engine.signal(t) for t in rows], index)
+    with_rule = list(verified)
+    monkeypatch.setattr(batch, "_WEIGHT_SLACK", float("inf"))   # the weight rule off: only min_seeds and anchors
+    verified.clear()
+    without_weight = engine.locate_many([engine.signal(t) for t in rows], index)
+    assert batched == one_by_one == without_weight
+    assert sum(1 for r in batched if r) >= 10
+    assert sum(with_rule) < sum(verified)        # seeds of pairs ruled out by their weight were not verified

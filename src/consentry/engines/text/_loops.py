@@ -67,7 +67,24 @@ def words_kernel(cp, cls_t, len_t, fold_t, fold_ascii, cut_t, drop_lo, drop_hi, 
     run_inner = False
     for i in range(n):
         c = np.int64(cp[i])
-        k = np.int64(cls_t[c]) if c < 128 else _class_of(c, cls_t)
+        if c < 128:
+            k = np.int64(cls_t[c])
+            if i < next_drop:  # no de-hyphenation range begins before i: two common cases in few steps
+                if k == _WORD and is_open and not open_solo:   # inside a word: what the steps below do for it
+                    h = h + fold_ascii[c] * pw
+                    pw = pw * _B
+                    length = length + _ONE
+                    we = i + 1
+                    continue
+        else:
+            k = _class_of(c, cls_t)
+            if k == _WORD and is_open and not open_solo and i < next_drop:
+                for j in range(len_t[c]):
+                    h = h + np.uint64(fold_t[c, j]) * pw
+                    pw = pw * _B
+                    length = length + _ONE
+                we = i + 1
+                continue
         if k == _JOIN:
             if i >= run_end:
                 j = i + 1
@@ -295,3 +312,37 @@ def batch_minima_kernel(hashes, first, count, window, out):
             out[t] += a
         k += m
     return k
+
+
+@_jit
+def batch_layout_kernel(word_start, word_end, shingle_hashes, k, text_start, n_words, count, out_hash, out_start,
+                        out_end, out_item):
+    """A batch's words and shingles sorted out by text (:func:`.batch.locate_many`'s NumPy lines, in two passes).
+
+    Word ``i`` belongs to text ``searchsorted(text_start, word_start[i], side="right") - 1`` (``text_start``
+    strictly increasing from 0, ``word_start`` increasing: one merge walk); ``n_words[j]`` counts text ``j``'s
+    words.  Shingle ``i`` (words ``i .. i + k - 1``) is kept when its first and last word belong to one text: its
+    hash, ``word_start[i]``, ``word_end[i + k - 1]`` and text are written at the next place of the ``out_*``
+    arrays and ``count`` of its text is raised.  ``n_words`` and ``count`` come zeroed.  Returns the shingles kept.
+    """
+    m = word_start.shape[0]
+    t = text_start.shape[0]
+    item = np.empty(m, np.int64)
+    j = 0
+    for i in range(m):
+        s = word_start[i]
+        while j + 1 < t and text_start[j + 1] <= s:
+            j += 1
+        item[i] = j
+        n_words[j] += 1
+    kept = 0
+    for i in range(m - k + 1):
+        it = item[i]
+        if it == item[i + k - 1]:
+            out_hash[kept] = shingle_hashes[i]
+            out_start[kept] = word_start[i]
+            out_end[kept] = word_end[i + k - 1]
+            out_item[kept] = it
+            count[it] += 1
+            kept += 1
+    return kept
