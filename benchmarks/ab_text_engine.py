@@ -7,8 +7,10 @@
 ``profile_text_scan.py`` times each tree in its own process; on a shared machine whose load changes from one
 minute to the next, a change of 10-30 % in one stage drowns in that.  Here both versions run in one process, one
 pass over the dataset's batches each in turn (before first in odd rounds), so that both see the same machine.
-What can be swapped this way: the commit's ``engines/text/_loops.py`` (compiled from its source, not cached) and
-``engines/text/batch.py`` (loaded beside this tree's as a module of the same package); every other file of
+What can be swapped this way: the commit's ``engines/text/_loops.py`` (compiled from its source, not cached),
+``engines/text/batch.py`` and ``winnowing.py`` (loaded beside this tree's as modules of the same package, the
+old ``batch`` reading the old ``winnowing``'s words and shingles; while the old version runs, this tree's
+``_loops.words_kernel`` is the old one, which the old word pass reaches through ``kernels``); every other file of
 ``engines/text/`` but ``kernels.py`` (the loops' names) must be the same in both trees (checked: the script
 refuses otherwise).  The dataset's rows are
 batched as a scan batches them (``services.scan_text``: 1 MiB or 1,024 rows) and searched with ``locate_many``
@@ -34,7 +36,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(0, str(HERE))
 
-SWAPPED = ("_loops.py", "batch.py")
+SWAPPED = ("_loops.py", "batch.py", "winnowing.py")
 #: Files that may differ besides: kernels.py lists the loops' names (the old batch.py reads its loops through
 #: this tree's kernels.py, which finds every loop name the old tree had).
 MAY_DIFFER = SWAPPED + ("kernels.py",)
@@ -67,11 +69,17 @@ def old_versions(files: dict[str, bytes]):
     loops.__package__ = "consentry.engines.text"
     exec(compile(files["_loops.py"].decode().replace("cache=True", "cache=False"), "_loops_before", "exec"),
          loops.__dict__)
-    spec = importlib.util.spec_from_loader("consentry.engines.text.batch_before", loader=None)
-    batch = importlib.util.module_from_spec(spec)
-    batch.__package__ = "consentry.engines.text"
-    sys.modules[spec.name] = batch
-    exec(compile(files["batch.py"].decode(), "batch_before", "exec"), batch.__dict__)
+    modules = {}
+    for name in ("winnowing", "batch"):
+        spec = importlib.util.spec_from_loader(f"consentry.engines.text.{name}_before", loader=None)
+        module = importlib.util.module_from_spec(spec)
+        module.__package__ = "consentry.engines.text"
+        sys.modules[spec.name] = module
+        exec(compile(files[f"{name}.py"].decode(), f"{name}_before", "exec"), module.__dict__)
+        modules[name] = module
+    batch = modules["batch"]
+    for name in ("Shingles", "shingles", "window_minima", "words"):  # the old batch.py reads the old word pass
+        setattr(batch, name, getattr(modules["winnowing"], name))
     return loops, batch
 
 

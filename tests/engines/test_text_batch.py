@@ -204,3 +204,20 @@ def test_texts_whose_seeds_cannot_make_a_passage_are_not_verified_and_nothing_ch
     assert batched == one_by_one == without_weight
     assert sum(1 for r in batched if r) >= 10
     assert sum(with_rule) < sum(verified)        # seeds of pairs ruled out by their weight were not verified
+
+
+def test_distinct_anchors_equal_sorted_unique_whether_in_order_or_not(monkeypatch):
+    from consentry.engines.text import kernels
+    from consentry.engines.text.batch import _distinct
+    from consentry.engines.text.match import sorted_unique
+
+    if not kernels.load():
+        pytest.skip("numba is not installed")
+    rng = np.random.default_rng(8)
+    cases = [np.zeros(0, np.int64), np.array([4], np.int64), np.array([2, 2, 2], np.int64),
+             np.array([1, 2, 2, 0], np.int64)]
+    for n in (2, 30, 4000):
+        a = rng.integers(0, n // 3 + 2, n).astype(np.int64)
+        cases += [a, np.sort(a), np.sort(a)[::-1].copy()]
+    for a in cases:
+        assert _distinct(a).tolist() == sorted_unique(a).tolist() == np.unique(a).tolist()

@@ -57,6 +57,22 @@ def test_compiled_words_shingles_and_minima_equal_the_numpy_path(monkeypatch):
         np.testing.assert_array_equal(m, W.window_minima(s.hashes, window=16))
 
 
+def test_words_read_the_same_code_points_in_one_two_or_four_bytes_a_character(monkeypatch):
+    texts = ["plain words", "caf\u00e9 na\u00efve \u00ff-\nend", "\u65e5\u672c\u8a9e caf\u00e9 \u3000\u3042",
+             "lone \ud800 surrogate \u65e5", "\ud83d\ude00 two lone halves", "astral \U0001F600 \u00e9 \u65e5\u672c",
+             "\u00e9" * 3000 + " x \u0301y"]
+    widths = [W.narrow_code_points(t).dtype.itemsize for t in texts]
+    assert widths == [1, 1, 2, 2, 2, 4, 2]
+    for t in texts:
+        assert W.narrow_code_points(t).tolist() == W.code_points(t).tolist()
+    compiled = [W.words(t) for t in texts]
+    monkeypatch.setattr(kernels, "AVAILABLE", False)
+    for t, w in zip(texts, compiled):
+        ref = W.words(t)
+        for f in ("hashes", "start_char", "end_char"):
+            np.testing.assert_array_equal(getattr(w, f), getattr(ref, f), err_msg=repr(t))
+
+
 def test_compiled_key_search_finds_the_runs_searchsorted_finds(monkeypatch):
     engine = TextEngine()
     works = {i: prose(60 + i, 800) for i in range(1, 4)}

@@ -39,7 +39,7 @@ def _is_space(c):
 
 @_jit
 def words_kernel(cp, cls_t, len_t, fold_t, fold_ascii, cut_t, drop_lo, drop_hi, out_hash, out_start, out_end):
-    """:func:`.winnowing.words` on code points ``cp`` (uint8 for ASCII text, else uint32).
+    """:func:`.winnowing.words` on code points ``cp`` (uint8, uint16 or uint32: :func:`.winnowing.narrow_code_points`).
 
     ``fold_ascii``: the folded code of each ASCII character (uint64, shape (128,): ``fold_t[c, 0]`` for a word
     character, which folds to exactly one there, :func:`.winnowing._ascii_fold`), read for ``c < 128`` instead
@@ -346,3 +346,17 @@ def batch_layout_kernel(word_start, word_end, shingle_hashes, k, text_start, n_w
             count[it] += 1
             kept += 1
     return kept
+
+
+@_jit
+def distinct_in_order_kernel(a, out):
+    """:func:`.match.sorted_unique` of an int64 array ``a`` already in order: its distinct values written into
+    ``out`` (as long as ``a``); returns how many, or -1 when ``a`` is not in order (nothing then to use)."""
+    m = 0
+    for i in range(a.shape[0]):
+        if i == 0 or a[i] != a[i - 1]:
+            if i > 0 and a[i] < a[i - 1]:
+                return -1
+            out[m] = a[i]
+            m += 1
+    return m

@@ -93,6 +93,16 @@ def batch_minima_flat(hashes: np.ndarray, first: np.ndarray, count: np.ndarray,
     return out, ends
 
 
+def _distinct(a: np.ndarray) -> np.ndarray:
+    """:func:`.match.sorted_unique` of an int64 array, in one compiled pass when it is in order already."""
+    if kernels.ready() and a.size > 1:
+        out = np.empty(a.size, np.int64)
+        m = kernels.distinct_in_order_kernel(np.ascontiguousarray(a, np.int64), out)
+        if m >= 0:
+            return out[:m]
+    return sorted_unique(a)
+
+
 def _layout(w, sh, text_start: np.ndarray, k: int):
     """``(n_words, hashes, start_char, end_char, item_s, count)``: each text's words (int64, shape (t,)), the
     batch's shingles whose words all belong to one text (hashes, offsets in the joined text, the text of each)
@@ -135,7 +145,7 @@ def locate_many(engine, texts: Sequence[str], segments: Sequence, *, min_score: 
     first = np.cumsum(count) - count
     minima, minima_end = batch_minima_flat(hashes, first, count, window)
     minima_start = np.concatenate((np.zeros(1, np.int64), minima_end[:-1]))
-    anchors = sorted_unique(minima)
+    anchors = _distinct(minima)
     joint = TextQuery(Shingles(hashes, sh_start, sh_end), len(w), len(joined))
     seeds = lookup(joint, segments, p, anchors)
     anchor_rows = seeds.fp_id.size     # the seeds' first rows: those at the texts' anchors

@@ -115,6 +115,24 @@ def code_points(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
 
 
+def narrow_code_points(text: str) -> np.ndarray:
+    """:func:`code_points` in the narrowest unsigned type that holds them all: uint8 when every character is
+    below 256 (Latin-1), uint16 when none is above U+FFFF, else uint32 (shape (len(text),) each).
+
+    Python keeps such strings one or two bytes a character already, so the Latin-1 and UTF-16 encodings are
+    copies; UTF-16 writes a character above U+FFFF as two units, which the length tells (lone surrogates are
+    one unit, their own value, in both encodings with ``surrogatepass``).
+    """
+    try:
+        return np.frombuffer(text.encode("latin-1"), np.uint8)
+    except UnicodeEncodeError:
+        pass
+    units = text.encode("utf-16-le", "surrogatepass")
+    if len(units) == 2 * len(text):
+        return np.frombuffer(units, "<u2")
+    return code_points(text)
+
+
 def words(text: str) -> Words:
     """Normalise ``text`` into words with hashes and offsets (see the module docstring).
 
@@ -243,7 +261,7 @@ def _bridge_spaces(cls: np.ndarray, cp: np.ndarray) -> None:
 
 def _words_compiled(text: str, cls_t, len_t, fold_t) -> Words:
     """:func:`words` through :func:`.kernels.words_kernel` (one pass over the text)."""
-    cp = np.frombuffer(text.encode("ascii"), np.uint8) if text.isascii() else code_points(text)
+    cp = narrow_code_points(text)
     lo, hi = [], []
     if "\n" in text:
         for hyphen, pattern in _DEHYPHEN_BY_CHAR:
