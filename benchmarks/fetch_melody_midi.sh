@@ -11,7 +11,8 @@
 #   freedoom                   66 distinct MIDI tunes in its two WADs: the second held-out set (session 5)
 #   python3-venv               a separate environment for music21 (PyPI), whose corpus holds Bach's chorales:
 #                              the third held-out set (session 6), exported to MIDI by benchmarks/melody_chorales.py,
-#                              and O'Neill's and Ryan's fiddle tunes: the fourth (session 7), benchmarks/melody_fiddle.py
+#                              and O'Neill's and Ryan's fiddle tunes: the fourth (session 7), benchmarks/melody_fiddle.py,
+#                              and Ryan's tunes not in O'Neill's: the fifth (session 8), benchmarks/melody_ryan.py
 #
 # Run as root (as CI does):  bash benchmarks/fetch_melody_midi.sh
 set -euo pipefail
@@ -45,4 +46,8 @@ fi
 fiddle="$here/work/melody-real/fiddle"
 if [ ! -f "$fiddle/manifest.json" ]; then
     "$venv/bin/python" "$here/melody_fiddle.py" "$fiddle"
+fi
+ryan="$here/work/melody-real/ryan"
+if [ ! -f "$ryan/manifest.json" ]; then
+    "$venv/bin/python" "$here/melody_ryan.py" "$ryan" "$fiddle/manifest.json"
 fi

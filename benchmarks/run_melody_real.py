@@ -55,7 +55,8 @@ held-out set, ``--half chorales``: Bach chorales from music21's corpus (benchmar
 the outputs' phrases are cut from another harmonisation of the registered chorale's melody. Session 7 added a
 fourth, ``--half fiddle``: dance tunes printed in both O'Neill's and Ryan's collections (benchmarks/melody_fiddle.py),
 the outputs' phrases cut from Ryan's setting of the registered O'Neill tune; and ``"melody": {"line": "top_voice"}``
-in a skyline entry of ``--pitch-sets`` (the top-voice line of consentry.engines.melody.contour).
+in a skyline entry of ``--pitch-sets`` (the top-voice line of consentry.engines.melody.contour). Session 8 added a
+fifth, ``--half ryan``: Ryan's tunes not in O'Neill's (benchmarks/melody_ryan.py), phrases cut from the tune itself.
 
 Renders, queries and transcriptions are cached in benchmarks/work/melody-real/
 (``--work``), so a second run only aligns. Prints one JSON object.
@@ -147,10 +148,11 @@ def freedoom_tunes(work: Path) -> dict[str, Path]:
 
 
 #: Halves whose tunes and roles come from a manifest: the chorales (third held-out set, session 6, spent) from
-#: benchmarks/melody_chorales.py, the fiddle tunes (fourth, session 7) from benchmarks/melody_fiddle.py.
-MANIFEST_HALVES = ("chorales", "fiddle")
+#: benchmarks/melody_chorales.py, the fiddle tunes (fourth, session 7) from benchmarks/melody_fiddle.py, Ryan's tunes
+#: (fifth, session 8) from benchmarks/melody_ryan.py.
+MANIFEST_HALVES = ("chorales", "fiddle", "ryan")
 #: Phrases cut per registered tune when --phrases-per-tune is not given (what each half was measured with).
-PHRASES_PER_TUNE = {"dev": 16, "held-out": 16, "freedoom": 4, "chorales": 6, "fiddle": 6}
+PHRASES_PER_TUNE = {"dev": 16, "held-out": 16, "freedoom": 4, "chorales": 6, "fiddle": 6, "ryan": 6}
 
 
 def chorale_tunes(work: Path, half: str = "chorales") -> tuple[dict[str, Path], dict[str, str], set[str]]:
@@ -163,6 +165,7 @@ def chorale_tunes(work: Path, half: str = "chorales") -> tuple[dict[str, Path], 
     roles = json.loads(manifest.read_text())["tunes"]
     files = {k: work / half / f"{k.split('/', 1)[1]}.mid" for k in roles}
     siblings = {v["of"]: k for k, v in roles.items() if v["role"] == "sibling"}
+    siblings |= {k: k for k, v in roles.items() if v.get("phrases") == "self"}   # ryan: phrases of the tune itself
     return files, siblings, {k for k, v in roles.items() if v["role"] == "unregistered"}
 
 
@@ -175,7 +178,7 @@ def tune_files(half: str, work: Path) -> dict[str, Path]:
 def half_of(name: str) -> str:
     """"freedoom" / "chorales" (the second / third held-out sets) for their tunes, else "dev" or "held-out" by a
     hash of the name."""
-    if name.startswith(("freedoom/", "chorales/", "fiddle/")):
+    if name.startswith(("freedoom/", "chorales/", "fiddle/", "ryan/")):
         return name.split("/", 1)[0]
     return "dev" if hashlib.sha256(name.encode()).digest()[0] % 2 == 0 else "held-out"
 
@@ -668,7 +671,8 @@ def main() -> None:
     parser.add_argument("--half", required=True,
                         help="dev: fitting; held-out: spent (session 3), development since; freedoom: the second "
                              "held-out set (session 5), spent; chorales: the third (session 6), spent; fiddle: the "
-                             "fourth (session 7); with --pitch-sets a comma-separated list")
+                             "fourth (session 7), spent; ryan: the fifth (session 8), spent; with --pitch-sets a "
+                             "comma-separated list")
     parser.add_argument("--work", type=Path, default=Path("benchmarks/work/melody-real"))
     parser.add_argument("--seed", type=int, default=21)
     parser.add_argument("--cap-s", type=float, default=240.0, help="tunes cut to their first seconds")

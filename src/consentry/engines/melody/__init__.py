@@ -11,7 +11,9 @@ Three steps, each its own module:
 
 :func:`match_melodies` ties the last two together. See docs/melody.md.
 :mod:`.pitchsets` (onset groups as pitch sets, any voice) is a benchmarked
-alternative to the skyline that the check does not use (docs/melody.md).
+alternative to the skyline that the check does not use (docs/melody.md);
+:mod:`.composition` (a null scaled by each pair's own event frequencies) is a
+benchmarked alternative to NULL_MODEL that the check does not use either.
 A check of model outputs, not a media engine with an index (docs/engines.md, "Checks").
 Importing this package does not import onnxruntime.
 """

@@ -46,10 +46,14 @@ is reported as a match when this false-alarm probability is at most
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from consentry.engines.melody.contour import Contour
+
+if TYPE_CHECKING:
+    from consentry.engines.melody.composition import CompositionNull
 
 __all__ = [
     "NULL_MODEL",
@@ -105,6 +109,10 @@ class NullModel:
         e = self.k * np.asarray(m, float) * np.asarray(n, float) * np.exp(-self.lam * np.asarray(score, float))
         out = -np.expm1(-e)
         return float(out) if np.ndim(out) == 0 else out
+
+    def for_pair(self, query: Contour, reference: Contour, scoring: Scoring) -> "NullModel":
+        """The law a pair is judged by: this one for every pair (a CompositionNull's depends on the pair)."""
+        return self
 
     def threshold(self, m: int, n: int, *, max_false_alarm: float) -> float:
         """Smallest score whose false-alarm probability is at most ``max_false_alarm``."""
@@ -355,7 +363,7 @@ def match_contours(
     reference: Contour,
     *,
     scoring: Scoring = Scoring(),
-    null_model: NullModel = NULL_MODEL,
+    null_model: NullModel | CompositionNull = NULL_MODEL,
     max_false_alarm: float = 0.01,
     min_notes: int = 6,
     max_phrases: int = 3,
@@ -370,6 +378,8 @@ def match_contours(
     Parameters
     ----------
     query, reference : Contour
+    null_model : NullModel or CompositionNull
+        The law of chance scores; a CompositionNull's depends on the pair's event frequencies.
     max_false_alarm : float
         Largest false-alarm probability (per query-reference comparison) of a reported phrase.
     min_notes : int
@@ -382,6 +392,7 @@ def match_contours(
         return []
     s = substitution_scores(query, reference, scoring)
     merges = merge_scores(query, reference, scoring)
+    null_model = null_model.for_pair(query, reference, scoring)
     found: list[PhraseMatch] = []
     for _ in range(max_phrases):
         h, ptr = local_alignment(s, gap=scoring.gap, merges=merges)
