@@ -39,7 +39,9 @@ query, the wall time of
 warm-up query that is not counted: reading the query's WAV file (10 s, mono,
 written beforehand at the engine's own rate, 8 kHz, so the timed decode
 resamples nothing: a query as a 44.1-kHz stereo or compressed file costs its
-decoding and resampling on top), hashing, the index lookup in every segment
+decoding and resampling on top; ``--query-format mp3`` writes the queries so,
+as 44.1-kHz stereo MP3s at 128 kbit/s, and then the timed call includes that decoding
+and resampling), hashing, the index lookup in every segment
 (the real ones and the synthetic one, memory-mapped; the first run of a size
 reads cold pages too) and verification.  Not timed: cutting the excerpts
 from the registered files and writing the WAV files (before the runs).  The false matches are
@@ -128,6 +130,22 @@ def write_wav(path: Path, samples: np.ndarray, rate_hz: int) -> None:
         w.writeframes(pcm.tobytes())
 
 
+def write_mp3(path: Path, samples: np.ndarray, rate_hz: int, bitrate: int = 128_000) -> None:
+    """Write mono float samples as a stereo MP3 (both channels the same), as PyAV's bundled LAME encodes it."""
+    import av
+
+    stereo = np.ascontiguousarray(np.stack([samples, samples]).astype(np.float32))
+    with av.open(str(path), "w", format="mp3") as out:
+        stream = out.add_stream("libmp3lame", rate=rate_hz, layout="stereo")
+        stream.bit_rate = bitrate
+        frame = av.AudioFrame.from_ndarray(stereo, format="fltp", layout="stereo")
+        frame.sample_rate = rate_hz
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+
+
 def pack_many(fp_ids: np.ndarray, frames: np.ndarray, midis: np.ndarray) -> np.ndarray:
     """Postings of many works at once, laid out as :func:`consentry.engines.music.postings.pack_postings` does."""
     from consentry.engines.music.postings import FP_ID_BITS, FRAME_BITS, MIDI_BITS, MIDI_SCALE, pack_postings
@@ -146,6 +164,10 @@ def main() -> None:
     ap.add_argument("--engine-version", default=None, help="engine version whose segments are read (default: current)")
     ap.add_argument("--workdir", default="benchmarks/work/scale")
     ap.add_argument("--out", default=None, help="JSON file for the results")
+    ap.add_argument("--query-format", choices=("wav8k", "mp3"), default="wav8k",
+                    help="wav8k: 10-s mono WAV at the engine's rate (the timed call decodes almost nothing); mp3: "
+                         "44.1-kHz stereo MP3 at 128 kbit/s, as a user's query comes (the timed call decodes and "
+                         "resamples it: 'decode included')")
     args = ap.parse_args()
 
     from consentry import engines
@@ -185,9 +207,14 @@ def main() -> None:
     for i in range(args.queries):
         w = half_a[int(rng.integers(len(half_a)))]
         start = float(rng.uniform(0, max(0.0, w.duration_s - 10.5)))
-        audio = decode_audio(w.source, sample_rate_hz=params.sample_rate_hz, start_s=start, max_duration_s=10.0)
-        path = qdir / f"q{i:04d}.wav"
-        write_wav(path, audio.samples, params.sample_rate_hz)
+        if args.query_format == "mp3":
+            audio = decode_audio(w.source, sample_rate_hz=44_100, start_s=start, max_duration_s=10.0)
+            path = qdir / f"q{i:04d}.mp3"
+            write_mp3(path, audio.samples, 44_100)
+        else:
+            audio = decode_audio(w.source, sample_rate_hz=params.sample_rate_hz, start_s=start, max_duration_s=10.0)
+            path = qdir / f"q{i:04d}.wav"
+            write_wav(path, audio.samples, params.sample_rate_hz)
         excerpts.append((w, start, path))
 
     results = []
@@ -217,6 +244,7 @@ def main() -> None:
                 located = engine.locate(engine.decode(str(path)), segments)
                 false_matches += sum(1 for m in located if m.fp_id >= SYNTHETIC_FP_BASE)
         row = {
+            "query_format": args.query_format,
             "synthetic_hours": hours,
             "total_hours": round(hours + hours_real, 2),
             "entries": n,
