@@ -12,7 +12,8 @@
 #   python3-venv               a separate environment for music21 (PyPI), whose corpus holds Bach's chorales:
 #                              the third held-out set (session 6), exported to MIDI by benchmarks/melody_chorales.py,
 #                              and O'Neill's and Ryan's fiddle tunes: the fourth (session 7), benchmarks/melody_fiddle.py,
-#                              and Ryan's tunes not in O'Neill's: the fifth (session 8), benchmarks/melody_ryan.py
+#                              and Ryan's tunes not in O'Neill's: the fifth (session 8), benchmarks/melody_ryan.py,
+#                              and O'Neill's not in Ryan's: the sixth (prepared in session 8, not scored)
 #
 # Run as root (as CI does):  bash benchmarks/fetch_melody_midi.sh
 set -euo pipefail
@@ -50,4 +51,8 @@ fi
 ryan="$here/work/melody-real/ryan"
 if [ ! -f "$ryan/manifest.json" ]; then
     "$venv/bin/python" "$here/melody_ryan.py" "$ryan" "$fiddle/manifest.json"
+fi
+oneill="$here/work/melody-real/oneill"
+if [ ! -f "$oneill/manifest.json" ]; then
+    "$venv/bin/python" "$here/melody_ryan.py" --from oneills1850 "$oneill" "$fiddle/manifest.json"
 fi

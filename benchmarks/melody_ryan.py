@@ -11,6 +11,9 @@ Export (with the music21 environment's Python; writes the MIDI files and ``manif
     benchmarks/work/music21-venv/bin/python benchmarks/melody_ryan.py benchmarks/work/melody-real/ryan \\
         benchmarks/work/melody-real/fiddle/manifest.json
 
+With ``--from oneills1850`` the same rules the other way round give a sixth set, ``oneill`` (session 8, prepared
+for a later session and not scored): O'Neill's tunes whose name is in neither Ryan's nor the fiddle manifest.
+
 Rules, fixed before any of these tunes was rendered or scored (session 8):
 
 - a tune's *name* (its family) is melody_fiddle.name_of of its first title; only names that occur once in Ryan's,
@@ -33,9 +36,14 @@ REGISTERED = 40
 UNREGISTERED = 24
 
 
-def export(out: Path, fiddle_manifest: Path) -> dict:
-    """Write ``out``/<key>.mid for the tunes that have a role and ``out``/manifest.json; returns the manifest."""
+def export(out: Path, fiddle_manifest: Path, source: str = "ryansMammoth") -> dict:
+    """Write ``out``/<key>.mid for the tunes that have a role and ``out``/manifest.json; returns the manifest.
+    ``source``: the collection the tunes come from (the other one's names are left out)."""
     oneill, ryan = (tunes_of(c) for c in COLLECTIONS)
+    read = {"oneills1850": len(oneill), "ryansMammoth": len(ryan)}
+    prefix = "ryan" if source == "ryansMammoth" else "oneill"
+    if source != "ryansMammoth":
+        oneill, ryan = ryan, oneill   # below, "ryan" is the source and "oneill" the collection left out
     used = {name_of(v["title"]) for v in json.loads(fiddle_manifest.read_text())["tunes"].values()}
     used |= {t["name"] for t in oneill}
     count: dict[str, int] = {}
@@ -44,27 +52,31 @@ def export(out: Path, fiddle_manifest: Path) -> dict:
         count[t["name"]] = count.get(t["name"], 0) + 1
         first.setdefault(t["name"], t)
     names = sorted((n for n in first if count[n] == 1 and n not in used),
-                   key=lambda n: hashlib.sha256(f"ryan/{n}".encode()).digest())
+                   key=lambda n: hashlib.sha256(f"{prefix}/{n}".encode()).digest())
     out.mkdir(parents=True, exist_ok=True)
     manifest: dict[str, dict] = {}
     wanted = REGISTERED + UNREGISTERED
     for n in names:
         if len(manifest) == wanted:
             break
-        key = "ryan-" + n.replace(" ", "_")
+        key = f"{prefix}-" + n.replace(" ", "_")
         if not _midi(first[n], out / f"{key}.mid"):
             continue
         role = "registered" if len(manifest) < REGISTERED else "unregistered"
-        manifest[f"ryan/{key}"] = {"role": role, "title": first[n]["title"], "metre": first[n]["metre"],
+        manifest[f"{prefix}/{key}"] = {"role": role, "title": first[n]["title"], "metre": first[n]["metre"],
                                    "file": first[n]["file"], **({"phrases": "self"} if role == "registered" else {})}
     (out / "manifest.json").write_text(json.dumps(
-        {"tunes_read": {"oneills1850": len(oneill), "ryansMammoth": len(ryan)}, "candidates": len(names),
+        {**({} if source == "ryansMammoth" else {"source": source}), "tunes_read": read, "candidates": len(names),
          "tunes": manifest}, indent=1, ensure_ascii=False))
     return manifest
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        raise SystemExit("usage: melody_ryan.py OUT_DIR FIDDLE_MANIFEST")
-    m = export(Path(sys.argv[1]), Path(sys.argv[2]))
+    argv = sys.argv[1:]
+    source = "ryansMammoth"
+    if argv[:1] == ["--from"] and len(argv) >= 2:
+        source, argv = argv[1], argv[2:]
+    if len(argv) != 2 or source not in COLLECTIONS:
+        raise SystemExit("usage: melody_ryan.py [--from oneills1850|ryansMammoth] OUT_DIR FIDDLE_MANIFEST")
+    m = export(Path(argv[0]), Path(argv[1]), source)
     print(json.dumps({role: sum(v["role"] == role for v in m.values()) for role in ("registered", "unregistered")}))

@@ -149,10 +149,10 @@ def freedoom_tunes(work: Path) -> dict[str, Path]:
 
 #: Halves whose tunes and roles come from a manifest: the chorales (third held-out set, session 6, spent) from
 #: benchmarks/melody_chorales.py, the fiddle tunes (fourth, session 7) from benchmarks/melody_fiddle.py, Ryan's tunes
-#: (fifth, session 8) from benchmarks/melody_ryan.py.
-MANIFEST_HALVES = ("chorales", "fiddle", "ryan")
+#: (fifth, session 8) and O'Neill's (sixth, prepared in session 8, not scored) from benchmarks/melody_ryan.py.
+MANIFEST_HALVES = ("chorales", "fiddle", "ryan", "oneill")
 #: Phrases cut per registered tune when --phrases-per-tune is not given (what each half was measured with).
-PHRASES_PER_TUNE = {"dev": 16, "held-out": 16, "freedoom": 4, "chorales": 6, "fiddle": 6, "ryan": 6}
+PHRASES_PER_TUNE = {"dev": 16, "held-out": 16, "freedoom": 4, "chorales": 6, "fiddle": 6, "ryan": 6, "oneill": 6}
 
 
 def chorale_tunes(work: Path, half: str = "chorales") -> tuple[dict[str, Path], dict[str, str], set[str]]:
@@ -178,7 +178,7 @@ def tune_files(half: str, work: Path) -> dict[str, Path]:
 def half_of(name: str) -> str:
     """"freedoom" / "chorales" (the second / third held-out sets) for their tunes, else "dev" or "held-out" by a
     hash of the name."""
-    if name.startswith(("freedoom/", "chorales/", "fiddle/", "ryan/")):
+    if name.startswith(("freedoom/", "chorales/", "fiddle/", "ryan/", "oneill/")):
         return name.split("/", 1)[0]
     return "dev" if hashlib.sha256(name.encode()).digest()[0] % 2 == 0 else "held-out"
 
@@ -671,8 +671,8 @@ def main() -> None:
     parser.add_argument("--half", required=True,
                         help="dev: fitting; held-out: spent (session 3), development since; freedoom: the second "
                              "held-out set (session 5), spent; chorales: the third (session 6), spent; fiddle: the "
-                             "fourth (session 7), spent; ryan: the fifth (session 8), spent; with --pitch-sets a "
-                             "comma-separated list")
+                             "fourth (session 7), spent; ryan: the fifth (session 8), spent; oneill: the sixth (prepared in "
+                             "session 8, not scored); with --pitch-sets a comma-separated list")
     parser.add_argument("--work", type=Path, default=Path("benchmarks/work/melody-real"))
     parser.add_argument("--seed", type=int, default=21)
     parser.add_argument("--cap-s", type=float, default=240.0, help="tunes cut to their first seconds")
