@@ -16,7 +16,10 @@ refuses otherwise).  The dataset's rows are
 batched as a scan batches them (``services.scan_text``: 1 MiB or 1,024 rows) and searched with ``locate_many``
 against the registry's memory-mapped segments (one pass of each version first, untimed: the index read in, the
 loops compiled).  Reported: CPU seconds per pass (``time.process_time``) of each version, median and minimum over
-the rounds, their ratio, MB of row text per CPU-second, and whether every batch gave equal matches.
+the rounds, their ratio, MB of row text per CPU-second, and whether every batch gave equal matches.  With
+``--scan``, each pass is a whole scan of the dataset (``services.scan.scan_dataset``, one worker, into a copy of the
+registry) whose engine is the version's: the same sitting's MB of JSONL per CPU-second, the services included, and
+the stored items of a scan of each version compared.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -89,6 +93,8 @@ def main() -> int:
     ap.add_argument("--registry", type=Path, required=True)
     ap.add_argument("--dataset", type=Path, required=True, help="JSONL with a 'text' column")
     ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--scan", action="store_true",
+                    help="time whole scans (scan_dataset, one worker) into a copy of the registry instead")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     from machine import run_info
@@ -100,6 +106,12 @@ def main() -> int:
     kernels.load()
     old_loops, old_batch = old_versions(old_files(args.before))
     engine = TextEngine()
+    copy = None
+    if args.scan:  # the scans are stored: into a copy of the registry and its index folder
+        copy = Path(tempfile.mkdtemp(prefix="text-ab-registry-"))
+        shutil.copyfile(args.registry, copy / "registry.db")
+        shutil.copytree(Path(str(args.registry) + ".index"), copy / "registry.db.index")
+        args.registry = copy / "registry.db"
     registry = Registry.open(args.registry, create=False)
     segments = registry.store.index_segments(**engine.id.store_key())
     groups, group, size, total = [], [], 0, 0
@@ -116,15 +128,32 @@ def main() -> int:
         groups.append(group)
     new_kernel = _loops.words_kernel
 
+    new_many = batch.locate_many
+
     def run(version: str) -> list:
         _loops.words_kernel = new_kernel if version == "after" else old_loops.words_kernel
-        many = batch.locate_many if version == "after" else old_batch.locate_many
+        many = new_many if version == "after" else old_batch.locate_many
         try:
-            return [many(engine, [s.data for s in g], segments) for g in groups]
+            if not args.scan:
+                return [many(engine, [s.data for s in g], segments) for g in groups]
+            batch.locate_many = many   # what TextEngine.locate_many calls
+            return [scan_dataset(registry, str(args.dataset), workers=1)["scan_id"]]
         finally:
             _loops.words_kernel = new_kernel
+            batch.locate_many = new_many
 
-    equal = run("after") == run("before")
+    def items_of(scan_ids: list) -> list:
+        return [list(registry.store.iter_scan_items(s)) for s in scan_ids]
+
+    if args.scan:
+        from consentry.services.scan import scan_dataset
+
+        run("after")   # imports, the index read in
+        equal = items_of(run("after")) == items_of(run("before"))
+        total = args.dataset.stat().st_size   # MB of JSONL, as the scan figures elsewhere
+
+    else:
+        equal = run("after") == run("before")
     times: dict[str, list[float]] = {"before": [], "after": []}
     for r in range(args.rounds):
         for version in (("before", "after") if r % 2 else ("after", "before")):
@@ -133,7 +162,8 @@ def main() -> int:
             times[version].append(time.process_time() - t0)
     mb = total / 1e6
     med = {v: statistics.median(t) for v, t in times.items()}
-    result = {"machine": run_info(), "before": args.before, "dataset": str(args.dataset), "mb_text": round(mb, 2),
+    result = {"machine": run_info(), "before": args.before, "dataset": str(args.dataset),
+              "timed": "scan_dataset (MB of JSONL)" if args.scan else "locate_many (MB of row text)", "mb": round(mb, 2),
               "batches": len(groups), "rows": sum(len(g) for g in groups), "rounds": args.rounds,
               "equal_matches": equal, "cpu_s": {v: [round(x, 4) for x in t] for v, t in times.items()},
               "median_cpu_s": {v: round(x, 4) for v, x in med.items()},
@@ -143,6 +173,8 @@ def main() -> int:
               "after_over_before_cpu_min": round(min(times["after"]) / min(times["before"]), 3),
               "after_faster_in_rounds": sum(a < b for a, b in zip(times["after"], times["before"]))}
     registry.close()
+    if copy is not None:
+        shutil.rmtree(copy, ignore_errors=True)
     print(json.dumps({k: v for k, v in result.items() if k not in ("machine", "cpu_s")}, indent=1))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,10 @@ a separate pass so that no stage's timer sits inside another's:
 - ``matches``: ``services.media.identify_signals``' turning located passages into matches (the works read);
 - ``identify_batch``: the whole of ``scan_text.identify_batch`` on every batch (all of the above and the
   per-row results);
+- ``scan_parts`` (one more scan, service calls wrapped by timers): ``terms_snapshot``, ``create_scan`` (the
+  scan stored with its terms), ``_identify_task`` (the batches: sniff, decode, engine, per-row results),
+  ``decide_result``, ``add_scan_items`` (the store's writes), ``iter_item_hashes`` and ``summarize_scan`` (the
+  dataset fingerprint and summary at the end), ``update_scan`` and ``rest`` (reading the rows, batching, the loop);
 - ``scan``: ``scan_dataset`` with one worker (the above, plus the terms snapshot,
   per-item decisions and the store's writes): ``scan - identify_batch - read_rows`` is the services' share;
   ``terms_snapshot`` (``services.scan.terms_snapshot`` alone, once) is the part of it paid once per scan.
@@ -182,6 +186,35 @@ def side(tree: Path, registry_db: Path, dataset: Path, reps: int, profile: bool)
         out["engine_parts"] = {k: round(v, 3) for k, v in spent.items()}
         out["engine_parts"]["glue"] = round(total - sum(spent.values()), 3)
         out["engine_parts"]["total"] = round(total, 3)
+
+        # A scan's parts (one more scan): the service calls it makes, wrapped by timers.  ``_identify_task`` holds
+        # sniff, decode, engine and per-row results; ``rest`` is the scan less the wrapped calls: reading the rows
+        # (JSON), batching them, the loop.  The store's calls are wrapped on the store object itself.
+        spent.clear()
+        from consentry.services import scan as scan_module
+
+        module_calls = [(scan_module, n) for n in ("terms_snapshot", "decide_result", "_identify_task",
+                                                   "summarize_scan") if hasattr(scan_module, n)]
+        saved_calls = [(m, n, getattr(m, n)) for m, n in module_calls]
+        for m, n, fn in saved_calls:
+            setattr(m, n, timed(n, fn))
+        store = registry.store
+        for n in ("create_scan", "add_scan_items", "update_scan"):
+            setattr(store, n, timed(n, getattr(store, n)))
+        hashes = store.iter_item_hashes
+        store.iter_item_hashes = timed("iter_item_hashes", lambda *a, **k: list(hashes(*a, **k)))
+        try:
+            t0 = time.process_time()
+            scan_dataset(registry, str(dataset), workers=1)
+            total = time.process_time() - t0
+        finally:
+            for m, n, fn in saved_calls:
+                setattr(m, n, fn)
+            for n in ("create_scan", "add_scan_items", "update_scan", "iter_item_hashes"):
+                delattr(store, n)
+        out["scan_parts"] = {k: round(v, 3) for k, v in spent.items()}
+        out["scan_parts"]["rest"] = round(total - sum(spent.values()), 3)
+        out["scan_parts"]["total"] = round(total, 3)
         if profile:
             import cProfile
             import io
@@ -256,6 +289,10 @@ def main() -> int:
         med["scan_mb_per_cpu_s"] = round(mine[0]["mb"] / med["scan"], 2)
         med["engine_mb_per_cpu_s"] = round(mine[0]["mb"] / med["engine"], 2)
         med["digests"] = sorted({d for r in mine for d in r["digests"]})
+        med["scan_parts"] = {k: round(statistics.median(r["scan_parts"].get(k, 0.0) for r in mine), 3)
+                             for k in mine[0]["scan_parts"]}
+        med["engine_parts"] = {k: round(statistics.median(r["engine_parts"].get(k, 0.0) for r in mine), 3)
+                               for k in mine[0]["engine_parts"]}
         summary[name] = med
     result = {"machine": run_info(), "registry": str(args.registry), "dataset": str(args.dataset),
               "before": args.before, "runs": runs, "summary": summary}
