@@ -64,7 +64,8 @@ MELODY_REGULAR_CAUTION = ("an even-rhythm, stepwise phrase: unrelated tunes of t
 #: A melody finding that the composition-adjusted null (consentry.engines.melody.composition.COMPOSITION_NULL: each
 #: pair judged by its own event frequencies) does not find within the check's budget carries this caution when the
 #: even-and-stepwise one does not apply; ``false_alarm_adjusted`` gives that null's probability. Measured on the
-#: development sets after the session-8 held-out run (benchmarks/RESULTS.md, L8): of the shipped check's false
+#: development sets after the session-8 held-out run (benchmarks/RESULTS.md, "A null that knows how predictable a
+#: pair is"): of the shipped check's false
 #: findings it marks 1,126 of 1,142 on Ryan's dance tunes and 2,889 of 2,892 on the fiddle tunes together with the
 #: even/stepwise caution (783 and 2,264 alone); of its true findings, 62 of 74 and 41 of 48 there (14 and 23 alone)
 #: and on the game-music dev set 3 of 9, as before. It changes no decision.
