@@ -8,9 +8,11 @@
 minute to the next, a change of 10-30 % in one stage drowns in that.  Here both versions run in one process, one
 pass over the dataset's batches each in turn (before first in odd rounds), so that both see the same machine.
 What can be swapped this way: the commit's ``engines/text/_loops.py`` (compiled from its source, not cached),
-``engines/text/batch.py`` and ``winnowing.py`` (loaded beside this tree's as modules of the same package, the
-old ``batch`` reading the old ``winnowing``'s words and shingles; while the old version runs, this tree's
-``_loops.words_kernel`` is the old one, which the old word pass reaches through ``kernels``); every other file of
+``engines/text/batch.py``, ``winnowing.py`` and ``match.py`` (loaded beside this tree's as modules of the same
+package, the old ``batch`` reading the old ``winnowing``'s words and shingles and the old ``match``'s lookup;
+while the old version runs, this tree's ``_loops.words_kernel`` is the old one, which the old word pass reaches
+through ``kernels``, and this tree's ``match.chains`` is the old one, which ``TextEngine.verify`` reaches through
+``match.chain_seeds``); every other file of
 ``engines/text/`` but ``kernels.py`` (the loops' names) must be the same in both trees (checked: the script
 refuses otherwise).  The dataset's rows are
 batched as a scan batches them (``services.scan_text``: 1 MiB or 1,024 rows) and searched with ``locate_many``
@@ -40,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(0, str(HERE))
 
-SWAPPED = ("_loops.py", "batch.py", "winnowing.py")
+SWAPPED = ("_loops.py", "batch.py", "winnowing.py", "match.py")
 #: Files that may differ besides: kernels.py lists the loops' names (the old batch.py reads its loops through
 #: this tree's kernels.py, which finds every loop name the old tree had).
 MAY_DIFFER = SWAPPED + ("kernels.py",)
@@ -74,7 +76,7 @@ def old_versions(files: dict[str, bytes]):
     exec(compile(files["_loops.py"].decode().replace("cache=True", "cache=False"), "_loops_before", "exec"),
          loops.__dict__)
     modules = {}
-    for name in ("winnowing", "batch"):
+    for name in ("winnowing", "match", "batch"):
         spec = importlib.util.spec_from_loader(f"consentry.engines.text.{name}_before", loader=None)
         module = importlib.util.module_from_spec(spec)
         module.__package__ = "consentry.engines.text"
@@ -84,6 +86,9 @@ def old_versions(files: dict[str, bytes]):
     batch = modules["batch"]
     for name in ("Shingles", "shingles", "window_minima", "words"):  # the old batch.py reads the old word pass
         setattr(batch, name, getattr(modules["winnowing"], name))
+    for name in ("Seeds", "TextQuery", "lookup", "sorted_unique"):   # and the old lookup
+        setattr(batch, name, getattr(modules["match"], name))
+    batch.chains_before = modules["match"].chains   # put in match.chains while the old version runs
     return loops, batch
 
 
@@ -130,8 +135,13 @@ def main() -> int:
 
     new_many = batch.locate_many
 
+    from consentry.engines.text import match
+
+    new_chains = match.chains
+
     def run(version: str) -> list:
         _loops.words_kernel = new_kernel if version == "after" else old_loops.words_kernel
+        match.chains = new_chains if version == "after" else old_batch.chains_before   # what verify reaches
         many = new_many if version == "after" else old_batch.locate_many
         try:
             if not args.scan:
@@ -141,6 +151,7 @@ def main() -> int:
         finally:
             _loops.words_kernel = new_kernel
             batch.locate_many = new_many
+            match.chains = new_chains
 
     def items_of(scan_ids: list) -> list:
         return [list(registry.store.iter_scan_items(s)) for s in scan_ids]

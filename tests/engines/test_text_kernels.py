@@ -107,3 +107,39 @@ def test_compiled_key_search_finds_the_runs_searchsorted_finds(monkeypatch):
     bitmap, bit_shift = kernels.presence(keys)
     assert kernels.presence(keys)[0] is bitmap  # built once per keys array
     assert all((bitmap[(int(k) >> bit_shift) >> 3] >> ((int(k) >> bit_shift) & 7)) & 1 for k in keys.tolist())
+
+
+def test_compiled_chains_are_the_passages_and_order_of_the_python_loop(monkeypatch):
+    """match.chains with its grouping compiled: the same Chain objects (seeds, weight, missed anchors, flags) in
+    the same order, on random seeds with several works, ties, long gaps and drifts at the limit."""
+    from consentry.engines.text import match
+    from consentry.engines.text.match import Seeds, TextQuery, chains
+
+    params = TextEngine().params
+    rng = np.random.default_rng(21)
+    cases = []
+    for _ in range(300):
+        n_sh = int(rng.integers(1, 400))
+        start = np.cumsum(rng.integers(1, 12, n_sh)).astype(np.int64)
+        sh = W.Shingles(rng.integers(0, 2**63, n_sh, dtype=np.uint64), start, start + 20)
+        query = TextQuery(sh, n_sh + 4, int(start[-1]) + 30)
+        s = int(rng.integers(0, 60))
+        qs = rng.integers(0, n_sh, s).astype(np.int64)
+        base = int(rng.integers(0, 5000))
+        # work offsets: the query's own spacing (a copy), bent by drifts around the allowed limit, or random
+        drift = rng.choice([0, 1, params.drift_chars, params.drift_chars + 1, 300], s)
+        wc = np.where(rng.random(s) < 0.7, base + start[qs] + drift, rng.integers(0, 9000, s)).astype(np.int64)
+        fp = rng.integers(1, 4, s).astype(np.int64)
+        held = rng.choice([1, 1, 1, 2, 3, 9], s).astype(np.int64)
+        key = rng.integers(0, 2**32, s).astype(np.uint32)
+        common = np.unique(rng.integers(0, n_sh, int(rng.integers(0, 5)))).astype(np.int64)
+        cases.append((Seeds(qs, fp, wc, key, held, int(common.size), common), query))
+    assert kernels.ready()
+    compiled = [chains(seeds, q, params) for seeds, q in cases]
+    monkeypatch.setattr(kernels, "AVAILABLE", False)
+    python = [chains(seeds, q, params) for seeds, q in cases]
+    monkeypatch.setattr(match, "_SMALL", -1)   # the NumPy counting of works too
+    numpy_counts = [chains(seeds, q, params) for seeds, q in cases]
+    assert compiled == python == numpy_counts
+    assert sum(len(c) for c in compiled) > 200 and sum(len(c) > 1 for c in compiled) > 20
+    assert any(ch.weight != int(ch.weight) for c in compiled for ch in c)   # works_holding > 1 reached

@@ -360,3 +360,67 @@ def distinct_in_order_kernel(a, out):
             out[m] = a[i]
             m += 1
     return m
+
+
+@_jit
+def chains_kernel(fp, qi, wc, hold, qstart, max_gap, drift_chars, drift_per_char, chain_of, weight, done_order):
+    """:func:`.match.chains`' grouping of seeds into passages, for seeds sorted by work, query shingle and work
+    offset (``fp``, ``qi``, ``wc``, ``hold`` int64 of shape (n,); ``qstart``: the query shingles' first
+    characters).  Each work's seeds are taken in turn: a seed joins the open passage whose last seed it
+    follows in both texts with the smallest drift ``|(w - qc) - (last_w - last_qc)|`` (the first such on ties)
+    if the drift is at most ``drift_chars + drift_per_char * (qc - last_qc)``, else opens one; a passage more
+    than ``max_gap`` shingles behind the seed is closed.  Writes each seed's passage (numbered as opened) into
+    ``chain_of``, each passage's weight (``1 / max(1, hold)`` summed in seed order) into ``weight`` and the
+    passages in the order ``chains`` lists them (closed ones as they close, then the open ones, work by work)
+    into ``done_order``; returns the number of passages."""
+    n = fp.shape[0]
+    open_ids = np.empty(n, np.int64)
+    last_q = np.empty(n, np.int64)
+    last_qc = np.empty(n, np.int64)
+    last_w = np.empty(n, np.int64)
+    n_chains = 0
+    n_done = 0
+    i = 0
+    while i < n:
+        j = i
+        while j < n and fp[j] == fp[i]:
+            j += 1
+        n_open = 0
+        for r in range(i, j):
+            q = qi[r]
+            w = wc[r]
+            qc = qstart[q]
+            best = -1
+            best_err = 0
+            keep = 0
+            for t in range(n_open):
+                c = open_ids[t]
+                if q - last_q[c] > max_gap:
+                    done_order[n_done] = c
+                    n_done += 1
+                    continue
+                open_ids[keep] = c
+                keep += 1
+                if q <= last_q[c] or w <= last_w[c]:
+                    continue
+                err = abs((w - qc) - (last_w[c] - last_qc[c]))
+                if err <= drift_chars + drift_per_char * (qc - last_qc[c]) and (best < 0 or err < best_err):
+                    best = c
+                    best_err = err
+            n_open = keep
+            if best < 0:
+                best = n_chains
+                n_chains += 1
+                weight[best] = 0.0
+                open_ids[n_open] = best
+                n_open += 1
+            chain_of[r] = best
+            weight[best] += 1.0 / max(1, hold[r])
+            last_q[best] = q
+            last_qc[best] = qc
+            last_w[best] = w
+        for t in range(n_open):
+            done_order[n_done] = open_ids[t]
+            n_done += 1
+        i = j
+    return n_chains

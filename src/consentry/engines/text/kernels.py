@@ -60,7 +60,8 @@ def load() -> bool:
 
 #: The loops :mod:`._loops` defines (after :func:`ready`).
 _NAMES = ("words_kernel", "shingles_kernel", "minima_kernel", "find_ranges_kernel", "gather_kernel", "distinct_kernel",
-          "presence_kernel", "batch_minima_kernel", "batch_layout_kernel", "distinct_in_order_kernel")
+          "presence_kernel", "batch_minima_kernel", "batch_layout_kernel", "distinct_in_order_kernel",
+          "chains_kernel")
 
 
 #: Bits of a segment's presence bitmap per key (about 1 in 8 bits set), between these sizes in bits.

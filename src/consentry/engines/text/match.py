@@ -372,6 +372,9 @@ def chains(seeds: Seeds, query: TextQuery, params: TextEngineParams) -> list[Cha
     window_min = query.minima(params.winnow_window)
     is_anchor = np.zeros(len(query.shingles), bool)
     is_anchor[window_min] = True
+    if kernels.ready():
+        return _chains_compiled([a[order] for a in (fp, qi, wc, key, holding)], qstart, window_min, is_anchor,
+                                seeds.common_at, params)
     out: list[Chain] = []
     i, n = 0, order.size
     while i < n:
@@ -408,13 +411,45 @@ def chains(seeds: Seeds, query: TextQuery, params: TextEngineParams) -> list[Cha
             weight = sum(1.0 / max(1, s[3]) for s in c.seeds)
             if weight < params.min_seeds - 1e-9:
                 continue
-            qs = [s[0] for s in c.seeds]
-            missed = missed_anchors(qs, window_min, params.winnow_window, seeds.common_at)
-            offsets = {w - int(qstart[q]) for q, w, _, _ in c.seeds}
-            out.append(Chain(f, c.seeds, weight, missed, qs[-1] + params.shingle_words - qs[0],
-                             qs[-1] - qs[0] + 1 < params.winnow_window, int(is_anchor[sorted(set(qs))].sum()),
-                             len(offsets) == 1))
+            out.append(_chain(f, c.seeds, weight, qstart, window_min, is_anchor, seeds.common_at, params))
         i = j
+    return out
+
+
+def _chain(fp_id: int, rows: list, weight: float, qstart: np.ndarray, window_min: np.ndarray, is_anchor: np.ndarray,
+           common_at: np.ndarray, params: TextEngineParams) -> Chain:
+    """One candidate passage of ``rows`` ``(query_shingle, work_start_char, key, works_holding)`` (query order)."""
+    qs = [s[0] for s in rows]
+    missed = missed_anchors(qs, window_min, params.winnow_window, common_at)
+    offsets = {w - int(qstart[q]) for q, w, _, _ in rows}
+    return Chain(fp_id, rows, weight, missed, qs[-1] + params.shingle_words - qs[0],
+                 qs[-1] - qs[0] + 1 < params.winnow_window, int(is_anchor[sorted(set(qs))].sum()), len(offsets) == 1)
+
+
+def _chains_compiled(sorted_seeds: list, qstart: np.ndarray, window_min: np.ndarray, is_anchor: np.ndarray,
+                     common_at: np.ndarray, params: TextEngineParams) -> list[Chain]:
+    """:func:`chains` with the grouping in a compiled loop (:func:`._loops.chains_kernel`): the same passages in
+    the same order.  ``sorted_seeds``: ``fp_id``, ``query_shingle``, ``work_start_char``, ``key`` and
+    ``works_holding`` of the kept seeds, sorted by work, query shingle and work offset."""
+    fp, qi, wc, key, hold = sorted_seeds
+    n = fp.size
+    chain_of = np.empty(n, np.int64)
+    weight = np.empty(n, np.float64)
+    done = np.empty(n, np.int64)
+    m = kernels.chains_kernel(fp.astype(np.int64), qi.astype(np.int64), wc.astype(np.int64), hold.astype(np.int64),
+                              np.asarray(qstart, np.int64), int(params.max_gap_words), params.drift_chars,
+                              params.drift_per_char, chain_of, weight, done)
+    wanted = [c for c in done[:m].tolist() if not weight[c] < params.min_seeds - 1e-9]
+    if not wanted:
+        return []
+    by_chain = np.argsort(chain_of, kind="stable")   # each passage's seeds in seed order
+    ends = np.cumsum(np.bincount(chain_of, minlength=m))
+    out = []
+    for c in wanted:
+        rows = by_chain[ends[c - 1] if c else 0:ends[c]]
+        seeds = list(zip(qi[rows].tolist(), wc[rows].tolist(), key[rows].tolist(), hold[rows].tolist()))
+        out.append(_chain(int(fp[rows[0]]), seeds, float(weight[c]), qstart, window_min, is_anchor, common_at,
+                          params))
     return out
 
 
