@@ -32,7 +32,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from consentry.engines.music.arith import SparseColumns, box_max, box_mean, box_mean_1d, rfft_rows
+from consentry.engines.music.arith import SparseColumns, box_max, box_mean, box_mean_1d, loops_ready, rfft_rows
 from consentry.engines.music.params import MusicEngineParams
 
 #: Rows of :attr:`Quads.values`: pitch differences to the anchor of peaks 2, 3
@@ -161,6 +161,7 @@ def log_spectrogram(samples: np.ndarray, params: MusicEngineParams) -> np.ndarra
         return np.zeros((0, params.n_bins), dtype=np.float32)
     window = np.hanning(params.n_fft).astype(np.float32)
     frames = np.lib.stride_tricks.sliding_window_view(x, params.n_fft)[:: params.hop]
+    loops = loops_ready(x.shape[0] / params.sample_rate_hz)  # bit-identical compiled loops, once loaded
     if params.version == "1":
         spec = rfft_rows(frames * window)
         power = spec.real.astype(np.float32) ** 2 + spec.imag.astype(np.float32) ** 2
@@ -173,13 +174,26 @@ def log_spectrogram(samples: np.ndarray, params: MusicEngineParams) -> np.ndarra
         mapped = np.empty((frames.shape[0], params.n_bins), dtype=np.float32)
         for start in range(0, frames.shape[0], _BLOCK_FRAMES):
             spec = rfft_rows(frames[start:start + _BLOCK_FRAMES] * window)
+            if loops is not None and weights.dtype == np.float32:
+                loops.mapped_power(np.ascontiguousarray(spec).view(np.float32), weights.indptr, weights.rows,
+                                   weights.values, mapped[start:start + _BLOCK_FRAMES])
+                continue
             power = spec.real.astype(np.float32, copy=False) ** 2 + spec.imag.astype(np.float32, copy=False) ** 2
             mapped[start:start + _BLOCK_FRAMES] = np.asarray(power @ weights, dtype=np.float32)
     if params.smooth_frames > 1:
         # Averaging power over a few frames lets sustained partials stand out
         # of noise, whose fluctuations average away.
-        mapped = box_mean_1d(mapped, params.smooth_frames, axis=0)
-    return (10.0 * np.log10(mapped + 1e-10)).astype(np.float32)
+        if loops is not None:
+            smoothed = np.empty_like(mapped)
+            loops.box_mean_rows(mapped, params.smooth_frames, smoothed)
+            mapped = smoothed
+        else:
+            mapped = box_mean_1d(mapped, params.smooth_frames, axis=0)
+    # 10 log10(mapped + 1e-10) in float32, in place (``mapped`` is this function's own array).
+    np.add(mapped, 1e-10, out=mapped)
+    np.log10(mapped, out=mapped)
+    np.multiply(mapped, 10.0, out=mapped)
+    return mapped.astype(np.float32, copy=False)
 
 
 def _refine(logspec: np.ndarray, t: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -219,13 +233,22 @@ def pick_peaks(logspec: np.ndarray, params: MusicEngineParams, *, peaks_per_s: f
     if n_frames == 0:
         return empty
     rt, rb = params.peak_radius_frames, params.peak_radius_bins
-    local_max = box_max(logspec, (2 * rt + 1, 2 * rb + 1))
-    background = box_mean(logspec, (2 * rt + 1, 4 * rb + 1))
     floor = float(logspec.max()) - params.floor_db
-    is_peak = (logspec == local_max) & (logspec > floor)
-    # A flat plateau (silence, clipping) is not a peak.
-    is_peak &= logspec > background + 1e-3
-    t, b = np.nonzero(is_peak)
+    loops = loops_ready()
+    if loops is not None and rt >= 1 and rb >= 1 and logspec.dtype == np.float32 and not np.isnan(floor):
+        # The same mask and background from compiled loops (no float64 copies of the spectrogram).
+        along_frames = np.empty_like(logspec)
+        loops.box_mean_rows(logspec, 2 * rt + 1, along_frames)
+        background = np.empty_like(logspec)
+        loops.box_mean_cols(along_frames, 4 * rb + 1, background)
+        t, b = loops.peak_candidates(logspec, background, rt, rb, np.float32(floor))
+    else:
+        local_max = box_max(logspec, (2 * rt + 1, 2 * rb + 1))
+        background = box_mean(logspec, (2 * rt + 1, 4 * rb + 1))
+        is_peak = (logspec == local_max) & (logspec > floor)
+        # A flat plateau (silence, clipping) is not a peak.
+        is_peak &= logspec > background + 1e-3
+        t, b = np.nonzero(is_peak)
     if t.size == 0:
         return empty
     strength = (logspec[t, b] - background[t, b]).astype(np.float32)
