@@ -12,6 +12,9 @@ unrelated pairs it was fitted on (a test refits it).
     # held-out, once, with the recorded fit:
     nice -n 10 .venv/bin/python benchmarks/melody_composition.py --halves ryan \\
         --null benchmarks/fits/melody_composition_null.json
+    # the check's cautions (services/check) on every set, all development data since the held-out run:
+    nice -n 10 .venv/bin/python benchmarks/melody_composition.py --halves dev,chorales,freedoom,fiddle,ryan \\
+        --null benchmarks/fits/melody_composition_null.json --cautions
 """
 
 from __future__ import annotations
@@ -87,6 +90,41 @@ def fit(s: np.ndarray, m: np.ndarray, n: np.ndarray, lam: np.ndarray, half: np.n
                                                 "tail_q": tail_q, "k_tail_per_half": tails}
 
 
+def cautions(data: dict, rows: list[dict], lam: np.ndarray, law: dict, budget: float) -> dict:
+    """The check's two melody cautions on every pair the shipped check finds (its first phrase): the even/stepwise
+    one (services/check ``_regularity``) and the predictability one (the phrase's probability under ``law`` above
+    ``budget``). Counts ``{"true"|"false": {"findings", "even_stepwise", "predictable", "either"}}``."""
+    from consentry.engines.melody import NULL_MODEL, Note, contour_of, match_contours, melody_from_notes
+    from consentry.engines.melody.composition import CompositionNull
+    from consentry.services.check.service import _regularity
+
+    null = CompositionNull(c=law["lam"], k=law["k"])
+
+    def melody(notes):
+        return melody_from_notes([Note(r[0], r[1], int(r[2]), r[3]) for r in notes])
+
+    outputs = mp._outputs(data)
+    works = {k: contour_of(melody(v)) for k, v in data["works"].items()}
+    out: dict[str, dict[str, int]] = {}
+    for r, x in zip(rows, lam):
+        if r["pairs"] < 6 or NULL_MODEL.false_alarm(r["score"], r["m"], r["n"]) > budget:
+            continue
+        mel = melody(outputs[r["output"]]["notes"])
+        q = contour_of(mel)
+        found = match_contours(q, works[r["work"]], max_false_alarm=budget, max_phrases=1)
+        if not found:
+            continue
+        even = "caution" in _regularity(mel, [a for a, _ in found[0].pairs])
+        predictable = null.false_alarm(found[0].score, len(q), len(works[r["work"]]), x) > budget
+        c = out.setdefault("true" if r["own"] and r["located"] else "false",
+                           {"findings": 0, "even_stepwise": 0, "predictable": 0, "either": 0})
+        c["findings"] += 1
+        c["even_stepwise"] += even
+        c["predictable"] += predictable
+        c["either"] += even or predictable
+    return out
+
+
 def report(rows: list[dict], null: dict, budget: float, most_false: int) -> dict:
     return {**mp.evaluate(rows, null=null, budget=budget),
             "found_at_false_outputs": [{"F": x["false_outputs"]["k"], "found": x["found"]["k"],
@@ -105,6 +143,8 @@ def main() -> None:
     parser.add_argument("--record", type=Path, help="with --fit-on: write the fit and its unrelated pairs here")
     parser.add_argument("--tail-q", type=float, default=0.001,
                         help="K: the largest over the --fit-on halves of the value at this tail share (see fit)")
+    parser.add_argument("--cautions", action="store_true",
+                        help="also count the check's two melody cautions on the pairs the shipped check finds")
     parser.add_argument("--work", type=Path, default=Path("benchmarks/work/melody-real"))
     parser.add_argument("--most-false", type=int, default=400, help="found_at_false_outputs up to this F")
     args = parser.parse_args()
@@ -156,6 +196,8 @@ def main() -> None:
             if own_lam.size else [],
             "shipped": report(rows[h], shipped, budget, args.most_false),
             "composition": report(judged(rows[h], lam[h]), null, budget, args.most_false)}
+        if args.cautions:
+            out["per_half"][h]["cautions"] = cautions(data[h], rows[h], lam[h], null, budget)
     out["cpu_s"] = round(time.process_time() - cpu0, 1)
     out["wall_s"] = round(time.perf_counter() - wall0, 1)
     out["load_average_1min_end"] = round(os.getloadavg()[0], 2)
