@@ -15,6 +15,12 @@ threshold.
   "Right work" drops the place check.  The literal check of the matched
   segment's own start (``work_start_s`` against ``source_start_s``) is kept in
   each outcome as ``start_error_s``.
+- **Repeat-tolerant** (a second column; the strict hit above stays the
+  headline and is what the targets are read against): the best match is the
+  right work and *some* match of that work that identify reports (at or above
+  the engine's threshold) places the excerpt within 2 s.  A passage that
+  recurs in the work gives two matches of about the same score; the strict hit
+  counts the query as missed when the recurrence wins by a few inliers.
 - A negative query is a **false positive** when anything at all is reported.
 - **Latency** is the wall time of ``reg.identify(path)`` in this process,
   decoding included, one query at a time, after one warm-up query that is not
@@ -85,6 +91,10 @@ def judge(query: dict, matches: list) -> dict:
         else:
             row["offset_error_s"] = row["start_error_s"] = None
         row["hit"] = row["right_work"] and abs(row["offset_error_s"]) <= OFFSET_TOLERANCE_S
+        own = [m for m in matches if same_file(m.source, query["source_file"])]
+        errors = [abs(m.work_start_s - m.query_start_s * m.speed - query["source_start_s"]) for m in own]
+        row["own_matches"] = len(own)
+        row["repeat_tolerant_hit"] = row["right_work"] and any(e <= OFFSET_TOLERANCE_S for e in errors)
     else:
         row["false_positive"] = bool(matches)
     return row
@@ -110,6 +120,9 @@ def summarise(outcomes: list[dict]) -> dict:
             "top1": hits / len(rows),
             "top1_ci95": [round(low, 4), round(high, 4)],
             "right_work_any_offset": sum(r["right_work"] for r in rows) / len(rows),
+            "repeat_tolerant_hits": sum(r.get("repeat_tolerant_hit", r["hit"]) for r in rows),
+            "repeat_tolerant_ci95": [round(v, 4) for v in wilson_interval(
+                sum(r.get("repeat_tolerant_hit", r["hit"]) for r in rows), len(rows))],
             "found_in_any_rank": sum(r["rank_of_source"] is not None for r in rows) / len(rows),
             "errors": sum(r.get("error") is not None for r in rows),
             "target": target,
@@ -147,17 +160,19 @@ def summarise(outcomes: list[dict]) -> dict:
 
 
 def markdown(summary: dict) -> str:
-    lines = ["| variant | queries | top-1 | 95% CI | right work, any offset | target | |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| variant | queries | top-1 | 95% CI | right work, any offset | repeat-tolerant (95% CI) | target | |",
+             "|---|---|---|---|---|---|---|---|"]
     for variant, s in summary["per_variant"].items():
         low, high = s["top1_ci95"]
+        rt_low, rt_high = s["repeat_tolerant_ci95"]
         lines.append(f"| {variant} | {s['queries']} | {s['top1']:.1%} | {low:.1%}-{high:.1%} | "
-                     f"{s['right_work_any_offset']:.1%} | ≥ {s['target']:.1%} | {'met' if s['met'] else '**missed**'} |")
+                     f"{s['right_work_any_offset']:.1%} | {s['repeat_tolerant_hits']} "
+                     f"({rt_low:.1%}-{rt_high:.1%}) | ≥ {s['target']:.1%} | {'met' if s['met'] else '**missed**'} |")
     fp = summary["false_positives"]
     if fp["queries"]:
         low, high = fp["rate_ci95"]
         lines.append(f"| **negatives** (false positives) | {fp['queries']} | {fp['false_positives']} = {fp['rate']:.2%} | "
-                     f"{low:.2%}-{high:.2%} | | ≤ {fp['target']:.1%} | {'met' if fp['met'] else '**missed**'} |")
+                     f"{low:.2%}-{high:.2%} | | | ≤ {fp['target']:.1%} | {'met' if fp['met'] else '**missed**'} |")
         per = ", ".join(f"{v} {c['false_positives']}/{c['queries']}" for v, c in fp["per_variant"].items())
         lines.append(f"\nFalse positives per negative variant: {per}.")
     lines.append("")
