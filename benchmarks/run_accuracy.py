@@ -190,6 +190,9 @@ def main() -> None:
     ap.add_argument("--queries", required=True, help="queries.jsonl from make_queries.py")
     ap.add_argument("--out", default=None, help="JSON file for the summary and every query's outcome")
     ap.add_argument("--limit", type=int, default=None, help="only the first N queries (a quick look)")
+    ap.add_argument("--corpus-was", default=None,
+                    help="corpus folder the queries' source_file paths name, if the corpus has moved since")
+    ap.add_argument("--corpus", default="benchmarks/corpus", help="where that corpus is now (with --corpus-was)")
     args = ap.parse_args()
 
     from consentry import Registry
@@ -201,6 +204,11 @@ def main() -> None:
         queries = queries[: args.limit]
     if not queries:
         sys.exit(f"run_accuracy: {args.queries} holds no queries")
+    if args.corpus_was:
+        was, now = str(Path(args.corpus_was)), str(Path(args.corpus).resolve())
+        for q in queries:
+            if q.get("source_file", "").startswith(was + os.sep):
+                q["source_file"] = now + q["source_file"][len(was):]
     info = run_info()
     outcomes = []
     started = time.perf_counter()
