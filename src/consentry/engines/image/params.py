@@ -100,6 +100,10 @@ class ImageEngineParams:
         either way, and those descriptors' keys are looked up too (0: not).
     max_postings_per_key : int
         Keys holding more postings than this are skipped at query time (stop words).
+    max_postings_per_query : int
+        At most this many keypoint postings are read for a query, those of the rarest keys first
+        (the fewest postings; 0: no limit, versions 1-4).  Bounds a query's cost as the catalogue
+        grows: a key shared by thousands of works carries no evidence for any one of them.
     max_candidate_works : int
         Works, ranked by voting query keypoints, that go on to geometric verification.
     min_votes : int
@@ -161,6 +165,7 @@ class ImageEngineParams:
     query_key_flips: int = 1
     query_angle_jitter_deg: float = 0.0
     max_postings_per_key: int = 4000
+    max_postings_per_query: int = 0
     max_candidate_works: int = 24
     min_votes: int = 4
     ransac_work_px: float = 3.0
@@ -201,8 +206,10 @@ class ImageEngineParams:
         return np.asarray(self.key_bit_positions, np.int64)
 
 
-#: Fields added after version 3, and the value that leaves the engine as version 3 had it (version 4 sets them).
-_ADDED_AFTER_V3 = {"contrast_fence_iqr": 0.0, "contrast_fence_min_span": 0, "guided_min_inliers": 0}
+#: Fields added after version 3, and the value that leaves the engine as version 3 had it (version 4 sets the
+#: first three; ``max_postings_per_query`` is not set by any version yet).
+_ADDED_AFTER_V3 = {"contrast_fence_iqr": 0.0, "contrast_fence_min_span": 0, "guided_min_inliers": 0,
+                   "max_postings_per_query": 0}
 
 
 @lru_cache(maxsize=64)

@@ -88,6 +88,9 @@ class ImageHits:
         Works that share a PDQ band (within one bit) with a side of the query.
     segments : tuple
         The segments looked up (for the guided lookup of near misses, ``params.guided_min_inliers``).
+    postings_read : int
+        Keypoint postings the lookup read (before any was dropped): what a query costs as the
+        catalogue grows (``params.max_postings_per_query`` bounds it).
     """
 
     kp_side: np.ndarray
@@ -97,6 +100,7 @@ class ImageHits:
     records: dict
     pdq_fp_ids: np.ndarray
     segments: tuple = ()
+    postings_read: int = 0
 
 
 @dataclass(frozen=True)
@@ -164,23 +168,32 @@ class ImageExtra:
 
 
 # ---------------------------------------------------------------------------- lookup
-def _gather(segments, keys: np.ndarray, *, cap: int, with_keys: bool = False):
+def _gather(segments, keys: np.ndarray, *, cap: int, budget: int = 0):
     """``(query key index int64, values uint64)`` of every posting of ``keys``; keys over ``cap`` postings skipped.
 
     Each distinct key is looked up once (a binary search of the segment's sorted keys, NumPy's
-    ``searchsorted`` over the sorted distinct keys).
+    ``searchsorted`` over the sorted distinct keys).  ``budget`` > 0: at most that many postings
+    are read, the rarest keys first (fewest postings in all segments, then the smaller key): a
+    key that many works share says little about any of them (:func:`_within_budget`).
     """
     keys = np.ascontiguousarray(keys, dtype=np.uint32)
     idx_parts, val_parts = [], []
     if keys.size == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.uint64)
     distinct, inverse = np.unique(keys, return_inverse=True)
+    runs = []
     for seg in segments:
         if len(seg.keys) == 0:
             continue
         lo_d = np.searchsorted(seg.keys, distinct, side="left").astype(np.int64)
         n_d = np.searchsorted(seg.keys, distinct, side="right").astype(np.int64) - lo_d
         n_d[n_d > cap] = 0
+        runs.append((seg, lo_d, n_d))
+    if budget > 0 and runs:
+        wanted = _within_budget(sum(n_d for _, _, n_d in runs), np.bincount(inverse, minlength=distinct.size), budget)
+        for _, _, n_d in runs:
+            n_d[~wanted] = 0
+    for seg, lo_d, n_d in runs:
         n = n_d[inverse]
         which = np.flatnonzero(n)
         if which.size == 0:
@@ -193,6 +206,30 @@ def _gather(segments, keys: np.ndarray, *, cap: int, with_keys: bool = False):
     if not idx_parts:
         return np.zeros(0, np.int64), np.zeros(0, np.uint64)
     return np.concatenate(idx_parts), np.concatenate(val_parts)
+
+
+def _within_budget(postings: np.ndarray, asked: np.ndarray, budget: int) -> np.ndarray:
+    """Which distinct keys (bool, same shape) to read: the rarest first while their postings fit ``budget``.
+
+    Parameters
+    ----------
+    postings : ndarray of int64, shape (d,)
+        Postings each distinct key holds (all segments, keys over the cap counted as 0).
+    asked : ndarray of int64, shape (d,)
+        How many probes ask for each (each reads the key's postings once).
+    budget : int
+        Most postings read in all.
+    """
+    cost = postings * asked
+    order = np.argsort(postings, kind="stable")  # the distinct keys are sorted: ties go to the smaller key
+    fits = np.cumsum(cost[order]) <= budget
+    wanted = np.zeros(postings.size, bool)
+    wanted[order[fits]] = True
+    return wanted
+
+
+#: Set bits of each byte value (uint8, (256,)).
+_POPCOUNT8 = np.array([bin(v).count("1") for v in range(256)], np.uint8)
 
 
 def _fp(values: np.ndarray) -> np.ndarray:
@@ -265,20 +302,22 @@ def candidates(query: QueryPrint, segments, params: ImageEngineParams, *, with_k
     masks = _flip_masks(params.key_bits, params.query_key_flips)  # the key, and every key that many bits away
     per_key = masks.size
     probes = all_keys[:, :, None] ^ masks[None, None, :]
-    pi, values = _gather(segments, probes.ravel(), cap=params.max_postings_per_key)
+    pi, values = _gather(segments, probes.ravel(), cap=params.max_postings_per_key,
+                         budget=params.max_postings_per_query)
     row = all_keys.shape[1] * per_key  # probes per keypoint
+    postings_read = int(pi.size)
+    # Check bits first (about one posting in nine passes), then everything else on the survivors only.
     qi, col = pi // row, (pi % row) // per_key
+    diff = ((values >> np.uint64(32)) & np.uint64(63)).astype(np.uint8) ^ all_check[qi, col].astype(np.uint8)
+    sel = np.flatnonzero(_POPCOUNT8[diff] <= params.max_check_distance)
+    pi, qi, values = pi[sel], qi[sel], values[sel]
     probe_keys = probes.ravel()[pi] if with_keys else None
-    payload = _payload(values)
-    diff = ((payload >> np.uint64(32)) & np.uint64(63)).astype(np.uint8) ^ all_check[qi, col].astype(np.uint8)
-    ok = np.unpackbits(diff[:, None], axis=1).sum(axis=1) <= params.max_check_distance
     # Orientations must differ by at most the largest rotation (plus a bin either way for binning).
     all_angle = np.concatenate([s.keypoints.angle_deg for s in sides]).astype(np.float64)
-    q_bin = np.floor(all_angle[qi] * (F.ANGLE_BINS / 360.0)).astype(np.int64) % F.ANGLE_BINS
-    w_bin = ((payload >> np.uint64(24)) & np.uint64(31)).astype(np.int64)
-    turn = (q_bin - w_bin) % F.ANGLE_BINS
-    reach = _rotation_bins(params)
-    ok &= np.minimum(turn, F.ANGLE_BINS - turn) <= reach
+    q_bins = np.floor(all_angle * (F.ANGLE_BINS / 360.0)).astype(np.int64) % F.ANGLE_BINS
+    w_bin = ((values >> np.uint64(24)) & np.uint64(31)).astype(np.int64)
+    turn = (q_bins[qi] - w_bin) % F.ANGLE_BINS
+    ok = np.minimum(turn, F.ANGLE_BINS - turn) <= _rotation_bins(params)
     if all_keys.shape[1] > 1:  # a posting reached through several of a keypoint's keys counts once
         first = np.zeros(pi.size, bool)
         sel = np.flatnonzero(ok)
@@ -286,12 +325,17 @@ def candidates(query: QueryPrint, segments, params: ImageEngineParams, *, with_k
         first[order] = np.r_[True, (np.diff(qi[order]) != 0) | (np.diff(values[order].astype(np.int64)) != 0)]
         ok &= first
     qi, values = qi[ok], values[ok]
+    if with_keys:
+        probe_keys = probe_keys[ok]
     fp = _fp(values)
     pair = fp * 2 + side_of[qi]
     keep_pairs = np.zeros(0, np.int64)
     if pair.size:
-        u = np.unique(np.stack([pair, qi]), axis=1)  # distinct (pair, query keypoint)
-        p, votes = np.unique(u[0], return_counts=True)
+        # Distinct (pair, query keypoint) as one int64 code (pair < 2**27, keypoints < 2**20), sorted.
+        n_kp = max(1, side_of.size)
+        u = np.unique(pair * n_kp + qi) // n_kp
+        starts = np.flatnonzero(np.r_[True, u[1:] != u[:-1]])
+        p, votes = u[starts], np.diff(np.r_[starts, u.size])
         good = votes >= params.min_votes
         p, votes = p[good], votes[good]
         keep_pairs = p[np.argsort(-votes, kind="stable")[: params.max_candidate_works]]
@@ -306,8 +350,8 @@ def candidates(query: QueryPrint, segments, params: ImageEngineParams, *, with_k
     # A keypoint candidate's record is known only when one of its bands was reached too.
     records = _records(segments, _fp(bv), _payload(bv) & np.uint64((1 << 30) - 1))
     return ImageHits(side_of[qi[keep]], index_of[qi[keep]], values[keep],
-                     probe_keys[ok][keep] if with_keys else None, records, pdq_fp_ids,
-                     tuple(segments) if params.guided_min_inliers > 0 else ())
+                     probe_keys[keep] if with_keys else None, records, pdq_fp_ids,
+                     tuple(segments) if params.guided_min_inliers > 0 else (), postings_read)
 
 
 # ---------------------------------------------------------------------------- verification
