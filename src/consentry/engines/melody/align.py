@@ -29,7 +29,12 @@ time with NumPy: the chain of horizontal gaps within a row, ``H[j] =
 max(E[j], H[j-1] + gap)``, is ``max_k<=j (E[k] - gap*k) + gap*j``, a running
 maximum (:func:`numpy.maximum.accumulate`); the merge steps look one and
 two rows back. :func:`_local_alignment_reference` is the plain double loop
-it must agree with.
+it must agree with. Once a process has aligned :data:`LOAD_LOOPS_AFTER_CELLS`
+table cells, :func:`match_contours` and :func:`best_local_score` fill the
+same table with compiled loops (:mod:`._align_loops`, Numba), which score
+each cell when they reach it (no score matrices) and do the same
+floating-point operations in the same order: the same table and pointers,
+bit for bit, at a fraction of the CPU time.
 
 What a score means
 ------------------
@@ -45,6 +50,7 @@ is reported as a match when this false-alarm probability is at most
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -325,9 +331,125 @@ def best_local_score(query: Contour, reference: Contour, scoring: Scoring = Scor
     """The best local alignment score (0 when either contour is empty)."""
     if len(query) == 0 or len(reference) == 0:
         return 0.0
-    h, _ = local_alignment(substitution_scores(query, reference, scoring), gap=scoring.gap,
-                           merges=merge_scores(query, reference, scoring))
-    return float(h.max())
+    return _PairTable(query, reference, scoring).fill(pointers=False)[0]
+
+
+#: Whether Numba is installed (found without importing it: importing it and loading the loops costs about
+#: half a CPU second with Numba's on-disk cache, two without, once per process).
+LOOPS_AVAILABLE = importlib.util.find_spec("numba") is not None
+#: A process loads the compiled loops once it has aligned this many table cells (query events x reference
+#: events) with NumPy, about a second of NumPy work: a one-shot comparison never imports Numba.
+LOAD_LOOPS_AFTER_CELLS = 10_000_000
+_loops = None
+_seen_cells = 0
+
+
+def loops_ready(cells: int = 0):
+    """The compiled loops (:mod:`._align_loops`) if loaded, or loaded now because this process has aligned
+    :data:`LOAD_LOOPS_AFTER_CELLS` cells (``cells`` more now); else None (the NumPy code runs)."""
+    global _seen_cells
+    if _loops is not None or not LOOPS_AVAILABLE:
+        return _loops
+    _seen_cells += cells
+    return load_loops() if _seen_cells >= LOAD_LOOPS_AFTER_CELLS else None
+
+
+def load_loops():
+    """Load the compiled loops now (Numba compiles them or loads its cache); None when Numba is missing or
+    fails to import."""
+    global LOOPS_AVAILABLE, _loops
+    if LOOPS_AVAILABLE and _loops is None:
+        try:
+            from consentry.engines.melody import _align_loops as module
+        except ImportError:  # pragma: no cover - a broken Numba install
+            LOOPS_AVAILABLE = False
+            return None
+        _loops = module
+    return _loops
+
+
+def _scoring_array(scoring: Scoring) -> np.ndarray:
+    """The scores the compiled loops read, float64, shape (9,): pitch by semitones apart (0, 1, more, and 3:
+    two repeated notes), rhythm by steps apart (0, 1, more, and 3: unknown, 0.0), and the merge score (0 when
+    merge steps are off)."""
+    return np.array([scoring.interval_exact, scoring.interval_near, scoring.interval_miss, scoring.unison_exact,
+                     scoring.rhythm_exact, scoring.rhythm_near, scoring.rhythm_miss, 0.0,
+                     0.0 if scoring.merge is None else scoring.merge], dtype=np.float64)
+
+
+def _local_alignment_compiled(s: np.ndarray, *, gap: float, merges: tuple[np.ndarray, np.ndarray] | None = None
+                              ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`local_alignment` with the compiled loop (:func:`._align_loops.table_kernel`): the same arrays."""
+    loops = load_loops()
+    s = np.ascontiguousarray(s, dtype=np.float64)
+    m, n = s.shape
+    h = np.zeros((m + 1, n + 1), dtype=np.float64)
+    ptr = np.zeros((m + 1, n + 1), dtype=np.int8)
+    drop, insert = (s, s) if merges is None else (np.ascontiguousarray(a, dtype=np.float64) for a in merges)
+    loops.table_kernel(s, float(gap), drop, insert, merges is not None, h, ptr)
+    return h, ptr
+
+
+class _PairTable:
+    """The alignment table of one pair of contours, filled again after the events of a phrase are blocked.
+
+    With the compiled loops (``loops``, default :func:`loops_ready`) no score matrix is built: blocked events
+    are kept as masks. Without them, the NumPy matrices of :func:`substitution_scores` and
+    :func:`merge_scores` are blocked and :func:`local_alignment` fills the table.
+    """
+
+    def __init__(self, query: Contour, reference: Contour, scoring: Scoring, loops=False):
+        m, n = len(query), len(reference)
+        self.gap = scoring.gap
+        self.loops = loops_ready(m * n) if loops is False else loops
+        if self.loops is None:
+            self.s = substitution_scores(query, reference, scoring)
+            self.merges = merge_scores(query, reference, scoring)
+            return
+        self.q = (query.intervals, query.rhythm, query.rhythm_known)
+        self.r = (reference.intervals, reference.rhythm, reference.rhythm_known)
+        self.qm, self.rm = merged_events(query), merged_events(reference)
+        self.sc = _scoring_array(scoring)
+        self.use_merges = scoring.merge is not None
+        self.blocked_q = np.zeros((3, m), dtype=bool)   # rows of the substitution, drop, insert matrices
+        self.blocked_r = np.zeros((3, n), dtype=bool)   # their columns
+
+    def fill(self, *, full: bool = False, pointers: bool = True
+             ) -> tuple[float, int, int, np.ndarray | None, np.ndarray | None]:
+        """The best score of :func:`local_alignment`'s table, its cell ``i, j`` (the first that holds it, as
+        :func:`numpy.argmax` finds it), the pointers (int8, (m+1, n+1)), and the table itself (float64,
+        (m+1, n+1)). The compiled loops keep only three rows of the table unless ``full`` (None then), and
+        make no pointers without ``pointers`` (None then)."""
+        if self.loops is None:
+            h, ptr = local_alignment(self.s, gap=self.gap, merges=self.merges)
+            i, j = np.unravel_index(int(np.argmax(h)), h.shape)
+            return float(h[i, j]), int(i), int(j), ptr, h
+        m, n = self.blocked_q.shape[1], self.blocked_r.shape[1]
+        h = np.zeros((m + 1 if full else 3, n + 1), dtype=np.float64)
+        ptr = np.zeros((m + 1, n + 1) if pointers else (1, 1), dtype=np.int8)
+        score, i, j = self.loops.pair_kernel(self.q, self.r, self.qm, self.rm, self.sc, float(self.gap),
+                                             self.use_merges, self.blocked_q, self.blocked_r, h, ptr, pointers)
+        return float(score), i, j, (ptr if pointers else None), (h if full else None)
+
+    def block(self, q0: int, q1: int, r0: int, r1: int) -> None:
+        """Block query events ``q0..q1`` and reference events ``r0..r1`` (a reported phrase) on both sides."""
+        if self.loops is not None:
+            # The same rows and columns as the NumPy matrices below.
+            self.blocked_q[0, q0:q1 + 1] = self.blocked_q[1, q0:q1 + 1] = self.blocked_q[2, q0:q1 + 2] = True
+            self.blocked_r[0, r0:r1 + 1] = self.blocked_r[1, r0:r1 + 2] = self.blocked_r[2, r0:r1 + 1] = True
+            return
+        s = self.s.copy()
+        s[q0:q1 + 1, :] = _BLOCKED
+        s[:, r0:r1 + 1] = _BLOCKED
+        self.s = s
+        if self.merges is not None:
+            # A merged event ending at event k also holds event k-1.
+            drop, insert = self.merges[0].copy(), self.merges[1].copy()
+            drop[q0:q1 + 1, :] = _BLOCKED
+            drop[:, r0:r1 + 2] = _BLOCKED
+            insert[q0:q1 + 2, :] = _BLOCKED
+            insert[:, r0:r1 + 1] = _BLOCKED
+            self.merges = (drop, insert)
 
 
 def _traceback(ptr: np.ndarray, i: int, j: int) -> list[tuple[int, int, int, int]]:
@@ -390,37 +512,28 @@ def match_contours(
     m, n = len(query), len(reference)
     if m == 0 or n == 0:
         return []
-    s = substitution_scores(query, reference, scoring)
-    merges = merge_scores(query, reference, scoring)
+    table = _PairTable(query, reference, scoring)
     null_model = null_model.for_pair(query, reference, scoring)
     found: list[PhraseMatch] = []
     for _ in range(max_phrases):
-        h, ptr = local_alignment(s, gap=scoring.gap, merges=merges)
-        i, j = np.unravel_index(int(np.argmax(h)), h.shape)
-        score = float(h[i, j])
+        # Most pairs score too low to report: their table is filled without pointers (compiled loops).
+        score, i, j, ptr, _ = table.fill(pointers=False)
         if score <= 0:
             break
+        false_alarm = null_model.false_alarm(score, m, n)
+        if not false_alarm <= max_false_alarm:
+            break  # what the test below decides, before the traceback
+        if ptr is None:
+            score, i, j, ptr, _ = table.fill()
         steps = _traceback(ptr, int(i), int(j))
         if not steps:
             break
-        phrase = _phrase(query, reference, steps, score, null_model.false_alarm(score, m, n))
+        phrase = _phrase(query, reference, steps, score, false_alarm)
         ok = phrase.false_alarm <= max_false_alarm and phrase.n_matched_notes >= min_notes
         if not ok:
             break
         found.append(PhraseMatch(**{**phrase.__dict__, "significant": True}))
-        q0, q1 = steps[0][0], steps[-1][1]
-        r0, r1 = steps[0][2], steps[-1][3]
-        s = s.copy()
-        s[q0:q1 + 1, :] = _BLOCKED
-        s[:, r0:r1 + 1] = _BLOCKED
-        if merges is not None:
-            # A merged event ending at event k also holds event k-1.
-            drop, insert = merges[0].copy(), merges[1].copy()
-            drop[q0:q1 + 1, :] = _BLOCKED
-            drop[:, r0:r1 + 2] = _BLOCKED
-            insert[q0:q1 + 2, :] = _BLOCKED
-            insert[:, r0:r1 + 1] = _BLOCKED
-            merges = (drop, insert)
+        table.block(steps[0][0], steps[-1][1], steps[0][2], steps[-1][3])
     return found
 
 
