@@ -36,8 +36,7 @@ from consentry.services.registry import Registry  # noqa: E402
 
 def _use(loops) -> None:
     """Make match_contours take the compiled loops (a module) or the NumPy path (None)."""
-    align._loops = loops
-    align.LOOPS_AVAILABLE = loops is not None
+    align.LOOPS.use(loops)
 
 
 def _cells(notes: list, melodies: list) -> int:
@@ -80,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 service._melody_check = real
             notes = kept["notes"]
-            loops = align.load_loops()
+            loops = align.LOOPS.load()
             if loops is None:
                 raise SystemExit("numba is not installed: nothing to compare")
             findings, cpu, wall = {}, {"numpy": [], "compiled": []}, {"numpy": [], "compiled": []}

@@ -48,9 +48,9 @@ def _outputs(samples: np.ndarray, params) -> list[np.ndarray]:
 def _use_loops(on: bool) -> None:
     from consentry.engines.music import arith
 
-    arith._loops = None
-    arith.LOAD_LOOPS_AFTER_S = 0.0 if on else float("inf")
-    if on and arith.load_loops() is None:
+    arith.LOOPS.loaded = None
+    arith.LOOPS.load_after = 0.0 if on else float("inf")
+    if on and arith.LOOPS.load() is None:
         sys.exit("music_loops_identity: Numba is not installed, so there are no compiled loops to compare")
 
 
@@ -91,7 +91,7 @@ def main() -> None:
             differ.append(Path(path).name)
         print(f"{n + 1}/{len(files)} {Path(path).name}: {'same' if same else 'DIFFERENT'}", file=sys.stderr, flush=True)
     _use_loops(False)
-    arith.LOAD_LOOPS_AFTER_S = 600.0
+    arith.LOOPS.load_after = 600.0
     result = {**info, "files": len(files), "audio_h": round(audio_s / 3600, 3), "differ": differ,
               "index_hashes_cpu_s": {k: round(v, 2) for k, v in cpu.items()},
               "ratio_loops_to_numpy": round(cpu["loops"] / cpu["numpy"], 3) if cpu["numpy"] else None}

@@ -14,7 +14,7 @@ from consentry.engines.melody.align import (
 )
 from consentry.engines.melody.synthetic import alter_melody, random_walk_melody, tonal_melody
 
-pytestmark = pytest.mark.skipif(not align.LOOPS_AVAILABLE, reason="numba is not installed")
+pytestmark = pytest.mark.skipif(not align.LOOPS.available, reason="numba is not installed")
 
 
 def _same(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> bool:
@@ -68,7 +68,7 @@ def _pair(seed: int, n_query: int, n_reference: int):
 
 @pytest.mark.parametrize("scoring", [Scoring(), Scoring(merge=None), Scoring(merge=-1.0, gap=-1.5)])
 def test_pair_kernel_equals_numpy_tables_with_blocked_phrases(scoring):
-    loops = align.load_loops()
+    loops = align.LOOPS.load()
     rng = np.random.default_rng(5)
     for seed in range(12):
         q, r = _pair(seed, int(rng.integers(2, 120)), int(rng.integers(2, 90)))
@@ -90,12 +90,12 @@ def test_pair_kernel_equals_numpy_tables_with_blocked_phrases(scoring):
 
 
 def test_match_contours_and_best_score_identical_with_and_without_loops(monkeypatch):
-    loops = align.load_loops()
+    loops = align.LOOPS.load()
     pairs = [_pair(seed, 150, 80) for seed in range(20)]
     found = {}
     for name, module in (("numpy", None), ("compiled", loops)):
-        monkeypatch.setattr(align, "_loops", module)
-        monkeypatch.setattr(align, "LOOPS_AVAILABLE", module is not None)
+        monkeypatch.setattr(align.LOOPS, "loaded", module)
+        monkeypatch.setattr(align.LOOPS, "available", module is not None)
         found[name] = [([vars(p) for p in match_contours(q, r, max_false_alarm=0.5, min_notes=4, max_phrases=3)],
                         best_local_score(q, r)) for q, r in pairs]
     np.testing.assert_equal(found["compiled"], found["numpy"])  # every field, pairs included (NaN equals NaN)
@@ -103,7 +103,7 @@ def test_match_contours_and_best_score_identical_with_and_without_loops(monkeypa
 
 
 def test_loops_load_only_after_enough_cells(monkeypatch):
-    monkeypatch.setattr(align, "_loops", None)
-    monkeypatch.setattr(align, "_seen_cells", 0)
-    assert align.loops_ready(align.LOAD_LOOPS_AFTER_CELLS - 1) is None
+    monkeypatch.setattr(align.LOOPS, "loaded", None)
+    monkeypatch.setattr(align.LOOPS, "seen", 0.0)
+    assert align.loops_ready(align.LOOPS.load_after - 1) is None
     assert align.loops_ready(1) is not None

@@ -17,17 +17,17 @@ from consentry.engines.music.params import DEFAULT_PARAMS, V1_PARAMS  # noqa: E4
 @pytest.fixture()
 def loops(monkeypatch):
     """The compiled loops, loaded for this test (the module state is restored afterwards)."""
-    monkeypatch.setattr(arith, "_loops", None)
-    monkeypatch.setattr(arith, "LOAD_LOOPS_AFTER_S", 0.0)
-    module = arith.load_loops()
+    monkeypatch.setattr(arith.LOOPS, "loaded", None)
+    monkeypatch.setattr(arith.LOOPS, "load_after", 0.0)
+    module = arith.LOOPS.load()
     assert module is not None
     return module
 
 
 @pytest.fixture()
 def no_loops(monkeypatch):
-    monkeypatch.setattr(arith, "_loops", None)
-    monkeypatch.setattr(arith, "LOAD_LOOPS_AFTER_S", float("inf"))
+    monkeypatch.setattr(arith.LOOPS, "loaded", None)
+    monkeypatch.setattr(arith.LOOPS, "load_after", float("inf"))
 
 
 def _power_like(rng, shape):
@@ -96,12 +96,12 @@ def _signals():
 @pytest.mark.parametrize("params", [DEFAULT_PARAMS, V1_PARAMS], ids=["v2", "v1"])
 def test_hashes_are_the_same_with_and_without_the_loops(monkeypatch, params):
     for samples in _signals():
-        monkeypatch.setattr(arith, "_loops", None)
-        monkeypatch.setattr(arith, "LOAD_LOOPS_AFTER_S", float("inf"))
+        monkeypatch.setattr(arith.LOOPS, "loaded", None)
+        monkeypatch.setattr(arith.LOOPS, "load_after", float("inf"))
         want = [extract.log_spectrogram(samples, params), *extract.index_hashes(samples, params)]
         query = extract.query_hashes(samples[: 8000 * 10], params)
         want += [query.key_lo, query.key_hi, query.owner]
-        monkeypatch.setattr(arith, "LOAD_LOOPS_AFTER_S", 0.0)
+        monkeypatch.setattr(arith.LOOPS, "load_after", 0.0)
         assert arith.loops_ready() is not None
         got = [extract.log_spectrogram(samples, params), *extract.index_hashes(samples, params)]
         query = extract.query_hashes(samples[: 8000 * 10], params)
@@ -111,13 +111,13 @@ def test_hashes_are_the_same_with_and_without_the_loops(monkeypatch, params):
 
 
 def test_loops_load_only_after_enough_audio(no_loops, monkeypatch):
-    monkeypatch.setattr(arith, "LOAD_LOOPS_AFTER_S", 30.0)
-    monkeypatch.setattr(arith, "_seen_s", 0.0)
+    monkeypatch.setattr(arith.LOOPS, "load_after", 30.0)
+    monkeypatch.setattr(arith.LOOPS, "seen", 0.0)
     clip = _signals()[3][: 8000 * 20]
     extract.index_hashes(clip, DEFAULT_PARAMS)
-    assert arith._loops is None  # 20 s hashed
+    assert arith.LOOPS.loaded is None  # 20 s hashed
     extract.index_hashes(clip, DEFAULT_PARAMS)
-    assert arith._loops is not None  # 40 s
+    assert arith.LOOPS.loaded is not None  # 40 s
 
 
 def test_a_short_identify_does_not_import_numba():

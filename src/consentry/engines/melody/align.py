@@ -29,7 +29,7 @@ time with NumPy: the chain of horizontal gaps within a row, ``H[j] =
 max(E[j], H[j-1] + gap)``, is ``max_k<=j (E[k] - gap*k) + gap*j``, a running
 maximum (:func:`numpy.maximum.accumulate`); the merge steps look one and
 two rows back. :func:`_local_alignment_reference` is the plain double loop
-it must agree with. Once a process has aligned :data:`LOAD_LOOPS_AFTER_CELLS`
+it must agree with. Once a process has aligned ``LOOPS.load_after``
 table cells, :func:`match_contours` and :func:`best_local_score` fill the
 same table with compiled loops (:mod:`._align_loops`, Numba), which score
 each cell when they reach it (no score matrices) and do the same
@@ -50,13 +50,13 @@ is reported as a match when this false-alarm probability is at most
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from consentry.engines.melody.contour import Contour
+from consentry.runtime.compiled import DeferredLoops
 
 if TYPE_CHECKING:
     from consentry.engines.melody.composition import CompositionNull
@@ -334,38 +334,17 @@ def best_local_score(query: Contour, reference: Contour, scoring: Scoring = Scor
     return _PairTable(query, reference, scoring).fill(pointers=False)[0]
 
 
-#: Whether Numba is installed (found without importing it: importing it and loading the loops costs about
-#: half a CPU second with Numba's on-disk cache, two without, once per process).
-LOOPS_AVAILABLE = importlib.util.find_spec("numba") is not None
-#: A process loads the compiled loops once it has aligned this many table cells (query events x reference
-#: events) with NumPy, about a second of NumPy work: a one-shot comparison never imports Numba.
-LOAD_LOOPS_AFTER_CELLS = 10_000_000
-_loops = None
-_seen_cells = 0
+#: The compiled loops (:mod:`._align_loops`), loaded once a process has aligned ``LOOPS.load_after`` table
+#: cells (query events x reference events) with NumPy, about a second of NumPy work: a one-shot comparison
+#: never imports Numba (importing it and loading the loops costs about half a CPU second with Numba's on-disk
+#: cache, two without, once per process).
+LOOPS = DeferredLoops("consentry.engines.melody._align_loops", load_after=10_000_000)
 
 
 def loops_ready(cells: int = 0):
-    """The compiled loops (:mod:`._align_loops`) if loaded, or loaded now because this process has aligned
-    :data:`LOAD_LOOPS_AFTER_CELLS` cells (``cells`` more now); else None (the NumPy code runs)."""
-    global _seen_cells
-    if _loops is not None or not LOOPS_AVAILABLE:
-        return _loops
-    _seen_cells += cells
-    return load_loops() if _seen_cells >= LOAD_LOOPS_AFTER_CELLS else None
-
-
-def load_loops():
-    """Load the compiled loops now (Numba compiles them or loads its cache); None when Numba is missing or
-    fails to import."""
-    global LOOPS_AVAILABLE, _loops
-    if LOOPS_AVAILABLE and _loops is None:
-        try:
-            from consentry.engines.melody import _align_loops as module
-        except ImportError:  # pragma: no cover - a broken Numba install
-            LOOPS_AVAILABLE = False
-            return None
-        _loops = module
-    return _loops
+    """The compiled loops if loaded, or loaded now because this process has aligned ``LOOPS.load_after``
+    cells (``cells`` more now); else None (the NumPy code runs)."""
+    return LOOPS.ready(cells)
 
 
 def _scoring_array(scoring: Scoring) -> np.ndarray:
@@ -380,7 +359,7 @@ def _scoring_array(scoring: Scoring) -> np.ndarray:
 def _local_alignment_compiled(s: np.ndarray, *, gap: float, merges: tuple[np.ndarray, np.ndarray] | None = None
                               ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`local_alignment` with the compiled loop (:func:`._align_loops.table_kernel`): the same arrays."""
-    loops = load_loops()
+    loops = LOOPS.load()
     s = np.ascontiguousarray(s, dtype=np.float64)
     m, n = s.shape
     h = np.zeros((m + 1, n + 1), dtype=np.float64)

@@ -31,7 +31,7 @@ Compiled loops (:mod:`._loops`, Numba) do the mapping onto log-frequency
 bins, the smoothing and the peak neighbourhood's filters with the same
 numbers and fewer passes over memory.  Importing Numba and loading them costs
 about 0.4 CPU-s, so a process loads them only once it has hashed
-:data:`LOAD_LOOPS_AFTER_S` seconds of audio (:func:`loops_ready`): a
+``LOOPS.load_after`` seconds of audio (:func:`loops_ready`): a
 registration or a scan does, a one-shot ``identify`` of a clip does not.
 """
 
@@ -45,38 +45,18 @@ from functools import lru_cache
 
 import numpy as np
 
+from consentry.runtime.compiled import DeferredLoops
 
-#: Whether Numba is installed (found without importing it).
-LOOPS_AVAILABLE = importlib.util.find_spec("numba") is not None
-#: Seconds of audio a process hashes with the NumPy code before it loads the compiled loops (their load,
-#: about 0.4 CPU-s, is then paid back within the next few minutes of audio).
-LOAD_LOOPS_AFTER_S = 600.0
-_loops = None
-_seen_s = 0.0
+
+#: The compiled loops (:mod:`._loops`), loaded once a process has hashed ``LOOPS.load_after`` seconds of
+#: audio with NumPy: 600 s (their load, about 0.4 CPU-s, is then paid back within the next few minutes).
+LOOPS = DeferredLoops("consentry.engines.music._loops", load_after=600.0)
 
 
 def loops_ready(seconds: float = 0.0):
-    """The compiled loops (:mod:`._loops`) if loaded, or loaded now because this process has hashed
-    :data:`LOAD_LOOPS_AFTER_S` seconds of audio (``seconds`` more now); else None (the NumPy code runs)."""
-    global _seen_s
-    if _loops is not None or not LOOPS_AVAILABLE:
-        return _loops
-    _seen_s += seconds
-    return load_loops() if _seen_s >= LOAD_LOOPS_AFTER_S else None
-
-
-def load_loops():
-    """Load the compiled loops now (Numba compiles them or loads its cache); None when Numba is missing
-    or fails to import."""
-    global LOOPS_AVAILABLE, _loops
-    if LOOPS_AVAILABLE and _loops is None:
-        try:
-            from consentry.engines.music import _loops as module
-        except ImportError:  # pragma: no cover - a broken Numba install
-            LOOPS_AVAILABLE = False
-            return None
-        _loops = module
-    return _loops
+    """The compiled loops if loaded, or loaded now because this process has hashed ``LOOPS.load_after``
+    seconds of audio (``seconds`` more now); else None (the NumPy code runs)."""
+    return LOOPS.ready(seconds)
 
 
 @lru_cache(maxsize=1)
