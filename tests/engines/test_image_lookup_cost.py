@@ -92,3 +92,26 @@ def test_no_budget_keeps_version_4s_identity(engine):
     assert engine.params.max_postings_per_query == 0
     assert engine.id.param_hash == "03ce6578a33296d1"
     assert replace(engine.params, max_postings_per_query=300_000).param_hash() != engine.id.param_hash
+
+
+def test_the_guided_lookup_of_a_near_miss_keeps_to_the_budget_too():
+    from test_image_near_misses import _two_bits_off
+
+    from consentry.engines.image.search import guided_hits
+
+    eng = ImageEngine(replace(engines.get("image").params, guided_min_inliers=4))
+    work = picture(77, width_px=960, height_px=640)
+    keys, values = eng.postings(eng.fingerprint(eng.signal(work)), fp_id=9)
+    crowd = [(keys, (np.uint64(fp_id) << np.uint64(F.PAYLOAD_BITS)) | (values & np.uint64((1 << F.PAYLOAD_BITS) - 1)))
+             for fp_id in range(10, 40)]  # 30 more works holding every key of work 9
+    seg = _segment([(keys, values)] + crowd)
+    side = _two_bits_off(eng.query_print(eng.signal(work)).sides[0], 1, eng.params)
+    whole = guided_hits([seg], side, 9, 0.0, eng.params)
+    masks = np.array([(1 << a) | (1 << b) for a in range(20) for b in range(a + 1, 20)], np.uint32)
+    all_read = _gather([seg], (side.keys[:, None] ^ masks[None, :]).ravel(), cap=4000)[0].size
+    assert whole is not None and all_read > 0
+    for budget, equal in ((all_read, True), (all_read // 3, False)):
+        got = guided_hits([seg], side, 9, 0.0, replace(eng.params, max_postings_per_query=budget))
+        pairs = set(zip(got[0].tolist(), map(tuple, got[1].tolist()))) if got is not None else set()
+        want = set(zip(whole[0].tolist(), map(tuple, whole[1].tolist())))
+        assert pairs <= want and (pairs == want) == equal

@@ -101,9 +101,10 @@ class ImageEngineParams:
     max_postings_per_key : int
         Keys holding more postings than this are skipped at query time (stop words).
     max_postings_per_query : int
-        At most this many keypoint postings are read for a query, those of the rarest keys first
-        (the fewest postings; 0: no limit, versions 1-4).  Bounds a query's cost as the catalogue
-        grows: a key shared by thousands of works carries no evidence for any one of them.
+        At most this many keypoint postings are read by a query's lookup (and by each guided lookup
+        of a near miss), those of the rarest keys first (the fewest postings; 0: no limit, versions
+        1-4).  Bounds a query's cost as the catalogue grows: a key shared by thousands of works
+        carries no evidence for any one of them.
     max_candidate_works : int
         Works, ranked by voting query keypoints, that go on to geometric verification.
     min_votes : int

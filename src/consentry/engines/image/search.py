@@ -466,6 +466,7 @@ def guided_hits(segments, side: QuerySide, fp_id: int, turn_bins: float,
     that work kept whose check bits agree (within ``max_check_distance``) and whose orientation
     differs from the stored one by the fit's turn within two angle bins; geometry decides the rest
     (:func:`verify`: those the fit maps within ``ransac_work_px`` of their query keypoint join it).
+    ``params.max_postings_per_query`` > 0 bounds this lookup's postings as it bounds the first.
 
     Parameters
     ----------
@@ -483,7 +484,8 @@ def guided_hits(segments, side: QuerySide, fp_id: int, turn_bins: float,
     masks = _flip_masks(params.key_bits, 2)[1 + params.key_bits:]  # exactly two bits: fewer were looked up
     if len(side.keys) == 0:
         return None
-    pi, values = _gather(segments, (side.keys[:, None] ^ masks[None, :]).ravel(), cap=params.max_postings_per_key)
+    pi, values = _gather(segments, (side.keys[:, None] ^ masks[None, :]).ravel(), cap=params.max_postings_per_key,
+                         budget=params.max_postings_per_query)
     mine = _fp(values) == fp_id
     if not mine.any():
         return None
