@@ -232,6 +232,11 @@ def _within_budget(postings: np.ndarray, asked: np.ndarray, budget: int) -> np.n
 _POPCOUNT8 = np.array([bin(v).count("1") for v in range(256)], np.uint8)
 
 
+def _check_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Bits that differ between check bits ``a`` and ``b`` (each fits a byte), element by element (uint8)."""
+    return _POPCOUNT8[np.asarray(a).astype(np.uint8) ^ np.asarray(b).astype(np.uint8)]
+
+
 def _fp(values: np.ndarray) -> np.ndarray:
     return (np.asarray(values, np.uint64) >> np.uint64(F.PAYLOAD_BITS)).astype(np.int64)
 
@@ -308,8 +313,8 @@ def candidates(query: QueryPrint, segments, params: ImageEngineParams, *, with_k
     postings_read = int(pi.size)
     # Check bits first (about one posting in nine passes), then everything else on the survivors only.
     qi, col = pi // row, (pi % row) // per_key
-    diff = ((values >> np.uint64(32)) & np.uint64(63)).astype(np.uint8) ^ all_check[qi, col].astype(np.uint8)
-    sel = np.flatnonzero(_POPCOUNT8[diff] <= params.max_check_distance)
+    sel = np.flatnonzero(_check_distance((values >> np.uint64(32)) & np.uint64(63), all_check[qi, col])
+                         <= params.max_check_distance)
     pi, qi, values = pi[sel], qi[sel], values[sel]
     probe_keys = probes.ravel()[pi] if with_keys else None
     # Orientations must differ by at most the largest rotation (plus a bin either way for binning).
@@ -491,8 +496,7 @@ def guided_hits(segments, side: QuerySide, fp_id: int, turn_bins: float,
         return None
     qi, payload = pi[mine] // masks.size, _payload(values[mine])
     w_xy, w_ang, _, check = F.unpack_keypoint_payload(payload)
-    diff = (check ^ side.check[qi]).astype(np.uint8)
-    ok = np.unpackbits(diff[:, None], axis=1).sum(axis=1) <= params.max_check_distance
+    ok = _check_distance(check, side.check[qi]) <= params.max_check_distance
     q_bin = np.floor(side.keypoints.angle_deg[qi] * (F.ANGLE_BINS / 360.0)).astype(np.int64)
     turn = (q_bin - w_ang - turn_bins) % F.ANGLE_BINS
     ok &= np.minimum(turn, F.ANGLE_BINS - turn) <= 2
